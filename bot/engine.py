@@ -1,0 +1,73 @@
+"""The conversation engine: picks the flow and step for an inbound message and runs it.
+
+Pure: it sees the state, the message and the services, never the database or HTTP."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Sequence
+
+from flows.base import MENU, Flow, Inbound, Msg, Outcome, Replies, State, finish, missed, say
+
+IDLE_TIMEOUT = timedelta(minutes=30)
+MAX_MISSES = 3
+
+
+def _fresh(flow: Flow, interrupted: str | None) -> State:
+    """The state a flow starts in; it knows which flow, if any, it cut short."""
+    return State(flow=flow.name, step="start", data={"interrupted": interrupted} if interrupted else {})
+
+
+class Engine:
+    def __init__(self, flows: Sequence[Flow], main_menu: Sequence[Flow]):
+        self.flows = list(flows)
+        self.by_name = {flow.name: flow for flow in flows}
+        self.main_menu = list(main_menu)
+
+    def handle(self, state: State, inbound: Inbound, services, now: datetime) -> Outcome:
+        notices: Replies = []
+        if not state.idle and state.updated_at and now - state.updated_at > IDLE_TIMEOUT:
+            state, notices = State(), [say("session_expired")]
+        if inbound.truncated:
+            notices.append(say("truncated", limit=len(inbound.text)))
+        state, replies = self._route(state, inbound, services)
+        if state.misses >= MAX_MISSES:
+            state, replies = State(), [say("too_many_misses"), MENU]
+        return replace(state, updated_at=now), [self._fill_menu(reply, services) for reply in notices + replies]
+
+    def _route(self, state: State, inbound: Inbound, services) -> Outcome:
+        if not inbound.text.strip():
+            return state, [say("media_ignored" if inbound.media else "empty_message")]
+        flow = self._triggered(state, inbound)
+        if not services.member and (flow is None or flow.members_only):
+            return state, [say("not_member", vendor=services.vendor.name, code=services.vendor.code)]
+        if flow is not None:
+            return flow.steps["start"](_fresh(flow, interrupted=state.flow), inbound, services)
+        if state.idle:
+            return missed(state), [say("not_understood")]
+        return self._continue(state, inbound, services)
+
+    def _triggered(self, state: State, inbound: Inbound) -> Flow | None:
+        """A global command always; otherwise, at the menu level, a keyword or a menu number."""
+        for flow in self.flows:
+            if flow.interrupts and flow.triggered_by(inbound):
+                return flow
+        if not state.idle:
+            return None
+        number = inbound.number
+        if number is not None and 1 <= number <= len(self.main_menu):
+            return self.main_menu[number - 1]
+        return next((flow for flow in self.flows if flow.triggered_by(inbound)), None)
+
+    def _continue(self, state: State, inbound: Inbound, services) -> Outcome:
+        flow = self.by_name.get(state.flow)
+        step = flow.steps.get(state.step) if flow else None
+        if step is None:  # the flow changed under a saved conversation: start over
+            return finish(), [MENU]
+        return step(state, inbound, services)
+
+    def _fill_menu(self, reply: Msg, services) -> Msg:
+        if reply != MENU:
+            return reply
+        items = [say("menu_item", number=n, label=say(flow.menu)) for n, flow in enumerate(self.main_menu, start=1)]
+        return say("menu", vendor=services.vendor.name, items=items)

@@ -1,0 +1,24 @@
+"""Phone numbers in E.164, whatever form people type them in."""
+from __future__ import annotations
+
+import phonenumbers
+
+
+class InvalidPhone(ValueError):
+    pass
+
+
+def to_e164(raw: str, country: str | None = None) -> str:
+    """'08030000002' with country NG -> '+2348030000002'. Raises InvalidPhone."""
+    try:
+        number = phonenumbers.parse(raw, country)
+    except phonenumbers.NumberParseException as error:
+        raise InvalidPhone(f"not a phone number: {raw!r}") from error
+    if not phonenumbers.is_possible_number(number):
+        raise InvalidPhone(f"not a possible phone number: {raw!r}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def wa_me_digits(e164: str) -> str:
+    """The digits wa.me links take: '+14155238886' -> '14155238886'."""
+    return e164.lstrip("+")

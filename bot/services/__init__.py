@@ -1,0 +1,35 @@
+"""Use cases over the models. Services never commit: the dispatcher or the job that called
+them owns the transaction. `Services` is what a flow step receives."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.services.context import Context
+from bot.services.customers import CustomerService
+from bot.services.points import PointsService
+from bot.services.programs import ProgramService
+
+
+@dataclass(frozen=True)
+class VendorView:
+    code: str
+    name: str
+    greeting: str
+
+
+class Services:
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.vendor = VendorView(
+            code=ctx.tenant.vendor_code,
+            name=ctx.tenant.name,
+            greeting=ctx.tenant.settings.get("greeting") or f"Welcome to {ctx.tenant.name} rewards!",
+        )
+        self.customers = CustomerService(ctx)
+        self.points = PointsService(ctx)
+        self.programs = ProgramService(ctx)
+
+    @property
+    def member(self) -> bool:
+        """Whether this phone has joined the vendor (JOIN creates the membership)."""
+        return self.ctx.customer is not None

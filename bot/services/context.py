@@ -1,0 +1,31 @@
+"""What every service of one unit of work shares."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from models import Customer, Tenant
+
+
+@dataclass
+class Context:
+    session: Session
+    tenant: Tenant
+    phone: str
+    now: datetime
+    customer: Customer | None = None
+    # Outbound messages written in this transaction, to hand to the sender after commit.
+    outbox: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.tenant.timezone)
+
+    def require_customer(self) -> Customer:
+        if self.customer is None:
+            raise LookupError("this conversation has no enrolled customer")
+        return self.customer

@@ -1,0 +1,179 @@
+"""Vendors configured from a JSON file: validated, then created or updated in place."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from bot.phones import InvalidPhone, to_e164
+from bot.services import audit
+from flows import FLOWS
+from models import Tenant, VendorUser
+
+# Codes must not read as a command: "JOIN BAL" could never be told apart from "BAL".
+RESERVED_WORDS = frozenset({"JOIN"}).union(*(flow.triggers for flow in FLOWS))
+
+
+def _code(value: str) -> None:
+    if not re.fullmatch(r"[A-Z0-9]{2,20}", value):
+        raise ValidationError("must be 2 to 20 capital letters or digits")
+    if value in RESERVED_WORDS:
+        raise ValidationError(f"{value} is a bot command; choose another code")
+
+
+def _timezone(value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"unknown timezone {value!r}") from None
+
+
+def _country(value: str) -> None:
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError(f"unknown country code {value!r}")
+
+
+def _e164(value: str) -> None:
+    try:
+        to_e164(value)
+    except InvalidPhone:
+        raise ValidationError("must be a phone number in international format, like +14155238886") from None
+
+
+class StaffSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    name = fields.String(required=True, validate=validate.Length(1, 255))
+    phone = fields.String(required=True)
+    pin = fields.String(validate=validate.Regexp(r"^\d{4,8}$", error="must be 4 to 8 digits"))
+    role = fields.String(load_default="staff", validate=validate.OneOf(["owner", "admin", "staff"]))
+
+
+class TenantFileSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    code = fields.String(required=True, validate=_code)
+    name = fields.String(required=True, validate=validate.Length(1, 255))
+    whatsapp_number = fields.String(required=True, validate=_e164)
+    country = fields.String(required=True, validate=_country)
+    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO 4217 code like NGN"))
+    timezone = fields.String(required=True, validate=_timezone)
+    language = fields.String(load_default="en", validate=validate.Length(2, 8))
+    greeting = fields.String(load_default=None, validate=validate.Length(1, 500))
+    welcome_bonus = fields.Integer(load_default=0, strict=True, validate=validate.Range(0, 1_000_000))
+    points_expiry_days = fields.Integer(load_default=None, strict=True, validate=validate.Range(1, 3650))
+    staff = fields.List(fields.Nested(StaffSchema), load_default=list)
+    # Read by the points engine and the rewards catalog.
+    points_rules = fields.List(fields.Dict(), load_default=list)
+    rewards = fields.List(fields.Dict(), load_default=list)
+
+    @post_load
+    def normalise_phones(self, data, **kwargs):
+        """Numbers in E.164; staff phones typed in local form are read in the vendor's country."""
+        data["whatsapp_number"] = to_e164(data["whatsapp_number"])
+        errors = {}
+        for index, member in enumerate(data["staff"]):
+            try:
+                member["phone"] = to_e164(member["phone"], data["country"])
+            except InvalidPhone:
+                errors[index] = {"phone": [f"not a phone number in {data['country']}: {member['phone']}"]}
+        if errors:
+            raise ValidationError({"staff": errors})
+        phones = [member["phone"] for member in data["staff"]]
+        if len(phones) != len(set(phones)):
+            raise ValidationError({"staff": ["the same phone is listed twice"]})
+        return data
+
+
+class TenantFileError(ValueError):
+    def __init__(self, messages: dict):
+        self.messages = messages
+        super().__init__("; ".join(_flatten(messages)))
+
+
+def _flatten(messages, prefix: str = "") -> list[str]:
+    if isinstance(messages, dict):
+        return [line for key, value in messages.items() for line in _flatten(value, f"{prefix}{key}.")]
+    return [f"{prefix.rstrip('.')}: {message}" for message in messages]
+
+
+def parse_tenant_file(raw: dict) -> dict:
+    try:
+        return TenantFileSchema().load(raw)
+    except ValidationError as error:
+        raise TenantFileError(error.messages) from None
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    tenant: Tenant
+    created: bool
+    changed: list[str]
+
+
+_COLUMNS = ("name", "whatsapp_number", "country", "currency", "timezone")
+
+
+def load_tenant(session: Session, config: dict) -> LoadResult:
+    """Create or update the vendor described by a parsed tenant file. Idempotent: loading the
+    same file again changes no row (a PIN is rehashed only when it no longer matches)."""
+    tenant = session.scalars(select(Tenant).where(Tenant.vendor_code == config["code"]).with_for_update()).one_or_none()
+    created = tenant is None
+    if created:
+        tenant = Tenant(vendor_code=config["code"], settings={})
+        session.add(tenant)
+    changed = [name for name in _COLUMNS if _assign(tenant, name, config[name])]
+    settings = {key: value for key, value in config.items() if key not in (*_COLUMNS, "code", "staff")}
+    if _assign(tenant, "settings", settings):
+        changed.append("settings")
+    session.flush()
+    changed += _sync_staff(session, tenant, config["staff"])
+    if created or changed:
+        audit.record(
+            session, tenant.id, "tenant.created" if created else "tenant.updated",
+            entity_type="tenant", entity_id=tenant.id, changed=changed,
+        )
+    return LoadResult(tenant, created, changed)
+
+
+def _assign(row, attribute: str, value) -> bool:
+    if getattr(row, attribute) == value:
+        return False
+    setattr(row, attribute, value)
+    return True
+
+
+def _sync_staff(session: Session, tenant: Tenant, staff: list[dict]) -> list[str]:
+    existing = {
+        user.phone_number: user
+        for user in session.scalars(select(VendorUser).where(VendorUser.tenant_id == tenant.id))
+    }
+    changed = []
+    for member in staff:
+        user = existing.pop(member["phone"], None)
+        if user is None:
+            user = VendorUser(tenant_id=tenant.id, phone_number=member["phone"])
+            session.add(user)
+        touched = [
+            _assign(user, "full_name", member["name"]),
+            _assign(user, "role", member["role"]),
+            _assign(user, "is_active", True),
+        ]
+        pin = member.get("pin")
+        if pin and not (user.pin_hash and check_password_hash(user.pin_hash, pin)):
+            user.pin_hash = generate_password_hash(pin)
+            touched.append(True)
+        if any(touched):
+            changed.append(f"staff {member['phone']}")
+    for user in existing.values():  # dropped from the file: kept for history, but disabled
+        if _assign(user, "is_active", False):
+            changed.append(f"staff {user.phone_number} removed")
+    return changed

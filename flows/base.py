@@ -1,0 +1,166 @@
+"""The vocabulary of conversation flows.
+
+A flow is a table of small step functions ``(state, inbound, services) -> (new state, replies)``.
+Steps never touch Flask, SQLAlchemy or twilio: they read the inbound message, ask the services,
+and answer with catalog messages (`Msg`) that the dispatcher renders in the customer's language.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Callable, Mapping
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def words_of(text: str) -> tuple[str, ...]:
+    """Upper-case words, punctuation and emoji dropped, full-width and accented forms folded."""
+    folded = unicodedata.normalize("NFKC", text).upper()
+    return tuple(_WORD.findall(folded))
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One message as the bot sees it, whatever the channel."""
+
+    sid: str
+    phone: str  # E.164
+    to: str  # E.164, the number the customer wrote to
+    channel: str  # whatsapp | sms
+    text: str
+    received_at: datetime
+    media: tuple[str, ...] = ()
+    profile_name: str | None = None
+    truncated: bool = False
+    # Set by the dispatcher when the text names a vendor code (JOIN MAMA, or just MAMA).
+    vendor_code: str | None = None
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return words_of(self.text)
+
+    @property
+    def number(self) -> int | None:
+        """The answer as a choice number, when it is just one."""
+        words = self.words
+        if len(words) == 1 and words[0].isdecimal():
+            return int(words[0])
+        return None
+
+
+@dataclass(frozen=True)
+class Msg:
+    """A reply: a catalog key and its parameters, with an optional picture."""
+
+    key: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    media_url: str | None = None
+
+
+def say(key: str, media_url: str | None = None, **params: Any) -> Msg:
+    return Msg(key, params, media_url)
+
+
+# Stands for the vendor's main menu in a reply; the engine fills it in.
+MENU = Msg("menu")
+
+
+@dataclass(frozen=True)
+class State:
+    """Where a conversation is: the flow and step awaiting an answer, their scratch data,
+    how many answers in a row were not understood, and when it last moved."""
+
+    flow: str | None = None
+    step: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+    misses: int = 0
+    updated_at: datetime | None = None
+
+    @property
+    def idle(self) -> bool:
+        return self.flow is None
+
+    def to_json(self) -> dict:
+        return {
+            "flow": self.flow,
+            "step": self.step,
+            "data": dict(self.data),
+            "misses": self.misses,
+            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping | None) -> "State":
+        if not raw:
+            return cls()
+        stamp = raw.get("updated_at")
+        return cls(
+            flow=raw.get("flow"),
+            step=raw.get("step"),
+            data=raw.get("data") or {},
+            misses=raw.get("misses", 0),
+            updated_at=datetime.fromisoformat(stamp) if stamp else None,
+        )
+
+
+Replies = list[Msg]
+Outcome = tuple[State, Replies]
+Step = Callable[[State, Inbound, Any], Outcome]
+
+
+def goto(state: State, step: str, **data: Any) -> State:
+    """Move to `step` of the current flow, keeping and adding scratch data."""
+    return replace(state, step=step, data={**state.data, **data}, misses=0)
+
+
+def finish() -> State:
+    """The flow is over: back to the menu level."""
+    return State()
+
+
+def missed(state: State) -> State:
+    """The answer was not understood; the step stays put and the miss is counted."""
+    return replace(state, misses=state.misses + 1)
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A conversation flow.
+
+    `triggers` are the words that start it (HELP, BAL...). A flow that `interrupts` starts
+    even in the middle of another flow (the global commands); others only from the menu level.
+    `starts_on` is a further test on the inbound message. `menu` is the catalog key of its
+    entry in the numbered main menu, if it has one. Only flows with `members_only` off run
+    for a phone that has not joined the vendor. Every flow has a ``start`` step."""
+
+    name: str
+    steps: Mapping[str, Step]
+    triggers: frozenset[str] = frozenset()
+    interrupts: bool = False
+    starts_on: Callable[[Inbound], bool] | None = None
+    menu: str | None = None
+    members_only: bool = True
+
+    def __post_init__(self):
+        if "start" not in self.steps:
+            raise ValueError(f"flow {self.name} has no start step")
+
+    def triggered_by(self, inbound: Inbound) -> bool:
+        if self.starts_on is not None and self.starts_on(inbound):
+            return True
+        return bool(self.triggers) and mentions_command(inbound.words, self.triggers)
+
+
+# A command is recognised as the first word ("help me"), or anywhere in a short message
+# ("ok stop", "please help!"); a longer sentence only counts when it starts with it.
+_SHORT_MESSAGE_WORDS = 3
+
+
+def mentions_command(words: tuple[str, ...], commands: frozenset[str]) -> bool:
+    if not words:
+        return False
+    if words[0] in commands:
+        return True
+    return len(words) <= _SHORT_MESSAGE_WORDS and any(word in commands for word in words)

@@ -1,0 +1,23 @@
+"""JOIN <CODE>: enrol with the vendor whose QR code the customer scanned."""
+from __future__ import annotations
+
+from flows.base import MENU, Flow, Inbound, Outcome, State, finish, say
+
+
+def join(state: State, inbound: Inbound, services) -> Outcome:
+    enrollment = services.customers.enroll(inbound.profile_name)
+    if not enrollment.created:
+        return finish(), [say("already_member", vendor=services.vendor.name, balance=enrollment.balance), MENU]
+    replies = [say("welcome", greeting=services.vendor.greeting)]
+    if enrollment.bonus:
+        replies.append(say("welcome_bonus", points=enrollment.bonus, balance=enrollment.balance))
+    return finish(), [*replies, MENU]
+
+
+JOIN_FLOW = Flow(
+    "join",
+    {"start": join},
+    starts_on=lambda inbound: inbound.vendor_code is not None,
+    interrupts=True,
+    members_only=False,
+)

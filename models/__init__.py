@@ -1,0 +1,18 @@
+"""Typed SQLAlchemy models. Every tenant-scoped table leads its keys with tenant_id."""
+from models.base import Base
+from models.customer import Customer
+from models.message import AuditLog, WhatsAppMessage
+from models.points import CustomerPointsBalance, PointsTransaction
+from models.tenant import PhoneRoute, Tenant, VendorUser
+
+__all__ = [
+    "AuditLog",
+    "Base",
+    "Customer",
+    "CustomerPointsBalance",
+    "PhoneRoute",
+    "PointsTransaction",
+    "Tenant",
+    "VendorUser",
+    "WhatsAppMessage",
+]

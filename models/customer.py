@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, new_id, utcnow
+
+
+class Customer(Base):
+    """A phone enrolled in one vendor's programme. The row is also the conversation:
+    the dispatcher locks it for each inbound message and keeps the flow state on it."""
+
+    __tablename__ = "customers"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "phone_number"),
+        # Cross-vendor look-up of one phone (PROGRAMS, routing).
+        Index("ix_customers_phone_number", "phone_number"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    phone_number: Mapped[str] = mapped_column(String(20))
+    whatsapp_name: Mapped[str | None] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(20), default="whatsapp")
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    opted_in: Mapped[bool] = mapped_column(default=True)
+    opted_in_at: Mapped[datetime | None]
+    opted_out_at: Mapped[datetime | None]
+    conversation_state: Mapped[dict] = mapped_column(default=dict)
+    last_inbound_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

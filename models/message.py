@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKeyConstraint, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, new_id, utcnow
+
+
+class WhatsAppMessage(Base):
+    """Every message in and out (WhatsApp and SMS). An inbound row keeps the reply it got,
+    so a retried MessageSid is answered again without doing anything twice."""
+
+    __tablename__ = "whatsapp_messages"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "customer_id"], ["customers.tenant_id", "customers.id"]
+        ),
+        UniqueConstraint("tenant_id", "message_sid"),
+        # Replays are looked up by sid before the vendor is known.
+        Index("ix_whatsapp_messages_message_sid", "message_sid"),
+        Index("ix_whatsapp_messages_customer", "tenant_id", "customer_id", "created_at"),
+        Index("ix_whatsapp_messages_to", "tenant_id", "to_number", "created_at"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    customer_id: Mapped[uuid.UUID | None]
+    direction: Mapped[str] = mapped_column(String(10))  # inbound | outbound
+    channel: Mapped[str] = mapped_column(String(10))  # whatsapp | sms
+    from_number: Mapped[str] = mapped_column(String(20))
+    to_number: Mapped[str] = mapped_column(String(20))
+    body: Mapped[str] = mapped_column(Text, default="")
+    media: Mapped[list] = mapped_column(default=list)
+    message_sid: Mapped[str | None] = mapped_column(String(64))
+    # queued | sending | sent | delivered | read | failed | undelivered | received
+    status: Mapped[str] = mapped_column(String(20))
+    reply: Mapped[list | None]
+    triggered_by: Mapped[str | None] = mapped_column(String(50))
+    error_code: Mapped[str | None] = mapped_column(String(20))
+    error_message: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_logs"
+    __table_args__ = (Index("ix_audit_logs_created", "tenant_id", "created_at"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    actor_type: Mapped[str] = mapped_column(String(20))  # customer | vendor_user | system
+    actor_id: Mapped[uuid.UUID | None]
+    action: Mapped[str] = mapped_column(String(100))
+    entity_type: Mapped[str | None] = mapped_column(String(50))
+    entity_id: Mapped[uuid.UUID | None]
+    details: Mapped[dict] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,165 @@
+"""Test set-up. By default: a migrated SQLite file and in-process fake Redis. With
+TEST_DATABASE_URL / TEST_REDIS_URL: the real PostgreSQL and Redis (and the row-lock tests)."""
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from dataclasses import dataclass, replace
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from rq import SimpleWorker
+from sqlalchemy import create_engine, func, select, text
+from twilio.request_validator import RequestValidator
+
+from bot import migrate
+from bot.app import create_app
+from bot.config import Config, normalise_database_url
+from bot.devclient import parse_twiml
+from bot.services.tenants import load_tenant, parse_tenant_file
+from models import Base
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_TENANT = ROOT / "examples" / "tenant.json"
+PUBLIC_BASE_URL = "https://bot.example.test"
+AUTH_TOKEN = "test-auth-token"
+INBOUND_URL = "/webhooks/twilio/inbound"
+MAMA_NUMBER = "+14155238886"
+
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("TEST_REDIS_URL")
+
+# Row locks only exist on PostgreSQL: those tests are collected only when it is configured.
+collect_ignore_glob = [] if POSTGRES_URL else ["test_*_pg.py"]
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    if POSTGRES_URL:
+        url = normalise_database_url(POSTGRES_URL)
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    migrate.upgrade(url)
+    return url
+
+
+def make_config(database_url: str, **overrides) -> Config:
+    config = Config(
+        database_url=database_url,
+        redis_url=REDIS_URL,
+        twilio_account_sid=None,
+        twilio_auth_token=AUTH_TOKEN,
+        twilio_api_base=None,
+        public_base_url=PUBLIC_BASE_URL,
+    )
+    return replace(config, **overrides)
+
+
+def _empty_tables(db) -> None:
+    with db.transaction() as session:
+        for table in reversed(Base.metadata.sorted_tables):
+            session.execute(table.delete())
+
+
+@pytest.fixture
+def app(database_url):
+    app = create_app(make_config(database_url))
+    runtime = app.extensions["runtime"]
+    _empty_tables(runtime.db)
+    if REDIS_URL:
+        runtime.redis.flushdb()
+    yield app
+    runtime.db.engine.dispose()
+
+
+@pytest.fixture
+def db(app):
+    return app.extensions["runtime"].db
+
+
+@pytest.fixture
+def mama(db):
+    """The example vendor, loaded from examples/tenant.json."""
+    with db.transaction() as session:
+        return load_tenant(session, tenant_file()).tenant
+
+
+def tenant_file(**changes) -> dict:
+    raw = json.loads(EXAMPLE_TENANT.read_text())
+    raw.update(changes)
+    return parse_tenant_file(raw)
+
+
+@dataclass
+class Sent:
+    status: int
+    replies: list  # DevReply(body, media)
+    sid: str
+
+    @property
+    def text(self) -> str:
+        return "\n".join(reply.body for reply in self.replies)
+
+
+class Phone:
+    """Sends messages to the webhook exactly as Twilio does, signature included."""
+
+    def __init__(self, app, number: str, to: str = MAMA_NUMBER, channel: str = "whatsapp"):
+        self.client = app.test_client()
+        self.number = number
+        self.to = to
+        self.prefix = "whatsapp:" if channel == "whatsapp" else ""
+
+    def form(self, body: str, sid: str | None = None, **extra) -> dict:
+        return {
+            "MessageSid": sid or f"SM{uuid.uuid4().hex}",
+            "AccountSid": "ACtest",
+            "From": self.prefix + self.number,
+            "To": self.prefix + self.to,
+            "Body": body,
+            "NumMedia": "0",
+            "ProfileName": "Chidi",
+            **extra,
+        }
+
+    def post(self, form: dict, signature: str | None = None):
+        if signature is None:
+            signature = RequestValidator(AUTH_TOKEN).compute_signature(PUBLIC_BASE_URL + INBOUND_URL, form)
+        return self.client.post(
+            INBOUND_URL,
+            data=urlencode(form),
+            headers={"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"},
+        )
+
+    def send(self, body: str, sid: str | None = None, **extra) -> Sent:
+        form = self.form(body, sid, **extra)
+        response = self.post(form)
+        replies = parse_twiml(response.get_data(as_text=True)) if response.status_code == 200 else []
+        return Sent(response.status_code, replies, form["MessageSid"])
+
+
+@pytest.fixture
+def phone(app):
+    def make(number: str = "+2348031234567", **kwargs) -> Phone:
+        return Phone(app, number, **kwargs)
+
+    return make
+
+
+def run_jobs(app) -> None:
+    """With a real Redis, jobs wait in the queue: run them here. Without, they ran inline."""
+    runtime = app.extensions["runtime"]
+    if runtime.queue.is_async:
+        SimpleWorker([runtime.queue], connection=runtime.redis).work(burst=True)
+
+
+def count(db, model, *where) -> int:
+    with db.sessions() as session:
+        return session.scalar(select(func.count()).select_from(model).where(*where))

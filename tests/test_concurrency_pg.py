@@ -1,0 +1,59 @@
+"""Row locks and idempotency under real concurrency (PostgreSQL only)."""
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import select
+
+from models import Customer, CustomerPointsBalance, PointsTransaction, WhatsAppMessage
+from tests.conftest import Phone, count
+
+
+def all_at_once(app, number: str, bodies: list[str], sids: list[str] | None = None):
+    """Send the messages from one phone in parallel threads released together."""
+    barrier = threading.Barrier(len(bodies))
+
+    def send(index: int):
+        phone = Phone(app, number)
+        barrier.wait()
+        return phone.send(bodies[index], sid=sids[index] if sids else None)
+
+    with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
+        return list(pool.map(send, range(len(bodies))))
+
+
+def test_twenty_simultaneous_joins_from_one_phone_enrol_once(app, mama, db):
+    results = all_at_once(app, "+2348031230001", ["JOIN MAMA"] * 20)
+    assert all(result.status == 200 for result in results)
+    welcomes = [result for result in results if "welcome points" in result.text]
+    assert len(welcomes) == 1
+    assert all("already a member" in r.text for r in results if r is not welcomes[0])
+    assert count(db, Customer) == 1
+    assert count(db, PointsTransaction) == 1
+    assert count(db, WhatsAppMessage) == 20
+    with db.sessions() as session:
+        assert session.scalar(select(CustomerPointsBalance.current_balance)) == 50
+
+
+def test_twenty_simultaneous_messages_are_handled_one_after_the_other(app, mama, db):
+    number = "+2348031230002"
+    Phone(app, number).send("JOIN MAMA")
+    results = all_at_once(app, number, ["gibberish"] * 20)
+    assert all(result.status == 200 for result in results)
+    # Every third miss brings the menu and restarts the count: only with one message at a time
+    # do exactly 6 of 20 get the menu and the count end at 2.
+    assert sum("start again from the menu" in result.text for result in results) == 6
+    with db.sessions() as session:
+        state = session.scalars(select(Customer.conversation_state)).one()
+    assert state["misses"] == 2
+    assert count(db, WhatsAppMessage, WhatsAppMessage.direction == "inbound") == 21
+
+
+def test_a_replayed_message_sid_racing_itself_creates_nothing_twice(app, mama, db):
+    results = all_at_once(app, "+2348031230003", ["JOIN MAMA"] * 10, sids=["SMsame"] * 10)
+    assert {result.text for result in results} == {results[0].text}
+    assert "welcome points" in results[0].text
+    assert count(db, WhatsAppMessage) == 1
+    assert count(db, Customer) == 1
+    assert count(db, PointsTransaction) == 1

@@ -1,0 +1,33 @@
+from bot.config import DEV_AUTH_TOKEN, Config, normalise_database_url
+
+
+def test_hosting_platform_postgres_urls_use_psycopg2():
+    assert normalise_database_url("postgres://u:p@h:5432/db") == "postgresql+psycopg2://u:p@h:5432/db"
+    assert normalise_database_url("postgresql://u@h/db") == "postgresql+psycopg2://u@h/db"
+    assert normalise_database_url("postgresql+psycopg2://u@h/db") == "postgresql+psycopg2://u@h/db"
+    assert normalise_database_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_defaults_need_no_services():
+    config = Config.from_env({})
+    assert config.database_url.startswith("sqlite:///") and config.database_url.endswith("instance/loyalty.sqlite3")
+    assert config.redis_url is None
+    assert config.console_sender
+    assert config.twilio_auth_token == DEV_AUTH_TOKEN
+
+
+def test_everything_comes_from_the_environment():
+    config = Config.from_env(
+        {
+            "DATABASE_URL": "postgres://u@db/x",
+            "REDIS_URL": "redis://cache:6379/0",
+            "TWILIO_ACCOUNT_SID": "AC123",
+            "TWILIO_AUTH_TOKEN": "secret",
+            "PUBLIC_BASE_URL": "https://bot.example.com/",
+            "TWILIO_API_BASE": "http://127.0.0.1:4010",
+        }
+    )
+    assert config.database_url == "postgresql+psycopg2://u@db/x"
+    assert not config.console_sender
+    assert config.public_base_url == "https://bot.example.com"
+    assert (config.twilio_auth_token, config.twilio_api_base) == ("secret", "http://127.0.0.1:4010")

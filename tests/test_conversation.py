@@ -1,0 +1,232 @@
+"""Joining, vendor resolution and the global commands, end to end through the webhook."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.services.tenants import load_tenant
+from models import AuditLog, Customer, CustomerPointsBalance, PointsTransaction, Tenant
+from models.base import utcnow
+from tests.conftest import MAMA_NUMBER, count, tenant_file
+
+SALON_NUMBER = "+2349010000000"
+
+
+@pytest.fixture
+def salon(db, mama):
+    """A second vendor with its own number."""
+    config = tenant_file(code="SALON", name="Glow Salon", whatsapp_number=SALON_NUMBER, staff=[], welcome_bonus=10)
+    with db.transaction() as session:
+        return load_tenant(session, config).tenant
+
+
+@pytest.fixture
+def noodle(db, mama):
+    """A third vendor sharing MAMA's number (as on Twilio's sandbox)."""
+    config = tenant_file(code="NOODLE", name="Noodle House", staff=[], timezone="Asia/Phnom_Penh", country="KH")
+    with db.transaction() as session:
+        return load_tenant(session, config).tenant
+
+
+def customer_of(db, tenant, number="+2348031234567") -> Customer | None:
+    with db.sessions() as session:
+        return session.scalars(
+            select(Customer).where(Customer.tenant_id == tenant.id, Customer.phone_number == number)
+        ).one_or_none()
+
+
+def test_join_enrols_with_consent_bonus_greeting_and_menu(phone, mama, db):
+    sent = phone().send("JOIN MAMA")
+    assert [reply.body for reply in sent.replies][:2] == [
+        "Welcome to Mama Put Kitchen rewards!",
+        "You got 50 welcome points. Your balance: 50 points.",
+    ]
+    assert "1. My points" in sent.replies[2].body
+    customer = customer_of(db, mama)
+    assert customer.opted_in and customer.opted_in_at is not None
+    assert customer.whatsapp_name == "Chidi"
+    with db.sessions() as session:
+        ledger = session.scalars(select(PointsTransaction)).one()
+        assert (ledger.points, ledger.source, ledger.remaining) == (50, "welcome", 50)
+        assert ledger.expires_at - ledger.created_at == timedelta(days=180)
+        assert session.scalar(select(AuditLog.action).where(AuditLog.action == "customer.joined"))
+
+
+@pytest.mark.parametrize("text", ["mama", "Hi! I want to join Mama, please", "JOIN  mama!!", "join MAMA 🎉"])
+def test_the_code_is_found_in_any_case_inside_other_text(phone, mama, db, text):
+    assert "welcome points" in phone().send(text).text
+    assert customer_of(db, mama) is not None
+
+
+def test_joining_twice_says_already_member_and_credits_once(phone, mama, db):
+    me = phone()
+    me.send("JOIN MAMA")
+    sent = me.send("JOIN MAMA")
+    assert "already a member of *Mama Put Kitchen*. Your balance: 50 points" in sent.text
+    assert count(db, PointsTransaction) == 1
+
+
+def test_unknown_code_gets_a_clear_answer_and_creates_nothing(phone, mama, db):
+    sent = phone().send("JOIN NOPE")
+    assert sent.text == "Sorry, I couldn't find a shop with the code NOPE. Please check it and try again."
+    assert count(db, Customer) == 0
+
+
+def test_a_non_member_writing_to_a_vendor_number_is_invited_to_join(phone, mama, db):
+    sent = phone().send("BAL")
+    assert sent.text == "Welcome to *Mama Put Kitchen*! To join its rewards, reply JOIN MAMA."
+    assert count(db, Customer) == 0
+
+
+def test_stop_with_a_code_from_a_non_member_does_not_enrol(phone, mama, db):
+    sent = phone().send("STOP MAMA")
+    assert "JOIN MAMA" in sent.text
+    assert count(db, Customer) == 0
+
+
+def test_a_phone_with_no_vendor_and_no_code_is_asked_for_one(phone, mama, noodle, db):
+    sent = phone().send("hello")  # MAMA and NOODLE share this number: no way to tell
+    assert "send JOIN and the shop's code" in sent.text
+    assert count(db, Customer) == 0
+
+
+def test_vendor_comes_from_the_code_then_the_number_then_the_last_one_used(phone, mama, salon, noodle, db):
+    me = phone()
+    me.send("JOIN SALON")  # written to the shared number: the code decides
+    assert customer_of(db, salon) is not None
+    assert "*Glow Salon*" in me.send("BAL").text  # shared number: the last vendor used
+    me.send("JOIN MAMA")
+    assert "*Mama Put Kitchen*" in me.send("BAL").text
+    salon_phone = phone(to=SALON_NUMBER)
+    assert "*Glow Salon*" in salon_phone.send("BAL").text  # the number belongs to one vendor
+
+
+def test_programs_lists_memberships_and_switches(phone, mama, salon, noodle, db):
+    me = phone()
+    me.send("JOIN SALON")
+    me.send("JOIN MAMA")
+    listing = me.send("PROGRAMS").text
+    assert "1. Glow Salon (10 points)" in listing
+    assert "2. Mama Put Kitchen (50 points) - current" in listing
+    assert "Switched to *Glow Salon*" in me.send("1").text
+    assert "*Glow Salon*\nBalance: 10 points" in me.send("BAL").text
+
+
+def test_programs_answer_out_of_range_gets_a_hint(phone, mama):
+    me = phone()
+    me.send("JOIN MAMA")
+    me.send("PROGRAMS")
+    assert me.send("7").text == "Please reply with a number from 1 to 1, or MENU."
+
+
+def test_balance_shows_lifetime_and_next_expiry_in_vendor_timezone(phone, mama):
+    me = phone()
+    me.send("JOIN MAMA")
+    text = me.send("balance please").text
+    expiry = (utcnow() + timedelta(days=180)).astimezone(__import__("zoneinfo").ZoneInfo("Africa/Lagos"))
+    assert "Balance: 50 points\nEarned in total: 50 points" in text
+    assert f"50 points expire on {expiry:%d %b %Y}." in text
+
+
+def test_history_lists_ledger_entries(phone, mama):
+    me = phone()
+    me.send("JOIN MAMA")
+    assert "+50 Welcome bonus" in me.send("HISTORY").text
+
+
+def test_menu_numbers_open_the_entries(phone, mama):
+    me = phone()
+    me.send("JOIN MAMA")
+    assert "Balance: 50 points" in me.send("1").text
+    assert "Welcome bonus" in me.send("2").text
+    assert "Your programmes" in me.send("3").text
+    assert "HISTORY - recent points" in me.send("HELP").text
+
+
+@pytest.mark.parametrize("text", ["MENU", "hi", "Hello there", "0", "menu."])
+def test_menu_words_show_the_menu_even_mid_flow(phone, mama, text):
+    me = phone()
+    me.send("JOIN MAMA")
+    me.send("PROGRAMS")
+    assert "*Mama Put Kitchen* menu" in me.send(text).text
+
+
+def test_cancel_leaves_the_flow(phone, mama, db):
+    me = phone()
+    me.send("JOIN MAMA")
+    me.send("PROGRAMS")
+    assert me.send("ok cancel").replies[0].body == "Cancelled. Nothing was changed."
+    assert customer_of(db, mama).conversation_state["flow"] is None
+    assert me.send("CANCEL").replies[0].body == "Nothing to cancel."
+
+
+def test_stop_and_start_record_consent_and_the_bot_still_answers(phone, mama, db):
+    me = phone()
+    me.send("JOIN MAMA")
+    assert "won't get offers" in me.send("Please STOP").text
+    customer = customer_of(db, mama)
+    assert customer.opted_in is False and customer.opted_out_at is not None
+    assert "Balance: 50 points" in me.send("BAL").text
+    assert "Welcome back" in me.send("start").text
+    assert customer_of(db, mama).opted_in is True
+    with db.sessions() as session:
+        actions = session.scalars(select(AuditLog.action).order_by(AuditLog.created_at)).all()
+    assert actions[-2:] == ["customer.opted_out", "customer.opted_in"]
+
+
+def test_three_misses_in_a_row_bring_the_menu(phone, mama):
+    me = phone()
+    me.send("JOIN MAMA")
+    assert "didn't get that" in me.send("blah").text
+    assert "didn't get that" in me.send("what is this").text
+    third = me.send("qwerty")
+    assert third.replies[0].body == "Let's start again from the menu."
+    assert "1. My points" in third.replies[1].body
+    assert "didn't get that" in me.send("blah").text  # the count started again
+
+
+def test_misses_inside_a_flow_also_bring_the_menu(phone, mama, db):
+    me = phone()
+    me.send("JOIN MAMA")
+    me.send("PROGRAMS")
+    me.send("x")
+    me.send("y")
+    assert "1. My points" in me.send("z").text
+    assert customer_of(db, mama).conversation_state["flow"] is None
+
+
+def test_an_idle_flow_resets_after_30_minutes_with_a_notice(phone, mama, db):
+    me = phone()
+    me.send("JOIN MAMA")
+    me.send("PROGRAMS")
+    with db.transaction() as session:
+        customer = session.scalars(select(Customer)).one()
+        stale = dict(customer.conversation_state, updated_at=(utcnow() - timedelta(minutes=31)).isoformat())
+        customer.conversation_state = stale
+    sent = me.send("1")
+    assert sent.replies[0].body == "Your last conversation timed out, so we started afresh."
+    assert "Balance: 50 points" in sent.replies[1].body  # "1" read from the menu, not as a programme
+
+
+def test_a_recent_flow_does_not_reset(phone, mama):
+    me = phone()
+    me.send("JOIN MAMA")
+    me.send("PROGRAMS")
+    assert "Switched to" in me.send("1").text
+
+
+def test_vendor_codes_are_unique_per_tenant_rows(db, mama, salon):
+    with db.sessions() as session:
+        codes = session.scalars(select(Tenant.vendor_code).order_by(Tenant.vendor_code)).all()
+    assert codes == ["MAMA", "SALON"]
+
+
+def test_balance_row_equals_ledger_sum_after_joins(phone, mama, salon, db):
+    me = phone()
+    me.send("JOIN MAMA")
+    me.send("JOIN SALON")
+    with db.sessions() as session:
+        balances = {row.tenant_id: row.current_balance for row in session.scalars(select(CustomerPointsBalance))}
+    assert balances == {mama.id: 50, salon.id: 10}

@@ -1,0 +1,145 @@
+"""The Twilio webhook: signatures, replays, awkward messages, TwiML, health."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from twilio.request_validator import RequestValidator
+
+from bot.app import create_app
+from models import Customer, CustomerPointsBalance, WhatsAppMessage
+from tests.conftest import AUTH_TOKEN, INBOUND_URL, MAMA_NUMBER, PUBLIC_BASE_URL, count, make_config
+from webhooks.twilio import MAX_BODY_CHARS
+
+
+def test_missing_signature_is_refused_and_stores_nothing(phone, mama, db):
+    me = phone()
+    response = me.client.post("/webhooks/twilio/inbound", data=me.form("JOIN MAMA"))
+    assert response.status_code == 403
+    assert count(db, WhatsAppMessage) == 0
+    assert count(db, Customer) == 0
+
+
+def test_wrong_signature_is_refused_and_stores_nothing(phone, mama, db):
+    me = phone()
+    response = me.post(me.form("JOIN MAMA"), signature="bm90IGEgcmVhbCBzaWduYXR1cmU=")
+    assert response.status_code == 403
+    assert count(db, WhatsAppMessage) == 0
+
+
+def test_signature_over_other_parameters_is_refused(phone, mama, db):
+    me = phone()
+    signed = me.form("BAL")
+    good = me.post(signed)
+    assert good.status_code == 200
+    tampered = {**signed, "Body": "JOIN MAMA", "MessageSid": "SMtampered"}
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(PUBLIC_BASE_URL + INBOUND_URL, signed)
+    assert me.post(tampered, signature=signature).status_code == 403
+    assert count(db, Customer) == 0
+
+
+def test_replayed_message_sid_returns_first_reply_and_changes_nothing(phone, mama, db):
+    me = phone()
+    first = me.send("JOIN MAMA", sid="SMreplay1")
+    again = me.send("JOIN MAMA", sid="SMreplay1")
+    assert first.status == again.status == 200
+    assert again.text == first.text
+    assert "50 welcome points" in first.text
+    assert count(db, WhatsAppMessage, WhatsAppMessage.message_sid == "SMreplay1") == 1
+    assert count(db, Customer) == 1
+    with db.sessions() as session:
+        assert session.scalar(select(CustomerPointsBalance.current_balance)) == 50
+
+
+def test_reply_is_twiml_with_one_message_per_reply(phone, mama):
+    response = phone().post(phone().form("JOIN MAMA"))
+    assert response.mimetype == "application/xml"
+    body = response.get_data(as_text=True)
+    assert body.startswith('<?xml version="1.0" encoding="UTF-8"?><Response><Message>')
+    assert body.count("<Message>") == 3  # greeting, bonus, menu
+
+
+def test_sms_messages_are_understood(phone, mama, db):
+    me = phone(channel="sms")
+    sent = me.send("JOIN MAMA")
+    assert "Welcome to Mama Put Kitchen rewards!" in sent.text
+    with db.sessions() as session:
+        assert session.scalar(select(WhatsAppMessage.channel)) == "sms"
+
+
+def test_media_only_message_gets_a_friendly_answer(phone, mama):
+    me = phone()
+    me.send("JOIN MAMA")
+    sent = me.send("", NumMedia="1", MediaUrl0="https://api.twilio.com/media/photo.jpg", MediaContentType0="image/jpeg")
+    assert sent.status == 200
+    assert "only text" in sent.text
+
+
+def test_empty_body_gets_a_friendly_answer(phone, mama):
+    me = phone()
+    me.send("JOIN MAMA")
+    sent = me.send("   ")
+    assert sent.status == 200
+    assert "only read text" in sent.text
+
+
+def test_very_long_body_is_cut_and_the_customer_told(phone, mama, db):
+    me = phone()
+    me.send("JOIN MAMA")
+    sent = me.send("BAL " + "x" * 5000)
+    assert sent.status == 200
+    assert f"first {MAX_BODY_CHARS:,} characters" in sent.text
+    assert "Balance: 50 points" in sent.text
+    with db.sessions() as session:
+        bodies = session.scalars(select(WhatsAppMessage.body)).all()
+    assert max(len(body) for body in bodies) == MAX_BODY_CHARS
+
+
+def test_emoji_and_non_latin_text_get_a_hint_not_an_error(phone, mama):
+    me = phone()
+    me.send("JOIN MAMA")
+    for text in ("👍🏾", "សួស្តី", "こんにちは", "مرحبا", "\u200b"):
+        sent = me.send(text)
+        assert sent.status == 200
+        assert sent.text
+
+
+def test_full_width_and_punctuated_commands_are_understood(phone, mama):
+    me = phone()
+    me.send("JOIN MAMA")
+    assert "Balance: 50 points" in me.send("ＢＡＬ").text
+    assert "Balance: 50 points" in me.send("bal!!!").text
+
+
+def test_form_without_message_sid_is_a_bad_request(phone, mama, db):
+    me = phone()
+    form = me.form("JOIN MAMA")
+    del form["MessageSid"]
+    assert me.post(form).status_code == 400
+    assert count(db, Customer) == 0
+
+
+def test_healthz_reports_database_and_redis(app):
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "database": True, "redis": True}
+
+
+def test_healthz_says_what_is_unreachable():
+    unreachable = make_config("postgresql+psycopg2://postgres@127.0.0.1:1/none", redis_url="redis://127.0.0.1:1/0")
+    response = create_app(unreachable).test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "degraded", "database": False, "redis": False}
+
+
+def test_signature_uses_public_base_url_behind_a_proxy(phone, mama):
+    me = phone()
+    form = me.form("JOIN MAMA")
+    # Signed for the URL the app itself sees (http://localhost), not the public one Twilio called.
+    local = RequestValidator(AUTH_TOKEN).compute_signature("http://localhost/webhooks/twilio/inbound", form)
+    assert me.post(form, signature=local).status_code == 403
+    assert me.post(form).status_code == 200
+
+
+def test_to_number_in_reply_is_the_vendor_number(phone, mama, db):
+    phone().send("JOIN MAMA")
+    with db.sessions() as session:
+        assert session.scalar(select(WhatsAppMessage.to_number)) == MAMA_NUMBER

@@ -1,0 +1,1 @@
+"""HTTP <-> messages: signature checks, parsing Twilio's form parameters, TwiML replies."""
