@@ -19,11 +19,19 @@ CATALOG: dict[str, dict[str, str]] = {
         "menu.history": "My history",
         "menu.programs": "My programmes",
         "menu.help": "Help",
+        "menu.log": "Log a purchase",
+        "menu.void": "Void my last purchase",
         "help": (
             "You are in *{vendor}* rewards.\n"
             "BAL - your points\nHISTORY - recent points\nPROGRAMS - switch shop\n"
             "MENU - the menu\nCANCEL - stop what you are doing\n"
             "STOP - no more offers (START to get them again)"
+        ),
+        "help_staff": (
+            "Staff commands at *{vendor}*:\n"
+            "LOG - log a purchase (or at once: LOG 0803 123 4567 15000)\n"
+            "VOID - cancel your last purchase (within 15 minutes)\n"
+            "Your PIN keeps you signed in for 10 minutes."
         ),
         "not_understood": "Sorry, I didn't get that. Reply with a number from the menu, or MENU.",
         "too_many_misses": "Let's start again from the menu.",
@@ -52,7 +60,10 @@ CATALOG: dict[str, dict[str, str]] = {
         ),
         "opted_in": "Welcome back! You'll get offers from *{vendor}* again. Reply STOP at any time.",
         # Points
-        "balance": "*{vendor}*\nBalance: {balance:,} points\nEarned in total: {earned:,} points",
+        "balance": (
+            "*{vendor}*\nBalance: {balance:,} points\nEarned in total: {earned:,} points\n"
+            "Your member code: {member_code} (show it at the counter)"
+        ),
         "balance_expiry": "{points:,} points expire on {when:%d %b %Y}.",
         "history": "*Your last points*\n{lines}",
         "history_line": "{when:%d %b} {points:+,} {description}",
@@ -63,6 +74,42 @@ CATALOG: dict[str, dict[str, str]] = {
         "program_current": " - current",
         "program_choose": "Please reply with a number from 1 to {count}, or MENU.",
         "program_switched": "Switched to *{vendor}*.",
+        # Staff sign-in
+        "pin_prompt": "Hi {name}, please send your staff PIN.",
+        "pin_wrong": "That PIN is not right. {left} tries left before a 15-minute lock.",
+        "pin_locked": "Too many wrong PINs: staff actions are locked until {until:%H:%M}.",
+        "confirm_hint": "Reply 1 to confirm or 2 to cancel.",
+        # Logging purchases
+        "log_ask_customer": "Customer's phone number or member code?",
+        "log_bad_customer": "I couldn't read that as a phone number or member code. Try like 0803 123 4567.",
+        "log_ask_amount": "Amount spent? (like 15000, 15,000 or 15k)",
+        "amount_not_a_number": "That's not an amount I can read.",
+        "amount_negative": "The amount can't be negative.",
+        "amount_zero": "The amount must be more than zero.",
+        "amount_too_precise": "That has more decimals than the currency allows.",
+        "amount_too_large": "That's more than the {maximum} limit for one purchase.",
+        "log_confirm": "Log {amount} for {customer}? They earn {points:,} points.\n1. Confirm\n2. Cancel",
+        "log_confirm_new": (
+            "Log {amount} for {customer}? They are new: they'll be enrolled and earn {points:,} points.\n"
+            "1. Confirm\n2. Cancel"
+        ),
+        "log_done": "Logged {amount} for {customer}: {points:,} points. Their balance: {balance:,} points.",
+        "purchase_notice": "Thanks for shopping at *{vendor}*! {amount} earned you {points:,} points. Balance: {balance:,} points.\n{progress}",
+        "progress_next": "{points:,} more points for {reward}.",
+        "progress_can_redeem": "You can redeem {reward} now: reply REWARDS.",
+        "progress_none": "Reply BAL any time to see your points.",
+        "tier_reached": "Congratulations! You've reached *{tier}* at *{vendor}*.",
+        "welcome_by_staff": (
+            "{greeting}\nYou've been enrolled at the counter and got {bonus:,} welcome points. "
+            "Reply MENU to see what you can do, or START to also get our offers."
+        ),
+        # Voiding
+        "void_nothing": "You have no purchase from the last 15 minutes to void.",
+        "void_confirm": "Void {amount} for {customer} ({points:,} points)?\n1. Confirm\n2. Cancel",
+        "voided": "Voided. The points were taken back and the customer told.",
+        "void_expired": "That purchase can no longer be voided (over 15 minutes, or already voided).",
+        "void_points_spent": "Can't void: the customer has already spent those points.",
+        "void_notice": "*{vendor}* cancelled a purchase of {amount}: {points:,} points were taken back. Balance: {balance:,} points.",
     },
 }
 

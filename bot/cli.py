@@ -3,20 +3,23 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot import migrate
 from bot.devclient import DevClient
 from bot.phones import InvalidPhone, to_e164
 from bot.qr import poster_png
+from bot.services.points import ledger_mismatches
+from bot.services.staff import set_pin
 from bot.services.tenants import TenantFileError, load_tenant, parse_tenant_file
-from models import Tenant, WhatsAppMessage
+from models import CustomerPointsBalance, Tenant, VendorUser, WhatsAppMessage
 from models.base import utcnow
 
 
@@ -25,7 +28,7 @@ def _runtime():
 
 
 def register(app: Flask) -> None:
-    for command in (db, tenants, qr, chat, outbox):
+    for command in (db, tenants, staff, ledger, qr, chat, outbox):
         app.cli.add_command(command)
 
 
@@ -69,6 +72,55 @@ def tenants_load(path: Path):
         click.echo(f"Updated vendor {code}: {', '.join(result.changed)}.")
     else:
         click.echo(f"Vendor {code} is already up to date.")
+
+
+@click.group(cls=AppGroup, help="Vendors' staff.")
+def staff():
+    pass
+
+
+@staff.command("pin", help="Set or reset a staff member's PIN (asked for, never on the command line).")
+@click.option("--tenant", "code", required=True, help="The vendor's code, e.g. MAMA.")
+@click.option("--phone", required=True, help="The staff member's phone, local or international.")
+@click.password_option("--pin", prompt="New PIN", help="Prompted for; 4 to 8 digits.")
+def staff_pin(code: str, phone: str, pin: str):
+    with _runtime().db.transaction() as session:
+        tenant = session.scalars(select(Tenant).where(Tenant.vendor_code == code.upper())).one_or_none()
+        if tenant is None:
+            raise click.ClickException(f"No vendor with code {code.upper()}.")
+        try:
+            phone = to_e164(phone, tenant.country)
+        except InvalidPhone:
+            raise click.ClickException(f"{phone} is not a phone number in {tenant.country}.")
+        user = session.scalars(
+            select(VendorUser).where(VendorUser.tenant_id == tenant.id, VendorUser.phone_number == phone)
+        ).one_or_none()
+        if user is None:
+            raise click.ClickException(f"{phone} is not on {tenant.vendor_code}'s staff.")
+        try:
+            set_pin(session, user, pin)
+        except ValueError as error:
+            raise click.ClickException(str(error))
+    click.echo(f"PIN set for {user.full_name} ({phone}).")
+
+
+@click.group(cls=AppGroup, help="The points ledger.")
+def ledger():
+    pass
+
+
+@ledger.command("check", help="Verify every balance equals its ledger; exit 1 on any mismatch.")
+def ledger_check():
+    started = time.perf_counter()
+    with _runtime().db.sessions() as session:
+        mismatches = ledger_mismatches(session)
+        customers = session.scalar(select(func.count()).select_from(CustomerPointsBalance))
+    for m in mismatches[:50]:
+        click.echo(f"MISMATCH tenant {m.tenant_id} customer {m.customer_id}: balance {m.balance}, ledger {m.ledger}, lots {m.lots}")
+    elapsed = time.perf_counter() - started
+    click.echo(f"Checked {customers:,} balances in {elapsed:.2f}s: {len(mismatches)} mismatch(es).")
+    if mismatches:
+        sys.exit(1)
 
 
 @click.command(help="Write the printable QR poster of vendor CODE.")

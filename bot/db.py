@@ -59,9 +59,10 @@ def _serialise_sqlite_writers(engine: Engine) -> None:
 
 
 def insert_on_conflict(
-    session: Session, model, values: dict, conflict_columns: list[str], update: dict | None = None
+    session: Session, model, values: dict, conflict_columns: list[str] | None = None, update: dict | None = None
 ) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING (or DO UPDATE SET `update`); True when a row was written.
+    Without `conflict_columns`, a clash on any unique key skips the row.
 
     Safe under concurrency: a racing transaction waits on the unique key, then skips or updates."""
     if session.get_bind().dialect.name == "postgresql":

@@ -22,14 +22,17 @@ from bot.engine import Engine
 from bot.services import Services
 from bot.services.context import Context
 from bot.services.customers import find_locked
+from bot.services.staff import find_staff_locked
 from flows.base import Inbound, Msg, State, say
-from models import Customer, PhoneRoute, Tenant, WhatsAppMessage
+from models import Customer, PhoneRoute, Tenant, VendorUser, WhatsAppMessage
 from models.base import utcnow
 
 log = logging.getLogger(__name__)
 
-VENDOR_CODE = re.compile(r"[A-Z0-9]{2,20}")
+# As the tenant file requires: 2-20 letters or digits, at least one letter (so no phone or amount).
+VENDOR_CODE = re.compile(r"(?=.*[A-Z])[A-Z0-9]{2,20}")
 _MAX_CODE_CANDIDATES = 8
+REDACTED = "[redacted: may contain a PIN]"
 
 
 @dataclass(frozen=True)
@@ -84,19 +87,25 @@ class Dispatcher:
             return [Reply(render(message))], []
         inbound = replace(inbound, vendor_code=code)
         now = self.clock()
+        # Locks in a fixed order (customer, then staff) so that two messages cannot deadlock.
         customer = find_locked(session, tenant, inbound.phone)
+        staff = find_staff_locked(session, tenant, inbound.phone)
         # Re-read under the lock: a duplicate that waited for it finds the first one's reply.
         stored = _stored_reply(session, inbound.sid)
         if stored is not None:
             return stored, []
-        ctx = Context(session=session, tenant=tenant, phone=inbound.phone, now=now, customer=customer)
-        state = State.from_json(customer.conversation_state if customer else None)
-        state, messages = self.engine.handle(state, inbound, Services(ctx), now)
-        customer = ctx.customer  # JOIN may have just created it
-        replies = [_render(message, customer) for message in messages]
-        if customer is not None:
-            _save_conversation(customer, state, inbound, now)
-        _store_inbound(session, tenant, customer, inbound, replies, now)
+        ctx = Context(session=session, tenant=tenant, phone=inbound.phone, now=now, customer=customer, staff=staff)
+        services = Services(ctx)
+        holder = customer or staff
+        state = State.from_json(holder.conversation_state if holder else None)
+        secret = self.engine.is_secret(state, inbound, services)
+        state, messages = self.engine.handle(state, inbound, services, now)
+        holder = ctx.customer or staff  # JOIN may have just created the customer
+        replies = [_render(message, ctx.customer) for message in messages]
+        if holder is not None:
+            _save_conversation(holder, state, inbound, now)
+        body = REDACTED if secret else inbound.text
+        _store_inbound(session, tenant, ctx.customer, replace(inbound, text=body), replies, now)
         return replies, ctx.outbox
 
 
@@ -116,7 +125,8 @@ def _resolve_vendor(session: Session, inbound: Inbound) -> tuple[Tenant | None, 
     """(tenant, code named in the text, unknown code after JOIN).
 
     The vendor is the one whose code the text names; else the one the number written to
-    belongs to, if only one; else the one this phone last talked to."""
+    belongs to, if only one; else the one this phone last talked to; else, for staff, the
+    one vendor they work for."""
     words = inbound.words
     candidates = [word for word in words if VENDOR_CODE.fullmatch(word)][:_MAX_CODE_CANDIDATES]
     if candidates:
@@ -135,14 +145,23 @@ def _resolve_vendor(session: Session, inbound: Inbound) -> tuple[Tenant | None, 
         tenant = session.get(Tenant, route.tenant_id)
         if tenant is not None and tenant.is_active:
             return tenant, None, None
+    employers = session.scalars(
+        select(Tenant)
+        .join(VendorUser, VendorUser.tenant_id == Tenant.id)
+        .where(VendorUser.phone_number == inbound.phone, VendorUser.is_active, Tenant.is_active)
+        .limit(2)
+    ).all()
+    if len(employers) == 1:
+        return employers[0], None, None
     return None, None, None
 
 
-def _save_conversation(customer: Customer, state: State, inbound: Inbound, now: datetime) -> None:
-    customer.conversation_state = state.to_json()
-    customer.last_inbound_at = now
-    if inbound.profile_name and inbound.profile_name != customer.whatsapp_name:
-        customer.whatsapp_name = inbound.profile_name
+def _save_conversation(holder: Customer | VendorUser, state: State, inbound: Inbound, now: datetime) -> None:
+    """The state lives on the customer row, or on the staff row for staff who are not members."""
+    holder.conversation_state = state.to_json()
+    holder.last_inbound_at = now
+    if isinstance(holder, Customer) and inbound.profile_name and inbound.profile_name != holder.whatsapp_name:
+        holder.whatsapp_name = inbound.profile_name
 
 
 def _store_inbound(

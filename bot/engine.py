@@ -3,14 +3,26 @@
 Pure: it sees the state, the message and the services, never the database or HTTP."""
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Sequence
 
-from flows.base import MENU, Flow, Inbound, Msg, Outcome, Replies, State, finish, missed, say
+from flows.base import ANYONE, KNOWN, MEMBERS, MENU, STAFF, Flow, Inbound, Msg, Outcome, Replies, State, finish, missed, say
 
 IDLE_TIMEOUT = timedelta(minutes=30)
 MAX_MISSES = 3
+# What a staff member's PIN looks like, wherever it is sent: kept out of storage and logs.
+_PIN_LIKE = re.compile(r"\s*\d{4,8}\s*")
+
+
+def may_use(flow: Flow, services) -> bool:
+    return {
+        ANYONE: True,
+        KNOWN: services.member or services.is_staff,
+        MEMBERS: services.member,
+        STAFF: services.is_staff,
+    }[flow.audience]
 
 
 def _fresh(flow: Flow, interrupted: str | None) -> State:
@@ -35,29 +47,43 @@ class Engine:
             state, replies = State(), [say("too_many_misses"), MENU]
         return replace(state, updated_at=now), [self._fill_menu(reply, services) for reply in notices + replies]
 
+    def is_secret(self, state: State, inbound: Inbound, services) -> bool:
+        """Whether the message may carry a PIN: the answer to a PIN question, or staff
+        sending what looks like one."""
+        flow = self.by_name.get(state.flow) if state.flow else None
+        if flow is not None and state.step in flow.secret_steps:
+            return True
+        return services.is_staff and _PIN_LIKE.fullmatch(inbound.text) is not None
+
     def _route(self, state: State, inbound: Inbound, services) -> Outcome:
         if not inbound.text.strip():
             return state, [say("media_ignored" if inbound.media else "empty_message")]
-        flow = self._triggered(state, inbound)
-        if not services.member and (flow is None or flow.members_only):
-            return state, [say("not_member", vendor=services.vendor.name, code=services.vendor.code)]
-        if flow is not None:
+        flow = self._triggered(state, inbound, services)
+        if flow is not None and may_use(flow, services):
             return flow.steps["start"](_fresh(flow, interrupted=state.flow), inbound, services)
+        if flow is not None or not (services.member or services.is_staff):
+            return state, [say("not_member", vendor=services.vendor.name, code=services.vendor.code)]
         if state.idle:
             return missed(state), [say("not_understood")]
         return self._continue(state, inbound, services)
 
-    def _triggered(self, state: State, inbound: Inbound) -> Flow | None:
-        """A global command always; otherwise, at the menu level, a keyword or a menu number."""
-        for flow in self.flows:
+    def _triggered(self, state: State, inbound: Inbound, services) -> Flow | None:
+        """A global command always; otherwise, at the menu level, a keyword or a menu number.
+        Staff flows exist only for staff."""
+        flows = [flow for flow in self.flows if flow.audience != STAFF or services.is_staff]
+        for flow in flows:
             if flow.interrupts and flow.triggered_by(inbound):
                 return flow
         if not state.idle:
             return None
+        menu = self._menu_for(services)
         number = inbound.number
-        if number is not None and 1 <= number <= len(self.main_menu):
-            return self.main_menu[number - 1]
-        return next((flow for flow in self.flows if flow.triggered_by(inbound)), None)
+        if number is not None and 1 <= number <= len(menu):
+            return menu[number - 1]
+        return next((flow for flow in flows if flow.triggered_by(inbound)), None)
+
+    def _menu_for(self, services) -> list[Flow]:
+        return [flow for flow in self.main_menu if may_use(flow, services)]
 
     def _continue(self, state: State, inbound: Inbound, services) -> Outcome:
         flow = self.by_name.get(state.flow)
@@ -69,5 +95,6 @@ class Engine:
     def _fill_menu(self, reply: Msg, services) -> Msg:
         if reply != MENU:
             return reply
-        items = [say("menu_item", number=n, label=say(flow.menu)) for n, flow in enumerate(self.main_menu, start=1)]
+        menu = self._menu_for(services)
+        items = [say("menu_item", number=n, label=say(flow.menu)) for n, flow in enumerate(menu, start=1)]
         return say("menu", vendor=services.vendor.name, items=items)

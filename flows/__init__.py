@@ -4,12 +4,15 @@ from flows.consent import START_FLOW, STOP_FLOW
 from flows.join import JOIN_FLOW
 from flows.navigation import CANCEL_FLOW, HELP_FLOW, MENU_FLOW
 from flows.programs import PROGRAMS_FLOW
+from flows.purchase import LOG_FLOW, VOID_FLOW
 
 # Routing priority: the first flow whose trigger matches wins. STOP comes before JOIN so that
-# "STOP MAMA" opts out rather than joins.
+# "STOP MAMA" opts out rather than joins; staff commands too, so that a code in them is not a JOIN.
 FLOWS = [
     STOP_FLOW,
     START_FLOW,
+    LOG_FLOW,
+    VOID_FLOW,
     JOIN_FLOW,
     CANCEL_FLOW,
     MENU_FLOW,
@@ -20,4 +23,4 @@ FLOWS = [
 ]
 
 # The numbered main menu, in this order.
-MAIN_MENU = [BALANCE_FLOW, HISTORY_FLOW, PROGRAMS_FLOW, HELP_FLOW]
+MAIN_MENU = [BALANCE_FLOW, HISTORY_FLOW, PROGRAMS_FLOW, LOG_FLOW, VOID_FLOW, HELP_FLOW]

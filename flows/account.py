@@ -6,7 +6,12 @@ from flows.base import Flow, Inbound, Outcome, State, finish, say
 
 def show_balance(state: State, inbound: Inbound, services) -> Outcome:
     balance = services.points.balance()
-    replies = [say("balance", vendor=services.vendor.name, balance=balance.balance, earned=balance.earned)]
+    replies = [
+        say(
+            "balance", vendor=services.vendor.name, balance=balance.balance, earned=balance.earned,
+            member_code=balance.member_code,
+        )
+    ]
     if balance.next_expiry_on:
         replies.append(say("balance_expiry", points=balance.next_expiry_points, when=balance.next_expiry_on))
     return finish(), replies

@@ -125,6 +125,10 @@ def missed(state: State) -> State:
     return replace(state, misses=state.misses + 1)
 
 
+# Who may use a flow: members of the vendor's programme, its staff, either, or anyone at all.
+MEMBERS, STAFF, KNOWN, ANYONE = "members", "staff", "known", "anyone"
+
+
 @dataclass(frozen=True)
 class Flow:
     """A conversation flow.
@@ -132,8 +136,9 @@ class Flow:
     `triggers` are the words that start it (HELP, BAL...). A flow that `interrupts` starts
     even in the middle of another flow (the global commands); others only from the menu level.
     `starts_on` is a further test on the inbound message. `menu` is the catalog key of its
-    entry in the numbered main menu, if it has one. Only flows with `members_only` off run
-    for a phone that has not joined the vendor. Every flow has a ``start`` step."""
+    entry in the numbered main menu, if it has one. `audience` says who may use it; staff
+    flows are invisible to everyone else. The answers to `secret_steps` (a PIN) are never
+    stored or logged. Every flow has a ``start`` step."""
 
     name: str
     steps: Mapping[str, Step]
@@ -141,7 +146,8 @@ class Flow:
     interrupts: bool = False
     starts_on: Callable[[Inbound], bool] | None = None
     menu: str | None = None
-    members_only: bool = True
+    audience: str = MEMBERS
+    secret_steps: frozenset[str] = frozenset()
 
     def __post_init__(self):
         if "start" not in self.steps:

@@ -1,11 +1,11 @@
 """JOIN <CODE>: enrol with the vendor whose QR code the customer scanned."""
 from __future__ import annotations
 
-from flows.base import MENU, Flow, Inbound, Outcome, State, finish, say
+from flows.base import ANYONE, MENU, Flow, Inbound, Outcome, State, finish, say
 
 
 def join(state: State, inbound: Inbound, services) -> Outcome:
-    enrollment = services.customers.enroll(inbound.profile_name)
+    enrollment = services.customers.join(inbound.profile_name)
     if not enrollment.created:
         return finish(), [say("already_member", vendor=services.vendor.name, balance=enrollment.balance), MENU]
     replies = [say("welcome", greeting=services.vendor.greeting)]
@@ -19,5 +19,5 @@ JOIN_FLOW = Flow(
     {"start": join},
     starts_on=lambda inbound: inbound.vendor_code is not None,
     interrupts=True,
-    members_only=False,
+    audience=ANYONE,
 )

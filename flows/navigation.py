@@ -1,7 +1,7 @@
 """MENU, CANCEL and HELP: ways back that work from anywhere."""
 from __future__ import annotations
 
-from flows.base import MENU, Flow, Inbound, Outcome, State, finish, say
+from flows.base import KNOWN, MENU, Flow, Inbound, Outcome, State, finish, say
 
 
 def show_menu(state: State, inbound: Inbound, services) -> Outcome:
@@ -13,9 +13,18 @@ def cancel(state: State, inbound: Inbound, services) -> Outcome:
 
 
 def show_help(state: State, inbound: Inbound, services) -> Outcome:
-    return finish(), [say("help", vendor=services.vendor.name)]
+    replies = [say("help", vendor=services.vendor.name)] if services.member else []
+    if services.is_staff:
+        replies.append(say("help_staff", vendor=services.vendor.name))
+    return finish(), replies
 
 
-MENU_FLOW = Flow("menu", {"start": show_menu}, triggers=frozenset({"MENU", "HI", "HELLO", "HEY", "0"}), interrupts=True)
-CANCEL_FLOW = Flow("cancel", {"start": cancel}, triggers=frozenset({"CANCEL", "QUIT", "EXIT"}), interrupts=True)
-HELP_FLOW = Flow("help", {"start": show_help}, triggers=frozenset({"HELP", "INFO"}), interrupts=True, menu="menu.help")
+MENU_FLOW = Flow(
+    "menu", {"start": show_menu}, triggers=frozenset({"MENU", "HI", "HELLO", "HEY", "0"}), interrupts=True, audience=KNOWN
+)
+CANCEL_FLOW = Flow(
+    "cancel", {"start": cancel}, triggers=frozenset({"CANCEL", "QUIT", "EXIT"}), interrupts=True, audience=KNOWN
+)
+HELP_FLOW = Flow(
+    "help", {"start": show_help}, triggers=frozenset({"HELP", "INFO"}), interrupts=True, menu="menu.help", audience=KNOWN
+)

@@ -2,7 +2,8 @@
 from models.base import Base
 from models.customer import Customer
 from models.message import AuditLog, WhatsAppMessage
-from models.points import CustomerPointsBalance, PointsTransaction
+from models.points import CustomerPointsBalance, PointsLotAllocation, PointsTransaction
+from models.purchase import Purchase
 from models.tenant import PhoneRoute, Tenant, VendorUser
 
 __all__ = [
@@ -11,7 +12,9 @@ __all__ = [
     "Customer",
     "CustomerPointsBalance",
     "PhoneRoute",
+    "PointsLotAllocation",
     "PointsTransaction",
+    "Purchase",
     "Tenant",
     "VendorUser",
     "WhatsAppMessage",

@@ -16,6 +16,7 @@ class Customer(Base):
     __tablename__ = "customers"
     __table_args__ = (
         UniqueConstraint("tenant_id", "phone_number"),
+        UniqueConstraint("tenant_id", "member_code"),
         # Cross-vendor look-up of one phone (PROGRAMS, routing).
         Index("ix_customers_phone_number", "phone_number"),
     )
@@ -24,12 +25,18 @@ class Customer(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     phone_number: Mapped[str] = mapped_column(String(20))
     whatsapp_name: Mapped[str | None] = mapped_column(String(255))
+    # Short code a customer can tell the cashier instead of their phone number.
+    member_code: Mapped[str | None] = mapped_column(String(12))
     source: Mapped[str] = mapped_column(String(20), default="whatsapp")
     language: Mapped[str] = mapped_column(String(8), default="en")
     opted_in: Mapped[bool] = mapped_column(default=True)
     opted_in_at: Mapped[datetime | None]
     opted_out_at: Mapped[datetime | None]
     conversation_state: Mapped[dict] = mapped_column(default=dict)
+    total_purchases: Mapped[int] = mapped_column(default=0)
+    total_spent: Mapped[int] = mapped_column(default=0)  # minor units of the vendor's currency
+    last_purchase_at: Mapped[datetime | None]
+    tier: Mapped[str | None] = mapped_column(String(50))
     last_inbound_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

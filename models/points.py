@@ -24,6 +24,7 @@ class PointsTransaction(Base):
         _customer_fk(),
         Index("ix_points_transactions_customer", "tenant_id", "customer_id", "created_at"),
         Index("ix_points_transactions_lots", "tenant_id", "customer_id", "expires_at"),
+        Index("ix_points_transactions_purchase", "tenant_id", "purchase_id"),
         CheckConstraint("remaining IS NULL OR remaining >= 0", name="remaining_not_negative"),
     )
 
@@ -37,10 +38,29 @@ class PointsTransaction(Base):
     points: Mapped[int]
     remaining: Mapped[int | None]
     expires_at: Mapped[datetime | None]
+    purchase_id: Mapped[uuid.UUID | None]
     description: Mapped[str | None] = mapped_column(String(255))
     details: Mapped[dict] = mapped_column(default=dict)
     created_by_user_id: Mapped[uuid.UUID | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PointsLotAllocation(Base):
+    """Which lots (credits) a debit consumed, and how much of each: spending takes the
+    earliest-expiring points first, and expiry later takes exactly what is left."""
+
+    __tablename__ = "points_lot_allocations"
+    __table_args__ = (
+        Index("ix_points_lot_allocations_debit", "tenant_id", "debit_id"),
+        Index("ix_points_lot_allocations_lot", "tenant_id", "lot_id"),
+        CheckConstraint("points > 0", name="points_positive"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    debit_id: Mapped[uuid.UUID]
+    lot_id: Mapped[uuid.UUID]
+    points: Mapped[int]
 
 
 class CustomerPointsBalance(Base):

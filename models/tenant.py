@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, new_id, utcnow
@@ -29,10 +29,15 @@ class Tenant(Base):
 
 
 class VendorUser(Base):
-    """A member of a vendor's staff. Only a slow salted hash of the PIN is kept."""
+    """A member of a vendor's staff. Only a slow salted hash of the PIN is kept. A staff phone
+    that is not also a customer keeps its conversation here."""
 
     __tablename__ = "vendor_users"
-    __table_args__ = (UniqueConstraint("tenant_id", "phone_number"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "phone_number"),
+        # Which vendors a phone works for, before the vendor is known.
+        Index("ix_vendor_users_phone_number", "phone_number"),
+    )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -40,6 +45,11 @@ class VendorUser(Base):
     phone_number: Mapped[str] = mapped_column(String(20))
     role: Mapped[str] = mapped_column(String(20), default="staff")
     pin_hash: Mapped[str | None] = mapped_column(String(255))
+    failed_pin_attempts: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+    session_expires_at: Mapped[datetime | None]
+    conversation_state: Mapped[dict] = mapped_column(default=dict)
+    last_inbound_at: Mapped[datetime | None]
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -6,7 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select
 
-from models import Customer, CustomerPointsBalance, PointsTransaction, WhatsAppMessage
+from bot.services import points
+from models import Customer, CustomerPointsBalance, PointsTransaction, Purchase, WhatsAppMessage
 from tests.conftest import Phone, count
 
 
@@ -57,3 +58,30 @@ def test_a_replayed_message_sid_racing_itself_creates_nothing_twice(app, mama, d
     assert count(db, WhatsAppMessage) == 1
     assert count(db, Customer) == 1
     assert count(db, PointsTransaction) == 1
+
+
+def test_two_staff_logging_for_one_customer_at_once_both_count(app, mama, db):
+    customer = "+2348031230004"
+    Phone(app, customer).send("JOIN MAMA")
+    staff = [(Phone(app, "+2348030000002"), "731205"), (Phone(app, "+2348030000001"), "482916")]
+    for phone, pin in staff:
+        phone.send(f"LOG {customer} 15000")
+        assert "1. Confirm" in phone.send(pin).text
+    barrier = threading.Barrier(2)
+
+    def confirm(phone):
+        barrier.wait()
+        return phone.send("1")
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(confirm, [phone for phone, _ in staff]))
+    assert all(result.text.startswith("Logged ₦15,000") for result in results)
+    with db.sessions() as session:
+        member = session.scalars(select(Customer).where(Customer.phone_number == customer)).one()
+        balance = session.scalar(select(CustomerPointsBalance.current_balance).where(CustomerPointsBalance.customer_id == member.id))
+        bonuses = session.scalars(select(Purchase.points_breakdown)).all()
+    assert (member.total_purchases, member.total_spent) == (2, 3_000_000)
+    assert sum(any(c["rule"] == "first_purchase_bonus" for c in b) for b in bonuses) == 1  # only one was the first
+    assert balance == 50 + 170 + 150
+    with db.sessions() as session:
+        assert points.ledger_mismatches(session) == []

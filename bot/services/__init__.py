@@ -3,11 +3,14 @@ them owns the transaction. `Services` is what a flow step receives."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.services.context import Context
 from bot.services.customers import CustomerService
 from bot.services.points import PointsService
 from bot.services.programs import ProgramService
+from bot.services.purchases import PurchaseService
+from bot.services.staff import StaffService
 
 
 @dataclass(frozen=True)
@@ -28,8 +31,18 @@ class Services:
         self.customers = CustomerService(ctx)
         self.points = PointsService(ctx)
         self.programs = ProgramService(ctx)
+        self.staff = StaffService(ctx)
+        self.purchases = PurchaseService(ctx)
+
+    def local(self, moment: datetime) -> datetime:
+        """A stored UTC time in the vendor's timezone, for showing."""
+        return moment.astimezone(self.ctx.zone)
 
     @property
     def member(self) -> bool:
         """Whether this phone has joined the vendor (JOIN creates the membership)."""
         return self.ctx.customer is not None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.ctx.staff is not None

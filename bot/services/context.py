@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from models import Customer, Tenant
+from models import Customer, Tenant, VendorUser
 
 
 @dataclass
@@ -18,6 +18,7 @@ class Context:
     phone: str
     now: datetime
     customer: Customer | None = None
+    staff: VendorUser | None = None  # when the phone is on this vendor's staff
     # Outbound messages written in this transaction, to hand to the sender after commit.
     outbox: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)
 

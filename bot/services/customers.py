@@ -2,19 +2,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.codes import random_code
 from bot.db import insert_on_conflict
 from bot.services import audit, points
 from bot.services.context import Context
 from models import Customer, CustomerPointsBalance, PhoneRoute, Tenant
 from models.base import utcnow
 
+_MEMBER_CODE_TRIES = 5
+
 
 @dataclass(frozen=True)
 class Enrollment:
+    customer: Customer
     created: bool
     bonus: int
     balance: int
@@ -31,65 +36,79 @@ def find_locked(session: Session, tenant: Tenant, phone: str) -> Customer | None
     ).one_or_none()
 
 
-def route_phone(session: Session, phone: str, tenant: Tenant) -> None:
-    """Make `tenant` the vendor this phone talks to when a message names none."""
-    insert_on_conflict(
-        session,
-        PhoneRoute,
-        {"phone_number": phone, "tenant_id": tenant.id},
-        ["phone_number"],
-        update={"tenant_id": tenant.id, "updated_at": utcnow()},
+def route_phone(session: Session, phone: str, tenant: Tenant, replace: bool = True) -> None:
+    """Make `tenant` the vendor this phone talks to when a message names none
+    (with `replace` off, only if it has none yet)."""
+    values = {"phone_number": phone, "tenant_id": tenant.id}
+    update = {"tenant_id": tenant.id, "updated_at": utcnow()} if replace else None
+    insert_on_conflict(session, PhoneRoute, values, ["phone_number"], update=update)
+
+
+def enroll(
+    session: Session,
+    tenant: Tenant,
+    phone: str,
+    now: datetime,
+    *,
+    profile_name: str | None = None,
+    source: str = "whatsapp",
+    consent: bool = True,
+) -> Enrollment:
+    """Enrol `phone` with the vendor, once, and lock its row; a new member gets a member code
+    and the welcome bonus through the ledger.
+
+    Two enrolments racing for one phone meet on the unique (tenant_id, phone_number) key:
+    exactly one inserts, the other waits for it and finds the row."""
+    for _ in range(_MEMBER_CODE_TRIES):
+        created = insert_on_conflict(
+            session,
+            Customer,
+            {
+                "tenant_id": tenant.id,
+                "phone_number": phone,
+                "member_code": random_code(),
+                "whatsapp_name": profile_name,
+                "source": source,
+                "opted_in": consent,
+                "opted_in_at": now if consent else None,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+        customer = find_locked(session, tenant, phone)
+        if customer is not None:
+            break
+    else:  # every code drawn was taken: the alphabet is far too small for this vendor
+        raise RuntimeError("could not draw a free member code")
+    bonus = _welcome(session, tenant, customer, now) if created else 0
+    balance = session.get(CustomerPointsBalance, (customer.tenant_id, customer.id))
+    return Enrollment(customer, created, bonus, balance.current_balance)
+
+
+def _welcome(session: Session, tenant: Tenant, customer: Customer, now: datetime) -> int:
+    points.open_balance(session, customer)
+    session.flush()
+    audit.record(
+        session, tenant.id, "customer.joined", actor_type="customer", actor_id=customer.id,
+        entity_type="customer", entity_id=customer.id, source=customer.source,
     )
+    bonus = int(tenant.settings.get("welcome_bonus") or 0)
+    if bonus:
+        points.credit(session, tenant, customer, bonus, source="welcome", description="Welcome bonus", now=now)
+    return bonus
 
 
 class CustomerService:
     def __init__(self, ctx: Context):
         self.ctx = ctx
 
-    def enroll(self, profile_name: str | None, source: str = "whatsapp") -> Enrollment:
-        """Join the vendor's programme with consent, once; the welcome bonus goes through the ledger.
-
-        Two JOINs racing from one phone meet on the unique (tenant_id, phone_number) key:
-        exactly one inserts, the other waits for it and finds the row."""
+    def join(self, profile_name: str | None) -> Enrollment:
+        """The phone joins with its consent and this vendor becomes the one it talks to."""
         ctx = self.ctx
-        created = insert_on_conflict(
-            ctx.session,
-            Customer,
-            {
-                "tenant_id": ctx.tenant.id,
-                "phone_number": ctx.phone,
-                "whatsapp_name": profile_name,
-                "source": source,
-                "opted_in": True,
-                "opted_in_at": ctx.now,
-                "last_inbound_at": ctx.now,
-                "created_at": ctx.now,
-                "updated_at": ctx.now,
-            },
-            ["tenant_id", "phone_number"],
-        )
-        customer = ctx.customer = find_locked(ctx.session, ctx.tenant, ctx.phone)
+        enrollment = enroll(ctx.session, ctx.tenant, ctx.phone, ctx.now, profile_name=profile_name)
+        ctx.customer = enrollment.customer
         route_phone(ctx.session, ctx.phone, ctx.tenant)
-        bonus = 0
-        if created:
-            bonus = self._welcome(customer)
-        balance = ctx.session.get(CustomerPointsBalance, (customer.tenant_id, customer.id))
-        return Enrollment(created, bonus, balance.current_balance)
-
-    def _welcome(self, customer: Customer) -> int:
-        ctx = self.ctx
-        points.open_balance(ctx.session, customer)
-        ctx.session.flush()
-        audit.record(
-            ctx.session, ctx.tenant.id, "customer.joined", actor_type="customer", actor_id=customer.id,
-            entity_type="customer", entity_id=customer.id, source=customer.source,
-        )
-        bonus = int(ctx.tenant.settings.get("welcome_bonus") or 0)
-        if bonus:
-            points.credit(
-                ctx.session, ctx.tenant, customer, bonus, source="welcome", description="Welcome bonus", now=ctx.now
-            )
-        return bonus
+        return enrollment
 
     def opt_out(self) -> None:
         self._set_consent(False)

@@ -10,7 +10,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot.services.context import Context
-from models import Customer, CustomerPointsBalance, PointsTransaction, Tenant
+from models.base import new_id
+from models import Customer, CustomerPointsBalance, PointsLotAllocation, PointsTransaction, Tenant
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class Balance:
     earned: int
     next_expiry_points: int
     next_expiry_on: date | None
+    member_code: str
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,19 @@ def expiry_for(tenant: Tenant, now: datetime) -> datetime | None:
     return now + timedelta(days=days) if days else None
 
 
+class NotEnoughPoints(ValueError):
+    pass
+
+
+# The lifetime counter each kind of ledger entry moves, and in which direction.
+_COUNTERS = {
+    "earned": (CustomerPointsBalance.total_earned, 1),
+    "reversed": (CustomerPointsBalance.total_earned, 1),  # a voided purchase was never really earned
+    "redeemed": (CustomerPointsBalance.total_redeemed, -1),
+    "expired": (CustomerPointsBalance.total_expired, -1),
+}
+
+
 def credit(
     session: Session,
     tenant: Tenant,
@@ -47,9 +62,11 @@ def credit(
     description: str,
     now: datetime,
     created_by: uuid.UUID | None = None,
+    purchase_id: uuid.UUID | None = None,
     **details,
 ) -> PointsTransaction:
-    """Earn `points` as a new lot expiring after the vendor's points_expiry_days."""
+    """Earn `points` as a new lot expiring after the vendor's points_expiry_days.
+    The caller holds the customer row lock."""
     if points <= 0:
         raise ValueError("a credit must be positive")
     entry = PointsTransaction(
@@ -60,12 +77,84 @@ def credit(
         points=points,
         remaining=points,
         expires_at=expiry_for(tenant, now),
+        purchase_id=purchase_id,
         description=description,
         details=details,
         created_by_user_id=created_by,
         created_at=now,
     )
     session.add(entry)
+    _move_balance(session, customer, "earned", points, now)
+    return entry
+
+
+def debit(
+    session: Session,
+    customer: Customer,
+    points: int,
+    *,
+    transaction_type: str,
+    source: str,
+    description: str,
+    now: datetime,
+    lots: list[PointsTransaction] | None = None,
+    created_by: uuid.UUID | None = None,
+    purchase_id: uuid.UUID | None = None,
+    **details,
+) -> PointsTransaction:
+    """Take `points` away (redeemed, expired, reversed), consuming `lots` or else the
+    earliest-expiring lots first, and record which lots gave how much. The caller holds the
+    customer row lock. Raises NotEnoughPoints, changing nothing, if the lots fall short."""
+    if points <= 0:
+        raise ValueError("a debit must be positive")
+    lots = open_lots(session, customer) if lots is None else lots
+    if sum(lot.remaining for lot in lots) < points:
+        raise NotEnoughPoints(f"{points} points wanted")
+    entry = PointsTransaction(
+        id=new_id(),  # the allocations below refer to it before the flush
+        tenant_id=customer.tenant_id,
+        customer_id=customer.id,
+        transaction_type=transaction_type,
+        source=source,
+        points=-points,
+        purchase_id=purchase_id,
+        description=description,
+        details=details,
+        created_by_user_id=created_by,
+        created_at=now,
+    )
+    session.add(entry)
+    wanted = points
+    for lot in lots:
+        taken = min(lot.remaining, wanted)
+        if taken == 0:
+            continue
+        lot.remaining -= taken
+        wanted -= taken
+        session.add(PointsLotAllocation(tenant_id=customer.tenant_id, debit_id=entry.id, lot_id=lot.id, points=taken))
+        if wanted == 0:
+            break
+    _move_balance(session, customer, transaction_type, -points, now)
+    return entry
+
+
+def open_lots(session: Session, customer: Customer) -> list[PointsTransaction]:
+    """Credits with points left, earliest expiry first (never-expiring last), oldest first."""
+    return list(
+        session.scalars(
+            select(PointsTransaction)
+            .where(
+                PointsTransaction.tenant_id == customer.tenant_id,
+                PointsTransaction.customer_id == customer.id,
+                PointsTransaction.remaining > 0,
+            )
+            .order_by(PointsTransaction.expires_at.is_(None), PointsTransaction.expires_at, PointsTransaction.created_at)
+        )
+    )
+
+
+def _move_balance(session: Session, customer: Customer, kind: str, points: int, now: datetime) -> None:
+    counter, sign = _COUNTERS[kind]
     session.execute(
         update(CustomerPointsBalance)
         .where(
@@ -73,12 +162,13 @@ def credit(
             CustomerPointsBalance.customer_id == customer.id,
         )
         .values(
-            current_balance=CustomerPointsBalance.current_balance + points,
-            total_earned=CustomerPointsBalance.total_earned + points,
-            updated_at=now,
+            {
+                CustomerPointsBalance.current_balance: CustomerPointsBalance.current_balance + points,
+                counter: counter + sign * points,
+                CustomerPointsBalance.updated_at: now,
+            }
         )
     )
-    return entry
 
 
 class PointsService:
@@ -90,7 +180,7 @@ class PointsService:
         session = self.ctx.session
         row = session.get(CustomerPointsBalance, (customer.tenant_id, customer.id))
         next_points, next_on = self._next_expiry(customer)
-        return Balance(row.current_balance, row.total_earned, next_points, next_on)
+        return Balance(row.current_balance, row.total_earned, next_points, next_on, customer.member_code)
 
     def _next_expiry(self, customer: Customer) -> tuple[int, date | None]:
         """The points of the earliest-expiring lots, all those ending on that same local day."""
@@ -125,10 +215,44 @@ class PointsService:
         return [LedgerLine(row.created_at.astimezone(self.ctx.zone), row.points, row.description or "") for row in rows]
 
 
-def ledger_total(session: Session, customer: Customer) -> int:
-    return session.scalar(
-        select(func.coalesce(func.sum(PointsTransaction.points), 0)).where(
-            PointsTransaction.tenant_id == customer.tenant_id,
-            PointsTransaction.customer_id == customer.id,
+@dataclass(frozen=True)
+class Mismatch:
+    tenant_id: uuid.UUID
+    customer_id: uuid.UUID
+    balance: int | None  # the balance row, None if missing
+    ledger: int  # the sum of the ledger
+    lots: int  # the points left in its lots
+
+
+def ledger_mismatches(session: Session) -> list[Mismatch]:
+    """Every customer whose balance is not the sum of its ledger, nor what its lots hold,
+    or is negative. Two grouped scans, whatever the number of customers."""
+    ledger = (
+        select(
+            PointsTransaction.tenant_id,
+            PointsTransaction.customer_id,
+            func.sum(PointsTransaction.points).label("total"),
+            func.coalesce(func.sum(PointsTransaction.remaining), 0).label("lots"),
         )
+        .group_by(PointsTransaction.tenant_id, PointsTransaction.customer_id)
+        .subquery()
     )
+    joined = (ledger.c.tenant_id == CustomerPointsBalance.tenant_id) & (
+        ledger.c.customer_id == CustomerPointsBalance.customer_id
+    )
+    total, lots = func.coalesce(ledger.c.total, 0), func.coalesce(ledger.c.lots, 0)
+    bad_balances = session.execute(
+        select(CustomerPointsBalance.tenant_id, CustomerPointsBalance.customer_id, CustomerPointsBalance.current_balance, total, lots)
+        .outerjoin(ledger, joined)
+        .where(
+            (CustomerPointsBalance.current_balance != total)
+            | (CustomerPointsBalance.current_balance != lots)
+            | (CustomerPointsBalance.current_balance < 0)
+        )
+    ).all()
+    without_balance = session.execute(
+        select(ledger.c.tenant_id, ledger.c.customer_id, ledger.c.total, ledger.c.lots)
+        .outerjoin(CustomerPointsBalance, joined)
+        .where(CustomerPointsBalance.customer_id.is_(None))
+    ).all()
+    return [Mismatch(*row) for row in bad_balances] + [Mismatch(t, c, None, total, lots) for t, c, total, lots in without_balance]

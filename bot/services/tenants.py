@@ -3,16 +3,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
 
 from bot.phones import InvalidPhone, to_e164
+from bot.points_rules import RULE_TYPES
 from bot.services import audit
+from bot.services.staff import hash_pin, pin_problem
 from flows import FLOWS
 from models import Tenant, VendorUser
 
@@ -21,8 +25,8 @@ RESERVED_WORDS = frozenset({"JOIN"}).union(*(flow.triggers for flow in FLOWS))
 
 
 def _code(value: str) -> None:
-    if not re.fullmatch(r"[A-Z0-9]{2,20}", value):
-        raise ValidationError("must be 2 to 20 capital letters or digits")
+    if not re.fullmatch(r"(?=.*[A-Z])[A-Z0-9]{2,20}", value):
+        raise ValidationError("must be 2 to 20 capital letters or digits, with at least one letter")
     if value in RESERVED_WORDS:
         raise ValidationError(f"{value} is a bot command; choose another code")
 
@@ -46,14 +50,78 @@ def _e164(value: str) -> None:
         raise ValidationError("must be a phone number in international format, like +14155238886") from None
 
 
+def _pin(value: str) -> None:
+    problem = pin_problem(value)
+    if problem:
+        raise ValidationError(problem)
+
+
 class StaffSchema(Schema):
     class Meta:
         unknown = RAISE
 
     name = fields.String(required=True, validate=validate.Length(1, 255))
     phone = fields.String(required=True)
-    pin = fields.String(validate=validate.Regexp(r"^\d{4,8}$", error="must be 4 to 8 digits"))
+    pin = fields.String(validate=_pin)
     role = fields.String(load_default="staff", validate=validate.OneOf(["owner", "admin", "staff"]))
+
+
+class PointsRuleSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    # What each type needs besides `type` (see bot.points_rules for what they do).
+    NEEDS = {
+        "per_amount_spent": ("points", "per_amount"),
+        "per_purchase": ("points",),
+        "first_purchase_bonus": ("points",),
+        "milestone": ("points", "every"),
+        "campaign_multiplier": ("multiplier", "starts", "ends"),
+    }
+
+    type = fields.String(required=True, validate=validate.OneOf(sorted(RULE_TYPES)))
+    name = fields.String(validate=validate.Length(1, 100))
+    points = fields.Integer(strict=True, validate=validate.Range(1, 1_000_000))
+    per_amount = fields.Decimal(validate=validate.Range(min=0, min_inclusive=False), as_string=False)
+    every = fields.Integer(strict=True, validate=validate.Range(2, 10_000))
+    multiplier = fields.Decimal(validate=validate.Range(1, 10), as_string=False)
+    starts = fields.Date()
+    ends = fields.Date()
+    min_amount = fields.Decimal(validate=validate.Range(min=0), as_string=False)
+
+    @validates_schema
+    def has_what_its_type_needs(self, data, **kwargs):
+        missing = [name for name in self.NEEDS.get(data.get("type"), ()) if name not in data]
+        if missing:
+            raise ValidationError({name: [f"required for {data['type']}"] for name in missing})
+        if "starts" in data and "ends" in data and data["starts"] > data["ends"]:
+            raise ValidationError({"ends": ["must not be before starts"]})
+
+    @post_load
+    def to_plain_json(self, data, **kwargs):
+        """Settings are stored as JSON: decimals and dates as their text."""
+        return {key: _json_value(value) for key, value in data.items()}
+
+
+def _json_value(value):
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+class TierSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    name = fields.String(required=True, validate=validate.Length(1, 50))
+    min_points = fields.Integer(required=True, strict=True, validate=validate.Range(0))
+    multiplier = fields.Decimal(load_default=Decimal(1), validate=validate.Range(1, 10), as_string=False)
+
+    @post_load
+    def to_plain_json(self, data, **kwargs):
+        return {key: _json_value(value) for key, value in data.items()}
 
 
 class TenantFileSchema(Schema):
@@ -71,8 +139,10 @@ class TenantFileSchema(Schema):
     welcome_bonus = fields.Integer(load_default=0, strict=True, validate=validate.Range(0, 1_000_000))
     points_expiry_days = fields.Integer(load_default=None, strict=True, validate=validate.Range(1, 3650))
     staff = fields.List(fields.Nested(StaffSchema), load_default=list)
-    # Read by the points engine and the rewards catalog.
-    points_rules = fields.List(fields.Dict(), load_default=list)
+    max_purchase_amount = fields.Integer(load_default=10_000_000, strict=True, validate=validate.Range(1))
+    points_rules = fields.List(fields.Nested(PointsRuleSchema), load_default=list)
+    tiers = fields.List(fields.Nested(TierSchema), load_default=list)
+    # Read by the rewards catalog.
     rewards = fields.List(fields.Dict(), load_default=list)
 
     @post_load
@@ -169,7 +239,7 @@ def _sync_staff(session: Session, tenant: Tenant, staff: list[dict]) -> list[str
         ]
         pin = member.get("pin")
         if pin and not (user.pin_hash and check_password_hash(user.pin_hash, pin)):
-            user.pin_hash = generate_password_hash(pin)
+            user.pin_hash = hash_pin(pin)
             touched.append(True)
         if any(touched):
             changed.append(f"staff {member['phone']}")

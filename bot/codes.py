@@ -1,0 +1,10 @@
+"""Short codes people read aloud and type: no 0/O, no 1/I/L."""
+from __future__ import annotations
+
+import secrets
+
+ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+def random_code(length: int = 6) -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(length))

@@ -1,0 +1,112 @@
+"""LOG and VOID: staff record a customer's purchase, or take back their last one."""
+from __future__ import annotations
+
+import re
+import uuid
+
+from bot.money import AmountError
+from flows.base import STAFF, Flow, Inbound, Outcome, State, finish, goto, missed, say
+from flows.staff import pin_gate, pin_step
+
+_COMMAND = re.compile(r"^\W*(LOG|VOID)\b", re.IGNORECASE)
+
+
+def start_log(state: State, inbound: Inbound, services) -> Outcome:
+    """`LOG`, or all at once: `LOG 0803 123 4567 15000`."""
+    found = _read_one_shot(_COMMAND.sub("", inbound.text).strip(), services)
+    return pin_gate(goto(state, "start", **found), services, _advance_log)
+
+
+def _read_one_shot(rest: str, services) -> dict:
+    if not rest:
+        return {}
+    *who, last = rest.split()
+    try:
+        amount = services.purchases.read_amount(last)
+        customer = services.purchases.read_customer(" ".join(who)) if who else None
+        return {"amount": amount, **({"customer": customer} if customer else {})}
+    except AmountError:
+        customer = services.purchases.read_customer(rest)
+        return {"customer": customer} if customer else {}
+
+
+def _advance_log(state: State, services) -> Outcome:
+    """Ask for whatever is still missing, then for confirmation."""
+    if "customer" not in state.data:
+        return goto(state, "customer"), [say("log_ask_customer")]
+    if "amount" not in state.data:
+        return goto(state, "amount"), [say("log_ask_amount")]
+    preview = services.purchases.preview(state.data["customer"], state.data["amount"])
+    key = "log_confirm_new" if preview.new_customer else "log_confirm"
+    return goto(state, "confirm"), [say(key, customer=preview.customer, amount=preview.amount, points=preview.points)]
+
+
+def ask_customer(state: State, inbound: Inbound, services) -> Outcome:
+    customer = services.purchases.read_customer(inbound.text)
+    if customer is None:
+        return missed(state), [say("log_bad_customer")]
+    return _advance_log(goto(state, "customer", customer=customer), services)
+
+
+def ask_amount(state: State, inbound: Inbound, services) -> Outcome:
+    try:
+        amount = services.purchases.read_amount(inbound.text)
+    except AmountError as error:
+        return missed(state), [say(error.reason, maximum=services.purchases.maximum), say("log_ask_amount")]
+    return _advance_log(goto(state, "amount", amount=amount), services)
+
+
+def confirm_log(state: State, inbound: Inbound, services) -> Outcome:
+    if inbound.number == 2:
+        return finish(), [say("cancelled")]
+    if inbound.number != 1:
+        return missed(state), [say("confirm_hint")]
+    logged = services.purchases.log(state.data["customer"], state.data["amount"])
+    return finish(), [say("log_done", customer=logged.customer, amount=logged.amount, points=logged.points, balance=logged.balance)]
+
+
+def start_void(state: State, inbound: Inbound, services) -> Outcome:
+    return pin_gate(state, services, _advance_void)
+
+
+def _advance_void(state: State, services) -> Outcome:
+    voidable = services.purchases.last_voidable()
+    if voidable is None:
+        return finish(), [say("void_nothing")]
+    return goto(state, "confirm", purchase=str(voidable.purchase_id)), [
+        say("void_confirm", customer=voidable.customer, amount=voidable.amount, points=voidable.points)
+    ]
+
+
+def confirm_void(state: State, inbound: Inbound, services) -> Outcome:
+    if inbound.number == 2:
+        return finish(), [say("cancelled")]
+    if inbound.number != 1:
+        return missed(state), [say("confirm_hint")]
+    return finish(), [say(services.purchases.void(uuid.UUID(state.data["purchase"])))]
+
+
+LOG_FLOW = Flow(
+    "log",
+    {
+        "start": start_log,
+        "pin": pin_step(_advance_log),
+        "customer": ask_customer,
+        "amount": ask_amount,
+        "confirm": confirm_log,
+    },
+    triggers=frozenset({"LOG"}),
+    interrupts=True,
+    menu="menu.log",
+    audience=STAFF,
+    secret_steps=frozenset({"pin"}),
+)
+VOID_FLOW = Flow(
+    "void",
+    {"start": start_void, "pin": pin_step(_advance_void), "confirm": confirm_void},
+    triggers=frozenset({"VOID"}),
+    interrupts=True,
+    menu="menu.void",
+    audience=STAFF,
+    secret_steps=frozenset({"pin"}),
+)

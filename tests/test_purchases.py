@@ -1,0 +1,312 @@
+"""Staff PINs, purchase logging, the points engine and VOID, end to end through the webhook."""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from werkzeug.security import check_password_hash
+
+from bot.app import create_app
+from bot.services import points
+from bot.services.tenants import load_tenant
+from models import (
+    AuditLog, Customer, CustomerPointsBalance, PointsLotAllocation, PointsTransaction, Purchase, VendorUser,
+    WhatsAppMessage,
+)
+from models.base import utcnow
+from tests.conftest import Phone, count, make_config, run_jobs, tenant_file
+
+BAYO, BAYO_PIN = "+2348030000002", "731205"
+ADA, ADA_PIN = "+2348030000001", "482916"
+CUSTOMER = "+2348031234567"
+
+
+@pytest.fixture
+def bayo(phone, mama):
+    return phone(BAYO)
+
+
+@pytest.fixture
+def member(phone, mama, db):
+    phone(CUSTOMER).send("JOIN MAMA")
+    with db.sessions() as session:
+        return session.scalars(select(Customer).where(Customer.phone_number == CUSTOMER)).one()
+
+
+def log_purchase(staff, text="LOG 0803 123 4567 15000", pin=BAYO_PIN):
+    """LOG, the PIN when asked, then 1 to confirm; returns the last reply."""
+    sent = staff.send(text)
+    if "PIN" in sent.text:
+        sent = staff.send(pin)
+    assert "1. Confirm" in sent.text, sent.text
+    return staff.send("1")
+
+
+def outbound_to(db, number):
+    with db.sessions() as session:
+        return session.scalars(
+            select(WhatsAppMessage.body)
+            .where(WhatsAppMessage.direction == "outbound", WhatsAppMessage.to_number == number)
+            .order_by(WhatsAppMessage.created_at)
+        ).all()
+
+
+def balance_of(db, number=CUSTOMER):
+    with db.sessions() as session:
+        return session.scalar(
+            select(CustomerPointsBalance.current_balance)
+            .join(Customer, Customer.id == CustomerPointsBalance.customer_id)
+            .where(Customer.phone_number == number)
+        )
+
+
+def test_one_shot_log_enrols_a_new_phone_and_awards_points_by_the_rules(bayo, db, app):
+    assert bayo.send("LOG 0803 123 4567 15000").text == "Hi Bayo, please send your staff PIN."
+    confirm = bayo.send(BAYO_PIN)
+    assert confirm.text.startswith("Log ₦15,000 for +2348031234567? They are new")
+    assert "earn 170 points" in confirm.text  # 150 for the amount + 20 first purchase bonus
+    done = bayo.send("1")
+    assert done.text == "Logged ₦15,000 for +2348031234567: 170 points. Their balance: 220 points."
+    run_jobs(app)
+    with db.sessions() as session:
+        purchase = session.scalars(select(Purchase)).one()
+        staff = session.scalars(select(VendorUser).where(VendorUser.phone_number == BAYO)).one()
+        customer = session.scalars(select(Customer)).one()
+    assert (purchase.amount, purchase.currency, purchase.logged_via) == (1_500_000, "NGN", "staff_pin")
+    assert purchase.logged_by_user_id == staff.id
+    assert purchase.points_breakdown == [
+        {"rule": "per_amount_spent", "points": 150}, {"rule": "first_purchase_bonus", "points": 20},
+    ]
+    assert (customer.source, customer.opted_in, customer.total_purchases, customer.total_spent) == ("staff", False, 1, 1_500_000)
+    assert balance_of(db) == 220
+    welcome, notice = outbound_to(db, CUSTOMER)
+    assert "enrolled at the counter" in welcome and "50 welcome points" in welcome
+    assert notice == (
+        "Thanks for shopping at *Mama Put Kitchen*! ₦15,000 earned you 170 points. Balance: 220 points.\n"
+        "280 more points for Jollof rice plate."
+    )
+
+
+def test_step_by_step_log_with_any_phone_format(bayo, member, db):
+    assert "PIN" in bayo.send("#log").text
+    assert bayo.send(BAYO_PIN).text == "Customer's phone number or member code?"
+    assert "Amount spent?" in bayo.send("+234 (803) 123-4567").text
+    confirm = bayo.send("₦2,500")
+    assert confirm.text.startswith("Log ₦2,500 for Chidi, +2348031234567? They earn 45 points.")
+    bayo.send("1")
+    assert balance_of(db) == 50 + 45
+
+
+def test_member_code_identifies_the_customer(bayo, member, db):
+    log_purchase(bayo, f"LOG {member.member_code.lower()} 1000")
+    assert balance_of(db) == 50 + 10 + 20
+
+
+@pytest.mark.parametrize(
+    "amount, reason",
+    [("0", "more than zero"), ("-200", "can't be negative"), ("lots", "not an amount"), ("20000000", "₦10,000,000 limit")],
+)
+def test_bad_amounts_are_refused_and_asked_again(bayo, member, db, amount, reason):
+    bayo.send("LOG 08031234567")
+    bayo.send(BAYO_PIN)
+    sent = bayo.send(amount)
+    if amount == "0":  # "0" is also MENU everywhere: the way back wins
+        assert "menu" in sent.text
+    else:
+        assert reason in sent.text and sent.text.endswith("Amount spent? (like 15000, 15,000 or 15k)")
+    assert count(db, Purchase) == 0
+
+
+def test_unreadable_customer_is_asked_again(bayo, member):
+    bayo.send("LOG")
+    bayo.send(BAYO_PIN)
+    assert "couldn't read that" in bayo.send("my friend").text
+
+
+def test_cancelling_at_confirmation_logs_nothing(bayo, member, db):
+    bayo.send("LOG 08031234567 5000")
+    bayo.send(BAYO_PIN)
+    assert bayo.send("2").text == "Cancelled. Nothing was changed."
+    assert count(db, Purchase) == 0
+
+
+def test_the_pin_opens_a_ten_minute_session(bayo, member, db):
+    log_purchase(bayo)
+    assert bayo.send("LOG 08031234567 1000").text.startswith("Log ₦1,000")  # no PIN asked
+    bayo.send("2")
+    with db.transaction() as session:
+        session.execute(update(VendorUser).values(session_expires_at=utcnow() - timedelta(seconds=1)))
+    assert "PIN" in bayo.send("LOG 08031234567 1000").text
+
+
+def test_a_pin_is_never_stored_or_logged_in_clear(bayo, member, db, caplog):
+    caplog.set_level(logging.DEBUG)
+    log_purchase(bayo)
+    bayo.send(ADA_PIN)  # a PIN-looking message outside a PIN question
+    with db.sessions() as session:
+        bodies = session.scalars(select(WhatsAppMessage.body)).all()
+        hashes = session.scalars(select(VendorUser.pin_hash)).all()
+    assert not any(BAYO_PIN in body or ADA_PIN in body for body in bodies)
+    assert bodies.count("[redacted: may contain a PIN]") == 2
+    assert BAYO_PIN not in caplog.text and ADA_PIN not in caplog.text
+    assert not any(BAYO_PIN in h or ADA_PIN in h for h in hashes)
+
+
+def test_five_wrong_pins_lock_the_staff_member_for_fifteen_minutes(bayo, member, db):
+    bayo.send("LOG 08031234567 1000")
+    for left in (4, 3, 2, 1):
+        assert f"{left} tries left" in bayo.send("999999").text
+    assert "locked until" in bayo.send("999999").text
+    assert "locked until" in bayo.send("LOG 08031234567 1000").text  # a new attempt is refused outright
+    with db.sessions() as session:
+        actions = session.scalars(select(AuditLog.action).where(AuditLog.action.like("staff.%"))).all()
+        staff = session.scalars(select(VendorUser).where(VendorUser.phone_number == BAYO)).one()
+    assert actions.count("staff.pin_failed") == 5 and actions.count("staff.locked_out") == 1
+    assert staff.locked_until - utcnow() > timedelta(minutes=14)
+    with db.transaction() as session:  # fifteen minutes later
+        session.execute(update(VendorUser).values(locked_until=utcnow() - timedelta(seconds=1)))
+    assert "PIN" in bayo.send("LOG 08031234567 1000").text
+    assert "1. Confirm" in bayo.send(BAYO_PIN).text
+
+
+def test_the_lockout_is_kept_in_the_database_not_in_the_process(bayo, member, db, app, database_url):
+    bayo.send("LOG 08031234567 1000")
+    for _ in range(5):
+        bayo.send("999999")
+    restarted = create_app(make_config(database_url))
+    assert "locked until" in Phone(restarted, BAYO).send("LOG").text
+
+
+def test_customers_do_not_see_staff_commands(phone, member, db):
+    assert "didn't get that" in phone(CUSTOMER).send("LOG 08031234567 1000").text
+    assert "Log a purchase" not in phone(CUSTOMER).send("MENU").text
+    assert count(db, Purchase) == 0
+
+
+def test_staff_menu_lists_staff_entries(bayo):
+    menu = bayo.send("MENU").text
+    assert "1. Log a purchase" in menu and "2. Void my last purchase" in menu
+    assert "PIN" in bayo.send("1").text
+
+
+def test_staff_of_one_vendor_cannot_log_at_another(phone, mama, member, db):
+    with db.transaction() as session:
+        load_tenant(session, tenant_file(code="SALON", name="Glow Salon", whatsapp_number="+2349010000000", staff=[]))
+    at_salon = phone(BAYO, to="+2349010000000")
+    assert "To join its rewards, reply JOIN SALON" in at_salon.send("LOG 08031234567 1000").text
+    assert count(db, Purchase) == 0
+
+
+def test_staff_cannot_reach_another_vendors_customer_by_member_code(phone, mama, bayo, db):
+    with db.transaction() as session:
+        load_tenant(session, tenant_file(code="SALON", name="Glow Salon", whatsapp_number="+2349010000000", staff=[]))
+    phone("+2348039999999", to="+2349010000000").send("JOIN SALON")
+    with db.sessions() as session:
+        code = session.scalars(select(Customer.member_code)).one()
+    bayo.send("LOG")
+    bayo.send(BAYO_PIN)
+    assert "couldn't read that" in bayo.send(code).text
+
+
+def test_a_replayed_confirmation_logs_once_and_notifies_once(bayo, member, db, app):
+    bayo.send("LOG 08031234567 5000")
+    bayo.send(BAYO_PIN)
+    first = bayo.send("1", sid="SMconfirm")
+    again = bayo.send("1", sid="SMconfirm")
+    run_jobs(app)
+    assert again.text == first.text
+    assert count(db, Purchase) == 1
+    assert len([body for body in outbound_to(db, CUSTOMER) if body.startswith("Thanks for shopping")]) == 1
+
+
+def test_reaching_a_tier_sends_a_congratulation(phone, db, app):
+    with db.transaction() as session:
+        load_tenant(session, tenant_file(tiers=[{"name": "Silver", "min_points": 200, "multiplier": 1.5}]))
+    log_purchase(phone(BAYO), "LOG 08031234567 15000")
+    run_jobs(app)
+    assert "Congratulations! You've reached *Silver* at *Mama Put Kitchen*." in outbound_to(db, CUSTOMER)
+    with db.sessions() as session:
+        assert session.scalars(select(Customer.tier)).one() == "Silver"
+    # Silver multiplies the next purchase's earning points: 10 + 5.
+    log_purchase(phone(BAYO), "LOG 08031234567 1000")
+    assert balance_of(db) == 220 + 15
+
+
+def test_void_reverses_by_new_ledger_rows_and_tells_the_customer(bayo, member, db, app):
+    log_purchase(bayo, "LOG 08031234567 15000")
+    assert "Void ₦15,000 for Chidi, +2348031234567 (170 points)?" in bayo.send("VOID").text
+    assert bayo.send("1").text == "Voided. The points were taken back and the customer told."
+    run_jobs(app)
+    assert balance_of(db) == 50
+    with db.sessions() as session:
+        kinds = session.scalars(select(PointsTransaction.transaction_type).order_by(PointsTransaction.created_at)).all()
+        purchase = session.scalars(select(Purchase)).one()
+        customer = session.scalars(select(Customer)).one()
+        total_earned = session.scalar(select(CustomerPointsBalance.total_earned))
+    assert kinds == ["earned", "earned", "reversed"]
+    assert purchase.status == "voided" and purchase.voided_at is not None
+    assert (customer.total_purchases, customer.total_spent, total_earned) == (0, 0, 50)
+    assert any("cancelled a purchase of ₦15,000" in body for body in outbound_to(db, CUSTOMER))
+    assert bayo.send("VOID").text == "You have no purchase from the last 15 minutes to void."
+
+
+def test_void_is_refused_once_the_points_are_spent(bayo, member, db, mama):
+    log_purchase(bayo, "LOG 08031234567 15000")
+    with db.transaction() as session:  # the customer spends 180 of their 220 points
+        customer = session.get(Customer, (member.tenant_id, member.id), with_for_update=True)
+        points.debit(session, customer, 180, transaction_type="redeemed", source="test", description="Reward", now=utcnow())
+    bayo.send("VOID")
+    assert bayo.send("1").text == "Can't void: the customer has already spent those points."
+    assert balance_of(db) == 40
+
+
+def test_spending_takes_the_earliest_expiring_lots_first(bayo, member, db):
+    log_purchase(bayo, "LOG 08031234567 15000")
+    with db.transaction() as session:
+        customer = session.get(Customer, (member.tenant_id, member.id), with_for_update=True)
+        debit = points.debit(session, customer, 60, transaction_type="redeemed", source="test", description="Reward", now=utcnow())
+        debit_id = debit.id
+    with db.sessions() as session:
+        allocations = session.execute(
+            select(PointsTransaction.source, PointsLotAllocation.points)
+            .join(PointsTransaction, PointsTransaction.id == PointsLotAllocation.lot_id)
+            .where(PointsLotAllocation.debit_id == debit_id)
+            .order_by(PointsTransaction.expires_at)
+        ).all()
+    assert allocations == [("welcome", 50), ("purchase", 10)]
+
+
+def test_only_the_staff_member_who_logged_it_can_void_it_within_fifteen_minutes(phone, bayo, member, db):
+    log_purchase(bayo, "LOG 08031234567 15000")
+    ada = phone(ADA)
+    ada.send("VOID")
+    assert ada.send(ADA_PIN).text == "You have no purchase from the last 15 minutes to void."
+    with db.transaction() as session:
+        session.execute(update(Purchase).values(created_at=utcnow() - timedelta(minutes=16)))
+    assert bayo.send("VOID").text == "You have no purchase from the last 15 minutes to void."
+
+
+def test_ledger_check_passes_and_catches_a_tampered_balance(bayo, member, db, app):
+    log_purchase(bayo)
+    runner = app.test_cli_runner()
+    good = runner.invoke(args=["ledger", "check"])
+    assert good.exit_code == 0 and "0 mismatch(es)" in good.output
+    with db.transaction() as session:
+        session.execute(update(CustomerPointsBalance).values(current_balance=CustomerPointsBalance.current_balance + 1))
+    bad = runner.invoke(args=["ledger", "check"])
+    assert bad.exit_code == 1 and "MISMATCH" in bad.output
+
+
+def test_staff_pin_command_prompts_and_refuses_weak_pins(app, mama, db):
+    runner = app.test_cli_runner()
+    weak = runner.invoke(args=["staff", "pin", "--tenant", "MAMA", "--phone", "08030000002"], input="1234\n1234\n")
+    assert weak.exit_code != 0 and "too easy to guess" in weak.output
+    good = runner.invoke(args=["staff", "pin", "--tenant", "mama", "--phone", "08030000002"], input="583920\n583920\n")
+    assert good.exit_code == 0, good.output
+    with db.sessions() as session:
+        assert check_password_hash(session.scalars(select(VendorUser.pin_hash).where(VendorUser.phone_number == BAYO)).one(), "583920")
+    unknown = runner.invoke(args=["staff", "pin", "--tenant", "MAMA", "--phone", "08030009999"], input="583920\n583920\n")
+    assert unknown.exit_code != 0 and "not on MAMA's staff" in unknown.output
