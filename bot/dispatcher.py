@@ -12,9 +12,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Callable
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, exists, insert, or_, select, true, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, aliased
 
 from bot.catalog import DEFAULT_LANGUAGE, render
 from bot.db import Database
@@ -23,9 +23,10 @@ from bot.services import Services
 from bot.services.context import Context
 from bot.services.customers import find_locked
 from bot.services.staff import find_staff_locked
+from flows import COMMAND_WORDS
 from flows.base import Inbound, Msg, State, say
 from models import Customer, PhoneRoute, Tenant, VendorUser, WhatsAppMessage
-from models.base import utcnow
+from models.base import new_id, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,14 @@ class Dispatcher:
 
     def handle(self, inbound: Inbound) -> list[Reply]:
         try:
-            return self._handle(inbound)
+            try:
+                return self._handle(inbound)
+            except DBAPIError as error:
+                if not error.connection_invalidated:
+                    raise
+                # The pool handed out a connection that had died (a database restart): the
+                # transaction never happened, so run it once more on a fresh one.
+                return self._handle(inbound)
         except Exception:
             log.exception("inbound %s failed", inbound.sid)
             return [Reply(render(say("error")))]
@@ -67,8 +75,10 @@ class Dispatcher:
             try:
                 with session.begin():
                     replies, outbox = self._converse(session, inbound)
-            except IntegrityError:
-                # The same MessageSid raced in on another connection and won.
+            except Exception:
+                # A duplicate racing a first copy that committed while it waited for the lock
+                # fails on the unique MessageSid, or on what the first one changed: it was all
+                # rolled back, and it answers as the first one did.
                 stored = _stored_reply(session, inbound.sid)
                 if stored is None:
                     raise
@@ -78,22 +88,18 @@ class Dispatcher:
         return replies
 
     def _converse(self, session: Session, inbound: Inbound) -> tuple[list[Reply], list]:
-        stored = _stored_reply(session, inbound.sid)
-        if stored is not None:
-            return stored, []
-        tenant, code, unknown_code = _resolve_vendor(session, inbound)
+        destination = _resolve_vendor(session, inbound)
+        if destination.stored_reply is not None:  # a retry of a message already answered
+            return [Reply.from_json(item) for item in destination.stored_reply], []
+        tenant = destination.tenant
         if tenant is None:
-            message = say("unknown_code", code=unknown_code) if unknown_code else say("need_code")
-            return [Reply(render(message))], []
-        inbound = replace(inbound, vendor_code=code)
+            unknown = destination.unknown_code
+            return [Reply(render(say("unknown_code", code=unknown) if unknown else say("need_code")))], []
+        inbound = replace(inbound, vendor_code=destination.code)
         now = self.clock()
         # Locks in a fixed order (customer, then staff) so that two messages cannot deadlock.
         customer = find_locked(session, tenant, inbound.phone)
-        staff = find_staff_locked(session, tenant, inbound.phone)
-        # Re-read under the lock: a duplicate that waited for it finds the first one's reply.
-        stored = _stored_reply(session, inbound.sid)
-        if stored is not None:
-            return stored, []
+        staff = find_staff_locked(session, tenant, inbound.phone) if destination.is_staff else None
         ctx = Context(session=session, tenant=tenant, phone=inbound.phone, now=now, customer=customer, staff=staff)
         services = Services(ctx)
         holder = customer or staff
@@ -102,10 +108,8 @@ class Dispatcher:
         state, messages = self.engine.handle(state, inbound, services, now)
         holder = ctx.customer or staff  # JOIN may have just created the customer
         replies = [_render(message, ctx.customer) for message in messages]
-        if holder is not None:
-            _save_conversation(holder, state, inbound, now)
-        body = REDACTED if secret else inbound.text
-        _store_inbound(session, tenant, ctx.customer, replace(inbound, text=body), replies, now)
+        logged = _inbound_row(tenant, ctx.customer, replace(inbound, text=REDACTED if secret else inbound.text), replies, now)
+        _record(session, holder, state, inbound, logged, now)
         return replies, ctx.outbox
 
 
@@ -114,72 +118,140 @@ def _render(message: Msg, customer: Customer | None) -> Reply:
     return Reply(render(message, language), message.media_url)
 
 
+_STORED_REPLY = select(WhatsAppMessage.reply).where(
+    WhatsAppMessage.message_sid == bindparam("sid"), WhatsAppMessage.direction == "inbound"
+)
+
+
 def _stored_reply(session: Session, sid: str) -> list[Reply] | None:
-    reply = session.scalar(
-        select(WhatsAppMessage.reply).where(WhatsAppMessage.message_sid == sid, WhatsAppMessage.direction == "inbound")
-    )
+    reply = session.connection().scalar(_STORED_REPLY, {"sid": sid})
     return None if reply is None else [Reply.from_json(item) for item in reply]
 
 
-def _resolve_vendor(session: Session, inbound: Inbound) -> tuple[Tenant | None, str | None, str | None]:
-    """(tenant, code named in the text, unknown code after JOIN).
+@dataclass(frozen=True)
+class Destination:
+    """The vendor a message is for, whether the sender is on its staff, and the vendor code
+    the text named (or the unknown code after JOIN)."""
 
-    The vendor is the one whose code the text names; else the one the number written to
+    tenant: Tenant | None
+    is_staff: bool = False
+    code: str | None = None
+    unknown_code: str | None = None
+    stored_reply: list | None = None  # the reply already given to this MessageSid
+
+
+def _resolve_vendor(session: Session, inbound: Inbound) -> Destination:
+    """The vendor is the one whose code the text names; else the one the number written to
     belongs to, if only one; else the one this phone last talked to; else, for staff, the
-    one vendor they work for."""
+    one vendor they work for. The usual case costs one query, which also finds a reply
+    already given to this MessageSid."""
     words = inbound.words
-    candidates = [word for word in words if VENDOR_CODE.fullmatch(word)][:_MAX_CODE_CANDIDATES]
-    if candidates:
-        named = session.scalars(select(Tenant).where(Tenant.vendor_code.in_(candidates), Tenant.is_active)).all()
-        if named:
-            by_code = {tenant.vendor_code: tenant for tenant in named}
-            code = next(word for word in candidates if word in by_code)
-            return by_code[code], code, None
+    candidates = [w for w in words if VENDOR_CODE.fullmatch(w) and w not in COMMAND_WORDS][:_MAX_CODE_CANDIDATES]
+    params = {"phone": inbound.phone, "to": inbound.to, "codes": candidates, "sid": inbound.sid}
+    found = session.execute(_REPLAY_OR_VENDORS, params).all()
+    if found[0].stored is not None:
+        return Destination(None, stored_reply=found[0].stored)
+    rows = [(row.tenant, row.is_staff) for row in found if row.tenant is not None]
+    named = {tenant.vendor_code: (tenant, is_staff) for tenant, is_staff in rows}
+    code = next((word for word in candidates if word in named), None)
+    if code:
+        return Destination(*named[code], code=code)
     if len(words) >= 2 and words[0] == "JOIN":
-        return None, None, words[1]
-    owners = session.scalars(select(Tenant).where(Tenant.whatsapp_number == inbound.to, Tenant.is_active).limit(2)).all()
+        return Destination(None, unknown_code=words[1])
+    owners = [row for row in rows if row[0].whatsapp_number == inbound.to]
     if len(owners) == 1:
-        return owners[0], None, None
-    route = session.get(PhoneRoute, inbound.phone)
-    if route is not None:
-        tenant = session.get(Tenant, route.tenant_id)
-        if tenant is not None and tenant.is_active:
-            return tenant, None, None
-    employers = session.scalars(
-        select(Tenant)
-        .join(VendorUser, VendorUser.tenant_id == Tenant.id)
-        .where(VendorUser.phone_number == inbound.phone, VendorUser.is_active, Tenant.is_active)
-        .limit(2)
-    ).all()
-    if len(employers) == 1:
-        return employers[0], None, None
-    return None, None, None
+        return Destination(*owners[0])
+    routed = session.execute(_ROUTED, params).first()
+    if routed:
+        return Destination(*routed)
+    employers = session.execute(_EMPLOYERS, params).all()
+    return Destination(*employers[0]) if len(employers) == 1 else Destination(None)
 
 
-def _save_conversation(holder: Customer | VendorUser, state: State, inbound: Inbound, now: datetime) -> None:
-    """The state lives on the customer row, or on the staff row for staff who are not members."""
-    holder.conversation_state = state.to_json()
-    holder.last_inbound_at = now
-    if isinstance(holder, Customer) and inbound.profile_name and inbound.profile_name != holder.whatsapp_name:
-        holder.whatsapp_name = inbound.profile_name
+def _vendors(condition):
+    """Active vendors meeting `condition`, each with whether the sender is on its staff.
+    Built once: the parameters are `phone`, `to` and `codes`."""
+    phone = bindparam("phone")
+    is_staff = exists().where(VendorUser.tenant_id == Tenant.id, VendorUser.phone_number == phone, VendorUser.is_active)
+    return select(Tenant, is_staff.label("is_staff")).where(Tenant.is_active, condition)
 
 
-def _store_inbound(
-    session: Session, tenant: Tenant, customer: Customer | None, inbound: Inbound, replies: list[Reply], now: datetime
-) -> None:
-    session.add(
-        WhatsAppMessage(
-            tenant_id=tenant.id,
-            customer_id=customer.id if customer else None,
-            direction="inbound",
-            channel=inbound.channel,
-            from_number=inbound.phone,
-            to_number=inbound.to,
-            body=inbound.text,
-            media=list(inbound.media),
-            message_sid=inbound.sid,
-            status="received",
-            reply=[reply.to_json() for reply in replies],
-            created_at=now,
-        )
+def _replay_or_vendors():
+    """One row per vendor the text names or the number belongs to (or one empty row), each
+    carrying the reply stored for the MessageSid, if any."""
+    stored = select(_STORED_REPLY.scalar_subquery().label("stored")).subquery()
+    named_or_owning = or_(Tenant.vendor_code.in_(bindparam("codes", expanding=True)), Tenant.whatsapp_number == bindparam("to"))
+    vendors = _vendors(named_or_owning).subquery()
+    return select(stored.c.stored, aliased(Tenant, vendors, name="tenant"), vendors.c.is_staff).select_from(
+        stored.outerjoin(vendors, true())
     )
+
+
+_REPLAY_OR_VENDORS = _replay_or_vendors()
+_ROUTED = _vendors(Tenant.id == select(PhoneRoute.tenant_id).where(PhoneRoute.phone_number == bindparam("phone")).scalar_subquery())
+_EMPLOYERS = _vendors(
+    Tenant.id.in_(select(VendorUser.tenant_id).where(VendorUser.phone_number == bindparam("phone"), VendorUser.is_active))
+)
+
+
+def _record(
+    session: Session, holder: Customer | VendorUser | None, state: State, inbound: Inbound, logged: dict, now: datetime
+) -> None:
+    """Save the conversation state (on the customer row, or on the staff row for staff who are
+    not members) and log the message with its reply. Every message does this, so the
+    statements are built once, with Core, and on PostgreSQL they travel as one."""
+    connection = session.connection()
+    if holder is None:
+        connection.execute(_INSERT_MESSAGE, logged)
+        return
+    saved = {"b_tenant": holder.tenant_id, "b_id": holder.id, "state": state.to_json(), "now": now}
+    if isinstance(holder, Customer):
+        saved["name"] = inbound.profile_name or holder.whatsapp_name
+    save, save_and_insert = _SAVES[type(holder)]
+    if connection.dialect.name == "postgresql":
+        connection.execute(save_and_insert, {**saved, **logged})
+    else:
+        connection.execute(save, saved)
+        connection.execute(_INSERT_MESSAGE, logged)
+
+
+def _save_statement(model, **extra):
+    return (
+        update(model.__table__)
+        .where(model.tenant_id == bindparam("b_tenant"), model.id == bindparam("b_id"))
+        .values(conversation_state=bindparam("state"), last_inbound_at=bindparam("now"), updated_at=bindparam("now"), **extra)
+    )
+
+
+_LOGGED = (
+    "tenant_id", "id", "customer_id", "direction", "channel", "from_number", "to_number", "body", "media",
+    "message_sid", "status", "reply", "created_at",
+)
+# Parameters named apart from the columns, so that none of them leaks into the UPDATE beside it.
+_INSERT_MESSAGE = insert(WhatsAppMessage.__table__).values({name: bindparam(f"m_{name}") for name in _LOGGED})
+_SAVES = {
+    model: (save, _INSERT_MESSAGE.add_cte(save.cte("saved")))
+    for model, save in (
+        (Customer, _save_statement(Customer, whatsapp_name=bindparam("name"))),
+        (VendorUser, _save_statement(VendorUser)),
+    )
+}
+
+
+def _inbound_row(tenant: Tenant, customer: Customer | None, inbound: Inbound, replies: list[Reply], now: datetime) -> dict:
+    row = {
+        "tenant_id": tenant.id,
+        "id": new_id(),
+        "customer_id": customer.id if customer else None,
+        "direction": "inbound",
+        "channel": inbound.channel,
+        "from_number": inbound.phone,
+        "to_number": inbound.to,
+        "body": inbound.text,
+        "media": list(inbound.media),
+        "message_sid": inbound.sid,
+        "status": "received",
+        "reply": [reply.to_json() for reply in replies],
+        "created_at": now,
+    }
+    return {f"m_{name}": value for name, value in row.items()}

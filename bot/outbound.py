@@ -9,7 +9,9 @@ from sqlalchemy.orm import Session
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
+from bot.catalog import render
 from bot.config import Config
+from flows.base import Msg
 from models import Customer, Tenant, WhatsAppMessage
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,14 @@ def queue_message(
     session.flush()
     outbox.append((message.tenant_id, message.id))
     return message
+
+
+def notify(session: Session, outbox: list[MessageKey], tenant: Tenant, customer: Customer, message: Msg) -> WhatsAppMessage:
+    """Queue a catalog message to a customer, in their language."""
+    return queue_message(
+        session, outbox, tenant, customer, render(message, customer.language), triggered_by=message.key,
+        media_url=message.media_url,
+    )
 
 
 class ConsoleSender:

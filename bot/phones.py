@@ -1,6 +1,8 @@
 """Phone numbers in E.164, whatever form people type them in."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 
 
@@ -8,6 +10,7 @@ class InvalidPhone(ValueError):
     pass
 
 
+@lru_cache(maxsize=65536)  # the same phones write again and again; parsing them is not free
 def to_e164(raw: str, country: str | None = None) -> str:
     """'08030000002' with country NG -> '+2348030000002'. Raises InvalidPhone."""
     try:

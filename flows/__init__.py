@@ -24,3 +24,6 @@ FLOWS = [
 
 # The numbered main menu, in this order.
 MAIN_MENU = [BALANCE_FLOW, HISTORY_FLOW, PROGRAMS_FLOW, LOG_FLOW, VOID_FLOW, HELP_FLOW]
+
+# Words that are commands, so never vendor codes: "JOIN BAL" could not be told from "BAL".
+COMMAND_WORDS = frozenset({"JOIN"}).union(*(flow.triggers for flow in FLOWS))

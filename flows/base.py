@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
@@ -37,7 +38,7 @@ class Inbound:
     # Set by the dispatcher when the text names a vendor code (JOIN MAMA, or just MAMA).
     vendor_code: str | None = None
 
-    @property
+    @cached_property
     def words(self) -> tuple[str, ...]:
         return words_of(self.text)
 

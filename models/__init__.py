@@ -4,6 +4,7 @@ from models.customer import Customer
 from models.message import AuditLog, WhatsAppMessage
 from models.points import CustomerPointsBalance, PointsLotAllocation, PointsTransaction
 from models.purchase import Purchase
+from models.reward import Reward, RewardRedemption
 from models.tenant import PhoneRoute, Tenant, VendorUser
 
 __all__ = [
@@ -15,6 +16,8 @@ __all__ = [
     "PointsLotAllocation",
     "PointsTransaction",
     "Purchase",
+    "Reward",
+    "RewardRedemption",
     "Tenant",
     "VendorUser",
     "WhatsAppMessage",

@@ -22,7 +22,6 @@ class WhatsAppMessage(Base):
         # Replays are looked up by sid before the vendor is known.
         Index("ix_whatsapp_messages_message_sid", "message_sid"),
         Index("ix_whatsapp_messages_customer", "tenant_id", "customer_id", "created_at"),
-        Index("ix_whatsapp_messages_to", "tenant_id", "to_number", "created_at"),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)

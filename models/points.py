@@ -39,6 +39,7 @@ class PointsTransaction(Base):
     remaining: Mapped[int | None]
     expires_at: Mapped[datetime | None]
     purchase_id: Mapped[uuid.UUID | None]
+    reward_redemption_id: Mapped[uuid.UUID | None]
     description: Mapped[str | None] = mapped_column(String(255))
     details: Mapped[dict] = mapped_column(default=dict)
     created_by_user_id: Mapped[uuid.UUID | None]

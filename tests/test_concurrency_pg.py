@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 
 from bot.services import points
 from models import Customer, CustomerPointsBalance, PointsTransaction, Purchase, WhatsAppMessage
@@ -85,3 +85,15 @@ def test_two_staff_logging_for_one_customer_at_once_both_count(app, mama, db):
     assert balance == 50 + 170 + 150
     with db.sessions() as session:
         assert points.ledger_mismatches(session) == []
+
+
+def test_a_database_restart_does_not_lose_the_next_message(app, mama, db):
+    number = "+2348031230005"
+    Phone(app, number).send("JOIN MAMA")  # leaves a connection in the pool
+    admin = create_engine(db.url)
+    with admin.connect() as connection:  # kill the app's connections, as a restart would
+        connection.execute(
+            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        )
+    admin.dispose()
+    assert "Balance: 50 points" in Phone(app, number).send("BAL").text

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
 from bot.services.tenants import TenantFileError, parse_tenant_file
-from models import AuditLog, Tenant, VendorUser
+from models import AuditLog, Reward, Tenant, VendorUser
 from tests.conftest import EXAMPLE_TENANT, count
 
 
@@ -34,7 +34,10 @@ def test_example_file_creates_the_vendor_and_its_staff(app, db):
             "Mama Put Kitchen", "+14155238886", "NGN", "Africa/Lagos",
         )
         assert tenant.settings["welcome_bonus"] == 50
-        assert tenant.settings["rewards"][1]["stock"] == 20
+        rewards = session.scalars(select(Reward).order_by(Reward.position)).all()
+        assert [(r.name, r.points_required, r.stock, r.max_per_customer) for r in rewards] == [
+            ("Free Zobo drink", 100, None, None), ("Jollof rice plate", 500, 20, 2),
+        ]
         staff = {user.phone_number: user for user in session.scalars(select(VendorUser))}
     assert set(staff) == {"+2348030000001", "+2348030000002"}  # local 0803... read as Nigerian
     bayo = staff["+2348030000002"]

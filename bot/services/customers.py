@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.codes import random_code
@@ -25,15 +25,24 @@ class Enrollment:
     balance: int
 
 
+_LOCK_CUSTOMER = (
+    select(Customer)
+    .where(Customer.tenant_id == bindparam("tenant"), Customer.phone_number == bindparam("phone"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
 def find_locked(session: Session, tenant: Tenant, phone: str) -> Customer | None:
     """The customer row, locked until the transaction ends (FOR UPDATE on PostgreSQL;
     SQLite already serialises whole write transactions)."""
-    return session.scalars(
-        select(Customer)
-        .where(Customer.tenant_id == tenant.id, Customer.phone_number == phone)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+    return session.scalars(_LOCK_CUSTOMER, {"tenant": tenant.id, "phone": phone}).one_or_none()
+
+
+def describe(customer: Customer) -> str:
+    """How staff see a customer: 'Chidi, +2348031234567'."""
+    name = f"{customer.whatsapp_name}, " if customer.whatsapp_name else ""
+    return f"{name}{customer.phone_number}"
 
 
 def route_phone(session: Session, phone: str, tenant: Tenant, replace: bool = True) -> None:

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.services.context import Context
@@ -49,6 +49,7 @@ _COUNTERS = {
     "reversed": (CustomerPointsBalance.total_earned, 1),  # a voided purchase was never really earned
     "redeemed": (CustomerPointsBalance.total_redeemed, -1),
     "expired": (CustomerPointsBalance.total_expired, -1),
+    "refunded": (CustomerPointsBalance.total_redeemed, -1),  # a cancelled redemption was never really spent
 }
 
 
@@ -67,24 +68,43 @@ def credit(
 ) -> PointsTransaction:
     """Earn `points` as a new lot expiring after the vendor's points_expiry_days.
     The caller holds the customer row lock."""
+    return _add_lot(
+        session, customer, points, "earned", source=source, description=description, now=now,
+        expires_at=expiry_for(tenant, now), created_by_user_id=created_by, purchase_id=purchase_id, details=details,
+    )
+
+
+def refund(
+    session: Session,
+    customer: Customer,
+    points: int,
+    *,
+    expires_at: datetime | None,
+    description: str,
+    now: datetime,
+    reward_redemption_id: uuid.UUID,
+) -> PointsTransaction:
+    """Give back points a redemption took, as a lot expiring when the one they came from did."""
+    return _add_lot(
+        session, customer, points, "refunded", source="refund", description=description, now=now,
+        expires_at=expires_at, reward_redemption_id=reward_redemption_id,
+    )
+
+
+def _add_lot(session: Session, customer: Customer, points: int, kind: str, now: datetime, **columns) -> PointsTransaction:
     if points <= 0:
         raise ValueError("a credit must be positive")
     entry = PointsTransaction(
         tenant_id=customer.tenant_id,
         customer_id=customer.id,
-        transaction_type="earned",
-        source=source,
+        transaction_type=kind,
         points=points,
         remaining=points,
-        expires_at=expiry_for(tenant, now),
-        purchase_id=purchase_id,
-        description=description,
-        details=details,
-        created_by_user_id=created_by,
         created_at=now,
+        **columns,
     )
     session.add(entry)
-    _move_balance(session, customer, "earned", points, now)
+    _move_balance(session, customer, kind, points, now)
     return entry
 
 
@@ -171,35 +191,42 @@ def _move_balance(session: Session, customer: Customer, kind: str, points: int, 
     )
 
 
+_BALANCE_WITH_LOTS = (
+    select(
+        CustomerPointsBalance.current_balance,
+        CustomerPointsBalance.total_earned,
+        PointsTransaction.expires_at,
+        PointsTransaction.remaining,
+    )
+    .outerjoin(
+        PointsTransaction,
+        (PointsTransaction.tenant_id == CustomerPointsBalance.tenant_id)
+        & (PointsTransaction.customer_id == CustomerPointsBalance.customer_id)
+        & (PointsTransaction.remaining > 0)
+        & (PointsTransaction.expires_at > bindparam("now")),
+    )
+    .where(CustomerPointsBalance.tenant_id == bindparam("tenant"), CustomerPointsBalance.customer_id == bindparam("customer"))
+    .order_by(PointsTransaction.expires_at)
+    .limit(50)
+)
+
+
 class PointsService:
     def __init__(self, ctx: Context):
         self.ctx = ctx
 
     def balance(self) -> Balance:
+        """The balance with its next-expiring lots, in one query: the lots ending on the same
+        local day as the earliest one are added up."""
         customer = self.ctx.require_customer()
-        session = self.ctx.session
-        row = session.get(CustomerPointsBalance, (customer.tenant_id, customer.id))
-        next_points, next_on = self._next_expiry(customer)
-        return Balance(row.current_balance, row.total_earned, next_points, next_on, customer.member_code)
-
-    def _next_expiry(self, customer: Customer) -> tuple[int, date | None]:
-        """The points of the earliest-expiring lots, all those ending on that same local day."""
-        lots = self.ctx.session.execute(
-            select(PointsTransaction.expires_at, PointsTransaction.remaining)
-            .where(
-                PointsTransaction.tenant_id == customer.tenant_id,
-                PointsTransaction.customer_id == customer.id,
-                PointsTransaction.remaining > 0,
-                PointsTransaction.expires_at > self.ctx.now,
-            )
-            .order_by(PointsTransaction.expires_at)
-            .limit(50)
+        rows = self.ctx.session.connection().execute(
+            _BALANCE_WITH_LOTS, {"tenant": customer.tenant_id, "customer": customer.id, "now": self.ctx.now}
         ).all()
-        if not lots:
-            return 0, None
-        first_day = lots[0].expires_at.astimezone(self.ctx.zone).date()
-        points = sum(lot.remaining for lot in lots if lot.expires_at.astimezone(self.ctx.zone).date() == first_day)
-        return points, first_day
+        first = rows[0]
+        days = [(row.expires_at.astimezone(self.ctx.zone).date(), row.remaining) for row in rows if row.expires_at]
+        next_on = days[0][0] if days else None
+        next_points = sum(points for day, points in days if day == next_on)
+        return Balance(first.current_balance, first.total_earned, next_points, next_on, customer.member_code)
 
     def history(self, limit: int = 8) -> list[LedgerLine]:
         customer = self.ctx.require_customer()

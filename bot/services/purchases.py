@@ -8,15 +8,15 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.catalog import render
 from bot.codes import ALPHABET
 from bot.money import format_money, parse_amount, to_minor
-from bot.outbound import queue_message
+from bot.outbound import notify
 from bot.phones import InvalidPhone, to_e164
 from bot.points_rules import PurchaseFacts, award, tier_for
 from bot.services import audit, points
 from bot.services.context import Context
-from bot.services.customers import enroll, route_phone
+from bot.services.customers import describe, enroll, route_phone
+from bot.services.rewards import nearest_reward
 from flows.base import Msg, say
 from models import Customer, CustomerPointsBalance, PointsTransaction, Purchase
 from models.base import new_id
@@ -85,7 +85,7 @@ class PurchaseService:
         balance = self._balance(customer) if customer else None
         facts = self._facts(customer, balance, amount)
         earned = sum(c.points for c in award(self._rules(), facts))
-        label = _label(customer) if customer else who
+        label = describe(customer) if customer else who
         return Preview(label, format_money(amount, self.currency), earned, customer is None)
 
     def log(self, who: str, amount: int) -> Logged:
@@ -118,10 +118,10 @@ class PurchaseService:
         )
         self._notify(customer, say(
             "purchase_notice", vendor=ctx.tenant.name, amount=money, points=earned, balance=balance.current_balance,
-            progress=self._progress(balance.current_balance),
+            progress=nearest_reward(ctx.session, ctx.tenant.id, balance.current_balance, ctx.now),
         ))
         self._update_tier(customer, balance)
-        return Logged(purchase.id, _label(customer), money, earned, balance.current_balance)
+        return Logged(purchase.id, describe(customer), money, earned, balance.current_balance)
 
     def last_voidable(self) -> Voidable | None:
         """This staff member's last purchase, if logged in the last 15 minutes and not voided."""
@@ -138,7 +138,7 @@ class PurchaseService:
         if purchase is None or purchase.status != "completed":
             return None
         customer = self.ctx.session.get(Customer, (purchase.tenant_id, purchase.customer_id))
-        return Voidable(purchase.id, _label(customer), format_money(purchase.amount, purchase.currency), purchase.points_awarded)
+        return Voidable(purchase.id, describe(customer), format_money(purchase.amount, purchase.currency), purchase.points_awarded)
 
     def void(self, purchase_id: uuid.UUID) -> str:
         """Reverse the purchase by new ledger rows. Returns 'voided', or why not: 'void_expired'
@@ -233,17 +233,6 @@ class PurchaseService:
     def _balance(self, customer: Customer) -> CustomerPointsBalance:
         return self.ctx.session.get(CustomerPointsBalance, (customer.tenant_id, customer.id))
 
-    def _progress(self, balance: int) -> Msg:
-        """How far the customer is from the nearest reward they cannot afford yet."""
-        costs = sorted((reward["points"], reward["name"]) for reward in self.ctx.tenant.settings.get("rewards", []))
-        affordable = [name for cost, name in costs if cost <= balance]
-        missing = next(((cost - balance, name) for cost, name in costs if cost > balance), None)
-        if missing:
-            return say("progress_next", points=missing[0], reward=missing[1])
-        if affordable:
-            return say("progress_can_redeem", reward=affordable[-1])
-        return say("progress_none")
-
     def _update_tier(self, customer: Customer, balance: CustomerPointsBalance) -> None:
         tier = tier_for(self._tiers(), balance.total_earned)
         name = _tier_name(tier)
@@ -254,15 +243,7 @@ class PurchaseService:
             self._notify(customer, say("tier_reached", vendor=self.ctx.tenant.name, tier=name))
 
     def _notify(self, customer: Customer, message: Msg) -> None:
-        ctx = self.ctx
-        queue_message(
-            ctx.session, ctx.outbox, ctx.tenant, customer, render(message, customer.language), triggered_by=message.key
-        )
-
-
-def _label(customer: Customer) -> str:
-    name = f"{customer.whatsapp_name}, " if customer.whatsapp_name else ""
-    return f"{name}{customer.phone_number}"
+        notify(self.ctx.session, self.ctx.outbox, self.ctx.tenant, customer, message)
 
 
 def _tier_name(tier: dict | None) -> str | None:

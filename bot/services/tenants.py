@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -17,17 +17,15 @@ from bot.phones import InvalidPhone, to_e164
 from bot.points_rules import RULE_TYPES
 from bot.services import audit
 from bot.services.staff import hash_pin, pin_problem
-from flows import FLOWS
-from models import Tenant, VendorUser
+from flows import COMMAND_WORDS
+from models import Reward, RewardRedemption, Tenant, VendorUser
 
-# Codes must not read as a command: "JOIN BAL" could never be told apart from "BAL".
-RESERVED_WORDS = frozenset({"JOIN"}).union(*(flow.triggers for flow in FLOWS))
 
 
 def _code(value: str) -> None:
     if not re.fullmatch(r"(?=.*[A-Z])[A-Z0-9]{2,20}", value):
         raise ValidationError("must be 2 to 20 capital letters or digits, with at least one letter")
-    if value in RESERVED_WORDS:
+    if value in COMMAND_WORDS:
         raise ValidationError(f"{value} is a bot command; choose another code")
 
 
@@ -54,6 +52,13 @@ def _pin(value: str) -> None:
     problem = pin_problem(value)
     if problem:
         raise ValidationError(problem)
+
+
+def _date_or_datetime(value: str) -> None:
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError("must be a date like 2026-12-31 or a time like 2026-12-31T18:00") from None
 
 
 class StaffSchema(Schema):
@@ -124,6 +129,21 @@ class TierSchema(Schema):
         return {key: _json_value(value) for key, value in data.items()}
 
 
+class RewardSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    name = fields.String(required=True, validate=validate.Length(1, 255))
+    points = fields.Integer(required=True, strict=True, validate=validate.Range(1, 100_000_000))
+    description = fields.String(load_default=None, validate=validate.Length(max=1000))
+    stock = fields.Integer(load_default=None, strict=True, validate=validate.Range(0))
+    max_per_customer = fields.Integer(load_default=None, strict=True, validate=validate.Range(1))
+    # A date means the whole day in the vendor's timezone; a time may be given too.
+    valid_from = fields.String(load_default=None, validate=_date_or_datetime)
+    valid_until = fields.String(load_default=None, validate=_date_or_datetime)
+    active = fields.Boolean(load_default=True)
+
+
 class TenantFileSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -142,8 +162,8 @@ class TenantFileSchema(Schema):
     max_purchase_amount = fields.Integer(load_default=10_000_000, strict=True, validate=validate.Range(1))
     points_rules = fields.List(fields.Nested(PointsRuleSchema), load_default=list)
     tiers = fields.List(fields.Nested(TierSchema), load_default=list)
-    # Read by the rewards catalog.
-    rewards = fields.List(fields.Dict(), load_default=list)
+    rewards = fields.List(fields.Nested(RewardSchema), load_default=list)
+    redemption_valid_hours = fields.Integer(load_default=24, strict=True, validate=validate.Range(1, 24 * 90))
 
     @post_load
     def normalise_phones(self, data, **kwargs):
@@ -200,12 +220,13 @@ def load_tenant(session: Session, config: dict) -> LoadResult:
     if created:
         tenant = Tenant(vendor_code=config["code"], settings={})
         session.add(tenant)
-    changed = [name for name in _COLUMNS if _assign(tenant, name, config[name])]
-    settings = {key: value for key, value in config.items() if key not in (*_COLUMNS, "code", "staff")}
-    if _assign(tenant, "settings", settings):
+    changed = [name for name in _COLUMNS if assign(tenant, name, config[name])]
+    settings = {key: value for key, value in config.items() if key not in (*_COLUMNS, "code", "staff", "rewards")}
+    if assign(tenant, "settings", settings):
         changed.append("settings")
     session.flush()
     changed += _sync_staff(session, tenant, config["staff"])
+    changed += sync_rewards(session, tenant, config["rewards"])
     if created or changed:
         audit.record(
             session, tenant.id, "tenant.created" if created else "tenant.updated",
@@ -214,7 +235,8 @@ def load_tenant(session: Session, config: dict) -> LoadResult:
     return LoadResult(tenant, created, changed)
 
 
-def _assign(row, attribute: str, value) -> bool:
+def assign(row, attribute: str, value) -> bool:
+    """Set an attribute only if it differs; True when it did, so a reload writes nothing."""
     if getattr(row, attribute) == value:
         return False
     setattr(row, attribute, value)
@@ -233,9 +255,9 @@ def _sync_staff(session: Session, tenant: Tenant, staff: list[dict]) -> list[str
             user = VendorUser(tenant_id=tenant.id, phone_number=member["phone"])
             session.add(user)
         touched = [
-            _assign(user, "full_name", member["name"]),
-            _assign(user, "role", member["role"]),
-            _assign(user, "is_active", True),
+            assign(user, "full_name", member["name"]),
+            assign(user, "role", member["role"]),
+            assign(user, "is_active", True),
         ]
         pin = member.get("pin")
         if pin and not (user.pin_hash and check_password_hash(user.pin_hash, pin)):
@@ -244,6 +266,55 @@ def _sync_staff(session: Session, tenant: Tenant, staff: list[dict]) -> list[str
         if any(touched):
             changed.append(f"staff {member['phone']}")
     for user in existing.values():  # dropped from the file: kept for history, but disabled
-        if _assign(user, "is_active", False):
+        if assign(user, "is_active", False):
             changed.append(f"staff {user.phone_number} removed")
     return changed
+
+
+def sync_rewards(session: Session, tenant: Tenant, rewards: list[dict]) -> list[str]:
+    """Rewards are matched by name. One dropped from the file is deleted, or, if it has been
+    redeemed, deactivated. Stock is the total offered: units already redeemed stay used."""
+    existing = {reward.name: reward for reward in session.scalars(select(Reward).where(Reward.tenant_id == tenant.id))}
+    changed, errors = [], {}
+    for position, item in enumerate(rewards):
+        reward = existing.pop(item["name"], None)
+        if reward is None:
+            reward = Reward(tenant_id=tenant.id, name=item["name"], stock_used=0)
+            session.add(reward)
+        if item["stock"] is not None and item["stock"] < reward.stock_used:
+            errors[position] = {"stock": [f"{item['stock']} is below the {reward.stock_used} already redeemed"]}
+        values = {
+            "points_required": item["points"],
+            "description": item["description"],
+            "stock": item["stock"],
+            "max_per_customer": item["max_per_customer"],
+            "valid_from": _moment(item["valid_from"], tenant.timezone, end_of_day=False),
+            "valid_until": _moment(item["valid_until"], tenant.timezone, end_of_day=True),
+            "is_active": item["active"],
+            "position": position,
+        }
+        if any([assign(reward, name, value) for name, value in values.items()]):
+            changed.append(f"reward {item['name']}")
+    if errors:
+        raise TenantFileError({"rewards": errors})
+    for reward in existing.values():
+        redeemed = session.scalar(select(RewardRedemption.id).where(
+            RewardRedemption.tenant_id == tenant.id, RewardRedemption.reward_id == reward.id).limit(1))
+        if redeemed is None:
+            session.delete(reward)
+            changed.append(f"reward {reward.name} removed")
+        elif assign(reward, "is_active", False):
+            changed.append(f"reward {reward.name} deactivated")
+    return changed
+
+
+def _moment(value: str | None, zone: str, end_of_day: bool) -> datetime | None:
+    """'2026-12-31' -> the start (or the end) of that day in the vendor's timezone, in UTC."""
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value)
+    if len(value) == 10 and end_of_day:  # a bare date runs to the end of the day
+        moment += timedelta(days=1)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(zone))
+    return moment.astimezone(timezone.utc)

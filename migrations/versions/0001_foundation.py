@@ -148,13 +148,11 @@ def upgrade() -> None:
     with op.batch_alter_table('whatsapp_messages', schema=None) as batch_op:
         batch_op.create_index('ix_whatsapp_messages_customer', ['tenant_id', 'customer_id', 'created_at'], unique=False)
         batch_op.create_index('ix_whatsapp_messages_message_sid', ['message_sid'], unique=False)
-        batch_op.create_index('ix_whatsapp_messages_to', ['tenant_id', 'to_number', 'created_at'], unique=False)
 
 
 
 def downgrade() -> None:
     with op.batch_alter_table('whatsapp_messages', schema=None) as batch_op:
-        batch_op.drop_index('ix_whatsapp_messages_to')
         batch_op.drop_index('ix_whatsapp_messages_message_sid')
         batch_op.drop_index('ix_whatsapp_messages_customer')
 

@@ -1,0 +1,301 @@
+"""The rewards catalog and redemptions: codes shown at the counter and verified by staff."""
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.codes import ALPHABET, random_code
+from bot.outbound import notify
+from bot.services import audit, points
+from bot.services.context import Context
+from bot.services.customers import describe
+from flows.base import Msg, say
+from models import (
+    Customer, CustomerPointsBalance, PointsLotAllocation, PointsTransaction, Reward, RewardRedemption, Tenant, VendorUser,
+)
+from models.base import new_id
+
+CODE_PREFIX = "RD-"
+_CODE_BODY = re.compile(rf"^(?:RD)?([{ALPHABET}]{{6}})$")
+_CODE_TRIES = 5
+HOLDING_STOCK = ("pending", "fulfilled")  # redemptions that keep a unit and count to the limit
+
+
+@dataclass(frozen=True)
+class CatalogItem:
+    id: str
+    name: str
+    points: int
+    stock_left: int | None
+
+
+@dataclass(frozen=True)
+class Redeemed:
+    code: str
+    reward: str
+    expires_at: datetime
+    media_path: str
+    balance: int
+
+
+@dataclass(frozen=True)
+class CodeView:
+    id: str
+    code: str
+    reward: str
+    customer: str
+    status: str
+    expires_at: datetime
+    when: datetime | None  # fulfilled or cancelled at
+    by: str | None  # fulfilled by
+
+
+class RedeemRefused(Exception):
+    """A check failed; `reason` is the catalog key that says which."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def available(now: datetime):
+    """The SQL condition of a reward that can be redeemed now (stock aside)."""
+    return (
+        Reward.is_active,
+        or_(Reward.valid_from.is_(None), Reward.valid_from <= now),
+        or_(Reward.valid_until.is_(None), Reward.valid_until > now),
+    )
+
+
+def catalog(session: Session, tenant_id: uuid.UUID, now: datetime) -> list[Reward]:
+    return list(
+        session.scalars(
+            select(Reward)
+            .where(Reward.tenant_id == tenant_id, *available(now), or_(Reward.stock.is_(None), Reward.stock_used < Reward.stock))
+            .order_by(Reward.position, Reward.points_required)
+        )
+    )
+
+
+def nearest_reward(session: Session, tenant_id: uuid.UUID, balance: int, now: datetime) -> Msg:
+    """How far the customer is from the cheapest reward they cannot afford yet."""
+    rewards = catalog(session, tenant_id, now)
+    missing = min(((r.points_required - balance, r.name) for r in rewards if r.points_required > balance), default=None)
+    if missing:
+        return say("progress_next", points=missing[0], reward=missing[1])
+    if rewards:
+        return say("progress_can_redeem", reward=max(rewards, key=lambda r: r.points_required).name)
+    return say("progress_none")
+
+
+def normalise_code(text: str) -> str | None:
+    """'rd7kx4qf', 'RD-7KX4QF', '7kx4qf' -> 'RD-7KX4QF'; None if it cannot be a code."""
+    match = _CODE_BODY.match(re.sub(r"[^A-Z0-9]", "", text.upper()))
+    return CODE_PREFIX + match.group(1) if match else None
+
+
+class RewardService:
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    def catalog(self) -> list[CatalogItem]:
+        return [
+            CatalogItem(str(r.id), r.name, r.points_required, r.stock_left)
+            for r in catalog(self.ctx.session, self.ctx.tenant.id, self.ctx.now)
+        ]
+
+    def redeem(self, reward_id: str) -> Redeemed:
+        """Spend the points on the reward, in this transaction, with the customer (locked by
+        the dispatcher) and the reward locked. Raises RedeemRefused, changing nothing."""
+        ctx = self.ctx
+        customer = ctx.require_customer()
+        reward = ctx.session.scalars(
+            select(Reward)
+            .where(Reward.tenant_id == ctx.tenant.id, Reward.id == uuid.UUID(reward_id), *available(ctx.now))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+        self._check(customer, reward)
+        debit = points.debit(
+            ctx.session, customer, reward.points_required, transaction_type="redeemed", source="redemption",
+            description=f"Redeemed {reward.name}", now=ctx.now,
+        )
+        reward.stock_used += 1
+        redemption = self._issue(customer, reward, debit)
+        debit.reward_redemption_id = redemption.id
+        audit.record(
+            ctx.session, ctx.tenant.id, "reward.redeemed", actor_type="customer", actor_id=customer.id,
+            entity_type="reward_redemption", entity_id=redemption.id, reward=reward.name, points=reward.points_required,
+        )
+        balance = ctx.session.get(CustomerPointsBalance, (customer.tenant_id, customer.id), populate_existing=True)
+        return Redeemed(
+            redemption.redemption_code, reward.name, redemption.expires_at,
+            f"/media/{redemption.media_token}.png", balance.current_balance,
+        )
+
+    def _check(self, customer: Customer, reward: Reward | None) -> None:
+        ctx = self.ctx
+        if reward is None:  # gone, switched off, or outside its dates
+            raise RedeemRefused("redeem_unavailable")
+        if reward.stock is not None and reward.stock_used >= reward.stock:
+            raise RedeemRefused("redeem_out_of_stock")
+        if reward.max_per_customer is not None:
+            taken = ctx.session.scalar(
+                select(func.count()).where(
+                    RewardRedemption.tenant_id == ctx.tenant.id,
+                    RewardRedemption.reward_id == reward.id,
+                    RewardRedemption.customer_id == customer.id,
+                    RewardRedemption.status.in_(HOLDING_STOCK),
+                )
+            )
+            if taken >= reward.max_per_customer:
+                raise RedeemRefused("redeem_limit")
+        balance = ctx.session.get(CustomerPointsBalance, (customer.tenant_id, customer.id), populate_existing=True)
+        if balance.current_balance < reward.points_required:
+            raise RedeemRefused("redeem_not_enough")
+
+    def _issue(self, customer: Customer, reward: Reward, debit: PointsTransaction) -> RewardRedemption:
+        """The redemption row with a fresh platform-wide unique code."""
+        ctx = self.ctx
+        hours = ctx.tenant.settings.get("redemption_valid_hours", 24)
+        for _ in range(_CODE_TRIES):
+            redemption = RewardRedemption(
+                id=new_id(), tenant_id=ctx.tenant.id, customer_id=customer.id, reward_id=reward.id,
+                points_deducted=reward.points_required, redemption_code=CODE_PREFIX + random_code(),
+                media_token=secrets.token_urlsafe(24), expires_at=ctx.now + timedelta(hours=hours),
+                debit_id=debit.id, created_at=ctx.now,
+            )
+            try:
+                with ctx.session.begin_nested():
+                    ctx.session.add(redemption)
+                return redemption
+            except IntegrityError:  # that code is taken: draw another
+                continue
+        raise RuntimeError("could not draw a free redemption code")
+
+    def pending_codes(self) -> list[CodeView]:
+        customer = self.ctx.require_customer()
+        return [
+            view for view in self._views(RewardRedemption.customer_id == customer.id, RewardRedemption.status == "pending")
+            if view.expires_at > self.ctx.now
+        ]
+
+    def find_code(self, text: str) -> CodeView | None:
+        """A code of this vendor's; another vendor's code is exactly as unknown as a wrong one."""
+        code = normalise_code(text)
+        if code is None:
+            return None
+        return next(iter(self._views(RewardRedemption.redemption_code == code)), None)
+
+    def _views(self, *where) -> list[CodeView]:
+        rows = self.ctx.session.execute(
+            select(RewardRedemption, Reward.name, Customer, VendorUser.full_name)
+            .join(Reward, (Reward.tenant_id == RewardRedemption.tenant_id) & (Reward.id == RewardRedemption.reward_id))
+            .join(Customer, (Customer.tenant_id == RewardRedemption.tenant_id) & (Customer.id == RewardRedemption.customer_id))
+            .outerjoin(
+                VendorUser,
+                (VendorUser.tenant_id == RewardRedemption.tenant_id) & (VendorUser.id == RewardRedemption.verified_by_user_id),
+            )
+            .where(RewardRedemption.tenant_id == self.ctx.tenant.id, *where)
+            .order_by(RewardRedemption.created_at)
+        ).all()
+        return [
+            CodeView(
+                str(r.id), r.redemption_code, name, describe(customer), r.status, r.expires_at,
+                r.fulfilled_at or r.cancelled_at, staff_name,
+            )
+            for r, name, customer, staff_name in rows
+        ]
+
+    def fulfil(self, redemption_id: str) -> str:
+        """Mark the reward handed over. Returns the catalog key of the outcome."""
+        ctx = self.ctx
+        redemption = self._lock_pending(redemption_id)
+        if isinstance(redemption, str):
+            return redemption
+        redemption.status, redemption.fulfilled_at, redemption.verified_by_user_id = "fulfilled", ctx.now, ctx.staff.id
+        reward = ctx.session.get(Reward, (redemption.tenant_id, redemption.reward_id))
+        audit.record(
+            ctx.session, ctx.tenant.id, "reward.fulfilled", actor_type="vendor_user", actor_id=ctx.staff.id,
+            entity_type="reward_redemption", entity_id=redemption.id,
+        )
+        customer = ctx.session.get(Customer, (redemption.tenant_id, redemption.customer_id))
+        notify(ctx.session, ctx.outbox, ctx.tenant, customer, say("redemption_fulfilled_notice", reward=reward.name, vendor=ctx.tenant.name))
+        return "redemption_fulfilled"
+
+    def cancel(self, redemption_id: str) -> str:
+        """Cancel with a refund of the points and the unit of stock."""
+        ctx = self.ctx
+        redemption = self._lock_pending(redemption_id)
+        if isinstance(redemption, str):
+            return redemption
+        give_back(ctx.session, ctx.outbox, ctx.tenant, redemption, "cancelled", ctx.now, actor=ctx.staff)
+        return "redemption_cancelled"
+
+    def _lock_pending(self, redemption_id: str) -> RewardRedemption | str:
+        ctx = self.ctx
+        redemption = ctx.session.get(
+            RewardRedemption, (ctx.tenant.id, uuid.UUID(redemption_id)), with_for_update=True, populate_existing=True
+        )
+        if redemption.status != "pending":
+            return f"code_{redemption.status}"
+        if redemption.expires_at <= ctx.now:
+            return "code_expired"
+        return redemption
+
+
+def give_back(
+    session: Session, outbox: list, tenant: Tenant, redemption: RewardRedemption, status: str, now: datetime,
+    actor: VendorUser | None = None,
+) -> None:
+    """Cancel or expire a pending redemption: the points come back as new ledger rows, one per
+    lot the redemption consumed and with that lot's expiry, and the unit goes back in stock."""
+    customer = session.get(Customer, (redemption.tenant_id, redemption.customer_id), with_for_update=True)
+    reward = session.get(Reward, (redemption.tenant_id, redemption.reward_id), with_for_update=True)
+    consumed = session.execute(
+        select(PointsLotAllocation.points, PointsTransaction.expires_at)
+        .join(PointsTransaction, (PointsTransaction.tenant_id == PointsLotAllocation.tenant_id) & (PointsTransaction.id == PointsLotAllocation.lot_id))
+        .where(PointsLotAllocation.tenant_id == redemption.tenant_id, PointsLotAllocation.debit_id == redemption.debit_id)
+    ).all()
+    for taken, expires_at in consumed:
+        points.refund(
+            session, customer, taken, expires_at=expires_at, description=f"Refund: {reward.name}", now=now,
+            reward_redemption_id=redemption.id,
+        )
+    reward.stock_used -= 1
+    redemption.status, redemption.cancelled_at = status, now
+    redemption.cancellation_reason = "expired unused" if status == "expired" else "cancelled by staff"
+    redemption.verified_by_user_id = actor.id if actor else None
+    audit.record(
+        session, tenant.id, f"reward.{status}", actor_type="vendor_user" if actor else "system",
+        actor_id=actor.id if actor else None, entity_type="reward_redemption", entity_id=redemption.id,
+        points=redemption.points_deducted,
+    )
+    balance = session.get(CustomerPointsBalance, (customer.tenant_id, customer.id), populate_existing=True)
+    key = "redemption_expired_notice" if status == "expired" else "redemption_cancelled_notice"
+    notify(session, outbox, tenant, customer, say(key, reward=reward.name, points=redemption.points_deducted, balance=balance.current_balance))
+
+
+def expire_due(session: Session, outbox: list, now: datetime, limit: int = 500) -> int:
+    """Expire pending redemptions past their validity: refund, restock, tell the customer."""
+    due = session.scalars(
+        select(RewardRedemption)
+        .where(RewardRedemption.status == "pending", RewardRedemption.expires_at <= now)
+        .order_by(RewardRedemption.expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    tenants: dict[uuid.UUID, Tenant] = {}
+    for redemption in due:
+        tenant = tenants.get(redemption.tenant_id) or tenants.setdefault(redemption.tenant_id, session.get(Tenant, redemption.tenant_id))
+        give_back(session, outbox, tenant, redemption, "expired", now)
+    return len(due)
+
+
