@@ -19,11 +19,15 @@ CATALOG: dict[str, dict[str, str]] = {
         "menu.history": "My history",
         "menu.programs": "My programmes",
         "menu.help": "Help",
+        "menu.rewards": "Rewards",
+        "menu.codes": "My reward codes",
+        "menu.verify": "Verify a reward code",
         "menu.log": "Log a purchase",
         "menu.void": "Void my last purchase",
         "help": (
             "You are in *{vendor}* rewards.\n"
-            "BAL - your points\nHISTORY - recent points\nPROGRAMS - switch shop\n"
+            "BAL - your points\nREWARDS - what your points get you\nCODES - your reward codes\n"
+            "HISTORY - recent points\nPROGRAMS - switch shop\n"
             "MENU - the menu\nCANCEL - stop what you are doing\n"
             "STOP - no more offers (START to get them again)"
         ),
@@ -31,6 +35,7 @@ CATALOG: dict[str, dict[str, str]] = {
             "Staff commands at *{vendor}*:\n"
             "LOG - log a purchase (or at once: LOG 0803 123 4567 15000)\n"
             "VOID - cancel your last purchase (within 15 minutes)\n"
+            "VERIFY RD-7KX4QF - check a customer's reward code\n"
             "Your PIN keeps you signed in for 10 minutes."
         ),
         "not_understood": "Sorry, I didn't get that. Reply with a number from the menu, or MENU.",
@@ -103,6 +108,45 @@ CATALOG: dict[str, dict[str, str]] = {
             "{greeting}\nYou've been enrolled at the counter and got {bonus:,} welcome points. "
             "Reply MENU to see what you can do, or START to also get our offers."
         ),
+        # Rewards
+        "rewards": "*{vendor} rewards* (you have {balance:,} points)\n{lines}\n\nReply with a number to redeem.{more}",
+        "reward_line": "{number}. {name} - {points:,} points{stock} - {status}",
+        "reward_stock": " ({left} left)",
+        "reward_affordable": "you can redeem",
+        "reward_missing": "{points:,} more points needed",
+        "reward_missing_long": "You need {points:,} more points for {name}. Choose another, or MENU.",
+        "rewards_more": " MORE for more rewards.",
+        "rewards_none": "There are no rewards to redeem right now. Check again soon!",
+        "rewards_choose": "Please reply with a reward number from 1 to {count}, MORE, or MENU.",
+        "redeem_confirm": "Redeem {name} for {points:,} points?\nBalance: {before:,} -> {after:,} points\n1. Confirm\n2. Cancel",
+        "redeemed": (
+            "Done! Your code for {reward} is *{code}*.\nShow it at the counter before {until:%d %b %H:%M}. "
+            "Balance: {balance:,} points."
+        ),
+        "redeem_unavailable": "Sorry, that reward is no longer available. Nothing was spent.",
+        "redeem_out_of_stock": "Sorry, that reward has just run out. Nothing was spent.",
+        "redeem_limit": "You've already redeemed that reward as many times as allowed. Nothing was spent.",
+        "redeem_not_enough": "You don't have enough points for that reward any more. Nothing was spent.",
+        "codes": "*Your reward codes*\n{lines}",
+        "code_line": "{code} - {reward} (until {until:%d %b %H:%M})",
+        "codes_none": "You have no reward codes waiting. Reply REWARDS to see what you can get.",
+        "redemption_fulfilled_notice": "Enjoy your {reward}! Thanks for visiting *{vendor}*.",
+        "redemption_cancelled_notice": "Your {reward} code was cancelled: {points:,} points are back. Balance: {balance:,} points.",
+        "redemption_expired_notice": "Your {reward} code expired unused: {points:,} points are back. Balance: {balance:,} points.",
+        # Verifying codes (staff)
+        "verify_ask_code": "Which code? (like RD-7KX4QF)",
+        "code_unknown": "No reward code {code} here. Check the letters and try again.",
+        "code_already_fulfilled": "{code} was already used on {when:%d %b %H:%M}, given by {by}.",
+        "code_expired": "{code} has expired and can't be used. The customer gets their points back.",
+        "code_cancelled": "{code} was cancelled and can't be used.",
+        "code_not_pending": "That code was used, cancelled or expired in the meantime. Nothing was changed.",
+        "verify_confirm": (
+            "{code}: {reward} for {customer}, valid until {until:%d %b %H:%M}.\n"
+            "1. Hand it over\n2. Cancel it and refund the points"
+        ),
+        "verify_hint": "Reply 1 to hand it over or 2 to cancel it with a refund.",
+        "redemption_fulfilled": "Done: marked as handed over. The customer has been told.",
+        "redemption_cancelled": "Cancelled. The points are back with the customer and the reward is back in stock.",
         # Voiding
         "void_nothing": "You have no purchase from the last 15 minutes to void.",
         "void_confirm": "Void {amount} for {customer} ({points:,} points)?\n1. Confirm\n2. Cancel",

@@ -21,6 +21,7 @@ from bot.services.staff import set_pin
 from bot.services.tenants import TenantFileError, load_tenant, parse_tenant_file
 from models import CustomerPointsBalance, Tenant, VendorUser, WhatsAppMessage
 from models.base import utcnow
+from workers.redemptions import expire_redemptions
 
 
 def _runtime():
@@ -28,7 +29,7 @@ def _runtime():
 
 
 def register(app: Flask) -> None:
-    for command in (db, tenants, staff, ledger, qr, chat, outbox):
+    for command in (db, tenants, staff, ledger, redemptions, qr, chat, outbox):
         app.cli.add_command(command)
 
 
@@ -59,13 +60,13 @@ def tenants():
 def tenants_load(path: Path):
     try:
         config = parse_tenant_file(json.loads(path.read_text(encoding="utf-8")))
+        with _runtime().db.transaction() as session:
+            result = load_tenant(session, config)
+            code = result.tenant.vendor_code
     except json.JSONDecodeError as error:
         raise click.ClickException(f"{path}: not valid JSON ({error})")
-    except TenantFileError as error:
+    except TenantFileError as error:  # invalid, or at odds with what the database holds
         raise click.ClickException(f"{path}: " + "\n  ".join(str(error).split("; ")))
-    with _runtime().db.transaction() as session:
-        result = load_tenant(session, config)
-        code = result.tenant.vendor_code
     if result.created:
         click.echo(f"Created vendor {code}.")
     elif result.changed:
@@ -121,6 +122,16 @@ def ledger_check():
     click.echo(f"Checked {customers:,} balances in {elapsed:.2f}s: {len(mismatches)} mismatch(es).")
     if mismatches:
         sys.exit(1)
+
+
+@click.group(cls=AppGroup, help="Reward redemptions.")
+def redemptions():
+    pass
+
+
+@redemptions.command("expire", help="Expire pending codes past their validity: refund, restock, tell the customer.")
+def redemptions_expire():
+    click.echo(f"Expired {expire_redemptions()} redemption(s).")
 
 
 @click.command(help="Write the printable QR poster of vendor CODE.")

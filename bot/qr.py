@@ -17,14 +17,23 @@ def join_link(whatsapp_number: str, vendor_code: str) -> str:
 
 
 def poster_png(whatsapp_number: str, vendor_code: str, vendor_name: str) -> bytes:
+    return _captioned_qr(join_link(whatsapp_number, vendor_code), vendor_name, f"Send JOIN {vendor_code} on WhatsApp")
+
+
+def code_png(redemption_code: str, reward_name: str) -> bytes:
+    """What the customer shows at the counter: the code as a QR, and readable under it."""
+    return _captioned_qr(redemption_code, redemption_code, reward_name)
+
+
+def _captioned_qr(data: str, title: str, subtitle: str) -> bytes:
     code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=10, border=4)
-    code.add_data(join_link(whatsapp_number, vendor_code))
+    code.add_data(data)
     symbol = code.make_image(fill_color="black", back_color="white").get_image().convert("RGB")
-    poster = Image.new("RGB", (symbol.width, symbol.height + _CAPTION_HEIGHT), "white")
-    poster.paste(symbol, (0, 0))
-    _caption(poster, symbol.height, vendor_name, f"Send JOIN {vendor_code} on WhatsApp")
+    image = Image.new("RGB", (symbol.width, symbol.height + _CAPTION_HEIGHT), "white")
+    image.paste(symbol, (0, 0))
+    _caption(image, symbol.height, title, subtitle)
     out = io.BytesIO()
-    poster.save(out, format="PNG")
+    image.save(out, format="PNG")
     return out.getvalue()
 
 

@@ -1,11 +1,11 @@
-"""Small public endpoints: health check and the vendors' QR posters."""
+"""Small public endpoints: health check, the vendors' QR posters, redemption code pictures."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, jsonify
 from sqlalchemy import select
 
-from bot.qr import poster_png
-from models import Tenant
+from bot.qr import code_png, poster_png
+from models import Reward, RewardRedemption, Tenant
 
 blueprint = Blueprint("web", __name__)
 
@@ -27,6 +27,22 @@ def qr_poster(code: str):
             abort(404)
         png = poster_png(tenant.whatsapp_number, tenant.vendor_code, tenant.name)
     return Response(png, mimetype="image/png", headers={"Cache-Control": "public, max-age=3600"})
+
+
+@blueprint.get("/media/<token>.png")
+def redemption_code_image(token: str):
+    """The QR picture of a redemption code. The token is unguessable; nothing else is shown."""
+    runtime = current_app.extensions["runtime"]
+    with runtime.db.sessions() as session:
+        found = session.execute(
+            select(RewardRedemption.redemption_code, Reward.name)
+            .join(Reward, (Reward.tenant_id == RewardRedemption.tenant_id) & (Reward.id == RewardRedemption.reward_id))
+            .where(RewardRedemption.media_token == token)
+        ).first()
+    if found is None:
+        abort(404)
+    png = code_png(found.redemption_code, found.name)
+    return Response(png, mimetype="image/png", headers={"Cache-Control": "private, max-age=86400"})
 
 
 def _ok(check) -> bool:

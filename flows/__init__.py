@@ -5,6 +5,8 @@ from flows.join import JOIN_FLOW
 from flows.navigation import CANCEL_FLOW, HELP_FLOW, MENU_FLOW
 from flows.programs import PROGRAMS_FLOW
 from flows.purchase import LOG_FLOW, VOID_FLOW
+from flows.rewards import CODES_FLOW, REWARDS_FLOW
+from flows.verify import VERIFY_FLOW
 
 # Routing priority: the first flow whose trigger matches wins. STOP comes before JOIN so that
 # "STOP MAMA" opts out rather than joins; staff commands too, so that a code in them is not a JOIN.
@@ -13,6 +15,7 @@ FLOWS = [
     START_FLOW,
     LOG_FLOW,
     VOID_FLOW,
+    VERIFY_FLOW,
     JOIN_FLOW,
     CANCEL_FLOW,
     MENU_FLOW,
@@ -20,10 +23,12 @@ FLOWS = [
     PROGRAMS_FLOW,
     BALANCE_FLOW,
     HISTORY_FLOW,
+    REWARDS_FLOW,
+    CODES_FLOW,
 ]
 
 # The numbered main menu, in this order.
-MAIN_MENU = [BALANCE_FLOW, HISTORY_FLOW, PROGRAMS_FLOW, LOG_FLOW, VOID_FLOW, HELP_FLOW]
+MAIN_MENU = [BALANCE_FLOW, REWARDS_FLOW, CODES_FLOW, HISTORY_FLOW, PROGRAMS_FLOW, LOG_FLOW, VOID_FLOW, VERIFY_FLOW, HELP_FLOW]
 
 # Words that are commands, so never vendor codes: "JOIN BAL" could not be told from "BAL".
 COMMAND_WORDS = frozenset({"JOIN"}).union(*(flow.triggers for flow in FLOWS))

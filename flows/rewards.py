@@ -63,12 +63,9 @@ def confirm_redeem(state: State, inbound: Inbound, services) -> Outcome:
         return finish(), [say("cancelled")]
     if inbound.number != 1:
         return missed(state), [say("confirm_hint")]
-    from bot.services.rewards import RedeemRefused  # noqa: the service's failure, plain Python
-
-    try:
-        redeemed = services.rewards.redeem(state.data["reward"])
-    except RedeemRefused as refused:
-        return finish(), [say(refused.reason)]
+    redeemed = services.rewards.redeem(state.data["reward"])
+    if isinstance(redeemed, str):  # a check failed: nothing was spent
+        return finish(), [say(redeemed)]
     return finish(), [
         say(
             "redeemed", media_url=redeemed.media_path, code=redeemed.code, reward=redeemed.reward,

@@ -4,10 +4,13 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, select, text, update
 
 from bot.services import points
-from models import Customer, CustomerPointsBalance, PointsTransaction, Purchase, WhatsAppMessage
+from models import (
+    Customer, CustomerPointsBalance, PointsTransaction, Purchase, Reward, RewardRedemption, Tenant, WhatsAppMessage,
+)
+from models.base import utcnow
 from tests.conftest import Phone, count
 
 
@@ -97,3 +100,46 @@ def test_a_database_restart_does_not_lose_the_next_message(app, mama, db):
         )
     admin.dispose()
     assert "Balance: 50 points" in Phone(app, number).send("BAL").text
+
+
+def _member_with_points(app, db, number: str, extra: int) -> Phone:
+    phone = Phone(app, number)
+    phone.send("JOIN MAMA")
+    with db.transaction() as session:
+        customer = session.scalars(select(Customer).where(Customer.phone_number == number).with_for_update()).one()
+        tenant = session.get(Tenant, customer.tenant_id)
+        points.credit(session, tenant, customer, extra, source="test", description="Test", now=utcnow())
+    return phone
+
+
+def test_ten_simultaneous_confirmations_redeem_once(app, mama, db):
+    number = "+2348031230006"
+    phone = _member_with_points(app, db, number, 450)  # 500: one Jollof rice plate
+    assert "Balance: 500 -> 0 points" in phone.send("REDEEM 2").text
+    results = all_at_once(app, number, ["1"] * 10)
+    assert sum("Your code for Jollof rice plate" in r.text for r in results) == 1
+    assert count(db, RewardRedemption) == 1
+    with db.sessions() as session:
+        assert session.scalar(select(CustomerPointsBalance.current_balance)) == 0
+        assert points.ledger_mismatches(session) == []
+
+
+def test_two_customers_racing_for_the_last_unit_one_gets_it(app, mama, db):
+    with db.transaction() as session:
+        session.execute(update(Reward).where(Reward.name == "Jollof rice plate").values(stock=1))
+    racers = [_member_with_points(app, db, f"+234803123001{n}", 450) for n in range(2)]
+    for racer in racers:
+        assert "1. Confirm" in racer.send("REDEEM 2").text
+    barrier = threading.Barrier(2)
+
+    def confirm(racer):
+        barrier.wait()
+        return racer.send("1").text
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        texts = list(pool.map(confirm, racers))
+    assert sorted("Your code" in t for t in texts) == [False, True]
+    assert any("just run out. Nothing was spent." in t for t in texts)
+    with db.sessions() as session:
+        assert session.scalars(select(Reward.stock_used).where(Reward.name == "Jollof rice plate")).one() == 1
+        assert sorted(session.scalars(select(CustomerPointsBalance.current_balance))) == [0, 500]

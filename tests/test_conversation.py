@@ -140,8 +140,11 @@ def test_menu_numbers_open_the_entries(phone, mama):
     me = phone()
     me.send("JOIN MAMA")
     assert "Balance: 50 points" in me.send("1").text
-    assert "Welcome bonus" in me.send("2").text
-    assert "Your programmes" in me.send("3").text
+    assert "Mama Put Kitchen rewards" in me.send("2").text
+    me.send("MENU")
+    assert "no reward codes" in me.send("3").text
+    assert "Welcome bonus" in me.send("4").text
+    assert "Your programmes" in me.send("5").text
     assert "HISTORY - recent points" in me.send("HELP").text
 
 

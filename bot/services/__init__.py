@@ -10,6 +10,7 @@ from bot.services.customers import CustomerService
 from bot.services.points import PointsService
 from bot.services.programs import ProgramService
 from bot.services.purchases import PurchaseService
+from bot.services.rewards import RewardService
 from bot.services.staff import StaffService
 
 
@@ -33,6 +34,11 @@ class Services:
         self.programs = ProgramService(ctx)
         self.staff = StaffService(ctx)
         self.purchases = PurchaseService(ctx)
+        self.rewards = RewardService(ctx)
+
+    @property
+    def now(self) -> datetime:
+        return self.ctx.now
 
     def local(self, moment: datetime) -> datetime:
         """A stored UTC time in the vendor's timezone, for showing."""

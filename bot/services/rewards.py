@@ -111,9 +111,16 @@ class RewardService:
             for r in catalog(self.ctx.session, self.ctx.tenant.id, self.ctx.now)
         ]
 
-    def redeem(self, reward_id: str) -> Redeemed:
+    def redeem(self, reward_id: str) -> Redeemed | str:
         """Spend the points on the reward, in this transaction, with the customer (locked by
-        the dispatcher) and the reward locked. Raises RedeemRefused, changing nothing."""
+        the dispatcher) and the reward locked. A failed check changes nothing and returns
+        its catalog key instead."""
+        try:
+            return self._redeem(reward_id)
+        except RedeemRefused as refused:
+            return refused.reason
+
+    def _redeem(self, reward_id: str) -> Redeemed:
         ctx = self.ctx
         customer = ctx.require_customer()
         reward = ctx.session.scalars(
@@ -244,10 +251,8 @@ class RewardService:
         redemption = ctx.session.get(
             RewardRedemption, (ctx.tenant.id, uuid.UUID(redemption_id)), with_for_update=True, populate_existing=True
         )
-        if redemption.status != "pending":
-            return f"code_{redemption.status}"
-        if redemption.expires_at <= ctx.now:
-            return "code_expired"
+        if redemption.status != "pending" or redemption.expires_at <= ctx.now:
+            return "code_not_pending"  # used, cancelled or expired while staff looked at it
         return redemption
 
 

@@ -1,0 +1,53 @@
+"""VERIFY: staff check a customer's redemption code, then hand the reward over or cancel it."""
+from __future__ import annotations
+
+import re
+
+from flows.base import STAFF, Flow, Inbound, Outcome, State, finish, goto, missed, say
+from flows.staff import pin_gate, pin_step
+
+_COMMAND = re.compile(r"^\W*VERIFY\b", re.IGNORECASE)
+
+
+def start_verify(state: State, inbound: Inbound, services) -> Outcome:
+    """`VERIFY RD-7KX4QF` (any case, dash or not), or `VERIFY` and then the code."""
+    code = _COMMAND.sub("", inbound.text).strip()
+    return pin_gate(goto(state, "start", code=code), services, _advance)
+
+
+def ask_code(state: State, inbound: Inbound, services) -> Outcome:
+    return _advance(goto(state, "code", code=inbound.text.strip()), services)
+
+
+def _advance(state: State, services) -> Outcome:
+    if not state.data.get("code"):
+        return goto(state, "code"), [say("verify_ask_code")]
+    found = services.rewards.find_code(state.data["code"])
+    if found is None:
+        return finish(), [say("code_unknown", code=state.data["code"].upper())]
+    if found.status == "fulfilled":
+        return finish(), [say("code_already_fulfilled", code=found.code, when=services.local(found.when), by=found.by or "staff")]
+    if found.status in ("cancelled", "expired") or found.expires_at <= services.now:
+        return finish(), [say("code_expired" if found.status != "cancelled" else "code_cancelled", code=found.code)]
+    return goto(state, "confirm", redemption=found.id), [
+        say("verify_confirm", code=found.code, reward=found.reward, customer=found.customer, until=services.local(found.expires_at))
+    ]
+
+
+def confirm_verify(state: State, inbound: Inbound, services) -> Outcome:
+    if inbound.number == 1:
+        return finish(), [say(services.rewards.fulfil(state.data["redemption"]))]
+    if inbound.number == 2:
+        return finish(), [say(services.rewards.cancel(state.data["redemption"]))]
+    return missed(state), [say("verify_hint")]
+
+
+VERIFY_FLOW = Flow(
+    "verify",
+    {"start": start_verify, "pin": pin_step(_advance), "code": ask_code, "confirm": confirm_verify},
+    triggers=frozenset({"VERIFY"}),
+    interrupts=True,
+    menu="menu.verify",
+    audience=STAFF,
+    secret_steps=frozenset({"pin"}),
+)
