@@ -64,9 +64,9 @@ def tenants_load(path: Path):
             result = load_tenant(session, config)
             code = result.tenant.vendor_code
     except json.JSONDecodeError as error:
-        raise click.ClickException(f"{path}: not valid JSON ({error})")
+        raise click.ClickException(f"{path}: not valid JSON ({error})") from None
     except TenantFileError as error:  # invalid, or at odds with what the database holds
-        raise click.ClickException(f"{path}: " + "\n  ".join(str(error).split("; ")))
+        raise click.ClickException(f"{path}: " + "\n  ".join(str(error).split("; "))) from None
     if result.created:
         click.echo(f"Created vendor {code}.")
     elif result.changed:
@@ -92,7 +92,7 @@ def staff_pin(code: str, phone: str, pin: str):
         try:
             phone = to_e164(phone, tenant.country)
         except InvalidPhone:
-            raise click.ClickException(f"{phone} is not a phone number in {tenant.country}.")
+            raise click.ClickException(f"{phone} is not a phone number in {tenant.country}.") from None
         user = session.scalars(
             select(VendorUser).where(VendorUser.tenant_id == tenant.id, VendorUser.phone_number == phone)
         ).one_or_none()
@@ -101,7 +101,7 @@ def staff_pin(code: str, phone: str, pin: str):
         try:
             set_pin(session, user, pin)
         except ValueError as error:
-            raise click.ClickException(str(error))
+            raise click.ClickException(str(error)) from None
     click.echo(f"PIN set for {user.full_name} ({phone}).")
 
 
@@ -157,7 +157,7 @@ def chat(phone: str, to: str | None):
     try:
         phone = to_e164(phone)
     except InvalidPhone:
-        raise click.ClickException("Give --from in international format, like +2348031234567.")
+        raise click.ClickException("Give --from in international format, like +2348031234567.") from None
     client = DevClient(current_app)
     seen = {message["id"] for message in client.outbound_to(phone)}
     click.echo(f"You are {phone}. Type a message (Ctrl-D to quit).")

@@ -19,7 +19,7 @@ from bot.app import create_app
 from bot.config import Config, normalise_database_url
 from bot.devclient import parse_twiml
 from bot.services.tenants import load_tenant, parse_tenant_file
-from models import Base
+from models import Base, Customer, CustomerPointsBalance
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_TENANT = ROOT / "examples" / "tenant.json"
@@ -163,3 +163,13 @@ def run_jobs(app) -> None:
 def count(db, model, *where) -> int:
     with db.sessions() as session:
         return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def balance_of(db, number: str) -> int | None:
+    """The current balance of the member with this phone (at the one vendor the test has)."""
+    with db.sessions() as session:
+        return session.scalar(
+            select(CustomerPointsBalance.current_balance)
+            .join(Customer, Customer.id == CustomerPointsBalance.customer_id)
+            .where(Customer.phone_number == number)
+        )

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from bot.services.tenants import load_tenant
 from models import AuditLog, Customer, CustomerPointsBalance, PointsTransaction, Tenant
 from models.base import utcnow
-from tests.conftest import MAMA_NUMBER, count, tenant_file
+from tests.conftest import count, tenant_file
 
 SALON_NUMBER = "+2349010000000"
 

@@ -1,48 +1,65 @@
-"""Property: whatever the sequence of purchases, voids and redemptions, every balance equals
-the sum of its ledger and what its lots hold, and is never negative."""
+"""Property: whatever the sequence of purchases, voids, redemptions, refunds and expiries, every
+balance equals the sum of its ledger and what its lots hold, and is never negative."""
 from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from bot.services import points
 from bot.services.context import Context
 from bot.services.purchases import PurchaseService
+from bot.services.rewards import RewardService, expire_due
 from bot.services.tenants import load_tenant
-from models import Customer, CustomerPointsBalance, Tenant, VendorUser
+from models import Customer, CustomerPointsBalance, Reward, RewardRedemption, Tenant, VendorUser
 from models.base import utcnow
 from tests.conftest import _empty_tables, tenant_file
 
 CUSTOMERS = ["+2348031230001", "+2348031230002"]
+STAFF = "+2348030000002"
+REWARDS = [{"name": "Small", "points": 60}, {"name": "Big", "points": 400, "stock": 2}]
 
 operations = st.lists(
     st.one_of(
         st.tuples(st.just("purchase"), st.sampled_from(CUSTOMERS), st.integers(1, 5_000_000)),
         st.tuples(st.just("void"), st.just(None), st.just(0)),
-        st.tuples(st.just("redeem"), st.sampled_from(CUSTOMERS), st.integers(1, 400)),
+        st.tuples(st.just("redeem"), st.sampled_from(CUSTOMERS), st.sampled_from(["Small", "Big"])),
+        st.tuples(st.just("cancel"), st.just(None), st.just(0)),
+        st.tuples(st.just("expire"), st.just(None), st.just(0)),
     ),
     min_size=1,
-    max_size=12,
+    max_size=14,
 )
 
 
-def _service(session) -> PurchaseService:
+def _context(session, phone: str | None = None) -> Context:
     tenant = session.scalars(select(Tenant)).one()
-    staff = session.scalars(select(VendorUser).where(VendorUser.phone_number == "+2348030000002")).one()
-    return PurchaseService(Context(session=session, tenant=tenant, phone=staff.phone_number, now=utcnow(), staff=staff))
+    staff = session.scalars(select(VendorUser).where(VendorUser.phone_number == STAFF)).one()
+    customer = None
+    if phone:
+        customer = session.scalars(select(Customer).where(Customer.phone_number == phone).with_for_update()).one_or_none()
+    return Context(session=session, tenant=tenant, phone=phone or STAFF, now=utcnow(), customer=customer, staff=staff)
 
 
-def _redeem(session, phone: str, wanted: int) -> None:
-    customer = session.scalars(select(Customer).where(Customer.phone_number == phone).with_for_update()).one_or_none()
-    if customer is None:
+def _redeem(session, phone: str, name: str) -> None:
+    ctx = _context(session, phone)
+    if ctx.customer is None:
         return
-    before = session.get(CustomerPointsBalance, (customer.tenant_id, customer.id)).current_balance
-    try:
-        points.debit(session, customer, wanted, transaction_type="redeemed", source="test", description="Reward", now=utcnow())
-    except points.NotEnoughPoints:
-        assert wanted > before  # refused only when the balance falls short, and nothing changed
-        assert session.get(CustomerPointsBalance, (customer.tenant_id, customer.id)).current_balance == before
+    before = session.get(CustomerPointsBalance, (ctx.customer.tenant_id, ctx.customer.id)).current_balance
+    reward_id = str(session.scalars(select(Reward.id).where(Reward.name == name)).one())
+    outcome = RewardService(ctx).redeem(reward_id)
+    after = session.get(CustomerPointsBalance, (ctx.customer.tenant_id, ctx.customer.id), populate_existing=True)
+    if isinstance(outcome, str):  # refused: nothing changed
+        assert after.current_balance == before
+    else:
+        assert after.current_balance == before - (60 if name == "Small" else 400)
+
+
+def _last_pending(session) -> str | None:
+    found = session.scalar(
+        select(RewardRedemption.id).where(RewardRedemption.status == "pending").order_by(RewardRedemption.created_at.desc()).limit(1)
+    )
+    return str(found) if found else None
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -50,18 +67,30 @@ def _redeem(session, phone: str, wanted: int) -> None:
 def test_balance_always_equals_the_ledger(db, operations):
     _empty_tables(db)
     with db.transaction() as session:
-        # Staff without PINs: this test calls the service directly, and hashing is slow.
-        staff = [{"name": "Bayo", "phone": "+2348030000002"}]
-        load_tenant(session, tenant_file(staff=staff, tiers=[{"name": "Gold", "min_points": 300, "multiplier": 2}]))
+        # Staff without PINs: this test calls the services directly, and hashing is slow.
+        staff = [{"name": "Bayo", "phone": STAFF}]
+        config = tenant_file(staff=staff, rewards=REWARDS, tiers=[{"name": "Gold", "min_points": 300, "multiplier": 2}])
+        load_tenant(session, config)
     last_purchase = None
-    for kind, phone, value in operations:
+    for kind, who, value in operations:
         with db.transaction() as session:
-            service = _service(session)
             if kind == "purchase":
-                last_purchase = service.log(phone, value).purchase_id
+                last_purchase = PurchaseService(_context(session)).log(who, value).purchase_id
             elif kind == "void" and last_purchase is not None:
-                service.void(last_purchase)
+                PurchaseService(_context(session)).void(last_purchase)
             elif kind == "redeem":
-                _redeem(session, phone, value)
+                _redeem(session, who, value)
+            elif kind == "cancel" and (pending := _last_pending(session)):
+                RewardService(_context(session)).cancel(pending)
+            elif kind == "expire":
+                session.execute(update(RewardRedemption).values(expires_at=utcnow()))
+                expire_due(session, [], utcnow())
         with db.sessions() as session:
             assert points.ledger_mismatches(session) == []
+            for reward in session.scalars(select(Reward)):
+                held = session.scalar(
+                    select(func.count()).where(
+                        RewardRedemption.reward_id == reward.id, RewardRedemption.status.in_(["pending", "fulfilled"])
+                    )
+                )
+                assert reward.stock_used == held  # every unit out is held by exactly one redemption

@@ -17,7 +17,7 @@ from models import (
     WhatsAppMessage,
 )
 from models.base import utcnow
-from tests.conftest import Phone, count, make_config, run_jobs, tenant_file
+from tests.conftest import Phone, balance_of, count, make_config, run_jobs, tenant_file
 
 BAYO, BAYO_PIN = "+2348030000002", "731205"
 ADA, ADA_PIN = "+2348030000001", "482916"
@@ -54,15 +54,6 @@ def outbound_to(db, number):
         ).all()
 
 
-def balance_of(db, number=CUSTOMER):
-    with db.sessions() as session:
-        return session.scalar(
-            select(CustomerPointsBalance.current_balance)
-            .join(Customer, Customer.id == CustomerPointsBalance.customer_id)
-            .where(Customer.phone_number == number)
-        )
-
-
 def test_one_shot_log_enrols_a_new_phone_and_awards_points_by_the_rules(bayo, db, app):
     assert bayo.send("LOG 0803 123 4567 15000").text == "Hi Bayo, please send your staff PIN."
     confirm = bayo.send(BAYO_PIN)
@@ -81,7 +72,7 @@ def test_one_shot_log_enrols_a_new_phone_and_awards_points_by_the_rules(bayo, db
         {"rule": "per_amount_spent", "points": 150}, {"rule": "first_purchase_bonus", "points": 20},
     ]
     assert (customer.source, customer.opted_in, customer.total_purchases, customer.total_spent) == ("staff", False, 1, 1_500_000)
-    assert balance_of(db) == 220
+    assert balance_of(db, CUSTOMER) == 220
     welcome, notice = outbound_to(db, CUSTOMER)
     assert "enrolled at the counter" in welcome and "50 welcome points" in welcome
     assert notice == (
@@ -97,12 +88,12 @@ def test_step_by_step_log_with_any_phone_format(bayo, member, db):
     confirm = bayo.send("₦2,500")
     assert confirm.text.startswith("Log ₦2,500 for Chidi, +2348031234567? They earn 45 points.")
     bayo.send("1")
-    assert balance_of(db) == 50 + 45
+    assert balance_of(db, CUSTOMER) == 50 + 45
 
 
 def test_member_code_identifies_the_customer(bayo, member, db):
     log_purchase(bayo, f"LOG {member.member_code.lower()} 1000")
-    assert balance_of(db) == 50 + 10 + 20
+    assert balance_of(db, CUSTOMER) == 50 + 10 + 20
 
 
 @pytest.mark.parametrize(
@@ -232,7 +223,7 @@ def test_reaching_a_tier_sends_a_congratulation(phone, db, app):
         assert session.scalars(select(Customer.tier)).one() == "Silver"
     # Silver multiplies the next purchase's earning points: 10 + 5.
     log_purchase(phone(BAYO), "LOG 08031234567 1000")
-    assert balance_of(db) == 220 + 15
+    assert balance_of(db, CUSTOMER) == 220 + 15
 
 
 def test_void_reverses_by_new_ledger_rows_and_tells_the_customer(bayo, member, db, app):
@@ -240,7 +231,7 @@ def test_void_reverses_by_new_ledger_rows_and_tells_the_customer(bayo, member, d
     assert "Void ₦15,000 for Chidi, +2348031234567 (170 points)?" in bayo.send("VOID").text
     assert bayo.send("1").text == "Voided. The points were taken back and the customer told."
     run_jobs(app)
-    assert balance_of(db) == 50
+    assert balance_of(db, CUSTOMER) == 50
     with db.sessions() as session:
         kinds = session.scalars(select(PointsTransaction.transaction_type).order_by(PointsTransaction.created_at)).all()
         purchase = session.scalars(select(Purchase)).one()
@@ -260,7 +251,7 @@ def test_void_is_refused_once_the_points_are_spent(bayo, member, db, mama):
         points.debit(session, customer, 180, transaction_type="redeemed", source="test", description="Reward", now=utcnow())
     bayo.send("VOID")
     assert bayo.send("1").text == "Can't void: the customer has already spent those points."
-    assert balance_of(db) == 40
+    assert balance_of(db, CUSTOMER) == 40
 
 
 def test_spending_takes_the_earliest_expiring_lots_first(bayo, member, db):

@@ -15,11 +15,11 @@ from bot.codes import ALPHABET
 from bot.services import points
 from bot.services.tenants import load_tenant
 from models import (
-    Customer, CustomerPointsBalance, PointsLotAllocation, PointsTransaction, Reward, RewardRedemption, Tenant,
+    Customer, PointsLotAllocation, PointsTransaction, Reward, RewardRedemption, Tenant,
     WhatsAppMessage,
 )
 from models.base import utcnow
-from tests.conftest import EXAMPLE_TENANT, PUBLIC_BASE_URL, count, run_jobs, tenant_file
+from tests.conftest import EXAMPLE_TENANT, PUBLIC_BASE_URL, balance_of, count, run_jobs, tenant_file
 
 CUSTOMER, BAYO, BAYO_PIN = "+2348031234567", "+2348030000002", "731205"
 CODE = re.compile(rf"RD-[{ALPHABET}]{{6}}")
@@ -39,15 +39,6 @@ def give_points(db, amount, number=CUSTOMER):
         customer = session.scalars(select(Customer).where(Customer.phone_number == number).with_for_update()).one()
         tenant = session.get(Tenant, customer.tenant_id)
         points.credit(session, tenant, customer, amount, source="test", description="Test points", now=utcnow())
-
-
-def balance(db, number=CUSTOMER):
-    with db.sessions() as session:
-        return session.scalar(
-            select(CustomerPointsBalance.current_balance)
-            .join(Customer, Customer.id == CustomerPointsBalance.customer_id)
-            .where(Customer.phone_number == number)
-        )
 
 
 def redemption(db) -> RewardRedemption:
@@ -120,7 +111,7 @@ def test_redeeming_spends_points_takes_stock_and_gives_a_code_with_a_picture(ric
     assert (found.redemption_code, found.status, found.points_deducted) == (code, "pending", 500)
     assert timedelta(hours=23, minutes=59) < found.expires_at - utcnow() <= timedelta(hours=24)
     assert reward(db, "Jollof rice plate").stock_left == 19
-    assert balance(db) == 170
+    assert balance_of(db, CUSTOMER) == 170
     with db.sessions() as session:  # the earliest-expiring lot (the welcome bonus) went first
         taken = session.execute(
             select(PointsTransaction.source, PointsLotAllocation.points)
@@ -152,14 +143,14 @@ def test_every_failed_check_at_confirmation_changes_nothing_and_says_which(rich,
     with db.transaction() as session:  # the last units went while the customer hesitated
         session.execute(update(Reward).where(Reward.name == "Jollof rice plate").values(stock=0))
     assert rich.send("1").text == "Sorry, that reward has just run out. Nothing was spent."
-    assert (balance(db), count(db, RewardRedemption)) == (670, 0)
+    assert (balance_of(db, CUSTOMER), count(db, RewardRedemption)) == (670, 0)
     with db.transaction() as session:
         session.execute(update(Reward).values(stock=None, is_active=True))
     rich.send("REDEEM 2")
     with db.transaction() as session:
         session.execute(update(Reward).where(Reward.name == "Jollof rice plate").values(is_active=False))
     assert "no longer available" in rich.send("1").text
-    assert (balance(db), count(db, RewardRedemption)) == (670, 0)
+    assert (balance_of(db, CUSTOMER), count(db, RewardRedemption)) == (670, 0)
 
 
 def test_the_per_customer_limit_holds(rich, db):
@@ -182,7 +173,7 @@ def test_a_replayed_confirmation_makes_one_redemption_and_one_code(rich, db):
     again = rich.send("1", sid="SMredeem")
     assert again.text == first.text
     assert count(db, RewardRedemption) == 1
-    assert balance(db) == 170
+    assert balance_of(db, CUSTOMER) == 170
 
 
 @pytest.mark.parametrize("form", ["VERIFY {code}", "verify {lower}", "#VERIFY {nodash}", "Verify {body}"])
@@ -208,7 +199,7 @@ def test_cancel_with_refund_gives_points_and_stock_back(rich, phone, db):
     bayo.send(BAYO_PIN)
     assert "points are back" in bayo.send("2").text
     assert redemption(db).status == "cancelled"
-    assert balance(db) == 670
+    assert balance_of(db, CUSTOMER) == 670
     assert reward(db, "Jollof rice plate").stock_left == 20
     with db.sessions() as session:
         kinds = session.scalars(select(PointsTransaction.transaction_type).where(PointsTransaction.transaction_type == "refunded")).all()
@@ -243,7 +234,7 @@ def test_an_expired_code_is_refused_and_the_expiry_command_refunds_it(rich, phon
     assert result.exit_code == 0 and "Expired 1 redemption(s)." in result.output
     run_jobs(app)
     assert redemption(db).status == "expired"
-    assert balance(db) == 670 and reward(db, "Jollof rice plate").stock_left == 20
+    assert balance_of(db, CUSTOMER) == 670 and reward(db, "Jollof rice plate").stock_left == 20
     with db.sessions() as session:
         notices = session.scalars(select(WhatsAppMessage.body).where(WhatsAppMessage.direction == "outbound")).all()
     assert any("expired unused: 500 points are back" in body for body in notices)
