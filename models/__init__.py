@@ -1,6 +1,7 @@
 """Typed SQLAlchemy models. Every tenant-scoped table leads its keys with tenant_id."""
 from models.base import Base
 from models.customer import Customer
+from models.engagement import MissionCompletion, Referral, SpinHistory, WheelItem
 from models.message import AuditLog, WhatsAppMessage
 from models.points import CustomerPointsBalance, PointsLotAllocation, PointsTransaction
 from models.purchase import Purchase
@@ -12,13 +13,17 @@ __all__ = [
     "Base",
     "Customer",
     "CustomerPointsBalance",
+    "MissionCompletion",
     "PhoneRoute",
     "PointsLotAllocation",
     "PointsTransaction",
     "Purchase",
+    "Referral",
     "Reward",
     "RewardRedemption",
+    "SpinHistory",
     "Tenant",
     "VendorUser",
     "WhatsAppMessage",
+    "WheelItem",
 ]

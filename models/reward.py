@@ -67,7 +67,7 @@ class RewardRedemption(Base):
     # The unguessable part of the URL of the code's QR picture.
     media_token: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime]
-    debit_id: Mapped[uuid.UUID]
+    debit_id: Mapped[uuid.UUID | None]  # None for a reward won on the wheel
     verified_by_user_id: Mapped[uuid.UUID | None]
     fulfilled_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]

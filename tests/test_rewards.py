@@ -59,7 +59,7 @@ def redeem_jollof(me):
 
 def reload_rewards(db, rewards, **changes):
     with db.transaction() as session:
-        load_tenant(session, tenant_file(rewards=rewards, **changes))
+        load_tenant(session, tenant_file(rewards=rewards, wheel=None, **changes))
 
 
 def test_catalog_lists_rewards_with_cost_stock_and_what_is_missing(phone, mama):
@@ -258,3 +258,11 @@ def test_stock_cannot_be_cut_below_what_was_redeemed(rich, app, db, tmp_path):
     result = app.test_cli_runner().invoke(args=["tenants", "load", str(path)])
     assert result.exit_code != 0 and "rewards.1.stock: 0 is below the 1 already redeemed" in result.output
     assert reward(db, "Jollof rice plate").stock == 20
+
+
+def test_limiting_an_unlimited_reward_counts_the_units_already_held(rich, db):
+    rich.send("REDEEM 1")
+    rich.send("1")
+    assert reward(db, "Free Zobo drink").stock_used == 0  # unlimited: no counter to contend for
+    reload_rewards(db, [{"name": "Free Zobo drink", "points": 100, "stock": 5}])
+    assert reward(db, "Free Zobo drink").stock_left == 4

@@ -120,6 +120,7 @@ def debit(
     lots: list[PointsTransaction] | None = None,
     created_by: uuid.UUID | None = None,
     purchase_id: uuid.UUID | None = None,
+    reward_redemption_id: uuid.UUID | None = None,
     **details,
 ) -> PointsTransaction:
     """Take `points` away (redeemed, expired, reversed), consuming `lots` or else the
@@ -138,6 +139,7 @@ def debit(
         source=source,
         points=-points,
         purchase_id=purchase_id,
+        reward_redemption_id=reward_redemption_id,
         description=description,
         details=details,
         created_by_user_id=created_by,

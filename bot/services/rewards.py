@@ -7,11 +7,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.codes import ALPHABET, random_code
+from bot.db import insert_on_conflict
 from bot.outbound import notify
 from bot.services import audit, points
 from bot.services.context import Context
@@ -84,6 +84,49 @@ def catalog(session: Session, tenant_id: uuid.UUID, now: datetime) -> list[Rewar
     )
 
 
+def lock_if_limited(session: Session, tenant_id: uuid.UUID, reward_id: uuid.UUID, now: datetime) -> Reward | None:
+    """The reward if it can be redeemed now. Only a reward with limited stock is locked: its
+    counter is what redemptions race for; an unlimited one is taken by all without waiting."""
+    where = (Reward.tenant_id == tenant_id, Reward.id == reward_id, *available(now))
+    reward = session.scalars(select(Reward).where(*where)).one_or_none()
+    if reward is None or reward.stock is None:
+        return reward
+    return session.scalars(
+        select(Reward).where(*where).with_for_update().execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    id: uuid.UUID
+    code: str
+    expires_at: datetime
+    media_path: str  # the URL path of its QR picture
+
+
+def issue_code(
+    session: Session, tenant: Tenant, customer: Customer, reward: Reward, now: datetime, *,
+    redemption_id: uuid.UUID, points_deducted: int = 0, debit_id: uuid.UUID | None = None,
+) -> IssuedCode:
+    """A pending redemption of `reward` (holding one unit of a limited stock, which the caller
+    has locked) with a fresh code, unique across the platform."""
+    expires_at = now + timedelta(hours=tenant.settings.get("redemption_valid_hours", 24))
+    media_token = secrets.token_urlsafe(24)
+    for _ in range(_CODE_TRIES):
+        code = CODE_PREFIX + random_code()
+        inserted = insert_on_conflict(session, RewardRedemption, {
+            "tenant_id": tenant.id, "id": redemption_id, "customer_id": customer.id, "reward_id": reward.id,
+            "points_deducted": points_deducted, "status": "pending", "redemption_code": code,
+            "media_token": media_token, "expires_at": expires_at, "debit_id": debit_id,
+            "created_at": now, "updated_at": now,
+        })
+        if inserted:  # else that code is taken: draw another
+            if reward.stock is not None:
+                reward.stock_used += 1
+            return IssuedCode(redemption_id, code, expires_at, f"/media/{media_token}.png")
+    raise RuntimeError("could not draw a free redemption code")
+
+
 def nearest_reward(session: Session, tenant_id: uuid.UUID, balance: int, now: datetime) -> Msg:
     """How far the customer is from the cheapest reward they cannot afford yet."""
     rewards = catalog(session, tenant_id, now)
@@ -123,29 +166,23 @@ class RewardService:
     def _redeem(self, reward_id: str) -> Redeemed:
         ctx = self.ctx
         customer = ctx.require_customer()
-        reward = ctx.session.scalars(
-            select(Reward)
-            .where(Reward.tenant_id == ctx.tenant.id, Reward.id == uuid.UUID(reward_id), *available(ctx.now))
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).one_or_none()
+        reward = lock_if_limited(ctx.session, ctx.tenant.id, uuid.UUID(reward_id), ctx.now)
         self._check(customer, reward)
+        redemption_id = new_id()
         debit = points.debit(
             ctx.session, customer, reward.points_required, transaction_type="redeemed", source="redemption",
-            description=f"Redeemed {reward.name}", now=ctx.now,
+            description=f"Redeemed {reward.name}", now=ctx.now, reward_redemption_id=redemption_id,
         )
-        reward.stock_used += 1
-        redemption = self._issue(customer, reward, debit)
-        debit.reward_redemption_id = redemption.id
+        issued = issue_code(
+            ctx.session, ctx.tenant, customer, reward, ctx.now, redemption_id=redemption_id,
+            points_deducted=reward.points_required, debit_id=debit.id,
+        )
         audit.record(
             ctx.session, ctx.tenant.id, "reward.redeemed", actor_type="customer", actor_id=customer.id,
-            entity_type="reward_redemption", entity_id=redemption.id, reward=reward.name, points=reward.points_required,
+            entity_type="reward_redemption", entity_id=redemption_id, reward=reward.name, points=reward.points_required,
         )
         balance = ctx.session.get(CustomerPointsBalance, (customer.tenant_id, customer.id), populate_existing=True)
-        return Redeemed(
-            redemption.redemption_code, reward.name, redemption.expires_at,
-            f"/media/{redemption.media_token}.png", balance.current_balance,
-        )
+        return Redeemed(issued.code, reward.name, issued.expires_at, issued.media_path, balance.current_balance)
 
     def _check(self, customer: Customer, reward: Reward | None) -> None:
         ctx = self.ctx
@@ -167,25 +204,6 @@ class RewardService:
         balance = ctx.session.get(CustomerPointsBalance, (customer.tenant_id, customer.id), populate_existing=True)
         if balance.current_balance < reward.points_required:
             raise RedeemRefused("redeem_not_enough")
-
-    def _issue(self, customer: Customer, reward: Reward, debit: PointsTransaction) -> RewardRedemption:
-        """The redemption row with a fresh platform-wide unique code."""
-        ctx = self.ctx
-        hours = ctx.tenant.settings.get("redemption_valid_hours", 24)
-        for _ in range(_CODE_TRIES):
-            redemption = RewardRedemption(
-                id=new_id(), tenant_id=ctx.tenant.id, customer_id=customer.id, reward_id=reward.id,
-                points_deducted=reward.points_required, redemption_code=CODE_PREFIX + random_code(),
-                media_token=secrets.token_urlsafe(24), expires_at=ctx.now + timedelta(hours=hours),
-                debit_id=debit.id, created_at=ctx.now,
-            )
-            try:
-                with ctx.session.begin_nested():
-                    ctx.session.add(redemption)
-                return redemption
-            except IntegrityError:  # that code is taken: draw another
-                continue
-        raise RuntimeError("could not draw a free redemption code")
 
     def pending_codes(self) -> list[CodeView]:
         customer = self.ctx.require_customer()
@@ -263,7 +281,7 @@ def give_back(
     """Cancel or expire a pending redemption: the points come back as new ledger rows, one per
     lot the redemption consumed and with that lot's expiry, and the unit goes back in stock."""
     customer = session.get(Customer, (redemption.tenant_id, redemption.customer_id), with_for_update=True)
-    reward = session.get(Reward, (redemption.tenant_id, redemption.reward_id), with_for_update=True)
+    reward = session.get(Reward, (redemption.tenant_id, redemption.reward_id))
     consumed = session.execute(
         select(PointsLotAllocation.points, PointsTransaction.expires_at)
         .join(PointsTransaction, (PointsTransaction.tenant_id == PointsLotAllocation.tenant_id) & (PointsTransaction.id == PointsLotAllocation.lot_id))
@@ -274,7 +292,11 @@ def give_back(
             session, customer, taken, expires_at=expires_at, description=f"Refund: {reward.name}", now=now,
             reward_redemption_id=redemption.id,
         )
-    reward.stock_used -= 1
+    session.execute(  # a unit back in a limited stock; an unlimited reward is not touched, nor locked
+        update(Reward)
+        .where(Reward.tenant_id == reward.tenant_id, Reward.id == reward.id, Reward.stock.is_not(None))
+        .values(stock_used=Reward.stock_used - 1)
+    )
     redemption.status, redemption.cancelled_at = status, now
     redemption.cancellation_reason = "expired unused" if status == "expired" else "cancelled by staff"
     redemption.verified_by_user_id = actor.id if actor else None

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
@@ -18,7 +18,7 @@ from bot.points_rules import RULE_TYPES
 from bot.services import audit
 from bot.services.staff import hash_pin, pin_problem
 from flows import COMMAND_WORDS
-from models import Reward, RewardRedemption, Tenant, VendorUser
+from models import Reward, RewardRedemption, Tenant, VendorUser, WheelItem
 
 
 
@@ -144,6 +144,57 @@ class RewardSchema(Schema):
     active = fields.Boolean(load_default=True)
 
 
+class WheelItemSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    NEEDS = {"points": ("value",), "reward": ("reward",)}
+
+    label = fields.String(required=True, validate=validate.Length(1, 100))
+    type = fields.String(required=True, validate=validate.OneOf(["points", "reward", "extra_spin", "nothing"]))
+    value = fields.Integer(strict=True, validate=validate.Range(1, 1_000_000))
+    reward = fields.String(validate=validate.Length(1, 255))
+    weight = fields.Integer(required=True, strict=True, validate=validate.Range(1, 1_000_000))
+    stock = fields.Integer(load_default=None, strict=True, validate=validate.Range(0))
+    daily_cap = fields.Integer(load_default=None, strict=True, validate=validate.Range(0))
+
+    @validates_schema
+    def has_what_its_type_needs(self, data, **kwargs):
+        missing = [name for name in self.NEEDS.get(data.get("type"), ()) if name not in data]
+        if missing:
+            raise ValidationError({name: [f"required for {data['type']}"] for name in missing})
+
+
+class WheelSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    daily_free_spins = fields.Integer(load_default=1, strict=True, validate=validate.Range(0, 100))
+    spins_per_purchase = fields.Integer(load_default=0, strict=True, validate=validate.Range(0, 100))
+    spin_min_amount = fields.Integer(load_default=0, strict=True, validate=validate.Range(0))
+    spin_cost_points = fields.Integer(load_default=0, strict=True, validate=validate.Range(0, 1_000_000))
+    items = fields.List(fields.Nested(WheelItemSchema), required=True, validate=validate.Length(min=1, max=24))
+
+
+class MissionSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    title = fields.String(required=True, validate=validate.Length(1, 255))
+    type = fields.String(required=True, validate=validate.OneOf(["visit_count", "spend_total", "referral"]))
+    target = fields.Integer(required=True, strict=True, validate=validate.Range(1))
+    period = fields.String(required=True, validate=validate.OneOf(["day", "week", "month", "all_time"]))
+    points = fields.Integer(required=True, strict=True, validate=validate.Range(0, 1_000_000))
+
+
+class ReferralSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    points = fields.Integer(required=True, strict=True, validate=validate.Range(0, 1_000_000))
+    rewarded = fields.String(load_default="both", validate=validate.OneOf(["referrer", "referred", "both"]))
+
+
 class TenantFileSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -164,6 +215,9 @@ class TenantFileSchema(Schema):
     tiers = fields.List(fields.Nested(TierSchema), load_default=list)
     rewards = fields.List(fields.Nested(RewardSchema), load_default=list)
     redemption_valid_hours = fields.Integer(load_default=24, strict=True, validate=validate.Range(1, 24 * 90))
+    wheel = fields.Nested(WheelSchema, load_default=None)
+    missions = fields.List(fields.Nested(MissionSchema), load_default=list)
+    referral = fields.Nested(ReferralSchema, load_default=None)
 
     @post_load
     def normalise_phones(self, data, **kwargs):
@@ -181,6 +235,16 @@ class TenantFileSchema(Schema):
         if len(phones) != len(set(phones)):
             raise ValidationError({"staff": ["the same phone is listed twice"]})
         return data
+
+    @validates_schema
+    def wheel_rewards_exist(self, data, **kwargs):
+        """A wheel item that gives a reward must name one of the file's rewards."""
+        names = {reward["name"] for reward in data.get("rewards", [])}
+        items = (data.get("wheel") or {}).get("items", [])
+        errors = {i: {"reward": [f"no reward named {item['reward']!r}"]} for i, item in enumerate(items)
+                  if item["type"] == "reward" and item["reward"] not in names}
+        if errors:
+            raise ValidationError({"wheel": {"items": errors}})
 
 
 class TenantFileError(ValueError):
@@ -222,11 +286,14 @@ def load_tenant(session: Session, config: dict) -> LoadResult:
         session.add(tenant)
     changed = [name for name in _COLUMNS if assign(tenant, name, config[name])]
     settings = {key: value for key, value in config.items() if key not in (*_COLUMNS, "code", "staff", "rewards")}
+    if settings["wheel"]:  # the items live in wheel_items, with their win counters
+        settings["wheel"] = {key: value for key, value in settings["wheel"].items() if key != "items"}
     if assign(tenant, "settings", settings):
         changed.append("settings")
     session.flush()
     changed += _sync_staff(session, tenant, config["staff"])
     changed += sync_rewards(session, tenant, config["rewards"])
+    changed += sync_wheel(session, tenant, (config["wheel"] or {}).get("items", []))
     if created or changed:
         audit.record(
             session, tenant.id, "tenant.created" if created else "tenant.updated",
@@ -281,6 +348,11 @@ def sync_rewards(session: Session, tenant: Tenant, rewards: list[dict]) -> list[
         if reward is None:
             reward = Reward(tenant_id=tenant.id, name=item["name"], stock_used=0)
             session.add(reward)
+        if item["stock"] is not None and reward.stock is None and reward.id is not None:
+            # Unlimited rewards keep no count: limiting one starts from what is held now.
+            reward.stock_used = session.scalar(select(func.count()).where(
+                RewardRedemption.tenant_id == tenant.id, RewardRedemption.reward_id == reward.id,
+                RewardRedemption.status.in_(("pending", "fulfilled"))))
         if item["stock"] is not None and item["stock"] < reward.stock_used:
             errors[position] = {"stock": [f"{item['stock']} is below the {reward.stock_used} already redeemed"]}
         values = {
@@ -318,3 +390,26 @@ def _moment(value: str | None, zone: str, end_of_day: bool) -> datetime | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(zone))
     return moment.astimezone(timezone.utc)
+
+
+def sync_wheel(session: Session, tenant: Tenant, items: list[dict]) -> list[str]:
+    """Wheel items are matched by label; a dropped one is switched off, so that its wins stay
+    counted and its history readable. A reload changes future spins only."""
+    existing = {item.label: item for item in session.scalars(select(WheelItem).where(WheelItem.tenant_id == tenant.id))}
+    changed = []
+    for position, item in enumerate(items):
+        row = existing.pop(item["label"], None)
+        if row is None:
+            row = WheelItem(tenant_id=tenant.id, label=item["label"], won=0, won_today=0)
+            session.add(row)
+        values = {
+            "kind": item["type"], "value": item.get("value", 0), "reward_name": item.get("reward"),
+            "weight": item["weight"], "stock": item["stock"], "daily_cap": item["daily_cap"],
+            "is_active": True, "position": position,
+        }
+        if any([assign(row, name, value) for name, value in values.items()]):
+            changed.append(f"wheel item {item['label']}")
+    for row in existing.values():
+        if assign(row, "is_active", False):
+            changed.append(f"wheel item {row.label} removed")
+    return changed

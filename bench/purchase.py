@@ -1,0 +1,383 @@
+"""Benchmark of staff logging purchases through the webhook, and of the ledger check.
+
+What it measures:
+1. Purchases per second and p50/p99 latency of each step of one purchase, as staff log it
+   over WhatsApp: "LOG <phone> <amount>" (answered with a confirmation) then "1" (the purchase
+   is logged, the phone enrolled if new, its points earned, the customer notified). One
+   purchase per customer; --staff staff members log in parallel, each one message after the
+   other as a real phone would. The real app (`wsgi:app`, PostgreSQL, console sender,
+   in-process fake Redis: jobs run inline) runs under gunicorn with the Procfile's settings.
+   Any answer but 200, or a reply other than the one expected, counts as an error.
+   Afterwards the database must hold exactly --customers purchases and a consistent ledger.
+2. The wall time of `flask --app wsgi ledger check` (and of ledger_mismatches in-process) over
+   --bulk more customers written by bulk SQL, each with a welcome lot, a purchase lot and, for
+   one in three, a redemption; then that one corrupted balance is reported and exits 1.
+
+How: it drops and recreates the database `bench_purchase`, runs the migrations, loads a
+vendor (MAMA) with --staff staff members, starts the app, opens each staff member's PIN
+session (LOG, PIN, CANCEL), optionally enrols the customers with JOIN MAMA (--enrolled;
+by default the phones are new and the purchase enrols them), pre-builds and pre-signs every
+request, then drives the purchases. Helpers come from bench/webhook.py.
+
+Run from the project root:
+
+    .venv/bin/python bench/purchase.py [--customers 1000] [--staff 16] [--bulk 100000] [--enrolled]
+
+Exits 1 if any check fails.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from itertools import count
+from xml.etree.ElementTree import ParseError
+
+import psycopg2
+import webhook as bench  # bench/ is on sys.path when this file runs as a script
+
+sys.path.insert(0, str(bench.ROOT))
+from bot.catalog import render
+from bot.codes import ALPHABET
+from bot.config import normalise_database_url
+from bot.db import Database
+from bot.services.points import ledger_mismatches
+from flows.base import say
+
+bench.DB_NAME = "bench_purchase"  # bench.app_env and bench.flask read it at each call
+DB_URL = f"{bench.PG_URL}/{bench.DB_NAME}"
+FIRST_STAFF_PHONE = 2348050000000
+FIRST_BULK_PHONE = 2348100000000
+WELCOME_BONUS, FIRST_PURCHASE_BONUS, NAIRA_PER_POINT = 50, 20, 100
+RUN_TIMEOUT = 300  # seconds for all purchases
+_sids = count()
+first_error: list[str] = []  # the first failed step, to show
+
+
+@dataclass(frozen=True)
+class Step:
+    payload: bytes
+    expected: str  # the exact reply text
+    tally: bench.Tally
+    more: bool = False  # other messages may follow the expected one
+
+
+Conversation = list[Step]  # sent in order; a failed step ends it
+
+
+# --- setup --------------------------------------------------------------------------------
+
+
+def tenant_file(staff: int) -> dict:
+    vendor = json.loads((bench.ROOT / "examples" / "tenant.json").read_text())
+    vendor.update(
+        welcome_bonus=WELCOME_BONUS,
+        staff=[{"name": f"Staff {i}", "phone": staff_phone(i), "pin": pin(i), "role": "staff"} for i in range(staff)],
+        points_rules=[
+            {"type": "per_amount_spent", "points": 1, "per_amount": NAIRA_PER_POINT},
+            {"type": "first_purchase_bonus", "points": FIRST_PURCHASE_BONUS},
+        ],
+    )
+    return vendor
+
+
+def staff_phone(i: int) -> str:
+    return f"+{FIRST_STAFF_PHONE + i}"
+
+
+def pin(i: int) -> str:
+    return f"48{i:04d}"  # 4 -> 8 is neither a repeat nor a run, so never refused as too easy
+
+
+def recreate_database(staff: int) -> None:
+    connection = psycopg2.connect(f"{bench.PG_URL}/postgres")
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {bench.DB_NAME} WITH (FORCE)")
+            cursor.execute(f"CREATE DATABASE {bench.DB_NAME}")
+    finally:
+        connection.close()
+    bench.flask("db", "upgrade")
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as vendor:
+        json.dump(tenant_file(staff), vendor)
+        vendor.flush()
+        bench.flask("tenants", "load", vendor.name)
+
+
+def sql(statement: str, params: dict | None = None) -> list[tuple]:
+    """Run one statement in its own transaction; its rows, if any."""
+    connection = psycopg2.connect(DB_URL)
+    try:
+        with connection, connection.cursor() as cursor:
+            cursor.execute(statement, params)
+            return cursor.fetchall() if cursor.description else []
+    finally:
+        connection.close()
+
+
+# --- conversations ------------------------------------------------------------------------
+
+
+def message(app: bench.Server, sender: str, body: str) -> bytes:
+    return bench.signed_request(
+        app,
+        {
+            "MessageSid": f"SMpu{next(_sids):030x}",
+            "AccountSid": "ACbench",
+            "From": f"whatsapp:{sender}",
+            "To": f"whatsapp:{bench.VENDOR_NUMBER}",
+            "Body": body,
+            "NumMedia": "0",
+            "ProfileName": "Bench staff",
+        },
+    )
+
+
+def open_session(app: bench.Server, i: int, tally: bench.Tally) -> Conversation:
+    """LOG, the PIN (opens a 10-minute session), CANCEL."""
+    return [
+        Step(message(app, staff_phone(i), "LOG"), render(say("pin_prompt", name=f"Staff {i}")), tally),
+        Step(message(app, staff_phone(i), pin(i)), render(say("log_ask_customer")), tally),
+        Step(message(app, staff_phone(i), "CANCEL"), render(say("cancelled")), tally, more=True),  # then the menu
+    ]
+
+
+def purchase(
+    app: bench.Server, staff: int, customer: int, enrolled: bool, log: bench.Tally, confirm: bench.Tally
+) -> Conversation:
+    phone, amount = bench.phone(customer), 1000 + customer % 40 * 500  # naira
+    points = amount // NAIRA_PER_POINT + FIRST_PURCHASE_BONUS
+    who, money = (f"Bench {customer}, {phone}" if enrolled else phone), f"₦{amount:,}"
+    question = say("log_confirm" if enrolled else "log_confirm_new", customer=who, amount=money, points=points)
+    done = say("log_done", customer=who, amount=money, points=points, balance=WELCOME_BONUS + points)
+    return [
+        Step(message(app, staff_phone(staff), f"LOG {phone} {amount}"), render(question), log),
+        Step(message(app, staff_phone(staff), "1"), render(done), confirm),
+    ]
+
+
+def drive(port: int, lanes: list[list[Conversation]], seconds: float) -> float:
+    """Run the lanes in parallel, each one step after the other, until done or `seconds`
+    pass (the conversation in flight finishes); returns the elapsed seconds."""
+    deadline = time.perf_counter() + seconds
+    threads = [threading.Thread(target=run_lane, args=(port, lane, deadline), daemon=True) for lane in lanes]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    give_up = deadline + 3 * bench.SOCKET_TIMEOUT
+    for thread in threads:
+        thread.join(timeout=max(0.0, give_up - time.perf_counter()))
+    if any(thread.is_alive() for thread in threads):
+        raise RuntimeError("a lane hung past its deadline")
+    return time.perf_counter() - start
+
+
+def run_lane(port: int, lane: list[Conversation], deadline: float) -> None:
+    for conversation in lane:
+        if time.perf_counter() >= deadline:
+            return
+        for step in conversation:
+            if not send(port, step):
+                break
+
+
+def send(port: int, step: Step) -> bool:
+    sent = time.perf_counter()
+    try:
+        answer = bench.exchange(port, step.payload)
+        text = bench.reply_text(answer) if bench.is_ok(answer) else None
+        ok = text == step.expected or (step.more and text is not None and text.startswith(step.expected + " | "))
+    except (OSError, ParseError) as error:
+        answer, ok = repr(error).encode(), False
+    if ok:
+        step.tally.latencies.append(time.perf_counter() - sent)
+    else:
+        step.tally.errors += 1
+        if not first_error:
+            first_error.append(f"expected {step.expected!r}, got {answer[-400:]!r}")
+    return ok
+
+
+def result(tallies: list[bench.Tally], seconds: float) -> bench.Result:
+    latencies = [latency for tally in tallies for latency in tally.latencies]
+    errors = sum(tally.errors for tally in tallies)
+    return bench.Result(len(latencies) + errors, errors, seconds, latencies, 0.0)
+
+
+# --- the two parts ------------------------------------------------------------------------
+
+
+def purchases(args: argparse.Namespace) -> list[tuple[bool, str]]:
+    with bench.gunicorn("app", "wsgi:app") as app:
+        print(f"app on {app.url} ({' '.join(bench.GUNICORN_ARGS)})")
+        sessions = [bench.Tally() for _ in range(args.staff)]
+        drive(app.port, [[open_session(app, i, sessions[i])] for i in range(args.staff)], 60)
+        opened = sum(len(tally.latencies) == 3 for tally in sessions)
+        print(f"  {opened} of {args.staff} staff PIN sessions opened")
+        if opened < args.staff:
+            sys.exit(f"could not open the staff sessions: {first_error[0]}")
+        if args.enrolled:
+            print(f"enrolling {args.customers} customers with JOIN MAMA")
+            bench.enrol(app, args.customers, args.staff)
+        logs, confirms = [bench.Tally() for _ in range(args.staff)], [bench.Tally() for _ in range(args.staff)]
+        lanes = [
+            [purchase(app, s, c, args.enrolled, logs[s], confirms[s]) for c in range(s, args.customers, args.staff)]
+            for s in range(args.staff)
+        ]
+        state = "already enrolled with JOIN MAMA" if args.enrolled else "new phones, enrolled by their purchase"
+        print(f"logging {args.customers} purchases ({state}), {args.staff} staff in parallel")
+        seconds = drive(app.port, lanes, RUN_TIMEOUT)
+    log, confirm = result(logs, seconds), result(confirms, seconds)
+    print(f"\n{'step':<10}{'ok':>7}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    for name, r in (("LOG", log), ("confirm", confirm)):
+        p50, p99 = r.percentile_ms(50), r.percentile_ms(99)
+        print(f"{name:<10}{r.requests - r.errors:>7}{p50:>9.1f}{p99:>9.1f}{r.errors:>8}")
+    print(f"{confirm.rate:.1f} purchases/s ({confirm.requests - confirm.errors} in {seconds:.1f} s)")
+    if first_error:
+        print(f"  first error: {first_error[0]}")
+    logged, customers = sql("SELECT (SELECT count(*) FROM purchases), (SELECT count(*) FROM customers)")[0]
+    mismatches = timed_ledger_mismatches()[0]
+    return [
+        (log.errors + confirm.errors == 0, f"zero errors: {log.errors} LOG, {confirm.errors} confirm"),
+        (logged == args.customers, f"{args.customers} purchases in the database: {logged}"),
+        (customers == args.customers, f"{args.customers} customers in the database: {customers}"),
+        (not mismatches, f"no ledger mismatch after the purchases: {len(mismatches)}"),
+    ]
+
+
+BULK_SQL = """
+INSERT INTO customers (tenant_id, id, phone_number, member_code, source, language, opted_in, conversation_state,
+                       total_purchases, total_spent, last_purchase_at, created_at, updated_at)
+SELECT %(tenant)s, gen_random_uuid(), '+' || (%(first_phone)s + n), code, 'import', 'en', false, '{}',
+       1, (1000 + n %% 40 * 500) * 100, now(), now(), now()
+FROM unnest(%(codes)s::text[]) WITH ORDINALITY AS t(code, n);
+
+CREATE TEMP TABLE bulk ON COMMIT DROP AS
+SELECT tenant_id, id AS customer_id, total_spent / 100 AS amount, gen_random_uuid() AS purchase_id,
+       gen_random_uuid() AS welcome_id, gen_random_uuid() AS debit_id,
+       total_spent / 100 / %(per_point)s + %(first_bonus)s AS earned,
+       CASE WHEN right(phone_number, 6)::int %% 3 = 0 THEN 30 ELSE 0 END AS spent
+FROM customers WHERE tenant_id = %(tenant)s AND source = 'import';
+
+INSERT INTO purchases (tenant_id, id, customer_id, amount, currency, source, logged_via, points_awarded,
+                       points_breakdown, status, created_at)
+SELECT tenant_id, purchase_id, customer_id, amount * 100, 'NGN', 'import', 'import', earned, '[]', 'completed', now()
+FROM bulk;
+
+INSERT INTO points_transactions (tenant_id, id, customer_id, transaction_type, source, points, remaining, expires_at,
+                                 purchase_id, description, details, created_at)
+SELECT tenant_id, welcome_id, customer_id, 'earned', 'welcome', %(welcome)s, %(welcome)s - spent,
+       now() + interval '180 days', NULL, 'Welcome bonus', '{}'::jsonb, now() - interval '1 day' FROM bulk
+UNION ALL
+SELECT tenant_id, gen_random_uuid(), customer_id, 'earned', 'purchase', earned, earned,
+       now() + interval '180 days', purchase_id, 'Purchase', '{}', now() FROM bulk
+UNION ALL
+SELECT tenant_id, debit_id, customer_id, 'redeemed', 'redemption', -spent, NULL,
+       NULL, NULL, 'Redeemed', '{}', now() FROM bulk WHERE spent > 0;
+
+INSERT INTO points_lot_allocations (tenant_id, id, debit_id, lot_id, points)
+SELECT tenant_id, gen_random_uuid(), debit_id, welcome_id, spent FROM bulk WHERE spent > 0;
+
+INSERT INTO customer_points_balance (tenant_id, customer_id, current_balance, total_earned, total_redeemed,
+                                     total_expired, updated_at)
+SELECT tenant_id, customer_id, %(welcome)s + earned - spent, %(welcome)s + earned, spent, 0, now() FROM bulk;
+"""
+
+
+def member_codes(count: int) -> list[str]:
+    """`count` distinct six-letter codes, none already taken."""
+    taken = {code for (code,) in sql("SELECT member_code FROM customers WHERE member_code IS NOT NULL")}
+    codes, n = [], 0
+    while len(codes) < count:
+        code = "".join(ALPHABET[n // len(ALPHABET) ** k % len(ALPHABET)] for k in range(6))
+        if code not in taken:
+            codes.append(code)
+        n += 1
+    return codes
+
+
+def ledger_check() -> tuple[int, str, float]:
+    started = time.perf_counter()
+    command = [str(bench.BIN / "flask"), "--app", "wsgi", "ledger", "check"]
+    done = subprocess.run(
+        command, cwd=bench.ROOT, env=bench.app_env(), capture_output=True, text=True, timeout=300, check=False
+    )
+    summary = next((line for line in done.stdout.splitlines() if line.startswith("Checked")), done.stderr[-500:])
+    return done.returncode, summary, time.perf_counter() - started
+
+
+def timed_ledger_mismatches() -> tuple[list, float]:
+    database = Database(normalise_database_url(DB_URL))
+    try:
+        with database.sessions() as session:
+            started = time.perf_counter()
+            return ledger_mismatches(session), time.perf_counter() - started
+    finally:
+        database.engine.dispose()
+
+
+def bulk_ledger(size: int) -> list[tuple[bool, str]]:
+    print(f"\nwriting {size:,} customers with balances and ledger rows by bulk SQL")
+    started = time.perf_counter()
+    (tenant,) = sql("SELECT id FROM tenants WHERE vendor_code = 'MAMA'")[0]
+    params = {
+        "tenant": tenant, "first_phone": FIRST_BULK_PHONE, "codes": member_codes(size), "per_point": NAIRA_PER_POINT,
+        "first_bonus": FIRST_PURCHASE_BONUS, "welcome": WELCOME_BONUS,
+    }
+    sql(BULK_SQL, params)
+    sql("ANALYZE")
+    balances, rows = sql(
+        "SELECT (SELECT count(*) FROM customer_points_balance), (SELECT count(*) FROM points_transactions)"
+    )[0]
+    print(f"  {balances:,} balances, {rows:,} ledger rows in {time.perf_counter() - started:.1f} s")
+
+    code, line, wall = ledger_check()
+    print(f"  flask --app wsgi ledger check: {wall:.2f} s wall (exit {code}): {line}")
+    mismatches, seconds = timed_ledger_mismatches()
+    print(f"  ledger_mismatches in-process: {seconds:.2f} s, {len(mismatches)} mismatch(es)")
+    clean = code == 0 and " 0 mismatch" in line and not mismatches
+    checks = [(clean, "ledger check on consistent data: 0 mismatches, exit 0")]
+
+    corrupt = "UPDATE customer_points_balance SET current_balance = current_balance + %(by)s WHERE customer_id = " \
+              "(SELECT id FROM customers WHERE phone_number = %(phone)s)"
+    victim = f"+{FIRST_BULK_PHONE + size // 2}"
+    sql(corrupt, {"by": 1, "phone": victim})
+    code, line, wall = ledger_check()
+    print(f"  after corrupting {victim}'s balance: {wall:.2f} s wall (exit {code}): {line}")
+    sql(corrupt, {"by": -1, "phone": victim})
+    return checks + [(code == 1 and " 1 mismatch" in line, "one corrupted balance: 1 mismatch, exit 1")]
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--customers", type=int, default=1000, help="purchases, one per customer (default 1000)")
+    parser.add_argument("--staff", type=int, default=16, help="staff logging in parallel (default 16)")
+    parser.add_argument("--bulk", type=int, default=100_000, help="customers written by SQL for the ledger check")
+    parser.add_argument("--enrolled", action="store_true", help="enrol the customers with JOIN MAMA first")
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that gunicorn gets stopped
+    busy = bench.cpu_busy_share()
+    if busy > 0.1:
+        print(f"warning: the CPUs are already {busy:.0%} busy; other work on this machine skews the figures")
+    print(f"recreating database {bench.DB_NAME} with {args.staff} staff")
+    recreate_database(args.staff)
+    checks = purchases(args) + bulk_ledger(args.bulk)
+    print("\nchecks:")
+    for passed, text in checks:
+        print(f"  [{'PASS' if passed else 'FAIL'}] {text}")
+    return 0 if all(passed for passed, _ in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
