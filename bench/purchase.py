@@ -11,7 +11,8 @@ What it measures:
    Afterwards the database must hold exactly --customers purchases and a consistent ledger.
 2. The wall time of `flask --app wsgi ledger check` (and of ledger_mismatches in-process) over
    --bulk more customers written by bulk SQL, each with a welcome lot, a purchase lot and, for
-   one in three, a redemption; then that one corrupted balance is reported and exits 1.
+   one in three, a redemption (0 mismatches expected); then one balance is corrupted, which
+   must come out as 1 mismatch and exit 1 (and is put back).
 
 How: it drops and recreates the database `bench_purchase`, runs the migrations, loads a
 vendor (MAMA) with --staff staff members, starts the app, opens each staff member's PIN

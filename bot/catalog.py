@@ -21,12 +21,17 @@ CATALOG: dict[str, dict[str, str]] = {
         "menu.help": "Help",
         "menu.rewards": "Rewards",
         "menu.codes": "My reward codes",
+        "menu.wheel": "Spin the wheel",
+        "menu.missions": "Missions",
+        "menu.refer": "Invite a friend",
+        "menu.top": "Top customers",
         "menu.verify": "Verify a reward code",
         "menu.log": "Log a purchase",
         "menu.void": "Void my last purchase",
         "help": (
             "You are in *{vendor}* rewards.\n"
             "BAL - your points\nREWARDS - what your points get you\nCODES - your reward codes\n"
+            "SPIN - the lucky wheel\nMISSIONS - earn bonus points\nREFER - invite a friend\nTOP - this month's top customers\n"
             "HISTORY - recent points\nPROGRAMS - switch shop\n"
             "MENU - the menu\nCANCEL - stop what you are doing\n"
             "STOP - no more offers (START to get them again)"
@@ -133,6 +138,37 @@ CATALOG: dict[str, dict[str, str]] = {
         "redemption_fulfilled_notice": "Enjoy your {reward}! Thanks for visiting *{vendor}*.",
         "redemption_cancelled_notice": "Your {reward} code was cancelled: {points:,} points are back. Balance: {balance:,} points.",
         "redemption_expired_notice": "Your {reward} code expired unused: {points:,} points are back. Balance: {balance:,} points.",
+        # Lucky wheel
+        "spins_you_have": "You have {free} free spin(s) today and {earned} earned spin(s). Spinning...",
+        "spin_buy": "No spins left. Buy one for {cost:,} points?\n1. Yes, spin\n2. No",
+        "spin_none_left": "No spins left today. Come back tomorrow, or earn spins with a purchase!",
+        "spin_not_enough_points": "You don't have enough points to buy a spin. Nothing was spent.",
+        "wheel_none": "There is no lucky wheel here yet.",
+        "spin_result": "{won}\nSpins left: {left}.",
+        "spin_won_points": "🎉 You won {prize}!",
+        "spin_won_reward": "🎉 You won {prize}! Your code is *{code}*: show it at the counter. Reply CODES to see it again.",
+        "spin_won_extra_spin": "🎉 You won an extra spin! Reply SPIN to use it.",
+        "spin_won_nothing": "The wheel stopped on: {prize}.",
+        # Missions, referrals, leaderboard
+        "missions": "*Your missions*\n{lines}",
+        "mission_line": "{title}\n{bar} {done:,}/{target:,} - {reward}",
+        "mission_reward": "{points:,} points",
+        "mission_done": "done ✅",
+        "missions_none": "There are no missions right now. Check again soon!",
+        "mission_complete": "Mission complete: {title}! You earned {points:,} points.",
+        "mission_complete_badge": "Mission complete: {title}! Well done.",
+        "mission_badge": "for the glory",
+        "refer": (
+            "Invite a friend: share this link. When they join and make their first purchase, "
+            "you get {points:,} points.\n{link}"
+        ),
+        "refer_none": "There is no referral programme here right now.",
+        "referral_rewarded": "Your referral paid off: {points:,} points from *{vendor}*. Thank you!",
+        "top": "*{vendor}: top customers this month*\n{lines}\n{you}",
+        "top_line": "{rank}. {name} - {points:,} points",
+        "top_you": "You are number {rank} with {points:,} points.",
+        "top_you_none": "Earn points this month to join the board!",
+        "top_empty": "No points earned this month yet. Be the first!",
         # Verifying codes (staff)
         "verify_ask_code": "Which code? (like RD-7KX4QF)",
         "code_unknown": "No reward code {code} here. Check the letters and try again.",

@@ -11,14 +11,19 @@ class InvalidPhone(ValueError):
 
 
 @lru_cache(maxsize=65536)  # the same phones write again and again; parsing them is not free
-def to_e164(raw: str, country: str | None = None) -> str:
-    """'08030000002' with country NG -> '+2348030000002'. Raises InvalidPhone."""
+def to_e164(raw: str, country: str | None = None, strict: bool = False) -> str:
+    """'08030000002' with country NG -> '+2348030000002'. Raises InvalidPhone.
+
+    `strict` (for numbers people type) wants a number that exists in the numbering plan, so
+    that a PIN or an amount typed in the wrong place is not taken for a phone; numbers from
+    Twilio only need to be possible."""
     try:
         number = phonenumbers.parse(raw, country)
     except phonenumbers.NumberParseException as error:
         raise InvalidPhone(f"not a phone number: {raw!r}") from error
-    if not phonenumbers.is_possible_number(number):
-        raise InvalidPhone(f"not a possible phone number: {raw!r}")
+    valid = phonenumbers.is_valid_number if strict else phonenumbers.is_possible_number
+    if not valid(number):
+        raise InvalidPhone(f"not a valid phone number: {raw!r}")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

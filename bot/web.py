@@ -5,7 +5,8 @@ from flask import Blueprint, Response, abort, current_app, jsonify
 from sqlalchemy import select
 
 from bot.qr import code_png, poster_png
-from models import Reward, RewardRedemption, Tenant
+from bot.wheel import wheel_png
+from models import Reward, RewardRedemption, SpinHistory, Tenant
 
 blueprint = Blueprint("web", __name__)
 
@@ -43,6 +44,18 @@ def redemption_code_image(token: str):
         abort(404)
     png = code_png(found.redemption_code, found.name)
     return Response(png, mimetype="image/png", headers={"Cache-Control": "private, max-age=86400"})
+
+
+@blueprint.get("/media/spin/<uuid:tenant_id>/<uuid:spin_id>.png")
+def spin_image(tenant_id, spin_id):
+    """The wheel as it was for one spin, stopped on what it won."""
+    runtime = current_app.extensions["runtime"]
+    with runtime.db.sessions() as session:
+        spin = session.get(SpinHistory, (tenant_id, spin_id))
+        if spin is None:
+            abort(404)
+        png = wheel_png(tuple(spin.wheel), spin.winner)
+    return Response(png, mimetype="image/png", headers={"Cache-Control": "public, max-age=86400"})
 
 
 def _ok(check) -> bool:

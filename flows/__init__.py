@@ -1,12 +1,14 @@
 """The registry of conversation flows. A new feature adds its flow here."""
 from flows.account import BALANCE_FLOW, HISTORY_FLOW
 from flows.consent import START_FLOW, STOP_FLOW
+from flows.engagement import MISSIONS_FLOW, REFER_FLOW, TOP_FLOW
 from flows.join import JOIN_FLOW
 from flows.navigation import CANCEL_FLOW, HELP_FLOW, MENU_FLOW
 from flows.programs import PROGRAMS_FLOW
 from flows.purchase import LOG_FLOW, VOID_FLOW
 from flows.rewards import CODES_FLOW, REWARDS_FLOW
 from flows.verify import VERIFY_FLOW
+from flows.wheel import WHEEL_FLOW
 
 # Routing priority: the first flow whose trigger matches wins. STOP comes before JOIN so that
 # "STOP MAMA" opts out rather than joins; staff commands too, so that a code in them is not a JOIN.
@@ -25,10 +27,17 @@ FLOWS = [
     HISTORY_FLOW,
     REWARDS_FLOW,
     CODES_FLOW,
+    WHEEL_FLOW,
+    MISSIONS_FLOW,
+    REFER_FLOW,
+    TOP_FLOW,
 ]
 
 # The numbered main menu, in this order.
-MAIN_MENU = [BALANCE_FLOW, REWARDS_FLOW, CODES_FLOW, HISTORY_FLOW, PROGRAMS_FLOW, LOG_FLOW, VOID_FLOW, VERIFY_FLOW, HELP_FLOW]
+MAIN_MENU = [
+    BALANCE_FLOW, REWARDS_FLOW, CODES_FLOW, WHEEL_FLOW, MISSIONS_FLOW, REFER_FLOW, TOP_FLOW, HISTORY_FLOW, PROGRAMS_FLOW,
+    LOG_FLOW, VOID_FLOW, VERIFY_FLOW, HELP_FLOW,
+]
 
 # Words that are commands, so never vendor codes: "JOIN BAL" could not be told from "BAL".
 COMMAND_WORDS = frozenset({"JOIN"}).union(*(flow.triggers for flow in FLOWS))

@@ -143,8 +143,12 @@ def test_menu_numbers_open_the_entries(phone, mama):
     assert "Mama Put Kitchen rewards" in me.send("2").text
     me.send("MENU")
     assert "no reward codes" in me.send("3").text
-    assert "Welcome bonus" in me.send("4").text
-    assert "Your programmes" in me.send("5").text
+    assert "free spin" in me.send("4").text
+    assert "Your missions" in me.send("5").text
+    assert "Invite a friend" in me.send("6").text
+    assert "top customers this month" in me.send("7").text
+    assert "Welcome bonus" in me.send("8").text
+    assert "Your programmes" in me.send("9").text
     assert "HISTORY - recent points" in me.send("HELP").text
 
 

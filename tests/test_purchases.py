@@ -301,3 +301,10 @@ def test_staff_pin_command_prompts_and_refuses_weak_pins(app, mama, db):
         assert check_password_hash(session.scalars(select(VendorUser.pin_hash).where(VendorUser.phone_number == BAYO)).one(), "583920")
     unknown = runner.invoke(args=["staff", "pin", "--tenant", "MAMA", "--phone", "08030009999"], input="583920\n583920\n")
     assert unknown.exit_code != 0 and "not on MAMA's staff" in unknown.output
+
+
+def test_a_pin_typed_where_the_customer_is_asked_is_not_taken_for_a_phone(bayo, member, db):
+    bayo.send("LOG")
+    bayo.send(BAYO_PIN)
+    assert "couldn't read that" in bayo.send(ADA_PIN).text
+    assert count(db, Customer) == 1

@@ -7,11 +7,15 @@ from datetime import datetime
 
 from bot.services.context import Context
 from bot.services.customers import CustomerService
+from bot.services.leaderboard import LeaderboardService
+from bot.services.missions import MissionService
 from bot.services.points import PointsService
 from bot.services.programs import ProgramService
 from bot.services.purchases import PurchaseService
+from bot.services.referrals import ReferralService
 from bot.services.rewards import RewardService
 from bot.services.staff import StaffService
+from bot.services.wheel import WheelService
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,10 @@ class Services:
         self.staff = StaffService(ctx)
         self.purchases = PurchaseService(ctx)
         self.rewards = RewardService(ctx)
+        self.wheel = WheelService(ctx)
+        self.missions = MissionService(ctx)
+        self.referrals = ReferralService(ctx)
+        self.leaderboard = LeaderboardService(ctx)
 
     @property
     def now(self) -> datetime:

@@ -11,6 +11,7 @@ from bot.codes import random_code
 from bot.db import insert_on_conflict
 from bot.services import audit, points
 from bot.services.context import Context
+from bot.services.referrals import record_referral
 from models import Customer, CustomerPointsBalance, PhoneRoute, Tenant
 from models.base import utcnow
 
@@ -111,12 +112,15 @@ class CustomerService:
     def __init__(self, ctx: Context):
         self.ctx = ctx
 
-    def join(self, profile_name: str | None) -> Enrollment:
-        """The phone joins with its consent and this vendor becomes the one it talks to."""
+    def join(self, profile_name: str | None, text: str = "") -> Enrollment:
+        """The phone joins with its consent and this vendor becomes the one it talks to. A
+        referral code in the text (`JOIN MAMA R-K7Q4XM`) links a new member to its referrer."""
         ctx = self.ctx
         enrollment = enroll(ctx.session, ctx.tenant, ctx.phone, ctx.now, profile_name=profile_name)
         ctx.customer = enrollment.customer
         route_phone(ctx.session, ctx.phone, ctx.tenant)
+        if enrollment.created:
+            record_referral(ctx.session, ctx.tenant, enrollment.customer, text)
         return enrollment
 
     def opt_out(self) -> None:

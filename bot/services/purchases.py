@@ -16,6 +16,8 @@ from bot.points_rules import PurchaseFacts, award, tier_for
 from bot.services import audit, points
 from bot.services.context import Context
 from bot.services.customers import describe, enroll, route_phone
+from bot.services.missions import complete_missions
+from bot.services.referrals import reward_referral
 from bot.services.rewards import nearest_reward
 from flows.base import Msg, say
 from models import Customer, CustomerPointsBalance, PointsTransaction, Purchase
@@ -76,7 +78,7 @@ class PurchaseService:
         if _MEMBER_CODE.fullmatch(compact) and self._by_member_code(compact) is not None:
             return compact
         try:
-            return to_e164(compact, self.ctx.tenant.country)
+            return to_e164(compact, self.ctx.tenant.country, strict=True)
         except InvalidPhone:
             return None
 
@@ -121,7 +123,18 @@ class PurchaseService:
             progress=nearest_reward(ctx.session, ctx.tenant.id, balance.current_balance, ctx.now),
         ))
         self._update_tier(customer, balance)
+        self._engage(customer, amount)
         return Logged(purchase.id, describe(customer), money, earned, balance.current_balance)
+
+    def _engage(self, customer: Customer, amount: int) -> None:
+        """What a purchase also brings: wheel spins, a referral's reward, completed missions."""
+        ctx = self.ctx
+        wheel = ctx.tenant.settings.get("wheel") or {}
+        if wheel.get("spins_per_purchase") and amount >= to_minor(wheel.get("spin_min_amount", 0), self.currency):
+            customer.spin_credits += wheel["spins_per_purchase"]
+        if customer.total_purchases == 1:
+            reward_referral(ctx.session, ctx.outbox, ctx.tenant, customer, ctx.now)
+        complete_missions(ctx.session, ctx.outbox, ctx.tenant, customer, ctx.now, {"visit_count", "spend_total"})
 
     def last_voidable(self) -> Voidable | None:
         """This staff member's last purchase, if logged in the last 15 minutes and not voided."""

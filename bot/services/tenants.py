@@ -226,7 +226,7 @@ class TenantFileSchema(Schema):
         errors = {}
         for index, member in enumerate(data["staff"]):
             try:
-                member["phone"] = to_e164(member["phone"], data["country"])
+                member["phone"] = to_e164(member["phone"], data["country"], strict=True)
             except InvalidPhone:
                 errors[index] = {"phone": [f"not a phone number in {data['country']}: {member['phone']}"]}
         if errors:

@@ -1,0 +1,76 @@
+"""Referrals: a member's personal JOIN link; the friend's first purchase rewards, once."""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from urllib.parse import quote
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.codes import ALPHABET
+from bot.db import insert_on_conflict
+from bot.outbound import notify
+from bot.phones import wa_me_digits
+from bot.services import points
+from bot.services.context import Context
+from bot.services.missions import complete_missions
+from flows.base import say
+from models import Customer, Referral, Tenant
+
+_REFERRAL = re.compile(rf"\bR-?([{ALPHABET}]{{6}})\b")
+
+
+def referral_link(tenant: Tenant, customer: Customer) -> str:
+    text = quote(f"JOIN {tenant.vendor_code} R-{customer.member_code}")
+    return f"https://wa.me/{wa_me_digits(tenant.whatsapp_number)}?text={text}"
+
+
+def record_referral(session: Session, tenant: Tenant, newcomer: Customer, text: str) -> None:
+    """Link a phone that has just joined to the member whose link it used. Only a new member
+    can be referred, and not by itself."""
+    match = _REFERRAL.search(text.upper())
+    if not match or not tenant.settings.get("referral"):
+        return
+    referrer_id = session.scalar(
+        select(Customer.id).where(Customer.tenant_id == tenant.id, Customer.member_code == match.group(1))
+    )
+    if referrer_id is None or referrer_id == newcomer.id:
+        return
+    insert_on_conflict(session, Referral, {
+        "tenant_id": tenant.id, "referrer_id": referrer_id, "referred_id": newcomer.id, "created_at": newcomer.created_at,
+    })
+
+
+def reward_referral(session: Session, outbox: list, tenant: Tenant, newcomer: Customer, now: datetime) -> None:
+    """At the referred friend's first purchase: the referral points to the referrer, the friend
+    or both, as the vendor chose; then the referrer's referral missions."""
+    referral = session.scalars(
+        select(Referral)
+        .where(Referral.tenant_id == tenant.id, Referral.referred_id == newcomer.id, Referral.rewarded_at.is_(None))
+        .with_for_update()
+    ).one_or_none()
+    config = tenant.settings.get("referral")
+    if referral is None or not config:
+        return
+    referral.rewarded_at = now
+    referrer = session.get(Customer, (tenant.id, referral.referrer_id), with_for_update=True)
+    winners = {"referrer": [referrer], "referred": [newcomer], "both": [referrer, newcomer]}[config["rewarded"]]
+    for winner in winners:
+        if config["points"]:
+            points.credit(session, tenant, winner, config["points"], source="referral", description="Referral bonus", now=now)
+        notify(session, outbox, tenant, winner, say("referral_rewarded", points=config["points"], vendor=tenant.name))
+    session.flush()
+    complete_missions(session, outbox, tenant, referrer, now, {"referral"})
+
+
+class ReferralService:
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    def link(self) -> str:
+        return referral_link(self.ctx.tenant, self.ctx.require_customer())
+
+    @property
+    def reward(self) -> dict | None:
+        return self.ctx.tenant.settings.get("referral")

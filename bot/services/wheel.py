@@ -1,0 +1,147 @@
+"""The lucky wheel: who may spin, what pays for the spin, the draw, and the prize."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from random import Random
+
+from sqlalchemy import func, select
+
+from bot.services import points
+from bot.services.context import Context
+from bot.services.rewards import issue_code, lock_if_limited
+from bot.wheel import pick
+from models import Customer, CustomerPointsBalance, Reward, SpinHistory, WheelItem
+from models.base import new_id
+
+NO_PRIZE = "No prize"
+
+
+@dataclass(frozen=True)
+class Spins:
+    free: int  # free spins left today
+    earned: int  # from purchases and extra-spin prizes
+    cost: int  # points for a bought spin; 0: spins cannot be bought
+
+    @property
+    def total(self) -> int:
+        return self.free + self.earned
+
+
+@dataclass(frozen=True)
+class SpinResult:
+    label: str
+    kind: str  # points | reward | extra_spin | nothing
+    prize: str  # what was won, in words
+    code: str | None  # a reward's redemption code
+    media_path: str  # the picture of the wheel stopped on it
+    spins_left: int
+
+
+class WheelService:
+    def __init__(self, ctx: Context, rng: Random | None = None):
+        self.ctx = ctx
+        self.rng = rng or secrets.SystemRandom()  # the OS's secure source; tests inject a seeded one
+
+    @property
+    def settings(self) -> dict | None:
+        return self.ctx.tenant.settings.get("wheel")
+
+    def spins(self) -> Spins:
+        customer = self.ctx.require_customer()
+        wheel = self.settings or {}
+        used_free = self.ctx.session.scalar(
+            select(func.count()).where(
+                SpinHistory.tenant_id == customer.tenant_id,
+                SpinHistory.customer_id == customer.id,
+                SpinHistory.local_day == self._today(),
+                SpinHistory.paid_by == "free",
+            )
+        )
+        free = max(0, wheel.get("daily_free_spins", 0) - used_free)
+        return Spins(free, customer.spin_credits, wheel.get("spin_cost_points", 0))
+
+    def spin(self, message_sid: str, buy: bool = False) -> SpinResult | str:
+        """Spend a spin (free first, then earned; with `buy`, points) and apply the prize, in this
+        transaction; the customer row is locked by the dispatcher. Returns a catalog key when
+        the spin cannot be made, having changed nothing."""
+        ctx = self.ctx
+        customer = ctx.require_customer()
+        if not self.settings:
+            return "wheel_none"
+        spins = self.spins()
+        if spins.free:
+            paid_by, spent = "free", 0
+        elif spins.earned:
+            paid_by, spent = "earned", 0
+            customer.spin_credits -= 1
+        elif buy and spins.cost:
+            balance = ctx.session.get(CustomerPointsBalance, (customer.tenant_id, customer.id), populate_existing=True)
+            if balance.current_balance < spins.cost:
+                return "spin_not_enough_points"
+            points.debit(ctx.session, customer, spins.cost, transaction_type="redeemed", source="spin",
+                         description="Bought a spin", now=ctx.now)
+            paid_by, spent = "points", spins.cost
+        else:
+            return "spin_none_left"
+        items = self._items()
+        won = pick(items, lambda item: item.weight, self.rng, self._claim)
+        return self._record(customer, items, won, paid_by, spent, message_sid)
+
+    def _items(self) -> list[WheelItem]:
+        return list(self.ctx.session.scalars(
+            select(WheelItem)
+            .where(WheelItem.tenant_id == self.ctx.tenant.id, WheelItem.is_active)
+            .order_by(WheelItem.position)
+        ))
+
+    def _claim(self, item: WheelItem) -> bool:
+        """Whether the drawn item can still be won; if so it is locked and counted. An item with
+        neither stock nor daily cap (nor a limited reward) is never contended, so never locked."""
+        reward = self._reward(item) if item.kind == "reward" else None
+        if item.kind == "reward" and (reward is None or (reward.stock is not None and reward.stock_used >= reward.stock)):
+            return False
+        if item.stock is None and item.daily_cap is None:
+            return True
+        session, today = self.ctx.session, self._today()
+        session.refresh(item, with_for_update=True)
+        if item.won_on != today:
+            item.won_on, item.won_today = today, 0
+        if (item.stock is not None and item.won >= item.stock) or (item.daily_cap is not None and item.won_today >= item.daily_cap):
+            return False
+        item.won += 1
+        item.won_today += 1
+        return True
+
+    def _reward(self, item: WheelItem) -> Reward | None:
+        reward_id = self.ctx.session.scalar(
+            select(Reward.id).where(Reward.tenant_id == self.ctx.tenant.id, Reward.name == item.reward_name)
+        )
+        return lock_if_limited(self.ctx.session, self.ctx.tenant.id, reward_id, self.ctx.now) if reward_id else None
+
+    def _record(self, customer: Customer, items: list[WheelItem], won: WheelItem | None, paid_by: str, spent: int, sid: str) -> SpinResult:
+        ctx = self.ctx
+        spin_id, code, redemption_id = new_id(), None, None
+        label, kind = (won.label, won.kind) if won else (NO_PRIZE, "nothing")
+        prize = label
+        if kind == "points":
+            points.credit(ctx.session, ctx.tenant, customer, won.value, source="spin", description=f"Wheel: {label}", now=ctx.now)
+            prize = f"{won.value} points"
+        elif kind == "reward":
+            redemption_id = new_id()
+            issued = issue_code(ctx.session, ctx.tenant, customer, self._reward(won), ctx.now, redemption_id=redemption_id)
+            code, prize = issued.code, won.reward_name
+        elif kind == "extra_spin":
+            customer.spin_credits += 1
+        labels = [item.label for item in items] + ([] if won else [NO_PRIZE])
+        winner = labels.index(label)
+        ctx.session.add(SpinHistory(
+            tenant_id=ctx.tenant.id, id=spin_id, customer_id=customer.id, wheel_item_id=won.id if won else None,
+            label=label, kind=kind, prize=prize, paid_by=paid_by, points_spent=spent, local_day=self._today(),
+            message_sid=sid, redemption_id=redemption_id, wheel=labels, winner=winner, created_at=ctx.now,
+        ))
+        ctx.session.flush()
+        return SpinResult(label, kind, prize, code, f"/media/spin/{ctx.tenant.id}/{spin_id}.png", self.spins().total)
+
+    def _today(self):
+        return self.ctx.now.astimezone(self.ctx.zone).date()

@@ -1,0 +1,39 @@
+"""SPIN: the lucky wheel."""
+from __future__ import annotations
+
+from flows.base import Flow, Inbound, Outcome, State, finish, goto, missed, say
+
+
+def start_spin(state: State, inbound: Inbound, services) -> Outcome:
+    spins = services.wheel.spins()
+    if spins.total:
+        return _spin(inbound, services, say("spins_you_have", free=spins.free, earned=spins.earned))
+    if spins.cost:
+        return goto(state, "buy", cost=spins.cost), [say("spin_buy", cost=spins.cost)]
+    return finish(), [say("spin_none_left")]
+
+
+def buy_spin(state: State, inbound: Inbound, services) -> Outcome:
+    if inbound.number == 2:
+        return finish(), [say("cancelled")]
+    if inbound.number != 1:
+        return missed(state), [say("confirm_hint")]
+    return _spin(inbound, services, None, buy=True)
+
+
+def _spin(inbound: Inbound, services, why, buy: bool = False) -> Outcome:
+    result = services.wheel.spin(inbound.sid, buy=buy)
+    if isinstance(result, str):  # the spin could not be made: nothing changed
+        return finish(), [say(result)]
+    won = say(f"spin_won_{result.kind}", prize=result.prize, code=result.code or "")
+    replies = ([why] if why else []) + [say("spin_result", media_url=result.media_path, won=won, left=result.spins_left)]
+    return finish(), replies
+
+
+WHEEL_FLOW = Flow(
+    "wheel",
+    {"start": start_spin, "buy": buy_spin},
+    triggers=frozenset({"SPIN", "WHEEL"}),
+    interrupts=True,
+    menu="menu.wheel",
+)
