@@ -4,14 +4,16 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import create_engine, select, text, update
+from sqlalchemy import create_engine, func, select, text, update
 
 from bot.services import points
+from bot.services.tenants import load_tenant
 from models import (
-    Customer, CustomerPointsBalance, PointsTransaction, Purchase, Reward, RewardRedemption, Tenant, WhatsAppMessage,
+    Customer, CustomerPointsBalance, MissionCompletion, PointsTransaction, Purchase, Reward, RewardRedemption, SpinHistory, Tenant,
+    WhatsAppMessage, WheelItem,
 )
 from models.base import utcnow
-from tests.conftest import Phone, count
+from tests.conftest import Phone, count, tenant_file
 
 
 def all_at_once(app, number: str, bodies: list[str], sids: list[str] | None = None):
@@ -85,7 +87,8 @@ def test_two_staff_logging_for_one_customer_at_once_both_count(app, mama, db):
         bonuses = session.scalars(select(Purchase.points_breakdown)).all()
     assert (member.total_purchases, member.total_spent) == (2, 3_000_000)
     assert sum(any(c["rule"] == "first_purchase_bonus" for c in b) for b in bonuses) == 1  # only one was the first
-    assert balance == 50 + 170 + 150
+    assert balance == 50 + 170 + 150 + 150  # and the weekly spend mission, paid once
+    assert count(db, MissionCompletion) == 1
     with db.sessions() as session:
         assert points.ledger_mismatches(session) == []
 
@@ -143,3 +146,50 @@ def test_two_customers_racing_for_the_last_unit_one_gets_it(app, mama, db):
     with db.sessions() as session:
         assert session.scalars(select(Reward.stock_used).where(Reward.name == "Jollof rice plate")).one() == 1
         assert sorted(session.scalars(select(CustomerPointsBalance.current_balance))) == [0, 500]
+
+
+def _wheel(*items, **settings):
+    return {"daily_free_spins": 1, "spins_per_purchase": 0, "spin_min_amount": 0, "spin_cost_points": 0,
+            **settings, "items": list(items)}
+
+
+def test_parallel_spins_from_one_customer_never_exceed_their_spins(app, mama, db):
+    with db.transaction() as session:
+        load_tenant(session, tenant_file(wheel=_wheel({"label": "Nothing", "type": "nothing", "weight": 1})))
+    number = "+2348031230020"
+    Phone(app, number).send("JOIN MAMA")
+    with db.transaction() as session:
+        session.execute(update(Customer).where(Customer.phone_number == number).values(spin_credits=2))
+    results = all_at_once(app, number, ["SPIN"] * 10)
+    assert sum("The wheel stopped on" in r.text for r in results) == 3  # 1 free + 2 earned
+    assert sum("No spins left" in r.text for r in results) == 7
+    assert count(db, SpinHistory) == 3
+    with db.sessions() as session:
+        assert session.scalars(select(Customer.spin_credits).where(Customer.phone_number == number)).one() == 0
+
+
+def test_stock_and_daily_caps_hold_under_parallel_spins_from_many_customers(app, mama, db):
+    items = [{"label": "Jackpot", "type": "points", "value": 500, "weight": 100, "stock": 3},
+             {"label": "Daily", "type": "points", "value": 50, "weight": 100, "daily_cap": 2},
+             {"label": "Nothing", "type": "nothing", "weight": 1}]
+    with db.transaction() as session:
+        load_tenant(session, tenant_file(wheel=_wheel(*items)))
+    numbers = [f"+23480312301{n:02}" for n in range(16)]
+    for number in numbers:
+        Phone(app, number).send("JOIN MAMA")
+    barrier = threading.Barrier(len(numbers))
+
+    def spin(number):
+        phone = Phone(app, number)
+        barrier.wait()
+        return phone.send("SPIN")
+
+    with ThreadPoolExecutor(max_workers=len(numbers)) as pool:
+        assert all(result.status == 200 for result in pool.map(spin, numbers))
+    with db.sessions() as session:
+        won = dict(session.execute(select(SpinHistory.label, func.count()).group_by(SpinHistory.label)).all())
+        counters = {item.label: item.won for item in session.scalars(select(WheelItem))}
+        assert points.ledger_mismatches(session) == []
+    assert won.get("Jackpot", 0) == counters["Jackpot"] <= 3
+    assert won.get("Daily", 0) == counters["Daily"] <= 2
+    assert sum(won.values()) == 16

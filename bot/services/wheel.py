@@ -85,6 +85,7 @@ class WheelService:
         else:
             return "spin_none_left"
         items = self._items()
+        self._lock_limited(items)
         won = pick(items, lambda item: item.weight, self.rng, self._claim)
         return self._record(customer, items, won, paid_by, spent, message_sid)
 
@@ -95,16 +96,29 @@ class WheelService:
             .order_by(WheelItem.position)
         ))
 
+    def _lock_limited(self, items: list[WheelItem]) -> None:
+        """Lock every item with a stock or a daily cap, in one fixed order, before drawing: two
+        spins that each held one and wanted the other would deadlock. A wheel without limits
+        locks nothing, so its spins never wait for each other."""
+        limited = [item.id for item in items if item.stock is not None or item.daily_cap is not None]
+        if limited:
+            self.ctx.session.scalars(
+                select(WheelItem)
+                .where(WheelItem.tenant_id == self.ctx.tenant.id, WheelItem.id.in_(limited))
+                .order_by(WheelItem.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            ).all()
+
     def _claim(self, item: WheelItem) -> bool:
-        """Whether the drawn item can still be won; if so it is locked and counted. An item with
-        neither stock nor daily cap (nor a limited reward) is never contended, so never locked."""
-        reward = self._reward(item) if item.kind == "reward" else None
-        if item.kind == "reward" and (reward is None or (reward.stock is not None and reward.stock_used >= reward.stock)):
-            return False
+        """Whether the drawn item can still be won; if so its win is counted."""
+        if item.kind == "reward":
+            reward = self._reward(item)
+            if reward is None or (reward.stock is not None and reward.stock_used >= reward.stock):
+                return False
         if item.stock is None and item.daily_cap is None:
-            return True
-        session, today = self.ctx.session, self._today()
-        session.refresh(item, with_for_update=True)
+            return True  # nothing to run out of: not counted, not locked
+        today = self._today()
         if item.won_on != today:
             item.won_on, item.won_today = today, 0
         if (item.stock is not None and item.won >= item.stock) or (item.daily_cap is not None and item.won_today >= item.daily_cap):
