@@ -13,9 +13,13 @@ import pytest
 from PIL import Image
 from sqlalchemy import select, update
 
+from bot.services.context import Context
 from bot.services.tenants import load_tenant
+from bot.services.wheel import WheelService
 from bot.wheel import pick
-from models import Customer, MissionCompletion, PointsTransaction, Referral, RewardRedemption, SpinHistory, WheelItem
+from models import (
+    Customer, MissionCompletion, PointsTransaction, Referral, RewardRedemption, SpinHistory, Tenant, WheelItem,
+)
 from models.base import utcnow
 from tests.conftest import PUBLIC_BASE_URL, balance_of, count, run_jobs, tenant_file
 
@@ -276,3 +280,16 @@ def test_top_shows_this_months_best_with_short_names_and_masked_phones(member, p
     assert "1. Ada O. +234•••0000 - 420 points" in text  # welcome 50, purchase 220, spend mission 150
     assert "2. Chidi +234•••4567 - 50 points" in text
     assert text.endswith("You are number 2 with 50 points.")
+
+
+def test_the_service_draws_with_the_random_source_it_is_given(member, db):
+    items = [{"label": name, "type": "nothing", "weight": weight} for name, weight in (("A", 60), ("B", 30), ("C", 10))]
+    reload(db, wheel=wheel(*items, daily_free_spins=40))
+    with db.transaction() as session:
+        customer = session.scalars(select(Customer).with_for_update()).one()
+        ctx = Context(session=session, tenant=session.get(Tenant, customer.tenant_id), phone=CUSTOMER, now=utcnow(), customer=customer)
+        service = WheelService(ctx, rng=Random(7))
+        labels = [service.spin(f"SM{n}").label for n in range(40)]
+    expected = Random(7)
+    weights = {"A": 60, "B": 30, "C": 10}
+    assert labels == [pick(list(weights), weights.get, expected, lambda item: True) for _ in range(40)]
