@@ -38,14 +38,13 @@ import sys
 import tempfile
 import threading
 import time
-import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+from xml.etree import ElementTree
 
 import psycopg2
-
 import webhook as bench  # bench/ is on sys.path when this file runs as a script
 
 sys.path.insert(0, str(bench.ROOT))
@@ -201,7 +200,7 @@ def time_picture(vendor: dict, repeats: int) -> None:
         wheel.wheel_png(labels, winner)  # every marked wheel cached
     cached = render_ms(labels, repeats, lambda: None)
     for name, ms in (("cold", cold), ("marked only", marked), ("cached", cached)):
-        print(f"  {name:<13}{ms:>8.2f} ms")
+        print(f"  {name:<13}{ms:>9.3f} ms")
 
 
 def main() -> int:

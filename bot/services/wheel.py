@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import date
 from random import Random
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, or_, select, update
 
 from bot.services import points
 from bot.services.context import Context
-from bot.services.rewards import issue_code, lock_if_limited
+from bot.services.rewards import available, issue_code, lock_if_limited
 from bot.wheel import pick
 from models import Customer, CustomerPointsBalance, Reward, SpinHistory, WheelItem
 from models.base import new_id
@@ -85,9 +86,9 @@ class WheelService:
         else:
             return "spin_none_left"
         items = self._items()
-        self._lock_limited(items)
         won = pick(items, lambda item: item.weight, self.rng, self._claim)
-        return self._record(customer, items, won, paid_by, spent, message_sid)
+        spins_left = spins.total - (paid_by != "points")
+        return self._record(customer, items, won, paid_by, spent, message_sid, spins_left)
 
     def _items(self) -> list[WheelItem]:
         return list(self.ctx.session.scalars(
@@ -96,44 +97,57 @@ class WheelService:
             .order_by(WheelItem.position)
         ))
 
-    def _lock_limited(self, items: list[WheelItem]) -> None:
-        """Lock every item with a stock or a daily cap, in one fixed order, before drawing: two
-        spins that each held one and wanted the other would deadlock. A wheel without limits
-        locks nothing, so its spins never wait for each other."""
-        limited = [item.id for item in items if item.stock is not None or item.daily_cap is not None]
-        if limited:
-            self.ctx.session.scalars(
-                select(WheelItem)
-                .where(WheelItem.tenant_id == self.ctx.tenant.id, WheelItem.id.in_(limited))
-                .order_by(WheelItem.id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            ).all()
-
     def _claim(self, item: WheelItem) -> bool:
-        """Whether the drawn item can still be won; if so its win is counted."""
-        if item.kind == "reward":
-            reward = self._reward(item)
-            if reward is None or (reward.stock is not None and reward.stock_used >= reward.stock):
-                return False
-        if item.stock is None and item.daily_cap is None:
-            return True  # nothing to run out of: not counted, not locked
-        today = self._today()
-        if item.won_on != today:
-            item.won_on, item.won_today = today, 0
-        if (item.stock is not None and item.won >= item.stock) or (item.daily_cap is not None and item.won_today >= item.daily_cap):
+        """Whether the drawn item can still be won; if so its win is counted.
+
+        Only the item actually won is locked (its counters are taken by one conditional UPDATE,
+        which locks nothing when it fails), then the reward it gives: always in that order, and
+        a spin never holds two items, so parallel spins cannot deadlock. An item with neither
+        stock nor daily cap is not counted, so it is never waited for."""
+        reward = self._reward(item, lock=False) if item.kind == "reward" else None
+        if item.kind == "reward" and not _in_stock(reward):
             return False
-        item.won += 1
-        item.won_today += 1
+        limited = item.stock is not None or item.daily_cap is not None
+        if limited and not self._count_win(item, +1):
+            return False
+        if item.kind == "reward" and not _in_stock(self._reward(item, lock=True)):
+            if limited:  # the reward ran out in between: give the item its win back
+                self._count_win(item, -1)
+            return False
         return True
 
-    def _reward(self, item: WheelItem) -> Reward | None:
-        reward_id = self.ctx.session.scalar(
-            select(Reward.id).where(Reward.tenant_id == self.ctx.tenant.id, Reward.name == item.reward_name)
+    def _count_win(self, item: WheelItem, change: int) -> bool:
+        today = self._today()
+        same_day = WheelItem.won_on == today
+        statement = (
+            update(WheelItem)
+            .where(WheelItem.tenant_id == item.tenant_id, WheelItem.id == item.id)
+            .values(
+                won=WheelItem.won + change,
+                won_today=case((same_day, WheelItem.won_today + change), else_=max(change, 0)),
+                won_on=today,
+            )
         )
-        return lock_if_limited(self.ctx.session, self.ctx.tenant.id, reward_id, self.ctx.now) if reward_id else None
+        if change > 0:
+            statement = statement.where(
+                or_(WheelItem.stock.is_(None), WheelItem.won < WheelItem.stock),
+                or_(WheelItem.daily_cap.is_(None), WheelItem.won_on.is_distinct_from(today), WheelItem.won_today < WheelItem.daily_cap),
+            )
+        return self.ctx.session.execute(statement).rowcount == 1
 
-    def _record(self, customer: Customer, items: list[WheelItem], won: WheelItem | None, paid_by: str, spent: int, sid: str) -> SpinResult:
+    def _reward(self, item: WheelItem, lock: bool) -> Reward | None:
+        ctx = self.ctx
+        reward_id = ctx.session.scalar(select(Reward.id).where(Reward.tenant_id == ctx.tenant.id, Reward.name == item.reward_name))
+        if reward_id is None:
+            return None
+        if lock:
+            return lock_if_limited(ctx.session, ctx.tenant.id, reward_id, ctx.now)
+        return ctx.session.scalars(select(Reward).where(Reward.tenant_id == ctx.tenant.id, Reward.id == reward_id, *available(ctx.now))).one_or_none()
+
+    def _record(
+        self, customer: Customer, items: list[WheelItem], won: WheelItem | None, paid_by: str, spent: int, sid: str,
+        spins_left: int,
+    ) -> SpinResult:
         ctx = self.ctx
         spin_id, code, redemption_id = new_id(), None, None
         label, kind = (won.label, won.kind) if won else (NO_PRIZE, "nothing")
@@ -143,10 +157,11 @@ class WheelService:
             prize = f"{won.value} points"
         elif kind == "reward":
             redemption_id = new_id()
-            issued = issue_code(ctx.session, ctx.tenant, customer, self._reward(won), ctx.now, redemption_id=redemption_id)
+            issued = issue_code(ctx.session, ctx.tenant, customer, self._reward(won, lock=True), ctx.now, redemption_id=redemption_id)
             code, prize = issued.code, won.reward_name
         elif kind == "extra_spin":
             customer.spin_credits += 1
+            spins_left += 1
         labels = [item.label for item in items] + ([] if won else [NO_PRIZE])
         winner = labels.index(label)
         ctx.session.add(SpinHistory(
@@ -155,7 +170,12 @@ class WheelService:
             message_sid=sid, redemption_id=redemption_id, wheel=labels, winner=winner, created_at=ctx.now,
         ))
         ctx.session.flush()
-        return SpinResult(label, kind, prize, code, f"/media/spin/{ctx.tenant.id}/{spin_id}.png", self.spins().total)
+        return SpinResult(label, kind, prize, code, f"/media/spin/{ctx.tenant.id}/{spin_id}.png", spins_left)
 
-    def _today(self):
+    def _today(self) -> date:
         return self.ctx.now.astimezone(self.ctx.zone).date()
+
+
+def _in_stock(reward: Reward | None) -> bool:
+    """The reward is offered now and has a unit left."""
+    return reward is not None and (reward.stock is None or reward.stock_used < reward.stock)
