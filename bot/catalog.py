@@ -45,7 +45,7 @@ CATALOG: dict[str, dict[str, str]] = {
         ),
         "not_understood": "Sorry, I didn't get that. Reply with a number from the menu, or MENU.",
         "too_many_misses": "Let's start again from the menu.",
-        "session_expired": "Your last conversation timed out, so we started afresh.",
+        "session_expired": "Your last conversation timed out, so we started again.",
         "cancelled": "Cancelled. Nothing was changed.",
         "nothing_to_cancel": "Nothing to cancel.",
         # Inbound message shape
@@ -157,13 +157,21 @@ CATALOG: dict[str, dict[str, str]] = {
         "missions_none": "There are no missions right now. Check again soon!",
         "mission_complete": "Mission complete: {title}! You earned {points:,} points.",
         "mission_complete_badge": "Mission complete: {title}! Well done.",
-        "mission_badge": "for the glory",
-        "refer": (
+        "mission_badge": "no points, just pride",
+        "refer_both": (
+            "Invite a friend: share this link. When they join and make their first purchase, "
+            "you both get {points:,} points.\n{link}"
+        ),
+        "refer_referrer": (
             "Invite a friend: share this link. When they join and make their first purchase, "
             "you get {points:,} points.\n{link}"
         ),
+        "refer_referred": (
+            "Invite a friend: share this link. When they join and make their first purchase, "
+            "they get {points:,} points.\n{link}"
+        ),
         "refer_none": "There is no referral programme here right now.",
-        "referral_rewarded": "Your referral paid off: {points:,} points from *{vendor}*. Thank you!",
+        "referral_rewarded": "Referral bonus: {points:,} points from *{vendor}*. Thank you!",
         "top": "*{vendor}: top customers this month*\n{lines}\n{you}",
         "top_line": "{rank}. {name} - {points:,} points",
         "top_you": "You are number {rank} with {points:,} points.",

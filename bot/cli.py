@@ -21,6 +21,7 @@ from bot.services.staff import set_pin
 from bot.services.tenants import TenantFileError, load_tenant, parse_tenant_file
 from models import CustomerPointsBalance, Tenant, VendorUser, WhatsAppMessage
 from models.base import utcnow
+from workers.points import expire_points
 from workers.redemptions import expire_redemptions
 
 
@@ -108,6 +109,11 @@ def staff_pin(code: str, phone: str, pin: str):
 @click.group(cls=AppGroup, help="The points ledger.")
 def ledger():
     pass
+
+
+@ledger.command("expire", help="Expire what is left of the points past their expiry date.")
+def ledger_expire():
+    click.echo(f"Expired {expire_points():,} point(s).")
 
 
 @ledger.command("check", help="Verify every balance equals its ledger; exit 1 on any mismatch.")

@@ -42,6 +42,9 @@ class Config:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Config":
         env = os.environ if env is None else env
+        if env.get("TWILIO_ACCOUNT_SID") and not env.get("TWILIO_AUTH_TOKEN"):
+            # The dev token is public: with a real account it would let anyone forge webhooks.
+            raise ValueError("TWILIO_AUTH_TOKEN must be set when TWILIO_ACCOUNT_SID is")
         return cls(
             database_url=normalise_database_url(env.get("DATABASE_URL") or default_database_url()),
             redis_url=env.get("REDIS_URL") or None,

@@ -118,8 +118,10 @@ def _render(message: Msg, customer: Customer | None) -> Reply:
     return Reply(render(message, language), message.media_url)
 
 
-_STORED_REPLY = select(WhatsAppMessage.reply).where(
-    WhatsAppMessage.message_sid == bindparam("sid"), WhatsAppMessage.direction == "inbound"
+_STORED_REPLY = (
+    select(WhatsAppMessage.reply)
+    .where(WhatsAppMessage.message_sid == bindparam("sid"), WhatsAppMessage.direction == "inbound")
+    .limit(1)
 )
 
 

@@ -39,5 +39,5 @@ MAIN_MENU = [
     LOG_FLOW, VOID_FLOW, VERIFY_FLOW, HELP_FLOW,
 ]
 
-# Words that are commands, so never vendor codes: "JOIN BAL" could not be told from "BAL".
-COMMAND_WORDS = frozenset({"JOIN"}).union(*(flow.triggers for flow in FLOWS))
+# Words that are commands or answers, so never vendor codes: "JOIN BAL" could not be told from "BAL".
+COMMAND_WORDS = frozenset({"JOIN", "MORE", "RD", "YES", "NO", "OK"}).union(*(flow.triggers for flow in FLOWS))

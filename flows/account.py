@@ -27,6 +27,6 @@ def show_history(state: State, inbound: Inbound, services) -> Outcome:
 
 
 BALANCE_FLOW = Flow(
-    "balance", {"start": show_balance}, triggers=frozenset({"BAL", "BALANCE", "POINTS"}), menu="menu.balance"
+    "balance", {"start": show_balance}, triggers=frozenset({"BAL", "BALANCE", "POINTS"}), interrupts=True, menu="menu.balance"
 )
-HISTORY_FLOW = Flow("history", {"start": show_history}, triggers=frozenset({"HISTORY"}), menu="menu.history")
+HISTORY_FLOW = Flow("history", {"start": show_history}, triggers=frozenset({"HISTORY"}), interrupts=True, menu="menu.history")

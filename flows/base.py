@@ -161,8 +161,10 @@ class Flow:
 
 
 # A command is recognised as the first word ("help me"), or anywhere in a short message
-# ("ok stop", "please help!"); a longer sentence only counts when it starts with it.
+# ("ok stop", "please help!") unless it is negated ("don't stop"); a longer sentence only
+# counts when it starts with it.
 _SHORT_MESSAGE_WORDS = 3
+_NEGATIONS = frozenset({"DON", "DONT", "NOT", "NO", "NEVER"})
 
 
 def mentions_command(words: tuple[str, ...], commands: frozenset[str]) -> bool:
@@ -170,4 +172,8 @@ def mentions_command(words: tuple[str, ...], commands: frozenset[str]) -> bool:
         return False
     if words[0] in commands:
         return True
-    return len(words) <= _SHORT_MESSAGE_WORDS and any(word in commands for word in words)
+    return (
+        len(words) <= _SHORT_MESSAGE_WORDS
+        and any(word in commands for word in words)
+        and not _NEGATIONS.intersection(words)
+    )

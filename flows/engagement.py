@@ -33,7 +33,7 @@ def show_referral(state: State, inbound: Inbound, services) -> Outcome:
     reward = services.referrals.reward
     if not reward:
         return finish(), [say("refer_none")]
-    return finish(), [say("refer", link=services.referrals.link(), points=reward["points"])]
+    return finish(), [say(f"refer_{reward['rewarded']}", link=services.referrals.link(), points=reward["points"])]
 
 
 def show_top(state: State, inbound: Inbound, services) -> Outcome:

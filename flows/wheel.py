@@ -5,6 +5,8 @@ from flows.base import Flow, Inbound, Outcome, State, finish, goto, missed, say
 
 
 def start_spin(state: State, inbound: Inbound, services) -> Outcome:
+    if not services.wheel.settings:
+        return finish(), [say("wheel_none")]
     spins = services.wheel.spins()
     if spins.total:
         return _spin(inbound, services, say("spins_you_have", free=spins.free, earned=spins.earned))

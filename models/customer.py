@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, new_id, utcnow
@@ -34,7 +34,7 @@ class Customer(Base):
     opted_out_at: Mapped[datetime | None]
     conversation_state: Mapped[dict] = mapped_column(default=dict)
     total_purchases: Mapped[int] = mapped_column(default=0)
-    total_spent: Mapped[int] = mapped_column(default=0)  # minor units of the vendor's currency
+    total_spent: Mapped[int] = mapped_column(BigInteger, default=0)  # minor units of the vendor's currency
     last_purchase_at: Mapped[datetime | None]
     tier: Mapped[str | None] = mapped_column(String(50))
     spin_credits: Mapped[int] = mapped_column(default=0)  # spins earned by purchases or won

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKeyConstraint, Index, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKeyConstraint, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, new_id, utcnow
@@ -23,7 +23,7 @@ class Purchase(Base):
     tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     customer_id: Mapped[uuid.UUID]
-    amount: Mapped[int]  # minor units
+    amount: Mapped[int] = mapped_column(BigInteger)  # minor units
     currency: Mapped[str] = mapped_column(String(3))
     source: Mapped[str] = mapped_column(String(20), default="whatsapp")
     logged_by_user_id: Mapped[uuid.UUID | None]

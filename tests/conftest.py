@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 import pytest
 from rq import SimpleWorker
 from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
 from twilio.request_validator import RequestValidator
 
 from bot import migrate
@@ -39,6 +40,8 @@ collect_ignore_glob = [] if POSTGRES_URL else ["test_*_pg.py"]
 def database_url(tmp_path_factory) -> str:
     if POSTGRES_URL:
         url = normalise_database_url(POSTGRES_URL)
+        # The suite wipes the schema: refuse anything that is not plainly a test database.
+        assert "test" in make_url(url).database, f"TEST_DATABASE_URL must name a test database, not {url}"
         engine = create_engine(url)
         with engine.begin() as connection:
             connection.execute(text("DROP SCHEMA public CASCADE"))

@@ -213,7 +213,7 @@ def test_an_idle_flow_resets_after_30_minutes_with_a_notice(phone, mama, db):
         stale = dict(customer.conversation_state, updated_at=(utcnow() - timedelta(minutes=31)).isoformat())
         customer.conversation_state = stale
     sent = me.send("1")
-    assert sent.replies[0].body == "Your last conversation timed out, so we started afresh."
+    assert sent.replies[0].body == "Your last conversation timed out, so we started again."
     assert "Balance: 50 points" in sent.replies[1].body  # "1" read from the menu, not as a programme
 
 

@@ -1,6 +1,9 @@
-"""Property: whatever the sequence of purchases, voids, redemptions, refunds and expiries, every
-balance equals the sum of its ledger and what its lots hold, and is never negative."""
+"""Property: whatever the sequence of purchases, voids, redemptions, refunds, code expiries and
+points expiring, every balance equals the sum of its ledger and what its lots hold, and is never
+negative."""
 from __future__ import annotations
+
+from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -9,9 +12,9 @@ from sqlalchemy import func, select, update
 from bot.services import points
 from bot.services.context import Context
 from bot.services.purchases import PurchaseService
-from bot.services.rewards import RewardService, expire_due
+from bot.services.rewards import RewardService, due_redemptions, expire_redemption
 from bot.services.tenants import load_tenant
-from models import Customer, CustomerPointsBalance, Reward, RewardRedemption, Tenant, VendorUser
+from models import Customer, CustomerPointsBalance, PointsTransaction, Reward, RewardRedemption, Tenant, VendorUser
 from models.base import utcnow
 from tests.conftest import _empty_tables, tenant_file
 
@@ -26,6 +29,7 @@ operations = st.lists(
         st.tuples(st.just("redeem"), st.sampled_from(CUSTOMERS), st.sampled_from(["Small", "Big"])),
         st.tuples(st.just("cancel"), st.just(None), st.just(0)),
         st.tuples(st.just("expire"), st.just(None), st.just(0)),
+        st.tuples(st.just("age"), st.sampled_from(CUSTOMERS), st.integers(1, 400)),
     ),
     min_size=1,
     max_size=14,
@@ -45,6 +49,7 @@ def _redeem(session, phone: str, name: str) -> None:
     ctx = _context(session, phone)
     if ctx.customer is None:
         return
+    points.expire_lots(session, ctx.customer, ctx.now)  # as redeeming does first: those points are gone
     before = session.get(CustomerPointsBalance, (ctx.customer.tenant_id, ctx.customer.id)).current_balance
     reward_id = str(session.scalars(select(Reward.id).where(Reward.name == name)).one())
     outcome = RewardService(ctx).redeem(reward_id)
@@ -82,9 +87,14 @@ def test_balance_always_equals_the_ledger(db, operations):
                 _redeem(session, who, value)
             elif kind == "cancel" and (pending := _last_pending(session)):
                 RewardService(_context(session)).cancel(pending)
+            elif kind == "age":  # days pass: some lots expire, then the customer spends
+                for lot in session.scalars(select(PointsTransaction).where(PointsTransaction.expires_at.is_not(None))):
+                    lot.expires_at -= timedelta(days=value)
+                _redeem(session, who, "Small")
             elif kind == "expire":
                 session.execute(update(RewardRedemption).values(expires_at=utcnow()))
-                expire_due(session, [], utcnow())
+                for tenant_id, redemption_id in due_redemptions(session, utcnow()):
+                    expire_redemption(session, [], tenant_id, redemption_id, utcnow())
         with db.sessions() as session:
             assert points.ledger_mismatches(session) == []
             for reward in session.scalars(select(Reward).where(Reward.stock.is_not(None))):

@@ -49,9 +49,14 @@ def parse_inbound(form) -> Inbound | None:
     if not sid or not sender or not recipient:
         return None
     try:
-        phone, to = to_e164(sender.removeprefix(WHATSAPP_PREFIX)), to_e164(recipient.removeprefix(WHATSAPP_PREFIX))
+        phone = to_e164(sender.removeprefix(WHATSAPP_PREFIX))
     except InvalidPhone:
         return None
+    to = recipient.removeprefix(WHATSAPP_PREFIX)
+    try:
+        to = to_e164(to)
+    except InvalidPhone:
+        pass  # a carrier short code, kept as it came
     body = form.get("Body", "")
     media_count = _int(form.get("NumMedia"))
     return Inbound(

@@ -1,20 +1,22 @@
 from __future__ import annotations
 
 from bot import runtime
-from bot.services.rewards import expire_due
+from bot.services.rewards import due_redemptions, expire_redemption
 from models.base import utcnow
 
 
 def expire_redemptions() -> int:
-    """Expire the pending redemptions past their validity, in batches, each its own transaction;
+    """Expire the pending redemptions past their validity, each in its own short transaction;
     the customers' notices go out after each commit. Returns how many expired."""
     rt = runtime.current()
     total = 0
     while True:
-        outbox: list = []
-        with rt.db.transaction() as session:
-            expired = expire_due(session, outbox, utcnow())
-        rt.deliver(outbox)
-        total += expired
-        if expired == 0:
+        with rt.db.sessions() as session:
+            due = due_redemptions(session, utcnow())
+        if not due:
             return total
+        for tenant_id, redemption_id in due:
+            outbox: list = []
+            with rt.db.transaction() as session:
+                total += expire_redemption(session, outbox, tenant_id, redemption_id, utcnow())
+            rt.deliver(outbox)

@@ -121,6 +121,8 @@ class CustomerService:
         route_phone(ctx.session, ctx.phone, ctx.tenant)
         if enrollment.created:
             record_referral(ctx.session, ctx.tenant, enrollment.customer, text)
+        else:  # enrolled at the counter before: joining is the consent they had not given
+            self.opt_in()
         return enrollment
 
     def opt_out(self) -> None:

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.services.context import Context
@@ -128,7 +128,7 @@ def debit(
     customer row lock. Raises NotEnoughPoints, changing nothing, if the lots fall short."""
     if points <= 0:
         raise ValueError("a debit must be positive")
-    lots = open_lots(session, customer) if lots is None else lots
+    lots = open_lots(session, customer, now) if lots is None else lots
     if sum(lot.remaining for lot in lots) < points:
         raise NotEnoughPoints(f"{points} points wanted")
     entry = PointsTransaction(
@@ -160,8 +160,8 @@ def debit(
     return entry
 
 
-def open_lots(session: Session, customer: Customer) -> list[PointsTransaction]:
-    """Credits with points left, earliest expiry first (never-expiring last), oldest first."""
+def open_lots(session: Session, customer: Customer, now: datetime) -> list[PointsTransaction]:
+    """Unexpired credits with points left, earliest expiry first (never-expiring last), oldest first."""
     return list(
         session.scalars(
             select(PointsTransaction)
@@ -169,10 +169,32 @@ def open_lots(session: Session, customer: Customer) -> list[PointsTransaction]:
                 PointsTransaction.tenant_id == customer.tenant_id,
                 PointsTransaction.customer_id == customer.id,
                 PointsTransaction.remaining > 0,
+                or_(PointsTransaction.expires_at.is_(None), PointsTransaction.expires_at > now),
             )
             .order_by(PointsTransaction.expires_at.is_(None), PointsTransaction.expires_at, PointsTransaction.created_at)
         )
     )
+
+
+def expire_lots(session: Session, customer: Customer, now: datetime) -> int:
+    """Take away exactly what is left of the lots past their expiry, as one `expired` entry that
+    records the lots it took. The caller holds the customer row lock. Returns the points."""
+    due = list(
+        session.scalars(
+            select(PointsTransaction)
+            .where(
+                PointsTransaction.tenant_id == customer.tenant_id,
+                PointsTransaction.customer_id == customer.id,
+                PointsTransaction.remaining > 0,
+                PointsTransaction.expires_at <= now,
+            )
+            .order_by(PointsTransaction.expires_at)
+        )
+    )
+    total = sum(lot.remaining for lot in due)
+    if total:
+        debit(session, customer, total, transaction_type="expired", source="expiry", description="Points expired", now=now, lots=due)
+    return total
 
 
 def _move_balance(session: Session, customer: Customer, kind: str, points: int, now: datetime) -> None:
@@ -205,7 +227,7 @@ _BALANCE_WITH_LOTS = (
         (PointsTransaction.tenant_id == CustomerPointsBalance.tenant_id)
         & (PointsTransaction.customer_id == CustomerPointsBalance.customer_id)
         & (PointsTransaction.remaining > 0)
-        & (PointsTransaction.expires_at > bindparam("now")),
+        & PointsTransaction.expires_at.is_not(None),
     )
     .where(CustomerPointsBalance.tenant_id == bindparam("tenant"), CustomerPointsBalance.customer_id == bindparam("customer"))
     .order_by(PointsTransaction.expires_at)
@@ -219,16 +241,23 @@ class PointsService:
 
     def balance(self) -> Balance:
         """The balance with its next-expiring lots, in one query: the lots ending on the same
-        local day as the earliest one are added up."""
+        local day as the earliest one are added up. Lots found past their expiry are expired
+        first, so the balance shown is what can be spent."""
         customer = self.ctx.require_customer()
-        rows = self.ctx.session.connection().execute(
-            _BALANCE_WITH_LOTS, {"tenant": customer.tenant_id, "customer": customer.id, "now": self.ctx.now}
-        ).all()
+        rows = self._balance_rows(customer)
+        if any(row.expires_at and row.expires_at <= self.ctx.now for row in rows):
+            expire_lots(self.ctx.session, customer, self.ctx.now)
+            rows = self._balance_rows(customer)
         first = rows[0]
         days = [(row.expires_at.astimezone(self.ctx.zone).date(), row.remaining) for row in rows if row.expires_at]
         next_on = days[0][0] if days else None
         next_points = sum(points for day, points in days if day == next_on)
         return Balance(first.current_balance, first.total_earned, next_points, next_on, customer.member_code)
+
+    def _balance_rows(self, customer: Customer) -> list:
+        return self.ctx.session.connection().execute(
+            _BALANCE_WITH_LOTS, {"tenant": customer.tenant_id, "customer": customer.id}
+        ).all()
 
     def history(self, limit: int = 8) -> list[LedgerLine]:
         customer = self.ctx.require_customer()

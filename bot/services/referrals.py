@@ -56,9 +56,8 @@ def reward_referral(session: Session, outbox: list, tenant: Tenant, newcomer: Cu
     referral.rewarded_at = now
     referrer = session.get(Customer, (tenant.id, referral.referrer_id), with_for_update=True)
     winners = {"referrer": [referrer], "referred": [newcomer], "both": [referrer, newcomer]}[config["rewarded"]]
-    for winner in winners:
-        if config["points"]:
-            points.credit(session, tenant, winner, config["points"], source="referral", description="Referral bonus", now=now)
+    for winner in winners if config["points"] else []:
+        points.credit(session, tenant, winner, config["points"], source="referral", description="Referral bonus", now=now)
         notify(session, outbox, tenant, winner, say("referral_rewarded", points=config["points"], vendor=tenant.name))
     session.flush()
     complete_missions(session, outbox, tenant, referrer, now, {"referral"})

@@ -84,16 +84,25 @@ def catalog(session: Session, tenant_id: uuid.UUID, now: datetime) -> list[Rewar
     )
 
 
-def lock_if_limited(session: Session, tenant_id: uuid.UUID, reward_id: uuid.UUID, now: datetime) -> Reward | None:
-    """The reward if it can be redeemed now. Only a reward with limited stock is locked: its
-    counter is what redemptions race for; an unlimited one is taken by all without waiting."""
-    where = (Reward.tenant_id == tenant_id, Reward.id == reward_id, *available(now))
-    reward = session.scalars(select(Reward).where(*where)).one_or_none()
-    if reward is None or reward.stock is None:
-        return reward
+def find_available(session: Session, tenant_id: uuid.UUID, reward_id: uuid.UUID, now: datetime) -> Reward | None:
+    """The reward if it is offered now (active, inside its dates); stock aside."""
     return session.scalars(
-        select(Reward).where(*where).with_for_update().execution_options(populate_existing=True)
+        select(Reward).where(Reward.tenant_id == tenant_id, Reward.id == reward_id, *available(now))
     ).one_or_none()
+
+
+def take_unit(session: Session, reward: Reward) -> bool:
+    """Take one unit of a limited stock with one conditional UPDATE: it locks the row only when
+    it succeeds, so racing redemptions never wait on a reward that has run out, and nothing
+    that fails holds a lock. An unlimited reward keeps no count and is never touched."""
+    if reward.stock is None:
+        return True
+    taken = session.execute(
+        update(Reward)
+        .where(Reward.tenant_id == reward.tenant_id, Reward.id == reward.id, Reward.stock_used < Reward.stock)
+        .values(stock_used=Reward.stock_used + 1)
+    )
+    return taken.rowcount == 1
 
 
 @dataclass(frozen=True)
@@ -108,8 +117,8 @@ def issue_code(
     session: Session, tenant: Tenant, customer: Customer, reward: Reward, now: datetime, *,
     redemption_id: uuid.UUID, points_deducted: int = 0, debit_id: uuid.UUID | None = None,
 ) -> IssuedCode:
-    """A pending redemption of `reward` (holding one unit of a limited stock, which the caller
-    has locked) with a fresh code, unique across the platform."""
+    """A pending redemption of `reward` (whose unit the caller has taken) with a fresh code,
+    unique across the platform."""
     expires_at = now + timedelta(hours=tenant.settings.get("redemption_valid_hours", 24))
     media_token = secrets.token_urlsafe(24)
     for _ in range(_CODE_TRIES):
@@ -121,8 +130,6 @@ def issue_code(
             "created_at": now, "updated_at": now,
         })
         if inserted:  # else that code is taken: draw another
-            if reward.stock is not None:
-                reward.stock_used += 1
             return IssuedCode(redemption_id, code, expires_at, f"/media/{media_token}.png")
     raise RuntimeError("could not draw a free redemption code")
 
@@ -166,8 +173,10 @@ class RewardService:
     def _redeem(self, reward_id: str) -> Redeemed:
         ctx = self.ctx
         customer = ctx.require_customer()
-        reward = lock_if_limited(ctx.session, ctx.tenant.id, uuid.UUID(reward_id), ctx.now)
+        reward = find_available(ctx.session, ctx.tenant.id, uuid.UUID(reward_id), ctx.now)
         self._check(customer, reward)
+        if not take_unit(ctx.session, reward):  # the last unit went to someone else just now
+            raise RedeemRefused("redeem_out_of_stock")
         redemption_id = new_id()
         debit = points.debit(
             ctx.session, customer, reward.points_required, transaction_type="redeemed", source="redemption",
@@ -201,6 +210,7 @@ class RewardService:
             )
             if taken >= reward.max_per_customer:
                 raise RedeemRefused("redeem_limit")
+        points.expire_lots(ctx.session, customer, ctx.now)  # expired points cannot be spent
         balance = ctx.session.get(CustomerPointsBalance, (customer.tenant_id, customer.id), populate_existing=True)
         if balance.current_balance < reward.points_required:
             raise RedeemRefused("redeem_not_enough")
@@ -266,9 +276,7 @@ class RewardService:
 
     def _lock_pending(self, redemption_id: str) -> RewardRedemption | str:
         ctx = self.ctx
-        redemption = ctx.session.get(
-            RewardRedemption, (ctx.tenant.id, uuid.UUID(redemption_id)), with_for_update=True, populate_existing=True
-        )
+        redemption = _lock_with_customer(ctx.session, ctx.tenant.id, uuid.UUID(redemption_id))
         if redemption.status != "pending" or redemption.expires_at <= ctx.now:
             return "code_not_pending"  # used, cancelled or expired while staff looked at it
         return redemption
@@ -310,19 +318,39 @@ def give_back(
     notify(session, outbox, tenant, customer, say(key, reward=reward.name, points=redemption.points_deducted, balance=balance.current_balance))
 
 
-def expire_due(session: Session, outbox: list, now: datetime, limit: int = 500) -> int:
-    """Expire pending redemptions past their validity: refund, restock, tell the customer."""
-    due = session.scalars(
-        select(RewardRedemption)
-        .where(RewardRedemption.status == "pending", RewardRedemption.expires_at <= now)
-        .order_by(RewardRedemption.expires_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
-    tenants: dict[uuid.UUID, Tenant] = {}
-    for redemption in due:
-        tenant = tenants.get(redemption.tenant_id) or tenants.setdefault(redemption.tenant_id, session.get(Tenant, redemption.tenant_id))
-        give_back(session, outbox, tenant, redemption, "expired", now)
-    return len(due)
+def due_redemptions(session: Session, now: datetime, limit: int = 500) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(tenant_id, id) of pending redemptions past their validity."""
+    return [
+        tuple(row)
+        for row in session.execute(
+            select(RewardRedemption.tenant_id, RewardRedemption.id)
+            .where(RewardRedemption.status == "pending", RewardRedemption.expires_at <= now)
+            .order_by(RewardRedemption.expires_at)
+            .limit(limit)
+        )
+    ]
+
+
+def expire_redemption(session: Session, outbox: list, tenant_id: uuid.UUID, redemption_id: uuid.UUID, now: datetime) -> bool:
+    """Expire one pending redemption past its validity: refund, restock, tell the customer.
+    False if it was used or cancelled meanwhile."""
+    redemption = _lock_with_customer(session, tenant_id, redemption_id)
+    if redemption is None or redemption.status != "pending" or redemption.expires_at > now:
+        return False
+    give_back(session, outbox, session.get(Tenant, tenant_id), redemption, "expired", now)
+    return True
+
+
+def _lock_with_customer(session: Session, tenant_id: uuid.UUID, redemption_id: uuid.UUID) -> RewardRedemption | None:
+    """The redemption, locked after its customer: customer rows are always locked first (as the
+    dispatcher does), so staff, the expiry job and the customer never wait on each other in a circle."""
+    customer_id = session.scalar(
+        select(RewardRedemption.customer_id).where(RewardRedemption.tenant_id == tenant_id, RewardRedemption.id == redemption_id)
+    )
+    if customer_id is None:
+        return None
+    session.get(Customer, (tenant_id, customer_id), with_for_update=True, populate_existing=True)
+    return session.get(RewardRedemption, (tenant_id, redemption_id), with_for_update=True, populate_existing=True)
+
 
 

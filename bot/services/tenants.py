@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
+from bot.money import to_minor
 from bot.phones import InvalidPhone, to_e164
 from bot.points_rules import RULE_TYPES
 from bot.services import audit
@@ -210,7 +211,7 @@ class TenantFileSchema(Schema):
     welcome_bonus = fields.Integer(load_default=0, strict=True, validate=validate.Range(0, 1_000_000))
     points_expiry_days = fields.Integer(load_default=None, strict=True, validate=validate.Range(1, 3650))
     staff = fields.List(fields.Nested(StaffSchema), load_default=list)
-    max_purchase_amount = fields.Integer(load_default=10_000_000, strict=True, validate=validate.Range(1))
+    max_purchase_amount = fields.Integer(load_default=10_000_000, strict=True, validate=validate.Range(1, 1_000_000_000_000))
     points_rules = fields.List(fields.Nested(PointsRuleSchema), load_default=list)
     tiers = fields.List(fields.Nested(TierSchema), load_default=list)
     rewards = fields.List(fields.Nested(RewardSchema), load_default=list)
@@ -235,6 +236,28 @@ class TenantFileSchema(Schema):
         if len(phones) != len(set(phones)):
             raise ValidationError({"staff": ["the same phone is listed twice"]})
         return data
+
+    @validates_schema
+    def names_are_unique(self, data, **kwargs):
+        """Rewards, wheel items and missions are known by their names: each name once."""
+        lists = {
+            "rewards": ("name", data.get("rewards", [])),
+            "wheel": ("label", (data.get("wheel") or {}).get("items", [])),
+            "missions": ("title", data.get("missions", [])),
+        }
+        for field, (key, items) in lists.items():
+            names = [item[key] for item in items]
+            duplicates = sorted({name for name in names if names.count(name) > 1})
+            if duplicates:
+                raise ValidationError({field: [f"{key} listed twice: {', '.join(duplicates)}"]})
+
+    @validates_schema
+    def amounts_fit_the_currency(self, data, **kwargs):
+        """per_amount must be at least one minor unit of the currency (0.01 naira)."""
+        for index, rule in enumerate(data.get("points_rules", [])):
+            per_amount = rule.get("per_amount")
+            if per_amount is not None and to_minor(Decimal(str(per_amount)), data.get("currency", "")) < 1:
+                raise ValidationError({"points_rules": {index: {"per_amount": ["is smaller than the currency's smallest unit"]}}})
 
     @validates_schema
     def wheel_rewards_exist(self, data, **kwargs):

@@ -10,7 +10,7 @@ from sqlalchemy import case, func, or_, select, update
 
 from bot.services import points
 from bot.services.context import Context
-from bot.services.rewards import available, issue_code, lock_if_limited
+from bot.services.rewards import find_available, issue_code, take_unit
 from bot.wheel import pick
 from models import Customer, CustomerPointsBalance, Reward, SpinHistory, WheelItem
 from models.base import new_id
@@ -77,6 +77,7 @@ class WheelService:
             paid_by, spent = "earned", 0
             customer.spin_credits -= 1
         elif buy and spins.cost:
+            points.expire_lots(ctx.session, customer, ctx.now)  # expired points cannot be spent
             balance = ctx.session.get(CustomerPointsBalance, (customer.tenant_id, customer.id), populate_existing=True)
             if balance.current_balance < spins.cost:
                 return "spin_not_enough_points"
@@ -100,17 +101,17 @@ class WheelService:
     def _claim(self, item: WheelItem) -> bool:
         """Whether the drawn item can still be won; if so its win is counted.
 
-        Only the item actually won is locked (its counters are taken by one conditional UPDATE,
-        which locks nothing when it fails), then the reward it gives: always in that order, and
-        a spin never holds two items, so parallel spins cannot deadlock. An item with neither
-        stock nor daily cap is not counted, so it is never waited for."""
-        reward = self._reward(item, lock=False) if item.kind == "reward" else None
+        Only what is actually won is locked: the item's counters, then the reward's unit, each
+        taken by a conditional UPDATE that locks nothing when it fails. So a spin never holds a
+        lock on something it did not win, and parallel spins cannot deadlock. An item with
+        neither stock nor daily cap is not counted, so it is never waited for."""
+        reward = self._reward(item) if item.kind == "reward" else None
         if item.kind == "reward" and not _in_stock(reward):
             return False
         limited = item.stock is not None or item.daily_cap is not None
         if limited and not self._count_win(item, +1):
             return False
-        if item.kind == "reward" and not _in_stock(self._reward(item, lock=True)):
+        if reward is not None and not take_unit(self.ctx.session, reward):
             if limited:  # the reward ran out in between: give the item its win back
                 self._count_win(item, -1)
             return False
@@ -135,14 +136,10 @@ class WheelService:
             )
         return self.ctx.session.execute(statement).rowcount == 1
 
-    def _reward(self, item: WheelItem, lock: bool) -> Reward | None:
+    def _reward(self, item: WheelItem) -> Reward | None:
         ctx = self.ctx
         reward_id = ctx.session.scalar(select(Reward.id).where(Reward.tenant_id == ctx.tenant.id, Reward.name == item.reward_name))
-        if reward_id is None:
-            return None
-        if lock:
-            return lock_if_limited(ctx.session, ctx.tenant.id, reward_id, ctx.now)
-        return ctx.session.scalars(select(Reward).where(Reward.tenant_id == ctx.tenant.id, Reward.id == reward_id, *available(ctx.now))).one_or_none()
+        return find_available(ctx.session, ctx.tenant.id, reward_id, ctx.now) if reward_id else None
 
     def _record(
         self, customer: Customer, items: list[WheelItem], won: WheelItem | None, paid_by: str, spent: int, sid: str,
@@ -157,7 +154,7 @@ class WheelService:
             prize = f"{won.value} points"
         elif kind == "reward":
             redemption_id = new_id()
-            issued = issue_code(ctx.session, ctx.tenant, customer, self._reward(won, lock=True), ctx.now, redemption_id=redemption_id)
+            issued = issue_code(ctx.session, ctx.tenant, customer, self._reward(won), ctx.now, redemption_id=redemption_id)
             code, prize = issued.code, won.reward_name
         elif kind == "extra_spin":
             customer.spin_credits += 1

@@ -33,7 +33,7 @@ def upgrade() -> None:
     sa.Column('tenant_id', sa.Uuid(), nullable=False),
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('customer_id', sa.Uuid(), nullable=False),
-    sa.Column('amount', sa.Integer(), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('source', sa.String(length=20), nullable=False),
     sa.Column('logged_by_user_id', sa.Uuid(), nullable=True),
@@ -55,7 +55,7 @@ def upgrade() -> None:
     with op.batch_alter_table('customers', schema=None) as batch_op:
         batch_op.add_column(sa.Column('member_code', sa.String(length=12), nullable=True))
         batch_op.add_column(sa.Column('total_purchases', sa.Integer(), nullable=False, server_default='0'))
-        batch_op.add_column(sa.Column('total_spent', sa.Integer(), nullable=False, server_default='0'))
+        batch_op.add_column(sa.Column('total_spent', sa.BigInteger(), nullable=False, server_default='0'))
         batch_op.add_column(sa.Column('last_purchase_at', models.base.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('tier', sa.String(length=50), nullable=True))
         batch_op.create_unique_constraint(batch_op.f('uq_customers_tenant_id_member_code'), ['tenant_id', 'member_code'])
@@ -80,8 +80,12 @@ def _give_member_codes() -> None:
     connection = op.get_bind()
     customers = sa.table("customers", sa.column("tenant_id", sa.Uuid()), sa.column("id", sa.Uuid()), sa.column("member_code", sa.String()))
     alphabet = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+    given: set[tuple] = set()
     for tenant_id, customer_id in connection.execute(sa.select(customers.c.tenant_id, customers.c.id)).all():
         code = "".join(secrets.choice(alphabet) for _ in range(6))
+        while (tenant_id, code) in given:  # unique per vendor, as the constraint wants
+            code = "".join(secrets.choice(alphabet) for _ in range(6))
+        given.add((tenant_id, code))
         connection.execute(
             customers.update()
             .where(customers.c.tenant_id == tenant_id, customers.c.id == customer_id)

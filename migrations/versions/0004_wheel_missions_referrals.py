@@ -91,7 +91,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table('reward_redemptions', schema=None) as batch_op:
         batch_op.alter_column('debit_id',
-               existing_type=sa.CHAR(length=32),
+               existing_type=sa.Uuid(),
                nullable=True)
 
 
@@ -99,7 +99,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('reward_redemptions', schema=None) as batch_op:
         batch_op.alter_column('debit_id',
-               existing_type=sa.CHAR(length=32),
+               existing_type=sa.Uuid(),
                nullable=False)
 
     with op.batch_alter_table('customers', schema=None) as batch_op:
