@@ -83,7 +83,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "program_line": "{number}. {vendor} ({balance:,} points){current}",
         "program_current": " - current",
         "program_choose": "Please reply with a number from 1 to {count}, or MENU.",
-        "program_switched": "Switched to *{vendor}*.",
+        "program_switched": "Switched to *{vendor}*. Reply MENU to see what you can do there.",
+        "program_switched_elsewhere": "*{vendor}* has its own WhatsApp number: write to {number} to talk to it.",
         # Staff sign-in
         "pin_prompt": "Hi {name}, please send your staff PIN.",
         "pin_wrong": "That PIN is not right. {left} tries left before a 15-minute lock.",
@@ -138,6 +139,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "redemption_fulfilled_notice": "Enjoy your {reward}! Thanks for visiting *{vendor}*.",
         "redemption_cancelled_notice": "Your {reward} code was cancelled: {points:,} points are back. Balance: {balance:,} points.",
         "redemption_expired_notice": "Your {reward} code expired unused: {points:,} points are back. Balance: {balance:,} points.",
+        "prize_cancelled_notice": "Your {reward} prize code was cancelled by the shop.",
+        "prize_expired_notice": "Your {reward} prize code expired unused.",
         # Lucky wheel
         "spins_you_have": "You have {free} free spin(s) today and {earned} earned spin(s). Spinning...",
         "spin_buy": "No spins left. Buy one for {cost:,} points?\n1. Yes, spin\n2. No",
@@ -188,7 +191,11 @@ CATALOG: dict[str, dict[str, str]] = {
             "{code}: {reward} for {customer}, valid until {until:%d %b %H:%M}.\n"
             "1. Hand it over\n2. Cancel it and refund the points"
         ),
-        "verify_hint": "Reply 1 to hand it over or 2 to cancel it with a refund.",
+        "verify_confirm_prize": (
+            "{code}: {reward} (a wheel prize) for {customer}, valid until {until:%d %b %H:%M}.\n"
+            "1. Hand it over\n2. Cancel it"
+        ),
+        "verify_hint": "Reply 1 to hand it over or 2 to cancel it, or MENU.",
         "redemption_fulfilled": "Done: marked as handed over. The customer has been told.",
         "redemption_cancelled": "Cancelled. The points are back with the customer and the reward is back in stock.",
         # Voiding

@@ -21,7 +21,7 @@ from bot.db import Database
 from bot.engine import Engine
 from bot.services import Services
 from bot.services.context import Context
-from bot.services.customers import find_locked
+from bot.services.customers import find_locked, route_phone
 from bot.services.staff import find_staff_locked
 from flows import COMMAND_WORDS
 from flows.base import Inbound, Msg, State, say
@@ -104,9 +104,12 @@ class Dispatcher:
         services = Services(ctx)
         holder = customer or staff
         state = State.from_json(holder.conversation_state if holder else None)
-        secret = self.engine.is_secret(state, inbound, services)
+        secret = self.engine.is_secret(state, inbound)
         state, messages = self.engine.handle(state, inbound, services, now)
         holder = ctx.customer or staff  # JOIN may have just created the customer
+        if destination.code and staff is not None:
+            # Staff naming a vendor (LOG MAMA...) keep talking to it: the PIN that follows has no code.
+            route_phone(session, inbound.phone, tenant)
         replies = [_render(message, ctx.customer) for message in messages]
         logged = _inbound_row(tenant, ctx.customer, replace(inbound, text=REDACTED if secret else inbound.text), replies, now)
         _record(session, holder, state, inbound, logged, now)

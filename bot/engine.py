@@ -12,7 +12,7 @@ from flows.base import ANYONE, KNOWN, MEMBERS, MENU, STAFF, Flow, Inbound, Msg, 
 
 IDLE_TIMEOUT = timedelta(minutes=30)
 MAX_MISSES = 3
-# What a staff member's PIN looks like, wherever it is sent: kept out of storage and logs.
+# What a PIN looks like, wherever it is sent: kept out of storage and logs.
 _PIN_LIKE = re.compile(r"\s*\d{4,8}\s*")
 
 
@@ -47,13 +47,14 @@ class Engine:
             state, replies = State(), [say("too_many_misses"), MENU]
         return replace(state, updated_at=now), [self._fill_menu(reply, services) for reply in notices + replies]
 
-    def is_secret(self, state: State, inbound: Inbound, services) -> bool:
-        """Whether the message may carry a PIN: the answer to a PIN question, or staff
-        sending what looks like one."""
+    def is_secret(self, state: State, inbound: Inbound) -> bool:
+        """Whether the message may carry a PIN: the answer to a PIN question, or anything that
+        looks like one (no customer answer is 4 to 8 bare digits, and a PIN sent to the wrong
+        conversation must not be kept either)."""
         flow = self.by_name.get(state.flow) if state.flow else None
         if flow is not None and state.step in flow.secret_steps:
             return True
-        return services.is_staff and _PIN_LIKE.fullmatch(inbound.text) is not None
+        return _PIN_LIKE.fullmatch(inbound.text) is not None
 
     def _route(self, state: State, inbound: Inbound, services) -> Outcome:
         if not inbound.text.strip():

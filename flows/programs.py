@@ -1,7 +1,7 @@
 """PROGRAMS: the vendors this phone has joined, and switching between them."""
 from __future__ import annotations
 
-from flows.base import MENU, Flow, Inbound, Outcome, State, finish, goto, missed, say
+from flows.base import Flow, Inbound, Outcome, State, finish, goto, missed, say
 
 
 def list_programs(state: State, inbound: Inbound, services) -> Outcome:
@@ -22,8 +22,10 @@ def choose_program(state: State, inbound: Inbound, services) -> Outcome:
     number = inbound.number
     if number is None or not 1 <= number <= len(codes):
         return missed(state), [say("program_choose", count=len(codes))]
-    vendor = services.programs.switch_to(codes[number - 1])
-    return finish(), [say("program_switched", vendor=vendor), MENU]
+    vendor, number_elsewhere = services.programs.switch_to(codes[number - 1], inbound.to)
+    if number_elsewhere:
+        return finish(), [say("program_switched_elsewhere", vendor=vendor, number=number_elsewhere)]
+    return finish(), [say("program_switched", vendor=vendor)]
 
 
 PROGRAMS_FLOW = Flow(

@@ -30,7 +30,10 @@ def _advance(state: State, services) -> Outcome:
     if found.status in ("cancelled", "expired") or found.expires_at <= services.now:
         return finish(), [say("code_expired" if found.status != "cancelled" else "code_cancelled", code=found.code)]
     return goto(state, "confirm", redemption=found.id), [
-        say("verify_confirm", code=found.code, reward=found.reward, customer=found.customer, until=services.local(found.expires_at))
+        say(
+            "verify_confirm" if found.points else "verify_confirm_prize", code=found.code, reward=found.reward,
+            customer=found.customer, until=services.local(found.expires_at),
+        )
     ]
 
 

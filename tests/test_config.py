@@ -1,3 +1,5 @@
+import pytest
+
 from bot.config import DEV_AUTH_TOKEN, Config, normalise_database_url
 
 
@@ -31,3 +33,8 @@ def test_everything_comes_from_the_environment():
     assert not config.console_sender
     assert config.public_base_url == "https://bot.example.com"
     assert (config.twilio_auth_token, config.twilio_api_base) == ("secret", "http://127.0.0.1:4010")
+
+
+def test_a_twilio_account_without_its_auth_token_is_refused():
+    with pytest.raises(ValueError, match="TWILIO_AUTH_TOKEN"):
+        Config.from_env({"TWILIO_ACCOUNT_SID": "AC123"})

@@ -237,3 +237,26 @@ def test_balance_row_equals_ledger_sum_after_joins(phone, mama, salon, db):
     with db.sessions() as session:
         balances = {row.tenant_id: row.current_balance for row in session.scalars(select(CustomerPointsBalance))}
     assert balances == {mama.id: 50, salon.id: 10}
+
+
+def test_switching_to_a_vendor_with_its_own_number_says_where_to_write(phone, mama, salon, db):
+    me = phone()  # MAMA's number belongs to MAMA alone: a switch cannot take effect here
+    me.send("JOIN SALON")
+    me.send("JOIN MAMA")
+    me.send("PROGRAMS")
+    assert me.send("1").text == "*Glow Salon* has its own WhatsApp number: write to +2349010000000 to talk to it."
+
+
+@pytest.mark.parametrize("text", ["don't stop", "do not stop", "no stop"])
+def test_a_negated_command_is_not_obeyed(phone, mama, db, text):
+    me = phone()
+    me.send("JOIN MAMA")
+    me.send(text)
+    assert customer_of(db, mama).opted_in is True
+
+
+def test_balance_works_in_the_middle_of_a_flow(phone, mama):
+    me = phone()
+    me.send("JOIN MAMA")
+    me.send("PROGRAMS")
+    assert "Balance: 50 points" in me.send("BAL").text

@@ -308,3 +308,11 @@ def test_a_pin_typed_where_the_customer_is_asked_is_not_taken_for_a_phone(bayo, 
     bayo.send(BAYO_PIN)
     assert "couldn't read that" in bayo.send(ADA_PIN).text
     assert count(db, Customer) == 1
+
+
+def test_joining_after_being_enrolled_at_the_counter_records_consent(bayo, phone, db):
+    log_purchase(bayo)
+    phone(CUSTOMER).send("JOIN MAMA")
+    with db.sessions() as session:
+        customer = session.scalars(select(Customer)).one()
+    assert customer.opted_in is True and customer.opted_in_at is not None

@@ -87,6 +87,10 @@ def test_a_changed_file_updates_in_place_and_disables_dropped_staff(app, db, tmp
         ({"staff": [{"name": "Ada", "phone": "not a phone", "pin": "482916"}]}, "staff.0.phone"),
         ({"staff": [{"name": "Ada", "phone": "+2348030000001", "pin": "12"}]}, "staff.0.pin"),
         ({"surprise": True}, "surprise"),
+        ({"rewards": [{"name": "Zobo", "points": 10}, {"name": "Zobo", "points": 20}]}, "rewards"),
+        ({"points_rules": [{"type": "per_amount_spent", "points": 1, "per_amount": 0.001}]}, "points_rules.0.per_amount"),
+        ({"wheel": {"items": [{"label": "Prize", "type": "reward", "reward": "Nothing like it", "weight": 1}]}}, "wheel.items.0.reward"),
+        ({"max_purchase_amount": 10**13}, "max_purchase_amount"),
     ],
 )
 def test_an_invalid_file_names_the_field_exits_non_zero_and_writes_nothing(app, db, tmp_path, changes, field):

@@ -143,3 +143,17 @@ def test_to_number_in_reply_is_the_vendor_number(phone, mama, db):
     phone().send("JOIN MAMA")
     with db.sessions() as session:
         assert session.scalar(select(WhatsAppMessage.to_number)) == MAMA_NUMBER
+
+
+def test_sms_to_a_carrier_short_code_is_answered(phone, mama, db):
+    sent = phone(channel="sms", to="32811").send("VOTE 3")
+    assert sent.status == 200 and "send JOIN and the shop's code" in sent.text
+
+
+def test_anything_that_looks_like_a_pin_is_stored_redacted_whoever_sends_it(phone, mama, db):
+    me = phone()
+    me.send("JOIN MAMA")
+    me.send(" 482916 ")
+    with db.sessions() as session:
+        bodies = session.scalars(select(WhatsAppMessage.body).order_by(WhatsAppMessage.created_at)).all()
+    assert bodies == ["JOIN MAMA", "[redacted: may contain a PIN]"]

@@ -36,8 +36,12 @@ class ProgramService:
         ).all()
         return [Membership(row.vendor_code, row.name, row.current_balance, row.id == self.ctx.tenant.id) for row in rows]
 
-    def switch_to(self, code: str) -> str:
-        """Route this phone to the vendor `code`; returns the vendor's name."""
-        tenant = self.ctx.session.scalars(select(Tenant).where(Tenant.vendor_code == code)).one()
-        route_phone(self.ctx.session, self.ctx.phone, tenant)
-        return tenant.name
+    def switch_to(self, code: str, written_to: str) -> tuple[str, str | None]:
+        """Route this phone to the vendor `code`. Returns its name, and its own number when the
+        number written to belongs to one other vendor: messages there keep going to that one."""
+        session = self.ctx.session
+        tenant = session.scalars(select(Tenant).where(Tenant.vendor_code == code)).one()
+        route_phone(session, self.ctx.phone, tenant)
+        owners = session.scalars(select(Tenant.id).where(Tenant.whatsapp_number == written_to, Tenant.is_active)).all()
+        elsewhere = len(owners) == 1 and owners[0] != tenant.id
+        return tenant.name, tenant.whatsapp_number if elsewhere else None

@@ -55,6 +55,7 @@ class CodeView:
     expires_at: datetime
     when: datetime | None  # fulfilled or cancelled at
     by: str | None  # fulfilled by
+    points: int  # paid for it: 0 for a prize won on the wheel
 
 
 class RedeemRefused(Exception):
@@ -244,7 +245,7 @@ class RewardService:
         return [
             CodeView(
                 str(r.id), r.redemption_code, name, describe(customer), r.status, r.expires_at,
-                r.fulfilled_at or r.cancelled_at, staff_name,
+                r.fulfilled_at or r.cancelled_at, staff_name, r.points_deducted,
             )
             for r, name, customer, staff_name in rows
         ]
@@ -314,7 +315,7 @@ def give_back(
         points=redemption.points_deducted,
     )
     balance = session.get(CustomerPointsBalance, (customer.tenant_id, customer.id), populate_existing=True)
-    key = "redemption_expired_notice" if status == "expired" else "redemption_cancelled_notice"
+    key = f"redemption_{status}_notice" if redemption.points_deducted else f"prize_{status}_notice"
     notify(session, outbox, tenant, customer, say(key, reward=reward.name, points=redemption.points_deducted, balance=balance.current_balance))
 
 
