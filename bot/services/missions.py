@@ -58,7 +58,7 @@ def _done(session: Session, tenant: Tenant, customer: Customer, mission: dict, s
         Purchase.tenant_id == tenant.id, Purchase.customer_id == customer.id, Purchase.status == "completed",
         *([Purchase.created_at >= since] if since else []),
     )
-    done = session.scalar(query)
+    done = int(session.scalar(query))  # PostgreSQL sums a bigint column as a numeric
     return done if mission["type"] == "visit_count" else done // to_minor(1, tenant.currency)
 
 
