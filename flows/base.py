@@ -31,7 +31,6 @@ class Inbound:
     to: str  # E.164, the number the customer wrote to
     channel: str  # whatsapp | sms
     text: str
-    received_at: datetime
     media: tuple[str, ...] = ()
     profile_name: str | None = None
     truncated: bool = False

@@ -7,7 +7,6 @@ from twilio.twiml.messaging_response import MessagingResponse
 from bot.phones import InvalidPhone, to_e164
 from bot.services.delivery import record_status
 from flows.base import Inbound
-from models.base import utcnow
 from webhooks.signature import is_signed
 
 # Long enough for any real answer; longer texts are cut and the customer is told.
@@ -68,7 +67,6 @@ def parse_inbound(form) -> Inbound | None:
         truncated=len(body) > MAX_BODY_CHARS,
         media=tuple(form[f"MediaUrl{i}"] for i in range(media_count) if f"MediaUrl{i}" in form),
         profile_name=form.get("ProfileName") or None,
-        received_at=utcnow(),
     )
 
 

@@ -17,6 +17,7 @@ from bot.money import to_minor
 from bot.phones import InvalidPhone, to_e164
 from bot.points_rules import RULE_TYPES
 from bot.services import audit
+from bot.services.rewards import HOLDING_STOCK
 from bot.services.staff import hash_pin, pin_problem
 from flows import COMMAND_WORDS
 from models import Reward, RewardRedemption, Tenant, VendorUser, WheelItem
@@ -375,7 +376,7 @@ def sync_rewards(session: Session, tenant: Tenant, rewards: list[dict]) -> list[
             # Unlimited rewards keep no count: limiting one starts from what is held now.
             reward.stock_used = session.scalar(select(func.count()).where(
                 RewardRedemption.tenant_id == tenant.id, RewardRedemption.reward_id == reward.id,
-                RewardRedemption.status.in_(("pending", "fulfilled"))))
+                RewardRedemption.status.in_(HOLDING_STOCK)))
         if item["stock"] is not None and item["stock"] < reward.stock_used:
             errors[position] = {"stock": [f"{item['stock']} is below the {reward.stock_used} already redeemed"]}
         values = {
