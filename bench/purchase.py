@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import subprocess
 import sys
 import tempfile
@@ -368,17 +367,11 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that gunicorn gets stopped
-    busy = bench.cpu_busy_share()
-    if busy > 0.1:
-        print(f"warning: the CPUs are already {busy:.0%} busy; other work on this machine skews the figures")
+    bench.start_run()
     print(f"recreating database {bench.DB_NAME} with {args.staff} staff")
     recreate_database(args.staff)
     checks = purchases(args) + bulk_ledger(args.bulk)
-    print("\nchecks:")
-    for passed, text in checks:
-        print(f"  [{'PASS' if passed else 'FAIL'}] {text}")
-    return 0 if all(passed for passed, _ in checks) else 1
+    return bench.report_checks(checks)
 
 
 if __name__ == "__main__":

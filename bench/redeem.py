@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -232,10 +231,7 @@ def main() -> int:
     parser.add_argument("--customers", type=int, default=1000, help="phones to enrol (default 1000)")
     parser.add_argument("--connections", type=int, default=16, help="concurrent lanes (default 16)")
     args = parser.parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that gunicorn gets stopped
-    busy = bench.cpu_busy_share()
-    if busy > 0.1:
-        print(f"warning: the CPUs are already {busy:.0%} busy; other work on this machine skews the figures")
+    bench.start_run()
     print(f"recreating database {bench.DB_NAME}")
     bench.recreate_database()
     load_vendor()
@@ -244,10 +240,7 @@ def main() -> int:
         print(f"enrolling {args.customers} customers through the webhook, {args.connections} connections")
         bench.enrol(app, args.customers, args.connections)
         checks = part_a(app, args.customers, args.connections) + part_b(app, args.customers, args.connections)
-    print("\nchecks:")
-    for passed, text in checks:
-        print(f"  [{'PASS' if passed else 'FAIL'}] {text}")
-    return 0 if all(passed for passed, _ in checks) else 1
+    return bench.report_checks(checks)
 
 
 if __name__ == "__main__":

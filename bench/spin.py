@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import statistics
 import sys
 import tempfile
@@ -209,10 +208,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16, help="concurrent lanes (default 16)")
     parser.add_argument("--repeats", type=int, default=20, help="in-process picture renders per case (default 20)")
     args = parser.parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that gunicorn gets stopped
-    busy = bench.cpu_busy_share()
-    if busy > 0.1:
-        print(f"warning: the CPUs are already {busy:.0%} busy; other work on this machine skews the figures")
+    bench.start_run()
     print(f"recreating database {bench.DB_NAME}")
     bench.recreate_database()
     vendor = load_vendor()
@@ -236,10 +232,7 @@ def main() -> int:
     errors = sum(r.errors for r in results.values())
     checks = [(errors == 0, f"zero errors: {errors}")] + check_database(args.customers, vendor)
     time_picture(vendor, args.repeats)
-    print("\nchecks:")
-    for passed, text in checks:
-        print(f"  [{'PASS' if passed else 'FAIL'}] {text}")
-    return 0 if all(passed for passed, _ in checks) else 1
+    return bench.report_checks(checks)
 
 
 if __name__ == "__main__":

@@ -377,12 +377,25 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def main() -> int:
-    args = parse_args()
+def start_run() -> None:
+    """What every benchmark does first: stop cleanly on SIGTERM, and warn when the machine is busy."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that the servers get stopped
     busy = cpu_busy_share()
     if busy > 0.1:
         print(f"warning: the CPUs are already {busy:.0%} busy; other work on this machine skews the figures")
+
+
+def report_checks(checks: list[tuple[bool, str]]) -> int:
+    """Print the checks; the exit status: 1 if any failed."""
+    print("\nchecks:")
+    for passed, text in checks:
+        print(f"  [{'PASS' if passed else 'FAIL'}] {text}")
+    return 0 if all(passed for passed, _ in checks) else 1
+
+
+def main() -> int:
+    args = parse_args()
+    start_run()
     print(f"recreating database {DB_NAME}")
     recreate_database()
     with ExitStack() as servers:
