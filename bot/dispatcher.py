@@ -90,7 +90,7 @@ class Dispatcher:
     def _converse(self, session: Session, inbound: Inbound) -> tuple[list[Reply], list]:
         destination = _resolve_vendor(session, inbound)
         if destination.stored_reply is not None:  # a retry of a message already answered
-            return [Reply.from_json(item) for item in destination.stored_reply], []
+            return _replies(destination.stored_reply), []
         tenant = destination.tenant
         if tenant is None:
             unknown = destination.unknown_code
@@ -130,7 +130,11 @@ _STORED_REPLY = (
 
 def _stored_reply(session: Session, sid: str) -> list[Reply] | None:
     reply = session.connection().scalar(_STORED_REPLY, {"sid": sid})
-    return None if reply is None else [Reply.from_json(item) for item in reply]
+    return None if reply is None else _replies(reply)
+
+
+def _replies(stored: list[dict]) -> list[Reply]:
+    return [Reply.from_json(item) for item in stored]
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ def start_rewards(state: State, inbound: Inbound, services) -> Outcome:
     state = goto(state, "choose", ids=[item.id for item in items], page=0)
     words = inbound.words
     if words[0] == "REDEEM" and len(words) > 1 and words[1].isdecimal():
-        return _choose(state, int(words[1]), services)
+        return _choose(state, int(words[1]), services, items)
     return state, [_page(items, 0, services)]
 
 
@@ -43,11 +43,14 @@ def choose_reward(state: State, inbound: Inbound, services) -> Outcome:
     return _choose(state, inbound.number, services)
 
 
-def _choose(state: State, number: int, services) -> Outcome:
+def _choose(state: State, number: int, services, items=None) -> Outcome:
+    """Reward `number` of the list shown, looked up again in the catalog (`items`, when just
+    read) in case it has gone since."""
     ids = state.data["ids"]
     if not 1 <= number <= len(ids):
         return missed(state), [say("rewards_choose", count=len(ids))]
-    item = next((i for i in services.rewards.catalog() if i.id == ids[number - 1]), None)
+    items = items if items is not None else services.rewards.catalog()
+    item = next((i for i in items if i.id == ids[number - 1]), None)
     if item is None:
         return finish(), [say("redeem_unavailable")]
     balance = services.points.balance().balance

@@ -160,8 +160,9 @@ def debit(
     return entry
 
 
-def open_lots(session: Session, customer: Customer, now: datetime) -> list[PointsTransaction]:
-    """Unexpired credits with points left, earliest expiry first (never-expiring last), oldest first."""
+def _lots(session: Session, customer: Customer, *where) -> list[PointsTransaction]:
+    """The customer's credits with points left and meeting `where`: earliest expiry first
+    (never-expiring last), oldest first."""
     return list(
         session.scalars(
             select(PointsTransaction)
@@ -169,28 +170,22 @@ def open_lots(session: Session, customer: Customer, now: datetime) -> list[Point
                 PointsTransaction.tenant_id == customer.tenant_id,
                 PointsTransaction.customer_id == customer.id,
                 PointsTransaction.remaining > 0,
-                or_(PointsTransaction.expires_at.is_(None), PointsTransaction.expires_at > now),
+                *where,
             )
             .order_by(PointsTransaction.expires_at.is_(None), PointsTransaction.expires_at, PointsTransaction.created_at)
         )
     )
 
 
+def open_lots(session: Session, customer: Customer, now: datetime) -> list[PointsTransaction]:
+    """The lots that can still be spent."""
+    return _lots(session, customer, or_(PointsTransaction.expires_at.is_(None), PointsTransaction.expires_at > now))
+
+
 def expire_lots(session: Session, customer: Customer, now: datetime) -> int:
     """Take away exactly what is left of the lots past their expiry, as one `expired` entry that
     records the lots it took. The caller holds the customer row lock. Returns the points."""
-    due = list(
-        session.scalars(
-            select(PointsTransaction)
-            .where(
-                PointsTransaction.tenant_id == customer.tenant_id,
-                PointsTransaction.customer_id == customer.id,
-                PointsTransaction.remaining > 0,
-                PointsTransaction.expires_at <= now,
-            )
-            .order_by(PointsTransaction.expires_at)
-        )
-    )
+    due = _lots(session, customer, PointsTransaction.expires_at <= now)
     total = sum(lot.remaining for lot in due)
     if total:
         debit(session, customer, total, transaction_type="expired", source="expiry", description="Points expired", now=now, lots=due)
