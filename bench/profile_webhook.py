@@ -16,10 +16,9 @@ import sys
 import time
 from urllib.parse import urlencode
 
+import webhook as bench  # bench/ is on sys.path when this file runs as a script
 from twilio.request_validator import RequestValidator
 from werkzeug.test import EnvironBuilder
-
-import webhook as bench  # bench/ is on sys.path when this file runs as a script
 
 BASE_URL = "http://127.0.0.1:5000"
 

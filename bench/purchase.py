@@ -29,13 +29,11 @@ Exits 1 if any check fails.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 from dataclasses import dataclass
+from functools import partial
 from itertools import count
 from xml.etree.ElementTree import ParseError
 
@@ -75,7 +73,7 @@ Conversation = list[Step]  # sent in order; a failed step ends it
 
 
 def tenant_file(staff: int) -> dict:
-    vendor = json.loads((bench.ROOT / "examples" / "tenant.json").read_text())
+    vendor = bench.example_vendor()
     vendor.update(
         welcome_bonus=WELCOME_BONUS,
         staff=[{"name": f"Staff {i}", "phone": staff_phone(i), "pin": pin(i), "role": "staff"} for i in range(staff)],
@@ -94,22 +92,6 @@ def staff_phone(i: int) -> str:
 
 def pin(i: int) -> str:
     return f"48{i:04d}"  # 4 -> 8 is neither a repeat nor a run, so never refused as too easy
-
-
-def recreate_database(staff: int) -> None:
-    connection = psycopg2.connect(f"{bench.PG_URL}/postgres")
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {bench.DB_NAME} WITH (FORCE)")
-            cursor.execute(f"CREATE DATABASE {bench.DB_NAME}")
-    finally:
-        connection.close()
-    bench.flask("db", "upgrade")
-    with tempfile.NamedTemporaryFile("w", suffix=".json") as vendor:
-        json.dump(tenant_file(staff), vendor)
-        vendor.flush()
-        bench.flask("tenants", "load", vendor.name)
 
 
 def sql(statement: str, params: dict | None = None) -> list[tuple]:
@@ -168,16 +150,8 @@ def drive(port: int, lanes: list[list[Conversation]], seconds: float) -> float:
     """Run the lanes in parallel, each one step after the other, until done or `seconds`
     pass (the conversation in flight finishes); returns the elapsed seconds."""
     deadline = time.perf_counter() + seconds
-    threads = [threading.Thread(target=run_lane, args=(port, lane, deadline), daemon=True) for lane in lanes]
-    start = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    give_up = deadline + 3 * bench.SOCKET_TIMEOUT
-    for thread in threads:
-        thread.join(timeout=max(0.0, give_up - time.perf_counter()))
-    if any(thread.is_alive() for thread in threads):
-        raise RuntimeError("a lane hung past its deadline")
-    return time.perf_counter() - start
+    lanes_run = [partial(run_lane, port, lane, deadline) for lane in lanes]
+    return bench.run_in_parallel(lanes_run, deadline + 3 * bench.SOCKET_TIMEOUT)
 
 
 def run_lane(port: int, lane: list[Conversation], deadline: float) -> None:
@@ -369,7 +343,7 @@ def main() -> int:
     args = parse_args()
     bench.start_run()
     print(f"recreating database {bench.DB_NAME} with {args.staff} staff")
-    recreate_database(args.staff)
+    bench.recreate_database(tenant_file(args.staff))
     checks = purchases(args) + bulk_ledger(args.bulk)
     return bench.report_checks(checks)
 

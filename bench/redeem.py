@@ -28,19 +28,15 @@ Exits 1 when a check fails.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
-from pathlib import Path
+from functools import partial
 
 import psycopg2
-
 import webhook as bench  # bench/ is on sys.path when this file runs as a script
 
 bench.DB_NAME = "bench_redeem"  # read by bench's database, flask and gunicorn helpers
@@ -89,19 +85,11 @@ def converse(port: int, conversations: list[list[bytes]], patterns: list[str], c
     its first failed step. Lanes start no request after PHASE_TIMEOUT."""
     lanes = [conversations[i::connections] for i in range(connections)]
     outputs: list[list[Answer]] = [[] for _ in lanes]
-    start = time.perf_counter()
-    deadline = start + PHASE_TIMEOUT
-    threads = [
-        threading.Thread(target=run_lane, args=(port, lane, patterns, deadline, output), daemon=True)
-        for lane, output in zip(lanes, outputs)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=max(0.0, deadline + 2 * bench.SOCKET_TIMEOUT - time.perf_counter()))
-    elapsed = time.perf_counter() - start
-    if any(thread.is_alive() for thread in threads):
-        raise RuntimeError("a lane hung past its deadline")
+    deadline = time.perf_counter() + PHASE_TIMEOUT
+    elapsed = bench.run_in_parallel(
+        [partial(run_lane, port, lane, patterns, deadline, output) for lane, output in zip(lanes, outputs)],
+        deadline + 2 * bench.SOCKET_TIMEOUT,
+    )
     return Phase(elapsed, [answer for output in outputs for answer in output])
 
 
@@ -127,14 +115,9 @@ def run_lane(port: int, lane: list[list[bytes]], patterns: list[str], deadline: 
 # --- setup and checks ---------------------------------------------------------------------
 
 
-def load_vendor() -> None:
-    """examples/tenant.json (already loaded by recreate_database) updated with our bonus and rewards."""
-    vendor = json.loads((bench.ROOT / "examples" / "tenant.json").read_text())
-    vendor.update(welcome_bonus=WELCOME_BONUS, rewards=REWARDS)
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "tenant.json"
-        path.write_text(json.dumps(vendor))
-        bench.flask("tenants", "load", str(path))
+def vendor() -> dict:
+    """examples/tenant.json with our welcome bonus and rewards."""
+    return {**bench.example_vendor(), "welcome_bonus": WELCOME_BONUS, "rewards": REWARDS}
 
 
 def rewards_in_database() -> dict[str, tuple[int | None, int, int, int]]:
@@ -233,8 +216,7 @@ def main() -> int:
     args = parser.parse_args()
     bench.start_run()
     print(f"recreating database {bench.DB_NAME}")
-    bench.recreate_database()
-    load_vendor()
+    bench.recreate_database(vendor())
     with bench.gunicorn("app", "wsgi:app") as app:
         print(f"app on {app.url} ({' '.join(bench.GUNICORN_ARGS)})")
         print(f"enrolling {args.customers} customers through the webhook, {args.connections} connections")

@@ -31,15 +31,12 @@ Exits 1 when a check fails.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
-import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from functools import partial
 from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
@@ -74,16 +71,9 @@ def drive(port: int, spins: list[bytes], connections: int, images: bool) -> tupl
     """The spins over `connections` lanes at once, each lane in order; lanes start no spin
     after PHASE_TIMEOUT. The result, and the picture GETs' seconds."""
     lanes = [Lane(spins[i::connections]) for i in range(connections)]
-    start = time.perf_counter()
-    deadline = start + PHASE_TIMEOUT
-    threads = [threading.Thread(target=run_lane, args=(port, lane, images, deadline), daemon=True) for lane in lanes]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=max(0.0, deadline + 3 * bench.SOCKET_TIMEOUT - time.perf_counter()))
-    elapsed = time.perf_counter() - start
-    if any(thread.is_alive() for thread in threads):
-        raise RuntimeError("a lane hung past its deadline")
+    deadline = time.perf_counter() + PHASE_TIMEOUT
+    lanes_run = [partial(run_lane, port, lane, images, deadline) for lane in lanes]
+    elapsed = bench.run_in_parallel(lanes_run, deadline + 3 * bench.SOCKET_TIMEOUT)
     latencies = [latency for lane in lanes for latency in lane.tally.latencies]
     errors = sum(lane.tally.errors for lane in lanes)
     pictures = [seconds for lane in lanes for seconds in lane.pictures]
@@ -133,15 +123,10 @@ def spin(port: int, payload: bytes, pictures: list[float] | None) -> str | None:
 # --- setup and checks ---------------------------------------------------------------------
 
 
-def load_vendor() -> dict:
-    """examples/tenant.json (already loaded by recreate_database) with FREE_SPINS a day."""
-    vendor = json.loads((bench.ROOT / "examples" / "tenant.json").read_text())
-    vendor["wheel"]["daily_free_spins"] = FREE_SPINS
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "tenant.json"
-        path.write_text(json.dumps(vendor))
-        bench.flask("tenants", "load", str(path))
-    return vendor
+def vendor_with_free_spins() -> dict:
+    """examples/tenant.json with FREE_SPINS a day."""
+    example = bench.example_vendor()
+    return {**example, "wheel": {**example["wheel"], "daily_free_spins": FREE_SPINS}}
 
 
 def sql(statement: str) -> list[tuple]:
@@ -210,8 +195,8 @@ def main() -> int:
     args = parser.parse_args()
     bench.start_run()
     print(f"recreating database {bench.DB_NAME}")
-    bench.recreate_database()
-    vendor = load_vendor()
+    vendor = vendor_with_free_spins()
+    bench.recreate_database(vendor)
     results = {}
     with bench.gunicorn("app", "wsgi:app") as app:
         print(f"app on {app.url} ({' '.join(bench.GUNICORN_ARGS)})")

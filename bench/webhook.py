@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import os
 import resource
 import signal
@@ -38,8 +39,9 @@ import time
 import xml.etree.ElementTree as ElementTree
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 from urllib.parse import urlencode
 
 import psycopg2
@@ -111,7 +113,12 @@ def app_env(public_base_url: str | None = None) -> dict[str, str]:
     return env
 
 
-def recreate_database() -> None:
+def example_vendor() -> dict:
+    return json.loads((ROOT / "examples" / "tenant.json").read_text())
+
+
+def recreate_database(vendor: dict | None = None) -> None:
+    """A fresh DB_NAME, migrated, with `vendor` (default: examples/tenant.json) loaded."""
     connection = psycopg2.connect(f"{PG_URL}/postgres")
     connection.autocommit = True
     try:
@@ -121,7 +128,24 @@ def recreate_database() -> None:
     finally:
         connection.close()
     flask("db", "upgrade")
-    flask("tenants", "load", "examples/tenant.json")
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as file:
+        json.dump(vendor or example_vendor(), file)
+        file.flush()
+        flask("tenants", "load", file.name)
+
+
+def run_in_parallel(lanes: list[Callable[[], None]], give_up: float) -> float:
+    """Run the lanes in threads at once; the seconds they took. Raises if one is still
+    running at the monotonic time `give_up` (each lane bounds itself in time first)."""
+    start = time.perf_counter()
+    threads = [threading.Thread(target=lane, daemon=True) for lane in lanes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=max(0.0, give_up - time.perf_counter()))
+    if any(thread.is_alive() for thread in threads):
+        raise RuntimeError("a lane hung past its deadline")
+    return time.perf_counter() - start
 
 
 def flask(*args: str) -> None:
@@ -259,20 +283,12 @@ def drive(server: Server, requests: list[bytes], connections: int, seconds: floa
     `seconds` pass; the requests in flight at the deadline finish and count."""
     lanes = [requests[i::connections] for i in range(connections)]
     tallies = [Tally() for _ in lanes]
-    cpu_before, start = cpu_seconds(), time.perf_counter()
-    deadline = start + seconds
-    threads = [
-        threading.Thread(target=run_lane, args=(server.port, lane, deadline, tally), daemon=True)
-        for lane, tally in zip(lanes, tallies)
-    ]
-    for thread in threads:
-        thread.start()
-    give_up = deadline + 2 * SOCKET_TIMEOUT  # the last request of a lane may start just before the deadline
-    for thread in threads:
-        thread.join(timeout=max(0.0, give_up - time.perf_counter()))
-    elapsed = time.perf_counter() - start
-    if any(thread.is_alive() for thread in threads):
-        raise RuntimeError(f"{server.name}: a connection hung past its deadline")
+    cpu_before = cpu_seconds()
+    deadline = time.perf_counter() + seconds
+    elapsed = run_in_parallel(
+        [partial(run_lane, server.port, lane, deadline, tally) for lane, tally in zip(lanes, tallies)],
+        deadline + 2 * SOCKET_TIMEOUT,  # the last request of a lane may start just before the deadline
+    )
     latencies = [latency for tally in tallies for latency in tally.latencies]
     errors = sum(tally.errors for tally in tallies)
     return Result(len(latencies) + errors, errors, elapsed, latencies, cpu_seconds() - cpu_before)
