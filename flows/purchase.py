@@ -5,7 +5,7 @@ import re
 import uuid
 
 from bot.money import AmountError
-from flows.base import STAFF, Flow, Inbound, Outcome, State, finish, goto, missed, say
+from flows.base import STAFF, Flow, Inbound, Outcome, State, confirmed, finish, goto, missed, say
 from flows.staff import pin_gate, pin_step
 
 _COMMAND = re.compile(r"^\W*(LOG|VOID)\b", re.IGNORECASE)
@@ -56,11 +56,7 @@ def ask_amount(state: State, inbound: Inbound, services) -> Outcome:
     return _advance_log(goto(state, "amount", amount=amount), services)
 
 
-def confirm_log(state: State, inbound: Inbound, services) -> Outcome:
-    if inbound.number == 2:
-        return finish(), [say("cancelled")]
-    if inbound.number != 1:
-        return missed(state), [say("confirm_hint")]
+def log_confirmed(state: State, inbound: Inbound, services) -> Outcome:
     logged = services.purchases.log(state.data["customer"], state.data["amount"])
     return finish(), [say("log_done", customer=logged.customer, amount=logged.amount, points=logged.points, balance=logged.balance)]
 
@@ -78,11 +74,7 @@ def _advance_void(state: State, services) -> Outcome:
     ]
 
 
-def confirm_void(state: State, inbound: Inbound, services) -> Outcome:
-    if inbound.number == 2:
-        return finish(), [say("cancelled")]
-    if inbound.number != 1:
-        return missed(state), [say("confirm_hint")]
+def void_confirmed(state: State, inbound: Inbound, services) -> Outcome:
     return finish(), [say(services.purchases.void(uuid.UUID(state.data["purchase"])))]
 
 
@@ -93,7 +85,7 @@ LOG_FLOW = Flow(
         "pin": pin_step(_advance_log),
         "customer": ask_customer,
         "amount": ask_amount,
-        "confirm": confirm_log,
+        "confirm": confirmed(log_confirmed),
     },
     triggers=frozenset({"LOG"}),
     interrupts=True,
@@ -103,7 +95,7 @@ LOG_FLOW = Flow(
 )
 VOID_FLOW = Flow(
     "void",
-    {"start": start_void, "pin": pin_step(_advance_void), "confirm": confirm_void},
+    {"start": start_void, "pin": pin_step(_advance_void), "confirm": confirmed(void_confirmed)},
     triggers=frozenset({"VOID"}),
     interrupts=True,
     menu="menu.void",

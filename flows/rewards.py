@@ -1,7 +1,7 @@
 """REWARDS, REDEEM and CODES: the catalog, spending points on a reward, and the codes to show."""
 from __future__ import annotations
 
-from flows.base import Flow, Inbound, Outcome, State, finish, goto, missed, say
+from flows.base import Flow, Inbound, Outcome, State, confirmed, finish, goto, missed, say
 
 PAGE_SIZE = 9
 
@@ -61,11 +61,7 @@ def _choose(state: State, number: int, services, items=None) -> Outcome:
     ]
 
 
-def confirm_redeem(state: State, inbound: Inbound, services) -> Outcome:
-    if inbound.number == 2:
-        return finish(), [say("cancelled")]
-    if inbound.number != 1:
-        return missed(state), [say("confirm_hint")]
+def redeem_confirmed(state: State, inbound: Inbound, services) -> Outcome:
     redeemed = services.rewards.redeem(state.data["reward"])
     if isinstance(redeemed, str):  # a check failed: nothing was spent
         return finish(), [say(redeemed)]
@@ -87,7 +83,7 @@ def list_codes(state: State, inbound: Inbound, services) -> Outcome:
 
 REWARDS_FLOW = Flow(
     "rewards",
-    {"start": start_rewards, "choose": choose_reward, "confirm": confirm_redeem},
+    {"start": start_rewards, "choose": choose_reward, "confirm": confirmed(redeem_confirmed)},
     triggers=frozenset({"REWARDS", "REWARD", "CATALOG", "CATALOGUE", "REDEEM"}),
     interrupts=True,
     menu="menu.rewards",

@@ -1,7 +1,7 @@
 """SPIN: the lucky wheel."""
 from __future__ import annotations
 
-from flows.base import Flow, Inbound, Outcome, State, finish, goto, missed, say
+from flows.base import Flow, Inbound, Outcome, State, confirmed, finish, goto, say
 
 
 def start_spin(state: State, inbound: Inbound, services) -> Outcome:
@@ -15,11 +15,7 @@ def start_spin(state: State, inbound: Inbound, services) -> Outcome:
     return finish(), [say("spin_none_left")]
 
 
-def buy_spin(state: State, inbound: Inbound, services) -> Outcome:
-    if inbound.number == 2:
-        return finish(), [say("cancelled")]
-    if inbound.number != 1:
-        return missed(state), [say("confirm_hint")]
+def buy_confirmed(state: State, inbound: Inbound, services) -> Outcome:
     return _spin(inbound, services, None, buy=True)
 
 
@@ -34,7 +30,7 @@ def _spin(inbound: Inbound, services, why, buy: bool = False) -> Outcome:
 
 WHEEL_FLOW = Flow(
     "wheel",
-    {"start": start_spin, "buy": buy_spin},
+    {"start": start_spin, "buy": confirmed(buy_confirmed)},
     triggers=frozenset({"SPIN", "WHEEL"}),
     interrupts=True,
     menu="menu.wheel",
