@@ -75,7 +75,7 @@ class PurchaseService:
     def read_customer(self, text: str) -> str | None:
         """A member code ('K7Q4XM'), or a phone in any form, in E.164; None if neither."""
         compact = re.sub(r"[\s\-().]", "", text).upper()
-        if _MEMBER_CODE.fullmatch(compact) and self._by_member_code(compact) is not None:
+        if _MEMBER_CODE.fullmatch(compact) and self._find(compact) is not None:
             return compact
         try:
             return to_e164(compact, self.ctx.tenant.country, strict=True)
@@ -93,7 +93,7 @@ class PurchaseService:
     def log(self, who: str, amount: int) -> Logged:
         """Record the purchase, earn its points and tell the customer, in this transaction."""
         ctx, staff = self.ctx, self.ctx.staff
-        customer = self._lock(who) or self._enroll(who)
+        customer = self._find(who, lock=True) or self._enroll(who)
         balance = self._balance(customer)
         contributions = award(self._rules(), self._facts(customer, balance, amount))
         earned = sum(c.points for c in contributions)
@@ -211,24 +211,14 @@ class PurchaseService:
             tier=tier_for(self._tiers(), lifetime),
         )
 
-    def _find(self, who: str) -> Customer | None:
-        if who.startswith("+"):
-            return self.ctx.session.scalars(
-                select(Customer).where(Customer.tenant_id == self.ctx.tenant.id, Customer.phone_number == who)
-            ).one_or_none()
-        return self._by_member_code(who)
-
-    def _by_member_code(self, code: str) -> Customer | None:
-        return self.ctx.session.scalars(
-            select(Customer).where(Customer.tenant_id == self.ctx.tenant.id, Customer.member_code == code)
-        ).one_or_none()
-
-    def _lock(self, who: str) -> Customer | None:
-        """The customer row, locked: purchases by several staff for one customer go one at a time."""
-        customer = self._find(who)
-        if customer is None:
-            return None
-        return self.ctx.session.get(Customer, (customer.tenant_id, customer.id), with_for_update=True, populate_existing=True)
+    def _find(self, who: str, lock: bool = False) -> Customer | None:
+        """The customer by E.164 phone or member code; with `lock`, their row locked, so that
+        purchases by several staff for one customer go one at a time."""
+        key = Customer.phone_number if who.startswith("+") else Customer.member_code
+        query = select(Customer).where(Customer.tenant_id == self.ctx.tenant.id, key == who)
+        if lock:
+            query = query.with_for_update().execution_options(populate_existing=True)
+        return self.ctx.session.scalars(query).one_or_none()
 
     def _enroll(self, phone: str) -> Customer:
         """A phone not yet enrolled is enrolled by its purchase and welcomed; it has not
