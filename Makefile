@@ -23,6 +23,8 @@ system-deps:
 	@ldconfig -p | grep -q libzbar.so.0 || \
 		($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libzbar0 >/dev/null)
 
+# The dev phone is served only when asked for (see README, Configuration).
+run: export DEV_PHONE = 1
 run: setup
 	$(FLASK) db upgrade
 	$(FLASK) tenants load examples/tenant.json

@@ -2,27 +2,32 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from typing import Callable
 
 from flask import Flask
 
-from bot import cli, devphone, runtime, web
+from bot import cli, devphone, request_limits, runtime, web
 from bot.config import Config
 from bot.dispatcher import Dispatcher
 from bot.engine import Engine
 from flows import FLOWS, MAIN_MENU
+from models.base import utcnow
 from webhooks import twilio
 
 
-def create_app(config: Config | None = None) -> Flask:
+def create_app(config: Config | None = None, clock: Callable[[], datetime] = utcnow) -> Flask:
+    """`clock` tells the time to conversations, services and jobs (tests move it)."""
     config = config or Config.from_env()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = Flask(__name__)
-    rt = runtime.install(runtime.build(config))
+    request_limits.install(app)
+    rt = runtime.install(runtime.build(config, clock))
     app.extensions["runtime"] = rt
-    app.extensions["dispatcher"] = Dispatcher(rt.db, Engine(FLOWS, MAIN_MENU), rt.deliver)
+    app.extensions["dispatcher"] = Dispatcher(rt.db, Engine(FLOWS, MAIN_MENU), rt.deliver, rt.clock)
     app.register_blueprint(twilio.blueprint)
-    app.register_blueprint(web.blueprint)
-    if config.console_sender:
+    web.register(app)
+    if config.serves_dev_phone:
         app.register_blueprint(devphone.blueprint)
     cli.register(app)
     return app

@@ -33,11 +33,18 @@ class Config:
     twilio_auth_token: str
     twilio_api_base: str | None
     public_base_url: str | None
+    dev_phone: bool = False  # DEV_PHONE=1: asked for explicitly, as `make run` does
 
     @property
     def console_sender(self) -> bool:
         """Without a Twilio account, outbound messages are stored and printed, never sent."""
         return not self.twilio_account_sid
+
+    @property
+    def serves_dev_phone(self) -> bool:
+        """The dev phone acts as any phone and shows their notifications: only when asked for,
+        and never with a real Twilio account."""
+        return self.dev_phone and self.console_sender
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Config":
@@ -45,6 +52,10 @@ class Config:
         if env.get("TWILIO_ACCOUNT_SID") and not env.get("TWILIO_AUTH_TOKEN"):
             # The dev token is public: with a real account it would let anyone forge webhooks.
             raise ValueError("TWILIO_AUTH_TOKEN must be set when TWILIO_ACCOUNT_SID is")
+        dev_phone = env.get("DEV_PHONE") == "1"
+        if dev_phone and env.get("TWILIO_ACCOUNT_SID"):
+            # Said loudly rather than ignored: a server with a real account never serves it.
+            raise ValueError("DEV_PHONE=1 cannot be used with a real Twilio account (TWILIO_ACCOUNT_SID)")
         return cls(
             database_url=normalise_database_url(env.get("DATABASE_URL") or default_database_url()),
             redis_url=env.get("REDIS_URL") or None,
@@ -52,4 +63,5 @@ class Config:
             twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or DEV_AUTH_TOKEN,
             twilio_api_base=env.get("TWILIO_API_BASE") or None,
             public_base_url=(env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+            dev_phone=dev_phone,
         )

@@ -204,23 +204,21 @@ def test_misses_inside_a_flow_also_bring_the_menu(phone, mama, db):
     assert customer_of(db, mama).conversation_state["flow"] is None
 
 
-def test_an_idle_flow_resets_after_30_minutes_with_a_notice(phone, mama, db):
+def test_an_idle_flow_resets_after_30_minutes_with_a_notice(phone, mama, clock):
     me = phone()
     me.send("JOIN MAMA")
     me.send("PROGRAMS")
-    with db.transaction() as session:
-        customer = session.scalars(select(Customer)).one()
-        stale = dict(customer.conversation_state, updated_at=(utcnow() - timedelta(minutes=31)).isoformat())
-        customer.conversation_state = stale
+    clock.advance(minutes=31)
     sent = me.send("1")
     assert sent.replies[0].body == "Your last conversation timed out, so we started again."
     assert "Balance: 50 points" in sent.replies[1].body  # "1" read from the menu, not as a programme
 
 
-def test_a_recent_flow_does_not_reset(phone, mama):
+def test_a_recent_flow_does_not_reset(phone, mama, clock):
     me = phone()
     me.send("JOIN MAMA")
     me.send("PROGRAMS")
+    clock.advance(minutes=29)
     assert "Switched to" in me.send("1").text
 
 

@@ -5,7 +5,6 @@ import io
 import math
 import re
 from collections import Counter
-from datetime import timedelta
 from random import Random
 from zoneinfo import ZoneInfo
 
@@ -102,7 +101,7 @@ def test_buying_a_spin_without_the_points_changes_nothing(phone, mama, db):
     assert count(db, SpinHistory) == 1
 
 
-def test_reward_and_extra_spin_prizes(member, db):
+def test_reward_and_extra_spin_prizes(member, db, clock):
     reload(db, wheel=wheel({"label": "Zobo", "type": "reward", "reward": "Free Zobo drink", "weight": 1}))
     won = member.send("SPIN").text
     code = re.search(r"RD-[A-Z0-9]{6}", won).group()
@@ -112,8 +111,7 @@ def test_reward_and_extra_spin_prizes(member, db):
     assert (redemption.redemption_code, redemption.points_deducted, redemption.debit_id) == (code, 0, None)
     assert code in member.send("CODES").text
     reload(db, wheel=wheel({"label": "Again", "type": "extra_spin", "weight": 1}), **{"rewards": tenant_file()["rewards"]})
-    with db.transaction() as session:  # a new day: a new free spin
-        session.execute(update(SpinHistory).values(local_day=SpinHistory.local_day - timedelta(days=1)))
+    clock.advance(days=1)  # a new day: a new free spin
     assert "You won an extra spin!" in member.send("SPIN").text
     with db.sessions() as session:
         assert session.scalars(select(Customer.spin_credits)).one() == 1
