@@ -201,10 +201,24 @@ CATALOG: dict[str, dict[str, str]] = {
         # Voiding
         "void_nothing": "You have no purchase from the last 15 minutes to void.",
         "void_confirm": "Void {amount} for {customer} ({points:,} points)?\n1. Confirm\n2. Cancel",
-        "voided": "Voided. The points were taken back and the customer told.",
+        "voided": "Voided. What it brought (points, spins, missions, referral bonus) was taken back and the customer told.",
         "void_expired": "That purchase can no longer be voided (over 15 minutes, or already voided).",
         "void_points_spent": "Can't void: the customer has already spent those points.",
-        "void_notice": "*{vendor}* cancelled a purchase of {amount}: {points:,} points were taken back. Balance: {balance:,} points.",
+        "void_notice": (
+            "*{vendor}* cancelled a purchase of {amount}: {points:,} points{spins} were taken back. Balance: {balance:,} points."
+        ),
+        # Hardening: a void takes back everything, staff sessions re-checked at confirmation
+        "void_spins_used": "Can't void: the customer has already used the wheel spins it earned. Nothing was changed.",
+        "void_referrer_spent": (
+            "Can't void: the member who referred this customer has already spent the referral bonus it earned them. "
+            "Nothing was changed."
+        ),
+        "void_notice_spins": " and {spins} wheel spin(s)",
+        "void_referral_notice": (
+            "*{vendor}* cancelled the purchase that earned your referral bonus: {points:,} points were taken back. "
+            "Balance: {balance:,} points."
+        ),
+        "pin_again": "Your staff session has ended, {name}. Please send your PIN again to continue.",
     },
 }
 

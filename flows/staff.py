@@ -1,4 +1,5 @@
-"""The PIN gate every staff action passes: ask for the PIN unless a session is open."""
+"""The PIN gate every staff action passes: ask for the PIN unless a session is open, and check
+again when the action is confirmed."""
 from __future__ import annotations
 
 from typing import Callable
@@ -30,3 +31,19 @@ def pin_step(advance: Advance) -> Step:
         return state, [say("pin_wrong", left=check.attempts_left)]
 
     return check_pin
+
+
+def rechecked(act: Step) -> Step:
+    """A step that acts on a confirmation: the staff member may have been locked out, or their
+    session may have ended, since the question was asked. Locked: refused. Session over: the PIN
+    is asked again, the pending action kept, and the question asked again after it."""
+
+    def confirm(state: State, inbound: Inbound, services) -> Outcome:
+        locked = services.staff.locked_until()
+        if locked:
+            return finish(), [say("pin_locked", until=services.local(locked))]
+        if not services.staff.in_session():
+            return goto(state, "pin"), [say("pin_again", name=services.staff.name)]
+        return act(state, inbound, services)
+
+    return confirm

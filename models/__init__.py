@@ -1,12 +1,12 @@
 """Typed SQLAlchemy models. Every tenant-scoped table leads its keys with tenant_id."""
 from models.base import Base
 from models.customer import Customer
-from models.engagement import MissionCompletion, Referral, SpinHistory, WheelItem
+from models.engagement import MissionCompletion, Referral, SpinCredit, SpinHistory, WheelItem
 from models.message import AuditLog, WhatsAppMessage
 from models.points import CustomerPointsBalance, PointsLotAllocation, PointsTransaction
 from models.purchase import Purchase
 from models.reward import Reward, RewardRedemption
-from models.tenant import PhoneRoute, Tenant, VendorUser
+from models.tenant import PhoneRoute, PinLockout, Tenant, VendorUser
 
 __all__ = [
     "AuditLog",
@@ -15,12 +15,14 @@ __all__ = [
     "CustomerPointsBalance",
     "MissionCompletion",
     "PhoneRoute",
+    "PinLockout",
     "PointsLotAllocation",
     "PointsTransaction",
     "Purchase",
     "Referral",
     "Reward",
     "RewardRedemption",
+    "SpinCredit",
     "SpinHistory",
     "Tenant",
     "VendorUser",
