@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from bot.db import ROW_LOCK
 from models import Customer, Tenant, VendorUser
 
 
@@ -35,6 +36,6 @@ class Context:
             raise LookupError("this conversation has no enrolled customer")
         if not self.customer_locked:
             key = (self.customer.tenant_id, self.customer.id)
-            self.session.get(Customer, key, with_for_update=True, populate_existing=True)
+            self.session.get(Customer, key, with_for_update=ROW_LOCK, populate_existing=True)
             self.customer_locked = True
         return self.customer

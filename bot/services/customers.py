@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.codes import random_code
-from bot.db import insert_on_conflict
+from bot.db import ROW_LOCK, insert_on_conflict
 from bot.services import audit, points
 from bot.services.context import Context
 from bot.services.referrals import record_referral
@@ -28,7 +28,7 @@ class Enrollment:
 
 
 _FIND_CUSTOMER = select(Customer).where(Customer.tenant_id == bindparam("tenant"), Customer.phone_number == bindparam("phone"))
-_LOCK_CUSTOMER = _FIND_CUSTOMER.with_for_update().execution_options(populate_existing=True)
+_LOCK_CUSTOMER = _FIND_CUSTOMER.with_for_update(**ROW_LOCK).execution_options(populate_existing=True)
 
 
 def find_customer(session: Session, tenant: Tenant, phone: str, lock: bool) -> Customer | None:
@@ -44,7 +44,7 @@ def lock_customers(session: Session, tenant_id: uuid.UUID, ids) -> dict[uuid.UUI
         select(Customer)
         .where(Customer.tenant_id == tenant_id, Customer.id.in_(sorted(set(ids))))
         .order_by(Customer.id)
-        .with_for_update()
+        .with_for_update(**ROW_LOCK)
         .execution_options(populate_existing=True)
     )
     return {customer.id: customer for customer in rows}
