@@ -65,7 +65,6 @@ class PhoneRoute(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-
 class PinLockout(Base):
     """Wrong PINs counted per phone, whichever vendors they were sent to: five in a row lock the
     phone out of staff actions everywhere. Platform-level, like `phone_routes`."""

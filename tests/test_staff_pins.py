@@ -6,7 +6,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from bot.services.tenants import load_tenant
 from models import Customer, PinLockout, Purchase, RewardRedemption, VendorUser, WhatsAppMessage
@@ -168,20 +168,23 @@ def test_setting_a_pin_ends_the_lockout(app, phone, mama, db):
 # A confirmation checks the session and the lockout again
 
 
-def end_session(db):
-    with db.transaction() as session:
-        session.execute(update(VendorUser).values(session_expires_at=utcnow() - timedelta(seconds=1)))
+def end_session(clock):
+    clock.advance(minutes=10, seconds=1)
 
 
-def lock_out(db):
-    with db.transaction() as session:
-        session.merge(PinLockout(phone_number=BAYO, failed_attempts=0, locked_until=utcnow() + timedelta(minutes=15)))
+def lock_out_at_the_salon(phone):
+    """Five wrong PINs from Bayo's phone at the other vendor."""
+    at_salon = phone(BAYO, to=SALON_NUMBER)
+    at_salon.send("LOG")
+    for _ in range(5):
+        reply = at_salon.send("999999")
+    assert "locked until" in reply.text
 
 
-def test_confirming_a_purchase_after_the_session_ended_asks_the_pin_and_keeps_the_purchase(bayo, member, db):
+def test_confirming_a_purchase_after_the_session_ended_asks_the_pin_and_keeps_the_purchase(bayo, member, db, clock):
     open_session(bayo)
     assert bayo.send("LOG 08031234567 1500").text.startswith("Log ₦1,500 for Chidi")
-    end_session(db)
+    end_session(clock)
     assert bayo.send("1").text == "Your staff session has ended, Bayo. Please send your PIN again to continue."
     assert count(db, Purchase) == 0
     assert bayo.send(BAYO_PIN).text.startswith("Log ₦1,500 for Chidi")  # the same question again
@@ -189,39 +192,41 @@ def test_confirming_a_purchase_after_the_session_ended_asks_the_pin_and_keeps_th
     assert count(db, Purchase) == 1
 
 
-def test_confirming_a_void_after_the_session_ended_asks_the_pin(bayo, member, db):
+def test_confirming_a_void_after_the_session_ended_asks_the_pin(bayo, member, db, clock):
     open_session(bayo)
     bayo.send("LOG 08031234567 1500")
     bayo.send("1")
     assert "Void ₦1,500" in bayo.send("VOID").text
-    end_session(db)
+    end_session(clock)
     assert "send your PIN again" in bayo.send("1").text
     assert "Void ₦1,500" in bayo.send(BAYO_PIN).text
     assert bayo.send("1").text.startswith("Voided.")
 
 
 @pytest.mark.parametrize("command", ["LOG 08031234567 1500", "VOID"])
-def test_confirming_while_locked_out_is_refused(bayo, member, db, command):
+def test_confirming_while_locked_out_is_refused(phone, bayo, member, salon, db, command):
     open_session(bayo)
     if command == "VOID":
         bayo.send("LOG 08031234567 1500")
         bayo.send("1")
     assert "1. Confirm" in bayo.send(command).text
-    lock_out(db)  # five wrong PINs at another vendor, say
+    lock_out_at_the_salon(phone)
     assert "locked until" in bayo.send("1").text
     with db.sessions() as session:
         assert session.scalars(select(Purchase.status)).all() == (["completed"] if command == "VOID" else [])
 
 
-def test_handing_over_a_reward_after_the_session_ended_asks_the_pin_and_when_locked_is_refused(phone, bayo, member, db):
+def test_handing_over_a_reward_after_the_session_ended_asks_the_pin_and_when_locked_is_refused(
+    phone, bayo, member, salon, db, clock
+):
     give_points(db, 450)
     code = redeem_jollof(phone(CUSTOMER)).text.split("*")[1]
     open_session(bayo)
     assert "1. Hand it over" in bayo.send(f"VERIFY {code}").text
-    end_session(db)
+    end_session(clock)
     assert "send your PIN again" in bayo.send("1").text
     assert "1. Hand it over" in bayo.send(BAYO_PIN).text
-    lock_out(db)
+    lock_out_at_the_salon(phone)
     assert "locked until" in bayo.send("1").text
     with db.sessions() as session:
         assert session.scalars(select(RewardRedemption.status)).one() == "pending"

@@ -112,15 +112,36 @@ def test_the_customer_and_the_referrer_are_told_what_was_taken_back(bayo, friend
     )
 
 
+def wheel_of(db, item: dict) -> None:
+    with db.transaction() as session:
+        load_tenant(session, tenant_file(tiers=TIERS, wheel={
+            "daily_free_spins": 1, "spins_per_purchase": 1, "spin_min_amount": 1000, "spin_cost_points": 0, "items": [item],
+        }))
+
+
 def test_a_void_is_refused_once_the_customer_has_used_the_spins_it_earned(bayo, friend, db):
+    """Even when the wheel gave spins back: the one the purchase earned was spun."""
+    wheel_of(db, {"label": "Extra spin", "type": "extra_spin", "weight": 1})
     log(bayo)
-    friend.send("SPIN")  # the day's free spin
-    friend.send("SPIN")  # the spin the purchase earned
+    friend.send("SPIN")  # the day's free spin: wins a spin
+    friend.send("SPIN")  # the purchase's spin, the earliest given: wins another
     before = standing(db, FRIEND)
+    assert before["spins"] == 2
     assert void(bayo) == "Can't void: the customer has already used the wheel spins it earned. Nothing was changed."
     assert standing(db, FRIEND) == before
     with db.sessions() as session:
         assert session.scalars(select(Purchase.status)).one() == "completed"
+
+
+def test_spins_are_used_earliest_first_so_an_older_spin_spun_does_not_stop_the_void(bayo, friend, db, app):
+    wheel_of(db, {"label": "Nothing", "type": "nothing", "weight": 1})
+    log(bayo, amount=1000)  # an earlier purchase's spin
+    log(bayo, amount=1000)
+    friend.send("SPIN")  # the free spin
+    friend.send("SPIN")  # the earlier purchase's spin
+    assert void(bayo).startswith("Voided.")  # the last purchase's spin was still there
+    assert standing(db, FRIEND)["spins"] == 0
+    assert ledger_is_clean(app)
 
 
 def test_a_void_is_refused_once_the_referrer_has_spent_the_bonus(bayo, friend, phone, db):

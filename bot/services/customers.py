@@ -32,7 +32,7 @@ _LOCK_CUSTOMER = _FIND_CUSTOMER.with_for_update(**ROW_LOCK).execution_options(po
 
 
 def find_customer(session: Session, tenant: Tenant, phone: str, lock: bool) -> Customer | None:
-    """The customer row; with `lock`, locked until the transaction ends (FOR UPDATE on
+    """The customer row; with `lock`, locked until the transaction ends (FOR NO KEY UPDATE on
     PostgreSQL; SQLite already serialises whole write transactions)."""
     return session.scalars(_LOCK_CUSTOMER if lock else _FIND_CUSTOMER, {"tenant": tenant.id, "phone": phone}).one_or_none()
 

@@ -199,7 +199,8 @@ class PurchaseService:
         id order: purchases by several staff for one customer go one at a time, and never wait
         in a circle."""
         referrer = referrer_of(self.ctx.session, self.ctx.tenant, customer)
-        return lock_customers(self.ctx.session, self.ctx.tenant.id, [customer.id, *([referrer] if referrer else [])])[customer.id]
+        ids = [customer.id] + ([referrer] if referrer else [])
+        return lock_customers(self.ctx.session, self.ctx.tenant.id, ids)[customer.id]
 
     def _enroll(self, phone: str) -> Customer:
         """A phone not yet enrolled is enrolled by its purchase and welcomed; it has not

@@ -26,6 +26,35 @@ def move_spins(
     customer.spin_credits += spins
 
 
+def unused_spins(session: Session, customer: Customer, purchase_id: uuid.UUID) -> int:
+    """How many of the spins this purchase gave the customer are still unused. Spins are used
+    earliest-given first, as points are: spins given later (another purchase's, a prize) do not
+    hide that these were spun."""
+    rows = session.scalars(
+        select(SpinCredit)
+        .where(SpinCredit.tenant_id == customer.tenant_id, SpinCredit.customer_id == customer.id)
+        .order_by(SpinCredit.created_at, SpinCredit.spins.desc())  # a prize after the spin that won it
+    ).all()
+    left: dict[uuid.UUID, int] = {}  # what is left of each grant, earliest first
+    for row in rows:
+        if row.spins > 0:
+            left[row.id] = row.spins
+        elif row.kind == "reversed":  # a void took back exactly its purchase's spins
+            left.update({grant.id: 0 for grant in rows if grant.spins > 0 and grant.purchase_id == row.purchase_id})
+        else:
+            _use(left, -row.spins)
+    return sum(left[row.id] for row in rows if row.spins > 0 and row.purchase_id == purchase_id)
+
+
+def _use(left: dict[uuid.UUID, int], spins: int) -> None:
+    for grant, unused in left.items():
+        if spins == 0:
+            return
+        taken = min(unused, spins)
+        left[grant] -= taken
+        spins -= taken
+
+
 @dataclass(frozen=True)
 class SpinMismatch:
     tenant_id: uuid.UUID

@@ -21,7 +21,7 @@ from bot.money import format_money
 from bot.outbound import notify
 from bot.points_rules import tier_name
 from bot.services import audit, points
-from bot.services.spins import move_spins
+from bot.services.spins import move_spins, unused_spins
 from flows.base import say
 from models import (
     AuditLog, Customer, CustomerPointsBalance, MissionCompletion, PointsTransaction, Purchase, Referral, SpinCredit, Tenant,
@@ -101,9 +101,10 @@ def _spins_given(undo: Undo) -> Counter:
 
 
 def _spins_used(undo: Undo) -> str | None:
-    """Spins are all alike: the purchase's are used once fewer are left than it gave."""
-    given = _spins_given(undo)
-    return "void_spins_used" if any(undo.customers[c].spin_credits < n for c, n in given.items()) else None
+    for customer_id, spins in _spins_given(undo).items():
+        if unused_spins(undo.session, undo.customers[customer_id], undo.purchase.id) < spins:
+            return "void_spins_used"
+    return None
 
 
 def _take_back_spins(undo: Undo) -> None:
