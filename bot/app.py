@@ -19,7 +19,7 @@ def create_app(config: Config | None = None) -> Flask:
     app = Flask(__name__)
     rt = runtime.install(runtime.build(config))
     app.extensions["runtime"] = rt
-    app.extensions["dispatcher"] = Dispatcher(rt.db, Engine(FLOWS, MAIN_MENU), rt.deliver)
+    app.extensions["dispatcher"] = Dispatcher(rt.db, Engine(FLOWS, MAIN_MENU), rt.deliver, rt.redis)
     app.register_blueprint(twilio.blueprint)
     app.register_blueprint(web.blueprint)
     if config.console_sender:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flows.base import Msg
+
 from bot.services.context import Context
-from bot.services.customers import CustomerService
+from bot.services.customers import CustomerService, greeting
 from bot.services.leaderboard import LeaderboardService
 from bot.services.missions import MissionService
 from bot.services.points import PointsService
@@ -22,7 +24,7 @@ from bot.services.wheel import WheelService
 class VendorView:
     code: str
     name: str
-    greeting: str
+    greeting: str | Msg
 
 
 class Services:
@@ -31,7 +33,7 @@ class Services:
         self.vendor = VendorView(
             code=ctx.tenant.vendor_code,
             name=ctx.tenant.name,
-            greeting=ctx.tenant.settings.get("greeting") or f"Welcome to {ctx.tenant.name} rewards!",
+            greeting=greeting(ctx.tenant),
         )
         self.customers = CustomerService(ctx)
         self.points = PointsService(ctx)
