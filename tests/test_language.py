@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.catalog import CATALOG, render
 from bot.locales import LOCALES, NBSP
-from bot.money import AmountError, Money, format_money, parse_amount
+from bot.money import AmountError, format_money, parse_amount
 from bot.services.tenants import load_tenant
 from flows.base import say
 from models import Customer, PointsTransaction, WhatsAppMessage

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flows.base import Msg
-
 from bot.services.context import Context
 from bot.services.customers import CustomerService, greeting
 from bot.services.leaderboard import LeaderboardService
@@ -18,6 +16,7 @@ from bot.services.referrals import ReferralService
 from bot.services.rewards import RewardService
 from bot.services.staff import StaffService
 from bot.services.wheel import WheelService
+from flows.base import Msg
 
 
 @dataclass(frozen=True)

@@ -94,8 +94,8 @@ def refund(
 
 
 def _add_lot(
-    session: Session, customer: Customer, points: int, kind: str, now: datetime, description: Msg | str, details: dict | None = None,
-    **columns,
+    session: Session, customer: Customer, points: int, kind: str, now: datetime, description: Msg | str,
+    details: dict | None = None, **columns,
 ) -> PointsTransaction:
     if points <= 0:
         raise ValueError("a credit must be positive")
@@ -202,7 +202,10 @@ def expire_lots(session: Session, customer: Customer, now: datetime) -> int:
     due = _lots(session, customer, PointsTransaction.expires_at <= now)
     total = sum(lot.remaining for lot in due)
     if total:
-        debit(session, customer, total, transaction_type="expired", source="expiry", description=say("ledger.expired"), now=now, lots=due)
+        debit(
+            session, customer, total, transaction_type="expired", source="expiry", description=say("ledger.expired"), now=now,
+            lots=due,
+        )
     return total
 
 
@@ -242,6 +245,12 @@ _BALANCE_WITH_LOTS = (
     .order_by(PointsTransaction.expires_at)
     .limit(50)
 )
+
+
+def _description(row: PointsTransaction) -> Msg | str:
+    """What HISTORY shows: the catalog message, or the stored text of a row from before those."""
+    keyed = (row.details or {}).get("description")
+    return thaw(keyed) if keyed else row.description or ""
 
 
 class PointsService:
@@ -323,8 +332,3 @@ def ledger_mismatches(session: Session) -> list[Mismatch]:
         .where(CustomerPointsBalance.customer_id.is_(None))
     ).all()
     return [Mismatch(*row) for row in bad_balances] + [Mismatch(t, c, None, total, lots) for t, c, total, lots in without_balance]
-
-
-def _description(row: PointsTransaction) -> Msg | str:
-    keyed = (row.details or {}).get("description")
-    return thaw(keyed) if keyed else row.description or ""

@@ -153,7 +153,8 @@ class WheelService:
         prize = label
         if kind == "points":
             points.credit(
-                ctx.session, ctx.tenant, customer, won.value, source="spin", description=say("ledger.wheel", label=label), now=ctx.now,
+                ctx.session, ctx.tenant, customer, won.value, source="spin", description=say("ledger.wheel", label=label),
+                now=ctx.now,
             )
             prize = f"{won.value} points"
         elif kind == "reward":
