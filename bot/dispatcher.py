@@ -1,9 +1,10 @@
 """The dispatcher: one transaction per inbound message.
 
 It answers a replayed MessageSid from the stored reply, finds the vendor the message is for,
-locks the customer row for the whole message, runs the engine on the saved conversation state,
-saves the new state and the message with its reply, commits, and only then hands any outbound
-messages to the sender, so that nothing is sent for work that was rolled back."""
+counts it against the phone's rate limit there (bot/limits.py), locks the customer row for the
+whole message, runs the engine on the saved conversation state, saves the new state and the
+message with its reply, commits, and only then hands any outbound messages to the sender, so
+that nothing is sent for work that was rolled back."""
 from __future__ import annotations
 
 import logging
@@ -12,19 +13,22 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Callable
 
+from redis import Redis
 from sqlalchemy import bindparam, exists, insert, or_, select, true, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, aliased
 
-from bot.catalog import DEFAULT_LANGUAGE, render
+from bot.catalog import render
 from bot.db import Database
 from bot.engine import Engine
+from bot.limits import MESSAGES, STAFF_MESSAGES, PhoneLimits, RateLimited
+from bot.locales import language_of
 from bot.services import Services
 from bot.services.context import Context
 from bot.services.customers import find_locked, route_phone
 from bot.services.staff import find_staff_locked
 from flows import COMMAND_WORDS
-from flows.base import Inbound, Msg, State, say
+from flows.base import Inbound, State, say
 from models import Customer, PhoneRoute, Tenant, VendorUser, WhatsAppMessage
 from models.base import new_id, utcnow
 
@@ -50,10 +54,11 @@ class Reply:
 
 
 class Dispatcher:
-    def __init__(self, db: Database, engine: Engine, deliver: Callable[[list], None], clock=utcnow):
+    def __init__(self, db: Database, engine: Engine, deliver: Callable[[list], None], redis: Redis, clock=utcnow):
         self.db = db
         self.engine = engine
         self.deliver = deliver  # hands committed outbound message keys to the sender
+        self.redis = redis  # counts the rate limits
         self.clock = clock
 
     def handle(self, inbound: Inbound) -> list[Reply]:
@@ -75,6 +80,8 @@ class Dispatcher:
             try:
                 with session.begin():
                     replies, outbox = self._converse(session, inbound)
+            except RateLimited as limited:
+                return _limited(session, limited)
             except Exception:
                 # A duplicate racing a first copy that committed while it waited for the lock
                 # fails on the unique MessageSid, or on what the first one changed: it was all
@@ -95,12 +102,16 @@ class Dispatcher:
         if tenant is None:
             unknown = destination.unknown_code
             return [Reply(render(say("unknown_code", code=unknown) if unknown else say("need_code")))], []
-        inbound = replace(inbound, vendor_code=destination.code)
         now = self.clock()
+        limits = PhoneLimits(self.redis, tenant, inbound.phone, inbound.sid, now)
+        limits.count(STAFF_MESSAGES if destination.is_staff else MESSAGES)
+        inbound = replace(inbound, vendor_code=destination.code)
         # Locks in a fixed order (customer, then staff) so that two messages cannot deadlock.
         customer = find_locked(session, tenant, inbound.phone)
         staff = find_staff_locked(session, tenant, inbound.phone) if destination.is_staff else None
-        ctx = Context(session=session, tenant=tenant, phone=inbound.phone, now=now, customer=customer, staff=staff)
+        ctx = Context(
+            session=session, tenant=tenant, phone=inbound.phone, now=now, customer=customer, staff=staff, limits=limits
+        )
         services = Services(ctx)
         holder = customer or staff
         state = State.from_json(holder.conversation_state if holder else None)
@@ -110,15 +121,25 @@ class Dispatcher:
         if destination.code and staff is not None:
             # Staff naming a vendor (LOG MAMA...) keep talking to it: the PIN that follows has no code.
             route_phone(session, inbound.phone, tenant)
-        replies = [_render(message, ctx.customer) for message in messages]
+        language = language_of(tenant, ctx.customer.language if ctx.customer else None)
+        replies = [Reply(render(message, language), message.media_url) for message in messages]
         logged = _inbound_row(tenant, ctx.customer, replace(inbound, text=REDACTED if secret else inbound.text), replies, now)
         _record(session, holder, state, inbound, logged, now)
         return replies, ctx.outbox
 
 
-def _render(message: Msg, customer: Customer | None) -> Reply:
-    language = customer.language if customer else DEFAULT_LANGUAGE
-    return Reply(render(message, language), message.media_url)
+_CHOSEN_LANGUAGE = select(Customer.language).where(
+    Customer.tenant_id == bindparam("tenant"), Customer.phone_number == bindparam("phone")
+)
+
+
+def _limited(session: Session, limited: RateLimited) -> list[Reply]:
+    """The message went past a limit and was rolled back: nothing is written but the count. The
+    first one past it gets the notice, in the customer's language; the next ones, silence."""
+    if limited.notice is None:
+        return []
+    chosen = session.scalar(_CHOSEN_LANGUAGE, {"tenant": limited.tenant_id, "phone": limited.phone})
+    return [Reply(render(limited.notice, chosen or limited.language))]
 
 
 _STORED_REPLY = (

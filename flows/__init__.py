@@ -3,6 +3,7 @@ from flows.account import BALANCE_FLOW, HISTORY_FLOW
 from flows.consent import START_FLOW, STOP_FLOW
 from flows.engagement import MISSIONS_FLOW, REFER_FLOW, TOP_FLOW
 from flows.join import JOIN_FLOW
+from flows.language import LANGUAGE_FLOW
 from flows.navigation import CANCEL_FLOW, HELP_FLOW, MENU_FLOW
 from flows.programs import PROGRAMS_FLOW
 from flows.purchase import LOG_FLOW, VOID_FLOW
@@ -23,6 +24,7 @@ FLOWS = [
     MENU_FLOW,
     HELP_FLOW,
     PROGRAMS_FLOW,
+    LANGUAGE_FLOW,
     BALANCE_FLOW,
     HISTORY_FLOW,
     REWARDS_FLOW,
@@ -36,7 +38,7 @@ FLOWS = [
 # The numbered main menu, in this order.
 MAIN_MENU = [
     BALANCE_FLOW, REWARDS_FLOW, CODES_FLOW, WHEEL_FLOW, MISSIONS_FLOW, REFER_FLOW, TOP_FLOW, HISTORY_FLOW, PROGRAMS_FLOW,
-    LOG_FLOW, VOID_FLOW, VERIFY_FLOW, HELP_FLOW,
+    LANGUAGE_FLOW, LOG_FLOW, VOID_FLOW, VERIFY_FLOW, HELP_FLOW,
 ]
 
 # Words that are commands or answers, so never vendor codes: "JOIN BAL" could not be told from "BAL".

@@ -9,13 +9,22 @@ from sqlalchemy.orm import Session
 
 from bot.codes import random_code
 from bot.db import insert_on_conflict
+from bot.locales import LOCALES, language_of
 from bot.services import audit, points
 from bot.services.context import Context
 from bot.services.referrals import record_referral
+from flows.base import Msg, say
 from models import Customer, CustomerPointsBalance, PhoneRoute, Tenant
 from models.base import utcnow
 
 _MEMBER_CODE_TRIES = 5
+
+
+@dataclass(frozen=True)
+class Language:
+    code: str
+    name: str  # in the language itself
+    current: bool  # the one the customer is written to in
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,11 @@ def describe(customer: Customer) -> str:
     """How staff see a customer: 'Chidi, +2348031234567'."""
     name = f"{customer.whatsapp_name}, " if customer.whatsapp_name else ""
     return f"{name}{customer.phone_number}"
+
+
+def greeting(tenant: Tenant) -> str | Msg:
+    """The vendor's own welcome, else one from the catalog."""
+    return tenant.settings.get("greeting") or say("greeting_default", vendor=tenant.name)
 
 
 def route_phone(session: Session, phone: str, tenant: Tenant, replace: bool = True) -> None:
@@ -104,7 +118,7 @@ def _welcome(session: Session, tenant: Tenant, customer: Customer, now: datetime
     )
     bonus = int(tenant.settings.get("welcome_bonus") or 0)
     if bonus:
-        points.credit(session, tenant, customer, bonus, source="welcome", description="Welcome bonus", now=now)
+        points.credit(session, tenant, customer, bonus, source="welcome", description=say("ledger.welcome"), now=now)
     return bonus
 
 
@@ -145,3 +159,13 @@ class CustomerService:
             ctx.session, ctx.tenant.id, "customer.opted_in" if opted_in else "customer.opted_out",
             actor_type="customer", actor_id=customer.id, entity_type="customer", entity_id=customer.id,
         )
+
+    def languages(self) -> list[Language]:
+        current = language_of(self.ctx.tenant, self.ctx.require_customer().language)
+        return [Language(code, written.name, code == current) for code, written in LOCALES.items()]
+
+    def set_language(self, code: str) -> None:
+        """Write to the customer in `code` from now on: replies, and messages the shop sends."""
+        if code not in LOCALES:
+            raise ValueError(f"no language {code!r}")
+        self.ctx.require_customer().language = code

@@ -13,6 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
+from bot.limits import LIMITS, MESSAGES, STAFF_MESSAGES
+from bot.locales import DEFAULT_LANGUAGE, LOCALES
 from bot.money import to_minor
 from bot.phones import InvalidPhone, to_e164
 from bot.points_rules import RULE_TYPES
@@ -197,6 +199,18 @@ class ReferralSchema(Schema):
     rewarded = fields.String(load_default="both", validate=validate.OneOf(["referrer", "referred", "both"]))
 
 
+class RateLimitsSchema(Schema.from_dict({
+    name: fields.Integer(load_default=limit.default, strict=True, validate=validate.Range(1, 100_000))
+    for name, limit in LIMITS.items()
+})):
+    """How much one phone may do at the vendor in a window (bot/limits.py); staff may send more."""
+
+    @validates_schema
+    def staff_may_send_more(self, data, **kwargs):
+        if data[STAFF_MESSAGES] < data[MESSAGES]:
+            raise ValidationError({STAFF_MESSAGES: [f"must not be below {MESSAGES}"]})
+
+
 class TenantFileSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -207,7 +221,7 @@ class TenantFileSchema(Schema):
     country = fields.String(required=True, validate=_country)
     currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO 4217 code like NGN"))
     timezone = fields.String(required=True, validate=_timezone)
-    language = fields.String(load_default="en", validate=validate.Length(2, 8))
+    language = fields.String(load_default=DEFAULT_LANGUAGE, validate=validate.OneOf(sorted(LOCALES)))
     greeting = fields.String(load_default=None, validate=validate.Length(1, 500))
     welcome_bonus = fields.Integer(load_default=0, strict=True, validate=validate.Range(0, 1_000_000))
     points_expiry_days = fields.Integer(load_default=None, strict=True, validate=validate.Range(1, 3650))
@@ -220,6 +234,7 @@ class TenantFileSchema(Schema):
     wheel = fields.Nested(WheelSchema, load_default=None)
     missions = fields.List(fields.Nested(MissionSchema), load_default=list)
     referral = fields.Nested(ReferralSchema, load_default=None)
+    rate_limits = fields.Nested(RateLimitsSchema, load_default=lambda: RateLimitsSchema().load({}))
 
     @post_load
     def normalise_phones(self, data, **kwargs):
