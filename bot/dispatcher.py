@@ -91,7 +91,7 @@ class Dispatcher:
         if tenant is None:
             unknown = destination.unknown_code
             return [Reply(render(say("unknown_code", code=unknown) if unknown else say("need_code")))], []
-        inbound = destination.as_read_by_flows(inbound)
+        received, inbound = inbound, destination.as_read_by_flows(inbound)  # the log keeps what was received
         now = self.clock()
         # Locks in a fixed order (customer, then staff) so that two messages cannot deadlock.
         customer = find_locked(session, tenant, inbound.phone)
@@ -107,7 +107,7 @@ class Dispatcher:
             # A command naming a vendor (LOG MAMA...) keeps the phone talking to it: the PIN that follows has no code.
             route_phone(session, inbound.phone, tenant)
         replies = [_render(message, ctx.customer) for message in messages]
-        logged = _inbound_row(tenant, ctx.customer, replace(inbound, text=REDACTED if secret else inbound.text), replies, now)
+        logged = _inbound_row(tenant, ctx.customer, replace(received, text=REDACTED if secret else received.text), replies, now)
         _record(session, holder, state, inbound, logged, now)
         return replies, ctx.outbox
 

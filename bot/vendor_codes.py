@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 
+import flows  # its command words are read when called, so that flows may import this module too
 from bot.codes import ALPHABET, MEMBER_CODE
 from bot.money import looks_like_amount
-from flows import COMMAND_WORDS, COMMANDS
 
 SYNTAX = re.compile(r"(?=.*[A-Z])[A-Z0-9]{2,20}")
 # A member code, or one written as a referral (R-K7Q4XM) or a reward code (RD-7KX4QF) without its dash.
@@ -39,7 +39,7 @@ def code_problem(code: str) -> str | None:
     """Why `code` cannot be a vendor code, or None if it can."""
     if not SYNTAX.fullmatch(code):
         return "must be 2 to 20 capital letters or digits, with at least one letter"
-    if code in COMMAND_WORDS:
+    if code in flows.COMMAND_WORDS:
         return f"{code} is a bot command; choose another code"
     if code in ORDINARY_WORDS:
         return f"{code} is a word people write in ordinary messages; choose another code"
@@ -71,7 +71,7 @@ def join_code(words: tuple[str, ...]) -> str | None:
 def addressed_code(words: tuple[str, ...]) -> str | None:
     """The code right after a command (`STOP SALON`, `VERIFY MAMA RD-7KX4QF`): it addresses that
     vendor, if the sender already belongs to it, and never joins it."""
-    if len(words) >= 2 and words[0] in COMMANDS and is_vendor_code(words[1]):
+    if len(words) >= 2 and words[0] in flows.COMMANDS and is_vendor_code(words[1]):
         return words[1]
     return None
 
@@ -79,4 +79,4 @@ def addressed_code(words: tuple[str, ...]) -> str | None:
 def without_code(text: str, code: str) -> str:
     """The text with the first word equal to `code` taken out: what a command reads once the
     code has chosen the vendor (`VERIFY MAMA RD-7KX4QF` -> `VERIFY RD-7KX4QF`)."""
-    return re.sub(rf"(?<![^\W_]){code}(?![^\W_])\s*", "", text, count=1, flags=re.IGNORECASE)
+    return re.sub(rf"(?<![^\W_]){re.escape(code)}(?![^\W_])\s*", "", text, count=1, flags=re.IGNORECASE)

@@ -13,7 +13,7 @@ from bot.codes import ALPHABET
 from bot.services.tenants import load_tenant
 from bot.vendor_codes import addressed_code, join_code, without_code
 from flows.base import words_of
-from models import AuditLog, Customer, PhoneRoute, Purchase, RewardRedemption, Tenant, VendorUser
+from models import AuditLog, Customer, PhoneRoute, Purchase, RewardRedemption, Tenant, VendorUser, WhatsAppMessage
 from tests.conftest import EXAMPLE_TENANT, count, tenant_file
 from tests.test_rewards import give_points
 
@@ -158,6 +158,8 @@ def test_staff_of_two_vendors_on_one_number_name_the_one_they_log_at(phone, mama
     with db.sessions() as session:
         assert session.scalars(select(Purchase.tenant_id)).all() == [noodle.id]
         assert session.scalars(select(Customer.phone_number)).all() == [CUSTOMER]  # Bayo joined nothing
+        logged = session.scalars(select(WhatsAppMessage.body).where(WhatsAppMessage.direction == "inbound")).all()
+    assert "LOG NOODLE 0803 123 4567 15000" in logged  # stored as sent
 
 
 def test_staff_verify_a_code_at_the_vendor_they_name(phone, mama, noodle, db):

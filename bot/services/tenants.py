@@ -391,7 +391,7 @@ def _risky_changes(session: Session, tenant: Tenant, config: dict) -> dict:
         for name in moved:
             risky[name] = [
                 f"would change {tenant.vendor_code}'s {name} from {getattr(tenant, name)} to {config[name]}, "
-                "but it already has customers, purchases or points read in it"
+                "but it already has customers, purchases or points on record"
             ]
     active = set(session.scalars(select(VendorUser.phone_number).where(VendorUser.tenant_id == tenant.id, VendorUser.is_active)))
     if active and not active & {member["phone"] for member in config["staff"]}:
