@@ -59,7 +59,7 @@ def _currency(value: str) -> None:
 def _timezone(value: str) -> None:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
         raise ValidationError(f"unknown timezone {value!r}") from None
 
 
@@ -81,11 +81,17 @@ def _pin(value: str) -> None:
         raise ValidationError(problem)
 
 
+# Reward dates are shifted to the end of their day and to UTC: far from the calendar's ends.
+_YEARS = range(2000, 3000)
+
+
 def _date_or_datetime(value: str) -> None:
     try:
-        datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value)
     except ValueError:
         raise ValidationError("must be a date like 2026-12-31 or a time like 2026-12-31T18:00") from None
+    if moment.year not in _YEARS:
+        raise ValidationError(f"must be in the years {_YEARS.start} to {_YEARS.stop - 1}")
 
 
 class StaffSchema(Schema):
