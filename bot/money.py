@@ -83,3 +83,20 @@ def format_money(minor: int, currency: str, language: str = DEFAULT_LANGUAGE) ->
     if not written.symbol_first or currency in _SYMBOL_AFTER:
         return f"{number}{NBSP}{symbol}"
     return f"{symbol}{NBSP if symbol[-1].isalpha() else ''}{number}"
+
+
+def looks_like_amount(word: str) -> bool:
+    """Whether staff typing `word` would mean an amount: 15000, 15K, 2M."""
+    return _AMOUNT.fullmatch(word.upper()) is not None
+
+
+# ISO 4217 currencies in circulation (funds, precious metals and test codes left out).
+CURRENCIES = frozenset("""
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD
+    CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD
+    GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT
+    LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR
+    NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP
+    STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VED VES VND VUV WST XAF XCD
+    XCG XOF XPF YER ZAR ZMW ZWG
+""".split())

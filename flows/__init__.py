@@ -11,8 +11,8 @@ from flows.rewards import CODES_FLOW, REWARDS_FLOW
 from flows.verify import VERIFY_FLOW
 from flows.wheel import WHEEL_FLOW
 
-# Routing priority: the first flow whose trigger matches wins. STOP comes before JOIN so that
-# "STOP MAMA" opts out rather than joins; staff commands too, so that a code in them is not a JOIN.
+# Routing priority: the first flow whose trigger matches wins (JOIN starts only on `JOIN CODE` or
+# the code alone, which the dispatcher recognises: see bot/vendor_codes.py).
 FLOWS = [
     STOP_FLOW,
     START_FLOW,
@@ -41,5 +41,7 @@ MAIN_MENU = [
     LANGUAGE_FLOW, LOG_FLOW, VOID_FLOW, VERIFY_FLOW, HELP_FLOW,
 ]
 
+# The words that start a flow (BAL, STOP, LOG...).
+COMMANDS = frozenset().union(*(flow.triggers for flow in FLOWS))
 # Words that are commands or answers, so never vendor codes: "JOIN BAL" could not be told from "BAL".
-COMMAND_WORDS = frozenset({"JOIN", "MORE", "RD", "YES", "NO", "OK"}).union(*(flow.triggers for flow in FLOWS))
+COMMAND_WORDS = COMMANDS | {"JOIN", "MORE", "RD", "YES", "NO", "OK"}

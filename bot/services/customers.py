@@ -76,10 +76,11 @@ def enroll(
     *,
     profile_name: str | None = None,
     source: str = "whatsapp",
-    consent: bool = True,
+    consent: bool,
 ) -> Enrollment:
     """Enrol `phone` with the vendor, once, and lock its row; a new member gets a member code
-    and the welcome bonus through the ledger.
+    and the welcome bonus through the ledger. `consent` (to offers) is given only by the phone
+    itself joining: there is no default.
 
     Two enrolments racing for one phone meet on the unique (tenant_id, phone_number) key:
     exactly one inserts, the other waits for it and finds the row."""
@@ -130,7 +131,7 @@ class CustomerService:
         """The phone joins with its consent and this vendor becomes the one it talks to. A
         referral code in the text (`JOIN MAMA R-K7Q4XM`) links a new member to its referrer."""
         ctx = self.ctx
-        enrollment = enroll(ctx.session, ctx.tenant, ctx.phone, ctx.now, profile_name=profile_name)
+        enrollment = enroll(ctx.session, ctx.tenant, ctx.phone, ctx.now, profile_name=profile_name, consent=True)
         ctx.customer = enrollment.customer
         route_phone(ctx.session, ctx.phone, ctx.tenant)
         if enrollment.created:

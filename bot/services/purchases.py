@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.codes import ALPHABET
+from bot.codes import MEMBER_CODE
 from bot.locales import language_of
 from bot.money import Money, parse_amount, to_minor
 from bot.outbound import notify
@@ -25,7 +25,6 @@ from models import Customer, CustomerPointsBalance, PointsTransaction, Purchase
 from models.base import new_id
 
 VOID_WINDOW = timedelta(minutes=15)
-_MEMBER_CODE = re.compile(rf"[{ALPHABET}]{{6}}")
 
 
 @dataclass(frozen=True)
@@ -80,7 +79,7 @@ class PurchaseService:
 
     def _read_customer(self, text: str) -> str | None:
         compact = re.sub(r"[\s\-().]", "", text).upper()
-        if _MEMBER_CODE.fullmatch(compact) and self._find(compact) is not None:
+        if MEMBER_CODE.fullmatch(compact) and self._find(compact) is not None:
             return compact
         try:
             return to_e164(compact, self.ctx.tenant.country, strict=True)
