@@ -9,6 +9,7 @@ from bot import cli, devphone, runtime, web
 from bot.config import Config
 from bot.dispatcher import Dispatcher
 from bot.engine import Engine
+from bot.platform import PlatformDesk
 from flows import FLOWS, MAIN_MENU
 from webhooks import twilio
 
@@ -19,7 +20,8 @@ def create_app(config: Config | None = None) -> Flask:
     app = Flask(__name__)
     rt = runtime.install(runtime.build(config))
     app.extensions["runtime"] = rt
-    app.extensions["dispatcher"] = Dispatcher(rt.db, Engine(FLOWS, MAIN_MENU), rt.deliver)
+    platform = PlatformDesk(config.platform_whatsapp_number)
+    app.extensions["dispatcher"] = Dispatcher(rt.db, Engine(FLOWS, MAIN_MENU), rt.deliver, platform=platform)
     app.register_blueprint(twilio.blueprint)
     app.register_blueprint(web.blueprint)
     if config.console_sender:

@@ -50,11 +50,12 @@ class Reply:
 
 
 class Dispatcher:
-    def __init__(self, db: Database, engine: Engine, deliver: Callable[[list], None], clock=utcnow):
+    def __init__(self, db: Database, engine: Engine, deliver: Callable[[list], None], clock=utcnow, platform=None):
         self.db = db
         self.engine = engine
         self.deliver = deliver  # hands committed outbound message keys to the sender
         self.clock = clock
+        self.platform = platform  # the platform number's own conversation (bot/platform.py), if any
 
     def handle(self, inbound: Inbound) -> list[Reply]:
         try:
@@ -88,15 +89,17 @@ class Dispatcher:
         return replies
 
     def _converse(self, session: Session, inbound: Inbound) -> tuple[list[Reply], list]:
-        destination = _resolve_vendor(session, inbound)
+        now = self.clock()
+        destination = _resolve_vendor(session, inbound, self.platform, now)
         if destination.stored_reply is not None:  # a retry of a message already answered
             return _replies(destination.stored_reply), []
+        if destination.platform:  # for no vendor, on the platform's own number
+            return self.platform.converse(session, inbound, now), []
         tenant = destination.tenant
         if tenant is None:
             unknown = destination.unknown_code
             return [Reply(render(say("unknown_code", code=unknown) if unknown else say("need_code")))], []
         inbound = replace(inbound, vendor_code=destination.code)
-        now = self.clock()
         # Locks in a fixed order (customer, then staff) so that two messages cannot deadlock.
         customer = find_locked(session, tenant, inbound.phone)
         staff = find_staff_locked(session, tenant, inbound.phone) if destination.is_staff else None
@@ -147,19 +150,26 @@ class Destination:
     code: str | None = None
     unknown_code: str | None = None
     stored_reply: list | None = None  # the reply already given to this MessageSid
+    platform: bool = False  # the platform number's own conversation takes it
 
 
-def _resolve_vendor(session: Session, inbound: Inbound) -> Destination:
+def _resolve_vendor(session: Session, inbound: Inbound, platform, now: datetime) -> Destination:
     """The vendor is the one whose code the text names; else the one the number written to
     belongs to, if only one; else the one this phone last talked to; else, for staff, the
     one vendor they work for. The usual case costs one query, which also finds a reply
-    already given to this MessageSid."""
+    already given to this MessageSid.
+
+    On the platform's own number, its conversation comes first for what it `claims` (a vendor
+    being set up); the number belongs to no vendor, and what finds no vendor is its too."""
     words = inbound.words
     candidates = [w for w in words if VENDOR_CODE.fullmatch(w) and w not in COMMAND_WORDS][:_MAX_CODE_CANDIDATES]
     params = {"phone": inbound.phone, "to": inbound.to, "codes": candidates, "sid": inbound.sid}
     found = session.execute(_REPLAY_OR_VENDORS, params).all()
     if found[0].stored is not None:
         return Destination(None, stored_reply=found[0].stored)
+    at_platform = platform is not None and platform.is_home(inbound)
+    if at_platform and platform.claims(session, inbound, now):
+        return Destination(None, platform=True)
     rows = [(row.tenant, row.is_staff) for row in found if row.tenant is not None]
     named = {tenant.vendor_code: (tenant, is_staff) for tenant, is_staff in rows}
     code = next((word for word in candidates if word in named), None)
@@ -168,13 +178,13 @@ def _resolve_vendor(session: Session, inbound: Inbound) -> Destination:
     if len(words) >= 2 and words[0] == "JOIN":
         return Destination(None, unknown_code=words[1])
     owners = [row for row in rows if row[0].whatsapp_number == inbound.to]
-    if len(owners) == 1:
+    if len(owners) == 1 and not at_platform:
         return Destination(*owners[0])
     routed = session.execute(_ROUTED, params).first()
     if routed:
         return Destination(*routed)
     employers = session.execute(_EMPLOYERS, params).all()
-    return Destination(*employers[0]) if len(employers) == 1 else Destination(None)
+    return Destination(*employers[0]) if len(employers) == 1 else Destination(None, platform=at_platform)
 
 
 def _vendors(condition):

@@ -7,6 +7,9 @@ from flows.navigation import CANCEL_FLOW, HELP_FLOW, MENU_FLOW
 from flows.programs import PROGRAMS_FLOW
 from flows.purchase import LOG_FLOW, VOID_FLOW
 from flows.rewards import CODES_FLOW, REWARDS_FLOW
+from flows.setup import SETUP_FLOW
+from flows.staff import PIN_FLOW
+from flows.team import STAFF_FLOW
 from flows.verify import VERIFY_FLOW
 from flows.wheel import WHEEL_FLOW
 
@@ -18,6 +21,8 @@ FLOWS = [
     LOG_FLOW,
     VOID_FLOW,
     VERIFY_FLOW,
+    STAFF_FLOW,
+    PIN_FLOW,
     JOIN_FLOW,
     CANCEL_FLOW,
     MENU_FLOW,
@@ -40,4 +45,7 @@ MAIN_MENU = [
 ]
 
 # Words that are commands or answers, so never vendor codes: "JOIN BAL" could not be told from "BAL".
-COMMAND_WORDS = frozenset({"JOIN", "MORE", "RD", "YES", "NO", "OK"}).union(*(flow.triggers for flow in FLOWS))
+# SETUP is the platform number's own flow (bot/platform.py), not a vendor's.
+COMMAND_WORDS = frozenset({"JOIN", "MORE", "RD", "YES", "NO", "OK", "BACK"}).union(
+    *(flow.triggers for flow in [*FLOWS, SETUP_FLOW])
+)

@@ -28,6 +28,7 @@ PUBLIC_BASE_URL = "https://bot.example.test"
 AUTH_TOKEN = "test-auth-token"
 INBOUND_URL = "/webhooks/twilio/inbound"
 MAMA_NUMBER = "+14155238886"
+PLATFORM_NUMBER = "+14155550100"  # new vendors are set up by chatting with it (and start on it)
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("TEST_REDIS_URL")
@@ -61,6 +62,7 @@ def make_config(database_url: str, **overrides) -> Config:
         twilio_auth_token=AUTH_TOKEN,
         twilio_api_base=None,
         public_base_url=PUBLIC_BASE_URL,
+        platform_whatsapp_number=PLATFORM_NUMBER,
     )
     return replace(config, **overrides)
 
