@@ -26,8 +26,6 @@ _CURRENCIES = dict(
     NL:EUR PT:EUR SK:EUR SI:EUR ES:EUR HR:EUR AU:AUD NZ:NZD FJ:FJD PG:PGK
     """.split()
 )
-# A country with more timezones than this lists these first, and takes the others typed.
-MAX_ZONE_CHOICES = 12
 
 
 def _tz_table(name: str) -> list[list[str]]:

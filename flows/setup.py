@@ -124,6 +124,7 @@ def _summary(data: dict, services) -> Msg:
     )
 
 
+# A country with more timezones lists this many (the likeliest first); the others are typed.
 _MAX_ZONES = 12
 _QUESTIONS = {
     "name": lambda data, services: say("setup_ask_name"),

@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
 from bot.app import create_app
@@ -15,7 +15,7 @@ from bot.catalog import CATALOG
 from bot.config import Config
 from bot.services.tenants import BUSINESS_TYPES, TenantFileError, load_tenant, parse_tenant_file
 from models import (
-    Customer, PlatformMessage, PointsTransaction, Purchase, Reward, Tenant, VendorInvitation, VendorUser, WhatsAppMessage,
+    Customer, PlatformMessage, Purchase, Reward, Tenant, VendorInvitation, VendorUser, WhatsAppMessage,
 )
 from models.base import utcnow
 from tests.conftest import EXAMPLE_TENANT, MAMA_NUMBER, PLATFORM_NUMBER, count, make_config, run_jobs, tenant_file
