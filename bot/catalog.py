@@ -248,6 +248,120 @@ CATALOG: dict[str, dict[str, Template]] = {
         "ledger.mission": "Mission: {title}",
         "ledger.referral": "Referral bonus",
         "ledger.expired": "Points expired",
+        # Setting up a vendor by chat on the platform number; staff by chat; choosing a PIN (issue 14, part 1)
+        "platform_no_invitation": (
+            "Hi! To join a shop's rewards, send JOIN and the shop's code from its QR poster, like JOIN MAMA.\n"
+            "To set up rewards for your own business you need an invitation link from us: "
+            "please ask the team that told you about this service."
+        ),
+        "setup_invitation_invalid": (
+            "This invitation can't be used: it may have expired, been used already, or be meant for another phone. "
+            "Please ask us for a new one."
+        ),
+        "setup_restarted": "Your setup was left unfinished for over 24 hours, so we're starting again.",
+        "setup_resumed": "Welcome back! Let's carry on where you stopped.",
+        "setup_welcome": (
+            "Welcome! Let's set up your rewards programme: a few questions, about two minutes. "
+            "Reply BACK to change your last answer, or CANCEL to stop. Nothing is created until you confirm."
+        ),
+        "setup_ask_name": "What is your business called?",
+        "setup_first_question": "This is the first question.",
+        "setup_cancelled": "Setup cancelled: nothing was created. Open your invitation link again to start over.",
+        "setup_ask_type": "What kind of business is *{vendor}*?\n{lines}\n\nReply with a number.",
+        "setup_type_line": "{number}. {label}",
+        "setup_type.restaurant": "Restaurant or food",
+        "setup_type.bar": "Bar or drinks",
+        "setup_type.salon": "Salon or beauty",
+        "setup_type.shop": "Shop or supermarket",
+        "setup_type.pharmacy": "Pharmacy",
+        "setup_type.fashion": "Fashion or tailoring",
+        "setup_type.services": "Services",
+        "setup_type.other": "Something else",
+        "setup_choose_hint": "Please reply with a number from 1 to {count}.",
+        "setup_ask_code": (
+            "Customers join by sending your shop's code. I suggest *{code}*.\n1. Use {code}\n"
+            "Or send the code you'd like: 2 to 20 letters or digits."
+        ),
+        "setup_code_invalid": (
+            "{code} can't be a code: use 2 to 20 letters or digits, with at least one letter, "
+            "and not an ordinary word or a command like BAL. Send another, or 1 for {suggested}."
+        ),
+        "setup_code_taken": "{code} is already taken. Send another, or 1 for {suggested}.",
+        "setup_code_taken_meanwhile": "Sorry, another shop has just taken the code {code}. Please choose another.",
+        "setup_ask_country": "Where is *{vendor}*?\n1. {country}\nOr send the country's name or two-letter code, like GH.",
+        "setup_ask_country_typed": "Where is *{vendor}*? Send the country's name or two-letter code, like GH.",
+        "setup_country_hint": "I don't know that country. Send its name or two-letter code, like NG or GH.",
+        "setup_ask_currency": "Which currency do you sell in?\n1. {currency}\nOr send another three-letter code, like USD.",
+        "setup_ask_currency_typed": "Which currency do you sell in? Send its three-letter code, like USD.",
+        "setup_currency_hint": "Please send a three-letter currency code, like NGN or USD.",
+        "setup_ask_timezone": "Which timezone is the shop in?\n{lines}\n\nReply with a number, or send your city's timezone, like Europe/Paris.",
+        "setup_zone_line": "{number}. {zone}{where}",
+        "setup_timezone_hint": "Please reply with a number from 1 to {count}, or a timezone name like Africa/Lagos.",
+        "setup_ask_bonus": "How many welcome points does a customer get for joining? Send a number, like 50 (0 for none).",
+        "setup_number_hint": "Please send a whole number, like 50.",
+        "setup_ask_earn": (
+            "How much must a customer spend to earn 1 point? Send an amount in {currency}, like {example}. "
+            "(Or, for more points at once, like: 5 per 1000.)"
+        ),
+        "setup_ask_reward": "What is the first reward customers can get with their points? Send its name, like: Free drink",
+        "setup_ask_reward_points": "How many points does *{reward}* cost? Send a number, like 500.",
+        "setup_ask_pin": (
+            "Last step: choose your owner PIN, 4 to 8 digits. You'll send it to log purchases and manage your staff. "
+            "I never keep it: only a scrambled copy."
+        ),
+        "setup_summary": (
+            "*Please check:*\nBusiness: {vendor} ({type})\nCode: {code}\nCountry: {country}, {currency}, {timezone}\n"
+            "Welcome bonus: {bonus:,} points\nEarning: {earning}\n"
+            "First reward: {reward} for {reward_points:,} points\nYour owner PIN: chosen\n\n"
+            "1. Create my programme\n2. Cancel\nOr BACK to change an answer."
+        ),
+        "setup_earning_one": "1 point per {amount} spent",
+        "setup_earning_many": "{points:,} points per {amount} spent",
+        "setup_done": (
+            "🎉 *{vendor}* is ready! Here is your QR poster: print it and put it where customers see it. "
+            "Scanning it opens WhatsApp with JOIN {code} typed in."
+        ),
+        "setup_next": (
+            "Your join link, to share anywhere: {link}\n\n"
+            "You're the owner. Send LOG to log a purchase, STAFF to manage your staff "
+            "(like STAFF ADD 0803 123 4567 Bayo), and HELP for the rest."
+        ),
+        "help_owner": (
+            "As the owner: STAFF lists your staff, STAFF ADD 0803 123 4567 Bayo adds someone, "
+            "STAFF REMOVE 0803 123 4567 removes them. PIN changes your PIN."
+        ),
+        "pin_not_set": "You haven't chosen your staff PIN yet. Reply PIN to choose it.",
+        "pin_choose": "{name}, choose your staff PIN: 4 to 8 digits, not all one digit and not a run like 1234.",
+        "pin_rules": "That PIN won't do: use 4 to 8 digits, not all one digit and not a run like 1234. Please send another.",
+        "pin_again": "Please send the same PIN again.",
+        "pin_mismatch": "The two PINs were different.",
+        "pin_chosen": "Your PIN is set. Send LOG to log a purchase: your PIN keeps you signed in for 10 minutes.",
+        "staff_owner_only": "Only the owner can manage the staff.",
+        "staff_list": "*{vendor} staff*\n{lines}",
+        "staff_line": "{name}, {phone} ({role}){pending}",
+        "staff_pin_pending": " - has not chosen a PIN yet",
+        "staff_usage": "To add someone: STAFF ADD 0803 123 4567 Bayo\nTo remove someone: STAFF REMOVE 0803 123 4567",
+        "staff_ask_phone": "The new staff member's phone number? (like 0803 123 4567)",
+        "staff_bad_phone": "I couldn't read that as a phone number. Try like 0803 123 4567.",
+        "staff_ask_name": "Their name?",
+        "staff_add_confirm": (
+            "Add {name} ({phone}) to the staff of *{vendor}*? They'll get a message asking them to choose their own PIN.\n"
+            "1. Confirm\n2. Cancel"
+        ),
+        "staff_added": "Done: {name} is on your staff. I've sent them a message to choose their PIN.",
+        "staff_already": "{phone} is already on your staff.",
+        "staff_invitation": (
+            "Hi {name}! *{vendor}* has added you to its staff, so you can log customers' purchases here. "
+            "First choose your staff PIN: reply PIN."
+        ),
+        "staff_remove_choose": "Who should be removed?\n{lines}\n\nReply with a number.",
+        "staff_choice": "{number}. {name}, {phone}",
+        "staff_choose_hint": "Please reply with a number from 1 to {count}, or CANCEL.",
+        "staff_none_to_remove": "There is nobody else on your staff.",
+        "staff_remove_confirm": "Remove {name} ({phone}) from your staff? They won't be able to log purchases any more.\n1. Confirm\n2. Cancel",
+        "staff_removed": "Done: {name} is no longer on your staff.",
+        "staff_not_found": "{phone} is not on your staff.",
+        "staff_remove_self": "You can't remove yourself from the staff.",
     },
     "fr": {
         # Menu et navigation
