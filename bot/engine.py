@@ -26,6 +26,15 @@ def may_use(flow: Flow, services) -> bool:
     }[flow.audience]
 
 
+def may_carry_pin(flow: Flow | None, state: State, inbound: Inbound) -> bool:
+    """Whether the message may carry a PIN: the answer to a PIN question of `flow` (the flow
+    the state is in), or anything that looks like one (no customer answer is 4 to 8 bare
+    digits, and a PIN sent to the wrong conversation must not be kept either)."""
+    if flow is not None and flow.name == state.flow and state.step in flow.secret_steps:
+        return True
+    return pins.PIN_LIKE.fullmatch(inbound.text) is not None
+
+
 def _fresh(flow: Flow, interrupted: str | None) -> State:
     """The state a flow starts in; it knows which flow, if any, it cut short."""
     return State(flow=flow.name, step="start", data={"interrupted": interrupted} if interrupted else {})
@@ -51,18 +60,15 @@ class Engine:
         return replace(state, updated_at=now), [self._fill_menu(reply, services) for reply in notices + replies]
 
     def is_secret(self, state: State, inbound: Inbound, services) -> bool:
-        """Whether the message may carry a PIN, so is stored redacted: the answer to a PIN
-        question, anything that looks like one (no customer answer is 4 to 8 bare digits, and a
-        PIN sent to the wrong conversation must not be kept either), or a staff message with
-        the sender's PIN anywhere in it."""
-        return (
-            self._asks_pin(state)
-            or pins.PIN_LIKE.fullmatch(inbound.text) is not None
-            or self._screen(state, inbound, services) is not inbound
-        )
+        """Whether the message must be stored redacted: it may carry a PIN (`may_carry_pin`), or it
+        is a staff message with the sender's PIN anywhere in it."""
+        return may_carry_pin(self._flow_of(state), state, inbound) or self._screen(state, inbound, services) is not inbound
+
+    def _flow_of(self, state: State) -> Flow | None:
+        return self.by_name.get(state.flow) if state.flow else None
 
     def _asks_pin(self, state: State) -> bool:
-        flow = self.by_name.get(state.flow) if state.flow else None
+        flow = self._flow_of(state)
         return flow is not None and state.step in flow.secret_steps
 
     def _screen(self, state: State, inbound: Inbound, services) -> Inbound:
@@ -92,7 +98,7 @@ class Engine:
 
     def _takes_number(self, state: State, inbound: Inbound) -> bool:
         """A step asking for a number reads one as its answer: there "0" is an amount, not MENU."""
-        flow = self.by_name.get(state.flow) if state.flow else None
+        flow = self._flow_of(state)
         return flow is not None and state.step in flow.number_steps and _NUMBER.fullmatch(inbound.text.strip()) is not None
 
     def _triggered(self, state: State, inbound: Inbound, services) -> Flow | None:

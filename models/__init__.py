@@ -3,6 +3,7 @@ from models.base import Base
 from models.customer import Customer
 from models.engagement import MissionCompletion, Referral, SpinCredit, SpinHistory, WheelItem
 from models.message import AuditLog, WhatsAppMessage
+from models.onboarding import PlatformMessage, VendorInvitation
 from models.points import CustomerPointsBalance, PointsLotAllocation, PointsTransaction
 from models.purchase import Purchase
 from models.reward import Reward, RewardRedemption
@@ -16,6 +17,7 @@ __all__ = [
     "MissionCompletion",
     "PhoneRoute",
     "PinLockout",
+    "PlatformMessage",
     "PointsLotAllocation",
     "PointsTransaction",
     "Purchase",
@@ -25,6 +27,7 @@ __all__ = [
     "SpinCredit",
     "SpinHistory",
     "Tenant",
+    "VendorInvitation",
     "VendorUser",
     "WhatsAppMessage",
     "WheelItem",

@@ -104,7 +104,8 @@ def test_the_customer_and_the_referrer_are_told_what_was_taken_back(bayo, friend
             .where(WhatsAppMessage.direction == "outbound", WhatsAppMessage.body.like("%cancelled%"))
         ).all())
     assert bodies[FRIEND] == (
-        "*Mama Put Kitchen* cancelled a purchase of ₦20,000: 420 points and 1 wheel spin(s) were taken back. Balance: 50 points."
+        "*Mama Put Kitchen* cancelled a purchase of ₦20,000: 420 points were taken back. 1 wheel spin was taken back too. "
+        "Balance: 50 points."
     )
     assert bodies[REFERRER] == (
         "*Mama Put Kitchen* cancelled the purchase that earned your referral bonus: 50 points were taken back. "

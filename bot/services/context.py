@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from bot.db import ROW_LOCK
+from bot.limits import UNLIMITED, PhoneLimits, Unlimited
 from models import Customer, Tenant, VendorUser
 
 
@@ -20,6 +21,7 @@ class Context:
     now: datetime
     customer: Customer | None = None
     staff: VendorUser | None = None  # when the phone is on this vendor's staff
+    limits: PhoneLimits | Unlimited = UNLIMITED  # the phone's rate limits, for the message being answered
     # False while the customer row was only read (a staff sender's own membership): it is
     # locked when a service first needs it, after the staff row (the dispatcher's lock order).
     customer_locked: bool = True

@@ -99,8 +99,8 @@ def complete_missions(
             continue
         if mission["points"]:
             points.credit(
-                session, tenant, customer, mission["points"], source="mission", description=f"Mission: {mission['title']}",
-                now=now, purchase_id=purchase_id,
+                session, tenant, customer, mission["points"], source="mission",
+                description=say("ledger.mission", title=mission["title"]), now=now, purchase_id=purchase_id,
             )
         key = "mission_complete" if mission["points"] else "mission_complete_badge"
         notify(session, outbox, tenant, customer, say(key, title=mission["title"], points=mission["points"]))

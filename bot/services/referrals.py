@@ -67,7 +67,7 @@ def reward_referral(
     winners = {"referrer": [referrer], "referred": [newcomer], "both": [referrer, newcomer]}[config["rewarded"]]
     for winner in winners if config["points"] else []:
         points.credit(
-            session, tenant, winner, config["points"], source="referral", description="Referral bonus", now=now,
+            session, tenant, winner, config["points"], source="referral", description=say("ledger.referral"), now=now,
             purchase_id=purchase_id,
         )
         notify(session, outbox, tenant, winner, say("referral_rewarded", points=config["points"], vendor=tenant.name))

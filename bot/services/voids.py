@@ -17,7 +17,7 @@ from typing import Callable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.money import format_money
+from bot.money import Money
 from bot.outbound import notify
 from bot.points_rules import tier_name
 from bot.services import audit, points
@@ -55,8 +55,8 @@ class Undo:
         return self._rows[model]
 
     @property
-    def money(self) -> str:
-        return format_money(self.purchase.amount, self.purchase.currency)
+    def money(self) -> Money:
+        return Money(self.purchase.amount, self.purchase.currency)
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ def _take_back_points(undo: Undo) -> None:
         taken = sum(lot.points for lot in lots)
         points.debit(
             undo.session, undo.customers[customer_id], taken, transaction_type="reversed", source="void",
-            description=f"Voided purchase {undo.money}", now=undo.now, lots=lots, created_by=undo.staff.id,
+            description=say("ledger.void", amount=undo.money), now=undo.now, lots=lots, created_by=undo.staff.id,
             purchase_id=undo.purchase.id,
         )
         undo.points_back[customer_id] += taken

@@ -4,7 +4,7 @@ The spin-credit ledger opens with one row per customer holding spins; the lockou
 staff rows move to one row per phone.
 
 Revision ID: 0005
-Revises: 0004
+Revises: 0009
 Create Date: 2026-11-26 06:24:51.418416
 """
 import uuid
@@ -16,7 +16,7 @@ import models.base
 
 
 revision = '0005'
-down_revision = '0004'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
