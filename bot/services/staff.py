@@ -23,6 +23,7 @@ SESSION = timedelta(minutes=10)
 # could be the PIN has them all masked instead.
 MAX_PIN_CANDIDATES = 3
 
+
 def hash_pin(pin: str) -> str:
     return generate_password_hash(pin)  # scrypt with a random salt
 
