@@ -18,25 +18,32 @@ def start_log(state: State, inbound: Inbound, services) -> Outcome:
 
 
 def _read_one_shot(rest: str, services) -> dict:
-    """The customer and the amount in `LOG <customer> <amount>`. All the words may be the
-    customer (`LOG 0803 123 4567`: the last group of a phone is no amount); the last word is
-    the amount only if the words before it are a customer, or there are none (`LOG 15000`).
-    An amount meant but refused (`LOG 0803 123 4567 0`) is kept as why, to say when asking."""
+    """The customer and the amount in `LOG <customer> <amount>`. All the words may be a phone
+    (`LOG 0803 123 4567`: the last group of a phone is no amount); else the last word is the
+    amount, after a customer (`LOG 0803 123 4567 15000`) or alone (`LOG 15000`), and a word that
+    is no amount may be the customer alone (`LOG K7Q4XM`). An amount meant but refused
+    (`LOG 0803 123 4567 0`) is kept as why, to say when asking for it."""
     if not rest:
         return {}
-    whole = services.purchases.read_customer(rest)
+    whole = services.purchases.read_phone(rest)
     if whole:
         return {"customer": whole}
     *who, last = rest.split()
-    customer = services.purchases.read_customer(" ".join(who)) if who else None
-    if who and customer is None:
-        return {}
-    found = {"customer": customer} if customer else {}
+    found = {}
+    if who:
+        found["customer"] = services.purchases.read_customer(" ".join(who))
+        if found["customer"] is None:
+            return {}
     try:
         return {**found, "amount": services.purchases.read_amount(last)}
     except AmountError as error:
-        meant = customer or any(c.isdigit() for c in last)
-        return {**found, "amount_refused": error.reason} if meant else found
+        refused = {"amount_refused": error.reason}
+    if who:
+        return {**found, **refused}
+    customer = services.purchases.read_customer(last)
+    if customer:
+        return {"customer": customer}
+    return refused if any(c.isdigit() for c in last) else {}
 
 
 def _advance_log(state: State, services) -> Outcome:

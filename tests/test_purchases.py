@@ -137,6 +137,20 @@ def test_a_one_shot_log_of_zero_says_it_must_be_above_zero(bayo, member, db, amo
     assert count(db, Purchase) == 0
 
 
+def test_one_shot_logs_are_not_wrong_look_ups(bayo, member):
+    """Reading the whole of `LOG 0803 123 4567 1500` as a phone first must not count as a miss
+    towards the limit of 10 wrong look-ups an hour."""
+    log_purchase(bayo, "LOG 0803 123 4567 1500")
+    for _ in range(11):
+        assert "1. Confirm" in bayo.send("LOG 0803 123 4567 1500").text
+        bayo.send("2")
+
+
+def test_a_one_shot_log_of_a_member_code_alone_asks_for_the_amount(bayo, member):
+    bayo.send(f"LOG {member.member_code}")
+    assert bayo.send(BAYO_PIN).text == "Amount spent? (like 15000, 15,000 or 15k)"
+
+
 def test_a_one_shot_log_with_a_broken_phone_keeps_nothing_from_it(bayo, member):
     bayo.send("LOG 0803 123 15000")
     assert bayo.send(BAYO_PIN).text == "Customer's phone number or member code?"

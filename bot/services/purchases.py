@@ -79,11 +79,15 @@ class PurchaseService:
         return self.ctx.limits.look_up(lambda: self._read_customer(text))
 
     def _read_customer(self, text: str) -> str | None:
-        compact = re.sub(r"[\s\-().]", "", text).upper()
+        compact = _compact(text)
         if MEMBER_CODE.fullmatch(compact) and self._find(compact) is not None:
             return compact
+        return self.read_phone(text)
+
+    def read_phone(self, text: str) -> str | None:
+        """A phone in any form, in E.164, or None: read, not looked up, so never a wrong look-up."""
         try:
-            return to_e164(compact, self.ctx.tenant.country, strict=True)
+            return to_e164(_compact(text), self.ctx.tenant.country, strict=True)
         except InvalidPhone:
             return None
 
@@ -234,3 +238,7 @@ class PurchaseService:
 
     def _notify(self, customer: Customer, message: Msg) -> None:
         notify(self.ctx.session, self.ctx.outbox, self.ctx.tenant, customer, message)
+
+
+def _compact(text: str) -> str:
+    return re.sub(r"[\s\-().]", "", text).upper()
