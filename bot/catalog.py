@@ -205,6 +205,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "void_expired": "That purchase can no longer be voided (over 15 minutes, or already voided).",
         "void_points_spent": "Can't void: the customer has already spent those points.",
         "void_notice": "*{vendor}* cancelled a purchase of {amount}: {points:,} points were taken back. Balance: {balance:,} points.",
+        # REST API (issue 13): what a change made through a vendor's API key tells the customer
+        "points_adjusted_notice": "*{vendor}* adjusted your points by {points:+,} ({reason}). Balance: {balance:,} points.",
     },
 }
 

@@ -34,6 +34,7 @@ class Config:
     twilio_api_base: str | None
     public_base_url: str | None
     dev_phone: bool = False  # DEV_PHONE=1: asked for explicitly, as `make run` does
+    api_rate_limit: int = 300  # API requests per key per minute (API_RATE_LIMIT)
 
     @property
     def console_sender(self) -> bool:
@@ -64,4 +65,12 @@ class Config:
             twilio_api_base=env.get("TWILIO_API_BASE") or None,
             public_base_url=(env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
             dev_phone=dev_phone,
+            api_rate_limit=_positive_int(env, "API_RATE_LIMIT", 300),
         )
+
+
+def _positive_int(env, name: str, default: int) -> int:
+    raw = env.get(name) or str(default)
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{name} must be a whole number above 0, not {raw!r}")
+    return int(raw)

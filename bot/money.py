@@ -45,11 +45,16 @@ def parse_amount(text: str, currency: str, maximum_major: int) -> int:
     minor = major * 10 ** exponent(currency)
     if minor != minor.to_integral_value():
         raise AmountError("amount_too_precise")
+    return check_amount(int(minor), currency, maximum_major)
+
+
+def check_amount(minor: int, currency: str, maximum_major: int) -> int:
+    """An amount in minor units, within the bounds of one purchase. Raises AmountError(reason key)."""
     if minor <= 0:
         raise AmountError("amount_zero")
-    if major > maximum_major:
+    if minor > to_minor(maximum_major, currency):
         raise AmountError("amount_too_large")
-    return int(minor)
+    return minor
 
 
 def format_money(minor: int, currency: str) -> str:

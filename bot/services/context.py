@@ -11,6 +11,23 @@ from sqlalchemy.orm import Session
 from models import Customer, Tenant, VendorUser
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change: a staff member in a PIN session, or a vendor's API key."""
+
+    type: str  # vendor_user | api_key (audit_logs.actor_type)
+    id: uuid.UUID
+
+    @property
+    def user_id(self) -> uuid.UUID | None:
+        """For the columns that name a staff member (logged_by_user_id...): None for a key."""
+        return self.id if self.type == "vendor_user" else None
+
+    @property
+    def via(self) -> str:
+        return "staff_pin" if self.type == "vendor_user" else "api"
+
+
 @dataclass
 class Context:
     session: Session
@@ -19,12 +36,21 @@ class Context:
     now: datetime
     customer: Customer | None = None
     staff: VendorUser | None = None  # when the phone is on this vendor's staff
+    api_key_id: uuid.UUID | None = None  # when the vendor's API key acts (no phone then)
     # Outbound messages written in this transaction, to hand to the sender after commit.
     outbox: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.tenant.timezone)
+
+    @property
+    def actor(self) -> Actor:
+        if self.staff is not None:
+            return Actor("vendor_user", self.staff.id)
+        if self.api_key_id is not None:
+            return Actor("api_key", self.api_key_id)
+        raise LookupError("neither a staff member nor an API key acts in this unit of work")
 
     def require_customer(self) -> Customer:
         if self.customer is None:

@@ -4,18 +4,18 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
 from bot.codes import ALPHABET
-from bot.money import format_money, parse_amount, to_minor
+from bot.money import check_amount, format_money, parse_amount, to_minor
 from bot.outbound import notify
 from bot.phones import InvalidPhone, to_e164
 from bot.points_rules import PurchaseFacts, award, tier_for
 from bot.services import audit, points
 from bot.services.context import Context
-from bot.services.customers import describe, enroll, route_phone
+from bot.services.customers import describe, enroll, find_member, route_phone
 from bot.services.missions import complete_missions
 from bot.services.referrals import reward_referral
 from bot.services.rewards import nearest_reward
@@ -42,6 +42,9 @@ class Logged:
     amount: str
     points: int
     balance: int
+    customer_id: uuid.UUID
+    minor_amount: int
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,10 @@ class PurchaseService:
         """Minor units; raises AmountError with the reason as a catalog key."""
         return parse_amount(text, self.currency, self._maximum_major)
 
+    def check_amount(self, minor: int) -> int:
+        """An amount already in minor units (as the API takes them), within the same bounds."""
+        return check_amount(minor, self.currency, self._maximum_major)
+
     def read_customer(self, text: str) -> str | None:
         """A member code ('K7Q4XM'), or a phone in any form, in E.164; None if neither."""
         compact = re.sub(r"[\s\-().]", "", text).upper()
@@ -91,15 +98,17 @@ class PurchaseService:
         return Preview(label, format_money(amount, self.currency), earned, customer is None)
 
     def log(self, who: str, amount: int) -> Logged:
-        """Record the purchase, earn its points and tell the customer, in this transaction."""
-        ctx, staff = self.ctx, self.ctx.staff
+        """Record the purchase, earn its points and tell the customer, in this transaction.
+        The actor is the staff member in their PIN session, or the vendor's API key."""
+        ctx, actor = self.ctx, self.ctx.actor
         customer = self._find(who, lock=True) or self._enroll(who)
         balance = self._balance(customer)
+        before = balance.current_balance
         contributions = award(self._rules(), self._facts(customer, balance, amount))
         earned = sum(c.points for c in contributions)
         purchase = Purchase(
             id=new_id(), tenant_id=ctx.tenant.id, customer_id=customer.id, amount=amount, currency=self.currency,
-            logged_by_user_id=staff.id, logged_via="staff_pin", points_awarded=earned,
+            logged_by_user_id=actor.user_id, logged_via=actor.via, points_awarded=earned,
             points_breakdown=[c.to_json() for c in contributions], created_at=ctx.now,
         )
         ctx.session.add(purchase)
@@ -108,15 +117,16 @@ class PurchaseService:
         if earned:
             points.credit(
                 ctx.session, ctx.tenant, customer, earned, source="purchase", description=f"Purchase {money}",
-                now=ctx.now, created_by=staff.id, purchase_id=purchase.id,
+                now=ctx.now, created_by=actor.user_id, purchase_id=purchase.id,
             )
         customer.total_purchases += 1
         customer.total_spent += amount
         customer.last_purchase_at = ctx.now
         ctx.session.refresh(balance)
         audit.record(
-            ctx.session, ctx.tenant.id, "purchase.logged", actor_type="vendor_user", actor_id=staff.id,
+            ctx.session, ctx.tenant.id, "purchase.logged", actor_type=actor.type, actor_id=actor.id,
             entity_type="purchase", entity_id=purchase.id, amount=amount, points=earned,
+            before={"balance": before}, after={"balance": balance.current_balance},
         )
         self._notify(customer, say(
             "purchase_notice", vendor=ctx.tenant.name, amount=money, points=earned, balance=balance.current_balance,
@@ -124,7 +134,9 @@ class PurchaseService:
         ))
         self._update_tier(customer, balance)
         self._engage(customer, amount)
-        return Logged(purchase.id, describe(customer), money, earned, balance.current_balance)
+        return Logged(
+            purchase.id, describe(customer), money, earned, balance.current_balance, customer.id, amount, purchase.created_at,
+        )
 
     def _engage(self, customer: Customer, amount: int) -> None:
         """What a purchase also brings: wheel spins, a referral's reward, completed missions."""
@@ -135,6 +147,10 @@ class PurchaseService:
         if customer.total_purchases == 1:
             reward_referral(ctx.session, ctx.outbox, ctx.tenant, customer, ctx.now)
         complete_missions(ctx.session, ctx.outbox, ctx.tenant, customer, ctx.now, {"visit_count", "spend_total"})
+
+    def get(self, purchase_id: uuid.UUID) -> Purchase | None:
+        """One of this vendor's purchases; another vendor's is as unknown as a made-up id."""
+        return self.ctx.session.get(Purchase, (self.ctx.tenant.id, purchase_id))
 
     def last_voidable(self) -> Voidable | None:
         """This staff member's last purchase, if logged in the last 15 minutes and not voided."""
@@ -170,22 +186,24 @@ class PurchaseService:
         ))
         if any(lot.remaining != lot.points for lot in lots):
             return "void_points_spent"
+        actor = ctx.actor
         money = format_money(purchase.amount, purchase.currency)
         if purchase.points_awarded:
             points.debit(
                 ctx.session, customer, purchase.points_awarded, transaction_type="reversed", source="void",
-                description=f"Voided purchase {money}", now=ctx.now, lots=lots, created_by=ctx.staff.id,
+                description=f"Voided purchase {money}", now=ctx.now, lots=lots, created_by=actor.user_id,
                 purchase_id=purchase.id,
             )
-        purchase.status, purchase.voided_at, purchase.voided_by_user_id = "voided", ctx.now, ctx.staff.id
+        purchase.status, purchase.voided_at, purchase.voided_by_user_id = "voided", ctx.now, actor.user_id
         customer.total_purchases -= 1
         customer.total_spent -= purchase.amount
         balance = self._balance(customer)
         ctx.session.refresh(balance)
         customer.tier = _tier_name(tier_for(self._tiers(), balance.total_earned))
         audit.record(
-            ctx.session, ctx.tenant.id, "purchase.voided", actor_type="vendor_user", actor_id=ctx.staff.id,
+            ctx.session, ctx.tenant.id, "purchase.voided", actor_type=actor.type, actor_id=actor.id,
             entity_type="purchase", entity_id=purchase.id, points=purchase.points_awarded,
+            before={"status": "completed"}, after={"status": "voided", "balance": balance.current_balance},
         )
         self._notify(customer, say(
             "void_notice", vendor=ctx.tenant.name, amount=money, points=purchase.points_awarded,
@@ -212,13 +230,7 @@ class PurchaseService:
         )
 
     def _find(self, who: str, lock: bool = False) -> Customer | None:
-        """The customer by E.164 phone or member code; with `lock`, their row locked, so that
-        purchases by several staff for one customer go one at a time."""
-        key = Customer.phone_number if who.startswith("+") else Customer.member_code
-        query = select(Customer).where(Customer.tenant_id == self.ctx.tenant.id, key == who)
-        if lock:
-            query = query.with_for_update().execution_options(populate_existing=True)
-        return self.ctx.session.scalars(query).one_or_none()
+        return find_member(self.ctx.session, self.ctx.tenant.id, who, lock)
 
     def _enroll(self, phone: str) -> Customer:
         """A phone not yet enrolled is enrolled by its purchase and welcomed; it has not
