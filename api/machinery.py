@@ -24,18 +24,15 @@ from typing import Callable
 
 from flask import Blueprint, Response, current_app, request
 from marshmallow import Schema, ValidationError
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from api.problems import Problem, invalid
-from bot.db import insert_on_conflict
-from bot.services import Services
+from bot.services import Services, idempotency
 from bot.services.apikeys import authenticate, mark_used, needs_last_used
 from bot.services.context import Context
 from bot.services.pages import BadCursor
 from bot.services.tenants import TenantFileError
-from models import ApiIdempotencyKey, ApiKey
-from models.base import new_id
+from models import ApiKey
 
 log = logging.getLogger(__name__)
 
@@ -117,11 +114,7 @@ def _run(operation: Operation, path: dict) -> Response:
             ctx = Context(session=session, tenant=tenant, phone="", now=now, api_key_id=key.id)
             payload = _answer(operation, operation.view(Services(ctx), **path, **arguments))
             if claim is not None:
-                session.execute(
-                    update(ApiIdempotencyKey)
-                    .where(ApiIdempotencyKey.tenant_id == tenant.id, ApiIdempotencyKey.id == claim)
-                    .values(response_status=operation.status, response_body=payload)
-                )
+                idempotency.store_answer(session, tenant.id, claim, operation.status, payload)
     if ctx.outbox:
         runtime.deliver(ctx.outbox)
     if needs_last_used(key, now):
@@ -234,9 +227,7 @@ def _load(schema: type[Schema], data: dict) -> dict:
 
 
 def _claim(session: Session, key: ApiKey, operation: Operation, body: dict, now):
-    """The id of the claimed Idempotency-Key, or the stored answer to a retry of the same request.
-    A racing copy blocks on the unique key until the first commits (then replays its answer) or
-    rolls back (then claims the key itself)."""
+    """The id of the claimed Idempotency-Key, or the response to a retry of the same request."""
     header = request.headers.get("Idempotency-Key")
     if header is None:
         raise Problem("idempotency-key-missing", "Send an Idempotency-Key header (a UUID, say) with every changing POST.",
@@ -247,22 +238,12 @@ def _claim(session: Session, key: ApiKey, operation: Operation, body: dict, now)
     fingerprint = hashlib.sha256(
         f"{operation.method} {request.path}\n{json.dumps(body, sort_keys=True, separators=(',', ':'))}".encode()
     ).hexdigest()
-    claim_id = new_id()
-    claimed = insert_on_conflict(session, ApiIdempotencyKey, {
-        "tenant_id": key.tenant_id, "id": claim_id, "api_key_id": key.id, "key": header,
-        "request_hash": fingerprint, "created_at": now,
-    }, ["tenant_id", "api_key_id", "key"])
-    if claimed:
-        return claim_id
-    first = session.execute(
-        select(ApiIdempotencyKey.request_hash, ApiIdempotencyKey.response_status, ApiIdempotencyKey.response_body).where(
-            ApiIdempotencyKey.tenant_id == key.tenant_id, ApiIdempotencyKey.api_key_id == key.id,
-            ApiIdempotencyKey.key == header,
-        )
-    ).one()
-    if first.request_hash != fingerprint:
+    claimed = idempotency.claim(session, key, header, fingerprint, now)
+    if not isinstance(claimed, idempotency.FirstAnswer):
+        return claimed
+    if not claimed.same_request:
         raise Problem("idempotency-key-reused", "This Idempotency-Key was used with another request; use a new key.")
-    return _json(first.response_body, first.response_status, {"Idempotent-Replayed": "true"})
+    return _json(claimed.body, claimed.status, {"Idempotent-Replayed": "true"})
 
 
 # --- errors ---------------------------------------------------------------------------------
