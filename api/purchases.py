@@ -26,7 +26,7 @@ def log_purchase(services, body):
         raise invalid(errors)
     logged = purchases.log(who, amount)
     return {
-        "id": logged.purchase_id, "customer_id": logged.customer_id, "amount": logged.minor_amount,
+        "id": logged.purchase_id, "customer_id": logged.customer_id, "amount": logged.amount.minor,
         "points": logged.points, "balance_after": logged.balance, "created_at": logged.created_at,
     }
 

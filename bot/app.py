@@ -25,7 +25,7 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc
     request_limits.install(app)
     rt = runtime.install(runtime.build(config, clock))
     app.extensions["runtime"] = rt
-    app.extensions["dispatcher"] = Dispatcher(rt.db, Engine(FLOWS, MAIN_MENU), rt.deliver, rt.clock)
+    app.extensions["dispatcher"] = Dispatcher(rt.db, Engine(FLOWS, MAIN_MENU), rt.deliver, rt.redis, rt.clock)
     app.register_blueprint(twilio.blueprint)
     web.register(app)
     api.register(app)

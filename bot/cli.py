@@ -20,7 +20,7 @@ from bot.qr import poster_png
 from bot.services.apikeys import create_key, list_keys, revoke_key
 from bot.services.points import ledger_mismatches
 from bot.services.staff import set_pin
-from bot.services.tenants import TenantFileError, load_tenant, parse_tenant_file
+from bot.services.tenants import ReloadRefused, TenantFileError, load_tenant, parse_tenant_file
 from models import CustomerPointsBalance, Tenant, VendorUser, WhatsAppMessage
 from models.base import utcnow
 from workers.points import expire_points
@@ -60,22 +60,41 @@ def tenants():
 
 @tenants.command("load", help="Create or update a vendor from a JSON file.")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def tenants_load(path: Path):
+@click.option("--force", is_flag=True, help="Also change the currency or country of a vendor with history, or remove all its staff.")
+def tenants_load(path: Path, force: bool):
     try:
-        config = parse_tenant_file(json.loads(path.read_text(encoding="utf-8")))
+        config = parse_tenant_file(_read_json(path))
         with _runtime().db.transaction() as session:
-            result = load_tenant(session, config)
+            result = load_tenant(session, config, force=force)
             code = result.tenant.vendor_code
-    except json.JSONDecodeError as error:
-        raise click.ClickException(f"{path}: not valid JSON ({error})") from None
+    except ReloadRefused as error:
+        raise click.ClickException(
+            f"{path} would rewrite the existing vendor {error.vendor}:\n  " + _lines(error)
+            + "\nNothing was written. If the file is meant for that vendor, load it again with --force."
+        ) from None
     except TenantFileError as error:  # invalid, or at odds with what the database holds
-        raise click.ClickException(f"{path}: " + "\n  ".join(str(error).split("; "))) from None
+        raise click.ClickException(f"{path}: " + _lines(error)) from None
     if result.created:
         click.echo(f"Created vendor {code}.")
     elif result.changed:
         click.echo(f"Updated vendor {code}: {', '.join(result.changed)}.")
     else:
         click.echo(f"Vendor {code} is already up to date.")
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{path}: not UTF-8 text") from None
+    except RecursionError:
+        raise click.ClickException(f"{path}: not valid JSON (nested too deeply)") from None
+    except json.JSONDecodeError as error:
+        raise click.ClickException(f"{path}: not valid JSON ({error})") from None
+
+
+def _lines(error: TenantFileError) -> str:
+    return "\n  ".join(error.lines)
 
 
 @click.group(cls=AppGroup, help="Vendors' staff.")

@@ -11,6 +11,7 @@ from twilio.rest import Client
 
 from bot.catalog import render
 from bot.config import Config
+from bot.locales import language_of
 from flows.base import Msg
 from models import Customer, Tenant, WhatsAppMessage
 
@@ -50,7 +51,7 @@ def queue_message(
 def notify(session: Session, outbox: list[MessageKey], tenant: Tenant, customer: Customer, message: Msg) -> WhatsAppMessage:
     """Queue a catalog message to a customer, in their language."""
     return queue_message(
-        session, outbox, tenant, customer, render(message, customer.language), triggered_by=message.key,
+        session, outbox, tenant, customer, render(message, language_of(tenant, customer.language)), triggered_by=message.key,
         media_url=message.media_url,
     )
 

@@ -57,7 +57,7 @@ def log_purchase(phone, number, amount):
 def test_spin_uses_the_free_spin_and_shows_the_wheel(member, db, app):
     reload(db, wheel=wheel({"label": "10 points", "type": "points", "value": 10, "weight": 1}))
     sent = member.send("SPIN")
-    assert sent.replies[0].body == "You have 1 free spin(s) today and 0 earned spin(s). Spinning..."
+    assert sent.replies[0].body == "You have 1 free spin today and 0 earned spins. Spinning..."
     assert sent.replies[1].body == "🎉 You won 10 points!\nSpins left: 0."
     [picture] = sent.replies[1].media
     image = Image.open(io.BytesIO(app.test_client().get(picture.removeprefix(PUBLIC_BASE_URL)).data))
@@ -73,8 +73,8 @@ def test_spin_uses_the_free_spin_and_shows_the_wheel(member, db, app):
 def test_spins_are_spent_free_first_then_earned_then_bought_after_confirming(member, phone, db):
     reload(db, wheel=wheel({"label": "Nothing", "type": "nothing", "weight": 1}))
     log_purchase(phone, CUSTOMER, 1000)  # earns one spin
-    assert "1 free spin(s) today and 1 earned" in member.send("SPIN").text
-    assert "0 free spin(s) today and 1 earned" in member.send("SPIN").text
+    assert "1 free spin today and 1 earned spin." in member.send("SPIN").text
+    assert "0 free spins today and 1 earned spin." in member.send("SPIN").text
     assert member.send("SPIN").text == "No spins left. Buy one for 30 points?\n1. Yes, spin\n2. No"
     before = balance_of(db, CUSTOMER)
     assert "The wheel stopped on: Nothing." in member.send("1").text

@@ -148,8 +148,8 @@ def test_a_pin_is_never_stored_or_logged_in_clear(bayo, member, db, caplog):
 
 def test_five_wrong_pins_lock_the_staff_member_for_fifteen_minutes(bayo, member, db, clock):
     bayo.send("LOG 08031234567 1000")
-    for left in (4, 3, 2, 1):
-        assert f"{left} tries left" in bayo.send("999999").text
+    for left in ("4 tries", "3 tries", "2 tries", "1 try"):
+        assert f"{left} left" in bayo.send("999999").text
     assert "locked until" in bayo.send("999999").text
     assert "locked until" in bayo.send("LOG 08031234567 1000").text  # a new attempt is refused outright
     with db.sessions() as session:

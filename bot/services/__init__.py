@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.services.context import Context
-from bot.services.customers import CustomerService
+from bot.services.customers import CustomerService, greeting
 from bot.services.leaderboard import LeaderboardService
 from bot.services.missions import MissionService
 from bot.services.points import PointsService
@@ -17,13 +17,14 @@ from bot.services.rewards import RewardService
 from bot.services.settings import SettingsService
 from bot.services.staff import StaffService
 from bot.services.wheel import WheelService
+from flows.base import Msg
 
 
 @dataclass(frozen=True)
 class VendorView:
     code: str
     name: str
-    greeting: str
+    greeting: str | Msg
 
 
 class Services:
@@ -32,7 +33,7 @@ class Services:
         self.vendor = VendorView(
             code=ctx.tenant.vendor_code,
             name=ctx.tenant.name,
-            greeting=ctx.tenant.settings.get("greeting") or f"Welcome to {ctx.tenant.name} rewards!",
+            greeting=greeting(ctx.tenant),
         )
         self.customers = CustomerService(ctx)
         self.points = PointsService(ctx)

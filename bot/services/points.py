@@ -9,11 +9,12 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from bot.catalog import freeze, render, thaw
 from bot.outbound import notify
 from bot.services import audit
 from bot.services.context import Context
 from bot.services.pages import Page, by_newest, page
-from flows.base import say
+from flows.base import Msg, say
 from models.base import new_id
 from models import Customer, CustomerPointsBalance, PointsLotAllocation, PointsTransaction, Tenant
 
@@ -41,7 +42,7 @@ class Adjusted:
 class LedgerLine:
     when: datetime  # in the vendor's timezone
     points: int
-    description: str
+    description: Msg | str  # a plain text as stored, for rows older than keyed descriptions
 
 
 def open_balance(session: Session, customer: Customer) -> None:
@@ -76,7 +77,7 @@ def credit(
     points: int,
     *,
     source: str,
-    description: str,
+    description: Msg | str,
     now: datetime,
     created_by: uuid.UUID | None = None,
     purchase_id: uuid.UUID | None = None,
@@ -96,7 +97,7 @@ def refund(
     points: int,
     *,
     expires_at: datetime | None,
-    description: str,
+    description: Msg | str,
     now: datetime,
     reward_redemption_id: uuid.UUID,
 ) -> PointsTransaction:
@@ -107,7 +108,10 @@ def refund(
     )
 
 
-def _add_lot(session: Session, customer: Customer, points: int, kind: str, now: datetime, **columns) -> PointsTransaction:
+def _add_lot(
+    session: Session, customer: Customer, points: int, kind: str, now: datetime, description: Msg | str,
+    details: dict | None = None, **columns,
+) -> PointsTransaction:
     if points <= 0:
         raise ValueError("a credit must be positive")
     entry = PointsTransaction(
@@ -117,11 +121,21 @@ def _add_lot(session: Session, customer: Customer, points: int, kind: str, now: 
         points=points,
         remaining=points,
         created_at=now,
+        **_described(description, details or {}),
         **columns,
     )
     session.add(entry)
     _move_balance(session, customer, kind, points, now)
     return entry
+
+
+def _described(description: Msg | str, details: dict) -> dict:
+    """A ledger line's description: a catalog message is kept in the details too, so that HISTORY
+    shows it in the customer's language, and in English in its column, for whoever reads the
+    table; a plain text (a shop's own words) is shown as written."""
+    if isinstance(description, str):
+        return {"description": description[:255], "details": details}
+    return {"description": render(description)[:255], "details": {**details, "description": freeze(description)}}
 
 
 def debit(
@@ -131,7 +145,7 @@ def debit(
     *,
     transaction_type: str,
     source: str,
-    description: str,
+    description: Msg | str,
     now: datetime,
     lots: list[PointsTransaction] | None = None,
     created_by: uuid.UUID | None = None,
@@ -156,8 +170,7 @@ def debit(
         points=-points,
         purchase_id=purchase_id,
         reward_redemption_id=reward_redemption_id,
-        description=description,
-        details=details,
+        **_described(description, details),
         created_by_user_id=created_by,
         created_at=now,
     )
@@ -204,7 +217,10 @@ def expire_lots(session: Session, customer: Customer, now: datetime) -> int:
     due = _lots(session, customer, PointsTransaction.expires_at <= now)
     total = sum(lot.remaining for lot in due)
     if total:
-        debit(session, customer, total, transaction_type="expired", source="expiry", description="Points expired", now=now, lots=due)
+        debit(
+            session, customer, total, transaction_type="expired", source="expiry", description=say("ledger.expired"), now=now,
+            lots=due,
+        )
     return total
 
 
@@ -243,6 +259,12 @@ _BALANCE_WITH_LOTS = (
 )
 
 
+def _description(row: PointsTransaction) -> Msg | str:
+    """What HISTORY shows: the catalog message, or the stored text of a row from before those."""
+    keyed = (row.details or {}).get("description")
+    return thaw(keyed) if keyed else row.description or ""
+
+
 class PointsService:
     def __init__(self, ctx: Context):
         self.ctx = ctx
@@ -278,7 +300,7 @@ class PointsService:
             .order_by(PointsTransaction.created_at.desc())
             .limit(limit)
         )
-        return [LedgerLine(row.created_at.astimezone(self.ctx.zone), row.points, row.description or "") for row in rows]
+        return [LedgerLine(row.created_at.astimezone(self.ctx.zone), row.points, _description(row)) for row in rows]
 
     def ledger(self, cursor: str | None, limit: int) -> Page[PointsTransaction]:
         """The customer's ledger entries, newest first, a page at a time."""
@@ -300,7 +322,7 @@ class PointsService:
         customer = ctx.require_customer()
         expire_lots(ctx.session, customer, ctx.now)  # expired points can be neither spent nor taken
         before = self._current(customer)
-        description = f"Adjusted: {reason}"
+        description = say("ledger.adjusted", reason=reason)
         if points > 0:
             entry = _add_lot(
                 ctx.session, customer, points, "adjusted", source="adjustment", description=description, now=ctx.now,
