@@ -12,6 +12,7 @@ from bot import cli, devphone, request_limits, runtime, web
 from bot.config import Config
 from bot.dispatcher import Dispatcher
 from bot.engine import Engine
+from bot.platform import PlatformDesk
 from flows import FLOWS, MAIN_MENU
 from models.base import utcnow
 from webhooks import twilio
@@ -25,7 +26,8 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc
     request_limits.install(app)
     rt = runtime.install(runtime.build(config, clock))
     app.extensions["runtime"] = rt
-    app.extensions["dispatcher"] = Dispatcher(rt.db, Engine(FLOWS, MAIN_MENU), rt.deliver, rt.redis, rt.clock)
+    platform = PlatformDesk(config.platform_whatsapp_number)
+    app.extensions["dispatcher"] = Dispatcher(rt.db, Engine(FLOWS, MAIN_MENU), rt.deliver, rt.redis, rt.clock, platform)
     app.register_blueprint(twilio.blueprint)
     web.register(app)
     api.register(app)

@@ -20,7 +20,8 @@ from bot.qr import poster_png
 from bot.services.apikeys import create_key, list_keys, revoke_key
 from bot.services.points import ledger_mismatches
 from bot.services.staff import set_pin
-from bot.services.tenants import ReloadRefused, TenantFileError, load_tenant, parse_tenant_file
+from bot.services.onboarding import InviteError, invite
+from bot.services.tenants import ReloadRefused, TenantFileError, export_tenant, load_tenant, parse_tenant_file
 from models import CustomerPointsBalance, Tenant, VendorUser, WhatsAppMessage
 from models.base import utcnow
 from workers.points import expire_points
@@ -32,7 +33,7 @@ def _runtime():
 
 
 def register(app: Flask) -> None:
-    for command in (db, tenants, staff, ledger, redemptions, qr, chat, outbox, apikeys):
+    for command in (db, tenants, vendors, staff, ledger, redemptions, qr, chat, outbox, apikeys):
         app.cli.add_command(command)
 
 
@@ -95,6 +96,41 @@ def _read_json(path: Path):
 
 def _lines(error: TenantFileError) -> str:
     return "\n  ".join(error.lines)
+
+
+@tenants.command("export", help="Write vendor CODE's tenant file, as `tenants load` takes it back.")
+@click.argument("code")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="JSON file (default code.json).")
+def tenants_export(code: str, output: Path | None):
+    with _runtime().db.sessions() as session:
+        tenant = session.scalars(select(Tenant).where(Tenant.vendor_code == code.upper())).one_or_none()
+        if tenant is None:
+            raise click.ClickException(f"No vendor with code {code.upper()}.")
+        exported = export_tenant(session, tenant)
+    output = output or Path(f"{tenant.vendor_code.lower()}.json")
+    output.write_text(json.dumps(exported, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    click.echo(f"Wrote {output}")
+
+
+@click.group(cls=AppGroup, help="Vendors joining the platform.")
+def vendors():
+    pass
+
+
+@vendors.command("invite", help="Invite the owner of a new shop to set it up by chatting; prints the link to send them.")
+@click.argument("phone", nargs=-1, required=True)  # spaces allowed: 0803 123 4567
+@click.option("--country", help="The shop's country (two letters, e.g. NG): reads a local PHONE, and is the setup's default.")
+def vendors_invite(phone: tuple[str, ...], country: str | None):
+    platform_number = _runtime().config.platform_whatsapp_number
+    if not platform_number:
+        raise click.ClickException("Set PLATFORM_WHATSAPP_NUMBER: vendors set up by chatting with that number.")
+    try:
+        with _runtime().db.transaction() as session:
+            invited = invite(session, " ".join(phone), country, platform_number, utcnow())
+    except InviteError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Invitation for {invited.phone}, valid until {invited.expires_at:%Y-%m-%d %H:%M} UTC. Send them this link:")
+    click.echo(invited.link)
 
 
 @click.group(cls=AppGroup, help="Vendors' staff.")

@@ -5,6 +5,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.phones import InvalidPhone, to_e164
+
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 # Signs and validates webhooks when no real token is configured, so the dev phone works offline.
 DEV_AUTH_TOKEN = "dev-auth-token-not-secret"
@@ -34,6 +36,8 @@ class Config:
     twilio_api_base: str | None
     public_base_url: str | None
     dev_phone: bool = False  # DEV_PHONE=1: asked for explicitly, as `make run` does
+    # The platform's own WhatsApp number: new vendors are set up by chatting with it, and start on it.
+    platform_whatsapp_number: str | None = None
     api_rate_limit: int = 300  # API requests per key per minute (API_RATE_LIMIT)
 
     @property
@@ -65,8 +69,18 @@ class Config:
             twilio_api_base=env.get("TWILIO_API_BASE") or None,
             public_base_url=(env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
             dev_phone=dev_phone,
+            platform_whatsapp_number=_phone(env.get("PLATFORM_WHATSAPP_NUMBER"), "PLATFORM_WHATSAPP_NUMBER"),
             api_rate_limit=_positive_int(env, "API_RATE_LIMIT", 300),
         )
+
+
+def _phone(value: str | None, name: str) -> str | None:
+    if not value:
+        return None
+    try:
+        return to_e164(value.removeprefix("whatsapp:"))
+    except InvalidPhone:
+        raise ValueError(f"{name} must be a phone number in international format, like +14155238886") from None
 
 
 def _positive_int(env, name: str, default: int) -> int:

@@ -50,12 +50,13 @@ class Reply:
 
 
 class Dispatcher:
-    def __init__(self, db: Database, engine: Engine, deliver: Callable[[list], None], redis: Redis, clock=utcnow):
+    def __init__(self, db: Database, engine: Engine, deliver: Callable[[list], None], redis: Redis, clock=utcnow, platform=None):
         self.db = db
         self.engine = engine
         self.deliver = deliver  # hands committed outbound message keys to the sender
         self.redis = redis  # counts the rate limits
         self.clock = clock
+        self.platform = platform  # the platform number's own conversation (bot/platform.py), if any
 
     def handle(self, inbound: Inbound) -> list[Reply]:
         try:
@@ -91,9 +92,12 @@ class Dispatcher:
         return replies
 
     def _converse(self, session: Session, inbound: Inbound) -> tuple[list[Reply], list]:
-        destination = _resolve_vendor(session, inbound)
+        now = self.clock()
+        destination = _resolve_vendor(session, inbound, self.platform, now)
         if destination.stored_reply is not None:  # a retry of a message already answered
             return _replies(destination.stored_reply), []
+        if destination.platform:  # for no vendor, on the platform's own number
+            return self.platform.converse(session, inbound, now), []
         tenant = destination.tenant
         if tenant is None:
             unknown = destination.unknown_code
@@ -165,6 +169,7 @@ class Destination:
     addressed: str | None = None
     unknown_code: str | None = None
     stored_reply: list | None = None  # the reply already given to this MessageSid
+    platform: bool = False  # the platform number's own conversation takes it
 
     def as_read_by_flows(self, inbound: Inbound) -> Inbound:
         """The message as flows see it: with the code it joins, or without the code that
@@ -174,13 +179,16 @@ class Destination:
         return replace(inbound, vendor_code=self.code)
 
 
-def _resolve_vendor(session: Session, inbound: Inbound) -> Destination:
+def _resolve_vendor(session: Session, inbound: Inbound, platform, now: datetime) -> Destination:
     """The vendor is the one the text joins (`JOIN MAMA`, or `MAMA` alone), or the one a command
     names (`STOP SALON`, `LOG MAMA ...`) if the sender is already its member or staff; else the
     one the number written to belongs to, if only one; else the one this phone last talked to;
     else, for staff, the one vendor they work for. A code anywhere else is just a word (see
     bot/vendor_codes.py). The usual case costs one query, which also finds a reply already
-    given to this MessageSid."""
+    given to this MessageSid.
+
+    On the platform's own number, its conversation comes first for what it `claims` (a vendor
+    being set up); the number belongs to no vendor, and what finds no vendor is its too."""
     words = inbound.words
     joining, addressed = join_code(words), addressed_code(words)
     codes = [code for code in (joining, addressed) if code]
@@ -188,6 +196,9 @@ def _resolve_vendor(session: Session, inbound: Inbound) -> Destination:
     found = session.execute(_REPLAY_OR_VENDORS, params).all()
     if found[0].stored is not None:
         return Destination(None, stored_reply=found[0].stored)
+    at_platform = platform is not None and platform.is_home(inbound)
+    if at_platform and platform.claims(session, inbound, now):
+        return Destination(None, platform=True)
     named = {row.tenant.vendor_code: row for row in found if row.tenant is not None}
     if joining in named:
         return Destination(named[joining].tenant, named[joining].is_staff, code=joining)
@@ -197,13 +208,13 @@ def _resolve_vendor(session: Session, inbound: Inbound) -> Destination:
     if known is not None and (known.is_staff or known.is_member):
         return Destination(known.tenant, known.is_staff, addressed=addressed)
     owners = [row for row in named.values() if row.tenant.whatsapp_number == inbound.to]
-    if len(owners) == 1:
+    if len(owners) == 1 and not at_platform:
         return Destination(owners[0].tenant, owners[0].is_staff)
     routed = session.execute(_ROUTED, params).first()
     if routed:
         return Destination(routed.Tenant, routed.is_staff)
     employers = session.execute(_EMPLOYERS, params).all()
-    return Destination(employers[0].Tenant, employers[0].is_staff) if len(employers) == 1 else Destination(None)
+    return Destination(employers[0].Tenant, employers[0].is_staff) if len(employers) == 1 else Destination(None, platform=at_platform)
 
 
 def _vendors(condition):

@@ -8,6 +8,9 @@ from flows.navigation import CANCEL_FLOW, HELP_FLOW, MENU_FLOW
 from flows.programs import PROGRAMS_FLOW
 from flows.purchase import LOG_FLOW, VOID_FLOW
 from flows.rewards import CODES_FLOW, REWARDS_FLOW
+from flows.setup import SETUP_FLOW
+from flows.staff import PIN_FLOW
+from flows.team import STAFF_FLOW
 from flows.verify import VERIFY_FLOW
 from flows.wheel import WHEEL_FLOW
 
@@ -19,6 +22,8 @@ FLOWS = [
     LOG_FLOW,
     VOID_FLOW,
     VERIFY_FLOW,
+    STAFF_FLOW,
+    PIN_FLOW,
     JOIN_FLOW,
     CANCEL_FLOW,
     MENU_FLOW,
@@ -44,4 +49,5 @@ MAIN_MENU = [
 # The words that start a flow (BAL, STOP, LOG...).
 COMMANDS = frozenset().union(*(flow.triggers for flow in FLOWS))
 # Words that are commands or answers, so never vendor codes: "JOIN BAL" could not be told from "BAL".
-COMMAND_WORDS = COMMANDS | {"JOIN", "MORE", "RD", "YES", "NO", "OK"}
+# SETUP is the platform number's own flow (bot/platform.py), not a vendor's.
+COMMAND_WORDS = COMMANDS | SETUP_FLOW.triggers | {"JOIN", "MORE", "RD", "YES", "NO", "OK", "BACK"}

@@ -4,6 +4,7 @@ from models.base import Base
 from models.customer import Customer
 from models.engagement import MissionCompletion, Referral, SpinHistory, WheelItem
 from models.message import AuditLog, WhatsAppMessage
+from models.onboarding import PlatformMessage, VendorInvitation
 from models.points import CustomerPointsBalance, PointsLotAllocation, PointsTransaction
 from models.purchase import Purchase
 from models.reward import Reward, RewardRedemption
@@ -18,6 +19,7 @@ __all__ = [
     "CustomerPointsBalance",
     "MissionCompletion",
     "PhoneRoute",
+    "PlatformMessage",
     "PointsLotAllocation",
     "PointsTransaction",
     "Purchase",
@@ -26,6 +28,7 @@ __all__ = [
     "RewardRedemption",
     "SpinHistory",
     "Tenant",
+    "VendorInvitation",
     "VendorUser",
     "WhatsAppMessage",
     "WheelItem",

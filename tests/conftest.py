@@ -34,6 +34,7 @@ INBOUND_URL = "/webhooks/twilio/inbound"
 MAMA_NUMBER = "+14155238886"
 # The bot's answer when handling a message raised: no test conversation gets it unless it asks.
 CATCH_ALL = render(say("error"))
+PLATFORM_NUMBER = "+14155550100"  # new vendors are set up by chatting with it (and start on it)
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("TEST_REDIS_URL")
@@ -68,6 +69,7 @@ def make_config(database_url: str, **overrides) -> Config:
         twilio_api_base=None,
         public_base_url=PUBLIC_BASE_URL,
         dev_phone=True,
+        platform_whatsapp_number=PLATFORM_NUMBER,
     )
     return replace(config, **overrides)
 

@@ -215,7 +215,7 @@ def load_file(app, tmp_path, **changes):
 @pytest.mark.parametrize(
     "code, reason",
     [
-        ("ME", "ordinary messages"), ("THE", "ordinary messages"), ("PIN", "ordinary messages"),
+        ("ME", "ordinary messages"), ("THE", "ordinary messages"), ("PIN", "bot command"),
         ("ABEG", "ordinary messages"), ("MERCI", "ordinary messages"),
         ("HELP", "bot command"), ("OK", "bot command"), ("YES", "bot command"), ("JOIN", "bot command"),
         ("15K", "reads as an amount"), ("2M", "reads as an amount"),

@@ -15,7 +15,8 @@ from bot.services.purchases import PurchaseService
 from bot.services.referrals import ReferralService
 from bot.services.rewards import RewardService
 from bot.services.settings import SettingsService
-from bot.services.staff import StaffService
+from bot.services.staff import PinChoice, StaffService
+from bot.services.team import TeamService
 from bot.services.wheel import WheelService
 from flows.base import Msg
 
@@ -39,6 +40,8 @@ class Services:
         self.points = PointsService(ctx)
         self.programs = ProgramService(ctx)
         self.staff = StaffService(ctx)
+        self.team = TeamService(ctx)
+        self.pins = PinChoice()
         self.purchases = PurchaseService(ctx)
         self.rewards = RewardService(ctx)
         self.wheel = WheelService(ctx)

@@ -12,7 +12,9 @@ from sqlalchemy import func, select
 
 from bot.services import audit
 from bot.services.context import Context
-from bot.services.tenants import RewardSchema, TenantFileError, parse_tenant_file, reward_values, stock_problem
+from bot.services.tenants import (
+    RewardSchema, TenantFileError, export_tenant, parse_tenant_file, reward_values, stock_problem,
+)
 from models import Reward, Tenant
 
 # What can change without touching how the vendor is reached or how amounts and phones are read
@@ -39,13 +41,13 @@ class SettingsService:
         return settings_view(self.ctx.tenant)
 
     def update(self, changes: dict) -> dict:
-        """Change some EDITABLE fields; the whole result is validated as a tenant file would be.
-        Raises TenantFileError naming each bad field, changing nothing."""
+        """Change some EDITABLE fields; the vendor's whole file with them is validated as
+        `tenants load` would. Raises TenantFileError naming each bad field, changing nothing."""
         ctx, actor, tenant = self.ctx, self.ctx.actor, self.ctx.tenant
         refused = {name: ["cannot be changed here"] for name in changes if name not in EDITABLE}
         if refused:
             raise TenantFileError(refused)
-        current = {key: value for key, value in settings_view(tenant).items() if key != "wheel"}  # items live elsewhere
+        current = export_tenant(ctx.session, tenant)
         parsed = parse_tenant_file({**current, **changes})
         before = {name: current.get(name) for name in changes}
         after = {name: parsed[name] for name in changes}

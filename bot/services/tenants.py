@@ -1,6 +1,7 @@
 """Vendors configured from a JSON file: validated, then created or updated in place."""
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -87,6 +88,12 @@ def _pin(value: str) -> None:
 _YEARS = range(2000, 3000)
 
 
+def _pin_hash(value: str) -> None:
+    """What `hash_pin` writes (werkzeug's method:parameters$salt$hash), as `tenants export` gives it."""
+    if not re.fullmatch(r"(scrypt|pbkdf2):[\w:]+\$\w+\$[0-9a-f]+", value):
+        raise ValidationError("must be a PIN hash as `tenants export` writes it")
+
+
 def _date_or_datetime(value: str) -> None:
     try:
         moment = datetime.fromisoformat(value)
@@ -103,7 +110,14 @@ class StaffSchema(Schema):
     name = Text(required=True, validate=validate.Length(1, 255))
     phone = Text(required=True)
     pin = Text(validate=_pin)
+    # The export cannot know a PIN, only its hash: a file carries one or the other.
+    pin_hash = Text(validate=_pin_hash)
     role = Text(load_default="staff", validate=validate.OneOf(["owner", "admin", "staff"]))
+
+    @validates_schema
+    def one_pin(self, data, **kwargs):
+        if "pin" in data and "pin_hash" in data:
+            raise ValidationError({"pin_hash": ["give either pin or pin_hash, not both"]})
 
 
 class PointsRuleSchema(Schema):
@@ -242,12 +256,17 @@ class RateLimitsSchema(Schema.from_dict({
             raise ValidationError({STAFF_MESSAGES: [f"must not be below {MESSAGES}"]})
 
 
+# What kind of shop a vendor is (asked when it is set up by chat).
+BUSINESS_TYPES = ("restaurant", "bar", "salon", "shop", "pharmacy", "fashion", "services", "other")
+
+
 class TenantFileSchema(Schema):
     class Meta:
         unknown = RAISE
 
     code = Text(required=True, validate=_code)
     name = Text(required=True, validate=validate.Length(1, 255))
+    business_type = Text(load_default=None, validate=validate.OneOf(BUSINESS_TYPES))
     whatsapp_number = Text(required=True, validate=_e164)
     country = Text(required=True, validate=_country)
     currency = Text(required=True, validate=_currency)
@@ -455,6 +474,8 @@ def _sync_staff(session: Session, tenant: Tenant, staff: list[dict]) -> list[str
         if pin and not (user.pin_hash and check_password_hash(user.pin_hash, pin)):
             user.pin_hash = hash_pin(pin)
             touched.append(True)
+        if "pin_hash" in member:
+            touched.append(assign(user, "pin_hash", member["pin_hash"]))
         if any(touched):
             changed.append(f"staff {member['phone']}")
     for user in existing.values():  # dropped from the file: kept for history, but disabled
@@ -550,3 +571,75 @@ def sync_wheel(session: Session, tenant: Tenant, items: list[dict]) -> list[str]
         if assign(row, "is_active", False):
             changed.append(f"wheel item {row.label} removed")
     return changed
+
+
+def export_tenant(session: Session, tenant: Tenant) -> dict:
+    """The tenant file of a vendor as it stands, which `load_tenant` takes back without a change.
+    Staff PINs are written as their hashes (`pin_hash`): nobody knows the PINs themselves."""
+    settings = {key: value for key, value in tenant.settings.items() if value is not None}
+    wheel = settings.pop("wheel", None)
+    exported = {
+        "code": tenant.vendor_code,
+        **{name: getattr(tenant, name) for name in _COLUMNS},
+        **settings,
+        "staff": _export_staff(session, tenant),
+        "rewards": _export_rewards(session, tenant),
+    }
+    if wheel is not None:
+        exported["wheel"] = {**wheel, "items": _export_wheel_items(session, tenant)}
+    return exported
+
+
+def _export_staff(session: Session, tenant: Tenant) -> list[dict]:
+    users = session.scalars(
+        select(VendorUser).where(VendorUser.tenant_id == tenant.id, VendorUser.is_active).order_by(VendorUser.created_at)
+    )
+    return [
+        {"name": user.full_name, "phone": user.phone_number, "role": user.role}
+        | ({"pin_hash": user.pin_hash} if user.pin_hash else {})
+        for user in users
+    ]
+
+
+def _export_rewards(session: Session, tenant: Tenant) -> list[dict]:
+    rewards = session.scalars(select(Reward).where(Reward.tenant_id == tenant.id).order_by(Reward.position, Reward.name))
+    zone = ZoneInfo(tenant.timezone)
+    exported = []
+    for reward in rewards:
+        optional = {
+            "description": reward.description,
+            "stock": reward.stock,
+            "max_per_customer": reward.max_per_customer,
+            "valid_from": _local_text(reward.valid_from, zone, end_of_day=False),
+            "valid_until": _local_text(reward.valid_until, zone, end_of_day=True),
+            "active": None if reward.is_active else False,
+        }
+        exported.append(
+            {"name": reward.name, "points": reward.points_required}
+            | {key: value for key, value in optional.items() if value is not None}
+        )
+    return exported
+
+
+def _local_text(moment: datetime | None, zone: ZoneInfo, end_of_day: bool) -> str | None:
+    """The reverse of `_moment`: a local midnight as a bare date, any other time with its offset."""
+    if moment is None:
+        return None
+    local = moment.astimezone(zone)
+    if local.time() != datetime.min.time():
+        return local.isoformat()
+    return (local.date() - timedelta(days=1) if end_of_day else local.date()).isoformat()
+
+
+def _export_wheel_items(session: Session, tenant: Tenant) -> list[dict]:
+    items = session.scalars(
+        select(WheelItem).where(WheelItem.tenant_id == tenant.id, WheelItem.is_active).order_by(WheelItem.position)
+    )
+    exported = []
+    for item in items:
+        optional = {"value": item.value or None, "reward": item.reward_name, "stock": item.stock, "daily_cap": item.daily_cap}
+        exported.append(
+            {"label": item.label, "type": item.kind, "weight": item.weight}
+            | {key: value for key, value in optional.items() if value is not None}
+        )
+    return exported

@@ -1,7 +1,7 @@
 """REST API keys and the answers to requests sent with an Idempotency-Key.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-11-26 06:37:43.054305
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import models.base
 
 revision = '0010'
-down_revision = '0008'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
