@@ -54,6 +54,7 @@ sys.path.insert(0, str(ROOT))
 from bot.catalog import render  # noqa: E402
 from bot.db import Database  # noqa: E402
 from bot.devclient import parse_twiml  # noqa: E402
+from bot.money import Money  # noqa: E402
 from bot.services.apikeys import create_key  # noqa: E402
 from bot.services.points import ledger_mismatches  # noqa: E402
 from bot.services.tenants import load_tenant, parse_tenant_file  # noqa: E402
@@ -189,7 +190,8 @@ class Signer:
                 "To": f"whatsapp:{VENDOR_NUMBER}", "Body": text, "NumMedia": "0", "ProfileName": "Bench"}
         headers = {"Content-Type": "application/x-www-form-urlencoded",
                    "X-Twilio-Signature": self.validator.compute_signature(self.url, form)}
-        return Request("POST", INBOUND, urlencode(form).encode(), headers, lambda status, answer: status == 200 and expected(_text(answer)))
+        return Request("POST", INBOUND, urlencode(form).encode(), headers,
+                       lambda status, answer: status == 200 and expected(_text(answer)))
 
 
 def _text(twiml: bytes) -> str:
@@ -198,7 +200,8 @@ def _text(twiml: bytes) -> str:
 
 def log_purchase(signer: Signer, staff: int, n: int) -> Purchase:
     naira, phone = amount_of(n), f"+{PHONES['log'] + n}"
-    done = render(say("log_done", customer=phone, amount=f"₦{naira:,}", points=points_of(naira), balance=WELCOME + points_of(naira)))
+    earned = points_of(naira)
+    done = render(say("log_done", customer=phone, amount=Money(naira * 100, "NGN"), points=earned, balance=WELCOME + earned))
     return [
         signer.message(staff_phone(staff), f"LOG {phone} {naira}", lambda text: "1. Confirm" in text),
         signer.message(staff_phone(staff), "1", lambda text: text == done),

@@ -226,7 +226,10 @@ def expire_lots(session: Session, customer: Customer, now: datetime) -> int:
 
 def _move_balance(session: Session, customer: Customer, kind: str, points: int, now: datetime) -> None:
     counter, sign = _COUNTERS[kind]
-    values = {CustomerPointsBalance.current_balance: CustomerPointsBalance.current_balance + points, CustomerPointsBalance.updated_at: now}
+    values = {
+        CustomerPointsBalance.current_balance: CustomerPointsBalance.current_balance + points,
+        CustomerPointsBalance.updated_at: now,
+    }
     if counter is not None:
         values[counter] = counter + sign * points
     session.execute(
@@ -310,7 +313,8 @@ class PointsService:
         )
         return page(
             self.ctx.session, query, by_newest(PointsTransaction.created_at, PointsTransaction.id), cursor, limit,
-            key_of=lambda row: (row.PointsTransaction.created_at, row.PointsTransaction.id), convert=lambda row: row.PointsTransaction,
+            key_of=lambda row: (row.PointsTransaction.created_at, row.PointsTransaction.id),
+            convert=lambda row: row.PointsTransaction,
         )
 
     def adjust(self, points: int, reason: str) -> Adjusted:

@@ -16,8 +16,8 @@ from bot.limits import REDEMPTIONS
 from bot.outbound import notify
 from bot.services import audit, points
 from bot.services.context import Actor, Context
-from bot.services.pages import Page, SortKey, page
 from bot.services.customers import describe
+from bot.services.pages import Page, SortKey, page
 from flows.base import Msg, say
 from models import (
     Customer, CustomerPointsBalance, PointsLotAllocation, PointsTransaction, Reward, RewardRedemption, Tenant, VendorUser,
@@ -282,7 +282,8 @@ class RewardService:
         reward = ctx.session.get(Reward, (redemption.tenant_id, redemption.reward_id))
         audit.record(
             ctx.session, ctx.tenant.id, "reward.fulfilled", actor_type=actor.type, actor_id=actor.id,
-            entity_type="reward_redemption", entity_id=redemption.id, before={"status": "pending"}, after={"status": "fulfilled"},
+            entity_type="reward_redemption", entity_id=redemption.id,
+            before={"status": "pending"}, after={"status": "fulfilled"},
         )
         customer = ctx.session.get(Customer, (redemption.tenant_id, redemption.customer_id))
         notify(ctx.session, ctx.outbox, ctx.tenant, customer, say("redemption_fulfilled_notice", reward=reward.name, vendor=ctx.tenant.name))

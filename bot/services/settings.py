@@ -15,7 +15,7 @@ from bot.services.context import Context
 from bot.services.tenants import (
     RewardSchema, TenantFileError, export_tenant, parse_tenant_file, reward_values, stock_problem,
 )
-from models import Reward, Tenant
+from models import Reward
 
 # What can change without touching how the vendor is reached or how amounts and phones are read
 # (code, number, country, currency, timezone stay with the file and its operator).
@@ -25,20 +25,17 @@ EDITABLE = (
 )
 
 
-def settings_view(tenant: Tenant) -> dict:
-    """The vendor as its tenant file says it, less staff, rewards and the wheel's items."""
-    return {
-        "code": tenant.vendor_code, "name": tenant.name, "whatsapp_number": tenant.whatsapp_number,
-        "country": tenant.country, "currency": tenant.currency, "timezone": tenant.timezone, **tenant.settings,
-    }
-
-
 class SettingsService:
     def __init__(self, ctx: Context):
         self.ctx = ctx
 
     def view(self) -> dict:
-        return settings_view(self.ctx.tenant)
+        """The vendor as its tenant file says it, less staff, rewards and the wheel's items."""
+        tenant = self.ctx.tenant
+        return {
+            "code": tenant.vendor_code, "name": tenant.name, "whatsapp_number": tenant.whatsapp_number,
+            "country": tenant.country, "currency": tenant.currency, "timezone": tenant.timezone, **tenant.settings,
+        }
 
     def update(self, changes: dict) -> dict:
         """Change some EDITABLE fields; the vendor's whole file with them is validated as
