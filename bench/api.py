@@ -54,6 +54,7 @@ sys.path.insert(0, str(ROOT))
 from bot.catalog import render  # noqa: E402
 from bot.db import Database  # noqa: E402
 from bot.devclient import parse_twiml  # noqa: E402
+from bot.limits import LIMITS  # noqa: E402
 from bot.money import Money  # noqa: E402
 from bot.services.apikeys import create_key  # noqa: E402
 from bot.services.points import ledger_mismatches  # noqa: E402
@@ -95,11 +96,12 @@ def pin(i: int) -> str:
 
 
 def load_vendor(staff: int) -> str:
-    """The example vendor with one staff member per connection and no missions (their points
-    would make the expected replies vary); returns a new API key."""
+    """The example vendor with one staff member per connection and round, no missions (their
+    points would make the expected replies vary) and per-phone limits out of reach; returns a
+    new API key."""
     vendor = json.loads((ROOT / "examples" / "tenant.json").read_text())
     vendor.update(
-        welcome_bonus=WELCOME, missions=[],
+        welcome_bonus=WELCOME, missions=[], rate_limits={name: 100_000 for name in LIMITS},  # a phone's, not measured here
         staff=[{"name": f"Staff {i}", "phone": staff_phone(i), "pin": pin(i)} for i in range(staff)],
         points_rules=[{"type": "per_amount_spent", "points": 1, "per_amount": NAIRA_PER_POINT},
                       {"type": "first_purchase_bonus", "points": FIRST_BONUS}],
