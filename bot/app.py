@@ -7,6 +7,7 @@ from typing import Callable
 
 from flask import Flask
 
+import api
 from bot import cli, devphone, request_limits, runtime, web
 from bot.config import Config
 from bot.dispatcher import Dispatcher
@@ -29,6 +30,7 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc
     app.extensions["dispatcher"] = Dispatcher(rt.db, Engine(FLOWS, MAIN_MENU), rt.deliver, rt.redis, rt.clock, platform)
     app.register_blueprint(twilio.blueprint)
     web.register(app)
+    api.register(app)
     if config.serves_dev_phone:
         app.register_blueprint(devphone.blueprint)
     cli.register(app)

@@ -374,6 +374,9 @@ CATALOG: dict[str, dict[str, Template]] = {
             "*{vendor}* cancelled the purchase that earned your referral bonus: {points:@points_taken_back}. "
             "Balance: {balance:@points}."
         ),
+        # REST API (issue 13): what a change made through a vendor's API key tells the customer
+        "points_adjusted_notice": "*{vendor}* adjusted your points by {points:+,} ({reason}). Balance: {balance:@points}.",
+        "ledger.adjusted": "Adjusted: {reason}",
     },
     "fr": {
         # Menu et navigation
@@ -759,6 +762,9 @@ CATALOG: dict[str, dict[str, Template]] = {
             "*{vendor}* a annulé l'achat qui vous avait valu votre bonus de parrainage : {points:@points_taken_back}. "
             "Solde : {balance:@points}."
         ),
+        # API REST (issue 13) : ce qu'un changement fait avec une clé d'API de la boutique dit au client
+        "points_adjusted_notice": "*{vendor}* a ajusté vos points de {points:+,} ({reason}). Solde : {balance:@points}.",
+        "ledger.adjusted": "Ajustement : {reason}",
     },
 }
 

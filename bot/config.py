@@ -38,6 +38,7 @@ class Config:
     dev_phone: bool = False  # DEV_PHONE=1: asked for explicitly, as `make run` does
     # The platform's own WhatsApp number: new vendors are set up by chatting with it, and start on it.
     platform_whatsapp_number: str | None = None
+    api_rate_limit: int = 300  # API requests per key per minute (API_RATE_LIMIT)
 
     @property
     def console_sender(self) -> bool:
@@ -69,6 +70,7 @@ class Config:
             public_base_url=(env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
             dev_phone=dev_phone,
             platform_whatsapp_number=_phone(env.get("PLATFORM_WHATSAPP_NUMBER"), "PLATFORM_WHATSAPP_NUMBER"),
+            api_rate_limit=_positive_int(env, "API_RATE_LIMIT", 300),
         )
 
 
@@ -79,3 +81,10 @@ def _phone(value: str | None, name: str) -> str | None:
         return to_e164(value.removeprefix("whatsapp:"))
     except InvalidPhone:
         raise ValueError(f"{name} must be a phone number in international format, like +14155238886") from None
+
+
+def _positive_int(env, name: str, default: int) -> int:
+    raw = env.get(name) or str(default)
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{name} must be a whole number above 0, not {raw!r}")
+    return int(raw)

@@ -1,4 +1,5 @@
 """Typed SQLAlchemy models. Every tenant-scoped table leads its keys with tenant_id."""
+from models.api import ApiIdempotencyKey, ApiKey
 from models.base import Base
 from models.customer import Customer
 from models.engagement import MissionCompletion, Referral, SpinCredit, SpinHistory, WheelItem
@@ -10,6 +11,8 @@ from models.reward import Reward, RewardRedemption
 from models.tenant import PhoneRoute, PinLockout, Tenant, VendorUser
 
 __all__ = [
+    "ApiIdempotencyKey",
+    "ApiKey",
     "AuditLog",
     "Base",
     "Customer",

@@ -14,6 +14,7 @@ from bot.services.programs import ProgramService
 from bot.services.purchases import PurchaseService
 from bot.services.referrals import ReferralService
 from bot.services.rewards import RewardService
+from bot.services.settings import SettingsService
 from bot.services.staff import PinChoice, StaffService
 from bot.services.team import TeamService
 from bot.services.wheel import WheelService
@@ -47,6 +48,7 @@ class Services:
         self.missions = MissionService(ctx)
         self.referrals = ReferralService(ctx)
         self.leaderboard = LeaderboardService(ctx)
+        self.settings = SettingsService(ctx)
 
     @property
     def now(self) -> datetime:
