@@ -17,8 +17,7 @@ def create_app(config: Config | None = None) -> Flask:
     config = config or Config.from_env()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = Flask(__name__)
-    rt = runtime.install(runtime.build(config))
-    app.extensions["runtime"] = rt
+    rt = runtime.init_app(app, config)
     app.extensions["dispatcher"] = Dispatcher(rt.db, Engine(FLOWS, MAIN_MENU), rt.deliver)
     app.register_blueprint(twilio.blueprint)
     app.register_blueprint(web.blueprint)

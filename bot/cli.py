@@ -22,6 +22,7 @@ from bot.services.tenants import TenantFileError, load_tenant, parse_tenant_file
 from models import CustomerPointsBalance, Tenant, VendorUser, WhatsAppMessage
 from models.base import utcnow
 from workers.points import expire_points
+from workers.outbound import reconcile
 from workers.redemptions import expire_redemptions
 
 
@@ -195,3 +196,9 @@ def outbox_flush(older_than: int):
         ).all()
     rt.deliver([tuple(key) for key in keys])
     click.echo(f"Queued {len(keys)} message(s).")
+
+
+@outbox.command("reconcile", help="Settle claims whose lease ran out (look them up at Twilio) and queue again what waits.")
+def outbox_reconcile():
+    tally = reconcile()
+    click.echo("Reconciled: " + (", ".join(f"{n} {what}" for what, n in tally.items()) or "nothing to do") + ".")

@@ -33,6 +33,8 @@ class Config:
     twilio_auth_token: str
     twilio_api_base: str | None
     public_base_url: str | None
+    # How long a worker's claim on an outbound message lasts before `outbox reconcile` may settle it.
+    outbox_lease_seconds: int = 120
 
     @property
     def console_sender(self) -> bool:
@@ -52,4 +54,12 @@ class Config:
             twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or DEV_AUTH_TOKEN,
             twilio_api_base=env.get("TWILIO_API_BASE") or None,
             public_base_url=(env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+            outbox_lease_seconds=_positive_int(env, "OUTBOX_LEASE_SECONDS", 120),
         )
+
+
+def _positive_int(env, name: str, default: int) -> int:
+    raw = env.get(name) or str(default)
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{name} must be a whole number of seconds, at least 1 (got {raw!r})")
+    return int(raw)

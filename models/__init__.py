@@ -1,6 +1,7 @@
 """Typed SQLAlchemy models. Every tenant-scoped table leads its keys with tenant_id."""
 from models.base import Base
 from models.customer import Customer
+from models.delivery import DailyMetrics, ExpiryReminder
 from models.engagement import MissionCompletion, Referral, SpinHistory, WheelItem
 from models.message import AuditLog, WhatsAppMessage
 from models.points import CustomerPointsBalance, PointsLotAllocation, PointsTransaction
@@ -13,6 +14,8 @@ __all__ = [
     "Base",
     "Customer",
     "CustomerPointsBalance",
+    "DailyMetrics",
+    "ExpiryReminder",
     "MissionCompletion",
     "PhoneRoute",
     "PointsLotAllocation",
