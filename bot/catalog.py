@@ -205,6 +205,11 @@ CATALOG: dict[str, dict[str, str]] = {
         "void_expired": "That purchase can no longer be voided (over 15 minutes, or already voided).",
         "void_points_spent": "Can't void: the customer has already spent those points.",
         "void_notice": "*{vendor}* cancelled a purchase of {amount}: {points:,} points were taken back. Balance: {balance:,} points.",
+        # Points-expiry reminders (scheduled jobs)
+        "expiry_reminder": (
+            "{points:,} of your *{vendor}* points expire on {when:%d %b %Y}. {progress}\n"
+            "Reply STOP for no more reminders and offers."
+        ),
     },
 }
 

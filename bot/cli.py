@@ -16,6 +16,7 @@ from bot import migrate
 from bot.devclient import DevClient
 from bot.phones import InvalidPhone, to_e164
 from bot.qr import poster_png
+from bot.services import metrics as daily_metrics
 from bot.services.points import ledger_mismatches
 from bot.services.staff import set_pin
 from bot.services.tenants import TenantFileError, load_tenant, parse_tenant_file
@@ -23,6 +24,7 @@ from models import CustomerPointsBalance, Tenant, VendorUser, WhatsAppMessage
 from models.base import utcnow
 from workers.points import expire_points
 from workers.outbound import reconcile
+from workers.scheduled import send_reminders
 from workers.redemptions import expire_redemptions
 
 
@@ -31,7 +33,7 @@ def _runtime():
 
 
 def register(app: Flask) -> None:
-    for command in (db, tenants, staff, ledger, redemptions, qr, chat, outbox):
+    for command in (db, tenants, staff, ledger, redemptions, qr, chat, outbox, reminders, metrics, serve):
         app.cli.add_command(command)
 
 
@@ -202,3 +204,60 @@ def outbox_flush(older_than: int):
 def outbox_reconcile():
     tally = reconcile()
     click.echo("Reconciled: " + (", ".join(f"{n} {what}" for what, n in tally.items()) or "nothing to do") + ".")
+
+
+@click.group(cls=AppGroup, help="Points-expiry reminders.")
+def reminders():
+    pass
+
+
+@reminders.command("send", help="Queue the expiry reminders due now (each vendor once a day, from 10:00 its time).")
+@click.option("--tenant", "code", help="Only this vendor.")
+def reminders_send(code: str | None):
+    click.echo(f"Queued {send_reminders(tenant_code=code)} expiry reminder(s).")
+
+
+@click.group(cls=AppGroup, help="Daily metrics.")
+def metrics():
+    pass
+
+
+@metrics.command("daily", help="Compute (again) a day's figures per vendor and print them.")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="The day (default: yesterday, in each vendor's timezone).")
+@click.option("--tenant", "code", help="Only this vendor.")
+def metrics_daily(day, code: str | None):
+    rt, now = _runtime(), utcnow()
+    rows = []
+    with rt.db.transaction() as session:
+        query = select(Tenant).order_by(Tenant.vendor_code)
+        if code:
+            query = query.where(Tenant.vendor_code == code.upper())
+        for tenant in session.scalars(query):
+            date = day.date() if day else daily_metrics.yesterday(tenant, now)
+            rows.append((tenant.vendor_code, date.isoformat(), daily_metrics.compute(session, tenant, date, now)))
+    if not rows:
+        raise click.ClickException(f"No vendor with code {code.upper()}." if code else "No vendors yet.")
+    _print_table(["vendor", "date", *daily_metrics.FIGURES], [[c, d, *f.values()] for c, d, f in rows])
+
+
+def _print_table(header: list[str], rows: list[list]) -> None:
+    cells = [header] + [[f"{v:,}" if isinstance(v, int) else str(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for row in cells:
+        click.echo("  ".join(cell.rjust(width) if i > 1 else cell.ljust(width) for i, (cell, width) in enumerate(zip(row, widths))))
+
+
+@click.command(help="The development server with the dev phone; without Redis it also runs the scheduled jobs in-process.")
+@with_appcontext
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+def serve(host: str, port: int):
+    from werkzeug.serving import run_simple
+
+    from workers.schedule import run_in_process
+
+    app = current_app._get_current_object()
+    if not _runtime().config.redis_url:
+        run_in_process(app)
+        click.echo("Scheduled jobs run in this process (no REDIS_URL).")
+    run_simple(host, port, app, threaded=True)

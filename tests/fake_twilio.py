@@ -34,9 +34,14 @@ class Planned:
     status: int = 201
     code: int | None = None
     message: str = ""
-    keep: bool = False  # keep the message although the answer is an error (it went through)
     delay: float = 0.0  # seconds before answering
     drop: bool = False  # close the connection without an answer
+    # Whether the message went through; by default when the answer says so (a 2xx, not dropped).
+    keep: bool | None = None
+
+    @property
+    def kept(self) -> bool:
+        return self.keep if self.keep is not None else self.status < 300 and not self.drop
 
 
 # Tests and benchmarks listen on these local ports (the first one free).
@@ -100,7 +105,7 @@ class FakeTwilio:
             planned = self.planned.popleft() if self.planned else Planned()
         if self.on_create:
             self.on_create(form)
-        if planned.status < 300 or planned.keep:
+        if planned.kept:
             message = self._keep(form)
         if planned.delay:
             time.sleep(planned.delay)
