@@ -48,7 +48,7 @@ class WhatsAppMessage(Base):
     sent_at: Mapped[datetime | None]
     # Outbound delivery.
     category: Mapped[str | None] = mapped_column(String(20))  # transactional | marketing
-    attempts: Mapped[int] = mapped_column(default=0, server_default="0")  # claims so far; fences a claim
+    attempts: Mapped[int] = mapped_column(server_default="0")  # claims so far; fences a claim
     lease_until: Mapped[datetime | None]  # while `sending`: when the claim runs out
     not_before: Mapped[datetime | None]  # while `queued`: deferred until then
     enqueued_at: Mapped[datetime | None]  # while `queued`: last handed to the job queue

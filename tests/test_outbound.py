@@ -461,5 +461,5 @@ def test_a_paced_vendor_sends_no_faster_than_its_rate(twilio_app, db, phone, fak
     arrivals = []
     fake.on_create = lambda form: arrivals.append(utcnow())
     job(twilio_app, send_batch, keys(*batch))
-    gaps = [(b - a).total_seconds() for a, b in zip(arrivals, arrivals[1:])]
-    assert len(arrivals) == 6 and min(gaps) > 0.04, gaps
+    # Six slots 1/20 s apart span a quarter of a second (arrivals jitter by the network's delays).
+    assert len(arrivals) == 6 and (arrivals[-1] - arrivals[0]).total_seconds() >= 0.22

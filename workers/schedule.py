@@ -51,7 +51,7 @@ def run_in_process(app: Flask, stop: threading.Event | None = None) -> threading
     """Run the schedule in a thread of this process, timed by RQ's own CronJob: for the dev
     server, which has no Redis and no worker. Jobs run inline, inside the app."""
     stop = stop or threading.Event()
-    jobs = [CronJob(QUEUE, func=periodic.job, cron=periodic.cron) for periodic in SCHEDULE]
+    jobs = in_process_jobs()
 
     def loop() -> None:
         while not stop.is_set():
@@ -64,6 +64,10 @@ def run_in_process(app: Flask, stop: threading.Event | None = None) -> threading
     thread = threading.Thread(target=loop, name="schedule", daemon=True)
     thread.start()
     return thread
+
+
+def in_process_jobs() -> list[CronJob]:
+    return [CronJob(QUEUE, func=periodic.job, cron=periodic.cron) for periodic in SCHEDULE]
 
 
 def _run(app: Flask, job: CronJob) -> None:
