@@ -36,7 +36,7 @@ test: setup
 	$(BIN)/pytest -q
 
 worker: setup
-	$(BIN)/rq worker --with-scheduler --url "$${REDIS_URL:?set REDIS_URL}" default
+	$(BIN)/rq worker --with-scheduler -c workers.rq_config --url "$${REDIS_URL:?set REDIS_URL}" default
 
 bench: setup
 	$(BIN)/python bench/webhook.py

@@ -16,6 +16,7 @@ from bot.config import Config
 from bot.services.delivery import Answer, Lookup, Send
 
 WHATSAPP_PREFIX = "whatsapp:"
+TWILIO_API = "https://api.twilio.com"
 # A send never takes longer than this, so that a worker checking its lease before each send
 # never sends after the lease ran out (see workers/outbound.py).
 MAX_SEND_SECONDS = 15.0
@@ -42,6 +43,9 @@ class ConsoleSender:
 class TwilioSender:
     def __init__(self, config: Config):
         http_client = TwilioHttpClient(timeout=send_timeout(config))
+        # Proxies from the environment are read once, here, rather than on every send.
+        http_client.proxy = requests.utils.get_environ_proxies(config.twilio_api_base or TWILIO_API) or None
+        http_client.session.trust_env = False
         self.client = Client(config.twilio_account_sid, config.twilio_auth_token, http_client=http_client)
         if config.twilio_api_base:
             self.client.api.base_url = config.twilio_api_base

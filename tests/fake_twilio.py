@@ -4,7 +4,7 @@ real twilio client at it with TWILIO_API_BASE.
 It speaks create (POST .../Messages.json), fetch (GET .../Messages/SID.json) and list (GET
 .../Messages.json with To, From and DateSent filters), keeps every message it accepted, and
 counts how often each of our messages arrived (by the message id our StatusCallback URL
-carries), so that a duplicate shows. Knobs say how to answer the next creates: an error status
+carries), so that a duplicate shows (GET /_fake/stats, /_fake/arrivals from another process). Knobs say how to answer the next creates: an error status
 and code (429/20429, 5xx, 21211...), a delay (a timeout), a dropped connection, with or without
 keeping the message; `on_create` runs a function before each answer (a test kills a worker
 there). In another process: `python -m tests.fake_twilio --port N`, then GET /_fake/stats.
@@ -12,10 +12,10 @@ there). In another process: `python -m tests.fake_twilio --port N`, then GET /_f
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import threading
 import time
+import uuid
 from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -56,7 +56,6 @@ class FakeTwilio:
         self.on_create: Callable[[dict], None] | None = None
         self.creates = 0  # create requests, answered or not
         self._lock = threading.Lock()
-        self._sids = (f"SM{n:032x}" for n in itertools.count(1))
         self.server = _bind(host, ports, _handler(self))
         self.server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -121,7 +120,7 @@ class FakeTwilio:
         callback = form.get("StatusCallback", "")
         ours = callback.rstrip("/").rsplit("/", 1)[-1] if callback else f"{form.get('To')}|{form.get('Body')}"
         with self._lock:
-            sid = next(self._sids)
+            sid = f"SM{uuid.uuid4().hex}"
             body = form.get("Body") or f"(template {form.get('ContentSid')} {form.get('ContentVariables', '{}')})"
             message = {
                 "sid": sid, "account_sid": "AC", "api_version": "2010-04-01", "direction": "outbound-api",
@@ -183,8 +182,12 @@ def _handler(fake: FakeTwilio):
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length)
+            if len(raw) < length:  # the client died mid-request: nothing arrived
+                self.close_connection = True
+                return
             form = {key: values if key == "MediaUrl" else values[0]
-                    for key, values in parse_qs(self.rfile.read(length).decode(), keep_blank_values=True).items()}
+                    for key, values in parse_qs(raw.decode(), keep_blank_values=True).items()}
             path = urlsplit(self.path).path
             if not (path.startswith(API) and path.endswith("/Messages.json")):
                 return self._json(404, {"code": 20404, "message": "not found", "status": 404})
@@ -200,6 +203,8 @@ def _handler(fake: FakeTwilio):
             query = {key: values[0] for key, values in parse_qs(url.query).items()}
             if url.path == "/_fake/stats":
                 return self._json(200, fake.stats())
+            if url.path == "/_fake/arrivals":  # our message id -> times it arrived
+                return self._json(200, dict(fake.arrivals))
             if url.path.startswith(API) and url.path.endswith("/Messages.json"):
                 listing = fake.listing(query)
                 listing["messages"] = [_public(m) for m in listing["messages"]]

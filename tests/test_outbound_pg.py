@@ -61,7 +61,7 @@ class Workers:
 
     def start(self) -> subprocess.Popen:
         process = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "rq"), "worker", "--with-scheduler", "--url", REDIS_URL, "default"],
+            [str(ROOT / ".venv" / "bin" / "rq"), "worker", "--with-scheduler", "-c", "workers.rq_config", "--url", REDIS_URL, "default"],
             cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         self.processes.append(process)

@@ -212,12 +212,15 @@ _LOCK_CUSTOMERS = text("""
     FOR UPDATE OF c SKIP LOCKED
 """)
 _EXPIRE_LOCKED = text("""
-    WITH held(tenant_id, customer_id) AS (
-        SELECT * FROM unnest(CAST(:tenants AS uuid[]), CAST(:customers AS uuid[]))
+    WITH held AS (
+        SELECT * FROM unnest(CAST(:tenants AS uuid[]), CAST(:customers AS uuid[])) AS held(tenant_id, customer_id)
     ), due AS (
-        SELECT p.tenant_id, p.id, p.customer_id, p.remaining
-        FROM points_transactions p JOIN held h ON p.tenant_id = h.tenant_id AND p.customer_id = h.customer_id
-        WHERE p.remaining > 0 AND p.expires_at <= :now
+        -- The chunk's key range, read through the customer index; only the held customers' lots.
+        SELECT p.tenant_id, p.id, p.customer_id, p.remaining FROM points_transactions p
+        WHERE (p.tenant_id, p.customer_id) >= (CAST(:first_tenant AS uuid), CAST(:first_customer AS uuid))
+          AND (p.tenant_id, p.customer_id) <= (CAST(:last_tenant AS uuid), CAST(:last_customer AS uuid))
+          AND p.remaining > 0 AND p.expires_at <= :now
+          AND (p.tenant_id, p.customer_id) IN (SELECT tenant_id, customer_id FROM held)
     ), taken AS (
         UPDATE points_transactions p SET remaining = 0 FROM due
         WHERE p.tenant_id = due.tenant_id AND p.id = due.id
@@ -262,7 +265,10 @@ def expire_chunk(session: Session, now: datetime, after: tuple = FIRST_KEY, limi
 
 
 def _key_arrays(keys) -> dict:
-    return {"tenants": [str(key[0]) for key in keys], "customers": [str(key[1]) for key in keys]}
+    """The keys as two arrays, and the first and last of them (they are in key order)."""
+    tenants, customers = [str(key[0]) for key in keys], [str(key[1]) for key in keys]
+    return {"tenants": tenants, "customers": customers, "first_tenant": tenants[0], "first_customer": customers[0],
+            "last_tenant": tenants[-1], "last_customer": customers[-1]}
 
 
 def _move_balance(session: Session, customer: Customer, kind: str, points: int, now: datetime) -> None:
