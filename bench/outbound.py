@@ -4,7 +4,7 @@ fake of Twilio's REST API (tests/fake_twilio.py), pacing off.
 What it measures, side by side in one run:
   1. reference: the twilio client posting straight to the fake from --workers processes, no
      database and no queue: the ceiling of this machine for these sends;
-  2. engine: --pushes queued pushes (rows in whatsapp_messages, handed to RQ in batches of 200)
+  2. engine: --pushes queued pushes (rows in whatsapp_messages, handed to RQ in batches of 500)
      sent by --workers RQ workers: sends/s, and the peak memory of a worker with its work horse;
   3. crash: the same again while one worker is killed with SIGKILL (with its work horse) a
      third of the way through and a new one started; `flask --app wsgi outbox reconcile` runs

@@ -11,6 +11,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
+from werkzeug.serving import run_simple
 
 from bot import migrate
 from bot.devclient import DevClient
@@ -22,10 +23,11 @@ from bot.services.staff import set_pin
 from bot.services.tenants import TenantFileError, load_tenant, parse_tenant_file
 from models import CustomerPointsBalance, Tenant, VendorUser, WhatsAppMessage
 from models.base import utcnow
-from workers.points import expire_points
 from workers.outbound import reconcile
-from workers.scheduled import send_reminders
+from workers.points import expire_points
 from workers.redemptions import expire_redemptions
+from workers.schedule import run_in_process
+from workers.scheduled import send_reminders
 
 
 def _runtime():
@@ -252,10 +254,6 @@ def _print_table(header: list[str], rows: list[list]) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
 def serve(host: str, port: int):
-    from werkzeug.serving import run_simple
-
-    from workers.schedule import run_in_process
-
     app = current_app._get_current_object()
     if not _runtime().config.redis_url:
         run_in_process(app)

@@ -481,7 +481,3 @@ def requeue_waiting(session: Session, now: datetime, lease: timedelta) -> list[M
     ).all()
     return [tuple(row) for row in rows]
 
-
-def stuck(session: Session, now: datetime) -> int:
-    """`sending` rows past their lease: 0 after a reconcile that could reach Twilio."""
-    return session.scalar(select(func.count()).where(WhatsAppMessage.status == "sending", WhatsAppMessage.lease_until < now))
