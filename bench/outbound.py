@@ -56,7 +56,6 @@ LEASE = 10  # seconds: a killed worker's claims are settled soon after
 TARGET = 1000.0  # sends/s
 BIN = ROOT / ".venv" / "bin"
 WORKER = (str(BIN / "rq"), "worker", "--with-scheduler", "-c", "workers.rq_config", "--url", REDIS_URL, "default")
-LOG = open("/tmp/h10_bench_workers.log", "w")
 
 
 def env() -> dict:
@@ -122,11 +121,12 @@ def statuses() -> dict:
 
 
 class Processes:
-    def __init__(self):
+    def __init__(self, log=subprocess.DEVNULL):
         self.running: list[subprocess.Popen] = []
+        self.log = log  # where the workers and the fake write
 
     def start(self, *command: str) -> subprocess.Popen:
-        process = subprocess.Popen(command, cwd=ROOT, env=env(), stdout=LOG, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=ROOT, env=env(), stdout=self.log, stderr=subprocess.STDOUT)
         self.running.append(process)
         return process
 
@@ -260,9 +260,10 @@ def main() -> int:
     parser.add_argument("--members", type=int, default=10_000)
     parser.add_argument("--reference", type=int, default=20_000, help="sends in the reference run")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds an engine run may take")
+    parser.add_argument("--log", type=argparse.FileType("w"), default=subprocess.DEVNULL, help="file for the workers' logs")
     args = parser.parse_args()
     args.done_before = 0
-    processes = Processes()
+    processes = Processes(args.log)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         print(f"preparing {args.members:,} members...", flush=True)

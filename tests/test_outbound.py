@@ -226,6 +226,17 @@ def test_an_opt_out_after_queueing_still_suppresses_the_marketing_push(twilio_ap
     assert fake.stats()["creates"] == 0
 
 
+def test_marketing_past_the_vendors_weekly_cap_is_skipped(twilio_app, phone, db, fake):
+    load_mama(db, marketing_per_week=2)
+    phone(CUSTOMER).send("JOIN MAMA")
+    with db.sessions() as session:
+        member = session.scalars(select(Customer)).one()
+    pushes = [stored(db, push(twilio_app, member, category=MARKETING)) for _ in range(3)]
+    assert [(m.status, m.error_code) for m in pushes] == [("sent", None), ("sent", None), ("skipped", "frequency_cap")]
+    assert stored(db, push(twilio_app, member)).status == "sent"  # transactional pushes are not capped
+    assert fake.stats()["creates"] == 3
+
+
 # Twilio's answers
 
 

@@ -4,20 +4,22 @@ development database) goes customer by customer with the same rule (bot/services
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from sqlalchemy import select
 
 from bot import runtime
 from bot.db import Database
-from bot.services.points import FIRST_KEY, expire_chunk, expire_lots
+from bot.services.points import FIRST_KEY, customer_ranges, expire_chunk, expire_lots
 from models import Customer, PointsTransaction
 from models.base import utcnow
 
 # A chunk's transaction holds its customers' rows: sized to last about this long, far under the
 # second that a customer's own message may wait.
-CHUNK_SECONDS = 0.25
+CHUNK_SECONDS = 0.15
 MAX_PASSES = 5  # customers busy in every pass wait for the next run
+STREAMS = 2  # chunks expired at once, on as many connections (this machine has two cores)
 
 
 def expire_points() -> int:
@@ -28,17 +30,25 @@ def expire_points() -> int:
     return expire_one_by_one(db, utcnow())
 
 
-def expire_set_based(db: Database, now: datetime, limit: int = 1000, report=None) -> int:
-    """Chunks of customers in key order, each expired in one transaction; the chunk size adapts
-    so that each transaction takes about CHUNK_SECONDS. Customers whose rows are busy are skipped
-    and taken by the next pass. `report(chunk, seconds)` hears of each chunk (benchmarks)."""
+def expire_set_based(db: Database, now: datetime, limit: int = 1000, report=None, streams: int = STREAMS) -> int:
+    """`streams` connections at once, each over its own range of customers (so they never meet)
+    in chunks in key order, each chunk expired in one transaction. `report(chunk, seconds)` hears
+    of each chunk (benchmarks)."""
+    with ThreadPoolExecutor(streams) as pool:
+        runs = [pool.submit(_expire_range, db, now, limit, report, customers) for customers in customer_ranges(streams)]
+        return sum(run.result() for run in runs)
+
+
+def _expire_range(db: Database, now: datetime, limit: int, report, customers: tuple) -> int:
+    """The chunk size adapts so that each transaction takes about CHUNK_SECONDS. Customers whose
+    rows are busy are skipped and taken by the next pass."""
     total = 0
     for _ in range(MAX_PASSES):
         after, busy = FIRST_KEY, 0
         while True:
             started = time.perf_counter()
             with db.transaction() as session:
-                chunk = expire_chunk(session, now, after, limit)
+                chunk = expire_chunk(session, now, after, limit, customers)
             if chunk.last is None:
                 break
             total, busy, after = total + chunk.points, busy + chunk.busy, chunk.last

@@ -132,7 +132,7 @@ def claim(session: Session, keys: list[MessageKey], now: datetime, lease: timede
     if not claimed:
         return [], [], lease_until
     tenants = {row.tenant_id: session.get(Tenant, row.tenant_id) for row in claimed}
-    facts = _customer_facts(session, claimed)
+    facts = _customer_facts(session, claimed, now)
     plans = [_plan(row, tenants[row.tenant_id], facts.get((row.tenant_id, row.customer_id)), now) for row in claimed]
     sends = [plan for plan in plans if isinstance(plan, Send)]
     skips = [plan for plan in plans if isinstance(plan, Skip)]
@@ -147,10 +147,15 @@ class _Facts:
     unreachable: bool = False
     last_channel: str | None = None  # of the latest inbound message
     last_whatsapp_at: datetime | None = None
+    marketing_this_week: int = 0  # marketing pushes sent in the last 7 days
 
 
-def _customer_facts(session: Session, claimed) -> dict[tuple, _Facts]:
-    """What planning needs about the claimed messages' customers, in two queries."""
+CAP_PERIOD = timedelta(days=7)  # of the vendor's `marketing_per_week`
+
+
+def _customer_facts(session: Session, claimed, now: datetime) -> dict[tuple, _Facts]:
+    """What planning needs about the claimed messages' customers, in two queries (three with
+    marketing among them)."""
     tenant_ids = {row.tenant_id for row in claimed}
     customer_ids = {row.customer_id for row in claimed}
     facts: dict[tuple, _Facts] = {}
@@ -176,17 +181,32 @@ def _customer_facts(session: Session, claimed) -> dict[tuple, _Facts]:
         if (tenant_id, customer_id) not in latest or last_at > latest[(tenant_id, customer_id)]:
             latest[(tenant_id, customer_id)] = last_at
             fact.last_channel = channel
+    if any(row.category == MARKETING for row in claimed):
+        for tenant_id, customer_id, sent in session.execute(
+            select(WhatsAppMessage.tenant_id, WhatsAppMessage.customer_id, func.count())
+            .where(
+                WhatsAppMessage.tenant_id.in_(tenant_ids), WhatsAppMessage.customer_id.in_(customer_ids),
+                WhatsAppMessage.category == MARKETING, WhatsAppMessage.status.in_(("sent", "delivered", "read")),
+                WhatsAppMessage.created_at > now - CAP_PERIOD,
+            )
+            .group_by(WhatsAppMessage.tenant_id, WhatsAppMessage.customer_id)
+        ):
+            facts.setdefault((tenant_id, customer_id), _Facts()).marketing_this_week = sent
     return facts
 
 
 def _plan(row, tenant: Tenant, facts: _Facts | None, now: datetime) -> Send | Skip:
-    """The rules of a push: marketing only to who has not opted out; nothing to a number known
-    to be unreachable; the channel the customer last wrote on (SMS only if the vendor has an SMS
-    number); on WhatsApp, free text inside the 24-hour window, else the key's template, else skip."""
+    """The rules of a push: marketing only to who has not opted out, and no more a week than the
+    vendor's `marketing_per_week`; nothing to a number known to be unreachable; the channel the
+    customer last wrote on (SMS only if the vendor has an SMS number); on WhatsApp, free text
+    inside the 24-hour window, else the key's template, else skip."""
     facts = facts or _Facts()
     key = (row.tenant_id, row.id)
     if row.category == MARKETING and not facts.opted_in:
         return Skip(key, "opted_out", "marketing to a customer who opted out")
+    cap = tenant.settings.get("marketing_per_week")
+    if row.category == MARKETING and cap is not None and facts.marketing_this_week >= cap:
+        return Skip(key, "frequency_cap", f"the customer had {cap} marketing message(s) in the last 7 days")
     if facts.unreachable:
         return Skip(key, "unreachable", "Twilio said this number cannot get messages")
     template = template_for(tenant, row.triggered_by or "")

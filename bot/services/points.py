@@ -200,6 +200,7 @@ _DUE_CUSTOMERS = text("""
     SELECT DISTINCT tenant_id, customer_id FROM points_transactions
     WHERE remaining > 0 AND expires_at <= :now
       AND (tenant_id, customer_id) > (CAST(:after_tenant AS uuid), CAST(:after_customer AS uuid))
+      AND customer_id BETWEEN CAST(:low AS uuid) AND CAST(:high AS uuid)
     ORDER BY tenant_id, customer_id
     LIMIT :limit
 """)
@@ -242,6 +243,14 @@ _EXPIRE_LOCKED = text("""
     SELECT coalesce(-sum(points), 0) FROM debits
 """)
 FIRST_KEY = (str(uuid.UUID(int=0)), str(uuid.UUID(int=0)))
+ALL_CUSTOMERS = (str(uuid.UUID(int=0)), str(uuid.UUID(int=2**128 - 1)))
+
+
+def customer_ranges(count: int) -> list[tuple[str, str]]:
+    """`count` disjoint ranges of customer ids covering them all, for expiry run in parallel."""
+    step = 2**128 // count
+    return [(str(uuid.UUID(int=i * step)), str(uuid.UUID(int=2**128 - 1 if i == count - 1 else (i + 1) * step - 1)))
+            for i in range(count)]
 
 
 @dataclass(frozen=True)
@@ -252,11 +261,17 @@ class ExpiredChunk:
     last: tuple[str, str] | None  # the last customer key looked at; None: nothing more due
 
 
-def expire_chunk(session: Session, now: datetime, after: tuple = FIRST_KEY, limit: int = 2000) -> ExpiredChunk:
-    """Expire the due lots of the next `limit` customers after key `after` (PostgreSQL).
-    The caller commits: the customer locks last that one short transaction."""
+def expire_chunk(
+    session: Session, now: datetime, after: tuple = FIRST_KEY, limit: int = 2000, customers: tuple = ALL_CUSTOMERS,
+) -> ExpiredChunk:
+    """Expire the due lots of the next `limit` customers after key `after`, among the customer
+    ids in the range `customers` (PostgreSQL). The caller commits: the customer locks last that
+    one short transaction."""
     connection = session.connection()
-    due = connection.execute(_DUE_CUSTOMERS, {"now": now, "after_tenant": after[0], "after_customer": after[1], "limit": limit}).all()
+    due = connection.execute(_DUE_CUSTOMERS, {
+        "now": now, "after_tenant": after[0], "after_customer": after[1], "limit": limit,
+        "low": customers[0], "high": customers[1],
+    }).all()
     if not due:
         return ExpiredChunk(0, 0, 0, None)
     held = connection.execute(_LOCK_CUSTOMERS, _key_arrays(due)).all()

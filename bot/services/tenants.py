@@ -238,11 +238,12 @@ class TenantFileSchema(Schema):
     wheel = fields.Nested(WheelSchema, load_default=None)
     missions = fields.List(fields.Nested(MissionSchema), load_default=list)
     referral = fields.Nested(ReferralSchema, load_default=None)
-    # Delivery: the SMS number, WhatsApp templates by message kind, the senders' pace, reminders.
+    # Delivery: the SMS number, WhatsApp templates by message kind, the senders' pace, reminders, a cap.
     sms_number = fields.String(load_default=None, validate=_e164)
     templates = fields.Dict(keys=fields.String(validate=_message_kind), values=fields.Nested(TemplateSchema), load_default=dict)
     messages_per_second = fields.Integer(load_default=10, strict=True, validate=validate.Range(0, 1000))  # 0: unpaced
     expiry_reminder_days = fields.Integer(load_default=7, strict=True, validate=validate.Range(0, 365))  # 0: none
+    marketing_per_week = fields.Integer(load_default=None, strict=True, validate=validate.Range(0, 100))  # None: no cap
 
     @post_load
     def normalise_phones(self, data, **kwargs):
