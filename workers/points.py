@@ -55,7 +55,7 @@ def _expire_range(db: Database, now: datetime, limit: int, report, customers: tu
             took = max(time.perf_counter() - started, 0.001)
             if report:
                 report(chunk, took)
-            limit = max(100, min(50_000, int(limit * min(2.0, max(0.5, CHUNK_SECONDS / took)))))
+            limit = max(50, min(5_000, int(limit * min(2.0, max(0.5, CHUNK_SECONDS / took)))))
         if not busy:
             break
     return total
