@@ -24,8 +24,7 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = Flask(__name__)
     request_limits.install(app)
-    rt = runtime.install(runtime.build(config, clock))
-    app.extensions["runtime"] = rt
+    rt = runtime.init_app(app, config, clock)
     platform = PlatformDesk(config.platform_whatsapp_number)
     app.extensions["dispatcher"] = Dispatcher(rt.db, Engine(FLOWS, MAIN_MENU), rt.deliver, rt.redis, rt.clock, platform)
     app.register_blueprint(twilio.blueprint)

@@ -377,6 +377,11 @@ CATALOG: dict[str, dict[str, Template]] = {
         # REST API (issue 13): what a change made through a vendor's API key tells the customer
         "points_adjusted_notice": "*{vendor}* adjusted your points by {points:+,} ({reason}). Balance: {balance:@points}.",
         "ledger.adjusted": "Adjusted: {reason}",
+        # Points-expiry reminders (scheduled jobs, issue 10)
+        "expiry_reminder": (
+            "*{vendor}*: {points:@points_expire} on {when:%d %b %Y}. {progress}\n"
+            "Reply STOP for no more reminders and offers."
+        ),
     },
     "fr": {
         # Menu et navigation
@@ -765,6 +770,11 @@ CATALOG: dict[str, dict[str, Template]] = {
         # API REST (issue 13) : ce qu'un changement fait avec une clé d'API de la boutique dit au client
         "points_adjusted_notice": "*{vendor}* a ajusté vos points de {points:+,} ({reason}). Solde : {balance:@points}.",
         "ledger.adjusted": "Ajustement : {reason}",
+        # Rappels d'expiration des points (tâches planifiées, issue 10)
+        "expiry_reminder": (
+            "*{vendor}* : {points:@points_expire} le {when:%d %b %Y}. {progress}\n"
+            "Répondez STOP pour ne plus recevoir de rappels ni d'offres."
+        ),
     },
 }
 

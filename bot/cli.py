@@ -11,6 +11,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
+from werkzeug.serving import run_simple
 
 from api.machinery import scopes as api_scopes
 from bot import migrate
@@ -18,6 +19,7 @@ from bot.devclient import DevClient
 from bot.phones import InvalidPhone, to_e164
 from bot.qr import poster_png
 from bot.services.apikeys import create_key, list_keys, revoke_key
+from bot.services import metrics as daily_metrics
 from bot.services.points import ledger_mismatches
 from bot.services.spins import spin_mismatches
 from bot.services.staff import set_pin
@@ -25,8 +27,11 @@ from bot.services.onboarding import InviteError, invite
 from bot.services.tenants import ReloadRefused, TenantFileError, export_tenant, load_tenant, parse_tenant_file
 from models import CustomerPointsBalance, Tenant, VendorUser, WhatsAppMessage
 from models.base import utcnow
+from workers.outbound import reconcile
 from workers.points import expire_points
 from workers.redemptions import expire_redemptions
+from workers.schedule import run_in_process
+from workers.scheduled import send_reminders
 
 
 def _runtime():
@@ -34,7 +39,7 @@ def _runtime():
 
 
 def register(app: Flask) -> None:
-    for command in (db, tenants, vendors, staff, ledger, redemptions, qr, chat, outbox, apikeys):
+    for command in (db, tenants, vendors, staff, ledger, redemptions, qr, chat, outbox, reminders, metrics, serve, apikeys):
         app.cli.add_command(command)
 
 
@@ -256,6 +261,66 @@ def outbox_flush(older_than: int):
         ).all()
     rt.deliver([tuple(key) for key in keys])
     click.echo(f"Queued {len(keys)} message(s).")
+
+
+@outbox.command("reconcile", help="Settle claims whose lease ran out (look them up at Twilio) and queue again what waits.")
+def outbox_reconcile():
+    tally = reconcile()
+    click.echo("Reconciled: " + (", ".join(f"{n} {what}" for what, n in tally.items()) or "nothing to do") + ".")
+
+
+@click.group(cls=AppGroup, help="Points-expiry reminders.")
+def reminders():
+    pass
+
+
+@reminders.command("send", help="Queue the expiry reminders due now (each vendor once a day, from 10:00 its time).")
+@click.option("--tenant", "code", help="Only this vendor.")
+def reminders_send(code: str | None):
+    click.echo(f"Queued {send_reminders(tenant_code=code)} expiry reminder(s).")
+
+
+@click.group(cls=AppGroup, help="Daily metrics.")
+def metrics():
+    pass
+
+
+@metrics.command("daily", help="Compute (again) a day's figures per vendor and print them.")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="The day (default: yesterday, in each vendor's timezone).")
+@click.option("--tenant", "code", help="Only this vendor.")
+def metrics_daily(day, code: str | None):
+    rt = _runtime()
+    now = rt.clock()
+    rows = []
+    with rt.db.transaction() as session:
+        query = select(Tenant).order_by(Tenant.vendor_code)
+        if code:
+            query = query.where(Tenant.vendor_code == code.upper())
+        for tenant in session.scalars(query):
+            date = day.date() if day else daily_metrics.yesterday(tenant, now)
+            rows.append((tenant.vendor_code, date.isoformat(), daily_metrics.compute(session, tenant, date, now)))
+    if not rows:
+        raise click.ClickException(f"No vendor with code {code.upper()}." if code else "No vendors yet.")
+    _print_table(["vendor", "date", *daily_metrics.FIGURES], [[c, d, *f.values()] for c, d, f in rows])
+
+
+def _print_table(header: list[str], rows: list[list]) -> None:
+    cells = [header] + [[f"{v:,}" if isinstance(v, int) else str(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for row in cells:
+        click.echo("  ".join(cell.rjust(width) if i > 1 else cell.ljust(width) for i, (cell, width) in enumerate(zip(row, widths))))
+
+
+@click.command(help="The development server with the dev phone; without Redis it also runs the scheduled jobs in-process.")
+@with_appcontext
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+def serve(host: str, port: int):
+    app = current_app._get_current_object()
+    if not _runtime().config.redis_url:
+        run_in_process(app)
+        click.echo("Scheduled jobs run in this process (no REDIS_URL).")
+    run_simple(host, port, app, threaded=True)
 
 
 @click.group(cls=AppGroup, help="Vendors' keys to the REST API (/api/v1).")

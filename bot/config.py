@@ -39,6 +39,8 @@ class Config:
     # The platform's own WhatsApp number: new vendors are set up by chatting with it, and start on it.
     platform_whatsapp_number: str | None = None
     api_rate_limit: int = 300  # API requests per key per minute (API_RATE_LIMIT)
+    # How long a worker's claim on an outbound message lasts before `outbox reconcile` may settle it.
+    outbox_lease_seconds: int = 120
 
     @property
     def console_sender(self) -> bool:
@@ -71,6 +73,7 @@ class Config:
             dev_phone=dev_phone,
             platform_whatsapp_number=_phone(env.get("PLATFORM_WHATSAPP_NUMBER"), "PLATFORM_WHATSAPP_NUMBER"),
             api_rate_limit=_positive_int(env, "API_RATE_LIMIT", 300),
+            outbox_lease_seconds=_positive_int(env, "OUTBOX_LEASE_SECONDS", 120),
         )
 
 

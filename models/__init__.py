@@ -2,6 +2,7 @@
 from models.api import ApiIdempotencyKey, ApiKey
 from models.base import Base
 from models.customer import Customer
+from models.delivery import DailyMetrics, ExpiryReminder
 from models.engagement import MissionCompletion, Referral, SpinCredit, SpinHistory, WheelItem
 from models.message import AuditLog, WhatsAppMessage
 from models.onboarding import PlatformMessage, VendorInvitation
@@ -17,6 +18,8 @@ __all__ = [
     "Base",
     "Customer",
     "CustomerPointsBalance",
+    "DailyMetrics",
+    "ExpiryReminder",
     "MissionCompletion",
     "PhoneRoute",
     "PinLockout",

@@ -191,10 +191,12 @@ def phone(app):
 
 
 def run_jobs(app) -> None:
-    """With a real Redis, jobs wait in the queue: run them here. Without, they ran inline."""
+    """With a real Redis, jobs wait in the queue: run them here, inside the app, so that they
+    use its runtime. Without, they ran inline."""
     runtime = app.extensions["runtime"]
     if runtime.queue.is_async:
-        SimpleWorker([runtime.queue], connection=runtime.redis).work(burst=True)
+        with app.app_context():
+            SimpleWorker([runtime.queue], connection=runtime.redis).work(burst=True)
 
 
 def count(db, model, *where) -> int:

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from bot.catalog import freeze, render, thaw
@@ -222,6 +222,100 @@ def expire_lots(session: Session, customer: Customer, now: datetime) -> int:
             lots=due,
         )
     return total
+
+
+# Expiry of many customers at once (PostgreSQL): the same rule as expire_lots, one customer's
+# due lots -> one `expired` entry with its allocations and the balance moved, done set-based
+# for a chunk of customers whose rows this transaction holds (locked, in key order).
+
+_DUE_CUSTOMERS = text("""
+    SELECT DISTINCT tenant_id, customer_id FROM points_transactions
+    WHERE remaining > 0 AND expires_at <= :now
+      AND (tenant_id, customer_id) > (CAST(:after_tenant AS uuid), CAST(:after_customer AS uuid))
+      AND customer_id BETWEEN CAST(:low AS uuid) AND CAST(:high AS uuid)
+    ORDER BY tenant_id, customer_id
+    LIMIT :limit
+""")
+# Customers busy with a message right now are skipped, never waited for: the next pass takes them.
+_LOCK_CUSTOMERS = text("""
+    SELECT c.tenant_id, c.id FROM customers c
+    JOIN unnest(CAST(:tenants AS uuid[]), CAST(:customers AS uuid[])) AS due(tenant_id, customer_id)
+      ON c.tenant_id = due.tenant_id AND c.id = due.customer_id
+    ORDER BY c.tenant_id, c.id
+    FOR UPDATE OF c SKIP LOCKED
+""")
+_EXPIRE_LOCKED = text("""
+    WITH held AS (
+        SELECT * FROM unnest(CAST(:tenants AS uuid[]), CAST(:customers AS uuid[])) AS held(tenant_id, customer_id)
+    ), due AS (
+        -- The chunk's key range, read through the customer index; only the held customers' lots.
+        SELECT p.tenant_id, p.id, p.customer_id, p.remaining FROM points_transactions p
+        WHERE (p.tenant_id, p.customer_id) >= (CAST(:first_tenant AS uuid), CAST(:first_customer AS uuid))
+          AND (p.tenant_id, p.customer_id) <= (CAST(:last_tenant AS uuid), CAST(:last_customer AS uuid))
+          AND p.remaining > 0 AND p.expires_at <= :now
+          AND (p.tenant_id, p.customer_id) IN (SELECT tenant_id, customer_id FROM held)
+    ), taken AS (
+        UPDATE points_transactions p SET remaining = 0 FROM due
+        WHERE p.tenant_id = due.tenant_id AND p.id = due.id
+        RETURNING due.tenant_id, due.customer_id, due.id AS lot_id, due.remaining
+    ), debits AS (
+        INSERT INTO points_transactions (tenant_id, id, customer_id, transaction_type, source, points, description, details, created_at)
+        SELECT tenant_id, gen_random_uuid(), customer_id, 'expired', 'expiry', -sum(remaining), 'Points expired', '{}', :now
+        FROM taken GROUP BY tenant_id, customer_id
+        RETURNING tenant_id, id, customer_id, points
+    ), allocations AS (
+        INSERT INTO points_lot_allocations (tenant_id, id, debit_id, lot_id, points)
+        SELECT t.tenant_id, gen_random_uuid(), d.id, t.lot_id, t.remaining
+        FROM taken t JOIN debits d ON d.tenant_id = t.tenant_id AND d.customer_id = t.customer_id
+    ), balances AS (
+        UPDATE customer_points_balance b
+        SET current_balance = b.current_balance + d.points, total_expired = b.total_expired - d.points, updated_at = :now
+        FROM debits d WHERE b.tenant_id = d.tenant_id AND b.customer_id = d.customer_id
+    )
+    SELECT coalesce(-sum(points), 0) FROM debits
+""")
+FIRST_KEY = (str(uuid.UUID(int=0)), str(uuid.UUID(int=0)))
+ALL_CUSTOMERS = (str(uuid.UUID(int=0)), str(uuid.UUID(int=2**128 - 1)))
+
+
+def customer_ranges(count: int) -> list[tuple[str, str]]:
+    """`count` disjoint ranges of customer ids covering them all, for expiry run in parallel."""
+    step = 2**128 // count
+    return [(str(uuid.UUID(int=i * step)), str(uuid.UUID(int=2**128 - 1 if i == count - 1 else (i + 1) * step - 1)))
+            for i in range(count)]
+
+
+@dataclass(frozen=True)
+class ExpiredChunk:
+    points: int
+    customers: int  # customers whose lots expired
+    busy: int  # customers skipped because a message of theirs held the row: the next pass takes them
+    last: tuple[str, str] | None  # the last customer key looked at; None: nothing more due
+
+
+def expire_chunk(
+    session: Session, now: datetime, after: tuple = FIRST_KEY, limit: int = 2000, customers: tuple = ALL_CUSTOMERS,
+) -> ExpiredChunk:
+    """Expire the due lots of the next `limit` customers after key `after`, among the customer
+    ids in the range `customers` (PostgreSQL). The caller commits: the customer locks last that
+    one short transaction."""
+    connection = session.connection()
+    due = connection.execute(_DUE_CUSTOMERS, {
+        "now": now, "after_tenant": after[0], "after_customer": after[1], "limit": limit,
+        "low": customers[0], "high": customers[1],
+    }).all()
+    if not due:
+        return ExpiredChunk(0, 0, 0, None)
+    held = connection.execute(_LOCK_CUSTOMERS, _key_arrays(due)).all()
+    points = connection.execute(_EXPIRE_LOCKED, {"now": now, **_key_arrays(held)}).scalar() if held else 0
+    return ExpiredChunk(int(points), len(held), len(due) - len(held), (str(due[-1][0]), str(due[-1][1])))
+
+
+def _key_arrays(keys) -> dict:
+    """The keys as two arrays, and the first and last of them (they are in key order)."""
+    tenants, customers = [str(key[0]) for key in keys], [str(key[1]) for key in keys]
+    return {"tenants": tenants, "customers": customers, "first_tenant": tenants[0], "first_customer": customers[0],
+            "last_tenant": tenants[-1], "last_customer": customers[-1]}
 
 
 def _move_balance(session: Session, customer: Customer, kind: str, points: int, now: datetime) -> None:

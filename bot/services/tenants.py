@@ -14,6 +14,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
+from bot.catalog import CATALOG
 from bot.db import insert_on_conflict
 from bot.limits import LIMITS, MESSAGES, STAFF_MESSAGES
 from bot.locales import DEFAULT_LANGUAGE, LOCALES
@@ -260,6 +261,23 @@ class RateLimitsSchema(Schema.from_dict({
 BUSINESS_TYPES = ("restaurant", "bar", "salon", "shop", "pharmacy", "fashion", "services", "other")
 
 
+class TemplateSchema(Schema):
+    """An approved WhatsApp template (Twilio Content) for one message kind, for pushes outside
+    the 24-hour window: its variables name the message's parameters, in the template's order."""
+
+    class Meta:
+        unknown = RAISE
+
+    content_sid = fields.String(required=True, validate=validate.Regexp(
+        r"^HX[0-9a-fA-F]{32}$", error="must be a Twilio Content SID: HX and 32 hex digits"))
+    variables = fields.List(fields.String(validate=validate.Length(1, 50)), load_default=list)
+
+
+def _message_kind(value: str) -> None:
+    if value not in CATALOG[DEFAULT_LANGUAGE]:
+        raise ValidationError(f"{value!r} is not a message the bot sends")
+
+
 class TenantFileSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -285,11 +303,19 @@ class TenantFileSchema(Schema):
     missions = fields.List(fields.Nested(MissionSchema), load_default=list)
     referral = fields.Nested(ReferralSchema, load_default=None)
     rate_limits = fields.Nested(RateLimitsSchema, load_default=lambda: RateLimitsSchema().load({}))
+    # Delivery: the SMS number, WhatsApp templates by message kind, the senders' pace, reminders, a cap.
+    sms_number = fields.String(load_default=None, validate=_e164)
+    templates = fields.Dict(keys=fields.String(validate=_message_kind), values=fields.Nested(TemplateSchema), load_default=dict)
+    messages_per_second = fields.Integer(load_default=10, strict=True, validate=validate.Range(0, 1000))  # 0: unpaced
+    expiry_reminder_days = fields.Integer(load_default=7, strict=True, validate=validate.Range(0, 365))  # 0: none
+    marketing_per_week = fields.Integer(load_default=None, strict=True, validate=validate.Range(0, 100))  # None: no cap
 
     @post_load
     def normalise_phones(self, data, **kwargs):
         """Numbers in E.164; staff phones typed in local form are read in the vendor's country."""
         data["whatsapp_number"] = to_e164(data["whatsapp_number"])
+        if data["sms_number"]:
+            data["sms_number"] = to_e164(data["sms_number"])
         errors = {}
         for index, member in enumerate(data["staff"]):
             try:
