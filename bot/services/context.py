@@ -19,6 +19,7 @@ class Context:
     tenant: Tenant
     phone: str
     now: datetime
+    pin_pepper: str  # keys the staff PINs' fingerprints (Config.pin_pepper)
     customer: Customer | None = None
     staff: VendorUser | None = None  # when the phone is on this vendor's staff
     limits: PhoneLimits | Unlimited = UNLIMITED  # the phone's rate limits, for the message being answered
