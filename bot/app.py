@@ -26,7 +26,9 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc
     request_limits.install(app)
     rt = runtime.init_app(app, config, clock)
     platform = PlatformDesk(config.platform_whatsapp_number)
-    app.extensions["dispatcher"] = Dispatcher(rt.db, Engine(FLOWS, MAIN_MENU), rt.deliver, rt.redis, rt.clock, platform)
+    app.extensions["dispatcher"] = Dispatcher(
+        rt.db, Engine(FLOWS, MAIN_MENU), rt.deliver, rt.redis, config.pin_pepper, rt.clock, platform
+    )
     app.register_blueprint(twilio.blueprint)
     web.register(app)
     api.register(app)

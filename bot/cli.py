@@ -72,7 +72,7 @@ def tenants_load(path: Path, force: bool):
     try:
         config = parse_tenant_file(_read_json(path))
         with _runtime().db.transaction() as session:
-            result = load_tenant(session, config, force=force)
+            result = load_tenant(session, config, force=force, pin_pepper=_runtime().config.pin_pepper)
             code = result.tenant.vendor_code
     except ReloadRefused as error:
         raise click.ClickException(
@@ -163,7 +163,7 @@ def staff_pin(code: str, phone: str, pin: str):
         if user is None:
             raise click.ClickException(f"{phone} is not on {tenant.vendor_code}'s staff.")
         try:
-            set_pin(session, user, pin)
+            set_pin(session, user, pin, _runtime().config.pin_pepper)
         except ValueError as error:
             raise click.ClickException(str(error)) from None
     click.echo(f"PIN set for {user.full_name} ({phone}).")

@@ -10,6 +10,8 @@ from bot.phones import InvalidPhone, to_e164
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 # Signs and validates webhooks when no real token is configured, so the dev phone works offline.
 DEV_AUTH_TOKEN = "dev-auth-token-not-secret"
+# Keys the PIN fingerprints when no real pepper is configured: public, so for development only.
+DEV_PIN_PEPPER = "dev-pin-pepper-not-secret"
 
 
 def normalise_database_url(url: str) -> str:
@@ -35,6 +37,8 @@ class Config:
     twilio_auth_token: str
     twilio_api_base: str | None
     public_base_url: str | None
+    # Keys the staff PINs' fast fingerprints (bot/services/staff.py); never in the database.
+    pin_pepper: str
     dev_phone: bool = False  # DEV_PHONE=1: asked for explicitly, as `make run` does
     # The platform's own WhatsApp number: new vendors are set up by chatting with it, and start on it.
     platform_whatsapp_number: str | None = None
@@ -59,6 +63,9 @@ class Config:
         if env.get("TWILIO_ACCOUNT_SID") and not env.get("TWILIO_AUTH_TOKEN"):
             # The dev token is public: with a real account it would let anyone forge webhooks.
             raise ValueError("TWILIO_AUTH_TOKEN must be set when TWILIO_ACCOUNT_SID is")
+        if env.get("TWILIO_ACCOUNT_SID") and not env.get("PIN_PEPPER"):
+            # The dev pepper is public too: with it, a copy of the database would give the PINs away.
+            raise ValueError("PIN_PEPPER must be set when TWILIO_ACCOUNT_SID is")
         dev_phone = env.get("DEV_PHONE") == "1"
         if dev_phone and env.get("TWILIO_ACCOUNT_SID"):
             # Said loudly rather than ignored: a server with a real account never serves it.
@@ -70,6 +77,7 @@ class Config:
             twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or DEV_AUTH_TOKEN,
             twilio_api_base=env.get("TWILIO_API_BASE") or None,
             public_base_url=(env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+            pin_pepper=env.get("PIN_PEPPER") or DEV_PIN_PEPPER,
             dev_phone=dev_phone,
             platform_whatsapp_number=_phone(env.get("PLATFORM_WHATSAPP_NUMBER"), "PLATFORM_WHATSAPP_NUMBER"),
             api_rate_limit=_positive_int(env, "API_RATE_LIMIT", 300),

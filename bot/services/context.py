@@ -36,6 +36,7 @@ class Context:
     tenant: Tenant
     phone: str
     now: datetime
+    pin_pepper: str  # keys the staff PINs' fingerprints (Config.pin_pepper)
     customer: Customer | None = None
     staff: VendorUser | None = None  # when the phone is on this vendor's staff
     api_key_id: uuid.UUID | None = None  # when the vendor's API key acts (no phone then)

@@ -23,9 +23,10 @@ from bot.phones import InvalidPhone, to_e164
 from bot.points_rules import RULE_TYPES
 from bot.services import audit
 from bot.services.rewards import HOLDING_STOCK
-from bot.services.staff import hash_pin, pin_problem
+from bot.services.staff import fingerprint_pin, hash_pin, pin_problem
 from bot.vendor_codes import code_problem
 from models import Customer, PointsTransaction, Purchase, Reward, RewardRedemption, Tenant, VendorUser, WheelItem
+from models.base import new_id
 
 # The largest count an INTEGER column holds, and the largest amount (in major units) a file may give.
 _MAX_COUNT = 2**31 - 1
@@ -415,9 +416,10 @@ class ReloadRefused(TenantFileError):
         self.vendor = f"{tenant.vendor_code} ({tenant.name})"
 
 
-def load_tenant(session: Session, config: dict, force: bool = False) -> LoadResult:
+def load_tenant(session: Session, config: dict, force: bool = False, pin_pepper: str | None = None) -> LoadResult:
     """Create or update the vendor described by a parsed tenant file. Idempotent: loading the
-    same file again changes no row (a PIN is rehashed only when it no longer matches).
+    same file again changes no row (a PIN is rehashed only when it no longer matches). A file
+    with PINs in clear needs `pin_pepper` (Config.pin_pepper) for their fingerprints.
 
     Two first loads of one vendor at once meet on its unique code: one creates it, the other
     waits for it, then updates it like any reload. A reload that would change the currency or
@@ -438,7 +440,7 @@ def load_tenant(session: Session, config: dict, force: bool = False) -> LoadResu
     if assign(tenant, "settings", settings):
         changed.append("settings")
     session.flush()
-    changed += _sync_staff(session, tenant, config["staff"])
+    changed += _sync_staff(session, tenant, config["staff"], pin_pepper)
     changed += sync_rewards(session, tenant, config["rewards"])
     changed += sync_wheel(session, tenant, (config["wheel"] or {}).get("items", []))
     if created or changed:
@@ -480,7 +482,7 @@ def assign(row, attribute: str, value) -> bool:
     return True
 
 
-def _sync_staff(session: Session, tenant: Tenant, staff: list[dict]) -> list[str]:
+def _sync_staff(session: Session, tenant: Tenant, staff: list[dict], pin_pepper: str | None) -> list[str]:
     existing = {
         user.phone_number: user
         for user in session.scalars(select(VendorUser).where(VendorUser.tenant_id == tenant.id))
@@ -489,25 +491,39 @@ def _sync_staff(session: Session, tenant: Tenant, staff: list[dict]) -> list[str
     for member in staff:
         user = existing.pop(member["phone"], None)
         if user is None:
-            user = VendorUser(tenant_id=tenant.id, phone_number=member["phone"])
+            # Its id now, not at the flush: its PIN's fingerprint is keyed by it.
+            user = VendorUser(tenant_id=tenant.id, id=new_id(), phone_number=member["phone"])
             session.add(user)
         touched = [
             assign(user, "full_name", member["name"]),
             assign(user, "role", member["role"]),
             assign(user, "is_active", True),
+            _sync_pin(user, member, pin_pepper),
         ]
-        pin = member.get("pin")
-        if pin and not (user.pin_hash and check_password_hash(user.pin_hash, pin)):
-            user.pin_hash = hash_pin(pin)
-            touched.append(True)
-        if "pin_hash" in member:
-            touched.append(assign(user, "pin_hash", member["pin_hash"]))
         if any(touched):
             changed.append(f"staff {member['phone']}")
     for user in existing.values():  # dropped from the file: kept for history, but disabled
         if assign(user, "is_active", False):
             changed.append(f"staff {user.phone_number} removed")
     return changed
+
+
+def _sync_pin(user: VendorUser, member: dict, pin_pepper: str | None) -> bool:
+    """A PIN in clear is rehashed only when it no longer matches, and gets its fingerprint; a
+    `pin_hash` is stored as it is, and drops the fingerprint of the PIN it replaces (the PIN's
+    next right check gives it one). True when the row changed."""
+    pin = member.get("pin")
+    if pin:
+        if pin_pepper is None:
+            raise ValueError("a tenant file with PINs in clear is loaded with the PIN pepper")
+        rehashed = not (user.pin_hash and check_password_hash(user.pin_hash, pin))
+        if rehashed:
+            user.pin_hash = hash_pin(pin)
+        return assign(user, "pin_fingerprint", fingerprint_pin(pin_pepper, user.id, pin)) or rehashed
+    if "pin_hash" in member and assign(user, "pin_hash", member["pin_hash"]):
+        user.pin_fingerprint = None
+        return True
+    return False
 
 
 def sync_rewards(session: Session, tenant: Tenant, rewards: list[dict]) -> list[str]:
