@@ -5,12 +5,14 @@ import logging
 
 from flask import Flask
 
-from bot import cli, devphone, runtime, web
+from bot import cli, devphone, runtime, studio, web
 from bot.config import Config
 from bot.dispatcher import Dispatcher
 from bot.engine import Engine
+from bot.routing import Router
+from bot.voting import VotingDesk
 from flows import FLOWS, MAIN_MENU
-from webhooks import twilio
+from webhooks import kannel, twilio
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -20,7 +22,10 @@ def create_app(config: Config | None = None) -> Flask:
     rt = runtime.install(runtime.build(config))
     app.extensions["runtime"] = rt
     app.extensions["dispatcher"] = Dispatcher(rt.db, Engine(FLOWS, MAIN_MENU), rt.deliver)
+    app.extensions["router"] = Router(rt.db, app.extensions["dispatcher"], VotingDesk(rt.db))
     app.register_blueprint(twilio.blueprint)
+    app.register_blueprint(kannel.blueprint)
+    app.register_blueprint(studio.blueprint)
     app.register_blueprint(web.blueprint)
     if config.console_sender:
         app.register_blueprint(devphone.blueprint)

@@ -205,6 +205,23 @@ CATALOG: dict[str, dict[str, str]] = {
         "void_expired": "That purchase can no longer be voided (over 15 minutes, or already voided).",
         "void_points_spent": "Can't void: the customer has already spent those points.",
         "void_notice": "*{vendor}* cancelled a purchase of {amount}: {points:,} points were taken back. Balance: {balance:,} points.",
+        # SMS voting (issue 12): short, one SMS each
+        "vote_help": "{show}: {line}Vote for: {choices}. Up to {cap} votes per episode. {packages}STOP to opt out.",
+        "vote_help_line": "text a contestant's number to {number} ({price} a vote). ",
+        "vote_help_package": "{keyword} to {shortcode}: {votes} votes for {price}. ",
+        "vote_counted": "Thanks! Your vote for {name} ({number}) is counted.",
+        "vote_counted_package": "Thanks! {votes} votes for {name} ({number}) counted. Bought votes left: {left}.",
+        "vote_package_bought": "Thanks! {votes} votes added: you have {balance} to spend. Send VOTE, the number and how many, e.g. VOTE 1 10.",
+        "vote_closed": "{show}: voting is closed. Thanks for watching!",
+        "vote_closed_until": "{show}: voting is closed. Lines open {when:%d %b at %H:%M}.",
+        "vote_unknown_contestant": "No contestant {choice} in this vote. Vote for: {choices}.",
+        "vote_over_cap": "You've used all {cap} votes for this episode. Thanks for voting!",
+        "vote_too_fast": "Slow down: at most {cap} votes a minute. Please vote again in a minute.",
+        "vote_no_free_votes": "You've used your free WhatsApp vote for this episode. To vote again, text {number} to {shortcode}.",
+        "vote_no_package_votes": "You have {balance} bought votes. {offer}",
+        "vote_package_offer": "Send {keyword} to {shortcode} to buy {votes}.",
+        "vote_stopped": "{show}: you won't get any more SMS from us. Text START to undo.",
+        "vote_started": "{show}: welcome back, you'll get our SMS again. Text STOP to opt out.",
     },
 }
 

@@ -33,6 +33,7 @@ class Config:
     twilio_auth_token: str
     twilio_api_base: str | None
     public_base_url: str | None
+    kannel_shared_secret: str | None = None  # the key Kannel's sms-service sends; unset: Kannel is refused
 
     @property
     def console_sender(self) -> bool:
@@ -52,4 +53,5 @@ class Config:
             twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or DEV_AUTH_TOKEN,
             twilio_api_base=env.get("TWILIO_API_BASE") or None,
             public_base_url=(env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+            kannel_shared_secret=env.get("KANNEL_SHARED_SECRET") or None,
         )

@@ -7,12 +7,20 @@ from models.points import CustomerPointsBalance, PointsLotAllocation, PointsTran
 from models.purchase import Purchase
 from models.reward import Reward, RewardRedemption
 from models.tenant import PhoneRoute, Tenant, VendorUser
+from models.voting import (
+    Contestant, Episode, EpisodeContestant, EpisodeVoter, Show, SmsVoteLog, Vote, VoteBalance, VoteOptOut, VotePackage,
+    VoteShortCode,
+)
 
 __all__ = [
     "AuditLog",
     "Base",
+    "Contestant",
     "Customer",
     "CustomerPointsBalance",
+    "Episode",
+    "EpisodeContestant",
+    "EpisodeVoter",
     "MissionCompletion",
     "PhoneRoute",
     "PointsLotAllocation",
@@ -21,9 +29,16 @@ __all__ = [
     "Referral",
     "Reward",
     "RewardRedemption",
+    "Show",
+    "SmsVoteLog",
     "SpinHistory",
     "Tenant",
     "VendorUser",
+    "Vote",
+    "VoteBalance",
+    "VoteOptOut",
+    "VotePackage",
+    "VoteShortCode",
     "WhatsAppMessage",
     "WheelItem",
 ]

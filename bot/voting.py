@@ -1,0 +1,67 @@
+"""The voting desk: the short path for messages written to a show's numbers.
+
+A vote has no conversation, so there is no customer row to lock and no state to keep: the
+message is read (flows/voting.py), then one transaction counts it and logs it, and the answer
+goes back. Votes from different phones never wait for each other. A retried message (same
+carrier message id or MessageSid) is answered from its log row and changes nothing."""
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from bot.catalog import render
+from bot.db import Database
+from bot.dispatcher import Reply
+from bot.services.votes import Received, VoteRefused, buy_package, count_votes, log_message, stored_reply
+from flows.base import Inbound, say
+from flows.voting import Answer, Buy, ShowView, bought, counted, read, refusal
+from models.base import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class VotingDesk:
+    def __init__(self, db: Database, clock=utcnow):
+        self.db = db
+        self.clock = clock
+
+    def handle(self, inbound: Inbound, show: ShowView, carrier: str) -> list[Reply]:
+        received = Received(show.id, inbound.phone, inbound.channel, carrier, inbound.to, inbound.text, inbound.sid)
+        try:
+            return [Reply(self._answer(show, inbound, received))]
+        except Exception:
+            log.exception("vote %s failed", inbound.sid)
+            return [Reply(render(say("error")))]
+
+    def _answer(self, show: ShowView, inbound: Inbound, received: Received) -> str:
+        now = self.clock()
+        wanted = read(show, inbound, now)
+        if isinstance(wanted, Answer):
+            text = render(wanted.message)
+            return self._once(received, lambda c: log_message(c, received, wanted.reason, text, now, opt=wanted.opt))
+        if isinstance(wanted, Buy):
+            reply = lambda balance: render(bought(show, wanted, balance))  # noqa: E731
+            return self._once(received, lambda c: buy_package(c, wanted.package, received, reply, now))
+        line = show.shortcode(received.short_code, received.carrier) if wanted.source == "sms" else None
+        charge, currency = (line.price, line.currency) if line else (0, None)
+        reply = lambda left: render(counted(wanted, left))  # noqa: E731
+        try:
+            return self._once(received, lambda c: count_votes(c, show, wanted, received, charge, currency, reply, now))
+        except VoteRefused as refused:  # rolled back: only the refusal is logged
+            text = render(refusal(show, wanted, refused.reason, refused.balance))
+            return self._once(received, lambda c: log_message(c, received, refused.reason, text, now, episode_id=wanted.episode.id))
+
+    def _once(self, received: Received, record: Callable[[Connection], str]) -> str:
+        """Run `record` in one transaction; a message already logged is answered as it was then."""
+        try:
+            with self.db.engine.begin() as connection:
+                return record(connection)
+        except IntegrityError:
+            with self.db.engine.connect() as connection:
+                stored = stored_reply(connection, received)
+            if stored is None:
+                raise
+            return stored
