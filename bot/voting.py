@@ -7,15 +7,18 @@ carrier message id or MessageSid) is answered from its log row and changes nothi
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bot.catalog import render
 from bot.db import Database
 from bot.dispatcher import Reply
-from bot.services.votes import Received, VoteRefused, buy_package, count_votes, log_message, stored_reply
+from bot.services.votes import (
+    Received, VoteRefused, buy_package, count_votes, in_one_statement, log_message, stored_reply,
+)
 from flows.base import Inbound, say
 from flows.voting import Answer, Buy, ShowView, bought, counted, read, refusal
 from models.base import utcnow
@@ -48,20 +51,44 @@ class VotingDesk:
         line = show.shortcode(received.short_code, received.carrier) if wanted.source == "sms" else None
         charge, currency = (line.price, line.currency) if line else (0, None)
         reply = lambda left: render(counted(wanted, left))  # noqa: E731
+        single = in_one_statement(self.db.engine.dialect.name, wanted)
         try:
-            return self._once(received, lambda c: count_votes(c, show, wanted, received, charge, currency, reply, now))
+            return self._once(received, lambda c: count_votes(c, show, wanted, received, charge, currency, reply, now), single)
         except VoteRefused as refused:  # rolled back: only the refusal is logged
             text = render(refusal(show, wanted, refused.reason, refused.balance))
             return self._once(received, lambda c: log_message(c, received, refused.reason, text, now, episode_id=wanted.episode.id))
 
-    def _once(self, received: Received, record: Callable[[Connection], str]) -> str:
-        """Run `record` in one transaction; a message already logged is answered as it was then."""
+    def _once(self, received: Received, record: Callable[[Connection], str], single_statement: bool = False) -> str:
+        """Run `record` in one transaction (or, when it writes with a single statement, in that
+        statement's own); a message already logged is answered as it was then."""
         try:
-            with self.db.engine.begin() as connection:
-                return record(connection)
+            try:
+                return self._run(record, single_statement)
+            except DBAPIError as error:
+                if not error.connection_invalidated or isinstance(error, IntegrityError):
+                    raise
+                # A pooled connection had died (a database restart): nothing happened, run it again.
+                return self._run(record, single_statement)
         except IntegrityError:
             with self.db.engine.connect() as connection:
                 stored = stored_reply(connection, received)
             if stored is None:
                 raise
             return stored
+
+    def _run(self, record: Callable[[Connection], str], single_statement: bool) -> str:
+        with self._autocommit() if single_statement else self.db.engine.begin() as connection:
+            return record(connection)
+
+    @contextmanager
+    def _autocommit(self) -> Iterator[Connection]:
+        """A connection on which each statement is a transaction of its own: no BEGIN and
+        COMMIT round trips. psycopg2 switches a connection that has no open transaction
+        without asking the server (SQLAlchemy's isolation_level option would ask, twice)."""
+        with self.db.engine.connect() as connection:
+            driver_connection = connection.connection.dbapi_connection
+            driver_connection.autocommit = True
+            try:
+                yield connection
+            finally:
+                driver_connection.autocommit = False
