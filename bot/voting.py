@@ -91,4 +91,5 @@ class VotingDesk:
             try:
                 yield connection
             finally:
-                driver_connection.autocommit = False
+                if not connection.invalidated:  # a dead connection is thrown away
+                    driver_connection.autocommit = False

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 
 from models import EpisodeVoter, SmsVoteLog, Vote, VoteBalance
 from tests.conftest import Phone, count
@@ -61,3 +61,16 @@ def test_many_phones_at_once_are_all_counted(show, clock, app, db):
     assert all(answer.text.endswith("is counted.") for answer in answers)
     assert [c["votes"] for c in results(app)["contestants"]] == [20, 20]
     assert count(db, EpisodeVoter) == 40
+
+
+def test_a_database_restart_does_not_lose_the_next_vote(show, clock, app, db):
+    first = Phone(app, "+85512000013", to=SMART, channel="sms")
+    first.send("1")  # leaves a connection in the pool
+    admin = create_engine(db.url)
+    with admin.connect() as connection:  # kill the app's connections, as a restart would
+        connection.execute(
+            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        )
+    admin.dispose()
+    assert first.send("2").text == "Thanks! Your vote for Dara Kim (2) is counted."
+    assert results(app)["total"] == 2
