@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Callable, Iterator
 
 from sqlalchemy import Connection
@@ -19,11 +20,21 @@ from bot.dispatcher import Reply
 from bot.services.votes import (
     Received, VoteRefused, buy_package, count_votes, in_one_statement, log_message, stored_reply,
 )
-from flows.base import Inbound, say
+from flows.base import Inbound, Msg, say
 from flows.voting import Answer, Buy, ShowView, bought, counted, read, refusal
 from models.base import utcnow
 
 log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=4096)
+def _render_once(key: str, params: tuple) -> str:
+    return render(say(key, **dict(params)))
+
+
+def _rendered(message: Msg) -> str:
+    """The answer to a counted vote, rendered once per contestant (and bought votes left)."""
+    return _render_once(message.key, tuple(message.params.items()))
 
 
 class VotingDesk:
@@ -50,7 +61,7 @@ class VotingDesk:
             return self._once(received, lambda c: buy_package(c, wanted.package, received, reply, now))
         line = show.shortcode(received.short_code, received.carrier) if wanted.source == "sms" else None
         charge, currency = (line.price, line.currency) if line else (0, None)
-        reply = lambda left: render(counted(wanted, left))  # noqa: E731
+        reply = lambda left: _rendered(counted(wanted, left))  # noqa: E731
         single = in_one_statement(self.db.engine.dialect.name, wanted)
         try:
             return self._once(received, lambda c: count_votes(c, show, wanted, received, charge, currency, reply, now), single)
