@@ -24,6 +24,8 @@ system-deps:
 	@(ldconfig -p | grep -q libzbar.so.0 && test -x /usr/sbin/bearerbox && test -x /usr/lib/kannel/test/fakesmsc) || \
 		($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libzbar0 kannel kannel-extras >/dev/null)
 
+# The dev phone is served only when asked for (see README, Configuration).
+run: export DEV_PHONE = 1
 run: setup
 	$(FLASK) db upgrade
 	$(FLASK) tenants load examples/tenant.json

@@ -2,32 +2,39 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from typing import Callable
 
 from flask import Flask
 
-from bot import cli, devphone, runtime, studio, web
+from bot import cli, devphone, request_limits, runtime, studio, web
 from bot.config import Config
 from bot.dispatcher import Dispatcher
 from bot.engine import Engine
+from bot.platform import PlatformDesk
 from bot.routing import Router
 from bot.voting import VotingDesk
 from flows import FLOWS, MAIN_MENU
+from models.base import utcnow
 from webhooks import kannel, twilio
 
 
-def create_app(config: Config | None = None) -> Flask:
+def create_app(config: Config | None = None, clock: Callable[[], datetime] = utcnow) -> Flask:
+    """`clock` tells the time to conversations, services and jobs (tests move it)."""
     config = config or Config.from_env()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = Flask(__name__)
-    rt = runtime.install(runtime.build(config))
+    request_limits.install(app)
+    rt = runtime.install(runtime.build(config, clock))
     app.extensions["runtime"] = rt
-    app.extensions["dispatcher"] = Dispatcher(rt.db, Engine(FLOWS, MAIN_MENU), rt.deliver)
-    app.extensions["router"] = Router(rt.db, app.extensions["dispatcher"], VotingDesk(rt.db))
+    platform = PlatformDesk(config.platform_whatsapp_number)
+    app.extensions["dispatcher"] = Dispatcher(rt.db, Engine(FLOWS, MAIN_MENU), rt.deliver, rt.redis, rt.clock, platform)
+    app.extensions["router"] = Router(rt.db, app.extensions["dispatcher"], VotingDesk(rt.db, rt.clock))
     app.register_blueprint(twilio.blueprint)
     app.register_blueprint(kannel.blueprint)
     app.register_blueprint(studio.blueprint)
-    app.register_blueprint(web.blueprint)
-    if config.console_sender:
+    web.register(app)
+    if config.serves_dev_phone:
         app.register_blueprint(devphone.blueprint)
     cli.register(app)
     return app

@@ -21,7 +21,8 @@ from bot.services.points import ledger_mismatches
 from bot.services.reconcile import SettlementError, parse_settlement, reconcile
 from bot.services.shows import ShowFileError, load_show, parse_show_file
 from bot.services.staff import set_pin
-from bot.services.tenants import TenantFileError, load_tenant, parse_tenant_file
+from bot.services.onboarding import InviteError, invite
+from bot.services.tenants import ReloadRefused, TenantFileError, export_tenant, load_tenant, parse_tenant_file
 from bot.services.votes import find_episode, tally
 from models import CustomerPointsBalance, Tenant, VendorUser, WhatsAppMessage
 from models.base import utcnow
@@ -34,7 +35,7 @@ def _runtime():
 
 
 def register(app: Flask) -> None:
-    for command in (db, tenants, staff, ledger, redemptions, qr, chat, outbox, voting):
+    for command in (db, tenants, vendors, staff, ledger, redemptions, qr, chat, outbox, voting):
         app.cli.add_command(command)
 
 
@@ -62,22 +63,76 @@ def tenants():
 
 @tenants.command("load", help="Create or update a vendor from a JSON file.")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def tenants_load(path: Path):
+@click.option("--force", is_flag=True, help="Also change the currency or country of a vendor with history, or remove all its staff.")
+def tenants_load(path: Path, force: bool):
     try:
-        config = parse_tenant_file(json.loads(path.read_text(encoding="utf-8")))
+        config = parse_tenant_file(_read_json(path))
         with _runtime().db.transaction() as session:
-            result = load_tenant(session, config)
+            result = load_tenant(session, config, force=force)
             code = result.tenant.vendor_code
-    except json.JSONDecodeError as error:
-        raise click.ClickException(f"{path}: not valid JSON ({error})") from None
+    except ReloadRefused as error:
+        raise click.ClickException(
+            f"{path} would rewrite the existing vendor {error.vendor}:\n  " + _lines(error)
+            + "\nNothing was written. If the file is meant for that vendor, load it again with --force."
+        ) from None
     except TenantFileError as error:  # invalid, or at odds with what the database holds
-        raise click.ClickException(f"{path}: " + "\n  ".join(str(error).split("; "))) from None
+        raise click.ClickException(f"{path}: " + _lines(error)) from None
     if result.created:
         click.echo(f"Created vendor {code}.")
     elif result.changed:
         click.echo(f"Updated vendor {code}: {', '.join(result.changed)}.")
     else:
         click.echo(f"Vendor {code} is already up to date.")
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{path}: not UTF-8 text") from None
+    except RecursionError:
+        raise click.ClickException(f"{path}: not valid JSON (nested too deeply)") from None
+    except json.JSONDecodeError as error:
+        raise click.ClickException(f"{path}: not valid JSON ({error})") from None
+
+
+def _lines(error: TenantFileError) -> str:
+    return "\n  ".join(error.lines)
+
+
+@tenants.command("export", help="Write vendor CODE's tenant file, as `tenants load` takes it back.")
+@click.argument("code")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="JSON file (default code.json).")
+def tenants_export(code: str, output: Path | None):
+    with _runtime().db.sessions() as session:
+        tenant = session.scalars(select(Tenant).where(Tenant.vendor_code == code.upper())).one_or_none()
+        if tenant is None:
+            raise click.ClickException(f"No vendor with code {code.upper()}.")
+        exported = export_tenant(session, tenant)
+    output = output or Path(f"{tenant.vendor_code.lower()}.json")
+    output.write_text(json.dumps(exported, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    click.echo(f"Wrote {output}")
+
+
+@click.group(cls=AppGroup, help="Vendors joining the platform.")
+def vendors():
+    pass
+
+
+@vendors.command("invite", help="Invite the owner of a new shop to set it up by chatting; prints the link to send them.")
+@click.argument("phone", nargs=-1, required=True)  # spaces allowed: 0803 123 4567
+@click.option("--country", help="The shop's country (two letters, e.g. NG): reads a local PHONE, and is the setup's default.")
+def vendors_invite(phone: tuple[str, ...], country: str | None):
+    platform_number = _runtime().config.platform_whatsapp_number
+    if not platform_number:
+        raise click.ClickException("Set PLATFORM_WHATSAPP_NUMBER: vendors set up by chatting with that number.")
+    try:
+        with _runtime().db.transaction() as session:
+            invited = invite(session, " ".join(phone), country, platform_number, utcnow())
+    except InviteError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Invitation for {invited.phone}, valid until {invited.expires_at:%Y-%m-%d %H:%M} UTC. Send them this link:")
+    click.echo(invited.link)
 
 
 @click.group(cls=AppGroup, help="Vendors' staff.")

@@ -5,6 +5,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.phones import InvalidPhone, to_e164
+
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 # Signs and validates webhooks when no real token is configured, so the dev phone works offline.
 DEV_AUTH_TOKEN = "dev-auth-token-not-secret"
@@ -33,6 +35,9 @@ class Config:
     twilio_auth_token: str
     twilio_api_base: str | None
     public_base_url: str | None
+    dev_phone: bool = False  # DEV_PHONE=1: asked for explicitly, as `make run` does
+    # The platform's own WhatsApp number: new vendors are set up by chatting with it, and start on it.
+    platform_whatsapp_number: str | None = None
     kannel_shared_secret: str | None = None  # the key Kannel's sms-service sends; unset: Kannel is refused
 
     @property
@@ -40,12 +45,22 @@ class Config:
         """Without a Twilio account, outbound messages are stored and printed, never sent."""
         return not self.twilio_account_sid
 
+    @property
+    def serves_dev_phone(self) -> bool:
+        """The dev phone acts as any phone and shows their notifications: only when asked for,
+        and never with a real Twilio account."""
+        return self.dev_phone and self.console_sender
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Config":
         env = os.environ if env is None else env
         if env.get("TWILIO_ACCOUNT_SID") and not env.get("TWILIO_AUTH_TOKEN"):
             # The dev token is public: with a real account it would let anyone forge webhooks.
             raise ValueError("TWILIO_AUTH_TOKEN must be set when TWILIO_ACCOUNT_SID is")
+        dev_phone = env.get("DEV_PHONE") == "1"
+        if dev_phone and env.get("TWILIO_ACCOUNT_SID"):
+            # Said loudly rather than ignored: a server with a real account never serves it.
+            raise ValueError("DEV_PHONE=1 cannot be used with a real Twilio account (TWILIO_ACCOUNT_SID)")
         return cls(
             database_url=normalise_database_url(env.get("DATABASE_URL") or default_database_url()),
             redis_url=env.get("REDIS_URL") or None,
@@ -53,5 +68,16 @@ class Config:
             twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or DEV_AUTH_TOKEN,
             twilio_api_base=env.get("TWILIO_API_BASE") or None,
             public_base_url=(env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+            dev_phone=dev_phone,
+            platform_whatsapp_number=_phone(env.get("PLATFORM_WHATSAPP_NUMBER"), "PLATFORM_WHATSAPP_NUMBER"),
             kannel_shared_secret=env.get("KANNEL_SHARED_SECRET") or None,
         )
+
+
+def _phone(value: str | None, name: str) -> str | None:
+    if not value:
+        return None
+    try:
+        return to_e164(value.removeprefix("whatsapp:"))
+    except InvalidPhone:
+        raise ValueError(f"{name} must be a phone number in international format, like +14155238886") from None

@@ -1,5 +1,6 @@
 """The dev phone: chat with the bot from a browser as any phone, with no Twilio account.
-Only served with the console sender. Messages go through the signed webhook like Twilio's."""
+Only served when DEV_PHONE=1 and no Twilio account is configured (see Config.serves_dev_phone).
+Messages go through the signed webhook like Twilio's."""
 from __future__ import annotations
 
 from dataclasses import asdict

@@ -1,38 +1,38 @@
 """The dispatcher: one transaction per inbound message.
 
 It answers a replayed MessageSid from the stored reply, finds the vendor the message is for,
-locks the customer row for the whole message, runs the engine on the saved conversation state,
-saves the new state and the message with its reply, commits, and only then hands any outbound
-messages to the sender, so that nothing is sent for work that was rolled back."""
+counts it against the phone's rate limit there (bot/limits.py), locks the customer row for the
+whole message, runs the engine on the saved conversation state, saves the new state and the
+message with its reply, commits, and only then hands any outbound messages to the sender, so
+that nothing is sent for work that was rolled back."""
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Callable
 
+from redis import Redis
 from sqlalchemy import bindparam, exists, insert, or_, select, true, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, aliased
 
-from bot.catalog import DEFAULT_LANGUAGE, render
+from bot.catalog import render
 from bot.db import Database
 from bot.engine import Engine
+from bot.limits import MESSAGES, STAFF_MESSAGES, PhoneLimits, RateLimited
+from bot.locales import language_of
 from bot.services import Services
 from bot.services.context import Context
 from bot.services.customers import find_locked, route_phone
 from bot.services.staff import find_staff_locked
-from flows import COMMAND_WORDS
-from flows.base import Inbound, Msg, State, say
+from bot.vendor_codes import addressed_code, join_code, without_code
+from flows.base import Inbound, State, say
 from models import Customer, PhoneRoute, Tenant, VendorUser, WhatsAppMessage
 from models.base import new_id, utcnow
 
 log = logging.getLogger(__name__)
 
-# As the tenant file requires: 2-20 letters or digits, at least one letter (so no phone or amount).
-VENDOR_CODE = re.compile(r"(?=.*[A-Z])[A-Z0-9]{2,20}")
-_MAX_CODE_CANDIDATES = 8
 REDACTED = "[redacted: may contain a PIN]"
 
 
@@ -50,11 +50,13 @@ class Reply:
 
 
 class Dispatcher:
-    def __init__(self, db: Database, engine: Engine, deliver: Callable[[list], None], clock=utcnow):
+    def __init__(self, db: Database, engine: Engine, deliver: Callable[[list], None], redis: Redis, clock=utcnow, platform=None):
         self.db = db
         self.engine = engine
         self.deliver = deliver  # hands committed outbound message keys to the sender
+        self.redis = redis  # counts the rate limits
         self.clock = clock
+        self.platform = platform  # the platform number's own conversation (bot/platform.py), if any
 
     def handle(self, inbound: Inbound) -> list[Reply]:
         try:
@@ -75,6 +77,8 @@ class Dispatcher:
             try:
                 with session.begin():
                     replies, outbox = self._converse(session, inbound)
+            except RateLimited as limited:
+                return _limited(session, limited)
             except Exception:
                 # A duplicate racing a first copy that committed while it waited for the lock
                 # fails on the unique MessageSid, or on what the first one changed: it was all
@@ -88,37 +92,54 @@ class Dispatcher:
         return replies
 
     def _converse(self, session: Session, inbound: Inbound) -> tuple[list[Reply], list]:
-        destination = _resolve_vendor(session, inbound)
+        now = self.clock()
+        destination = _resolve_vendor(session, inbound, self.platform, now)
         if destination.stored_reply is not None:  # a retry of a message already answered
             return _replies(destination.stored_reply), []
+        if destination.platform:  # for no vendor, on the platform's own number
+            return self.platform.converse(session, inbound, now), []
         tenant = destination.tenant
         if tenant is None:
             unknown = destination.unknown_code
             return [Reply(render(say("unknown_code", code=unknown) if unknown else say("need_code")))], []
-        inbound = replace(inbound, vendor_code=destination.code)
+        received, inbound = inbound, destination.as_read_by_flows(inbound)  # the log keeps what was received
         now = self.clock()
+        limits = PhoneLimits(self.redis, tenant, inbound.phone, inbound.sid, now)
+        limits.count(STAFF_MESSAGES if destination.is_staff else MESSAGES)
         # Locks in a fixed order (customer, then staff) so that two messages cannot deadlock.
         customer = find_locked(session, tenant, inbound.phone)
         staff = find_staff_locked(session, tenant, inbound.phone) if destination.is_staff else None
-        ctx = Context(session=session, tenant=tenant, phone=inbound.phone, now=now, customer=customer, staff=staff)
+        ctx = Context(
+            session=session, tenant=tenant, phone=inbound.phone, now=now, customer=customer, staff=staff, limits=limits
+        )
         services = Services(ctx)
         holder = customer or staff
         state = State.from_json(holder.conversation_state if holder else None)
         secret = self.engine.is_secret(state, inbound)
         state, messages = self.engine.handle(state, inbound, services, now)
         holder = ctx.customer or staff  # JOIN may have just created the customer
-        if destination.code and staff is not None:
-            # Staff naming a vendor (LOG MAMA...) keep talking to it: the PIN that follows has no code.
+        if destination.addressed:
+            # A command naming a vendor (LOG MAMA...) keeps the phone talking to it: the PIN that follows has no code.
             route_phone(session, inbound.phone, tenant)
-        replies = [_render(message, ctx.customer) for message in messages]
-        logged = _inbound_row(tenant, ctx.customer, replace(inbound, text=REDACTED if secret else inbound.text), replies, now)
+        language = language_of(tenant, ctx.customer.language if ctx.customer else None)
+        replies = [Reply(render(message, language), message.media_url) for message in messages]
+        logged = _inbound_row(tenant, ctx.customer, replace(received, text=REDACTED if secret else received.text), replies, now)
         _record(session, holder, state, inbound, logged, now)
         return replies, ctx.outbox
 
 
-def _render(message: Msg, customer: Customer | None) -> Reply:
-    language = customer.language if customer else DEFAULT_LANGUAGE
-    return Reply(render(message, language), message.media_url)
+_CHOSEN_LANGUAGE = select(Customer.language).where(
+    Customer.tenant_id == bindparam("tenant"), Customer.phone_number == bindparam("phone")
+)
+
+
+def _limited(session: Session, limited: RateLimited) -> list[Reply]:
+    """The message went past a limit and was rolled back: nothing is written but the count. The
+    first one past it gets the notice, in the customer's language; the next ones, silence."""
+    if limited.notice is None:
+        return []
+    chosen = session.scalar(_CHOSEN_LANGUAGE, {"tenant": limited.tenant_id, "phone": limited.phone})
+    return [Reply(render(limited.notice, chosen or limited.language))]
 
 
 _STORED_REPLY = (
@@ -139,50 +160,70 @@ def _replies(stored: list[dict]) -> list[Reply]:
 
 @dataclass(frozen=True)
 class Destination:
-    """The vendor a message is for, whether the sender is on its staff, and the vendor code
-    the text named (or the unknown code after JOIN)."""
+    """The vendor a message is for, whether the sender is on its staff, and how the text named
+    it: the code it joins, the code a command addressed, or the unknown code after JOIN."""
 
     tenant: Tenant | None
     is_staff: bool = False
     code: str | None = None
+    addressed: str | None = None
     unknown_code: str | None = None
     stored_reply: list | None = None  # the reply already given to this MessageSid
+    platform: bool = False  # the platform number's own conversation takes it
+
+    def as_read_by_flows(self, inbound: Inbound) -> Inbound:
+        """The message as flows see it: with the code it joins, or without the code that
+        chose the vendor (`VERIFY MAMA RD-7KX4QF` reads as `VERIFY RD-7KX4QF`)."""
+        if self.addressed:
+            return replace(inbound, text=without_code(inbound.text, self.addressed))
+        return replace(inbound, vendor_code=self.code)
 
 
-def _resolve_vendor(session: Session, inbound: Inbound) -> Destination:
-    """The vendor is the one whose code the text names; else the one the number written to
-    belongs to, if only one; else the one this phone last talked to; else, for staff, the
-    one vendor they work for. The usual case costs one query, which also finds a reply
-    already given to this MessageSid."""
+def _resolve_vendor(session: Session, inbound: Inbound, platform, now: datetime) -> Destination:
+    """The vendor is the one the text joins (`JOIN MAMA`, or `MAMA` alone), or the one a command
+    names (`STOP SALON`, `LOG MAMA ...`) if the sender is already its member or staff; else the
+    one the number written to belongs to, if only one; else the one this phone last talked to;
+    else, for staff, the one vendor they work for. A code anywhere else is just a word (see
+    bot/vendor_codes.py). The usual case costs one query, which also finds a reply already
+    given to this MessageSid.
+
+    On the platform's own number, its conversation comes first for what it `claims` (a vendor
+    being set up); the number belongs to no vendor, and what finds no vendor is its too."""
     words = inbound.words
-    candidates = [w for w in words if VENDOR_CODE.fullmatch(w) and w not in COMMAND_WORDS][:_MAX_CODE_CANDIDATES]
-    params = {"phone": inbound.phone, "to": inbound.to, "codes": candidates, "sid": inbound.sid}
+    joining, addressed = join_code(words), addressed_code(words)
+    codes = [code for code in (joining, addressed) if code]
+    params = {"phone": inbound.phone, "to": inbound.to, "codes": codes, "sid": inbound.sid}
     found = session.execute(_REPLAY_OR_VENDORS, params).all()
     if found[0].stored is not None:
         return Destination(None, stored_reply=found[0].stored)
-    rows = [(row.tenant, row.is_staff) for row in found if row.tenant is not None]
-    named = {tenant.vendor_code: (tenant, is_staff) for tenant, is_staff in rows}
-    code = next((word for word in candidates if word in named), None)
-    if code:
-        return Destination(*named[code], code=code)
+    at_platform = platform is not None and platform.is_home(inbound)
+    if at_platform and platform.claims(session, inbound, now):
+        return Destination(None, platform=True)
+    named = {row.tenant.vendor_code: row for row in found if row.tenant is not None}
+    if joining in named:
+        return Destination(named[joining].tenant, named[joining].is_staff, code=joining)
     if len(words) >= 2 and words[0] == "JOIN":
         return Destination(None, unknown_code=words[1])
-    owners = [row for row in rows if row[0].whatsapp_number == inbound.to]
-    if len(owners) == 1:
-        return Destination(*owners[0])
+    known = named.get(addressed)
+    if known is not None and (known.is_staff or known.is_member):
+        return Destination(known.tenant, known.is_staff, addressed=addressed)
+    owners = [row for row in named.values() if row.tenant.whatsapp_number == inbound.to]
+    if len(owners) == 1 and not at_platform:
+        return Destination(owners[0].tenant, owners[0].is_staff)
     routed = session.execute(_ROUTED, params).first()
     if routed:
-        return Destination(*routed)
+        return Destination(routed.Tenant, routed.is_staff)
     employers = session.execute(_EMPLOYERS, params).all()
-    return Destination(*employers[0]) if len(employers) == 1 else Destination(None)
+    return Destination(employers[0].Tenant, employers[0].is_staff) if len(employers) == 1 else Destination(None, platform=at_platform)
 
 
 def _vendors(condition):
-    """Active vendors meeting `condition`, each with whether the sender is on its staff.
-    Built once: the parameters are `phone`, `to` and `codes`."""
+    """Active vendors meeting `condition`, each with whether the sender is on its staff and
+    whether it is a member. Built once: the parameters are `phone`, `to` and `codes`."""
     phone = bindparam("phone")
     is_staff = exists().where(VendorUser.tenant_id == Tenant.id, VendorUser.phone_number == phone, VendorUser.is_active)
-    return select(Tenant, is_staff.label("is_staff")).where(Tenant.is_active, condition)
+    is_member = exists().where(Customer.tenant_id == Tenant.id, Customer.phone_number == phone)
+    return select(Tenant, is_staff.label("is_staff"), is_member.label("is_member")).where(Tenant.is_active, condition)
 
 
 def _replay_or_vendors():
@@ -191,9 +232,9 @@ def _replay_or_vendors():
     stored = select(_STORED_REPLY.scalar_subquery().label("stored")).subquery()
     named_or_owning = or_(Tenant.vendor_code.in_(bindparam("codes", expanding=True)), Tenant.whatsapp_number == bindparam("to"))
     vendors = _vendors(named_or_owning).subquery()
-    return select(stored.c.stored, aliased(Tenant, vendors, name="tenant"), vendors.c.is_staff).select_from(
-        stored.outerjoin(vendors, true())
-    )
+    return select(
+        stored.c.stored, aliased(Tenant, vendors, name="tenant"), vendors.c.is_staff, vendors.c.is_member
+    ).select_from(stored.outerjoin(vendors, true()))
 
 
 _REPLAY_OR_VENDORS = _replay_or_vendors()

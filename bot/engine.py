@@ -25,6 +25,15 @@ def may_use(flow: Flow, services) -> bool:
     }[flow.audience]
 
 
+def may_carry_pin(flow: Flow | None, state: State, inbound: Inbound) -> bool:
+    """Whether the message may carry a PIN: the answer to a PIN question of `flow` (the flow
+    the state is in), or anything that looks like one (no customer answer is 4 to 8 bare
+    digits, and a PIN sent to the wrong conversation must not be kept either)."""
+    if flow is not None and flow.name == state.flow and state.step in flow.secret_steps:
+        return True
+    return _PIN_LIKE.fullmatch(inbound.text) is not None
+
+
 def _fresh(flow: Flow, interrupted: str | None) -> State:
     """The state a flow starts in; it knows which flow, if any, it cut short."""
     return State(flow=flow.name, step="start", data={"interrupted": interrupted} if interrupted else {})
@@ -48,13 +57,7 @@ class Engine:
         return replace(state, updated_at=now), [self._fill_menu(reply, services) for reply in notices + replies]
 
     def is_secret(self, state: State, inbound: Inbound) -> bool:
-        """Whether the message may carry a PIN: the answer to a PIN question, or anything that
-        looks like one (no customer answer is 4 to 8 bare digits, and a PIN sent to the wrong
-        conversation must not be kept either)."""
-        flow = self.by_name.get(state.flow) if state.flow else None
-        if flow is not None and state.step in flow.secret_steps:
-            return True
-        return _PIN_LIKE.fullmatch(inbound.text) is not None
+        return may_carry_pin(self.by_name.get(state.flow) if state.flow else None, state, inbound)
 
     def _route(self, state: State, inbound: Inbound, services) -> Outcome:
         if not inbound.text.strip():

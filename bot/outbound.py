@@ -11,8 +11,9 @@ from twilio.rest import Client
 
 from bot.catalog import render
 from bot.config import Config
+from bot.locales import language_of
 from flows.base import Msg
-from models import Customer, Tenant, WhatsAppMessage
+from models import Customer, Tenant, VendorUser, WhatsAppMessage
 
 log = logging.getLogger(__name__)
 
@@ -23,19 +24,20 @@ def queue_message(
     session: Session,
     outbox: list[MessageKey],
     tenant: Tenant,
-    customer: Customer,
+    recipient: Customer | VendorUser,
     body: str,
     *,
     triggered_by: str,
     media_url: str | None = None,
 ) -> WhatsAppMessage:
+    """To a customer, or to a staff member who is not one (their invitation to choose a PIN)."""
     message = WhatsAppMessage(
         tenant_id=tenant.id,
-        customer_id=customer.id,
+        customer_id=recipient.id if isinstance(recipient, Customer) else None,
         direction="outbound",
         channel="whatsapp",
         from_number=tenant.whatsapp_number,
-        to_number=customer.phone_number,
+        to_number=recipient.phone_number,
         body=body,
         media=[media_url] if media_url else [],
         status="queued",
@@ -47,10 +49,14 @@ def queue_message(
     return message
 
 
-def notify(session: Session, outbox: list[MessageKey], tenant: Tenant, customer: Customer, message: Msg) -> WhatsAppMessage:
-    """Queue a catalog message to a customer, in their language."""
+def notify(
+    session: Session, outbox: list[MessageKey], tenant: Tenant, recipient: Customer | VendorUser, message: Msg
+) -> WhatsAppMessage:
+    """Queue a catalog message to a customer, in their language (or to a staff member)."""
+    # Staff read the vendor's language; customers the one they chose, else the vendor's.
+    language = language_of(tenant, recipient.language if isinstance(recipient, Customer) else None)
     return queue_message(
-        session, outbox, tenant, customer, render(message, customer.language), triggered_by=message.key,
+        session, outbox, tenant, recipient, render(message, language), triggered_by=message.key,
         media_url=message.media_url,
     )
 

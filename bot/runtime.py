@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
 
 import fakeredis
 from redis import Redis
@@ -14,6 +16,7 @@ from rq import Queue, Retry
 from bot.config import Config
 from bot.db import Database
 from bot.outbound import ConsoleSender, MessageKey, TwilioSender
+from models.base import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +31,8 @@ class Runtime:
     redis: Redis
     queue: Queue
     sender: ConsoleSender | TwilioSender
+    # What time it is for conversations, services and jobs: tests move it instead of editing rows.
+    clock: Callable[[], datetime] = utcnow
 
     def deliver(self, keys: list[MessageKey]) -> None:
         """Hand committed outbound messages to the send job. A failure here leaves them
@@ -41,7 +46,7 @@ class Runtime:
                 log.exception("could not queue outbound message %s", message_id)
 
 
-def build(config: Config) -> Runtime:
+def build(config: Config, clock: Callable[[], datetime] = utcnow) -> Runtime:
     if config.redis_url:
         redis = Redis.from_url(config.redis_url)
     else:
@@ -49,7 +54,7 @@ def build(config: Config) -> Runtime:
     # Without a real Redis there is no worker process: jobs run inline, at enqueue.
     queue = Queue("default", connection=redis, is_async=bool(config.redis_url))
     sender = ConsoleSender() if config.console_sender else TwilioSender(config)
-    return Runtime(config, Database(config.database_url), redis, queue, sender)
+    return Runtime(config, Database(config.database_url), redis, queue, sender, clock)
 
 
 _current: Runtime | None = None

@@ -11,7 +11,6 @@ import time
 from flask import Blueprint, abort, current_app, jsonify, render_template, request, url_for
 
 from bot.services.votes import find_episode, tally
-from models.base import utcnow
 
 LIVE_SECONDS = 0.5
 
@@ -40,7 +39,7 @@ def live_page(code: str):
 
 def _count(code: str, number: int | None) -> dict:
     with current_app.extensions["runtime"].db.sessions() as session:
-        episode = find_episode(session, code, number, utcnow())
+        episode = find_episode(session, code, number, current_app.extensions["runtime"].clock())
         if episode is None:
             abort(404)
         return tally(session.connection(), code, episode)

@@ -1,14 +1,27 @@
 """Small public endpoints: health check, the vendors' QR posters, redemption code pictures."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, jsonify
+from flask import Blueprint, Flask, Response, abort, current_app, jsonify
 from sqlalchemy import select
+from werkzeug.routing import BaseConverter
 
 from bot.qr import code_png, poster_png
 from bot.wheel import wheel_png
 from models import Reward, RewardRedemption, SpinHistory, Tenant
 
 blueprint = Blueprint("web", __name__)
+
+
+class Token(BaseConverter):
+    """A vendor code or a media token: letters, digits, - and _, at most a column's length.
+    Anything else in the path is a 404 before any query."""
+
+    regex = r"[A-Za-z0-9_-]{1,64}"
+
+
+def register(app: Flask) -> None:
+    app.url_map.converters["token"] = Token  # before the routes that use it are added
+    app.register_blueprint(blueprint)
 
 
 @blueprint.get("/healthz")
@@ -19,7 +32,7 @@ def healthz():
     return jsonify(status="ok" if healthy else "degraded", **checks), 200 if healthy else 503
 
 
-@blueprint.get("/qr/<code>.png")
+@blueprint.get("/qr/<token:code>.png")
 def qr_poster(code: str):
     runtime = current_app.extensions["runtime"]
     with runtime.db.sessions() as session:
@@ -30,7 +43,7 @@ def qr_poster(code: str):
     return Response(png, mimetype="image/png", headers={"Cache-Control": "public, max-age=3600"})
 
 
-@blueprint.get("/media/<token>.png")
+@blueprint.get("/media/<token:token>.png")
 def redemption_code_image(token: str):
     """The QR picture of a redemption code. The token is unguessable; nothing else is shown."""
     runtime = current_app.extensions["runtime"]

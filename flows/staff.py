@@ -1,9 +1,10 @@
-"""The PIN gate every staff action passes: ask for the PIN unless a session is open."""
+"""The PIN gate every staff action passes (ask for the PIN unless a session is open), and PIN:
+staff choose their own PIN, typed twice (changing one needs the current one first)."""
 from __future__ import annotations
 
 from typing import Callable
 
-from flows.base import Inbound, Outcome, State, Step, finish, goto, say
+from flows.base import STAFF, Flow, Inbound, Outcome, State, Step, finish, goto, missed, say
 
 Advance = Callable[[State, object], Outcome]
 
@@ -15,6 +16,8 @@ def pin_gate(state: State, services, advance: Advance) -> Outcome:
         return finish(), [say("pin_locked", until=services.local(locked))]
     if services.staff.in_session():
         return advance(state, services)
+    if not services.staff.has_pin:  # invited, and not chosen yet: asking for it could only fail
+        return finish(), [say("pin_not_set")]
     return goto(state, "pin"), [say("pin_prompt", name=services.staff.name)]
 
 
@@ -30,3 +33,37 @@ def pin_step(advance: Advance) -> Step:
         return state, [say("pin_wrong", left=check.attempts_left)]
 
     return check_pin
+
+
+def start_choose_pin(state: State, inbound: Inbound, services) -> Outcome:
+    if services.staff.has_pin:
+        return pin_gate(state, services, _ask_new_pin)
+    return _ask_new_pin(state, services)
+
+
+def _ask_new_pin(state: State, services) -> Outcome:
+    return goto(state, "new_pin"), [say("pin_choose", name=services.staff.name)]
+
+
+def read_new_pin(state: State, inbound: Inbound, services) -> Outcome:
+    draft = services.pins.draft(inbound.text)
+    if draft is None:
+        return missed(state), [say("pin_rules")]
+    return goto(state, "new_pin_again", draft=draft), [say("pin_again")]
+
+
+def read_new_pin_again(state: State, inbound: Inbound, services) -> Outcome:
+    if not services.pins.confirms(state.data["draft"], inbound.text):
+        return goto(state, "new_pin", draft=None), [say("pin_mismatch")]
+    services.staff.set_own_pin(state.data["draft"])
+    return finish(), [say("pin_chosen")]
+
+
+# Not interrupting: "PIN 482916" sent where the PIN is asked for is an answer, not this command.
+PIN_FLOW = Flow(
+    "pin",
+    {"start": start_choose_pin, "pin": pin_step(_ask_new_pin), "new_pin": read_new_pin, "new_pin_again": read_new_pin_again},
+    triggers=frozenset({"PIN"}),
+    audience=STAFF,
+    secret_steps=frozenset({"pin", "new_pin", "new_pin_again"}),
+)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.money import format_money
+from bot.money import Money
 from flows.base import Inbound, Msg, say
 
 HELP_WORDS = frozenset({"HELP", "INFO"})
@@ -211,10 +211,10 @@ def help_message(show: ShowView, number: str, now: datetime) -> Msg:
     return say(
         "vote_help",
         show=show.name,
-        line=say("vote_help_line", number=line.number, price=format_money(line.price, line.currency)) if line else "",
+        line=say("vote_help_line", number=line.number, price=Money(line.price, line.currency)) if line else "",
         choices=choices,
         cap=show.max_votes_per_episode,
-        packages=[say("vote_help_package", keyword=p.keyword, shortcode=p.shortcode, votes=p.total, price=format_money(p.price, p.currency))
+        packages=[say("vote_help_package", keyword=p.keyword, shortcode=p.shortcode, votes=p.total, price=Money(p.price, p.currency))
                   for p in packages[:1]],
     )
 

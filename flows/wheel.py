@@ -23,7 +23,7 @@ def _spin(inbound: Inbound, services, why, buy: bool = False) -> Outcome:
     result = services.wheel.spin(inbound.sid, buy=buy)
     if isinstance(result, str):  # the spin could not be made: nothing changed
         return finish(), [say(result)]
-    won = say(f"spin_won_{result.kind}", prize=result.prize, code=result.code or "")
+    won = say(f"spin_won_{result.kind}", prize=result.prize, points=result.points, code=result.code or "")
     replies = ([why] if why else []) + [say("spin_result", media_url=result.media_path, won=won, left=result.spins_left)]
     return finish(), replies
 

@@ -3,6 +3,7 @@ from models.base import Base
 from models.customer import Customer
 from models.engagement import MissionCompletion, Referral, SpinHistory, WheelItem
 from models.message import AuditLog, WhatsAppMessage
+from models.onboarding import PlatformMessage, VendorInvitation
 from models.points import CustomerPointsBalance, PointsLotAllocation, PointsTransaction
 from models.purchase import Purchase
 from models.reward import Reward, RewardRedemption
@@ -23,6 +24,7 @@ __all__ = [
     "EpisodeVoter",
     "MissionCompletion",
     "PhoneRoute",
+    "PlatformMessage",
     "PointsLotAllocation",
     "PointsTransaction",
     "Purchase",
@@ -33,6 +35,7 @@ __all__ = [
     "SmsVoteLog",
     "SpinHistory",
     "Tenant",
+    "VendorInvitation",
     "VendorUser",
     "Vote",
     "VoteBalance",

@@ -28,7 +28,7 @@ class Customer(Base):
     # Short code a customer can tell the cashier instead of their phone number.
     member_code: Mapped[str | None] = mapped_column(String(12))
     source: Mapped[str] = mapped_column(String(20), default="whatsapp")
-    language: Mapped[str] = mapped_column(String(8), default="en")
+    language: Mapped[str | None] = mapped_column(String(8))  # chosen with LANG; None: the vendor's language
     opted_in: Mapped[bool] = mapped_column(default=True)
     opted_in_at: Mapped[datetime | None]
     opted_out_at: Mapped[datetime | None]

@@ -6,6 +6,7 @@ import json
 import os
 import uuid
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -17,10 +18,13 @@ from twilio.request_validator import RequestValidator
 
 from bot import migrate
 from bot.app import create_app
+from bot.catalog import render
 from bot.config import Config, normalise_database_url
 from bot.devclient import parse_twiml
 from bot.services.tenants import load_tenant, parse_tenant_file
+from flows.base import say
 from models import Base, Customer, CustomerPointsBalance
+from models.base import utcnow
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_TENANT = ROOT / "examples" / "tenant.json"
@@ -28,6 +32,9 @@ PUBLIC_BASE_URL = "https://bot.example.test"
 AUTH_TOKEN = "test-auth-token"
 INBOUND_URL = "/webhooks/twilio/inbound"
 MAMA_NUMBER = "+14155238886"
+# The bot's answer when handling a message raised: no test conversation gets it unless it asks.
+CATCH_ALL = render(say("error"))
+PLATFORM_NUMBER = "+14155550100"  # new vendors are set up by chatting with it (and start on it)
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("TEST_REDIS_URL")
@@ -61,8 +68,23 @@ def make_config(database_url: str, **overrides) -> Config:
         twilio_auth_token=AUTH_TOKEN,
         twilio_api_base=None,
         public_base_url=PUBLIC_BASE_URL,
+        dev_phone=True,
+        platform_whatsapp_number=PLATFORM_NUMBER,
     )
     return replace(config, **overrides)
+
+
+class Clock:
+    """The app's time in tests: real time until a test moves it forward."""
+
+    def __init__(self):
+        self.offset = timedelta()
+
+    def __call__(self):
+        return utcnow() + self.offset
+
+    def advance(self, **delta) -> None:
+        self.offset += timedelta(**delta)
 
 
 def _empty_tables(db) -> None:
@@ -73,13 +95,21 @@ def _empty_tables(db) -> None:
 
 @pytest.fixture
 def app(database_url):
-    app = create_app(make_config(database_url))
+    app = create_app(make_config(database_url), clock=Clock())
     runtime = app.extensions["runtime"]
     _empty_tables(runtime.db)
     if REDIS_URL:
         runtime.redis.flushdb()
     yield app
     runtime.db.engine.dispose()
+
+
+@pytest.fixture
+def clock(app):
+    """Moves the time the app sees: `clock.advance(minutes=31)`."""
+    clock = app.extensions["runtime"].clock
+    yield clock
+    clock.offset = timedelta()
 
 
 @pytest.fixture
@@ -141,10 +171,14 @@ class Phone:
             headers={"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"},
         )
 
-    def send(self, body: str, sid: str | None = None, **extra) -> Sent:
+    def send(self, body: str, sid: str | None = None, expect_error: bool = False, **extra) -> Sent:
+        """Send and read the reply. A reply with the catch-all error fails the test (the bot
+        raised), unless `expect_error`, which wants exactly that."""
         form = self.form(body, sid, **extra)
         response = self.post(form)
         replies = parse_twiml(response.get_data(as_text=True)) if response.status_code == 200 else []
+        crashed = any(reply.body == CATCH_ALL for reply in replies)
+        assert crashed == expect_error, f"{body!r} got {[reply.body for reply in replies]} (see the log for the exception)"
         return Sent(response.status_code, replies, form["MessageSid"])
 
 

@@ -38,3 +38,15 @@ def test_everything_comes_from_the_environment():
 def test_a_twilio_account_without_its_auth_token_is_refused():
     with pytest.raises(ValueError, match="TWILIO_AUTH_TOKEN"):
         Config.from_env({"TWILIO_ACCOUNT_SID": "AC123"})
+
+
+def test_the_dev_phone_is_served_only_when_asked_for():
+    assert not Config.from_env({}).serves_dev_phone
+    assert not Config.from_env({"DEV_PHONE": "yes please"}).serves_dev_phone
+    assert Config.from_env({"DEV_PHONE": "1"}).serves_dev_phone
+
+
+def test_the_dev_phone_is_refused_with_a_real_twilio_account():
+    with pytest.raises(ValueError, match="DEV_PHONE"):
+        Config.from_env({"DEV_PHONE": "1", "TWILIO_ACCOUNT_SID": "AC123", "TWILIO_AUTH_TOKEN": "secret"})
+    assert not Config.from_env({"TWILIO_ACCOUNT_SID": "AC123", "TWILIO_AUTH_TOKEN": "secret"}).serves_dev_phone

@@ -14,7 +14,7 @@ from werkzeug.serving import make_server
 from models import SmsVoteLog, WhatsAppMessage
 from tests import kannel_support as kannel
 from tests.conftest import count
-from tests.voting_support import clock, load, log_of, results, show  # noqa: F401 (fixtures)
+from tests.voting_support import live, load, log_of, results, show  # noqa: F401 (fixtures)
 
 SECRET = "kannel-test-secret"
 APP_PORT = 5620
@@ -36,19 +36,19 @@ def mo(app, key=SECRET, **params):
     return app.test_client().get("/webhooks/kannel/inbound?" + urlencode(query))
 
 
-def test_a_wrong_or_missing_key_is_refused_and_stores_nothing(gateway, show, clock, db):
+def test_a_wrong_or_missing_key_is_refused_and_stores_nothing(gateway, show, live, db):
     assert mo(gateway, key="not-the-secret").status_code == 403
     assert mo(gateway, key=None).status_code == 403
     assert mo(gateway, key="").status_code == 403
     assert count(db, SmsVoteLog) == 0 and count(db, WhatsAppMessage) == 0
 
 
-def test_without_a_configured_secret_kannel_is_refused(app, show, clock, db):
+def test_without_a_configured_secret_kannel_is_refused(app, show, live, db):
     assert mo(app, key="").status_code == 403
     assert count(db, SmsVoteLog) == 0
 
 
-def test_a_vote_is_counted_and_the_reply_is_the_plain_text_body(gateway, show, clock, app, db):
+def test_a_vote_is_counted_and_the_reply_is_the_plain_text_body(gateway, show, live, app, db):
     response = mo(gateway, id="k-vote", smsc="Cellcard", to="1516", text="vote 2")
     assert response.status_code == 200 and response.mimetype == "text/plain"
     assert response.get_data(as_text=True) == "Thanks! Your vote for Dara Kim (2) is counted."
@@ -57,19 +57,19 @@ def test_a_vote_is_counted_and_the_reply_is_the_plain_text_body(gateway, show, c
     assert results(app)["contestants"][1]["sms"] == 1
 
 
-def test_a_local_number_is_read_in_the_country_of_the_short_code(gateway, show, clock, db):
+def test_a_local_number_is_read_in_the_country_of_the_short_code(gateway, show, live, db):
     assert mo(gateway, id="k-local", **{"from": "012 000 002"}).status_code == 200
     assert log_of(db, "k-local").phone_number == "+85512000002"
 
 
-def test_a_retry_of_the_same_message_id_is_counted_once(gateway, show, clock, app):
+def test_a_retry_of_the_same_message_id_is_counted_once(gateway, show, live, app):
     first = mo(gateway, id="k-retry")
     again = mo(gateway, id="k-retry")
     assert first.get_data() == again.get_data() == b"Thanks! Your vote for Sokha Chan (1) is counted."
     assert results(app)["total"] == 1
 
 
-def test_a_message_without_a_sender_is_a_bad_request(gateway, show, clock, db):
+def test_a_message_without_a_sender_is_a_bad_request(gateway, show, live, db):
     assert mo(gateway, **{"from": ""}).status_code == 400
     assert count(db, SmsVoteLog) == 0
 
@@ -95,7 +95,7 @@ def served(gateway):
     thread.join(timeout=10)
 
 
-def test_real_kannel_delivers_votes_from_every_carrier_and_sends_the_replies_back(served, show, clock, db, tmp_path):
+def test_real_kannel_delivers_votes_from_every_carrier_and_sends_the_replies_back(served, show, live, db, tmp_path):
     missing = [str(path) for path in (kannel.BEARERBOX, kannel.SMSBOX, kannel.FAKESMSC) if not path.exists()]
     assert not missing, f"Kannel is not installed ({', '.join(missing)}): run make system-deps"
     conf = tmp_path / "kannel.conf"

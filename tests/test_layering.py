@@ -7,9 +7,9 @@ import sys
 from tests.conftest import ROOT
 
 
-def test_flows_import_no_flask_sqlalchemy_or_twilio():
+def test_flows_and_the_vendor_code_rule_import_no_flask_sqlalchemy_or_twilio():
     code = (
-        "import sys, flows, bot.catalog, bot.engine\n"
+        "import sys, flows, bot.catalog, bot.engine, bot.vendor_codes\n"
         "loaded = sorted(m for m in ('flask', 'sqlalchemy', 'twilio') if m in sys.modules)\n"
         "print(','.join(loaded))"
     )

@@ -77,6 +77,15 @@ def test_a_refused_message_is_marked_failed_and_not_retried(twilio_app, member, 
 
 
 @responses.activate
+def test_a_failed_send_is_logged_with_the_message_id(twilio_app, member, caplog):
+    responses.post(MESSAGES_URL, json={"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400}, status=400)
+    message_id = queue(twilio_app, member)
+    failures = [record.getMessage() for record in caplog.records if record.name == "workers.outbound"]
+    assert failures and all(f"sending message {message_id} failed (final)" in text for text in failures)
+    assert "whatsapp_messages" not in caplog.text  # no SQL expression
+
+
+@responses.activate
 def test_a_twilio_outage_leaves_the_message_queued_for_a_retry(twilio_app, member, db):
     responses.post(MESSAGES_URL, json={"code": 20500, "message": "Internal error", "status": 500}, status=500)
     outbox = []

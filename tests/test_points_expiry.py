@@ -12,17 +12,14 @@ from tests.conftest import balance_of, count
 CUSTOMER = "+2348031234567"
 
 
-def age_welcome_bonus(db):
-    with db.transaction() as session:
-        session.execute(
-            update(PointsTransaction).where(PointsTransaction.source == "welcome").values(expires_at=utcnow() - timedelta(days=1))
-        )
+def past_the_welcome_bonus_expiry(clock):
+    clock.advance(days=181)  # the example vendor's points last 180 days
 
 
-def test_balance_shows_only_unexpired_points_and_the_ledger_records_the_expiry(phone, mama, db):
+def test_balance_shows_only_unexpired_points_and_the_ledger_records_the_expiry(phone, mama, db, clock):
     me = phone(CUSTOMER)
     me.send("JOIN MAMA")
-    age_welcome_bonus(db)
+    past_the_welcome_bonus_expiry(clock)
     assert "Balance: 0 points" in me.send("BAL").text
     with db.sessions() as session:
         expired = session.scalars(select(PointsTransaction).where(PointsTransaction.transaction_type == "expired")).one()
@@ -31,27 +28,27 @@ def test_balance_shows_only_unexpired_points_and_the_ledger_records_the_expiry(p
     assert (expired.points, taken) == (-50, [50])
 
 
-def test_expired_points_cannot_be_spent(phone, mama, db):
+def test_expired_points_cannot_be_spent(phone, mama, db, clock):
     me = phone(CUSTOMER)
     me.send("JOIN MAMA")
-    with db.transaction() as session:  # a second lot, still valid: 60 points in all, 50 of them stale
+    with db.transaction() as session:  # a second lot that outlives the welcome bonus
         session.execute(update(CustomerPointsBalance).values(current_balance=110, total_earned=110))
         welcome = session.scalars(select(PointsTransaction)).one()
         session.add(PointsTransaction(
             tenant_id=welcome.tenant_id, customer_id=welcome.customer_id, transaction_type="earned", source="test",
-            points=60, remaining=60, expires_at=utcnow() + timedelta(days=30), created_at=utcnow(),
+            points=60, remaining=60, expires_at=utcnow() + timedelta(days=210), created_at=utcnow(),
         ))
-    age_welcome_bonus(db)
+    past_the_welcome_bonus_expiry(clock)
     me.send("REWARDS")
     assert "You need 40 more points for Free Zobo drink" in me.send("1").text
     assert count(db, RewardRedemption) == 0
     assert balance_of(db, CUSTOMER) == 60
 
 
-def test_the_expiry_command_expires_every_customers_stale_points(phone, mama, db, app):
+def test_the_expiry_command_expires_every_customers_stale_points(phone, mama, db, app, clock):
     for number in (CUSTOMER, "+2348039990000"):
         phone(number).send("JOIN MAMA")
-    age_welcome_bonus(db)
+    past_the_welcome_bonus_expiry(clock)
     result = app.test_cli_runner().invoke(args=["ledger", "expire"])
     assert result.exit_code == 0 and "Expired 100 point(s)." in result.output
     assert balance_of(db, CUSTOMER) == 0

@@ -47,7 +47,7 @@ def test_zero_decimal_currencies_have_no_minor_units():
     assert parse_amount("5000", "XOF", 10_000_000) == 5000
     with pytest.raises(AmountError):
         parse_amount("5000.5", "XOF", 10_000_000)
-    assert format_money(5000, "XOF") == "XOF 5,000"
+    assert format_money(5000, "XOF") == "5,000\u00a0FCFA"
     assert format_money(1_500_050, "NGN") == "₦15,000.50"
 
 

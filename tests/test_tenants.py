@@ -79,6 +79,7 @@ def test_a_changed_file_updates_in_place_and_disables_dropped_staff(app, db, tmp
         ({"code": "ma ma"}, "code"),
         ({"code": "BAL"}, "code"),
         ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"timezone": "Africa/" + "x" * 300}, "timezone"),
         ({"currency": "naira"}, "currency"),
         ({"whatsapp_number": "12"}, "whatsapp_number"),
         ({"welcome_bonus": "fifty"}, "welcome_bonus"),
@@ -91,11 +92,28 @@ def test_a_changed_file_updates_in_place_and_disables_dropped_staff(app, db, tmp
         ({"points_rules": [{"type": "per_amount_spent", "points": 1, "per_amount": 0.001}]}, "points_rules.0.per_amount"),
         ({"wheel": {"items": [{"label": "Prize", "type": "reward", "reward": "Nothing like it", "weight": 1}]}}, "wheel.items.0.reward"),
         ({"max_purchase_amount": 10**13}, "max_purchase_amount"),
+        ({"currency": "ZZZ"}, "currency"),
+        ({"name": "Mama\u0000Put"}, "name"),
+        ({"staff": [{"name": "Ada\u0000", "phone": "+2348030000001", "pin": "482916"}]}, "staff.0.name"),
+        ({"greeting": "Welcome\u0007"}, "greeting"),
+        ({"rewards": [{"name": "Zobo", "points": 10, "stock": 10**20}]}, "rewards.0.stock"),
+        ({"rewards": [{"name": "Zobo", "points": 10, "stock": 1e20}]}, "rewards.0.stock"),
+        ({"rewards": [{"name": "Zobo", "points": 10, "max_per_customer": 2**31}]}, "rewards.0.max_per_customer"),
+        ({"rewards": [{"name": "Zobo", "points": 10, "valid_from": "2026-12-31", "valid_until": "2026-01-01"}]}, "rewards.0.valid_until"),
+        ({"rewards": [{"name": "Zobo", "points": 10, "valid_from": "2026-06-01T18:00", "valid_until": "2026-06-01T09:00"}]}, "rewards.0.valid_until"),
+        ({"rewards": [{"name": "Zobo", "points": 10, "valid_until": "9999-12-31"}]}, "rewards.0.valid_until"),
+        ({"rewards": [{"name": "Zobo", "points": 10, "valid_from": "0001-01-01T00:00+05:00"}]}, "rewards.0.valid_from"),
+        ({"tiers": [{"name": "Gold", "min_points": 100}, {"name": "Gold", "min_points": 500}]}, "tiers"),
+        ({"tiers": [{"name": "Gold", "min_points": 10**20}]}, "tiers.0.min_points"),
+        ({"wheel": {"items": [{"label": "Prize", "type": "nothing", "weight": 1, "daily_cap": 10**20}]}}, "wheel.items.0.daily_cap"),
+        ({"missions": [{"title": "Go", "type": "visit_count", "target": 10**20, "period": "day", "points": 1}]}, "missions.0.target"),
+        ({"points_rules": [{"type": "per_amount_spent", "points": 1, "per_amount": 1e300}]}, "points_rules.0.per_amount"),
+        ({"name": json.loads("[" * 500 + "]" * 500)}, "name"),
     ],
 )
 def test_an_invalid_file_names_the_field_exits_non_zero_and_writes_nothing(app, db, tmp_path, changes, field):
     result = load(app, write(tmp_path, **changes))
-    assert result.exit_code != 0
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)  # an answer, never a traceback
     assert f"{field}:" in result.output
     assert count(db, Tenant) == 0
     assert count(db, VendorUser) == 0
@@ -115,3 +133,102 @@ def test_missing_required_fields_are_all_named():
         parse_tenant_file({"code": "MAMA"})
     for field in ("name", "whatsapp_number", "country", "currency", "timezone"):
         assert field in error.value.messages
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "not valid JSON (nested too deeply)"),
+        (b"\xff\xfe{}", "not UTF-8 text"),
+        (b"[]", "_schema: Invalid input type."),
+    ],
+)
+def test_a_file_that_cannot_be_read_as_a_vendor_gets_an_answer_not_a_traceback(app, db, tmp_path, content, message):
+    path = tmp_path / "tenant.json"
+    path.write_bytes(content)
+    result = load(app, path)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert message in result.output
+    assert count(db, Tenant) == 0
+
+
+def test_a_reward_may_run_for_one_day_only(app, db, tmp_path):
+    rewards = [{"name": "Zobo", "points": 10, "valid_from": "2026-06-01", "valid_until": "2026-06-01"}]
+    assert load(app, write(tmp_path, rewards=rewards, wheel=None)).exit_code == 0
+
+
+# --- reloading an existing vendor -----------------------------------------------------------
+
+
+def load_forced(app, path):
+    return app.test_cli_runner().invoke(args=["tenants", "load", str(path), "--force"])
+
+
+@pytest.fixture
+def mama_with_history(app, phone):
+    assert load(app, EXAMPLE_TENANT).exit_code == 0
+    phone("+2348031234567").send("JOIN MAMA")  # a customer, with welcome points on the ledger
+
+
+def vendor(db) -> Tenant:
+    with db.sessions() as session:
+        return session.scalars(select(Tenant)).one()
+
+
+def active_staff(db) -> set[str]:
+    with db.sessions() as session:
+        return set(session.scalars(select(VendorUser.phone_number).where(VendorUser.is_active)))
+
+
+GHANA = {"country": "GH", "currency": "GHS", "timezone": "Africa/Accra", "staff": [{"name": "Kofi", "phone": "+233241234567"}]}
+
+
+def test_a_file_reusing_the_code_of_a_vendor_with_history_is_refused(app, db, tmp_path, mama_with_history):
+    result = load(app, write(tmp_path, name="Chop Bar Accra", **GHANA))
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "would rewrite the existing vendor MAMA (Mama Put Kitchen)" in result.output
+    assert "currency: would change MAMA's currency from NGN to GHS" in result.output
+    assert "country: would change MAMA's country from NG to GH" in result.output
+    assert "staff: would remove all 2 of MAMA's staff" in result.output
+    assert "--force" in result.output
+    tenant = vendor(db)
+    assert (tenant.name, tenant.currency, tenant.country) == ("Mama Put Kitchen", "NGN", "NG")
+    assert active_staff(db) == {"+2348030000001", "+2348030000002"}
+    assert count(db, Reward) == 2
+
+
+def test_force_rewrites_the_vendor_and_says_what_it_changed(app, db, tmp_path, mama_with_history):
+    result = load_forced(app, write(tmp_path, **GHANA))
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Updated vendor MAMA: country NG -> GH, currency NGN -> GHS, timezone Africa/Lagos -> Africa/Accra")
+    assert "staff +233241234567, staff +2348030000001 removed, staff +2348030000002 removed" in result.output
+    assert (vendor(db).currency, vendor(db).country) == ("GHS", "GH")
+    assert active_staff(db) == {"+233241234567"}
+    with db.sessions() as session:
+        audit = session.scalars(select(AuditLog).where(AuditLog.action == "tenant.updated")).one()
+    assert audit.details["forced"] == ["country", "currency", "staff"]
+
+
+def test_dropping_all_staff_is_refused_even_without_history(app, db, tmp_path):
+    load(app, EXAMPLE_TENANT)
+    result = load(app, write(tmp_path, staff=[]))
+    assert result.exit_code == 1 and "staff: would remove all 2 of MAMA's staff" in result.output
+    assert active_staff(db) == {"+2348030000001", "+2348030000002"}
+    assert load_forced(app, write(tmp_path, staff=[])).exit_code == 0
+    assert active_staff(db) == set()
+
+
+def test_a_vendor_without_history_may_change_its_currency(app, db, tmp_path):
+    load(app, EXAMPLE_TENANT)
+    result = load(app, write(tmp_path, currency="GHS"))
+    assert result.exit_code == 0, result.output
+    assert "Updated vendor MAMA: currency NGN -> GHS" in result.output
+    assert vendor(db).currency == "GHS"
+
+
+def test_a_vendor_with_history_may_change_everything_else(app, db, tmp_path, mama_with_history):
+    raw = json.loads(EXAMPLE_TENANT.read_text())
+    result = load(app, write(tmp_path, name="Mama Put Ikeja", staff=raw["staff"][:1], rewards=[], wheel=None))
+    assert result.exit_code == 0, result.output
+    assert "name Mama Put Kitchen -> Mama Put Ikeja" in result.output
+    assert active_staff(db) == {"+2348030000001"}

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from models import Customer, Episode, Show, SmsVoteLog, Vote, VoteBalance, VoteOptOut, WhatsAppMessage
 from tests.conftest import MAMA_NUMBER, count
 from tests.voting_support import (  # noqa: F401 (fixtures)
-    CELLCARD, FAN_LINE, SMART, VIEWER, advance, clock, load, log_of, results, show, show_file, votes_for,
+    CELLCARD, FAN_LINE, SMART, VIEWER, live, load, log_of, results, show, show_file, votes_for,
 )
 
 
@@ -72,7 +72,7 @@ def test_a_short_code_of_another_show_is_refused_and_nothing_is_written(load, db
     assert count(db, Show) == 1
 
 
-def test_a_contestant_with_votes_cannot_be_dropped(load, phone, clock, app):
+def test_a_contestant_with_votes_cannot_be_dropped(load, phone, live, app):
     load()
     sms(phone).send("2")
     raw = show_file()
@@ -88,7 +88,7 @@ def test_a_contestant_with_votes_cannot_be_dropped(load, phone, clock, app):
 # --- routing ---------------------------------------------------------------------------------
 
 
-def test_a_vote_to_a_short_code_is_counted_and_a_loyalty_message_still_reaches_the_vendor(show, mama, phone, clock, app, db):
+def test_a_vote_to_a_short_code_is_counted_and_a_loyalty_message_still_reaches_the_vendor(show, mama, phone, live, app, db):
     vote = sms(phone).send("1")
     assert vote.status == 200 and vote.text == "Thanks! Your vote for Sokha Chan (1) is counted."
     join = phone("+2348031234567").send("JOIN MAMA")
@@ -99,7 +99,7 @@ def test_a_vote_to_a_short_code_is_counted_and_a_loyalty_message_still_reaches_t
     assert count(db, SmsVoteLog) == 1
 
 
-def test_each_carrier_short_code_logs_its_carrier_and_price(show, phone, clock, db):
+def test_each_carrier_short_code_logs_its_carrier_and_price(show, phone, live, db):
     smart = sms(phone).send("1")
     cellcard = sms(phone, to=CELLCARD, number="+85512000002").send("2")
     for sent, carrier in ((smart, "smart"), (cellcard, "cellcard")):
@@ -110,7 +110,7 @@ def test_each_carrier_short_code_logs_its_carrier_and_price(show, phone, clock, 
 # --- votes ----------------------------------------------------------------------------------
 
 
-def test_every_vote_form_in_any_case_and_spacing_is_counted(show, phone, clock, app):
+def test_every_vote_form_in_any_case_and_spacing_is_counted(show, phone, live, app):
     forms = ["1", "VOTE 1", "v1", "  vote   sokha ", "Sokha", "V 2", "vote2", "dara!", "VOTE DARA"]
     for i, text in enumerate(forms):
         sent = sms(phone, number=f"+8551200{i:04d}").send(text)
@@ -120,26 +120,26 @@ def test_every_vote_form_in_any_case_and_spacing_is_counted(show, phone, clock, 
     assert tallies["total"] == len(forms)
 
 
-def test_outside_the_window_votes_are_refused_with_the_opening_time(show, phone, clock, app, db):
-    clock[0] = clock[0].replace(hour=11)  # 18:00 in Phnom Penh, an hour before the lines open
+def test_outside_the_window_votes_are_refused_with_the_opening_time(show, phone, live, app, db):
+    live.advance(hours=-2)  # 18:00 in Phnom Penh, an hour before the lines open
     sent = sms(phone).send("1")
     assert sent.text == "X Factor Cambodia: voting is closed. Lines open 05 Dec at 19:00."
-    advance(clock, hours=2)  # 20:00: open
+    live.advance(hours=2)  # 20:00: open
     assert "is counted" in sms(phone).send("1").text
-    advance(clock, hours=1)  # 21:00: the window has ended
+    live.advance(hours=1)  # 21:00: the window has ended
     assert sms(phone).send("1").text == "X Factor Cambodia: voting is closed. Thanks for watching!"
     assert votes_for(app, 1) == 1
     row = log_of(db, sent.sid)
     assert (row.status, row.reason, row.charge_amount) == ("rejected", "closed", 0)
 
 
-def test_an_unknown_contestant_is_refused_with_the_choices(show, phone, clock, app, db):
+def test_an_unknown_contestant_is_refused_with_the_choices(show, phone, live, app, db):
     sent = sms(phone).send("VOTE 7")
     assert sent.text == "No contestant 7 in this vote. Vote for: 1 SOKHA, 2 DARA."
     assert (log_of(db, sent.sid).reason, results(app)["total"]) == ("unknown_contestant", 0)
 
 
-def test_the_cap_per_episode_holds_and_says_so(load, phone, clock, app, db):
+def test_the_cap_per_episode_holds_and_says_so(load, phone, live, app, db):
     load(max_votes_per_phone_per_episode=3)
     answers = [sms(phone).send("1") for _ in range(4)]
     assert answers[-1].text == "You've used all 3 votes for this episode. Thanks for voting!"
@@ -147,17 +147,17 @@ def test_the_cap_per_episode_holds_and_says_so(load, phone, clock, app, db):
     assert votes_for(app, 1) == 3
 
 
-def test_the_cap_per_minute_holds_then_frees_up_the_next_minute(load, phone, clock, app, db):
+def test_the_cap_per_minute_holds_then_frees_up_the_next_minute(load, phone, live, app, db):
     load(max_votes_per_phone_per_minute=2)
     answers = [sms(phone).send("2") for _ in range(3)]
     assert answers[-1].text == "Slow down: at most 2 votes a minute. Please vote again in a minute."
     assert log_of(db, answers[-1].sid).reason == "too_fast"
-    advance(clock, minutes=1)
+    live.advance(minutes=1)
     assert "is counted" in sms(phone).send("2").text
     assert votes_for(app, 2) == 3
 
 
-def test_help_info_stop_and_start_are_answered_never_charged_nor_counted(show, phone, clock, app, db):
+def test_help_info_stop_and_start_are_answered_never_charged_nor_counted(show, phone, live, app, db):
     me = sms(phone)
     help_ = me.send("help")
     assert help_.text.startswith("X Factor Cambodia: text a contestant's number to 1515 ($0.25 a vote).")
@@ -174,7 +174,7 @@ def test_help_info_stop_and_start_are_answered_never_charged_nor_counted(show, p
     assert results(app)["total"] == 0
 
 
-def test_a_retried_message_is_counted_once_and_answered_the_same(show, phone, clock, app, db):
+def test_a_retried_message_is_counted_once_and_answered_the_same(show, phone, live, app, db):
     me = sms(phone)
     first = me.send("1", sid="SMretry1")
     again = me.send("1", sid="SMretry1")
@@ -183,7 +183,7 @@ def test_a_retried_message_is_counted_once_and_answered_the_same(show, phone, cl
     assert count(db, SmsVoteLog, SmsVoteLog.carrier_message_id == "SMretry1") == 1
 
 
-def test_a_retry_after_the_cap_was_reached_still_gets_its_first_answer(load, phone, clock, app):
+def test_a_retry_after_the_cap_was_reached_still_gets_its_first_answer(load, phone, live, app):
     load(max_votes_per_phone_per_episode=1)
     me = sms(phone)
     first = me.send("1", sid="SMcapretry")
@@ -191,7 +191,7 @@ def test_a_retry_after_the_cap_was_reached_still_gets_its_first_answer(load, pho
     assert votes_for(app, 1) == 1
 
 
-def test_every_inbound_message_is_one_log_row(show, phone, clock, db):
+def test_every_inbound_message_is_one_log_row(show, phone, live, db):
     texts = ["1", "2", "HELP", "VOTE 9", "hello there", "STOP", "FAN", "VOTE 1 5"]
     for text in texts:
         sms(phone).send(text)
@@ -202,7 +202,7 @@ def test_every_inbound_message_is_one_log_row(show, phone, clock, db):
 # --- packages ------------------------------------------------------------------------------
 
 
-def test_a_package_credits_its_votes_and_bonus_and_is_spent_by_vote_with_a_count(load, phone, clock, app, db):
+def test_a_package_credits_its_votes_and_bonus_and_is_spent_by_vote_with_a_count(load, phone, live, app, db):
     load(max_votes_per_phone_per_minute=100, max_votes_per_phone_per_episode=100)
     bought = sms(phone, to=FAN_LINE).send("fan")
     assert bought.text == "Thanks! 60 votes added: you have 60 to spend. Send VOTE, the number and how many, e.g. VOTE 1 10."
@@ -220,7 +220,7 @@ def test_a_package_credits_its_votes_and_bonus_and_is_spent_by_vote_with_a_count
         assert session.scalar(select(VoteBalance.votes)) == 50
 
 
-def test_bought_votes_count_against_the_caps_and_are_kept_when_refused(load, phone, clock, app, db):
+def test_bought_votes_count_against_the_caps_and_are_kept_when_refused(load, phone, live, app, db):
     load(max_votes_per_phone_per_minute=50)
     sms(phone, to=FAN_LINE).send("FAN")
     refused = sms(phone).send("VOTE 1 51")
@@ -230,7 +230,7 @@ def test_bought_votes_count_against_the_caps_and_are_kept_when_refused(load, pho
     assert results(app)["total"] == 0
 
 
-def test_a_package_keyword_to_the_vote_line_is_not_a_purchase(show, phone, clock, db):
+def test_a_package_keyword_to_the_vote_line_is_not_a_purchase(show, phone, live, db):
     sent = sms(phone).send("FAN")
     assert sent.text == "No contestant FAN in this vote. Vote for: 1 SOKHA, 2 DARA."
     assert count(db, VoteBalance) == 0
@@ -239,7 +239,7 @@ def test_a_package_keyword_to_the_vote_line_is_not_a_purchase(show, phone, clock
 # --- WhatsApp -------------------------------------------------------------------------------
 
 
-def test_whatsapp_gives_the_free_votes_per_episode(load, phone, clock, app, db):
+def test_whatsapp_gives_the_free_votes_per_episode(load, phone, live, app, db):
     load(whatsapp_number="+85523900900")
     me = phone(VIEWER, to="+85523900900", channel="whatsapp")
     first = me.send("VOTE 2")
@@ -256,7 +256,7 @@ def test_whatsapp_gives_the_free_votes_per_episode(load, phone, clock, app, db):
 # --- live tallies and results --------------------------------------------------------------
 
 
-def test_live_json_has_the_shape_of_results_and_equals_them(show, phone, clock, app):
+def test_live_json_has_the_shape_of_results_and_equals_them(show, phone, live, app):
     for i, text in enumerate(["1", "1", "2"]):
         sms(phone, number=f"+8551299{i:04d}").send(text)
     sms(phone, number="+85512990000").send("1")  # the same voter again
@@ -282,7 +282,7 @@ def test_live_json_of_an_unknown_show_is_404(app):
     assert app.test_client().get("/voting/NOPE/live.json").status_code == 404
 
 
-def test_results_as_a_table(show, phone, clock, app):
+def test_results_as_a_table(show, phone, live, app):
     sms(phone).send("2")
     outcome = app.test_cli_runner().invoke(args=["voting", "results", "XFKH", "--episode", "1"])
     assert outcome.exit_code == 0
@@ -293,7 +293,7 @@ def test_results_as_a_table(show, phone, clock, app):
 # --- reconciliation ------------------------------------------------------------------------
 
 
-def test_reconcile_confirms_fails_and_reports_the_differences(show, phone, clock, app, db, tmp_path):
+def test_reconcile_confirms_fails_and_reports_the_differences(show, phone, live, app, db, tmp_path):
     charged = sms(phone, number="+85512000001").send("1", sid="SMcharged")
     declined = sms(phone, number="+85512000002").send("2", sid="SMdeclined")
     missing = sms(phone, number="+85512000003").send("2", sid="SMmissing")
@@ -319,7 +319,7 @@ def test_reconcile_confirms_fails_and_reports_the_differences(show, phone, clock
     assert (charged.status, declined.status, missing.status, other.status) == (200, 200, 200, 200)
 
 
-def test_a_bad_settlement_file_names_its_lines_and_changes_nothing(show, phone, clock, app, db, tmp_path):
+def test_a_bad_settlement_file_names_its_lines_and_changes_nothing(show, phone, live, app, db, tmp_path):
     sms(phone).send("1", sid="SMgood")
     csv = tmp_path / "smart.csv"
     csv.write_text(

@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, select, text
 
 from models import EpisodeVoter, SmsVoteLog, Vote, VoteBalance
 from tests.conftest import Phone, count
-from tests.voting_support import FAN_LINE, SMART, clock, load, results, show  # noqa: F401 (fixtures)
+from tests.voting_support import FAN_LINE, SMART, live, load, results, show  # noqa: F401 (fixtures)
 
 
 def all_at_once(app, messages: list[tuple[str, str, str | None]], to: str = SMART):
@@ -26,7 +26,7 @@ def all_at_once(app, messages: list[tuple[str, str, str | None]], to: str = SMAR
         return list(pool.map(send, messages))
 
 
-def test_sixty_votes_at_once_from_one_phone_count_exactly_the_cap(load, clock, app, db):
+def test_sixty_votes_at_once_from_one_phone_count_exactly_the_cap(load, live, app, db):
     load(max_votes_per_phone_per_episode=50, max_votes_per_phone_per_minute=100)
     answers = all_at_once(app, [("+85512000010", "1", None)] * 60)
     assert all(answer.status == 200 for answer in answers)
@@ -38,14 +38,14 @@ def test_sixty_votes_at_once_from_one_phone_count_exactly_the_cap(load, clock, a
         assert session.scalar(select(EpisodeVoter.votes)) == 50
 
 
-def test_a_message_retried_at_once_is_counted_once_and_every_copy_gets_its_answer(show, clock, app, db):
+def test_a_message_retried_at_once_is_counted_once_and_every_copy_gets_its_answer(show, live, app, db):
     answers = all_at_once(app, [("+85512000011", "2", "SMsamevote")] * 12)
     assert {answer.text for answer in answers} == {"Thanks! Your vote for Dara Kim (2) is counted."}
     assert results(app)["total"] == 1
     assert count(db, SmsVoteLog) == 1 and count(db, Vote) == 1
 
 
-def test_bought_votes_spent_at_once_never_go_below_zero(load, clock, app, db):
+def test_bought_votes_spent_at_once_never_go_below_zero(load, live, app, db):
     load(max_votes_per_phone_per_episode=1000, max_votes_per_phone_per_minute=1000)
     Phone(app, "+85512000012", to=FAN_LINE, channel="sms").send("FAN")  # 60 votes
     answers = all_at_once(app, [("+85512000012", "VOTE 1 10", None)] * 10)
@@ -56,14 +56,14 @@ def test_bought_votes_spent_at_once_never_go_below_zero(load, clock, app, db):
         assert session.scalar(select(VoteBalance.votes)) == 0
 
 
-def test_many_phones_at_once_are_all_counted(show, clock, app, db):
+def test_many_phones_at_once_are_all_counted(show, live, app, db):
     answers = all_at_once(app, [(f"+8551201{i:04d}", str(1 + i % 2), None) for i in range(40)])
     assert all(answer.text.endswith("is counted.") for answer in answers)
     assert [c["votes"] for c in results(app)["contestants"]] == [20, 20]
     assert count(db, EpisodeVoter) == 40
 
 
-def test_a_database_restart_does_not_lose_the_next_vote(show, clock, app, db):
+def test_a_database_restart_does_not_lose_the_next_vote(show, live, app, db):
     first = Phone(app, "+85512000013", to=SMART, channel="sms")
     first.send("1")  # leaves a connection in the pool
     admin = create_engine(db.url)

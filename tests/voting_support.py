@@ -1,15 +1,16 @@
-"""What the voting tests share: the example show (examples/show.json), a clock set inside
-its first episode's voting window, and small readers of what was stored."""
+"""What the voting tests share: the example show (examples/show.json), the app's clock set
+inside its first episode's voting window, and small readers of what was stored."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import select
 
 from bot.services.shows import load_show, parse_show_file
 from models import SmsVoteLog
+from models.base import utcnow
 from tests.conftest import ROOT
 
 SHOW_FILE = ROOT / "examples" / "show.json"
@@ -44,15 +45,10 @@ def show(load):
 
 
 @pytest.fixture
-def clock(app):
-    """The voting clock: now[0] is what it says; it starts inside episode 1's window."""
-    now = [LIVE]
-    app.extensions["router"].voting.clock = lambda: now[0]
-    return now
-
-
-def advance(clock, **delta) -> None:
-    clock[0] += timedelta(**delta)
+def live(clock):
+    """The app's clock (conftest's), moved inside episode 1's voting window."""
+    clock.offset = LIVE - utcnow()
+    return clock
 
 
 def results(app, episode: int = 1) -> dict:

@@ -1,17 +1,27 @@
 """Twilio's webhooks: inbound messages (WhatsApp and SMS) and delivery status callbacks."""
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, Response, abort, current_app, request
 from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.phones import InvalidPhone, to_e164
 from bot.services.delivery import record_status
 from flows.base import Inbound
+from models import Customer, WhatsAppMessage
 from webhooks.signature import is_signed
 
 # Long enough for any real answer; longer texts are cut and the customer is told.
 MAX_BODY_CHARS = 1000
+# Twilio sends at most 10 media with a message; a larger NumMedia is never looped over.
+MAX_MEDIA = 10
 WHATSAPP_PREFIX = "whatsapp:"
+# Fields are bounded by the columns they are stored in: longer ones are not Twilio's.
+_SID = re.compile(rf"[A-Za-z0-9]{{1,{WhatsAppMessage.__table__.c.message_sid.type.length}}}")
+_SHORT_CODE = re.compile(rf"[A-Za-z0-9]{{1,{WhatsAppMessage.__table__.c.to_number.type.length}}}")
+_MAX_PHONE_CHARS = WhatsAppMessage.__table__.c.from_number.type.length
+_MAX_NAME_CHARS = Customer.__table__.c.whatsapp_name.type.length
 
 blueprint = Blueprint("twilio", __name__, url_prefix="/webhooks/twilio")
 
@@ -34,30 +44,23 @@ def inbound():
 
 @blueprint.post("/status")
 def delivery_status():
-    sid, status = request.form.get("MessageSid"), request.form.get("MessageStatus")
+    sid, status = _sid(request.form), _text(request.form.get("MessageStatus", ""))
     if sid and status:
         runtime = current_app.extensions["runtime"]
         with runtime.db.transaction() as session:
-            record_status(session, sid, status, request.form.get("ErrorCode"))
+            record_status(session, sid, status, _text(request.form.get("ErrorCode", "")))
     return Response(status=204)
 
 
 def parse_inbound(form) -> Inbound | None:
-    sid = form.get("MessageSid") or form.get("SmsMessageSid")
-    sender, recipient = form.get("From", ""), form.get("To", "")
-    if not sid or not sender or not recipient:
+    """The message in Twilio's form, or None when a field is missing or is not what Twilio
+    sends. Free text is cleaned of what the database cannot store (NUL) and bounded."""
+    sid, sender = _sid(form), form.get("From", "")
+    phone, to = _phone(sender.removeprefix(WHATSAPP_PREFIX)), _recipient(form.get("To", "").removeprefix(WHATSAPP_PREFIX))
+    if not sid or not phone or not to:
         return None
-    try:
-        phone = to_e164(sender.removeprefix(WHATSAPP_PREFIX))
-    except InvalidPhone:
-        return None
-    to = recipient.removeprefix(WHATSAPP_PREFIX)
-    try:
-        to = to_e164(to)
-    except InvalidPhone:
-        pass  # a carrier short code, kept as it came
-    body = form.get("Body", "")
-    media_count = _int(form.get("NumMedia"))
+    body = _text(form.get("Body", ""))
+    media_count = min(_int(form.get("NumMedia")), MAX_MEDIA)
     return Inbound(
         sid=sid,
         phone=phone,
@@ -65,9 +68,33 @@ def parse_inbound(form) -> Inbound | None:
         channel="whatsapp" if sender.startswith(WHATSAPP_PREFIX) else "sms",
         text=body[:MAX_BODY_CHARS],
         truncated=len(body) > MAX_BODY_CHARS,
-        media=tuple(form[f"MediaUrl{i}"] for i in range(media_count) if f"MediaUrl{i}" in form),
-        profile_name=form.get("ProfileName") or None,
+        media=tuple(_text(form[f"MediaUrl{i}"]) for i in range(media_count) if f"MediaUrl{i}" in form),
+        profile_name=_text(form.get("ProfileName", "")).strip()[:_MAX_NAME_CHARS] or None,
     )
+
+
+def _sid(form) -> str | None:
+    sid = form.get("MessageSid") or form.get("SmsMessageSid") or ""
+    return sid if _SID.fullmatch(sid) else None
+
+
+def _phone(raw: str) -> str | None:
+    if not raw or len(raw) > _MAX_PHONE_CHARS:
+        return None
+    try:
+        return to_e164(raw)
+    except InvalidPhone:
+        return None
+
+
+def _recipient(raw: str) -> str | None:
+    """The number written to in E.164, or a carrier short code kept as it came."""
+    return _phone(raw) or (raw if _SHORT_CODE.fullmatch(raw) else None)
+
+
+def _text(value: str) -> str:
+    """Text as the database can store it: PostgreSQL refuses NUL in text and JSON."""
+    return value.replace("\x00", "")
 
 
 def twiml(replies, host_url: str) -> Response:

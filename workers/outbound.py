@@ -28,7 +28,7 @@ def send_message(tenant_id: str, message_id: str) -> str | None:
     try:
         sid = rt.sender.send(message)
     except Exception as error:
-        _record_failure(rt, key, error)
+        _record_failure(rt, key, message_id, error)
         if is_transient(error):
             raise  # RQ retries it
         return None
@@ -37,9 +37,9 @@ def send_message(tenant_id: str, message_id: str) -> str | None:
     return sid
 
 
-def _record_failure(rt, key, error: Exception) -> None:
+def _record_failure(rt, key, message_id: str, error: Exception) -> None:
     transient = is_transient(error)
-    log.warning("sending %s failed (%s): %s", key, "will retry" if transient else "final", error)
+    log.warning("sending message %s failed (%s): %s", message_id, "will retry" if transient else "final", error)
     with rt.db.transaction() as session:
         session.execute(
             update(WhatsAppMessage)

@@ -5,7 +5,6 @@ from sqlalchemy import select
 from bot import runtime
 from bot.services.points import expire_lots
 from models import Customer, PointsTransaction
-from models.base import utcnow
 
 
 def expire_points(batch: int = 500) -> int:
@@ -17,7 +16,7 @@ def expire_points(batch: int = 500) -> int:
         with rt.db.sessions() as session:
             due = session.execute(
                 select(PointsTransaction.tenant_id, PointsTransaction.customer_id)
-                .where(PointsTransaction.remaining > 0, PointsTransaction.expires_at <= utcnow())
+                .where(PointsTransaction.remaining > 0, PointsTransaction.expires_at <= rt.clock())
                 .distinct()
                 .limit(batch)
             ).all()
@@ -26,4 +25,4 @@ def expire_points(batch: int = 500) -> int:
         for tenant_id, customer_id in due:
             with rt.db.transaction() as session:
                 customer = session.get(Customer, (tenant_id, customer_id), with_for_update=True)
-                total += expire_lots(session, customer, utcnow())
+                total += expire_lots(session, customer, rt.clock())

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from bot import runtime
 from bot.services.rewards import due_redemptions, expire_redemption
-from models.base import utcnow
 
 
 def expire_redemptions() -> int:
@@ -12,11 +11,11 @@ def expire_redemptions() -> int:
     total = 0
     while True:
         with rt.db.sessions() as session:
-            due = due_redemptions(session, utcnow())
+            due = due_redemptions(session, rt.clock())
         if not due:
             return total
         for tenant_id, redemption_id in due:
             outbox: list = []
             with rt.db.transaction() as session:
-                total += expire_redemption(session, outbox, tenant_id, redemption_id, utcnow())
+                total += expire_redemption(session, outbox, tenant_id, redemption_id, rt.clock())
             rt.deliver(outbox)

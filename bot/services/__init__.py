@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.services.context import Context
-from bot.services.customers import CustomerService
+from bot.services.customers import CustomerService, greeting
 from bot.services.leaderboard import LeaderboardService
 from bot.services.missions import MissionService
 from bot.services.points import PointsService
@@ -14,15 +14,17 @@ from bot.services.programs import ProgramService
 from bot.services.purchases import PurchaseService
 from bot.services.referrals import ReferralService
 from bot.services.rewards import RewardService
-from bot.services.staff import StaffService
+from bot.services.staff import PinChoice, StaffService
+from bot.services.team import TeamService
 from bot.services.wheel import WheelService
+from flows.base import Msg
 
 
 @dataclass(frozen=True)
 class VendorView:
     code: str
     name: str
-    greeting: str
+    greeting: str | Msg
 
 
 class Services:
@@ -31,12 +33,14 @@ class Services:
         self.vendor = VendorView(
             code=ctx.tenant.vendor_code,
             name=ctx.tenant.name,
-            greeting=ctx.tenant.settings.get("greeting") or f"Welcome to {ctx.tenant.name} rewards!",
+            greeting=greeting(ctx.tenant),
         )
         self.customers = CustomerService(ctx)
         self.points = PointsService(ctx)
         self.programs = ProgramService(ctx)
         self.staff = StaffService(ctx)
+        self.team = TeamService(ctx)
+        self.pins = PinChoice()
         self.purchases = PurchaseService(ctx)
         self.rewards = RewardService(ctx)
         self.wheel = WheelService(ctx)

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from bot.limits import UNLIMITED, PhoneLimits, Unlimited
 from models import Customer, Tenant, VendorUser
 
 
@@ -19,6 +20,7 @@ class Context:
     now: datetime
     customer: Customer | None = None
     staff: VendorUser | None = None  # when the phone is on this vendor's staff
+    limits: PhoneLimits | Unlimited = UNLIMITED  # the phone's rate limits, for the message being answered
     # Outbound messages written in this transaction, to hand to the sender after commit.
     outbox: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)
 

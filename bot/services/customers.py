@@ -9,13 +9,22 @@ from sqlalchemy.orm import Session
 
 from bot.codes import random_code
 from bot.db import insert_on_conflict
+from bot.locales import LOCALES, language_of
 from bot.services import audit, points
 from bot.services.context import Context
 from bot.services.referrals import record_referral
+from flows.base import Msg, say
 from models import Customer, CustomerPointsBalance, PhoneRoute, Tenant
 from models.base import utcnow
 
 _MEMBER_CODE_TRIES = 5
+
+
+@dataclass(frozen=True)
+class Language:
+    code: str
+    name: str  # in the language itself
+    current: bool  # the one the customer is written to in
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,11 @@ def describe(customer: Customer) -> str:
     return f"{name}{customer.phone_number}"
 
 
+def greeting(tenant: Tenant) -> str | Msg:
+    """The vendor's own welcome, else one from the catalog."""
+    return tenant.settings.get("greeting") or say("greeting_default", vendor=tenant.name)
+
+
 def route_phone(session: Session, phone: str, tenant: Tenant, replace: bool = True) -> None:
     """Make `tenant` the vendor this phone talks to when a message names none
     (with `replace` off, only if it has none yet)."""
@@ -62,10 +76,11 @@ def enroll(
     *,
     profile_name: str | None = None,
     source: str = "whatsapp",
-    consent: bool = True,
+    consent: bool,
 ) -> Enrollment:
     """Enrol `phone` with the vendor, once, and lock its row; a new member gets a member code
-    and the welcome bonus through the ledger.
+    and the welcome bonus through the ledger. `consent` (to offers) is given only by the phone
+    itself joining: there is no default.
 
     Two enrolments racing for one phone meet on the unique (tenant_id, phone_number) key:
     exactly one inserts, the other waits for it and finds the row."""
@@ -104,7 +119,7 @@ def _welcome(session: Session, tenant: Tenant, customer: Customer, now: datetime
     )
     bonus = int(tenant.settings.get("welcome_bonus") or 0)
     if bonus:
-        points.credit(session, tenant, customer, bonus, source="welcome", description="Welcome bonus", now=now)
+        points.credit(session, tenant, customer, bonus, source="welcome", description=say("ledger.welcome"), now=now)
     return bonus
 
 
@@ -116,7 +131,7 @@ class CustomerService:
         """The phone joins with its consent and this vendor becomes the one it talks to. A
         referral code in the text (`JOIN MAMA R-K7Q4XM`) links a new member to its referrer."""
         ctx = self.ctx
-        enrollment = enroll(ctx.session, ctx.tenant, ctx.phone, ctx.now, profile_name=profile_name)
+        enrollment = enroll(ctx.session, ctx.tenant, ctx.phone, ctx.now, profile_name=profile_name, consent=True)
         ctx.customer = enrollment.customer
         route_phone(ctx.session, ctx.phone, ctx.tenant)
         if enrollment.created:
@@ -145,3 +160,13 @@ class CustomerService:
             ctx.session, ctx.tenant.id, "customer.opted_in" if opted_in else "customer.opted_out",
             actor_type="customer", actor_id=customer.id, entity_type="customer", entity_id=customer.id,
         )
+
+    def languages(self) -> list[Language]:
+        current = language_of(self.ctx.tenant, self.ctx.require_customer().language)
+        return [Language(code, written.name, code == current) for code, written in LOCALES.items()]
+
+    def set_language(self, code: str) -> None:
+        """Write to the customer in `code` from now on: replies, and messages the shop sends."""
+        if code not in LOCALES:
+            raise ValueError(f"no language {code!r}")
+        self.ctx.require_customer().language = code

@@ -92,7 +92,10 @@ def complete_missions(session: Session, outbox: list, tenant: Tenant, customer: 
         if not first_time:
             continue
         if mission["points"]:
-            points.credit(session, tenant, customer, mission["points"], source="mission", description=f"Mission: {mission['title']}", now=now)
+            points.credit(
+                session, tenant, customer, mission["points"], source="mission",
+                description=say("ledger.mission", title=mission["title"]), now=now,
+            )
         key = "mission_complete" if mission["points"] else "mission_complete_badge"
         notify(session, outbox, tenant, customer, say(key, title=mission["title"], points=mission["points"]))
 

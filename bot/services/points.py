@@ -9,7 +9,9 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from bot.catalog import freeze, render, thaw
 from bot.services.context import Context
+from flows.base import Msg, say
 from models.base import new_id
 from models import Customer, CustomerPointsBalance, PointsLotAllocation, PointsTransaction, Tenant
 
@@ -27,7 +29,7 @@ class Balance:
 class LedgerLine:
     when: datetime  # in the vendor's timezone
     points: int
-    description: str
+    description: Msg | str  # a plain text as stored, for rows older than keyed descriptions
 
 
 def open_balance(session: Session, customer: Customer) -> None:
@@ -60,7 +62,7 @@ def credit(
     points: int,
     *,
     source: str,
-    description: str,
+    description: Msg | str,
     now: datetime,
     created_by: uuid.UUID | None = None,
     purchase_id: uuid.UUID | None = None,
@@ -80,7 +82,7 @@ def refund(
     points: int,
     *,
     expires_at: datetime | None,
-    description: str,
+    description: Msg | str,
     now: datetime,
     reward_redemption_id: uuid.UUID,
 ) -> PointsTransaction:
@@ -91,7 +93,10 @@ def refund(
     )
 
 
-def _add_lot(session: Session, customer: Customer, points: int, kind: str, now: datetime, **columns) -> PointsTransaction:
+def _add_lot(
+    session: Session, customer: Customer, points: int, kind: str, now: datetime, description: Msg | str,
+    details: dict | None = None, **columns,
+) -> PointsTransaction:
     if points <= 0:
         raise ValueError("a credit must be positive")
     entry = PointsTransaction(
@@ -101,11 +106,21 @@ def _add_lot(session: Session, customer: Customer, points: int, kind: str, now: 
         points=points,
         remaining=points,
         created_at=now,
+        **_described(description, details or {}),
         **columns,
     )
     session.add(entry)
     _move_balance(session, customer, kind, points, now)
     return entry
+
+
+def _described(description: Msg | str, details: dict) -> dict:
+    """A ledger line's description: a catalog message is kept in the details too, so that HISTORY
+    shows it in the customer's language, and in English in its column, for whoever reads the
+    table; a plain text (a shop's own words) is shown as written."""
+    if isinstance(description, str):
+        return {"description": description[:255], "details": details}
+    return {"description": render(description)[:255], "details": {**details, "description": freeze(description)}}
 
 
 def debit(
@@ -115,7 +130,7 @@ def debit(
     *,
     transaction_type: str,
     source: str,
-    description: str,
+    description: Msg | str,
     now: datetime,
     lots: list[PointsTransaction] | None = None,
     created_by: uuid.UUID | None = None,
@@ -140,8 +155,7 @@ def debit(
         points=-points,
         purchase_id=purchase_id,
         reward_redemption_id=reward_redemption_id,
-        description=description,
-        details=details,
+        **_described(description, details),
         created_by_user_id=created_by,
         created_at=now,
     )
@@ -188,7 +202,10 @@ def expire_lots(session: Session, customer: Customer, now: datetime) -> int:
     due = _lots(session, customer, PointsTransaction.expires_at <= now)
     total = sum(lot.remaining for lot in due)
     if total:
-        debit(session, customer, total, transaction_type="expired", source="expiry", description="Points expired", now=now, lots=due)
+        debit(
+            session, customer, total, transaction_type="expired", source="expiry", description=say("ledger.expired"), now=now,
+            lots=due,
+        )
     return total
 
 
@@ -230,6 +247,12 @@ _BALANCE_WITH_LOTS = (
 )
 
 
+def _description(row: PointsTransaction) -> Msg | str:
+    """What HISTORY shows: the catalog message, or the stored text of a row from before those."""
+    keyed = (row.details or {}).get("description")
+    return thaw(keyed) if keyed else row.description or ""
+
+
 class PointsService:
     def __init__(self, ctx: Context):
         self.ctx = ctx
@@ -265,7 +288,7 @@ class PointsService:
             .order_by(PointsTransaction.created_at.desc())
             .limit(limit)
         )
-        return [LedgerLine(row.created_at.astimezone(self.ctx.zone), row.points, row.description or "") for row in rows]
+        return [LedgerLine(row.created_at.astimezone(self.ctx.zone), row.points, _description(row)) for row in rows]
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,15 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.codes import ALPHABET
-from bot.money import format_money, parse_amount, to_minor
+from bot.codes import MEMBER_CODE
+from bot.locales import language_of
+from bot.money import Money, parse_amount, to_minor
 from bot.outbound import notify
 from bot.phones import InvalidPhone, to_e164
 from bot.points_rules import PurchaseFacts, award, tier_for
 from bot.services import audit, points
 from bot.services.context import Context
-from bot.services.customers import describe, enroll, route_phone
+from bot.services.customers import describe, enroll, greeting, route_phone
 from bot.services.missions import complete_missions
 from bot.services.referrals import reward_referral
 from bot.services.rewards import nearest_reward
@@ -24,13 +25,12 @@ from models import Customer, CustomerPointsBalance, PointsTransaction, Purchase
 from models.base import new_id
 
 VOID_WINDOW = timedelta(minutes=15)
-_MEMBER_CODE = re.compile(rf"[{ALPHABET}]{{6}}")
 
 
 @dataclass(frozen=True)
 class Preview:
     customer: str  # how the staff member sees the customer
-    amount: str  # formatted
+    amount: Money
     points: int
     new_customer: bool
 
@@ -39,7 +39,7 @@ class Preview:
 class Logged:
     purchase_id: uuid.UUID
     customer: str
-    amount: str
+    amount: Money
     points: int
     balance: int
 
@@ -48,7 +48,7 @@ class Logged:
 class Voidable:
     purchase_id: uuid.UUID
     customer: str
-    amount: str
+    amount: Money
     points: int
 
 
@@ -65,17 +65,21 @@ class PurchaseService:
         return self.ctx.tenant.settings.get("max_purchase_amount", 10_000_000)
 
     @property
-    def maximum(self) -> str:
-        return format_money(to_minor(self._maximum_major, self.currency), self.currency)
+    def maximum(self) -> Money:
+        return Money(to_minor(self._maximum_major, self.currency), self.currency)
 
     def read_amount(self, text: str) -> int:
         """Minor units; raises AmountError with the reason as a catalog key."""
-        return parse_amount(text, self.currency, self._maximum_major)
+        return parse_amount(text, self.currency, self._maximum_major, language_of(self.ctx.tenant))
 
     def read_customer(self, text: str) -> str | None:
-        """A member code ('K7Q4XM'), or a phone in any form, in E.164; None if neither."""
+        """A member code ('K7Q4XM'), or a phone in any form, in E.164; None if neither. A miss
+        counts towards the staff phone's limit of wrong look-ups."""
+        return self.ctx.limits.look_up(lambda: self._read_customer(text))
+
+    def _read_customer(self, text: str) -> str | None:
         compact = re.sub(r"[\s\-().]", "", text).upper()
-        if _MEMBER_CODE.fullmatch(compact) and self._find(compact) is not None:
+        if MEMBER_CODE.fullmatch(compact) and self._find(compact) is not None:
             return compact
         try:
             return to_e164(compact, self.ctx.tenant.country, strict=True)
@@ -88,7 +92,7 @@ class PurchaseService:
         facts = self._facts(customer, balance, amount)
         earned = sum(c.points for c in award(self._rules(), facts))
         label = describe(customer) if customer else who
-        return Preview(label, format_money(amount, self.currency), earned, customer is None)
+        return Preview(label, Money(amount, self.currency), earned, customer is None)
 
     def log(self, who: str, amount: int) -> Logged:
         """Record the purchase, earn its points and tell the customer, in this transaction."""
@@ -104,10 +108,10 @@ class PurchaseService:
         )
         ctx.session.add(purchase)
         ctx.session.flush()
-        money = format_money(amount, self.currency)
+        money = Money(amount, self.currency)
         if earned:
             points.credit(
-                ctx.session, ctx.tenant, customer, earned, source="purchase", description=f"Purchase {money}",
+                ctx.session, ctx.tenant, customer, earned, source="purchase", description=say("ledger.purchase", amount=money),
                 now=ctx.now, created_by=staff.id, purchase_id=purchase.id,
             )
         customer.total_purchases += 1
@@ -151,7 +155,7 @@ class PurchaseService:
         if purchase is None or purchase.status != "completed":
             return None
         customer = self.ctx.session.get(Customer, (purchase.tenant_id, purchase.customer_id))
-        return Voidable(purchase.id, describe(customer), format_money(purchase.amount, purchase.currency), purchase.points_awarded)
+        return Voidable(purchase.id, describe(customer), Money(purchase.amount, purchase.currency), purchase.points_awarded)
 
     def void(self, purchase_id: uuid.UUID) -> str:
         """Reverse the purchase by new ledger rows. Returns 'voided', or why not: 'void_expired'
@@ -170,11 +174,11 @@ class PurchaseService:
         ))
         if any(lot.remaining != lot.points for lot in lots):
             return "void_points_spent"
-        money = format_money(purchase.amount, purchase.currency)
+        money = Money(purchase.amount, purchase.currency)
         if purchase.points_awarded:
             points.debit(
                 ctx.session, customer, purchase.points_awarded, transaction_type="reversed", source="void",
-                description=f"Voided purchase {money}", now=ctx.now, lots=lots, created_by=ctx.staff.id,
+                description=say("ledger.void", amount=money), now=ctx.now, lots=lots, created_by=ctx.staff.id,
                 purchase_id=purchase.id,
             )
         purchase.status, purchase.voided_at, purchase.voided_by_user_id = "voided", ctx.now, ctx.staff.id
@@ -228,7 +232,7 @@ class PurchaseService:
         route_phone(ctx.session, phone, ctx.tenant, replace=False)
         if enrollment.created:
             self._notify(enrollment.customer, say(
-                "welcome_by_staff", greeting=ctx.tenant.settings.get("greeting") or ctx.tenant.name,
+                "welcome_by_staff", greeting=greeting(ctx.tenant),
                 bonus=enrollment.bonus, code=ctx.tenant.vendor_code,
             ))
         return enrollment.customer

@@ -57,7 +57,7 @@ def reward_referral(session: Session, outbox: list, tenant: Tenant, newcomer: Cu
     referrer = session.get(Customer, (tenant.id, referral.referrer_id), with_for_update=True)
     winners = {"referrer": [referrer], "referred": [newcomer], "both": [referrer, newcomer]}[config["rewarded"]]
     for winner in winners if config["points"] else []:
-        points.credit(session, tenant, winner, config["points"], source="referral", description="Referral bonus", now=now)
+        points.credit(session, tenant, winner, config["points"], source="referral", description=say("ledger.referral"), now=now)
         notify(session, outbox, tenant, winner, say("referral_rewarded", points=config["points"], vendor=tenant.name))
     session.flush()
     complete_missions(session, outbox, tenant, referrer, now, {"referral"})

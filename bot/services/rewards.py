@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from bot.codes import ALPHABET, random_code
 from bot.db import insert_on_conflict
+from bot.limits import REDEMPTIONS
 from bot.outbound import notify
 from bot.services import audit, points
 from bot.services.context import Context
@@ -176,12 +177,13 @@ class RewardService:
         customer = ctx.require_customer()
         reward = find_available(ctx.session, ctx.tenant.id, uuid.UUID(reward_id), ctx.now)
         self._check(customer, reward)
+        ctx.limits.count(REDEMPTIONS)
         if not take_unit(ctx.session, reward):  # the last unit went to someone else just now
             raise RedeemRefused("redeem_out_of_stock")
         redemption_id = new_id()
         debit = points.debit(
             ctx.session, customer, reward.points_required, transaction_type="redeemed", source="redemption",
-            description=f"Redeemed {reward.name}", now=ctx.now, reward_redemption_id=redemption_id,
+            description=say("ledger.redeemed", reward=reward.name), now=ctx.now, reward_redemption_id=redemption_id,
         )
         issued = issue_code(
             ctx.session, ctx.tenant, customer, reward, ctx.now, redemption_id=redemption_id,
@@ -224,7 +226,11 @@ class RewardService:
         ]
 
     def find_code(self, text: str) -> CodeView | None:
-        """A code of this vendor's; another vendor's code is exactly as unknown as a wrong one."""
+        """A code of this vendor's; another vendor's code is exactly as unknown as a wrong one.
+        A miss counts towards the staff phone's limit of wrong look-ups."""
+        return self.ctx.limits.look_up(lambda: self._find_code(text))
+
+    def _find_code(self, text: str) -> CodeView | None:
         code = normalise_code(text)
         if code is None:
             return None
@@ -298,7 +304,7 @@ def give_back(
     ).all()
     for taken, expires_at in consumed:
         points.refund(
-            session, customer, taken, expires_at=expires_at, description=f"Refund: {reward.name}", now=now,
+            session, customer, taken, expires_at=expires_at, description=say("ledger.refund", reward=reward.name), now=now,
             reward_redemption_id=redemption.id,
         )
     session.execute(  # a unit back in a limited stock; an unlimited reward is not touched, nor locked

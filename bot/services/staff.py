@@ -34,6 +34,21 @@ def hash_pin(pin: str) -> str:
     return generate_password_hash(pin)  # scrypt with a random salt
 
 
+class PinChoice:
+    """Choosing a PIN by chat: it is typed twice, and between the two messages only its hash is
+    kept (in the conversation state), never the PIN."""
+
+    @staticmethod
+    def draft(pin: str) -> str | None:
+        """The hash of a PIN that keeps the rules, to confirm against; None if it breaks them."""
+        pin = pin.strip()
+        return None if pin_problem(pin) else hash_pin(pin)
+
+    @staticmethod
+    def confirms(draft: str, pin: str) -> bool:
+        return check_password_hash(draft, pin.strip())
+
+
 def find_staff_locked(session: Session, tenant: Tenant, phone: str) -> VendorUser | None:
     """The active staff member with this phone at this vendor, locked: PIN failures and
     sessions are counted on this row across all of the staff member's conversations."""
@@ -59,6 +74,14 @@ class StaffService:
     @property
     def name(self) -> str:
         return self._user().full_name
+
+    @property
+    def has_pin(self) -> bool:
+        return self._user().pin_hash is not None
+
+    @property
+    def is_owner(self) -> bool:
+        return self._user().role == "owner"
 
     def _user(self) -> VendorUser:
         if self.ctx.staff is None:
@@ -92,6 +115,11 @@ class StaffService:
             return PinCheck(False, locked_until=user.locked_until)
         return PinCheck(False, attempts_left=MAX_PIN_FAILURES - user.failed_pin_attempts)
 
+    def set_own_pin(self, draft: str) -> None:
+        """The staff member chose their PIN (a `PinChoice` draft they typed twice)."""
+        user = self._user()
+        store_pin_hash(self.ctx.session, user, draft, actor_type="vendor_user", actor_id=user.id)
+
     def _audit(self, action: str, **details) -> None:
         user = self._user()
         audit.record(
@@ -105,8 +133,15 @@ def set_pin(session: Session, user: VendorUser, pin: str) -> None:
     problem = pin_problem(pin)
     if problem:
         raise ValueError(f"PIN {problem}")
-    user.pin_hash = hash_pin(pin)
+    store_pin_hash(session, user, hash_pin(pin))
+
+
+def store_pin_hash(session: Session, user: VendorUser, pin_hash: str, actor_type: str = "system", actor_id=None) -> None:
+    user.pin_hash = pin_hash
     user.failed_pin_attempts = 0
     user.locked_until = None
     user.session_expires_at = None
-    audit.record(session, user.tenant_id, "staff.pin_set", actor_type="system", entity_type="vendor_user", entity_id=user.id)
+    audit.record(
+        session, user.tenant_id, "staff.pin_set", actor_type=actor_type, actor_id=actor_id,
+        entity_type="vendor_user", entity_id=user.id,
+    )

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -9,32 +10,59 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
-from bot.money import to_minor
+from bot.db import insert_on_conflict
+from bot.limits import LIMITS, MESSAGES, STAFF_MESSAGES
+from bot.locales import DEFAULT_LANGUAGE, LOCALES
+from bot.money import CURRENCIES, to_minor
 from bot.phones import InvalidPhone, to_e164
 from bot.points_rules import RULE_TYPES
 from bot.services import audit
 from bot.services.rewards import HOLDING_STOCK
 from bot.services.staff import hash_pin, pin_problem
-from flows import COMMAND_WORDS
-from models import Reward, RewardRedemption, Tenant, VendorUser, WheelItem
+from bot.vendor_codes import code_problem
+from models import Customer, PointsTransaction, Purchase, Reward, RewardRedemption, Tenant, VendorUser, WheelItem
 
+# The largest count an INTEGER column holds, and the largest amount (in major units) a file may give.
+_MAX_COUNT = 2**31 - 1
+_MAX_AMOUNT = 1_000_000_000_000
+
+
+class Text(fields.String):
+    """A string without control characters: a NUL cannot even be stored, and the others have no
+    place in a name. `multiline` text (a greeting, a description) may have line breaks and tabs."""
+
+    default_error_messages = {"control": "must not contain control characters (such as NUL)"}
+
+    def __init__(self, *args, multiline: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.allowed = "\n\t" if multiline else ""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if any(unicodedata.category(char) == "Cc" and char not in self.allowed for char in text):
+            raise self.make_error("control")
+        return text
 
 
 def _code(value: str) -> None:
-    if not re.fullmatch(r"(?=.*[A-Z])[A-Z0-9]{2,20}", value):
-        raise ValidationError("must be 2 to 20 capital letters or digits, with at least one letter")
-    if value in COMMAND_WORDS:
-        raise ValidationError(f"{value} is a bot command; choose another code")
+    problem = code_problem(value)
+    if problem:
+        raise ValidationError(problem)
+
+
+def _currency(value: str) -> None:
+    if value not in CURRENCIES:
+        raise ValidationError(f"{value} is not an ISO 4217 currency code like NGN, GHS or USD")
 
 
 def _timezone(value: str) -> None:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
         raise ValidationError(f"unknown timezone {value!r}") from None
 
 
@@ -56,21 +84,40 @@ def _pin(value: str) -> None:
         raise ValidationError(problem)
 
 
+# Reward dates are shifted to the end of their day and to UTC: far from the calendar's ends.
+_YEARS = range(2000, 3000)
+
+
+def _pin_hash(value: str) -> None:
+    """What `hash_pin` writes (werkzeug's method:parameters$salt$hash), as `tenants export` gives it."""
+    if not re.fullmatch(r"(scrypt|pbkdf2):[\w:]+\$\w+\$[0-9a-f]+", value):
+        raise ValidationError("must be a PIN hash as `tenants export` writes it")
+
+
 def _date_or_datetime(value: str) -> None:
     try:
-        datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value)
     except ValueError:
         raise ValidationError("must be a date like 2026-12-31 or a time like 2026-12-31T18:00") from None
+    if moment.year not in _YEARS:
+        raise ValidationError(f"must be in the years {_YEARS.start} to {_YEARS.stop - 1}")
 
 
 class StaffSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    name = fields.String(required=True, validate=validate.Length(1, 255))
-    phone = fields.String(required=True)
-    pin = fields.String(validate=_pin)
-    role = fields.String(load_default="staff", validate=validate.OneOf(["owner", "admin", "staff"]))
+    name = Text(required=True, validate=validate.Length(1, 255))
+    phone = Text(required=True)
+    pin = Text(validate=_pin)
+    # The export cannot know a PIN, only its hash: a file carries one or the other.
+    pin_hash = Text(validate=_pin_hash)
+    role = Text(load_default="staff", validate=validate.OneOf(["owner", "admin", "staff"]))
+
+    @validates_schema
+    def one_pin(self, data, **kwargs):
+        if "pin" in data and "pin_hash" in data:
+            raise ValidationError({"pin_hash": ["give either pin or pin_hash, not both"]})
 
 
 class PointsRuleSchema(Schema):
@@ -86,15 +133,15 @@ class PointsRuleSchema(Schema):
         "campaign_multiplier": ("multiplier", "starts", "ends"),
     }
 
-    type = fields.String(required=True, validate=validate.OneOf(sorted(RULE_TYPES)))
-    name = fields.String(validate=validate.Length(1, 100))
+    type = Text(required=True, validate=validate.OneOf(sorted(RULE_TYPES)))
+    name = Text(validate=validate.Length(1, 100))
     points = fields.Integer(strict=True, validate=validate.Range(1, 1_000_000))
-    per_amount = fields.Decimal(validate=validate.Range(min=0, min_inclusive=False), as_string=False)
+    per_amount = fields.Decimal(validate=validate.Range(0, _MAX_AMOUNT, min_inclusive=False), as_string=False)
     every = fields.Integer(strict=True, validate=validate.Range(2, 10_000))
     multiplier = fields.Decimal(validate=validate.Range(1, 10), as_string=False)
     starts = fields.Date()
     ends = fields.Date()
-    min_amount = fields.Decimal(validate=validate.Range(min=0), as_string=False)
+    min_amount = fields.Decimal(validate=validate.Range(0, _MAX_AMOUNT), as_string=False)
 
     @validates_schema
     def has_what_its_type_needs(self, data, **kwargs):
@@ -122,8 +169,8 @@ class TierSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    name = fields.String(required=True, validate=validate.Length(1, 50))
-    min_points = fields.Integer(required=True, strict=True, validate=validate.Range(0))
+    name = Text(required=True, validate=validate.Length(1, 50))
+    min_points = fields.Integer(required=True, strict=True, validate=validate.Range(0, _MAX_COUNT))
     multiplier = fields.Decimal(load_default=Decimal(1), validate=validate.Range(1, 10), as_string=False)
 
     @post_load
@@ -135,14 +182,14 @@ class RewardSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    name = fields.String(required=True, validate=validate.Length(1, 255))
+    name = Text(required=True, validate=validate.Length(1, 255))
     points = fields.Integer(required=True, strict=True, validate=validate.Range(1, 100_000_000))
-    description = fields.String(load_default=None, validate=validate.Length(max=1000))
-    stock = fields.Integer(load_default=None, strict=True, validate=validate.Range(0))
-    max_per_customer = fields.Integer(load_default=None, strict=True, validate=validate.Range(1))
+    description = Text(load_default=None, multiline=True, validate=validate.Length(max=1000))
+    stock = fields.Integer(load_default=None, strict=True, validate=validate.Range(0, _MAX_COUNT))
+    max_per_customer = fields.Integer(load_default=None, strict=True, validate=validate.Range(1, _MAX_COUNT))
     # A date means the whole day in the vendor's timezone; a time may be given too.
-    valid_from = fields.String(load_default=None, validate=_date_or_datetime)
-    valid_until = fields.String(load_default=None, validate=_date_or_datetime)
+    valid_from = Text(load_default=None, validate=_date_or_datetime)
+    valid_until = Text(load_default=None, validate=_date_or_datetime)
     active = fields.Boolean(load_default=True)
 
 
@@ -152,13 +199,13 @@ class WheelItemSchema(Schema):
 
     NEEDS = {"points": ("value",), "reward": ("reward",)}
 
-    label = fields.String(required=True, validate=validate.Length(1, 100))
-    type = fields.String(required=True, validate=validate.OneOf(["points", "reward", "extra_spin", "nothing"]))
+    label = Text(required=True, validate=validate.Length(1, 100))
+    type = Text(required=True, validate=validate.OneOf(["points", "reward", "extra_spin", "nothing"]))
     value = fields.Integer(strict=True, validate=validate.Range(1, 1_000_000))
-    reward = fields.String(validate=validate.Length(1, 255))
+    reward = Text(validate=validate.Length(1, 255))
     weight = fields.Integer(required=True, strict=True, validate=validate.Range(1, 1_000_000))
-    stock = fields.Integer(load_default=None, strict=True, validate=validate.Range(0))
-    daily_cap = fields.Integer(load_default=None, strict=True, validate=validate.Range(0))
+    stock = fields.Integer(load_default=None, strict=True, validate=validate.Range(0, _MAX_COUNT))
+    daily_cap = fields.Integer(load_default=None, strict=True, validate=validate.Range(0, _MAX_COUNT))
 
     @validates_schema
     def has_what_its_type_needs(self, data, **kwargs):
@@ -173,7 +220,7 @@ class WheelSchema(Schema):
 
     daily_free_spins = fields.Integer(load_default=1, strict=True, validate=validate.Range(0, 100))
     spins_per_purchase = fields.Integer(load_default=0, strict=True, validate=validate.Range(0, 100))
-    spin_min_amount = fields.Integer(load_default=0, strict=True, validate=validate.Range(0))
+    spin_min_amount = fields.Integer(load_default=0, strict=True, validate=validate.Range(0, _MAX_AMOUNT))
     spin_cost_points = fields.Integer(load_default=0, strict=True, validate=validate.Range(0, 1_000_000))
     items = fields.List(fields.Nested(WheelItemSchema), required=True, validate=validate.Length(min=1, max=24))
 
@@ -182,10 +229,10 @@ class MissionSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    title = fields.String(required=True, validate=validate.Length(1, 255))
-    type = fields.String(required=True, validate=validate.OneOf(["visit_count", "spend_total", "referral"]))
-    target = fields.Integer(required=True, strict=True, validate=validate.Range(1))
-    period = fields.String(required=True, validate=validate.OneOf(["day", "week", "month", "all_time"]))
+    title = Text(required=True, validate=validate.Length(1, 255))
+    type = Text(required=True, validate=validate.OneOf(["visit_count", "spend_total", "referral"]))
+    target = fields.Integer(required=True, strict=True, validate=validate.Range(1, _MAX_AMOUNT))
+    period = Text(required=True, validate=validate.OneOf(["day", "week", "month", "all_time"]))
     points = fields.Integer(required=True, strict=True, validate=validate.Range(0, 1_000_000))
 
 
@@ -194,25 +241,42 @@ class ReferralSchema(Schema):
         unknown = RAISE
 
     points = fields.Integer(required=True, strict=True, validate=validate.Range(0, 1_000_000))
-    rewarded = fields.String(load_default="both", validate=validate.OneOf(["referrer", "referred", "both"]))
+    rewarded = Text(load_default="both", validate=validate.OneOf(["referrer", "referred", "both"]))
+
+
+class RateLimitsSchema(Schema.from_dict({
+    name: fields.Integer(load_default=limit.default, strict=True, validate=validate.Range(1, 100_000))
+    for name, limit in LIMITS.items()
+})):
+    """How much one phone may do at the vendor in a window (bot/limits.py); staff may send more."""
+
+    @validates_schema
+    def staff_may_send_more(self, data, **kwargs):
+        if data[STAFF_MESSAGES] < data[MESSAGES]:
+            raise ValidationError({STAFF_MESSAGES: [f"must not be below {MESSAGES}"]})
+
+
+# What kind of shop a vendor is (asked when it is set up by chat).
+BUSINESS_TYPES = ("restaurant", "bar", "salon", "shop", "pharmacy", "fashion", "services", "other")
 
 
 class TenantFileSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    code = fields.String(required=True, validate=_code)
-    name = fields.String(required=True, validate=validate.Length(1, 255))
-    whatsapp_number = fields.String(required=True, validate=_e164)
-    country = fields.String(required=True, validate=_country)
-    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO 4217 code like NGN"))
-    timezone = fields.String(required=True, validate=_timezone)
-    language = fields.String(load_default="en", validate=validate.Length(2, 8))
-    greeting = fields.String(load_default=None, validate=validate.Length(1, 500))
+    code = Text(required=True, validate=_code)
+    name = Text(required=True, validate=validate.Length(1, 255))
+    business_type = Text(load_default=None, validate=validate.OneOf(BUSINESS_TYPES))
+    whatsapp_number = Text(required=True, validate=_e164)
+    country = Text(required=True, validate=_country)
+    currency = Text(required=True, validate=_currency)
+    timezone = Text(required=True, validate=_timezone)
+    language = Text(load_default=DEFAULT_LANGUAGE, validate=validate.OneOf(sorted(LOCALES)))
+    greeting = Text(load_default=None, multiline=True, validate=validate.Length(1, 500))
     welcome_bonus = fields.Integer(load_default=0, strict=True, validate=validate.Range(0, 1_000_000))
     points_expiry_days = fields.Integer(load_default=None, strict=True, validate=validate.Range(1, 3650))
     staff = fields.List(fields.Nested(StaffSchema), load_default=list)
-    max_purchase_amount = fields.Integer(load_default=10_000_000, strict=True, validate=validate.Range(1, 1_000_000_000_000))
+    max_purchase_amount = fields.Integer(load_default=10_000_000, strict=True, validate=validate.Range(1, _MAX_AMOUNT))
     points_rules = fields.List(fields.Nested(PointsRuleSchema), load_default=list)
     tiers = fields.List(fields.Nested(TierSchema), load_default=list)
     rewards = fields.List(fields.Nested(RewardSchema), load_default=list)
@@ -220,6 +284,7 @@ class TenantFileSchema(Schema):
     wheel = fields.Nested(WheelSchema, load_default=None)
     missions = fields.List(fields.Nested(MissionSchema), load_default=list)
     referral = fields.Nested(ReferralSchema, load_default=None)
+    rate_limits = fields.Nested(RateLimitsSchema, load_default=lambda: RateLimitsSchema().load({}))
 
     @post_load
     def normalise_phones(self, data, **kwargs):
@@ -240,11 +305,12 @@ class TenantFileSchema(Schema):
 
     @validates_schema
     def names_are_unique(self, data, **kwargs):
-        """Rewards, wheel items and missions are known by their names: each name once."""
+        """Rewards, wheel items, missions and tiers are known by their names: each name once."""
         lists = {
             "rewards": ("name", data.get("rewards", [])),
             "wheel": ("label", (data.get("wheel") or {}).get("items", [])),
             "missions": ("title", data.get("missions", [])),
+            "tiers": ("name", data.get("tiers", [])),
         }
         for field, (key, items) in lists.items():
             names = [item[key] for item in items]
@@ -270,11 +336,23 @@ class TenantFileSchema(Schema):
         if errors:
             raise ValidationError({"wheel": {"items": errors}})
 
+    @validates_schema
+    def rewards_end_after_they_start(self, data, **kwargs):
+        """A reward's valid_until comes after its valid_from, both read in the vendor's timezone."""
+        errors = {}
+        for index, reward in enumerate(data.get("rewards", [])):
+            starts, ends = reward["valid_from"], reward["valid_until"]
+            if starts and ends and _moment(ends, data["timezone"], end_of_day=True) <= _moment(starts, data["timezone"], end_of_day=False):
+                errors[index] = {"valid_until": [f"{ends} is not after valid_from {starts}"]}
+        if errors:
+            raise ValidationError({"rewards": errors})
+
 
 class TenantFileError(ValueError):
     def __init__(self, messages: dict):
         self.messages = messages
-        super().__init__("; ".join(_flatten(messages)))
+        self.lines = _flatten(messages)  # "rewards.1.stock: ..."
+        super().__init__("; ".join(self.lines))
 
 
 def _flatten(messages, prefix: str = "") -> list[str]:
@@ -298,20 +376,39 @@ class LoadResult:
 
 
 _COLUMNS = ("name", "whatsapp_number", "country", "currency", "timezone")
+# Amounts and phones on record were read in these: changing them on a vendor with history needs force.
+_SETTLED = ("currency", "country")
 
 
-def load_tenant(session: Session, config: dict) -> LoadResult:
+class ReloadRefused(TenantFileError):
+    """The file would rewrite an existing vendor in a way that is more likely a mistake (a file
+    reusing another vendor's code) than meant. Loading it with `force` does it."""
+
+    def __init__(self, messages: dict, tenant: Tenant):
+        super().__init__(messages)
+        self.vendor = f"{tenant.vendor_code} ({tenant.name})"
+
+
+def load_tenant(session: Session, config: dict, force: bool = False) -> LoadResult:
     """Create or update the vendor described by a parsed tenant file. Idempotent: loading the
-    same file again changes no row (a PIN is rehashed only when it no longer matches)."""
-    tenant = session.scalars(select(Tenant).where(Tenant.vendor_code == config["code"]).with_for_update()).one_or_none()
-    created = tenant is None
-    if created:
-        tenant = Tenant(vendor_code=config["code"], settings={})
-        session.add(tenant)
-    changed = [name for name in _COLUMNS if assign(tenant, name, config[name])]
+    same file again changes no row (a PIN is rehashed only when it no longer matches).
+
+    Two first loads of one vendor at once meet on its unique code: one creates it, the other
+    waits for it, then updates it like any reload. A reload that would change the currency or
+    country of a vendor with history, or remove all its staff, is refused unless `force`."""
     settings = {key: value for key, value in config.items() if key not in (*_COLUMNS, "code", "staff", "rewards")}
     if settings["wheel"]:  # the items live in wheel_items, with their win counters
         settings["wheel"] = {key: value for key, value in settings["wheel"].items() if key != "items"}
+    values = {"vendor_code": config["code"], "settings": settings, **{name: config[name] for name in _COLUMNS}}
+    created = insert_on_conflict(session, Tenant, values, ["vendor_code"])
+    tenant = session.scalars(
+        select(Tenant).where(Tenant.vendor_code == config["code"]).with_for_update().execution_options(populate_existing=True)
+    ).one()
+    risky = {} if created else _risky_changes(session, tenant, config)
+    if risky and not force:
+        raise ReloadRefused(risky, tenant)
+    before = {name: getattr(tenant, name) for name in _COLUMNS}
+    changed = [f"{name} {before[name]} -> {config[name]}" for name in _COLUMNS if assign(tenant, name, config[name])]
     if assign(tenant, "settings", settings):
         changed.append("settings")
     session.flush()
@@ -321,9 +418,32 @@ def load_tenant(session: Session, config: dict) -> LoadResult:
     if created or changed:
         audit.record(
             session, tenant.id, "tenant.created" if created else "tenant.updated",
-            entity_type="tenant", entity_id=tenant.id, changed=changed,
+            entity_type="tenant", entity_id=tenant.id, changed=changed, forced=sorted(risky),
         )
     return LoadResult(tenant, created, changed)
+
+
+def _risky_changes(session: Session, tenant: Tenant, config: dict) -> dict:
+    """What reloading `config` onto `tenant` would do that needs force, by field."""
+    risky = {}
+    moved = [name for name in _SETTLED if getattr(tenant, name) != config[name]]
+    if moved and _has_history(session, tenant):
+        for name in moved:
+            risky[name] = [
+                f"would change {tenant.vendor_code}'s {name} from {getattr(tenant, name)} to {config[name]}, "
+                "but it already has customers, purchases or points on record"
+            ]
+    active = set(session.scalars(select(VendorUser.phone_number).where(VendorUser.tenant_id == tenant.id, VendorUser.is_active)))
+    if active and not active & {member["phone"] for member in config["staff"]}:
+        risky["staff"] = [f"would remove all {len(active)} of {tenant.vendor_code}'s staff"]
+    return risky
+
+
+def _has_history(session: Session, tenant: Tenant) -> bool:
+    return any(
+        session.scalar(select(exists().where(model.tenant_id == tenant.id)))
+        for model in (Customer, Purchase, PointsTransaction)
+    )
 
 
 def assign(row, attribute: str, value) -> bool:
@@ -354,6 +474,8 @@ def _sync_staff(session: Session, tenant: Tenant, staff: list[dict]) -> list[str
         if pin and not (user.pin_hash and check_password_hash(user.pin_hash, pin)):
             user.pin_hash = hash_pin(pin)
             touched.append(True)
+        if "pin_hash" in member:
+            touched.append(assign(user, "pin_hash", member["pin_hash"]))
         if any(touched):
             changed.append(f"staff {member['phone']}")
     for user in existing.values():  # dropped from the file: kept for history, but disabled
@@ -437,3 +559,75 @@ def sync_wheel(session: Session, tenant: Tenant, items: list[dict]) -> list[str]
         if assign(row, "is_active", False):
             changed.append(f"wheel item {row.label} removed")
     return changed
+
+
+def export_tenant(session: Session, tenant: Tenant) -> dict:
+    """The tenant file of a vendor as it stands, which `load_tenant` takes back without a change.
+    Staff PINs are written as their hashes (`pin_hash`): nobody knows the PINs themselves."""
+    settings = {key: value for key, value in tenant.settings.items() if value is not None}
+    wheel = settings.pop("wheel", None)
+    exported = {
+        "code": tenant.vendor_code,
+        **{name: getattr(tenant, name) for name in _COLUMNS},
+        **settings,
+        "staff": _export_staff(session, tenant),
+        "rewards": _export_rewards(session, tenant),
+    }
+    if wheel is not None:
+        exported["wheel"] = {**wheel, "items": _export_wheel_items(session, tenant)}
+    return exported
+
+
+def _export_staff(session: Session, tenant: Tenant) -> list[dict]:
+    users = session.scalars(
+        select(VendorUser).where(VendorUser.tenant_id == tenant.id, VendorUser.is_active).order_by(VendorUser.created_at)
+    )
+    return [
+        {"name": user.full_name, "phone": user.phone_number, "role": user.role}
+        | ({"pin_hash": user.pin_hash} if user.pin_hash else {})
+        for user in users
+    ]
+
+
+def _export_rewards(session: Session, tenant: Tenant) -> list[dict]:
+    rewards = session.scalars(select(Reward).where(Reward.tenant_id == tenant.id).order_by(Reward.position, Reward.name))
+    zone = ZoneInfo(tenant.timezone)
+    exported = []
+    for reward in rewards:
+        optional = {
+            "description": reward.description,
+            "stock": reward.stock,
+            "max_per_customer": reward.max_per_customer,
+            "valid_from": _local_text(reward.valid_from, zone, end_of_day=False),
+            "valid_until": _local_text(reward.valid_until, zone, end_of_day=True),
+            "active": None if reward.is_active else False,
+        }
+        exported.append(
+            {"name": reward.name, "points": reward.points_required}
+            | {key: value for key, value in optional.items() if value is not None}
+        )
+    return exported
+
+
+def _local_text(moment: datetime | None, zone: ZoneInfo, end_of_day: bool) -> str | None:
+    """The reverse of `_moment`: a local midnight as a bare date, any other time with its offset."""
+    if moment is None:
+        return None
+    local = moment.astimezone(zone)
+    if local.time() != datetime.min.time():
+        return local.isoformat()
+    return (local.date() - timedelta(days=1) if end_of_day else local.date()).isoformat()
+
+
+def _export_wheel_items(session: Session, tenant: Tenant) -> list[dict]:
+    items = session.scalars(
+        select(WheelItem).where(WheelItem.tenant_id == tenant.id, WheelItem.is_active).order_by(WheelItem.position)
+    )
+    exported = []
+    for item in items:
+        optional = {"value": item.value or None, "reward": item.reward_name, "stock": item.stock, "daily_cap": item.daily_cap}
+        exported.append(
+            {"label": item.label, "type": item.kind, "weight": item.weight}
+            | {key: value for key, value in optional.items() if value is not None}
+        )
+    return exported

@@ -12,6 +12,7 @@ from bot.services import points
 from bot.services.context import Context
 from bot.services.rewards import find_available, issue_code, take_unit
 from bot.wheel import pick
+from flows.base import say
 from models import Customer, CustomerPointsBalance, Reward, SpinHistory, WheelItem
 from models.base import new_id
 
@@ -37,6 +38,7 @@ class SpinResult:
     code: str | None  # a reward's redemption code
     media_path: str  # the picture of the wheel stopped on it
     spins_left: int
+    points: int = 0  # won, for a points prize
 
 
 class WheelService:
@@ -82,7 +84,7 @@ class WheelService:
             if balance.current_balance < spins.cost:
                 return "spin_not_enough_points"
             points.debit(ctx.session, customer, spins.cost, transaction_type="redeemed", source="spin",
-                         description="Bought a spin", now=ctx.now)
+                         description=say("ledger.spin_bought"), now=ctx.now)
             paid_by, spent = "points", spins.cost
         else:
             return "spin_none_left"
@@ -150,7 +152,10 @@ class WheelService:
         label, kind = (won.label, won.kind) if won else (NO_PRIZE, "nothing")
         prize = label
         if kind == "points":
-            points.credit(ctx.session, ctx.tenant, customer, won.value, source="spin", description=f"Wheel: {label}", now=ctx.now)
+            points.credit(
+                ctx.session, ctx.tenant, customer, won.value, source="spin", description=say("ledger.wheel", label=label),
+                now=ctx.now,
+            )
             prize = f"{won.value} points"
         elif kind == "reward":
             redemption_id = new_id()
@@ -167,7 +172,8 @@ class WheelService:
             message_sid=sid, redemption_id=redemption_id, wheel=labels, winner=winner, created_at=ctx.now,
         ))
         ctx.session.flush()
-        return SpinResult(label, kind, prize, code, f"/media/spin/{ctx.tenant.id}/{spin_id}.png", spins_left)
+        media = f"/media/spin/{ctx.tenant.id}/{spin_id}.png"
+        return SpinResult(label, kind, prize, code, media, spins_left, won.value if kind == "points" else 0)
 
     def _today(self) -> date:
         return self.ctx.now.astimezone(self.ctx.zone).date()

@@ -1,0 +1,100 @@
+"""Per-phone rate limits at each vendor, counted in Redis.
+
+A limit allows so many messages (or redemptions, or wrong look-ups) from one phone at one vendor
+in a fixed window of time. What is counted is MessageSids, in a Redis hash per phone, limit and
+window that expires with the window: a replayed message is already in it, so it never counts
+twice, and one pipelined round trip both counts and reads the total.
+
+The message that goes one past a limit gets one short notice; the ones after it get silence
+until the window passes. Going past raises RateLimited, and the dispatcher rolls the message
+back: nothing is written but the count. Windows follow the dispatcher's clock."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable, TypeVar
+
+from redis import Redis
+
+from bot.locales import language_of
+from flows.base import Msg, say
+from models import Tenant
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Limit:
+    seconds: int  # the window
+    default: int  # what a window allows when the tenant file's `rate_limits` does not say
+    notice: str  # the catalog key of the one notice
+
+
+MINUTE, HOUR = 60, 3600
+MESSAGES, STAFF_MESSAGES = "messages_per_minute", "staff_messages_per_minute"
+REDEMPTIONS, WRONG_LOOKUPS = "redemptions_per_hour", "wrong_lookups_per_hour"
+LIMITS = {
+    MESSAGES: Limit(MINUTE, 20, "limit_messages"),
+    STAFF_MESSAGES: Limit(MINUTE, 60, "limit_messages"),
+    REDEMPTIONS: Limit(HOUR, 3, "limit_redemptions"),
+    WRONG_LOOKUPS: Limit(HOUR, 10, "limit_wrong_lookups"),  # phones and codes staff typed that match nothing
+}
+
+
+class RateLimited(Exception):
+    """The phone went past a limit: answer `notice` (the first time in the window) or nothing.
+    The notice goes in the customer's language, else `language` (the vendor's)."""
+
+    def __init__(self, notice: Msg | None, tenant_id, phone: str, language: str):
+        super().__init__(notice.key if notice else "silence")
+        self.notice, self.tenant_id, self.phone, self.language = notice, tenant_id, phone, language
+
+
+class PhoneLimits:
+    """The limits of one phone at one vendor, as one inbound message meets them."""
+
+    def __init__(self, redis: Redis, tenant: Tenant, phone: str, sid: str, now: datetime):
+        self.redis, self.phone, self.sid = redis, phone, sid
+        self.tenant_id, self.language = tenant.id, language_of(tenant)
+        self.allowed = {**{name: limit.default for name, limit in LIMITS.items()}, **tenant.settings.get("rate_limits", {})}
+        self.moment = int(now.timestamp())
+
+    def count(self, name: str) -> None:
+        """Count this message towards the limit `name`; past it, raise RateLimited."""
+        key = self._key(name)
+        with self.redis.pipeline() as pipe:  # MULTI: added and totalled as one step
+            added, total, _ = pipe.hsetnx(key, self.sid, 1).hlen(key).expire(key, LIMITS[name].seconds).execute()
+        allowed = self.allowed[name]
+        if total > allowed:
+            first_past = added and total == allowed + 1
+            self._refuse(say(LIMITS[name].notice) if first_past else None)
+
+    def look_up(self, find: Callable[[], T | None]) -> T | None:
+        """A look-up staff asked for: a miss counts towards the wrong look-ups limit, and past it
+        every look-up gets silence, found or not, so that guessing learns nothing."""
+        if self.redis.hlen(self._key(WRONG_LOOKUPS)) > self.allowed[WRONG_LOOKUPS]:
+            self._refuse(None)
+        found = find()
+        if found is None:
+            self.count(WRONG_LOOKUPS)
+        return found
+
+    def _key(self, name: str) -> str:
+        window = self.moment // LIMITS[name].seconds
+        return f"limit:{self.tenant_id}:{self.phone}:{name}:{window}"
+
+    def _refuse(self, notice: Msg | None):
+        raise RateLimited(notice, self.tenant_id, self.phone, self.language)
+
+
+class Unlimited:
+    """For work that no inbound message started (jobs, commands): nothing is limited."""
+
+    def count(self, name: str) -> None:
+        pass
+
+    def look_up(self, find: Callable[[], T | None]) -> T | None:
+        return find()
+
+
+UNLIMITED = Unlimited()

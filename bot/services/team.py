@@ -1,0 +1,110 @@
+"""The owner manages the staff by chat: STAFF ADD takes someone on and sends them an invitation
+to choose their own PIN; STAFF REMOVE deactivates (the row stays, for history)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from bot.outbound import notify
+from bot.phones import InvalidPhone, to_e164
+from bot.services import audit
+from bot.services.context import Context
+from bot.services.customers import route_phone
+from bot.services.tenants import StaffSchema
+from flows.base import say
+from models import VendorUser
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str
+    phone: str
+    role: str
+    has_pin: bool
+
+
+class TeamService:
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    def members(self) -> list[Member]:
+        users = self.ctx.session.scalars(
+            select(VendorUser)
+            .where(VendorUser.tenant_id == self.ctx.tenant.id, VendorUser.is_active)
+            .order_by(VendorUser.created_at)
+        )
+        return [Member(user.full_name, user.phone_number, user.role, user.pin_hash is not None) for user in users]
+
+    def removable(self) -> list[Member]:
+        """Everyone on the staff but the one asking."""
+        return [member for member in self.members() if member.phone != self.ctx.phone]
+
+    def read_phone(self, text: str) -> str | None:
+        """A phone in any form, read in the vendor's country as the tenant file reads staff phones."""
+        try:
+            return to_e164(text.strip(), self.ctx.tenant.country, strict=True)
+        except InvalidPhone:
+            return None
+
+    @staticmethod
+    def valid_name(name: str) -> bool:
+        """The tenant file's rule for a staff member's name."""
+        try:
+            StaffSchema().fields["name"].deserialize(name)
+        except ValidationError:
+            return False
+        return True
+
+    def add(self, phone: str, name: str) -> str:
+        """Take `phone` on as staff (again, if they were removed: with a new PIN to choose) and
+        invite them to choose their PIN. Their messages that name no shop now come here, as after
+        JOIN. Returns the answer's catalog key."""
+        ctx = self.ctx
+        user = self._user(phone)
+        if user is not None and user.is_active:
+            return "staff_already"
+        if user is None:
+            user = VendorUser(tenant_id=ctx.tenant.id, phone_number=phone)
+            ctx.session.add(user)
+        user.full_name, user.role, user.is_active = name, "staff", True
+        user.pin_hash, user.failed_pin_attempts, user.locked_until, user.session_expires_at = None, 0, None, None
+        user.conversation_state = {}
+        ctx.session.flush()
+        self._audit("staff.added", user)
+        route_phone(ctx.session, phone, ctx.tenant)
+        notify(ctx.session, ctx.outbox, ctx.tenant, user, say("staff_invitation", name=name, vendor=ctx.tenant.name))
+        return "staff_added"
+
+    def removal_problem(self, phone: str) -> str | None:
+        """Why `phone` cannot be removed, as a catalog key; None if it can."""
+        if phone == self.ctx.phone:
+            return "staff_remove_self"
+        if not any(member.phone == phone for member in self.members()):
+            return "staff_not_found"
+        return None
+
+    def remove(self, phone: str) -> str:
+        """Deactivate a staff member (never yourself). Returns the answer's catalog key."""
+        problem = self.removal_problem(phone)
+        if problem:
+            return problem
+        user = self._user(phone)
+        user.is_active, user.session_expires_at = False, None
+        self._audit("staff.removed", user)
+        return "staff_removed"
+
+    def _user(self, phone: str) -> VendorUser | None:
+        return self.ctx.session.scalars(
+            select(VendorUser)
+            .where(VendorUser.tenant_id == self.ctx.tenant.id, VendorUser.phone_number == phone)
+            .with_for_update()
+        ).one_or_none()
+
+    def _audit(self, action: str, user: VendorUser) -> None:
+        owner = self.ctx.staff
+        audit.record(
+            self.ctx.session, self.ctx.tenant.id, action, actor_type="vendor_user", actor_id=owner.id if owner else None,
+            entity_type="vendor_user", entity_id=user.id, phone=user.phone_number,
+        )

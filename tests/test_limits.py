@@ -1,0 +1,175 @@
+"""Per-phone rate limits, through the signed webhook: one notice past a limit, then silence
+until the window passes, and nothing written but the count (fake Redis and SQLite, or the real
+Redis and PostgreSQL)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from bot.services import points
+from bot.services.tenants import load_tenant
+from models import Customer, RewardRedemption, Tenant, VendorUser, WhatsAppMessage
+from models.base import utcnow
+from tests.conftest import balance_of, count, tenant_file
+
+CUSTOMER, BAYO, BAYO_PIN = "+2348031234567", "+2348030000002", "731205"
+SALON_NUMBER = "+2349010000000"
+TOO_FAST = "You're sending messages very fast. I'll answer again in a minute."
+TOO_MANY_REWARDS = "That's the most rewards you can redeem for now. Please try again in an hour."
+TOO_MANY_MISSES = "Too many numbers or codes not found: lookups are paused for an hour."
+
+
+class Clock:
+    """The dispatcher's clock, standing at the turn of the hour: a window starts, and none ends
+    until the test moves the clock."""
+
+    def __init__(self):
+        self.now = datetime.fromtimestamp(int(utcnow().timestamp()) // 3600 * 3600, timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock(app):
+    clock = Clock()
+    app.extensions["dispatcher"].clock = clock
+    return clock
+
+
+def limited(db, **limits) -> Tenant:
+    """MAMA with these rate limits."""
+    with db.transaction() as session:
+        return load_tenant(session, tenant_file(rate_limits=limits)).tenant
+
+
+def inbound_rows(db) -> int:
+    return count(db, WhatsAppMessage, WhatsAppMessage.direction == "inbound")
+
+
+def conversation(db, number=CUSTOMER) -> tuple:
+    with db.sessions() as session:
+        return session.execute(
+            select(Customer.conversation_state, Customer.last_inbound_at).where(Customer.phone_number == number)
+        ).one()
+
+
+def give_points(db, amount, number=CUSTOMER):
+    with db.transaction() as session:
+        customer = session.scalars(select(Customer).where(Customer.phone_number == number).with_for_update()).one()
+        points.credit(session, session.get(Tenant, customer.tenant_id), customer, amount, source="test", description="Test", now=utcnow())
+
+
+def test_past_twenty_messages_a_minute_one_notice_then_silence_until_the_minute_passes(phone, mama, db, clock):
+    me = phone(CUSTOMER)
+    me.send("JOIN MAMA")
+    for _ in range(19):  # the default: 20 a minute, the JOIN included
+        assert "Balance: 50 points" in me.send("BAL").text
+    before = conversation(db)
+    notice = me.send("BAL")
+    assert (notice.status, notice.text) == (200, TOO_FAST)
+    for _ in range(3):
+        silence = me.send("MENU")
+        assert (silence.status, silence.replies) == (200, [])  # an empty TwiML answer
+    assert inbound_rows(db) == 20  # the refused messages were not stored...
+    assert conversation(db) == before  # ...and changed nothing
+    clock.advance(seconds=59)
+    assert me.send("BAL").replies == []
+    clock.advance(seconds=1)  # the next minute
+    assert "Balance: 50 points" in me.send("BAL").text
+    assert inbound_rows(db) == 21
+
+
+def test_a_replayed_message_never_counts(phone, mama, db, clock):
+    limited(db, messages_per_minute=3)
+    me = phone(CUSTOMER)
+    me.send("JOIN MAMA")
+    first = me.send("BAL", sid="SMagain")
+    for _ in range(5):  # Twilio retrying: the stored answer, and no count
+        assert me.send("BAL", sid="SMagain").text == first.text
+    assert "Balance: 50 points" in me.send("BAL").text  # the third message
+    assert me.send("BAL").text == TOO_FAST
+    assert me.send("BAL", sid="SMagain").text == first.text  # still the stored answer
+    assert inbound_rows(db) == 3
+
+
+def test_staff_may_send_more_than_customers(phone, mama, db, clock):
+    limited(db, messages_per_minute=2, staff_messages_per_minute=4)
+    customer, bayo = phone(CUSTOMER), phone(BAYO)
+    customer.send("JOIN MAMA")
+    customer.send("BAL")
+    assert customer.send("BAL").text == TOO_FAST
+    for _ in range(4):
+        assert "Staff commands" in bayo.send("HELP").text
+    assert bayo.send("HELP").text == TOO_FAST
+    assert bayo.send("HELP").replies == []
+
+
+def test_limits_are_per_vendor(phone, mama, db, clock):
+    limited(db, messages_per_minute=2)
+    with db.transaction() as session:
+        load_tenant(session, tenant_file(code="SALON", name="Glow Salon", whatsapp_number=SALON_NUMBER, staff=[]))
+    at_mama, at_salon = phone(CUSTOMER), phone(CUSTOMER, to=SALON_NUMBER)
+    at_mama.send("JOIN MAMA")
+    at_mama.send("BAL")
+    assert at_mama.send("BAL").text == TOO_FAST
+    assert "welcome points" in at_salon.send("JOIN SALON").text
+
+
+def test_past_the_redemptions_an_hour_the_reward_is_refused_and_nothing_spent(phone, mama, db, clock):
+    limited(db, redemptions_per_hour=2)
+    me = phone(CUSTOMER)
+    me.send("JOIN MAMA")
+    give_points(db, 450)  # 500: five Zobo drinks
+    for _ in range(2):
+        me.send("REDEEM 1")
+        assert "Your code for Free Zobo drink" in me.send("1").text
+    assert "Redeem Free Zobo drink for 100 points?" in me.send("REDEEM 1").text
+    before = conversation(db)
+    assert me.send("1").text == TOO_MANY_REWARDS
+    assert me.send("1").replies == []
+    assert (count(db, RewardRedemption), balance_of(db, CUSTOMER)) == (2, 300)
+    assert conversation(db) == before  # still asked to confirm: nothing was written
+    assert "Balance: 300 points" in me.send("BAL").text  # other messages go on
+    clock.advance(hours=1)
+    me.send("REDEEM 1")
+    assert "Your code for Free Zobo drink" in me.send("1").text
+    assert (count(db, RewardRedemption), balance_of(db, CUSTOMER)) == (3, 200)
+
+
+def test_past_the_wrong_lookups_an_hour_staff_lookups_go_silent_found_or_not(phone, mama, db, clock):
+    limited(db, wrong_lookups_per_hour=2)
+    phone(CUSTOMER).send("JOIN MAMA")
+    bayo = phone(BAYO)
+    bayo.send("LOG")
+    assert bayo.send(BAYO_PIN).text == "Customer's phone number or member code?"
+    assert "couldn't read that" in bayo.send("ABCDEF").text  # a member code nobody has
+    assert "couldn't read that" in bayo.send("12").text
+    assert bayo.send("QQQQQQ").text == TOO_MANY_MISSES
+    with db.sessions() as session:
+        code = session.scalar(select(Customer.member_code).where(Customer.phone_number == CUSTOMER))
+    assert bayo.send(code).replies == []  # a right guess is silenced too: guessing learns nothing
+    assert bayo.send("VERIFY RD-AAAAAA").replies == []
+    with db.sessions() as session:
+        state = session.scalar(select(VendorUser.conversation_state).where(VendorUser.phone_number == BAYO))
+    assert (state["flow"], state["step"]) == ("log", "customer")  # the silenced answers changed nothing
+    assert "Staff commands" in bayo.send("HELP").text  # other messages go on
+    clock.advance(hours=1)
+    bayo.send("LOG")
+    assert bayo.send(BAYO_PIN).text == "Customer's phone number or member code?"
+    assert bayo.send(code).text == "Amount spent? (like 15000, 15,000 or 15k)"
+
+
+def test_rate_limits_in_the_tenant_file_have_defaults_and_staff_never_below_customers():
+    assert tenant_file()["rate_limits"] == {
+        "messages_per_minute": 20, "staff_messages_per_minute": 60, "redemptions_per_hour": 3, "wrong_lookups_per_hour": 10,
+    }
+    with pytest.raises(Exception, match="staff_messages_per_minute: must not be below messages_per_minute"):
+        tenant_file(rate_limits={"messages_per_minute": 30, "staff_messages_per_minute": 20})
+    with pytest.raises(Exception, match="rate_limits.messages_per_minute"):
+        tenant_file(rate_limits={"messages_per_minute": 0})

@@ -1,0 +1,22 @@
+"""Rate limits under real concurrency: messages from one phone arriving together are counted
+one by one in Redis, so exactly one of them gets the notice (PostgreSQL and Redis)."""
+from __future__ import annotations
+
+from models import WhatsAppMessage
+from tests.conftest import Phone, count
+from tests.test_concurrency_pg import all_at_once
+from tests.test_limits import TOO_FAST, Clock, limited
+
+
+def test_messages_arriving_together_past_the_limit_get_one_notice_between_them(app, mama, db):
+    app.extensions["dispatcher"].clock = Clock()  # no minute ends mid-test
+    limited(db, messages_per_minute=6)
+    number = "+2348031230009"
+    Phone(app, number).send("JOIN MAMA")
+    results = all_at_once(app, number, ["BAL"] * 12)
+    answers = sorted(result.text for result in results if result.replies)
+    assert all(result.status == 200 for result in results)
+    assert sum("Balance: 50 points" in text for text in answers) == 5
+    assert answers.count(TOO_FAST) == 1
+    assert sum(not result.replies for result in results) == 6
+    assert count(db, WhatsAppMessage, WhatsAppMessage.direction == "inbound") == 6

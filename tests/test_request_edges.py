@@ -1,0 +1,162 @@
+"""Hostile and clumsy requests: size limits, repeated fields, bytes the database cannot store,
+over-long fields and path parameters. Each gets a clear answer or a 4xx and changes nothing."""
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import pytest
+from sqlalchemy import select
+from twilio.request_validator import RequestValidator
+
+from bot.outbound import queue_message
+from bot.request_limits import MAX_FORM_FIELDS, MAX_REQUEST_BYTES
+from models import Customer, Tenant, WhatsAppMessage
+from tests.conftest import AUTH_TOKEN, INBOUND_URL, PUBLIC_BASE_URL, count
+from webhooks.twilio import MAX_MEDIA
+
+STATUS_URL = "/webhooks/twilio/status"
+
+
+def signed(path: str, form: dict) -> dict:
+    return {"X-Twilio-Signature": RequestValidator(AUTH_TOKEN).compute_signature(PUBLIC_BASE_URL + path, form)}
+
+
+def post_raw(app, path: str, body: str, headers: dict):
+    return app.test_client().post(
+        path, data=body, headers={**headers, "Content-Type": "application/x-www-form-urlencoded"}
+    )
+
+
+def media(n: int) -> dict:
+    return {f"MediaUrl{i}": f"https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME{i:032d}" for i in range(n)}
+
+
+def assert_nothing_stored(db):
+    assert count(db, WhatsAppMessage) == 0
+    assert count(db, Customer) == 0
+
+
+# --- request size (item 1) ---------------------------------------------------------------
+
+@pytest.mark.parametrize("path", [INBOUND_URL, STATUS_URL, "/dev/phone/send", "/healthz"])
+def test_a_body_over_the_limit_is_refused_on_every_route(app, mama, db, phone, path):
+    form = phone().form("JOIN MAMA", Padding="x" * MAX_REQUEST_BYTES)
+    response = post_raw(app, path, urlencode(form), signed(path, form))
+    assert response.status_code == 413
+    assert_nothing_stored(db)
+
+
+def test_a_form_with_too_many_fields_is_refused_before_its_signature_is_checked(app, mama, db, phone):
+    form = {**phone().form("JOIN MAMA"), **{f"F{i}": "" for i in range(MAX_FORM_FIELDS)}}
+    assert len(urlencode(form)) < MAX_REQUEST_BYTES  # small, but too many fields to parse
+    response = post_raw(app, INBOUND_URL, urlencode(form), {"X-Twilio-Signature": "anything"})
+    assert response.status_code == 413  # not 403: refused before the form was parsed
+    assert_nothing_stored(db)
+
+
+def test_the_largest_real_twilio_message_is_accepted(phone, mama, db):
+    # 4,096 emoji (12 bytes each once percent-encoded) and 10 media links.
+    sent = phone().send("JOIN MAMA " + "👍" * 4086, NumMedia=str(MAX_MEDIA), **media(MAX_MEDIA))
+    assert sent.status == 200
+    assert "Welcome to Mama Put Kitchen rewards!" in sent.text
+
+
+@pytest.mark.parametrize("num_media", ["12", "1000000000"])
+def test_a_signed_num_media_is_bounded(phone, mama, db, num_media):
+    me = phone()
+    me.send("JOIN MAMA")
+    sent = me.send("", NumMedia=num_media, **media(12))
+    assert sent.text == "I can't read pictures or voice notes yet, only text."
+    with db.sessions() as session:
+        stored = session.scalars(select(WhatsAppMessage.media).where(WhatsAppMessage.message_sid == sent.sid)).one()
+    assert stored == list(media(MAX_MEDIA).values())
+
+
+# --- repeated fields (item 13) -----------------------------------------------------------
+
+def test_a_signed_form_that_repeats_a_field_is_refused(app, mama, db, phone):
+    me = phone()
+    form = me.form("BAL")
+    # Signed over the first Body; a parser that kept the last one would read JOIN MAMA.
+    response = post_raw(app, INBOUND_URL, urlencode(form) + "&Body=JOIN+MAMA", signed(INBOUND_URL, form))
+    assert response.status_code == 403
+    assert_nothing_stored(db)
+
+
+# --- bytes the database cannot store, over-long fields (item 11) -------------------------
+
+def test_nul_bytes_in_the_text_and_the_name_are_dropped(phone, mama, db):
+    me = phone()
+    sent = me.send("JOIN\x00 MAMA\x00", ProfileName="Chi\x00di")
+    assert "Welcome to Mama Put Kitchen rewards!" in sent.text
+    with db.sessions() as session:
+        assert session.scalars(select(WhatsAppMessage.body)).one() == "JOIN MAMA"
+        assert session.scalars(select(Customer.whatsapp_name)).one() == "Chidi"
+
+
+def test_an_over_long_profile_name_is_cut_to_what_is_stored(phone, mama, db):
+    phone().send("JOIN MAMA", ProfileName="N" * 1000)
+    with db.sessions() as session:
+        assert session.scalars(select(Customer.whatsapp_name)).one() == "N" * 255
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("MessageSid", "SM\x00abc"),
+        ("MessageSid", "SM" + "a" * 100),
+        ("To", "whatsapp:+1415\x005238886"),
+        ("To", "whatsapp:+1415523888600000000000000000"),
+        ("To", "whatsapp:" + "9" * 40),
+        ("From", "whatsapp:+234803" + "1" * 40),
+    ],
+)
+def test_a_malformed_identifier_is_a_bad_request(phone, mama, db, field, value):
+    me = phone()
+    form = {**me.form("JOIN MAMA"), field: value}
+    assert me.post(form).status_code == 400
+    assert_nothing_stored(db)
+
+
+def test_a_short_code_is_still_taken_as_it_came(phone, mama, db):
+    sent = phone(channel="sms", to="32811").send("HELLO")
+    assert "send JOIN and the shop's code" in sent.text
+
+
+def test_a_delivery_receipt_with_a_nul_is_ignored_or_cleaned(app, mama, db, phone):
+    phone().send("JOIN MAMA")
+    with db.transaction() as session:
+        member = session.scalars(select(Customer)).one()
+        queue_message(session, [], session.get(Tenant, member.tenant_id), member, "hi", triggered_by="test")
+        outbound = session.scalars(select(WhatsAppMessage).where(WhatsAppMessage.direction == "outbound")).one()
+        outbound.status, outbound.message_sid = "sent", "SMout1"
+    for form in (
+        {"MessageSid": "SMout1\x00", "MessageStatus": "failed"},
+        {"MessageSid": "SMout1", "MessageStatus": "undelivered", "ErrorCode": "63\x00016"},
+    ):
+        assert post_raw(app, STATUS_URL, urlencode(form), signed(STATUS_URL, form)).status_code == 204
+    with db.sessions() as session:
+        after = session.scalars(select(WhatsAppMessage).where(WhatsAppMessage.direction == "outbound")).one()
+    assert (after.status, after.error_code) == ("undelivered", "63016")
+
+
+@pytest.mark.parametrize("path", ["/qr/MAMA%00.png", "/media/%00.png", "/qr/" + "M" * 300 + ".png", "/media/a%20b.png"])
+def test_malformed_path_parameters_are_not_found(app, mama, path):
+    assert app.test_client().get(path).status_code == 404
+
+
+# --- the catch-all answer is recognised ---------------------------------------------------
+
+def test_the_phone_helper_fails_on_the_catch_all_unless_asked(app, phone, mama, monkeypatch):
+    me = phone()
+    me.send("JOIN MAMA")
+    with pytest.raises(AssertionError):
+        me.send("BAL", expect_error=True)  # a normal answer is not the error asked for
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("engine broke")
+
+    monkeypatch.setattr(app.extensions["dispatcher"].engine, "handle", broken)
+    assert me.send("BAL", expect_error=True).status == 200
+    with pytest.raises(AssertionError, match="BAL"):
+        me.send("BAL")
