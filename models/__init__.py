@@ -1,13 +1,13 @@
 """Typed SQLAlchemy models. Every tenant-scoped table leads its keys with tenant_id."""
 from models.base import Base
 from models.customer import Customer
-from models.engagement import MissionCompletion, Referral, SpinHistory, WheelItem
+from models.engagement import MissionCompletion, Referral, SpinCredit, SpinHistory, WheelItem
 from models.message import AuditLog, WhatsAppMessage
 from models.onboarding import PlatformMessage, VendorInvitation
 from models.points import CustomerPointsBalance, PointsLotAllocation, PointsTransaction
 from models.purchase import Purchase
 from models.reward import Reward, RewardRedemption
-from models.tenant import PhoneRoute, Tenant, VendorUser
+from models.tenant import PhoneRoute, PinLockout, Tenant, VendorUser
 from models.voting import (
     Contestant, Episode, EpisodeContestant, EpisodeVoter, Show, SmsVoteLog, Vote, VoteBalance, VoteOptOut, VotePackage,
     VoteShortCode,
@@ -24,6 +24,7 @@ __all__ = [
     "EpisodeVoter",
     "MissionCompletion",
     "PhoneRoute",
+    "PinLockout",
     "PlatformMessage",
     "PointsLotAllocation",
     "PointsTransaction",
@@ -33,6 +34,7 @@ __all__ = [
     "RewardRedemption",
     "Show",
     "SmsVoteLog",
+    "SpinCredit",
     "SpinHistory",
     "Tenant",
     "VendorInvitation",

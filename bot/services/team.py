@@ -69,7 +69,7 @@ class TeamService:
             user = VendorUser(tenant_id=ctx.tenant.id, phone_number=phone)
             ctx.session.add(user)
         user.full_name, user.role, user.is_active = name, "staff", True
-        user.pin_hash, user.failed_pin_attempts, user.locked_until, user.session_expires_at = None, 0, None, None
+        user.pin_hash, user.session_expires_at = None, None
         user.conversation_state = {}
         ctx.session.flush()
         self._audit("staff.added", user)

@@ -1,7 +1,7 @@
 """SMS voting: shows, short codes, contestants, episodes, packages, votes, sms_vote_logs.
 
 Revision ID: 0007
-Revises: 0009
+Revises: 0005
 Create Date: 2026-11-26 06:23:27.857677
 """
 from alembic import op
@@ -10,7 +10,7 @@ import models.base
 
 
 revision = '0007'
-down_revision = '0009'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
