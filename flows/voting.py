@@ -161,8 +161,8 @@ def read(show: ShowView, inbound: Inbound, now: datetime) -> Cast | Buy | Answer
         return Answer("stop", say("vote_stopped", show=show.name), opt="out")
     if words and words[0] in START_WORDS:
         return Answer("start", say("vote_started", show=show.name), opt="in")
-    if len(words) == 1 and show.package(inbound.to, words[0]):
-        return Buy(show.package(inbound.to, words[0]))
+    if len(words) == 1 and (package := show.package(inbound.to, words[0])):
+        return Buy(package)
     wanted = _vote_words(words)
     if wanted is None:
         return Answer("not_understood", help_message(show, inbound.to, now))

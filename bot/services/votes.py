@@ -15,8 +15,8 @@ from typing import Callable
 
 from sqlalchemy import Connection, Integer, bindparam, case, delete, distinct, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import psycopg2 as pg_psycopg2
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.dialects.postgresql import psycopg2 as _psycopg2  # noqa: F401 (postgresql.psycopg2 below)
 from sqlalchemy.orm import Session
 
 from flows.voting import Cast, PackageView, ShowView
@@ -225,7 +225,7 @@ def _run_prepared(connection: Connection, name: str, params: dict):
 @cache
 def _prepared(name: str) -> tuple[str, str, tuple[str, ...]]:
     """PREPARE and EXECUTE texts of a PostgreSQL statement, and the names of its parameters in order."""
-    dialect = postgresql.psycopg2.dialect(paramstyle="numeric_dollar")
+    dialect = pg_psycopg2.dialect(paramstyle="numeric_dollar")
     compiled = getattr(_statements("postgresql"), name).compile(dialect=dialect)
     names = tuple(compiled.positiontup)
     types = ", ".join(compiled.binds[key].type.compile(dialect=dialect) for key in names)
