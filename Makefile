@@ -19,10 +19,11 @@ $(VENV)/.installed: requirements.txt
 	$(BIN)/pip install --quiet --requirement requirements.txt
 	touch $@
 
-# pyzbar, which the QR tests decode with, needs the zbar library from the system.
+# pyzbar, which the QR tests decode with, needs the zbar library from the system; the Kannel
+# test runs Kannel's bearerbox and smsbox (kannel) and its fake SMSC (kannel-extras).
 system-deps:
-	@ldconfig -p | grep -q libzbar.so.0 || \
-		($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libzbar0 >/dev/null)
+	@(ldconfig -p | grep -q libzbar.so.0 && test -x /usr/sbin/bearerbox && test -x /usr/lib/kannel/test/fakesmsc) || \
+		($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libzbar0 kannel kannel-extras >/dev/null)
 
 # The dev phone is served only when asked for (see README, Configuration).
 run: export DEV_PHONE = 1

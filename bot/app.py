@@ -8,14 +8,16 @@ from typing import Callable
 from flask import Flask
 
 import api
-from bot import cli, devphone, request_limits, runtime, web
+from bot import cli, devphone, request_limits, runtime, studio, web
 from bot.config import Config
 from bot.dispatcher import Dispatcher
 from bot.engine import Engine
 from bot.platform import PlatformDesk
+from bot.routing import Router
+from bot.voting import VotingDesk
 from flows import FLOWS, MAIN_MENU
 from models.base import utcnow
-from webhooks import twilio
+from webhooks import kannel, twilio
 
 
 def create_app(config: Config | None = None, clock: Callable[[], datetime] = utcnow) -> Flask:
@@ -29,7 +31,10 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc
     app.extensions["dispatcher"] = Dispatcher(
         rt.db, Engine(FLOWS, MAIN_MENU), rt.deliver, rt.redis, config.pin_pepper, rt.clock, platform
     )
+    app.extensions["router"] = Router(rt.db, app.extensions["dispatcher"], VotingDesk(rt.db, rt.clock))
     app.register_blueprint(twilio.blueprint)
+    app.register_blueprint(kannel.blueprint)
+    app.register_blueprint(studio.blueprint)
     web.register(app)
     api.register(app)
     if config.serves_dev_phone:

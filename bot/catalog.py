@@ -382,6 +382,23 @@ CATALOG: dict[str, dict[str, Template]] = {
             "*{vendor}*: {points:@points_expire} on {when:%d %b %Y}. {progress}\n"
             "Reply STOP for no more reminders and offers."
         ),
+        # SMS voting (issue 12): short, one SMS each
+        "vote_help": "{show}: {line}Vote for: {choices}. Up to {cap} votes per episode. {packages}STOP to opt out.",
+        "vote_help_line": "text a contestant's number to {number} ({price} a vote). ",
+        "vote_help_package": "{keyword} to {shortcode}: {votes} votes for {price}. ",
+        "vote_counted": "Thanks! Your vote for {name} ({number}) is counted.",
+        "vote_counted_package": "Thanks! {votes} votes for {name} ({number}) counted. Bought votes left: {left}.",
+        "vote_package_bought": "Thanks! {votes} votes added: you have {balance} to spend. Send VOTE, the number and how many, e.g. VOTE 1 10.",
+        "vote_closed": "{show}: voting is closed. Thanks for watching!",
+        "vote_closed_until": "{show}: voting is closed. Lines open {when:%d %b at %H:%M}.",
+        "vote_unknown_contestant": "No contestant {choice} in this vote. Vote for: {choices}.",
+        "vote_over_cap": "You've used all {cap} votes for this episode. Thanks for voting!",
+        "vote_too_fast": "Slow down: at most {cap} votes a minute. Please vote again in a minute.",
+        "vote_no_free_votes": "You've used your free WhatsApp vote for this episode. To vote again, text {number} to {shortcode}.",
+        "vote_no_package_votes": "You have {balance} bought votes. {offer}",
+        "vote_package_offer": "Send {keyword} to {shortcode} to buy {votes}.",
+        "vote_stopped": "{show}: you won't get any more SMS from us. Text START to undo.",
+        "vote_started": "{show}: welcome back, you'll get our SMS again. Text STOP to opt out.",
     },
     "fr": {
         # Menu et navigation
@@ -775,6 +792,28 @@ CATALOG: dict[str, dict[str, Template]] = {
             "*{vendor}* : {points:@points_expire} le {when:%d %b %Y}. {progress}\n"
             "Répondez STOP pour ne plus recevoir de rappels ni d'offres."
         ),
+        # SMS voting (issue 12): short, one SMS each
+        "vote_help": "{show} : {line}Votez pour : {choices}. Jusqu'à {cap} votes par épisode. {packages}STOP pour ne plus recevoir nos SMS.",
+        "vote_help_line": "envoyez le numéro d'un candidat au {number} ({price} le vote). ",
+        "vote_help_package": "{keyword} au {shortcode} : {votes} votes pour {price}. ",
+        "vote_counted": "Merci ! Votre vote pour {name} ({number}) est compté.",
+        "vote_counted_package": "Merci ! {votes} votes pour {name} ({number}) comptés. Votes achetés restants : {left}.",
+        "vote_package_bought": (
+            "Merci ! {votes} votes ajoutés : vous en avez {balance} à utiliser. "
+            "Envoyez VOTE, le numéro et le nombre, par exemple VOTE 1 10."
+        ),
+        "vote_closed": "{show} : les votes sont clos. Merci d'avoir regardé !",
+        "vote_closed_until": "{show} : les votes sont clos. Ils ouvrent le {when:%d %b à %H:%M}.",
+        "vote_unknown_contestant": "Pas de candidat {choice} dans ce vote. Votez pour : {choices}.",
+        "vote_over_cap": "Vous avez utilisé vos {cap} votes pour cet épisode. Merci d'avoir voté !",
+        "vote_too_fast": "Doucement : {cap} votes par minute au plus. Votez à nouveau dans une minute.",
+        "vote_no_free_votes": (
+            "Vous avez utilisé votre vote WhatsApp gratuit pour cet épisode. Pour voter encore, envoyez {number} au {shortcode}."
+        ),
+        "vote_no_package_votes": "Vous avez {balance} votes achetés. {offer}",
+        "vote_package_offer": "Envoyez {keyword} au {shortcode} pour en acheter {votes}.",
+        "vote_stopped": "{show} : vous ne recevrez plus nos SMS. Envoyez START pour annuler.",
+        "vote_started": "{show} : bon retour, vous recevrez à nouveau nos SMS. Envoyez STOP pour les arrêter.",
     },
 }
 

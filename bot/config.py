@@ -45,6 +45,7 @@ class Config:
     api_rate_limit: int = 300  # API requests per key per minute (API_RATE_LIMIT)
     # How long a worker's claim on an outbound message lasts before `outbox reconcile` may settle it.
     outbox_lease_seconds: int = 120
+    kannel_shared_secret: str | None = None  # the key Kannel's sms-service sends; unset: Kannel is refused
 
     @property
     def console_sender(self) -> bool:
@@ -82,6 +83,7 @@ class Config:
             platform_whatsapp_number=_phone(env.get("PLATFORM_WHATSAPP_NUMBER"), "PLATFORM_WHATSAPP_NUMBER"),
             api_rate_limit=_positive_int(env, "API_RATE_LIMIT", 300),
             outbox_lease_seconds=_positive_int(env, "OUTBOX_LEASE_SECONDS", 120),
+            kannel_shared_secret=env.get("KANNEL_SHARED_SECRET") or None,
         )
 
 

@@ -10,16 +10,24 @@ from models.points import CustomerPointsBalance, PointsLotAllocation, PointsTran
 from models.purchase import Purchase
 from models.reward import Reward, RewardRedemption
 from models.tenant import PhoneRoute, PinLockout, Tenant, VendorUser
+from models.voting import (
+    Contestant, Episode, EpisodeContestant, EpisodeVoter, Show, SmsVoteLog, Vote, VoteBalance, VoteOptOut, VotePackage,
+    VoteShortCode,
+)
 
 __all__ = [
     "ApiIdempotencyKey",
     "ApiKey",
     "AuditLog",
     "Base",
+    "Contestant",
     "Customer",
     "CustomerPointsBalance",
     "DailyMetrics",
     "ExpiryReminder",
+    "Episode",
+    "EpisodeContestant",
+    "EpisodeVoter",
     "MissionCompletion",
     "PhoneRoute",
     "PinLockout",
@@ -30,11 +38,18 @@ __all__ = [
     "Referral",
     "Reward",
     "RewardRedemption",
+    "Show",
+    "SmsVoteLog",
     "SpinCredit",
     "SpinHistory",
     "Tenant",
     "VendorInvitation",
     "VendorUser",
+    "Vote",
+    "VoteBalance",
+    "VoteOptOut",
+    "VotePackage",
+    "VoteShortCode",
     "WhatsAppMessage",
     "WheelItem",
 ]

@@ -38,7 +38,7 @@ def inbound():
     message = parse_inbound(request.form)
     if message is None:
         abort(400)
-    replies = current_app.extensions["dispatcher"].handle(message)
+    replies = current_app.extensions["router"].handle(message)
     return twiml(replies, request.host_url)
 
 

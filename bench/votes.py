@@ -1,0 +1,239 @@
+"""Benchmark of a burst of SMS votes against a hello-world Flask baseline.
+
+What it measures: votes per second, p50/p99 latency and errors of POST
+/webhooks/twilio/inbound when 100,000 distinct phones each text a contestant to the show's
+short code, signed like Twilio's requests, with the real app (`wsgi:app`, PostgreSQL) under
+gunicorn with the Procfile's settings (2 workers of 4 threads, gthread). The same requests, at
+the same concurrency, then go to the shared hello-world webhook (hello_webhook.py from
+shared/reference: fixed TwiML, no signature check, no database) under the same gunicorn
+settings; the ratio of the two rates says how much of the WSGI stack's capacity a vote leaves.
+Every vote is durable in PostgreSQL before its 200 (synchronous commit; concurrent commits
+share their WAL flushes), so afterwards `flask --app wsgi voting results` must count exactly
+as many votes as there were 200 answers.
+
+How: it drops and recreates the database `bench_votes`, runs the migrations, loads a show
+whose episode 1 is open now, pre-signs every request (a unique MessageSid and phone each) and
+drives each server with wrk (`apt-get install wrk`) and bench/votes.lua at --connections
+keep-alive connections: first a warm-up of --warmup votes, then the burst. That is one round;
+--rounds rounds alternate app and hello, each with new phones, and the medians are reported.
+
+Run from the project root:
+
+    .venv/bin/python bench/votes.py [--phones 100000] [--connections 64] [--rounds 3]
+
+Exits 1 when a target misses: >= 2,000 votes/s, ratio >= 0.3, p99 < 100 ms, every request
+answered 200, and results equal to the 200s.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+import webhook as bench  # bench/ is on sys.path when this file runs as a script
+from twilio.request_validator import RequestValidator
+
+bench.DB_NAME = "bench_votes"  # read by bench's database, flask and server helpers
+SHOW_CODE, SHORT_CODE = "BENCH", "1515"
+APP_PORT, HELLO_PORT = 5650, 5651  # this project's bench ports
+FIRST_PHONE = 85510000000  # +855 10 000 000: a Cambodian mobile range
+CONTESTANTS = ["SOKHA", "DARA", "CHANTHA", "VICHEKA"]
+BODIES = ["1", "VOTE 2", "v3", "vicheka"]  # the forms viewers use, in turn
+REFERENCE_DIRS = ("../shared/reference", "../../shared/reference")  # CI's checkout; a worktree's
+MIN_RATE, MIN_RATIO, MAX_P99_MS = 2000.0, 0.3, 100.0
+WRK_LIMIT_SECONDS = 600  # a burst that has not finished by then is a failure
+SERVER_ARGS = list(bench.GUNICORN_ARGS)  # the Procfile's, unless --threads says otherwise
+
+
+@dataclass(frozen=True)
+class Burst:
+    ok: int
+    failed: int
+    sent: int
+    responses: int
+    duration_us: int
+    p50_us: int
+    p99_us: int
+    max_us: int
+    connect_errors: int
+    read_errors: int
+    write_errors: int
+    timeouts: int
+
+    @property
+    def rate(self) -> float:
+        return self.ok / (self.duration_us / 1e6)
+
+    @property
+    def errors(self) -> int:
+        return self.failed + self.connect_errors + self.read_errors + self.write_errors + self.timeouts
+
+
+def show_file() -> dict:
+    """A show whose first episode is voting now, with caps no single vote reaches."""
+    zone = ZoneInfo("Asia/Phnom_Penh")
+    now = datetime.now(zone).replace(second=0, microsecond=0, tzinfo=None)
+    return {
+        "code": SHOW_CODE, "name": "Bench Factor", "country": "KH", "timezone": "Asia/Phnom_Penh",
+        "shortcodes": [{"carrier": "smart", "number": SHORT_CODE, "price": 0.25, "currency": "USD"}],
+        "max_votes_per_phone_per_episode": 50, "max_votes_per_phone_per_minute": 20,
+        "contestants": [{"number": i, "code": code, "name": code.title()} for i, code in enumerate(CONTESTANTS, 1)],
+        "episodes": [{"number": 1, "title": "Bench night", "voting_start": (now - timedelta(hours=1)).isoformat(),
+                      "voting_end": (now + timedelta(hours=6)).isoformat(), "contestants": [1, 2, 3, 4]}],
+    }
+
+
+def reference_dir(given: str | None) -> Path:
+    candidates = [Path(given)] if given else [bench.ROOT / relative for relative in REFERENCE_DIRS]
+    for folder in candidates:
+        if (folder / "hello_webhook.py").exists():
+            return folder.resolve()
+    sys.exit(f"hello_webhook.py not found in {', '.join(map(str, candidates))}: give --reference DIR")
+
+
+@contextmanager
+def gunicorn(name: str, app_spec: str, port: int, chdir: Path | None = None) -> Iterator[bench.Server]:
+    """bench.gunicorn on a port of this bench's own, with SERVER_ARGS."""
+    server = bench.Server(name, port)
+    command = [str(bench.BIN / "gunicorn"), *SERVER_ARGS, "--bind", f"{bench.HOST}:{port}"]
+    command += ["--chdir", str(chdir)] if chdir else []
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen([*command, app_spec], cwd=bench.ROOT, env=bench.app_env(server.url), stdout=log,
+                                   stderr=subprocess.STDOUT)
+        try:
+            bench.wait_until_answering(process, server, log)
+            yield server
+        finally:
+            bench.stop(process)
+
+
+def write_requests(path: Path, server: bench.Server, first_phone: int, count: int, tag: str) -> None:
+    """`count` votes from phones first_phone.., one a line: the Twilio signature, a tab, the body."""
+    validator = RequestValidator(bench.AUTH_TOKEN)
+    url = server.url + bench.INBOUND_PATH
+    with path.open("w") as file:
+        for i in range(count):
+            form = {
+                "MessageSid": f"SM{tag}{i:0{32 - len(tag)}x}", "AccountSid": "ACbench", "From": f"+{first_phone + i}",
+                "To": SHORT_CODE, "Body": BODIES[i % len(BODIES)], "NumMedia": "0",
+            }
+            file.write(f"{validator.compute_signature(url, form)}\t{urlencode(form)}\n")
+
+
+def wrk(server: bench.Server, requests: Path, connections: int) -> Burst:
+    threads = 2
+    command = [
+        "wrk", "-t", str(threads), "-c", str(connections), "-d", f"{WRK_LIMIT_SECONDS}s", "--timeout", "30s",
+        "-s", str(bench.ROOT / "bench" / "votes.lua"), server.url, "--", str(requests), str(threads), bench.INBOUND_PATH,
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output, finished = [], 0
+    for text in process.stdout:  # wrk runs until -d: interrupt it once every thread is done
+        output.append(text)
+        finished += text.startswith("THREAD-DONE")
+        if finished == threads:
+            process.send_signal(signal.SIGINT)
+    process.wait(timeout=60)
+    line = next((text for text in output if text.startswith("RESULT ")), None)
+    if process.returncode != 0 or line is None:
+        sys.exit("wrk failed:\n" + "".join(output)[-3000:])
+    return Burst(**json.loads(line.removeprefix("RESULT ")))
+
+
+def counted_votes() -> int:
+    command = [str(bench.BIN / "flask"), "--app", "wsgi", "voting", "results", SHOW_CODE, "--episode", "1", "--json"]
+    done = subprocess.run(command, cwd=bench.ROOT, env=bench.app_env(), capture_output=True, text=True, timeout=300, check=True)
+    return json.loads(done.stdout)["total"]
+
+
+def one_round(servers: dict[str, bench.Server], args: argparse.Namespace, round_number: int, folder: Path) -> dict[str, Burst]:
+    bursts = {}
+    for name, server in servers.items():
+        # Phones never vote twice: each round and server has its own range, and its own warm-up range.
+        first = FIRST_PHONE + (2 * round_number + (name == "hello")) * (args.phones + args.warmup)
+        warmup, burst = folder / f"{name}-warmup.txt", folder / f"{name}-burst.txt"
+        write_requests(warmup, server, first, args.warmup, f"w{round_number}{name[0]}")
+        write_requests(burst, server, first + args.warmup, args.phones, f"b{round_number}{name[0]}")
+        warm = wrk(server, warmup, args.connections)
+        bursts[name] = wrk(server, burst, args.connections)
+        bursts[f"{name} warm-up"] = warm
+        print(f"  round {round_number + 1} {name:<6}{line(bursts[name])}")
+    return bursts
+
+
+def line(burst: Burst) -> str:
+    return (f"{burst.rate:>9,.0f} votes/s  p50 {burst.p50_us / 1000:>6.1f} ms  p99 {burst.p99_us / 1000:>6.1f} ms  "
+            f"max {burst.max_us / 1000:>7.1f} ms  {burst.ok:,} x 200, {burst.errors} errors")
+
+
+def report(rounds: list[dict[str, Burst]], counted: int) -> list[tuple[bool, str]]:
+    app = [r["app"] for r in rounds]
+    hello = [r["hello"] for r in rounds]
+    rate, hello_rate = statistics.median(b.rate for b in app), statistics.median(b.rate for b in hello)
+    p50, p99 = statistics.median(b.p50_us for b in app) / 1000, statistics.median(b.p99_us for b in app) / 1000
+    ratios = [a.rate / h.rate for a, h in zip(app, hello)]
+    ratio = statistics.median(ratios)
+    answered = sum(r[name].ok for r in rounds for name in ("app", "app warm-up"))
+    errors = sum(r[name].errors for r in rounds for name in r)
+    print(f"\nmedian of {len(rounds)} round(s):")
+    print(f"  app    {rate:>9,.0f} votes/s  p50 {p50:.1f} ms  p99 {p99:.1f} ms")
+    print(f"  hello  {hello_rate:>9,.0f} req/s    p50 {statistics.median(b.p50_us for b in hello) / 1000:.1f} ms  "
+          f"p99 {statistics.median(b.p99_us for b in hello) / 1000:.1f} ms")
+    print(f"  ratio app/hello {ratio:.3f} (per round: {', '.join(f'{r:.3f}' for r in ratios)})")
+    print(f"  votes counted by `voting results`: {counted:,}; 200 answers from the app (warm-ups included): {answered:,}")
+    return [
+        (rate >= MIN_RATE, f"votes/s >= {MIN_RATE:,.0f}: {rate:,.0f}"),
+        (ratio >= MIN_RATIO, f"ratio to hello-world >= {MIN_RATIO}: {ratio:.3f}"),
+        (p99 < MAX_P99_MS, f"p99 < {MAX_P99_MS:.0f} ms: {p99:.1f} ms"),
+        (errors == 0, f"every request answered 200: {errors} error(s)"),
+        (counted == answered, f"none lost or counted twice: {counted:,} counted for {answered:,} answered 200"),
+    ]
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--phones", type=int, default=100_000, help="distinct phones in a burst, one vote each (default 100000)")
+    parser.add_argument("--connections", type=int, default=64, help="concurrent keep-alive connections (default 64)")
+    parser.add_argument("--rounds", type=int, default=3, help="bursts per server, alternating; medians reported (default 3)")
+    parser.add_argument("--warmup", type=int, default=5_000, help="votes sent before each burst, counted too (default 5000)")
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker, for both servers (default 4, the Procfile's)")
+    parser.add_argument("--reference", help="folder of hello_webhook.py (default: ../shared/reference from the project)")
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk")
+    hello_dir = reference_dir(args.reference)
+    SERVER_ARGS[SERVER_ARGS.index("--threads") + 1] = str(args.threads)
+    bench.start_run()
+    print(f"recreating database {bench.DB_NAME}")
+    bench.recreate_database()
+    with tempfile.TemporaryDirectory() as folder:
+        show = Path(folder) / "show.json"
+        show.write_text(json.dumps(show_file()))
+        bench.flask("voting", "load", str(show))
+        with gunicorn("app", "wsgi:app", APP_PORT) as app, gunicorn("hello", "hello_webhook:app", HELLO_PORT, hello_dir) as hello:
+            print(f"app on {app.url}, hello ({hello_dir / 'hello_webhook.py'}) on {hello.url}; "
+                  f"{' '.join(SERVER_ARGS)}; wrk, {args.connections} connections")
+            print(f"{args.rounds} round(s) of {args.phones:,} votes from distinct phones (after {args.warmup:,} to warm up)")
+            rounds = [one_round({"app": app, "hello": hello}, args, n, Path(folder)) for n in range(args.rounds)]
+    checks = report(rounds, counted_votes())
+    return bench.report_checks(checks)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

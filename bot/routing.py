@@ -1,0 +1,59 @@
+"""The routing step in front of the conversation engine: the number a message was written to
+decides where it goes, whichever door it came in by (Twilio, Kannel).
+
+The table maps each show's short codes and WhatsApp number to the show; every other number
+belongs to the loyalty vendors, whose dispatcher finds the vendor itself. The table lives in
+memory and is read again from the database every few seconds, so a show loaded or reloaded
+by another process is routed within REFRESH_SECONDS, and the vote path asks no question of
+the database to know where it is."""
+from __future__ import annotations
+
+import threading
+import time
+
+from bot.db import Database
+from bot.dispatcher import Dispatcher, Reply
+from bot.services.shows import show_views
+from bot.voting import VotingDesk
+from flows.base import Inbound
+from flows.voting import ShowView
+
+REFRESH_SECONDS = 2.0
+
+
+class Router:
+    def __init__(self, db: Database, loyalty: Dispatcher, voting: VotingDesk, clock=time.monotonic):
+        self.db = db
+        self.loyalty = loyalty
+        self.voting = voting
+        self.clock = clock
+        self._table: dict[str, ShowView] = {}
+        self._read_at: float | None = None
+        self._lock = threading.Lock()
+
+    def handle(self, inbound: Inbound, carrier: str | None = None) -> list[Reply]:
+        """`carrier` is the carrier the message came through, when the door knows it (Kannel's smsc)."""
+        show = self.show_for(inbound.to)
+        if show is None:
+            return self.loyalty.handle(inbound)
+        return self.voting.handle(inbound, show, carrier or show.carrier_of(inbound.to, inbound.channel))
+
+    def show_for(self, number: str) -> ShowView | None:
+        return self._current().get(number)
+
+    def forget(self) -> None:
+        """Read the table again at the next message (after a show was loaded in this process)."""
+        self._read_at = None
+
+    def _current(self) -> dict[str, ShowView]:
+        read_at = self._read_at
+        if read_at is None or self.clock() - read_at > REFRESH_SECONDS:
+            with self._lock:  # one thread reads; the others wait for its table
+                if self._read_at is read_at:
+                    self._table = self._read()
+                    self._read_at = self.clock()
+        return self._table
+
+    def _read(self) -> dict[str, ShowView]:
+        with self.db.sessions() as session:
+            return {number: show for show in show_views(session) for number in show.numbers}

@@ -1,0 +1,148 @@
+"""Carriers' settlement files: which logged messages the carrier charged, which it did not,
+and the money per carrier and short code (`flask --app wsgi voting reconcile`)."""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Iterable
+
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.orm import Session
+
+from bot.money import exponent, to_minor
+from models import SmsVoteLog
+
+COLUMNS = ("message_id", "msisdn", "shortcode", "amount", "charged_at", "status")
+# What carriers write in `status` for a charge that went through, and for one that did not.
+CHARGED = frozenset({"charged", "confirmed", "success", "ok", "delivered"})
+NOT_CHARGED = frozenset({"failed", "refunded", "rejected", "error", "not_charged"})
+_CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class Settlement:
+    line: int
+    message_id: str
+    msisdn: str
+    shortcode: str
+    amount: Decimal  # major units, in the currency the message was logged in
+    charged_at: datetime
+    charged: bool
+
+
+class SettlementError(ValueError):
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+def parse_settlement(lines: Iterable[str]) -> list[Settlement]:
+    """The rows of a settlement CSV (`message_id,msisdn,shortcode,amount,charged_at,status`).
+    Raises SettlementError naming every bad line; times without a zone are UTC."""
+    reader = csv.DictReader(lines)
+    missing = [name for name in COLUMNS if name not in (reader.fieldnames or [])]
+    if missing:
+        raise SettlementError([f"header: missing column(s) {', '.join(missing)}"])
+    rows, problems = [], []
+    for row in reader:
+        try:
+            rows.append(_settlement(reader.line_num, row))
+        except ValueError as error:
+            problems.append(f"line {reader.line_num}: {error}")
+    if problems:
+        raise SettlementError(problems)
+    return rows
+
+
+def _settlement(line: int, row: dict) -> Settlement:
+    values = {name: (row.get(name) or "").strip() for name in COLUMNS}
+    if not values["message_id"]:
+        raise ValueError("message_id: missing")
+    try:
+        amount = Decimal(values["amount"])
+    except InvalidOperation:
+        raise ValueError(f"amount: not a number: {values['amount']!r}") from None
+    if amount < 0:
+        raise ValueError("amount: negative")
+    try:
+        charged_at = datetime.fromisoformat(values["charged_at"].replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"charged_at: not a time like 2026-12-05T19:03:00: {values['charged_at']!r}") from None
+    if charged_at.tzinfo is None:
+        charged_at = charged_at.replace(tzinfo=timezone.utc)
+    status = values["status"].lower()
+    if status not in CHARGED | NOT_CHARGED:
+        raise ValueError(f"status: {values['status']!r} is none of {', '.join(sorted(CHARGED | NOT_CHARGED))}")
+    return Settlement(line, values["message_id"], values["msisdn"], values["shortcode"], amount, charged_at, status in CHARGED)
+
+
+@dataclass
+class Report:
+    confirmed: int = 0
+    failed: int = 0
+    unlogged: list[Settlement] = field(default_factory=list)  # charged without a log
+    uncharged: list[SmsVoteLog] = field(default_factory=list)  # logged (to be charged) without a charge
+    amount_differs: list[tuple[Settlement, Decimal]] = field(default_factory=list)  # with the amount logged
+    revenue: list[tuple] = field(default_factory=list)  # carrier, short_code, currency, messages, amount (minor)
+
+
+def reconcile(session: Session, carrier: str, settlements: list[Settlement]) -> Report:
+    """Mark the carrier's logged messages confirmed or failed as the file says, and report
+    the differences. Refused messages (rejected) keep their status: a charge for one is
+    reported as an amount that differs. Running the same file again changes nothing."""
+    report = Report()
+    logged = _logged(session, carrier, [s.message_id for s in settlements])
+    changes = []
+    for settlement in settlements:
+        log = logged.get(settlement.message_id)
+        if log is None:
+            if settlement.charged:
+                report.unlogged.append(settlement)
+            continue
+        charged = to_minor(settlement.amount, log.currency or "")  # nothing was to be charged: two decimals
+        if settlement.charged and charged != log.charge_amount:
+            report.amount_differs.append((settlement, Decimal(log.charge_amount) / 10 ** exponent(log.currency or "")))
+        if log.status == "rejected":
+            continue
+        status = "confirmed" if settlement.charged else "failed"
+        report.confirmed += status == "confirmed"
+        report.failed += status == "failed"
+        changes.append({"b_id": log.id, "b_status": status, "b_at": settlement.charged_at if settlement.charged else None})
+    if changes:
+        t = SmsVoteLog.__table__
+        session.connection().execute(
+            update(t).where(t.c.id == bindparam("b_id")).values(status=bindparam("b_status"), confirmed_at=bindparam("b_at")),
+            changes,
+        )
+    if settlements:
+        report.uncharged = _not_in_file(session, carrier, set(logged), max(s.charged_at for s in settlements))
+    report.revenue = _revenue(session)
+    return report
+
+
+def _logged(session: Session, carrier: str, message_ids: list[str]) -> dict[str, SmsVoteLog]:
+    found = {}
+    for start in range(0, len(message_ids), _CHUNK):
+        chunk = message_ids[start:start + _CHUNK]
+        found.update((log.carrier_message_id, log) for log in session.scalars(
+            select(SmsVoteLog).where(SmsVoteLog.carrier == carrier, SmsVoteLog.carrier_message_id.in_(chunk))))
+    return found
+
+
+def _not_in_file(session: Session, carrier: str, in_file: set[str], until: datetime) -> list[SmsVoteLog]:
+    """Messages logged to be charged, up to the file's last charge, that it does not list."""
+    pending = session.scalars(select(SmsVoteLog).where(
+        SmsVoteLog.carrier == carrier, SmsVoteLog.status == "pending", SmsVoteLog.charge_amount > 0,
+        SmsVoteLog.created_at <= until,
+    ).order_by(SmsVoteLog.created_at))
+    return [log for log in pending if log.carrier_message_id not in in_file]
+
+
+def _revenue(session: Session) -> list[tuple]:
+    return [tuple(row) for row in session.execute(
+        select(SmsVoteLog.carrier, SmsVoteLog.short_code, SmsVoteLog.currency, func.count(), func.sum(SmsVoteLog.charge_amount))
+        .where(SmsVoteLog.status == "confirmed", SmsVoteLog.charge_amount > 0)
+        .group_by(SmsVoteLog.carrier, SmsVoteLog.short_code, SmsVoteLog.currency)
+        .order_by(SmsVoteLog.carrier, SmsVoteLog.short_code))]

@@ -1,0 +1,143 @@
+"""The Kannel door: the webhook's shared secret and parameters, then real Kannel (bearerbox,
+smsbox and one fakesmsc per carrier) delivering votes as mobile-originated messages."""
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from dataclasses import replace
+from urllib.parse import urlencode
+
+import pytest
+from werkzeug.serving import make_server
+
+from models import SmsVoteLog, WhatsAppMessage
+from tests import kannel_support as kannel
+from tests.conftest import count
+from tests.voting_support import live, load, log_of, results, show  # noqa: F401 (fixtures)
+
+SECRET = "kannel-test-secret"
+APP_PORT = 5620
+
+
+@pytest.fixture
+def gateway(app):
+    """The app with KANNEL_SHARED_SECRET set."""
+    runtime = app.extensions["runtime"]
+    runtime.config = replace(runtime.config, kannel_shared_secret=SECRET)
+    return app
+
+
+def mo(app, key=SECRET, **params):
+    """What smsbox sends for one mobile-originated message."""
+    query = {"key": key, "from": "85512345678", "to": "1515", "text": "1", "smsc": "smart", "id": "k-1", "ts": "1796468400", **params}
+    if key is None:
+        del query["key"]
+    return app.test_client().get("/webhooks/kannel/inbound?" + urlencode(query))
+
+
+def test_a_wrong_or_missing_key_is_refused_and_stores_nothing(gateway, show, live, db):
+    assert mo(gateway, key="not-the-secret").status_code == 403
+    assert mo(gateway, key=None).status_code == 403
+    assert mo(gateway, key="").status_code == 403
+    assert count(db, SmsVoteLog) == 0 and count(db, WhatsAppMessage) == 0
+
+
+def test_without_a_configured_secret_kannel_is_refused(app, show, live, db):
+    assert mo(app, key="").status_code == 403
+    assert count(db, SmsVoteLog) == 0
+
+
+def test_a_vote_is_counted_and_the_reply_is_the_plain_text_body(gateway, show, live, app, db):
+    response = mo(gateway, id="k-vote", smsc="Cellcard", to="1516", text="vote 2")
+    assert response.status_code == 200 and response.mimetype == "text/plain"
+    assert response.get_data(as_text=True) == "Thanks! Your vote for Dara Kim (2) is counted."
+    row = log_of(db, "k-vote")
+    assert (row.phone_number, row.carrier, row.short_code, row.charge_amount) == ("+85512345678", "cellcard", "1516", 25)
+    assert results(app)["contestants"][1]["sms"] == 1
+
+
+def test_a_local_number_is_read_in_the_country_of_the_short_code(gateway, show, live, db):
+    assert mo(gateway, id="k-local", **{"from": "012 000 002"}).status_code == 200
+    assert log_of(db, "k-local").phone_number == "+85512000002"
+
+
+def test_a_retry_of_the_same_message_id_is_counted_once(gateway, show, live, app):
+    first = mo(gateway, id="k-retry")
+    again = mo(gateway, id="k-retry")
+    assert first.get_data() == again.get_data() == b"Thanks! Your vote for Sokha Chan (1) is counted."
+    assert results(app)["total"] == 1
+
+
+def test_a_message_without_a_sender_is_a_bad_request(gateway, show, live, db):
+    assert mo(gateway, **{"from": ""}).status_code == 400
+    assert count(db, SmsVoteLog) == 0
+
+
+# --- real Kannel ---------------------------------------------------------------------------
+
+# What each carrier's subscribers send: (sender as the SMSC gives it, short code, text, times).
+TRAFFIC = {
+    "smart": ("85512000001", "1515", "VOTE 1", 4),
+    "cellcard": ("012000002", "1516", "2", 3),
+    "metfone": ("+85597000003", "1517", "sokha", 2),
+}
+
+
+@pytest.fixture
+def served(gateway):
+    """The app on a real port, as smsbox calls it."""
+    server = make_server(kannel.HOST, APP_PORT, gateway, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield gateway
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+def test_real_kannel_delivers_votes_from_every_carrier_and_sends_the_replies_back(served, show, live, db, tmp_path):
+    missing = [str(path) for path in (kannel.BEARERBOX, kannel.SMSBOX, kannel.FAKESMSC) if not path.exists()]
+    assert not missing, f"Kannel is not installed ({', '.join(missing)}): run make system-deps"
+    conf = tmp_path / "kannel.conf"
+    conf.write_text(kannel.config(tmp_path, APP_PORT, SECRET))
+    started: list[subprocess.Popen] = []
+
+    def start(*command, output):
+        process = subprocess.Popen([str(part) for part in command], stdout=output.open("w"), stderr=subprocess.STDOUT)
+        started.append(process)
+        return process
+
+    try:
+        bearerbox = start(kannel.BEARERBOX, conf, output=tmp_path / "bearerbox.out")
+        kannel.wait_for_port(kannel.SMSBOX_PORT, bearerbox, tmp_path / "bearerbox.out")
+        start(kannel.SMSBOX, conf, output=tmp_path / "smsbox.out")
+        smscs = []
+        for carrier, (sender, short_code, text, times) in TRAFFIC.items():
+            port = kannel.SMSC_PORTS[carrier]
+            kannel.wait_for_port(port, bearerbox, tmp_path / "bearerbox.out")
+            output = tmp_path / f"fakesmsc-{carrier}.out"
+            process = start(kannel.FAKESMSC, "-H", kannel.HOST, "-r", port, "-i", "0.05", "-m", times,
+                            f"{sender} {short_code} text {text}", output=output)
+            smscs.append(kannel.FakeSmsc(carrier, process, output))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and any(len(smsc.replies()) < TRAFFIC[smsc.carrier][3] for smsc in smscs):
+            time.sleep(0.2)
+        replies = {smsc.carrier: smsc.replies() for smsc in smscs}
+    finally:
+        for process in reversed(started):
+            kannel.stop(process)
+    assert replies == {
+        "smart": ["Thanks! Your vote for Sokha Chan (1) is counted."] * 4,
+        "cellcard": ["Thanks! Your vote for Dara Kim (2) is counted."] * 3,
+        "metfone": ["Thanks! Your vote for Sokha Chan (1) is counted."] * 2,
+    }, (tmp_path / "smsbox.log").read_text(errors="replace")[-3000:]
+    tallies = results(served)
+    assert [(c["number"], c["votes"], c["sms"], c["unique_voters"]) for c in tallies["contestants"]] == [(1, 6, 6, 2), (2, 3, 3, 1)]
+    with db.sessions() as session:
+        logged = session.execute(
+            SmsVoteLog.__table__.select().with_only_columns(SmsVoteLog.carrier, SmsVoteLog.phone_number, SmsVoteLog.short_code)
+        ).all()
+    assert sorted(set(map(tuple, logged))) == [
+        ("cellcard", "+85512000002", "1516"), ("metfone", "+85597000003", "1517"), ("smart", "+85512000001", "1515"),
+    ]
+    assert len(logged) == 9  # one row per message, each with its own Kannel message id

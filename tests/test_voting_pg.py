@@ -1,0 +1,76 @@
+"""Votes under real concurrency (PostgreSQL only): the caps, retries and bought-vote balances
+hold when one phone's messages arrive at once, and many phones never wait for each other."""
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import create_engine, select, text
+
+from models import EpisodeVoter, SmsVoteLog, Vote, VoteBalance
+from tests.conftest import Phone, count
+from tests.voting_support import FAN_LINE, SMART, live, load, results, show  # noqa: F401 (fixtures)
+
+
+def all_at_once(app, messages: list[tuple[str, str, str | None]], to: str = SMART):
+    """Send (phone, text, sid) messages by SMS in parallel threads released together."""
+    barrier = threading.Barrier(len(messages))
+
+    def send(message):
+        number, text, sid = message
+        phone = Phone(app, number, to=to, channel="sms")
+        barrier.wait()
+        return phone.send(text, sid=sid)
+
+    with ThreadPoolExecutor(max_workers=len(messages)) as pool:
+        return list(pool.map(send, messages))
+
+
+def test_sixty_votes_at_once_from_one_phone_count_exactly_the_cap(load, live, app, db):
+    load(max_votes_per_phone_per_episode=50, max_votes_per_phone_per_minute=100)
+    answers = all_at_once(app, [("+85512000010", "1", None)] * 60)
+    assert all(answer.status == 200 for answer in answers)
+    assert sum(answer.text == "Thanks! Your vote for Sokha Chan (1) is counted." for answer in answers) == 50
+    assert sum(answer.text == "You've used all 50 votes for this episode. Thanks for voting!" for answer in answers) == 10
+    assert results(app)["total"] == 50
+    assert count(db, SmsVoteLog) == 60 and count(db, SmsVoteLog, SmsVoteLog.reason == "over_cap") == 10
+    with db.sessions() as session:
+        assert session.scalar(select(EpisodeVoter.votes)) == 50
+
+
+def test_a_message_retried_at_once_is_counted_once_and_every_copy_gets_its_answer(show, live, app, db):
+    answers = all_at_once(app, [("+85512000011", "2", "SMsamevote")] * 12)
+    assert {answer.text for answer in answers} == {"Thanks! Your vote for Dara Kim (2) is counted."}
+    assert results(app)["total"] == 1
+    assert count(db, SmsVoteLog) == 1 and count(db, Vote) == 1
+
+
+def test_bought_votes_spent_at_once_never_go_below_zero(load, live, app, db):
+    load(max_votes_per_phone_per_episode=1000, max_votes_per_phone_per_minute=1000)
+    Phone(app, "+85512000012", to=FAN_LINE, channel="sms").send("FAN")  # 60 votes
+    answers = all_at_once(app, [("+85512000012", "VOTE 1 10", None)] * 10)
+    assert sum("10 votes for Sokha Chan (1) counted" in answer.text for answer in answers) == 6
+    assert sum(answer.text.startswith("You have 0 bought votes") for answer in answers) == 4
+    assert results(app)["contestants"][0]["package"] == 60
+    with db.sessions() as session:
+        assert session.scalar(select(VoteBalance.votes)) == 0
+
+
+def test_many_phones_at_once_are_all_counted(show, live, app, db):
+    answers = all_at_once(app, [(f"+8551201{i:04d}", str(1 + i % 2), None) for i in range(40)])
+    assert all(answer.text.endswith("is counted.") for answer in answers)
+    assert [c["votes"] for c in results(app)["contestants"]] == [20, 20]
+    assert count(db, EpisodeVoter) == 40
+
+
+def test_a_database_restart_does_not_lose_the_next_vote(show, live, app, db):
+    first = Phone(app, "+85512000013", to=SMART, channel="sms")
+    first.send("1")  # leaves a connection in the pool
+    admin = create_engine(db.url)
+    with admin.connect() as connection:  # kill the app's connections, as a restart would
+        connection.execute(
+            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        )
+    admin.dispose()
+    assert first.send("2").text == "Thanks! Your vote for Dara Kim (2) is counted."
+    assert results(app)["total"] == 2
