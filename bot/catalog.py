@@ -210,6 +210,9 @@ CATALOG: dict[str, dict[str, str]] = {
             "{points:,} of your *{vendor}* points expire on {when:%d %b %Y}. {progress}\n"
             "Reply STOP for no more reminders and offers."
         ),
+        # Broadcasts (the vendor writes the text; these are the bot's parts of it)
+        "broadcast_unnamed": "there",  # {first_name} / {name} of a member whose name we do not know: "Hi there!"
+        "broadcast_stop_line": "Reply STOP for no more offers.",
     },
 }
 

@@ -1,7 +1,7 @@
 """Queueing outbound messages: written to `whatsapp_messages` as `queued` inside the caller's
 transaction; the caller hands the keys (its outbox) to the runtime after commit, whose job sends
 them through the delivery engine (bot/services/delivery.py). Every push goes this way: a notice,
-a reminder, a broadcast (many pushes at once, `queue_pushes`)."""
+a reminder, a broadcast (many pushes at once, `queue_pushes` and `queue_texts`)."""
 from __future__ import annotations
 
 import uuid
@@ -54,8 +54,20 @@ def queue_message(
     return insert_rows(session, outbox, [_row(tenant, customer, triggered_by, body, media_url, None, category, utcnow())])[0]
 
 
+def queue_texts(
+    session: Session, outbox: list[MessageKey], tenant: Tenant, texts: Iterable[tuple[Any, str, dict | None]], *,
+    triggered_by: str, media_url: str | None, category: str, now: datetime, **columns,
+) -> list[MessageKey]:
+    """Queue many texts written elsewhere than the catalog (a broadcast's), in one INSERT: each
+    (customer, body, template variables or None). `columns` are stored on every row (the
+    broadcast, its own template)."""
+    rows = [_row(tenant, customer, triggered_by, body, media_url, variables, category, now, **columns)
+            for customer, body, variables in texts]
+    return insert_rows(session, outbox, rows)
+
+
 def _row(tenant: Tenant, customer, key: str, body: str, media_url: str | None, variables: dict | None,
-         category: str, now: datetime) -> dict:
+         category: str, now: datetime, **columns) -> dict:
     suppressed = category == MARKETING and not customer.opted_in
     return {
         "tenant_id": tenant.id, "id": new_id(), "customer_id": customer.id, "direction": "outbound",
@@ -65,7 +77,7 @@ def _row(tenant: Tenant, customer, key: str, body: str, media_url: str | None, v
         "triggered_by": key, "category": category, "content_variables": variables,
         "error_code": "opted_out" if suppressed else None,
         "error_message": "marketing to a customer who opted out" if suppressed else None,
-        "created_at": now, "enqueued_at": None if suppressed else now,
+        "created_at": now, "enqueued_at": None if suppressed else now, **columns,
     }
 
 

@@ -1,5 +1,6 @@
 """Typed SQLAlchemy models. Every tenant-scoped table leads its keys with tenant_id."""
 from models.base import Base
+from models.broadcast import Broadcast, BroadcastRecipient
 from models.customer import Customer
 from models.delivery import DailyMetrics, ExpiryReminder
 from models.engagement import MissionCompletion, Referral, SpinHistory, WheelItem
@@ -12,6 +13,8 @@ from models.tenant import PhoneRoute, Tenant, VendorUser
 __all__ = [
     "AuditLog",
     "Base",
+    "Broadcast",
+    "BroadcastRecipient",
     "Customer",
     "CustomerPointsBalance",
     "DailyMetrics",

@@ -243,7 +243,8 @@ class TenantFileSchema(Schema):
     templates = fields.Dict(keys=fields.String(validate=_message_kind), values=fields.Nested(TemplateSchema), load_default=dict)
     messages_per_second = fields.Integer(load_default=10, strict=True, validate=validate.Range(0, 1000))  # 0: unpaced
     expiry_reminder_days = fields.Integer(load_default=7, strict=True, validate=validate.Range(0, 365))  # 0: none
-    marketing_per_week = fields.Integer(load_default=None, strict=True, validate=validate.Range(0, 100))  # None: no cap
+    # Marketing pushes of any kind (broadcasts, reminders) a member gets in 7 days, at most (0: none).
+    max_marketing_per_week = fields.Integer(load_default=2, strict=True, validate=validate.Range(0, 100))
 
     @post_load
     def normalise_phones(self, data, **kwargs):
