@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import Engine, Integer, create_engine, event, literal, text
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.functions import FunctionElement
 
 from models.base import UTCDateTime
 

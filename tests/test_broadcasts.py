@@ -5,11 +5,13 @@ sender). The races and the crash proofs with real workers are in test_broadcasts
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from bot.app import create_app
 from bot.pacing import Pacer
@@ -18,17 +20,19 @@ from bot.services.broadcast_file import BroadcastFileError, parse
 from bot.services.customers import enroll
 from bot.services.tenants import load_tenant
 from models import (
-    AuditLog, Broadcast, BroadcastRecipient, Customer, Purchase, RewardRedemption, Tenant, WhatsAppMessage,
+    AuditLog, Broadcast, BroadcastRecipient, Customer, Purchase, Reward, RewardRedemption, Tenant, WhatsAppMessage,
 )
 from models.base import utcnow
 from tests.conftest import count, make_config, run_jobs, tenant_file
 from tests.fake_twilio import FakeTwilio
+from tests.test_outbound import post_status
 from workers.broadcasts import advance_broadcasts, hand_over, run_broadcast, start_runner
 
 ACCOUNT_SID = "AC" + "0" * 32
 TEMPLATE_SID = "HX" + "2" * 32
 LAGOS = ZoneInfo("Africa/Lagos")
 TIERS = [{"name": "Silver", "min_points": 0}, {"name": "Gold", "min_points": 500}]
+TOKEN = uuid.uuid4()  # a runner's lease, for tests that take the runner's steps themselves
 
 
 @pytest.fixture
@@ -225,8 +229,8 @@ def test_a_file_naming_no_known_vendor_is_refused(app, mama, db, tmp_path):
 
 
 def test_preview_counts_exactly_and_renders_three_samples(app, mama, db, tmp_path):
-    gold = [add_member(db, mama, f"+23480300000{i:02d}", name=f"Member{i} Obi", points_earned=600, tier="Gold")
-            for i in range(4)]
+    for i in range(4):
+        add_member(db, mama, f"+23480300000{i:02d}", name=f"Member{i} Obi", points_earned=600, tier="Gold")
     add_member(db, mama, "+2348030000100", points_earned=600, tier="Gold", opted_in=False)
     add_member(db, mama, "+2348030000101", points_earned=600, tier="Gold", wrote_hours_ago=30)  # window closed
     add_member(db, mama, "+2348030000102", points_earned=600, tier="Gold", wrote_hours_ago=None)  # never wrote
@@ -250,7 +254,6 @@ def test_preview_counts_exactly_and_renders_three_samples(app, mama, db, tmp_pat
         number = int(sample["phone"][-2:])
         assert sample["text"] == (f"Hi Member{number}! Double points at Mama Put Kitchen this Friday. You have 650 points.\n"
                                   "Reply STOP for no more offers.")
-    assert len(gold) == 4
 
 
 def test_with_a_template_nobody_is_outside_the_window_but_the_unreachable_still_are(mama, db):
@@ -442,8 +445,6 @@ def fed_not_sent(app, broadcast, limit=500) -> None:
         broadcasts.step(session, (broadcast.tenant_id, broadcast.id), TOKEN, utcnow(), timedelta(seconds=60), limit)
 
 
-TOKEN = __import__("uuid").uuid4()
-
 
 def move(db, verb, broadcast):
     with db.transaction() as session:
@@ -547,7 +548,7 @@ def test_stop_before_their_turn_means_no_push(twilio_app, mama, db, fake, phone)
     broadcast = create(db, mama)
     with db.transaction() as session:
         broadcasts.launch(session, session.get(Tenant, mama.id), broadcast.id, utcnow())
-    assert "STOP" not in phone("+2348030000002").send("STOP").text or True
+    assert phone("+2348030000002").send("STOP").status == 200
     run(twilio_app, broadcast)
     assert [m["to"] for m in fake.messages.values()] == ["whatsapp:+2348030000001"]
     result = stats(db, broadcast)
@@ -568,7 +569,7 @@ def test_stop_while_a_worker_is_sending_the_batch_stops_the_rest(twilio_app, mam
         if not stopped:
             assert phone("+2348030000002").send("STOP").status == 200
             stopped.append(True)
-        __import__("time").sleep(seconds)
+        time.sleep(seconds)
 
     runtime.pacer = Pacer(runtime.redis, sleep=wait_and_stop)
     launch(twilio_app, broadcast)
@@ -592,10 +593,6 @@ def test_the_weekly_cap_counts_marketing_of_any_kind_and_never_transactional(mam
     old = add_member(db, mama, "+2348030000003")
     marketing_pushes(db, mama, reminded, 2)
     marketing_pushes(db, mama, old, 2, days_ago=8)  # last week's
-    with db.transaction() as session:
-        session.execute(update(WhatsAppMessage).where(WhatsAppMessage.customer_id == notified)
-                        .values(category="transactional"))
-    marketing_pushes(db, mama, notified, 0)
     with db.transaction() as session:
         for _ in range(3):
             session.add(WhatsAppMessage(
@@ -626,7 +623,6 @@ def test_the_cap_is_checked_again_when_a_recipients_turn_comes(app, mama, db):
 
 
 def receipt(app, message, status):
-    from tests.test_outbound import post_status
     assert post_status(app, {"MessageSid": message.message_sid, "MessageStatus": status},
                        (message.tenant_id, message.id)).status_code == 204
 
@@ -648,7 +644,7 @@ def test_stats_count_receipts_replies_opt_outs_and_conversions(twilio_app, mama,
                                  created_at=sent_at + timedelta(days=days)))
         session.add(Purchase(tenant_id=mama.id, customer_id=ids[4], amount=5_000, currency="NGN",
                              created_at=sent_at - timedelta(hours=1)))  # before the push: not a conversion
-        reward_id = session.scalar(select(__import__("models").Reward.id).limit(1))
+        reward_id = session.scalar(select(Reward.id).limit(1))
         session.add(RewardRedemption(tenant_id=mama.id, customer_id=ids[3], reward_id=reward_id, points_deducted=100,
                                      redemption_code="RD-TESTAB", media_token="t" * 40, expires_at=utcnow() + timedelta(days=1),
                                      created_at=sent_at + timedelta(days=1)))
@@ -702,7 +698,7 @@ def test_a_follow_up_goes_to_who_did_not_read_or_did_not_reply(twilio_app, mama,
     assert result.exit_code == 0, result.output
     follow_up = result.output.strip().splitlines()[-1]
     with db.sessions() as session:
-        retargeted = session.get(Broadcast, (mama.id, __import__("uuid").UUID(follow_up)))
+        retargeted = session.get(Broadcast, (mama.id, uuid.UUID(follow_up)))
     assert (retargeted.retarget_of, retargeted.name) == (broadcast.id, "Last chance")
     launch(twilio_app, retargeted)
     assert {m.customer_id for m in pushes(db, retargeted)} == {ids[i] for i in expected}
@@ -727,13 +723,13 @@ def test_the_commands_from_create_to_stats(app, mama, db, tmp_path, capsys):
     created = cli(app, "create", path)
     assert created.exit_code == 0, created.output
     broadcast_id = created.output.strip().splitlines()[-1]
-    assert str(__import__("uuid").UUID(broadcast_id)) == broadcast_id
+    assert str(uuid.UUID(broadcast_id)) == broadcast_id
     listed = cli(app, "list", "--tenant", "mama")
     assert broadcast_id in listed.output and "draft" in listed.output
     launched = cli(app, "launch", broadcast_id)
     assert launched.exit_code == 0 and "is sending to 1 member(s)" in launched.output
     run_jobs(app)
-    assert pushes(db, Broadcast(id=__import__("uuid").UUID(broadcast_id)))[0].body.startswith("Hi Ada! Double points")
+    assert pushes(db, Broadcast(id=uuid.UUID(broadcast_id)))[0].body.startswith("Hi Ada! Double points")
     assert "was already completed" in cli(app, "launch", broadcast_id).output
     assert cli(app, "pause", broadcast_id).exit_code == 1
     result = json.loads(cli(app, "stats", broadcast_id, "--json").output)

@@ -114,7 +114,7 @@ class BroadcastFileSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    tenant = fields.String(required=True, validate=validate.Length(1, 20))
+    tenant = fields.String(load_default=None, validate=validate.Length(1, 20))  # the file's; the API knows its vendor
     name = fields.String(required=True, validate=validate.Length(1, 255))
     text = fields.String(required=True, validate=[validate.Length(1, MAX_TEXT), variables_in])
     template = fields.Nested(TemplateSchema, load_default=None, allow_none=True)
@@ -187,7 +187,7 @@ def parse(session: Session, raw, tenant: Tenant, now: datetime) -> Definition:
     except ValidationError as error:
         raise BroadcastFileError(error.messages) from None
     errors: dict = {}
-    if data["tenant"].strip().upper() != tenant.vendor_code:
+    if data["tenant"] is not None and data["tenant"].strip().upper() != tenant.vendor_code:
         errors["tenant"] = [f"names {data['tenant']}, not {tenant.vendor_code}"]
     segment = _segment(data["segment"] or {}, tenant, errors)
     send_at = _send_at(data["send_at"], tenant, now, errors)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Uuid, and_, case, func, literal, or_, select, update
+from sqlalchemy import Uuid, case, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.db import insert_for
@@ -142,7 +142,7 @@ def retarget(session: Session, tenant: Tenant, broadcast_id: uuid.UUID, retarget
     did not reply within 72 hours (`not_replied`), within the definition's own segment; who
     they are is settled when the follow-up is launched."""
     if retarget not in RETARGETS:
-        raise BroadcastError(f"A follow-up goes to who did {' or '.join(RETARGETS)}, not {retarget}.")
+        raise BroadcastError(f"A follow-up is for {' or '.join(RETARGETS)}, not {retarget!r}.")
     earlier = get(session, tenant, broadcast_id)
     if earlier.launched_at is None:
         raise BroadcastError(f"Broadcast {earlier.name!r} has not been sent yet: nobody to follow up.")
@@ -158,9 +158,10 @@ def launch(session: Session, tenant: Tenant, broadcast_id: uuid.UUID, now: datet
     broadcast = get(session, tenant, broadcast_id)
     if broadcast.status == "cancelled":
         raise BroadcastError(f"Broadcast {broadcast.name!r} was cancelled; create it again to send it.")
-    if broadcast.status == "draft" and broadcast.send_at and broadcast.send_at > now:
+    not_yet = broadcast.send_at is not None and broadcast.send_at > now
+    if broadcast.status == "draft" and not_yet:
         return Moved(broadcast, _move(session, broadcast, "scheduled", now))
-    if broadcast.status in ("draft", "scheduled") and not (broadcast.send_at and broadcast.send_at > now):
+    if broadcast.status in ("draft", "scheduled") and not not_yet:
         return start(session, broadcast, now)
     return Moved(broadcast, False, run=broadcast.status == "sending")
 
