@@ -5,6 +5,7 @@ What it measures, each beside a floor on the same database in the same run (medi
      beside raw SQL counting the same segment (one pass over the members with their balances);
   2. launch: `broadcasts.launch` and its commit, the audience frozen into broadcast_recipients
      (target 3 s or less), beside raw SQL inserting as many rows into a table of the same shape;
+     and, once it is sent, `broadcasts.stats` (no floor: for the record);
   3. end to end: from handing the launched broadcast to a runner until it is completed, every
      push sent by --workers real `rq worker` processes (one of them runs the runner) to a local
      fake of Twilio's REST API (tests/fake_twilio.py), pacing off: sends/s, beside the twilio
@@ -269,10 +270,14 @@ def run_end_to_end(args, processes: Processes, runtime, moved) -> dict:
     pushes = sql("""SELECT count(*), count(DISTINCT customer_id) FROM whatsapp_messages WHERE broadcast_id = %(id)s""",
                  {"id": str(broadcast.id)})[0]
     left = sql("SELECT count(*) FROM whatsapp_messages WHERE status IN ('queued', 'sending')")[0][0]
-    with runtime.db.sessions() as session:
-        result = broadcasts.stats(session, session.get(Tenant, broadcast.tenant_id), broadcast.id).as_json()
+    result = read_stats(runtime, broadcast)
     return {"seconds": seconds, "status": status, "fake": stats, "pushes": pushes, "left": left, "stats": result,
             "rate": result["sent"] / seconds}
+
+
+def read_stats(runtime, broadcast) -> dict:
+    with runtime.db.sessions() as session:
+        return broadcasts.stats(session, session.get(Tenant, broadcast.tenant_id), broadcast.id).as_json()
 
 
 def main() -> int:
@@ -305,6 +310,7 @@ def main() -> int:
         reference = run_reference(args, processes)
         print(f"end to end: {launches[0][1].broadcast.total_recipients:,} recipients, {args.workers} workers...", flush=True)
         run = run_end_to_end(args, processes, runtime, launches[0][1])
+        stats_s = statistics.median(timed(lambda: read_stats(runtime, launches[0][1].broadcast))[0] for _ in range(args.runs))
     finally:
         processes.stop_all()
     preview = previews[0][1]
@@ -316,6 +322,7 @@ def main() -> int:
     print(f"\n{'':<34}{'seconds':>10}{'floor (raw SQL)':>18}{'ratio':>8}")
     print(f"{'preview':<34}{preview_s:>10.2f}{preview_floor_s:>18.2f}{preview_s / preview_floor_s:>8.1f}")
     print(f"{'launch (audience freeze)':<34}{launch_s:>10.2f}{launch_floor_s:>18.2f}{launch_s / launch_floor_s:>8.1f}")
+    print(f"{'stats, once sent':<34}{stats_s:>10.2f}")
     print(f"\n{'':<34}{'sends/s':>10}{'seconds':>10}{'vs reference':>14}")
     print(f"{'reference (client, no DB, no queue)':<34}{reference:>10,.0f}{'':>10}{'1.00':>14}")
     print(f"{'broadcast end to end':<34}{run['rate']:>10,.0f}{run['seconds']:>10.1f}{run['rate'] / reference:>14.2f}")

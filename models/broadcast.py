@@ -53,7 +53,7 @@ class Broadcast(Base):
 class BroadcastRecipient(Base):
     """The audience frozen at launch: one row per (broadcast, customer), so that a customer is
     pushed a broadcast at most once. `message_id` is the push it became; `skip_reason` says why
-    it became none (the frequency cap when its turn came, a cancel)."""
+    it became none (the broadcast was cancelled before its turn)."""
 
     __tablename__ = "broadcast_recipients"
     __table_args__ = (

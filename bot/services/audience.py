@@ -18,29 +18,21 @@ from sqlalchemy.orm import Session
 from bot.catalog import render
 from bot.db import later
 from bot.services.broadcast_file import Definition, variables_in
-from bot.services.delivery import WINDOW, unreachable_now
+from bot.services.delivery import REACHED, WINDOW, marketing_counts, max_marketing_per_week, unreachable_now
 from bot.services.rewards import catalog
 from flows.base import say
 from models import Customer, CustomerPointsBalance, Purchase, Reward, Tenant, WhatsAppMessage
 
-DEFAULT_MAX_MARKETING_PER_WEEK = 2
-CAP_PERIOD = timedelta(days=7)
-# Pushes that reached the customer or may still: a failed or skipped one does not count.
-COUNTED = ("queued", "sending", "sent", "delivered", "read")
-SENT = ("sent", "delivered", "read")  # Twilio accepted it
+SENT = REACHED  # Twilio took it (delivered and read included)
 REPLY_HOURS = 72
 SUPPRESSIONS = ("opted_out", "frequency_cap", "outside_window", "unreachable")  # checked in this order
-
-
-def max_marketing_per_week(tenant: Tenant) -> int:
-    return tenant.settings.get("max_marketing_per_week", DEFAULT_MAX_MARKETING_PER_WEEK)
 
 
 def audience(tenant: Tenant, definition: Definition, now: datetime):
     """SELECT customer_id, reason: the members the segment matches; `reason` is the first
     suppression that applies (SUPPRESSIONS), NULL for a recipient."""
     balance = func.coalesce(CustomerPointsBalance.current_balance, 0)
-    recent = _marketing_counts(tenant.id, now)
+    recent = marketing_counts(now, WhatsAppMessage.tenant_id == tenant.id).subquery()
     reasons = [
         (not_(Customer.opted_in), "opted_out"),
         (func.coalesce(recent.c.pushes, 0) >= max_marketing_per_week(tenant), "frequency_cap"),
@@ -94,24 +86,6 @@ def _segment(tenant: Tenant, definition: Definition, balance, now: datetime) -> 
     if definition.retarget_of:
         where.append(Customer.id.in_(_retargeted(tenant.id, definition.retarget_of, definition.retarget)))
     return where
-
-
-def _marketing_counts(tenant_id: uuid.UUID, now: datetime, *where):
-    """customer_id, pushes: marketing pushes of any kind in the cap's period (a subquery)."""
-    return (
-        select(WhatsAppMessage.customer_id, func.count().label("pushes"))
-        .where(WhatsAppMessage.tenant_id == tenant_id, WhatsAppMessage.category == "marketing",
-               WhatsAppMessage.created_at > now - CAP_PERIOD, WhatsAppMessage.status.in_(COUNTED), *where)
-        .group_by(WhatsAppMessage.customer_id)
-        .subquery()
-    )
-
-
-def capped(session: Session, tenant: Tenant, customer_ids: list, now: datetime) -> set:
-    """Which of these customers have had their week's marketing already (checked again when a
-    recipient's turn comes: other pushes may have gone since the launch)."""
-    recent = _marketing_counts(tenant.id, now, WhatsAppMessage.customer_id.in_(customer_ids))
-    return set(session.scalars(select(recent.c.customer_id).where(recent.c.pushes >= max_marketing_per_week(tenant))))
 
 
 def _last_inbound(tenant_id: uuid.UUID):

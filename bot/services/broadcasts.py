@@ -34,9 +34,7 @@ from sqlalchemy.orm import Session
 from bot.db import insert_for
 from bot.outbound import MARKETING, MessageKey, queue_texts
 from bot.services import audit
-from bot.services.audience import (
-    REPLY_HOURS, SENT, SUPPRESSIONS, Writer, audience, capped, members, within,
-)
+from bot.services.audience import REPLY_HOURS, SENT, SUPPRESSIONS, Writer, audience, members, within
 from bot.services.broadcast_file import RETARGETS, Definition
 from models import (
     Broadcast, BroadcastRecipient, Customer, Purchase, RewardRedemption, Tenant, WhatsAppMessage,
@@ -45,7 +43,7 @@ from models.base import UTCDateTime
 
 SAMPLES = 3
 FEED_CHUNK = 500  # recipients made pushes per transaction
-IN_FLIGHT = 2000  # the broadcast's pushes queued or being sent at once, at most
+IN_FLIGHT = 5000  # the broadcast's pushes queued or being sent at once, at most (ten send batches)
 FAILURE_WINDOW, FAILURE_LIMIT = 200, 50  # auto-pause: more than 25% of the last 200 sends failed
 CONVERSION_HOURS = 7 * 24
 # The not_before of a paused broadcast's queued pushes: until it is resumed.
@@ -431,22 +429,17 @@ def _any_waiting(session: Session, broadcast: Broadcast) -> bool:
 def _feed(session: Session, tenant: Tenant, broadcast: Broadcast, now: datetime, limit: int,
           outbox: list[MessageKey]) -> int:
     """The next recipients become pushes: their rows locked (skipping rows another runner
-    holds) and marked with their push in this transaction, so each becomes one at most. Those
-    who had their week's marketing since the launch are skipped."""
+    holds) and marked with their push in this transaction, so each becomes one at most. The
+    delivery engine applies its rules again when each goes (an opt-out, the weekly cap reached
+    since the launch, a window closed)."""
     chosen = session.scalars(
         select(BroadcastRecipient.customer_id).where(*_recipients(broadcast), *_waiting())
         .order_by(BroadcastRecipient.customer_id).limit(limit).with_for_update(skip_locked=True)
     ).all()
     if not chosen:
         return 0
-    over_cap = capped(session, tenant, chosen, now)
-    if over_cap:
-        session.execute(
-            update(BroadcastRecipient).where(*_recipients(broadcast), BroadcastRecipient.customer_id.in_(over_cap))
-            .values(skip_reason="frequency_cap").execution_options(synchronize_session=False)
-        )
     writer = Writer(session, tenant, Definition.of(broadcast), now)
-    pushes = [writer.push(member) for member in members(session, tenant, [c for c in chosen if c not in over_cap])]
+    pushes = [writer.push(member) for member in members(session, tenant, chosen)]
     keys = queue_texts(
         session, outbox, tenant, pushes, triggered_by="broadcast", media_url=broadcast.media_url, category=MARKETING,
         now=now, broadcast_id=broadcast.id, template_sid=(broadcast.template or {}).get("content_sid"),

@@ -151,7 +151,24 @@ class _Facts:
     marketing_this_week: int = 0  # marketing pushes sent in the last 7 days
 
 
-CAP_PERIOD = timedelta(days=7)  # of the vendor's `marketing_per_week`
+CAP_PERIOD = timedelta(days=7)  # of the vendor's `max_marketing_per_week`
+DEFAULT_MAX_MARKETING_PER_WEEK = 2
+REACHED = ("sent", "delivered", "read")  # Twilio took it
+
+
+def max_marketing_per_week(tenant: Tenant) -> int:
+    return tenant.settings.get("max_marketing_per_week", DEFAULT_MAX_MARKETING_PER_WEEK)
+
+
+def marketing_counts(now: datetime, *where):
+    """SQL: tenant_id, customer_id, pushes: each customer's marketing pushes of any kind that
+    Twilio took within the cap's period (the engine's cap at each claim, a broadcast's preview)."""
+    return (
+        select(WhatsAppMessage.tenant_id, WhatsAppMessage.customer_id, func.count().label("pushes"))
+        .where(WhatsAppMessage.category == MARKETING, WhatsAppMessage.status.in_(REACHED),
+               WhatsAppMessage.created_at > now - CAP_PERIOD, *where)
+        .group_by(WhatsAppMessage.tenant_id, WhatsAppMessage.customer_id)
+    )
 
 
 def _customer_facts(session: Session, claimed, now: datetime) -> dict[tuple, _Facts]:
@@ -181,15 +198,9 @@ def _customer_facts(session: Session, claimed, now: datetime) -> dict[tuple, _Fa
             latest[(tenant_id, customer_id)] = last_at
             fact.last_channel = channel
     if any(row.category == MARKETING for row in claimed):
-        for tenant_id, customer_id, sent in session.execute(
-            select(WhatsAppMessage.tenant_id, WhatsAppMessage.customer_id, func.count())
-            .where(
-                WhatsAppMessage.tenant_id.in_(tenant_ids), WhatsAppMessage.customer_id.in_(customer_ids),
-                WhatsAppMessage.category == MARKETING, WhatsAppMessage.status.in_(("sent", "delivered", "read")),
-                WhatsAppMessage.created_at > now - CAP_PERIOD,
-            )
-            .group_by(WhatsAppMessage.tenant_id, WhatsAppMessage.customer_id)
-        ):
+        for tenant_id, customer_id, sent in session.execute(marketing_counts(
+            now, WhatsAppMessage.tenant_id.in_(tenant_ids), WhatsAppMessage.customer_id.in_(customer_ids),
+        )):
             facts.setdefault((tenant_id, customer_id), _Facts()).marketing_this_week = sent
     return facts
 
@@ -203,15 +214,15 @@ def unreachable_now():
 
 def _plan(row, tenant: Tenant, facts: _Facts | None, now: datetime) -> Send | Skip:
     """The rules of a push: marketing only to who has not opted out, and no more a week than the
-    vendor's `marketing_per_week`; nothing to a number known to be unreachable; the channel the
+    vendor's `max_marketing_per_week`; nothing to a number known to be unreachable; the channel the
     customer last wrote on (SMS only if the vendor has an SMS number); on WhatsApp, free text
     inside the 24-hour window, else the key's template, else skip."""
     facts = facts or _Facts()
     key = (row.tenant_id, row.id)
     if row.category == MARKETING and not facts.opted_in:
         return Skip(key, "opted_out", "marketing to a customer who opted out")
-    cap = tenant.settings.get("marketing_per_week")
-    if row.category == MARKETING and cap is not None and facts.marketing_this_week >= cap:
+    cap = max_marketing_per_week(tenant)
+    if row.category == MARKETING and facts.marketing_this_week >= cap:
         return Skip(key, "frequency_cap", f"the customer had {cap} marketing message(s) in the last 7 days")
     if facts.unreachable:
         return Skip(key, "unreachable", "Twilio said this number cannot get messages")
