@@ -17,13 +17,12 @@ from sqlalchemy.orm import Session
 
 from bot.catalog import render
 from bot.db import later
-from bot.services.broadcast_file import Definition, variables_in
+from bot.services.broadcast_file import REWARD_VARIABLES, Definition, variables_in
 from bot.services.delivery import REACHED, WINDOW, marketing_counts, max_marketing_per_week, unreachable_now
 from bot.services.rewards import catalog
 from flows.base import say
 from models import Customer, CustomerPointsBalance, Purchase, Reward, Tenant, WhatsAppMessage
 
-SENT = REACHED  # Twilio took it (delivered and read included)
 REPLY_HOURS = 72
 SUPPRESSIONS = ("opted_out", "frequency_cap", "outside_window", "unreachable")  # checked in this order
 
@@ -126,7 +125,7 @@ def within(tenant_id: uuid.UUID, broadcast_id: uuid.UUID, customer_id, moment, h
     pushed = WhatsAppMessage.__table__.alias("pushed")
     return exists().where(
         pushed.c.tenant_id == tenant_id, pushed.c.broadcast_id == broadcast_id, pushed.c.customer_id == customer_id,
-        pushed.c.status.in_(SENT), moment >= pushed.c.sent_at, moment < later(pushed.c.sent_at, hours))
+        pushed.c.status.in_(REACHED), moment >= pushed.c.sent_at, moment < later(pushed.c.sent_at, hours))
 
 
 def replied(tenant_id: uuid.UUID, broadcast_id: uuid.UUID, since: datetime | None = None):
@@ -141,7 +140,7 @@ def replied(tenant_id: uuid.UUID, broadcast_id: uuid.UUID, since: datetime | Non
 def _retargeted(tenant_id: uuid.UUID, broadcast_id: uuid.UUID, retarget: str):
     """Recipients the earlier broadcast reached (Twilio took it) who did not read it, or did not
     reply within REPLY_HOURS."""
-    reached = pushes_of(tenant_id, broadcast_id, WhatsAppMessage.status.in_(SENT))
+    reached = pushes_of(tenant_id, broadcast_id, WhatsAppMessage.status.in_(REACHED))
     if retarget == "not_read":
         done = pushes_of(tenant_id, broadcast_id, WhatsAppMessage.status == "read")
     else:
@@ -183,7 +182,8 @@ class Writer:
     def __init__(self, session: Session, tenant: Tenant, definition: Definition, now: datetime):
         self.tenant = tenant
         self.definition = definition
-        uses_rewards = bool(definition.variables & {"nearest_reward", "points_to_nearest_reward"})
+        self.in_text = variables_in(definition.text)
+        uses_rewards = bool(definition.variables & REWARD_VARIABLES)
         self.rewards = sorted(catalog(session, tenant.id, now), key=lambda r: r.points_required) if uses_rewards else []
 
     def variables(self, member: Member) -> dict[str, str]:
@@ -207,7 +207,7 @@ class Writer:
 
     def body(self, member: Member, variables: dict[str, str]) -> str:
         """The text, and the line that says how to stop (in the member's language)."""
-        text = self.definition.text.format(**{name: variables[name] for name in variables_in(self.definition.text)})
+        text = self.definition.text.format(**{name: variables[name] for name in self.in_text})
         return f"{text}\n{render(say('broadcast_stop_line'), member.language)}"
 
     def template_variables(self, variables: dict[str, str]) -> dict | None:

@@ -34,8 +34,9 @@ from sqlalchemy.orm import Session
 from bot.db import insert_for
 from bot.outbound import MARKETING, MessageKey, queue_texts
 from bot.services import audit
-from bot.services.audience import REPLY_HOURS, SENT, SUPPRESSIONS, Writer, audience, members, within
+from bot.services.audience import REPLY_HOURS, SUPPRESSIONS, Writer, audience, members, replied, within
 from bot.services.broadcast_file import RETARGETS, Definition
+from bot.services.delivery import REACHED
 from models import (
     Broadcast, BroadcastRecipient, Customer, Purchase, RewardRedemption, Tenant, WhatsAppMessage,
 )
@@ -49,7 +50,7 @@ CONVERSION_HOURS = 7 * 24
 # The not_before of a paused broadcast's queued pushes: until it is resumed.
 HELD = datetime(9999, 12, 31, tzinfo=timezone.utc)
 FAILED = ("failed", "undelivered")
-ANSWERED = (*SENT, *FAILED)
+ANSWERED = (*REACHED, *FAILED)
 IN_PROGRESS = ("queued", "sending")
 MOVABLE = {  # what each move starts from
     "scheduled": ("draft",),
@@ -494,7 +495,7 @@ def stats(session: Session, tenant: Tenant, broadcast_id: uuid.UUID) -> Stats:
     failed_by_code: Counter = Counter()
     skipped_by_reason: Counter = Counter()
     for status, code, n in _latest_pushes(session, broadcast):
-        if status in SENT:
+        if status in REACHED:
             tally.update({"sent": n, "delivered": n if status != "sent" else 0, "read": n if status == "read" else 0})
         elif status in FAILED:
             failed_by_code[code or "unknown"] += n
@@ -538,10 +539,8 @@ def _responses(session: Session, broadcast: Broadcast) -> tuple[int, int, dict[s
     def after_push(customer_id, moment, hours: int):
         return within(tenant_id, broadcast.id, customer_id, moment, hours)
 
-    message = WhatsAppMessage
-    replied = session.scalar(select(func.count(func.distinct(message.customer_id))).where(
-        message.tenant_id == tenant_id, message.direction == "inbound", message.created_at >= since,
-        after_push(message.customer_id, message.created_at, REPLY_HOURS)))
+    repliers = replied(tenant_id, broadcast.id, since).subquery()
+    replies = session.scalar(select(func.count(func.distinct(repliers.c.customer_id))))
     opted_out = session.scalar(select(func.count()).where(
         Customer.tenant_id == tenant_id, Customer.opted_out_at >= since,
         after_push(Customer.id, Customer.opted_out_at, REPLY_HOURS)))
@@ -551,4 +550,4 @@ def _responses(session: Session, broadcast: Broadcast) -> tuple[int, int, dict[s
     redemptions = session.scalar(select(func.count()).where(
         RewardRedemption.tenant_id == tenant_id, RewardRedemption.status != "cancelled", RewardRedemption.created_at >= since,
         after_push(RewardRedemption.customer_id, RewardRedemption.created_at, CONVERSION_HOURS)))
-    return replied, opted_out, {"purchases": purchases, "redemptions": redemptions, "revenue": int(revenue)}
+    return replies, opted_out, {"purchases": purchases, "redemptions": redemptions, "revenue": int(revenue)}
