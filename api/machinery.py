@@ -111,7 +111,8 @@ def _run(operation: Operation, path: dict) -> Response:
             claim = _claim(session, key, operation, body, now) if operation.idempotent else None
             if isinstance(claim, Response):  # a retry: the first answer again, nothing changed
                 return claim
-            ctx = Context(session=session, tenant=tenant, phone="", now=now, api_key_id=key.id)
+            ctx = Context(session=session, tenant=tenant, phone="", now=now, api_key_id=key.id,
+                          pin_pepper=runtime.config.pin_pepper)
             payload = _answer(operation, operation.view(Services(ctx), **path, **arguments))
             if claim is not None:
                 idempotency.store_answer(session, tenant.id, claim, operation.status, payload)

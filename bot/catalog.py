@@ -399,6 +399,9 @@ CATALOG: dict[str, dict[str, Template]] = {
         "vote_package_offer": "Send {keyword} to {shortcode} to buy {votes}.",
         "vote_stopped": "{show}: you won't get any more SMS from us. Text START to undo.",
         "vote_started": "{show}: welcome back, you'll get our SMS again. Text STOP to opt out.",
+        # Broadcasts (the vendor writes the text; these are the bot's parts of it)
+        "broadcast_unnamed": "there",  # {first_name} / {name} of a member whose name we do not know: "Hi there!"
+        "broadcast_stop_line": "Reply STOP for no more offers.",
     },
     "fr": {
         # Menu et navigation
@@ -814,6 +817,9 @@ CATALOG: dict[str, dict[str, Template]] = {
         "vote_package_offer": "Envoyez {keyword} au {shortcode} pour en acheter {votes}.",
         "vote_stopped": "{show} : vous ne recevrez plus nos SMS. Envoyez START pour annuler.",
         "vote_started": "{show} : bon retour, vous recevrez à nouveau nos SMS. Envoyez STOP pour les arrêter.",
+        # Diffusions (le texte est celui de la boutique ; voici les parties du bot)
+        "broadcast_unnamed": "à vous",  # {first_name} / {name} d'un membre dont on ne connaît pas le nom : « Bonjour à vous ! »
+        "broadcast_stop_line": "Répondez STOP pour ne plus recevoir d'offres.",
     },
 }
 

@@ -5,9 +5,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, Integer, create_engine, event, literal, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.functions import FunctionElement
+
+from models.base import UTCDateTime
 
 from bot.prepared import PreparingConnection
 
@@ -66,6 +70,15 @@ def _serialise_sqlite_writers(engine: Engine) -> None:
 
 
 
+def insert_for(session: Session):
+    """The dialect's INSERT construct, the one that knows ON CONFLICT."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
 def insert_on_conflict(
     session: Session, model, values: dict, conflict_columns: list[str] | None = None, update: dict | None = None
 ) -> bool:
@@ -73,13 +86,33 @@ def insert_on_conflict(
     Without `conflict_columns`, a clash on any unique key skips the row.
 
     Safe under concurrency: a racing transaction waits on the unique key, then skips or updates."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(model).values(**values)
+    statement = insert_for(session)(model).values(**values)
     if update:
         statement = statement.on_conflict_do_update(index_elements=conflict_columns, set_=update)
     else:
         statement = statement.on_conflict_do_nothing(index_elements=conflict_columns)
     return session.execute(statement).rowcount == 1
+
+
+class later(FunctionElement):
+    """SQL: a stored time plus some hours (PostgreSQL's intervals, SQLite's date modifiers), to
+    ask whether an event came within hours of another one."""
+
+    type = UTCDateTime()
+    inherit_cache = True
+
+    def __init__(self, moment, hours: int):
+        super().__init__(moment, literal(hours, Integer()))
+
+
+@compiles(later, "postgresql")
+def _later_postgresql(element, compiler, **kw) -> str:
+    moment, hours = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"({moment} + make_interval(hours => {hours}))"
+
+
+@compiles(later, "sqlite")
+def _later_sqlite(element, compiler, **kw) -> str:
+    moment, hours = (compiler.process(clause, **kw) for clause in element.clauses)
+    # The format SQLAlchemy stores SQLite times in, so that they compare as text.
+    return f"strftime('%Y-%m-%d %H:%M:%f', {moment}, '+' || {hours} || ' hours')"

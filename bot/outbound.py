@@ -1,7 +1,7 @@
 """Queueing outbound messages: written to `whatsapp_messages` as `queued` inside the caller's
 transaction; the caller hands the keys (its outbox) to the runtime after commit, whose job sends
 them through the delivery engine (bot/services/delivery.py). Every push goes this way: a notice,
-a reminder, a broadcast (many pushes at once, `queue_pushes`)."""
+a reminder, a broadcast (many pushes at once, `queue_pushes` and `queue_texts`)."""
 from __future__ import annotations
 
 import uuid
@@ -55,14 +55,27 @@ def queue_message(
     return insert_rows(session, outbox, [_row(tenant, recipient, triggered_by, body, media_url, None, category, utcnow())])[0]
 
 
+def queue_texts(
+    session: Session, outbox: list[MessageKey], tenant: Tenant, texts: Iterable[tuple[Any, str, dict | None]], *,
+    triggered_by: str, media_url: str | None, category: str, now: datetime, **columns,
+) -> list[MessageKey]:
+    """Queue many texts written elsewhere than the catalog (a broadcast's), in one INSERT: each
+    (customer, body, template variables or None). `columns` are stored on every row (the
+    broadcast, its own template)."""
+    rows = [_row(tenant, customer, triggered_by, body, media_url, variables, category, now, **columns)
+            for customer, body, variables in texts]
+    return insert_rows(session, outbox, rows)
+
+
 def _language(tenant: Tenant, recipient) -> str:
     """Customers read the language they chose, else the vendor's; staff (no choice) the vendor's."""
     return language_of(tenant, getattr(recipient, "language", None))
 
 
 def _row(tenant: Tenant, recipient, key: str, body: str, media_url: str | None, variables: dict | None,
-         category: str, now: datetime) -> dict:
-    """A row to a customer, or to a staff member who is not one (their invitation to choose a PIN)."""
+         category: str, now: datetime, **columns) -> dict:
+    """A row to a customer, or to a staff member who is not one (their invitation to choose a PIN).
+    `columns` are stored as they are (a broadcast's id, its own template)."""
     suppressed = category == MARKETING and not recipient.opted_in
     return {
         "tenant_id": tenant.id, "id": new_id(), "direction": "outbound",
@@ -73,7 +86,7 @@ def _row(tenant: Tenant, recipient, key: str, body: str, media_url: str | None, 
         "triggered_by": key, "category": category, "content_variables": variables,
         "error_code": "opted_out" if suppressed else None,
         "error_message": "marketing to a customer who opted out" if suppressed else None,
-        "created_at": now, "enqueued_at": None if suppressed else now,
+        "created_at": now, "enqueued_at": None if suppressed else now, **columns,
     }
 
 

@@ -50,14 +50,18 @@ class Runtime:
     def deliver(self, keys: list[MessageKey]) -> None:
         """Hand committed outbound messages to the send job, in batches. A failure here leaves
         them `queued` in the database, where `outbox reconcile` queues them again."""
-        token = _inline.set(self)  # a job run inline, at enqueue (no Redis), uses this runtime
+        for start in range(0, len(keys), SEND_BATCH):
+            batch = [(str(tenant_id), str(message_id)) for tenant_id, message_id in keys[start:start + SEND_BATCH]]
+            try:
+                self.enqueue(SEND_JOB, batch, retry=SEND_RETRY, job_timeout=SEND_JOB_TIMEOUT)
+            except Exception:
+                log.exception("could not queue %d outbound message(s), first %s", len(batch), batch[0][1])
+
+    def enqueue(self, job: str, *args, **options) -> None:
+        """Hand a job to the queue; without Redis it runs here and now, with this runtime."""
+        token = _inline.set(self)
         try:
-            for start in range(0, len(keys), SEND_BATCH):
-                batch = [(str(tenant_id), str(message_id)) for tenant_id, message_id in keys[start:start + SEND_BATCH]]
-                try:
-                    self.queue.enqueue(SEND_JOB, batch, retry=SEND_RETRY, job_timeout=SEND_JOB_TIMEOUT)
-                except Exception:
-                    log.exception("could not queue %d outbound message(s), first %s", len(batch), batch[0][1])
+            self.queue.enqueue(job, *args, **options)
         finally:
             _inline.reset(token)
 

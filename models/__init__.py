@@ -1,6 +1,7 @@
 """Typed SQLAlchemy models. Every tenant-scoped table leads its keys with tenant_id."""
 from models.api import ApiIdempotencyKey, ApiKey
 from models.base import Base
+from models.broadcast import Broadcast, BroadcastRecipient
 from models.customer import Customer
 from models.delivery import DailyMetrics, ExpiryReminder
 from models.engagement import MissionCompletion, Referral, SpinCredit, SpinHistory, WheelItem
@@ -21,6 +22,8 @@ __all__ = [
     "AuditLog",
     "Base",
     "Contestant",
+    "Broadcast",
+    "BroadcastRecipient",
     "Customer",
     "CustomerPointsBalance",
     "DailyMetrics",

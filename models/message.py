@@ -3,10 +3,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKeyConstraint, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKeyConstraint, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, new_id, utcnow
+
+_broadcasts_only = {"postgresql_where": text("broadcast_id IS NOT NULL"), "sqlite_where": text("broadcast_id IS NOT NULL")}
+_marketing_only = {"postgresql_where": text("category = 'marketing'"), "sqlite_where": text("category = 'marketing'")}
 
 
 class WhatsAppMessage(Base):
@@ -18,12 +21,18 @@ class WhatsAppMessage(Base):
         ForeignKeyConstraint(
             ["tenant_id", "customer_id"], ["customers.tenant_id", "customers.id"]
         ),
+        ForeignKeyConstraint(["tenant_id", "broadcast_id"], ["broadcasts.tenant_id", "broadcasts.id"]),
         UniqueConstraint("tenant_id", "message_sid"),
         # Replays are looked up by sid before the vendor is known.
         Index("ix_whatsapp_messages_message_sid", "message_sid"),
         Index("ix_whatsapp_messages_customer", "tenant_id", "customer_id", "created_at"),
         # The outbox sweeps: queued rows waiting too long, `sending` rows whose lease ran out.
         Index("ix_whatsapp_messages_outbox", "status", "lease_until"),
+        # A broadcast's pushes: how many are in flight, its latest answers, its stats.
+        Index("ix_whatsapp_messages_broadcast_status", "tenant_id", "broadcast_id", "status", **_broadcasts_only),
+        Index("ix_whatsapp_messages_broadcast_created", "tenant_id", "broadcast_id", "created_at", **_broadcasts_only),
+        # The frequency cap counts each customer's recent marketing pushes.
+        Index("ix_whatsapp_messages_marketing", "tenant_id", "created_at", **_marketing_only),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -54,6 +63,10 @@ class WhatsAppMessage(Base):
     enqueued_at: Mapped[datetime | None]  # while `queued`: last handed to the job queue
     content_sid: Mapped[str | None] = mapped_column(String(64))  # the template it goes (or went) out as
     content_variables: Mapped[dict | None]  # the template's variables, rendered when queued
+    # The template it goes out as outside WhatsApp's window, when the message brings its own
+    # (a broadcast's); otherwise the vendor's template for its kind (`triggered_by`).
+    template_sid: Mapped[str | None] = mapped_column(String(64))
+    broadcast_id: Mapped[uuid.UUID | None]  # the broadcast it is one push of
 
 
 class AuditLog(Base):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import threading
 import time
 import uuid
@@ -44,8 +45,14 @@ class Planned:
         return self.keep if self.keep is not None else self.status < 300 and not self.drop
 
 
-# Tests and benchmarks listen on these local ports (the first one free).
-PORTS = range(5500, 5600)
+def _port_range(text: str) -> range:
+    first, last = text.split("-")
+    return range(int(first), int(last) + 1)
+
+
+# Tests and benchmarks listen on these local ports (the first one free); FAKE_TWILIO_PORTS
+# (e.g. 6000-6099) gives another range.
+PORTS = _port_range(os.environ.get("FAKE_TWILIO_PORTS") or "5500-5599")
 
 
 class FakeTwilio:

@@ -227,7 +227,7 @@ def test_an_opt_out_after_queueing_still_suppresses_the_marketing_push(twilio_ap
 
 
 def test_marketing_past_the_vendors_weekly_cap_is_skipped(twilio_app, phone, db, fake):
-    load_mama(db, marketing_per_week=2)
+    load_mama(db, max_marketing_per_week=2)
     phone(CUSTOMER).send("JOIN MAMA")
     with db.sessions() as session:
         member = session.scalars(select(Customer)).one()

@@ -4,11 +4,13 @@ owns its transactions: a claim is committed before anything is sent."""
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections import Counter
 from datetime import timedelta
 
 from bot import runtime
+from bot.outbound import MARKETING
 from bot.runtime import Runtime
 from bot.services import delivery
 from bot.services.delivery import Action, Answer, Send
@@ -17,6 +19,7 @@ from models.base import utcnow
 log = logging.getLogger(__name__)
 
 RECORD_EVERY = 100  # answers written per transaction while a batch goes out
+OPT_OUTS_EVERY = 1.0  # seconds: how soon a STOP stops the marketing a worker has already claimed
 
 
 class PushedBack(Exception):
@@ -34,7 +37,8 @@ def send_batch(keys: list[tuple[str, str]]) -> dict[str, int]:
     tally: Counter = Counter(skipped=len(skips))
     results: list[tuple[Send, Answer | None]] = []
     pushed_back = False
-    lost: set = set()  # claims taken over while this job was stalled: no longer ours to send
+    lost: set = set()  # claims taken over while this job was stalled, or withdrawn: not to send
+    opt_outs_checked = time.monotonic()
     try:
         for position, send in enumerate(sends):
             if send.key in lost:
@@ -45,8 +49,13 @@ def send_batch(keys: list[tuple[str, str]]) -> dict[str, int]:
             rt.pacer.wait_turn(send.from_number, send.per_second)
             if lease_until - utcnow() < lease / 2:  # keep the lease well ahead of any send
                 lease_until, lost = _renew(rt, sends[position:], lease_until, lease)
-                if send.key in lost:
-                    continue
+            if send.category == MARKETING and time.monotonic() - opt_outs_checked >= OPT_OUTS_EVERY:
+                withdrawn = _withdraw_opted_out(rt, sends[position:])
+                lost |= withdrawn
+                tally["skipped"] += len(withdrawn)
+                opt_outs_checked = time.monotonic()
+            if send.key in lost:
+                continue
             answer = _send(rt, send)
             results.append((send, answer))
             pushed_back = delivery.decide(answer) is Action.RETRY
@@ -81,6 +90,11 @@ def _renew(rt: Runtime, sends: list[Send], lease_until, lease: timedelta):
     with rt.db.transaction() as session:
         held = delivery.renew(session, sends, lease_until, new_lease_until)
     return new_lease_until, {send.key for send in sends} - held
+
+
+def _withdraw_opted_out(rt: Runtime, sends: list[Send]) -> set:
+    with rt.db.transaction() as session:
+        return delivery.withdraw_opted_out(session, sends)
 
 
 def _record(rt: Runtime, results: list, lease: timedelta, tally: Counter) -> None:

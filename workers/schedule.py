@@ -18,6 +18,7 @@ from rq import cron
 from rq.cron import CronJob
 from rq.utils import now as rq_now
 
+from workers.broadcasts import advance_broadcasts
 from workers.outbound import reconcile
 from workers.points import expire_points
 from workers.redemptions import expire_redemptions
@@ -41,6 +42,7 @@ SCHEDULE = (
     Periodic(send_reminders, "*/15 * * * *"),  # each vendor once a day, from 10:00 its time
     Periodic(compute_metrics, "*/15 * * * *"),  # each vendor's yesterday, after its midnight
     Periodic(reconcile, "* * * * *"),  # every minute
+    Periodic(advance_broadcasts, "* * * * *"),  # scheduled broadcasts start; sending ones keep a runner
 )
 
 for periodic in SCHEDULE:  # what `rq cron` reads when it loads this module

@@ -13,10 +13,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.outbound import MARKETING, MessageKey, insert_rows, template_for
+from bot.outbound import MARKETING, TRANSACTIONAL, MessageKey, insert_rows, template_for
 from bot.services import audit
 from models import Customer, Tenant, WhatsAppMessage
 from models.base import new_id
@@ -93,6 +93,7 @@ class Send:
     template_sid: str | None  # the key's template, for a resend after 63016
     per_second: float
     created_at: datetime
+    category: str = TRANSACTIONAL  # marketing stops when the customer opts out, even once claimed
 
     def as_template(self) -> "Send":
         return replace(self, content_sid=self.template_sid, template_sid=None)
@@ -107,7 +108,7 @@ class Skip:
 
 _CLAIMED = (
     "tenant_id", "id", "customer_id", "attempts", "triggered_by", "category", "to_number", "body", "media",
-    "content_sid", "content_variables", "created_at",
+    "content_sid", "content_variables", "template_sid", "created_at",
 )
 
 
@@ -150,7 +151,24 @@ class _Facts:
     marketing_this_week: int = 0  # marketing pushes sent in the last 7 days
 
 
-CAP_PERIOD = timedelta(days=7)  # of the vendor's `marketing_per_week`
+CAP_PERIOD = timedelta(days=7)  # of the vendor's `max_marketing_per_week`
+DEFAULT_MAX_MARKETING_PER_WEEK = 2
+REACHED = ("sent", "delivered", "read")  # Twilio took it
+
+
+def max_marketing_per_week(tenant: Tenant) -> int:
+    return tenant.settings.get("max_marketing_per_week", DEFAULT_MAX_MARKETING_PER_WEEK)
+
+
+def marketing_counts(now: datetime, *where):
+    """SQL: tenant_id, customer_id, pushes: each customer's marketing pushes of any kind that
+    Twilio took within the cap's period (the engine's cap at each claim, a broadcast's preview)."""
+    return (
+        select(WhatsAppMessage.tenant_id, WhatsAppMessage.customer_id, func.count().label("pushes"))
+        .where(WhatsAppMessage.category == MARKETING, WhatsAppMessage.status.in_(REACHED),
+               WhatsAppMessage.created_at > now - CAP_PERIOD, *where)
+        .group_by(WhatsAppMessage.tenant_id, WhatsAppMessage.customer_id)
+    )
 
 
 def _customer_facts(session: Session, claimed, now: datetime) -> dict[tuple, _Facts]:
@@ -159,13 +177,11 @@ def _customer_facts(session: Session, claimed, now: datetime) -> dict[tuple, _Fa
     tenant_ids = {row.tenant_id for row in claimed}
     customer_ids = {row.customer_id for row in claimed}
     facts: dict[tuple, _Facts] = {}
-    for tenant_id, customer_id, opted_in, unreachable_at, last_inbound_at in session.execute(
-        select(Customer.tenant_id, Customer.id, Customer.opted_in, Customer.unreachable_at, Customer.last_inbound_at)
+    for tenant_id, customer_id, opted_in, unreachable in session.execute(
+        select(Customer.tenant_id, Customer.id, Customer.opted_in, unreachable_now())
         .where(Customer.tenant_id.in_(tenant_ids), Customer.id.in_(customer_ids))
     ):
-        # A message from the customer after Twilio said the number was unreachable proves it works.
-        unreachable = unreachable_at is not None and (last_inbound_at is None or last_inbound_at < unreachable_at)
-        facts[(tenant_id, customer_id)] = _Facts(opted_in, unreachable)
+        facts[(tenant_id, customer_id)] = _Facts(opted_in, bool(unreachable))
     latest: dict[tuple, datetime] = {}
     for tenant_id, customer_id, channel, last_at in session.execute(
         select(WhatsAppMessage.tenant_id, WhatsAppMessage.customer_id, WhatsAppMessage.channel, func.max(WhatsAppMessage.created_at))
@@ -182,39 +198,39 @@ def _customer_facts(session: Session, claimed, now: datetime) -> dict[tuple, _Fa
             latest[(tenant_id, customer_id)] = last_at
             fact.last_channel = channel
     if any(row.category == MARKETING for row in claimed):
-        for tenant_id, customer_id, sent in session.execute(
-            select(WhatsAppMessage.tenant_id, WhatsAppMessage.customer_id, func.count())
-            .where(
-                WhatsAppMessage.tenant_id.in_(tenant_ids), WhatsAppMessage.customer_id.in_(customer_ids),
-                WhatsAppMessage.category == MARKETING, WhatsAppMessage.status.in_(("sent", "delivered", "read")),
-                WhatsAppMessage.created_at > now - CAP_PERIOD,
-            )
-            .group_by(WhatsAppMessage.tenant_id, WhatsAppMessage.customer_id)
-        ):
+        for tenant_id, customer_id, sent in session.execute(marketing_counts(
+            now, WhatsAppMessage.tenant_id.in_(tenant_ids), WhatsAppMessage.customer_id.in_(customer_ids),
+        )):
             facts.setdefault((tenant_id, customer_id), _Facts()).marketing_this_week = sent
     return facts
 
 
+def unreachable_now():
+    """SQL: Twilio said the customer's number cannot get messages, and no message from it came
+    since (one would prove it works again)."""
+    return and_(Customer.unreachable_at.is_not(None),
+                or_(Customer.last_inbound_at.is_(None), Customer.last_inbound_at < Customer.unreachable_at))
+
+
 def _plan(row, tenant: Tenant, facts: _Facts | None, now: datetime) -> Send | Skip:
     """The rules of a push: marketing only to who has not opted out, and no more a week than the
-    vendor's `marketing_per_week`; nothing to a number known to be unreachable; the channel the
+    vendor's `max_marketing_per_week`; nothing to a number known to be unreachable; the channel the
     customer last wrote on (SMS only if the vendor has an SMS number); on WhatsApp, free text
     inside the 24-hour window, else the key's template, else skip."""
     facts = facts or _Facts()
     key = (row.tenant_id, row.id)
     if row.category == MARKETING and not facts.opted_in:
         return Skip(key, "opted_out", "marketing to a customer who opted out")
-    cap = tenant.settings.get("marketing_per_week")
-    if row.category == MARKETING and cap is not None and facts.marketing_this_week >= cap:
+    cap = max_marketing_per_week(tenant)
+    if row.category == MARKETING and facts.marketing_this_week >= cap:
         return Skip(key, "frequency_cap", f"the customer had {cap} marketing message(s) in the last 7 days")
     if facts.unreachable:
         return Skip(key, "unreachable", "Twilio said this number cannot get messages")
-    template = template_for(tenant, row.triggered_by or "")
-    template_sid = template["content_sid"] if template and row.content_variables is not None else None
+    template_sid = _template_sid(tenant, row)
     send = Send(
         key, row.attempts, "whatsapp", tenant.whatsapp_number, row.to_number, row.body, list(row.media or []),
         row.content_sid, row.content_variables, template_sid,
-        float(tenant.settings.get("messages_per_second", DEFAULT_MESSAGES_PER_SECOND)), row.created_at,
+        float(tenant.settings.get("messages_per_second", DEFAULT_MESSAGES_PER_SECOND)), row.created_at, row.category,
     )
     sms_number = tenant.settings.get("sms_number")
     if facts.last_channel == "sms" and sms_number:
@@ -225,6 +241,15 @@ def _plan(row, tenant: Tenant, facts: _Facts | None, now: datetime) -> Send | Sk
     if template_sid:
         return send.as_template()
     return Skip(key, "no_template", f"outside WhatsApp's 24-hour window, and no template for {row.triggered_by}")
+
+
+def _template_sid(tenant: Tenant, message) -> str | None:
+    """The template a message goes out as outside the window: its own (a broadcast's), else the
+    vendor's for its kind; only if its variables were rendered when it was queued."""
+    if message.content_variables is None:
+        return None
+    template = template_for(tenant, message.triggered_by or "")
+    return message.template_sid or (template["content_sid"] if template else None)
 
 
 def _replanned(send: Send, row, tenants: dict) -> bool:
@@ -275,6 +300,27 @@ def renew(session: Session, sends: list[Send], lease_until: datetime, new_lease_
         .returning(table.c.tenant_id, table.c.id)
     ).all()
     return {tuple(row) for row in held}
+
+
+def withdraw_opted_out(session: Session, sends: list[Send]) -> set[MessageKey]:
+    """Marketing sends still held whose customer opted out since they were claimed (a STOP in
+    the middle of a broadcast): skipped now, never sent. Returns their keys."""
+    marketing = [send for send in sends if send.category == MARKETING]
+    if not marketing:
+        return set()
+    table = WhatsAppMessage.__table__
+    opted_out = select(Customer.id).where(
+        Customer.tenant_id == table.c.tenant_id, Customer.id == table.c.customer_id, Customer.opted_in.is_(False))
+    withdrawn = session.execute(
+        update(table)
+        .where(
+            table.c.tenant_id.in_({send.key[0] for send in marketing}), table.c.id.in_([send.key[1] for send in marketing]),
+            table.c.status == "sending", opted_out.exists(),
+        )
+        .values(status="skipped", lease_until=None, error_code="opted_out", error_message="the customer opted out before it went")
+        .returning(table.c.tenant_id, table.c.id)
+    ).all()
+    return {tuple(row) for row in withdrawn}
 
 
 # Recording Twilio's answers (the worker's last commit)
@@ -397,11 +443,11 @@ def _follow_failure(
     if action in (Action.UNREACHABLE, Action.OPTED_OUT):
         _mark_customer(session, key, action, code, now)
     elif action is Action.TEMPLATE:
-        template = template_for(session.get(Tenant, message.tenant_id), message.triggered_by or "")
-        if template is None or message.content_sid or message.content_variables is None:
+        template_sid = _template_sid(session.get(Tenant, message.tenant_id), message)
+        if template_sid is None or message.content_sid:
             message.error_message = f"outside WhatsApp's 24-hour window, and no template for {message.triggered_by}"
             return "skipped"
-        _resend(session, outbox, message, now, content_sid=template["content_sid"])
+        _resend(session, outbox, message, now, content_sid=template_sid)
     elif action is Action.DEFER:
         _resend(session, outbox, message, now, not_before=now + DEFER)
     return status
@@ -412,7 +458,7 @@ def _resend(session: Session, outbox: list[MessageKey], message: WhatsAppMessage
     row = {
         column: getattr(message, column)
         for column in ("tenant_id", "customer_id", "direction", "channel", "from_number", "to_number", "body", "media",
-                       "triggered_by", "category", "content_variables")
+                       "triggered_by", "category", "content_variables", "template_sid", "broadcast_id")
     }
     row.update(id=new_id(), status="queued", created_at=now, content_sid=content_sid, not_before=not_before,
                enqueued_at=None if not_before else now)

@@ -309,7 +309,8 @@ class TenantFileSchema(Schema):
     templates = fields.Dict(keys=fields.String(validate=_message_kind), values=fields.Nested(TemplateSchema), load_default=dict)
     messages_per_second = fields.Integer(load_default=10, strict=True, validate=validate.Range(0, 1000))  # 0: unpaced
     expiry_reminder_days = fields.Integer(load_default=7, strict=True, validate=validate.Range(0, 365))  # 0: none
-    marketing_per_week = fields.Integer(load_default=None, strict=True, validate=validate.Range(0, 100))  # None: no cap
+    # Marketing pushes of any kind (broadcasts, reminders) a member gets in 7 days, at most (0: none).
+    max_marketing_per_week = fields.Integer(load_default=2, strict=True, validate=validate.Range(0, 100))
 
     @post_load
     def normalise_phones(self, data, **kwargs):
@@ -419,7 +420,8 @@ class ReloadRefused(TenantFileError):
 def load_tenant(session: Session, config: dict, force: bool = False, pin_pepper: str | None = None) -> LoadResult:
     """Create or update the vendor described by a parsed tenant file. Idempotent: loading the
     same file again changes no row (a PIN is rehashed only when it no longer matches). A file
-    with PINs in clear needs `pin_pepper` (Config.pin_pepper) for their fingerprints.
+    with PINs in clear gets their fingerprints with `pin_pepper` (Config.pin_pepper); without it,
+    redaction checks the slow hash until each staff member's next right PIN writes one.
 
     Two first loads of one vendor at once meet on its unique code: one creates it, the other
     waits for it, then updates it like any reload. A reload that would change the currency or
@@ -514,11 +516,11 @@ def _sync_pin(user: VendorUser, member: dict, pin_pepper: str | None) -> bool:
     next right check gives it one). True when the row changed."""
     pin = member.get("pin")
     if pin:
-        if pin_pepper is None:
-            raise ValueError("a tenant file with PINs in clear is loaded with the PIN pepper")
         rehashed = not (user.pin_hash and check_password_hash(user.pin_hash, pin))
         if rehashed:
-            user.pin_hash = hash_pin(pin)
+            user.pin_hash, user.pin_fingerprint = hash_pin(pin), None
+        if pin_pepper is None:  # no fingerprint without the pepper: redaction uses the slow hash till the next right PIN
+            return rehashed
         return assign(user, "pin_fingerprint", fingerprint_pin(pin_pepper, user.id, pin)) or rehashed
     if "pin_hash" in member and assign(user, "pin_hash", member["pin_hash"]):
         user.pin_fingerprint = None

@@ -1,0 +1,240 @@
+"""A broadcast's definition: the JSON file of `flask --app wsgi broadcasts create FILE`, and the
+same shape through the vendor API. Validated with marshmallow; an error names its field and
+nothing is written. A text may use only the variables below: an unknown one is an error here,
+never a blank in a customer's message."""
+from __future__ import annotations
+
+import string
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.money import to_minor
+from bot.phones import InvalidPhone, to_e164
+from bot.services.rewards import catalog
+from bot.services.tenants import TenantFileError
+from models import Broadcast, Tenant
+
+VARIABLES = ("first_name", "name", "points", "vendor", "member_code", "nearest_reward", "points_to_nearest_reward")
+REWARD_VARIABLES = frozenset({"nearest_reward", "points_to_nearest_reward"})
+RETARGETS = ("not_read", "not_replied")
+MAX_TEXT = 1500  # characters: Twilio takes 1,600 in a body, and the opt-out line follows
+MAX_DAYS = 3650
+
+
+class BroadcastFileError(TenantFileError):
+    """An invalid definition; `messages` names each bad field, as marshmallow does."""
+
+
+def variables_in(text: str) -> list[str]:
+    """The {variables} a text uses, in order. Raises ValidationError for an unknown one."""
+    try:
+        parts = list(string.Formatter().parse(text))
+    except ValueError:
+        raise ValidationError("has a { or } that opens no variable; write variables like {first_name}") from None
+    used = []
+    for _, name, spec, conversion in parts:
+        if name is None:
+            continue
+        if name not in VARIABLES:
+            raise ValidationError(f"unknown variable {{{name}}}; the variables are {', '.join(VARIABLES)}")
+        if spec or conversion:
+            raise ValidationError(f"write {{{name}}} without a format")
+        used.append(name)
+    return used
+
+
+def _clock(value: str) -> None:
+    try:
+        datetime.strptime(value, "%H:%M")
+    except ValueError:
+        raise ValidationError("must be a time like 21:00") from None
+
+
+def _local_time(value: str) -> None:
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError("must be a time like 2026-12-04T09:00 (the vendor's timezone)") from None
+
+
+def _days(**kwargs):
+    return fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(1, MAX_DAYS), **kwargs)
+
+
+class SegmentSchema(Schema):
+    """Who is in: every key optional, all members when none. Points are the current balance;
+    activity is a purchase or a message from the member; amounts are in major units."""
+
+    class Meta:
+        unknown = RAISE
+
+    tiers = fields.List(fields.String(validate=validate.Length(1, 50)), load_default=None, allow_none=True,
+                        validate=validate.Length(min=1))
+    min_points = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(0))
+    max_points = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(0))
+    inactive_days = _days()  # no purchase or message for that many days (and a member for longer)
+    active_within_days = _days()
+    joined_within_days = _days()
+    min_spent = fields.Decimal(load_default=None, allow_none=True, as_string=False, validate=validate.Range(min=0))
+    spent_within_days = _days()  # min_spent counts the purchases of these days only
+    phones = fields.List(fields.String(), load_default=None, allow_none=True, validate=validate.Length(1, 100_000))
+
+    @validates_schema
+    def consistent(self, data, **kwargs):
+        if None not in (data.get("min_points"), data.get("max_points")) and data["min_points"] > data["max_points"]:
+            raise ValidationError({"max_points": ["must not be below min_points"]})
+        if data.get("spent_within_days") is not None and data.get("min_spent") is None:
+            raise ValidationError({"spent_within_days": ["needs min_spent"]})
+        inactive, active = data.get("inactive_days"), data.get("active_within_days")
+        if None not in (inactive, active) and active <= inactive:
+            raise ValidationError({"active_within_days": [
+                "must be more than inactive_days (members active then, quiet since); nobody can be both"]})
+
+
+class TemplateSchema(Schema):
+    """The approved WhatsApp template to send outside the 24-hour window, its variables in order."""
+
+    class Meta:
+        unknown = RAISE
+
+    content_sid = fields.String(required=True, validate=validate.Regexp(
+        r"^HX[0-9a-fA-F]{32}$", error="must be a Twilio Content SID: HX and 32 hex digits"))
+    variables = fields.List(fields.String(validate=validate.OneOf(VARIABLES, error="unknown variable {input}")),
+                            load_default=list)
+
+
+class BroadcastFileSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    tenant = fields.String(load_default=None, validate=validate.Length(1, 20))  # the file's; the API knows its vendor
+    name = fields.String(required=True, validate=validate.Length(1, 255))
+    text = fields.String(required=True, validate=[validate.Length(1, MAX_TEXT), variables_in])
+    template = fields.Nested(TemplateSchema, load_default=None, allow_none=True)
+    media_url = fields.Url(load_default=None, allow_none=True, schemes={"http", "https"}, validate=validate.Length(max=1000))
+    segment = fields.Nested(SegmentSchema, load_default=None, allow_none=True)
+    send_at = fields.String(load_default=None, allow_none=True, validate=_local_time)
+    quiet_hours = fields.List(fields.String(validate=_clock), load_default=None, allow_none=True,
+                              validate=validate.Length(equal=2, error="must be two times: [start, end], like [\"21:00\", \"08:00\"]"))
+    messages_per_second = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(1, 1000))
+
+    @validates_schema
+    def quiet_hours_differ(self, data, **kwargs):
+        quiet = data.get("quiet_hours")
+        if quiet and len(quiet) == 2 and quiet[0] == quiet[1]:
+            raise ValidationError({"quiet_hours": ["start and end must differ"]})
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A validated broadcast, normalised for its vendor: `segment` holds only the keys given,
+    phones in E.164, min_spent in minor units; `send_at` in UTC."""
+
+    name: str
+    text: str
+    template: dict | None
+    media_url: str | None
+    segment: dict
+    send_at: datetime | None
+    quiet_hours: tuple[str, str] | None
+    messages_per_second: int | None
+    retarget_of: uuid.UUID | None = None
+    retarget: str | None = None  # not_read | not_replied
+
+    @property
+    def variables(self) -> set[str]:
+        return set(variables_in(self.text)) | set((self.template or {}).get("variables", []))
+
+    @classmethod
+    def of(cls, broadcast: Broadcast) -> "Definition":
+        return cls(broadcast.name, broadcast.text, broadcast.template, broadcast.media_url, dict(broadcast.segment),
+                   broadcast.send_at, tuple(broadcast.quiet_hours) if broadcast.quiet_hours else None,
+                   broadcast.messages_per_second, broadcast.retarget_of, broadcast.retarget)
+
+    def columns(self) -> dict:
+        """As the broadcast row stores it."""
+        values = asdict(self)
+        values["quiet_hours"] = list(self.quiet_hours) if self.quiet_hours else None
+        return values
+
+
+def tenant_of(session: Session, raw) -> Tenant:
+    """The vendor a file names (`tenant`), for the command line; the API knows its vendor."""
+    code = raw.get("tenant") if isinstance(raw, dict) else None
+    if not isinstance(code, str) or not code.strip():
+        raise BroadcastFileError({"tenant": ["required: the vendor's code, like MAMA"]})
+    tenant = session.scalars(select(Tenant).where(Tenant.vendor_code == code.strip().upper())).one_or_none()
+    if tenant is None:
+        raise BroadcastFileError({"tenant": [f"no vendor with code {code.strip().upper()}"]})
+    return tenant
+
+
+def parse(session: Session, raw, tenant: Tenant, now: datetime) -> Definition:
+    """Validate a definition for `tenant`: its shape, then what depends on the vendor (its
+    tiers, its country for phones, its currency, its timezone for send_at, its rewards for
+    the reward variables). Raises BroadcastFileError naming every bad field."""
+    if not isinstance(raw, dict):
+        raise BroadcastFileError({"_schema": ["must be a JSON object"]})
+    try:
+        data = BroadcastFileSchema().load(raw)
+    except ValidationError as error:
+        raise BroadcastFileError(error.messages) from None
+    errors: dict = {}
+    if data["tenant"] is not None and data["tenant"].strip().upper() != tenant.vendor_code:
+        errors["tenant"] = [f"names {data['tenant']}, not {tenant.vendor_code}"]
+    segment = _segment(data["segment"] or {}, tenant, errors)
+    send_at = _send_at(data["send_at"], tenant, now, errors)
+    definition = Definition(
+        data["name"], data["text"], data["template"], data["media_url"], segment, send_at,
+        tuple(data["quiet_hours"]) if data["quiet_hours"] else None, data["messages_per_second"],
+    )
+    if definition.variables & REWARD_VARIABLES and not catalog(session, tenant.id, now):
+        errors["text"] = [f"{{nearest_reward}} and {{points_to_nearest_reward}} need a reward in {tenant.vendor_code}'s catalog"]
+    if errors:
+        raise BroadcastFileError(errors)
+    return definition
+
+
+def _segment(given: dict, tenant: Tenant, errors: dict) -> dict:
+    segment = {key: value for key, value in given.items() if value is not None}
+    problems: dict = {}
+    tiers = [tier["name"] for tier in tenant.settings.get("tiers", [])]
+    unknown = [name for name in segment.get("tiers", []) if name not in tiers]
+    if unknown:
+        problems["tiers"] = [f"no tier named {', '.join(unknown)}; {tenant.vendor_code}'s tiers: {', '.join(tiers) or 'none'}"]
+    if "phones" in segment:
+        phones, bad = [], {}
+        for index, phone in enumerate(segment["phones"]):
+            try:
+                phones.append(to_e164(phone, tenant.country, strict=True))
+            except InvalidPhone:
+                bad[index] = [f"not a phone number in {tenant.country}: {phone}"]
+        if bad:
+            problems["phones"] = bad
+        segment["phones"] = sorted(set(phones))
+    if "min_spent" in segment:
+        segment["min_spent"] = to_minor(Decimal(segment["min_spent"]), tenant.currency)
+    if problems:
+        errors["segment"] = problems
+    return segment
+
+
+def _send_at(value: str | None, tenant: Tenant, now: datetime, errors: dict) -> datetime | None:
+    """A time in the vendor's timezone (unless it gives its own offset), in UTC; not past."""
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(tenant.timezone))
+    moment = moment.astimezone(timezone.utc)
+    if moment < now:
+        local = now.astimezone(ZoneInfo(tenant.timezone))
+        errors["send_at"] = [f"is in the past (it is now {local:%Y-%m-%dT%H:%M} in {tenant.timezone})"]
+    return moment
