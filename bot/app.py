@@ -12,6 +12,7 @@ from bot.config import Config
 from bot.dispatcher import Dispatcher
 from bot.engine import Engine
 from bot.platform import PlatformDesk
+from dashboard import register as register_dashboard
 from flows import FLOWS, MAIN_MENU
 from models.base import utcnow
 from webhooks import twilio
@@ -29,6 +30,7 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc
     app.extensions["dispatcher"] = Dispatcher(rt.db, Engine(FLOWS, MAIN_MENU), rt.deliver, rt.redis, rt.clock, platform)
     app.register_blueprint(twilio.blueprint)
     web.register(app)
+    register_dashboard(app)
     if config.serves_dev_phone:
         app.register_blueprint(devphone.blueprint)
     cli.register(app)

@@ -1,6 +1,7 @@
 """Typed SQLAlchemy models. Every tenant-scoped table leads its keys with tenant_id."""
 from models.base import Base
 from models.customer import Customer
+from models.dashboard import DashboardLink, DashboardSession
 from models.engagement import MissionCompletion, Referral, SpinHistory, WheelItem
 from models.message import AuditLog, WhatsAppMessage
 from models.onboarding import PlatformMessage, VendorInvitation
@@ -14,6 +15,8 @@ __all__ = [
     "Base",
     "Customer",
     "CustomerPointsBalance",
+    "DashboardLink",
+    "DashboardSession",
     "MissionCompletion",
     "PhoneRoute",
     "PlatformMessage",

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.services.backoffice import BackOfficeService
 from bot.services.context import Context
 from bot.services.customers import CustomerService, greeting
+from bot.services.dashboard_login import DashboardLoginService
 from bot.services.leaderboard import LeaderboardService
 from bot.services.missions import MissionService
 from bot.services.points import PointsService
@@ -14,6 +16,7 @@ from bot.services.programs import ProgramService
 from bot.services.purchases import PurchaseService
 from bot.services.referrals import ReferralService
 from bot.services.rewards import RewardService
+from bot.services.settings import SettingsService
 from bot.services.staff import PinChoice, StaffService
 from bot.services.team import TeamService
 from bot.services.wheel import WheelService
@@ -47,6 +50,9 @@ class Services:
         self.missions = MissionService(ctx)
         self.referrals = ReferralService(ctx)
         self.leaderboard = LeaderboardService(ctx)
+        self.settings = SettingsService(ctx)
+        self.dashboard = DashboardLoginService(ctx)
+        self.backoffice = BackOfficeService(ctx)
 
     @property
     def now(self) -> datetime:

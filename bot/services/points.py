@@ -10,6 +10,8 @@ from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.catalog import freeze, render, thaw
+from bot.outbound import notify
+from bot.services import audit
 from bot.services.context import Context
 from flows.base import Msg, say
 from models.base import new_id
@@ -23,6 +25,16 @@ class Balance:
     next_expiry_points: int
     next_expiry_on: date | None
     member_code: str
+
+
+@dataclass(frozen=True)
+class Adjusted:
+    id: uuid.UUID  # the ledger entry
+    points: int
+    reason: str
+    balance_before: int
+    balance_after: int
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -45,8 +57,10 @@ class NotEnoughPoints(ValueError):
     pass
 
 
-# The lifetime counter each kind of ledger entry moves, and in which direction.
+# The lifetime counter each kind of ledger entry moves, and in which direction. A hand
+# adjustment moves the balance only: it is a correction, neither earned nor spent.
 _COUNTERS = {
+    "adjusted": (None, 0),
     "earned": (CustomerPointsBalance.total_earned, 1),
     "reversed": (CustomerPointsBalance.total_earned, 1),  # a voided purchase was never really earned
     "redeemed": (CustomerPointsBalance.total_redeemed, -1),
@@ -211,19 +225,16 @@ def expire_lots(session: Session, customer: Customer, now: datetime) -> int:
 
 def _move_balance(session: Session, customer: Customer, kind: str, points: int, now: datetime) -> None:
     counter, sign = _COUNTERS[kind]
+    values = {CustomerPointsBalance.current_balance: CustomerPointsBalance.current_balance + points, CustomerPointsBalance.updated_at: now}
+    if counter is not None:
+        values[counter] = counter + sign * points
     session.execute(
         update(CustomerPointsBalance)
         .where(
             CustomerPointsBalance.tenant_id == customer.tenant_id,
             CustomerPointsBalance.customer_id == customer.id,
         )
-        .values(
-            {
-                CustomerPointsBalance.current_balance: CustomerPointsBalance.current_balance + points,
-                counter: counter + sign * points,
-                CustomerPointsBalance.updated_at: now,
-            }
-        )
+        .values(values)
     )
 
 
@@ -289,6 +300,42 @@ class PointsService:
             .limit(limit)
         )
         return [LedgerLine(row.created_at.astimezone(self.ctx.zone), row.points, _description(row)) for row in rows]
+
+    def adjust(self, points: int, reason: str) -> Adjusted:
+        """Add (a lot with the usual expiry) or take away (earliest-expiring first) points by hand,
+        with the reason, through the ledger; audited with the balance before and after, and the
+        customer is told. The caller holds the customer row lock and is the vendor's staff.
+        Raises NotEnoughPoints, changing nothing, when taking away more than can be spent."""
+        ctx, staff = self.ctx, self.ctx.staff
+        customer = ctx.require_customer()
+        expire_lots(ctx.session, customer, ctx.now)  # expired points can be neither spent nor taken
+        before = self._current(customer)
+        description = say("ledger.adjusted", reason=reason)
+        if points > 0:
+            entry = _add_lot(
+                ctx.session, customer, points, "adjusted", source="adjustment", description=description, now=ctx.now,
+                expires_at=expiry_for(ctx.tenant, ctx.now), created_by_user_id=staff.id,
+            )
+        else:
+            entry = debit(
+                ctx.session, customer, -points, transaction_type="adjusted", source="adjustment", description=description,
+                now=ctx.now, created_by=staff.id,
+            )
+        ctx.session.flush()
+        after = self._current(customer)
+        audit.record(
+            ctx.session, ctx.tenant.id, "points.adjusted", actor_type="vendor_user", actor_id=staff.id,
+            entity_type="customer", entity_id=customer.id, points=points, reason=reason,
+            before={"balance": before}, after={"balance": after},
+        )
+        notify(ctx.session, ctx.outbox, ctx.tenant, customer, say(
+            "points_adjusted_notice", vendor=ctx.tenant.name, points=points, reason=reason, balance=after,
+        ))
+        return Adjusted(entry.id, points, reason, before, after, entry.created_at)
+
+    def _current(self, customer: Customer) -> int:
+        balance = self.ctx.session.get(CustomerPointsBalance, (customer.tenant_id, customer.id), populate_existing=True)
+        return balance.current_balance
 
 
 @dataclass(frozen=True)

@@ -494,24 +494,10 @@ def sync_rewards(session: Session, tenant: Tenant, rewards: list[dict]) -> list[
         if reward is None:
             reward = Reward(tenant_id=tenant.id, name=item["name"], stock_used=0)
             session.add(reward)
-        if item["stock"] is not None and reward.stock is None and reward.id is not None:
-            # Unlimited rewards keep no count: limiting one starts from what is held now.
-            reward.stock_used = session.scalar(select(func.count()).where(
-                RewardRedemption.tenant_id == tenant.id, RewardRedemption.reward_id == reward.id,
-                RewardRedemption.status.in_(HOLDING_STOCK)))
-        if item["stock"] is not None and item["stock"] < reward.stock_used:
-            errors[position] = {"stock": [f"{item['stock']} is below the {reward.stock_used} already redeemed"]}
-        values = {
-            "points_required": item["points"],
-            "description": item["description"],
-            "stock": item["stock"],
-            "max_per_customer": item["max_per_customer"],
-            "valid_from": _moment(item["valid_from"], tenant.timezone, end_of_day=False),
-            "valid_until": _moment(item["valid_until"], tenant.timezone, end_of_day=True),
-            "is_active": item["active"],
-            "position": position,
-        }
-        if any([assign(reward, name, value) for name, value in values.items()]):
+        problem = stock_problem(session, reward, item["stock"])
+        if problem:
+            errors[position] = {"stock": [problem]}
+        if any([assign(reward, name, value) for name, value in reward_values(tenant, item, position).items()]):
             changed.append(f"reward {item['name']}")
     if errors:
         raise TenantFileError({"rewards": errors})
@@ -524,6 +510,32 @@ def sync_rewards(session: Session, tenant: Tenant, rewards: list[dict]) -> list[
         elif assign(reward, "is_active", False):
             changed.append(f"reward {reward.name} deactivated")
     return changed
+
+
+def stock_problem(session: Session, reward: Reward, stock: int | None) -> str | None:
+    """Why `stock` cannot be the reward's total offered, or None. Unlimited rewards keep no
+    count: limiting one starts from the units its redemptions hold now."""
+    if stock is not None and reward.stock is None and reward.id is not None:
+        reward.stock_used = session.scalar(select(func.count()).where(
+            RewardRedemption.tenant_id == reward.tenant_id, RewardRedemption.reward_id == reward.id,
+            RewardRedemption.status.in_(HOLDING_STOCK)))
+    if stock is not None and stock < reward.stock_used:
+        return f"{stock} is below the {reward.stock_used} already redeemed"
+    return None
+
+
+def reward_values(tenant: Tenant, item: dict, position: int) -> dict:
+    """A reward's columns from its entry in the tenant file (as RewardSchema loads it)."""
+    return {
+        "points_required": item["points"],
+        "description": item["description"],
+        "stock": item["stock"],
+        "max_per_customer": item["max_per_customer"],
+        "valid_from": _moment(item["valid_from"], tenant.timezone, end_of_day=False),
+        "valid_until": _moment(item["valid_until"], tenant.timezone, end_of_day=True),
+        "is_active": item["active"],
+        "position": position,
+    }
 
 
 def _moment(value: str | None, zone: str, end_of_day: bool) -> datetime | None:
