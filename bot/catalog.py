@@ -311,12 +311,12 @@ CATALOG: dict[str, dict[str, Template]] = {
         ),
         "setup_summary": (
             "*Please check:*\nBusiness: {vendor} ({type})\nCode: {code}\nCountry: {country}, {currency}, {timezone}\n"
-            "Welcome bonus: {bonus:,} points\nEarning: {earning}\n"
-            "First reward: {reward} for {reward_points:,} points\nYour owner PIN: chosen\n\n"
+            "Welcome bonus: {bonus:@points}\nEarning: {earning}\n"
+            "First reward: {reward} for {reward_points:@points}\nYour owner PIN: chosen\n\n"
             "1. Create my programme\n2. Cancel\nOr BACK to change an answer."
         ),
         "setup_earning_one": "1 point per {amount} spent",
-        "setup_earning_many": "{points:,} points per {amount} spent",
+        "setup_earning_many": "{points:@points} per {amount} spent",
         "setup_done": (
             "🎉 *{vendor}* is ready! Here is your QR poster: print it and put it where customers see it. "
             "Scanning it opens WhatsApp with JOIN {code} typed in."
@@ -608,15 +608,158 @@ CATALOG: dict[str, dict[str, Template]] = {
         "ledger.mission": "Mission : {title}",
         "ledger.referral": "Bonus de parrainage",
         "ledger.expired": "Points expirés",
-        # Le tableau de bord du patron, les ajustements de points, les PIN remis à zéro et l'affiche (issue 13, tableau de bord)
-        "dashboard_owner_only": "Seul le patron peut ouvrir le tableau de bord.",
+        # Créer une boutique par chat sur le numéro de la plateforme ; le personnel par chat ; choisir un PIN (issue 14, partie 1)
+        "platform_no_invitation": (
+            "Bonjour ! Pour rejoindre le programme fidélité d'une boutique, envoyez JOIN suivi du code "
+            "indiqué sur son affiche QR, par exemple JOIN MAMA.\n"
+            "Pour créer un programme fidélité pour votre propre commerce, il vous faut un lien d'invitation de notre part : "
+            "demandez-le à l'équipe qui vous a parlé de ce service."
+        ),
+        "setup_invitation_invalid": (
+            "Cette invitation ne peut pas être utilisée : elle a peut-être expiré, déjà servi, "
+            "ou elle est prévue pour un autre téléphone. "
+            "Demandez-nous-en une nouvelle."
+        ),
+        "setup_restarted": "Votre inscription est restée inachevée plus de 24 heures, alors on recommence depuis le début.",
+        "setup_resumed": "Bon retour ! Reprenons là où vous vous étiez arrêté.",
+        "setup_welcome": (
+            "Bienvenue ! Créons votre programme fidélité : quelques questions, environ deux minutes. "
+            "Répondez BACK pour changer votre dernière réponse, ou CANCEL pour arrêter. Rien n'est créé avant votre confirmation."
+        ),
+        "setup_ask_name": "Quel est le nom de votre commerce ?",
+        "setup_first_question": "C'est la première question.",
+        "setup_cancelled": "Création annulée : rien n'a été créé. Ouvrez à nouveau votre lien d'invitation pour recommencer.",
+        "setup_ask_type": "Quel type de commerce est *{vendor}* ?\n{lines}\n\nRépondez avec un numéro.",
+        "setup_type_line": "{number}. {label}",
+        "setup_type.restaurant": "Restaurant ou alimentation",
+        "setup_type.bar": "Bar ou boissons",
+        "setup_type.salon": "Coiffure ou beauté",
+        "setup_type.shop": "Boutique ou supermarché",
+        "setup_type.pharmacy": "Pharmacie",
+        "setup_type.fashion": "Mode ou couture",
+        "setup_type.services": "Services",
+        "setup_type.other": "Autre chose",
+        "setup_choose_hint": "Répondez avec un numéro de 1 à {count}.",
+        "setup_ask_code": (
+            "Vos clients vous rejoignent en envoyant le code de votre boutique. Je vous propose *{code}*.\n1. Prendre {code}\n"
+            "Ou envoyez le code de votre choix : 2 à 20 lettres ou chiffres."
+        ),
+        "setup_code_invalid": (
+            "{code} ne peut pas servir de code : utilisez 2 à 20 lettres ou chiffres, dont au moins une lettre, "
+            "et pas un mot courant ni une commande comme BAL. Envoyez-en un autre, ou 1 pour {suggested}."
+        ),
+        "setup_code_taken": "{code} est déjà pris. Envoyez-en un autre, ou 1 pour {suggested}.",
+        "setup_code_taken_meanwhile": "Désolé, une autre boutique vient de prendre le code {code}. Choisissez-en un autre.",
+        # Le bot ne reconnaît que les noms de pays anglais : en français, on propose le code à deux lettres.
+        "setup_ask_country": (
+            "Où se trouve *{vendor}* ?\n1. {country}\nOu envoyez le code du pays en deux lettres, par exemple CI ou SN."
+        ),
+        "setup_ask_country_typed": "Où se trouve *{vendor}* ? Envoyez le code du pays en deux lettres, par exemple CI ou SN.",
+        "setup_country_hint": "Je ne connais pas ce pays. Envoyez son code en deux lettres, par exemple CI, SN ou CM.",
+        "setup_ask_currency": (
+            "Dans quelle monnaie vendez-vous ?\n1. {currency}\nOu envoyez un autre code à trois lettres, par exemple USD."
+        ),
+        "setup_ask_currency_typed": "Dans quelle monnaie vendez-vous ? Envoyez son code à trois lettres, par exemple USD.",
+        "setup_currency_hint": "Envoyez un code de monnaie à trois lettres, par exemple XOF ou USD.",
+        "setup_ask_timezone": (
+            "Quel est le fuseau horaire de la boutique ?\n{lines}\n\n"
+            "Répondez avec un numéro, ou envoyez le fuseau horaire de votre ville, par exemple Europe/Paris."
+        ),
+        "setup_zone_line": "{number}. {zone}{where}",
+        "setup_timezone_hint": "Répondez avec un numéro de 1 à {count}, ou un fuseau horaire comme Africa/Abidjan.",
+        "setup_ask_bonus": (
+            "Combien de points de bienvenue un client reçoit-il à son inscription ? "
+            "Envoyez un nombre, par exemple 50 (0 pour aucun)."
+        ),
+        "setup_number_hint": "Envoyez un nombre entier, par exemple 50.",
+        # « per » reste en anglais : c'est le mot que le bot lit dans « 5 per 1000 ».
+        "setup_ask_earn": (
+            "Combien un client doit-il dépenser pour gagner 1 point ? Envoyez un montant en {currency}, par exemple {example}. "
+            "(Ou, pour plusieurs points d'un coup, par exemple : 5 per 1000.)"
+        ),
+        "setup_ask_reward": (
+            "Quel est le premier cadeau que vos clients peuvent avoir avec leurs points ? "
+            "Envoyez son nom, par exemple : Boisson offerte"
+        ),
+        "setup_ask_reward_points": "Combien de points coûte *{reward}* ? Envoyez un nombre, par exemple 500.",
+        "setup_ask_pin": (
+            "Dernière étape : choisissez votre code PIN de propriétaire, de 4 à 8 chiffres. Vous l'enverrez pour enregistrer "
+            "des achats et gérer votre personnel. Je ne le garde jamais en clair : seulement une copie brouillée."
+        ),
+        "setup_summary": (
+            "*Vérifiez vos réponses :*\nCommerce : {vendor} ({type})\nCode : {code}\nPays : {country}, {currency}, {timezone}\n"
+            "Bonus de bienvenue : {bonus:@points}\nPoints : {earning}\n"
+            "Premier cadeau : {reward} pour {reward_points:@points}\nVotre code PIN de propriétaire : choisi\n\n"
+            "1. Créer mon programme\n2. Annuler\nOu BACK pour changer une réponse."
+        ),
+        "setup_earning_one": "1 point pour {amount} dépensés",
+        "setup_earning_many": "{points:@points} pour {amount} dépensés",
+        "setup_done": (
+            "🎉 *{vendor}* est prêt ! Voici votre affiche QR : imprimez-la et mettez-la là où vos clients la verront. "
+            "En la scannant, ils ouvrent WhatsApp avec JOIN {code} déjà écrit."
+        ),
+        "setup_next": (
+            "Votre lien d'inscription, à partager partout : {link}\n\n"
+            "Vous êtes le propriétaire. Envoyez LOG pour enregistrer un achat, STAFF pour gérer votre personnel "
+            "(par exemple STAFF ADD 0803 123 4567 Bayo), et HELP pour le reste."
+        ),
+        "help_owner": (
+            "En tant que propriétaire : STAFF affiche votre personnel, STAFF ADD 0803 123 4567 Bayo ajoute quelqu'un, "
+            "STAFF REMOVE 0803 123 4567 le retire. PIN change votre code PIN. DASHBOARD vous envoie un lien vers votre tableau de bord."
+        ),
+        "pin_not_set": "Vous n'avez pas encore choisi votre code PIN du personnel. Répondez PIN pour le choisir.",
+        "pin_choose": (
+            "{name}, choisissez votre code PIN du personnel : 4 à 8 chiffres, pas tous pareils et pas une suite comme 1234."
+        ),
+        "pin_rules": (
+            "Ce code PIN ne convient pas : utilisez 4 à 8 chiffres, pas tous pareils et pas une suite comme 1234. "
+            "Envoyez-en un autre."
+        ),
+        "pin_again": "Envoyez encore une fois le même code PIN.",
+        "pin_mismatch": "Les deux codes PIN étaient différents.",
+        "pin_chosen": (
+            "Votre code PIN est enregistré. Envoyez LOG pour enregistrer un achat : "
+            "votre code PIN vous garde connecté 10 minutes."
+        ),
+        "staff_owner_only": "Seul le propriétaire peut gérer le personnel.",
+        "staff_list": "*Personnel de {vendor}*\n{lines}",
+        "staff_line": "{name}, {phone} ({role}){pending}",
+        "staff_pin_pending": " - n'a pas encore choisi de code PIN",
+        "staff_usage": "Pour ajouter quelqu'un : STAFF ADD 0803 123 4567 Bayo\nPour retirer quelqu'un : STAFF REMOVE 0803 123 4567",
+        "staff_ask_phone": "Le numéro de téléphone du nouveau membre du personnel ? (par exemple 0803 123 4567)",
+        "staff_bad_phone": "Je n'arrive pas à lire ce numéro de téléphone. Essayez par exemple 0803 123 4567.",
+        "staff_ask_name": "Son nom ?",
+        "staff_add_confirm": (
+            "Ajouter {name} ({phone}) au personnel de *{vendor}* ? "
+            "Cette personne recevra un message pour choisir son propre code PIN.\n"
+            "1. Confirmer\n2. Annuler"
+        ),
+        "staff_added": "C'est fait : {name} fait partie de votre personnel. Je lui ai envoyé un message pour choisir son code PIN.",
+        "staff_already": "{phone} fait déjà partie de votre personnel.",
+        "staff_invitation": (
+            "Bonjour {name} ! *{vendor}* vous a ajouté à son personnel : vous pouvez enregistrer ici les achats des clients. "
+            "Choisissez d'abord votre code PIN du personnel : répondez PIN."
+        ),
+        "staff_remove_choose": "Qui faut-il retirer ?\n{lines}\n\nRépondez avec un numéro.",
+        "staff_choice": "{number}. {name}, {phone}",
+        "staff_choose_hint": "Répondez avec un numéro de 1 à {count}, ou CANCEL.",
+        "staff_none_to_remove": "Il n'y a personne d'autre dans votre personnel.",
+        "staff_remove_confirm": (
+            "Retirer {name} ({phone}) de votre personnel ? Cette personne ne pourra plus enregistrer d'achats.\n"
+            "1. Confirmer\n2. Annuler"
+        ),
+        "staff_removed": "C'est fait : {name} ne fait plus partie de votre personnel.",
+        "staff_not_found": "{phone} ne fait pas partie de votre personnel.",
+        "staff_remove_self": "Vous ne pouvez pas vous retirer vous-même du personnel.",
+        # Le tableau de bord du propriétaire, les ajustements de points, les codes PIN remis à zéro et l'affiche (issue 13, tableau de bord)
+        "dashboard_owner_only": "Seul le propriétaire peut ouvrir le tableau de bord.",
         "dashboard_link": (
             "Votre tableau de bord : {link}\nLe lien ne sert qu'une fois, dans les {minutes} minutes. "
             "Ne le transférez pas : il ouvre la gestion de votre boutique."
         ),
         "secret_reply_not_kept": "(Un lien unique vers le tableau de bord a été envoyé ici. Envoyez DASHBOARD pour en avoir un nouveau.)",
-        "staff_pin_reset": "C'est fait : le PIN de {name} est effacé. Je lui ai envoyé un message pour en choisir un nouveau.",
-        "staff_pin_reset_notice": "Bonjour {name}, *{vendor}* a remis à zéro votre PIN. Répondez PIN pour en choisir un nouveau.",
+        "staff_pin_reset": "C'est fait : le code PIN de {name} est effacé. Je lui ai envoyé un message pour en choisir un nouveau.",
+        "staff_pin_reset_notice": "Bonjour {name}, *{vendor}* a remis à zéro votre code PIN du personnel. Répondez PIN pour en choisir un nouveau.",
         "points_adjusted_notice": "*{vendor}* a ajusté vos points de {points:+,} ({reason}). Votre solde : {balance:@points}.",
         "ledger.adjusted": "Ajustement : {reason}",
         "poster.headline": "Scannez pour rejoindre les cadeaux de {vendor}",
