@@ -99,7 +99,7 @@ def print_poster(tenant, paper: str, fmt: str) -> bytes:
     if fmt == "pdf":  # one page of the paper's size: the picture at 300 dpi, JPEG at a quality that keeps edges sharp
         image.save(out, format="PDF", resolution=DPI, quality=95, subsampling=0)
     else:
-        image.save(out, format="PNG", dpi=(DPI, DPI), optimize=True)
+        image.save(out, format="PNG", dpi=(DPI, DPI))
     return out.getvalue()
 
 

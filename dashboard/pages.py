@@ -15,21 +15,26 @@ from dashboard.auth import as_owner
 from dashboard.charts import bar_chart
 from flows.base import Msg
 
-# The charts of the overview: figure, title, and whether it is money.
+def _money(amount: int | Money) -> str:
+    """An amount in the signed-in vendor's currency."""
+    return format_money(amount.minor if isinstance(amount, Money) else amount, g.shop.currency, "en")
+
+
+def _count(value: int) -> str:
+    return f"{value:,}"
+
+
+# The overview's charts: figure, title, and how a value is written.
 CHARTS = (
-    ("new_members", "New members", False), ("purchases", "Purchases", False), ("revenue", "Revenue", True),
-    ("points_issued", "Points issued", False), ("points_redeemed", "Points redeemed", False),
-    ("redemptions", "Rewards redeemed", False), ("messages_out", "Messages sent", False),
-    ("delivered", "Messages delivered", False),
+    ("new_members", "New members", _count), ("purchases", "Purchases", _count), ("revenue", "Revenue", _money),
+    ("points_issued", "Points issued", _count), ("points_redeemed", "Points redeemed", _count),
+    ("redemptions", "Rewards redeemed", _count), ("messages_out", "Messages sent", _count),
+    ("delivered", "Messages delivered", _count),
 )
 
 
 @blueprint.context_processor
 def formatting():
-    def money(amount: int | Money) -> str:
-        minor = amount.minor if isinstance(amount, Money) else amount
-        return format_money(minor, g.shop.currency, "en")
-
     def text(message: Msg | str) -> str:
         """A ledger line's description: a catalog message, or a stored text."""
         return render(message) if isinstance(message, Msg) else message
@@ -37,17 +42,16 @@ def formatting():
     def local(moment: datetime) -> datetime:
         return moment.astimezone(ZoneInfo(g.shop.timezone))
 
-    return {"money": money, "text": text, "local": local, "as_json": lambda value: json.dumps(value, ensure_ascii=False, default=str)}
+    return {"money": _money, "text": text, "local": local, "as_json": lambda value: json.dumps(value, ensure_ascii=False, default=str)}
 
 
 @blueprint.get("/")
 def overview():
     with as_owner() as services:
         figures = services.backoffice.overview()
-        money = lambda minor: format_money(minor, services.ctx.tenant.currency, "en")  # noqa: E731
         charts = [
-            (title, bar_chart(figures.days, figure, title, money if is_money else "{:,}".format), figure, is_money)
-            for figure, title, is_money in CHARTS
+            (title, bar_chart(figures.days, figure, title, show), show(sum(day[figure] for day in figures.days)))
+            for figure, title, show in CHARTS
         ]
         return render_template("dashboard/overview.html", figures=figures, charts=charts)
 
