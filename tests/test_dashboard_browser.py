@@ -79,7 +79,7 @@ def shoot(driver, folder: Path, name: str) -> None:
 def wait_for(driver, selector: str, text: str | None = None):
     located = (By.CSS_SELECTOR, selector)
     condition = seen.text_to_be_present_in_element(located, text) if text else seen.presence_of_element_located(located)
-    WebDriverWait(driver, 15).until(condition)
+    WebDriverWait(driver, 30).until(condition)
     return driver.find_element(*located)
 
 
@@ -109,7 +109,7 @@ def test_the_owner_signs_in_from_whatsapp_finds_a_customer_adjusts_points_and_ve
     click_menu(browser, "Customers")
     browser.find_element(By.ID, "q").send_keys("0803 123")
     browser.find_element(By.CSS_SELECTOR, "form.search button").click()
-    WebDriverWait(browser, 15).until(seen.url_contains("q=0803"))  # the list before the search has them too
+    WebDriverWait(browser, 30).until(seen.url_contains("q=0803"))  # the list before the search has them too
     wait_for(browser, "#customers a").click()
     assert wait_for(browser, "#balance").text == "70"
 
