@@ -439,6 +439,9 @@ def test_a_code_is_verified_and_handed_over_like_staff_verify(app, owner, phone,
         redemption = session.scalars(select(RewardRedemption)).one()
         ada = session.scalar(select(VendorUser.id).where(VendorUser.phone_number == ADA))
     assert (redemption.status, redemption.verified_by_user_id) == ("fulfilled", ada)
+    with db.sessions() as session:
+        audit = session.scalars(select(AuditLog).where(AuditLog.action == "reward.fulfilled")).one()
+    assert (audit.actor_id, audit.details["before"], audit.details["after"]) == (ada, {"status": "pending"}, {"status": "fulfilled"})
     assert count(db, WhatsAppMessage, WhatsAppMessage.triggered_by == "redemption_fulfilled_notice") == 1
     again = owner.post(f"/dashboard/codes/{code}/cancel")
     assert again.status_code == 409 and "Nothing was changed" in text_of(again)
@@ -454,7 +457,7 @@ def test_cancelling_a_code_refunds_the_points(app, owner, phone, db):
     assert balance_of(db, CHIDI) == before + 100
     with db.sessions() as session:
         audit = session.scalars(select(AuditLog).where(AuditLog.action == "reward.cancelled")).one()
-    assert audit.actor_type == "vendor_user"
+    assert audit.actor_type == "vendor_user" and audit.details["after"] == {"status": "cancelled"}
 
 
 def test_an_unknown_code_is_not_found(app, owner):

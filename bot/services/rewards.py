@@ -270,7 +270,7 @@ class RewardService:
         reward = ctx.session.get(Reward, (redemption.tenant_id, redemption.reward_id))
         audit.record(
             ctx.session, ctx.tenant.id, "reward.fulfilled", actor_type="vendor_user", actor_id=ctx.staff.id,
-            entity_type="reward_redemption", entity_id=redemption.id,
+            entity_type="reward_redemption", entity_id=redemption.id, before={"status": "pending"}, after={"status": "fulfilled"},
         )
         customer = ctx.session.get(Customer, (redemption.tenant_id, redemption.customer_id))
         notify(ctx.session, ctx.outbox, ctx.tenant, customer, say("redemption_fulfilled_notice", reward=reward.name, vendor=ctx.tenant.name))
@@ -322,7 +322,7 @@ def give_back(
     audit.record(
         session, tenant.id, f"reward.{status}", actor_type="vendor_user" if actor else "system",
         actor_id=actor.id if actor else None, entity_type="reward_redemption", entity_id=redemption.id,
-        points=redemption.points_deducted,
+        points=redemption.points_deducted, before={"status": "pending"}, after={"status": status},
     )
     balance = session.get(CustomerPointsBalance, (customer.tenant_id, customer.id), populate_existing=True)
     key = f"redemption_{status}_notice" if redemption.points_deducted else f"prize_{status}_notice"
