@@ -214,10 +214,10 @@ CATALOG: dict[str, dict[str, Template]] = {
         # Voiding
         "void_nothing": "You have no purchase from the last 15 minutes to void.",
         "void_confirm": "Void {amount} for {customer} ({points:@points})?\n1. Confirm\n2. Cancel",
-        "voided": "Voided. The points were taken back and the customer told.",
+        "voided": "Voided. What it brought (points, spins, missions, referral bonus) was taken back and the customer told.",
         "void_expired": "That purchase can no longer be voided (over 15 minutes, or already voided).",
         "void_points_spent": "Can't void: the customer has already spent those points.",
-        "void_notice": "*{vendor}* cancelled a purchase of {amount}: {points:@points_taken_back}. Balance: {balance:@points}.",
+        "void_notice": "*{vendor}* cancelled a purchase of {amount}: {points:@points_taken_back}.{spins} Balance: {balance:@points}.",
         # Rate limits, languages, plurals and ledger lines (issue 14)
         "limit_messages": "You're sending messages very fast. I'll answer again in a minute.",
         "limit_redemptions": "That's the most rewards you can redeem for now. Please try again in an hour.",
@@ -362,6 +362,18 @@ CATALOG: dict[str, dict[str, Template]] = {
         "staff_removed": "Done: {name} is no longer on your staff.",
         "staff_not_found": "{phone} is not on your staff.",
         "staff_remove_self": "You can't remove yourself from the staff.",
+        # VOID takes back everything a purchase caused (issue 8)
+        "void_spins_used": "Can't void: the customer has already used the wheel spins it earned. Nothing was changed.",
+        "void_referrer_spent": (
+            "Can't void: the member who referred this customer has already spent the referral bonus it earned them. "
+            "Nothing was changed."
+        ),
+        "void_notice_spins": " {spins:@spins_taken_back}.",
+        "spins_taken_back": {"one": "{count:,} wheel spin was taken back too", "other": "{count:,} wheel spins were taken back too"},
+        "void_referral_notice": (
+            "*{vendor}* cancelled the purchase that earned your referral bonus: {points:@points_taken_back}. "
+            "Balance: {balance:@points}."
+        ),
         # The owner's dashboard, points adjustments, PIN resets and the print poster (issue 13, dashboard)
         "dashboard_owner_only": "Only the owner can open the dashboard.",
         "dashboard_link": (
@@ -574,10 +586,10 @@ CATALOG: dict[str, dict[str, Template]] = {
         # Annuler un achat
         "void_nothing": "Vous n'avez aucun achat des 15 dernières minutes à annuler.",
         "void_confirm": "Annuler l'achat de {amount} pour {customer} ({points:@points}) ?\n1. Oui, l'annuler\n2. Non, le garder",
-        "voided": "Achat annulé. Les points ont été retirés et le client prévenu.",
+        "voided": "Achat annulé. Ce qu'il avait rapporté (points, tours, missions, bonus de parrainage) a été retiré et le client prévenu.",
         "void_expired": "Cet achat ne peut plus être annulé (plus de 15 minutes, ou déjà annulé).",
         "void_points_spent": "Impossible d'annuler : le client a déjà dépensé ces points.",
-        "void_notice": "*{vendor}* a annulé un achat de {amount} : {points:@points_taken_back}. Solde : {balance:@points}.",
+        "void_notice": "*{vendor}* a annulé un achat de {amount} : {points:@points_taken_back}.{spins} Solde : {balance:@points}.",
         # Limites, langues, pluriels et lignes de l'historique (issue 14)
         "limit_messages": "Vous envoyez beaucoup de messages d'un coup. Je vous réponds à nouveau dans une minute.",
         "limit_redemptions": "Vous avez atteint le maximum de cadeaux pour le moment. Réessayez dans une heure.",
@@ -751,6 +763,20 @@ CATALOG: dict[str, dict[str, Template]] = {
         "staff_removed": "C'est fait : {name} ne fait plus partie de votre personnel.",
         "staff_not_found": "{phone} ne fait pas partie de votre personnel.",
         "staff_remove_self": "Vous ne pouvez pas vous retirer vous-même du personnel.",
+        # L'annulation reprend tout ce que l'achat avait rapporté (issue 8)
+        "void_spins_used": (
+            "Annulation impossible : le client a déjà utilisé les tours de roue gagnés avec cet achat. Rien n'a été changé."
+        ),
+        "void_referrer_spent": (
+            "Annulation impossible : le membre qui a parrainé ce client a déjà dépensé le bonus de parrainage "
+            "gagné avec cet achat. Rien n'a été changé."
+        ),
+        "void_notice_spins": " {spins:@spins_taken_back}.",
+        "spins_taken_back": {"one": "{count:,} tour de roue a aussi été repris", "other": "{count:,} tours de roue ont aussi été repris"},
+        "void_referral_notice": (
+            "*{vendor}* a annulé l'achat qui vous avait valu votre bonus de parrainage : {points:@points_taken_back}. "
+            "Solde : {balance:@points}."
+        ),
         # Le tableau de bord du propriétaire, les ajustements de points, les codes PIN remis à zéro et l'affiche (issue 13, tableau de bord)
         "dashboard_owner_only": "Seul le propriétaire peut ouvrir le tableau de bord.",
         "dashboard_link": (

@@ -17,6 +17,7 @@ from bot.devclient import DevClient
 from bot.phones import InvalidPhone, to_e164
 from bot.qr import FORMATS, PAPER_MM, poster_png, print_poster
 from bot.services.points import ledger_mismatches
+from bot.services.spins import spin_mismatches
 from bot.services.staff import set_pin
 from bot.services.onboarding import InviteError, invite
 from bot.services.tenants import ReloadRefused, TenantFileError, export_tenant, load_tenant, parse_tenant_file
@@ -171,17 +172,20 @@ def ledger_expire():
     click.echo(f"Expired {expire_points():,} point(s).")
 
 
-@ledger.command("check", help="Verify every balance equals its ledger; exit 1 on any mismatch.")
+@ledger.command("check", help="Verify every balance (points and spins) equals its ledger; exit 1 on any mismatch.")
 def ledger_check():
     started = time.perf_counter()
     with _runtime().db.sessions() as session:
         mismatches = ledger_mismatches(session)
+        spins = spin_mismatches(session)
         customers = session.scalar(select(func.count()).select_from(CustomerPointsBalance))
     for m in mismatches[:50]:
         click.echo(f"MISMATCH tenant {m.tenant_id} customer {m.customer_id}: balance {m.balance}, ledger {m.ledger}, lots {m.lots}")
+    for m in spins[:50]:
+        click.echo(f"MISMATCH tenant {m.tenant_id} customer {m.customer_id}: spins {m.spins}, spin ledger {m.ledger}")
     elapsed = time.perf_counter() - started
-    click.echo(f"Checked {customers:,} balances in {elapsed:.2f}s: {len(mismatches)} mismatch(es).")
-    if mismatches:
+    click.echo(f"Checked {customers:,} balances in {elapsed:.2f}s: {len(mismatches) + len(spins)} mismatch(es).")
+    if mismatches or spins:
         sys.exit(1)
 
 

@@ -10,6 +10,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
+# How a row is locked for an update that changes no key: FOR NO KEY UPDATE, which does not
+# block the foreign-key checks of rows that refer to it. So a transaction that holds a customer
+# row never makes another wait merely for writing a message or a ledger row about that customer
+# (which would be a lock the global order does not see). SQLite ignores it.
+ROW_LOCK = {"key_share": True}
+
+
 class Database:
     def __init__(self, url: str):
         self.url = url

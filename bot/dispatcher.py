@@ -24,7 +24,7 @@ from bot.limits import MESSAGES, STAFF_MESSAGES, PhoneLimits, RateLimited
 from bot.locales import language_of
 from bot.services import Services
 from bot.services.context import Context
-from bot.services.customers import find_locked, route_phone
+from bot.services.customers import find_customer, route_phone
 from bot.services.staff import find_staff_locked
 from bot.vendor_codes import addressed_code, join_code, without_code
 from flows.base import Inbound, State, say
@@ -106,18 +106,23 @@ class Dispatcher:
         now = self.clock()
         limits = PhoneLimits(self.redis, tenant, inbound.phone, inbound.sid, now)
         limits.count(STAFF_MESSAGES if destination.is_staff else MESSAGES)
-        # Locks in a fixed order (customer, then staff) so that two messages cannot deadlock.
-        customer = find_locked(session, tenant, inbound.phone)
+        # Locks in one global order, so that no two messages wait on each other in a circle:
+        # the sender's staff row first (a staff phone keeps its conversation there), then
+        # customer rows, each when first needed and in id order when several are. So a staff
+        # member who is also a customer does not hold their own customer row while logging a
+        # purchase for a colleague who is logging one for them.
         staff = find_staff_locked(session, tenant, inbound.phone) if destination.is_staff else None
+        customer = find_customer(session, tenant, inbound.phone, lock=staff is None)
         ctx = Context(
-            session=session, tenant=tenant, phone=inbound.phone, now=now, customer=customer, staff=staff, limits=limits
+            session=session, tenant=tenant, phone=inbound.phone, now=now, customer=customer, staff=staff,
+            limits=limits, customer_locked=staff is None,
         )
         services = Services(ctx)
-        holder = customer or staff
+        holder = staff or customer
         state = State.from_json(holder.conversation_state if holder else None)
-        secret = self.engine.is_secret(state, inbound)
+        secret = self.engine.is_secret(state, inbound, services)
         state, messages = self.engine.handle(state, inbound, services, now)
-        holder = ctx.customer or staff  # JOIN may have just created the customer
+        holder = staff or ctx.customer  # JOIN may have just created the customer
         if destination.addressed:
             # A command naming a vendor (LOG MAMA...) keeps the phone talking to it: the PIN that follows has no code.
             route_phone(session, inbound.phone, tenant)
@@ -248,8 +253,8 @@ _EMPLOYERS = _vendors(
 def _record(
     session: Session, holder: Customer | VendorUser | None, state: State, inbound: Inbound, logged: dict, now: datetime
 ) -> None:
-    """Save the conversation state (on the customer row, or on the staff row for staff who are
-    not members) and log the message with its reply. Every message does this, so the
+    """Save the conversation state (on the staff row for staff, else on the customer row) and
+    log the message with its reply. Every message does this, so the
     statements are built once, with Core, and on PostgreSQL they travel as one."""
     connection = session.connection()
     if holder is None:

@@ -8,12 +8,13 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Sequence
 
+from bot import pins
 from flows.base import ANYONE, KNOWN, MEMBERS, MENU, STAFF, Flow, Inbound, Msg, Outcome, Replies, State, finish, missed, say
 
 IDLE_TIMEOUT = timedelta(minutes=30)
 MAX_MISSES = 3
-# What a PIN looks like, wherever it is sent: kept out of storage and logs.
-_PIN_LIKE = re.compile(r"\s*\d{4,8}\s*")
+# An answer that is a number, with a currency sign or a k/m maybe: "0", "0.001", "-200", "₦15,000", "15k".
+_NUMBER = re.compile(r"[^\w\s]*\s*[\d.,\s]*\d[\d.,\s]*[KkMm]?")
 
 
 def may_use(flow: Flow, services) -> bool:
@@ -31,7 +32,7 @@ def may_carry_pin(flow: Flow | None, state: State, inbound: Inbound) -> bool:
     digits, and a PIN sent to the wrong conversation must not be kept either)."""
     if flow is not None and flow.name == state.flow and state.step in flow.secret_steps:
         return True
-    return _PIN_LIKE.fullmatch(inbound.text) is not None
+    return pins.PIN_LIKE.fullmatch(inbound.text) is not None
 
 
 def _fresh(flow: Flow, interrupted: str | None) -> State:
@@ -47,29 +48,58 @@ class Engine:
 
     def handle(self, state: State, inbound: Inbound, services, now: datetime) -> Outcome:
         notices: Replies = []
+        screened = self._screen(state, inbound, services)
         if not state.idle and state.updated_at and now - state.updated_at > IDLE_TIMEOUT:
             state, notices = State(), [say("session_expired")]
         if inbound.truncated:
             notices.append(say("truncated", limit=len(inbound.text)))
-        state, replies = self._route(state, inbound, services)
+        pin_answer = inbound if self._asks_pin(state) else screened
+        state, replies = self._route(state, screened, pin_answer, services)
         if state.misses >= MAX_MISSES:
             state, replies = State(), [say("too_many_misses"), MENU]
         return replace(state, updated_at=now), [self._fill_menu(reply, services) for reply in notices + replies]
 
-    def is_secret(self, state: State, inbound: Inbound) -> bool:
-        return may_carry_pin(self.by_name.get(state.flow) if state.flow else None, state, inbound)
+    def is_secret(self, state: State, inbound: Inbound, services) -> bool:
+        """Whether the message must be stored redacted: it may carry a PIN (`may_carry_pin`), or it
+        is a staff message with the sender's PIN anywhere in it."""
+        return may_carry_pin(self._flow_of(state), state, inbound) or self._screen(state, inbound, services) is not inbound
 
-    def _route(self, state: State, inbound: Inbound, services) -> Outcome:
+    def _flow_of(self, state: State) -> Flow | None:
+        return self.by_name.get(state.flow) if state.flow else None
+
+    def _asks_pin(self, state: State) -> bool:
+        flow = self._flow_of(state)
+        return flow is not None and state.step in flow.secret_steps
+
+    def _screen(self, state: State, inbound: Inbound, services) -> Inbound:
+        """The message as flows read it. A staff member's PIN is masked wherever it is; while a
+        PIN is asked for, so is every run of 4-8 digits (only the PIN step reads the answer as
+        sent). So no flow can keep a PIN in its state, take it for an amount or a code, or
+        repeat it in a reply."""
+        if self._asks_pin(state):
+            text = pins.mask(inbound.text, lambda run: True)
+        elif services.is_staff:
+            text = services.staff.hide_pin(inbound.text)
+        else:
+            return inbound
+        return inbound if text == inbound.text else replace(inbound, text=text)
+
+    def _route(self, state: State, inbound: Inbound, pin_answer: Inbound, services) -> Outcome:
         if not inbound.text.strip():
             return state, [say("media_ignored" if inbound.media else "empty_message")]
-        flow = self._triggered(state, inbound, services)
+        flow = None if self._takes_number(state, inbound) else self._triggered(state, inbound, services)
         if flow is not None and may_use(flow, services):
             return flow.steps["start"](_fresh(flow, interrupted=state.flow), inbound, services)
         if flow is not None or not (services.member or services.is_staff):
             return state, [say("not_member", vendor=services.vendor.name, code=services.vendor.code)]
         if state.idle:
             return missed(state), [say("not_understood")]
-        return self._continue(state, inbound, services)
+        return self._continue(state, pin_answer if self._asks_pin(state) else inbound, services)
+
+    def _takes_number(self, state: State, inbound: Inbound) -> bool:
+        """A step asking for a number reads one as its answer: there "0" is an amount, not MENU."""
+        flow = self._flow_of(state)
+        return flow is not None and state.step in flow.number_steps and _NUMBER.fullmatch(inbound.text.strip()) is not None
 
     def _triggered(self, state: State, inbound: Inbound, services) -> Flow | None:
         """A global command always; otherwise, at the menu level, a keyword or a menu number.

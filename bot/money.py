@@ -63,10 +63,10 @@ def parse_amount(text: str, currency: str, maximum_major: int, language: str = D
     except InvalidOperation:
         raise AmountError("amount_not_a_number") from None
     minor = major * 10 ** exponent(currency)
+    if minor < 1:  # nothing, or less than the currency's smallest unit: 0, 0.001
+        raise AmountError("amount_zero")
     if minor != minor.to_integral_value():
         raise AmountError("amount_too_precise")
-    if minor <= 0:
-        raise AmountError("amount_zero")
     if major > maximum_major:
         raise AmountError("amount_too_large")
     return int(minor)

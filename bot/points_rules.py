@@ -97,3 +97,8 @@ def tier_for(tiers: list[Mapping], lifetime_points: int) -> Mapping | None:
     """The highest tier whose minimum the customer's lifetime earned points reach."""
     reached = [tier for tier in tiers if lifetime_points >= tier["min_points"]]
     return max(reached, key=lambda tier: tier["min_points"], default=None)
+
+
+def tier_name(tiers: list[Mapping], lifetime_points: int) -> str | None:
+    tier = tier_for(tiers, lifetime_points)
+    return tier["name"] if tier else None

@@ -154,7 +154,8 @@ class Flow:
     `starts_on` is a further test on the inbound message. `menu` is the catalog key of its
     entry in the numbered main menu, if it has one. `audience` says who may use it; staff
     flows are invisible to everyone else. The answers to `secret_steps` (a PIN) are never
-    stored or logged. Every flow has a ``start`` step."""
+    stored or logged. At `number_steps` a number is the answer ("0" too, not the MENU
+    shortcut). Every flow has a ``start`` step."""
 
     name: str
     steps: Mapping[str, Step]
@@ -164,6 +165,7 @@ class Flow:
     menu: str | None = None
     audience: str = MEMBERS
     secret_steps: frozenset[str] = frozenset()
+    number_steps: frozenset[str] = frozenset()
 
     def __post_init__(self):
         if "start" not in self.steps:

@@ -6,7 +6,7 @@ import uuid
 
 from bot.money import AmountError
 from flows.base import STAFF, Flow, Inbound, Outcome, State, confirmed, finish, goto, missed, say
-from flows.staff import pin_gate, pin_step
+from flows.staff import pin_gate, pin_step, rechecked
 
 _COMMAND = re.compile(r"^\W*(LOG|VOID)\b", re.IGNORECASE)
 
@@ -18,16 +18,32 @@ def start_log(state: State, inbound: Inbound, services) -> Outcome:
 
 
 def _read_one_shot(rest: str, services) -> dict:
+    """The customer and the amount in `LOG <customer> <amount>`. All the words may be a phone
+    (`LOG 0803 123 4567`: the last group of a phone is no amount); else the last word is the
+    amount, after a customer (`LOG 0803 123 4567 15000`) or alone (`LOG 15000`), and a word that
+    is no amount may be the customer alone (`LOG K7Q4XM`). An amount meant but refused
+    (`LOG 0803 123 4567 0`) is kept as why, to say when asking for it."""
     if not rest:
         return {}
+    whole = services.purchases.read_phone(rest)
+    if whole:
+        return {"customer": whole}
     *who, last = rest.split()
+    found = {}
+    if who:
+        found["customer"] = services.purchases.read_customer(" ".join(who))
+        if found["customer"] is None:
+            return {}
     try:
-        amount = services.purchases.read_amount(last)
-        customer = services.purchases.read_customer(" ".join(who)) if who else None
-        return {"amount": amount, **({"customer": customer} if customer else {})}
-    except AmountError:
-        customer = services.purchases.read_customer(rest)
-        return {"customer": customer} if customer else {}
+        return {**found, "amount": services.purchases.read_amount(last)}
+    except AmountError as error:
+        refused = {"amount_refused": error.reason}
+    if who:
+        return {**found, **refused}
+    customer = services.purchases.read_customer(last)
+    if customer:
+        return {"customer": customer}
+    return refused if any(c.isdigit() for c in last) else {}
 
 
 def _advance_log(state: State, services) -> Outcome:
@@ -35,7 +51,9 @@ def _advance_log(state: State, services) -> Outcome:
     if "customer" not in state.data:
         return goto(state, "customer"), [say("log_ask_customer")]
     if "amount" not in state.data:
-        return goto(state, "amount"), [say("log_ask_amount")]
+        refused = state.data.get("amount_refused")
+        why = [say(refused, maximum=services.purchases.maximum)] if refused else []
+        return goto(state, "amount", amount_refused=None), why + [say("log_ask_amount")]
     preview = services.purchases.preview(state.data["customer"], state.data["amount"])
     key = "log_confirm_new" if preview.new_customer else "log_confirm"
     return goto(state, "confirm"), [say(key, customer=preview.customer, amount=preview.amount, points=preview.points)]
@@ -85,17 +103,18 @@ LOG_FLOW = Flow(
         "pin": pin_step(_advance_log),
         "customer": ask_customer,
         "amount": ask_amount,
-        "confirm": confirmed(log_confirmed),
+        "confirm": confirmed(rechecked(log_confirmed)),
     },
     triggers=frozenset({"LOG"}),
     interrupts=True,
     menu="menu.log",
     audience=STAFF,
     secret_steps=frozenset({"pin"}),
+    number_steps=frozenset({"amount"}),
 )
 VOID_FLOW = Flow(
     "void",
-    {"start": start_void, "pin": pin_step(_advance_void), "confirm": confirmed(void_confirmed)},
+    {"start": start_void, "pin": pin_step(_advance_void), "confirm": confirmed(rechecked(void_confirmed))},
     triggers=frozenset({"VOID"}),
     interrupts=True,
     menu="menu.void",

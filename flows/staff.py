@@ -1,5 +1,6 @@
-"""The PIN gate every staff action passes (ask for the PIN unless a session is open), and PIN:
-staff choose their own PIN, typed twice (changing one needs the current one first)."""
+"""The PIN gate every staff action passes (ask for the PIN unless a session is open, and again
+when the action is confirmed), and PIN: staff choose their own PIN, typed twice (changing one
+needs the current one first)."""
 from __future__ import annotations
 
 from typing import Callable
@@ -33,6 +34,17 @@ def pin_step(advance: Advance) -> Step:
         return state, [say("pin_wrong", left=check.attempts_left)]
 
     return check_pin
+
+
+def rechecked(act: Step) -> Step:
+    """A step that acts on a confirmation passes the gate again: the staff member may have been
+    locked out, or their session may have ended, since the question was asked. Locked: refused.
+    Session over: the PIN is asked for, the pending action kept, and the question asked again."""
+
+    def confirm(state: State, inbound: Inbound, services) -> Outcome:
+        return pin_gate(state, services, lambda state, services: act(state, inbound, services))
+
+    return confirm
 
 
 def start_choose_pin(state: State, inbound: Inbound, services) -> Outcome:

@@ -4,19 +4,25 @@ from __future__ import annotations
 import re
 
 from flows.base import STAFF, Flow, Inbound, Outcome, State, finish, goto, missed, say
-from flows.staff import pin_gate, pin_step
+from flows.staff import pin_gate, pin_step, rechecked
 
 _COMMAND = re.compile(r"^\W*VERIFY\b", re.IGNORECASE)
 
 
 def start_verify(state: State, inbound: Inbound, services) -> Outcome:
     """`VERIFY RD-7KX4QF` (any case, dash or not), or `VERIFY` and then the code."""
-    code = _COMMAND.sub("", inbound.text).strip()
+    code = _code_in(_COMMAND.sub("", inbound.text))
     return pin_gate(goto(state, "start", code=code), services, _advance)
 
 
 def ask_code(state: State, inbound: Inbound, services) -> Outcome:
-    return _advance(goto(state, "code", code=inbound.text.strip()), services)
+    return _advance(goto(state, "code", code=_code_in(inbound.text)), services)
+
+
+def _code_in(text: str) -> str:
+    """What may be a code: nothing if there is no letter or digit (a masked PIN, a "?")."""
+    text = text.strip()
+    return text if any(c.isalnum() for c in text) else ""
 
 
 def _advance(state: State, services) -> Outcome:
@@ -38,11 +44,15 @@ def _advance(state: State, services) -> Outcome:
 
 
 def confirm_verify(state: State, inbound: Inbound, services) -> Outcome:
-    if inbound.number == 1:
-        return finish(), [say(services.rewards.fulfil(state.data["redemption"]))]
-    if inbound.number == 2:
-        return finish(), [say(services.rewards.cancel(state.data["redemption"]))]
-    return missed(state), [say("verify_hint")]
+    if inbound.number not in (1, 2):
+        return missed(state), [say("verify_hint")]
+    return _hand_over_or_cancel(state, inbound, services)
+
+
+@rechecked
+def _hand_over_or_cancel(state: State, inbound: Inbound, services) -> Outcome:
+    act = services.rewards.fulfil if inbound.number == 1 else services.rewards.cancel
+    return finish(), [say(act(state.data["redemption"]))]
 
 
 VERIFY_FLOW = Flow(

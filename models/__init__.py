@@ -2,13 +2,13 @@
 from models.base import Base
 from models.customer import Customer
 from models.dashboard import DashboardLink, DashboardSession
-from models.engagement import MissionCompletion, Referral, SpinHistory, WheelItem
+from models.engagement import MissionCompletion, Referral, SpinCredit, SpinHistory, WheelItem
 from models.message import AuditLog, WhatsAppMessage
 from models.onboarding import PlatformMessage, VendorInvitation
 from models.points import CustomerPointsBalance, PointsLotAllocation, PointsTransaction
 from models.purchase import Purchase
 from models.reward import Reward, RewardRedemption
-from models.tenant import PhoneRoute, Tenant, VendorUser
+from models.tenant import PhoneRoute, PinLockout, Tenant, VendorUser
 
 __all__ = [
     "AuditLog",
@@ -19,6 +19,7 @@ __all__ = [
     "DashboardSession",
     "MissionCompletion",
     "PhoneRoute",
+    "PinLockout",
     "PlatformMessage",
     "PointsLotAllocation",
     "PointsTransaction",
@@ -26,6 +27,7 @@ __all__ = [
     "Referral",
     "Reward",
     "RewardRedemption",
+    "SpinCredit",
     "SpinHistory",
     "Tenant",
     "VendorInvitation",

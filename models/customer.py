@@ -37,7 +37,7 @@ class Customer(Base):
     total_spent: Mapped[int] = mapped_column(BigInteger, default=0)  # minor units of the vendor's currency
     last_purchase_at: Mapped[datetime | None]
     tier: Mapped[str | None] = mapped_column(String(50))
-    spin_credits: Mapped[int] = mapped_column(default=0)  # spins earned by purchases or won
+    spin_credits: Mapped[int] = mapped_column(default=0)  # spins earned or won: the sum of its spin_credits rows
     last_inbound_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -68,10 +68,15 @@ class SpinHistory(Base):
 
 
 class MissionCompletion(Base):
-    """A mission completed in a period; unique, so it pays out once per period."""
+    """A mission completed in a period; unique, so it pays out once per period. It remembers
+    the purchase that completed it (a friend's, for a referral mission), which a void undoes."""
 
     __tablename__ = "mission_completions"
-    __table_args__ = (_customer_fk(), UniqueConstraint("tenant_id", "customer_id", "mission", "period"))
+    __table_args__ = (
+        _customer_fk(),
+        UniqueConstraint("tenant_id", "customer_id", "mission", "period"),
+        Index("ix_mission_completions_purchase", "tenant_id", "purchase_id"),
+    )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -79,11 +84,13 @@ class MissionCompletion(Base):
     mission: Mapped[str] = mapped_column(String(255))
     period: Mapped[str] = mapped_column(String(20))  # 2026-11-22, 2026-W47, 2026-11, all
     points: Mapped[int]
+    purchase_id: Mapped[uuid.UUID | None]  # None only for completions recorded before causes were
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Referral(Base):
-    """A friend who joined through a member's link; rewarded once, at their first purchase."""
+    """A friend who joined through a member's link; rewarded once, at their first purchase
+    (`purchase_id`). A void of that purchase makes it unrewarded again."""
 
     __tablename__ = "referrals"
     __table_args__ = (
@@ -91,6 +98,7 @@ class Referral(Base):
         _customer_fk("referred_id"),
         UniqueConstraint("tenant_id", "referred_id"),
         Index("ix_referrals_referrer", "tenant_id", "referrer_id", "rewarded_at"),
+        Index("ix_referrals_purchase", "tenant_id", "purchase_id"),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -98,4 +106,26 @@ class Referral(Base):
     referrer_id: Mapped[uuid.UUID]
     referred_id: Mapped[uuid.UUID]
     rewarded_at: Mapped[datetime | None]
+    purchase_id: Mapped[uuid.UUID | None]  # the purchase that rewarded it
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SpinCredit(Base):
+    """The spin-credit ledger: every spin earned by a purchase, won on the wheel, used, or taken
+    back by a void. `customers.spin_credits` is kept equal to its sum, in the same transaction."""
+
+    __tablename__ = "spin_credits"
+    __table_args__ = (
+        _customer_fk(),
+        Index("ix_spin_credits_customer", "tenant_id", "customer_id", "created_at"),
+        Index("ix_spin_credits_purchase", "tenant_id", "purchase_id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    customer_id: Mapped[uuid.UUID]
+    kind: Mapped[str] = mapped_column(String(20))  # earned | won | used | reversed | opening
+    spins: Mapped[int]  # positive: given; negative: taken
+    purchase_id: Mapped[uuid.UUID | None]  # the purchase that earned it, or whose void took it back
+    spin_id: Mapped[uuid.UUID | None]  # the spin that won it or used it
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

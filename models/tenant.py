@@ -30,7 +30,7 @@ class Tenant(Base):
 
 class VendorUser(Base):
     """A member of a vendor's staff. Only a slow salted hash of the PIN is kept. A staff phone
-    that is not also a customer keeps its conversation here."""
+    keeps its conversation at this vendor here (also when it is a customer too)."""
 
     __tablename__ = "vendor_users"
     __table_args__ = (
@@ -45,8 +45,6 @@ class VendorUser(Base):
     phone_number: Mapped[str] = mapped_column(String(20))
     role: Mapped[str] = mapped_column(String(20), default="staff")
     pin_hash: Mapped[str | None] = mapped_column(String(255))
-    failed_pin_attempts: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None]
     session_expires_at: Mapped[datetime | None]
     conversation_state: Mapped[dict] = mapped_column(default=dict)
     last_inbound_at: Mapped[datetime | None]
@@ -66,3 +64,14 @@ class PhoneRoute(Base):
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
+
+class PinLockout(Base):
+    """Wrong PINs counted per phone, whichever vendors they were sent to: five in a row lock the
+    phone out of staff actions everywhere. Platform-level, like `phone_routes`."""
+
+    __tablename__ = "pin_lockouts"
+
+    phone_number: Mapped[str] = mapped_column(String(20), primary_key=True)
+    failed_attempts: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import create_engine, func, select, text, update
 
 from bot.services import points
+from bot.services.spins import move_spins, spin_mismatches
 from bot.services.tenants import load_tenant
 from models import (
     Customer, CustomerPointsBalance, MissionCompletion, PointsTransaction, Purchase, Reward, RewardRedemption, SpinHistory, Tenant,
@@ -160,14 +161,16 @@ def test_parallel_spins_from_one_customer_never_exceed_their_spins(app, mama, db
         load_tenant(session, tenant_file(wheel=_wheel({"label": "Nothing", "type": "nothing", "weight": 1})))
     number = "+2348031230020"
     Phone(app, number).send("JOIN MAMA")
-    with db.transaction() as session:
-        session.execute(update(Customer).where(Customer.phone_number == number).values(spin_credits=2))
+    with db.transaction() as session:  # two spins earned
+        customer = session.scalars(select(Customer).where(Customer.phone_number == number).with_for_update()).one()
+        move_spins(session, customer, 2, "earned", utcnow())
     results = all_at_once(app, number, ["SPIN"] * 10)
     assert sum("The wheel stopped on" in r.text for r in results) == 3  # 1 free + 2 earned
     assert sum("No spins left" in r.text for r in results) == 7
     assert count(db, SpinHistory) == 3
     with db.sessions() as session:
         assert session.scalars(select(Customer.spin_credits).where(Customer.phone_number == number)).one() == 0
+        assert spin_mismatches(session) == []
 
 
 def test_stock_and_daily_caps_hold_under_parallel_spins_from_many_customers(app, mama, db):

@@ -13,7 +13,7 @@ from bot.app import create_app
 from bot.services import points
 from bot.services.tenants import load_tenant
 from models import (
-    AuditLog, Customer, CustomerPointsBalance, PointsLotAllocation, PointsTransaction, Purchase, VendorUser,
+    AuditLog, Customer, CustomerPointsBalance, PinLockout, PointsLotAllocation, PointsTransaction, Purchase, VendorUser,
     WhatsAppMessage,
 )
 from models.base import utcnow
@@ -98,17 +98,63 @@ def test_member_code_identifies_the_customer(bayo, member, db):
 
 @pytest.mark.parametrize(
     "amount, reason",
-    [("0", "more than zero"), ("-200", "can't be negative"), ("lots", "not an amount"), ("20000000", "₦10,000,000 limit")],
+    [
+        ("0", "more than zero"), ("0.001", "more than zero"), ("₦0", "more than zero"), ("-200", "can't be negative"),
+        ("lots", "not an amount"), ("20000000", "₦10,000,000 limit"), ("15.005", "more decimals"),
+    ],
 )
 def test_bad_amounts_are_refused_and_asked_again(bayo, member, db, amount, reason):
     bayo.send("LOG 08031234567")
     bayo.send(BAYO_PIN)
-    sent = bayo.send(amount)
-    if amount == "0":  # "0" is also MENU everywhere: the way back wins
-        assert "menu" in sent.text
-    else:
-        assert reason in sent.text and sent.text.endswith("Amount spent? (like 15000, 15,000 or 15k)")
+    sent = bayo.send(amount)  # "0" is MENU elsewhere; asked for an amount, it is one
+    assert reason in sent.text and sent.text.endswith("Amount spent? (like 15000, 15,000 or 15k)")
+    assert "1. Confirm" in bayo.send("15000").text  # the flow is still there
     assert count(db, Purchase) == 0
+
+
+def test_menu_still_works_where_an_amount_is_asked(bayo, member):
+    bayo.send("LOG 08031234567")
+    bayo.send(BAYO_PIN)
+    assert "*Mama Put Kitchen* menu" in bayo.send("MENU").text
+
+
+@pytest.mark.parametrize("text", ["LOG 0803 123 4567", "LOG +234 803 123 4567", "LOG 0803-123-4567"])
+def test_a_one_shot_log_of_a_phone_alone_asks_for_the_amount(bayo, member, text):
+    """The last group of the phone is not the amount (it was read as ₦4,567)."""
+    bayo.send(text)
+    assert bayo.send(BAYO_PIN).text == "Amount spent? (like 15000, 15,000 or 15k)"
+    assert bayo.send("2500").text.startswith("Log ₦2,500 for Chidi, +2348031234567?")
+
+
+@pytest.mark.parametrize("amount", ["0", "0.001"])
+def test_a_one_shot_log_of_zero_says_it_must_be_above_zero(bayo, member, db, amount):
+    bayo.send(f"LOG 0803 123 4567 {amount}")
+    sent = bayo.send(BAYO_PIN)
+    assert [reply.body for reply in sent.replies] == [
+        "The amount must be more than zero.", "Amount spent? (like 15000, 15,000 or 15k)",
+    ]
+    assert bayo.send("1500").text.startswith("Log ₦1,500 for Chidi, +2348031234567?")
+    assert count(db, Purchase) == 0
+
+
+def test_one_shot_logs_are_not_wrong_look_ups(bayo, member):
+    """Reading the whole of `LOG 0803 123 4567 1500` as a phone first must not count as a miss
+    towards the limit of 10 wrong look-ups an hour."""
+    log_purchase(bayo, "LOG 0803 123 4567 1500")
+    for _ in range(11):
+        assert "1. Confirm" in bayo.send("LOG 0803 123 4567 1500").text
+        bayo.send("2")
+
+
+def test_a_one_shot_log_of_a_member_code_alone_asks_for_the_amount(bayo, member):
+    bayo.send(f"LOG {member.member_code}")
+    assert bayo.send(BAYO_PIN).text == "Amount spent? (like 15000, 15,000 or 15k)"
+
+
+def test_a_one_shot_log_with_a_broken_phone_keeps_nothing_from_it(bayo, member):
+    bayo.send("LOG 0803 123 15000")
+    assert bayo.send(BAYO_PIN).text == "Customer's phone number or member code?"
+    assert bayo.send("08031234567").text == "Amount spent? (like 15000, 15,000 or 15k)"
 
 
 def test_unreadable_customer_is_asked_again(bayo, member):
@@ -154,9 +200,9 @@ def test_five_wrong_pins_lock_the_staff_member_for_fifteen_minutes(bayo, member,
     assert "locked until" in bayo.send("LOG 08031234567 1000").text  # a new attempt is refused outright
     with db.sessions() as session:
         actions = session.scalars(select(AuditLog.action).where(AuditLog.action.like("staff.%"))).all()
-        staff = session.scalars(select(VendorUser).where(VendorUser.phone_number == BAYO)).one()
+        lockout = session.get(PinLockout, BAYO)
     assert actions.count("staff.pin_failed") == 5 and actions.count("staff.locked_out") == 1
-    assert staff.locked_until - utcnow() > timedelta(minutes=14)
+    assert lockout.locked_until - utcnow() > timedelta(minutes=14)
     clock.advance(minutes=14)
     assert "locked until" in bayo.send("LOG 08031234567 1000").text
     clock.advance(minutes=1, seconds=1)
@@ -230,7 +276,7 @@ def test_reaching_a_tier_sends_a_congratulation(phone, db, app):
 def test_void_reverses_by_new_ledger_rows_and_tells_the_customer(bayo, member, db, app):
     log_purchase(bayo, "LOG 08031234567 15000")
     assert "Void ₦15,000 for Chidi, +2348031234567 (170 points)?" in bayo.send("VOID").text
-    assert bayo.send("1").text == "Voided. The points were taken back and the customer told."
+    assert bayo.send("1").text.startswith("Voided. What it brought (points, spins, missions, referral bonus) was taken back")
     run_jobs(app)
     assert balance_of(db, CUSTOMER) == 50
     with db.sessions() as session:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot import runtime
+from bot.db import ROW_LOCK
 from bot.services.points import expire_lots
 from models import Customer, PointsTransaction
 
@@ -24,5 +25,5 @@ def expire_points(batch: int = 500) -> int:
             return total
         for tenant_id, customer_id in due:
             with rt.db.transaction() as session:
-                customer = session.get(Customer, (tenant_id, customer_id), with_for_update=True)
+                customer = session.get(Customer, (tenant_id, customer_id), with_for_update=ROW_LOCK)
                 total += expire_lots(session, customer, rt.clock())

@@ -1,6 +1,7 @@
 """Enrolment and marketing consent."""
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -8,7 +9,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.codes import random_code
-from bot.db import insert_on_conflict
+from bot.db import ROW_LOCK, insert_on_conflict
 from bot.locales import LOCALES, language_of
 from bot.services import audit, points
 from bot.services.context import Context
@@ -35,18 +36,27 @@ class Enrollment:
     balance: int
 
 
-_LOCK_CUSTOMER = (
-    select(Customer)
-    .where(Customer.tenant_id == bindparam("tenant"), Customer.phone_number == bindparam("phone"))
-    .with_for_update()
-    .execution_options(populate_existing=True)
-)
+_FIND_CUSTOMER = select(Customer).where(Customer.tenant_id == bindparam("tenant"), Customer.phone_number == bindparam("phone"))
+_LOCK_CUSTOMER = _FIND_CUSTOMER.with_for_update(**ROW_LOCK).execution_options(populate_existing=True)
 
 
-def find_locked(session: Session, tenant: Tenant, phone: str) -> Customer | None:
-    """The customer row, locked until the transaction ends (FOR UPDATE on PostgreSQL;
-    SQLite already serialises whole write transactions)."""
-    return session.scalars(_LOCK_CUSTOMER, {"tenant": tenant.id, "phone": phone}).one_or_none()
+def find_customer(session: Session, tenant: Tenant, phone: str, lock: bool) -> Customer | None:
+    """The customer row; with `lock`, locked until the transaction ends (FOR NO KEY UPDATE on
+    PostgreSQL; SQLite already serialises whole write transactions)."""
+    return session.scalars(_LOCK_CUSTOMER if lock else _FIND_CUSTOMER, {"tenant": tenant.id, "phone": phone}).one_or_none()
+
+
+def lock_customers(session: Session, tenant_id: uuid.UUID, ids) -> dict[uuid.UUID, Customer]:
+    """Lock these customers' rows in one statement, in id order: whatever needs several takes
+    them in the same order, so two such transactions never wait on each other in a circle."""
+    rows = session.scalars(
+        select(Customer)
+        .where(Customer.tenant_id == tenant_id, Customer.id.in_(sorted(set(ids))))
+        .order_by(Customer.id)
+        .with_for_update(**ROW_LOCK)
+        .execution_options(populate_existing=True)
+    )
+    return {customer.id: customer for customer in rows}
 
 
 def describe(customer: Customer) -> str:
@@ -100,7 +110,7 @@ def enroll(
                 "updated_at": now,
             },
         )
-        customer = find_locked(session, tenant, phone)
+        customer = find_customer(session, tenant, phone, lock=True)
         if customer is not None:
             break
     else:  # every code drawn was taken: the alphabet is far too small for this vendor
@@ -132,7 +142,7 @@ class CustomerService:
         referral code in the text (`JOIN MAMA R-K7Q4XM`) links a new member to its referrer."""
         ctx = self.ctx
         enrollment = enroll(ctx.session, ctx.tenant, ctx.phone, ctx.now, profile_name=profile_name, consent=True)
-        ctx.customer = enrollment.customer
+        ctx.customer, ctx.customer_locked = enrollment.customer, True
         route_phone(ctx.session, ctx.phone, ctx.tenant)
         if enrollment.created:
             record_referral(ctx.session, ctx.tenant, enrollment.customer, text)

@@ -2,6 +2,7 @@
 A mission pays out once per customer and period, when the purchase or join completing it happens."""
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -76,8 +77,13 @@ def progress(session: Session, tenant: Tenant, customer: Customer, now: datetime
     return found
 
 
-def complete_missions(session: Session, outbox: list, tenant: Tenant, customer: Customer, now: datetime, kinds: set[str]) -> None:
-    """Pay out every mission of these kinds the customer has just completed, once per period."""
+def complete_missions(
+    session: Session, outbox: list, tenant: Tenant, customer: Customer, now: datetime, kinds: set[str],
+    purchase_id: uuid.UUID,
+) -> None:
+    """Pay out every mission of these kinds the customer has just completed, once per period.
+    The completion and its points name the purchase that caused them (for a referral mission,
+    the friend's), so that a void of it takes them back."""
     local_now = now.astimezone(ZoneInfo(tenant.timezone))
     for mission in tenant.settings.get("missions", []):
         if mission["type"] not in kinds:
@@ -87,14 +93,14 @@ def complete_missions(session: Session, outbox: list, tenant: Tenant, customer: 
             continue
         first_time = insert_on_conflict(session, MissionCompletion, {
             "tenant_id": tenant.id, "customer_id": customer.id, "mission": mission["title"], "period": key,
-            "points": mission["points"], "created_at": now,
+            "points": mission["points"], "purchase_id": purchase_id, "created_at": now,
         })
         if not first_time:
             continue
         if mission["points"]:
             points.credit(
                 session, tenant, customer, mission["points"], source="mission",
-                description=say("ledger.mission", title=mission["title"]), now=now,
+                description=say("ledger.mission", title=mission["title"]), now=now, purchase_id=purchase_id,
             )
         key = "mission_complete" if mission["points"] else "mission_complete_badge"
         notify(session, outbox, tenant, customer, say(key, title=mission["title"], points=mission["points"]))

@@ -27,7 +27,9 @@ from bot.qr import join_link
 from bot.services import audit
 from bot.services.customers import route_phone
 from bot.services.staff import PinChoice
-from bot.services.tenants import BUSINESS_TYPES, RewardSchema, TenantFileSchema, load_tenant, parse_tenant_file
+from bot.services.tenants import (
+    BUSINESS_TYPES, ReloadRefused, RewardSchema, TenantFileSchema, load_tenant, parse_tenant_file,
+)
 from flows.base import State, words_of
 from models import PlatformMessage, Tenant, VendorInvitation
 
@@ -258,11 +260,12 @@ class SetupService:
             return "setup_code_taken_meanwhile"
         config = parse_tenant_file(self.tenant_file(answers))
         # A setup racing this one for the code may commit after the check: then loading fails
-        # on the unique code, or finds that vendor and updates it. Either is undone here.
+        # on the unique code, or finds that vendor and would update it (which the loader refuses,
+        # since it would replace that vendor's staff). Each is undone here.
         savepoint = ctx.session.begin_nested()
         try:
             result = load_tenant(ctx.session, config)
-        except IntegrityError:
+        except (IntegrityError, ReloadRefused):
             result = None
         if result is None or not result.created:
             savepoint.rollback()

@@ -13,15 +13,16 @@ from bot.locales import language_of
 from bot.money import Money, parse_amount, to_minor
 from bot.outbound import notify
 from bot.phones import InvalidPhone, to_e164
-from bot.points_rules import PurchaseFacts, award, tier_for
-from bot.services import audit, points
+from bot.points_rules import PurchaseFacts, award, tier_for, tier_name
+from bot.services import audit, points, voids
 from bot.services.context import Context
-from bot.services.customers import describe, enroll, greeting, route_phone
+from bot.services.customers import describe, enroll, greeting, lock_customers, route_phone
 from bot.services.missions import complete_missions
-from bot.services.referrals import reward_referral
+from bot.services.referrals import referrer_of, reward_referral
 from bot.services.rewards import nearest_reward
+from bot.services.spins import move_spins
 from flows.base import Msg, say
-from models import Customer, CustomerPointsBalance, PointsTransaction, Purchase
+from models import Customer, CustomerPointsBalance, Purchase
 from models.base import new_id
 
 VOID_WINDOW = timedelta(minutes=15)
@@ -78,11 +79,15 @@ class PurchaseService:
         return self.ctx.limits.look_up(lambda: self._read_customer(text))
 
     def _read_customer(self, text: str) -> str | None:
-        compact = re.sub(r"[\s\-().]", "", text).upper()
+        compact = _compact(text)
         if MEMBER_CODE.fullmatch(compact) and self._find(compact) is not None:
             return compact
+        return self.read_phone(text)
+
+    def read_phone(self, text: str) -> str | None:
+        """A phone in any form, in E.164, or None: read, not looked up, so never a wrong look-up."""
         try:
-            return to_e164(compact, self.ctx.tenant.country, strict=True)
+            return to_e164(_compact(text), self.ctx.tenant.country, strict=True)
         except InvalidPhone:
             return None
 
@@ -95,9 +100,10 @@ class PurchaseService:
         return Preview(label, Money(amount, self.currency), earned, customer is None)
 
     def log(self, who: str, amount: int) -> Logged:
-        """Record the purchase, earn its points and tell the customer, in this transaction."""
+        """Record the purchase, earn its points and tell the customer, in this transaction.
+        Everything the purchase causes names it, so that a void can take it back."""
         ctx, staff = self.ctx, self.ctx.staff
-        customer = self._find(who, lock=True) or self._enroll(who)
+        customer = self._lock(self._find(who) or self._enroll(who))
         balance = self._balance(customer)
         contributions = award(self._rules(), self._facts(customer, balance, amount))
         earned = sum(c.points for c in contributions)
@@ -118,27 +124,28 @@ class PurchaseService:
         customer.total_spent += amount
         customer.last_purchase_at = ctx.now
         ctx.session.refresh(balance)
+        shown = balance.current_balance
         audit.record(
             ctx.session, ctx.tenant.id, "purchase.logged", actor_type="vendor_user", actor_id=staff.id,
             entity_type="purchase", entity_id=purchase.id, amount=amount, points=earned,
         )
         self._notify(customer, say(
-            "purchase_notice", vendor=ctx.tenant.name, amount=money, points=earned, balance=balance.current_balance,
-            progress=nearest_reward(ctx.session, ctx.tenant.id, balance.current_balance, ctx.now),
+            "purchase_notice", vendor=ctx.tenant.name, amount=money, points=earned, balance=shown,
+            progress=nearest_reward(ctx.session, ctx.tenant.id, shown, ctx.now),
         ))
-        self._update_tier(customer, balance)
-        self._engage(customer, amount)
-        return Logged(purchase.id, describe(customer), money, earned, balance.current_balance)
+        self._engage(customer, purchase)
+        self._update_tier(customer)
+        return Logged(purchase.id, describe(customer), money, earned, shown)
 
-    def _engage(self, customer: Customer, amount: int) -> None:
+    def _engage(self, customer: Customer, purchase: Purchase) -> None:
         """What a purchase also brings: wheel spins, a referral's reward, completed missions."""
         ctx = self.ctx
         wheel = ctx.tenant.settings.get("wheel") or {}
-        if wheel.get("spins_per_purchase") and amount >= to_minor(wheel.get("spin_min_amount", 0), self.currency):
-            customer.spin_credits += wheel["spins_per_purchase"]
+        if wheel.get("spins_per_purchase") and purchase.amount >= to_minor(wheel.get("spin_min_amount", 0), self.currency):
+            move_spins(ctx.session, customer, wheel["spins_per_purchase"], "earned", ctx.now, purchase_id=purchase.id)
         if customer.total_purchases == 1:
-            reward_referral(ctx.session, ctx.outbox, ctx.tenant, customer, ctx.now)
-        complete_missions(ctx.session, ctx.outbox, ctx.tenant, customer, ctx.now, {"visit_count", "spend_total"})
+            reward_referral(ctx.session, ctx.outbox, ctx.tenant, customer, ctx.now, purchase.id)
+        complete_missions(ctx.session, ctx.outbox, ctx.tenant, customer, ctx.now, {"visit_count", "spend_total"}, purchase.id)
 
     def last_voidable(self) -> Voidable | None:
         """This staff member's last purchase, if logged in the last 15 minutes and not voided."""
@@ -158,44 +165,19 @@ class PurchaseService:
         return Voidable(purchase.id, describe(customer), Money(purchase.amount, purchase.currency), purchase.points_awarded)
 
     def void(self, purchase_id: uuid.UUID) -> str:
-        """Reverse the purchase by new ledger rows. Returns 'voided', or why not: 'void_expired'
-        (too late, or already voided) or 'void_points_spent'."""
+        """Reverse everything the purchase caused (see bot/services/voids.py). Returns 'voided',
+        or why not as a catalog key: 'void_expired' (too late, or already voided), or what was
+        already used ('void_points_spent', 'void_referrer_spent', 'void_spins_used')."""
         ctx = self.ctx
-        purchase = ctx.session.get(Purchase, (ctx.tenant.id, purchase_id), with_for_update=True)
-        if purchase is None or purchase.status != "completed" or purchase.created_at <= ctx.now - VOID_WINDOW:
+        key = (ctx.tenant.id, purchase_id)
+        purchase = ctx.session.get(Purchase, key)
+        if purchase is None:
             return "void_expired"
-        customer = ctx.session.get(Customer, (purchase.tenant_id, purchase.customer_id), with_for_update=True)
-        lots = list(ctx.session.scalars(
-            select(PointsTransaction).where(
-                PointsTransaction.tenant_id == purchase.tenant_id,
-                PointsTransaction.purchase_id == purchase.id,
-                PointsTransaction.transaction_type == "earned",
-            )
-        ))
-        if any(lot.remaining != lot.points for lot in lots):
-            return "void_points_spent"
-        money = Money(purchase.amount, purchase.currency)
-        if purchase.points_awarded:
-            points.debit(
-                ctx.session, customer, purchase.points_awarded, transaction_type="reversed", source="void",
-                description=say("ledger.void", amount=money), now=ctx.now, lots=lots, created_by=ctx.staff.id,
-                purchase_id=purchase.id,
-            )
-        purchase.status, purchase.voided_at, purchase.voided_by_user_id = "voided", ctx.now, ctx.staff.id
-        customer.total_purchases -= 1
-        customer.total_spent -= purchase.amount
-        balance = self._balance(customer)
-        ctx.session.refresh(balance)
-        customer.tier = _tier_name(tier_for(self._tiers(), balance.total_earned))
-        audit.record(
-            ctx.session, ctx.tenant.id, "purchase.voided", actor_type="vendor_user", actor_id=ctx.staff.id,
-            entity_type="purchase", entity_id=purchase.id, points=purchase.points_awarded,
-        )
-        self._notify(customer, say(
-            "void_notice", vendor=ctx.tenant.name, amount=money, points=purchase.points_awarded,
-            balance=balance.current_balance,
-        ))
-        return "voided"
+        customers = lock_customers(ctx.session, ctx.tenant.id, voids.reached(ctx.session, purchase))
+        purchase = ctx.session.get(Purchase, key, with_for_update=True, populate_existing=True)
+        if purchase.status != "completed" or purchase.created_at <= ctx.now - VOID_WINDOW:
+            return "void_expired"
+        return voids.void_purchase(voids.Undo(ctx.session, ctx.outbox, ctx.tenant, purchase, ctx.staff, ctx.now, customers))
 
     # Helpers
 
@@ -215,14 +197,18 @@ class PurchaseService:
             tier=tier_for(self._tiers(), lifetime),
         )
 
-    def _find(self, who: str, lock: bool = False) -> Customer | None:
-        """The customer by E.164 phone or member code; with `lock`, their row locked, so that
-        purchases by several staff for one customer go one at a time."""
+    def _find(self, who: str) -> Customer | None:
+        """The customer by E.164 phone or member code."""
         key = Customer.phone_number if who.startswith("+") else Customer.member_code
-        query = select(Customer).where(Customer.tenant_id == self.ctx.tenant.id, key == who)
-        if lock:
-            query = query.with_for_update().execution_options(populate_existing=True)
-        return self.ctx.session.scalars(query).one_or_none()
+        return self.ctx.session.scalars(select(Customer).where(Customer.tenant_id == self.ctx.tenant.id, key == who)).one_or_none()
+
+    def _lock(self, customer: Customer) -> Customer:
+        """The customer's row locked, with their referrer's (whom a first purchase rewards), in
+        id order: purchases by several staff for one customer go one at a time, and never wait
+        in a circle."""
+        referrer = referrer_of(self.ctx.session, self.ctx.tenant, customer)
+        ids = [customer.id] + ([referrer] if referrer else [])
+        return lock_customers(self.ctx.session, self.ctx.tenant.id, ids)[customer.id]
 
     def _enroll(self, phone: str) -> Customer:
         """A phone not yet enrolled is enrolled by its purchase and welcomed; it has not
@@ -240,18 +226,19 @@ class PurchaseService:
     def _balance(self, customer: Customer) -> CustomerPointsBalance:
         return self.ctx.session.get(CustomerPointsBalance, (customer.tenant_id, customer.id))
 
-    def _update_tier(self, customer: Customer, balance: CustomerPointsBalance) -> None:
-        tier = tier_for(self._tiers(), balance.total_earned)
-        name = _tier_name(tier)
+    def _update_tier(self, customer: Customer) -> None:
+        """The tier the lifetime points reach, the purchase's missions and referral bonus included."""
+        balance = self.ctx.session.get(CustomerPointsBalance, (customer.tenant_id, customer.id), populate_existing=True)
+        name = tier_name(self._tiers(), balance.total_earned)
         if name == customer.tier:
             return
         customer.tier = name
-        if tier is not None:
+        if name is not None:
             self._notify(customer, say("tier_reached", vendor=self.ctx.tenant.name, tier=name))
 
     def _notify(self, customer: Customer, message: Msg) -> None:
         notify(self.ctx.session, self.ctx.outbox, self.ctx.tenant, customer, message)
 
 
-def _tier_name(tier: dict | None) -> str | None:
-    return tier["name"] if tier else None
+def _compact(text: str) -> str:
+    return re.sub(r"[\s\-().]", "", text).upper()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import datetime
 from urllib.parse import quote
 
@@ -42,9 +43,17 @@ def record_referral(session: Session, tenant: Tenant, newcomer: Customer, text: 
     })
 
 
-def reward_referral(session: Session, outbox: list, tenant: Tenant, newcomer: Customer, now: datetime) -> None:
+def referrer_of(session: Session, tenant: Tenant, customer: Customer) -> uuid.UUID | None:
+    """Who referred this customer, if anyone (it never changes once recorded)."""
+    return session.scalar(select(Referral.referrer_id).where(Referral.tenant_id == tenant.id, Referral.referred_id == customer.id))
+
+
+def reward_referral(
+    session: Session, outbox: list, tenant: Tenant, newcomer: Customer, now: datetime, purchase_id: uuid.UUID
+) -> None:
     """At the referred friend's first purchase: the referral points to the referrer, the friend
-    or both, as the vendor chose; then the referrer's referral missions."""
+    or both, as the vendor chose; then the referrer's referral missions. All of it names the
+    purchase, so that a void of it takes it back. The caller holds both customers' row locks."""
     referral = session.scalars(
         select(Referral)
         .where(Referral.tenant_id == tenant.id, Referral.referred_id == newcomer.id, Referral.rewarded_at.is_(None))
@@ -53,14 +62,17 @@ def reward_referral(session: Session, outbox: list, tenant: Tenant, newcomer: Cu
     config = tenant.settings.get("referral")
     if referral is None or not config:
         return
-    referral.rewarded_at = now
-    referrer = session.get(Customer, (tenant.id, referral.referrer_id), with_for_update=True)
+    referral.rewarded_at, referral.purchase_id = now, purchase_id
+    referrer = session.get(Customer, (tenant.id, referral.referrer_id))
     winners = {"referrer": [referrer], "referred": [newcomer], "both": [referrer, newcomer]}[config["rewarded"]]
     for winner in winners if config["points"] else []:
-        points.credit(session, tenant, winner, config["points"], source="referral", description=say("ledger.referral"), now=now)
+        points.credit(
+            session, tenant, winner, config["points"], source="referral", description=say("ledger.referral"), now=now,
+            purchase_id=purchase_id,
+        )
         notify(session, outbox, tenant, winner, say("referral_rewarded", points=config["points"], vendor=tenant.name))
     session.flush()
-    complete_missions(session, outbox, tenant, referrer, now, {"referral"})
+    complete_missions(session, outbox, tenant, referrer, now, {"referral"}, purchase_id)
 
 
 class ReferralService:

@@ -11,7 +11,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.codes import ALPHABET, random_code
-from bot.db import insert_on_conflict
+from bot.db import ROW_LOCK, insert_on_conflict
 from bot.limits import REDEMPTIONS
 from bot.outbound import notify
 from bot.services import audit, points
@@ -299,7 +299,7 @@ def give_back(
 ) -> None:
     """Cancel or expire a pending redemption: the points come back as new ledger rows, one per
     lot the redemption consumed and with that lot's expiry, and the unit goes back in stock."""
-    customer = session.get(Customer, (redemption.tenant_id, redemption.customer_id), with_for_update=True)
+    customer = session.get(Customer, (redemption.tenant_id, redemption.customer_id), with_for_update=ROW_LOCK)
     reward = session.get(Reward, (redemption.tenant_id, redemption.reward_id))
     consumed = session.execute(
         select(PointsLotAllocation.points, PointsTransaction.expires_at)
@@ -360,7 +360,7 @@ def _lock_with_customer(session: Session, tenant_id: uuid.UUID, redemption_id: u
     )
     if customer_id is None:
         return None
-    session.get(Customer, (tenant_id, customer_id), with_for_update=True, populate_existing=True)
+    session.get(Customer, (tenant_id, customer_id), with_for_update=ROW_LOCK, populate_existing=True)
     return session.get(RewardRedemption, (tenant_id, redemption_id), with_for_update=True, populate_existing=True)
 
 

@@ -1,7 +1,7 @@
-"""Staff identity: PINs (hashed, with lockout), and the short session a good PIN opens."""
+"""Staff identity: PINs (hashed, with a lockout counted per phone), and the short session a
+good PIN opens."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -9,25 +9,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from bot import pins
+from bot.db import insert_on_conflict
+from bot.pins import pin_problem  # the tenant loader and the CLI import it from here
 from bot.services import audit
 from bot.services.context import Context
-from models import Tenant, VendorUser
+from models import PinLockout, Tenant, VendorUser
 
 MAX_PIN_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
 SESSION = timedelta(minutes=10)
-
-
-def pin_problem(pin: str) -> str | None:
-    """Why a PIN may not be used, or None. 4-8 digits, not all one digit, not a run like 1234 or 4321."""
-    if not re.fullmatch(r"\d{4,8}", pin):
-        return "must be 4 to 8 digits"
-    steps = {int(b) - int(a) for a, b in zip(pin, pin[1:])}
-    if steps == {0}:
-        return "is too easy to guess (all one digit)"
-    if steps in ({1}, {-1}):
-        return "is too easy to guess (a run of digits)"
-    return None
+# Each digit run is checked against the slow hash (about 70 ms): a message with more runs that
+# could be the PIN has them all masked instead.
+MAX_PIN_CANDIDATES = 3
 
 
 def hash_pin(pin: str) -> str:
@@ -50,8 +44,8 @@ class PinChoice:
 
 
 def find_staff_locked(session: Session, tenant: Tenant, phone: str) -> VendorUser | None:
-    """The active staff member with this phone at this vendor, locked: PIN failures and
-    sessions are counted on this row across all of the staff member's conversations."""
+    """The active staff member with this phone at this vendor, locked: the staff member's
+    session and conversation there are kept on this row."""
     return session.scalars(
         select(VendorUser)
         .where(VendorUser.tenant_id == tenant.id, VendorUser.phone_number == phone, VendorUser.is_active)
@@ -70,6 +64,7 @@ class PinCheck:
 class StaffService:
     def __init__(self, ctx: Context):
         self.ctx = ctx
+        self._checked: dict[str, bool] = {}  # the strings already checked against the hash for this message
 
     @property
     def name(self) -> str:
@@ -93,32 +88,61 @@ class StaffService:
         return expires is not None and expires > self.ctx.now
 
     def locked_until(self) -> datetime | None:
-        until = self._user().locked_until
+        """Until when this phone is locked out of staff actions, at every vendor."""
+        lockout = self.ctx.session.get(PinLockout, self._user().phone_number)
+        until = lockout.locked_until if lockout else None
         return until if until and until > self.ctx.now else None
 
-    def check_pin(self, pin: str) -> PinCheck:
-        """A good PIN opens a 10-minute session; the fifth wrong one in a row locks for 15 minutes."""
+    def hide_pin(self, text: str) -> str:
+        """`text` with the staff member's PIN masked wherever it appears ("VERIFY 582931",
+        "my pin is 582931"). Every candidate is checked, match or not, so the time taken does
+        not tell which one matched."""
+        runs = pins.candidates(text)
+        if len(runs) > MAX_PIN_CANDIDATES:
+            return pins.mask(text, lambda run: run in runs)
+        hidden = {run for run in runs if self._is_pin(run)}
+        return pins.mask(text, lambda run: run in hidden) if hidden else text
+
+    def check_pin(self, text: str) -> PinCheck:
+        """The answer to the PIN question. A good PIN opens a 10-minute session here; the fifth
+        wrong one in a row, at any of the vendors this phone works for, locks it out of all of
+        them for 15 minutes."""
         user, now = self._user(), self.ctx.now
-        if self.locked_until():
-            return PinCheck(False, locked_until=user.locked_until)
-        if user.pin_hash and check_password_hash(user.pin_hash, pin.strip()):
-            user.failed_pin_attempts = 0
+        lockout = self._lock_lockout()
+        if lockout.locked_until and lockout.locked_until > now:
+            return PinCheck(False, locked_until=lockout.locked_until)
+        if self._is_pin(pins.answer(text)):
+            lockout.failed_attempts = 0
             user.session_expires_at = now + SESSION
             return PinCheck(True)
-        user.failed_pin_attempts += 1
-        self._audit("staff.pin_failed", attempts=user.failed_pin_attempts)
-        if user.failed_pin_attempts >= MAX_PIN_FAILURES:
-            user.failed_pin_attempts = 0
-            user.locked_until = now + LOCKOUT
+        lockout.failed_attempts += 1
+        self._audit("staff.pin_failed", attempts=lockout.failed_attempts)
+        if lockout.failed_attempts >= MAX_PIN_FAILURES:
+            lockout.failed_attempts = 0
+            lockout.locked_until = now + LOCKOUT
             user.session_expires_at = None
-            self._audit("staff.locked_out", until=user.locked_until.isoformat())
-            return PinCheck(False, locked_until=user.locked_until)
-        return PinCheck(False, attempts_left=MAX_PIN_FAILURES - user.failed_pin_attempts)
+            self._audit("staff.locked_out", until=lockout.locked_until.isoformat())
+            return PinCheck(False, locked_until=lockout.locked_until)
+        return PinCheck(False, attempts_left=MAX_PIN_FAILURES - lockout.failed_attempts)
 
     def set_own_pin(self, draft: str) -> None:
-        """The staff member chose their PIN (a `PinChoice` draft they typed twice)."""
+        """The staff member chose their PIN (a `PinChoice` draft they typed twice). It does not
+        end a lockout: that would let a locked phone choose its way out at another vendor."""
         user = self._user()
         store_pin_hash(self.ctx.session, user, draft, actor_type="vendor_user", actor_id=user.id)
+
+    def _is_pin(self, text: str) -> bool:
+        if text not in self._checked:
+            pin_hash = self._user().pin_hash
+            self._checked[text] = bool(pin_hash) and check_password_hash(pin_hash, text)
+        return self._checked[text]
+
+    def _lock_lockout(self) -> PinLockout:
+        """The phone's failure count, locked: after the staff row (the dispatcher's), before any
+        customer row, so the global lock order holds."""
+        phone = self._user().phone_number
+        insert_on_conflict(self.ctx.session, PinLockout, {"phone_number": phone, "failed_attempts": 0, "updated_at": self.ctx.now})
+        return self.ctx.session.get(PinLockout, phone, with_for_update=True, populate_existing=True)
 
     def _audit(self, action: str, **details) -> None:
         user = self._user()
@@ -129,17 +153,19 @@ class StaffService:
 
 
 def set_pin(session: Session, user: VendorUser, pin: str) -> None:
-    """Set or reset a PIN (refusing weak ones); clears any lockout and open session."""
+    """Set or reset a PIN from the command line (refusing weak ones); ends any open session and
+    the phone's lockout."""
     problem = pin_problem(pin)
     if problem:
         raise ValueError(f"PIN {problem}")
     store_pin_hash(session, user, hash_pin(pin))
+    lockout = session.get(PinLockout, user.phone_number)
+    if lockout is not None:
+        lockout.failed_attempts, lockout.locked_until = 0, None
 
 
 def store_pin_hash(session: Session, user: VendorUser, pin_hash: str, actor_type: str = "system", actor_id=None) -> None:
     user.pin_hash = pin_hash
-    user.failed_pin_attempts = 0
-    user.locked_until = None
     user.session_expires_at = None
     audit.record(
         session, user.tenant_id, "staff.pin_set", actor_type=actor_type, actor_id=actor_id,

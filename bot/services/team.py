@@ -69,7 +69,7 @@ class TeamService:
             user = VendorUser(tenant_id=ctx.tenant.id, phone_number=phone)
             ctx.session.add(user)
         user.full_name, user.role, user.is_active = name, "staff", True
-        user.pin_hash, user.failed_pin_attempts, user.locked_until, user.session_expires_at = None, 0, None, None
+        user.pin_hash, user.session_expires_at = None, None
         user.conversation_state = {}
         ctx.session.flush()
         self._audit("staff.added", user, before=None, after={"name": name, "role": "staff", "active": True})
@@ -96,15 +96,16 @@ class TeamService:
         return "staff_removed"
 
     def reset_pin(self, phone: str) -> str:
-        """Clear a staff member's PIN (and any lockout or open session) and send them a message
-        to choose a new one with PIN, as when they were taken on. Never your own: you change
+        """Clear a staff member's PIN (and end their open session) and send them a message to
+        choose a new one with PIN, as when they were taken on. A lockout of their phone stays:
+        it counts at every vendor, which one owner cannot lift. Never your own PIN: you change
         yours with PIN. Returns the answer's catalog key."""
         problem = self.removal_problem(phone)
         if problem:
             return problem
         ctx, user = self.ctx, self._user(phone)
         had_pin = user.pin_hash is not None
-        user.pin_hash, user.failed_pin_attempts, user.locked_until, user.session_expires_at = None, 0, None, None
+        user.pin_hash, user.session_expires_at = None, None
         self._audit("staff.pin_reset", user, before={"has_pin": had_pin}, after={"has_pin": False})
         notify(ctx.session, ctx.outbox, ctx.tenant, user, say("staff_pin_reset_notice", name=user.full_name, vendor=ctx.tenant.name))
         return "staff_pin_reset"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import date
 from random import Random
@@ -11,6 +12,7 @@ from sqlalchemy import case, func, or_, select, update
 from bot.services import points
 from bot.services.context import Context
 from bot.services.rewards import find_available, issue_code, take_unit
+from bot.services.spins import move_spins
 from bot.wheel import pick
 from flows.base import say
 from models import Customer, CustomerPointsBalance, Reward, SpinHistory, WheelItem
@@ -72,12 +74,12 @@ class WheelService:
         customer = ctx.require_customer()
         if not self.settings:
             return "wheel_none"
-        spins = self.spins()
+        spins, spin_id = self.spins(), new_id()
         if spins.free:
             paid_by, spent = "free", 0
         elif spins.earned:
             paid_by, spent = "earned", 0
-            customer.spin_credits -= 1
+            move_spins(ctx.session, customer, -1, "used", ctx.now, spin_id=spin_id)
         elif buy and spins.cost:
             points.expire_lots(ctx.session, customer, ctx.now)  # expired points cannot be spent
             balance = ctx.session.get(CustomerPointsBalance, (customer.tenant_id, customer.id), populate_existing=True)
@@ -91,7 +93,7 @@ class WheelService:
         items = self._items()
         won = pick(items, lambda item: item.weight, self.rng, self._claim)
         spins_left = spins.total - (paid_by != "points")
-        return self._record(customer, items, won, paid_by, spent, message_sid, spins_left)
+        return self._record(spin_id, customer, items, won, paid_by, spent, message_sid, spins_left)
 
     def _items(self) -> list[WheelItem]:
         return list(self.ctx.session.scalars(
@@ -144,11 +146,11 @@ class WheelService:
         return find_available(ctx.session, ctx.tenant.id, reward_id, ctx.now) if reward_id else None
 
     def _record(
-        self, customer: Customer, items: list[WheelItem], won: WheelItem | None, paid_by: str, spent: int, sid: str,
-        spins_left: int,
+        self, spin_id: uuid.UUID, customer: Customer, items: list[WheelItem], won: WheelItem | None, paid_by: str, spent: int,
+        sid: str, spins_left: int,
     ) -> SpinResult:
         ctx = self.ctx
-        spin_id, code, redemption_id = new_id(), None, None
+        code, redemption_id = None, None
         label, kind = (won.label, won.kind) if won else (NO_PRIZE, "nothing")
         prize = label
         if kind == "points":
@@ -162,7 +164,7 @@ class WheelService:
             issued = issue_code(ctx.session, ctx.tenant, customer, self._reward(won), ctx.now, redemption_id=redemption_id)
             code, prize = issued.code, won.reward_name
         elif kind == "extra_spin":
-            customer.spin_credits += 1
+            move_spins(ctx.session, customer, 1, "won", ctx.now, spin_id=spin_id)
             spins_left += 1
         labels = [item.label for item in items] + ([] if won else [NO_PRIZE])
         winner = labels.index(label)

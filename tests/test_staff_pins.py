@@ -1,0 +1,232 @@
+"""Staff PINs: never kept or repeated, wherever in a message they are; the lockout counts a phone's
+wrong PINs at every vendor; a confirmation checks the session and the lockout again."""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.services.tenants import load_tenant
+from models import Customer, PinLockout, Purchase, RewardRedemption, VendorUser, WhatsAppMessage
+from models.base import utcnow
+from tests.conftest import count, tenant_file
+from tests.test_rewards import give_points, redeem_jollof
+
+BAYO, BAYO_PIN = "+2348030000002", "731205"
+CUSTOMER = "+2348031234567"
+SALON_NUMBER, SALON_PIN = "+2349010000000", "582931"
+
+
+@pytest.fixture
+def bayo(phone, mama):
+    return phone(BAYO)
+
+
+@pytest.fixture
+def member(phone, mama):
+    phone(CUSTOMER).send("JOIN MAMA")
+
+
+def stored_text(db) -> str:
+    """Everything the messages and conversations left in the database, as one text."""
+    with db.sessions() as session:
+        messages = session.execute(select(WhatsAppMessage.body, WhatsAppMessage.reply)).all()
+        states = [*session.scalars(select(Customer.conversation_state)), *session.scalars(select(VendorUser.conversation_state))]
+    return json.dumps([[body, reply] for body, reply in messages] + states, ensure_ascii=False)
+
+
+def open_session(staff, pin=BAYO_PIN):
+    staff.send("LOG")
+    assert staff.send(pin).text == "Customer's phone number or member code?"
+    staff.send("CANCEL")
+
+
+# The PIN is never stored, kept in the conversation or repeated, whatever surrounds it
+
+
+def test_verify_with_the_pin_asks_for_the_pin_then_for_the_code(bayo, db):
+    assert bayo.send(f"VERIFY {BAYO_PIN}").text == "Hi Bayo, please send your staff PIN."
+    assert bayo.send(BAYO_PIN).text == "Which code? (like RD-7KX4QF)"  # not "No reward code 731205"
+    assert BAYO_PIN not in stored_text(db)
+
+
+def test_log_with_the_pin_does_not_take_it_for_an_amount(bayo, member, db):
+    assert bayo.send(f"LOG {BAYO_PIN}").text == "Hi Bayo, please send your staff PIN."
+    assert bayo.send(BAYO_PIN).text == "Customer's phone number or member code?"
+    assert bayo.send("0803 123 4567").text == "Amount spent? (like 15000, 15,000 or 15k)"  # no ₦731,205
+    stored = stored_text(db)
+    assert BAYO_PIN not in stored and "731,205" not in stored
+
+
+@pytest.mark.parametrize("text", [f"pin {BAYO_PIN}", f"my pin is {BAYO_PIN}", f"PIN:{BAYO_PIN}!", f"{BAYO_PIN} thanks"])
+def test_the_pin_in_words_is_read_at_the_pin_question_and_never_kept(bayo, member, db, text):
+    bayo.send("LOG 0803 123 4567 1500")
+    assert bayo.send(text).text.startswith("Log ₦1,500 for Chidi")
+    bayo.send(text)  # again, at the confirmation: not understood, and not kept either
+    bayo.send("CANCEL")
+    bayo.send(text)  # and with nothing going on
+    assert BAYO_PIN not in stored_text(db)
+    with db.sessions() as session:
+        bodies = session.scalars(
+            select(WhatsAppMessage.body).where(WhatsAppMessage.from_number == BAYO).order_by(WhatsAppMessage.created_at)
+        ).all()
+    redacted = "[redacted: may contain a PIN]"
+    assert bodies == ["LOG 0803 123 4567 1500", redacted, redacted, "CANCEL", redacted]
+
+
+def test_the_pin_where_an_amount_or_a_customer_is_asked_is_neither(bayo, member, db):
+    open_session(bayo)
+    bayo.send("LOG")
+    assert "couldn't read that" in bayo.send(f"customer {BAYO_PIN}").text
+    bayo.send("08031234567")
+    assert bayo.send(BAYO_PIN).text.startswith("That's not an amount I can read.")
+    assert bayo.send(f"LOG 08031234567 {BAYO_PIN}").text == "Amount spent? (like 15000, 15,000 or 15k)"
+    stored = stored_text(db)
+    assert BAYO_PIN not in stored and "731,205" not in stored
+    assert count(db, Purchase) == 0
+
+
+def test_while_the_pin_is_asked_no_other_flow_takes_its_digits(bayo, member, db):
+    assert "PIN" in bayo.send("VOID").text
+    assert bayo.send("LOG 731250").text == "Hi Bayo, please send your staff PIN."  # a mistyped PIN, with LOG
+    assert bayo.send(BAYO_PIN).text == "Customer's phone number or member code?"
+    assert "731250" not in stored_text(db) and "731,250" not in stored_text(db)
+
+
+def test_other_numbers_in_staff_messages_are_kept(bayo, member, db):
+    open_session(bayo)
+    bayo.send("LOG 0803 123 4567 15000")
+    with db.sessions() as session:
+        assert session.scalars(select(WhatsAppMessage.body).where(WhatsAppMessage.body.like("LOG 0803%"))).one() == (
+            "LOG 0803 123 4567 15000"
+        )
+
+
+def test_a_staff_message_with_too_many_pin_like_numbers_is_kept_out_whole(bayo, member, db):
+    open_session(bayo)
+    assert "Customer's phone" in bayo.send("LOG 2468 1357 9753 8642").text  # none of them read as anything
+    with db.sessions() as session:
+        assert session.scalars(select(WhatsAppMessage.body).where(WhatsAppMessage.body.like("%2468%"))).all() == []
+
+
+def test_without_a_session_the_reply_does_not_tell_whether_a_number_was_the_pin(bayo, member):
+    right = bayo.send(f"LOG 08031234567 {BAYO_PIN}").text
+    bayo.send("CANCEL")
+    wrong = bayo.send("LOG 08031234567 731250").text
+    assert right == wrong == "Hi Bayo, please send your staff PIN."
+
+
+# The lockout counts a phone's wrong PINs at all its vendors
+
+
+@pytest.fixture
+def salon(db, mama):
+    """A second vendor where Bayo also works, with another PIN."""
+    with db.transaction() as session:
+        load_tenant(session, tenant_file(
+            code="SALON", name="Glow Salon", whatsapp_number=SALON_NUMBER,
+            staff=[{"name": "Bayo", "phone": BAYO, "pin": SALON_PIN, "role": "staff"}],
+        ))
+
+
+def test_five_wrong_pins_across_two_vendors_lock_the_phone_at_both(phone, salon, db):
+    at_mama, at_salon = phone(BAYO), phone(BAYO, to=SALON_NUMBER)
+    at_mama.send("LOG")
+    for left in (4, 3, 2):
+        assert f"{left} tries left" in at_mama.send("999999").text
+    at_salon.send("LOG")
+    assert "1 try left" in at_salon.send("999999").text
+    assert "locked until" in at_salon.send("999999").text
+    assert "locked until" in at_mama.send("LOG").text
+    assert "locked until" in at_salon.send("VERIFY").text
+    with db.sessions() as session:
+        assert session.get(PinLockout, BAYO).locked_until - utcnow() > timedelta(minutes=14)
+
+
+def test_a_right_pin_at_one_vendor_starts_the_count_again(phone, salon):
+    at_mama, at_salon = phone(BAYO), phone(BAYO, to=SALON_NUMBER)
+    at_mama.send("LOG")
+    for _ in range(4):
+        at_mama.send("999999")
+    at_salon.send("LOG")
+    assert at_salon.send(SALON_PIN).text == "Customer's phone number or member code?"
+    assert "4 tries left" in at_mama.send("999999").text
+
+
+def test_setting_a_pin_ends_the_lockout(app, phone, mama, db):
+    bayo = phone(BAYO)
+    bayo.send("LOG")
+    for _ in range(5):
+        bayo.send("999999")
+    result = app.test_cli_runner().invoke(args=["staff", "pin", "--tenant", "MAMA", "--phone", BAYO], input="583920\n583920\n")
+    assert result.exit_code == 0, result.output
+    assert bayo.send("LOG").text == "Hi Bayo, please send your staff PIN."
+
+
+# A confirmation checks the session and the lockout again
+
+
+def end_session(clock):
+    clock.advance(minutes=10, seconds=1)
+
+
+def lock_out_at_the_salon(phone):
+    """Five wrong PINs from Bayo's phone at the other vendor."""
+    at_salon = phone(BAYO, to=SALON_NUMBER)
+    at_salon.send("LOG")
+    for _ in range(5):
+        reply = at_salon.send("999999")
+    assert "locked until" in reply.text
+
+
+def test_confirming_a_purchase_after_the_session_ended_asks_the_pin_and_keeps_the_purchase(bayo, member, db, clock):
+    open_session(bayo)
+    assert bayo.send("LOG 08031234567 1500").text.startswith("Log ₦1,500 for Chidi")
+    end_session(clock)
+    assert bayo.send("1").text == "Hi Bayo, please send your staff PIN."
+    assert count(db, Purchase) == 0
+    assert bayo.send(BAYO_PIN).text.startswith("Log ₦1,500 for Chidi")  # the same question again
+    assert bayo.send("1").text.startswith("Logged ₦1,500")
+    assert count(db, Purchase) == 1
+
+
+def test_confirming_a_void_after_the_session_ended_asks_the_pin(bayo, member, db, clock):
+    open_session(bayo)
+    bayo.send("LOG 08031234567 1500")
+    bayo.send("1")
+    assert "Void ₦1,500" in bayo.send("VOID").text
+    end_session(clock)
+    assert bayo.send("1").text == "Hi Bayo, please send your staff PIN."
+    assert "Void ₦1,500" in bayo.send(BAYO_PIN).text
+    assert bayo.send("1").text.startswith("Voided.")
+
+
+@pytest.mark.parametrize("command", ["LOG 08031234567 1500", "VOID"])
+def test_confirming_while_locked_out_is_refused(phone, bayo, member, salon, db, command):
+    open_session(bayo)
+    if command == "VOID":
+        bayo.send("LOG 08031234567 1500")
+        bayo.send("1")
+    assert "1. Confirm" in bayo.send(command).text
+    lock_out_at_the_salon(phone)
+    assert "locked until" in bayo.send("1").text
+    with db.sessions() as session:
+        assert session.scalars(select(Purchase.status)).all() == (["completed"] if command == "VOID" else [])
+
+
+def test_handing_over_a_reward_after_the_session_ended_asks_the_pin_and_when_locked_is_refused(
+    phone, bayo, member, salon, db, clock
+):
+    give_points(db, 450)
+    code = redeem_jollof(phone(CUSTOMER)).text.split("*")[1]
+    open_session(bayo)
+    assert "1. Hand it over" in bayo.send(f"VERIFY {code}").text
+    end_session(clock)
+    assert bayo.send("1").text == "Hi Bayo, please send your staff PIN."
+    assert "1. Hand it over" in bayo.send(BAYO_PIN).text
+    lock_out_at_the_salon(phone)
+    assert "locked until" in bayo.send("1").text
+    with db.sessions() as session:
+        assert session.scalars(select(RewardRedemption.status)).one() == "pending"
