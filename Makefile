@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup run test worker bench system-deps
+.PHONY: setup run test worker bench screenshots system-deps
 
 setup: $(VENV)/.installed system-deps
 
@@ -19,14 +19,18 @@ $(VENV)/.installed: requirements.txt
 	$(BIN)/pip install --quiet --requirement requirements.txt
 	touch $@
 
-# pyzbar, which the QR tests decode with, needs the zbar library from the system; the Kannel
-# test runs Kannel's bearerbox and smsbox (kannel) and its fake SMSC (kannel-extras).
+# From Debian: the zbar library pyzbar decodes the QR tests with; Kannel's bearerbox and smsbox
+# (kannel) and its fake SMSC (kannel-extras) for the Kannel test; chromium and its driver for the
+# dashboard's browser test (never a browser build downloaded by selenium); DejaVu for print posters.
+SYSTEM_PACKAGES := libzbar0 kannel kannel-extras chromium chromium-driver fonts-dejavu-core
 system-deps:
-	@(ldconfig -p | grep -q libzbar.so.0 && test -x /usr/sbin/bearerbox && test -x /usr/lib/kannel/test/fakesmsc) || \
-		($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libzbar0 kannel kannel-extras >/dev/null)
+	@dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1 || \
+		($(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null)
 
-# The dev phone is served only when asked for (see README, Configuration).
+# The dev phone is served only when asked for (see README, Configuration); the dashboard links
+# the bot sends point at this server.
 run: export DEV_PHONE = 1
+run: export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 run: setup
 	$(FLASK) db upgrade
 	$(FLASK) tenants load examples/tenant.json
@@ -43,3 +47,7 @@ worker: setup
 
 bench: setup
 	$(BIN)/python bench/webhook.py
+
+# The dashboard's screenshots in the README, taken again by its browser test.
+screenshots: setup
+	SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/test_dashboard_browser.py

@@ -15,6 +15,7 @@ from bot.engine import Engine
 from bot.platform import PlatformDesk
 from bot.routing import Router
 from bot.voting import VotingDesk
+from dashboard import register as register_dashboard
 from flows import FLOWS, MAIN_MENU
 from models.base import utcnow
 from webhooks import kannel, twilio
@@ -37,6 +38,7 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc
     app.register_blueprint(studio.blueprint)
     web.register(app)
     api.register(app)
+    register_dashboard(app)
     if config.serves_dev_phone:
         app.register_blueprint(devphone.blueprint)
     cli.register(app)

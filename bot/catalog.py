@@ -328,7 +328,7 @@ CATALOG: dict[str, dict[str, Template]] = {
         ),
         "help_owner": (
             "As the owner: STAFF lists your staff, STAFF ADD 0803 123 4567 Bayo adds someone, "
-            "STAFF REMOVE 0803 123 4567 removes them. PIN changes your PIN."
+            "STAFF REMOVE 0803 123 4567 removes them. PIN changes your PIN. DASHBOARD sends you a link to your dashboard."
         ),
         "pin_not_set": "You haven't chosen your staff PIN yet. Reply PIN to choose it.",
         "pin_choose": "{name}, choose your staff PIN: 4 to 8 digits, not all one digit and not a run like 1234.",
@@ -402,6 +402,22 @@ CATALOG: dict[str, dict[str, Template]] = {
         # Broadcasts (the vendor writes the text; these are the bot's parts of it)
         "broadcast_unnamed": "there",  # {first_name} / {name} of a member whose name we do not know: "Hi there!"
         "broadcast_stop_line": "Reply STOP for no more offers.",
+        # The owner's dashboard, points adjustments, PIN resets and the print poster (issue 13, dashboard)
+        "dashboard_owner_only": "Only the owner can open the dashboard.",
+        "dashboard_link": (
+            "Your dashboard: {link}\nThe link works once, within {minutes} minutes. "
+            "Don't forward it: it opens your shop's back office."
+        ),
+        "secret_reply_not_kept": "(A one-time dashboard link was sent here. Send DASHBOARD for a new one.)",
+        "staff_pin_reset": "Done: {name}'s PIN is cleared. I've sent them a message to choose a new one.",
+        "staff_pin_reset_notice": "Hi {name}, *{vendor}* has reset your staff PIN. Reply PIN to choose a new one.",
+        "poster.headline": "Scan to join {vendor} rewards",
+        "poster.bonus": "Get {points:@points} free when you join!",
+        "poster.no_bonus": "Collect points every time you visit!",
+        "poster.step1": "Scan the code with your phone camera.",
+        "poster.step2": "Send the WhatsApp message: JOIN\u00a0{code}",
+        "poster.step3": "Show your member code when you pay and collect points.",
+        "poster.or_send": "No camera? Send JOIN\u00a0{code} to {number} on WhatsApp.",
     },
     "fr": {
         # Menu et navigation
@@ -727,7 +743,7 @@ CATALOG: dict[str, dict[str, Template]] = {
         ),
         "help_owner": (
             "En tant que propriétaire : STAFF affiche votre personnel, STAFF ADD 0803 123 4567 Bayo ajoute quelqu'un, "
-            "STAFF REMOVE 0803 123 4567 le retire. PIN change votre code PIN."
+            "STAFF REMOVE 0803 123 4567 le retire. PIN change votre code PIN. DASHBOARD vous envoie un lien vers votre tableau de bord."
         ),
         "pin_not_set": "Vous n'avez pas encore choisi votre code PIN du personnel. Répondez PIN pour le choisir.",
         "pin_choose": (
@@ -820,6 +836,22 @@ CATALOG: dict[str, dict[str, Template]] = {
         # Diffusions (le texte est celui de la boutique ; voici les parties du bot)
         "broadcast_unnamed": "à vous",  # {first_name} / {name} d'un membre dont on ne connaît pas le nom : « Bonjour à vous ! »
         "broadcast_stop_line": "Répondez STOP pour ne plus recevoir d'offres.",
+        # Le tableau de bord du propriétaire, les ajustements de points, les codes PIN remis à zéro et l'affiche (issue 13, tableau de bord)
+        "dashboard_owner_only": "Seul le propriétaire peut ouvrir le tableau de bord.",
+        "dashboard_link": (
+            "Votre tableau de bord : {link}\nLe lien ne sert qu'une fois, dans les {minutes} minutes. "
+            "Ne le transférez pas : il ouvre la gestion de votre boutique."
+        ),
+        "secret_reply_not_kept": "(Un lien unique vers le tableau de bord a été envoyé ici. Envoyez DASHBOARD pour en avoir un nouveau.)",
+        "staff_pin_reset": "C'est fait : le code PIN de {name} est effacé. Je lui ai envoyé un message pour en choisir un nouveau.",
+        "staff_pin_reset_notice": "Bonjour {name}, *{vendor}* a remis à zéro votre code PIN du personnel. Répondez PIN pour en choisir un nouveau.",
+        "poster.headline": "Scannez pour rejoindre les cadeaux de {vendor}",
+        "poster.bonus": "{points:@points} offerts à l'inscription\u00a0!",
+        "poster.no_bonus": "Cumulez des points à chaque visite\u00a0!",
+        "poster.step1": "Scannez le code avec votre téléphone.",
+        "poster.step2": "Envoyez le message WhatsApp\u00a0: JOIN\u00a0{code}",
+        "poster.step3": "Montrez votre code membre en payant et cumulez des points.",
+        "poster.or_send": "Pas d'appareil photo\u00a0? Envoyez JOIN\u00a0{code} au {number} sur WhatsApp.",
     },
 }
 

@@ -19,7 +19,7 @@ from bot import migrate
 from bot.devclient import DevClient
 from bot.money import format_money
 from bot.phones import InvalidPhone, to_e164
-from bot.qr import poster_png
+from bot.qr import FORMATS, PAPER_MM, poster_png, print_poster
 from bot.services.apikeys import create_key, list_keys, revoke_key
 from bot.services import broadcasts as broadcasting
 from bot.services import metrics as daily_metrics
@@ -217,18 +217,26 @@ def redemptions_expire():
     click.echo(f"Expired {expire_redemptions()} redemption(s).")
 
 
-@click.command(help="Write the printable QR poster of vendor CODE.")
+@click.command(help="Write vendor CODE's QR poster: a small PNG, or with --poster a print poster (PDF or PNG at 300 dpi, by -o's extension).")
 @with_appcontext
 @click.argument("code")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="PNG file (default CODE.png).")
-def qr(code: str, output: Path | None):
+@click.option("--poster", "paper", type=click.Choice(sorted(PAPER_MM), case_sensitive=False), help="Paper size of a print poster.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File (default code.png, or code-a5.pdf).")
+def qr(code: str, paper: str | None, output: Path | None):
+    fmt = output.suffix.lstrip(".").lower() if output else ("pdf" if paper else "png")
+    if fmt not in (FORMATS if paper else ("png",)):
+        kind, formats = ("A print poster", " or ".join(FORMATS)) if paper else ("Without --poster, the poster", "png")
+        raise click.ClickException(f"{kind} is written as {formats}, not {output.name}.")
     with _runtime().db.sessions() as session:
         tenant = session.scalars(select(Tenant).where(Tenant.vendor_code == code.upper())).one_or_none()
         if tenant is None:
             raise click.ClickException(f"No vendor with code {code.upper()}.")
-        png = poster_png(tenant.whatsapp_number, tenant.vendor_code, tenant.name)
-    output = output or Path(f"{tenant.vendor_code.lower()}.png")
-    output.write_bytes(png)
+        if paper:
+            picture = print_poster(tenant, paper.lower(), fmt)
+        else:
+            picture = poster_png(tenant.whatsapp_number, tenant.vendor_code, tenant.name)
+    output = output or Path(f"{tenant.vendor_code.lower()}{f'-{paper.lower()}' if paper else ''}.{fmt}")
+    output.write_bytes(picture)
     click.echo(f"Wrote {output}")
 
 

@@ -132,7 +132,8 @@ class Dispatcher:
             route_phone(session, inbound.phone, tenant)
         language = language_of(tenant, ctx.customer.language if ctx.customer else None)
         replies = [Reply(render(message, language), message.media_url) for message in messages]
-        logged = _inbound_row(tenant, ctx.customer, replace(received, text=REDACTED if secret else received.text), replies, now)
+        kept = [Reply(render(say("secret_reply_not_kept"), language)) if m.secret else r for m, r in zip(messages, replies)]
+        logged = _inbound_row(tenant, ctx.customer, replace(received, text=REDACTED if secret else received.text), kept, now)
         _record(session, holder, state, inbound, logged, now)
         return replies, ctx.outbox
 

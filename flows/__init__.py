@@ -1,6 +1,7 @@
 """The registry of conversation flows. A new feature adds its flow here."""
 from flows.account import BALANCE_FLOW, HISTORY_FLOW
 from flows.consent import START_FLOW, STOP_FLOW
+from flows.dashboard import DASHBOARD_FLOW
 from flows.engagement import MISSIONS_FLOW, REFER_FLOW, TOP_FLOW
 from flows.join import JOIN_FLOW
 from flows.language import LANGUAGE_FLOW
@@ -23,6 +24,7 @@ FLOWS = [
     VOID_FLOW,
     VERIFY_FLOW,
     STAFF_FLOW,
+    DASHBOARD_FLOW,
     PIN_FLOW,
     JOIN_FLOW,
     CANCEL_FLOW,

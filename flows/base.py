@@ -57,6 +57,8 @@ class Msg:
     key: str
     params: Mapping[str, Any] = field(default_factory=dict)
     media_url: str | None = None
+    # A reply that must not be stored (it holds a one-time link): the message log keeps a notice.
+    secret: bool = False
 
 
 def say(key: str, media_url: str | None = None, **params: Any) -> Msg:

@@ -4,6 +4,7 @@ from models.base import Base
 from models.broadcast import Broadcast, BroadcastRecipient
 from models.customer import Customer
 from models.delivery import DailyMetrics, ExpiryReminder
+from models.dashboard import DashboardLink, DashboardSession
 from models.engagement import MissionCompletion, Referral, SpinCredit, SpinHistory, WheelItem
 from models.message import AuditLog, WhatsAppMessage
 from models.onboarding import PlatformMessage, VendorInvitation
@@ -31,6 +32,8 @@ __all__ = [
     "Episode",
     "EpisodeContestant",
     "EpisodeVoter",
+    "DashboardLink",
+    "DashboardSession",
     "MissionCompletion",
     "PhoneRoute",
     "PinLockout",

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.services.backoffice import BackOfficeService
 from bot.services.context import Context
 from bot.services.customers import CustomerService, greeting
+from bot.services.dashboard_login import DashboardLoginService
 from bot.services.leaderboard import LeaderboardService
 from bot.services.missions import MissionService
 from bot.services.points import PointsService
@@ -49,6 +51,8 @@ class Services:
         self.referrals = ReferralService(ctx)
         self.leaderboard = LeaderboardService(ctx)
         self.settings = SettingsService(ctx)
+        self.dashboard = DashboardLoginService(ctx)
+        self.backoffice = BackOfficeService(ctx)
 
     @property
     def now(self) -> datetime:

@@ -240,6 +240,10 @@ class RewardService:
             if view.expires_at > self.ctx.now
         ]
 
+    def waiting_codes(self) -> list[CodeView]:
+        """The vendor's codes still to be handed over, oldest first."""
+        return [view for view in self._views(RewardRedemption.status == "pending") if view.expires_at > self.ctx.now]
+
     def find_code(self, text: str) -> CodeView | None:
         """A code of this vendor's; another vendor's code is exactly as unknown as a wrong one.
         A miss counts towards the staff phone's limit of wrong look-ups."""

@@ -72,7 +72,7 @@ class TeamService:
         user.pin_hash, user.session_expires_at = None, None
         user.conversation_state = {}
         ctx.session.flush()
-        self._audit("staff.added", user)
+        self._audit("staff.added", user, before=None, after={"name": name, "role": "staff", "active": True})
         route_phone(ctx.session, phone, ctx.tenant)
         notify(ctx.session, ctx.outbox, ctx.tenant, user, say("staff_invitation", name=name, vendor=ctx.tenant.name))
         return "staff_added"
@@ -92,8 +92,23 @@ class TeamService:
             return problem
         user = self._user(phone)
         user.is_active, user.session_expires_at = False, None
-        self._audit("staff.removed", user)
+        self._audit("staff.removed", user, before={"active": True}, after={"active": False})
         return "staff_removed"
+
+    def reset_pin(self, phone: str) -> str:
+        """Clear a staff member's PIN (and end their open session) and send them a message to
+        choose a new one with PIN, as when they were taken on. A lockout of their phone stays:
+        it counts at every vendor, which one owner cannot lift. Never your own PIN: you change
+        yours with PIN. Returns the answer's catalog key."""
+        problem = self.removal_problem(phone)
+        if problem:
+            return problem
+        ctx, user = self.ctx, self._user(phone)
+        had_pin = user.pin_hash is not None
+        user.pin_hash, user.session_expires_at = None, None
+        self._audit("staff.pin_reset", user, before={"has_pin": had_pin}, after={"has_pin": False})
+        notify(ctx.session, ctx.outbox, ctx.tenant, user, say("staff_pin_reset_notice", name=user.full_name, vendor=ctx.tenant.name))
+        return "staff_pin_reset"
 
     def _user(self, phone: str) -> VendorUser | None:
         return self.ctx.session.scalars(
@@ -102,9 +117,9 @@ class TeamService:
             .with_for_update()
         ).one_or_none()
 
-    def _audit(self, action: str, user: VendorUser) -> None:
+    def _audit(self, action: str, user: VendorUser, **details) -> None:
         owner = self.ctx.staff
         audit.record(
             self.ctx.session, self.ctx.tenant.id, action, actor_type="vendor_user", actor_id=owner.id if owner else None,
-            entity_type="vendor_user", entity_id=user.id, phone=user.phone_number,
+            entity_type="vendor_user", entity_id=user.id, phone=user.phone_number, **details,
         )

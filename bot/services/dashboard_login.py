@@ -1,0 +1,147 @@
+"""Signing in to the owner's dashboard without a password, the way this product lives: the owner
+sends DASHBOARD from their staff phone (in a PIN session) and gets a one-time link, valid 10
+minutes; opening it starts a browser session. Only hashes of the link's and the session's
+tokens are stored, so a copy of the database opens nothing."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from bot import runtime
+from bot.services import audit
+from bot.services.context import Context
+from models import DashboardLink, DashboardSession, Tenant, VendorUser
+
+LINK_VALID = timedelta(minutes=10)
+SESSION_VALID = timedelta(hours=8)
+LOGIN_PATH = "/dashboard/login/"
+
+# What opening a link found (`open_link`, `link_status`).
+VALID, USED, EXPIRED, UNKNOWN, REFUSED = "valid", "used", "expired", "unknown", "refused"
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _new_token() -> str:
+    return secrets.token_urlsafe(32)  # 256 bits
+
+
+class DashboardLoginService:
+    """What the DASHBOARD flow asks for."""
+
+    valid_minutes = int(LINK_VALID.total_seconds() // 60)
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    def link(self) -> str:
+        """A new one-time link for the owner asking (the flow checked the role and the PIN)."""
+        ctx, owner = self.ctx, self.ctx.staff
+        if owner is None or owner.role != "owner":
+            raise PermissionError("only an owner may open the dashboard")
+        token = _new_token()
+        ctx.session.add(DashboardLink(
+            tenant_id=ctx.tenant.id, vendor_user_id=owner.id, token_hash=_hash(token),
+            expires_at=ctx.now + LINK_VALID, created_at=ctx.now,
+        ))
+        _audit(ctx.session, owner, "dashboard.link_sent")
+        # The bot writes the link in a message: it needs the address the world reaches us at.
+        site = runtime.current().config.public_base_url or ""
+        return f"{site}{LOGIN_PATH}{token}"
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who a dashboard session acts as."""
+
+    tenant: Tenant
+    user: VendorUser
+
+
+def link_status(session: Session, token: str, now: datetime) -> str:
+    """What opening the link would find, without using it (a link preview must not spend it)."""
+    found = session.execute(
+        select(DashboardLink, VendorUser, Tenant)
+        .join(VendorUser, (VendorUser.tenant_id == DashboardLink.tenant_id) & (VendorUser.id == DashboardLink.vendor_user_id))
+        .join(Tenant, Tenant.id == DashboardLink.tenant_id)
+        .where(DashboardLink.token_hash == _hash(token))
+    ).one_or_none()
+    if found is None:
+        return UNKNOWN
+    link, user, tenant = found
+    if link.used_at is not None:
+        return USED
+    if link.expires_at <= now:
+        return EXPIRED
+    return VALID if _may_sign_in(user, tenant) else REFUSED
+
+
+def open_link(session: Session, token: str, now: datetime) -> tuple[str, str | None]:
+    """Use the link: (VALID, the new session's token), or (why not, None). One conditional
+    UPDATE spends it, so two browsers racing with one link never both get a session."""
+    status = link_status(session, token, now)
+    if status != VALID:
+        return status, None
+    spent = session.execute(
+        update(DashboardLink)
+        .where(DashboardLink.token_hash == _hash(token), DashboardLink.used_at.is_(None), DashboardLink.expires_at > now)
+        .values(used_at=now)
+    )
+    if spent.rowcount != 1:  # the other browser won
+        return USED, None
+    link = session.scalars(select(DashboardLink).where(DashboardLink.token_hash == _hash(token))).one()
+    owner = session.get(VendorUser, (link.tenant_id, link.vendor_user_id))
+    session_token = _new_token()
+    session.add(DashboardSession(
+        tenant_id=link.tenant_id, vendor_user_id=owner.id, token_hash=_hash(session_token),
+        expires_at=now + SESSION_VALID, created_at=now,
+    ))
+    _audit(session, owner, "dashboard.signed_in")
+    return VALID, session_token
+
+
+def find_owner(session: Session, session_token: str, now: datetime) -> Owner | None:
+    """The owner a browser session acts as; None once it ended, expired, or its owner is no
+    longer an active owner of an active vendor."""
+    found = session.execute(
+        select(VendorUser, Tenant)
+        .join(DashboardSession, (DashboardSession.tenant_id == VendorUser.tenant_id) & (DashboardSession.vendor_user_id == VendorUser.id))
+        .join(Tenant, Tenant.id == VendorUser.tenant_id)
+        .where(
+            DashboardSession.token_hash == _hash(session_token),
+            DashboardSession.ended_at.is_(None),
+            DashboardSession.expires_at > now,
+        )
+    ).one_or_none()
+    if found is None or not _may_sign_in(*found):
+        return None
+    return Owner(tenant=found.Tenant, user=found.VendorUser)
+
+
+def end_session(session: Session, session_token: str, now: datetime) -> None:
+    """Sign out: the session's cookie is worth nothing from now on."""
+    ended = session.scalars(
+        select(DashboardSession).where(DashboardSession.token_hash == _hash(session_token), DashboardSession.ended_at.is_(None))
+    ).one_or_none()
+    if ended is None:
+        return
+    ended.ended_at = now
+    _audit(session, session.get(VendorUser, (ended.tenant_id, ended.vendor_user_id)), "dashboard.signed_out")
+
+
+def _may_sign_in(user: VendorUser, tenant: Tenant) -> bool:
+    return user.is_active and user.role == "owner" and tenant.is_active
+
+
+def _audit(session: Session, user: VendorUser, action: str) -> None:
+    audit.record(
+        session, user.tenant_id, action, actor_type="vendor_user", actor_id=user.id,
+        entity_type="vendor_user", entity_id=user.id,
+    )

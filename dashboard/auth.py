@@ -1,0 +1,164 @@
+"""Signing in with the link the bot sent, the session cookie, CSRF, and the unit of work every
+page runs in as the signed-in owner."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+from flask import abort, current_app, g, make_response, redirect, render_template, request, url_for
+
+from bot.services import Services
+from bot.services.context import Context
+from bot.services.dashboard_login import (
+    EXPIRED, REFUSED, SESSION_VALID, UNKNOWN, USED, VALID, end_session, find_owner, link_status, open_link,
+)
+from dashboard import blueprint, menu
+from dashboard.forms import done_notice
+
+SESSION_COOKIE = "dashboard_session"
+LOGIN_COOKIE = "dashboard_login"  # ties the sign-in form to the browser that opened the link
+LINK_STATUS = {USED: 410, EXPIRED: 410, UNKNOWN: 404, REFUSED: 403}
+
+
+@dataclass(frozen=True)
+class Shop:
+    """What every page shows of the signed-in owner's vendor: values, since a unit of work that
+    rolls back expires its rows before an error page is drawn."""
+
+    name: str
+    currency: str
+    timezone: str
+    owner_phone: str
+
+
+class Refused(Exception):
+    """A form was refused: its page, with the reason, answers, and the unit of work rolls back."""
+
+    def __init__(self, response):
+        super().__init__("refused")
+        self.response = response
+
+
+def refuse(template: str, status: int = 400, **context):
+    raise Refused(make_response(render_template(template, **context), status))
+
+
+@blueprint.errorhandler(Refused)
+def refused(error: Refused):
+    return error.response
+
+
+@blueprint.errorhandler(401)
+def signed_out(_error):
+    return render_template("dashboard/signed_out.html"), 401
+
+
+@blueprint.errorhandler(404)
+def not_found(_error):
+    return render_template("dashboard/not_found.html"), 404
+
+
+@blueprint.after_request
+def guard(response):
+    """Nothing of the back office is cached, framed, or leaks its address to another site."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'self'; form-action 'self'; frame-ancestors 'none'"
+    return response
+
+
+@blueprint.before_request
+def check_csrf():
+    """Every form of a signed-in page carries the session's CSRF token (signing in has its own)."""
+    if request.method != "POST" or request.endpoint == "dashboard.sign_in":
+        return
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        abort(401)
+    if not hmac.compare_digest(request.form.get("csrf", ""), csrf_for(token)):
+        return render_template("dashboard/stale_form.html"), 400
+
+
+def csrf_for(session_token: str) -> str:
+    """Derived from the session's secret token: a page of ours can embed it, another site cannot know it."""
+    return hmac.new(session_token.encode(), b"dashboard csrf", hashlib.sha256).hexdigest()
+
+
+@blueprint.context_processor
+def page_context():
+    token = request.cookies.get(SESSION_COOKIE, "")
+    return {"csrf_token": lambda: csrf_for(token), "shop": g.get("shop"), "menu": menu, "notice": done_notice()}
+
+
+@contextmanager
+def as_owner() -> Iterator[Services]:
+    """One transaction as the signed-in owner: the services the flows use, for their vendor only.
+    Without a live session: 401. Outbound messages are handed to the sender after commit."""
+    runtime = current_app.extensions["runtime"]
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        abort(401)
+    with runtime.db.transaction() as session:
+        now = runtime.clock()
+        owner = find_owner(session, token, now)
+        if owner is None:
+            abort(401)
+        tenant = owner.tenant
+        g.shop = Shop(tenant.name, tenant.currency, tenant.timezone, owner.user.phone_number)
+        ctx = Context(
+            session=session, tenant=owner.tenant, phone=owner.user.phone_number, now=now, staff=owner.user,
+            pin_pepper=runtime.config.pin_pepper,
+        )
+        yield Services(ctx)
+    if ctx.outbox:
+        runtime.deliver(ctx.outbox)
+
+
+@blueprint.get("/login/<token:token>")
+def sign_in_page(token: str):
+    """What the link opens. Looking does not use it (a chat app's link preview must not): the
+    button does."""
+    runtime = current_app.extensions["runtime"]
+    with runtime.db.sessions() as session:
+        status = link_status(session, token, runtime.clock())
+    if status != VALID:
+        return render_template("dashboard/link.html", status=status), LINK_STATUS[status]
+    nonce = secrets.token_urlsafe(24)
+    response = make_response(render_template("dashboard/sign_in.html", nonce=nonce))
+    response.set_cookie(LOGIN_COOKIE, nonce, max_age=600, secure=True, httponly=True, samesite="Strict", path="/dashboard/login")
+    return response
+
+
+@blueprint.post("/login/<token:token>")
+def sign_in(token: str):
+    nonce = request.cookies.get(LOGIN_COOKIE, "")
+    if not nonce or not hmac.compare_digest(request.form.get("csrf", ""), nonce):
+        return render_template("dashboard/stale_form.html"), 400
+    runtime = current_app.extensions["runtime"]
+    with runtime.db.transaction() as session:
+        status, session_token = open_link(session, token, runtime.clock())
+    if status != VALID:
+        return render_template("dashboard/link.html", status=status), LINK_STATUS[status]
+    response = redirect(url_for("dashboard.overview"))
+    response.set_cookie(
+        SESSION_COOKIE, session_token, max_age=int(SESSION_VALID.total_seconds()), secure=True, httponly=True,
+        samesite="Strict", path="/dashboard",
+    )
+    response.delete_cookie(LOGIN_COOKIE, path="/dashboard/login")
+    return response
+
+
+@blueprint.post("/logout")
+def logout():
+    runtime = current_app.extensions["runtime"]
+    with runtime.db.transaction() as session:
+        end_session(session, request.cookies[SESSION_COOKIE], runtime.clock())
+    response = make_response(render_template("dashboard/signed_out.html", just_left=True))
+    response.delete_cookie(SESSION_COOKIE, path="/dashboard")
+    return response

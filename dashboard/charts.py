@@ -1,0 +1,38 @@
+"""Charts drawn on the server as inline SVG: no script, no CDN, light on a phone."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Callable
+
+from markupsafe import Markup, escape
+
+_WIDTH, _HEIGHT, _AXIS = 300, 100, 14  # the viewBox; the bottom band holds the dates
+
+
+def bar_chart(days: list[dict], figure: str, label: str, show: Callable[[int], str] = "{:,}".format) -> Markup:
+    """One bar per day of `days` (daily_metrics' rows, oldest first) for `figure`; the last bar,
+    today, stands out. Each bar's title tells its day and value."""
+    values = [day[figure] for day in days]
+    top = max(values) or 1
+    slot = _WIDTH / len(values)
+    plot = _HEIGHT - _AXIS
+    bars = []
+    for i, (day, value) in enumerate(zip(days, values)):
+        height = round(plot * value / top, 1)
+        kind = "bar today" if i == len(values) - 1 else "bar"
+        bars.append(
+            f'<rect class="{kind}" x="{i * slot + 1:.1f}" y="{plot - height:.1f}" width="{slot - 2:.1f}" height="{height}">'
+            f"<title>{_day(day['date'])}: {escape(show(value))}</title></rect>"
+        )
+    first, last = _day(days[0]["date"]), _day(days[-1]["date"])
+    return Markup(
+        f'<svg class="chart" viewBox="0 0 {_WIDTH} {_HEIGHT}" role="img" aria-label="{escape(label)}, last {len(days)} days">'
+        f'<line class="axis" x1="0" y1="{plot}" x2="{_WIDTH}" y2="{plot}"/>{"".join(bars)}'
+        f'<text class="tick" x="0" y="{_HEIGHT - 2}">{first}</text>'
+        f'<text class="tick" x="{_WIDTH}" y="{_HEIGHT - 2}" text-anchor="end">{last}</text>'
+        f'<text class="tick" x="0" y="9">max {escape(show(max(values)))}</text></svg>'
+    )
+
+
+def _day(day: date) -> str:
+    return f"{day.day} {day:%b}"

@@ -1,0 +1,42 @@
+"""Reading the dashboard's forms: text to typed values, a friendly message per bad field, and the
+notice a page shows after a change went through."""
+from __future__ import annotations
+
+from flask import request
+
+from bot.catalog import render
+from flows.base import say
+
+# What a page says after a change (the `done` of its redirect).
+NOTICES = {
+    "adjusted": "Points adjusted. The customer got a WhatsApp message.",
+    "reward_saved": "Reward saved.",
+    "redemption_fulfilled": "Reward handed over. The customer got a WhatsApp message.",
+    "redemption_cancelled": "Code cancelled: the points are back with the customer.",
+    "staff_added": "Added. They got a WhatsApp message inviting them to choose their PIN.",
+    "staff_removed": "Removed from your staff.",
+    "staff_pin_reset": "PIN cleared. They got a WhatsApp message to choose a new one.",
+}
+
+
+def done_notice() -> str | None:
+    return NOTICES.get(request.args.get("done", ""))
+
+
+def bot_says(key: str, **params) -> str:
+    """A service's answer (a catalog key), in the bot's own words."""
+    return render(say(key, **params))
+
+
+def whole_number(errors: dict, name: str, *, required: bool = True) -> int | None:
+    """The field as an integer; blank is None when not `required`. A bad value is noted in `errors`."""
+    text = request.form.get(name, "").strip().replace(",", "").replace(" ", "")
+    if not text:
+        if required:
+            errors[name] = "Please fill this in."
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        errors[name] = "Please type a whole number, like 50."
+        return None

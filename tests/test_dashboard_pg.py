@@ -1,0 +1,43 @@
+"""The dashboard under real concurrency (PostgreSQL only): a link opens one session, and
+adjustments racing on one customer all go through the ledger."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from models import AuditLog, DashboardSession, PointsTransaction
+from tests.conftest import balance_of, count
+from tests.test_dashboard import (  # noqa: F401  (owner is a fixture)
+    CHIDI, LOGIN_COOKIE, SESSION_COOKIE, Browser, customer_id, dashboard_link, joined, owner,
+)
+from tests.test_onboarding_pg import at_once
+
+
+def test_browsers_racing_with_one_link_get_one_session(app, mama, phone, db):
+    for _ in range(5):
+        link = dashboard_link(phone)
+        browsers = [Browser(app) for _ in range(6)]
+        for browser in browsers:
+            assert browser.get(link).status_code == 200
+        presses = [
+            lambda browser=browser: browser.post(link, {"csrf": browser.cookie(LOGIN_COOKIE)}, csrf=False).status_code
+            for browser in browsers
+        ]
+        assert sorted(at_once(presses)) == [302] + [410] * 5
+    assert count(db, DashboardSession) == 5
+
+
+def test_adjustments_racing_on_one_customer_go_one_after_the_other(app, owner, phone, db):
+    """Each adjustment locks the customer row: the balances audited before and after chain up."""
+    joined(phone)
+    target = f"/dashboard/customers/{customer_id(db)}/adjust"
+    tabs = [Browser(app) for _ in range(8)]
+    for tab in tabs:  # the owner's session open in several tabs
+        tab.client.set_cookie(SESSION_COOKIE, owner.cookie(SESSION_COOKIE), domain="bot.example.test", path="/dashboard")
+    adjust = [lambda tab=tab, n=n: tab.post(target, {"points": "10", "reason": f"Race {n}"}).status_code for n, tab in enumerate(tabs)]
+    assert at_once(adjust) == [302] * 8
+    assert balance_of(db, CHIDI) == 50 + 80
+    assert count(db, PointsTransaction, PointsTransaction.transaction_type == "adjusted") == 8
+    with db.sessions() as session:
+        audited = session.scalars(select(AuditLog.details).where(AuditLog.action == "points.adjusted")).all()
+    assert sorted(entry["before"]["balance"] for entry in audited) == list(range(50, 130, 10))
+    assert all(entry["after"]["balance"] == entry["before"]["balance"] + 10 for entry in audited)
