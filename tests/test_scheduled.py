@@ -66,7 +66,7 @@ def remind(app, now=MORNING) -> int:
 def test_a_member_with_points_expiring_soon_gets_one_reminder(app, member, db):
     assert remind(app) == 1
     [body] = reminders_sent(db)
-    assert body.startswith("50 of your *Mama Put Kitchen* points expire on 29 Nov 2026. 50 more points for Free Zobo drink.")
+    assert body.startswith("*Mama Put Kitchen*: 50 points expire on 29 Nov 2026. 50 more points for Free Zobo drink.")
     assert count(db, WhatsAppMessage, WhatsAppMessage.triggered_by == "expiry_reminder", WhatsAppMessage.category == "marketing") == 1
 
 
