@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import uuid
 
+from bot.codes import MEMBER_CODE
 from bot.money import AmountError
 from flows.base import STAFF, Flow, Inbound, Outcome, State, confirmed, finish, goto, missed, say
 from flows.staff import pin_gate, pin_step, rechecked
@@ -29,6 +30,11 @@ def _read_one_shot(rest: str, services) -> dict:
     if whole:
         return {"customer": whole}
     *who, last = rest.split()
+    if not who and MEMBER_CODE.fullmatch(last.upper()):
+        # A member's code is read before an amount: a code of digits only (`234567`) is both.
+        customer = services.purchases.read_customer(last)
+        if customer:
+            return {"customer": customer}
     found = {}
     if who:
         found["customer"] = services.purchases.read_customer(" ".join(who))
@@ -40,9 +46,6 @@ def _read_one_shot(rest: str, services) -> dict:
         refused = {"amount_refused": error.reason}
     if who:
         return {**found, **refused}
-    customer = services.purchases.read_customer(last)
-    if customer:
-        return {"customer": customer}
     return refused if any(c.isdigit() for c in last) else {}
 
 

@@ -151,6 +151,13 @@ def test_a_one_shot_log_of_a_member_code_alone_asks_for_the_amount(bayo, member)
     assert bayo.send(BAYO_PIN).text == "Amount spent? (like 15000, 15,000 or 15k)"
 
 
+def test_a_member_code_of_digits_only_is_the_member_not_an_amount(bayo, member, db):
+    with db.transaction() as session:
+        session.execute(update(Customer).where(Customer.id == member.id).values(member_code="234567"))
+    bayo.send("LOG 234567")
+    assert bayo.send(BAYO_PIN).text == "Amount spent? (like 15000, 15,000 or 15k)"
+
+
 def test_a_one_shot_log_with_a_broken_phone_keeps_nothing_from_it(bayo, member):
     bayo.send("LOG 0803 123 15000")
     assert bayo.send(BAYO_PIN).text == "Customer's phone number or member code?"
