@@ -68,7 +68,7 @@ TEXT = "Hi {first_name}! Double points at {vendor} this Friday: you have {points
 
 def env() -> dict:
     return {
-        **os.environ, "DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL, "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        **os.environ, "DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL, "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "PIN_PEPPER": "pepper-for-the-workers",
         "TWILIO_AUTH_TOKEN": "bench-broadcast-auth-token", "TWILIO_API_BASE": f"http://127.0.0.1:{FAKE_PORT}",
         "PUBLIC_BASE_URL": "https://bench.example.test",
     }

@@ -60,7 +60,7 @@ WORKER = (str(BIN / "rq"), "worker", "--with-scheduler", "-c", "workers.rq_confi
 
 def env() -> dict:
     return {
-        **os.environ, "DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL, "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        **os.environ, "DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL, "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "PIN_PEPPER": "pepper-for-the-workers",
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_API_BASE": f"http://127.0.0.1:{FAKE_PORT}",
         "PUBLIC_BASE_URL": "https://bench.example.test", "OUTBOX_LEASE_SECONDS": str(LEASE),
     }

@@ -20,7 +20,7 @@ from bot.services.customers import enroll
 from bot.services.tenants import load_tenant
 from models import AuditLog, Broadcast, BroadcastRecipient, Tenant, WhatsAppMessage
 from models.base import utcnow
-from tests.conftest import AUTH_TOKEN, PUBLIC_BASE_URL, REDIS_URL, make_config, tenant_file
+from tests.conftest import AUTH_TOKEN, PIN_PEPPER, PUBLIC_BASE_URL, REDIS_URL, make_config, tenant_file
 from tests.fake_twilio import FakeTwilio
 from tests.test_outbound_pg import Workers, wait_for
 from workers.broadcasts import advance_broadcasts, hand_over
@@ -47,7 +47,7 @@ def twilio_app(app, database_url, fake):
 @pytest.fixture
 def workers(database_url, fake):
     workers = Workers({
-        **os.environ, "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL, "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        **os.environ, "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL, "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "PIN_PEPPER": PIN_PEPPER,
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_API_BASE": fake.url, "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
         "OUTBOX_LEASE_SECONDS": str(LEASE),
     })

@@ -19,7 +19,7 @@ from bot.services import delivery
 from bot.services.tenants import load_tenant
 from models import Customer, Tenant, WhatsAppMessage
 from models.base import utcnow
-from tests.conftest import AUTH_TOKEN, PUBLIC_BASE_URL, REDIS_URL, ROOT, make_config, tenant_file
+from tests.conftest import AUTH_TOKEN, PIN_PEPPER, PUBLIC_BASE_URL, REDIS_URL, ROOT, make_config, tenant_file
 from tests.fake_twilio import FakeTwilio
 from workers.outbound import reconcile
 
@@ -39,7 +39,7 @@ def fake():
 @pytest.fixture
 def env(database_url, fake) -> dict:
     return {
-        **os.environ, "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL, "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        **os.environ, "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL, "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "PIN_PEPPER": PIN_PEPPER,
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_API_BASE": fake.url, "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
         "OUTBOX_LEASE_SECONDS": str(LEASE),
     }
