@@ -1,4 +1,5 @@
 # make run  - set up (virtualenv, packages, database, example vendor) and start the server with the dev phone
+#             (and, without REDIS_URL, the scheduled jobs in-process)
 # make test - set up and run the test suite (SQLite + fake Redis unless TEST_DATABASE_URL / TEST_REDIS_URL are set)
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -35,13 +36,13 @@ run: setup
 	@echo
 	@echo "  Dev phone: http://$(HOST):$(PORT)/dev/phone   (or: $(FLASK) chat --from +2348031234567)"
 	@echo
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	$(FLASK) serve --host $(HOST) --port $(PORT)
 
 test: setup
 	$(BIN)/pytest -q
 
 worker: setup
-	$(BIN)/rq worker --url "$${REDIS_URL:?set REDIS_URL}" default
+	$(BIN)/rq worker --with-scheduler -c workers.rq_config --url "$${REDIS_URL:?set REDIS_URL}" default
 
 bench: setup
 	$(BIN)/python bench/webhook.py

@@ -1,26 +1,90 @@
-"""Where one BAL message's time goes, in process: the real app's WSGI callable, no gunicorn.
+"""Where one message's time goes, in process: the real app's WSGI callable, no gunicorn.
 
-Needs the database bench/webhook.py leaves behind (`bench_webhook`, customers enrolled).
-Pre-builds signed WSGI environs, times them plain, counts the SQL statements per message,
-then runs them under cProfile and prints the top functions.
+For BAL (enrolled customers) and for a purchase's confirmation ("1" after staff sent
+"LOG <new phone> <amount>", PIN session open), it prints: messages per second and ms per
+message in one process; SQL statements per message (the driver's implicit BEGIN and the COMMIT
+counted apart); and the time per layer, exclusive (a layer's time excludes the layers it calls):
 
-    .venv/bin/python bench/profile_webhook.py [--messages 2000] [--top 25]
+- HTTP/Flask: the WSGI stack, form parsing, reading the inbound message (what is left);
+- signature: twilio's RequestValidator;
+- dispatcher + SQLAlchemy: the dispatcher's own work (vendor, lock, saving the state and the
+  message, the session and its transaction), outside the services;
+- services: the use cases (bot/services, bot/outbound), with their SQLAlchemy work;
+- SQL round trips: time inside the database driver (network and server);
+- engine/flows: the engine and the flow steps;
+- rendering: the message catalog and the TwiML;
+- outbound job: the send job, which runs inline with the in-process fake Redis.
+
+The layers are timed by wrapping those functions, which adds a little to each; the plain rate
+is timed without the wrappers. --top N adds cProfile's top N functions by own time.
+
+How: it drops and recreates the database `bench_profile`, loads MAMA with --staff staff, builds
+the app in this process, enrols --customers phones by JOIN MAMA through it, opens the staff PIN
+sessions, then times pre-signed WSGI requests.
+
+    .venv/bin/python bench/profile_webhook.py [--messages 2000] [--purchases 400] [--top 0]
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
+import functools
+import inspect
+import itertools
 import os
 import pstats
 import sys
 import time
+from collections import defaultdict
 from urllib.parse import urlencode
 
-import webhook as bench  # bench/ is on sys.path when this file runs as a script
+import harness as bench  # bench/ is on sys.path when this file runs as a script
+import purchase
 from twilio.request_validator import RequestValidator
 from werkzeug.test import EnvironBuilder
 
+bench.DB_NAME = "bench_profile"  # after importing purchase, which sets its own
 BASE_URL = "http://127.0.0.1:5000"
+LAYERS = (
+    "HTTP/Flask", "signature", "dispatcher + SQLAlchemy", "services", "SQL round trips", "engine/flows", "rendering",
+    "outbound job",
+)
+_sids = itertools.count()
+_RUN = f"{time.time_ns() // 1000 % 16**10:010x}"  # MessageSids unique across runs on one database
+
+
+class Meter:
+    """Exclusive time per layer, from wrapped functions (one thread)."""
+
+    def __init__(self):
+        self.totals: dict[str, float] = defaultdict(float)
+        self.nested: list[float] = []  # time spent in wrapped callees, per open call
+        self.on = False
+        self.statements = 0
+        self.commits = 0
+
+    def wrap(self, layer: str, function):
+        @functools.wraps(function)
+        def timed(*args, **kwargs):
+            if not self.on:
+                return function(*args, **kwargs)
+            started = time.perf_counter()
+            self.nested.append(0.0)
+            try:
+                return function(*args, **kwargs)
+            finally:
+                elapsed = time.perf_counter() - started
+                self.totals[layer] += elapsed - self.nested.pop()
+                if self.nested:
+                    self.nested[-1] += elapsed
+
+        timed.__wrapped_by_meter__ = True
+        return timed
+
+    def reset(self) -> None:
+        self.totals.clear()
+        self.statements = self.commits = 0
 
 
 def make_app():
@@ -31,76 +95,210 @@ def make_app():
     return create_app()
 
 
-def environs(count: int, customers: int, tag: str) -> list[dict]:
-    validator = RequestValidator(bench.AUTH_TOKEN)
-    built = []
-    for i in range(count):
-        form = {
-            "MessageSid": f"SM{tag}{i:0{32 - len(tag)}x}",
-            "From": f"whatsapp:{bench.phone(i % customers)}",
-            "To": f"whatsapp:{bench.VENDOR_NUMBER}",
-            "Body": "BAL",
-            "NumMedia": "0",
-            "ProfileName": f"Bench {i % customers}",
-        }
-        signature = validator.compute_signature(BASE_URL + bench.INBOUND_PATH, form)
-        builder = EnvironBuilder(
-            path=bench.INBOUND_PATH, method="POST", base_url=BASE_URL, data=urlencode(form),
-            content_type="application/x-www-form-urlencoded", headers={"X-Twilio-Signature": signature},
-        )
-        built.append(builder.get_environ())
-    return built
+def environ(sender: str, body: str) -> dict:
+    form = bench.inbound_form(f"SM{_RUN}{next(_sids):022x}", sender, body, "Bench")
+    signature = RequestValidator(bench.AUTH_TOKEN).compute_signature(BASE_URL + bench.INBOUND_PATH, form)
+    builder = EnvironBuilder(
+        path=bench.INBOUND_PATH, method="POST", base_url=BASE_URL, data=urlencode(form),
+        content_type="application/x-www-form-urlencoded", headers={"X-Twilio-Signature": signature},
+    )
+    return builder.get_environ()
 
 
-def run(app, batch: list[dict]) -> float:
+def call(app, request: dict, expected: str = "") -> None:
     statuses = []
-    start = time.perf_counter()
-    for environ in batch:
-        b"".join(app(environ, lambda status, headers, exc_info=None: statuses.append(status)))
-    elapsed = time.perf_counter() - start
-    failed = [status for status in statuses if not status.startswith("200")]
-    if failed:
-        sys.exit(f"{len(failed)} answers were not 200, e.g. {failed[0]}")
-    return elapsed
+    body = b"".join(app(request, lambda status, headers, exc_info=None: statuses.append(status))).decode()
+    if not statuses[0].startswith("200") or expected not in body:
+        sys.exit(f"answered {statuses[0]}: {body[:300]!r} (expected {expected!r})")
 
 
-def count_statements(app, batch: list[dict]) -> float:
+# --- instrumenting ------------------------------------------------------------------------
+
+
+def instrument(app, meter: Meter) -> None:
+    """Wrap each layer's functions, wherever the project's modules refer to them."""
+    from twilio.request_validator import RequestValidator as Validator
+
+    from bot import catalog
+    from bot.dispatcher import Dispatcher
+    from bot.engine import Engine
+    from webhooks import twilio as webhook
+
+    Validator.validate = meter.wrap("signature", Validator.validate)
+    Dispatcher.handle = meter.wrap("dispatcher + SQLAlchemy", Dispatcher.handle)
+    dispatcher = app.extensions["dispatcher"]
+    dispatcher.deliver = meter.wrap("outbound job", dispatcher.deliver)
+    for name in ("handle", "is_secret"):
+        setattr(Engine, name, meter.wrap("engine/flows", getattr(Engine, name)))
+    replace_everywhere(catalog.render, meter.wrap("rendering", catalog.render))
+    replace_everywhere(webhook.twiml, meter.wrap("rendering", webhook.twiml))
+    for module in [m for name, m in list(sys.modules.items()) if name.startswith("bot.services.") or name == "bot.outbound"]:
+        wrap_module(module, "services", meter)
+    dialect = app.extensions["runtime"].db.engine.dialect
+    for name in ("do_execute", "do_execute_no_params", "do_executemany", "do_commit", "do_rollback"):
+        setattr(dialect, name, meter.wrap("SQL round trips", getattr(dialect, name)))
+    count_statements(app, meter)
+
+
+def wrap_module(module, layer: str, meter: Meter) -> None:
+    """Every plain function and method defined in `module` (not generators, not dunders)."""
+    for value in list(vars(module).values()):
+        if inspect.isfunction(value) and value.__module__ == module.__name__ and _wrappable(value):
+            replace_everywhere(value, meter.wrap(layer, value))
+        elif inspect.isclass(value) and value.__module__ == module.__name__:
+            for name, member in list(vars(value).items()):
+                if inspect.isfunction(member) and not name.startswith("__") and _wrappable(member):
+                    setattr(value, name, meter.wrap(layer, member))
+
+
+def _wrappable(function) -> bool:
+    return not (inspect.isgeneratorfunction(function) or getattr(function, "__wrapped_by_meter__", False))
+
+
+def replace_everywhere(original, wrapped) -> None:
+    """Point every project module's name for `original` at `wrapped`."""
+    for name, module in list(sys.modules.items()):
+        if module is None or not name.split(".")[0] in ("bot", "flows", "webhooks", "workers"):
+            continue
+        for attribute, value in list(vars(module).items()):
+            if value is original:
+                setattr(module, attribute, wrapped)
+
+
+def count_statements(app, meter: Meter) -> None:
     from sqlalchemy import event
 
     engine = app.extensions["runtime"].db.engine
-    counter = [0]
 
-    def count(*_):
-        counter[0] += 1
+    def statement(*_):
+        if meter.on:
+            meter.statements += 1
 
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        run(app, batch)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    return counter[0] / len(batch)
+    def commit(*_):
+        if meter.on:
+            meter.commits += 1
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+
+
+# --- measuring ----------------------------------------------------------------------------
+
+
+def timed(app, pairs: list[tuple[dict, str]], before=None, meter: Meter | None = None) -> tuple[float, float]:
+    """Wall and CPU seconds of the requests (each after its `before` request, not timed, if
+    given), with the `meter` on for them alone."""
+    wall = cpu = 0.0
+    with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # the console sender prints
+        for i, (request, expected) in enumerate(pairs):
+            if before:
+                call(app, *before[i])
+            if meter:
+                meter.on = True
+            started, cpu_started = time.perf_counter(), time.process_time()
+            call(app, request, expected)
+            wall += time.perf_counter() - started
+            cpu += time.process_time() - cpu_started
+            if meter:
+                meter.on = False
+    return wall, cpu
+
+
+def measure(app, meter: Meter, title: str, build, args: argparse.Namespace) -> None:
+    """`build(n)` gives n (requests, set-up requests or None): warm up, time plain, then
+    metered, then optionally under cProfile."""
+    timed(app, *build(100))
+    count = args.messages if title == "BAL" else args.purchases
+    plain, cpu = timed(app, *build(count))
+    meter.reset()
+    metered, _ = timed(app, *build(count), meter=meter)
+    per = 1000 / count
+    print(f"\n{title}: {count / plain:.0f}/s in one process, {plain * per:.2f} ms each, of which {cpu * per:.2f} ms "
+          f"CPU in this process ({metered * per:.2f} ms with the layer timers)")
+    print(f"  {meter.statements / count:.1f} SQL statements per message, plus BEGIN and {meter.commits / count:.1f} COMMIT")
+    print(f"  {'layer':<26}{'ms':>7}{'share':>7}")
+    layered = dict(meter.totals)
+    layered["HTTP/Flask"] = metered - sum(v for k, v in layered.items() if k != "HTTP/Flask")
+    for layer in LAYERS:
+        seconds = layered.get(layer, 0.0)
+        print(f"  {layer:<26}{seconds * per:>7.3f}{seconds / metered:>7.0%}")
+    if args.top:
+        profiler = cProfile.Profile()
+        profiler.runcall(timed, app, *build(count))
+        print(f"\n  top {args.top} by own time under cProfile:")
+        pstats.Stats(profiler).strip_dirs().sort_stats("tottime").print_stats(args.top)
+
+
+def bal_requests(customers: int):
+    turn = itertools.count()
+
+    def build(n: int):
+        return [(environ(bench.phone(next(turn) % customers), "BAL"), "Balance:") for _ in range(n)], None
+
+    return build
+
+
+def confirm_requests(staff: int):
+    """Each purchase: LOG <a new phone> <amount> (set-up, not timed), then "1" (timed)."""
+    customers = itertools.count(1_000_000 + time.time_ns() // 10**9 % 80 * 100_000)  # new phones, run after run
+
+    def build(n: int):
+        lanes = [(purchase.staff_phone(i % staff), bench.phone(next(customers))) for i in range(n)]
+        logs = [(environ(till, f"LOG {customer} 5000"), "Log ₦5,000") for till, customer in lanes]
+        confirms = [(environ(till, "1"), "Logged ₦5,000") for till, _ in lanes]
+        return confirms, logs
+
+    return build
+
+
+def open_sessions(app, staff: int) -> None:
+    for i in range(staff):
+        phone = purchase.staff_phone(i)
+        call(app, environ(phone, "LOG"), "PIN")
+        call(app, environ(phone, purchase.pin(i)), "phone number or member code")
+        call(app, environ(phone, "CANCEL"), "Cancelled")
+
+
+def floor_bal(customers: int, count: int) -> None:
+    """The reference floor webhook on the same database, in this process, for comparison."""
+    os.environ["REF_DSN"] = bench.db_url()
+    sys.path.insert(0, str(bench.reference_dir()))
+    import floor_webhook
+
+    floor_webhook.ref_setup(bench.db_url(), bench.VENDOR_NUMBER, [bench.phone(i) for i in range(customers)])
+    build = bal_requests(customers)
+
+    def requests(n: int) -> list[tuple[dict, str]]:
+        return [(request, "You have 25 points.") for request, _ in build(n)[0]]
+
+    timed(floor_webhook.app, requests(100))
+    plain, cpu = timed(floor_webhook.app, requests(count))
+    print(f"\nfloor (shared/reference/floor_webhook.py) BAL: {count / plain:.0f}/s in one process, "
+          f"{plain / count * 1000:.2f} ms each, of which {cpu / count * 1000:.2f} ms CPU in this process"
+          " (3 SQL statements, plus BEGIN and COMMIT)")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--messages", type=int, default=2000)
-    parser.add_argument("--customers", type=int, default=1000)
-    parser.add_argument("--top", type=int, default=25)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=2000, help="BALs timed (default 2000)")
+    parser.add_argument("--purchases", type=int, default=400, help="confirmations timed (default 400)")
+    parser.add_argument("--customers", type=int, default=1000, help="enrolled customers sending BAL (default 1000)")
+    parser.add_argument("--staff", type=int, default=4, help="staff members taking turns (default 4)")
+    parser.add_argument("--top", type=int, default=0, help="also show cProfile's top N functions")
     args = parser.parse_args()
+    print(f"recreating database {bench.DB_NAME}")
+    bench.recreate_database(purchase.tenant_file(args.staff))
     app = make_app()
-    stamp = f"{int(time.time()) % 10**8:08x}"
-    run(app, environs(200, args.customers, f"pw{stamp}"))  # warm-up: connections, caches
-    plain = run(app, environs(args.messages, args.customers, f"pp{stamp}"))
-    print(f"{args.messages / plain:.0f} BAL/s in one process, {plain / args.messages * 1000:.2f} ms each")
-    print(f"{count_statements(app, environs(200, args.customers, f'pc{stamp}')):.1f} SQL statements per BAL")
-    batch = environs(args.messages, args.customers, f"pf{stamp}")
-    profiler = cProfile.Profile()
-    profiler.runcall(run, app, batch)
-    stats = pstats.Stats(profiler).strip_dirs().sort_stats("tottime")
-    print(f"\ntop {args.top} by own time over {args.messages} messages:")
-    stats.print_stats(args.top)
-    print(f"top {args.top} by cumulative time:")
-    stats.sort_stats("cumulative").print_stats(args.top)
+    with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+        for i in range(args.customers):
+            call(app, environ(bench.phone(i), "JOIN MAMA"))
+        open_sessions(app, args.staff)
+    bench.sql("ANALYZE")  # statistics for the rows just written, as a live database has them
+    meter = Meter()
+    instrument(app, meter)
+    floor_bal(args.customers, args.messages)
+    measure(app, meter, "BAL", bal_requests(args.customers), args)
+    measure(app, meter, "purchase confirm", confirm_requests(args.staff), args)
 
 
 if __name__ == "__main__":

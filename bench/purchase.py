@@ -1,30 +1,38 @@
-"""Benchmark of staff logging purchases through the webhook, and of the ledger check.
+"""Benchmark of staff logging purchases through the webhook, against BAL in the same run, and
+of the ledger check.
 
 What it measures:
 1. Purchases per second and p50/p99 latency of each step of one purchase, as staff log it
    over WhatsApp: "LOG <phone> <amount>" (answered with a confirmation) then "1" (the purchase
-   is logged, the phone enrolled if new, its points earned, the customer notified). One
-   purchase per customer; --staff staff members log in parallel, each one message after the
-   other as a real phone would. The real app (`wsgi:app`, PostgreSQL, console sender,
-   in-process fake Redis: jobs run inline) runs under gunicorn with the Procfile's settings.
-   Any answer but 200, or a reply other than the one expected, counts as an error.
-   Afterwards the database must hold exactly --customers purchases and a consistent ledger.
+   is logged, the phone enrolled, its points earned, the customer notified). One purchase per
+   customer, a new phone each; --staff tills log in parallel, each one message after the
+   other as a real phone would, with their PIN sessions open. Then the same customers send BAL
+   through the same client at the same concurrency for --bal-seconds: the ratio purchases/s
+   to BAL msg/s says what a purchase costs in BALs (target: at least 1/3). The real app
+   (`wsgi:app`, PostgreSQL, console sender, in-process fake Redis: the send jobs of the two
+   notices run inline, in the web process; with --redis-url, a real Redis where they wait, as
+   in production, where a worker sends them) runs under gunicorn with the Procfile's settings. Any answer but 200, or a reply other than the one
+   expected, counts as an error. Afterwards the database must hold exactly --customers
+   purchases and `flask ledger check` must pass.
 2. The wall time of `flask --app wsgi ledger check` (and of ledger_mismatches in-process) over
    --bulk more customers written by bulk SQL, each with a welcome lot, a purchase lot and, for
    one in three, a redemption (0 mismatches expected); then one balance is corrupted, which
-   must come out as 1 mismatch and exit 1 (and is put back).
+   must come out as 1 mismatch and exit 1 (and is put back). --bulk 0 skips it.
 
 How: it drops and recreates the database `bench_purchase`, runs the migrations, loads a
 vendor (MAMA) with --staff staff members, starts the app, opens each staff member's PIN
 session (LOG, PIN, CANCEL), optionally enrols the customers with JOIN MAMA (--enrolled;
 by default the phones are new and the purchase enrols them), pre-builds and pre-signs every
-request, then drives the purchases. Helpers come from bench/webhook.py.
+request, then drives the purchases, then BAL. The client is bench/harness.py's threaded one
+(a new connection per request), since each step's reply is read and checked.
 
 Run from the project root:
 
-    .venv/bin/python bench/purchase.py [--customers 1000] [--staff 16] [--bulk 100000] [--enrolled]
+    .venv/bin/python bench/purchase.py [--customers 1000] [--staff 16] [--bal-seconds 10] [--bulk 100000] [--enrolled]
+                                       [--redis-url redis://127.0.0.1:6379/N]
 
-Exits 1 if any check fails.
+Exits 1 if any check fails: purchases/s >= 1/3 of BAL msg/s, confirm p99 < 100 ms, no errors,
+a clean ledger.
 """
 from __future__ import annotations
 
@@ -37,8 +45,8 @@ from functools import partial
 from itertools import count
 from xml.etree.ElementTree import ParseError
 
-import psycopg2
-import webhook as bench  # bench/ is on sys.path when this file runs as a script
+import harness as bench  # bench/ is on sys.path when this file runs as a script
+from redis import Redis
 
 sys.path.insert(0, str(bench.ROOT))
 from bot.catalog import render
@@ -49,11 +57,11 @@ from bot.services.points import ledger_mismatches
 from flows.base import say
 
 bench.DB_NAME = "bench_purchase"  # bench.app_env and bench.flask read it at each call
-DB_URL = f"{bench.PG_URL}/{bench.DB_NAME}"
 FIRST_STAFF_PHONE = 2348050000000
 FIRST_BULK_PHONE = 2348100000000
 WELCOME_BONUS, FIRST_PURCHASE_BONUS, NAIRA_PER_POINT = 50, 20, 100
 RUN_TIMEOUT = 300  # seconds for all purchases
+MIN_RATIO, MAX_CONFIRM_P99_MS = 1 / 3, 100.0
 _sids = count()
 first_error: list[str] = []  # the first failed step, to show
 
@@ -94,33 +102,11 @@ def pin(i: int) -> str:
     return f"48{i:04d}"  # 4 -> 8 is neither a repeat nor a run, so never refused as too easy
 
 
-def sql(statement: str, params: dict | None = None) -> list[tuple]:
-    """Run one statement in its own transaction; its rows, if any."""
-    connection = psycopg2.connect(DB_URL)
-    try:
-        with connection, connection.cursor() as cursor:
-            cursor.execute(statement, params)
-            return cursor.fetchall() if cursor.description else []
-    finally:
-        connection.close()
-
-
 # --- conversations ------------------------------------------------------------------------
 
 
 def message(app: bench.Server, sender: str, body: str) -> bytes:
-    return bench.signed_request(
-        app,
-        {
-            "MessageSid": f"SMpu{next(_sids):030x}",
-            "AccountSid": "ACbench",
-            "From": f"whatsapp:{sender}",
-            "To": f"whatsapp:{bench.VENDOR_NUMBER}",
-            "Body": body,
-            "NumMedia": "0",
-            "ProfileName": "Bench staff",
-        },
-    )
+    return bench.signed_request(app, bench.inbound_form(f"SMpu{next(_sids):030x}", sender, body, "Bench staff"))
 
 
 def open_session(app: bench.Server, i: int, tally: bench.Tally) -> Conversation:
@@ -180,24 +166,14 @@ def send(port: int, step: Step) -> bool:
     return ok
 
 
-def result(tallies: list[bench.Tally], seconds: float) -> bench.Result:
-    latencies = [latency for tally in tallies for latency in tally.latencies]
-    errors = sum(tally.errors for tally in tallies)
-    return bench.Result(len(latencies) + errors, errors, seconds, latencies, 0.0)
-
-
 # --- the two parts ------------------------------------------------------------------------
 
 
 def purchases(args: argparse.Namespace) -> list[tuple[bool, str]]:
     with bench.gunicorn("app", "wsgi:app") as app:
-        print(f"app on {app.url} ({' '.join(bench.GUNICORN_ARGS)})")
-        sessions = [bench.Tally() for _ in range(args.staff)]
-        drive(app.port, [[open_session(app, i, sessions[i])] for i in range(args.staff)], 60)
-        opened = sum(len(tally.latencies) == 3 for tally in sessions)
-        print(f"  {opened} of {args.staff} staff PIN sessions opened")
-        if opened < args.staff:
-            sys.exit(f"could not open the staff sessions: {first_error[0]}")
+        queue = f"jobs queued in Redis {bench.REDIS_URL}" if bench.REDIS_URL else "jobs run inline (in-process fake Redis)"
+        print(f"app on {app.url} ({' '.join(bench.GUNICORN_ARGS)}), {queue}")
+        open_sessions(app, args.staff)
         if args.enrolled:
             print(f"enrolling {args.customers} customers with JOIN MAMA")
             bench.enrol(app, args.customers, args.staff)
@@ -207,24 +183,49 @@ def purchases(args: argparse.Namespace) -> list[tuple[bool, str]]:
             for s in range(args.staff)
         ]
         state = "already enrolled with JOIN MAMA" if args.enrolled else "new phones, enrolled by their purchase"
-        print(f"logging {args.customers} purchases ({state}), {args.staff} staff in parallel")
+        print(f"logging {args.customers} purchases ({state}), {args.staff} tills in parallel")
         seconds = drive(app.port, lanes, RUN_TIMEOUT)
-    log, confirm = result(logs, seconds), result(confirms, seconds)
-    print(f"\n{'step':<10}{'ok':>7}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
-    for name, r in (("LOG", log), ("confirm", confirm)):
+        bench.sql("ANALYZE")  # statistics for the customers just enrolled, as a live database has them
+        bal = balances(app, args)
+    log, confirm = bench.result_of(logs, seconds), bench.result_of(confirms, seconds)
+    print(f"\n{'step':<10}{'ok':>7}{'per s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    for name, r in (("LOG", log), ("confirm", confirm), ("BAL", bal)):
         p50, p99 = r.percentile_ms(50), r.percentile_ms(99)
-        print(f"{name:<10}{r.requests - r.errors:>7}{p50:>9.1f}{p99:>9.1f}{r.errors:>8}")
-    print(f"{confirm.rate:.1f} purchases/s ({confirm.requests - confirm.errors} in {seconds:.1f} s)")
+        print(f"{name:<10}{r.requests - r.errors:>7}{r.rate:>9.1f}{p50:>9.1f}{p99:>9.1f}{r.errors:>8}")
+    ratio = confirm.rate / bal.rate
+    print(f"{confirm.rate:.1f} purchases/s ({confirm.requests - confirm.errors} in {seconds:.1f} s), "
+          f"{bal.rate:.1f} BAL/s: ratio {ratio:.2f} (a purchase costs {1 / ratio:.1f} BALs)")
     if first_error:
         print(f"  first error: {first_error[0]}")
-    logged, customers = sql("SELECT (SELECT count(*) FROM purchases), (SELECT count(*) FROM customers)")[0]
-    mismatches = timed_ledger_mismatches()[0]
+    logged, customers = bench.sql("SELECT (SELECT count(*) FROM purchases), (SELECT count(*) FROM customers)")[0]
+    ledger_ok, ledger_line = bench.ledger_check()
     return [
-        (log.errors + confirm.errors == 0, f"zero errors: {log.errors} LOG, {confirm.errors} confirm"),
+        (ratio >= MIN_RATIO, f"purchases/s >= {MIN_RATIO:.2f} x BAL msg/s: {ratio:.2f}"),
+        (confirm.percentile_ms(99) < MAX_CONFIRM_P99_MS, f"confirm p99 < {MAX_CONFIRM_P99_MS:.0f} ms: {confirm.percentile_ms(99):.1f} ms"),
+        (log.errors + confirm.errors + bal.errors == 0, f"zero errors: {log.errors} LOG, {confirm.errors} confirm, {bal.errors} BAL"),
         (logged == args.customers, f"{args.customers} purchases in the database: {logged}"),
         (customers == args.customers, f"{args.customers} customers in the database: {customers}"),
-        (not mismatches, f"no ledger mismatch after the purchases: {len(mismatches)}"),
+        (ledger_ok, f"ledger check after the purchases: {ledger_line}"),
     ]
+
+
+def open_sessions(app: bench.Server, staff: int) -> None:
+    sessions = [bench.Tally() for _ in range(staff)]
+    drive(app.port, [[open_session(app, i, sessions[i])] for i in range(staff)], 60)
+    opened = sum(len(tally.latencies) == 3 for tally in sessions)
+    print(f"  {opened} of {staff} staff PIN sessions opened")
+    if opened < staff:
+        sys.exit(f"could not open the staff sessions: {first_error[0]}")
+
+
+def balances(app: bench.Server, args: argparse.Namespace) -> bench.Result:
+    """BAL from the customers just enrolled, through the same client at the same concurrency."""
+    requests = bench.messages(app, "bal", args.bal_requests, args.customers, "BAL")
+    print(f"BAL from the same customers, {args.staff} connections, {args.bal_seconds:g} s")
+    result = bench.drive(app, requests, args.staff, args.bal_seconds, expected="Balance: ")
+    if result.requests == len(requests):
+        print(f"  note: all {len(requests)} pre-built BALs were used before {args.bal_seconds:g} s (--bal-requests)")
+    return result
 
 
 BULK_SQL = """
@@ -268,7 +269,7 @@ SELECT tenant_id, customer_id, %(welcome)s + earned - spent, %(welcome)s + earne
 
 def member_codes(count: int) -> list[str]:
     """`count` distinct six-letter codes, none already taken."""
-    taken = {code for (code,) in sql("SELECT member_code FROM customers WHERE member_code IS NOT NULL")}
+    taken = {code for (code,) in bench.sql("SELECT member_code FROM customers WHERE member_code IS NOT NULL")}
     codes, n = [], 0
     while len(codes) < count:
         code = "".join(ALPHABET[n // len(ALPHABET) ** k % len(ALPHABET)] for k in range(6))
@@ -278,7 +279,7 @@ def member_codes(count: int) -> list[str]:
     return codes
 
 
-def ledger_check() -> tuple[int, str, float]:
+def timed_ledger_check() -> tuple[int, str, float]:
     started = time.perf_counter()
     command = [str(bench.BIN / "flask"), "--app", "wsgi", "ledger", "check"]
     done = subprocess.run(
@@ -289,7 +290,7 @@ def ledger_check() -> tuple[int, str, float]:
 
 
 def timed_ledger_mismatches() -> tuple[list, float]:
-    database = Database(normalise_database_url(DB_URL))
+    database = Database(normalise_database_url(bench.db_url()))
     try:
         with database.sessions() as session:
             started = time.perf_counter()
@@ -301,19 +302,19 @@ def timed_ledger_mismatches() -> tuple[list, float]:
 def bulk_ledger(size: int) -> list[tuple[bool, str]]:
     print(f"\nwriting {size:,} customers with balances and ledger rows by bulk SQL")
     started = time.perf_counter()
-    (tenant,) = sql("SELECT id FROM tenants WHERE vendor_code = 'MAMA'")[0]
+    (tenant,) = bench.sql("SELECT id FROM tenants WHERE vendor_code = 'MAMA'")[0]
     params = {
         "tenant": tenant, "first_phone": FIRST_BULK_PHONE, "codes": member_codes(size), "per_point": NAIRA_PER_POINT,
         "first_bonus": FIRST_PURCHASE_BONUS, "welcome": WELCOME_BONUS,
     }
-    sql(BULK_SQL, params)
-    sql("ANALYZE")
-    balances, rows = sql(
+    bench.sql(BULK_SQL, params)
+    bench.sql("ANALYZE")
+    balances, rows = bench.sql(
         "SELECT (SELECT count(*) FROM customer_points_balance), (SELECT count(*) FROM points_transactions)"
     )[0]
     print(f"  {balances:,} balances, {rows:,} ledger rows in {time.perf_counter() - started:.1f} s")
 
-    code, line, wall = ledger_check()
+    code, line, wall = timed_ledger_check()
     print(f"  flask --app wsgi ledger check: {wall:.2f} s wall (exit {code}): {line}")
     mismatches, seconds = timed_ledger_mismatches()
     print(f"  ledger_mismatches in-process: {seconds:.2f} s, {len(mismatches)} mismatch(es)")
@@ -323,10 +324,10 @@ def bulk_ledger(size: int) -> list[tuple[bool, str]]:
     corrupt = "UPDATE customer_points_balance SET current_balance = current_balance + %(by)s WHERE customer_id = " \
               "(SELECT id FROM customers WHERE phone_number = %(phone)s)"
     victim = f"+{FIRST_BULK_PHONE + size // 2}"
-    sql(corrupt, {"by": 1, "phone": victim})
-    code, line, wall = ledger_check()
+    bench.sql(corrupt, {"by": 1, "phone": victim})
+    code, line, wall = timed_ledger_check()
     print(f"  after corrupting {victim}'s balance: {wall:.2f} s wall (exit {code}): {line}")
-    sql(corrupt, {"by": -1, "phone": victim})
+    bench.sql(corrupt, {"by": -1, "phone": victim})
     return checks + [(code == 1 and " 1 mismatch" in line, "one corrupted balance: 1 mismatch, exit 1")]
 
 
@@ -334,17 +335,28 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=1000, help="purchases, one per customer (default 1000)")
     parser.add_argument("--staff", type=int, default=16, help="staff logging in parallel (default 16)")
-    parser.add_argument("--bulk", type=int, default=100_000, help="customers written by SQL for the ledger check")
+    parser.add_argument("--bal-seconds", type=float, default=10, help="BAL run after the purchases (default 10)")
+    parser.add_argument("--bal-requests", type=int, default=30_000, help="pre-built BALs (default 30000)")
+    parser.add_argument("--bulk", type=int, default=100_000, help="customers written by SQL for the ledger check (0: skip)")
     parser.add_argument("--enrolled", action="store_true", help="enrol the customers with JOIN MAMA first")
+    parser.add_argument(
+        "--redis-url", help="a real Redis (its db is emptied) for the job queue, as in production: the web process only "
+        "enqueues the customers' notices, no worker sends them during the run; default: in-process, jobs run inline"
+    )
     return parser.parse_args()
 
 
 def main() -> int:
     args = parse_args()
     bench.start_run()
+    if args.redis_url:
+        bench.REDIS_URL = args.redis_url
+        Redis.from_url(args.redis_url).flushdb()
     print(f"recreating database {bench.DB_NAME} with {args.staff} staff")
     bench.recreate_database(tenant_file(args.staff))
-    checks = purchases(args) + bulk_ledger(args.bulk)
+    checks = purchases(args) + (bulk_ledger(args.bulk) if args.bulk else [])
+    if args.redis_url:
+        Redis.from_url(args.redis_url).flushdb()  # the notices nobody sent
     return bench.report_checks(checks)
 
 

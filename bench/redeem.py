@@ -16,7 +16,7 @@ messages one after the other:
 How: it drops and recreates the database `bench_redeem`, runs the migrations, loads vendor MAMA
 (examples/tenant.json with a welcome bonus of 1000 points and the two rewards), starts the app
 on a free port, enrols --customers phones by "JOIN MAMA" through the webhook, and pre-builds and
-pre-signs every request before timing (bench/webhook.py's helpers). Figures are indicative when
+pre-signs every request before timing (bench/harness.py). Figures are indicative when
 other work shares the machine.
 
 Run from the project root:
@@ -29,15 +29,13 @@ from __future__ import annotations
 
 import argparse
 import re
-import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from functools import partial
 
-import psycopg2
-import webhook as bench  # bench/ is on sys.path when this file runs as a script
+import harness as bench  # bench/ is on sys.path when this file runs as a script
 
 bench.DB_NAME = "bench_redeem"  # read by bench's database, flask and gunicorn helpers
 WELCOME_BONUS = 1000
@@ -122,27 +120,12 @@ def vendor() -> dict:
 
 def rewards_in_database() -> dict[str, tuple[int | None, int, int, int]]:
     """Per reward name: stock, stock_used, redemptions, distinct codes among them."""
-    connection = psycopg2.connect(f"{bench.PG_URL}/{bench.DB_NAME}")
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT w.name, w.stock, w.stock_used, count(r.id), count(DISTINCT r.redemption_code)"
-                " FROM rewards w LEFT JOIN reward_redemptions r ON r.tenant_id = w.tenant_id AND r.reward_id = w.id"
-                " GROUP BY w.name, w.stock, w.stock_used"
-            )
-            return {name: tuple(rest) for name, *rest in cursor.fetchall()}
-    finally:
-        connection.close()
-
-
-def ledger_check() -> tuple[bool, str]:
-    """`flask ledger check`: every balance equals its ledger and its lots, and none is negative."""
-    done = subprocess.run(
-        [str(bench.BIN / "flask"), "--app", "wsgi", "ledger", "check"],
-        cwd=bench.ROOT, env=bench.app_env(), capture_output=True, text=True, timeout=120,
+    rows = bench.sql(
+        "SELECT w.name, w.stock, w.stock_used, count(r.id), count(DISTINCT r.redemption_code)"
+        " FROM rewards w LEFT JOIN reward_redemptions r ON r.tenant_id = w.tenant_id AND r.reward_id = w.id"
+        " GROUP BY w.name, w.stock, w.stock_used"
     )
-    lines = (done.stdout + done.stderr).strip().splitlines()
-    return done.returncode == 0, lines[-1] if lines else f"exit {done.returncode}"
+    return {name: tuple(rest) for name, *rest in rows}
 
 
 def codes(replies: list[str]) -> set[str]:
@@ -171,7 +154,7 @@ def part_a(app: bench.Server, customers: int, connections: int) -> list[tuple[bo
     print(f"  {len(done)} redemptions in {phase.seconds:.1f} s: {len(done) / phase.seconds:.1f} redemptions/s")
     print_steps(phase, ["REDEEM 1", "1 (confirm)"])
     _, _, redemptions, distinct = rewards_in_database()[name]
-    ledger_ok, ledger_line = ledger_check()
+    ledger_ok, ledger_line = bench.ledger_check()
     return [
         (not phase.failures and len(done) == customers, f"A: {len(done)} of {customers} redeemed, {len(phase.failures)} errors"),
         (len(codes(done)) == customers, f"A: {len(codes(done))} distinct codes in the replies"),
@@ -200,7 +183,7 @@ def part_b(app: bench.Server, customers: int, connections: int) -> list[tuple[bo
     print_steps(race, ["1 (confirm)"])
     stock, stock_used, redemptions, distinct = rewards_in_database()[name]
     expected = min(customers, RACE_STOCK)
-    ledger_ok, ledger_line = ledger_check()
+    ledger_ok, ledger_line = bench.ledger_check()
     return [
         (not race.failures and len(replies) == customers, f"B: {len(replies)} of {customers} answered, {len(race.failures)} errors"),
         (len(won) == expected, f"B: {len(won)} won (expected {expected})"),

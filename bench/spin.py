@@ -19,7 +19,7 @@ its customers' messages one after the other:
 How: it drops and recreates the database `bench_spin`, runs the migrations, loads vendor MAMA
 (examples/tenant.json with 100 free spins a day, so that no customer reaches the bought-spin
 question), starts the app on a free port, enrols --customers phones by "JOIN MAMA" through the
-webhook and pre-builds and pre-signs every SPIN before timing (bench/webhook.py's helpers).
+webhook and pre-builds and pre-signs every SPIN before timing (bench/harness.py).
 Figures are indicative when other work shares the machine.
 
 Run from the project root:
@@ -40,8 +40,7 @@ from functools import partial
 from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
-import psycopg2
-import webhook as bench  # bench/ is on sys.path when this file runs as a script
+import harness as bench  # bench/ is on sys.path when this file runs as a script
 
 sys.path.insert(0, str(bench.ROOT))
 from bot import wheel
@@ -129,16 +128,6 @@ def vendor_with_free_spins() -> dict:
     return {**example, "wheel": {**example["wheel"], "daily_free_spins": FREE_SPINS}}
 
 
-def sql(statement: str) -> list[tuple]:
-    connection = psycopg2.connect(DB_URL)
-    try:
-        with connection, connection.cursor() as cursor:
-            cursor.execute(statement)
-            return cursor.fetchall()
-    finally:
-        connection.close()
-
-
 def mismatches() -> int:
     database = Database(normalise_database_url(DB_URL))
     try:
@@ -149,7 +138,7 @@ def mismatches() -> int:
 
 
 def check_database(customers: int, vendor: dict) -> list[tuple[bool, str]]:
-    won = dict(sql("SELECT label, count(*) FROM spin_history GROUP BY label ORDER BY 2 DESC"))
+    won = dict(bench.sql("SELECT label, count(*) FROM spin_history GROUP BY label ORDER BY 2 DESC"))
     print(f"\nwon: {', '.join(f'{label} {n}' for label, n in won.items())}")
     checks = [(sum(won.values()) == 2 * customers, f"{2 * customers} spin_history rows: {sum(won.values())}")]
     for item in vendor["wheel"]["items"]:

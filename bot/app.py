@@ -7,6 +7,7 @@ from typing import Callable
 
 from flask import Flask
 
+import api
 from bot import cli, devphone, request_limits, runtime, web
 from bot.config import Config
 from bot.dispatcher import Dispatcher
@@ -24,12 +25,14 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = Flask(__name__)
     request_limits.install(app)
-    rt = runtime.install(runtime.build(config, clock))
-    app.extensions["runtime"] = rt
+    rt = runtime.init_app(app, config, clock)
     platform = PlatformDesk(config.platform_whatsapp_number)
-    app.extensions["dispatcher"] = Dispatcher(rt.db, Engine(FLOWS, MAIN_MENU), rt.deliver, rt.redis, rt.clock, platform)
+    app.extensions["dispatcher"] = Dispatcher(
+        rt.db, Engine(FLOWS, MAIN_MENU), rt.deliver, rt.redis, config.pin_pepper, rt.clock, platform
+    )
     app.register_blueprint(twilio.blueprint)
     web.register(app)
+    api.register(app)
     register_dashboard(app)
     if config.serves_dev_phone:
         app.register_blueprint(devphone.blueprint)

@@ -374,7 +374,15 @@ CATALOG: dict[str, dict[str, Template]] = {
             "*{vendor}* cancelled the purchase that earned your referral bonus: {points:@points_taken_back}. "
             "Balance: {balance:@points}."
         ),
-        # The owner's dashboard, points adjustments, PIN resets and the print poster (issue 13, dashboard)
+        # REST API and dashboard (issue 13): what a points adjustment tells the customer
+        "points_adjusted_notice": "*{vendor}* adjusted your points by {points:+,} ({reason}). Balance: {balance:@points}.",
+        "ledger.adjusted": "Adjusted: {reason}",
+        # Points-expiry reminders (scheduled jobs, issue 10)
+        "expiry_reminder": (
+            "*{vendor}*: {points:@points_expire} on {when:%d %b %Y}. {progress}\n"
+            "Reply STOP for no more reminders and offers."
+        ),
+        # The owner's dashboard, PIN resets and the print poster (issue 13, dashboard)
         "dashboard_owner_only": "Only the owner can open the dashboard.",
         "dashboard_link": (
             "Your dashboard: {link}\nThe link works once, within {minutes} minutes. "
@@ -383,8 +391,6 @@ CATALOG: dict[str, dict[str, Template]] = {
         "secret_reply_not_kept": "(A one-time dashboard link was sent here. Send DASHBOARD for a new one.)",
         "staff_pin_reset": "Done: {name}'s PIN is cleared. I've sent them a message to choose a new one.",
         "staff_pin_reset_notice": "Hi {name}, *{vendor}* has reset your staff PIN. Reply PIN to choose a new one.",
-        "points_adjusted_notice": "*{vendor}* adjusted your points by {points:+,} ({reason}). Your balance: {balance:@points}.",
-        "ledger.adjusted": "Adjustment: {reason}",
         "poster.headline": "Scan to join {vendor} rewards",
         "poster.bonus": "Get {points:@points} free when you join!",
         "poster.no_bonus": "Collect points every time you visit!",
@@ -777,7 +783,15 @@ CATALOG: dict[str, dict[str, Template]] = {
             "*{vendor}* a annulé l'achat qui vous avait valu votre bonus de parrainage : {points:@points_taken_back}. "
             "Solde : {balance:@points}."
         ),
-        # Le tableau de bord du propriétaire, les ajustements de points, les codes PIN remis à zéro et l'affiche (issue 13, tableau de bord)
+        # API REST et tableau de bord (issue 13) : ce qu'un ajustement de points dit au client
+        "points_adjusted_notice": "*{vendor}* a ajusté vos points de {points:+,} ({reason}). Solde : {balance:@points}.",
+        "ledger.adjusted": "Ajustement : {reason}",
+        # Rappels d'expiration des points (tâches planifiées, issue 10)
+        "expiry_reminder": (
+            "*{vendor}* : {points:@points_expire} le {when:%d %b %Y}. {progress}\n"
+            "Répondez STOP pour ne plus recevoir de rappels ni d'offres."
+        ),
+        # Le tableau de bord du propriétaire, les codes PIN remis à zéro et l'affiche (issue 13, tableau de bord)
         "dashboard_owner_only": "Seul le propriétaire peut ouvrir le tableau de bord.",
         "dashboard_link": (
             "Votre tableau de bord : {link}\nLe lien ne sert qu'une fois, dans les {minutes} minutes. "
@@ -786,8 +800,6 @@ CATALOG: dict[str, dict[str, Template]] = {
         "secret_reply_not_kept": "(Un lien unique vers le tableau de bord a été envoyé ici. Envoyez DASHBOARD pour en avoir un nouveau.)",
         "staff_pin_reset": "C'est fait : le code PIN de {name} est effacé. Je lui ai envoyé un message pour en choisir un nouveau.",
         "staff_pin_reset_notice": "Bonjour {name}, *{vendor}* a remis à zéro votre code PIN du personnel. Répondez PIN pour en choisir un nouveau.",
-        "points_adjusted_notice": "*{vendor}* a ajusté vos points de {points:+,} ({reason}). Votre solde : {balance:@points}.",
-        "ledger.adjusted": "Ajustement : {reason}",
         "poster.headline": "Scannez pour rejoindre les cadeaux de {vendor}",
         "poster.bonus": "{points:@points} offerts à l'inscription\u00a0!",
         "poster.no_bonus": "Cumulez des points à chaque visite\u00a0!",

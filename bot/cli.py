@@ -11,11 +11,15 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
+from werkzeug.serving import run_simple
 
+from api.machinery import scopes as api_scopes
 from bot import migrate
 from bot.devclient import DevClient
 from bot.phones import InvalidPhone, to_e164
 from bot.qr import FORMATS, PAPER_MM, poster_png, print_poster
+from bot.services.apikeys import create_key, list_keys, revoke_key
+from bot.services import metrics as daily_metrics
 from bot.services.points import ledger_mismatches
 from bot.services.spins import spin_mismatches
 from bot.services.staff import set_pin
@@ -23,8 +27,11 @@ from bot.services.onboarding import InviteError, invite
 from bot.services.tenants import ReloadRefused, TenantFileError, export_tenant, load_tenant, parse_tenant_file
 from models import CustomerPointsBalance, Tenant, VendorUser, WhatsAppMessage
 from models.base import utcnow
+from workers.outbound import reconcile
 from workers.points import expire_points
 from workers.redemptions import expire_redemptions
+from workers.schedule import run_in_process
+from workers.scheduled import send_reminders
 
 
 def _runtime():
@@ -32,7 +39,7 @@ def _runtime():
 
 
 def register(app: Flask) -> None:
-    for command in (db, tenants, vendors, staff, ledger, redemptions, qr, chat, outbox):
+    for command in (db, tenants, vendors, staff, ledger, redemptions, qr, chat, outbox, reminders, metrics, serve, apikeys):
         app.cli.add_command(command)
 
 
@@ -65,7 +72,7 @@ def tenants_load(path: Path, force: bool):
     try:
         config = parse_tenant_file(_read_json(path))
         with _runtime().db.transaction() as session:
-            result = load_tenant(session, config, force=force)
+            result = load_tenant(session, config, force=force, pin_pepper=_runtime().config.pin_pepper)
             code = result.tenant.vendor_code
     except ReloadRefused as error:
         raise click.ClickException(
@@ -156,7 +163,7 @@ def staff_pin(code: str, phone: str, pin: str):
         if user is None:
             raise click.ClickException(f"{phone} is not on {tenant.vendor_code}'s staff.")
         try:
-            set_pin(session, user, pin)
+            set_pin(session, user, pin, _runtime().config.pin_pepper)
         except ValueError as error:
             raise click.ClickException(str(error)) from None
     click.echo(f"PIN set for {user.full_name} ({phone}).")
@@ -262,3 +269,129 @@ def outbox_flush(older_than: int):
         ).all()
     rt.deliver([tuple(key) for key in keys])
     click.echo(f"Queued {len(keys)} message(s).")
+
+
+@outbox.command("reconcile", help="Settle claims whose lease ran out (look them up at Twilio) and queue again what waits.")
+def outbox_reconcile():
+    tally = reconcile()
+    click.echo("Reconciled: " + (", ".join(f"{n} {what}" for what, n in tally.items()) or "nothing to do") + ".")
+
+
+@click.group(cls=AppGroup, help="Points-expiry reminders.")
+def reminders():
+    pass
+
+
+@reminders.command("send", help="Queue the expiry reminders due now (each vendor once a day, from 10:00 its time).")
+@click.option("--tenant", "code", help="Only this vendor.")
+def reminders_send(code: str | None):
+    click.echo(f"Queued {send_reminders(tenant_code=code)} expiry reminder(s).")
+
+
+@click.group(cls=AppGroup, help="Daily metrics.")
+def metrics():
+    pass
+
+
+@metrics.command("daily", help="Compute (again) a day's figures per vendor and print them.")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="The day (default: yesterday, in each vendor's timezone).")
+@click.option("--tenant", "code", help="Only this vendor.")
+def metrics_daily(day, code: str | None):
+    rt = _runtime()
+    now = rt.clock()
+    rows = []
+    with rt.db.transaction() as session:
+        query = select(Tenant).order_by(Tenant.vendor_code)
+        if code:
+            query = query.where(Tenant.vendor_code == code.upper())
+        for tenant in session.scalars(query):
+            date = day.date() if day else daily_metrics.yesterday(tenant, now)
+            rows.append((tenant.vendor_code, date.isoformat(), daily_metrics.compute(session, tenant, date, now)))
+    if not rows:
+        raise click.ClickException(f"No vendor with code {code.upper()}." if code else "No vendors yet.")
+    _print_table(["vendor", "date", *daily_metrics.FIGURES], [[c, d, *f.values()] for c, d, f in rows])
+
+
+def _print_table(header: list[str], rows: list[list]) -> None:
+    cells = [header] + [[f"{v:,}" if isinstance(v, int) else str(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for row in cells:
+        click.echo("  ".join(cell.rjust(width) if i > 1 else cell.ljust(width) for i, (cell, width) in enumerate(zip(row, widths))))
+
+
+@click.command(help="The development server with the dev phone; without Redis it also runs the scheduled jobs in-process.")
+@with_appcontext
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+def serve(host: str, port: int):
+    app = current_app._get_current_object()
+    if not _runtime().config.redis_url:
+        run_in_process(app)
+        click.echo("Scheduled jobs run in this process (no REDIS_URL).")
+    run_simple(host, port, app, threaded=True)
+
+
+@click.group(cls=AppGroup, help="Vendors' keys to the REST API (/api/v1).")
+def apikeys():
+    pass
+
+
+def _vendor(session, code: str) -> Tenant:
+    tenant = session.scalars(select(Tenant).where(Tenant.vendor_code == code.upper())).one_or_none()
+    if tenant is None:
+        raise click.ClickException(f"No vendor with code {code.upper()}.")
+    return tenant
+
+
+@apikeys.command("create", help="Make a key for a vendor. It is shown once, alone on the last line; only its hash is kept.")
+@click.option("--tenant", "code", required=True, help="The vendor's code, e.g. MAMA.")
+@click.option("--name", required=True, help='What the key is for, e.g. "till 1".')
+@click.option("--scope", "scopes", multiple=True,
+              help="Limit the key to a resource (customers) or to reading it (customers:read); repeat for several. "
+                   "Default: everything.")
+def apikeys_create(code: str, name: str, scopes: tuple[str, ...]):
+    unknown = sorted(set(scopes) - set(api_scopes()))
+    if unknown:
+        raise click.ClickException(f"Unknown scope {', '.join(unknown)}. Known: {', '.join(api_scopes())}.")
+    if not 1 <= len(name.strip()) <= 100:
+        raise click.ClickException("--name must be 1 to 100 characters.")
+    rt = _runtime()
+    with rt.db.transaction() as session:
+        tenant = _vendor(session, code)
+        new = create_key(session, tenant, name.strip(), list(scopes), rt.clock())
+    allowed = ", ".join(new.key.scopes) or "everything"
+    click.echo(f"API key {new.key.prefix}... for {tenant.vendor_code} ({new.key.name}), scopes: {allowed}.")
+    click.echo("It is shown only now: store it where the till or integration keeps secrets.")
+    click.echo(new.secret)
+
+
+@apikeys.command("list", help="The keys (prefix, name, scopes, last used), all vendors' or one's.")
+@click.option("--tenant", "code", help="Only this vendor's keys.")
+def apikeys_list(code: str | None):
+    with _runtime().db.sessions() as session:
+        tenant = _vendor(session, code) if code else None
+        keys = list_keys(session, tenant)
+
+    def when(moment):
+        return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
+
+    for key, vendor in keys:
+        state = f"revoked {when(key.revoked_at)}" if key.revoked_at else f"last used {when(key.last_used_at)}"
+        click.echo(f"{vendor:<8} {key.prefix}...  {key.name!r:<24} {','.join(key.scopes) or 'everything':<28} "
+                   f"created {when(key.created_at)}  {state}")
+    if not keys:
+        click.echo("No API keys.")
+
+
+@apikeys.command("revoke", help="Revoke a vendor's key, named by its prefix (as `apikeys list` shows it).")
+@click.option("--tenant", "code", required=True, help="The vendor's code, e.g. MAMA.")
+@click.argument("prefix")
+def apikeys_revoke(code: str, prefix: str):
+    rt = _runtime()
+    with rt.db.transaction() as session:
+        tenant = _vendor(session, code)
+        revoked = revoke_key(session, tenant, prefix.rstrip("."), rt.clock())
+    if not revoked:
+        raise click.ClickException(f"{tenant.vendor_code} has no live key starting {prefix}.")
+    for key in revoked:
+        click.echo(f"Revoked {key.prefix}... ({key.name}).")

@@ -10,6 +10,8 @@ from bot.phones import InvalidPhone, to_e164
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 # Signs and validates webhooks when no real token is configured, so the dev phone works offline.
 DEV_AUTH_TOKEN = "dev-auth-token-not-secret"
+# Keys the PIN fingerprints when no real pepper is configured: public, so for development only.
+DEV_PIN_PEPPER = "dev-pin-pepper-not-secret"
 
 
 def normalise_database_url(url: str) -> str:
@@ -35,9 +37,14 @@ class Config:
     twilio_auth_token: str
     twilio_api_base: str | None
     public_base_url: str | None
+    # Keys the staff PINs' fast fingerprints (bot/services/staff.py); never in the database.
+    pin_pepper: str
     dev_phone: bool = False  # DEV_PHONE=1: asked for explicitly, as `make run` does
     # The platform's own WhatsApp number: new vendors are set up by chatting with it, and start on it.
     platform_whatsapp_number: str | None = None
+    api_rate_limit: int = 300  # API requests per key per minute (API_RATE_LIMIT)
+    # How long a worker's claim on an outbound message lasts before `outbox reconcile` may settle it.
+    outbox_lease_seconds: int = 120
 
     @property
     def console_sender(self) -> bool:
@@ -56,6 +63,9 @@ class Config:
         if env.get("TWILIO_ACCOUNT_SID") and not env.get("TWILIO_AUTH_TOKEN"):
             # The dev token is public: with a real account it would let anyone forge webhooks.
             raise ValueError("TWILIO_AUTH_TOKEN must be set when TWILIO_ACCOUNT_SID is")
+        if env.get("TWILIO_ACCOUNT_SID") and not env.get("PIN_PEPPER"):
+            # The dev pepper is public too: with it, a copy of the database would give the PINs away.
+            raise ValueError("PIN_PEPPER must be set when TWILIO_ACCOUNT_SID is")
         dev_phone = env.get("DEV_PHONE") == "1"
         if dev_phone and env.get("TWILIO_ACCOUNT_SID"):
             # Said loudly rather than ignored: a server with a real account never serves it.
@@ -67,8 +77,11 @@ class Config:
             twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or DEV_AUTH_TOKEN,
             twilio_api_base=env.get("TWILIO_API_BASE") or None,
             public_base_url=(env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+            pin_pepper=env.get("PIN_PEPPER") or DEV_PIN_PEPPER,
             dev_phone=dev_phone,
             platform_whatsapp_number=_phone(env.get("PLATFORM_WHATSAPP_NUMBER"), "PLATFORM_WHATSAPP_NUMBER"),
+            api_rate_limit=_positive_int(env, "API_RATE_LIMIT", 300),
+            outbox_lease_seconds=_positive_int(env, "OUTBOX_LEASE_SECONDS", 120),
         )
 
 
@@ -79,3 +92,10 @@ def _phone(value: str | None, name: str) -> str | None:
         return to_e164(value.removeprefix("whatsapp:"))
     except InvalidPhone:
         raise ValueError(f"{name} must be a phone number in international format, like +14155238886") from None
+
+
+def _positive_int(env, name: str, default: int) -> int:
+    raw = env.get(name) or str(default)
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{name} must be a whole number above 0, not {raw!r}")
+    return int(raw)

@@ -50,11 +50,15 @@ class Reply:
 
 
 class Dispatcher:
-    def __init__(self, db: Database, engine: Engine, deliver: Callable[[list], None], redis: Redis, clock=utcnow, platform=None):
+    def __init__(
+        self, db: Database, engine: Engine, deliver: Callable[[list], None], redis: Redis, pin_pepper: str,
+        clock=utcnow, platform=None,
+    ):
         self.db = db
         self.engine = engine
         self.deliver = deliver  # hands committed outbound message keys to the sender
         self.redis = redis  # counts the rate limits
+        self.pin_pepper = pin_pepper  # for the services: it keys the staff PINs' fingerprints
         self.clock = clock
         self.platform = platform  # the platform number's own conversation (bot/platform.py), if any
 
@@ -114,8 +118,8 @@ class Dispatcher:
         staff = find_staff_locked(session, tenant, inbound.phone) if destination.is_staff else None
         customer = find_customer(session, tenant, inbound.phone, lock=staff is None)
         ctx = Context(
-            session=session, tenant=tenant, phone=inbound.phone, now=now, customer=customer, staff=staff,
-            limits=limits, customer_locked=staff is None,
+            session=session, tenant=tenant, phone=inbound.phone, now=now, pin_pepper=self.pin_pepper, customer=customer,
+            staff=staff, limits=limits, customer_locked=staff is None,
         )
         services = Services(ctx)
         holder = staff or customer

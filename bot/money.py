@@ -67,9 +67,16 @@ def parse_amount(text: str, currency: str, maximum_major: int, language: str = D
         raise AmountError("amount_zero")
     if minor != minor.to_integral_value():
         raise AmountError("amount_too_precise")
-    if major > maximum_major:
+    return check_amount(int(minor), currency, maximum_major)
+
+
+def check_amount(minor: int, currency: str, maximum_major: int) -> int:
+    """An amount in minor units, within the bounds of one purchase. Raises AmountError(reason key)."""
+    if minor <= 0:
+        raise AmountError("amount_zero")
+    if minor > to_minor(maximum_major, currency):
         raise AmountError("amount_too_large")
-    return int(minor)
+    return minor
 
 
 def format_money(minor: int, currency: str, language: str = DEFAULT_LANGUAGE) -> str:

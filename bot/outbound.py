@@ -1,95 +1,110 @@
-"""Outbound messages: written to `whatsapp_messages` as `queued` inside the caller's
-transaction, handed to an RQ job after commit, and sent by the configured sender."""
+"""Queueing outbound messages: written to `whatsapp_messages` as `queued` inside the caller's
+transaction; the caller hands the keys (its outbox) to the runtime after commit, whose job sends
+them through the delivery engine (bot/services/delivery.py). Every push goes this way: a notice,
+a reminder, a broadcast (many pushes at once, `queue_pushes`)."""
 from __future__ import annotations
 
-import logging
 import uuid
+from datetime import date, datetime
+from typing import Any, Iterable
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
-from twilio.base.exceptions import TwilioRestException
-from twilio.rest import Client
 
 from bot.catalog import render
-from bot.config import Config
 from bot.locales import language_of
 from flows.base import Msg
-from models import Customer, Tenant, VendorUser, WhatsAppMessage
-
-log = logging.getLogger(__name__)
+from models import Tenant, VendorUser, WhatsAppMessage
+from models.base import new_id, utcnow
 
 MessageKey = tuple[uuid.UUID, uuid.UUID]  # (tenant_id, message id)
 
-
-def queue_message(
-    session: Session,
-    outbox: list[MessageKey],
-    tenant: Tenant,
-    recipient: Customer | VendorUser,
-    body: str,
-    *,
-    triggered_by: str,
-    media_url: str | None = None,
-) -> WhatsAppMessage:
-    """To a customer, or to a staff member who is not one (their invitation to choose a PIN)."""
-    message = WhatsAppMessage(
-        tenant_id=tenant.id,
-        customer_id=recipient.id if isinstance(recipient, Customer) else None,
-        direction="outbound",
-        channel="whatsapp",
-        from_number=tenant.whatsapp_number,
-        to_number=recipient.phone_number,
-        body=body,
-        media=[media_url] if media_url else [],
-        status="queued",
-        triggered_by=triggered_by,
-    )
-    session.add(message)
-    session.flush()
-    outbox.append((message.tenant_id, message.id))
-    return message
+# Transactional: what the customer did or is owed (purchase and void notices, reward codes,
+# refunds). Marketing: what the vendor wants to tell them (broadcasts, reminders); STOP ends it.
+TRANSACTIONAL, MARKETING = "transactional", "marketing"
 
 
 def notify(
-    session: Session, outbox: list[MessageKey], tenant: Tenant, recipient: Customer | VendorUser, message: Msg
-) -> WhatsAppMessage:
-    """Queue a catalog message to a customer, in their language (or to a staff member)."""
-    # Staff read the vendor's language; customers the one they chose, else the vendor's.
-    language = language_of(tenant, recipient.language if isinstance(recipient, Customer) else None)
-    return queue_message(
-        session, outbox, tenant, recipient, render(message, language), triggered_by=message.key,
-        media_url=message.media_url,
-    )
+    session: Session, outbox: list[MessageKey], tenant: Tenant, customer, message: Msg, *,
+    category: str = TRANSACTIONAL, now: datetime | None = None,
+) -> MessageKey:
+    """Queue a catalog message to a customer, in their language."""
+    return queue_pushes(session, outbox, tenant, [(customer, message)], category=category, now=now)[0]
 
 
-class ConsoleSender:
-    """For development without a Twilio account: prints instead of sending."""
-
-    def send(self, message: WhatsAppMessage) -> str:
-        media = f" [{', '.join(message.media)}]" if message.media else ""
-        print(f"[outbound {message.channel} to {message.to_number}] {message.body}{media}", flush=True)
-        return f"SMconsole{uuid.uuid4().hex[:25]}"
-
-
-class TwilioSender:
-    def __init__(self, config: Config):
-        self.client = Client(config.twilio_account_sid, config.twilio_auth_token)
-        if config.twilio_api_base:
-            self.client.api.base_url = config.twilio_api_base
-        self.status_callback = f"{config.public_base_url}/webhooks/twilio/status" if config.public_base_url else None
-
-    def send(self, message: WhatsAppMessage) -> str:
-        prefix = "whatsapp:" if message.channel == "whatsapp" else ""
-        options = {"status_callback": self.status_callback} if self.status_callback else {}
-        if message.media:
-            options["media_url"] = list(message.media)
-        sent = self.client.messages.create(
-            from_=prefix + message.from_number, to=prefix + message.to_number, body=message.body, **options
-        )
-        return sent.sid
+def queue_pushes(
+    session: Session, outbox: list[MessageKey], tenant: Tenant, pushes: Iterable[tuple[Any, Msg]], *,
+    category: str, now: datetime | None = None,
+) -> list[MessageKey]:
+    """Queue many pushes in one INSERT. A customer needs `id`, `phone_number`, `language` and
+    `opted_in`. Marketing to a customer who opted out is stored as skipped, never queued."""
+    now = now or utcnow()
+    rows = [
+        _row(tenant, recipient, message.key, render(message, _language(tenant, recipient)), message.media_url,
+             _template_variables(tenant, message, _language(tenant, recipient)), category, now)
+        for recipient, message in pushes
+    ]
+    return insert_rows(session, outbox, rows)
 
 
-def is_transient(error: Exception) -> bool:
-    """Worth retrying: Twilio overloaded or unreachable, not a refused message."""
-    if isinstance(error, TwilioRestException):
-        return error.status == 429 or error.status >= 500
-    return True
+def queue_message(
+    session: Session, outbox: list[MessageKey], tenant: Tenant, recipient, body: str, *,
+    triggered_by: str, media_url: str | None = None, category: str = TRANSACTIONAL,
+) -> MessageKey:
+    """Queue a text written elsewhere than the catalog: it has no template."""
+    return insert_rows(session, outbox, [_row(tenant, recipient, triggered_by, body, media_url, None, category, utcnow())])[0]
+
+
+def _language(tenant: Tenant, recipient) -> str:
+    """Customers read the language they chose, else the vendor's; staff (no choice) the vendor's."""
+    return language_of(tenant, getattr(recipient, "language", None))
+
+
+def _row(tenant: Tenant, recipient, key: str, body: str, media_url: str | None, variables: dict | None,
+         category: str, now: datetime) -> dict:
+    """A row to a customer, or to a staff member who is not one (their invitation to choose a PIN)."""
+    suppressed = category == MARKETING and not recipient.opted_in
+    return {
+        "tenant_id": tenant.id, "id": new_id(), "direction": "outbound",
+        "customer_id": None if isinstance(recipient, VendorUser) else recipient.id,
+        # The channel and number are settled when it is sent (the delivery engine's plan).
+        "channel": "whatsapp", "from_number": tenant.whatsapp_number, "to_number": recipient.phone_number,
+        "body": body, "media": [media_url] if media_url else [], "status": "skipped" if suppressed else "queued",
+        "triggered_by": key, "category": category, "content_variables": variables,
+        "error_code": "opted_out" if suppressed else None,
+        "error_message": "marketing to a customer who opted out" if suppressed else None,
+        "created_at": now, "enqueued_at": None if suppressed else now,
+    }
+
+
+def insert_rows(session: Session, outbox: list[MessageKey], rows: list[dict]) -> list[MessageKey]:
+    """Insert outbound rows; the queued ones join the outbox."""
+    if rows:
+        session.execute(insert(WhatsAppMessage), rows)
+    outbox.extend((row["tenant_id"], row["id"]) for row in rows if row["status"] == "queued")
+    return [(row["tenant_id"], row["id"]) for row in rows]
+
+
+def template_for(tenant: Tenant, key: str) -> dict | None:
+    """The vendor's approved WhatsApp template for this message key, if any."""
+    return (tenant.settings.get("templates") or {}).get(key)
+
+
+def _template_variables(tenant: Tenant, message: Msg, language: str) -> dict | None:
+    """The template's numbered variables ({"1": ..., "2": ...}) from the message's parameters,
+    as text, when the vendor has a template for this message."""
+    template = template_for(tenant, message.key)
+    if template is None:
+        return None
+    names = template.get("variables", [])
+    return {str(i): _as_text(message.params.get(name, ""), language) for i, name in enumerate(names, 1)}
+
+
+def _as_text(value: Any, language: str) -> str:
+    if isinstance(value, Msg):
+        return render(value, language)
+    if isinstance(value, (date, datetime)):
+        return f"{value:%d %b %Y}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)

@@ -67,7 +67,7 @@ def read_new_pin(state: State, inbound: Inbound, services) -> Outcome:
 def read_new_pin_again(state: State, inbound: Inbound, services) -> Outcome:
     if not services.pins.confirms(state.data["draft"], inbound.text):
         return goto(state, "new_pin", draft=None), [say("pin_mismatch")]
-    services.staff.set_own_pin(state.data["draft"])
+    services.staff.set_own_pin(state.data["draft"], inbound.text)
     return finish(), [say("pin_chosen")]
 
 

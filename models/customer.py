@@ -32,6 +32,10 @@ class Customer(Base):
     opted_in: Mapped[bool] = mapped_column(default=True)
     opted_in_at: Mapped[datetime | None]
     opted_out_at: Mapped[datetime | None]
+    opt_out_code: Mapped[str | None] = mapped_column(String(20))  # Twilio's error code when the carrier said so
+    # Twilio said the number cannot get messages; a later inbound message proves it can again.
+    unreachable_at: Mapped[datetime | None]
+    unreachable_code: Mapped[str | None] = mapped_column(String(20))
     conversation_state: Mapped[dict] = mapped_column(default=dict)
     total_purchases: Mapped[int] = mapped_column(default=0)
     total_spent: Mapped[int] = mapped_column(BigInteger, default=0)  # minor units of the vendor's currency

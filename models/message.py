@@ -22,6 +22,8 @@ class WhatsAppMessage(Base):
         # Replays are looked up by sid before the vendor is known.
         Index("ix_whatsapp_messages_message_sid", "message_sid"),
         Index("ix_whatsapp_messages_customer", "tenant_id", "customer_id", "created_at"),
+        # The outbox sweeps: queued rows waiting too long, `sending` rows whose lease ran out.
+        Index("ix_whatsapp_messages_outbox", "status", "lease_until"),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -34,14 +36,24 @@ class WhatsAppMessage(Base):
     body: Mapped[str] = mapped_column(Text, default="")
     media: Mapped[list] = mapped_column(default=list)
     message_sid: Mapped[str | None] = mapped_column(String(64))
-    # queued | sending | sent | delivered | read | failed | undelivered | received
+    # Inbound: received. Outbound (see bot/services/delivery.py): queued -> sending -> sent ->
+    # delivered -> read, or failed | undelivered | skipped; never backwards.
     status: Mapped[str] = mapped_column(String(20))
     reply: Mapped[list | None]
+    # The catalog key of an outbound message (purchase_notice...): it picks the template.
     triggered_by: Mapped[str | None] = mapped_column(String(50))
     error_code: Mapped[str | None] = mapped_column(String(20))
     error_message: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    # Outbound delivery.
+    category: Mapped[str | None] = mapped_column(String(20))  # transactional | marketing
+    attempts: Mapped[int] = mapped_column(server_default="0")  # claims so far; fences a claim
+    lease_until: Mapped[datetime | None]  # while `sending`: when the claim runs out
+    not_before: Mapped[datetime | None]  # while `queued`: deferred until then
+    enqueued_at: Mapped[datetime | None]  # while `queued`: last handed to the job queue
+    content_sid: Mapped[str | None] = mapped_column(String(64))  # the template it goes (or went) out as
+    content_variables: Mapped[dict | None]  # the template's variables, rendered when queued
 
 
 class AuditLog(Base):

@@ -49,9 +49,11 @@ class RewardRedemption(Base):
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id", "customer_id"], ["customers.tenant_id", "customers.id"], ondelete="CASCADE"),
         ForeignKeyConstraint(["tenant_id", "reward_id"], ["rewards.tenant_id", "rewards.id"]),
-        # Codes are unique across the platform, so a code never means two things.
-        UniqueConstraint("redemption_code"),
-        UniqueConstraint("media_token"),
+        # A code means one thing at its vendor, where staff verify it. Keys lead with tenant_id
+        # (the schema stays distributable by tenant): the code is unique per vendor.
+        UniqueConstraint("tenant_id", "redemption_code"),
+        # The picture's URL carries only the token (192 random bits: no two are ever alike).
+        Index("ix_reward_redemptions_media_token", "media_token"),
         Index("ix_reward_redemptions_customer", "tenant_id", "customer_id", "status"),
         Index("ix_reward_redemptions_reward", "tenant_id", "reward_id", "customer_id"),
         Index("ix_reward_redemptions_due", "status", "expires_at"),

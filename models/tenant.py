@@ -29,7 +29,8 @@ class Tenant(Base):
 
 
 class VendorUser(Base):
-    """A member of a vendor's staff. Only a slow salted hash of the PIN is kept. A staff phone
+    """A member of a vendor's staff. Of the PIN, only a slow salted hash is kept, and a keyed
+    fingerprint useless without the pepper, which is not in the database. A staff phone
     keeps its conversation at this vendor here (also when it is a customer too)."""
 
     __tablename__ = "vendor_users"
@@ -45,6 +46,9 @@ class VendorUser(Base):
     phone_number: Mapped[str] = mapped_column(String(20))
     role: Mapped[str] = mapped_column(String(20), default="staff")
     pin_hash: Mapped[str | None] = mapped_column(String(255))
+    # HMAC-SHA256 of "id:PIN" under PIN_PEPPER (never stored): only for spotting the PIN inside
+    # messages fast. NULL until the PIN is next given in clear (set, loaded, or checked right).
+    pin_fingerprint: Mapped[str | None] = mapped_column(String(64))
     session_expires_at: Mapped[datetime | None]
     conversation_state: Mapped[dict] = mapped_column(default=dict)
     last_inbound_at: Mapped[datetime | None]

@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_TENANT = ROOT / "examples" / "tenant.json"
 PUBLIC_BASE_URL = "https://bot.example.test"
 AUTH_TOKEN = "test-auth-token"
+PIN_PEPPER = "test-pin-pepper"
 INBOUND_URL = "/webhooks/twilio/inbound"
 MAMA_NUMBER = "+14155238886"
 # The bot's answer when handling a message raised: no test conversation gets it unless it asks.
@@ -68,6 +69,7 @@ def make_config(database_url: str, **overrides) -> Config:
         twilio_auth_token=AUTH_TOKEN,
         twilio_api_base=None,
         public_base_url=PUBLIC_BASE_URL,
+        pin_pepper=PIN_PEPPER,
         dev_phone=True,
         platform_whatsapp_number=PLATFORM_NUMBER,
     )
@@ -121,7 +123,7 @@ def db(app):
 def mama(db):
     """The example vendor, loaded from examples/tenant.json."""
     with db.transaction() as session:
-        return load_tenant(session, tenant_file()).tenant
+        return load_tenant(session, tenant_file(), pin_pepper=PIN_PEPPER).tenant
 
 
 def tenant_file(**changes) -> dict:
@@ -191,10 +193,12 @@ def phone(app):
 
 
 def run_jobs(app) -> None:
-    """With a real Redis, jobs wait in the queue: run them here. Without, they ran inline."""
+    """With a real Redis, jobs wait in the queue: run them here, inside the app, so that they
+    use its runtime. Without, they ran inline."""
     runtime = app.extensions["runtime"]
     if runtime.queue.is_async:
-        SimpleWorker([runtime.queue], connection=runtime.redis).work(burst=True)
+        with app.app_context():
+            SimpleWorker([runtime.queue], connection=runtime.redis).work(burst=True)
 
 
 def count(db, model, *where) -> int:

@@ -14,7 +14,7 @@ from models import (
     WhatsAppMessage, WheelItem,
 )
 from models.base import utcnow
-from tests.conftest import Phone, count, tenant_file
+from tests.conftest import PIN_PEPPER, Phone, count, tenant_file
 
 
 def all_at_once(app, number: str, bodies: list[str], sids: list[str] | None = None):
@@ -45,7 +45,7 @@ def test_twenty_simultaneous_joins_from_one_phone_enrol_once(app, mama, db):
 
 def test_twenty_simultaneous_messages_are_handled_one_after_the_other(app, mama, db):
     with db.transaction() as session:  # 21 messages: more than a customer may send in a minute by default
-        load_tenant(session, tenant_file(rate_limits={"messages_per_minute": 30}))
+        load_tenant(session, tenant_file(rate_limits={"messages_per_minute": 30}), pin_pepper=PIN_PEPPER)
     number = "+2348031230002"
     Phone(app, number).send("JOIN MAMA")
     results = all_at_once(app, number, ["gibberish"] * 20)
@@ -158,7 +158,7 @@ def _wheel(*items, **settings):
 
 def test_parallel_spins_from_one_customer_never_exceed_their_spins(app, mama, db):
     with db.transaction() as session:
-        load_tenant(session, tenant_file(wheel=_wheel({"label": "Nothing", "type": "nothing", "weight": 1})))
+        load_tenant(session, tenant_file(wheel=_wheel({"label": "Nothing", "type": "nothing", "weight": 1})), pin_pepper=PIN_PEPPER)
     number = "+2348031230020"
     Phone(app, number).send("JOIN MAMA")
     with db.transaction() as session:  # two spins earned
@@ -178,7 +178,7 @@ def test_stock_and_daily_caps_hold_under_parallel_spins_from_many_customers(app,
              {"label": "Daily", "type": "points", "value": 50, "weight": 100, "daily_cap": 2},
              {"label": "Nothing", "type": "nothing", "weight": 1}]
     with db.transaction() as session:
-        load_tenant(session, tenant_file(wheel=_wheel(*items)))
+        load_tenant(session, tenant_file(wheel=_wheel(*items)), pin_pepper=PIN_PEPPER)
     numbers = [f"+23480312301{n:02}" for n in range(16)]
     for number in numbers:
         Phone(app, number).send("JOIN MAMA")

@@ -1,6 +1,9 @@
 import pytest
 
-from bot.config import DEV_AUTH_TOKEN, Config, normalise_database_url
+from bot.config import DEV_AUTH_TOKEN, DEV_PIN_PEPPER, Config, normalise_database_url
+
+# What a real Twilio account needs beside it.
+TWILIO = {"TWILIO_ACCOUNT_SID": "AC123", "TWILIO_AUTH_TOKEN": "secret", "PIN_PEPPER": "pepper"}
 
 
 def test_hosting_platform_postgres_urls_use_psycopg2():
@@ -16,6 +19,7 @@ def test_defaults_need_no_services():
     assert config.redis_url is None
     assert config.console_sender
     assert config.twilio_auth_token == DEV_AUTH_TOKEN
+    assert config.pin_pepper == DEV_PIN_PEPPER
 
 
 def test_everything_comes_from_the_environment():
@@ -25,6 +29,7 @@ def test_everything_comes_from_the_environment():
             "REDIS_URL": "redis://cache:6379/0",
             "TWILIO_ACCOUNT_SID": "AC123",
             "TWILIO_AUTH_TOKEN": "secret",
+            "PIN_PEPPER": "pepper",
             "PUBLIC_BASE_URL": "https://bot.example.com/",
             "TWILIO_API_BASE": "http://127.0.0.1:4010",
         }
@@ -33,11 +38,17 @@ def test_everything_comes_from_the_environment():
     assert not config.console_sender
     assert config.public_base_url == "https://bot.example.com"
     assert (config.twilio_auth_token, config.twilio_api_base) == ("secret", "http://127.0.0.1:4010")
+    assert config.pin_pepper == "pepper"
 
 
 def test_a_twilio_account_without_its_auth_token_is_refused():
     with pytest.raises(ValueError, match="TWILIO_AUTH_TOKEN"):
         Config.from_env({"TWILIO_ACCOUNT_SID": "AC123"})
+
+
+def test_a_twilio_account_without_a_pin_pepper_is_refused():
+    with pytest.raises(ValueError, match="PIN_PEPPER must be set"):
+        Config.from_env({"TWILIO_ACCOUNT_SID": "AC123", "TWILIO_AUTH_TOKEN": "secret"})
 
 
 def test_the_dev_phone_is_served_only_when_asked_for():
@@ -48,5 +59,5 @@ def test_the_dev_phone_is_served_only_when_asked_for():
 
 def test_the_dev_phone_is_refused_with_a_real_twilio_account():
     with pytest.raises(ValueError, match="DEV_PHONE"):
-        Config.from_env({"DEV_PHONE": "1", "TWILIO_ACCOUNT_SID": "AC123", "TWILIO_AUTH_TOKEN": "secret"})
-    assert not Config.from_env({"TWILIO_ACCOUNT_SID": "AC123", "TWILIO_AUTH_TOKEN": "secret"}).serves_dev_phone
+        Config.from_env({"DEV_PHONE": "1", **TWILIO})
+    assert not Config.from_env(TWILIO).serves_dev_phone

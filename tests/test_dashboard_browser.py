@@ -119,7 +119,7 @@ def test_the_owner_signs_in_from_whatsapp_finds_a_customer_adjusts_points_and_ve
     browser.find_element(By.CSS_SELECTOR, "#adjust button").click()
     wait_for(browser, ".notice", "Points adjusted")
     assert browser.find_element(By.ID, "balance").text == "95"
-    assert "Adjustment: Birthday treat" in browser.find_element(By.ID, "history").text
+    assert "Adjusted: Birthday treat" in browser.find_element(By.ID, "history").text
     assert balance_of(db, CHIDI) == 95
     shoot(browser, screenshots, "customer")
 

@@ -20,7 +20,7 @@ from models import (
     Customer, MissionCompletion, PointsTransaction, Referral, RewardRedemption, SpinHistory, Tenant, WheelItem,
 )
 from models.base import utcnow
-from tests.conftest import PUBLIC_BASE_URL, balance_of, count, run_jobs, tenant_file
+from tests.conftest import PIN_PEPPER, PUBLIC_BASE_URL, balance_of, count, run_jobs, tenant_file
 
 CUSTOMER, FRIEND = "+2348031234567", "+2348039990000"
 BAYO, BAYO_PIN = "+2348030000002", "731205"
@@ -33,7 +33,7 @@ def wheel(*items, **settings):
 
 def reload(db, **changes):
     with db.transaction() as session:
-        load_tenant(session, tenant_file(**changes))
+        load_tenant(session, tenant_file(**changes), pin_pepper=PIN_PEPPER)
 
 
 @pytest.fixture
@@ -285,7 +285,10 @@ def test_the_service_draws_with_the_random_source_it_is_given(member, db):
     reload(db, wheel=wheel(*items, daily_free_spins=40))
     with db.transaction() as session:
         customer = session.scalars(select(Customer).with_for_update()).one()
-        ctx = Context(session=session, tenant=session.get(Tenant, customer.tenant_id), phone=CUSTOMER, now=utcnow(), customer=customer)
+        ctx = Context(
+            session=session, tenant=session.get(Tenant, customer.tenant_id), phone=CUSTOMER, now=utcnow(),
+            pin_pepper=PIN_PEPPER, customer=customer,
+        )
         service = WheelService(ctx, rng=Random(7))
         labels = [service.spin(f"SM{n}").label for n in range(40)]
     expected = Random(7)

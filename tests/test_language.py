@@ -16,7 +16,7 @@ from bot.services.tenants import load_tenant
 from flows.base import say
 from models import Customer, PointsTransaction, WhatsAppMessage
 from models.base import utcnow
-from tests.conftest import run_jobs, tenant_file
+from tests.conftest import PIN_PEPPER, run_jobs, tenant_file
 from tests.test_limits import Clock, limited
 
 CUSTOMER, BAYO, BAYO_PIN = "+2348031234567", "+2348030000002", "731205"
@@ -135,7 +135,7 @@ def test_lang_with_a_number_or_a_code_picks_at_once(member, db):
 
 def test_a_vendor_s_language_is_the_default_for_its_customers(phone, db):
     with db.transaction() as session:
-        load_tenant(session, tenant_file(language="fr", greeting=None))
+        load_tenant(session, tenant_file(language="fr", greeting=None), pin_pepper=PIN_PEPPER)
     joined = phone(CUSTOMER).send("JOIN MAMA")
     assert [reply.body for reply in joined.replies[:2]] == [
         "Bienvenue dans le programme fidélité de Mama Put Kitchen !",

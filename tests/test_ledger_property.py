@@ -16,7 +16,7 @@ from bot.services.rewards import RewardService, due_redemptions, expire_redempti
 from bot.services.tenants import load_tenant
 from models import Customer, CustomerPointsBalance, PointsTransaction, Reward, RewardRedemption, Tenant, VendorUser
 from models.base import utcnow
-from tests.conftest import _empty_tables, tenant_file
+from tests.conftest import PIN_PEPPER, _empty_tables, tenant_file
 
 CUSTOMERS = ["+2348031230001", "+2348031230002"]
 STAFF = "+2348030000002"
@@ -42,7 +42,7 @@ def _context(session, phone: str | None = None) -> Context:
     customer = None
     if phone:
         customer = session.scalars(select(Customer).where(Customer.phone_number == phone).with_for_update()).one_or_none()
-    return Context(session=session, tenant=tenant, phone=phone or STAFF, now=utcnow(), customer=customer, staff=staff)
+    return Context(session=session, tenant=tenant, phone=phone or STAFF, now=utcnow(), pin_pepper=PIN_PEPPER, customer=customer, staff=staff)
 
 
 def _redeem(session, phone: str, name: str) -> None:

@@ -12,7 +12,7 @@ from bot.services import points
 from bot.services.tenants import load_tenant
 from models import Customer, RewardRedemption, Tenant, VendorUser, WhatsAppMessage
 from models.base import utcnow
-from tests.conftest import balance_of, count, tenant_file
+from tests.conftest import PIN_PEPPER, balance_of, count, tenant_file
 
 CUSTOMER, BAYO, BAYO_PIN = "+2348031234567", "+2348030000002", "731205"
 SALON_NUMBER = "+2349010000000"
@@ -45,7 +45,7 @@ def clock(app):
 def limited(db, **limits) -> Tenant:
     """MAMA with these rate limits."""
     with db.transaction() as session:
-        return load_tenant(session, tenant_file(rate_limits=limits)).tenant
+        return load_tenant(session, tenant_file(rate_limits=limits), pin_pepper=PIN_PEPPER).tenant
 
 
 def inbound_rows(db) -> int:

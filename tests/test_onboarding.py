@@ -319,6 +319,7 @@ def test_what_the_chat_creates_is_a_tenant_file(app, owner, db, tmp_path):
         "rate_limits": {
             "messages_per_minute": 20, "staff_messages_per_minute": 60, "redemptions_per_hour": 3, "wrong_lookups_per_hour": 10,
         },
+        "templates": {}, "messages_per_second": 10, "expiry_reminder_days": 7,
     }
     assert runner.invoke(args=["tenants", "load", str(path)]).output == "Vendor ADAS is already up to date.\n"
     # Given a number of its own, the shop moves to it.

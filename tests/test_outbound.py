@@ -1,159 +1,476 @@
-"""Outbound messages: queued in the transaction, sent by a job after commit, at most once."""
+"""The delivery engine against a local fake of Twilio's REST API (the real twilio client, pointed
+at it through TWILIO_API_BASE): channels and the 24-hour window, Twilio's answers, receipts,
+reconcile, pacing. The crash tests with real workers are in test_outbound_pg.py."""
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlencode
+import json
+from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
-import responses
-from sqlalchemy import select
-from twilio.base.exceptions import TwilioRestException
+from sqlalchemy import select, update
 from twilio.request_validator import RequestValidator
 
 from bot.app import create_app
-from bot.outbound import queue_message
+from bot.outbound import MARKETING, notify, queue_message, queue_pushes
+from bot.pacing import Pacer
+from bot.services import delivery
+from flows.base import say
 from models import Customer, Tenant, WhatsAppMessage
-from tests.conftest import AUTH_TOKEN, PUBLIC_BASE_URL, make_config, run_jobs
-from workers.outbound import send_message
+from bot.services.tenants import load_tenant
+from models.base import utcnow
+from tests.conftest import AUTH_TOKEN, PUBLIC_BASE_URL, count, make_config, run_jobs, tenant_file
+from tests.fake_twilio import FakeTwilio
+from workers.outbound import PushedBack, reconcile, send_batch
 
 ACCOUNT_SID = "AC" + "0" * 32
-MESSAGES_URL = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+TEMPLATE_SID = "HX" + "1" * 32
+CUSTOMER = "+2348031234567"
+LEASE = 8  # seconds; sends time out after a quarter of it
 
 
 @pytest.fixture
-def twilio_app(app, database_url):
-    """The same database, with a Twilio account configured: the real twilio client sends."""
-    return create_app(make_config(database_url, twilio_account_sid=ACCOUNT_SID))
+def fake():
+    with FakeTwilio() as fake:
+        yield fake
 
 
 @pytest.fixture
-def member(phone, mama, db):
-    phone().send("JOIN MAMA")
+def twilio_app(app, database_url, fake):
+    """The same database, with a Twilio account: the real twilio client sends to the fake."""
+    return create_app(make_config(
+        database_url, twilio_account_sid=ACCOUNT_SID, twilio_api_base=fake.url, outbox_lease_seconds=LEASE))
+
+
+def load_mama(db, **changes) -> Tenant:
+    with db.transaction() as session:
+        return load_tenant(session, tenant_file(**{"messages_per_second": 0, **changes})).tenant
+
+
+@pytest.fixture
+def mama(db):
+    return load_mama(db)
+
+
+@pytest.fixture
+def member(phone, mama, db) -> Customer:
+    """A member who joined on WhatsApp just now: inside the 24-hour window."""
+    phone(CUSTOMER).send("JOIN MAMA")
     with db.sessions() as session:
         return session.scalars(select(Customer)).one()
 
 
-def queue(app, member, body="Your points are waiting!"):
+def push(app, member, message=None, category="transactional"):
+    """Queue a push in its own transaction, hand it over after commit, run the jobs."""
     runtime = app.extensions["runtime"]
     outbox = []
     with runtime.db.transaction() as session:
         tenant = session.get(Tenant, member.tenant_id)
-        message = queue_message(session, outbox, tenant, member, body, triggered_by="test")
+        customer = session.get(Customer, (member.tenant_id, member.id))
+        key = notify(session, outbox, tenant, customer, message or say("tier_reached", vendor="Mama", tier="Gold"),
+                     category=category)
     runtime.deliver(outbox)
     run_jobs(app)
-    return message.id
+    return key
 
 
-def stored(db, message_id) -> WhatsAppMessage:
+def queued(app, member, body="Your points are waiting!") -> tuple:
+    """Queue without handing over: the test runs the job itself."""
+    with app.extensions["runtime"].db.transaction() as session:
+        return queue_message(session, [], session.get(Tenant, member.tenant_id), member, body, triggered_by="test")
+
+
+def stored(db, key) -> WhatsAppMessage:
     with db.sessions() as session:
-        return session.scalars(select(WhatsAppMessage).where(WhatsAppMessage.id == message_id)).one()
+        return session.get(WhatsAppMessage, key)
+
+
+def customer_row(db, member) -> Customer:
+    with db.sessions() as session:
+        return session.get(Customer, (member.tenant_id, member.id))
+
+
+def job(app, fn, *args):
+    with app.app_context():
+        return fn(*args)
+
+
+def keys(*keys):
+    return [(str(tenant_id), str(message_id)) for tenant_id, message_id in keys]
+
+
+def age_inbound(db, hours: float) -> None:
+    """Move every inbound message back in time: the customer last wrote `hours` ago."""
+    with db.transaction() as session:
+        session.execute(update(WhatsAppMessage).where(WhatsAppMessage.direction == "inbound")
+                        .values(created_at=utcnow() - timedelta(hours=hours)))
+
+
+def expire_leases(db) -> None:
+    with db.transaction() as session:
+        session.execute(update(WhatsAppMessage).where(WhatsAppMessage.status == "sending")
+                        .values(lease_until=utcnow() - timedelta(seconds=1)))
+
+
+def sent_forms(fake):
+    return list(fake.messages.values())
+
+
+# Sending
 
 
 def test_console_sender_stores_and_prints_without_sending(app, member, db, capsys):
-    message_id = queue(app, member)
-    message = stored(db, message_id)
+    message = stored(db, push(app, member))
     assert message.status == "sent" and message.message_sid.startswith("SMconsole")
-    assert "[outbound whatsapp to +2348031234567] Your points are waiting!" in capsys.readouterr().out
+    assert "[outbound whatsapp to +2348031234567] Congratulations! You've reached *Gold* at *Mama*." in capsys.readouterr().out
 
 
-@responses.activate
-def test_twilio_sender_posts_to_the_messages_api(twilio_app, member, db):
-    responses.post(MESSAGES_URL, json={"sid": "SM" + "a" * 32, "status": "queued"}, status=201)
-    message = stored(db, queue(twilio_app, member))
-    assert (message.status, message.message_sid) == ("sent", "SM" + "a" * 32)
-    sent = parse_qs(responses.calls[0].request.body)
-    assert sent["From"] == ["whatsapp:+14155238886"]
-    assert sent["To"] == ["whatsapp:+2348031234567"]
-    assert sent["Body"] == ["Your points are waiting!"]
-    assert sent["StatusCallback"] == [f"{PUBLIC_BASE_URL}/webhooks/twilio/status"]
+def test_a_push_reaches_twilio_once_with_a_status_callback_carrying_its_id(twilio_app, member, db, fake):
+    key = push(twilio_app, member)
+    message = stored(db, key)
+    [sent] = sent_forms(fake)
+    assert (message.status, message.message_sid, message.attempts) == ("sent", sent["sid"], 1)
+    assert (sent["from"], sent["to"]) == ("whatsapp:+14155238886", "whatsapp:+2348031234567")
+    assert sent["_ours"] == str(key[1])  # the StatusCallback URL ends with the message's own id
+    assert fake.stats()["duplicates"] == 0
 
 
-@responses.activate
-def test_a_refused_message_is_marked_failed_and_not_retried(twilio_app, member, db):
-    responses.post(MESSAGES_URL, json={"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400}, status=400)
-    message = stored(db, queue(twilio_app, member))
-    assert message.status == "failed"
-    assert message.error_code == "21211"
-    assert len(responses.calls) == 1
+def test_a_duplicate_job_sends_nothing_twice(twilio_app, member, db, fake):
+    key = push(twilio_app, member)
+    assert job(twilio_app, send_batch, keys(key)) == {"skipped": 0}
+    assert fake.stats()["creates"] == 1
 
 
-@responses.activate
-def test_a_failed_send_is_logged_with_the_message_id(twilio_app, member, caplog):
-    responses.post(MESSAGES_URL, json={"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400}, status=400)
-    message_id = queue(twilio_app, member)
-    failures = [record.getMessage() for record in caplog.records if record.name == "workers.outbound"]
-    assert failures and all(f"sending message {message_id} failed (final)" in text for text in failures)
-    assert "whatsapp_messages" not in caplog.text  # no SQL expression
+def test_many_pushes_go_out_in_one_batch(twilio_app, member, db, fake):
+    with db.transaction() as session:
+        tenant = session.get(Tenant, member.tenant_id)
+        pushes = [(member, say("tier_reached", vendor="Mama", tier=f"T{i}")) for i in range(30)]
+        batch = queue_pushes(session, [], tenant, pushes, category="transactional")
+    assert job(twilio_app, send_batch, keys(*batch)) == {"skipped": 0, "sent": 30}
+    assert fake.stats() == {"creates": 30, "accepted": 30, "distinct": 30, "duplicates": 0}
+    assert count(db, WhatsAppMessage, WhatsAppMessage.status == "sent") == 30
 
 
-@responses.activate
-def test_a_twilio_outage_leaves_the_message_queued_for_a_retry(twilio_app, member, db):
-    responses.post(MESSAGES_URL, json={"code": 20500, "message": "Internal error", "status": 500}, status=500)
-    outbox = []
-    with twilio_app.extensions["runtime"].db.transaction() as session:
-        queue_message(session, outbox, session.get(Tenant, member.tenant_id), member, "hi", triggered_by="test")
-    with pytest.raises(TwilioRestException):
-        send_message(*map(str, outbox[0]))
-    message = stored(db, outbox[0][1])
-    assert message.status == "queued"  # the retry can claim it again
-    responses.replace(responses.POST, MESSAGES_URL, json={"sid": "SM" + "b" * 32}, status=201)
-    assert send_message(*map(str, outbox[0])) == "SM" + "b" * 32
-    assert stored(db, outbox[0][1]).status == "sent"
+# Channels and the 24-hour window
 
 
-@responses.activate
-def test_a_duplicate_job_sends_nothing_twice(twilio_app, member, db):
-    responses.post(MESSAGES_URL, json={"sid": "SM" + "c" * 32}, status=201)
-    message_id = queue(twilio_app, member)
-    assert send_message(str(member.tenant_id), str(message_id)) is None
-    assert len(responses.calls) == 1
+def test_outside_the_window_without_a_template_the_push_is_skipped_with_its_reason(twilio_app, member, db, fake):
+    age_inbound(db, 25)
+    message = stored(db, push(twilio_app, member))
+    assert (message.status, message.error_code) == ("skipped", "no_template")
+    assert "24-hour window" in message.error_message
+    assert fake.stats()["creates"] == 0
 
 
-@responses.activate
-def test_twilio_api_base_can_point_at_a_local_fake(app, database_url, member, db):
-    fake = create_app(make_config(database_url, twilio_account_sid=ACCOUNT_SID, twilio_api_base="http://127.0.0.1:9999"))
-    responses.post(
-        f"http://127.0.0.1:9999/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json", json={"sid": "SM" + "d" * 32}, status=201
-    )
-    assert stored(db, queue(fake, member)).message_sid == "SM" + "d" * 32
+def test_outside_the_window_the_template_goes_with_its_variables(twilio_app, phone, db, fake):
+    load_mama(db, templates={"tier_reached": {"content_sid": TEMPLATE_SID, "variables": ["tier", "vendor"]}})
+    phone(CUSTOMER).send("JOIN MAMA")
+    age_inbound(db, 25)
+    with db.sessions() as session:
+        member = session.scalars(select(Customer)).one()
+    message = stored(db, push(twilio_app, member))
+    [sent] = sent_forms(fake)
+    assert sent["body"] == f'(template {TEMPLATE_SID} {json.dumps({"1": "Gold", "2": "Mama"})})'
+    assert (message.status, message.content_sid) == ("sent", TEMPLATE_SID)
 
 
-def post_status(app, form):
-    signature = RequestValidator(AUTH_TOKEN).compute_signature(PUBLIC_BASE_URL + "/webhooks/twilio/status", form)
-    return app.test_client().post(
-        "/webhooks/twilio/status",
-        data=urlencode(form),
-        headers={"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"},
-    )
+def test_inside_the_window_free_text_goes_even_with_a_template(twilio_app, phone, db, fake):
+    load_mama(db, templates={"tier_reached": {"content_sid": TEMPLATE_SID, "variables": ["tier"]}})
+    phone(CUSTOMER).send("JOIN MAMA")
+    with db.sessions() as session:
+        member = session.scalars(select(Customer)).one()
+    push(twilio_app, member)
+    assert sent_forms(fake)[0]["body"].startswith("Congratulations! You've reached *Gold*")
+
+
+def test_a_customer_seen_only_on_sms_gets_sms_from_the_vendors_sms_number(twilio_app, phone, db, fake):
+    load_mama(db, sms_number="+14155550100")
+    phone(CUSTOMER, channel="sms").send("JOIN MAMA")
+    age_inbound(db, 48)  # the WhatsApp window does not matter on SMS
+    with db.sessions() as session:
+        member = session.scalars(select(Customer)).one()
+    message = stored(db, push(twilio_app, member))
+    [sent] = sent_forms(fake)
+    assert (sent["from"], sent["to"]) == ("+14155550100", CUSTOMER)
+    assert (message.status, message.channel, message.from_number) == ("sent", "sms", "+14155550100")
+
+
+def test_without_an_sms_number_an_sms_customer_gets_whatsapp_by_its_rules(twilio_app, phone, db, fake):
+    load_mama(db, templates={"tier_reached": {"content_sid": TEMPLATE_SID, "variables": ["tier"]}})
+    phone(CUSTOMER, channel="sms").send("JOIN MAMA")
+    with db.sessions() as session:
+        member = session.scalars(select(Customer)).one()
+    push(twilio_app, member)  # never wrote on WhatsApp: outside its window, so the template
+    assert (sent_forms(fake)[0]["from"], sent_forms(fake)[0]["body"][:9]) == ("whatsapp:+14155238886", "(template")
+
+
+# Marketing and STOP
+
+
+def test_stop_suppresses_marketing_only(twilio_app, member, phone, db, fake):
+    phone(CUSTOMER).send("STOP")
+    marketing = stored(db, push(twilio_app, member, category=MARKETING))
+    transactional = stored(db, push(twilio_app, member))
+    assert (marketing.status, marketing.error_code) == ("skipped", "opted_out")
+    assert transactional.status == "sent"
+    assert fake.stats()["creates"] == 1
+
+
+def test_an_opt_out_after_queueing_still_suppresses_the_marketing_push(twilio_app, member, phone, db, fake):
+    with db.transaction() as session:
+        key = notify(session, [], session.get(Tenant, member.tenant_id), member, say("tier_reached", vendor="M", tier="G"),
+                     category=MARKETING)
+    phone(CUSTOMER).send("STOP")
+    job(twilio_app, send_batch, keys(key))
+    assert stored(db, key).error_code == "opted_out"
+    assert fake.stats()["creates"] == 0
+
+
+def test_marketing_past_the_vendors_weekly_cap_is_skipped(twilio_app, phone, db, fake):
+    load_mama(db, marketing_per_week=2)
+    phone(CUSTOMER).send("JOIN MAMA")
+    with db.sessions() as session:
+        member = session.scalars(select(Customer)).one()
+    pushes = [stored(db, push(twilio_app, member, category=MARKETING)) for _ in range(3)]
+    assert [(m.status, m.error_code) for m in pushes] == [("sent", None), ("sent", None), ("skipped", "frequency_cap")]
+    assert stored(db, push(twilio_app, member)).status == "sent"  # transactional pushes are not capped
+    assert fake.stats()["creates"] == 3
+
+
+# Twilio's answers
+
+
+def test_twilio_pushing_back_releases_the_batch_for_a_retry(twilio_app, member, db, fake):
+    first, second = queued(twilio_app, member, "one"), queued(twilio_app, member, "two")
+    fake.answer_next(status=429, code=20429, message="Too Many Requests")
+    with pytest.raises(PushedBack):
+        job(twilio_app, send_batch, keys(first, second))
+    assert [(m.status, m.error_code) for m in (stored(db, first), stored(db, second))] == [("queued", "20429"), ("queued", None)]
+    assert fake.stats()["creates"] == 1  # the second was not tried
+    assert job(twilio_app, send_batch, keys(first, second))["sent"] == 2
+    assert fake.stats()["accepted"] == 2
+
+
+def test_connection_refused_means_nothing_was_sent(app, database_url, member, db):
+    refused = create_app(make_config(
+        database_url, twilio_account_sid=ACCOUNT_SID, twilio_api_base="http://127.0.0.1:9", outbox_lease_seconds=LEASE))
+    key = queued(refused, member)
+    with pytest.raises(PushedBack):
+        job(refused, send_batch, keys(key))
+    assert (stored(db, key).status, stored(db, key).error_code) == ("queued", "connection_refused")
+
+
+@pytest.mark.parametrize("answer", [
+    {"status": 500, "code": 20500, "keep": True},  # Twilio failed after taking it
+    {"drop": True, "keep": True},  # the answer was lost
+    {"delay": LEASE / 4 + 1, "keep": True},  # no answer in time
+])
+def test_a_message_that_may_have_gone_is_looked_up_and_never_sent_twice(twilio_app, member, db, fake, answer):
+    key = queued(twilio_app, member)
+    fake.answer_next(**answer)
+    job(twilio_app, send_batch, keys(key))
+    maybe = stored(db, key)
+    assert maybe.status == "sending" and maybe.message_sid is None
+    expire_leases(db)
+    assert job(twilio_app, reconcile) == {"found": 1, "waiting queued again": 0}
+    [sent] = sent_forms(fake)
+    assert (stored(db, key).status, stored(db, key).message_sid) == ("sent", sent["sid"])
+    assert fake.stats()["creates"] == 1
+
+
+def test_a_message_that_did_not_go_is_queued_again_by_reconcile_and_sent_once(twilio_app, member, db, fake):
+    key = queued(twilio_app, member)
+    fake.answer_next(status=503, code=20503)
+    job(twilio_app, send_batch, keys(key))
+    expire_leases(db)
+    assert job(twilio_app, reconcile)["queued again"] == 1
+    run_jobs(twilio_app)
+    assert stored(db, key).status == "sent"
+    assert fake.stats() == {"creates": 2, "accepted": 1, "distinct": 1, "duplicates": 0}
+
+
+def test_an_unreachable_number_fails_is_marked_and_gets_nothing_more(twilio_app, member, phone, db, fake):
+    fake.answer_next(status=400, code=21211, message="Invalid 'To' Phone Number")
+    first = stored(db, push(twilio_app, member))
+    assert (first.status, first.error_code) == ("failed", "21211")
+    assert customer_row(db, member).unreachable_code == "21211"
+    assert stored(db, push(twilio_app, member)).error_code == "unreachable"
+    assert fake.stats()["creates"] == 1
+    phone(CUSTOMER).send("BAL")  # writing in proves the number works again
+    assert stored(db, push(twilio_app, member)).status == "sent"
+
+
+def test_a_carrier_opt_out_is_recorded_on_the_customer(twilio_app, member, db, fake):
+    fake.answer_next(status=400, code=21610, message="Attempt to send to unsubscribed recipient")
+    assert stored(db, push(twilio_app, member)).status == "failed"
+    customer = customer_row(db, member)
+    assert (customer.opted_in, customer.opt_out_code) == (False, "21610")
+    assert stored(db, push(twilio_app, member, category=MARKETING)).error_code == "opted_out"
+
+
+def test_window_closed_at_twilio_resends_as_the_template(twilio_app, phone, db, fake):
+    load_mama(db, templates={"tier_reached": {"content_sid": TEMPLATE_SID, "variables": ["tier"]}})
+    phone(CUSTOMER).send("JOIN MAMA")
+    with db.sessions() as session:
+        member = session.scalars(select(Customer)).one()
+    fake.answer_next(status=400, code=63016, message="Outside the allowed window")
+    message = stored(db, push(twilio_app, member))
+    assert (message.status, message.content_sid) == ("sent", TEMPLATE_SID)
+    assert fake.stats()["creates"] == 2 and fake.stats()["accepted"] == 1
+
+
+def test_a_refused_message_fails_and_is_not_retried(twilio_app, member, db, fake):
+    fake.answer_next(status=400, code=21617, message="The concatenated message body exceeds the 1600 character limit")
+    message = stored(db, push(twilio_app, member))
+    assert (message.status, message.error_code) == ("failed", "21617")
+    job(twilio_app, reconcile)
+    assert fake.stats()["creates"] == 1
+
+
+def test_a_channel_rate_limit_defers_by_hours(twilio_app, member, db, fake):
+    fake.answer_next(status=400, code=63018, message="Rate limit exceeded for Channel")
+    key = queued(twilio_app, member)
+    job(twilio_app, send_batch, keys(key))
+    message = stored(db, key)
+    assert message.status == "queued" and message.not_before > utcnow() + timedelta(hours=3)
+    assert job(twilio_app, send_batch, keys(key)) == {"skipped": 0}  # not before its time
+    job(twilio_app, reconcile)
+    assert fake.stats()["creates"] == 1
+
+
+# Receipts
+
+
+def post_status(app, form, key=None):
+    path = "/webhooks/twilio/status" + (f"/{key[0]}/{key[1]}" if key else "")
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(PUBLIC_BASE_URL + path, form)
+    return app.test_client().post(path, data=urlencode(form), headers={
+        "X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"})
 
 
 def test_delivery_receipts_move_the_status_forward_only(app, member, db):
-    message = stored(db, queue(app, member))
-    sid = message.message_sid
-    assert post_status(app, {"MessageSid": sid, "MessageStatus": "read"}).status_code == 204
-    post_status(app, {"MessageSid": sid, "MessageStatus": "delivered"})  # late, out of order
-    assert stored(db, message.id).status == "read"
+    key = push(app, member)
+    sid = stored(db, key).message_sid
+    assert post_status(app, {"MessageSid": sid, "MessageStatus": "read"}, key).status_code == 204
+    post_status(app, {"MessageSid": sid, "MessageStatus": "delivered"}, key)  # late, out of order
+    assert stored(db, key).status == "read"
+    post_status(app, {"MessageSid": sid, "MessageStatus": "sent"})  # by SID alone (older URLs)
+    assert stored(db, key).status == "read"
 
 
-def test_delivery_receipts_record_failures(app, member, db):
-    message = stored(db, queue(app, member))
-    post_status(app, {"MessageSid": message.message_sid, "MessageStatus": "undelivered", "ErrorCode": "63016"})
-    after = stored(db, message.id)
-    assert (after.status, after.error_code) == ("undelivered", "63016")
+def test_a_terminal_failure_stays_failed(app, member, db):
+    key = push(app, member)
+    sid = stored(db, key).message_sid
+    post_status(app, {"MessageSid": sid, "MessageStatus": "failed", "ErrorCode": "30008"}, key)
+    post_status(app, {"MessageSid": sid, "MessageStatus": "delivered"}, key)
+    assert (stored(db, key).status, stored(db, key).error_code) == ("failed", "30008")
+
+
+def test_a_receipt_that_beats_the_sid_still_finds_its_message(app, member, db):
+    key = queued(app, member)
+    with db.transaction() as session:  # a worker claimed it, Twilio took it, the worker has not written yet
+        session.execute(update(WhatsAppMessage).where(WhatsAppMessage.id == key[1])
+                        .values(status="sending", attempts=1, lease_until=utcnow() + timedelta(seconds=60)))
+    post_status(app, {"MessageSid": "SM" + "e" * 32, "MessageStatus": "delivered"}, key)
+    message = stored(db, key)
+    assert (message.status, message.message_sid, message.lease_until) == ("delivered", "SM" + "e" * 32, None)
+    with db.transaction() as session:  # the worker's late write of its answer changes nothing
+        delivery.record(session, [(_send_of(message), delivery.Answer(sid="SM" + "e" * 32))], utcnow(), timedelta(seconds=60))
+    assert stored(db, key).status == "delivered"
+
+
+def _send_of(message: WhatsAppMessage) -> delivery.Send:
+    return delivery.Send((message.tenant_id, message.id), 1, "whatsapp", message.from_number, message.to_number, message.body,
+                         [], None, None, None, 0, message.created_at)
+
+
+def test_a_window_receipt_without_a_template_is_skipped(app, member, db):
+    key = push(app, member)
+    post_status(app, {"MessageSid": stored(db, key).message_sid, "MessageStatus": "undelivered", "ErrorCode": "63016"}, key)
+    assert (stored(db, key).status, stored(db, key).error_code) == ("skipped", "63016")
+
+
+def test_a_window_receipt_with_a_template_sends_it_once(app, phone, db, capsys):
+    load_mama(db, templates={"tier_reached": {"content_sid": TEMPLATE_SID, "variables": ["tier"]}})
+    phone(CUSTOMER).send("JOIN MAMA")
+    with db.sessions() as session:
+        member = session.scalars(select(Customer)).one()
+    key = push(app, member)
+    receipt = {"MessageSid": stored(db, key).message_sid, "MessageStatus": "failed", "ErrorCode": "63016"}
+    post_status(app, receipt, key)
+    post_status(app, receipt, key)  # Twilio retries its callbacks
+    run_jobs(app)
+    with db.sessions() as session:
+        resent = session.scalars(select(WhatsAppMessage).where(WhatsAppMessage.content_sid == TEMPLATE_SID)).all()
+    assert [m.status for m in resent] == ["sent"]
+    assert stored(db, key).status == "failed"
+
+
+def test_an_opt_out_receipt_opts_the_customer_out(app, member, db):
+    key = push(app, member)
+    post_status(app, {"MessageSid": stored(db, key).message_sid, "MessageStatus": "failed", "ErrorCode": "131050"}, key)
+    assert (customer_row(db, member).opted_in, customer_row(db, member).opt_out_code) == (False, "131050")
 
 
 def test_unsigned_delivery_receipts_are_refused(app, member, db):
-    message = stored(db, queue(app, member))
-    response = app.test_client().post("/webhooks/twilio/status", data={"MessageSid": message.message_sid, "MessageStatus": "failed"})
+    key = push(app, member)
+    response = app.test_client().post("/webhooks/twilio/status", data={"MessageSid": stored(db, key).message_sid, "MessageStatus": "failed"})
     assert response.status_code == 403
-    assert stored(db, message.id).status == "sent"
+    assert stored(db, key).status == "sent"
+
+
+# Reconcile and the queue
 
 
 def test_outbox_flush_requeues_messages_that_never_reached_the_queue(app, member, db):
-    runtime = app.extensions["runtime"]
-    with runtime.db.transaction() as session:
-        lost = queue_message(session, [], session.get(Tenant, member.tenant_id), member, "lost", triggered_by="test")
+    lost = queued(app, member, "lost")
     result = app.test_cli_runner().invoke(args=["outbox", "flush", "--older-than", "0"])
     assert result.exit_code == 0, result.output
     assert "Queued 1 message(s)." in result.output
     run_jobs(app)
-    assert stored(db, lost.id).status == "sent"
+    assert stored(db, lost).status == "sent"
+
+
+def test_outbox_reconcile_settles_expired_claims_and_queues_waiting_messages(app, member, db):
+    waiting = queued(app, member, "never reached the queue")
+    claimed = queued(app, member, "claimed by a worker that died")
+    with db.transaction() as session:
+        session.execute(update(WhatsAppMessage).where(WhatsAppMessage.direction == "outbound")
+                        .values(enqueued_at=utcnow() - timedelta(hours=1)))
+        session.execute(update(WhatsAppMessage).where(WhatsAppMessage.id == claimed[1])
+                        .values(status="sending", attempts=1, lease_until=utcnow() - timedelta(seconds=1)))
+    result = app.test_cli_runner().invoke(args=["outbox", "reconcile"])
+    assert result.exit_code == 0, result.output
+    assert "1 queued again" in result.output and "1 waiting queued again" in result.output
+    run_jobs(app)
+    assert (stored(db, waiting).status, stored(db, claimed).status) == ("sent", "sent")
+    assert stored(db, claimed).attempts == 2
+    assert count(db, WhatsAppMessage, WhatsAppMessage.status == "sending") == 0
+
+
+# Pacing
+
+
+def test_pacing_spaces_one_senders_slots_across_workers(app):
+    redis = app.extensions["runtime"].redis
+    waits = []
+    workers = [Pacer(redis, sleep=waits.append), Pacer(redis, sleep=waits.append)]
+    for turn in range(6):
+        workers[turn % 2].wait_turn("+14155238886", per_second=10)
+    assert workers[0].wait_turn("+15550000000", per_second=10) == 0  # another sender is not held up
+    # Each reservation waits about 0.1 s more than the one before (a first send goes at once).
+    assert len(waits) == 5
+    assert all(abs(wait - 0.1 * (i + 1)) < 0.05 for i, wait in enumerate(waits)), waits
+
+
+def test_a_paced_vendor_sends_no_faster_than_its_rate(twilio_app, db, phone, fake):
+    load_mama(db, messages_per_second=20)
+    phone(CUSTOMER).send("JOIN MAMA")
+    with db.sessions() as session:
+        member = session.scalars(select(Customer)).one()
+    batch = [queued(twilio_app, member, f"message {i}") for i in range(6)]
+    arrivals = []
+    fake.on_create = lambda form: arrivals.append(utcnow())
+    job(twilio_app, send_batch, keys(*batch))
+    # Six slots 1/20 s apart span a quarter of a second (arrivals jitter by the network's delays).
+    assert len(arrivals) == 6 and (arrivals[-1] - arrivals[0]).total_seconds() >= 0.22

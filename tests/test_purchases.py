@@ -17,7 +17,7 @@ from models import (
     WhatsAppMessage,
 )
 from models.base import utcnow
-from tests.conftest import Phone, balance_of, count, make_config, run_jobs, tenant_file
+from tests.conftest import PIN_PEPPER, Phone, balance_of, count, make_config, run_jobs, tenant_file
 
 BAYO, BAYO_PIN = "+2348030000002", "731205"
 ADA, ADA_PIN = "+2348030000001", "482916"
@@ -262,7 +262,7 @@ def test_a_replayed_confirmation_logs_once_and_notifies_once(bayo, member, db, a
 
 def test_reaching_a_tier_sends_a_congratulation(phone, db, app):
     with db.transaction() as session:
-        load_tenant(session, tenant_file(tiers=[{"name": "Silver", "min_points": 200, "multiplier": 1.5}]))
+        load_tenant(session, tenant_file(tiers=[{"name": "Silver", "min_points": 200, "multiplier": 1.5}]), pin_pepper=PIN_PEPPER)
     log_purchase(phone(BAYO), "LOG 08031234567 15000")
     run_jobs(app)
     assert "Congratulations! You've reached *Silver* at *Mama Put Kitchen*." in outbound_to(db, CUSTOMER)

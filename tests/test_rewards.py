@@ -19,7 +19,7 @@ from models import (
     WhatsAppMessage,
 )
 from models.base import utcnow
-from tests.conftest import EXAMPLE_TENANT, PUBLIC_BASE_URL, balance_of, count, run_jobs, tenant_file
+from tests.conftest import EXAMPLE_TENANT, PIN_PEPPER, PUBLIC_BASE_URL, balance_of, count, run_jobs, tenant_file
 
 CUSTOMER, BAYO, BAYO_PIN = "+2348031234567", "+2348030000002", "731205"
 CODE = re.compile(rf"RD-[{ALPHABET}]{{6}}")
@@ -59,7 +59,7 @@ def redeem_jollof(me):
 
 def reload_rewards(db, rewards, **changes):
     with db.transaction() as session:
-        load_tenant(session, tenant_file(rewards=rewards, wheel=None, **changes))
+        load_tenant(session, tenant_file(rewards=rewards, wheel=None, **changes), pin_pepper=PIN_PEPPER)
 
 
 def test_catalog_lists_rewards_with_cost_stock_and_what_is_missing(phone, mama):
@@ -213,7 +213,7 @@ def test_a_code_from_another_vendor_reads_exactly_like_an_unknown_one(rich, phon
         load_tenant(session, tenant_file(
             code="SALON", name="Glow Salon", whatsapp_number="+2349010000000",
             staff=[{"name": "Bayo", "phone": BAYO, "pin": BAYO_PIN}],
-        ))
+        ), pin_pepper=PIN_PEPPER)
     at_salon = phone(BAYO, to="+2349010000000")
     at_salon.send(f"VERIFY {code}")
     other = at_salon.send(BAYO_PIN).text

@@ -7,11 +7,14 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+from werkzeug.security import check_password_hash
 
+from bot.services import staff as staff_service
+from bot.services.staff import fingerprint_pin, hash_pin
 from bot.services.tenants import load_tenant
 from models import Customer, PinLockout, Purchase, RewardRedemption, VendorUser, WhatsAppMessage
 from models.base import utcnow
-from tests.conftest import count, tenant_file
+from tests.conftest import PIN_PEPPER, count, tenant_file
 from tests.test_rewards import give_points, redeem_jollof
 
 BAYO, BAYO_PIN = "+2348030000002", "731205"
@@ -128,7 +131,7 @@ def salon(db, mama):
         load_tenant(session, tenant_file(
             code="SALON", name="Glow Salon", whatsapp_number=SALON_NUMBER,
             staff=[{"name": "Bayo", "phone": BAYO, "pin": SALON_PIN, "role": "staff"}],
-        ))
+        ), pin_pepper=PIN_PEPPER)
 
 
 def test_five_wrong_pins_across_two_vendors_lock_the_phone_at_both(phone, salon, db):
@@ -230,3 +233,100 @@ def test_handing_over_a_reward_after_the_session_ended_asks_the_pin_and_when_loc
     assert "locked until" in bayo.send("1").text
     with db.sessions() as session:
         assert session.scalars(select(RewardRedemption.status)).one() == "pending"
+
+
+# The PIN's fingerprint: written whenever the PIN is known in clear, so that finding it in a
+# message costs no slow hash; dropped with a hash it may not match
+
+
+ADA = {"name": "Ada", "phone": "+2348030000001", "pin": "482916", "role": "owner"}
+
+
+def bayo_row(db) -> VendorUser:
+    with db.sessions() as session:
+        return session.scalars(select(VendorUser).where(VendorUser.phone_number == BAYO)).one()
+
+
+def fingerprinted(db, pin: str) -> bool:
+    """Whether Bayo's row holds the fingerprint of `pin`."""
+    user = bayo_row(db)
+    return user.pin_fingerprint == fingerprint_pin(PIN_PEPPER, user.id, pin)
+
+
+def reload_bayo(db, **pin) -> None:
+    """MAMA's file again, Bayo's PIN given as `pin=` or `pin_hash=`."""
+    with db.transaction() as session:
+        load_tenant(session, tenant_file(staff=[ADA, {"name": "Bayo", "phone": BAYO, "role": "staff", **pin}]), pin_pepper=PIN_PEPPER)
+
+
+@pytest.fixture
+def slow_checks(monkeypatch) -> list[str]:
+    """What the staff service checks against a PIN's slow hash, in order."""
+    checked = []
+
+    def check(pin_hash: str, text: str) -> bool:
+        checked.append(text)
+        return check_password_hash(pin_hash, text)
+
+    monkeypatch.setattr(staff_service, "check_password_hash", check)
+    return checked
+
+
+def test_a_pin_loaded_in_clear_is_fingerprinted_and_a_pin_hash_that_changes_it_drops_the_fingerprint(db, mama):
+    assert fingerprinted(db, BAYO_PIN)
+    reload_bayo(db, pin_hash=bayo_row(db).pin_hash)  # the same hash, as `tenants export` gives it: kept
+    assert fingerprinted(db, BAYO_PIN)
+    reload_bayo(db, pin_hash=hash_pin("640213"))
+    assert bayo_row(db).pin_fingerprint is None
+    reload_bayo(db, pin="640213")  # in clear again: the hash matches, and the fingerprint is back
+    assert fingerprinted(db, "640213")
+
+
+def test_a_pin_given_as_a_hash_is_found_by_the_slow_check_until_the_first_right_pin_fingerprints_it(
+    bayo, db, slow_checks
+):
+    reload_bayo(db, pin_hash=hash_pin(BAYO_PIN))
+    assert bayo.send(f"VERIFY {BAYO_PIN}").text == "Hi Bayo, please send your staff PIN."
+    assert slow_checks == [BAYO_PIN]  # once for the message, though it is read twice
+    assert "4 tries left" in bayo.send("999999").text
+    assert bayo_row(db).pin_fingerprint is None  # a wrong PIN writes nothing
+    assert bayo.send(BAYO_PIN).text == "Which code? (like RD-7KX4QF)"
+    assert fingerprinted(db, BAYO_PIN)
+    assert BAYO_PIN not in stored_text(db)
+
+
+def test_setting_a_pin_from_the_command_line_fingerprints_it(app, mama, db):
+    result = app.test_cli_runner().invoke(args=["staff", "pin", "--tenant", "MAMA", "--phone", BAYO], input="583920\n583920\n")
+    assert result.exit_code == 0, result.output
+    assert fingerprinted(db, "583920")
+
+
+def test_a_pin_chosen_by_chat_is_fingerprinted_when_typed_the_second_time(bayo, db):
+    bayo.send("PIN")
+    assert bayo.send(BAYO_PIN).text.startswith("Bayo, choose your staff PIN")
+    assert bayo.send("640213").text == "Please send the same PIN again."
+    assert fingerprinted(db, BAYO_PIN)  # not yet: only the new PIN's hash is kept meanwhile
+    assert bayo.send("640213").text.startswith("Your PIN is set.")
+    assert fingerprinted(db, "640213")
+    assert "640213" not in stored_text(db)
+
+
+def test_with_a_fingerprint_finding_the_pin_in_a_message_costs_no_slow_check(bayo, member, db, slow_checks):
+    open_session(bayo)
+    slow_checks.clear()
+    assert bayo.send("LOG 0803 123 4567 15000").text.startswith("Log ₦15,000 for Chidi")
+    assert bayo.send(f"VERIFY {BAYO_PIN}").text == "Which code? (like RD-7KX4QF)"  # the PIN was found
+    assert slow_checks == []
+    with db.transaction() as session:
+        session.scalars(select(VendorUser).where(VendorUser.phone_number == BAYO)).one().pin_fingerprint = None
+    bayo.send("LOG 0803 123 4567 15000")
+    assert slow_checks == ["0803", "15000"]  # without one, each digit run that could be the PIN
+
+
+def test_redaction_goes_by_the_fingerprint_not_the_hash(bayo, member, db):
+    open_session(bayo)
+    with db.transaction() as session:  # a hash of another PIN beside the fingerprint of this one
+        session.scalars(select(VendorUser).where(VendorUser.phone_number == BAYO)).one().pin_hash = hash_pin("640213")
+    assert bayo.send(f"LOG 08031234567 {BAYO_PIN}").text == "Amount spent? (like 15000, 15,000 or 15k)"
+    stored = stored_text(db)
+    assert BAYO_PIN not in stored and "731,205" not in stored

@@ -8,7 +8,7 @@ from sqlalchemy import select, text
 
 from bot.services.tenants import load_tenant
 from models import AuditLog, Reward, Tenant, VendorUser
-from tests.conftest import count, tenant_file
+from tests.conftest import PIN_PEPPER, count, tenant_file
 
 
 def wait_for_a_lock_wait(db, timeout: float = 10) -> None:
@@ -34,7 +34,7 @@ def test_two_first_loads_of_one_vendor_at_once_both_succeed(app, db):
     def load(name: str, before_commit: threading.Event | None = None) -> None:
         try:
             with db.transaction() as session:
-                result = load_tenant(session, tenant_file(name="Mama Put Kitchen"))
+                result = load_tenant(session, tenant_file(name="Mama Put Kitchen"), pin_pepper=PIN_PEPPER)
                 if before_commit:
                     first_loaded.set()
                     before_commit.wait(10)

@@ -15,7 +15,7 @@ from bot.services.tenants import load_tenant
 from bot.vendor_codes import addressed_code, join_code, without_code
 from flows.base import say, words_of
 from models import AuditLog, Customer, PhoneRoute, Purchase, RewardRedemption, Tenant, VendorUser, WhatsAppMessage
-from tests.conftest import EXAMPLE_TENANT, count, tenant_file
+from tests.conftest import EXAMPLE_TENANT, PIN_PEPPER, count, tenant_file
 from tests.test_rewards import give_points
 
 CUSTOMER, BAYO, BAYO_PIN = "+2348031234567", "+2348030000002", "731205"
@@ -28,7 +28,7 @@ ERROR = render(say("error"))
 
 def load(db, config) -> Tenant:
     with db.transaction() as session:
-        return load_tenant(session, config).tenant
+        return load_tenant(session, config, pin_pepper=PIN_PEPPER).tenant
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from bot.services import voids
 from bot.services.tenants import load_tenant
 from models import Base, Customer, MissionCompletion, PointsLotAllocation, Purchase, Referral, WhatsAppMessage
-from tests.conftest import balance_of, count, run_jobs, tenant_file
+from tests.conftest import PIN_PEPPER, balance_of, count, run_jobs, tenant_file
 
 BAYO, BAYO_PIN = "+2348030000002", "731205"
 REFERRER, FRIEND = "+2348031234567", "+2348039990000"
@@ -20,7 +20,7 @@ def vendor(db, mama):
     """The example vendor (a spin per purchase, visit, spend and referral missions, referral
     points for both), with a tier the test purchase reaches."""
     with db.transaction() as session:
-        load_tenant(session, tenant_file(tiers=TIERS))
+        load_tenant(session, tenant_file(tiers=TIERS), pin_pepper=PIN_PEPPER)
 
 
 @pytest.fixture
@@ -117,7 +117,7 @@ def wheel_of(db, item: dict) -> None:
     with db.transaction() as session:
         load_tenant(session, tenant_file(tiers=TIERS, wheel={
             "daily_free_spins": 1, "spins_per_purchase": 1, "spin_min_amount": 1000, "spin_cost_points": 0, "items": [item],
-        }))
+        }), pin_pepper=PIN_PEPPER)
 
 
 def test_a_void_is_refused_once_the_customer_has_used_the_spins_it_earned(bayo, friend, db):

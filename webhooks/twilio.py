@@ -7,7 +7,7 @@ from flask import Blueprint, Response, abort, current_app, request
 from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.phones import InvalidPhone, to_e164
-from bot.services.delivery import record_status
+from bot.services.delivery import record_receipt
 from flows.base import Inbound
 from models import Customer, WhatsAppMessage
 from webhooks.signature import is_signed
@@ -43,12 +43,17 @@ def inbound():
 
 
 @blueprint.post("/status")
-def delivery_status():
+@blueprint.post("/status/<uuid:tenant_id>/<uuid:message_id>")
+def delivery_status(tenant_id=None, message_id=None):
+    """A delivery receipt. The URL set on each send carries the message's own id."""
     sid, status = _sid(request.form), _text(request.form.get("MessageStatus", ""))
     if sid and status:
         runtime = current_app.extensions["runtime"]
+        key = (tenant_id, message_id) if tenant_id else None
+        outbox: list = []  # a resend the receipt asks for (as template, or later)
         with runtime.db.transaction() as session:
-            record_status(session, sid, status, _text(request.form.get("ErrorCode", "")))
+            record_receipt(session, outbox, sid, status, _text(request.form.get("ErrorCode", "")) or None, runtime.clock(), key=key)
+        runtime.deliver(outbox)
     return Response(status=204)
 
 

@@ -1,53 +1,132 @@
+"""RQ jobs of the delivery engine (bot/services/delivery.py): send a batch of outbound messages,
+and reconcile the claims of workers that died. Each job takes ids, opens its own sessions and
+owns its transactions: a claim is committed before anything is sent."""
 from __future__ import annotations
 
 import logging
 import uuid
-
-from sqlalchemy import select, update
+from collections import Counter
+from datetime import timedelta
 
 from bot import runtime
-from bot.outbound import is_transient
-from models import WhatsAppMessage
+from bot.runtime import Runtime
+from bot.services import delivery
+from bot.services.delivery import Action, Answer, Send
 from models.base import utcnow
 
 log = logging.getLogger(__name__)
 
+RECORD_EVERY = 100  # answers written per transaction while a batch goes out
 
-def send_message(tenant_id: str, message_id: str) -> str | None:
-    """Send one queued outbound message, at most once: the row is claimed (queued -> sending)
-    in its own commit before the send, so a duplicate job finds nothing to do."""
+
+class PushedBack(Exception):
+    """Twilio pushed back or could not be reached: RQ runs the batch again later (its Retry)."""
+
+
+def send_batch(keys: list[tuple[str, str]]) -> dict[str, int]:
+    """Send a batch: claim what is still queued (one commit), send each at its sender's pace,
+    and record Twilio's answers as they come (every RECORD_EVERY, and at the end, even after an
+    error). The first push-back stops the batch: the rest are released for RQ's retry."""
     rt = runtime.current()
-    key = (WhatsAppMessage.tenant_id == uuid.UUID(tenant_id), WhatsAppMessage.id == uuid.UUID(message_id))
+    lease = timedelta(seconds=rt.config.outbox_lease_seconds)
     with rt.db.transaction() as session:
-        claimed = session.execute(
-            update(WhatsAppMessage).where(*key, WhatsAppMessage.status == "queued").values(status="sending")
-        ).rowcount
-        message = session.scalars(select(WhatsAppMessage).where(*key)).one_or_none()
-    if not claimed or message is None:
-        return None
+        sends, skips, lease_until = delivery.claim(session, [_parse(key) for key in keys], utcnow(), lease)
+    tally: Counter = Counter(skipped=len(skips))
+    results: list[tuple[Send, Answer | None]] = []
+    pushed_back = False
+    lost: set = set()  # claims taken over while this job was stalled: no longer ours to send
     try:
-        sid = rt.sender.send(message)
-    except Exception as error:
-        _record_failure(rt, key, message_id, error)
-        if is_transient(error):
-            raise  # RQ retries it
-        return None
-    with rt.db.transaction() as session:
-        session.execute(update(WhatsAppMessage).where(*key).values(status="sent", message_sid=sid, sent_at=utcnow()))
-    return sid
+        for position, send in enumerate(sends):
+            if send.key in lost:
+                continue
+            if pushed_back:
+                results.append((send, None))
+                continue
+            rt.pacer.wait_turn(send.from_number, send.per_second)
+            if lease_until - utcnow() < lease / 2:  # keep the lease well ahead of any send
+                lease_until, lost = _renew(rt, sends[position:], lease_until, lease)
+                if send.key in lost:
+                    continue
+            answer = _send(rt, send)
+            results.append((send, answer))
+            pushed_back = delivery.decide(answer) is Action.RETRY
+            if len(results) >= RECORD_EVERY:
+                _record(rt, results, lease, tally)
+    finally:
+        _record(rt, results, lease, tally)
+    log.info("sent batch of %d message(s) (first %s): %s", len(keys), keys[0][1] if keys else "-", dict(tally))
+    if pushed_back:
+        raise PushedBack(f"Twilio pushed back: {dict(tally)}")
+    return dict(tally)
 
 
-def _record_failure(rt, key, message_id: str, error: Exception) -> None:
-    transient = is_transient(error)
-    log.warning("sending message %s failed (%s): %s", message_id, "will retry" if transient else "final", error)
+def _parse(key) -> delivery.MessageKey:
+    tenant_id, message_id = key
+    return uuid.UUID(tenant_id), uuid.UUID(message_id)
+
+
+def _send(rt: Runtime, send: Send) -> Answer:
+    answer = rt.sender.send(send)
+    if delivery.decide(answer) is Action.TEMPLATE and send.template_sid and not send.content_sid:
+        # Twilio saw the window closed: the same message as its template, stored before it goes.
+        send = send.as_template()
+        with rt.db.transaction() as session:
+            delivery.store_plans(session, [send])
+        answer = rt.sender.send(send)
+    return answer
+
+
+def _renew(rt: Runtime, sends: list[Send], lease_until, lease: timedelta):
+    new_lease_until = utcnow() + lease
     with rt.db.transaction() as session:
-        session.execute(
-            update(WhatsAppMessage)
-            .where(*key)
-            .values(
-                # A transient failure goes back to the queue so that the retry can claim it again.
-                status="queued" if transient else "failed",
-                error_code=str(getattr(error, "code", "") or "")[:20] or None,
-                error_message=str(error)[:255],
-            )
-        )
+        held = delivery.renew(session, sends, lease_until, new_lease_until)
+    return new_lease_until, {send.key for send in sends} - held
+
+
+def _record(rt: Runtime, results: list, lease: timedelta, tally: Counter) -> None:
+    if results:
+        with rt.db.transaction() as session:
+            tally.update(delivery.record(session, results, utcnow(), lease))
+        results.clear()
+
+
+def reconcile() -> dict[str, int]:
+    """Settle every claim whose lease ran out: a receipt already gave its SID, or it is found at
+    Twilio -> sent with its SID; not found -> queued again. Then hand again to the job queue the
+    queued rows that never reached a worker (the queue was down, a job was lost, a deferral is
+    due). Safe to run twice at once: each claim is taken by one run."""
+    rt = runtime.current()
+    lease = timedelta(seconds=rt.config.outbox_lease_seconds)
+    started = utcnow()
+    tally: Counter = Counter()
+    again = []
+    while True:
+        with rt.db.transaction() as session:
+            lookups = delivery.take_expired_claims(session, started, lease)
+        if not lookups:
+            break
+        for lookup in lookups:
+            sid = lookup.message_sid or _look_up(rt, lookup)
+            if sid is False:
+                tally["unknown"] += 1  # Twilio could not be asked: its lease runs out again, the next run retries
+                continue
+            with rt.db.transaction() as session:
+                if delivery.settle(session, lookup, sid, utcnow()):
+                    again.append(lookup.key)
+            tally["found" if sid else "queued again"] += 1
+    with rt.db.transaction() as session:
+        waiting = delivery.requeue_waiting(session, utcnow(), lease)
+    tally["waiting queued again"] = len(waiting)
+    rt.deliver(again + waiting)
+    return dict(tally)
+
+
+def _look_up(rt: Runtime, lookup: delivery.Lookup):
+    """The SID Twilio has for this message, None if it has none, False if it could not say."""
+    with rt.db.sessions() as session:
+        known = delivery.known_sids(session, lookup)
+    try:
+        return rt.sender.find(lookup, known)
+    except Exception:
+        log.exception("could not look up message %s at Twilio", lookup.key[1])
+        return False

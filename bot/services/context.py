@@ -13,14 +13,33 @@ from bot.limits import UNLIMITED, PhoneLimits, Unlimited
 from models import Customer, Tenant, VendorUser
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change: a staff member in a PIN session, or a vendor's API key."""
+
+    type: str  # vendor_user | api_key (audit_logs.actor_type)
+    id: uuid.UUID
+
+    @property
+    def user_id(self) -> uuid.UUID | None:
+        """For the columns that name a staff member (logged_by_user_id...): None for a key."""
+        return self.id if self.type == "vendor_user" else None
+
+    @property
+    def via(self) -> str:
+        return "staff_pin" if self.type == "vendor_user" else "api"
+
+
 @dataclass
 class Context:
     session: Session
     tenant: Tenant
     phone: str
     now: datetime
+    pin_pepper: str  # keys the staff PINs' fingerprints (Config.pin_pepper)
     customer: Customer | None = None
     staff: VendorUser | None = None  # when the phone is on this vendor's staff
+    api_key_id: uuid.UUID | None = None  # when the vendor's API key acts (no phone then)
     limits: PhoneLimits | Unlimited = UNLIMITED  # the phone's rate limits, for the message being answered
     # False while the customer row was only read (a staff sender's own membership): it is
     # locked when a service first needs it, after the staff row (the dispatcher's lock order).
@@ -31,6 +50,14 @@ class Context:
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.tenant.timezone)
+
+    @property
+    def actor(self) -> Actor:
+        if self.staff is not None:
+            return Actor("vendor_user", self.staff.id)
+        if self.api_key_id is not None:
+            return Actor("api_key", self.api_key_id)
+        raise LookupError("neither a staff member nor an API key acts in this unit of work")
 
     def require_customer(self) -> Customer:
         """The customer this conversation is with, its row locked."""

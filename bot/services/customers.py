@@ -13,6 +13,7 @@ from bot.db import ROW_LOCK, insert_on_conflict
 from bot.locales import LOCALES, language_of
 from bot.services import audit, points
 from bot.services.context import Context
+from bot.services.pages import Page, by_newest, page
 from bot.services.referrals import record_referral
 from flows.base import Msg, say
 from models import Customer, CustomerPointsBalance, PhoneRoute, Tenant
@@ -57,6 +58,47 @@ def lock_customers(session: Session, tenant_id: uuid.UUID, ids) -> dict[uuid.UUI
         .execution_options(populate_existing=True)
     )
     return {customer.id: customer for customer in rows}
+
+
+def find_member(session: Session, tenant_id: uuid.UUID, who: str, lock: bool = False) -> Customer | None:
+    """The customer by E.164 phone or member code (as staff name them); with `lock`, their row
+    locked, so that purchases by several staff for one customer go one at a time."""
+    query = select(Customer).where(Customer.tenant_id == tenant_id, _named(who))
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return session.scalars(query).one_or_none()
+
+
+def _named(who: str):
+    return (Customer.phone_number if who.startswith("+") else Customer.member_code) == who
+
+
+@dataclass(frozen=True)
+class Member:
+    """A customer as the vendor's back office sees them."""
+
+    id: uuid.UUID
+    phone: str
+    member_code: str | None
+    name: str | None
+    balance: int
+    lifetime_points: int
+    tier: str | None
+    opted_in: bool
+    joined_at: datetime
+    language: str
+    total_purchases: int
+    total_spent: int
+    last_purchase_at: datetime | None
+
+    @classmethod
+    def of(cls, customer: Customer, balance: CustomerPointsBalance | None) -> "Member":
+        return cls(
+            customer.id, customer.phone_number, customer.member_code, customer.whatsapp_name,
+            balance.current_balance if balance else 0, balance.total_earned if balance else 0, customer.tier,
+            customer.opted_in, customer.created_at, customer.language, customer.total_purchases, customer.total_spent,
+            customer.last_purchase_at,
+        )
 
 
 def describe(customer: Customer) -> str:
@@ -180,3 +222,38 @@ class CustomerService:
         if code not in LOCALES:
             raise ValueError(f"no language {code!r}")
         self.ctx.require_customer().language = code
+
+    # The vendor's back office (the API): members of this vendor only.
+
+    def members(self, who: str | None, cursor: str | None, limit: int) -> Page[Member]:
+        """Newest first; `who` (an E.164 phone or a member code) narrows to that member."""
+        ctx = self.ctx
+        query = _MEMBERS.where(Customer.tenant_id == ctx.tenant.id)
+        if who is not None:
+            query = query.where(_named(who))
+        return page(
+            ctx.session, query, by_newest(Customer.created_at, Customer.id), cursor, limit,
+            key_of=lambda row: (row.Customer.created_at, row.Customer.id), convert=lambda row: Member.of(*row),
+        )
+
+    def member(self, customer_id: uuid.UUID) -> Member | None:
+        row = self.ctx.session.execute(
+            _MEMBERS.where(Customer.tenant_id == self.ctx.tenant.id, Customer.id == customer_id)
+        ).one_or_none()
+        return Member.of(*row) if row else None
+
+    def choose(self, customer_id: uuid.UUID, lock: bool) -> Customer | None:
+        """Make one of this vendor's customers the one this unit of work is about (None if there
+        is no such customer here). To change anything, `lock` their row, as the dispatcher locks
+        a phone's: customer rows are always locked first."""
+        ctx = self.ctx
+        ctx.customer = ctx.session.get(
+            Customer, (ctx.tenant.id, customer_id), with_for_update=lock or None, populate_existing=lock,
+        )
+        return ctx.customer
+
+
+_MEMBERS = select(Customer, CustomerPointsBalance).outerjoin(
+    CustomerPointsBalance,
+    (CustomerPointsBalance.tenant_id == Customer.tenant_id) & (CustomerPointsBalance.customer_id == Customer.id),
+)

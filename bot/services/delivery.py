@@ -1,33 +1,503 @@
-"""Delivery receipts from Twilio's status callbacks."""
+"""The delivery engine: every push (a notice, a reminder, a broadcast) reaches Twilio exactly
+once, or ends with a reason.
+
+An outbound row moves queued -> sending (claimed by a worker, with a lease) -> sent -> delivered
+-> read, or ends failed / undelivered / skipped; it never moves back, except that a claim which
+ends without Twilio taking the message releases the row to `queued`. The worker (workers/
+outbound.py) owns the transactions: it claims in one commit, sends, then records Twilio's answers
+here; `reconcile` settles the claims whose worker died. Twilio's answers decide what happens next
+in one table, ANSWERS, applied alike to the answer of a send and to a delivery receipt."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import Enum
+
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from models import WhatsAppMessage
+from bot.outbound import MARKETING, MessageKey, insert_rows, template_for
+from bot.services import audit
+from models import Customer, Tenant, WhatsAppMessage
+from models.base import new_id
 
-# Receipts can arrive out of order; a status never moves back down this ladder.
-_PROGRESS = {"queued": 0, "sending": 1, "accepted": 1, "sent": 2, "delivered": 3, "read": 4}
-_FINAL = {"failed", "undelivered"}
+WINDOW = timedelta(hours=24)  # WhatsApp's customer service window after their last message
+DEFER = timedelta(hours=4)  # Meta or the channel asked us to hold off
+MAYBE_SENT_WAIT = timedelta(seconds=30)  # lets a receipt arrive before reconcile looks the message up
+DEFAULT_MESSAGES_PER_SECOND = 10
 
 
-def record_status(session: Session, message_sid: str, status: str, error_code: str | None = None) -> bool:
+class Action(Enum):
+    SENT = "sent"  # Twilio took it: record its SID
+    RETRY = "retry"  # it never reached Twilio, or Twilio pushed back: back to queued, RQ retries with backoff
+    MAYBE_SENT = "maybe sent"  # no clear answer: reconcile looks it up at Twilio before any resend
+    UNREACHABLE = "unreachable"  # failed; the number is marked unreachable; no retry
+    OPTED_OUT = "opted out"  # failed; the customer is opted out (with the code): no more marketing
+    TEMPLATE = "template"  # outside WhatsApp's window: resend as the key's template, else skipped
+    DEFER = "defer"  # back to queued, not before DEFER from now
+    FAILED = "failed"  # refused: failed, no retry
+
+
+# Twilio's answers (an error code, or what happened to the request) and what each one means.
+# README.md ("Delivery") shows this same table.
+ANSWERS: dict[str, Action] = {
+    "20429": Action.RETRY,  # too many requests
+    "http_429": Action.RETRY,
+    "connection_refused": Action.RETRY,  # nothing was sent
+    "http_5xx": Action.MAYBE_SENT,
+    "timeout": Action.MAYBE_SENT,
+    "no_response": Action.MAYBE_SENT,  # the connection dropped after the request went out
+    "21211": Action.UNREACHABLE,  # invalid 'To' number
+    "21614": Action.UNREACHABLE,  # not a mobile number
+    "63024": Action.UNREACHABLE,  # invalid message recipient
+    "21610": Action.OPTED_OUT,  # the recipient replied STOP to the sender
+    "63014": Action.OPTED_OUT,  # the user blocked the business
+    "131050": Action.OPTED_OUT,  # the user stopped marketing messages
+    "63016": Action.TEMPLATE,  # free-form text outside the 24-hour window
+    "63018": Action.DEFER,  # rate limit of the channel
+    "131049": Action.DEFER,  # Meta held it back to keep engagement healthy
+}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What came back from one send: a SID, or an error code (see ANSWERS) and its text."""
+
+    sid: str | None = None
+    code: str | None = None
+    text: str = ""
+
+
+def decide(answer: Answer) -> Action:
+    if answer.sid:
+        return Action.SENT
+    return ANSWERS.get(answer.code or "", Action.FAILED)
+
+
+# Claiming and planning (the worker's first commit)
+
+
+@dataclass(frozen=True)
+class Send:
+    """One message to hand to Twilio, as planned when it was claimed."""
+
+    key: MessageKey
+    attempts: int  # the claim's fence: a late write of an older claim changes nothing
+    channel: str
+    from_number: str
+    to_number: str
+    body: str
+    media: list
+    content_sid: str | None  # send this template instead of the body
+    content_variables: dict | None
+    template_sid: str | None  # the key's template, for a resend after 63016
+    per_second: float
+    created_at: datetime
+
+    def as_template(self) -> "Send":
+        return replace(self, content_sid=self.template_sid, template_sid=None)
+
+
+@dataclass(frozen=True)
+class Skip:
+    key: MessageKey
+    reason: str  # the error_code it is stored with
+    text: str
+
+
+_CLAIMED = (
+    "tenant_id", "id", "customer_id", "attempts", "triggered_by", "category", "to_number", "body", "media",
+    "content_sid", "content_variables", "created_at",
+)
+
+
+def claim(session: Session, keys: list[MessageKey], now: datetime, lease: timedelta) -> tuple[list[Send], list[Skip], datetime]:
+    """Claim the keys still queued and due (queued -> sending, lease until now + lease), and plan
+    each: its channel and numbers, free text or template, or a skip with its reason (recorded
+    here). Returns the sends, the skips and the lease."""
+    lease_until = now + lease
+    table = WhatsAppMessage.__table__
+    claimed = session.execute(
+        update(table)
+        .where(
+            table.c.tenant_id.in_({tenant_id for tenant_id, _ in keys}),
+            table.c.id.in_([message_id for _, message_id in keys]),
+            table.c.direction == "outbound",
+            table.c.status == "queued",
+            or_(table.c.not_before.is_(None), table.c.not_before <= now),
+        )
+        .values(status="sending", attempts=table.c.attempts + 1, lease_until=lease_until, enqueued_at=None)
+        .returning(*(table.c[column] for column in _CLAIMED))
+    ).all()
+    if not claimed:
+        return [], [], lease_until
+    tenants = {row.tenant_id: session.get(Tenant, row.tenant_id) for row in claimed}
+    facts = _customer_facts(session, claimed, now)
+    plans = [_plan(row, tenants[row.tenant_id], facts.get((row.tenant_id, row.customer_id)), now) for row in claimed]
+    sends = [plan for plan in plans if isinstance(plan, Send)]
+    skips = [plan for plan in plans if isinstance(plan, Skip)]
+    store_plans(session, [send for send, row in zip(plans, claimed) if isinstance(send, Send) and _replanned(send, row, tenants)])
+    _store_skips(session, skips)
+    return sends, skips, lease_until
+
+
+@dataclass
+class _Facts:
+    opted_in: bool = True
+    unreachable: bool = False
+    last_channel: str | None = None  # of the latest inbound message
+    last_whatsapp_at: datetime | None = None
+    marketing_this_week: int = 0  # marketing pushes sent in the last 7 days
+
+
+CAP_PERIOD = timedelta(days=7)  # of the vendor's `marketing_per_week`
+
+
+def _customer_facts(session: Session, claimed, now: datetime) -> dict[tuple, _Facts]:
+    """What planning needs about the claimed messages' customers, in two queries (three with
+    marketing among them)."""
+    tenant_ids = {row.tenant_id for row in claimed}
+    customer_ids = {row.customer_id for row in claimed}
+    facts: dict[tuple, _Facts] = {}
+    for tenant_id, customer_id, opted_in, unreachable_at, last_inbound_at in session.execute(
+        select(Customer.tenant_id, Customer.id, Customer.opted_in, Customer.unreachable_at, Customer.last_inbound_at)
+        .where(Customer.tenant_id.in_(tenant_ids), Customer.id.in_(customer_ids))
+    ):
+        # A message from the customer after Twilio said the number was unreachable proves it works.
+        unreachable = unreachable_at is not None and (last_inbound_at is None or last_inbound_at < unreachable_at)
+        facts[(tenant_id, customer_id)] = _Facts(opted_in, unreachable)
+    latest: dict[tuple, datetime] = {}
+    for tenant_id, customer_id, channel, last_at in session.execute(
+        select(WhatsAppMessage.tenant_id, WhatsAppMessage.customer_id, WhatsAppMessage.channel, func.max(WhatsAppMessage.created_at))
+        .where(
+            WhatsAppMessage.tenant_id.in_(tenant_ids), WhatsAppMessage.customer_id.in_(customer_ids),
+            WhatsAppMessage.direction == "inbound",
+        )
+        .group_by(WhatsAppMessage.tenant_id, WhatsAppMessage.customer_id, WhatsAppMessage.channel)
+    ):
+        fact = facts.setdefault((tenant_id, customer_id), _Facts())
+        if channel == "whatsapp":
+            fact.last_whatsapp_at = last_at
+        if (tenant_id, customer_id) not in latest or last_at > latest[(tenant_id, customer_id)]:
+            latest[(tenant_id, customer_id)] = last_at
+            fact.last_channel = channel
+    if any(row.category == MARKETING for row in claimed):
+        for tenant_id, customer_id, sent in session.execute(
+            select(WhatsAppMessage.tenant_id, WhatsAppMessage.customer_id, func.count())
+            .where(
+                WhatsAppMessage.tenant_id.in_(tenant_ids), WhatsAppMessage.customer_id.in_(customer_ids),
+                WhatsAppMessage.category == MARKETING, WhatsAppMessage.status.in_(("sent", "delivered", "read")),
+                WhatsAppMessage.created_at > now - CAP_PERIOD,
+            )
+            .group_by(WhatsAppMessage.tenant_id, WhatsAppMessage.customer_id)
+        ):
+            facts.setdefault((tenant_id, customer_id), _Facts()).marketing_this_week = sent
+    return facts
+
+
+def _plan(row, tenant: Tenant, facts: _Facts | None, now: datetime) -> Send | Skip:
+    """The rules of a push: marketing only to who has not opted out, and no more a week than the
+    vendor's `marketing_per_week`; nothing to a number known to be unreachable; the channel the
+    customer last wrote on (SMS only if the vendor has an SMS number); on WhatsApp, free text
+    inside the 24-hour window, else the key's template, else skip."""
+    facts = facts or _Facts()
+    key = (row.tenant_id, row.id)
+    if row.category == MARKETING and not facts.opted_in:
+        return Skip(key, "opted_out", "marketing to a customer who opted out")
+    cap = tenant.settings.get("marketing_per_week")
+    if row.category == MARKETING and cap is not None and facts.marketing_this_week >= cap:
+        return Skip(key, "frequency_cap", f"the customer had {cap} marketing message(s) in the last 7 days")
+    if facts.unreachable:
+        return Skip(key, "unreachable", "Twilio said this number cannot get messages")
+    template = template_for(tenant, row.triggered_by or "")
+    template_sid = template["content_sid"] if template and row.content_variables is not None else None
+    send = Send(
+        key, row.attempts, "whatsapp", tenant.whatsapp_number, row.to_number, row.body, list(row.media or []),
+        row.content_sid, row.content_variables, template_sid,
+        float(tenant.settings.get("messages_per_second", DEFAULT_MESSAGES_PER_SECOND)), row.created_at,
+    )
+    sms_number = tenant.settings.get("sms_number")
+    if facts.last_channel == "sms" and sms_number:
+        return replace(send, channel="sms", from_number=sms_number, content_sid=None, template_sid=None)
+    in_window = facts.last_whatsapp_at is not None and facts.last_whatsapp_at > now - WINDOW
+    if send.content_sid or in_window:
+        return send
+    if template_sid:
+        return send.as_template()
+    return Skip(key, "no_template", f"outside WhatsApp's 24-hour window, and no template for {row.triggered_by}")
+
+
+def _replanned(send: Send, row, tenants: dict) -> bool:
+    return (send.channel, send.from_number, send.content_sid) != ("whatsapp", tenants[row.tenant_id].whatsapp_number, row.content_sid)
+
+
+def store_plans(session: Session, sends: list[Send]) -> None:
+    """What a send goes out as is stored before it goes, so that a lookup after a crash finds it."""
+    if sends:
+        session.execute(
+            update(WhatsAppMessage.__table__).where(*_KEY).values(
+                channel=bindparam("p_channel"), from_number=bindparam("p_from"), content_sid=bindparam("p_content")),
+            [{**_key_params(send.key), "p_channel": send.channel, "p_from": send.from_number, "p_content": send.content_sid}
+             for send in sends],
+        )
+
+
+def _store_skips(session: Session, skips: list[Skip]) -> None:
+    if skips:
+        session.execute(
+            update(WhatsAppMessage.__table__).where(*_KEY).values(
+                status="skipped", lease_until=None, error_code=bindparam("p_code"), error_message=bindparam("p_text")),
+            [{**_key_params(skip.key), "p_code": skip.reason, "p_text": skip.text} for skip in skips],
+        )
+
+
+_KEY = (WhatsAppMessage.__table__.c.tenant_id == bindparam("k_tenant"), WhatsAppMessage.__table__.c.id == bindparam("k_id"))
+_FENCE = (*_KEY, WhatsAppMessage.__table__.c.status == "sending", WhatsAppMessage.__table__.c.attempts == bindparam("k_attempts"))
+
+
+def _key_params(key: MessageKey, attempts: int | None = None) -> dict:
+    params = {"k_tenant": key[0], "k_id": key[1]}
+    if attempts is not None:
+        params["k_attempts"] = attempts
+    return params
+
+
+def renew(session: Session, sends: list[Send], lease_until: datetime, new_lease_until: datetime) -> set[MessageKey]:
+    """Extend a claim still held (its lease unchanged); returns the keys still held."""
+    table = WhatsAppMessage.__table__
+    held = session.execute(
+        update(table)
+        .where(
+            table.c.tenant_id.in_({send.key[0] for send in sends}), table.c.id.in_([send.key[1] for send in sends]),
+            table.c.status == "sending", table.c.lease_until == lease_until,
+        )
+        .values(lease_until=new_lease_until)
+        .returning(table.c.tenant_id, table.c.id)
+    ).all()
+    return {tuple(row) for row in held}
+
+
+# Recording Twilio's answers (the worker's last commit)
+
+
+def record(session: Session, results: list[tuple[Send, Answer | None]], now: datetime, lease: timedelta) -> dict[str, int]:
+    """Apply the answer of each send by ANSWERS; None means it was not tried (released to
+    queued). Writes only where the claim still holds. Returns how many ended how."""
+    by_action: dict[Action | None, list[tuple[Send, Answer | None]]] = {}
+    for send, answer in results:
+        by_action.setdefault(decide(answer) if answer else None, []).append((send, answer))
+    table = WhatsAppMessage.__table__
+    for action, items in by_action.items():
+        error = {"error_code": bindparam("p_code"), "error_message": bindparam("p_text")}
+        session.execute(
+            update(table).where(*_FENCE).values(**_outcome(action, now, lease), **error),
+            [{**_key_params(send.key, send.attempts), **_answer_params(answer)} for send, answer in items],
+        )
+        if action in (Action.UNREACHABLE, Action.OPTED_OUT):
+            for send, answer in items:
+                _mark_customer(session, send.key, action, answer.code, now)
+    return {(action.value if action else "released"): len(items) for action, items in by_action.items()}
+
+
+def _outcome(action: Action | None, now: datetime, lease: timedelta) -> dict:
+    """The columns each kind of answer sets on its row."""
+    released = {"status": "queued", "lease_until": None, "enqueued_at": now}
+    return {
+        Action.SENT: {"status": "sent", "message_sid": bindparam("p_sid"), "sent_at": now, "lease_until": None},
+        None: released,  # not tried
+        Action.RETRY: released,
+        Action.MAYBE_SENT: {"lease_until": now + min(MAYBE_SENT_WAIT, lease)},
+        Action.DEFER: {"status": "queued", "lease_until": None, "not_before": now + DEFER},
+        Action.TEMPLATE: {"status": "skipped", "lease_until": None},  # the template resend got 63016 too, or there is none
+        Action.UNREACHABLE: {"status": "failed", "lease_until": None},
+        Action.OPTED_OUT: {"status": "failed", "lease_until": None},
+        Action.FAILED: {"status": "failed", "lease_until": None},
+    }[action]
+
+
+def _answer_params(answer: Answer | None) -> dict:
+    if answer is None or answer.sid:
+        return {"p_sid": answer.sid if answer else None, "p_code": None, "p_text": None}
+    return {"p_sid": None, "p_code": (answer.code or "")[:20] or None, "p_text": answer.text[:255] or None}
+
+
+def _mark_customer(session: Session, key: MessageKey, action: Action, code: str | None, now: datetime) -> None:
+    """Twilio said the number cannot get messages, or that the customer opted out."""
+    customer_id = session.scalar(select(WhatsAppMessage.customer_id).where(*_by_key(key)))
+    where = (Customer.tenant_id == key[0], Customer.id == customer_id)
+    if action is Action.UNREACHABLE:
+        session.execute(update(Customer).where(*where).values(unreachable_at=now, unreachable_code=code))
+        return
+    opted = session.execute(
+        update(Customer).where(*where, Customer.opted_in).values(opted_in=False, opted_out_at=now, opt_out_code=code)
+    ).rowcount
+    if opted:
+        audit.record(session, key[0], "customer.opted_out", entity_type="customer", entity_id=customer_id, code=code)
+
+
+def _by_key(key: MessageKey):
+    return WhatsAppMessage.tenant_id == key[0], WhatsAppMessage.id == key[1]
+
+
+# Delivery receipts (Twilio's status callbacks)
+
+# Twilio's statuses in ours: anything Twilio holds has been sent as far as we are concerned.
+_RECEIPT_STATUS = {
+    "accepted": "sent", "scheduled": "sent", "queued": "sent", "sending": "sent", "sent": "sent",
+    "delivered": "delivered", "read": "read", "failed": "failed", "undelivered": "undelivered", "canceled": "failed",
+}
+# Receipts can arrive in any order; a status never moves back down this ladder.
+_PROGRESS = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4}
+FINAL = {"failed", "undelivered", "skipped"}
+
+
+def record_receipt(
+    session: Session, outbox: list[MessageKey], sid: str, status: str, error_code: str | None, now: datetime,
+    key: MessageKey | None = None,
+) -> bool:
+    """Apply a status callback to its message, found by the id its URL carries (so a receipt
+    that beats the worker's write of the SID still finds it), else by SID. A failure's code
+    goes through ANSWERS: a resend as template or a deferred resend is a new queued row, in
+    `outbox`. Returns whether the row changed."""
+    where = _by_key(key) if key else (WhatsAppMessage.message_sid == sid,)
     message = session.scalars(
-        select(WhatsAppMessage)
-        .where(WhatsAppMessage.message_sid == message_sid, WhatsAppMessage.direction == "outbound")
-        .with_for_update()
+        select(WhatsAppMessage).where(*where, WhatsAppMessage.direction == "outbound").with_for_update()
     ).one_or_none()
-    if message is None or not _moves_forward(message.status, status):
+    new = _RECEIPT_STATUS.get(status)
+    if message is None or new is None:
         return False
-    message.status = status
-    if error_code:
+    learned_sid = message.message_sid is None
+    if learned_sid:
+        message.message_sid, message.sent_at = sid, message.sent_at or now
+    if not _moves_forward(message.status, new):
+        return learned_sid
+    if message.status in ("queued", "sending"):  # it reached Twilio: no claim or resend is needed
+        message.lease_until = message.enqueued_at = message.not_before = None
+    if new in FINAL and error_code:
+        new = _follow_failure(session, outbox, message, new, error_code[:20], now)
         message.error_code = error_code[:20]
+    message.status = new
     return True
 
 
 def _moves_forward(current: str, new: str) -> bool:
-    if current in _FINAL or current == new:
+    if current in FINAL or current == new:
         return False
-    if new in _FINAL:
+    if new in FINAL:
         return True
     return _PROGRESS.get(new, -1) > _PROGRESS.get(current, -1)
+
+
+def _follow_failure(
+    session: Session, outbox: list[MessageKey], message: WhatsAppMessage, status: str, code: str, now: datetime,
+) -> str:
+    """What a failure receipt's code asks for; returns the status the row ends in."""
+    action = ANSWERS.get(code, Action.FAILED)
+    key = (message.tenant_id, message.id)
+    if action in (Action.UNREACHABLE, Action.OPTED_OUT):
+        _mark_customer(session, key, action, code, now)
+    elif action is Action.TEMPLATE:
+        template = template_for(session.get(Tenant, message.tenant_id), message.triggered_by or "")
+        if template is None or message.content_sid or message.content_variables is None:
+            message.error_message = f"outside WhatsApp's 24-hour window, and no template for {message.triggered_by}"
+            return "skipped"
+        _resend(session, outbox, message, now, content_sid=template["content_sid"])
+    elif action is Action.DEFER:
+        _resend(session, outbox, message, now, not_before=now + DEFER)
+    return status
+
+
+def _resend(session: Session, outbox: list[MessageKey], message: WhatsAppMessage, now: datetime, *,
+            content_sid: str | None = None, not_before: datetime | None = None) -> None:
+    row = {
+        column: getattr(message, column)
+        for column in ("tenant_id", "customer_id", "direction", "channel", "from_number", "to_number", "body", "media",
+                       "triggered_by", "category", "content_variables")
+    }
+    row.update(id=new_id(), status="queued", created_at=now, content_sid=content_sid, not_before=not_before,
+               enqueued_at=None if not_before else now)
+    insert_rows(session, outbox if not_before is None else [], [row])
+
+
+# Reconciling claims whose worker died, and queued rows that never reached a worker
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A claim whose lease ran out: was the message sent?"""
+
+    key: MessageKey
+    attempts: int
+    message_sid: str | None  # a receipt already told us
+    channel: str
+    from_number: str
+    to_number: str
+    body: str
+    content_sid: str | None
+    created_at: datetime
+
+
+def take_expired_claims(session: Session, now: datetime, lease: timedelta, limit: int = 500) -> list[Lookup]:
+    """`sending` rows whose lease ran out, each leased again to this reconciler so that another
+    one running at the same time leaves it alone."""
+    keys = session.execute(
+        select(WhatsAppMessage.tenant_id, WhatsAppMessage.id)
+        .where(WhatsAppMessage.status == "sending", WhatsAppMessage.lease_until < now)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not keys:
+        return []
+    table = WhatsAppMessage.__table__
+    rows = session.execute(
+        update(table)
+        .where(table.c.tenant_id.in_({k.tenant_id for k in keys}), table.c.id.in_([k.id for k in keys]),
+               table.c.status == "sending", table.c.lease_until < now)
+        .values(lease_until=now + lease)
+        .returning(table.c.tenant_id, table.c.id, table.c.attempts, table.c.message_sid, table.c.channel,
+                   table.c.from_number, table.c.to_number, table.c.body, table.c.content_sid, table.c.created_at)
+    ).all()
+    return [Lookup((row.tenant_id, row.id), *row[2:]) for row in sorted(rows, key=lambda row: row.created_at)]
+
+
+def known_sids(session: Session, lookup: Lookup) -> set[str]:
+    """The SIDs already recorded for messages to this number since this one was written: a
+    lookup must not take one of them for this message."""
+    return set(session.scalars(
+        select(WhatsAppMessage.message_sid).where(
+            WhatsAppMessage.tenant_id == lookup.key[0], WhatsAppMessage.to_number == lookup.to_number,
+            WhatsAppMessage.direction == "outbound", WhatsAppMessage.message_sid.is_not(None),
+            WhatsAppMessage.created_at >= lookup.created_at - timedelta(days=1),
+        )
+    ))
+
+
+def settle(session: Session, lookup: Lookup, sid: str | None, now: datetime) -> bool:
+    """Found at Twilio: sent, with its SID. Not found: queued again (True: hand it to a worker)."""
+    table = WhatsAppMessage.__table__
+    if sid:
+        session.execute(update(table).where(*_FENCE).values(status="sent", message_sid=sid, sent_at=now, lease_until=None),
+                        _key_params(lookup.key, lookup.attempts))
+        return False
+    return session.execute(
+        update(table).where(*_FENCE).values(status="queued", lease_until=None, enqueued_at=now),
+        _key_params(lookup.key, lookup.attempts),
+    ).rowcount == 1
+
+
+def requeue_waiting(session: Session, now: datetime, lease: timedelta) -> list[MessageKey]:
+    """Queued rows that are due and were handed to the job queue longer than a lease ago (or
+    never: deferred, or the queue was down): marked handed over now, to hand again."""
+    table = WhatsAppMessage.__table__
+    rows = session.execute(
+        update(table)
+        .where(
+            table.c.status == "queued", table.c.direction == "outbound",
+            or_(table.c.not_before.is_(None), table.c.not_before <= now),
+            or_(table.c.enqueued_at.is_(None), table.c.enqueued_at < now - lease),
+        )
+        .values(enqueued_at=now)
+        .returning(table.c.tenant_id, table.c.id)
+    ).all()
+    return [tuple(row) for row in rows]
+

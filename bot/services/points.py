@@ -6,13 +6,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from bot.catalog import freeze, render, thaw
 from bot.outbound import notify
 from bot.services import audit
 from bot.services.context import Context
+from bot.services.pages import Page, by_newest, page
 from flows.base import Msg, say
 from models.base import new_id
 from models import Customer, CustomerPointsBalance, PointsLotAllocation, PointsTransaction, Tenant
@@ -223,9 +224,106 @@ def expire_lots(session: Session, customer: Customer, now: datetime) -> int:
     return total
 
 
+# Expiry of many customers at once (PostgreSQL): the same rule as expire_lots, one customer's
+# due lots -> one `expired` entry with its allocations and the balance moved, done set-based
+# for a chunk of customers whose rows this transaction holds (locked, in key order).
+
+_DUE_CUSTOMERS = text("""
+    SELECT DISTINCT tenant_id, customer_id FROM points_transactions
+    WHERE remaining > 0 AND expires_at <= :now
+      AND (tenant_id, customer_id) > (CAST(:after_tenant AS uuid), CAST(:after_customer AS uuid))
+      AND customer_id BETWEEN CAST(:low AS uuid) AND CAST(:high AS uuid)
+    ORDER BY tenant_id, customer_id
+    LIMIT :limit
+""")
+# Customers busy with a message right now are skipped, never waited for: the next pass takes them.
+_LOCK_CUSTOMERS = text("""
+    SELECT c.tenant_id, c.id FROM customers c
+    JOIN unnest(CAST(:tenants AS uuid[]), CAST(:customers AS uuid[])) AS due(tenant_id, customer_id)
+      ON c.tenant_id = due.tenant_id AND c.id = due.customer_id
+    ORDER BY c.tenant_id, c.id
+    FOR UPDATE OF c SKIP LOCKED
+""")
+_EXPIRE_LOCKED = text("""
+    WITH held AS (
+        SELECT * FROM unnest(CAST(:tenants AS uuid[]), CAST(:customers AS uuid[])) AS held(tenant_id, customer_id)
+    ), due AS (
+        -- The chunk's key range, read through the customer index; only the held customers' lots.
+        SELECT p.tenant_id, p.id, p.customer_id, p.remaining FROM points_transactions p
+        WHERE (p.tenant_id, p.customer_id) >= (CAST(:first_tenant AS uuid), CAST(:first_customer AS uuid))
+          AND (p.tenant_id, p.customer_id) <= (CAST(:last_tenant AS uuid), CAST(:last_customer AS uuid))
+          AND p.remaining > 0 AND p.expires_at <= :now
+          AND (p.tenant_id, p.customer_id) IN (SELECT tenant_id, customer_id FROM held)
+    ), taken AS (
+        UPDATE points_transactions p SET remaining = 0 FROM due
+        WHERE p.tenant_id = due.tenant_id AND p.id = due.id
+        RETURNING due.tenant_id, due.customer_id, due.id AS lot_id, due.remaining
+    ), debits AS (
+        INSERT INTO points_transactions (tenant_id, id, customer_id, transaction_type, source, points, description, details, created_at)
+        SELECT tenant_id, gen_random_uuid(), customer_id, 'expired', 'expiry', -sum(remaining), 'Points expired', '{}', :now
+        FROM taken GROUP BY tenant_id, customer_id
+        RETURNING tenant_id, id, customer_id, points
+    ), allocations AS (
+        INSERT INTO points_lot_allocations (tenant_id, id, debit_id, lot_id, points)
+        SELECT t.tenant_id, gen_random_uuid(), d.id, t.lot_id, t.remaining
+        FROM taken t JOIN debits d ON d.tenant_id = t.tenant_id AND d.customer_id = t.customer_id
+    ), balances AS (
+        UPDATE customer_points_balance b
+        SET current_balance = b.current_balance + d.points, total_expired = b.total_expired - d.points, updated_at = :now
+        FROM debits d WHERE b.tenant_id = d.tenant_id AND b.customer_id = d.customer_id
+    )
+    SELECT coalesce(-sum(points), 0) FROM debits
+""")
+FIRST_KEY = (str(uuid.UUID(int=0)), str(uuid.UUID(int=0)))
+ALL_CUSTOMERS = (str(uuid.UUID(int=0)), str(uuid.UUID(int=2**128 - 1)))
+
+
+def customer_ranges(count: int) -> list[tuple[str, str]]:
+    """`count` disjoint ranges of customer ids covering them all, for expiry run in parallel."""
+    step = 2**128 // count
+    return [(str(uuid.UUID(int=i * step)), str(uuid.UUID(int=2**128 - 1 if i == count - 1 else (i + 1) * step - 1)))
+            for i in range(count)]
+
+
+@dataclass(frozen=True)
+class ExpiredChunk:
+    points: int
+    customers: int  # customers whose lots expired
+    busy: int  # customers skipped because a message of theirs held the row: the next pass takes them
+    last: tuple[str, str] | None  # the last customer key looked at; None: nothing more due
+
+
+def expire_chunk(
+    session: Session, now: datetime, after: tuple = FIRST_KEY, limit: int = 2000, customers: tuple = ALL_CUSTOMERS,
+) -> ExpiredChunk:
+    """Expire the due lots of the next `limit` customers after key `after`, among the customer
+    ids in the range `customers` (PostgreSQL). The caller commits: the customer locks last that
+    one short transaction."""
+    connection = session.connection()
+    due = connection.execute(_DUE_CUSTOMERS, {
+        "now": now, "after_tenant": after[0], "after_customer": after[1], "limit": limit,
+        "low": customers[0], "high": customers[1],
+    }).all()
+    if not due:
+        return ExpiredChunk(0, 0, 0, None)
+    held = connection.execute(_LOCK_CUSTOMERS, _key_arrays(due)).all()
+    points = connection.execute(_EXPIRE_LOCKED, {"now": now, **_key_arrays(held)}).scalar() if held else 0
+    return ExpiredChunk(int(points), len(held), len(due) - len(held), (str(due[-1][0]), str(due[-1][1])))
+
+
+def _key_arrays(keys) -> dict:
+    """The keys as two arrays, and the first and last of them (they are in key order)."""
+    tenants, customers = [str(key[0]) for key in keys], [str(key[1]) for key in keys]
+    return {"tenants": tenants, "customers": customers, "first_tenant": tenants[0], "first_customer": customers[0],
+            "last_tenant": tenants[-1], "last_customer": customers[-1]}
+
+
 def _move_balance(session: Session, customer: Customer, kind: str, points: int, now: datetime) -> None:
     counter, sign = _COUNTERS[kind]
-    values = {CustomerPointsBalance.current_balance: CustomerPointsBalance.current_balance + points, CustomerPointsBalance.updated_at: now}
+    values = {
+        CustomerPointsBalance.current_balance: CustomerPointsBalance.current_balance + points,
+        CustomerPointsBalance.updated_at: now,
+    }
     if counter is not None:
         values[counter] = counter + sign * points
     session.execute(
@@ -301,12 +399,24 @@ class PointsService:
         )
         return [LedgerLine(row.created_at.astimezone(self.ctx.zone), row.points, _description(row)) for row in rows]
 
+    def ledger(self, cursor: str | None, limit: int) -> Page[PointsTransaction]:
+        """The customer's ledger entries, newest first, a page at a time."""
+        customer = self.ctx.require_customer()
+        query = select(PointsTransaction).where(
+            PointsTransaction.tenant_id == customer.tenant_id, PointsTransaction.customer_id == customer.id
+        )
+        return page(
+            self.ctx.session, query, by_newest(PointsTransaction.created_at, PointsTransaction.id), cursor, limit,
+            key_of=lambda row: (row.PointsTransaction.created_at, row.PointsTransaction.id),
+            convert=lambda row: row.PointsTransaction,
+        )
+
     def adjust(self, points: int, reason: str) -> Adjusted:
         """Add (a lot with the usual expiry) or take away (earliest-expiring first) points by hand,
-        with the reason, through the ledger; audited with the balance before and after, and the
-        customer is told. The caller holds the customer row lock and is the vendor's staff.
-        Raises NotEnoughPoints, changing nothing, when taking away more than can be spent."""
-        ctx, staff = self.ctx, self.ctx.staff
+        with the reason, through the ledger; audited, and the customer is told. The caller
+        holds the customer row lock. Raises NotEnoughPoints, changing nothing, when taking
+        away more than can be spent."""
+        ctx, actor = self.ctx, self.ctx.actor
         customer = ctx.require_customer()
         expire_lots(ctx.session, customer, ctx.now)  # expired points can be neither spent nor taken
         before = self._current(customer)
@@ -314,17 +424,17 @@ class PointsService:
         if points > 0:
             entry = _add_lot(
                 ctx.session, customer, points, "adjusted", source="adjustment", description=description, now=ctx.now,
-                expires_at=expiry_for(ctx.tenant, ctx.now), created_by_user_id=staff.id,
+                expires_at=expiry_for(ctx.tenant, ctx.now), created_by_user_id=actor.user_id,
             )
         else:
             entry = debit(
                 ctx.session, customer, -points, transaction_type="adjusted", source="adjustment", description=description,
-                now=ctx.now, created_by=staff.id,
+                now=ctx.now, created_by=actor.user_id,
             )
         ctx.session.flush()
         after = self._current(customer)
         audit.record(
-            ctx.session, ctx.tenant.id, "points.adjusted", actor_type="vendor_user", actor_id=staff.id,
+            ctx.session, ctx.tenant.id, "points.adjusted", actor_type=actor.type, actor_id=actor.id,
             entity_type="customer", entity_id=customer.id, points=points, reason=reason,
             before={"balance": before}, after={"balance": after},
         )

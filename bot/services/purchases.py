@@ -4,19 +4,19 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
 from bot.codes import MEMBER_CODE
 from bot.locales import language_of
-from bot.money import Money, parse_amount, to_minor
+from bot.money import Money, check_amount, parse_amount, to_minor
 from bot.outbound import notify
 from bot.phones import InvalidPhone, to_e164
 from bot.points_rules import PurchaseFacts, award, tier_for, tier_name
 from bot.services import audit, points, voids
 from bot.services.context import Context
-from bot.services.customers import describe, enroll, greeting, lock_customers, route_phone
+from bot.services.customers import describe, enroll, find_member, greeting, lock_customers, route_phone
 from bot.services.missions import complete_missions
 from bot.services.referrals import referrer_of, reward_referral
 from bot.services.rewards import nearest_reward
@@ -43,6 +43,8 @@ class Logged:
     amount: Money
     points: int
     balance: int
+    customer_id: uuid.UUID
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,10 @@ class PurchaseService:
         """Minor units; raises AmountError with the reason as a catalog key."""
         return parse_amount(text, self.currency, self._maximum_major, language_of(self.ctx.tenant))
 
+    def check_amount(self, minor: int) -> int:
+        """An amount already in minor units (as the API takes them), within the same bounds."""
+        return check_amount(minor, self.currency, self._maximum_major)
+
     def read_customer(self, text: str) -> str | None:
         """A member code ('K7Q4XM'), or a phone in any form, in E.164; None if neither. A miss
         counts towards the staff phone's limit of wrong look-ups."""
@@ -101,15 +107,17 @@ class PurchaseService:
 
     def log(self, who: str, amount: int) -> Logged:
         """Record the purchase, earn its points and tell the customer, in this transaction.
-        Everything the purchase causes names it, so that a void can take it back."""
-        ctx, staff = self.ctx, self.ctx.staff
+        Everything the purchase causes names it, so that a void can take it back. The actor is
+        the staff member in their PIN session, or the vendor's API key."""
+        ctx, actor = self.ctx, self.ctx.actor
         customer = self._lock(self._find(who) or self._enroll(who))
         balance = self._balance(customer)
+        before = balance.current_balance
         contributions = award(self._rules(), self._facts(customer, balance, amount))
         earned = sum(c.points for c in contributions)
         purchase = Purchase(
             id=new_id(), tenant_id=ctx.tenant.id, customer_id=customer.id, amount=amount, currency=self.currency,
-            logged_by_user_id=staff.id, logged_via="staff_pin", points_awarded=earned,
+            logged_by_user_id=actor.user_id, logged_via=actor.via, points_awarded=earned,
             points_breakdown=[c.to_json() for c in contributions], created_at=ctx.now,
         )
         ctx.session.add(purchase)
@@ -118,7 +126,7 @@ class PurchaseService:
         if earned:
             points.credit(
                 ctx.session, ctx.tenant, customer, earned, source="purchase", description=say("ledger.purchase", amount=money),
-                now=ctx.now, created_by=staff.id, purchase_id=purchase.id,
+                now=ctx.now, created_by=actor.user_id, purchase_id=purchase.id,
             )
         customer.total_purchases += 1
         customer.total_spent += amount
@@ -126,8 +134,9 @@ class PurchaseService:
         ctx.session.refresh(balance)
         shown = balance.current_balance
         audit.record(
-            ctx.session, ctx.tenant.id, "purchase.logged", actor_type="vendor_user", actor_id=staff.id,
+            ctx.session, ctx.tenant.id, "purchase.logged", actor_type=actor.type, actor_id=actor.id,
             entity_type="purchase", entity_id=purchase.id, amount=amount, points=earned,
+            before={"balance": before}, after={"balance": balance.current_balance},
         )
         self._notify(customer, say(
             "purchase_notice", vendor=ctx.tenant.name, amount=money, points=earned, balance=shown,
@@ -135,7 +144,7 @@ class PurchaseService:
         ))
         self._engage(customer, purchase)
         self._update_tier(customer)
-        return Logged(purchase.id, describe(customer), money, earned, shown)
+        return Logged(purchase.id, describe(customer), money, earned, shown, customer.id, purchase.created_at)
 
     def _engage(self, customer: Customer, purchase: Purchase) -> None:
         """What a purchase also brings: wheel spins, a referral's reward, completed missions."""
@@ -146,6 +155,10 @@ class PurchaseService:
         if customer.total_purchases == 1:
             reward_referral(ctx.session, ctx.outbox, ctx.tenant, customer, ctx.now, purchase.id)
         complete_missions(ctx.session, ctx.outbox, ctx.tenant, customer, ctx.now, {"visit_count", "spend_total"}, purchase.id)
+
+    def get(self, purchase_id: uuid.UUID) -> Purchase | None:
+        """One of this vendor's purchases; another vendor's is as unknown as a made-up id."""
+        return self.ctx.session.get(Purchase, (self.ctx.tenant.id, purchase_id))
 
     def last_voidable(self) -> Voidable | None:
         """This staff member's last purchase, if logged in the last 15 minutes and not voided."""
@@ -177,7 +190,7 @@ class PurchaseService:
         purchase = ctx.session.get(Purchase, key, with_for_update=True, populate_existing=True)
         if purchase.status != "completed" or purchase.created_at <= ctx.now - VOID_WINDOW:
             return "void_expired"
-        return voids.void_purchase(voids.Undo(ctx.session, ctx.outbox, ctx.tenant, purchase, ctx.staff, ctx.now, customers))
+        return voids.void_purchase(voids.Undo(ctx.session, ctx.outbox, ctx.tenant, purchase, ctx.actor, ctx.now, customers))
 
     # Helpers
 
@@ -199,8 +212,7 @@ class PurchaseService:
 
     def _find(self, who: str) -> Customer | None:
         """The customer by E.164 phone or member code."""
-        key = Customer.phone_number if who.startswith("+") else Customer.member_code
-        return self.ctx.session.scalars(select(Customer).where(Customer.tenant_id == self.ctx.tenant.id, key == who)).one_or_none()
+        return find_member(self.ctx.session, self.ctx.tenant.id, who)
 
     def _lock(self, customer: Customer) -> Customer:
         """The customer's row locked, with their referrer's (whom a first purchase rewards), in

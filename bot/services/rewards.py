@@ -15,8 +15,9 @@ from bot.db import ROW_LOCK, insert_on_conflict
 from bot.limits import REDEMPTIONS
 from bot.outbound import notify
 from bot.services import audit, points
-from bot.services.context import Context
+from bot.services.context import Actor, Context
 from bot.services.customers import describe
+from bot.services.pages import Page, SortKey, page
 from flows.base import Msg, say
 from models import (
     Customer, CustomerPointsBalance, PointsLotAllocation, PointsTransaction, Reward, RewardRedemption, Tenant, VendorUser,
@@ -57,6 +58,11 @@ class CodeView:
     when: datetime | None  # fulfilled or cancelled at
     by: str | None  # fulfilled by
     points: int  # paid for it: 0 for a prize won on the wheel
+    customer_id: uuid.UUID
+    created_at: datetime
+
+    def usable(self, now: datetime) -> bool:
+        return self.status == "pending" and self.expires_at > now
 
 
 class RedeemRefused(Exception):
@@ -218,6 +224,15 @@ class RewardService:
         if balance.current_balance < reward.points_required:
             raise RedeemRefused("redeem_not_enough")
 
+    def offered(self, cursor: str | None, limit: int) -> Page[Reward]:
+        """Every reward of the vendor's, switched off or not, in the catalog's order."""
+        query = select(Reward).where(Reward.tenant_id == self.ctx.tenant.id)
+        keys = [SortKey(Reward.position, int), SortKey(Reward.id, uuid.UUID)]
+        return page(
+            self.ctx.session, query, keys, cursor, limit, descending=False,
+            key_of=lambda row: (row.Reward.position, row.Reward.id), convert=lambda row: row.Reward,
+        )
+
     def pending_codes(self) -> list[CodeView]:
         customer = self.ctx.require_customer()
         return [
@@ -255,7 +270,7 @@ class RewardService:
         return [
             CodeView(
                 str(r.id), r.redemption_code, name, describe(customer), r.status, r.expires_at,
-                r.fulfilled_at or r.cancelled_at, staff_name, r.points_deducted,
+                r.fulfilled_at or r.cancelled_at, staff_name, r.points_deducted, r.customer_id, r.created_at,
             )
             for r, name, customer, staff_name in rows
         ]
@@ -266,11 +281,13 @@ class RewardService:
         redemption = self._lock_pending(redemption_id)
         if isinstance(redemption, str):
             return redemption
-        redemption.status, redemption.fulfilled_at, redemption.verified_by_user_id = "fulfilled", ctx.now, ctx.staff.id
+        actor = ctx.actor
+        redemption.status, redemption.fulfilled_at, redemption.verified_by_user_id = "fulfilled", ctx.now, actor.user_id
         reward = ctx.session.get(Reward, (redemption.tenant_id, redemption.reward_id))
         audit.record(
-            ctx.session, ctx.tenant.id, "reward.fulfilled", actor_type="vendor_user", actor_id=ctx.staff.id,
-            entity_type="reward_redemption", entity_id=redemption.id, before={"status": "pending"}, after={"status": "fulfilled"},
+            ctx.session, ctx.tenant.id, "reward.fulfilled", actor_type=actor.type, actor_id=actor.id,
+            entity_type="reward_redemption", entity_id=redemption.id,
+            before={"status": "pending"}, after={"status": "fulfilled"},
         )
         customer = ctx.session.get(Customer, (redemption.tenant_id, redemption.customer_id))
         notify(ctx.session, ctx.outbox, ctx.tenant, customer, say("redemption_fulfilled_notice", reward=reward.name, vendor=ctx.tenant.name))
@@ -282,7 +299,7 @@ class RewardService:
         redemption = self._lock_pending(redemption_id)
         if isinstance(redemption, str):
             return redemption
-        give_back(ctx.session, ctx.outbox, ctx.tenant, redemption, "cancelled", ctx.now, actor=ctx.staff)
+        give_back(ctx.session, ctx.outbox, ctx.tenant, redemption, "cancelled", ctx.now, actor=ctx.actor)
         return "redemption_cancelled"
 
     def _lock_pending(self, redemption_id: str) -> RewardRedemption | str:
@@ -295,7 +312,7 @@ class RewardService:
 
 def give_back(
     session: Session, outbox: list, tenant: Tenant, redemption: RewardRedemption, status: str, now: datetime,
-    actor: VendorUser | None = None,
+    actor: Actor | None = None,
 ) -> None:
     """Cancel or expire a pending redemption: the points come back as new ledger rows, one per
     lot the redemption consumed and with that lot's expiry, and the unit goes back in stock."""
@@ -318,9 +335,9 @@ def give_back(
     )
     redemption.status, redemption.cancelled_at = status, now
     redemption.cancellation_reason = "expired unused" if status == "expired" else "cancelled by staff"
-    redemption.verified_by_user_id = actor.id if actor else None
+    redemption.verified_by_user_id = actor.user_id if actor else None
     audit.record(
-        session, tenant.id, f"reward.{status}", actor_type="vendor_user" if actor else "system",
+        session, tenant.id, f"reward.{status}", actor_type=actor.type if actor else "system",
         actor_id=actor.id if actor else None, entity_type="reward_redemption", entity_id=redemption.id,
         points=redemption.points_deducted, before={"status": "pending"}, after={"status": status},
     )

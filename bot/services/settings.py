@@ -1,17 +1,30 @@
-"""The vendor's configuration changed from its back office rather than its tenant file: through
-the tenant file's own validation, each change audited with what it was before.
+"""The vendor's configuration changed from its back office (the API, the dashboard) rather than
+its tenant file: through the tenant file's own validation, each change audited with what it was
+before.
 
-Reloading the tenant file makes the file the truth again: export before editing the file."""
+Reloading the tenant file makes the file the truth again (a reward created here and missing
+from the file is then removed, or switched off if it was redeemed)."""
 from __future__ import annotations
 
 import uuid
 
 from marshmallow import ValidationError
+from sqlalchemy import func, select
 
 from bot.services import audit
 from bot.services.context import Context
-from bot.services.tenants import RewardSchema, TenantFileError, stock_problem
+from bot.services.tenants import (
+    RewardSchema, TenantFileError, export_tenant, parse_tenant_file, reward_values, stock_problem,
+)
 from models import Reward
+
+# What can change without touching how the vendor is reached or how amounts and phones are read
+# (code, number, country, currency, timezone stay with the file and its operator).
+EDITABLE = (
+    "name", "greeting", "welcome_bonus", "points_expiry_days", "max_purchase_amount", "redemption_valid_hours",
+    "points_rules", "tiers", "referral",
+)
+
 
 # A reward's fields the back office may change, and their columns. The name stays: the tenant
 # file and the wheel's items find the reward by it.
@@ -25,12 +38,69 @@ class SettingsService:
     def __init__(self, ctx: Context):
         self.ctx = ctx
 
-    def update_reward(self, reward_id: uuid.UUID, changes: dict) -> Reward | None:
+    def view(self) -> dict:
+        """The vendor as its tenant file says it, less staff, rewards and the wheel's items."""
+        tenant = self.ctx.tenant
+        return {
+            "code": tenant.vendor_code, "name": tenant.name, "whatsapp_number": tenant.whatsapp_number,
+            "country": tenant.country, "currency": tenant.currency, "timezone": tenant.timezone, **tenant.settings,
+        }
+
+    def update(self, changes: dict) -> dict:
+        """Change some EDITABLE fields; the vendor's whole file with them is validated as
+        `tenants load` would. Raises TenantFileError naming each bad field, changing nothing."""
+        ctx, actor, tenant = self.ctx, self.ctx.actor, self.ctx.tenant
+        refused = {name: ["cannot be changed here"] for name in changes if name not in EDITABLE}
+        if refused:
+            raise TenantFileError(refused)
+        current = export_tenant(ctx.session, tenant)
+        parsed = parse_tenant_file({**current, **changes})
+        before = {name: current.get(name) for name in changes}
+        after = {name: parsed[name] for name in changes}
+        changed = sorted(name for name in changes if before[name] != after[name])
+        if not changed:
+            return self.view()
+        if "name" in changed:
+            tenant.name = after["name"]
+        tenant.settings = {**tenant.settings, **{name: after[name] for name in changed if name != "name"}}
+        audit.record(
+            ctx.session, tenant.id, "tenant.settings_updated", actor_type=actor.type, actor_id=actor.id,
+            entity_type="tenant", entity_id=tenant.id, changed=changed,
+            before={name: before[name] for name in changed}, after={name: after[name] for name in changed},
+        )
+        return self.view()
+
+    def add_reward(self, raw: dict) -> Reward:
+        """A new reward, validated as in the tenant file, last in the catalog."""
+        ctx, actor, tenant = self.ctx, self.ctx.actor, self.ctx.tenant
+        try:
+            item = RewardSchema().load(raw)
+        except ValidationError as error:
+            raise TenantFileError(error.messages) from None
+        taken = ctx.session.scalar(select(Reward.id).where(Reward.tenant_id == tenant.id, Reward.name == item["name"]))
+        if taken is not None:
+            raise TenantFileError({"name": [f"there is already a reward named {item['name']!r}"]})
+        last = ctx.session.scalar(select(func.max(Reward.position)).where(Reward.tenant_id == tenant.id))
+        reward = Reward(tenant_id=tenant.id, name=item["name"], stock_used=0,
+                        **reward_values(tenant, item, 0 if last is None else last + 1))
+        ctx.session.add(reward)
+        ctx.session.flush()
+        audit.record(
+            ctx.session, tenant.id, "reward.created", actor_type=actor.type, actor_id=actor.id,
+            entity_type="reward", entity_id=reward.id, before=None, after=item,
+        )
+        return reward
+
+    def set_stock(self, reward_id: uuid.UUID, stock: int | None) -> Reward | None:
+        """The total offered (None: unlimited), never below the units already redeemed. None if
+        the vendor has no such reward; raises TenantFileError, changing nothing, if refused."""
+        return self.update_reward(reward_id, {"stock": stock}, action="reward.stock_changed")
+
+    def update_reward(self, reward_id: uuid.UUID, changes: dict, action: str = "reward.updated") -> Reward | None:
         """Change some of a reward's REWARD_FIELDS, each validated as in the tenant file; the
-        stock (the total offered, None: unlimited) never below the units already redeemed.
-        None if the vendor has no such reward; raises TenantFileError naming each bad field,
-        changing nothing."""
-        ctx, staff = self.ctx, self.ctx.staff
+        stock never below the units already redeemed. None if the vendor has no such reward;
+        raises TenantFileError naming each bad field, changing nothing."""
+        ctx, actor = self.ctx, self.ctx.actor
         refused = {name: ["cannot be changed here"] for name in changes if name not in REWARD_FIELDS}
         if refused:
             raise TenantFileError(refused)
@@ -46,12 +116,11 @@ class SettingsService:
             raise TenantFileError({"stock": [problem]})
         before = {name: getattr(reward, REWARD_FIELDS[name]) for name in valid}
         changed = sorted(name for name in valid if before[name] != valid[name])
+        for name in changed:
+            setattr(reward, REWARD_FIELDS[name], valid[name])
         if changed:
-            for name in changed:
-                setattr(reward, REWARD_FIELDS[name], valid[name])
             audit.record(
-                ctx.session, ctx.tenant.id, "reward.updated", actor_type="vendor_user", actor_id=staff.id,
-                entity_type="reward", entity_id=reward.id, reward=reward.name,
-                before={name: before[name] for name in changed}, after={name: valid[name] for name in changed},
+                ctx.session, ctx.tenant.id, action, actor_type=actor.type, actor_id=actor.id, entity_type="reward",
+                entity_id=reward.id, before={name: before[name] for name in changed}, after={name: valid[name] for name in changed},
             )
         return reward

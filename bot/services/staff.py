@@ -2,6 +2,9 @@
 good PIN opens."""
 from __future__ import annotations
 
+import hashlib
+import hmac
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,13 +22,19 @@ from models import PinLockout, Tenant, VendorUser
 MAX_PIN_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
 SESSION = timedelta(minutes=10)
-# Each digit run is checked against the slow hash (about 70 ms): a message with more runs that
-# could be the PIN has them all masked instead.
+# A message with more digit runs that could be the PIN has them all masked instead: for staff
+# without a fingerprint yet, each run costs a check against the slow hash (about 70 ms).
 MAX_PIN_CANDIDATES = 3
 
 
 def hash_pin(pin: str) -> str:
     return generate_password_hash(pin)  # scrypt with a random salt
+
+
+def fingerprint_pin(pepper: str, staff_id: uuid.UUID, pin: str) -> str:
+    """A fast keyed fingerprint of a staff member's PIN, to find it inside messages without a
+    slow hash per digit run. Without the pepper (never in the database) it tells nothing."""
+    return hmac.new(pepper.encode(), f"{staff_id}:{pin}".encode(), hashlib.sha256).hexdigest()
 
 
 class PinChoice:
@@ -96,11 +105,12 @@ class StaffService:
     def hide_pin(self, text: str) -> str:
         """`text` with the staff member's PIN masked wherever it appears ("VERIFY 582931",
         "my pin is 582931"). Every candidate is checked, match or not, so the time taken does
-        not tell which one matched."""
+        not tell which one matched: against the PIN's fingerprint, or, for staff who have none
+        yet, against its slow hash."""
         runs = pins.candidates(text)
         if len(runs) > MAX_PIN_CANDIDATES:
             return pins.mask(text, lambda run: run in runs)
-        hidden = {run for run in runs if self._is_pin(run)}
+        hidden = {run for run in runs if self._hides(run)}
         return pins.mask(text, lambda run: run in hidden) if hidden else text
 
     def check_pin(self, text: str) -> PinCheck:
@@ -111,9 +121,11 @@ class StaffService:
         lockout = self._lock_lockout()
         if lockout.locked_until and lockout.locked_until > now:
             return PinCheck(False, locked_until=lockout.locked_until)
-        if self._is_pin(pins.answer(text)):
+        pin = pins.answer(text)
+        if self._is_pin(pin):
             lockout.failed_attempts = 0
             user.session_expires_at = now + SESSION
+            user.pin_fingerprint = self._fingerprint(pin)  # for PINs given as a hash, or under another pepper
             return PinCheck(True)
         lockout.failed_attempts += 1
         self._audit("staff.pin_failed", attempts=lockout.failed_attempts)
@@ -125,17 +137,31 @@ class StaffService:
             return PinCheck(False, locked_until=lockout.locked_until)
         return PinCheck(False, attempts_left=MAX_PIN_FAILURES - lockout.failed_attempts)
 
-    def set_own_pin(self, draft: str) -> None:
-        """The staff member chose their PIN (a `PinChoice` draft they typed twice). It does not
-        end a lockout: that would let a locked phone choose its way out at another vendor."""
+    def set_own_pin(self, draft: str, pin: str) -> None:
+        """The staff member chose their PIN: `draft` (a `PinChoice` draft), confirmed by `pin`,
+        the same PIN typed again. It does not end a lockout: that would let a locked phone choose
+        its way out at another vendor."""
         user = self._user()
-        store_pin_hash(self.ctx.session, user, draft, actor_type="vendor_user", actor_id=user.id)
+        store_pin_hash(
+            self.ctx.session, user, draft, self._fingerprint(pin.strip()), actor_type="vendor_user", actor_id=user.id
+        )
 
     def _is_pin(self, text: str) -> bool:
         if text not in self._checked:
             pin_hash = self._user().pin_hash
             self._checked[text] = bool(pin_hash) and check_password_hash(pin_hash, text)
         return self._checked[text]
+
+    def _hides(self, run: str) -> bool:
+        """Whether a digit run is the PIN, to redact it: by the fingerprint when there is one
+        (microseconds), else by the slow hash."""
+        fingerprint = self._user().pin_fingerprint
+        if fingerprint is None:
+            return self._is_pin(run)
+        return hmac.compare_digest(self._fingerprint(run), fingerprint)
+
+    def _fingerprint(self, pin: str) -> str:
+        return fingerprint_pin(self.ctx.pin_pepper, self._user().id, pin)
 
     def _lock_lockout(self) -> PinLockout:
         """The phone's failure count, locked: after the staff row (the dispatcher's), before any
@@ -152,20 +178,22 @@ class StaffService:
         )
 
 
-def set_pin(session: Session, user: VendorUser, pin: str) -> None:
+def set_pin(session: Session, user: VendorUser, pin: str, pepper: str) -> None:
     """Set or reset a PIN from the command line (refusing weak ones); ends any open session and
     the phone's lockout."""
     problem = pin_problem(pin)
     if problem:
         raise ValueError(f"PIN {problem}")
-    store_pin_hash(session, user, hash_pin(pin))
+    store_pin_hash(session, user, hash_pin(pin), fingerprint_pin(pepper, user.id, pin))
     lockout = session.get(PinLockout, user.phone_number)
     if lockout is not None:
         lockout.failed_attempts, lockout.locked_until = 0, None
 
 
-def store_pin_hash(session: Session, user: VendorUser, pin_hash: str, actor_type: str = "system", actor_id=None) -> None:
-    user.pin_hash = pin_hash
+def store_pin_hash(
+    session: Session, user: VendorUser, pin_hash: str, fingerprint: str, actor_type: str = "system", actor_id=None
+) -> None:
+    user.pin_hash, user.pin_fingerprint = pin_hash, fingerprint
     user.session_expires_at = None
     audit.record(
         session, user.tenant_id, "staff.pin_set", actor_type=actor_type, actor_id=actor_id,

@@ -14,6 +14,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
+from bot.catalog import CATALOG
 from bot.db import insert_on_conflict
 from bot.limits import LIMITS, MESSAGES, STAFF_MESSAGES
 from bot.locales import DEFAULT_LANGUAGE, LOCALES
@@ -22,9 +23,10 @@ from bot.phones import InvalidPhone, to_e164
 from bot.points_rules import RULE_TYPES
 from bot.services import audit
 from bot.services.rewards import HOLDING_STOCK
-from bot.services.staff import hash_pin, pin_problem
+from bot.services.staff import fingerprint_pin, hash_pin, pin_problem
 from bot.vendor_codes import code_problem
 from models import Customer, PointsTransaction, Purchase, Reward, RewardRedemption, Tenant, VendorUser, WheelItem
+from models.base import new_id
 
 # The largest count an INTEGER column holds, and the largest amount (in major units) a file may give.
 _MAX_COUNT = 2**31 - 1
@@ -260,6 +262,23 @@ class RateLimitsSchema(Schema.from_dict({
 BUSINESS_TYPES = ("restaurant", "bar", "salon", "shop", "pharmacy", "fashion", "services", "other")
 
 
+class TemplateSchema(Schema):
+    """An approved WhatsApp template (Twilio Content) for one message kind, for pushes outside
+    the 24-hour window: its variables name the message's parameters, in the template's order."""
+
+    class Meta:
+        unknown = RAISE
+
+    content_sid = fields.String(required=True, validate=validate.Regexp(
+        r"^HX[0-9a-fA-F]{32}$", error="must be a Twilio Content SID: HX and 32 hex digits"))
+    variables = fields.List(fields.String(validate=validate.Length(1, 50)), load_default=list)
+
+
+def _message_kind(value: str) -> None:
+    if value not in CATALOG[DEFAULT_LANGUAGE]:
+        raise ValidationError(f"{value!r} is not a message the bot sends")
+
+
 class TenantFileSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -285,11 +304,19 @@ class TenantFileSchema(Schema):
     missions = fields.List(fields.Nested(MissionSchema), load_default=list)
     referral = fields.Nested(ReferralSchema, load_default=None)
     rate_limits = fields.Nested(RateLimitsSchema, load_default=lambda: RateLimitsSchema().load({}))
+    # Delivery: the SMS number, WhatsApp templates by message kind, the senders' pace, reminders, a cap.
+    sms_number = fields.String(load_default=None, validate=_e164)
+    templates = fields.Dict(keys=fields.String(validate=_message_kind), values=fields.Nested(TemplateSchema), load_default=dict)
+    messages_per_second = fields.Integer(load_default=10, strict=True, validate=validate.Range(0, 1000))  # 0: unpaced
+    expiry_reminder_days = fields.Integer(load_default=7, strict=True, validate=validate.Range(0, 365))  # 0: none
+    marketing_per_week = fields.Integer(load_default=None, strict=True, validate=validate.Range(0, 100))  # None: no cap
 
     @post_load
     def normalise_phones(self, data, **kwargs):
         """Numbers in E.164; staff phones typed in local form are read in the vendor's country."""
         data["whatsapp_number"] = to_e164(data["whatsapp_number"])
+        if data["sms_number"]:
+            data["sms_number"] = to_e164(data["sms_number"])
         errors = {}
         for index, member in enumerate(data["staff"]):
             try:
@@ -389,9 +416,10 @@ class ReloadRefused(TenantFileError):
         self.vendor = f"{tenant.vendor_code} ({tenant.name})"
 
 
-def load_tenant(session: Session, config: dict, force: bool = False) -> LoadResult:
+def load_tenant(session: Session, config: dict, force: bool = False, pin_pepper: str | None = None) -> LoadResult:
     """Create or update the vendor described by a parsed tenant file. Idempotent: loading the
-    same file again changes no row (a PIN is rehashed only when it no longer matches).
+    same file again changes no row (a PIN is rehashed only when it no longer matches). A file
+    with PINs in clear needs `pin_pepper` (Config.pin_pepper) for their fingerprints.
 
     Two first loads of one vendor at once meet on its unique code: one creates it, the other
     waits for it, then updates it like any reload. A reload that would change the currency or
@@ -412,7 +440,7 @@ def load_tenant(session: Session, config: dict, force: bool = False) -> LoadResu
     if assign(tenant, "settings", settings):
         changed.append("settings")
     session.flush()
-    changed += _sync_staff(session, tenant, config["staff"])
+    changed += _sync_staff(session, tenant, config["staff"], pin_pepper)
     changed += sync_rewards(session, tenant, config["rewards"])
     changed += sync_wheel(session, tenant, (config["wheel"] or {}).get("items", []))
     if created or changed:
@@ -454,7 +482,7 @@ def assign(row, attribute: str, value) -> bool:
     return True
 
 
-def _sync_staff(session: Session, tenant: Tenant, staff: list[dict]) -> list[str]:
+def _sync_staff(session: Session, tenant: Tenant, staff: list[dict], pin_pepper: str | None) -> list[str]:
     existing = {
         user.phone_number: user
         for user in session.scalars(select(VendorUser).where(VendorUser.tenant_id == tenant.id))
@@ -463,25 +491,39 @@ def _sync_staff(session: Session, tenant: Tenant, staff: list[dict]) -> list[str
     for member in staff:
         user = existing.pop(member["phone"], None)
         if user is None:
-            user = VendorUser(tenant_id=tenant.id, phone_number=member["phone"])
+            # Its id now, not at the flush: its PIN's fingerprint is keyed by it.
+            user = VendorUser(tenant_id=tenant.id, id=new_id(), phone_number=member["phone"])
             session.add(user)
         touched = [
             assign(user, "full_name", member["name"]),
             assign(user, "role", member["role"]),
             assign(user, "is_active", True),
+            _sync_pin(user, member, pin_pepper),
         ]
-        pin = member.get("pin")
-        if pin and not (user.pin_hash and check_password_hash(user.pin_hash, pin)):
-            user.pin_hash = hash_pin(pin)
-            touched.append(True)
-        if "pin_hash" in member:
-            touched.append(assign(user, "pin_hash", member["pin_hash"]))
         if any(touched):
             changed.append(f"staff {member['phone']}")
     for user in existing.values():  # dropped from the file: kept for history, but disabled
         if assign(user, "is_active", False):
             changed.append(f"staff {user.phone_number} removed")
     return changed
+
+
+def _sync_pin(user: VendorUser, member: dict, pin_pepper: str | None) -> bool:
+    """A PIN in clear is rehashed only when it no longer matches, and gets its fingerprint; a
+    `pin_hash` is stored as it is, and drops the fingerprint of the PIN it replaces (the PIN's
+    next right check gives it one). True when the row changed."""
+    pin = member.get("pin")
+    if pin:
+        if pin_pepper is None:
+            raise ValueError("a tenant file with PINs in clear is loaded with the PIN pepper")
+        rehashed = not (user.pin_hash and check_password_hash(user.pin_hash, pin))
+        if rehashed:
+            user.pin_hash = hash_pin(pin)
+        return assign(user, "pin_fingerprint", fingerprint_pin(pin_pepper, user.id, pin)) or rehashed
+    if "pin_hash" in member and assign(user, "pin_hash", member["pin_hash"]):
+        user.pin_fingerprint = None
+        return True
+    return False
 
 
 def sync_rewards(session: Session, tenant: Tenant, rewards: list[dict]) -> list[str]:

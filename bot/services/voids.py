@@ -21,11 +21,12 @@ from bot.money import Money
 from bot.outbound import notify
 from bot.points_rules import tier_name
 from bot.services import audit, points
+from bot.services.context import Actor
 from bot.services.spins import move_spins, unused_spins
 from flows.base import say
 from models import (
     AuditLog, Customer, CustomerPointsBalance, MissionCompletion, PointsTransaction, Purchase, Referral, SpinCredit, Tenant,
-    VendorUser, WhatsAppMessage,
+    WhatsAppMessage,
 )
 
 
@@ -37,7 +38,7 @@ class Undo:
     outbox: list
     tenant: Tenant
     purchase: Purchase
-    staff: VendorUser
+    actor: Actor  # the staff member in their PIN session, or the vendor's API key
     now: datetime
     customers: dict[uuid.UUID, Customer]  # all it reaches, locked
     points_back: Counter = field(default_factory=Counter)  # points taken back, by customer
@@ -87,7 +88,7 @@ def _take_back_points(undo: Undo) -> None:
         taken = sum(lot.points for lot in lots)
         points.debit(
             undo.session, undo.customers[customer_id], taken, transaction_type="reversed", source="void",
-            description=say("ledger.void", amount=undo.money), now=undo.now, lots=lots, created_by=undo.staff.id,
+            description=say("ledger.void", amount=undo.money), now=undo.now, lots=lots, created_by=undo.actor.user_id,
             purchase_id=undo.purchase.id,
         )
         undo.points_back[customer_id] += taken
@@ -163,12 +164,13 @@ def void_purchase(undo: Undo) -> str:
     for effect in EFFECTS:
         effect.reverse(undo)
     purchase, customer = undo.purchase, undo.customers[undo.purchase.customer_id]
-    purchase.status, purchase.voided_at, purchase.voided_by_user_id = "voided", undo.now, undo.staff.id
+    purchase.status, purchase.voided_at, purchase.voided_by_user_id = "voided", undo.now, undo.actor.user_id
     _restore_totals(undo, customer)
+    balance = undo.session.get(CustomerPointsBalance, (customer.tenant_id, customer.id)).current_balance
     audit.record(
-        undo.session, undo.tenant.id, "purchase.voided", actor_type="vendor_user", actor_id=undo.staff.id,
+        undo.session, undo.tenant.id, "purchase.voided", actor_type=undo.actor.type, actor_id=undo.actor.id,
         entity_type="purchase", entity_id=purchase.id, points=sum(undo.points_back.values()),
-        spins=sum(undo.spins_back.values()),
+        spins=sum(undo.spins_back.values()), before={"status": "completed"}, after={"status": "voided", "balance": balance},
     )
     _tell(undo)
     return "voided"

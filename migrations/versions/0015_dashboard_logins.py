@@ -1,7 +1,7 @@
 """The owner's dashboard: one-time sign-in links (sent by the bot on DASHBOARD) and browser sessions.
 
 Revision ID: 0015
-Revises: 0005
+Revises: 0016
 Create Date: 2026-11-26 07:04:38.874581
 """
 from alembic import op
@@ -10,7 +10,7 @@ import models.base
 
 
 revision = '0015'
-down_revision = '0005'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,301 @@
+"""Benchmark of the delivery engine: queued pushes sent by real `rq worker` processes to a local
+fake of Twilio's REST API (tests/fake_twilio.py), pacing off.
+
+What it measures, side by side in one run:
+  1. reference: the twilio client posting straight to the fake from --workers processes, no
+     database and no queue: the ceiling of this machine for these sends;
+  2. engine: --pushes queued pushes (rows in whatsapp_messages, handed to RQ in batches of 500)
+     sent by --workers RQ workers: sends/s, and the peak memory of a worker with its work horse;
+  3. crash: the same again while one worker is killed with SIGKILL (with its work horse) a
+     third of the way through and a new one started; `flask --app wsgi outbox reconcile` runs
+     every few seconds, as the scheduler would.
+Each engine run checks that the fake received exactly --pushes messages, none twice (the fake
+counts our message ids from the StatusCallback URLs), and that no row is left `sending`.
+
+How: it drops and recreates the database `bench_outbound`, loads examples/tenant.json with
+messages_per_second 0 (no pacing), writes the members (each wrote once, so WhatsApp's window is
+open) and their pushes with SQL, uses Redis db 5 (flushed) and ports 5500-5599.
+
+Run from the project root (figures are noisy on a shared machine: run it twice, take the median):
+
+    .venv/bin/python bench/outbound.py [--pushes 100000] [--workers 4] [--members 10000]
+
+Exits 1 when a check fails; the target is 1,000 sends/s or more (reported, with the ratio to the
+reference).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psycopg2
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot import migrate  # noqa: E402
+from bot.config import Config, normalise_database_url  # noqa: E402
+from bot.runtime import build  # noqa: E402
+from bot.services.tenants import load_tenant, parse_tenant_file  # noqa: E402
+
+PG_URL = "postgresql://postgres@127.0.0.1:5432"
+DB_NAME = "bench_outbound"
+DATABASE_URL = normalise_database_url(f"{PG_URL}/{DB_NAME}")
+REDIS_URL = "redis://127.0.0.1:6379/5"
+FAKE_PORT = 5580
+ACCOUNT_SID = "AC" + "0" * 32
+AUTH_TOKEN = "bench-outbound-auth-token"
+LEASE = 10  # seconds: a killed worker's claims are settled soon after
+TARGET = 1000.0  # sends/s
+BIN = ROOT / ".venv" / "bin"
+WORKER = (str(BIN / "rq"), "worker", "--with-scheduler", "-c", "workers.rq_config", "--url", REDIS_URL, "default")
+
+
+def env() -> dict:
+    return {
+        **os.environ, "DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL, "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_API_BASE": f"http://127.0.0.1:{FAKE_PORT}",
+        "PUBLIC_BASE_URL": "https://bench.example.test", "OUTBOX_LEASE_SECONDS": str(LEASE),
+    }
+
+
+def sql(statement: str, params: dict | None = None) -> list[tuple]:
+    connection = psycopg2.connect(DATABASE_URL.replace("+psycopg2", ""))
+    try:
+        with connection, connection.cursor() as cursor:
+            cursor.execute(statement, params)
+            return cursor.fetchall() if cursor.description else []
+    finally:
+        connection.close()
+
+
+def recreate_database(members: int) -> None:
+    connection = psycopg2.connect(f"{PG_URL}/postgres")
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        cursor.execute(f"CREATE DATABASE {DB_NAME}")
+    connection.close()
+    migrate.upgrade(DATABASE_URL)
+    runtime = build(Config.from_env(env()))
+    with runtime.db.transaction() as session:
+        vendor = json.loads((ROOT / "examples" / "tenant.json").read_text())
+        load_tenant(session, parse_tenant_file({**vendor, "messages_per_second": 0}))
+    runtime.db.engine.dispose()
+    sql("""INSERT INTO customers (tenant_id, id, phone_number, source, language, opted_in, conversation_state,
+               total_purchases, total_spent, spin_credits, created_at, updated_at)
+           SELECT t.id, gen_random_uuid(), '+23491' || lpad(n::text, 8, '0'), 'bench', 'en', true, '{}', 0, 0, 0, now(), now()
+           FROM tenants t, generate_series(1, %(members)s) n""", {"members": members})
+    sql("""INSERT INTO whatsapp_messages (tenant_id, id, customer_id, direction, channel, from_number, to_number, body,
+               media, message_sid, status, created_at)
+           SELECT c.tenant_id, gen_random_uuid(), c.id, 'inbound', 'whatsapp', c.phone_number, t.whatsapp_number, 'BAL',
+               '[]', 'SMin' || c.id, 'received', now()
+           FROM customers c JOIN tenants t ON t.id = c.tenant_id""")
+
+
+def queue_pushes(pushes: int, members: int, tag: str) -> None:
+    """Write the pushes as queued rows, then hand them to RQ as the app does after a commit."""
+    per_member = -(-pushes // members)
+    sql("""INSERT INTO whatsapp_messages (tenant_id, id, customer_id, direction, channel, from_number, to_number, body,
+               media, status, triggered_by, category, attempts, created_at, enqueued_at)
+           SELECT tenant_id, gen_random_uuid(), id, 'outbound', 'whatsapp', whatsapp_number, phone_number,
+               %(tag)s || ' push ' || n || ' to ' || phone_number, '[]', 'queued', 'bench', 'transactional', 0, now(), now()
+           FROM (SELECT c.tenant_id, c.id, t.whatsapp_number, c.phone_number, n
+                 FROM customers c JOIN tenants t ON t.id = c.tenant_id, generate_series(1, %(per)s) n
+                 ORDER BY n, c.id LIMIT %(pushes)s) due""", {"tag": tag, "per": per_member, "pushes": pushes})
+    keys = sql("SELECT tenant_id, id FROM whatsapp_messages WHERE status = 'queued' AND body LIKE %(tag)s ORDER BY created_at, id",
+               {"tag": f"{tag} %"})
+    runtime = build(Config.from_env(env()))
+    runtime.deliver(keys)
+
+
+def statuses() -> dict:
+    return dict(sql("SELECT status, count(*) FROM whatsapp_messages WHERE direction = 'outbound' GROUP BY status"))
+
+
+class Processes:
+    def __init__(self, log=subprocess.DEVNULL):
+        self.running: list[subprocess.Popen] = []
+        self.log = log  # where the workers and the fake write
+
+    def start(self, *command: str) -> subprocess.Popen:
+        process = subprocess.Popen(command, cwd=ROOT, env=env(), stdout=self.log, stderr=subprocess.STDOUT)
+        self.running.append(process)
+        return process
+
+    def kill(self, process: subprocess.Popen) -> None:
+        """SIGKILL the process and all it started (an RQ work horse has a process group of its own)."""
+        for pid in [*descendants(process.pid), process.pid]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        process.wait(10)
+
+    def stop_all(self) -> None:
+        for process in self.running:
+            if process.poll() is None:
+                self.kill(process)
+        self.running = []
+
+
+def descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                parent = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    found, stack = [], [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def fake_stats(what: str = "stats") -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{FAKE_PORT}/_fake/{what}", timeout=10) as response:
+        return json.loads(response.read())
+
+
+def start_fake(processes: Processes) -> subprocess.Popen:
+    fake = processes.start(str(BIN / "python"), "-m", "tests.fake_twilio", "--port", str(FAKE_PORT))
+    for _ in range(100):
+        try:
+            fake_stats()
+            return fake
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("the fake Twilio did not start")
+
+
+def run_engine(args, processes: Processes, tag: str, crash: bool) -> dict:
+    """One run: fresh fake, workers started, pushes queued, until every row is sent."""
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    fake = start_fake(processes)
+    workers = [processes.start(*WORKER)
+               for _ in range(args.workers)]
+    time.sleep(2)  # the workers are listening
+    queue_pushes(args.pushes, args.members, tag)
+    started, peak, killed_at, last_reconcile = time.perf_counter(), 0.0, None, 0.0
+    deadline = started + args.timeout
+    while True:
+        counts = statuses()
+        done = counts.get("sent", 0) - args.done_before
+        peak = max([peak] + [rss_mb(w.pid) + sum(rss_mb(c) for c in descendants(w.pid)) for w in workers if w.poll() is None])
+        if crash and killed_at is None and done >= args.pushes // 3:
+            victim = workers.pop(0)
+            processes.kill(victim)
+            killed_at = time.perf_counter() - started
+            workers.append(processes.start(*WORKER))
+        if killed_at is not None and time.perf_counter() - last_reconcile > LEASE / 2:
+            subprocess.run([str(BIN / "flask"), "--app", "wsgi", "outbox", "reconcile"], cwd=ROOT, env=env(),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+            last_reconcile = time.perf_counter()
+        if done >= args.pushes and not counts.get("sending") and not counts.get("queued"):
+            break
+        if time.perf_counter() > deadline:
+            break
+        time.sleep(0.25)
+    seconds = time.perf_counter() - started
+    stats = fake_stats()
+    ours = {str(row[0]) for row in sql("SELECT id FROM whatsapp_messages WHERE body LIKE %(tag)s", {"tag": f"{tag} %"})}
+    stats["exactly ours"] = set(fake_stats("arrivals")) == ours
+    for process in [*workers, fake]:
+        processes.kill(process)
+    args.done_before += args.pushes
+    return {"seconds": seconds, "rate": args.pushes / seconds, "peak_mb": peak, "fake": stats, "statuses": statuses(),
+            "killed_at": killed_at}
+
+
+REFERENCE = """
+import sys
+from twilio.rest import Client
+client = Client(sys.argv[1], "token")
+client.api.base_url = sys.argv[2]
+for i in range(int(sys.argv[3])):
+    client.messages.create(from_="whatsapp:+14155238886", to="whatsapp:+2349100000001", body=f"reference {sys.argv[4]} {i}")
+"""
+
+
+def run_reference(args, processes: Processes, count: int) -> float:
+    fake = start_fake(processes)
+    started = time.perf_counter()
+    senders = [processes.start(str(BIN / "python"), "-c", REFERENCE, ACCOUNT_SID, f"http://127.0.0.1:{FAKE_PORT}",
+                               str(count // args.workers), str(n)) for n in range(args.workers)]
+    for sender in senders:
+        sender.wait()
+    seconds = time.perf_counter() - started
+    accepted = fake_stats()["accepted"]
+    processes.kill(fake)
+    return accepted / seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pushes", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--members", type=int, default=10_000)
+    parser.add_argument("--reference", type=int, default=20_000, help="sends in the reference run")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds an engine run may take")
+    parser.add_argument("--log", type=argparse.FileType("w"), default=subprocess.DEVNULL, help="file for the workers' logs")
+    args = parser.parse_args()
+    args.done_before = 0
+    processes = Processes(args.log)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        print(f"preparing {args.members:,} members...", flush=True)
+        recreate_database(args.members)
+        print("reference: the twilio client straight to the fake...", flush=True)
+        reference = run_reference(args, processes, args.reference)
+        print(f"engine: {args.pushes:,} pushes, {args.workers} workers...", flush=True)
+        clean = run_engine(args, processes, "clean", crash=False)
+        print("engine with a worker killed mid-run...", flush=True)
+        crash = run_engine(args, processes, "crash", crash=True)
+    finally:
+        processes.stop_all()
+    print(f"\n{'run':<34}{'sends/s':>10}{'seconds':>10}{'vs reference':>14}{'peak MB/worker':>16}")
+    print(f"{'reference (client, no DB, no queue)':<34}{reference:>10,.0f}{'':>10}{'1.00':>14}{'':>16}")
+    for name, run in (("engine", clean), ("engine, one worker SIGKILLed", crash)):
+        print(f"{name:<34}{run['rate']:>10,.0f}{run['seconds']:>10.1f}{run['rate'] / reference:>14.2f}{run['peak_mb']:>16.0f}")
+    print(f"\n{args.workers} workers; the kill came at {crash['killed_at'] or 0:.1f} s; final rows: {crash['statuses']}")
+    checks = []
+    for name, run in (("engine", clean), ("crash", crash)):
+        fake = run["fake"]
+        checks += [
+            (fake["accepted"] == args.pushes and fake["distinct"] == args.pushes and fake["exactly ours"],
+             f"{name}: the fake received exactly the {args.pushes:,} pushes ({fake['accepted']:,}, {fake['distinct']:,} distinct)"),
+            (fake["duplicates"] == 0, f"{name}: no duplicates ({fake['duplicates']})"),
+            (not run["statuses"].get("sending") and not run["statuses"].get("queued"), f"{name}: none stuck"),
+        ]
+    checks.append((clean["rate"] >= TARGET, f"engine {clean['rate']:,.0f} sends/s (target {TARGET:,.0f})"))
+    print("\nchecks:")
+    for passed, text in checks:
+        print(f"  {'ok  ' if passed else 'FAIL'} {text}")
+    return 0 if all(passed for passed, _ in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""The senders: hand one planned send to Twilio (or print it) and say what came back, in the
+delivery engine's terms (an `Answer`: a SID, or a code from its ANSWERS table)."""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+
+import requests
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+from urllib3.exceptions import NewConnectionError
+
+from bot.config import Config
+from bot.services.delivery import Answer, Lookup, Send
+
+WHATSAPP_PREFIX = "whatsapp:"
+TWILIO_API = "https://api.twilio.com"
+# A send never takes longer than this, so that a worker checking its lease before each send
+# never sends after the lease ran out (see workers/outbound.py).
+MAX_SEND_SECONDS = 15.0
+CLOCK_SKEW = timedelta(minutes=5)  # between our clock and Twilio's, when matching a lookup
+
+
+def send_timeout(config: Config) -> float:
+    return min(MAX_SEND_SECONDS, config.outbox_lease_seconds / 4)
+
+
+class ConsoleSender:
+    """For development without a Twilio account: prints instead of sending."""
+
+    def send(self, send: Send) -> Answer:
+        media = f" [{', '.join(send.media)}]" if send.media else ""
+        template = f" (template {send.content_sid} {json.dumps(send.content_variables)})" if send.content_sid else ""
+        print(f"[outbound {send.channel} to {send.to_number}] {send.body}{media}{template}", flush=True)
+        return Answer(sid=f"SMconsole{uuid.uuid4().hex[:25]}")
+
+    def find(self, lookup: Lookup, known: set[str]) -> str | None:
+        return None  # nothing printed can be looked up: a lost claim is printed again
+
+
+class TwilioSender:
+    def __init__(self, config: Config):
+        http_client = TwilioHttpClient(timeout=send_timeout(config))
+        # Proxies from the environment are read once, here, rather than on every send.
+        http_client.proxy = requests.utils.get_environ_proxies(config.twilio_api_base or TWILIO_API) or None
+        http_client.session.trust_env = False
+        self.client = Client(config.twilio_account_sid, config.twilio_auth_token, http_client=http_client)
+        if config.twilio_api_base:
+            self.client.api.base_url = config.twilio_api_base
+        self.public_base_url = config.public_base_url
+
+    def send(self, send: Send) -> Answer:
+        options = {}
+        if self.public_base_url:
+            # The message's own id rides in the URL: a receipt that beats the SID's write finds its row.
+            tenant_id, message_id = send.key
+            options["status_callback"] = f"{self.public_base_url}/webhooks/twilio/status/{tenant_id}/{message_id}"
+        if send.content_sid:
+            options["content_sid"] = send.content_sid
+            options["content_variables"] = json.dumps(send.content_variables or {})
+        else:
+            options["body"] = send.body
+            if send.media:
+                options["media_url"] = [self._absolute(url) for url in send.media]
+        try:
+            sent = self.client.messages.create(from_=_address(send.channel, send.from_number), to=_address(send.channel, send.to_number), **options)
+        except Exception as error:  # every failure is an answer: the engine decides what it means
+            return answer_for(error)
+        return Answer(sid=sent.sid)
+
+    def find(self, lookup: Lookup, known: set[str]) -> str | None:
+        """The SID of this message at Twilio, if it got there: Messages to its number sent since
+        it was written, from its sender, with its text (or any text, for a template), not
+        already another message's."""
+        since = lookup.created_at - CLOCK_SKEW
+        candidates = self.client.messages.list(
+            to=_address(lookup.channel, lookup.to_number), date_sent_after=since.date(), page_size=100, limit=500,
+        )
+        matches = [
+            message for message in candidates
+            if message.from_ == _address(lookup.channel, lookup.from_number)
+            and (lookup.content_sid or message.body == lookup.body)
+            and message.sid not in known
+            and (message.date_created is None or message.date_created >= since)
+        ]
+        matches.sort(key=lambda message: message.date_created or since)
+        return matches[0].sid if matches else None
+
+    def _absolute(self, url: str) -> str:
+        return url if "://" in url or not self.public_base_url else self.public_base_url + url
+
+
+def _address(channel: str, number: str) -> str:
+    return WHATSAPP_PREFIX + number if channel == "whatsapp" else number
+
+
+def answer_for(error: Exception) -> Answer:
+    """Twilio's refusal or a transport failure, as a code of the delivery engine's ANSWERS."""
+    if isinstance(error, TwilioRestException):
+        if error.status == 429:
+            return Answer(code=str(error.code or "http_429"), text=error.msg or "")
+        if error.status >= 500:
+            return Answer(code="http_5xx", text=f"HTTP {error.status}: {error.msg}"[:255])
+        return Answer(code=str(error.code or f"http_{error.status}"), text=str(error.msg or "")[:255])
+    if isinstance(error, (requests.ConnectTimeout, requests.exceptions.SSLError)) or _refused(error):
+        return Answer(code="connection_refused", text=str(error)[:255])
+    if isinstance(error, requests.Timeout):
+        return Answer(code="timeout", text=str(error)[:255])
+    return Answer(code="no_response", text=f"{type(error).__name__}: {error}"[:255])
+
+
+def _refused(error: Exception) -> bool:
+    """The connection could not be opened, so nothing was sent."""
+    reason = getattr(error.args[0], "reason", None) if isinstance(error, requests.ConnectionError) and error.args else None
+    return isinstance(reason, NewConnectionError)

@@ -1,0 +1,99 @@
+"""Daily metrics: each vendor's figures for one day in its timezone. Recomputing a day replaces
+its row, so the scheduled job and the command can run any number of times."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, union
+from sqlalchemy.orm import Session
+
+from bot.db import insert_on_conflict
+from models import (
+    Customer, DailyMetrics, PointsTransaction, Purchase, RewardRedemption, SpinHistory, Tenant, WhatsAppMessage,
+)
+
+FIGURES = (
+    "new_members", "active_members", "purchases", "revenue", "points_issued", "points_redeemed", "points_expired",
+    "redemptions", "spins", "messages_in", "messages_out", "delivered", "read", "failed", "skipped",
+)
+
+
+@dataclass(frozen=True)
+class Day:
+    tenant: Tenant
+    day: date
+
+    @property
+    def bounds(self) -> tuple[datetime, datetime]:
+        """The local day as a UTC range (23 or 25 hours long when the clocks change)."""
+        zone = ZoneInfo(self.tenant.timezone)
+        start = datetime.combine(self.day, time(), tzinfo=zone)
+        return start, datetime.combine(self.day + timedelta(days=1), time(), tzinfo=zone)
+
+
+def yesterday(tenant: Tenant, now: datetime) -> date:
+    return now.astimezone(ZoneInfo(tenant.timezone)).date() - timedelta(days=1)
+
+
+def compute(session: Session, tenant: Tenant, day: date, now: datetime) -> dict:
+    """Compute the day and store it in place of any earlier computation; returns the figures."""
+    figures = _figures(session, Day(tenant, day))
+    values = {"tenant_id": tenant.id, "metric_date": day, "computed_at": now, **figures}
+    insert_on_conflict(session, DailyMetrics, values, ["tenant_id", "metric_date"],
+                       update={name: value for name, value in values.items() if name not in ("tenant_id", "metric_date")})
+    return figures
+
+
+def figures(session: Session, tenant: Tenant, day: date) -> dict:
+    """The day's figures as they stand, stored nowhere (today's, or a day not computed yet)."""
+    return _figures(session, Day(tenant, day))
+
+
+def computed(session: Session, tenant: Tenant, day: date) -> bool:
+    return session.get(DailyMetrics, (tenant.id, day)) is not None
+
+
+def _figures(session: Session, day: Day) -> dict:
+    tenant_id = day.tenant.id
+    start, end = day.bounds
+
+    def during(model):
+        return model.tenant_id == tenant_id, model.created_at >= start, model.created_at < end
+
+    def scalar(query) -> int:
+        return int(session.scalar(query) or 0)  # PostgreSQL sums bigints as numeric
+
+    completed = (*during(Purchase), Purchase.status == "completed")
+    active = union(
+        select(WhatsAppMessage.customer_id).where(*during(WhatsAppMessage), WhatsAppMessage.direction == "inbound",
+                                                  WhatsAppMessage.customer_id.is_not(None)),
+        select(Purchase.customer_id).where(*completed),
+    ).subquery()
+    points = dict(session.execute(
+        select(PointsTransaction.transaction_type, func.sum(PointsTransaction.points))
+        .where(*during(PointsTransaction)).group_by(PointsTransaction.transaction_type)
+    ).all())
+    messages = session.execute(
+        select(WhatsAppMessage.direction, WhatsAppMessage.status, func.count())
+        .where(*during(WhatsAppMessage)).group_by(WhatsAppMessage.direction, WhatsAppMessage.status)
+    ).all()
+    out = {status: n for direction, status, n in messages if direction == "outbound"}
+    return {
+        "new_members": scalar(select(func.count()).where(*during(Customer))),
+        "active_members": scalar(select(func.count()).select_from(active)),
+        "purchases": scalar(select(func.count()).where(*completed)),
+        "revenue": scalar(select(func.sum(Purchase.amount)).where(*completed)),
+        "points_issued": int(points.get("earned") or 0),
+        "points_redeemed": -int(points.get("redeemed") or 0),
+        "points_expired": -int(points.get("expired") or 0),
+        "redemptions": scalar(select(func.count()).where(*during(RewardRedemption))),
+        "spins": scalar(select(func.count()).where(*during(SpinHistory))),
+        "messages_in": sum(n for direction, _, n in messages if direction == "inbound"),
+        "messages_out": sum(n for status, n in out.items() if status != "skipped"),
+        "delivered": out.get("delivered", 0) + out.get("read", 0),
+        "read": out.get("read", 0),
+        "failed": out.get("failed", 0) + out.get("undelivered", 0),
+        "skipped": out.get("skipped", 0),
+    }

@@ -1,0 +1,58 @@
+"""API idempotency under real concurrency (PostgreSQL only): a till that retries while its first
+request is still running never logs a purchase twice."""
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import select
+
+from models import ApiIdempotencyKey, Customer, Purchase, WhatsAppMessage
+from tests.api_client import Api, api  # noqa: F401 (fixture)
+from tests.conftest import balance_of, count
+
+CUSTOMER = "+2348031234567"
+
+
+def all_at_once(app, key: str, requests: list[tuple[dict, str]]) -> list:
+    """POST the purchases, each (body, Idempotency-Key), from threads released together."""
+    barrier = threading.Barrier(len(requests))
+
+    def post(request):
+        client = Api(app, key)
+        barrier.wait()
+        return client.post("/purchases", request[0], idempotency_key=request[1])
+
+    with ThreadPoolExecutor(max_workers=len(requests)) as pool:
+        return list(pool.map(post, requests))
+
+
+def test_two_identical_purchases_at_once_log_one(app, api, db):
+    body = {"customer": CUSTOMER, "amount": 1_500_000}
+    first, second = all_at_once(app, api.key, [(body, "sale-1"), (body, "sale-1")])
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert first.get_json() == second.get_json()
+    assert sorted(r.headers.get("Idempotent-Replayed", "no") for r in (first, second)) == ["no", "true"]
+    assert count(db, Purchase) == 1 and count(db, Customer) == 1 and count(db, ApiIdempotencyKey) == 1
+    assert balance_of(db, CUSTOMER) == 220
+    assert count(db, WhatsAppMessage, WhatsAppMessage.direction == "outbound") == 2  # welcome and receipt, once
+
+
+def test_ten_retries_racing_with_other_sales_count_each_sale_once(app, api, db):
+    retried = {"customer": CUSTOMER, "amount": 100_000}
+    others = [({"customer": f"+23480312300{i:02d}", "amount": 100_000}, f"other-{i}") for i in range(5)]
+    answers = all_at_once(app, api.key, [(retried, "sale-1")] * 10 + others)
+    assert all(answer.status_code == 201 for answer in answers)
+    assert len({answer.get_json()["id"] for answer in answers[:10]}) == 1
+    assert count(db, Purchase) == 6
+    with db.sessions() as session:
+        assert session.scalar(select(Customer.total_purchases).where(Customer.phone_number == CUSTOMER)) == 1
+
+
+def test_one_idempotency_key_racing_with_two_bodies_logs_only_one(app, api, db):
+    a, b = {"customer": CUSTOMER, "amount": 100_000}, {"customer": CUSTOMER, "amount": 200_000}
+    answers = all_at_once(app, api.key, [(a, "sale-1"), (b, "sale-1")])
+    assert sorted(answer.status_code for answer in answers) == [201, 422]
+    refused = next(answer for answer in answers if answer.status_code == 422)
+    assert refused.get_json()["type"] == "/api/v1/docs#idempotency-key-reused"
+    assert count(db, Purchase) == 1

@@ -1,0 +1,107 @@
+"""Set-based points expiry (PostgreSQL): the same ledger as the customer-by-customer rule, no
+mismatch, and customers busy with a message are skipped, never waited for."""
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+
+from sqlalchemy import select, text
+
+from bot.services.points import ledger_mismatches
+from models import Customer, CustomerPointsBalance, PointsLotAllocation, PointsTransaction
+from models.base import new_id, utcnow
+from workers.points import expire_one_by_one, expire_set_based
+
+NOW = utcnow()
+PAST, FUTURE = NOW - timedelta(days=1), NOW + timedelta(days=30)
+# Each customer's lots: (points, spent, expires_at).
+SHAPES = [
+    [(50, 0, PAST)],
+    [(50, 20, PAST), (30, 0, PAST), (40, 0, FUTURE)],  # one partly spent, two due, one not yet
+    [(70, 70, PAST), (10, 0, None)],  # the due lot was spent entirely; one never expires
+    [(25, 0, FUTURE)],
+]
+
+
+def make_customers(db, tenant, tag: str) -> list:
+    """Customers with the SHAPES' lots, their spending recorded through allocations."""
+    ids = []
+    with db.transaction() as session:
+        for n, lots in enumerate(SHAPES):
+            customer = Customer(tenant_id=tenant.id, phone_number=f"+23480{tag}{n:05}", member_code=f"{tag}{n:04}")
+            session.add(customer)
+            session.flush()
+            balance = sum(points - spent for points, spent, _ in lots)
+            session.add(CustomerPointsBalance(tenant_id=tenant.id, customer_id=customer.id, current_balance=balance,
+                                              total_earned=sum(p for p, _, _ in lots),
+                                              total_redeemed=sum(s for _, s, _ in lots)))
+            for points, spent, expires_at in lots:
+                lot = PointsTransaction(id=new_id(), tenant_id=tenant.id, customer_id=customer.id, transaction_type="earned",
+                                        source="test", points=points, remaining=points - spent, expires_at=expires_at,
+                                        created_at=NOW - timedelta(days=60))
+                session.add(lot)
+                if spent:
+                    debit = PointsTransaction(id=new_id(), tenant_id=tenant.id, customer_id=customer.id,
+                                              transaction_type="redeemed", source="test", points=-spent,
+                                              created_at=NOW - timedelta(days=30))
+                    session.add(debit)
+                    session.add(PointsLotAllocation(tenant_id=tenant.id, debit_id=debit.id, lot_id=lot.id, points=spent))
+            ids.append(customer.id)
+    return ids
+
+
+def ledger_of(db, customer_id) -> tuple:
+    """What expiry wrote for one customer, without ids or times."""
+    with db.sessions() as session:
+        expired = session.execute(
+            select(PointsTransaction.id, PointsTransaction.points, PointsTransaction.source, PointsTransaction.description)
+            .where(PointsTransaction.customer_id == customer_id, PointsTransaction.transaction_type == "expired")
+        ).all()
+        taken = sorted(session.scalars(select(PointsLotAllocation.points).where(
+            PointsLotAllocation.debit_id.in_([row.id for row in expired]))))
+        lots = sorted(session.scalars(select(PointsTransaction.remaining).where(
+            PointsTransaction.customer_id == customer_id, PointsTransaction.transaction_type == "earned")))
+        balance = session.get(CustomerPointsBalance, (session.scalar(select(Customer.tenant_id).where(Customer.id == customer_id)), customer_id))
+    return ([tuple(row[1:]) for row in expired], taken, lots, (balance.current_balance, balance.total_expired))
+
+
+def test_set_based_expiry_books_what_the_per_customer_rule_books(db, mama):
+    by_rule = make_customers(db, mama, "10")
+    assert expire_one_by_one(db, NOW) == 50 + 30 + 30
+    set_based = make_customers(db, mama, "20")
+    assert expire_set_based(db, NOW, limit=2) == 50 + 30 + 30  # chunks of two customers
+    assert [ledger_of(db, c) for c in set_based] == [ledger_of(db, c) for c in by_rule]
+    assert ledger_of(db, set_based[1]) == ([(-60, "expiry", "Points expired")], [30, 30], [0, 0, 40], (40, 60))
+    assert ledger_mismatches_of(db) == []
+    assert expire_set_based(db, NOW) == 0  # nothing left: running again books nothing
+
+
+def ledger_mismatches_of(db):
+    with db.sessions() as session:
+        return ledger_mismatches(session)
+
+
+def test_a_customer_busy_with_a_message_is_skipped_not_waited_for(db, mama):
+    busy, *others = make_customers(db, mama, "30")
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_row():  # as the dispatcher does for the length of one message
+        with db.transaction() as session:
+            session.execute(text("SELECT 1 FROM customers WHERE id = :id FOR UPDATE"), {"id": busy})
+            locked.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold_the_row)
+    holder.start()
+    locked.wait(5)
+    started = time.monotonic()
+    try:
+        assert expire_set_based(db, NOW) == 30 + 30  # the others' due points; never waited on the busy one
+        assert time.monotonic() - started < 2
+    finally:
+        release.set()
+        holder.join()
+    assert ledger_of(db, busy)[0] == []
+    assert expire_set_based(db, NOW) == 50  # the next run takes it
+    assert ledger_mismatches_of(db) == []

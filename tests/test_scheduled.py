@@ -1,0 +1,155 @@
+"""Scheduled jobs: the one schedule, expiry reminders, daily metrics."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import fakeredis
+import pytest
+from rq.cron import CronScheduler
+from sqlalchemy import select, update
+
+from bot.services.tenants import TenantFileError, load_tenant
+from models import Customer, DailyMetrics, ExpiryReminder, PointsTransaction, WhatsAppMessage
+from tests.conftest import count, run_jobs, tenant_file
+from workers import schedule
+from workers.scheduled import compute_metrics, send_reminders
+
+CUSTOMER = "+2348031234567"
+# 10:30 in Lagos (UTC+1) on a fixed day; the welcome bonus is moved to expire a few days later.
+TODAY = date(2026, 11, 26)
+MORNING = datetime(2026, 11, 26, 9, 30, tzinfo=timezone.utc)
+
+
+def test_rq_cron_loads_the_one_schedule():
+    scheduler = CronScheduler(connection=fakeredis.FakeRedis())
+    scheduler.load_config_from_file("workers.schedule")
+    loaded = {(job.func_name, job.cron) for job in scheduler.get_jobs()}
+    listed = {(f"{p.job.__module__}.{p.job.__name__}", p.cron) for p in schedule.SCHEDULE}
+    assert loaded == listed
+    assert ("workers.outbound.reconcile", "* * * * *") in loaded
+    assert ("workers.points.expire_points", "0 * * * *") in loaded
+
+
+def test_the_dev_server_runs_the_same_schedule_in_process(app):
+    jobs = schedule.in_process_jobs()
+    assert [(job.func, job.cron) for job in jobs] == [(p.job, p.cron) for p in schedule.SCHEDULE]
+
+
+# Reminders
+
+
+@pytest.fixture
+def member(phone, mama, db):
+    phone(CUSTOMER).send("JOIN MAMA")
+    expire_welcome_on(db, datetime(2026, 11, 29, 18, 0, tzinfo=timezone.utc))  # 29 Nov, 19:00 in Lagos
+    with db.sessions() as session:
+        return session.scalars(select(Customer)).one()
+
+
+def expire_welcome_on(db, when: datetime) -> None:
+    with db.transaction() as session:
+        session.execute(update(PointsTransaction).where(PointsTransaction.source == "welcome").values(expires_at=when))
+
+
+def reminders_sent(db) -> list[str]:
+    with db.sessions() as session:
+        return list(session.scalars(select(WhatsAppMessage.body).where(WhatsAppMessage.triggered_by == "expiry_reminder")))
+
+
+def remind(app, now=MORNING) -> int:
+    with app.app_context():
+        count_ = send_reminders(now)
+    run_jobs(app)
+    return count_
+
+
+def test_a_member_with_points_expiring_soon_gets_one_reminder(app, member, db):
+    assert remind(app) == 1
+    [body] = reminders_sent(db)
+    assert body.startswith("50 of your *Mama Put Kitchen* points expire on 29 Nov 2026. 50 more points for Free Zobo drink.")
+    assert count(db, WhatsAppMessage, WhatsAppMessage.triggered_by == "expiry_reminder", WhatsAppMessage.category == "marketing") == 1
+
+
+def test_reminders_are_never_sent_twice_for_the_same_points(app, member, db):
+    remind(app)
+    app.extensions["runtime"].redis.flushdb()  # even without the day's marker, or from another scheduler
+    assert remind(app) == 0
+    assert remind(app, MORNING + timedelta(days=1)) == 0
+    assert len(reminders_sent(db)) == 1 and count(db, ExpiryReminder) == 1
+
+
+def test_reminders_wait_for_ten_oclock_in_the_vendors_timezone(app, member, db):
+    assert remind(app, MORNING - timedelta(hours=1)) == 0  # 09:30 in Lagos
+    assert remind(app) == 1
+
+
+def test_no_reminder_to_someone_who_said_stop(app, member, phone, db):
+    phone(CUSTOMER).send("STOP")
+    assert remind(app) == 0
+
+
+def test_no_reminder_for_points_spent_or_already_expired(app, member, db):
+    with db.transaction() as session:
+        session.execute(update(PointsTransaction).values(remaining=0))
+    assert remind(app) == 0
+
+
+def test_no_reminder_beyond_the_vendors_horizon(app, member, db):
+    expire_welcome_on(db, MORNING + timedelta(days=9))
+    assert remind(app) == 0
+    app.extensions["runtime"].redis.flushdb()
+    with db.transaction() as session:
+        load_tenant(session, tenant_file(expiry_reminder_days=10))
+    assert remind(app) == 1
+
+
+def test_the_reminders_command_queues_what_is_due(app, member, db):
+    result = app.test_cli_runner().invoke(args=["reminders", "send", "--tenant", "MAMA"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Queued ") and "expiry reminder(s)." in result.output
+
+
+def test_tenant_file_checks_templates_and_delivery_settings():
+    with pytest.raises(TenantFileError, match="content_sid"):
+        tenant_file(templates={"purchase_notice": {"content_sid": "nope"}})
+    with pytest.raises(TenantFileError, match="not a message the bot sends"):
+        tenant_file(templates={"no_such_message": {"content_sid": "HX" + "0" * 32}})
+    with pytest.raises(TenantFileError, match="sms_number"):
+        tenant_file(sms_number="12")
+    parsed = tenant_file(sms_number="+1 415 555 0100", messages_per_second=0)
+    assert (parsed["sms_number"], parsed["messages_per_second"], parsed["expiry_reminder_days"]) == ("+14155550100", 0, 7)
+
+
+# Daily metrics
+
+
+def metrics_row(db, tenant, day: date) -> DailyMetrics:
+    with db.sessions() as session:
+        return session.get(DailyMetrics, (tenant.id, day))
+
+
+def test_daily_metrics_count_the_vendors_day_and_recomputing_replaces_it(app, phone, mama, db):
+    phone(CUSTOMER).send("JOIN MAMA")
+    staff = phone("+2348030000002")
+    staff.send("LOG 0803 123 4567 15000")
+    staff.send("731205")
+    staff.send("1")
+    phone(CUSTOMER).send("BAL")
+    today = datetime.now(timezone(timedelta(hours=1))).date()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["metrics", "daily", "--date", today.isoformat(), "--tenant", "MAMA"])
+    assert result.exit_code == 0, result.output
+    header, row = result.output.splitlines()
+    assert header.split()[:6] == ["vendor", "date", "new_members", "active_members", "purchases", "revenue"]
+    figures = metrics_row(db, mama, today)
+    assert (figures.new_members, figures.active_members, figures.purchases, figures.revenue) == (1, 1, 1, 1_500_000)
+    assert figures.points_issued == 50 + 150 + 20 and figures.messages_in >= 5
+    runner.invoke(args=["metrics", "daily", "--date", today.isoformat()])
+    assert count(db, DailyMetrics) == 1
+
+
+def test_the_metrics_job_computes_each_vendors_yesterday_once(app, mama, db):
+    with app.app_context():
+        assert compute_metrics(MORNING) == 1
+        assert compute_metrics(MORNING) == 0
+    assert metrics_row(db, mama, TODAY - timedelta(days=1)).new_members == 0

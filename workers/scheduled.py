@@ -1,0 +1,72 @@
+"""The jobs that run on a schedule (listed with their schedules in workers/schedule.py), besides
+the outbox reconcile (workers/outbound.py) and the expiry of points and reward codes. Each takes
+the time, opens its own sessions and is idempotent."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from bot import runtime
+from bot.services import metrics, reminders
+from models import Tenant
+from models.base import utcnow
+
+log = logging.getLogger(__name__)
+
+REMINDERS_PER_TRANSACTION = 500
+
+
+def send_reminders(now: datetime | None = None, tenant_code: str | None = None) -> int:
+    """Queue the expiry reminders due now: for each vendor, once a day from 10:00 in its
+    timezone (a Redis marker per vendor and day keeps later runs that day, and a second
+    scheduler, from reminding points earned since). Returns how many were queued."""
+    rt, now = runtime.current(), now or utcnow()
+    total = 0
+    for tenant in _tenants(rt, tenant_code):
+        if not reminders.due_now(tenant, now):
+            continue
+        marker = f"reminders:{tenant.id}:{reminders.local_day(tenant, now)}"
+        if not rt.redis.set(marker, now.isoformat(), nx=True, ex=int(timedelta(days=2).total_seconds())):
+            continue  # already run today
+        total += _remind(rt, tenant, now)
+    return total
+
+
+def _remind(rt, tenant: Tenant, now: datetime) -> int:
+    with rt.db.sessions() as session:
+        due = list(reminders.due_customers(session, tenant, now).items())
+    sent = 0
+    for start in range(0, len(due), REMINDERS_PER_TRANSACTION):
+        outbox: list = []
+        with rt.db.transaction() as session:
+            tenant = session.get(Tenant, tenant.id)
+            for customer_id, (day, points) in due[start:start + REMINDERS_PER_TRANSACTION]:
+                sent += reminders.remind(session, outbox, tenant, customer_id, day, points, now)
+        rt.deliver(outbox)
+    log.info("queued %d expiry reminder(s) for %s", sent, tenant.vendor_code)
+    return sent
+
+
+def compute_metrics(now: datetime | None = None) -> int:
+    """Each vendor's yesterday, once its local midnight has passed and if not computed yet.
+    Returns how many days were computed."""
+    rt, now = runtime.current(), now or utcnow()
+    done = 0
+    for tenant in _tenants(rt):
+        day = metrics.yesterday(tenant, now)
+        with rt.db.transaction() as session:
+            tenant = session.get(Tenant, tenant.id)
+            if not metrics.computed(session, tenant, day):
+                metrics.compute(session, tenant, day, now)
+                done += 1
+    return done
+
+
+def _tenants(rt, code: str | None = None) -> list[Tenant]:
+    with rt.db.sessions() as session:
+        query = select(Tenant).where(Tenant.is_active).order_by(Tenant.vendor_code)
+        if code:
+            query = query.where(Tenant.vendor_code == code.upper())
+        return list(session.scalars(query))
