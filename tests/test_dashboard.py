@@ -490,7 +490,7 @@ def test_the_owner_adds_staff_who_get_a_message_to_choose_their_pin(app, owner, 
 
 def test_resetting_a_pin_clears_it_and_asks_them_to_choose_a_new_one(app, owner, phone, db):
     assert owner.post("/dashboard/staff/reset-pin", {"phone": BAYO}).status_code == 302
-    assert staff_row(db, BAYO).pin_hash is None
+    assert (staff_row(db, BAYO).pin_hash, staff_row(db, BAYO).pin_fingerprint) == (None, None)
     assert count(db, WhatsAppMessage, WhatsAppMessage.triggered_by == "staff_pin_reset_notice") == 1
     bayo = phone(BAYO)
     assert "haven't chosen your staff PIN" in bayo.send("LOG").text
