@@ -111,8 +111,7 @@ def _run(operation: Operation, path: dict) -> Response:
             claim = _claim(session, key, operation, body, now) if operation.idempotent else None
             if isinstance(claim, Response):  # a retry: the first answer again, nothing changed
                 return claim
-            ctx = Context(session=session, tenant=tenant, phone="", now=now, api_key_id=key.id,
-                          pin_pepper=runtime.config.pin_pepper)
+            ctx = Context(session=session, tenant=tenant, phone="", now=now, pin_pepper=runtime.config.pin_pepper, api_key_id=key.id)
             payload = _answer(operation, operation.view(Services(ctx), **path, **arguments))
             if claim is not None:
                 idempotency.store_answer(session, tenant.id, claim, operation.status, payload)

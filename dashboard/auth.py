@@ -112,8 +112,8 @@ def as_owner() -> Iterator[Services]:
         tenant = owner.tenant
         g.shop = Shop(tenant.name, tenant.currency, tenant.timezone, owner.user.phone_number)
         ctx = Context(
-            session=session, tenant=owner.tenant, phone=owner.user.phone_number, now=now, staff=owner.user,
-            pin_pepper=runtime.config.pin_pepper,
+            session=session, tenant=owner.tenant, phone=owner.user.phone_number, now=now,
+            pin_pepper=runtime.config.pin_pepper, staff=owner.user,
         )
         yield Services(ctx)
     if ctx.outbox:

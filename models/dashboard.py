@@ -1,6 +1,6 @@
 """The owner's dashboard: one-time sign-in links sent by the bot, and the browser sessions they
 open. Only hashes of their tokens are kept; the tokens are looked up before the vendor is known,
-so their hashes are unique across the platform."""
+so their hashes are unique across the platform (platform-level tables, like api_keys)."""
 from __future__ import annotations
 
 import uuid

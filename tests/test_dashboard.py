@@ -7,20 +7,20 @@ import re
 import uuid
 from datetime import datetime, timedelta, timezone
 from html import unescape
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
 from bot.services.dashboard_login import SESSION_VALID
-from bot.services.metrics_range import daily_metrics
 from bot.services.tenants import load_tenant
 from dashboard.auth import LOGIN_COOKIE, SESSION_COOKIE, csrf_for
 from dashboard.charts import bar_chart
 from models import (
-    AuditLog, Customer, DashboardLink, DashboardSession, PointsTransaction, Purchase, Reward,
+    AuditLog, Customer, DailyMetrics, DashboardLink, DashboardSession, PointsTransaction, Purchase, Reward,
     RewardRedemption, Tenant, VendorUser, WhatsAppMessage,
 )
-from tests.conftest import PUBLIC_BASE_URL, balance_of, count, run_jobs, tenant_file
+from tests.conftest import PIN_PEPPER, PUBLIC_BASE_URL, balance_of, count, run_jobs, tenant_file
 from tests.test_qr import decoded_links
 
 ADA, ADA_PIN = "+2348030000001", "482916"  # MAMA's owner
@@ -97,7 +97,7 @@ def salon(db):
         rewards=[{"name": "Free braids", "points": 5}], wheel=None, missions=[],
     )
     with db.transaction() as session:
-        return load_tenant(session, config).tenant
+        return load_tenant(session, config, pin_pepper=PIN_PEPPER).tenant
 
 
 def joined(phone, number: str = CHIDI, to: str | None = None, name: str = "Chidi"):
@@ -291,24 +291,23 @@ def test_the_overview_shows_today_and_thirty_days_of_charts(app, owner, phone, d
     assert html.count('<rect class="bar today"') == 8
 
 
-def test_daily_figures_count_on_the_vendors_local_day(app, mama, db):
-    """23:30 in Lagos is 22:30 UTC: the purchase counts on the local day, whatever UTC says."""
-    with db.transaction() as session:
-        tenant = session.get(Tenant, mama.id)
-        customer = Customer(tenant_id=mama.id, phone_number=CHIDI, member_code="K7Q4XM")
-        session.add(customer)
-        session.flush()
-        late = datetime(2026, 3, 1, 22, 30, tzinfo=timezone.utc)  # 23:30 on 1 March in Lagos
-        session.add(Purchase(tenant_id=mama.id, customer_id=customer.id, amount=2500, currency="NGN", created_at=late))
-        session.add(Purchase(tenant_id=mama.id, customer_id=customer.id, amount=1000, currency="NGN",
-                             created_at=late + timedelta(hours=1), status="voided"))
-        session.add(WhatsAppMessage(tenant_id=mama.id, direction="outbound", channel="whatsapp", from_number="+1",
-                                    to_number=CHIDI, status="read", created_at=late))
-        days = daily_metrics(session, tenant, datetime(2026, 2, 28).date(), datetime(2026, 3, 2).date())
-    assert [day["date"].isoformat() for day in days] == ["2026-02-28", "2026-03-01", "2026-03-02"]
-    assert [day["purchases"] for day in days] == [0, 1, 0]  # the voided one is not a purchase
-    assert days[1]["revenue"] == 2500
-    assert (days[1]["messages_out"], days[1]["delivered"], days[1]["read"]) == (1, 1, 1)
+def test_charts_take_the_days_the_nightly_job_computed_and_the_rest_as_they_stand(app, mama, phone, db, clock):
+    joined(phone)
+    log_purchase(phone, "0803 123 4567 15000")
+    then = datetime.now(timezone.utc).astimezone(ZoneInfo("Africa/Lagos")).date()
+    with db.transaction() as session:  # what the nightly job would have stored for the day before
+        session.add(DailyMetrics(tenant_id=mama.id, metric_date=then - timedelta(days=1), purchases=7, revenue=900000))
+    clock.advance(days=2)
+    browser = Browser(app)
+    browser.sign_in(dashboard_link(phone))
+    html = browser.get("/dashboard/").get_data(as_text=True)
+    assert f"<title>{day_label(then - timedelta(days=1))}: ₦9,000</title>" in html  # stored
+    assert f"<title>{day_label(then)}: ₦15,000</title>" in html  # not computed: counted now
+    assert f"<title>{day_label(then + timedelta(days=2))}: ₦0</title>" in html  # today
+
+
+def day_label(day) -> str:
+    return f"{day.day} {day:%b}"
 
 
 def test_a_chart_has_a_bar_per_day_with_today_standing_out():
@@ -491,7 +490,7 @@ def test_the_owner_adds_staff_who_get_a_message_to_choose_their_pin(app, owner, 
 
 def test_resetting_a_pin_clears_it_and_asks_them_to_choose_a_new_one(app, owner, phone, db):
     assert owner.post("/dashboard/staff/reset-pin", {"phone": BAYO}).status_code == 302
-    assert staff_row(db, BAYO).pin_hash is None
+    assert (staff_row(db, BAYO).pin_hash, staff_row(db, BAYO).pin_fingerprint) == (None, None)
     assert count(db, WhatsAppMessage, WhatsAppMessage.triggered_by == "staff_pin_reset_notice") == 1
     bayo = phone(BAYO)
     assert "haven't chosen your staff PIN" in bayo.send("LOG").text

@@ -10,11 +10,11 @@ PLATFORM_TABLES = {
     "phone_routes": "which vendor a phone talks to, looked up before the vendor is known",
     "alembic_version": "the migrations' bookkeeping",
     "api_keys": "a key is found by its hash before its vendor is known (like phone_routes)",
+    "dashboard_links": "a dashboard sign-in link is found by its hash before its vendor is known (like api_keys)",
+    "dashboard_sessions": "a dashboard session is found by its cookie's hash before its vendor is known (like api_keys)",
     "pin_lockouts": "wrong PINs are counted per phone across all vendors",
     "vendor_invitations": "a shop being set up by chat has no vendor yet",
     "platform_messages": "the platform number's own conversation, before any vendor exists",
-    "dashboard_links": "a one-time link is found by its token's hash before its vendor is known",
-    "dashboard_sessions": "a session is found by its cookie's hash before its vendor is known",
 }
 # SMS voting belongs to TV shows, not to vendors: not tenant-scoped. Its tables are named here so
 # that a new vendor table cannot slip through unseen.

@@ -46,6 +46,11 @@ def compute(session: Session, tenant: Tenant, day: date, now: datetime) -> dict:
     return figures
 
 
+def figures(session: Session, tenant: Tenant, day: date) -> dict:
+    """The day's figures as they stand, stored nowhere (today's, or a day not computed yet)."""
+    return _figures(session, Day(tenant, day))
+
+
 def computed(session: Session, tenant: Tenant, day: date) -> bool:
     return session.get(DailyMetrics, (tenant.id, day)) is not None
 

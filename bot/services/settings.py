@@ -1,5 +1,6 @@
-"""The vendor's configuration changed from its back office (the API) rather than its tenant file:
-through the tenant file's own validation, each change audited with what it was before.
+"""The vendor's configuration changed from its back office (the API, the dashboard) rather than
+its tenant file: through the tenant file's own validation, each change audited with what it was
+before.
 
 Reloading the tenant file makes the file the truth again (a reward created here and missing
 from the file is then removed, or switched off if it was redeemed)."""
@@ -93,27 +94,12 @@ class SettingsService:
     def set_stock(self, reward_id: uuid.UUID, stock: int | None) -> Reward | None:
         """The total offered (None: unlimited), never below the units already redeemed. None if
         the vendor has no such reward; raises TenantFileError, changing nothing, if refused."""
-        ctx, actor = self.ctx, self.ctx.actor
-        reward = ctx.session.get(Reward, (ctx.tenant.id, reward_id), with_for_update=True, populate_existing=True)
-        if reward is None:
-            return None
-        problem = stock_problem(ctx.session, reward, stock)
-        if problem:
-            raise TenantFileError({"stock": [problem]})
-        before = reward.stock
-        if before != stock:
-            reward.stock = stock
-            audit.record(
-                ctx.session, ctx.tenant.id, "reward.stock_changed", actor_type=actor.type, actor_id=actor.id,
-                entity_type="reward", entity_id=reward.id, before={"stock": before}, after={"stock": stock},
-            )
-        return reward
+        return self.update_reward(reward_id, {"stock": stock}, action="reward.stock_changed")
 
-    def update_reward(self, reward_id: uuid.UUID, changes: dict) -> Reward | None:
+    def update_reward(self, reward_id: uuid.UUID, changes: dict, action: str = "reward.updated") -> Reward | None:
         """Change some of a reward's REWARD_FIELDS, each validated as in the tenant file; the
-        stock (the total offered, None: unlimited) never below the units already redeemed.
-        None if the vendor has no such reward; raises TenantFileError naming each bad field,
-        changing nothing."""
+        stock never below the units already redeemed. None if the vendor has no such reward;
+        raises TenantFileError naming each bad field, changing nothing."""
         ctx, actor = self.ctx, self.ctx.actor
         refused = {name: ["cannot be changed here"] for name in changes if name not in REWARD_FIELDS}
         if refused:
@@ -130,12 +116,11 @@ class SettingsService:
             raise TenantFileError({"stock": [problem]})
         before = {name: getattr(reward, REWARD_FIELDS[name]) for name in valid}
         changed = sorted(name for name in valid if before[name] != valid[name])
+        for name in changed:
+            setattr(reward, REWARD_FIELDS[name], valid[name])
         if changed:
-            for name in changed:
-                setattr(reward, REWARD_FIELDS[name], valid[name])
             audit.record(
-                ctx.session, ctx.tenant.id, "reward.updated", actor_type=actor.type, actor_id=actor.id,
-                entity_type="reward", entity_id=reward.id, reward=reward.name,
-                before={name: before[name] for name in changed}, after={name: valid[name] for name in changed},
+                ctx.session, ctx.tenant.id, action, actor_type=actor.type, actor_id=actor.id, entity_type="reward",
+                entity_id=reward.id, before={name: before[name] for name in changed}, after={name: valid[name] for name in changed},
             )
         return reward

@@ -105,7 +105,7 @@ class TeamService:
             return problem
         ctx, user = self.ctx, self._user(phone)
         had_pin = user.pin_hash is not None
-        user.pin_hash, user.session_expires_at = None, None
+        user.pin_hash, user.pin_fingerprint, user.session_expires_at = None, None, None
         self._audit("staff.pin_reset", user, before={"has_pin": had_pin}, after={"has_pin": False})
         notify(ctx.session, ctx.outbox, ctx.tenant, user, say("staff_pin_reset_notice", name=user.full_name, vendor=ctx.tenant.name))
         return "staff_pin_reset"
