@@ -13,8 +13,6 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from models.base import UTCDateTime
 
-from bot.prepared import PreparingConnection
-
 
 # How a row is locked for an update that changes no key: FOR NO KEY UPDATE, which does not
 # block the foreign-key checks of rows that refer to it. So a transaction that holds a customer
@@ -43,10 +41,8 @@ class Database:
 def _make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        # Statements run often are planned once per connection (bot/prepared.py).
-        connect_args = {"connection_factory": PreparingConnection} if parsed.get_driver_name() == "psycopg2" else {}
         # No pre-ping (a round trip per request): the dispatcher retries once on a dead connection.
-        return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=3600, connect_args=connect_args)
+        return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=3600)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
