@@ -49,6 +49,7 @@ from bot.runtime import build  # noqa: E402
 from bot.services import broadcasts  # noqa: E402
 from bot.services.broadcast_file import parse  # noqa: E402
 from bot.services.tenants import load_tenant, parse_tenant_file  # noqa: E402
+from tests.processes import kill_tree  # noqa: E402
 from models import Tenant  # noqa: E402
 from models.base import utcnow  # noqa: E402
 from workers.broadcasts import hand_over  # noqa: E402
@@ -176,12 +177,7 @@ class Processes:
         return process
 
     def stop(self, process: subprocess.Popen) -> None:
-        for pid in [*descendants(process.pid), process.pid]:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        process.wait(10)
+        kill_tree(process)
 
     def stop_all(self) -> None:
         for process in self.running:
@@ -189,22 +185,6 @@ class Processes:
                 self.stop(process)
         self.running = []
 
-
-def descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                parent = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, []).append(int(entry))
-    found, stack = [], [pid]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
-    return found
 
 
 def fake_stats() -> dict:

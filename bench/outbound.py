@@ -44,6 +44,7 @@ from bot import migrate  # noqa: E402
 from bot.config import Config, normalise_database_url  # noqa: E402
 from bot.runtime import build  # noqa: E402
 from bot.services.tenants import load_tenant, parse_tenant_file  # noqa: E402
+from tests.processes import descendants, kill_tree  # noqa: E402
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432"
 DB_NAME = "bench_outbound"
@@ -132,12 +133,7 @@ class Processes:
 
     def kill(self, process: subprocess.Popen) -> None:
         """SIGKILL the process and all it started (an RQ work horse has a process group of its own)."""
-        for pid in [*descendants(process.pid), process.pid]:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        process.wait(10)
+        kill_tree(process)
 
     def stop_all(self) -> None:
         for process in self.running:
@@ -145,22 +141,6 @@ class Processes:
                 self.kill(process)
         self.running = []
 
-
-def descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                parent = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, []).append(int(entry))
-    found, stack = [], [pid]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
-    return found
 
 
 def rss_mb(pid: int) -> float:

@@ -4,7 +4,6 @@ local fake of Twilio's REST API. Every message reaches the fake exactly once and
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import threading
 import time
@@ -21,6 +20,7 @@ from models import Customer, Tenant, WhatsAppMessage
 from models.base import utcnow
 from tests.conftest import AUTH_TOKEN, PIN_PEPPER, PUBLIC_BASE_URL, REDIS_URL, ROOT, make_config, tenant_file
 from tests.fake_twilio import FakeTwilio
+from tests.processes import kill_tree
 from workers.outbound import reconcile
 
 pytestmark = pytest.mark.skipif(not REDIS_URL, reason="needs TEST_REDIS_URL: real workers share a real Redis")
@@ -68,35 +68,13 @@ class Workers:
         return process
 
     def kill(self, process: subprocess.Popen) -> None:
-        for pid in [*_descendants(process.pid), process.pid]:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        process.wait(timeout=10)
+        kill_tree(process)
 
     def stop(self) -> None:
         for process in self.processes:
             if process.poll() is None:
                 self.kill(process)
 
-
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, []).append(int(entry))
-    found, stack = [], [pid]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
-    return found
 
 
 @pytest.fixture
