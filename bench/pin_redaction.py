@@ -32,7 +32,7 @@ import sys
 import time
 from itertools import count
 
-import webhook as bench  # bench/ is on sys.path when this file runs as a script
+import harness as bench  # bench/ is on sys.path when this file runs as a script
 
 sys.path.insert(0, str(bench.ROOT))
 from sqlalchemy import select, update  # noqa: E402

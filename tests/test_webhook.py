@@ -36,6 +36,21 @@ def test_signature_over_other_parameters_is_refused(phone, mama, db):
     assert count(db, Customer) == 0
 
 
+def test_signature_over_the_url_with_its_port_is_accepted(phone, mama, db):
+    """Twilio may sign https://host:443/...; the URL as configured is tried first, then that form."""
+    me = phone()
+    form = me.form("JOIN MAMA")
+    with_port = PUBLIC_BASE_URL.replace(".test", ".test:443") + INBOUND_URL
+    assert me.post(form, signature=RequestValidator(AUTH_TOKEN).compute_signature(with_port, form)).status_code == 200
+    assert count(db, Customer) == 1
+
+
+def test_a_signature_that_is_not_ascii_is_refused(phone, mama, db):
+    me = phone()
+    assert me.post(me.form("JOIN MAMA"), signature="sïgnature").status_code == 403
+    assert count(db, WhatsAppMessage) == 0
+
+
 def test_replayed_message_sid_returns_first_reply_and_changes_nothing(phone, mama, db):
     me = phone()
     first = me.send("JOIN MAMA", sid="SMreplay1")

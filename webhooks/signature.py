@@ -1,6 +1,9 @@
 """Twilio request signatures, checked against the public URL Twilio called."""
 from __future__ import annotations
 
+from functools import lru_cache
+from hmac import compare_digest
+
 from flask import Request
 from twilio.request_validator import RequestValidator
 
@@ -18,8 +21,15 @@ def is_signed(request: Request, auth_token: str, public_base_url: str | None) ->
     signature = request.headers.get("X-Twilio-Signature", "")
     if not signature or _repeats_a_key(request):
         return False
-    validator = RequestValidator(auth_token)
-    return validator.validate(public_url(request, public_base_url), request.form.to_dict(), signature)
+    validator, url, params = _validator(auth_token), public_url(request, public_base_url), request.form.to_dict()
+    # The validator signs the URL both with and without its port to find the one Twilio used:
+    # the URL as we know it is tried first, so a good request costs one signature, not two.
+    return compare_digest(validator.compute_signature(url, params).encode(), signature.encode()) or validator.validate(url, params, signature)
+
+
+@lru_cache(maxsize=4)
+def _validator(auth_token: str) -> RequestValidator:
+    return RequestValidator(auth_token)
 
 
 def _repeats_a_key(request: Request) -> bool:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from flask import Blueprint, Response, abort, current_app, request
 from twilio.twiml.messaging_response import MessagingResponse
@@ -93,8 +94,11 @@ def _phone(raw: str) -> str | None:
 
 
 def _recipient(raw: str) -> str | None:
-    """The number written to in E.164, or a carrier short code kept as it came."""
-    return _phone(raw) or (raw if _SHORT_CODE.fullmatch(raw) else None)
+    """The number written to in E.164, or a carrier short code kept as it came (Twilio writes
+    every phone number with its "+", so only those are parsed)."""
+    if not raw.startswith("+") and _SHORT_CODE.fullmatch(raw):
+        return raw
+    return _phone(raw)
 
 
 def _text(value: str) -> str:
@@ -103,13 +107,18 @@ def _text(value: str) -> str:
 
 
 def twiml(replies, host_url: str) -> Response:
-    response = MessagingResponse()
     base = current_app.extensions["runtime"].config.public_base_url or host_url.rstrip("/")
-    for reply in replies:
-        message = response.message(reply.body)
-        if reply.media_url:
-            message.media(reply.media_url if "://" in reply.media_url else base + reply.media_url)
-    return Response(str(response), mimetype="application/xml")
+    return Response(_twiml_text(tuple((reply.body, reply.media_url) for reply in replies), base), mimetype="application/xml")
+
+
+@lru_cache(maxsize=1024)  # a burst of votes gets the same few answers again and again
+def _twiml_text(replies: tuple[tuple[str, str | None], ...], base: str) -> str:
+    response = MessagingResponse()
+    for body, media_url in replies:
+        message = response.message(body)
+        if media_url:
+            message.media(media_url if "://" in media_url else base + media_url)
+    return str(response)
 
 
 def _int(value) -> int:
