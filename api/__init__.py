@@ -8,8 +8,8 @@ import logging
 from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 
-# Each module declares its endpoints on the blueprint when imported (broadcasts go here too).
-from api import customers, openapi, purchases, rewards, vendor  # noqa: F401
+# Each module declares its endpoints on the blueprint when imported.
+from api import broadcasts, customers, openapi, purchases, rewards, vendor  # noqa: F401
 from api.machinery import PREFIX, blueprint
 from api.problems import Problem, from_http
 

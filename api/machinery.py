@@ -9,9 +9,9 @@
    the claim back with everything else;
 4. the view gets `Services` built for the key's vendor, with the key as the actor, exactly as
    the dispatcher builds them for a staff phone; one transaction; committed, then outbound
-   messages are handed to the sender.
+   messages are handed to the sender and launched broadcasts to a runner.
 
-A new resource (broadcasts, say) is a module of views decorated with `@endpoint`, imported in
+A new resource is a module of views decorated with `@endpoint`, imported in
 api/__init__.py: it gets auth, scopes, idempotency, problems and its OpenAPI entry from here."""
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ from bot.services.context import Context
 from bot.services.pages import BadCursor
 from bot.services.tenants import TenantFileError
 from models import ApiKey
+from workers.broadcasts import hand_over
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +57,16 @@ class Operation:
     problems: tuple[int, ...]
     # The service validates the body itself (the tenant file's rules): the schema only documents it.
     service_validates: bool
+    reads: bool  # a POST that only reads: its body asks a question (a broadcast's preview)
 
     @property
     def changes(self) -> bool:
-        return self.method != "GET"
+        return self.method != "GET" and not self.reads
 
     @property
     def idempotent(self) -> bool:
         """A changing POST takes an Idempotency-Key (PATCH sets values: repeating it is harmless)."""
-        return self.method == "POST"
+        return self.method == "POST" and self.changes
 
 
 OPERATIONS: list[Operation] = []
@@ -79,12 +81,12 @@ def scopes() -> list[str]:
 def endpoint(
     method: str, rule: str, *, scope: str, summary: str, query: type[Schema] | None = None,
     body: type[Schema] | None = None, response: type[Schema] | None = None, status: int = 200,
-    problems: tuple[int, ...] = (), service_validates: bool = False,
+    problems: tuple[int, ...] = (), service_validates: bool = False, reads: bool = False,
 ):
     """Declare a view `(services, **path, query=..., body=...) -> object to dump with `response``."""
 
     def register(view: Callable) -> Callable:
-        operation = Operation(method, rule, view, summary, scope, query, body, response, status, problems, service_validates)
+        operation = Operation(method, rule, view, summary, scope, query, body, response, status, problems, service_validates, reads)
         OPERATIONS.append(operation)
 
         def run(**path):
@@ -100,7 +102,7 @@ def endpoint(
 def _run(operation: Operation, path: dict) -> Response:
     runtime = current_app.extensions["runtime"]
     secret = _bearer()
-    body = _json_body() if operation.changes else None
+    body = _json_body() if operation.method != "GET" else None
     now = runtime.clock()
     with runtime.db.sessions() as session:
         with session.begin():
@@ -117,6 +119,8 @@ def _run(operation: Operation, path: dict) -> Response:
                 idempotency.store_answer(session, tenant.id, claim, operation.status, payload)
     if ctx.outbox:
         runtime.deliver(ctx.outbox)
+    for moved in ctx.runners:
+        hand_over(runtime, moved)
     if needs_last_used(key, now):
         with runtime.db.transaction() as session:
             mark_used(session, tenant.id, key.id, now)

@@ -17,12 +17,12 @@ from api.schemas import ProblemSchema
 
 _PATH_PARAMETER = re.compile(r"<(?:(\w+):)?(\w+)>")
 DESCRIPTION = f"""The vendor's side of the loyalty bot: customers, purchases, rewards, redemption codes,
-points adjustments, settings and daily figures. Each key sees only its own vendor.
+points adjustments, broadcasts, settings and daily figures. Each key sees only its own vendor.
 
 - **Auth**: `Authorization: Bearer <key>` (`flask --app wsgi apikeys create --tenant CODE --name NAME`).
-- **Idempotency**: every POST takes an `Idempotency-Key` header; the same key with the same body
-  answers the first response again (with `Idempotent-Replayed: true`) and changes nothing; with
-  another body it is a 422.
+- **Idempotency**: every POST that changes something takes an `Idempotency-Key` header; the same
+  key with the same body answers the first response again (with `Idempotent-Replayed: true`) and
+  changes nothing; with another body it is a 422.
 - **Errors**: `application/problem+json` with `type`, `title`, `status`, `detail` and `errors` by field.
 - **Pagination**: lists are `{{"data": [...], "next_cursor": ...}}`; pass `cursor=<next_cursor>`.
 - **Rate limit**: per key, counted over windows of {RATE_WINDOW} s; over it, 429 with `Retry-After` (seconds).

@@ -7,6 +7,8 @@ from datetime import timedelta
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from bot.services.audience import SUPPRESSIONS
+from bot.services.broadcast_file import DefinitionSchema
 from bot.services.metrics_range import FIGURES
 from bot.services.pages import MAX_LIMIT
 from bot.services.settings import EDITABLE
@@ -221,3 +223,70 @@ DayMetrics = Schema.from_dict(
     {"date": fields.Date(required=True), **{name: fields.Integer(required=True) for name in FIGURES}}, name="DayMetricsSchema",
 )
 MetricsSchema = Schema.from_dict({"data": fields.List(fields.Nested(DayMetrics), required=True)}, name="MetricsSchema")
+
+
+# --- broadcasts -----------------------------------------------------------------------------
+
+# A broadcast's definition, as in the broadcast file without its `tenant` (the key's vendor),
+# validated by the service with the file's own schema.
+BroadcastIn = DefinitionSchema
+
+
+class BroadcastSchema(Schema):
+    id = fields.UUID(required=True)
+    name = fields.String(required=True)
+    text = fields.String(required=True)
+    template = fields.Dict(allow_none=True)
+    media_url = fields.String(allow_none=True)
+    segment = described(fields.Dict(required=True), "As given, normalised: phones in E.164, min_spent in minor units")
+    send_at = described(fields.DateTime(allow_none=True), "null: when launched")
+    quiet_hours = described(fields.List(fields.String(), allow_none=True), "[start, end] in the vendor's local time")
+    messages_per_second = fields.Integer(allow_none=True)
+    status = described(fields.String(required=True), "draft, scheduled, sending, paused, completed or cancelled")
+    pause_reason = fields.String(allow_none=True)
+    targeted = described(fields.Integer(attribute="total_recipients", required=True), "Recipients frozen at launch")
+    retarget_of = described(fields.UUID(allow_none=True), "A follow-up of this broadcast")
+    retarget = described(fields.String(allow_none=True), "not_read or not_replied")
+    created_at = fields.DateTime(required=True)
+    launched_at = fields.DateTime(allow_none=True)
+    completed_at = fields.DateTime(allow_none=True)
+    cancelled_at = fields.DateTime(allow_none=True)
+
+
+class SampleSchema(Schema):
+    phone = fields.String(required=True)
+    text = described(fields.String(required=True), "The message as this member would get it")
+
+
+PreviewSchema = Schema.from_dict({
+    "matched": described(fields.Integer(required=True), "Members the segment matches"),
+    "suppressed": described(
+        fields.Nested(Schema.from_dict({reason: fields.Integer(required=True) for reason in SUPPRESSIONS}, name="SuppressedSchema"),
+                      required=True),
+        "Matched but not sent, by the first reason that applies"),
+    "recipients": described(fields.Integer(required=True), "Who a launch now would reach"),
+    "samples": fields.List(fields.Nested(SampleSchema), required=True),
+}, name="PreviewSchema")
+
+def counts() -> fields.Dict:
+    return fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
+class StatsSchema(Schema):
+    status = fields.String(required=True)
+    targeted = described(fields.Integer(required=True), "sent + failed + skipped + queued")
+    sent = described(fields.Integer(required=True), "Taken by Twilio (delivered and read included)")
+    delivered = described(fields.Integer(required=True), "Read included")
+    read = fields.Integer(required=True)
+    failed = fields.Integer(required=True)
+    failed_by_code = described(counts(), "By Twilio's error code")
+    skipped = fields.Integer(required=True)
+    skipped_by_reason = described(counts(), "opted_out, frequency_cap, no_template, unreachable, cancelled")
+    queued = described(fields.Integer(required=True), "Not answered yet")
+    replied = described(fields.Integer(required=True), "Within 72 hours of their message")
+    opted_out = described(fields.Integer(required=True), "Within 72 hours of their message")
+    conversions = described(
+        fields.Nested(Schema.from_dict({name: fields.Integer(required=True) for name in ("purchases", "redemptions", "revenue")},
+                                       name="ConversionsSchema"), required=True),
+        "By recipients within 7 days of their message; revenue in minor units")
+    pause_reason = fields.String(allow_none=True)

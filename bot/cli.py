@@ -371,11 +371,6 @@ def _local(moment, zone: str) -> str:
     return f"{moment.astimezone(ZoneInfo(zone)):%d %b %Y %H:%M}" if moment else "-"
 
 
-_SUPPRESSED = {"opted_out": "opted out", "frequency_cap": "had their week's offers", "outside_window":
-               "outside WhatsApp's 24-hour window (no template)", "unreachable": "unreachable numbers"}
-_SKIPPED = {**_SUPPRESSED, "no_template": "outside WhatsApp's 24-hour window (no template)", "cancelled": "cancelled"}
-
-
 @broadcasts.command("preview", help="Who a broadcast file would reach now, and three of its messages.")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -389,7 +384,7 @@ def broadcasts_preview(path: Path, as_json: bool):
     click.echo(f"{definition.name!r} for {tenant.vendor_code}: {result.matched:,} member(s) match.")
     for reason, count in result.suppressed.items():
         if count:
-            click.echo(f"  not sent, {_SUPPRESSED[reason]}: {count:,}")
+            click.echo(f"  not sent, {broadcasting.REASONS[reason]}: {count:,}")
     click.echo(f"Recipients: {result.recipients:,}.")
     for sample in result.samples:
         click.echo(f"\nTo {sample['phone']}:\n{sample['text']}")
@@ -457,7 +452,7 @@ def broadcasts_stats(broadcast_id, as_json: bool):
     if result.failed_by_code:
         click.echo("Failed, by Twilio's error code: " + ", ".join(f"{code}: {n:,}" for code, n in sorted(result.failed_by_code.items())) + ".")
     if result.skipped_by_reason:
-        click.echo("Skipped: " + ", ".join(f"{_SKIPPED.get(reason, reason)}: {n:,}" for reason, n in sorted(result.skipped_by_reason.items())) + ".")
+        click.echo("Skipped: " + ", ".join(f"{broadcasting.REASONS.get(reason, reason)}: {n:,}" for reason, n in sorted(result.skipped_by_reason.items())) + ".")
     click.echo(f"Within 72 hours: {result.replied:,} replied, {result.opted_out:,} opted out.")
     conversions = result.conversions
     click.echo(f"Within 7 days: {conversions['purchases']:,} purchase(s) worth {format_money(conversions['revenue'], tenant.currency)}, "

@@ -9,8 +9,7 @@ blueprint = Blueprint(
     "dashboard", __name__, url_prefix="/dashboard", template_folder="templates", static_folder="static",
 )
 
-# The menu, in this order. Broadcasts appear once a `broadcasts` view is added to this blueprint
-# (its service comes with the broadcast engine).
+# The menu, in this order: an entry shows once its view is on this blueprint.
 NAV = (
     ("overview", "Today"), ("customers", "Customers"), ("rewards", "Rewards"), ("codes", "Codes"),
     ("broadcasts", "Broadcasts"), ("staff", "Staff"), ("poster", "QR poster"), ("audit", "Audit log"),
@@ -22,6 +21,6 @@ def menu() -> list[tuple[str, str]]:
 
 
 def register(app: Flask) -> None:
-    from dashboard import auth, customers, pages, rewards, staff  # noqa: F401  (their routes join the blueprint)
+    from dashboard import auth, broadcasts, customers, pages, rewards, staff  # noqa: F401  (their routes join the blueprint)
 
     app.register_blueprint(blueprint)

@@ -18,6 +18,7 @@ from bot.services.dashboard_login import (
 )
 from dashboard import blueprint, menu
 from dashboard.forms import done_notice
+from workers.broadcasts import hand_over
 
 SESSION_COOKIE = "dashboard_session"
 LOGIN_COOKIE = "dashboard_login"  # ties the sign-in form to the browser that opened the link
@@ -99,7 +100,8 @@ def page_context():
 @contextmanager
 def as_owner() -> Iterator[Services]:
     """One transaction as the signed-in owner: the services the flows use, for their vendor only.
-    Without a live session: 401. Outbound messages are handed to the sender after commit."""
+    Without a live session: 401. After commit, outbound messages are handed to the sender and
+    launched broadcasts to a runner."""
     runtime = current_app.extensions["runtime"]
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
@@ -118,6 +120,8 @@ def as_owner() -> Iterator[Services]:
         yield Services(ctx)
     if ctx.outbox:
         runtime.deliver(ctx.outbox)
+    for moved in ctx.runners:
+        hand_over(runtime, moved)
 
 
 @blueprint.get("/login/<token:token>")

@@ -16,6 +16,12 @@ NOTICES = {
     "staff_added": "Added. They got a WhatsApp message inviting them to choose their PIN.",
     "staff_removed": "Removed from your staff.",
     "staff_pin_reset": "PIN cleared. They got a WhatsApp message to choose a new one.",
+    "broadcast_saved": "Draft saved. Nothing is sent until you launch it.",
+    "broadcast_scheduled": "Scheduled: it goes at its time.",
+    "broadcast_sending": "Launched: the figures fill in as the messages go.",
+    "broadcast_paused": "Paused: what is queued waits until you resume.",
+    "broadcast_cancelled": "Cancelled: nothing more of it is sent.",
+    "broadcast_completed": "Sent to everyone.",
 }
 
 

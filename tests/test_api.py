@@ -511,12 +511,14 @@ def test_every_change_through_the_api_is_audited_as_the_key(api, db, phone):
     reward = api.post("/rewards", {"name": "Chapman", "points": 150}).get_json()
     api.patch(f"/rewards/{reward['id']}", {"stock": 4})
     api.patch("/settings", {"welcome_bonus": 60})
+    broadcast = api.post("/broadcasts", {"name": "Friday", "text": "Hi {first_name}"}).get_json()
+    api.post(f"/broadcasts/{broadcast['id']}/launch")
     me = key_id(db, api.key)
     with db.sessions() as session:
         by_key = session.execute(select(AuditLog.action, AuditLog.details).where(AuditLog.actor_id == me)).all()
     assert sorted(action for action, _ in by_key) == sorted([
         "points.adjusted", "purchase.logged", "purchase.voided", "reward.fulfilled", "reward.created",
-        "reward.stock_changed", "tenant.settings_updated",
+        "reward.stock_changed", "tenant.settings_updated", "broadcast.created", "broadcast.sending",
     ])
     assert all("before" in details and "after" in details for _, details in by_key)
 
@@ -526,13 +528,14 @@ def test_every_change_through_the_api_is_audited_as_the_key(api, db, phone):
 
 @pytest.fixture
 def mama_things(api, db, phone) -> dict:
-    """What MAMA has that SALON's key must not reach: a customer, a purchase, a reward, a code."""
+    """What MAMA has that SALON's key must not reach: a customer, a purchase, a reward, a code, a broadcast."""
     code = redeem_code(api, phone)
     bought = buy(api, CUSTOMER, 100_000)
     with db.sessions() as session:
         member_code = session.scalar(select(Customer.member_code).where(Customer.phone_number == CUSTOMER))
+    broadcast = api.post("/broadcasts", {"name": "Friday", "text": "Hi {first_name}"}).get_json()
     return {"customer": bought["customer_id"], "purchase": bought["id"], "reward": api.get("/rewards").get_json()["data"][0]["id"],
-            "code": code, "member_code": member_code, "balance": balance_of(db, CUSTOMER)}
+            "code": code, "member_code": member_code, "balance": balance_of(db, CUSTOMER), "broadcast": broadcast["id"]}
 
 
 def _isolated_lists(salon_api, mama):
@@ -567,6 +570,19 @@ def _isolated_metrics(salon_api, mama):
     assert salon_api.get("/metrics", start="2026-01-01", end="2026-12-31").get_json() == {"data": []}
 
 
+def _isolated_broadcasts(salon_api, mama):
+    assert salon_api.get("/broadcasts").get_json() == {"data": [], "next_cursor": None}
+
+
+def _isolated_preview(salon_api, mama):
+    preview = salon_api.post("/broadcasts/preview", {"name": "x", "text": "Hi", "segment": {"phones": [CUSTOMER]}}).get_json()
+    assert (preview["matched"], preview["samples"]) == (0, [])  # MAMA's customer is no member of the salon
+
+
+def _isolated_new_broadcast(salon_api, mama):
+    assert salon_api.post("/broadcasts", {"name": "Friday", "text": "Hi"}).status_code == 201
+
+
 def _not_found(request):
     def check(salon_api, mama):
         answer = request(salon_api, mama)
@@ -591,6 +607,15 @@ ISOLATION = {
     "get_settings": _isolated_settings,
     "update_settings": _isolated_settings_change,
     "get_metrics": _isolated_metrics,
+    "preview_broadcast": _isolated_preview,
+    "create_broadcast": _isolated_new_broadcast,
+    "list_broadcasts": _isolated_broadcasts,
+    "get_broadcast": _not_found(lambda api, m: api.get(f"/broadcasts/{m['broadcast']}")),
+    "launch_broadcast": _not_found(lambda api, m: api.post(f"/broadcasts/{m['broadcast']}/launch")),
+    "pause_broadcast": _not_found(lambda api, m: api.post(f"/broadcasts/{m['broadcast']}/pause")),
+    "resume_broadcast": _not_found(lambda api, m: api.post(f"/broadcasts/{m['broadcast']}/resume")),
+    "cancel_broadcast": _not_found(lambda api, m: api.post(f"/broadcasts/{m['broadcast']}/cancel")),
+    "broadcast_stats": _not_found(lambda api, m: api.get(f"/broadcasts/{m['broadcast']}/stats")),
 }
 
 
@@ -612,6 +637,7 @@ def test_another_vendors_key_gets_nothing_of_mama(endpoint, mama_things, salon_a
     mama = api.get("/settings").get_json()
     assert (mama["welcome_bonus"], [r["name"] for r in api.get("/rewards").get_json()["data"]]) == (
         50, ["Free Zobo drink", "Jollof rice plate"])
+    assert [(b["id"], b["status"]) for b in api.get("/broadcasts").get_json()["data"]] == [(mama_things["broadcast"], "draft")]
 
 
 # --- the OpenAPI document and the docs page -------------------------------------------------

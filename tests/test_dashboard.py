@@ -250,7 +250,8 @@ def test_a_session_lasts_eight_hours(app, mama, phone, clock):
 
 @pytest.mark.parametrize("path", [
     "/dashboard/", "/dashboard/customers", "/dashboard/rewards", "/dashboard/codes", "/dashboard/staff",
-    "/dashboard/poster", "/dashboard/poster/a5.pdf", "/dashboard/audit",
+    "/dashboard/poster", "/dashboard/poster/a5.pdf", "/dashboard/audit", "/dashboard/broadcasts", "/dashboard/broadcasts/new",
+    f"/dashboard/broadcasts/{uuid.uuid4()}",
 ])
 def test_every_page_needs_a_session(app, mama, path):
     browser = Browser(app)

@@ -1,6 +1,7 @@
 """The dashboard in a real browser (Debian's chromium, driven by selenium through chromium-driver),
 on a phone-sized screen: signing in with the link the bot sends on WhatsApp, finding a customer,
-adjusting their points, verifying a code. `SCREENSHOTS=docs/screenshots` keeps the screenshots
+adjusting their points, verifying a code, composing a broadcast with its live preview (the
+vendored script) and saving it. `SCREENSHOTS=docs/screenshots` keeps the screenshots
 of the main pages there (the README shows them); otherwise they go to a temporary folder."""
 from __future__ import annotations
 
@@ -18,8 +19,12 @@ from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from models import RewardRedemption
+from bot.services import broadcasts
+from bot.services.broadcast_file import DefinitionSchema, parse
+from models import Broadcast, RewardRedemption, Tenant
+from models.base import utcnow
 from tests.conftest import PUBLIC_BASE_URL, balance_of
+from tests.test_broadcasts import add_member
 from tests.test_dashboard import CHIDI, dashboard_link, joined, log_purchase, redeemed_code
 
 PORTS = range(6100, 6200)  # this suite's own range on the machine
@@ -88,7 +93,15 @@ def click_menu(driver, label: str) -> None:
     wait_for(driver, "nav a[aria-current='page']", label)
 
 
-def test_the_owner_signs_in_from_whatsapp_finds_a_customer_adjusts_points_and_verifies_a_code(
+def expected_preview(db, tenant: Tenant, definition: dict) -> tuple[int, int]:
+    """(matched, recipients) of a definition, as the broadcast service counts them."""
+    with db.sessions() as session:
+        tenant = session.get(Tenant, tenant.id)
+        found = broadcasts.preview(session, tenant, parse(session, definition, tenant, utcnow(), DefinitionSchema), utcnow())
+    return found.matched, found.recipients
+
+
+def test_the_owner_signs_in_from_whatsapp_finds_a_customer_adjusts_points_verifies_a_code_and_composes_a_broadcast(
     app, mama, phone, db, server, browser, screenshots,
 ):
     joined(phone)
@@ -133,6 +146,35 @@ def test_the_owner_signs_in_from_whatsapp_finds_a_customer_adjusts_points_and_ve
     wait_for(browser, ".notice", "handed over")
     with db.sessions() as session:
         assert session.scalar(select(RewardRedemption.status).where(RewardRedemption.redemption_code == code)) == "fulfilled"
+
+    # Compose a broadcast: the live preview counts who it reaches as the owner types.
+    for number, earned in (("+2348030000011", 600), ("+2348030000012", 0), ("+2348030000013", 300)):
+        add_member(db, mama, number, name="Member Obi", points_earned=earned)  # 50 points each to start with
+    click_menu(browser, "Broadcasts")
+    wait_for(browser, "#new-broadcast").click()
+    wait_for(browser, "main h1", "New broadcast")
+    definition = {"name": "Friday double points", "text": "Hi {first_name}! Double points this Friday.",
+                  "segment": {"min_points": 80}}
+    matched, recipients = expected_preview(db, mama, definition)
+    assert (matched, recipients) == (3, 3)  # Chidi (95) and two of the three members: not the one with 50
+    browser.find_element(By.ID, "name").send_keys(definition["name"])
+    browser.find_element(By.ID, "text").send_keys(definition["text"])
+    browser.find_element(By.ID, "min_points").send_keys("80")
+    WebDriverWait(browser, 30).until(lambda driver: driver.execute_script(
+        "const shown = id => (document.getElementById(id) || {}).textContent;"
+        "return [shown('preview-matched'), shown('preview-recipients')]") == [str(matched), str(recipients)])
+    assert "Hi Chidi! Double points this Friday." in browser.find_element(By.ID, "live-preview").text
+    shoot(browser, screenshots, "compose")
+    browser.find_element(By.ID, "save").click()
+    wait_for(browser, ".notice", "Draft saved")
+    assert browser.find_element(By.ID, "reach").text == str(recipients)
+    browser.find_element(By.ID, "launch").click()
+    wait_for(browser, ".notice", "Launched")
+    assert browser.find_element(By.ID, "targeted").text == str(recipients)
+    shoot(browser, screenshots, "broadcast")
+    with db.sessions() as session:
+        saved = session.scalars(select(Broadcast)).one()
+    assert (saved.name, saved.total_recipients, saved.segment) == ("Friday double points", recipients, {"min_points": 80})
 
     # The other main pages, for the README.
     for label, name, selector, expected in (

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.services.backoffice import BackOfficeService
+from bot.services.broadcasts import BroadcastService
 from bot.services.context import Context
 from bot.services.customers import CustomerService, greeting
 from bot.services.dashboard_login import DashboardLoginService
@@ -53,6 +54,7 @@ class Services:
         self.settings = SettingsService(ctx)
         self.dashboard = DashboardLoginService(ctx)
         self.backoffice = BackOfficeService(ctx)
+        self.broadcasts = BroadcastService(ctx)
 
     @property
     def now(self) -> datetime:

@@ -110,11 +110,12 @@ class TemplateSchema(Schema):
                             load_default=list)
 
 
-class BroadcastFileSchema(Schema):
+class DefinitionSchema(Schema):
+    """A broadcast, as the vendor API and the dashboard take it (they know the vendor)."""
+
     class Meta:
         unknown = RAISE
 
-    tenant = fields.String(load_default=None, validate=validate.Length(1, 20))  # the file's; the API knows its vendor
     name = fields.String(required=True, validate=validate.Length(1, 255))
     text = fields.String(required=True, validate=[validate.Length(1, MAX_TEXT), variables_in])
     template = fields.Nested(TemplateSchema, load_default=None, allow_none=True)
@@ -130,6 +131,12 @@ class BroadcastFileSchema(Schema):
         quiet = data.get("quiet_hours")
         if quiet and len(quiet) == 2 and quiet[0] == quiet[1]:
             raise ValidationError({"quiet_hours": ["start and end must differ"]})
+
+
+class BroadcastFileSchema(DefinitionSchema):
+    """The file of the command line: the definition, and the vendor it is for."""
+
+    tenant = fields.String(load_default=None, validate=validate.Length(1, 20))
 
 
 @dataclass(frozen=True)
@@ -176,18 +183,19 @@ def tenant_of(session: Session, raw) -> Tenant:
     return tenant
 
 
-def parse(session: Session, raw, tenant: Tenant, now: datetime) -> Definition:
-    """Validate a definition for `tenant`: its shape, then what depends on the vendor (its
-    tiers, its country for phones, its currency, its timezone for send_at, its rewards for
-    the reward variables). Raises BroadcastFileError naming every bad field."""
+def parse(session: Session, raw, tenant: Tenant, now: datetime, schema: type[Schema] = BroadcastFileSchema) -> Definition:
+    """Validate a definition for `tenant`: its shape (a file's, or DefinitionSchema without
+    the vendor's code), then what depends on the vendor (its tiers, its country for phones, its
+    currency, its timezone for send_at, its rewards for the reward variables). Raises
+    BroadcastFileError naming every bad field."""
     if not isinstance(raw, dict):
         raise BroadcastFileError({"_schema": ["must be a JSON object"]})
     try:
-        data = BroadcastFileSchema().load(raw)
+        data = schema().load(raw)
     except ValidationError as error:
         raise BroadcastFileError(error.messages) from None
     errors: dict = {}
-    if data["tenant"] is not None and data["tenant"].strip().upper() != tenant.vendor_code:
+    if data.get("tenant") is not None and data["tenant"].strip().upper() != tenant.vendor_code:
         errors["tenant"] = [f"names {data['tenant']}, not {tenant.vendor_code}"]
     segment = _segment(data["segment"] or {}, tenant, errors)
     send_at = _send_at(data["send_at"], tenant, now, errors)

@@ -33,10 +33,12 @@ from sqlalchemy.orm import Session
 
 from bot.db import insert_for
 from bot.outbound import MARKETING, MessageKey, queue_texts
-from bot.services import audit
+from bot.services import audit, pages
 from bot.services.audience import REPLY_HOURS, SUPPRESSIONS, Writer, audience, members, replied, within
-from bot.services.broadcast_file import RETARGETS, Definition
+from bot.services.broadcast_file import RETARGETS, Definition, DefinitionSchema, parse
+from bot.services.context import Actor, Context
 from bot.services.delivery import REACHED
+from bot.services.pages import Page
 from models import (
     Broadcast, BroadcastRecipient, Customer, Purchase, RewardRedemption, Tenant, WhatsAppMessage,
 )
@@ -59,6 +61,15 @@ MOVABLE = {  # what each move starts from
     "resumed": ("paused",),
     "completed": ("sending",),
     "cancelled": ("draft", "scheduled", "sending", "paused"),
+}
+
+
+# Why a member was not sent a broadcast, in the vendor's words (preview's suppressed, stats' skipped).
+REASONS = {
+    "opted_out": "opted out", "frequency_cap": "had their week's offers",
+    "outside_window": "outside WhatsApp's 24-hour window (no template)",
+    "no_template": "outside WhatsApp's 24-hour window (no template)", "unreachable": "unreachable numbers",
+    "cancelled": "cancelled",
 }
 
 
@@ -95,6 +106,14 @@ def list_broadcasts(session: Session, tenant: Tenant | None = None) -> list[Broa
     return list(session.scalars(query))
 
 
+def listed(session: Session, tenant: Tenant, cursor: str | None, limit: int) -> Page[Broadcast]:
+    """A page of the vendor's broadcasts, newest first."""
+    return pages.page(
+        session, select(Broadcast).where(Broadcast.tenant_id == tenant.id), pages.by_newest(Broadcast.created_at, Broadcast.id),
+        cursor, limit, key_of=lambda row: (row.Broadcast.created_at, row.Broadcast.id), convert=lambda row: row.Broadcast,
+    )
+
+
 # Defining
 
 
@@ -124,14 +143,15 @@ def preview(session: Session, tenant: Tenant, definition: Definition, now: datet
                    counts.get(None, 0), samples)
 
 
-def create(session: Session, tenant: Tenant, definition: Definition, now: datetime) -> Broadcast:
-    """A draft; nothing is sent until it is launched."""
+def create(session: Session, tenant: Tenant, definition: Definition, now: datetime, actor: Actor | None = None) -> Broadcast:
+    """A draft; nothing is sent until it is launched. `actor`: who asked (the vendor's API key
+    or owner; the command line is the system)."""
     broadcast = Broadcast(tenant_id=tenant.id, id=uuid.uuid4(), status="draft", total_recipients=0,
                           created_at=now, updated_at=now, **definition.columns())
     session.add(broadcast)
     session.flush()
     audit.record(session, tenant.id, "broadcast.created", entity_type="broadcast", entity_id=broadcast.id,
-                 name=broadcast.name)
+                 **_by(actor), before=None, after={"name": broadcast.name, "status": broadcast.status})
     return broadcast
 
 
@@ -151,7 +171,7 @@ def retarget(session: Session, tenant: Tenant, broadcast_id: uuid.UUID, retarget
 # Moving along the lifecycle
 
 
-def launch(session: Session, tenant: Tenant, broadcast_id: uuid.UUID, now: datetime) -> Moved:
+def launch(session: Session, tenant: Tenant, broadcast_id: uuid.UUID, now: datetime, actor: Actor | None = None) -> Moved:
     """Send it now, or at its send_at: draft -> scheduled, or -> sending with the audience
     frozen. Launching again changes nothing."""
     broadcast = get(session, tenant, broadcast_id)
@@ -159,15 +179,15 @@ def launch(session: Session, tenant: Tenant, broadcast_id: uuid.UUID, now: datet
         raise BroadcastError(f"Broadcast {broadcast.name!r} was cancelled; create it again to send it.")
     not_yet = broadcast.send_at is not None and broadcast.send_at > now
     if broadcast.status == "draft" and not_yet:
-        return Moved(broadcast, _move(session, broadcast, "scheduled", now))
+        return Moved(broadcast, _move(session, broadcast, "scheduled", now, actor))
     if broadcast.status in ("draft", "scheduled") and not not_yet:
-        return start(session, broadcast, now)
+        return start(session, broadcast, now, actor)
     return Moved(broadcast, False, run=broadcast.status == "sending")
 
 
-def start(session: Session, broadcast: Broadcast, now: datetime) -> Moved:
+def start(session: Session, broadcast: Broadcast, now: datetime, actor: Actor | None = None) -> Moved:
     """-> sending, and the audience frozen into broadcast_recipients in the same transaction."""
-    if not _move(session, broadcast, "sending", now, launched_at=now):
+    if not _move(session, broadcast, "sending", now, actor, launched_at=now):
         return Moved(broadcast, False, run=broadcast.status == "sending")
     tenant = session.get(Tenant, broadcast.tenant_id)
     recipients = audience(tenant, Definition.of(broadcast), now).subquery()
@@ -187,31 +207,31 @@ def due(session: Session, now: datetime) -> list[Broadcast]:
     return list(session.scalars(select(Broadcast).where(Broadcast.status == "scheduled", Broadcast.send_at <= now)))
 
 
-def pause(session: Session, tenant: Tenant, broadcast_id: uuid.UUID, now: datetime,
+def pause(session: Session, tenant: Tenant, broadcast_id: uuid.UUID, now: datetime, actor: Actor | None = None,
           reason: str = "paused by the vendor") -> Moved:
     """sending -> paused: its queued pushes are held until it is resumed."""
     broadcast = get(session, tenant, broadcast_id)
     if broadcast.status == "paused":
         return Moved(broadcast, False)
-    if not _pause(session, broadcast, now, reason):
+    if not _pause(session, broadcast, now, reason, actor):
         raise BroadcastError(f"Broadcast {broadcast.name!r} is {broadcast.status}: only a sending one can be paused.")
     return Moved(broadcast, True)
 
 
-def _pause(session: Session, broadcast: Broadcast, now: datetime, reason: str) -> bool:
-    if not _move(session, broadcast, "paused", now, pause_reason=reason[:255], runner=None, runner_until=None):
+def _pause(session: Session, broadcast: Broadcast, now: datetime, reason: str, actor: Actor | None = None) -> bool:
+    if not _move(session, broadcast, "paused", now, actor, pause_reason=reason[:255], runner=None, runner_until=None):
         return False
     _hold(session, broadcast, HELD)
     return True
 
 
-def resume(session: Session, tenant: Tenant, broadcast_id: uuid.UUID, now: datetime) -> Moved:
+def resume(session: Session, tenant: Tenant, broadcast_id: uuid.UUID, now: datetime, actor: Actor | None = None) -> Moved:
     """paused -> sending: its held pushes are let go and a runner goes on from where it was.
     Failures before the resume no longer count towards an auto-pause."""
     broadcast = get(session, tenant, broadcast_id)
     if broadcast.status == "sending":
         return Moved(broadcast, False, run=True)
-    if not _move(session, broadcast, "resumed", now, pause_reason=None, resumed_at=now):
+    if not _move(session, broadcast, "resumed", now, actor, pause_reason=None, resumed_at=now):
         raise BroadcastError(f"Broadcast {broadcast.name!r} is {broadcast.status}: only a paused one can be resumed.")
     session.execute(
         update(WhatsAppMessage)
@@ -222,12 +242,12 @@ def resume(session: Session, tenant: Tenant, broadcast_id: uuid.UUID, now: datet
     return Moved(broadcast, True, run=True)
 
 
-def cancel(session: Session, tenant: Tenant, broadcast_id: uuid.UUID, now: datetime) -> Moved:
+def cancel(session: Session, tenant: Tenant, broadcast_id: uuid.UUID, now: datetime, actor: Actor | None = None) -> Moved:
     """-> cancelled: queued pushes are skipped, recipients not reached yet get none."""
     broadcast = get(session, tenant, broadcast_id)
     if broadcast.status == "cancelled":
         return Moved(broadcast, False)
-    if not _move(session, broadcast, "cancelled", now, cancelled_at=now, runner=None, runner_until=None):
+    if not _move(session, broadcast, "cancelled", now, actor, cancelled_at=now, runner=None, runner_until=None):
         raise BroadcastError(f"Broadcast {broadcast.name!r} is already {broadcast.status}.")
     session.execute(
         update(WhatsAppMessage).where(*_pushes(broadcast), WhatsAppMessage.status == "queued")
@@ -242,10 +262,10 @@ def cancel(session: Session, tenant: Tenant, broadcast_id: uuid.UUID, now: datet
     return Moved(broadcast, True)
 
 
-def _move(session: Session, broadcast: Broadcast, move: str, now: datetime, **values) -> bool:
+def _move(session: Session, broadcast: Broadcast, move: str, now: datetime, actor: Actor | None = None, **values) -> bool:
     """The compare-and-set: the move happens only from the statuses it may start from. The
     object then shows the row as it is (moved by us, or by whoever was first)."""
-    status = "sending" if move == "resumed" else move
+    before, status = broadcast.status, "sending" if move == "resumed" else move
     moved = session.execute(
         update(Broadcast)
         .where(Broadcast.tenant_id == broadcast.tenant_id, Broadcast.id == broadcast.id,
@@ -256,9 +276,14 @@ def _move(session: Session, broadcast: Broadcast, move: str, now: datetime, **va
     session.refresh(broadcast)
     if moved:
         details = {"reason": values["pause_reason"]} if values.get("pause_reason") else {}
-        audit.record(session, broadcast.tenant_id, f"broadcast.{move}", entity_type="broadcast",
-                     entity_id=broadcast.id, **details)
+        audit.record(session, broadcast.tenant_id, f"broadcast.{move}", entity_type="broadcast", entity_id=broadcast.id,
+                     **_by(actor), before={"status": before}, after={"status": status}, **details)
     return moved
+
+
+def _by(actor: Actor | None) -> dict:
+    """Audit columns naming who acted (without one: the system)."""
+    return {"actor_type": actor.type, "actor_id": actor.id} if actor else {}
 
 
 def _pushes(broadcast: Broadcast) -> tuple:
@@ -550,3 +575,58 @@ def _responses(session: Session, broadcast: Broadcast) -> tuple[int, int, dict[s
         RewardRedemption.tenant_id == tenant_id, RewardRedemption.status != "cancelled", RewardRedemption.created_at >= since,
         after_push(RewardRedemption.customer_id, RewardRedemption.created_at, CONVERSION_HOURS)))
     return replies, opted_out, {"purchases": purchases, "redemptions": redemptions, "revenue": int(revenue)}
+
+
+# For the vendor API and the dashboard
+
+
+class BroadcastService:
+    """The broadcasts of the vendor in `ctx`, acted on by its API key or its owner (audited as
+    them): the functions above, as the command line calls them. A definition is validated
+    with the file's schema, without the vendor's code. A move that wants a runner is noted in
+    `ctx.runners`, for the caller to hand over once committed."""
+
+    MOVES = {"launch": launch, "pause": pause, "resume": resume, "cancel": cancel}
+    # The statuses each move changes (from others it is refused, or changes nothing).
+    CHANGES = {"launch": MOVABLE["scheduled"], "pause": MOVABLE["paused"], "resume": MOVABLE["resumed"],
+               "cancel": MOVABLE["cancelled"]}
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    def definition(self, raw) -> Definition:
+        """Raises BroadcastFileError naming every bad field."""
+        return parse(self.ctx.session, raw, self.ctx.tenant, self.ctx.now, schema=DefinitionSchema)
+
+    def preview(self, raw) -> Preview:
+        return preview(self.ctx.session, self.ctx.tenant, self.definition(raw), self.ctx.now)
+
+    def reach(self, broadcast: Broadcast) -> int:
+        """How many a launch of this one now would reach."""
+        return preview(self.ctx.session, self.ctx.tenant, Definition.of(broadcast), self.ctx.now).recipients
+
+    def create(self, raw) -> Broadcast:
+        ctx = self.ctx
+        return create(ctx.session, ctx.tenant, self.definition(raw), ctx.now, ctx.actor)
+
+    def listed(self, cursor: str | None, limit: int) -> Page[Broadcast]:
+        return listed(self.ctx.session, self.ctx.tenant, cursor, limit)
+
+    def find(self, broadcast_id: uuid.UUID) -> Broadcast | None:
+        """One of the vendor's broadcasts; another vendor's is as unknown as a wrong id."""
+        return self.ctx.session.get(Broadcast, (self.ctx.tenant.id, broadcast_id))
+
+    def move(self, broadcast_id: uuid.UUID, move: str) -> Broadcast:
+        """launch, pause, resume or cancel; raises BroadcastError when it cannot be done."""
+        ctx = self.ctx
+        moved = self.MOVES[move](ctx.session, ctx.tenant, broadcast_id, ctx.now, ctx.actor)
+        if moved.run:
+            ctx.runners.append(moved)
+        return moved.broadcast
+
+    def stats(self, broadcast_id: uuid.UUID) -> Stats:
+        return stats(self.ctx.session, self.ctx.tenant, broadcast_id)
+
+    def moves(self, broadcast: Broadcast) -> list[str]:
+        """The moves that would change it now (a page's buttons)."""
+        return [move for move, starts in self.CHANGES.items() if broadcast.status in starts]

@@ -46,6 +46,8 @@ class Context:
     customer_locked: bool = True
     # Outbound messages written in this transaction, to hand to the sender after commit.
     outbox: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)
+    # Broadcast moves (broadcasts.Moved) that want a runner, to hand over after commit.
+    runners: list = field(default_factory=list)
 
     @property
     def zone(self) -> ZoneInfo:
