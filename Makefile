@@ -45,7 +45,9 @@ test: setup
 worker: setup
 	$(BIN)/rq worker --with-scheduler -c workers.rq_config --url "$${REDIS_URL:?set REDIS_URL}" default
 
+# wrk (Debian) drives the HTTP benchmarks: a C load generator leaves the CPU to the servers.
 bench: setup
+	@command -v wrk >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
 	$(BIN)/python bench/webhook.py
 
 # The dashboard's screenshots in the README, taken again by its browser test.
