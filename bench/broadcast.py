@@ -38,6 +38,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import harness as bench  # bench/ is on sys.path when this file runs as a script
 import psycopg2
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -231,8 +232,7 @@ def run_end_to_end(args, processes: Processes, runtime, moved) -> dict:
 
     redis.Redis.from_url(REDIS_URL).flushdb()
     fake = start_fake(processes)
-    workers = [processes.start(str(BIN / "rq"), "worker", "--with-scheduler", "--url", REDIS_URL, "default")
-               for _ in range(args.workers)]
+    workers = [processes.start(*bench.rq_worker(REDIS_URL)) for _ in range(args.workers)]
     time.sleep(3)  # the workers are listening
     broadcast = moved.broadcast
     started = time.perf_counter()

@@ -198,6 +198,12 @@ def count_customers() -> int:
 # --- servers ------------------------------------------------------------------------------
 
 
+def rq_worker(redis_url: str) -> tuple[str, ...]:
+    """An RQ worker started as the Procfile starts it (the job modules loaded once, by the
+    worker, before it forks a work horse per job)."""
+    return (str(BIN / "rq"), "worker", "--with-scheduler", "-c", "workers.rq_config", "--url", redis_url, "default")
+
+
 def reference_dir() -> Path:
     """/work/shared/reference's servers: `shared/reference` beside the clone or beside one of
     its parents (in CI `shared/` is a sibling of the clone; a worktree sits one level deeper)."""

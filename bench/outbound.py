@@ -35,6 +35,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import harness as bench  # bench/ is on sys.path when this file runs as a script
 import psycopg2
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,7 +57,7 @@ AUTH_TOKEN = "bench-outbound-auth-token"
 LEASE = 10  # seconds: a killed worker's claims are settled soon after
 TARGET = 1000.0  # sends/s
 BIN = ROOT / ".venv" / "bin"
-WORKER = (str(BIN / "rq"), "worker", "--with-scheduler", "-c", "workers.rq_config", "--url", REDIS_URL, "default")
+WORKER = bench.rq_worker(REDIS_URL)
 
 
 def env() -> dict:
