@@ -7,8 +7,8 @@ from api.machinery import endpoint
 from api.problems import Problem, invalid, not_found
 from api.schemas import PurchaseIn, PurchaseSchema, VoidedPurchaseSchema
 from bot.catalog import render
+from bot.messages import say
 from bot.money import AmountError
-from flows.base import say
 
 
 @endpoint("POST", "/purchases", scope="purchases",

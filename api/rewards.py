@@ -7,7 +7,7 @@ from api.machinery import endpoint
 from api.problems import Problem, not_found
 from api.schemas import PageQuery, RedemptionSchema, RewardIn, RewardOut, StockIn, page_of
 from bot.catalog import render
-from flows.base import say
+from bot.messages import say
 
 
 @endpoint("GET", "/rewards", scope="rewards", summary="The vendor's rewards, in the catalog's order, switched off or not",

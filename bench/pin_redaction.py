@@ -38,7 +38,7 @@ sys.path.insert(0, str(bench.ROOT))
 from sqlalchemy import select, update  # noqa: E402
 
 from bot.app import create_app  # noqa: E402
-from flows.base import Inbound  # noqa: E402
+from bot.messages import Inbound  # noqa: E402
 from models import VendorUser  # noqa: E402
 
 bench.DB_NAME = "bench_pin"  # bench.app_env and bench.flask read it at each call

@@ -6,9 +6,9 @@ import re
 from flask import Blueprint, Response, abort, current_app, request
 from twilio.twiml.messaging_response import MessagingResponse
 
+from bot.messages import Inbound
 from bot.phones import InvalidPhone, to_e164
 from bot.services.delivery import record_receipt
-from flows.base import Inbound
 from models import Customer, WhatsAppMessage
 from webhooks.signature import is_signed
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from bot import countries
 from bot.codes import random_code
+from bot.messages import words_of
 from bot.money import AmountError, exponent, format_money, parse_amount
 from bot.phones import InvalidPhone, to_e164
 from bot.qr import join_link
@@ -30,7 +31,6 @@ from bot.services.staff import PinChoice
 from bot.services.tenants import (
     BUSINESS_TYPES, ReloadRefused, RewardSchema, TenantFileSchema, load_tenant, parse_tenant_file,
 )
-from flows.base import State, words_of
 from models import PlatformMessage, Tenant, VendorInvitation
 
 INVITATION_VALID = timedelta(days=7)
@@ -115,9 +115,10 @@ def current_invitation(session: Session, phone: str, now: datetime) -> VendorInv
     ).one_or_none()
 
 
-def save_conversation(invitation: VendorInvitation, state: State, now: datetime) -> None:
-    invitation.conversation_state = state.to_json()
-    invitation.setup_updated_at = None if state.idle else now
+def save_conversation(invitation: VendorInvitation, state: dict, idle: bool, now: datetime) -> None:
+    """Keep the setup conversation's state (`State.to_json()`) on the invitation."""
+    invitation.conversation_state = state
+    invitation.setup_updated_at = None if idle else now
 
 
 @dataclass

@@ -10,11 +10,11 @@ from sqlalchemy import bindparam, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from bot.catalog import freeze, render, thaw
+from bot.messages import Msg, say
 from bot.outbound import notify
 from bot.services import audit
 from bot.services.context import Context
 from bot.services.pages import Page, by_newest, page
-from flows.base import Msg, say
 from models.base import new_id
 from models import Customer, CustomerPointsBalance, PointsLotAllocation, PointsTransaction, Tenant
 

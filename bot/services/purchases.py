@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from bot.codes import MEMBER_CODE
 from bot.locales import language_of
+from bot.messages import Msg, say
 from bot.money import Money, check_amount, parse_amount, to_minor
 from bot.outbound import notify
 from bot.phones import InvalidPhone, to_e164
@@ -21,7 +22,6 @@ from bot.services.missions import complete_missions
 from bot.services.referrals import referrer_of, reward_referral
 from bot.services.rewards import nearest_reward
 from bot.services.spins import move_spins
-from flows.base import Msg, say
 from models import Customer, CustomerPointsBalance, Purchase
 from models.base import new_id
 

@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 from bot.codes import ALPHABET, random_code
 from bot.db import ROW_LOCK, insert_on_conflict
 from bot.limits import REDEMPTIONS
+from bot.messages import Msg, say
 from bot.outbound import notify
 from bot.services import audit, points
 from bot.services.context import Actor, Context
 from bot.services.customers import describe
 from bot.services.pages import Page, SortKey, page
-from flows.base import Msg, say
 from models import (
     Customer, CustomerPointsBalance, PointsLotAllocation, PointsTransaction, Reward, RewardRedemption, Tenant, VendorUser,
 )

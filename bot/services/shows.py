@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from bot.money import exponent, to_minor
 from bot.services.tenants import TenantFileError, _country, _e164, _moment, _timezone, assign
 from bot.phones import to_e164
-from flows.voting import RESERVED_WORDS, ContestantView, EpisodeView, PackageView, ShortCodeView, ShowView
+from bot.show_views import RESERVED_WORDS, ContestantView, EpisodeView, PackageView, ShortCodeView, ShowView
 from models import (
     Contestant, Episode, EpisodeContestant, Show, Tenant, Vote, VotePackage, VoteShortCode,
 )

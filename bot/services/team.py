@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from marshmallow import ValidationError
 from sqlalchemy import select
 
+from bot.messages import say
 from bot.outbound import notify
 from bot.phones import InvalidPhone, to_e164
 from bot.services import audit
 from bot.services.context import Context
 from bot.services.customers import route_phone
 from bot.services.tenants import StaffSchema
-from flows.base import say
 from models import VendorUser
 
 

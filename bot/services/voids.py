@@ -17,13 +17,13 @@ from typing import Callable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.messages import say
 from bot.money import Money
 from bot.outbound import notify
 from bot.points_rules import tier_name
 from bot.services import audit, points
 from bot.services.context import Actor
 from bot.services.spins import move_spins, unused_spins
-from flows.base import say
 from models import (
     AuditLog, Customer, CustomerPointsBalance, MissionCompletion, PointsTransaction, Purchase, Referral, SpinCredit, Tenant,
     WhatsAppMessage,

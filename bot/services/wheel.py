@@ -9,12 +9,12 @@ from random import Random
 
 from sqlalchemy import case, func, or_, select, update
 
+from bot.messages import say
 from bot.services import points
 from bot.services.context import Context
 from bot.services.rewards import find_available, issue_code, take_unit
 from bot.services.spins import move_spins
 from bot.wheel import pick
-from flows.base import say
 from models import Customer, CustomerPointsBalance, Reward, SpinHistory, WheelItem
 from models.base import new_id
 
