@@ -3,7 +3,7 @@
 A flow is a table of small step functions ``(state, inbound, services) -> (new state, replies)``.
 Steps never touch Flask, SQLAlchemy or twilio: they read the inbound message, ask the services,
 and answer with catalog messages (`Msg`) that the dispatcher renders in the customer's language.
-`Inbound`, `Msg` and `say` live in bot/messages.py, below flows and services alike.
+`Inbound`, `Msg` and `say` live in bot/messages.py, `Refused` in bot/errors.py, below flows and services alike.
 """
 from __future__ import annotations
 
@@ -11,10 +11,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
+from bot.errors import Refused
 from bot.messages import Inbound, Msg, say  # noqa: F401  (re-exported: the flows import their vocabulary from here)
 
 # Stands for the vendor's main menu in a reply; the engine fills it in.
 MENU = Msg("menu")
+
+
+def refusal(refused: Refused, **params: Any) -> Msg:
+    """The answer to a service's refusal: its reason is the catalog key."""
+    return say(refused.reason, **{**params, **refused.params})
 
 
 @dataclass(frozen=True)

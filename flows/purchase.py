@@ -6,7 +6,7 @@ import uuid
 
 from bot.codes import MEMBER_CODE
 from bot.money import AmountError
-from flows.base import STAFF, Flow, Inbound, Outcome, State, confirmed, finish, goto, missed, say
+from flows.base import STAFF, Flow, Inbound, Outcome, Refused, State, confirmed, finish, goto, missed, refusal, say
 from flows.staff import pin_gate, pin_step, rechecked
 
 _COMMAND = re.compile(r"^\W*(LOG|VOID)\b", re.IGNORECASE)
@@ -96,7 +96,11 @@ def _advance_void(state: State, services) -> Outcome:
 
 
 def void_confirmed(state: State, inbound: Inbound, services) -> Outcome:
-    return finish(), [say(services.purchases.void(uuid.UUID(state.data["purchase"])))]
+    try:
+        services.purchases.void(uuid.UUID(state.data["purchase"]))
+    except Refused as refused:
+        return finish(), [refusal(refused)]
+    return finish(), [say("voided")]
 
 
 LOG_FLOW = Flow(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from flows.base import STAFF, Flow, Inbound, Outcome, State, confirmed, finish, goto, missed, say
+from flows.base import STAFF, Flow, Inbound, Outcome, Refused, State, confirmed, finish, goto, missed, refusal, say
 from flows.staff import pin_gate, pin_step
 
 _COMMAND = re.compile(r"^\W*STAFF\b", re.IGNORECASE)
@@ -99,11 +99,15 @@ def choose_member(state: State, inbound: Inbound, services) -> Outcome:
 
 def staff_confirmed(state: State, inbound: Inbound, services) -> Outcome:
     data = state.data
-    if data["action"] == "add":
-        key = services.team.add(data["phone"], data["name"])
-    else:
-        key = services.team.remove(data["phone"])
-    return finish(), [say(key, name=data["name"], phone=data["phone"])]
+    try:
+        if data["action"] == "add":
+            services.team.add(data["phone"], data["name"])
+        else:
+            services.team.remove(data["phone"])
+    except Refused as refused:
+        return finish(), [refusal(refused, name=data["name"])]
+    done = "staff_added" if data["action"] == "add" else "staff_removed"
+    return finish(), [say(done, name=data["name"], phone=data["phone"])]
 
 
 STAFF_FLOW = Flow(

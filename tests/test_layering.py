@@ -12,7 +12,7 @@ from tests.conftest import ROOT
 # layers it may import besides its own. Nothing imports `app`, the composition root.
 LAYERS = {
     # Plain values every layer shares: messages and replies, refusals, money, codes, show views.
-    "vocabulary": ({"bot.messages", "bot.show_views", "bot.money", "bot.locales", "bot.codes"}, set()),
+    "vocabulary": ({"bot.messages", "bot.errors", "bot.show_views", "bot.money", "bot.locales", "bot.codes"}, set()),
     "models": ({"models"}, set()),
     # Conversation tables: they get their services passed in and never import them.
     "flows": ({"flows"}, {"vocabulary"}),
@@ -125,7 +125,7 @@ def test_the_layering_check_sees_an_upward_import(tmp_path):
 
 def test_flows_and_the_shared_vocabulary_import_no_flask_sqlalchemy_or_twilio():
     code = (
-        "import sys, flows, bot.catalog, bot.engine, bot.vendor_codes, bot.messages, bot.show_views\n"
+        "import sys, flows, bot.catalog, bot.engine, bot.vendor_codes, bot.messages, bot.errors, bot.show_views\n"
         "loaded = sorted(m for m in ('flask', 'sqlalchemy', 'twilio') if m in sys.modules)\n"
         "print(','.join(loaded))"
     )

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from bot import countries
 from bot.codes import random_code
+from bot.errors import Refused
 from bot.messages import words_of
 from bot.money import AmountError, exponent, format_money, parse_amount
 from bot.phones import InvalidPhone, to_e164
@@ -254,11 +255,11 @@ class SetupService:
             "rewards": [{"name": answers["reward"], "points": answers["reward_points"]}],
         }
 
-    def create(self, answers: dict) -> Created | str:
-        """Make the vendor, or say (as a catalog key) why not: its code was taken meanwhile."""
+    def create(self, answers: dict) -> Created:
+        """Make the vendor; Refused setup_code_taken_meanwhile when its code was taken meanwhile."""
         ctx = self.ctx
         if self._taken([answers["code"]]):
-            return "setup_code_taken_meanwhile"
+            raise Refused("setup_code_taken_meanwhile")
         config = parse_tenant_file(self.tenant_file(answers))
         # A setup racing this one for the code may commit after the check: then loading fails
         # on the unique code, or finds that vendor and would update it (which the loader refuses,
@@ -270,7 +271,7 @@ class SetupService:
             result = None
         if result is None or not result.created:
             savepoint.rollback()
-            return "setup_code_taken_meanwhile"
+            raise Refused("setup_code_taken_meanwhile")
         savepoint.commit()  # releases the savepoint: the caller's transaction commits or not
         tenant = result.tenant
         ctx.invitation.used_at, ctx.invitation.tenant_id = ctx.now, tenant.id
