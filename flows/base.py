@@ -7,6 +7,7 @@ and answer with catalog messages (`Msg`) that the dispatcher renders in the cust
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable, Mapping
@@ -93,6 +94,11 @@ def confirmed(on_yes: Step) -> Step:
         return on_yes(state, inbound, services)
 
     return confirm
+
+
+def after_command(text: str, *commands: str) -> str:
+    """The text without the command word it starts with (`LOG 0803 123 4567 15000` -> what to log)."""
+    return re.sub(rf"^\W*({'|'.join(commands)})\b", "", text, flags=re.IGNORECASE)
 
 
 # Who may use a flow: members of the vendor's programme, its staff, either, or anyone at all.

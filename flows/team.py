@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 
-from flows.base import STAFF, Flow, Inbound, Outcome, Refused, State, confirmed, finish, goto, missed, refusal, say
+from flows.base import STAFF, Flow, Inbound, Outcome, Refused, State, after_command, confirmed, finish, goto, missed, refusal, say
 from flows.staff import pin_gate, pin_step
 
-_COMMAND = re.compile(r"^\W*STAFF\b", re.IGNORECASE)
 _PHONE_PART = re.compile(r"[+\d().\-]+")
 
 
@@ -16,7 +15,7 @@ def start_staff(state: State, inbound: Inbound, services) -> Outcome:
     act at once, and whatever they leave out is asked for."""
     if not services.staff.is_owner:
         return finish(), [say("staff_owner_only")]
-    action, _, rest = _COMMAND.sub("", inbound.text).strip().partition(" ")
+    action, _, rest = after_command(inbound.text, "STAFF").strip().partition(" ")
     data = {}
     if action.upper() == "ADD":
         data = {"action": "add", **_read_member(rest, services)}

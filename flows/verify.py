@@ -1,17 +1,13 @@
 """VERIFY: staff check a customer's redemption code, then hand the reward over or cancel it."""
 from __future__ import annotations
 
-import re
-
-from flows.base import STAFF, Flow, Inbound, Outcome, Refused, State, finish, goto, missed, refusal, say
+from flows.base import STAFF, Flow, Inbound, Outcome, Refused, State, after_command, finish, goto, missed, refusal, say
 from flows.staff import pin_gate, pin_step, rechecked
-
-_COMMAND = re.compile(r"^\W*VERIFY\b", re.IGNORECASE)
 
 
 def start_verify(state: State, inbound: Inbound, services) -> Outcome:
     """`VERIFY RD-7KX4QF` (any case, dash or not), or `VERIFY` and then the code."""
-    code = _code_in(_COMMAND.sub("", inbound.text))
+    code = _code_in(after_command(inbound.text, "VERIFY"))
     return pin_gate(goto(state, "start", code=code), services, _advance)
 
 

@@ -51,8 +51,7 @@ def _redeem(session, phone: str, name: str) -> None:
     ctx = _context(session, phone)
     if ctx.customer is None:
         return
-    points.expire_lots(session, ctx.customer, ctx.now)  # as redeeming does first: those points are gone
-    before = session.get(CustomerPointsBalance, (ctx.customer.tenant_id, ctx.customer.id)).current_balance
+    before = points.spendable(session, ctx.customer, ctx.now)  # as redeeming does first: expired points are gone
     reward_id = str(session.scalars(select(Reward.id).where(Reward.name == name)).one())
     try:
         RewardService(ctx).redeem(reward_id)

@@ -224,6 +224,13 @@ def expire_lots(session: Session, customer: Customer, now: datetime) -> int:
     return total
 
 
+def spendable(session: Session, customer: Customer, now: datetime) -> int:
+    """What the customer can spend now: lots past their expiry are expired first (expired points
+    can be neither spent nor taken). The caller holds the customer row lock."""
+    expire_lots(session, customer, now)
+    return session.get(CustomerPointsBalance, (customer.tenant_id, customer.id), populate_existing=True).current_balance
+
+
 # Expiry of many customers at once (PostgreSQL): the same rule as expire_lots, one customer's
 # due lots -> one `expired` entry with its allocations and the balance moved, done set-based
 # for a chunk of customers whose rows this transaction holds (locked, in key order).
@@ -418,8 +425,7 @@ class PointsService:
         away more than can be spent."""
         ctx, actor = self.ctx, self.ctx.actor
         customer = ctx.require_customer()
-        expire_lots(ctx.session, customer, ctx.now)  # expired points can be neither spent nor taken
-        before = self._current(customer)
+        before = spendable(ctx.session, customer, ctx.now)
         description = say("ledger.adjusted", reason=reason)
         if points > 0:
             entry = _add_lot(

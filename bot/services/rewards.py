@@ -206,9 +206,7 @@ class RewardService:
             )
             if taken >= reward.max_per_customer:
                 raise Refused("redeem_limit")
-        points.expire_lots(ctx.session, customer, ctx.now)  # expired points cannot be spent
-        balance = ctx.session.get(CustomerPointsBalance, (customer.tenant_id, customer.id), populate_existing=True)
-        if balance.current_balance < reward.points_required:
+        if points.spendable(ctx.session, customer, ctx.now) < reward.points_required:
             raise Refused("redeem_not_enough")
 
     def offered(self, cursor: str | None, limit: int) -> Page[Reward]:

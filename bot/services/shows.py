@@ -12,6 +12,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, valid
 from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
+from bot.codes import CHOSEN_CODE, CHOSEN_CODE_RULE
 from bot.money import exponent, to_minor
 from bot.services.tenants import TenantFileError, _country, _e164, _moment, _timezone, assign
 from bot.phones import to_e164
@@ -27,8 +28,8 @@ _PRICE = validate.Range(min=0)
 
 
 def _code(value: str) -> None:
-    if not re.fullmatch(r"(?=.*[A-Z])[A-Z0-9]{2,20}", value):
-        raise ValidationError("must be 2 to 20 capital letters or digits, with at least one letter")
+    if not CHOSEN_CODE.fullmatch(value):
+        raise ValidationError(CHOSEN_CODE_RULE)
 
 
 def _word(value: str) -> None:

@@ -16,7 +16,7 @@ from bot.services.context import Context
 from bot.services.rewards import find_available, issue_code, take_unit
 from bot.services.spins import move_spins
 from bot.wheel import pick
-from models import Customer, CustomerPointsBalance, Reward, SpinHistory, WheelItem
+from models import Customer, Reward, SpinHistory, WheelItem
 from models.base import new_id
 
 NO_PRIZE = "No prize"
@@ -82,9 +82,7 @@ class WheelService:
             paid_by, spent = "earned", 0
             move_spins(ctx.session, customer, -1, "used", ctx.now, spin_id=spin_id)
         elif buy and spins.cost:
-            points.expire_lots(ctx.session, customer, ctx.now)  # expired points cannot be spent
-            balance = ctx.session.get(CustomerPointsBalance, (customer.tenant_id, customer.id), populate_existing=True)
-            if balance.current_balance < spins.cost:
+            if points.spendable(ctx.session, customer, ctx.now) < spins.cost:
                 raise Refused("spin_not_enough_points")
             points.debit(ctx.session, customer, spins.cost, transaction_type="redeemed", source="spin",
                          description=say("ledger.spin_bought"), now=ctx.now)
