@@ -31,7 +31,7 @@ from bot.services import Services, idempotency
 from bot.services.apikeys import authenticate, mark_used, needs_last_used
 from bot.services.context import Context
 from bot.services.pages import BadCursor
-from bot.services.tenants import TenantFileError
+from bot.services.tenant_file import TenantFileError
 from models import ApiKey
 
 log = logging.getLogger(__name__)

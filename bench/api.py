@@ -59,7 +59,8 @@ from bot.messages import say  # noqa: E402
 from bot.money import Money  # noqa: E402
 from bot.services.apikeys import create_key  # noqa: E402
 from bot.services.points import ledger_mismatches  # noqa: E402
-from bot.services.tenants import load_tenant, parse_tenant_file  # noqa: E402
+from bot.services.tenant_file import parse_tenant_file  # noqa: E402
+from bot.services.tenants import load_tenant  # noqa: E402
 from models.base import utcnow  # noqa: E402
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432"

@@ -48,7 +48,8 @@ from bot.config import Config, normalise_database_url  # noqa: E402
 from bot.runtime import build  # noqa: E402
 from bot.services import broadcasts  # noqa: E402
 from bot.services.broadcast_file import parse  # noqa: E402
-from bot.services.tenants import load_tenant, parse_tenant_file  # noqa: E402
+from bot.services.tenant_file import parse_tenant_file  # noqa: E402
+from bot.services.tenants import load_tenant  # noqa: E402
 from tests.processes import kill_tree  # noqa: E402
 from models import Tenant  # noqa: E402
 from models.base import utcnow  # noqa: E402

@@ -30,7 +30,8 @@ from bot.services.shows import ShowFileError, load_show, parse_show_file
 from bot.services.spins import spin_mismatches
 from bot.services.staff import set_pin
 from bot.services.onboarding import InviteError, invite
-from bot.services.tenants import ReloadRefused, TenantFileError, export_tenant, load_tenant, parse_tenant_file
+from bot.services.tenant_file import TenantFileError, parse_tenant_file
+from bot.services.tenants import ReloadRefused, export_tenant, load_tenant
 from bot.services.votes import find_episode, tally
 from models import CustomerPointsBalance, Tenant, VendorUser, WhatsAppMessage
 from models.base import utcnow

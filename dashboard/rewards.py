@@ -7,7 +7,7 @@ import uuid
 from flask import abort, redirect, render_template, request, url_for
 
 from bot.errors import Refused
-from bot.services.tenants import TenantFileError
+from bot.services.tenant_file import TenantFileError
 from dashboard import blueprint
 from dashboard.auth import as_owner, refuse
 from dashboard.forms import bot_says, whole_number

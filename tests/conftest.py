@@ -22,7 +22,8 @@ from bot.catalog import render
 from bot.config import Config, normalise_database_url
 from bot.devclient import parse_twiml
 from bot.messages import say
-from bot.services.tenants import load_tenant, parse_tenant_file
+from bot.services.tenant_file import parse_tenant_file
+from bot.services.tenants import load_tenant
 from models import Base, Customer, CustomerPointsBalance
 from models.base import utcnow
 

@@ -29,9 +29,8 @@ from bot.qr import join_link
 from bot.services import audit
 from bot.services.customers import route_phone
 from bot.services.staff import PinChoice
-from bot.services.tenants import (
-    BUSINESS_TYPES, ReloadRefused, RewardSchema, TenantFileSchema, load_tenant, parse_tenant_file,
-)
+from bot.services.tenant_file import BUSINESS_TYPES, RewardSchema, TenantFileSchema, parse_tenant_file
+from bot.services.tenants import ReloadRefused, load_tenant
 from models import PlatformMessage, Tenant, VendorInvitation
 
 INVITATION_VALID = timedelta(days=7)

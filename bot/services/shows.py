@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from bot.codes import CHOSEN_CODE, CHOSEN_CODE_RULE
 from bot.money import exponent, to_minor
-from bot.services.tenants import TenantFileError, _country, _e164, _moment, _timezone, assign
+from bot.services.tenant_file import TenantFileError, _country, _e164, _moment, _timezone
+from bot.services.tenants import assign
 from bot.phones import to_e164
 from bot.show_views import RESERVED_WORDS, ContestantView, EpisodeView, PackageView, ShortCodeView, ShowView
 from models import (

@@ -14,7 +14,7 @@ from bot.phones import InvalidPhone, to_e164
 from bot.services import audit
 from bot.services.context import Context
 from bot.services.customers import route_phone
-from bot.services.tenants import StaffSchema
+from bot.services.tenant_file import StaffSchema
 from models import VendorUser
 
 
