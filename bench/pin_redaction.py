@@ -14,7 +14,7 @@ LOG message and of the whole purchase, purchases per second in one thread, and e
 to the reference.
 
 How: it drops and recreates the database `bench_pin`, runs the migrations and loads
-examples/tenant.json (its rate limits raised) with helpers from bench/webhook.py, opens Bayo's
+examples/tenant.json (its rate limits raised) with helpers from bench/harness.py, opens Bayo's
 PIN session, then drives the dispatcher directly. Every reply must be the one expected.
 
 Run from the project root:
@@ -32,7 +32,7 @@ import sys
 import time
 from itertools import count
 
-import webhook as bench  # bench/ is on sys.path when this file runs as a script
+import harness as bench  # bench/ is on sys.path when this file runs as a script
 
 sys.path.insert(0, str(bench.ROOT))
 from sqlalchemy import select, update  # noqa: E402

@@ -42,7 +42,7 @@ from typing import Iterator
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-import webhook as bench  # bench/ is on sys.path when this file runs as a script
+import harness as bench  # bench/ is on sys.path when this file runs as a script
 from twilio.request_validator import RequestValidator
 
 bench.DB_NAME = "bench_votes"  # read by bench's database, flask and server helpers
