@@ -1,4 +1,4 @@
-"""What the command groups share: the app's runtime, a vendor by its code, a table."""
+"""What the command groups share: the app's runtime, a vendor by its code, what a load did, a table."""
 from __future__ import annotations
 
 import click
@@ -20,6 +20,16 @@ def vendor_by_code(session: Session, code: str) -> Tenant:
     if tenant is None:
         raise click.ClickException(f"No vendor with code {code.upper()}.")
     return tenant
+
+
+def echo_loaded(what: str, code: str, created: bool, changed: list[str]) -> None:
+    """What loading a file did: `vendor` or `show` created, updated (and what), or left alone."""
+    if created:
+        click.echo(f"Created {what} {code}.")
+    elif changed:
+        click.echo(f"Updated {what} {code}: {', '.join(changed)}.")
+    else:
+        click.echo(f"{what.capitalize()} {code} is already up to date.")
 
 
 def print_table(header: list[str], rows: list[list]) -> None:

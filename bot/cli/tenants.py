@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from bot.cli.common import runtime, vendor_by_code
+from bot.cli.common import echo_loaded, runtime, vendor_by_code
 from bot.services.tenant_file import TenantFileError, parse_tenant_file
 from bot.services.tenants import ReloadRefused, export_tenant, load_tenant
 
@@ -33,12 +33,7 @@ def tenants_load(path: Path, force: bool):
         ) from None
     except TenantFileError as error:  # invalid, or at odds with what the database holds
         raise click.ClickException(f"{path}: " + _lines(error)) from None
-    if result.created:
-        click.echo(f"Created vendor {code}.")
-    elif result.changed:
-        click.echo(f"Updated vendor {code}: {', '.join(result.changed)}.")
-    else:
-        click.echo(f"Vendor {code} is already up to date.")
+    echo_loaded("vendor", code, result.created, result.changed)
 
 
 def _read_json(path: Path):

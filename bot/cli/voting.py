@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from bot.cli.common import runtime
+from bot.cli.common import echo_loaded, runtime
 from bot.money import format_money
 from bot.services.reconcile import SettlementError, parse_settlement, reconcile as reconcile_settlements
 from bot.services.shows import ShowFileError, load_show, parse_show_file
@@ -34,12 +34,7 @@ def voting_load(path: Path):
     except ShowFileError as error:  # invalid, or at odds with what the database holds
         raise click.ClickException(f"{path}: " + "\n  ".join(str(error).split("; "))) from None
     current_app.extensions["router"].forget()
-    if result.created:
-        click.echo(f"Created show {code}.")
-    elif result.changed:
-        click.echo(f"Updated show {code}: {', '.join(result.changed)}.")
-    else:
-        click.echo(f"Show {code} is already up to date.")
+    echo_loaded("show", code, result.created, result.changed)
 
 
 @voting.command("results", help="Votes per contestant of an episode, counted from the database.")
