@@ -31,9 +31,8 @@ from bot.services import Services, idempotency
 from bot.services.apikeys import authenticate, mark_used, needs_last_used
 from bot.services.context import Context
 from bot.services.pages import BadCursor
-from bot.services.tenants import TenantFileError
+from bot.services.tenant_file import TenantFileError
 from models import ApiKey
-from workers.broadcasts import hand_over
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +118,7 @@ def _run(operation: Operation, path: dict) -> Response:
                 idempotency.store_answer(session, tenant.id, claim, operation.status, payload)
     if ctx.outbox:
         runtime.deliver(ctx.outbox)
-    for moved in ctx.runners:
-        hand_over(runtime, moved)
+    runtime.start_runners(ctx.runners)
     if needs_last_used(key, now):
         with runtime.db.transaction() as session:
             mark_used(session, tenant.id, key.id, now)

@@ -5,6 +5,10 @@ from __future__ import annotations
 from flask import Response, json
 from werkzeug.exceptions import HTTPException
 
+from bot.catalog import render
+from bot.errors import Refused
+from bot.messages import say
+
 MEDIA_TYPE = "application/problem+json"
 DOCS = "/api/v1/docs"
 
@@ -58,6 +62,11 @@ def invalid(errors: dict, detail: str = "Some fields are not right; see errors."
 
 def not_found(what: str) -> Problem:
     return Problem("not-found", f"No such {what} here.")
+
+
+def conflict(refused: Refused) -> Problem:
+    """A service refused, changing nothing: the detail is the bot's own answer."""
+    return Problem("conflict", render(say(refused.reason, **refused.params)))
 
 
 def from_http(error: HTTPException) -> Problem:

@@ -4,11 +4,12 @@ from __future__ import annotations
 import uuid
 
 from api.machinery import endpoint
-from api.problems import Problem, invalid, not_found
+from api.problems import conflict, invalid, not_found
 from api.schemas import PurchaseIn, PurchaseSchema, VoidedPurchaseSchema
 from bot.catalog import render
+from bot.errors import Refused
+from bot.messages import say
 from bot.money import AmountError
-from flows.base import say
 
 
 @endpoint("POST", "/purchases", scope="purchases",
@@ -38,9 +39,10 @@ def void_purchase(services, purchase_id: uuid.UUID):
     purchase = services.purchases.get(purchase_id)
     if purchase is None:
         raise not_found("purchase")
-    outcome = services.purchases.void(purchase_id)
-    if outcome != "voided":
-        raise Problem("conflict", render(say(outcome)))
+    try:
+        services.purchases.void(purchase_id)
+    except Refused as refused:
+        raise conflict(refused) from None
     member = services.customers.member(purchase.customer_id)
     return {
         "id": purchase.id, "customer_id": purchase.customer_id, "amount": purchase.amount, "points": purchase.points_awarded,

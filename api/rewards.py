@@ -4,10 +4,9 @@ from __future__ import annotations
 import uuid
 
 from api.machinery import endpoint
-from api.problems import Problem, not_found
+from api.problems import conflict, not_found
 from api.schemas import PageQuery, RedemptionSchema, RewardIn, RewardOut, StockIn, page_of
-from bot.catalog import render
-from flows.base import say
+from bot.errors import Refused
 
 
 @endpoint("GET", "/rewards", scope="rewards", summary="The vendor's rewards, in the catalog's order, switched off or not",
@@ -58,7 +57,8 @@ def _view(services, code: str) -> dict:
 
 
 def _act(services, code: str, action) -> dict:
-    outcome = action(_view(services, code)["id"])
-    if outcome == "code_not_pending":
-        raise Problem("conflict", render(say(outcome)))
+    try:
+        action(_view(services, code)["id"])
+    except Refused as refused:
+        raise conflict(refused) from None
     return _view(services, code)

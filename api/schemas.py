@@ -12,7 +12,7 @@ from bot.services.broadcast_file import DefinitionSchema
 from bot.services.metrics_range import FIGURES
 from bot.services.pages import MAX_LIMIT
 from bot.services.settings import EDITABLE
-from bot.services.tenants import RewardSchema, TenantFileSchema
+from bot.services.tenant_file import RewardSchema, TenantFileSchema
 
 MAX_METRICS_DAYS = 366
 

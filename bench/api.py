@@ -55,11 +55,12 @@ from bot.catalog import render  # noqa: E402
 from bot.db import Database  # noqa: E402
 from bot.devclient import parse_twiml  # noqa: E402
 from bot.limits import LIMITS  # noqa: E402
+from bot.messages import say  # noqa: E402
 from bot.money import Money  # noqa: E402
 from bot.services.apikeys import create_key  # noqa: E402
 from bot.services.points import ledger_mismatches  # noqa: E402
-from bot.services.tenants import load_tenant, parse_tenant_file  # noqa: E402
-from flows.base import say  # noqa: E402
+from bot.services.tenant_file import parse_tenant_file  # noqa: E402
+from bot.services.tenants import load_tenant  # noqa: E402
 from models.base import utcnow  # noqa: E402
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432"

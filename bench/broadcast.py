@@ -49,11 +49,11 @@ from bot.config import Config, normalise_database_url  # noqa: E402
 from bot.runtime import build  # noqa: E402
 from bot.services import broadcasts  # noqa: E402
 from bot.services.broadcast_file import parse  # noqa: E402
-from bot.services.tenants import load_tenant, parse_tenant_file  # noqa: E402
+from bot.services.tenant_file import parse_tenant_file  # noqa: E402
+from bot.services.tenants import load_tenant  # noqa: E402
 from tests.processes import kill_tree  # noqa: E402
 from models import Tenant  # noqa: E402
 from models.base import utcnow  # noqa: E402
-from workers.broadcasts import hand_over  # noqa: E402
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432"
 DB_NAME = "bench_broadcast"
@@ -236,7 +236,7 @@ def run_end_to_end(args, processes: Processes, runtime, moved) -> dict:
     time.sleep(3)  # the workers are listening
     broadcast = moved.broadcast
     started = time.perf_counter()
-    hand_over(runtime, moved)
+    runtime.start_runners([moved])
     deadline = started + args.timeout
     while time.perf_counter() < deadline:
         status = sql("SELECT status FROM broadcasts WHERE id = %(id)s", {"id": str(broadcast.id)})[0][0]

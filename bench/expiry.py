@@ -36,7 +36,8 @@ from bot import migrate  # noqa: E402
 from bot.config import normalise_database_url  # noqa: E402
 from bot.db import Database  # noqa: E402
 from bot.services.points import ledger_mismatches  # noqa: E402
-from bot.services.tenants import load_tenant, parse_tenant_file  # noqa: E402
+from bot.services.tenant_file import parse_tenant_file  # noqa: E402
+from bot.services.tenants import load_tenant  # noqa: E402
 from models.base import utcnow  # noqa: E402
 from workers.points import expire_one_by_one, expire_set_based  # noqa: E402
 

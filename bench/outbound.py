@@ -44,7 +44,8 @@ sys.path.insert(0, str(ROOT))
 from bot import migrate  # noqa: E402
 from bot.config import Config, normalise_database_url  # noqa: E402
 from bot.runtime import build  # noqa: E402
-from bot.services.tenants import load_tenant, parse_tenant_file  # noqa: E402
+from bot.services.tenant_file import parse_tenant_file  # noqa: E402
+from bot.services.tenants import load_tenant  # noqa: E402
 from tests.processes import descendants, kill_tree  # noqa: E402
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432"

@@ -14,7 +14,7 @@ LOG message and of the whole purchase, purchases per second in one thread, and e
 to the reference.
 
 How: it drops and recreates the database `bench_pin`, runs the migrations and loads
-examples/tenant.json (its rate limits raised) with helpers from bench/webhook.py, opens Bayo's
+examples/tenant.json (its rate limits raised) with helpers from bench/harness.py, opens Bayo's
 PIN session, then drives the dispatcher directly. Every reply must be the one expected.
 
 Run from the project root:
@@ -38,7 +38,7 @@ sys.path.insert(0, str(bench.ROOT))
 from sqlalchemy import select, update  # noqa: E402
 
 from bot.app import create_app  # noqa: E402
-from flows.base import Inbound  # noqa: E402
+from bot.messages import Inbound  # noqa: E402
 from models import VendorUser  # noqa: E402
 
 bench.DB_NAME = "bench_pin"  # bench.app_env and bench.flask read it at each call

@@ -53,8 +53,8 @@ from bot.catalog import render
 from bot.codes import ALPHABET
 from bot.config import normalise_database_url
 from bot.db import Database
+from bot.messages import say
 from bot.services.points import ledger_mismatches
-from flows.base import say
 
 bench.DB_NAME = "bench_purchase"  # bench.app_env and bench.flask read it at each call
 FIRST_STAFF_PHONE = 2348050000000

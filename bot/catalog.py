@@ -18,8 +18,8 @@ from datetime import date
 from typing import Any
 
 from bot.locales import DEFAULT_LANGUAGE, LOCALES, locale
+from bot.messages import Msg
 from bot.money import Money, format_money
-from flows.base import Msg
 
 Template = str | dict[str, str]  # a plural's forms: {"one": ..., "other": ...}
 

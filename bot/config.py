@@ -5,7 +5,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.phones import InvalidPhone, to_e164
+from bot.phones import InvalidPhone, from_twilio, to_e164
 
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 # Signs and validates webhooks when no real token is configured, so the dev phone works offline.
@@ -91,7 +91,7 @@ def _phone(value: str | None, name: str) -> str | None:
     if not value:
         return None
     try:
-        return to_e164(value.removeprefix("whatsapp:"))
+        return to_e164(from_twilio(value)[0])
     except InvalidPhone:
         raise ValueError(f"{name} must be a phone number in international format, like +14155238886") from None
 

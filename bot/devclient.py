@@ -11,6 +11,7 @@ from flask import Flask
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
+from bot.phones import twilio_address
 from models import Tenant, WhatsAppMessage
 
 INBOUND_PATH = "/webhooks/twilio/inbound"
@@ -38,8 +39,8 @@ class DevClient:
         form = {
             "MessageSid": f"SMdev{uuid.uuid4().hex[:29]}",
             "AccountSid": "ACdevphone",
-            "From": f"whatsapp:{phone}",
-            "To": f"whatsapp:{to or self.default_to()}",
+            "From": twilio_address(phone, "whatsapp"),
+            "To": twilio_address(to or self.default_to(), "whatsapp"),
             "Body": body,
             "NumMedia": "0",
             "ProfileName": profile_name or "Dev Phone",

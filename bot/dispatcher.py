@@ -22,12 +22,13 @@ from bot.db import Database
 from bot.engine import Engine
 from bot.limits import MESSAGES, STAFF_MESSAGES, PhoneLimits, RateLimited
 from bot.locales import language_of
+from bot.messages import Inbound, say
 from bot.services import Services
 from bot.services.context import Context
 from bot.services.customers import find_customer, route_phone
 from bot.services.staff import find_staff_locked
 from bot.vendor_codes import addressed_code, join_code, without_code
-from flows.base import Inbound, State, say
+from flows.base import State
 from models import Customer, PhoneRoute, Tenant, VendorUser, WhatsAppMessage
 from models.base import new_id, utcnow
 
@@ -52,7 +53,7 @@ class Reply:
 class Dispatcher:
     def __init__(
         self, db: Database, engine: Engine, deliver: Callable[[list], None], redis: Redis, pin_pepper: str,
-        clock=utcnow, platform=None,
+        clock=utcnow, platform=None, site: str = "",
     ):
         self.db = db
         self.engine = engine
@@ -61,6 +62,7 @@ class Dispatcher:
         self.pin_pepper = pin_pepper  # for the services: it keys the staff PINs' fingerprints
         self.clock = clock
         self.platform = platform  # the platform number's own conversation (bot/platform.py), if any
+        self.site = site  # for the services: the links the bot writes start with it
 
     def handle(self, inbound: Inbound) -> list[Reply]:
         try:
@@ -119,7 +121,7 @@ class Dispatcher:
         customer = find_customer(session, tenant, inbound.phone, lock=staff is None)
         ctx = Context(
             session=session, tenant=tenant, phone=inbound.phone, now=now, pin_pepper=self.pin_pepper, customer=customer,
-            staff=staff, limits=limits, customer_locked=staff is None,
+            staff=staff, site=self.site, limits=limits, customer_locked=staff is None,
         )
         services = Services(ctx)
         holder = staff or customer

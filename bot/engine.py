@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 from typing import Sequence
 
 from bot import pins
-from flows.base import ANYONE, KNOWN, MEMBERS, MENU, STAFF, Flow, Inbound, Msg, Outcome, Replies, State, finish, missed, say
+from bot.messages import Inbound, Msg, say
+from flows.base import ANYONE, KNOWN, MEMBERS, MENU, STAFF, Flow, Outcome, Replies, State, finish, missed
 
 IDLE_TIMEOUT = timedelta(minutes=30)
 MAX_MISSES = 3

@@ -17,7 +17,7 @@ from typing import Callable, TypeVar
 from redis import Redis
 
 from bot.locales import language_of
-from flows.base import Msg, say
+from bot.messages import Msg, say
 from models import Tenant
 
 T = TypeVar("T")

@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from bot.errors import Refused
 from bot.locales import DEFAULT_LANGUAGE, NBSP, locale
 
 # ISO 4217 currencies without minor units; all others used here have two decimals.
@@ -28,12 +29,8 @@ class Money:
     currency: str
 
 
-class AmountError(ValueError):
-    """Why an amount was refused, as a catalog key."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
+class AmountError(Refused, ValueError):
+    """An amount that cannot be read; `reason` says why (amount_negative, amount_not_a_number...)."""
 
 
 def exponent(currency: str) -> int:

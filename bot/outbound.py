@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot.catalog import render
 from bot.locales import language_of
-from flows.base import Msg
+from bot.messages import Msg
 from models import Tenant, VendorUser, WhatsAppMessage
 from models.base import new_id, utcnow
 

@@ -6,8 +6,24 @@ from functools import lru_cache
 import phonenumbers
 
 
+# Twilio writes a WhatsApp number with this prefix (whatsapp:+2348030000002), an SMS one bare.
+_WHATSAPP_PREFIX = "whatsapp:"
+
+
 class InvalidPhone(ValueError):
     pass
+
+
+def twilio_address(number: str, channel: str) -> str:
+    """The number as Twilio writes it on the channel (whatsapp | sms)."""
+    return _WHATSAPP_PREFIX + number if channel == "whatsapp" else number
+
+
+def from_twilio(address: str) -> tuple[str, str]:
+    """A number as Twilio wrote it: the number, and its channel (whatsapp | sms)."""
+    if address.startswith(_WHATSAPP_PREFIX):
+        return address.removeprefix(_WHATSAPP_PREFIX), "whatsapp"
+    return address, "sms"
 
 
 @lru_cache(maxsize=65536)  # the same phones write again and again; parsing them is not free

@@ -24,7 +24,8 @@ from bot.services.onboarding import (
     SETUP_RESUMABLE, PlatformServices, SetupContext, current_invitation, save_conversation,
     setup_under_way_or_answered,
 )
-from flows.base import Inbound, Outcome, State, say
+from bot.messages import Inbound, say
+from flows.base import Outcome, State
 from flows.setup import SETUP_FLOW
 from models import PlatformMessage
 
@@ -59,7 +60,7 @@ class PlatformDesk:
         state, messages = self._run(state, inbound, PlatformServices(ctx), now)
         replies = [Reply(render(message), message.media_url) for message in messages]
         if ctx.invitation is not None:
-            save_conversation(ctx.invitation, state, now)
+            save_conversation(ctx.invitation, state.to_json(), state.idle, now)
         insert_on_conflict(session, PlatformMessage, {
             "message_sid": inbound.sid,
             "invitation_id": ctx.invitation.id if ctx.invitation else None,

@@ -13,8 +13,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from bot.catalog import render
 from bot.locales import NBSP, language_of
+from bot.messages import say
 from bot.phones import wa_me_digits
-from flows.base import say
 
 _CAPTION_HEIGHT = 60
 

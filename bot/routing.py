@@ -13,10 +13,10 @@ import time
 
 from bot.db import Database
 from bot.dispatcher import Dispatcher, Reply
+from bot.messages import Inbound
 from bot.services.shows import show_views
+from bot.show_views import ShowView
 from bot.voting import VotingDesk
-from flows.base import Inbound
-from flows.voting import ShowView
 
 REFRESH_SECONDS = 2.0
 

@@ -34,6 +34,8 @@ SEND_JOB = "workers.outbound.send_batch"
 SEND_RETRY = Retry(max=3, interval=[10, 60, 300])
 SEND_BATCH = 500  # messages per job: one claim, one fork and a few writes for many sends
 SEND_JOB_TIMEOUT = 3600  # a paced batch may take minutes; its lease is renewed as it goes
+BROADCAST_JOB = "workers.broadcasts.run_broadcast"
+BROADCAST_JOB_TIMEOUT = 900  # a runner's turn lasts 10 minutes at most (workers/broadcasts.py), then its wind-down
 
 
 @dataclass
@@ -56,6 +58,17 @@ class Runtime:
                 self.enqueue(SEND_JOB, batch, retry=SEND_RETRY, job_timeout=SEND_JOB_TIMEOUT)
             except Exception:
                 log.exception("could not queue %d outbound message(s), first %s", len(batch), batch[0][1])
+
+    def start_runners(self, moves) -> None:
+        """After the commit of launches or resumes (bot.services.broadcasts.Moved): a runner for
+        each broadcast that is sending."""
+        for moved in moves:
+            if moved.run:
+                self.run_broadcast(moved.broadcast.tenant_id, moved.broadcast.id)
+
+    def run_broadcast(self, tenant_id, broadcast_id, *token: str) -> None:
+        """A runner that feeds the broadcast to the delivery engine (a turn: `token`, its claim)."""
+        self.enqueue(BROADCAST_JOB, str(tenant_id), str(broadcast_id), *token, job_timeout=BROADCAST_JOB_TIMEOUT)
 
     def enqueue(self, job: str, *args, **options) -> None:
         """Hand a job to the queue; without Redis it runs here and now, with this runtime."""

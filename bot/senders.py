@@ -13,9 +13,9 @@ from twilio.rest import Client
 from urllib3.exceptions import NewConnectionError
 
 from bot.config import Config
+from bot.phones import twilio_address
 from bot.services.delivery import Answer, Lookup, Send
 
-WHATSAPP_PREFIX = "whatsapp:"
 TWILIO_API = "https://api.twilio.com"
 # A send never takes longer than this, so that a worker checking its lease before each send
 # never sends after the lease ran out (see workers/outbound.py).
@@ -65,7 +65,7 @@ class TwilioSender:
             if send.media:
                 options["media_url"] = [self._absolute(url) for url in send.media]
         try:
-            sent = self.client.messages.create(from_=_address(send.channel, send.from_number), to=_address(send.channel, send.to_number), **options)
+            sent = self.client.messages.create(from_=twilio_address(send.from_number, send.channel), to=twilio_address(send.to_number, send.channel), **options)
         except Exception as error:  # every failure is an answer: the engine decides what it means
             return answer_for(error)
         return Answer(sid=sent.sid)
@@ -76,11 +76,11 @@ class TwilioSender:
         already another message's."""
         since = lookup.created_at - CLOCK_SKEW
         candidates = self.client.messages.list(
-            to=_address(lookup.channel, lookup.to_number), date_sent_after=since.date(), page_size=100, limit=500,
+            to=twilio_address(lookup.to_number, lookup.channel), date_sent_after=since.date(), page_size=100, limit=500,
         )
         matches = [
             message for message in candidates
-            if message.from_ == _address(lookup.channel, lookup.from_number)
+            if message.from_ == twilio_address(lookup.from_number, lookup.channel)
             and (lookup.content_sid or message.body == lookup.body)
             and message.sid not in known
             and (message.date_created is None or message.date_created >= since)
@@ -90,10 +90,6 @@ class TwilioSender:
 
     def _absolute(self, url: str) -> str:
         return url if "://" in url or not self.public_base_url else self.public_base_url + url
-
-
-def _address(channel: str, number: str) -> str:
-    return WHATSAPP_PREFIX + number if channel == "whatsapp" else number
 
 
 def answer_for(error: Exception) -> Answer:

@@ -13,10 +13,9 @@ from __future__ import annotations
 import re
 
 import flows  # its command words are read when called, so that flows may import this module too
-from bot.codes import ALPHABET, MEMBER_CODE
+from bot.codes import ALPHABET, CHOSEN_CODE, CHOSEN_CODE_RULE, MEMBER_CODE
 from bot.money import looks_like_amount
 
-SYNTAX = re.compile(r"(?=.*[A-Z])[A-Z0-9]{2,20}")
 # A member code, or one written as a referral (R-K7Q4XM) or a reward code (RD-7KX4QF) without its dash.
 _ISSUED_CODE = re.compile(rf"(?:RD?)?{MEMBER_CODE.pattern}")
 
@@ -41,8 +40,8 @@ ORDINARY_WORDS = frozenset("""
 
 def code_problem(code: str) -> str | None:
     """Why `code` cannot be a vendor code, or None if it can."""
-    if not SYNTAX.fullmatch(code):
-        return "must be 2 to 20 capital letters or digits, with at least one letter"
+    if not CHOSEN_CODE.fullmatch(code):
+        return CHOSEN_CODE_RULE
     if code in flows.COMMAND_WORDS:
         return f"{code} is a bot command; choose another code"
     if code in ORDINARY_WORDS:

@@ -20,8 +20,9 @@ from bot.dispatcher import Reply
 from bot.services.votes import (
     Received, VoteRefused, buy_package, count_votes, in_one_statement, log_message, stored_reply,
 )
-from flows.base import Inbound, Msg, say
-from flows.voting import Answer, Buy, ShowView, bought, counted, read, refusal
+from bot.messages import Inbound, Msg, say
+from bot.show_views import ShowView
+from flows.voting import Answer, Buy, bought, counted, read, refusal
 from models.base import utcnow
 
 log = logging.getLogger(__name__)

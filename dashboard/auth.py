@@ -18,7 +18,6 @@ from bot.services.dashboard_login import (
 )
 from dashboard import blueprint, menu
 from dashboard.forms import done_notice
-from workers.broadcasts import hand_over
 
 SESSION_COOKIE = "dashboard_session"
 LOGIN_COOKIE = "dashboard_login"  # ties the sign-in form to the browser that opened the link
@@ -120,8 +119,7 @@ def as_owner() -> Iterator[Services]:
         yield Services(ctx)
     if ctx.outbox:
         runtime.deliver(ctx.outbox)
-    for moved in ctx.runners:
-        hand_over(runtime, moved)
+    runtime.start_runners(ctx.runners)
 
 
 @blueprint.get("/login/<token:token>")

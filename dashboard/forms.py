@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import request
 
 from bot.catalog import render
-from flows.base import say
+from bot.messages import say
 
 # What a page says after a change (the `done` of its redirect).
 NOTICES = {

@@ -8,12 +8,12 @@ from zoneinfo import ZoneInfo
 from flask import Response, abort, g, render_template, request
 
 from bot.catalog import render
+from bot.messages import Msg
 from bot.money import Money, format_money
 from bot.qr import print_poster
 from dashboard import blueprint
 from dashboard.auth import as_owner
 from dashboard.charts import bar_chart
-from flows.base import Msg
 
 def _money(amount: int | Money) -> str:
     """An amount in the signed-in vendor's currency."""

@@ -6,7 +6,8 @@ import uuid
 
 from flask import abort, redirect, render_template, request, url_for
 
-from bot.services.tenants import TenantFileError
+from bot.errors import Refused
+from bot.services.tenant_file import TenantFileError
 from dashboard import blueprint
 from dashboard.auth import as_owner, refuse
 from dashboard.forms import bot_says, whole_number
@@ -68,10 +69,12 @@ def act_on_code(code: str, action: str):
         found = services.rewards.find_code(code)  # another vendor's code is as unknown as a wrong one
         if found is None:
             abort(404)
-        outcome = (services.rewards.fulfil if action == "fulfil" else services.rewards.cancel)(found.id)
-        if outcome == "code_not_pending":
+        try:
+            (services.rewards.fulfil if action == "fulfil" else services.rewards.cancel)(found.id)
+        except Refused as refused:
             refuse(
                 "dashboard/codes.html", 409, typed=found.code, found=found, waiting=services.rewards.waiting_codes(),
-                now=services.now, error=bot_says(outcome),
+                now=services.now, error=bot_says(refused.reason, **refused.params),
             )
-    return redirect(url_for("dashboard.codes", code=found.code, done=outcome))
+    done = "redemption_fulfilled" if action == "fulfil" else "redemption_cancelled"
+    return redirect(url_for("dashboard.codes", code=found.code, done=done))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import redirect, render_template, request, url_for
 
+from bot.errors import Refused
 from dashboard import blueprint
 from dashboard.auth import as_owner, refuse
 from dashboard.forms import bot_says
@@ -28,12 +29,15 @@ def add_staff():
             errors["phone"] = bot_says("staff_bad_phone")
         if not team.valid_name(name):
             errors["name"] = "Please type their name."
-        outcome = team.add(phone, name) if not errors else None
-        if outcome == "staff_already":
-            errors["phone"] = bot_says(outcome, phone=phone)
+        status = 400
+        if not errors:
+            try:
+                team.add(phone, name)
+            except Refused as refused:
+                errors["phone"], status = bot_says(refused.reason, **refused.params), _STATUS[refused.reason]
         if errors:
-            refuse("dashboard/staff.html", _STATUS.get(outcome, 400), members=team.members(), errors=errors, form=request.form)
-    return redirect(url_for("dashboard.staff", done=outcome))
+            refuse("dashboard/staff.html", status, members=team.members(), errors=errors, form=request.form)
+    return redirect(url_for("dashboard.staff", done="staff_added"))
 
 
 @blueprint.post('/staff/<any(remove, "reset-pin"):action>')
@@ -41,10 +45,11 @@ def change_staff(action: str):
     phone = request.form.get("phone", "")
     with as_owner() as services:
         team = services.team
-        outcome = team.remove(phone) if action == "remove" else team.reset_pin(phone)
-        if outcome in _STATUS:
+        try:
+            (team.remove if action == "remove" else team.reset_pin)(phone)
+        except Refused as refused:
             refuse(
-                "dashboard/staff.html", _STATUS[outcome], members=team.members(), errors={}, form=None,
-                error=bot_says(outcome, phone=phone),
+                "dashboard/staff.html", _STATUS[refused.reason], members=team.members(), errors={}, form=None,
+                error=bot_says(refused.reason, **refused.params),
             )
-    return redirect(url_for("dashboard.staff", done=outcome))
+    return redirect(url_for("dashboard.staff", done="staff_removed" if action == "remove" else "staff_pin_reset"))

@@ -3,70 +3,25 @@
 A flow is a table of small step functions ``(state, inbound, services) -> (new state, replies)``.
 Steps never touch Flask, SQLAlchemy or twilio: they read the inbound message, ask the services,
 and answer with catalog messages (`Msg`) that the dispatcher renders in the customer's language.
+`Inbound`, `Msg` and `say` live in bot/messages.py, `Refused` in bot/errors.py, below flows and services alike.
 """
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
-
-
-def words_of(text: str) -> tuple[str, ...]:
-    """Upper-case words, punctuation and emoji dropped, full-width and accented forms folded."""
-    folded = unicodedata.normalize("NFKC", text).upper()
-    return tuple(_WORD.findall(folded))
-
-
-@dataclass(frozen=True)
-class Inbound:
-    """One message as the bot sees it, whatever the channel."""
-
-    sid: str
-    phone: str  # E.164
-    to: str  # E.164, the number the customer wrote to
-    channel: str  # whatsapp | sms
-    text: str
-    media: tuple[str, ...] = ()
-    profile_name: str | None = None
-    truncated: bool = False
-    # Set by the dispatcher when the text names a vendor code (JOIN MAMA, or just MAMA).
-    vendor_code: str | None = None
-
-    @cached_property
-    def words(self) -> tuple[str, ...]:
-        return words_of(self.text)
-
-    @property
-    def number(self) -> int | None:
-        """The answer as a choice number, when it is just one."""
-        words = self.words
-        if len(words) == 1 and words[0].isdecimal():
-            return int(words[0])
-        return None
-
-
-@dataclass(frozen=True)
-class Msg:
-    """A reply: a catalog key and its parameters, with an optional picture."""
-
-    key: str
-    params: Mapping[str, Any] = field(default_factory=dict)
-    media_url: str | None = None
-    # A reply that must not be stored (it holds a one-time link): the message log keeps a notice.
-    secret: bool = False
-
-
-def say(key: str, media_url: str | None = None, **params: Any) -> Msg:
-    return Msg(key, params, media_url)
-
+from bot.errors import Refused
+from bot.messages import Inbound, Msg, say  # noqa: F401  (re-exported: the flows import their vocabulary from here)
 
 # Stands for the vendor's main menu in a reply; the engine fills it in.
 MENU = Msg("menu")
+
+
+def refusal(refused: Refused, **params: Any) -> Msg:
+    """The answer to a service's refusal: its reason is the catalog key."""
+    return say(refused.reason, **{**params, **refused.params})
 
 
 @dataclass(frozen=True)
@@ -139,6 +94,11 @@ def confirmed(on_yes: Step) -> Step:
         return on_yes(state, inbound, services)
 
     return confirm
+
+
+def after_command(text: str, *commands: str) -> str:
+    """The text without the command word it starts with (`LOG 0803 123 4567 15000` -> what to log)."""
+    return re.sub(rf"^\W*({'|'.join(commands)})\b", "", text, flags=re.IGNORECASE)
 
 
 # Who may use a flow: members of the vendor's programme, its staff, either, or anyone at all.

@@ -1,20 +1,17 @@
 """LOG and VOID: staff record a customer's purchase, or take back their last one."""
 from __future__ import annotations
 
-import re
 import uuid
 
 from bot.codes import MEMBER_CODE
 from bot.money import AmountError
-from flows.base import STAFF, Flow, Inbound, Outcome, State, confirmed, finish, goto, missed, say
+from flows.base import STAFF, Flow, Inbound, Outcome, Refused, State, after_command, confirmed, finish, goto, missed, refusal, say
 from flows.staff import pin_gate, pin_step, rechecked
-
-_COMMAND = re.compile(r"^\W*(LOG|VOID)\b", re.IGNORECASE)
 
 
 def start_log(state: State, inbound: Inbound, services) -> Outcome:
     """`LOG`, or all at once: `LOG 0803 123 4567 15000`."""
-    found = _read_one_shot(_COMMAND.sub("", inbound.text).strip(), services)
+    found = _read_one_shot(after_command(inbound.text, "LOG", "VOID").strip(), services)
     return pin_gate(goto(state, "start", **found), services, _advance_log)
 
 
@@ -96,7 +93,11 @@ def _advance_void(state: State, services) -> Outcome:
 
 
 def void_confirmed(state: State, inbound: Inbound, services) -> Outcome:
-    return finish(), [say(services.purchases.void(uuid.UUID(state.data["purchase"])))]
+    try:
+        services.purchases.void(uuid.UUID(state.data["purchase"]))
+    except Refused as refused:
+        return finish(), [refusal(refused)]
+    return finish(), [say("voided")]
 
 
 LOG_FLOW = Flow(

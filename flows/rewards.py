@@ -1,7 +1,7 @@
 """REWARDS, REDEEM and CODES: the catalog, spending points on a reward, and the codes to show."""
 from __future__ import annotations
 
-from flows.base import Flow, Inbound, Outcome, State, confirmed, finish, goto, missed, say
+from flows.base import Flow, Inbound, Outcome, Refused, State, confirmed, finish, goto, missed, refusal, say
 
 PAGE_SIZE = 9
 
@@ -62,9 +62,10 @@ def _choose(state: State, number: int, services, items=None) -> Outcome:
 
 
 def redeem_confirmed(state: State, inbound: Inbound, services) -> Outcome:
-    redeemed = services.rewards.redeem(state.data["reward"])
-    if isinstance(redeemed, str):  # a check failed: nothing was spent
-        return finish(), [say(redeemed)]
+    try:
+        redeemed = services.rewards.redeem(state.data["reward"])
+    except Refused as refused:  # a check failed: nothing was spent
+        return finish(), [refusal(refused)]
     return finish(), [
         say(
             "redeemed", media_url=redeemed.media_path, code=redeemed.code, reward=redeemed.reward,

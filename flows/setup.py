@@ -6,7 +6,7 @@ that reads its answer; `trail` lists the questions answered, for BACK. The answe
 tenant file in the setup service."""
 from __future__ import annotations
 
-from flows.base import ANYONE, Flow, Inbound, Msg, Outcome, State, Step, confirmed, finish, goto, missed, say
+from flows.base import ANYONE, Flow, Inbound, Msg, Outcome, Refused, State, Step, confirmed, finish, goto, missed, refusal, say
 
 ORDER = (
     "name", "type", "code", "country", "currency", "timezone", "bonus", "earn", "reward", "reward_points",
@@ -245,12 +245,13 @@ def read_pin_again(state: State, inbound: Inbound, services) -> Outcome:
 
 
 def create(state: State, inbound: Inbound, services) -> Outcome:
-    created = services.setup.create(state.data)
-    if isinstance(created, str):  # the code was taken while the owner was answering
+    try:
+        created = services.setup.create(state.data)
+    except Refused as refused:  # the code was taken while the owner was answering
         suggested = services.setup.suggest_code(state.data["name"])
         state = goto(state, state.step, suggested=suggested, summary_trail=state.data["trail"])
         state, replies = _back_to(state, "code", services)
-        return state, [say(created, code=state.data["code"]), *replies]
+        return state, [refusal(refused, code=state.data["code"]), *replies]
     return finish(), [
         say("setup_done", media_url=created.poster, vendor=created.name, code=created.code),
         say("setup_next", link=created.link, code=created.code),

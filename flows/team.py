@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 
-from flows.base import STAFF, Flow, Inbound, Outcome, State, confirmed, finish, goto, missed, say
+from flows.base import STAFF, Flow, Inbound, Outcome, Refused, State, after_command, confirmed, finish, goto, missed, refusal, say
 from flows.staff import pin_gate, pin_step
 
-_COMMAND = re.compile(r"^\W*STAFF\b", re.IGNORECASE)
 _PHONE_PART = re.compile(r"[+\d().\-]+")
 
 
@@ -16,7 +15,7 @@ def start_staff(state: State, inbound: Inbound, services) -> Outcome:
     act at once, and whatever they leave out is asked for."""
     if not services.staff.is_owner:
         return finish(), [say("staff_owner_only")]
-    action, _, rest = _COMMAND.sub("", inbound.text).strip().partition(" ")
+    action, _, rest = after_command(inbound.text, "STAFF").strip().partition(" ")
     data = {}
     if action.upper() == "ADD":
         data = {"action": "add", **_read_member(rest, services)}
@@ -99,11 +98,15 @@ def choose_member(state: State, inbound: Inbound, services) -> Outcome:
 
 def staff_confirmed(state: State, inbound: Inbound, services) -> Outcome:
     data = state.data
-    if data["action"] == "add":
-        key = services.team.add(data["phone"], data["name"])
-    else:
-        key = services.team.remove(data["phone"])
-    return finish(), [say(key, name=data["name"], phone=data["phone"])]
+    try:
+        if data["action"] == "add":
+            services.team.add(data["phone"], data["name"])
+        else:
+            services.team.remove(data["phone"])
+    except Refused as refused:
+        return finish(), [refusal(refused, name=data["name"])]
+    done = "staff_added" if data["action"] == "add" else "staff_removed"
+    return finish(), [say(done, name=data["name"], phone=data["phone"])]
 
 
 STAFF_FLOW = Flow(

@@ -1,17 +1,13 @@
 """VERIFY: staff check a customer's redemption code, then hand the reward over or cancel it."""
 from __future__ import annotations
 
-import re
-
-from flows.base import STAFF, Flow, Inbound, Outcome, State, finish, goto, missed, say
+from flows.base import STAFF, Flow, Inbound, Outcome, Refused, State, after_command, finish, goto, missed, refusal, say
 from flows.staff import pin_gate, pin_step, rechecked
-
-_COMMAND = re.compile(r"^\W*VERIFY\b", re.IGNORECASE)
 
 
 def start_verify(state: State, inbound: Inbound, services) -> Outcome:
     """`VERIFY RD-7KX4QF` (any case, dash or not), or `VERIFY` and then the code."""
-    code = _code_in(_COMMAND.sub("", inbound.text))
+    code = _code_in(after_command(inbound.text, "VERIFY"))
     return pin_gate(goto(state, "start", code=code), services, _advance)
 
 
@@ -51,8 +47,12 @@ def confirm_verify(state: State, inbound: Inbound, services) -> Outcome:
 
 @rechecked
 def _hand_over_or_cancel(state: State, inbound: Inbound, services) -> Outcome:
-    act = services.rewards.fulfil if inbound.number == 1 else services.rewards.cancel
-    return finish(), [say(act(state.data["redemption"]))]
+    hand_over = inbound.number == 1
+    try:
+        (services.rewards.fulfil if hand_over else services.rewards.cancel)(state.data["redemption"])
+    except Refused as refused:
+        return finish(), [refusal(refused)]
+    return finish(), [say("redemption_fulfilled" if hand_over else "redemption_cancelled")]
 
 
 VERIFY_FLOW = Flow(

@@ -1,7 +1,7 @@
 """SPIN: the lucky wheel."""
 from __future__ import annotations
 
-from flows.base import Flow, Inbound, Outcome, State, confirmed, finish, goto, say
+from flows.base import Flow, Inbound, Outcome, Refused, State, confirmed, finish, goto, refusal, say
 
 
 def start_spin(state: State, inbound: Inbound, services) -> Outcome:
@@ -20,9 +20,10 @@ def buy_confirmed(state: State, inbound: Inbound, services) -> Outcome:
 
 
 def _spin(inbound: Inbound, services, why, buy: bool = False) -> Outcome:
-    result = services.wheel.spin(inbound.sid, buy=buy)
-    if isinstance(result, str):  # the spin could not be made: nothing changed
-        return finish(), [say(result)]
+    try:
+        result = services.wheel.spin(inbound.sid, buy=buy)
+    except Refused as refused:  # the spin could not be made: nothing changed
+        return finish(), [refusal(refused)]
     won = say(f"spin_won_{result.kind}", prize=result.prize, points=result.points, code=result.code or "")
     replies = ([why] if why else []) + [say("spin_result", media_url=result.media_path, won=won, left=result.spins_left)]
     return finish(), replies

@@ -21,8 +21,9 @@ from bot.app import create_app
 from bot.catalog import render
 from bot.config import Config, normalise_database_url
 from bot.devclient import parse_twiml
-from bot.services.tenants import load_tenant, parse_tenant_file
-from flows.base import say
+from bot.messages import say
+from bot.services.tenant_file import parse_tenant_file
+from bot.services.tenants import load_tenant
 from models import Base, Customer, CustomerPointsBalance
 from models.base import utcnow
 

@@ -27,7 +27,7 @@ from tests.conftest import count, make_config, run_jobs, tenant_file
 from tests.fake_twilio import FakeTwilio
 from tests.test_outbound import post_status
 from workers import outbound as outbound_worker
-from workers.broadcasts import Allowance, advance_broadcasts, hand_over, run_broadcast, start_runner
+from workers.broadcasts import Allowance, advance_broadcasts, run_broadcast
 
 ACCOUNT_SID = "AC" + "0" * 32
 TEMPLATE_SID = "HX" + "2" * 32
@@ -115,14 +115,14 @@ def launch(app, broadcast):
 def hand(app, moved) -> None:
     """Hand a move to a runner, which runs inline without Redis; with it, the jobs run here."""
     with app.app_context():
-        hand_over(app.extensions["runtime"], moved)
+        app.extensions["runtime"].start_runners([moved])
     run_jobs(app)
 
 
 def run(app, broadcast) -> None:
     """A runner for a launched broadcast, as the scheduled job would start."""
     with app.app_context():
-        start_runner(app.extensions["runtime"], broadcast)
+        app.extensions["runtime"].run_broadcast(broadcast.tenant_id, broadcast.id)
     run_jobs(app)
 
 

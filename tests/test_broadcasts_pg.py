@@ -23,7 +23,7 @@ from models.base import utcnow
 from tests.conftest import AUTH_TOKEN, PIN_PEPPER, PUBLIC_BASE_URL, REDIS_URL, make_config, tenant_file
 from tests.fake_twilio import FakeTwilio
 from tests.test_outbound_pg import Workers, wait_for
-from workers.broadcasts import advance_broadcasts, hand_over
+from workers.broadcasts import advance_broadcasts
 from workers.outbound import reconcile
 
 pytestmark = pytest.mark.skipif(not REDIS_URL, reason="needs TEST_REDIS_URL: real workers share a real Redis")
@@ -122,7 +122,7 @@ def test_launches_and_the_scheduled_job_racing_start_it_once(twilio_app, db, fak
             gate.wait()
             with db.transaction() as session:
                 moved = broadcasts.launch(session, session.get(Tenant, tenant.id), broadcast.id, utcnow())
-            hand_over(twilio_app.extensions["runtime"], moved)
+            twilio_app.extensions["runtime"].start_runners([moved])
 
     def scheduled_job():
         with twilio_app.app_context():
@@ -217,7 +217,7 @@ def test_workers_killed_mid_broadcast_lose_and_double_nothing(twilio_app, db, fa
     with db.transaction() as session:
         moved = broadcasts.launch(session, session.get(Tenant, tenant.id), broadcast.id, utcnow())
     with twilio_app.app_context():
-        hand_over(twilio_app.extensions["runtime"], moved)
+        twilio_app.extensions["runtime"].start_runners([moved])
     assert killed.wait(60), "no worker reached the 25th send"
     assert status_of(db, broadcast) == "sending" and stuck_rows(db) > 0
     for _ in range(2):

@@ -7,8 +7,9 @@ from types import SimpleNamespace
 
 from bot.catalog import render
 from bot.engine import Engine
+from bot.messages import Inbound, Msg
 from flows import FLOWS, MAIN_MENU
-from flows.base import Inbound, Msg, State
+from flows.base import State
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 ENGINE = Engine(FLOWS, MAIN_MENU)

@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from bot.catalog import CATALOG, render
 from bot.locales import LOCALES, NBSP
+from bot.messages import say
 from bot.money import AmountError, format_money, parse_amount
 from bot.services.tenants import load_tenant
-from flows.base import say
 from models import Customer, PointsTransaction, WhatsAppMessage
 from models.base import utcnow
 from tests.conftest import PIN_PEPPER, run_jobs, tenant_file

@@ -13,7 +13,8 @@ from werkzeug.security import check_password_hash
 from bot.app import create_app
 from bot.catalog import CATALOG
 from bot.config import Config
-from bot.services.tenants import BUSINESS_TYPES, TenantFileError, load_tenant, parse_tenant_file
+from bot.services.tenant_file import BUSINESS_TYPES, TenantFileError, parse_tenant_file
+from bot.services.tenants import load_tenant
 from models import (
     Customer, PlatformMessage, Purchase, Reward, Tenant, VendorInvitation, VendorUser, WhatsAppMessage,
 )

@@ -12,10 +12,10 @@ from sqlalchemy import select, update
 from twilio.request_validator import RequestValidator
 
 from bot.app import create_app
+from bot.messages import say
 from bot.outbound import MARKETING, notify, queue_message, queue_pushes
 from bot.pacing import Pacer
 from bot.services import delivery
-from flows.base import say
 from models import Customer, Tenant, WhatsAppMessage
 from bot.services.tenants import load_tenant
 from models.base import utcnow

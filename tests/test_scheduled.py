@@ -8,7 +8,8 @@ import pytest
 from rq.cron import CronScheduler
 from sqlalchemy import select, update
 
-from bot.services.tenants import TenantFileError, load_tenant
+from bot.services.tenant_file import TenantFileError
+from bot.services.tenants import load_tenant
 from models import Customer, DailyMetrics, ExpiryReminder, PointsTransaction, WhatsAppMessage
 from tests.conftest import count, run_jobs, tenant_file
 from workers import schedule

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
-from bot.services.tenants import TenantFileError, parse_tenant_file
+from bot.services.tenant_file import TenantFileError, parse_tenant_file
 from models import AuditLog, Reward, Tenant, VendorUser
 from tests.conftest import EXAMPLE_TENANT, count
 

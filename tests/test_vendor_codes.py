@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from bot.catalog import render
 from bot.codes import ALPHABET
+from bot.messages import say, words_of
 from bot.services.tenants import load_tenant
 from bot.vendor_codes import addressed_code, join_code, without_code
-from flows.base import say, words_of
 from models import AuditLog, Customer, PhoneRoute, Purchase, RewardRedemption, Tenant, VendorUser, WhatsAppMessage
 from tests.conftest import EXAMPLE_TENANT, PIN_PEPPER, count, tenant_file
 from tests.test_rewards import give_points

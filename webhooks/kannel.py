@@ -10,8 +10,8 @@ import hmac
 
 from flask import Blueprint, Response, abort, current_app, request
 
+from bot.messages import Inbound
 from bot.phones import InvalidPhone, to_e164
-from flows.base import Inbound
 from webhooks.twilio import MAX_BODY_CHARS
 
 blueprint = Blueprint("kannel", __name__, url_prefix="/webhooks/kannel")

@@ -7,9 +7,9 @@ from functools import lru_cache
 from flask import Blueprint, Response, abort, current_app, request
 from twilio.twiml.messaging_response import MessagingResponse
 
-from bot.phones import InvalidPhone, to_e164
+from bot.messages import Inbound
+from bot.phones import InvalidPhone, from_twilio, to_e164
 from bot.services.delivery import record_receipt
-from flows.base import Inbound
 from models import Customer, WhatsAppMessage
 from webhooks.signature import is_signed
 
@@ -17,7 +17,6 @@ from webhooks.signature import is_signed
 MAX_BODY_CHARS = 1000
 # Twilio sends at most 10 media with a message; a larger NumMedia is never looped over.
 MAX_MEDIA = 10
-WHATSAPP_PREFIX = "whatsapp:"
 # Fields are bounded by the columns they are stored in: longer ones are not Twilio's.
 _SID = re.compile(rf"[A-Za-z0-9]{{1,{WhatsAppMessage.__table__.c.message_sid.type.length}}}")
 _SHORT_CODE = re.compile(rf"[A-Za-z0-9]{{1,{WhatsAppMessage.__table__.c.to_number.type.length}}}")
@@ -61,8 +60,8 @@ def delivery_status(tenant_id=None, message_id=None):
 def parse_inbound(form) -> Inbound | None:
     """The message in Twilio's form, or None when a field is missing or is not what Twilio
     sends. Free text is cleaned of what the database cannot store (NUL) and bounded."""
-    sid, sender = _sid(form), form.get("From", "")
-    phone, to = _phone(sender.removeprefix(WHATSAPP_PREFIX)), _recipient(form.get("To", "").removeprefix(WHATSAPP_PREFIX))
+    sid, (sender, channel) = _sid(form), from_twilio(form.get("From", ""))
+    phone, to = _phone(sender), _recipient(from_twilio(form.get("To", ""))[0])
     if not sid or not phone or not to:
         return None
     body = _text(form.get("Body", ""))
@@ -71,7 +70,7 @@ def parse_inbound(form) -> Inbound | None:
         sid=sid,
         phone=phone,
         to=to,
-        channel="whatsapp" if sender.startswith(WHATSAPP_PREFIX) else "sms",
+        channel=channel,
         text=body[:MAX_BODY_CHARS],
         truncated=len(body) > MAX_BODY_CHARS,
         media=tuple(_text(form[f"MediaUrl{i}"]) for i in range(media_count) if f"MediaUrl{i}" in form),

@@ -9,29 +9,16 @@ import uuid
 from datetime import timedelta
 
 from bot import runtime
-from bot.runtime import Runtime
 from bot.services import broadcasts
-from bot.services.broadcasts import FEED_CHUNK, Moved
+from bot.services.broadcasts import FEED_CHUNK
 from models import Broadcast
 from models.base import utcnow
 
 log = logging.getLogger(__name__)
 
-RUN_JOB = "workers.broadcasts.run_broadcast"
 POLL_SECONDS = 0.5  # between turns that found nothing to do
 IDLE_SECONDS = 1.0  # with nothing to do for this long, a runner hands the broadcast to a fresh job
-TURN_SECONDS = 600  # and at the latest after this long
-RUN_TIMEOUT = TURN_SECONDS + 300
-
-
-def hand_over(rt: Runtime, moved: Moved) -> None:
-    """After the commit of a launch or a resume: a runner for the broadcast."""
-    if moved.run:
-        start_runner(rt, moved.broadcast)
-
-
-def start_runner(rt: Runtime, broadcast: Broadcast) -> None:
-    rt.enqueue(RUN_JOB, str(broadcast.tenant_id), str(broadcast.id), job_timeout=RUN_TIMEOUT)
+TURN_SECONDS = 600  # and at the latest after this long (runtime.BROADCAST_JOB_TIMEOUT allows for it)
 
 
 class Allowance:
@@ -87,7 +74,7 @@ def run_broadcast(tenant_id: str, broadcast_id: str, token: str | None = None) -
             break  # the pushes in flight wait for workers: this one's turn ends, behind them in the queue
         else:
             time.sleep(POLL_SECONDS)
-    rt.enqueue(RUN_JOB, tenant_id, broadcast_id, token, job_timeout=RUN_TIMEOUT)
+    rt.run_broadcast(tenant_id, broadcast_id, token)
     return "continued"
 
 
@@ -103,9 +90,9 @@ def advance_broadcasts() -> dict[str, int]:
         with rt.db.transaction() as session:
             moved = broadcasts.start(session, session.get(Broadcast, key), utcnow())
         started += moved.moved
-        hand_over(rt, moved)
+        rt.start_runners([moved])
     with rt.db.sessions() as session:
         unattended = broadcasts.unattended(session, utcnow())
     for broadcast in unattended:
-        start_runner(rt, broadcast)
+        rt.run_broadcast(broadcast.tenant_id, broadcast.id)
     return {"started": started, "runners": len(unattended)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.messages import Msg
 from bot.services.backoffice import BackOfficeService
 from bot.services.broadcasts import BroadcastService
 from bot.services.context import Context
@@ -21,7 +22,6 @@ from bot.services.settings import SettingsService
 from bot.services.staff import PinChoice, StaffService
 from bot.services.team import TeamService
 from bot.services.wheel import WheelService
-from flows.base import Msg
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 
 from bot.catalog import render
 from bot.db import later
+from bot.messages import say
 from bot.services.broadcast_file import REWARD_VARIABLES, Definition, variables_in
 from bot.services.delivery import REACHED, WINDOW, marketing_counts, max_marketing_per_week, unreachable_now
 from bot.services.rewards import catalog
-from flows.base import say
 from models import Customer, CustomerPointsBalance, Purchase, Reward, Tenant, WhatsAppMessage
 
 REPLY_HOURS = 72

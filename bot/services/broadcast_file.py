@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from bot.money import to_minor
 from bot.phones import InvalidPhone, to_e164
 from bot.services.rewards import catalog
-from bot.services.tenants import TenantFileError
+from bot.services.tenant_file import TenantFileError
 from models import Broadcast, Tenant
 
 VARIABLES = ("first_name", "name", "points", "vendor", "member_code", "nearest_reward", "points_to_nearest_reward")

@@ -19,7 +19,7 @@ those (the worker checks opt-outs as it goes).
 
 These are services: they never commit, and take the vendor (the command line or the vendor API
 found it). A move whose result says `run` wants a runner once committed:
-`workers.broadcasts.hand_over(runtime, moved)`."""
+`runtime.start_runners([moved])`."""
 from __future__ import annotations
 
 import uuid

@@ -37,6 +37,7 @@ class Context:
     phone: str
     now: datetime
     pin_pepper: str  # keys the staff PINs' fingerprints (Config.pin_pepper)
+    site: str = ""  # the address the world reaches us at (Config.public_base_url), for links the bot writes
     customer: Customer | None = None
     staff: VendorUser | None = None  # when the phone is on this vendor's staff
     api_key_id: uuid.UUID | None = None  # when the vendor's API key acts (no phone then)

@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session
 from bot.codes import random_code
 from bot.db import ROW_LOCK, insert_on_conflict
 from bot.locales import LOCALES, language_of
+from bot.messages import Msg, say
 from bot.services import audit, points
 from bot.services.context import Context
 from bot.services.pages import Page, by_newest, page
 from bot.services.referrals import record_referral
-from flows.base import Msg, say
 from models import Customer, CustomerPointsBalance, PhoneRoute, Tenant
 from models.base import utcnow
 

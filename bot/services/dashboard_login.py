@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot import runtime
 from bot.services import audit
 from bot.services.context import Context
 from models import DashboardLink, DashboardSession, Tenant, VendorUser
@@ -52,9 +51,7 @@ class DashboardLoginService:
             expires_at=ctx.now + LINK_VALID, created_at=ctx.now,
         ))
         _audit(ctx.session, owner, "dashboard.link_sent")
-        # The bot writes the link in a message: it needs the address the world reaches us at.
-        site = runtime.current().config.public_base_url or ""
-        return f"{site}{LOGIN_PATH}{token}"
+        return f"{ctx.site}{LOGIN_PATH}{token}"
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.db import insert_on_conflict
+from bot.messages import say
 from bot.money import to_minor
 from bot.outbound import notify
 from bot.services import points
 from bot.services.context import Context
-from flows.base import say
 from models import Customer, MissionCompletion, Purchase, Referral, Tenant
 
 

@@ -21,16 +21,16 @@ from sqlalchemy.orm import Session
 
 from bot import countries
 from bot.codes import random_code
+from bot.errors import Refused
+from bot.messages import words_of
 from bot.money import AmountError, exponent, format_money, parse_amount
 from bot.phones import InvalidPhone, to_e164
 from bot.qr import join_link
 from bot.services import audit
 from bot.services.customers import route_phone
 from bot.services.staff import PinChoice
-from bot.services.tenants import (
-    BUSINESS_TYPES, ReloadRefused, RewardSchema, TenantFileSchema, load_tenant, parse_tenant_file,
-)
-from flows.base import State, words_of
+from bot.services.tenant_file import BUSINESS_TYPES, RewardSchema, TenantFileSchema, parse_tenant_file
+from bot.services.tenants import ReloadRefused, load_tenant
 from models import PlatformMessage, Tenant, VendorInvitation
 
 INVITATION_VALID = timedelta(days=7)
@@ -115,9 +115,10 @@ def current_invitation(session: Session, phone: str, now: datetime) -> VendorInv
     ).one_or_none()
 
 
-def save_conversation(invitation: VendorInvitation, state: State, now: datetime) -> None:
-    invitation.conversation_state = state.to_json()
-    invitation.setup_updated_at = None if state.idle else now
+def save_conversation(invitation: VendorInvitation, state: dict, idle: bool, now: datetime) -> None:
+    """Keep the setup conversation's state (`State.to_json()`) on the invitation."""
+    invitation.conversation_state = state
+    invitation.setup_updated_at = None if idle else now
 
 
 @dataclass
@@ -253,11 +254,11 @@ class SetupService:
             "rewards": [{"name": answers["reward"], "points": answers["reward_points"]}],
         }
 
-    def create(self, answers: dict) -> Created | str:
-        """Make the vendor, or say (as a catalog key) why not: its code was taken meanwhile."""
+    def create(self, answers: dict) -> Created:
+        """Make the vendor; Refused setup_code_taken_meanwhile when its code was taken meanwhile."""
         ctx = self.ctx
         if self._taken([answers["code"]]):
-            return "setup_code_taken_meanwhile"
+            raise Refused("setup_code_taken_meanwhile")
         config = parse_tenant_file(self.tenant_file(answers))
         # A setup racing this one for the code may commit after the check: then loading fails
         # on the unique code, or finds that vendor and would update it (which the loader refuses,
@@ -269,7 +270,7 @@ class SetupService:
             result = None
         if result is None or not result.created:
             savepoint.rollback()
-            return "setup_code_taken_meanwhile"
+            raise Refused("setup_code_taken_meanwhile")
         savepoint.commit()  # releases the savepoint: the caller's transaction commits or not
         tenant = result.tenant
         ctx.invitation.used_at, ctx.invitation.tenant_id = ctx.now, tenant.id

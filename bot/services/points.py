@@ -10,11 +10,11 @@ from sqlalchemy import bindparam, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from bot.catalog import freeze, render, thaw
+from bot.messages import Msg, say
 from bot.outbound import notify
 from bot.services import audit
 from bot.services.context import Context
 from bot.services.pages import Page, by_newest, page
-from flows.base import Msg, say
 from models.base import new_id
 from models import Customer, CustomerPointsBalance, PointsLotAllocation, PointsTransaction, Tenant
 
@@ -224,6 +224,13 @@ def expire_lots(session: Session, customer: Customer, now: datetime) -> int:
     return total
 
 
+def spendable(session: Session, customer: Customer, now: datetime) -> int:
+    """What the customer can spend now: lots past their expiry are expired first (expired points
+    can be neither spent nor taken). The caller holds the customer row lock."""
+    expire_lots(session, customer, now)
+    return session.get(CustomerPointsBalance, (customer.tenant_id, customer.id), populate_existing=True).current_balance
+
+
 # Expiry of many customers at once (PostgreSQL): the same rule as expire_lots, one customer's
 # due lots -> one `expired` entry with its allocations and the balance moved, done set-based
 # for a chunk of customers whose rows this transaction holds (locked, in key order).
@@ -418,8 +425,7 @@ class PointsService:
         away more than can be spent."""
         ctx, actor = self.ctx, self.ctx.actor
         customer = ctx.require_customer()
-        expire_lots(ctx.session, customer, ctx.now)  # expired points can be neither spent nor taken
-        before = self._current(customer)
+        before = spendable(ctx.session, customer, ctx.now)
         description = say("ledger.adjusted", reason=reason)
         if points > 0:
             entry = _add_lot(

@@ -9,7 +9,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from bot.codes import MEMBER_CODE
+from bot.errors import Refused
 from bot.locales import language_of
+from bot.messages import Msg, say
 from bot.money import Money, check_amount, parse_amount, to_minor
 from bot.outbound import notify
 from bot.phones import InvalidPhone, to_e164
@@ -21,7 +23,6 @@ from bot.services.missions import complete_missions
 from bot.services.referrals import referrer_of, reward_referral
 from bot.services.rewards import nearest_reward
 from bot.services.spins import move_spins
-from flows.base import Msg, say
 from models import Customer, CustomerPointsBalance, Purchase
 from models.base import new_id
 
@@ -177,20 +178,20 @@ class PurchaseService:
         customer = self.ctx.session.get(Customer, (purchase.tenant_id, purchase.customer_id))
         return Voidable(purchase.id, describe(customer), Money(purchase.amount, purchase.currency), purchase.points_awarded)
 
-    def void(self, purchase_id: uuid.UUID) -> str:
-        """Reverse everything the purchase caused (see bot/services/voids.py). Returns 'voided',
-        or why not as a catalog key: 'void_expired' (too late, or already voided), or what was
-        already used ('void_points_spent', 'void_referrer_spent', 'void_spins_used')."""
+    def void(self, purchase_id: uuid.UUID) -> None:
+        """Reverse everything the purchase caused (see bot/services/voids.py). Raises Refused,
+        having changed nothing: void_expired (too late, or already voided), or what was already
+        used (void_points_spent, void_referrer_spent, void_spins_used)."""
         ctx = self.ctx
         key = (ctx.tenant.id, purchase_id)
         purchase = ctx.session.get(Purchase, key)
         if purchase is None:
-            return "void_expired"
+            raise Refused("void_expired")
         customers = lock_customers(ctx.session, ctx.tenant.id, voids.reached(ctx.session, purchase))
         purchase = ctx.session.get(Purchase, key, with_for_update=True, populate_existing=True)
         if purchase.status != "completed" or purchase.created_at <= ctx.now - VOID_WINDOW:
-            return "void_expired"
-        return voids.void_purchase(voids.Undo(ctx.session, ctx.outbox, ctx.tenant, purchase, ctx.actor, ctx.now, customers))
+            raise Refused("void_expired")
+        voids.void_purchase(voids.Undo(ctx.session, ctx.outbox, ctx.tenant, purchase, ctx.actor, ctx.now, customers))
 
     # Helpers
 

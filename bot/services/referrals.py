@@ -11,12 +11,12 @@ from sqlalchemy.orm import Session
 
 from bot.codes import ALPHABET
 from bot.db import insert_on_conflict
+from bot.messages import say
 from bot.outbound import notify
 from bot.phones import wa_me_digits
 from bot.services import points
 from bot.services.context import Context
 from bot.services.missions import complete_missions
-from flows.base import say
 from models import Customer, Referral, Tenant
 
 _REFERRAL = re.compile(rf"\bR-?([{ALPHABET}]{{6}})\b")

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.db import insert_on_conflict
+from bot.messages import say
 from bot.outbound import MARKETING, MessageKey, notify
 from bot.services.rewards import nearest_reward
-from flows.base import say
 from models import Customer, CustomerPointsBalance, ExpiryReminder, PointsTransaction, Tenant
 
 DEFAULT_DAYS = 7

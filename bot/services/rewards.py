@@ -12,13 +12,14 @@ from sqlalchemy.orm import Session
 
 from bot.codes import ALPHABET, random_code
 from bot.db import ROW_LOCK, insert_on_conflict
+from bot.errors import Refused
 from bot.limits import REDEMPTIONS
+from bot.messages import Msg, say
 from bot.outbound import notify
 from bot.services import audit, points
 from bot.services.context import Actor, Context
 from bot.services.customers import describe
 from bot.services.pages import Page, SortKey, page
-from flows.base import Msg, say
 from models import (
     Customer, CustomerPointsBalance, PointsLotAllocation, PointsTransaction, Reward, RewardRedemption, Tenant, VendorUser,
 )
@@ -63,14 +64,6 @@ class CodeView:
 
     def usable(self, now: datetime) -> bool:
         return self.status == "pending" and self.expires_at > now
-
-
-class RedeemRefused(Exception):
-    """A check failed; `reason` is the catalog key that says which."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
 
 
 def available(now: datetime):
@@ -169,23 +162,17 @@ class RewardService:
             for r in catalog(self.ctx.session, self.ctx.tenant.id, self.ctx.now)
         ]
 
-    def redeem(self, reward_id: str) -> Redeemed | str:
+    def redeem(self, reward_id: str) -> Redeemed:
         """Spend the points on the reward, in this transaction, with the customer (locked by
-        the dispatcher) and the reward locked. A failed check changes nothing and returns
-        its catalog key instead."""
-        try:
-            return self._redeem(reward_id)
-        except RedeemRefused as refused:
-            return refused.reason
-
-    def _redeem(self, reward_id: str) -> Redeemed:
+        the dispatcher) and the reward locked. A failed check changes nothing and raises
+        Refused: redeem_unavailable, redeem_out_of_stock, redeem_limit, redeem_not_enough."""
         ctx = self.ctx
         customer = ctx.require_customer()
         reward = find_available(ctx.session, ctx.tenant.id, uuid.UUID(reward_id), ctx.now)
         self._check(customer, reward)
         ctx.limits.count(REDEMPTIONS)
         if not take_unit(ctx.session, reward):  # the last unit went to someone else just now
-            raise RedeemRefused("redeem_out_of_stock")
+            raise Refused("redeem_out_of_stock")
         redemption_id = new_id()
         debit = points.debit(
             ctx.session, customer, reward.points_required, transaction_type="redeemed", source="redemption",
@@ -205,9 +192,9 @@ class RewardService:
     def _check(self, customer: Customer, reward: Reward | None) -> None:
         ctx = self.ctx
         if reward is None:  # gone, switched off, or outside its dates
-            raise RedeemRefused("redeem_unavailable")
+            raise Refused("redeem_unavailable")
         if reward.stock is not None and reward.stock_used >= reward.stock:
-            raise RedeemRefused("redeem_out_of_stock")
+            raise Refused("redeem_out_of_stock")
         if reward.max_per_customer is not None:
             taken = ctx.session.scalar(
                 select(func.count()).where(
@@ -218,11 +205,9 @@ class RewardService:
                 )
             )
             if taken >= reward.max_per_customer:
-                raise RedeemRefused("redeem_limit")
-        points.expire_lots(ctx.session, customer, ctx.now)  # expired points cannot be spent
-        balance = ctx.session.get(CustomerPointsBalance, (customer.tenant_id, customer.id), populate_existing=True)
-        if balance.current_balance < reward.points_required:
-            raise RedeemRefused("redeem_not_enough")
+                raise Refused("redeem_limit")
+        if points.spendable(ctx.session, customer, ctx.now) < reward.points_required:
+            raise Refused("redeem_not_enough")
 
     def offered(self, cursor: str | None, limit: int) -> Page[Reward]:
         """Every reward of the vendor's, switched off or not, in the catalog's order."""
@@ -275,12 +260,10 @@ class RewardService:
             for r, name, customer, staff_name in rows
         ]
 
-    def fulfil(self, redemption_id: str) -> str:
-        """Mark the reward handed over. Returns the catalog key of the outcome."""
+    def fulfil(self, redemption_id: str) -> None:
+        """Mark the reward handed over."""
         ctx = self.ctx
         redemption = self._lock_pending(redemption_id)
-        if isinstance(redemption, str):
-            return redemption
         actor = ctx.actor
         redemption.status, redemption.fulfilled_at, redemption.verified_by_user_id = "fulfilled", ctx.now, actor.user_id
         reward = ctx.session.get(Reward, (redemption.tenant_id, redemption.reward_id))
@@ -291,22 +274,20 @@ class RewardService:
         )
         customer = ctx.session.get(Customer, (redemption.tenant_id, redemption.customer_id))
         notify(ctx.session, ctx.outbox, ctx.tenant, customer, say("redemption_fulfilled_notice", reward=reward.name, vendor=ctx.tenant.name))
-        return "redemption_fulfilled"
 
-    def cancel(self, redemption_id: str) -> str:
+    def cancel(self, redemption_id: str) -> None:
         """Cancel with a refund of the points and the unit of stock."""
         ctx = self.ctx
         redemption = self._lock_pending(redemption_id)
-        if isinstance(redemption, str):
-            return redemption
         give_back(ctx.session, ctx.outbox, ctx.tenant, redemption, "cancelled", ctx.now, actor=ctx.actor)
-        return "redemption_cancelled"
 
-    def _lock_pending(self, redemption_id: str) -> RewardRedemption | str:
+    def _lock_pending(self, redemption_id: str) -> RewardRedemption:
+        """The redemption locked; Refused code_not_pending when it was used, cancelled or expired
+        while staff looked at it."""
         ctx = self.ctx
         redemption = _lock_with_customer(ctx.session, ctx.tenant.id, uuid.UUID(redemption_id))
         if redemption.status != "pending" or redemption.expires_at <= ctx.now:
-            return "code_not_pending"  # used, cancelled or expired while staff looked at it
+            raise Refused("code_not_pending")
         return redemption
 
 

@@ -13,9 +13,8 @@ from sqlalchemy import func, select
 
 from bot.services import audit
 from bot.services.context import Context
-from bot.services.tenants import (
-    RewardSchema, TenantFileError, export_tenant, parse_tenant_file, reward_values, stock_problem,
-)
+from bot.services.tenant_file import RewardSchema, TenantFileError, parse_tenant_file
+from bot.services.tenants import export_tenant, reward_values, stock_problem
 from models import Reward
 
 # What can change without touching how the vendor is reached or how amounts and phones are read

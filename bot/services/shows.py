@@ -12,10 +12,12 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, valid
 from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
+from bot.codes import CHOSEN_CODE, CHOSEN_CODE_RULE
 from bot.money import exponent, to_minor
-from bot.services.tenants import TenantFileError, _country, _e164, _moment, _timezone, assign
+from bot.services.tenant_file import TenantFileError, _country, _e164, _moment, _timezone
+from bot.services.tenants import assign
 from bot.phones import to_e164
-from flows.voting import RESERVED_WORDS, ContestantView, EpisodeView, PackageView, ShortCodeView, ShowView
+from bot.show_views import RESERVED_WORDS, ContestantView, EpisodeView, PackageView, ShortCodeView, ShowView
 from models import (
     Contestant, Episode, EpisodeContestant, Show, Tenant, Vote, VotePackage, VoteShortCode,
 )
@@ -27,8 +29,8 @@ _PRICE = validate.Range(min=0)
 
 
 def _code(value: str) -> None:
-    if not re.fullmatch(r"(?=.*[A-Z])[A-Z0-9]{2,20}", value):
-        raise ValidationError("must be 2 to 20 capital letters or digits, with at least one letter")
+    if not CHOSEN_CODE.fullmatch(value):
+        raise ValidationError(CHOSEN_CODE_RULE)
 
 
 def _word(value: str) -> None:

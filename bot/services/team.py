@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from marshmallow import ValidationError
 from sqlalchemy import select
 
+from bot.errors import Refused
+from bot.messages import say
 from bot.outbound import notify
 from bot.phones import InvalidPhone, to_e164
 from bot.services import audit
 from bot.services.context import Context
 from bot.services.customers import route_phone
-from bot.services.tenants import StaffSchema
-from flows.base import say
+from bot.services.tenant_file import StaffSchema
 from models import VendorUser
 
 
@@ -57,14 +58,14 @@ class TeamService:
             return False
         return True
 
-    def add(self, phone: str, name: str) -> str:
+    def add(self, phone: str, name: str) -> None:
         """Take `phone` on as staff (again, if they were removed: with a new PIN to choose) and
         invite them to choose their PIN. Their messages that name no shop now come here, as after
-        JOIN. Returns the answer's catalog key."""
+        JOIN. Refused staff_already when they are on the staff."""
         ctx = self.ctx
         user = self._user(phone)
         if user is not None and user.is_active:
-            return "staff_already"
+            raise Refused("staff_already", phone=phone)
         if user is None:
             user = VendorUser(tenant_id=ctx.tenant.id, phone_number=phone)
             ctx.session.add(user)
@@ -75,40 +76,38 @@ class TeamService:
         self._audit("staff.added", user, before=None, after={"name": name, "role": "staff", "active": True})
         route_phone(ctx.session, phone, ctx.tenant)
         notify(ctx.session, ctx.outbox, ctx.tenant, user, say("staff_invitation", name=name, vendor=ctx.tenant.name))
-        return "staff_added"
 
     def removal_problem(self, phone: str) -> str | None:
-        """Why `phone` cannot be removed, as a catalog key; None if it can."""
+        """Why `phone` cannot be removed (a Refused reason: staff_remove_self, staff_not_found); None if it can."""
         if phone == self.ctx.phone:
             return "staff_remove_self"
         if not any(member.phone == phone for member in self.members()):
             return "staff_not_found"
         return None
 
-    def remove(self, phone: str) -> str:
-        """Deactivate a staff member (never yourself). Returns the answer's catalog key."""
-        problem = self.removal_problem(phone)
-        if problem:
-            return problem
+    def remove(self, phone: str) -> None:
+        """Deactivate a staff member (never yourself)."""
+        self._check_removable(phone)
         user = self._user(phone)
         user.is_active, user.session_expires_at = False, None
         self._audit("staff.removed", user, before={"active": True}, after={"active": False})
-        return "staff_removed"
 
-    def reset_pin(self, phone: str) -> str:
+    def reset_pin(self, phone: str) -> None:
         """Clear a staff member's PIN (and end their open session) and send them a message to
         choose a new one with PIN, as when they were taken on. A lockout of their phone stays:
         it counts at every vendor, which one owner cannot lift. Never your own PIN: you change
-        yours with PIN. Returns the answer's catalog key."""
-        problem = self.removal_problem(phone)
-        if problem:
-            return problem
+        yours with PIN."""
+        self._check_removable(phone)
         ctx, user = self.ctx, self._user(phone)
         had_pin = user.pin_hash is not None
         user.pin_hash, user.pin_fingerprint, user.session_expires_at = None, None, None
         self._audit("staff.pin_reset", user, before={"has_pin": had_pin}, after={"has_pin": False})
         notify(ctx.session, ctx.outbox, ctx.tenant, user, say("staff_pin_reset_notice", name=user.full_name, vendor=ctx.tenant.name))
-        return "staff_pin_reset"
+
+    def _check_removable(self, phone: str) -> None:
+        problem = self.removal_problem(phone)
+        if problem:
+            raise Refused(problem, phone=phone)
 
     def _user(self, phone: str) -> VendorUser | None:
         return self.ctx.session.scalars(

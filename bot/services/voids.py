@@ -17,13 +17,14 @@ from typing import Callable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.errors import Refused
+from bot.messages import say
 from bot.money import Money
 from bot.outbound import notify
 from bot.points_rules import tier_name
 from bot.services import audit, points
 from bot.services.context import Actor
 from bot.services.spins import move_spins, unused_spins
-from flows.base import say
 from models import (
     AuditLog, Customer, CustomerPointsBalance, MissionCompletion, PointsTransaction, Purchase, Referral, SpinCredit, Tenant,
     WhatsAppMessage,
@@ -64,7 +65,7 @@ class Undo:
 class Effect:
     model: type  # where the effect is recorded, each row with the purchase_id that caused it
     owners: tuple[str, ...]  # the columns naming the customers it reaches
-    refusal: Callable[[Undo], str | None]  # why it cannot be taken back (a catalog key), or None
+    refusal: Callable[[Undo], str | None]  # why it cannot be taken back (a Refused reason), or None
     reverse: Callable[[Undo], None]
 
 
@@ -153,14 +154,13 @@ def reached(session: Session, purchase: Purchase) -> set[uuid.UUID]:
     return found
 
 
-def void_purchase(undo: Undo) -> str:
+def void_purchase(undo: Undo) -> None:
     """Reverse everything the purchase caused, with the customers it reached locked (in id
-    order) by the caller. Returns 'voided', or the catalog key of what is in the way, having
-    changed nothing."""
+    order) by the caller. Raises Refused with what is in the way, having changed nothing."""
     for effect in EFFECTS:
         refusal = effect.refusal(undo)
         if refusal:
-            return refusal
+            raise Refused(refusal)
     for effect in EFFECTS:
         effect.reverse(undo)
     purchase, customer = undo.purchase, undo.customers[undo.purchase.customer_id]
@@ -173,7 +173,6 @@ def void_purchase(undo: Undo) -> str:
         spins=sum(undo.spins_back.values()), before={"status": "completed"}, after={"status": "voided", "balance": balance},
     )
     _tell(undo)
-    return "voided"
 
 
 def _restore_totals(undo: Undo, customer: Customer) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import psycopg2 as pg_psycopg2
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from flows.voting import Cast, PackageView, ShowView
+from bot.show_views import Cast, PackageView, ShowView
 from models import Contestant, Episode, EpisodeContestant, EpisodeVoter, Show, SmsVoteLog, Vote, VoteBalance, VoteOptOut
 from models.base import new_id
 

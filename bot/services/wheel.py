@@ -9,13 +9,14 @@ from random import Random
 
 from sqlalchemy import case, func, or_, select, update
 
+from bot.errors import Refused
+from bot.messages import say
 from bot.services import points
 from bot.services.context import Context
 from bot.services.rewards import find_available, issue_code, take_unit
 from bot.services.spins import move_spins
 from bot.wheel import pick
-from flows.base import say
-from models import Customer, CustomerPointsBalance, Reward, SpinHistory, WheelItem
+from models import Customer, Reward, SpinHistory, WheelItem
 from models.base import new_id
 
 NO_PRIZE = "No prize"
@@ -66,14 +67,14 @@ class WheelService:
         free = max(0, wheel.get("daily_free_spins", 0) - used_free)
         return Spins(free, customer.spin_credits, wheel.get("spin_cost_points", 0))
 
-    def spin(self, message_sid: str, buy: bool = False) -> SpinResult | str:
+    def spin(self, message_sid: str, buy: bool = False) -> SpinResult:
         """Spend a spin (free first, then earned; with `buy`, points) and apply the prize, in this
-        transaction; the customer row is locked by the dispatcher. Returns a catalog key when
-        the spin cannot be made, having changed nothing."""
+        transaction; the customer row is locked by the dispatcher. Raises Refused (wheel_none,
+        spin_not_enough_points, spin_none_left) when the spin cannot be made, having changed nothing."""
         ctx = self.ctx
         customer = ctx.require_customer()
         if not self.settings:
-            return "wheel_none"
+            raise Refused("wheel_none")
         spins, spin_id = self.spins(), new_id()
         if spins.free:
             paid_by, spent = "free", 0
@@ -81,15 +82,13 @@ class WheelService:
             paid_by, spent = "earned", 0
             move_spins(ctx.session, customer, -1, "used", ctx.now, spin_id=spin_id)
         elif buy and spins.cost:
-            points.expire_lots(ctx.session, customer, ctx.now)  # expired points cannot be spent
-            balance = ctx.session.get(CustomerPointsBalance, (customer.tenant_id, customer.id), populate_existing=True)
-            if balance.current_balance < spins.cost:
-                return "spin_not_enough_points"
+            if points.spendable(ctx.session, customer, ctx.now) < spins.cost:
+                raise Refused("spin_not_enough_points")
             points.debit(ctx.session, customer, spins.cost, transaction_type="redeemed", source="spin",
                          description=say("ledger.spin_bought"), now=ctx.now)
             paid_by, spent = "points", spins.cost
         else:
-            return "spin_none_left"
+            raise Refused("spin_none_left")
         items = self._items()
         won = pick(items, lambda item: item.weight, self.rng, self._claim)
         spins_left = spins.total - (paid_by != "points")

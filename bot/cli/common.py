@@ -1,0 +1,39 @@
+"""What the command groups share: the app's runtime, a vendor by its code, what a load did, a table."""
+from __future__ import annotations
+
+import click
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.runtime import Runtime
+from models import Tenant
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["runtime"]
+
+
+def vendor_by_code(session: Session, code: str) -> Tenant:
+    """The vendor with this code (any case); a command naming none stops with a message."""
+    tenant = session.scalars(select(Tenant).where(Tenant.vendor_code == code.upper())).one_or_none()
+    if tenant is None:
+        raise click.ClickException(f"No vendor with code {code.upper()}.")
+    return tenant
+
+
+def echo_loaded(what: str, code: str, created: bool, changed: list[str]) -> None:
+    """What loading a file did: `vendor` or `show` created, updated (and what), or left alone."""
+    if created:
+        click.echo(f"Created {what} {code}.")
+    elif changed:
+        click.echo(f"Updated {what} {code}: {', '.join(changed)}.")
+    else:
+        click.echo(f"{what.capitalize()} {code} is already up to date.")
+
+
+def print_table(header: list[str], rows: list[list]) -> None:
+    cells = [header] + [[f"{v:,}" if isinstance(v, int) else str(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for row in cells:
+        click.echo("  ".join(cell.rjust(width) if i > 1 else cell.ljust(width) for i, (cell, width) in enumerate(zip(row, widths))))

@@ -1,0 +1,39 @@
+"""`staff`: a staff member's PIN."""
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from bot.cli.common import runtime, vendor_by_code
+from bot.phones import InvalidPhone, to_e164
+from bot.services.staff import set_pin
+from models import VendorUser
+
+
+@click.group(cls=AppGroup, help="Vendors' staff.")
+def staff():
+    pass
+
+
+@staff.command("pin", help="Set or reset a staff member's PIN (asked for, never on the command line).")
+@click.option("--tenant", "code", required=True, help="The vendor's code, e.g. MAMA.")
+@click.option("--phone", required=True, help="The staff member's phone, local or international.")
+@click.password_option("--pin", prompt="New PIN", help="Prompted for; 4 to 8 digits.")
+def staff_pin(code: str, phone: str, pin: str):
+    with runtime().db.transaction() as session:
+        tenant = vendor_by_code(session, code)
+        try:
+            phone = to_e164(phone, tenant.country)
+        except InvalidPhone:
+            raise click.ClickException(f"{phone} is not a phone number in {tenant.country}.") from None
+        user = session.scalars(
+            select(VendorUser).where(VendorUser.tenant_id == tenant.id, VendorUser.phone_number == phone)
+        ).one_or_none()
+        if user is None:
+            raise click.ClickException(f"{phone} is not on {tenant.vendor_code}'s staff.")
+        try:
+            set_pin(session, user, pin, runtime().config.pin_pepper)
+        except ValueError as error:
+            raise click.ClickException(str(error)) from None
+    click.echo(f"PIN set for {user.full_name} ({phone}).")

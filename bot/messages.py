@@ -1,0 +1,65 @@
+"""The vocabulary every layer shares: a message as the bot sees it (`Inbound`) and a reply as a
+catalog key with its parameters (`Msg`, made by `say`).
+
+Flows read inbound messages and answer with replies; services, the catalog, the sender and the
+channels use the same two types, so they live here, below all of them. This module imports
+nothing of the project (tests/test_layering.py checks it).
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Mapping
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def words_of(text: str) -> tuple[str, ...]:
+    """Upper-case words, punctuation and emoji dropped, full-width and accented forms folded."""
+    folded = unicodedata.normalize("NFKC", text).upper()
+    return tuple(_WORD.findall(folded))
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One message as the bot sees it, whatever the channel."""
+
+    sid: str
+    phone: str  # E.164
+    to: str  # E.164, the number the customer wrote to
+    channel: str  # whatsapp | sms
+    text: str
+    media: tuple[str, ...] = ()
+    profile_name: str | None = None
+    truncated: bool = False
+    # Set by the dispatcher when the text names a vendor code (JOIN MAMA, or just MAMA).
+    vendor_code: str | None = None
+
+    @cached_property
+    def words(self) -> tuple[str, ...]:
+        return words_of(self.text)
+
+    @property
+    def number(self) -> int | None:
+        """The answer as a choice number, when it is just one."""
+        words = self.words
+        if len(words) == 1 and words[0].isdecimal():
+            return int(words[0])
+        return None
+
+
+@dataclass(frozen=True)
+class Msg:
+    """A reply: a catalog key and its parameters, with an optional picture."""
+
+    key: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    media_url: str | None = None
+    # A reply that must not be stored (it holds a one-time link): the message log keeps a notice.
+    secret: bool = False
+
+
+def say(key: str, media_url: str | None = None, **params: Any) -> Msg:
+    return Msg(key, params, media_url)
