@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as seen
 from selenium.webdriver.support.ui import WebDriverWait
@@ -84,7 +85,9 @@ def shoot(driver, folder: Path, name: str) -> None:
 def wait_for(driver, selector: str, text: str | None = None):
     located = (By.CSS_SELECTOR, selector)
     condition = seen.text_to_be_present_in_element(located, text) if text else seen.presence_of_element_located(located)
-    WebDriverWait(driver, 30).until(condition)
+    # While a click loads the next page, chromium may answer about a node of the page going away
+    # ("does not belong to the document"): that is one more poll, not a failure.
+    WebDriverWait(driver, 30, ignored_exceptions=(WebDriverException,)).until(condition)
     return driver.find_element(*located)
 
 
