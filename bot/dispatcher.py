@@ -13,12 +13,12 @@ from datetime import datetime
 from typing import Callable
 
 from redis import Redis
-from sqlalchemy import bindparam, exists, insert, or_, select, true, update
+from sqlalchemy import bindparam, exists, func, insert, or_, select, true, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, aliased
 
 from bot.catalog import render
-from bot.db import Database
+from bot.db import ROW_LOCK, Database
 from bot.engine import Engine
 from bot.limits import MESSAGES, STAFF_MESSAGES, PhoneLimits, RateLimited
 from bot.locales import language_of
@@ -117,8 +117,9 @@ class Dispatcher:
         # customer rows, each when first needed and in id order when several are. So a staff
         # member who is also a customer does not hold their own customer row while logging a
         # purchase for a colleague who is logging one for them.
-        staff = find_staff_locked(session, tenant, inbound.phone) if destination.is_staff else None
-        customer = find_customer(session, tenant, inbound.phone, lock=staff is None)
+        staff, customer = find_staff_locked(session, tenant, inbound.phone) if destination.is_staff else (None, None)
+        if staff is None:
+            customer = destination.member if destination.member_locked else find_customer(session, tenant, inbound.phone, lock=True)
         ctx = Context(
             session=session, tenant=tenant, phone=inbound.phone, now=now, pin_pepper=self.pin_pepper, customer=customer,
             staff=staff, site=self.site, limits=limits, customer_locked=staff is None,
@@ -182,6 +183,10 @@ class Destination:
     unknown_code: str | None = None
     stored_reply: list | None = None  # the reply already given to this MessageSid
     platform: bool = False  # the platform number's own conversation takes it
+    # The sender's customer row at the vendor (None: not a member), when finding the vendor
+    # already locked it.
+    member: Customer | None = None
+    member_locked: bool = False
 
     def as_read_by_flows(self, inbound: Inbound) -> Inbound:
         """The message as flows see it: with the code it joins, or without the code that
@@ -213,20 +218,26 @@ def _resolve_vendor(session: Session, inbound: Inbound, platform, now: datetime)
         return Destination(None, platform=True)
     named = {row.tenant.vendor_code: row for row in found if row.tenant is not None}
     if joining in named:
-        return Destination(named[joining].tenant, named[joining].is_staff, code=joining)
+        return _found(named[joining], code=joining)
     if len(words) >= 2 and words[0] == "JOIN":
         return Destination(None, unknown_code=words[1])
     known = named.get(addressed)
     if known is not None and (known.is_staff or known.is_member):
-        return Destination(known.tenant, known.is_staff, addressed=addressed)
+        return _found(known, addressed=addressed)
     owners = [row for row in named.values() if row.tenant.whatsapp_number == inbound.to]
     if len(owners) == 1 and not at_platform:
-        return Destination(owners[0].tenant, owners[0].is_staff)
+        return _found(owners[0])
     routed = session.execute(_ROUTED, params).first()
     if routed:
         return Destination(routed.Tenant, routed.is_staff)
     employers = session.execute(_EMPLOYERS, params).all()
     return Destination(employers[0].Tenant, employers[0].is_staff) if len(employers) == 1 else Destination(None, platform=at_platform)
+
+
+def _found(row, **how) -> Destination:
+    """The vendor of a row of the first query, with the sender's member row there if that query locked it."""
+    locked = row.locked_at == row.tenant.id
+    return Destination(row.tenant, row.is_staff, member=row.member if locked else None, member_locked=locked, **how)
 
 
 def _vendors(condition):
@@ -240,13 +251,29 @@ def _vendors(condition):
 
 def _replay_or_vendors():
     """One row per vendor the text names or the number belongs to (or one empty row), each
-    carrying the reply stored for the MessageSid, if any."""
+    carrying the reply stored for the MessageSid, if any. When there is only one such vendor and
+    the sender is not its staff (whose staff row is locked first), the sender's customer row
+    there comes too, locked for the message (`locked_at` names the vendor then): the usual
+    message costs one query less. With several vendors, none is locked: they would be locked
+    in no known order, and most of them are not the one the message is for."""
     stored = select(_STORED_REPLY.scalar_subquery().label("stored")).subquery()
     named_or_owning = or_(Tenant.vendor_code.in_(bindparam("codes", expanding=True)), Tenant.whatsapp_number == bindparam("to"))
-    vendors = _vendors(named_or_owning).subquery()
+    vendors = _vendors(named_or_owning).cte("vendors")
+    sole = (
+        select(vendors.c.id)
+        .where(~vendors.c.is_staff, select(func.count()).select_from(vendors).scalar_subquery() == 1)
+        .scalar_subquery()
+    )
+    member = (
+        select(Customer)
+        .where(Customer.tenant_id == sole, Customer.phone_number == bindparam("phone"))
+        .with_for_update(**ROW_LOCK)
+        .subquery("member")
+    )
     return select(
-        stored.c.stored, aliased(Tenant, vendors, name="tenant"), vendors.c.is_staff, vendors.c.is_member
-    ).select_from(stored.outerjoin(vendors, true()))
+        stored.c.stored, aliased(Tenant, vendors, name="tenant"), vendors.c.is_staff, vendors.c.is_member,
+        aliased(Customer, member, name="member"), sole.label("locked_at"),
+    ).select_from(stored.outerjoin(vendors, true()).outerjoin(member, member.c.tenant_id == vendors.c.id))
 
 
 _REPLAY_OR_VENDORS = _replay_or_vendors()

@@ -9,13 +9,13 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.codes import random_code
-from bot.db import ROW_LOCK, insert_on_conflict
+from bot.db import ROW_LOCK, insert_for, insert_on_conflict
 from bot.locales import LOCALES, language_of
 from bot.messages import Msg, say
 from bot.services import audit, points
 from bot.services.context import Context
 from bot.services.pages import Page, by_newest, page
-from bot.services.referrals import record_referral
+from bot.services.referrals import REFERRER, record_referral
 from models import Customer, CustomerPointsBalance, PhoneRoute, Tenant
 from models.base import utcnow
 
@@ -35,6 +35,9 @@ class Enrollment:
     created: bool
     bonus: int
     balance: int
+    # The balance row, held: the session keeps only what is referenced, and every move of the
+    # balance refreshes it, so reading it again in this transaction costs no query.
+    balance_row: CustomerPointsBalance
 
 
 _FIND_CUSTOMER = select(Customer).where(Customer.tenant_id == bindparam("tenant"), Customer.phone_number == bindparam("phone"))
@@ -58,6 +61,24 @@ def lock_customers(session: Session, tenant_id: uuid.UUID, ids) -> dict[uuid.UUI
         .execution_options(populate_existing=True)
     )
     return {customer.id: customer for customer in rows}
+
+
+def lock_with_referrer(session: Session, tenant_id: uuid.UUID, customer_id: uuid.UUID) -> tuple[Customer, uuid.UUID | None]:
+    """Lock the customer's row and their referrer's (whom a first purchase rewards), in one
+    statement and in id order, as lock_customers does; with the referrer's id, None if nobody
+    referred them."""
+    rows = session.scalars(_LOCK_WITH_REFERRER, {"tenant": tenant_id, "customer": customer_id}).all()
+    customer = next(row for row in rows if row.id == customer_id)
+    return customer, next((row.id for row in rows if row.id != customer_id), None)
+
+
+_LOCK_WITH_REFERRER = (
+    select(Customer)
+    .where(Customer.tenant_id == bindparam("tenant"), Customer.id.in_([bindparam("customer"), REFERRER.scalar_subquery()]))
+    .order_by(Customer.id)
+    .with_for_update(**ROW_LOCK)
+    .execution_options(populate_existing=True)
+)
 
 
 def find_member(session: Session, tenant_id: uuid.UUID, who: str, lock: bool = False) -> Customer | None:
@@ -137,34 +158,29 @@ def enroll(
     Two enrolments racing for one phone meet on the unique (tenant_id, phone_number) key:
     exactly one inserts, the other waits for it and finds the row."""
     for _ in range(_MEMBER_CODE_TRIES):
-        created = insert_on_conflict(
-            session,
-            Customer,
-            {
-                "tenant_id": tenant.id,
-                "phone_number": phone,
-                "member_code": random_code(),
-                "whatsapp_name": profile_name,
-                "source": source,
-                "opted_in": consent,
-                "opted_in_at": now if consent else None,
-                "created_at": now,
-                "updated_at": now,
-            },
-        )
-        customer = find_customer(session, tenant, phone, lock=True)
+        values = {
+            "tenant_id": tenant.id, "phone_number": phone, "member_code": random_code(), "whatsapp_name": profile_name,
+            "source": source, "opted_in": consent, "opted_in_at": now if consent else None, "created_at": now,
+            "updated_at": now,
+        }
+        # The row this transaction inserts is its own until it commits: no lock to take.
+        customer = session.scalars(insert_for(session)(Customer).values(values).on_conflict_do_nothing().returning(Customer)).one_or_none()
+        created = customer is not None
+        customer = customer or find_customer(session, tenant, phone, lock=True)
         if customer is not None:
             break
     else:  # every code drawn was taken: the alphabet is far too small for this vendor
         raise RuntimeError("could not draw a free member code")
-    bonus = _welcome(session, tenant, customer, now) if created else 0
-    balance = session.get(CustomerPointsBalance, (customer.tenant_id, customer.id))
-    return Enrollment(customer, created, bonus, balance.current_balance)
+    if created:
+        balance = points.open_balance(session, customer)
+        bonus = _welcome(session, tenant, customer, now)
+    else:
+        balance, bonus = session.get(CustomerPointsBalance, (customer.tenant_id, customer.id)), 0
+    return Enrollment(customer, created, bonus, balance.current_balance, balance)
 
 
 def _welcome(session: Session, tenant: Tenant, customer: Customer, now: datetime) -> int:
-    points.open_balance(session, customer)
-    session.flush()
+    session.flush()  # the balance row, which the welcome credit moves
     audit.record(
         session, tenant.id, "customer.joined", actor_type="customer", actor_id=customer.id,
         entity_type="customer", entity_id=customer.id, source=customer.source,

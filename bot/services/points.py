@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import bindparam, func, or_, select, text, update
+from sqlalchemy import Executable, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from bot.catalog import freeze, render, thaw
@@ -45,8 +45,10 @@ class LedgerLine:
     description: Msg | str  # a plain text as stored, for rows older than keyed descriptions
 
 
-def open_balance(session: Session, customer: Customer) -> None:
-    session.add(CustomerPointsBalance(tenant_id=customer.tenant_id, customer_id=customer.id))
+def open_balance(session: Session, customer: Customer) -> CustomerPointsBalance:
+    balance = CustomerPointsBalance(tenant_id=customer.tenant_id, customer_id=customer.id)
+    session.add(balance)
+    return balance
 
 
 def expiry_for(tenant: Tenant, now: datetime) -> datetime | None:
@@ -112,9 +114,11 @@ def _add_lot(
     session: Session, customer: Customer, points: int, kind: str, now: datetime, description: Msg | str,
     details: dict | None = None, **columns,
 ) -> PointsTransaction:
+    """Write the lot and move the balance; the lot is returned as written, outside the session."""
     if points <= 0:
         raise ValueError("a credit must be positive")
     entry = PointsTransaction(
+        id=new_id(),
         tenant_id=customer.tenant_id,
         customer_id=customer.id,
         transaction_type=kind,
@@ -124,8 +128,7 @@ def _add_lot(
         **_described(description, details or {}),
         **columns,
     )
-    session.add(entry)
-    _move_balance(session, customer, kind, points, now)
+    _move_balance(session, customer, kind, points, now, lot=entry)
     return entry
 
 
@@ -325,22 +328,57 @@ def _key_arrays(keys) -> dict:
             "last_tenant": tenants[-1], "last_customer": customers[-1]}
 
 
-def _move_balance(session: Session, customer: Customer, kind: str, points: int, now: datetime) -> None:
-    counter, sign = _COUNTERS[kind]
-    values = {
-        CustomerPointsBalance.current_balance: CustomerPointsBalance.current_balance + points,
-        CustomerPointsBalance.updated_at: now,
-    }
+def _move_balance(
+    session: Session, customer: Customer, kind: str, points: int, now: datetime, lot: PointsTransaction | None = None,
+) -> None:
+    """Move the balance (writing `lot` too, if given), in one statement on PostgreSQL. The row
+    comes back and refreshes the session's copy, so that reading the balance after costs nothing."""
+    params = {"b_tenant": customer.tenant_id, "b_customer": customer.id, "b_points": points,
+              "b_counted": _COUNTERS[kind][1] * points, "b_now": now}
+    moves = _MOVES[kind]
+    if lot is None:
+        statement = moves.alone
+    else:
+        params.update({f"l_{name}": getattr(lot, name) for name in _LOT_COLUMNS})
+        if session.get_bind().dialect.name == "postgresql":
+            statement = moves.with_lot
+        else:
+            session.flush()  # what the lot refers to (its purchase) first
+            session.connection().execute(_INSERT_LOT, params)
+            statement = moves.alone
+    session.scalars(statement, params, execution_options={"populate_existing": True}).one_or_none()
+
+
+_LOT_COLUMNS = tuple(column.name for column in PointsTransaction.__table__.c)
+# Parameters named apart from the columns, so that none of them leaks into the UPDATE beside it.
+_INSERT_LOT = insert(PointsTransaction.__table__).values({name: bindparam(f"l_{name}") for name in _LOT_COLUMNS})
+
+
+@dataclass(frozen=True)
+class _Moves:
+    """One kind of entry's balance UPDATE (returning the row), alone and after writing a lot."""
+
+    alone: Executable
+    with_lot: Executable
+
+
+def _moves(kind: str) -> _Moves:
+    balance = CustomerPointsBalance.__table__.c
+    counter, _ = _COUNTERS[kind]
+    values = {balance.current_balance: balance.current_balance + bindparam("b_points"), balance.updated_at: bindparam("b_now")}
     if counter is not None:
-        values[counter] = counter + sign * points
-    session.execute(
-        update(CustomerPointsBalance)
-        .where(
-            CustomerPointsBalance.tenant_id == customer.tenant_id,
-            CustomerPointsBalance.customer_id == customer.id,
-        )
+        values[balance[counter.key]] = balance[counter.key] + bindparam("b_counted")
+    moved = (
+        update(CustomerPointsBalance.__table__)
+        .where(balance.tenant_id == bindparam("b_tenant"), balance.customer_id == bindparam("b_customer"))
         .values(values)
+        .returning(*balance)
     )
+    entity = select(CustomerPointsBalance)
+    return _Moves(entity.from_statement(moved), entity.from_statement(moved.add_cte(_INSERT_LOT.cte("lot"))))
+
+
+_MOVES = {kind: _moves(kind) for kind in _COUNTERS}
 
 
 _BALANCE_WITH_LOTS = (

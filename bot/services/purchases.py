@@ -18,9 +18,11 @@ from bot.phones import InvalidPhone, to_e164
 from bot.points_rules import PurchaseFacts, award, tier_for, tier_name
 from bot.services import audit, points, voids
 from bot.services.context import Context
-from bot.services.customers import describe, enroll, find_member, greeting, lock_customers, route_phone
+from bot.services.customers import (
+    Enrollment, describe, enroll, find_member, greeting, lock_customers, lock_with_referrer, route_phone,
+)
 from bot.services.missions import complete_missions
-from bot.services.referrals import referrer_of, reward_referral
+from bot.services.referrals import reward_referral
 from bot.services.rewards import nearest_reward
 from bot.services.spins import move_spins
 from models import Customer, CustomerPointsBalance, Purchase
@@ -111,8 +113,7 @@ class PurchaseService:
         Everything the purchase causes names it, so that a void can take it back. The actor is
         the staff member in their PIN session, or the vendor's API key."""
         ctx, actor = self.ctx, self.ctx.actor
-        customer = self._lock(self._find(who) or self._enroll(who))
-        balance = self._balance(customer)
+        customer, referrer, balance = self._customer(who)
         before = balance.current_balance
         contributions = award(self._rules(), self._facts(customer, balance, amount))
         earned = sum(c.points for c in contributions)
@@ -129,31 +130,32 @@ class PurchaseService:
                 ctx.session, ctx.tenant, customer, earned, source="purchase", description=say("ledger.purchase", amount=money),
                 now=ctx.now, created_by=actor.user_id, purchase_id=purchase.id,
             )
-        customer.total_purchases += 1
-        customer.total_spent += amount
-        customer.last_purchase_at = ctx.now
-        ctx.session.refresh(balance)
-        shown = balance.current_balance
+        shown = balance.current_balance  # every credit refreshes the row
         audit.record(
             ctx.session, ctx.tenant.id, "purchase.logged", actor_type=actor.type, actor_id=actor.id,
             entity_type="purchase", entity_id=purchase.id, amount=amount, points=earned,
-            before={"balance": before}, after={"balance": balance.current_balance},
+            before={"balance": before}, after={"balance": shown},
         )
         self._notify(customer, say(
             "purchase_notice", vendor=ctx.tenant.name, amount=money, points=earned, balance=shown,
             progress=nearest_reward(ctx.session, ctx.tenant.id, shown, ctx.now),
         ))
-        self._engage(customer, purchase)
-        self._update_tier(customer)
+        # Changed after the notice is written, so that these and the spins below reach the row in one UPDATE.
+        customer.total_purchases += 1
+        customer.total_spent += amount
+        customer.last_purchase_at = ctx.now
+        self._engage(customer, purchase, referred=referrer is not None)
+        self._update_tier(customer, balance)
         return Logged(purchase.id, describe(customer), money, earned, shown, customer.id, purchase.created_at)
 
-    def _engage(self, customer: Customer, purchase: Purchase) -> None:
-        """What a purchase also brings: wheel spins, a referral's reward, completed missions."""
+    def _engage(self, customer: Customer, purchase: Purchase, referred: bool) -> None:
+        """What a purchase also brings: wheel spins, a referral's reward (if someone `referred`
+        the customer), completed missions."""
         ctx = self.ctx
         wheel = ctx.tenant.settings.get("wheel") or {}
         if wheel.get("spins_per_purchase") and purchase.amount >= to_minor(wheel.get("spin_min_amount", 0), self.currency):
             move_spins(ctx.session, customer, wheel["spins_per_purchase"], "earned", ctx.now, purchase_id=purchase.id)
-        if customer.total_purchases == 1:
+        if customer.total_purchases == 1 and referred:
             reward_referral(ctx.session, ctx.outbox, ctx.tenant, customer, ctx.now, purchase.id)
         complete_missions(ctx.session, ctx.outbox, ctx.tenant, customer, ctx.now, {"visit_count", "spend_total"}, purchase.id)
 
@@ -215,15 +217,20 @@ class PurchaseService:
         """The customer by E.164 phone or member code."""
         return find_member(self.ctx.session, self.ctx.tenant.id, who)
 
-    def _lock(self, customer: Customer) -> Customer:
-        """The customer's row locked, with their referrer's (whom a first purchase rewards), in
-        id order: purchases by several staff for one customer go one at a time, and never wait
-        in a circle."""
-        referrer = referrer_of(self.ctx.session, self.ctx.tenant, customer)
-        ids = [customer.id] + ([referrer] if referrer else [])
-        return lock_customers(self.ctx.session, self.ctx.tenant.id, ids)[customer.id]
+    def _customer(self, who: str) -> tuple[Customer, uuid.UUID | None, CustomerPointsBalance]:
+        """The customer the purchase is for, their row locked, their referrer's id if any, and
+        their balance row. A phone not yet enrolled is enrolled: a row new in this transaction
+        is its own, and nobody referred it (only joining records a referral)."""
+        customer = self._find(who)
+        if customer is None:
+            enrollment = self._enroll(who)
+            if enrollment.created:
+                return enrollment.customer, None, enrollment.balance_row
+            customer = enrollment.customer  # enrolled by another transaction meanwhile
+        customer, referrer = lock_with_referrer(self.ctx.session, self.ctx.tenant.id, customer.id)
+        return customer, referrer, self._balance(customer)
 
-    def _enroll(self, phone: str) -> Customer:
+    def _enroll(self, phone: str) -> Enrollment:
         """A phone not yet enrolled is enrolled by its purchase and welcomed; it has not
         agreed to offers, so it is not opted in to them until it says START."""
         ctx = self.ctx
@@ -234,14 +241,14 @@ class PurchaseService:
                 "welcome_by_staff", greeting=greeting(ctx.tenant),
                 bonus=enrollment.bonus, code=ctx.tenant.vendor_code,
             ))
-        return enrollment.customer
+        return enrollment
 
     def _balance(self, customer: Customer) -> CustomerPointsBalance:
         return self.ctx.session.get(CustomerPointsBalance, (customer.tenant_id, customer.id))
 
-    def _update_tier(self, customer: Customer) -> None:
-        """The tier the lifetime points reach, the purchase's missions and referral bonus included."""
-        balance = self.ctx.session.get(CustomerPointsBalance, (customer.tenant_id, customer.id), populate_existing=True)
+    def _update_tier(self, customer: Customer, balance: CustomerPointsBalance) -> None:
+        """The tier the lifetime points reach, the purchase's missions and referral bonus included
+        (their credits refreshed `balance`)."""
         name = tier_name(self._tiers(), balance.total_earned)
         if name == customer.tier:
             return

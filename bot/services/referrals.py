@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from urllib.parse import quote
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.codes import ALPHABET
@@ -43,9 +43,8 @@ def record_referral(session: Session, tenant: Tenant, newcomer: Customer, text: 
     })
 
 
-def referrer_of(session: Session, tenant: Tenant, customer: Customer) -> uuid.UUID | None:
-    """Who referred this customer, if anyone (it never changes once recorded)."""
-    return session.scalar(select(Referral.referrer_id).where(Referral.tenant_id == tenant.id, Referral.referred_id == customer.id))
+# Who referred a customer, if anyone (it never changes once recorded): parameters `tenant`, `customer`.
+REFERRER = select(Referral.referrer_id).where(Referral.tenant_id == bindparam("tenant"), Referral.referred_id == bindparam("customer"))
 
 
 def reward_referral(

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -17,7 +17,7 @@ from bot.db import insert_on_conflict
 from bot.pins import pin_problem  # the tenant loader and the CLI import it from here
 from bot.services import audit
 from bot.services.context import Context
-from models import PinLockout, Tenant, VendorUser
+from models import Customer, PinLockout, Tenant, VendorUser
 
 MAX_PIN_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
@@ -52,15 +52,21 @@ class PinChoice:
         return check_password_hash(draft, pin.strip())
 
 
-def find_staff_locked(session: Session, tenant: Tenant, phone: str) -> VendorUser | None:
-    """The active staff member with this phone at this vendor, locked: the staff member's
-    session and conversation there are kept on this row."""
-    return session.scalars(
-        select(VendorUser)
-        .where(VendorUser.tenant_id == tenant.id, VendorUser.phone_number == phone, VendorUser.is_active)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+def find_staff_locked(session: Session, tenant: Tenant, phone: str) -> tuple[VendorUser | None, Customer | None]:
+    """The active staff member with this phone at this vendor, locked (the staff member's
+    session and conversation there are kept on this row), and their own membership there, if
+    any, read in the same statement but not locked: customer rows are locked after staff rows."""
+    row = session.execute(_STAFF_LOCKED, {"tenant": tenant.id, "phone": phone}).first()
+    return (row.VendorUser, row.Customer) if row else (None, None)
+
+
+_STAFF_LOCKED = (
+    select(VendorUser, Customer)
+    .outerjoin(Customer, (Customer.tenant_id == VendorUser.tenant_id) & (Customer.phone_number == VendorUser.phone_number))
+    .where(VendorUser.tenant_id == bindparam("tenant"), VendorUser.phone_number == bindparam("phone"), VendorUser.is_active)
+    .with_for_update(of=VendorUser)
+    .execution_options(populate_existing=True)
+)
 
 
 @dataclass(frozen=True)
