@@ -6,7 +6,7 @@ message in one process; SQL statements per message (the driver's implicit BEGIN 
 counted apart); and the time per layer, exclusive (a layer's time excludes the layers it calls):
 
 - HTTP/Flask: the WSGI stack, form parsing, reading the inbound message (what is left);
-- signature: twilio's RequestValidator;
+- signature: the Twilio signature check (webhooks/signature.py, twilio's RequestValidator);
 - dispatcher + SQLAlchemy: the dispatcher's own work (vendor, lock, saving the state and the
   message, the session and its transaction), outside the services;
 - services: the use cases (bot/services, bot/outbound), with their SQLAlchemy work;
@@ -117,14 +117,12 @@ def call(app, request: dict, expected: str = "") -> None:
 
 def instrument(app, meter: Meter) -> None:
     """Wrap each layer's functions, wherever the project's modules refer to them."""
-    from twilio.request_validator import RequestValidator as Validator
-
     from bot import catalog
     from bot.dispatcher import Dispatcher
     from bot.engine import Engine
-    from webhooks import twilio as webhook
+    from webhooks import signature, twilio as webhook
 
-    Validator.validate = meter.wrap("signature", Validator.validate)
+    replace_everywhere(signature.is_signed, meter.wrap("signature", signature.is_signed))
     Dispatcher.handle = meter.wrap("dispatcher + SQLAlchemy", Dispatcher.handle)
     dispatcher = app.extensions["dispatcher"]
     dispatcher.deliver = meter.wrap("outbound job", dispatcher.deliver)
