@@ -32,10 +32,8 @@ import json
 import os
 import signal
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import harness as bench  # bench/ is on sys.path when this file runs as a script
@@ -44,79 +42,51 @@ import psycopg2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot import migrate  # noqa: E402
-from bot.config import Config, normalise_database_url  # noqa: E402
+from bot.config import Config  # noqa: E402
 from bot.runtime import build  # noqa: E402
 from bot.services import broadcasts  # noqa: E402
 from bot.services.broadcast_file import parse  # noqa: E402
-from bot.services.tenant_file import parse_tenant_file  # noqa: E402
-from bot.services.tenants import load_tenant  # noqa: E402
-from tests.processes import kill_tree  # noqa: E402
+from fake_twilio_runs import ACCOUNT_SID, Processes  # noqa: E402
 from models import Tenant  # noqa: E402
 from models.base import utcnow  # noqa: E402
 
-PG_URL = "postgresql://postgres@127.0.0.1:5432"
-DB_NAME = "bench_broadcast"
-DATABASE_URL = normalise_database_url(f"{PG_URL}/{DB_NAME}")
+bench.DB_NAME = "bench_broadcast"  # read by bench.recreate_database and bench.sql
 REDIS_URL = "redis://127.0.0.1:6379/10"
 FAKE_PORT = 6090
-ACCOUNT_SID = "AC" + "0" * 32
 LAUNCH_TARGET = 3.0  # seconds
-BIN = ROOT / ".venv" / "bin"
-LOG = open("/tmp/h11_bench_workers.log", "w")
 SEGMENT = {"min_points": 100}
 TEXT = "Hi {first_name}! Double points at {vendor} this Friday: you have {points}, {points_to_nearest_reward} more for {nearest_reward}."
 
 
 def env() -> dict:
     return {
-        **os.environ, "DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL, "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "PIN_PEPPER": "pepper-for-the-workers",
+        **os.environ, "DATABASE_URL": bench.db_url(), "REDIS_URL": REDIS_URL, "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "PIN_PEPPER": "pepper-for-the-workers",
         "TWILIO_AUTH_TOKEN": "bench-broadcast-auth-token", "TWILIO_API_BASE": f"http://127.0.0.1:{FAKE_PORT}",
         "PUBLIC_BASE_URL": "https://bench.example.test",
     }
 
 
-def sql(statement: str, params: dict | None = None) -> list[tuple]:
-    connection = psycopg2.connect(DATABASE_URL.replace("+psycopg2", ""))
-    try:
-        with connection, connection.cursor() as cursor:
-            cursor.execute(statement, params)
-            return cursor.fetchall() if cursor.description else []
-    finally:
-        connection.close()
-
-
-def recreate_database(runtime_factory, members: int) -> None:
-    connection = psycopg2.connect(f"{PG_URL}/postgres")
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        cursor.execute(f"CREATE DATABASE {DB_NAME}")
-    connection.close()
-    migrate.upgrade(DATABASE_URL)
-    runtime = runtime_factory()
-    with runtime.db.transaction() as session:
-        vendor = json.loads((ROOT / "examples" / "tenant.json").read_text())
-        tiers = [{"name": "Silver", "min_points": 0}, {"name": "Gold", "min_points": 500}]
-        load_tenant(session, parse_tenant_file({**vendor, "messages_per_second": 0, "tiers": tiers}))
-    runtime.db.engine.dispose()
-    sql("""INSERT INTO customers (tenant_id, id, phone_number, whatsapp_name, member_code, source, language, opted_in,
+def recreate_database(members: int) -> None:
+    vendor = json.loads((ROOT / "examples" / "tenant.json").read_text())
+    tiers = [{"name": "Silver", "min_points": 0}, {"name": "Gold", "min_points": 500}]
+    bench.recreate_database({**vendor, "messages_per_second": 0, "tiers": tiers})
+    bench.sql("""INSERT INTO customers (tenant_id, id, phone_number, whatsapp_name, member_code, source, language, opted_in,
                conversation_state, total_purchases, total_spent, spin_credits, tier, created_at, updated_at, last_inbound_at)
            SELECT t.id, gen_random_uuid(), '+23491' || lpad(n::text, 8, '0'), 'Member ' || n, 'M' || n, 'bench', 'en',
                n %% 100 <> 0, '{}', 0, 0, 0, CASE WHEN n %% 3 = 0 THEN 'Gold' ELSE 'Silver' END,
                now() - interval '30 days', now(), now() - interval '1 hour'
            FROM tenants t, generate_series(1, %(members)s) n""", {"members": members})
-    sql("""INSERT INTO customer_points_balance (tenant_id, customer_id, current_balance, total_earned, total_redeemed,
+    bench.sql("""INSERT INTO customer_points_balance (tenant_id, customer_id, current_balance, total_earned, total_redeemed,
                total_expired, updated_at)
            SELECT tenant_id, id, abs(hashtext(id::text)) % 1000, 0, 0, 0, now() FROM customers""")
-    sql("""INSERT INTO whatsapp_messages (tenant_id, id, customer_id, direction, channel, from_number, to_number, body,
+    bench.sql("""INSERT INTO whatsapp_messages (tenant_id, id, customer_id, direction, channel, from_number, to_number, body,
                media, message_sid, status, attempts, created_at)
            SELECT c.tenant_id, gen_random_uuid(), c.id, 'inbound', 'whatsapp', c.phone_number, t.whatsapp_number, 'BAL',
                '[]', 'SMin' || c.id, 'received', 0, now() - interval '1 hour'
            FROM customers c JOIN tenants t ON t.id = c.tenant_id""")
-    sql("""CREATE TABLE floor_recipients (tenant_id uuid, broadcast_id uuid, customer_id uuid, created_at timestamptz,
+    bench.sql("""CREATE TABLE floor_recipients (tenant_id uuid, broadcast_id uuid, customer_id uuid, created_at timestamptz,
                PRIMARY KEY (tenant_id, broadcast_id, customer_id))""")
-    connection = psycopg2.connect(DATABASE_URL.replace("+psycopg2", ""))
+    connection = psycopg2.connect(bench.db_url())
     connection.autocommit = True
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
@@ -130,13 +100,13 @@ def timed(action) -> tuple[float, object]:
 
 
 def floor_count() -> int:
-    return sql("""SELECT count(*) FROM customers c
+    return bench.sql("""SELECT count(*) FROM customers c
                   LEFT JOIN customer_points_balance b ON b.tenant_id = c.tenant_id AND b.customer_id = c.id
                   WHERE coalesce(b.current_balance, 0) >= %(min)s""", {"min": SEGMENT["min_points"]})[0][0]
 
 
 def floor_insert() -> int:
-    rows = sql("""INSERT INTO floor_recipients SELECT c.tenant_id, gen_random_uuid(), c.id, now() FROM customers c
+    rows = bench.sql("""INSERT INTO floor_recipients SELECT c.tenant_id, gen_random_uuid(), c.id, now() FROM customers c
                   LEFT JOIN customer_points_balance b ON b.tenant_id = c.tenant_id AND b.customer_id = c.id
                   WHERE coalesce(b.current_balance, 0) >= %(min)s AND c.opted_in RETURNING 1""", {"min": SEGMENT["min_points"]})
     return len(rows)
@@ -168,70 +138,11 @@ def cancel(runtime, tenant_id, broadcast_id) -> None:
         broadcasts.cancel(session, session.get(Tenant, tenant_id), broadcast_id, utcnow())
 
 
-class Processes:
-    def __init__(self):
-        self.running: list[subprocess.Popen] = []
-
-    def start(self, *command: str) -> subprocess.Popen:
-        process = subprocess.Popen(command, cwd=ROOT, env=env(), stdout=LOG, stderr=subprocess.STDOUT)
-        self.running.append(process)
-        return process
-
-    def stop(self, process: subprocess.Popen) -> None:
-        kill_tree(process)
-
-    def stop_all(self) -> None:
-        for process in self.running:
-            if process.poll() is None:
-                self.stop(process)
-        self.running = []
-
-
-
-def fake_stats() -> dict:
-    with urllib.request.urlopen(f"http://127.0.0.1:{FAKE_PORT}/_fake/stats", timeout=10) as response:
-        return json.loads(response.read())
-
-
-def start_fake(processes: Processes) -> subprocess.Popen:
-    fake = processes.start(str(BIN / "python"), "-m", "tests.fake_twilio", "--port", str(FAKE_PORT))
-    for _ in range(100):
-        try:
-            fake_stats()
-            return fake
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("the fake Twilio did not start")
-
-
-REFERENCE = """
-import sys
-from twilio.rest import Client
-client = Client(sys.argv[1], "token")
-client.api.base_url = sys.argv[2]
-for i in range(int(sys.argv[3])):
-    client.messages.create(from_="whatsapp:+14155238886", to="whatsapp:+2349100000001", body=f"reference {sys.argv[4]} {i}")
-"""
-
-
-def run_reference(args, processes: Processes) -> float:
-    fake = start_fake(processes)
-    started = time.perf_counter()
-    senders = [processes.start(str(BIN / "python"), "-c", REFERENCE, ACCOUNT_SID, f"http://127.0.0.1:{FAKE_PORT}",
-                               str(args.reference // args.workers), str(n)) for n in range(args.workers)]
-    for sender in senders:
-        sender.wait()
-    seconds = time.perf_counter() - started
-    accepted = fake_stats()["accepted"]
-    processes.stop(fake)
-    return accepted / seconds
-
-
 def run_end_to_end(args, processes: Processes, runtime, moved) -> dict:
     import redis
 
     redis.Redis.from_url(REDIS_URL).flushdb()
-    fake = start_fake(processes)
+    fake = processes.start_fake()
     workers = [processes.start(*bench.rq_worker(REDIS_URL)) for _ in range(args.workers)]
     time.sleep(3)  # the workers are listening
     broadcast = moved.broadcast
@@ -239,17 +150,17 @@ def run_end_to_end(args, processes: Processes, runtime, moved) -> dict:
     runtime.start_runners([moved])
     deadline = started + args.timeout
     while time.perf_counter() < deadline:
-        status = sql("SELECT status FROM broadcasts WHERE id = %(id)s", {"id": str(broadcast.id)})[0][0]
+        status = bench.sql("SELECT status FROM broadcasts WHERE id = %(id)s", {"id": str(broadcast.id)})[0][0]
         if status != "sending":
             break
         time.sleep(0.25)
     seconds = time.perf_counter() - started
-    stats = fake_stats()
+    stats = processes.fake_stats()
     for process in [*workers, fake]:
-        processes.stop(process)
-    pushes = sql("""SELECT count(*), count(DISTINCT customer_id) FROM whatsapp_messages WHERE broadcast_id = %(id)s""",
+        processes.kill(process)
+    pushes = bench.sql("""SELECT count(*), count(DISTINCT customer_id) FROM whatsapp_messages WHERE broadcast_id = %(id)s""",
                  {"id": str(broadcast.id)})[0]
-    left = sql("SELECT count(*) FROM whatsapp_messages WHERE status IN ('queued', 'sending')")[0][0]
+    left = bench.sql("SELECT count(*) FROM whatsapp_messages WHERE status IN ('queued', 'sending')")[0][0]
     result = read_stats(runtime, broadcast)
     return {"seconds": seconds, "status": status, "fake": stats, "pushes": pushes, "left": left, "stats": result,
             "rate": result["sent"] / seconds}
@@ -268,17 +179,14 @@ def main() -> int:
     parser.add_argument("--reference", type=int, default=20_000, help="sends in the reference run")
     parser.add_argument("--timeout", type=float, default=1200.0, help="seconds the end-to-end run may take")
     args = parser.parse_args()
-    processes = Processes()
+    processes = Processes(env(), FAKE_PORT)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-
-    def runtime_factory():
-        return build(Config.from_env(env()))
 
     try:
         print(f"preparing {args.members:,} members...", flush=True)
-        recreate_database(runtime_factory, args.members)
-        runtime = runtime_factory()
-        tenant_id = sql("SELECT id FROM tenants")[0][0]
+        recreate_database(args.members)
+        runtime = build(Config.from_env(env()))
+        tenant_id = bench.sql("SELECT id FROM tenants")[0][0]
         previews = [timed(lambda: run_preview(runtime, tenant_id)) for _ in range(args.runs)]
         preview_floor = [timed(floor_count)[0] for _ in range(args.runs)]
         drafts = [create(runtime, tenant_id, f"launch {n}") for n in range(args.runs)]
@@ -287,7 +195,7 @@ def main() -> int:
         for draft in drafts[1:]:  # the first one is sent
             cancel(runtime, tenant_id, draft.id)
         print("reference: the twilio client straight to the fake...", flush=True)
-        reference = run_reference(args, processes)
+        reference = processes.run_reference(args.reference, args.workers)
         print(f"end to end: {launches[0][1].broadcast.total_recipients:,} recipients, {args.workers} workers...", flush=True)
         run = run_end_to_end(args, processes, runtime, launches[0][1])
         stats_s = statistics.median(timed(lambda: read_stats(runtime, launches[0][1].broadcast))[0] for _ in range(args.runs))

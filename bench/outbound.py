@@ -32,28 +32,21 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import harness as bench  # bench/ is on sys.path when this file runs as a script
-import psycopg2
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot import migrate  # noqa: E402
-from bot.config import Config, normalise_database_url  # noqa: E402
+from bot.config import Config  # noqa: E402
 from bot.runtime import build  # noqa: E402
-from bot.services.tenant_file import parse_tenant_file  # noqa: E402
-from bot.services.tenants import load_tenant  # noqa: E402
-from tests.processes import descendants, kill_tree  # noqa: E402
+from fake_twilio_runs import ACCOUNT_SID, Processes  # noqa: E402
+from tests.processes import descendants  # noqa: E402
 
-PG_URL = "postgresql://postgres@127.0.0.1:5432"
-DB_NAME = "bench_outbound"
-DATABASE_URL = normalise_database_url(f"{PG_URL}/{DB_NAME}")
+bench.DB_NAME = "bench_outbound"  # read by bench.recreate_database and bench.sql
 REDIS_URL = "redis://127.0.0.1:6379/5"
 FAKE_PORT = 5580
-ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "bench-outbound-auth-token"
 LEASE = 10  # seconds: a killed worker's claims are settled soon after
 TARGET = 1000.0  # sends/s
@@ -63,40 +56,20 @@ WORKER = bench.rq_worker(REDIS_URL)
 
 def env() -> dict:
     return {
-        **os.environ, "DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL, "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "PIN_PEPPER": "pepper-for-the-workers",
+        **os.environ, "DATABASE_URL": bench.db_url(), "REDIS_URL": REDIS_URL, "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "PIN_PEPPER": "pepper-for-the-workers",
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_API_BASE": f"http://127.0.0.1:{FAKE_PORT}",
         "PUBLIC_BASE_URL": "https://bench.example.test", "OUTBOX_LEASE_SECONDS": str(LEASE),
     }
 
 
-def sql(statement: str, params: dict | None = None) -> list[tuple]:
-    connection = psycopg2.connect(DATABASE_URL.replace("+psycopg2", ""))
-    try:
-        with connection, connection.cursor() as cursor:
-            cursor.execute(statement, params)
-            return cursor.fetchall() if cursor.description else []
-    finally:
-        connection.close()
-
-
 def recreate_database(members: int) -> None:
-    connection = psycopg2.connect(f"{PG_URL}/postgres")
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        cursor.execute(f"CREATE DATABASE {DB_NAME}")
-    connection.close()
-    migrate.upgrade(DATABASE_URL)
-    runtime = build(Config.from_env(env()))
-    with runtime.db.transaction() as session:
-        vendor = json.loads((ROOT / "examples" / "tenant.json").read_text())
-        load_tenant(session, parse_tenant_file({**vendor, "messages_per_second": 0}))
-    runtime.db.engine.dispose()
-    sql("""INSERT INTO customers (tenant_id, id, phone_number, source, language, opted_in, conversation_state,
+    vendor = json.loads((ROOT / "examples" / "tenant.json").read_text())
+    bench.recreate_database({**vendor, "messages_per_second": 0})
+    bench.sql("""INSERT INTO customers (tenant_id, id, phone_number, source, language, opted_in, conversation_state,
                total_purchases, total_spent, spin_credits, created_at, updated_at)
            SELECT t.id, gen_random_uuid(), '+23491' || lpad(n::text, 8, '0'), 'bench', 'en', true, '{}', 0, 0, 0, now(), now()
            FROM tenants t, generate_series(1, %(members)s) n""", {"members": members})
-    sql("""INSERT INTO whatsapp_messages (tenant_id, id, customer_id, direction, channel, from_number, to_number, body,
+    bench.sql("""INSERT INTO whatsapp_messages (tenant_id, id, customer_id, direction, channel, from_number, to_number, body,
                media, message_sid, status, created_at)
            SELECT c.tenant_id, gen_random_uuid(), c.id, 'inbound', 'whatsapp', c.phone_number, t.whatsapp_number, 'BAL',
                '[]', 'SMin' || c.id, 'received', now()
@@ -106,43 +79,21 @@ def recreate_database(members: int) -> None:
 def queue_pushes(pushes: int, members: int, tag: str) -> None:
     """Write the pushes as queued rows, then hand them to RQ as the app does after a commit."""
     per_member = -(-pushes // members)
-    sql("""INSERT INTO whatsapp_messages (tenant_id, id, customer_id, direction, channel, from_number, to_number, body,
+    bench.sql("""INSERT INTO whatsapp_messages (tenant_id, id, customer_id, direction, channel, from_number, to_number, body,
                media, status, triggered_by, category, attempts, created_at, enqueued_at)
            SELECT tenant_id, gen_random_uuid(), id, 'outbound', 'whatsapp', whatsapp_number, phone_number,
                %(tag)s || ' push ' || n || ' to ' || phone_number, '[]', 'queued', 'bench', 'transactional', 0, now(), now()
            FROM (SELECT c.tenant_id, c.id, t.whatsapp_number, c.phone_number, n
                  FROM customers c JOIN tenants t ON t.id = c.tenant_id, generate_series(1, %(per)s) n
                  ORDER BY n, c.id LIMIT %(pushes)s) due""", {"tag": tag, "per": per_member, "pushes": pushes})
-    keys = sql("SELECT tenant_id, id FROM whatsapp_messages WHERE status = 'queued' AND body LIKE %(tag)s ORDER BY created_at, id",
+    keys = bench.sql("SELECT tenant_id, id FROM whatsapp_messages WHERE status = 'queued' AND body LIKE %(tag)s ORDER BY created_at, id",
                {"tag": f"{tag} %"})
     runtime = build(Config.from_env(env()))
     runtime.deliver(keys)
 
 
 def statuses() -> dict:
-    return dict(sql("SELECT status, count(*) FROM whatsapp_messages WHERE direction = 'outbound' GROUP BY status"))
-
-
-class Processes:
-    def __init__(self, log=subprocess.DEVNULL):
-        self.running: list[subprocess.Popen] = []
-        self.log = log  # where the workers and the fake write
-
-    def start(self, *command: str) -> subprocess.Popen:
-        process = subprocess.Popen(command, cwd=ROOT, env=env(), stdout=self.log, stderr=subprocess.STDOUT)
-        self.running.append(process)
-        return process
-
-    def kill(self, process: subprocess.Popen) -> None:
-        """SIGKILL the process and all it started (an RQ work horse has a process group of its own)."""
-        kill_tree(process)
-
-    def stop_all(self) -> None:
-        for process in self.running:
-            if process.poll() is None:
-                self.kill(process)
-        self.running = []
-
+    return dict(bench.sql("SELECT status, count(*) FROM whatsapp_messages WHERE direction = 'outbound' GROUP BY status"))
 
 
 def rss_mb(pid: int) -> float:
@@ -155,28 +106,12 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def fake_stats(what: str = "stats") -> dict:
-    with urllib.request.urlopen(f"http://127.0.0.1:{FAKE_PORT}/_fake/{what}", timeout=10) as response:
-        return json.loads(response.read())
-
-
-def start_fake(processes: Processes) -> subprocess.Popen:
-    fake = processes.start(str(BIN / "python"), "-m", "tests.fake_twilio", "--port", str(FAKE_PORT))
-    for _ in range(100):
-        try:
-            fake_stats()
-            return fake
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("the fake Twilio did not start")
-
-
 def run_engine(args, processes: Processes, tag: str, crash: bool) -> dict:
     """One run: fresh fake, workers started, pushes queued, until every row is sent."""
     import redis
 
     redis.Redis.from_url(REDIS_URL).flushdb()
-    fake = start_fake(processes)
+    fake = processes.start_fake()
     workers = [processes.start(*WORKER)
                for _ in range(args.workers)]
     time.sleep(2)  # the workers are listening
@@ -202,37 +137,14 @@ def run_engine(args, processes: Processes, tag: str, crash: bool) -> dict:
             break
         time.sleep(0.25)
     seconds = time.perf_counter() - started
-    stats = fake_stats()
-    ours = {str(row[0]) for row in sql("SELECT id FROM whatsapp_messages WHERE body LIKE %(tag)s", {"tag": f"{tag} %"})}
-    stats["exactly ours"] = set(fake_stats("arrivals")) == ours
+    stats = processes.fake_stats()
+    ours = {str(row[0]) for row in bench.sql("SELECT id FROM whatsapp_messages WHERE body LIKE %(tag)s", {"tag": f"{tag} %"})}
+    stats["exactly ours"] = set(processes.fake_stats("arrivals")) == ours
     for process in [*workers, fake]:
         processes.kill(process)
     args.done_before += args.pushes
     return {"seconds": seconds, "rate": args.pushes / seconds, "peak_mb": peak, "fake": stats, "statuses": statuses(),
             "killed_at": killed_at}
-
-
-REFERENCE = """
-import sys
-from twilio.rest import Client
-client = Client(sys.argv[1], "token")
-client.api.base_url = sys.argv[2]
-for i in range(int(sys.argv[3])):
-    client.messages.create(from_="whatsapp:+14155238886", to="whatsapp:+2349100000001", body=f"reference {sys.argv[4]} {i}")
-"""
-
-
-def run_reference(args, processes: Processes, count: int) -> float:
-    fake = start_fake(processes)
-    started = time.perf_counter()
-    senders = [processes.start(str(BIN / "python"), "-c", REFERENCE, ACCOUNT_SID, f"http://127.0.0.1:{FAKE_PORT}",
-                               str(count // args.workers), str(n)) for n in range(args.workers)]
-    for sender in senders:
-        sender.wait()
-    seconds = time.perf_counter() - started
-    accepted = fake_stats()["accepted"]
-    processes.kill(fake)
-    return accepted / seconds
 
 
 def main() -> int:
@@ -245,13 +157,13 @@ def main() -> int:
     parser.add_argument("--log", type=argparse.FileType("w"), default=subprocess.DEVNULL, help="file for the workers' logs")
     args = parser.parse_args()
     args.done_before = 0
-    processes = Processes(args.log)
+    processes = Processes(env(), FAKE_PORT, args.log)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         print(f"preparing {args.members:,} members...", flush=True)
         recreate_database(args.members)
         print("reference: the twilio client straight to the fake...", flush=True)
-        reference = run_reference(args, processes, args.reference)
+        reference = processes.run_reference(args.reference, args.workers)
         print(f"engine: {args.pushes:,} pushes, {args.workers} workers...", flush=True)
         clean = run_engine(args, processes, "clean", crash=False)
         print("engine with a worker killed mid-run...", flush=True)

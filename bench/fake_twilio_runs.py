@@ -1,0 +1,74 @@
+"""What the benchmarks that send to the local fake of Twilio share (bench/outbound.py and
+bench/broadcast.py): the processes they start (RQ workers, the fake, reference senders) with the
+benchmark's environment, each killed with everything it started; the fake's figures; and the
+reference run, the twilio client posting straight to the fake from several processes."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+
+import harness as bench
+from tests.processes import kill_tree
+
+ACCOUNT_SID = "AC" + "0" * 32
+REFERENCE = """
+import sys
+from twilio.rest import Client
+client = Client(sys.argv[1], "token")
+client.api.base_url = sys.argv[2]
+for i in range(int(sys.argv[3])):
+    client.messages.create(from_="whatsapp:+14155238886", to="whatsapp:+2349100000001", body=f"reference {sys.argv[4]} {i}")
+"""
+
+
+class Processes:
+    def __init__(self, env: dict, fake_port: int, log=subprocess.DEVNULL):
+        self.env = env
+        self.fake_url = f"http://127.0.0.1:{fake_port}"
+        self.log = log  # where the workers and the fake write
+        self.running: list[subprocess.Popen] = []
+
+    def start(self, *command: str) -> subprocess.Popen:
+        process = subprocess.Popen(command, cwd=bench.ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.running.append(process)
+        return process
+
+    def kill(self, process: subprocess.Popen) -> None:
+        """SIGKILL the process and all it started (an RQ work horse has a process group of its own)."""
+        kill_tree(process)
+
+    def stop_all(self) -> None:
+        for process in self.running:
+            if process.poll() is None:
+                self.kill(process)
+        self.running = []
+
+    def fake_stats(self, what: str = "stats") -> dict:
+        with urllib.request.urlopen(f"{self.fake_url}/_fake/{what}", timeout=10) as response:
+            return json.loads(response.read())
+
+    def start_fake(self) -> subprocess.Popen:
+        fake = self.start(sys.executable, "-m", "tests.fake_twilio", "--port", self.fake_url.rsplit(":", 1)[1])
+        for _ in range(100):
+            try:
+                self.fake_stats()
+                return fake
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("the fake Twilio did not start")
+
+    def run_reference(self, count: int, senders: int) -> float:
+        """Sends/s of `senders` processes posting `count` messages in all straight to a fresh fake."""
+        fake = self.start_fake()
+        started = time.perf_counter()
+        running = [self.start(sys.executable, "-c", REFERENCE, ACCOUNT_SID, self.fake_url, str(count // senders), str(n))
+                   for n in range(senders)]
+        for sender in running:
+            sender.wait()
+        seconds = time.perf_counter() - started
+        accepted = self.fake_stats()["accepted"]
+        self.kill(fake)
+        return accepted / seconds
