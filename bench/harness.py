@@ -42,6 +42,7 @@ from twilio.request_validator import RequestValidator
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bot.limits import LIMITS  # noqa: E402  (the limits' names, for the vendor file)
+from tests.processes import stop  # noqa: E402  (also bench.stop, for the benchmarks' servers)
 
 BIN = ROOT / ".venv" / "bin"
 PG_URL = "postgresql://postgres@127.0.0.1:5432"
@@ -253,17 +254,6 @@ def wait_until_answering(process: subprocess.Popen, server: Server, log) -> None
             time.sleep(0.1)
     log.seek(0)
     raise RuntimeError(f"{server.name} server did not start:\n{log.read().decode(errors='replace')[-3000:]}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    """SIGTERM is gunicorn's graceful shutdown; kill it if that takes too long."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
 # --- requests -----------------------------------------------------------------------------

@@ -1,6 +1,7 @@
-"""Killing a process with everything it started, as a crash would: an RQ worker forks a work
-horse with a process group of its own, so killing the worker alone would leave it running.
-Used by the crash tests and the benchmarks that kill workers mid-run."""
+"""Ending the processes tests and benchmarks start. Killing one with everything it started, as
+a crash would: an RQ worker forks a work horse with a process group of its own, so killing the
+worker alone would leave it running (the crash tests and the benchmarks that kill workers
+mid-run). Or stopping a server the way it expects (gunicorn, Kannel's boxes)."""
 from __future__ import annotations
 
 import os
@@ -17,6 +18,17 @@ def kill_tree(process: subprocess.Popen) -> None:
         except ProcessLookupError:
             pass
     process.wait(10)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM (gunicorn's and Kannel's graceful shutdown); SIGKILL if that takes too long."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
 
 
 def descendants(pid: int) -> list[int]:

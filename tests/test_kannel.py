@@ -14,6 +14,7 @@ from werkzeug.serving import make_server
 from models import SmsVoteLog, WhatsAppMessage
 from tests import kannel_support as kannel
 from tests.conftest import count
+from tests.processes import stop
 from tests.voting_support import live, load, log_of, results, show  # noqa: F401 (fixtures)
 
 SECRET = "kannel-test-secret"
@@ -125,7 +126,7 @@ def test_real_kannel_delivers_votes_from_every_carrier_and_sends_the_replies_bac
         replies = {smsc.carrier: smsc.replies() for smsc in smscs}
     finally:
         for process in reversed(started):
-            kannel.stop(process)
+            stop(process)
     assert replies == {
         "smart": ["Thanks! Your vote for Sokha Chan (1) is counted."] * 4,
         "cellcard": ["Thanks! Your vote for Dara Kim (2) is counted."] * 3,
