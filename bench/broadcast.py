@@ -229,10 +229,7 @@ def main() -> int:
         (result["targeted"] == result["sent"] + result["failed"] + result["skipped"] + result["queued"],
          "targeted = sent + failed + skipped + queued"),
     ]
-    print("\nchecks:")
-    for passed, text in checks:
-        print(f"  {'ok  ' if passed else 'FAIL'} {text}")
-    return 0 if all(passed for passed, _ in checks) else 1
+    return bench.report_checks(checks)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import threading
 import time
 from pathlib import Path
 
+import harness as bench  # bench/ is on sys.path when this file runs as a script
 import psycopg2
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -160,10 +161,7 @@ def main() -> int:
         (max(prober.waits, default=0) <= MAX_LOCK_SECONDS, f"no customer waited over {MAX_LOCK_SECONDS:.0f} s"),
         (mismatches == 0, "ledger check clean"),
     ]
-    print("\nchecks:")
-    for passed, text in checks:
-        print(f"  {'ok  ' if passed else 'FAIL'} {text}")
-    return 0 if all(passed for passed, _ in checks) else 1
+    return bench.report_checks(checks)
 
 
 if __name__ == "__main__":

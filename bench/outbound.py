@@ -185,10 +185,7 @@ def main() -> int:
             (not run["statuses"].get("sending") and not run["statuses"].get("queued"), f"{name}: none stuck"),
         ]
     checks.append((clean["rate"] >= TARGET, f"engine {clean['rate']:,.0f} sends/s (target {TARGET:,.0f})"))
-    print("\nchecks:")
-    for passed, text in checks:
-        print(f"  {'ok  ' if passed else 'FAIL'} {text}")
-    return 0 if all(passed for passed, _ in checks) else 1
+    return bench.report_checks(checks)
 
 
 if __name__ == "__main__":
