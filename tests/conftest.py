@@ -26,6 +26,7 @@ from bot.services.tenant_file import parse_tenant_file
 from bot.services.tenants import load_tenant
 from models import Base, Customer, CustomerPointsBalance
 from models.base import utcnow
+from tests.fake_twilio import FakeTwilio
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_TENANT = ROOT / "examples" / "tenant.json"
@@ -43,6 +44,13 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL")
 
 # Row locks only exist on PostgreSQL: those tests are collected only when it is configured.
 collect_ignore_glob = [] if POSTGRES_URL else ["test_*_pg.py"]
+
+
+@pytest.fixture
+def fake():
+    """A local fake of Twilio's Messages API (tests/fake_twilio.py), for the real twilio client."""
+    with FakeTwilio() as fake:
+        yield fake
 
 
 @pytest.fixture(scope="session")

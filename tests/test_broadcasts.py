@@ -24,7 +24,6 @@ from models import (
 )
 from models.base import utcnow
 from tests.conftest import count, make_config, run_jobs, tenant_file
-from tests.fake_twilio import FakeTwilio
 from tests.test_outbound import post_status
 from workers import outbound as outbound_worker
 from workers.broadcasts import Allowance, advance_broadcasts, run_broadcast
@@ -34,12 +33,6 @@ TEMPLATE_SID = "HX" + "2" * 32
 LAGOS = ZoneInfo("Africa/Lagos")
 TIERS = [{"name": "Silver", "min_points": 0}, {"name": "Gold", "min_points": 500}]
 TOKEN = uuid.uuid4()  # a runner's lease, for tests that take the runner's steps themselves
-
-
-@pytest.fixture
-def fake():
-    with FakeTwilio() as fake:
-        yield fake
 
 
 @pytest.fixture

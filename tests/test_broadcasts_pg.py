@@ -21,7 +21,6 @@ from bot.services.tenants import load_tenant
 from models import AuditLog, Broadcast, BroadcastRecipient, Tenant, WhatsAppMessage
 from models.base import utcnow
 from tests.conftest import AUTH_TOKEN, PIN_PEPPER, PUBLIC_BASE_URL, REDIS_URL, make_config, tenant_file
-from tests.fake_twilio import FakeTwilio
 from tests.test_outbound_pg import Workers, wait_for
 from workers.broadcasts import advance_broadcasts
 from workers.outbound import reconcile
@@ -30,12 +29,6 @@ pytestmark = pytest.mark.skipif(not REDIS_URL, reason="needs TEST_REDIS_URL: rea
 
 ACCOUNT_SID = "AC" + "0" * 32
 LEASE = 2  # seconds: claims and the runner's lease run out soon after a worker dies
-
-
-@pytest.fixture
-def fake():
-    with FakeTwilio() as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -20,19 +20,12 @@ from models import Customer, Tenant, WhatsAppMessage
 from bot.services.tenants import load_tenant
 from models.base import utcnow
 from tests.conftest import AUTH_TOKEN, PUBLIC_BASE_URL, count, make_config, run_jobs, tenant_file
-from tests.fake_twilio import FakeTwilio
 from workers.outbound import PushedBack, reconcile, send_batch
 
 ACCOUNT_SID = "AC" + "0" * 32
 TEMPLATE_SID = "HX" + "1" * 32
 CUSTOMER = "+2348031234567"
 LEASE = 8  # seconds; sends time out after a quarter of it
-
-
-@pytest.fixture
-def fake():
-    with FakeTwilio() as fake:
-        yield fake
 
 
 @pytest.fixture

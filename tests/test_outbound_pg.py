@@ -19,7 +19,6 @@ from bot.services.tenants import load_tenant
 from models import Customer, Tenant, WhatsAppMessage
 from models.base import utcnow
 from tests.conftest import AUTH_TOKEN, PIN_PEPPER, PUBLIC_BASE_URL, REDIS_URL, ROOT, make_config, tenant_file
-from tests.fake_twilio import FakeTwilio
 from tests.processes import kill_tree
 from workers.outbound import reconcile
 
@@ -28,12 +27,6 @@ pytestmark = pytest.mark.skipif(not REDIS_URL, reason="needs TEST_REDIS_URL: rea
 ACCOUNT_SID = "AC" + "0" * 32
 LEASE = 2  # seconds: short, so that reconcile may act soon after a worker dies
 MESSAGES = 5
-
-
-@pytest.fixture
-def fake():
-    with FakeTwilio() as fake:
-        yield fake
 
 
 @pytest.fixture
