@@ -39,7 +39,7 @@ from sqlalchemy import select, update  # noqa: E402
 
 from bot.app import create_app  # noqa: E402
 from bot.messages import Inbound  # noqa: E402
-from models import VendorUser  # noqa: E402
+from models import Staff  # noqa: E402
 
 bench.DB_NAME = "bench_pin"  # bench.app_env and bench.flask read it at each call
 BAYO, BAYO_PIN = "+2348030000002", "731205"
@@ -70,12 +70,12 @@ def expect(reply: str, start: str) -> None:
 
 def set_fingerprint(dispatcher, kept: bool, saved: str) -> None:
     with dispatcher.db.transaction() as session:
-        session.execute(update(VendorUser).where(VendorUser.phone_number == BAYO).values(pin_fingerprint=saved if kept else None))
+        session.execute(update(Staff).where(Staff.phone_number == BAYO).values(pin_fingerprint=saved if kept else None))
 
 
 def saved_fingerprint(dispatcher) -> str | None:
     with dispatcher.db.sessions() as session:
-        return session.scalars(select(VendorUser.pin_fingerprint).where(VendorUser.phone_number == BAYO)).one()
+        return session.scalars(select(Staff.pin_fingerprint).where(Staff.phone_number == BAYO)).one()
 
 
 def purchase(dispatcher, log: str) -> tuple[float, float]:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from bot.phones import twilio_address
-from models import Tenant, WhatsAppMessage
+from models import Tenant, Message
 
 INBOUND_PATH = "/webhooks/twilio/inbound"
 # Twilio's WhatsApp sandbox number: where messages go when no vendor has a number yet.
@@ -62,9 +62,9 @@ class DevClient:
         """Messages the bot sent to this phone outside a reply (notifications, broadcasts)."""
         with self.runtime.db.sessions() as session:
             rows = session.scalars(
-                select(WhatsAppMessage)
-                .where(WhatsAppMessage.direction == "outbound", WhatsAppMessage.to_number == phone)
-                .order_by(WhatsAppMessage.created_at.desc())
+                select(Message)
+                .where(Message.direction == "outbound", Message.to_number == phone)
+                .order_by(Message.created_at.desc())
                 .limit(limit)
             ).all()
         return [

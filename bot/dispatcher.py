@@ -29,7 +29,7 @@ from bot.services.customers import find_customer, route_phone
 from bot.services.staff import find_staff_locked
 from bot.vendor_codes import addressed_code, join_code, without_code
 from flows.base import State
-from models import Customer, PhoneRoute, Tenant, VendorUser, WhatsAppMessage
+from models import Customer, PhoneRoute, Tenant, Staff, Message
 from models.base import new_id, utcnow
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ class Dispatcher:
 
     def _converse(self, session: Session, inbound: Inbound) -> tuple[list[Reply], list]:
         now = self.clock()
-        destination = _resolve_vendor(session, inbound, self.platform, now)
+        destination = _resolve_tenant(session, inbound, self.platform, now)
         if destination.stored_reply is not None:  # a retry of a message already answered
             return _replies(destination.stored_reply), []
         if destination.platform:  # for no vendor, on the platform's own number
@@ -156,8 +156,8 @@ def _limited(session: Session, limited: RateLimited) -> list[Reply]:
 
 
 _STORED_REPLY = (
-    select(WhatsAppMessage.reply)
-    .where(WhatsAppMessage.message_sid == bindparam("sid"), WhatsAppMessage.direction == "inbound")
+    select(Message.reply)
+    .where(Message.message_sid == bindparam("sid"), Message.direction == "inbound")
     .limit(1)
 )
 
@@ -196,7 +196,7 @@ class Destination:
         return replace(inbound, vendor_code=self.code)
 
 
-def _resolve_vendor(session: Session, inbound: Inbound, platform, now: datetime) -> Destination:
+def _resolve_tenant(session: Session, inbound: Inbound, platform, now: datetime) -> Destination:
     """The vendor is the one the text joins (`JOIN MAMA`, or `MAMA` alone), or the one a command
     names (`STOP SALON`, `LOG MAMA ...`) if the sender is already its member or staff; else the
     one the number written to belongs to, if only one; else the one this phone last talked to;
@@ -210,7 +210,7 @@ def _resolve_vendor(session: Session, inbound: Inbound, platform, now: datetime)
     joining, addressed = join_code(words), addressed_code(words)
     codes = [code for code in (joining, addressed) if code]
     params = {"phone": inbound.phone, "to": inbound.to, "codes": codes, "sid": inbound.sid}
-    found = session.execute(_REPLAY_OR_VENDORS, params).all()
+    found = session.execute(_REPLAY_OR_TENANTS, params).all()
     if found[0].stored is not None:
         return Destination(None, stored_reply=found[0].stored)
     at_platform = platform is not None and platform.is_home(inbound)
@@ -240,28 +240,28 @@ def _found(row, **how) -> Destination:
     return Destination(row.tenant, row.is_staff, member=row.member if locked else None, member_locked=locked, **how)
 
 
-def _vendors(condition):
+def _tenants(condition):
     """Active vendors meeting `condition`, each with whether the sender is on its staff and
     whether it is a member. Built once: the parameters are `phone`, `to` and `codes`."""
     phone = bindparam("phone")
-    is_staff = exists().where(VendorUser.tenant_id == Tenant.id, VendorUser.phone_number == phone, VendorUser.is_active)
+    is_staff = exists().where(Staff.tenant_id == Tenant.id, Staff.phone_number == phone, Staff.is_active)
     is_member = exists().where(Customer.tenant_id == Tenant.id, Customer.phone_number == phone)
     return select(Tenant, is_staff.label("is_staff"), is_member.label("is_member")).where(Tenant.is_active, condition)
 
 
-def _replay_or_vendors():
+def _replay_or_tenants():
     """One row per vendor the text names or the number belongs to (or one empty row), each
     carrying the reply stored for the MessageSid, if any. When there is only one such vendor and
     the sender is not its staff (whose staff row is locked first), the sender's customer row
     there comes too, locked for the message (`locked_at` names the vendor then): the usual
-    message costs one query less. With several vendors, none is locked: they would be locked
+    message costs one query less. With several candidates, none is locked: they would be locked
     in no known order, and most of them are not the one the message is for."""
     stored = select(_STORED_REPLY.scalar_subquery().label("stored")).subquery()
     named_or_owning = or_(Tenant.vendor_code.in_(bindparam("codes", expanding=True)), Tenant.whatsapp_number == bindparam("to"))
-    vendors = _vendors(named_or_owning).cte("vendors")
+    candidates = _tenants(named_or_owning).cte("candidates")
     sole = (
-        select(vendors.c.id)
-        .where(~vendors.c.is_staff, select(func.count()).select_from(vendors).scalar_subquery() == 1)
+        select(candidates.c.id)
+        .where(~candidates.c.is_staff, select(func.count()).select_from(candidates).scalar_subquery() == 1)
         .scalar_subquery()
     )
     member = (
@@ -271,20 +271,20 @@ def _replay_or_vendors():
         .subquery("member")
     )
     return select(
-        stored.c.stored, aliased(Tenant, vendors, name="tenant"), vendors.c.is_staff, vendors.c.is_member,
+        stored.c.stored, aliased(Tenant, candidates, name="tenant"), candidates.c.is_staff, candidates.c.is_member,
         aliased(Customer, member, name="member"), sole.label("locked_at"),
-    ).select_from(stored.outerjoin(vendors, true()).outerjoin(member, member.c.tenant_id == vendors.c.id))
+    ).select_from(stored.outerjoin(candidates, true()).outerjoin(member, member.c.tenant_id == candidates.c.id))
 
 
-_REPLAY_OR_VENDORS = _replay_or_vendors()
-_ROUTED = _vendors(Tenant.id == select(PhoneRoute.tenant_id).where(PhoneRoute.phone_number == bindparam("phone")).scalar_subquery())
-_EMPLOYERS = _vendors(
-    Tenant.id.in_(select(VendorUser.tenant_id).where(VendorUser.phone_number == bindparam("phone"), VendorUser.is_active))
+_REPLAY_OR_TENANTS = _replay_or_tenants()
+_ROUTED = _tenants(Tenant.id == select(PhoneRoute.tenant_id).where(PhoneRoute.phone_number == bindparam("phone")).scalar_subquery())
+_EMPLOYERS = _tenants(
+    Tenant.id.in_(select(Staff.tenant_id).where(Staff.phone_number == bindparam("phone"), Staff.is_active))
 )
 
 
 def _record(
-    session: Session, holder: Customer | VendorUser | None, state: State, inbound: Inbound, logged: dict, now: datetime
+    session: Session, holder: Customer | Staff | None, state: State, inbound: Inbound, logged: dict, now: datetime
 ) -> None:
     """Save the conversation state (on the staff row for staff, else on the customer row) and
     log the message with its reply. Every message does this, so the
@@ -317,12 +317,12 @@ _LOGGED = (
     "message_sid", "status", "reply", "created_at",
 )
 # Parameters named apart from the columns, so that none of them leaks into the UPDATE beside it.
-_INSERT_MESSAGE = insert(WhatsAppMessage.__table__).values({name: bindparam(f"m_{name}") for name in _LOGGED})
+_INSERT_MESSAGE = insert(Message.__table__).values({name: bindparam(f"m_{name}") for name in _LOGGED})
 _SAVES = {
     model: (save, _INSERT_MESSAGE.add_cte(save.cte("saved")))
     for model, save in (
         (Customer, _save_statement(Customer, whatsapp_name=bindparam("name"))),
-        (VendorUser, _save_statement(VendorUser)),
+        (Staff, _save_statement(Staff)),
     )
 }
 

@@ -92,7 +92,7 @@ class Engine:
         if flow is not None and may_use(flow, services):
             return flow.steps["start"](_fresh(flow, interrupted=state.flow), inbound, services)
         if flow is not None or not (services.member or services.is_staff):
-            return state, [say("not_member", vendor=services.vendor.name, code=services.vendor.code)]
+            return state, [say("not_member", vendor=services.tenant.name, code=services.tenant.code)]
         if state.idle:
             return missed(state), [say("not_understood")]
         return self._continue(state, pin_answer if self._asks_pin(state) else inbound, services)
@@ -132,4 +132,4 @@ class Engine:
             return reply
         menu = self._menu_for(services)
         items = [say("menu_item", number=n, label=say(flow.menu)) for n, flow in enumerate(menu, start=1)]
-        return say("menu", vendor=services.vendor.name, items=items)
+        return say("menu", vendor=services.tenant.name, items=items)

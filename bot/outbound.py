@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from bot.catalog import render
 from bot.locales import language_of
 from bot.messages import Msg
-from models import Tenant, VendorUser, WhatsAppMessage
+from models import Tenant, Staff, Message
 from models.base import new_id, utcnow
 
 MessageKey = tuple[uuid.UUID, uuid.UUID]  # (tenant_id, message id)
@@ -79,7 +79,7 @@ def _row(tenant: Tenant, recipient, key: str, body: str, media_url: str | None, 
     suppressed = category == MARKETING and not recipient.opted_in
     return {
         "tenant_id": tenant.id, "id": new_id(), "direction": "outbound",
-        "customer_id": None if isinstance(recipient, VendorUser) else recipient.id,
+        "customer_id": None if isinstance(recipient, Staff) else recipient.id,
         # The channel and number are settled when it is sent (the delivery engine's plan).
         "channel": "whatsapp", "from_number": tenant.whatsapp_number, "to_number": recipient.phone_number,
         "body": body, "media": [media_url] if media_url else [], "status": "skipped" if suppressed else "queued",
@@ -93,7 +93,7 @@ def _row(tenant: Tenant, recipient, key: str, body: str, media_url: str | None, 
 def insert_rows(session: Session, outbox: list[MessageKey], rows: list[dict]) -> list[MessageKey]:
     """Insert outbound rows; the queued ones join the outbox."""
     if rows:
-        session.execute(insert(WhatsAppMessage), rows)
+        session.execute(insert(Message), rows)
     outbox.extend((row["tenant_id"], row["id"]) for row in rows if row["status"] == "queued")
     return [(row["tenant_id"], row["id"]) for row in rows]
 

@@ -8,7 +8,7 @@ def show_balance(state: State, inbound: Inbound, services) -> Outcome:
     balance = services.points.balance()
     replies = [
         say(
-            "balance", vendor=services.vendor.name, balance=balance.balance, earned=balance.earned,
+            "balance", vendor=services.tenant.name, balance=balance.balance, earned=balance.earned,
             member_code=balance.member_code,
         )
     ]

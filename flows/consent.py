@@ -6,12 +6,12 @@ from flows.base import Flow, Inbound, Outcome, State, finish, say
 
 def opt_out(state: State, inbound: Inbound, services) -> Outcome:
     services.customers.opt_out()
-    return finish(), [say("opted_out", vendor=services.vendor.name)]
+    return finish(), [say("opted_out", vendor=services.tenant.name)]
 
 
 def opt_in(state: State, inbound: Inbound, services) -> Outcome:
     services.customers.opt_in()
-    return finish(), [say("opted_in", vendor=services.vendor.name)]
+    return finish(), [say("opted_in", vendor=services.tenant.name)]
 
 
 STOP_FLOW = Flow("stop", {"start": opt_out}, triggers=frozenset({"STOP", "UNSUBSCRIBE"}), interrupts=True)

@@ -42,7 +42,7 @@ def show_top(state: State, inbound: Inbound, services) -> Outcome:
         return finish(), [say("top_empty")]
     lines = [say("top_line", rank=s.rank, name=s.name, points=s.points) for s in top]
     you = say("top_you", rank=mine.rank, points=mine.points) if mine else say("top_you_none")
-    return finish(), [say("top", vendor=services.vendor.name, lines=lines, you=you)]
+    return finish(), [say("top", vendor=services.tenant.name, lines=lines, you=you)]
 
 
 MISSIONS_FLOW = Flow("missions", {"start": show_missions}, triggers=frozenset({"MISSIONS", "MISSION"}), interrupts=True, menu="menu.missions")

@@ -13,9 +13,9 @@ def cancel(state: State, inbound: Inbound, services) -> Outcome:
 
 
 def show_help(state: State, inbound: Inbound, services) -> Outcome:
-    replies = [say("help", vendor=services.vendor.name)] if services.member else []
+    replies = [say("help", vendor=services.tenant.name)] if services.member else []
     if services.is_staff:
-        replies.append(say("help_staff", vendor=services.vendor.name))
+        replies.append(say("help_staff", vendor=services.tenant.name))
         if services.staff.is_owner:
             replies.append(say("help_owner"))
     return finish(), replies

@@ -5,7 +5,7 @@ from flows.base import Flow, Inbound, Outcome, State, finish, goto, missed, say
 
 
 def list_programs(state: State, inbound: Inbound, services) -> Outcome:
-    memberships = services.programs.memberships()
+    memberships = services.memberships.listed()
     lines = [
         say(
             "program_line", number=number, vendor=m.vendor, balance=m.balance,
@@ -22,7 +22,7 @@ def choose_program(state: State, inbound: Inbound, services) -> Outcome:
     number = inbound.number
     if number is None or not 1 <= number <= len(codes):
         return missed(state), [say("program_choose", count=len(codes))]
-    vendor, number_elsewhere = services.programs.switch_to(codes[number - 1], inbound.to)
+    vendor, number_elsewhere = services.memberships.switch_to(codes[number - 1], inbound.to)
     if number_elsewhere:
         return finish(), [say("program_switched_elsewhere", vendor=vendor, number=number_elsewhere)]
     return finish(), [say("program_switched", vendor=vendor)]

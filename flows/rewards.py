@@ -30,7 +30,7 @@ def _page(items, page: int, services):
         for n, item in enumerate(items[first:first + PAGE_SIZE], start=1)
     ]
     more = say("rewards_more") if len(items) > first + PAGE_SIZE else ""
-    return say("rewards", vendor=services.vendor.name, balance=balance, lines=lines, more=more)
+    return say("rewards", vendor=services.tenant.name, balance=balance, lines=lines, more=more)
 
 
 def choose_reward(state: State, inbound: Inbound, services) -> Outcome:

@@ -46,7 +46,7 @@ def _advance(state: State, services) -> Outcome:
         say("staff_line", name=m.name, phone=m.phone, role=m.role, pending="" if m.has_pin else say("staff_pin_pending"))
         for m in services.team.members()
     ]
-    return finish(), [say("staff_list", vendor=services.vendor.name, lines=lines), say("staff_usage")]
+    return finish(), [say("staff_list", vendor=services.tenant.name, lines=lines), say("staff_usage")]
 
 
 def _advance_add(state: State, services) -> Outcome:
@@ -57,7 +57,7 @@ def _advance_add(state: State, services) -> Outcome:
     if "name" not in state.data:
         return goto(state, "name"), [say("staff_ask_name")]
     return goto(state, "confirm"), [
-        say("staff_add_confirm", name=state.data["name"], phone=state.data["phone"], vendor=services.vendor.name)
+        say("staff_add_confirm", name=state.data["name"], phone=state.data["phone"], vendor=services.tenant.name)
     ]
 
 

@@ -6,12 +6,12 @@ from models.customer import Customer
 from models.delivery import DailyMetrics, ExpiryReminder
 from models.dashboard import DashboardLink, DashboardSession
 from models.engagement import MissionCompletion, Referral, SpinCredit, SpinHistory, WheelItem
-from models.message import AuditLog, WhatsAppMessage
-from models.onboarding import PlatformMessage, VendorInvitation
+from models.message import AuditLog, Message
+from models.onboarding import PlatformMessage, SetupInvitation
 from models.points import CustomerPointsBalance, PointsLotAllocation, PointsTransaction
 from models.purchase import Purchase
 from models.reward import Reward, RewardRedemption
-from models.tenant import PhoneRoute, PinLockout, Tenant, VendorUser
+from models.tenant import PhoneRoute, PinLockout, Tenant, Staff
 from models.voting import (
     Contestant, Episode, EpisodeContestant, EpisodeVoter, Show, SmsVoteLog, Vote, VoteBalance, VoteOptOut, VotePackage,
     VoteShortCode,
@@ -49,13 +49,13 @@ __all__ = [
     "SpinCredit",
     "SpinHistory",
     "Tenant",
-    "VendorInvitation",
-    "VendorUser",
+    "SetupInvitation",
+    "Staff",
     "Vote",
     "VoteBalance",
     "VoteOptOut",
     "VotePackage",
     "VoteShortCode",
-    "WhatsAppMessage",
+    "Message",
     "WheelItem",
 ]

@@ -12,7 +12,7 @@ _broadcasts_only = {"postgresql_where": text("broadcast_id IS NOT NULL"), "sqlit
 _marketing_only = {"postgresql_where": text("category = 'marketing'"), "sqlite_where": text("category = 'marketing'")}
 
 
-class WhatsAppMessage(Base):
+class Message(Base):
     """Every message in and out (WhatsApp and SMS). An inbound row keeps the reply it got,
     so a retried MessageSid is answered again without doing anything twice."""
 

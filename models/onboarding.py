@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models.base import Base, new_id, utcnow
 
 
-class VendorInvitation(Base):
+class SetupInvitation(Base):
     """A one-time invitation for one phone to set up a vendor by chat. Only a hash of its token
     is kept. Until the vendor is created, the setup conversation lives here: its state, and
     when it last moved (None when no setup is under way)."""

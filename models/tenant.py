@@ -28,7 +28,7 @@ class Tenant(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class VendorUser(Base):
+class Staff(Base):
     """A member of a vendor's staff. Of the PIN, only a slow salted hash is kept, and a keyed
     fingerprint useless without the pepper, which is not in the database. A staff phone
     keeps its conversation at this vendor here (also when it is a customer too)."""

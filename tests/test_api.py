@@ -11,7 +11,7 @@ from bot.app import create_app
 from bot.services.apikeys import hash_key
 from models import (
     ApiIdempotencyKey, ApiKey, AuditLog, Customer, PointsTransaction, Purchase, Reward, RewardRedemption, Tenant,
-    WhatsAppMessage,
+    Message,
 )
 from tests.api_client import Api, api, create_key, salon, salon_api  # noqa: F401 (fixtures)
 from tests.conftest import balance_of, count, make_config
@@ -24,9 +24,9 @@ CUSTOMER_SHAPE = {"id", "phone", "member_code", "name", "balance", "lifetime_poi
 def outbound_to(db, number: str) -> list[str]:
     with db.sessions() as session:
         return list(session.scalars(
-            select(WhatsAppMessage.body)
-            .where(WhatsAppMessage.direction == "outbound", WhatsAppMessage.to_number == number)
-            .order_by(WhatsAppMessage.created_at)
+            select(Message.body)
+            .where(Message.direction == "outbound", Message.to_number == number)
+            .order_by(Message.created_at)
         ))
 
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.services.tenants import load_tenant
-from models import ApiIdempotencyKey, AuditLog, Broadcast, BroadcastRecipient, Tenant, WhatsAppMessage
+from models import ApiIdempotencyKey, AuditLog, Broadcast, BroadcastRecipient, Tenant, Message
 from models.base import utcnow
 from tests.api_client import Api, api, create_key, salon, salon_api  # noqa: F401 (fixtures)
 from tests.conftest import PIN_PEPPER, count, run_jobs, tenant_file
@@ -154,7 +154,7 @@ def test_a_retried_create_or_launch_changes_nothing_twice(app, api, db, mama):
     relaunched = move(app, api, broadcast, "launch")  # a new key: launching again changes nothing either
     assert relaunched.status_code == 200 and relaunched.get_json()["status"] == "completed"
     assert count(db, BroadcastRecipient) == 2
-    assert count(db, WhatsAppMessage, WhatsAppMessage.broadcast_id == uuid.UUID(broadcast["id"])) == 2
+    assert count(db, Message, Message.broadcast_id == uuid.UUID(broadcast["id"])) == 2
     assert len(audited(db, "broadcast.sending")) == 1
 
 
@@ -174,7 +174,7 @@ def test_a_launch_sends_to_each_recipient_once_and_stats_are_the_commands(app, a
     assert result["targeted"] == result["sent"] + result["failed"] + result["skipped"] + result["queued"]
     assert result["conversions"] == {"purchases": 0, "redemptions": 0, "revenue": 0}
     with db.sessions() as session:
-        bodies = session.scalars(select(WhatsAppMessage.to_number).where(WhatsAppMessage.broadcast_id == uuid.UUID(broadcast["id"]))).all()
+        bodies = session.scalars(select(Message.to_number).where(Message.broadcast_id == uuid.UUID(broadcast["id"]))).all()
     assert sorted(bodies) == ["+2348030000001", "+2348030000002"]
 
     [sending] = audited(db, "broadcast.sending")

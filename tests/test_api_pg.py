@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select
 
-from models import ApiIdempotencyKey, Customer, Purchase, WhatsAppMessage
+from models import ApiIdempotencyKey, Customer, Purchase, Message
 from tests.api_client import Api, api  # noqa: F401 (fixture)
 from tests.conftest import balance_of, count
 
@@ -35,7 +35,7 @@ def test_two_identical_purchases_at_once_log_one(app, api, db):
     assert sorted(r.headers.get("Idempotent-Replayed", "no") for r in (first, second)) == ["no", "true"]
     assert count(db, Purchase) == 1 and count(db, Customer) == 1 and count(db, ApiIdempotencyKey) == 1
     assert balance_of(db, CUSTOMER) == 220
-    assert count(db, WhatsAppMessage, WhatsAppMessage.direction == "outbound") == 2  # welcome and receipt, once
+    assert count(db, Message, Message.direction == "outbound") == 2  # welcome and receipt, once
 
 
 def test_ten_retries_racing_with_other_sales_count_each_sale_once(app, api, db):

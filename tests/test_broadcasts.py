@@ -20,7 +20,7 @@ from bot.services.broadcast_file import BroadcastFileError, parse
 from bot.services.customers import enroll
 from bot.services.tenants import load_tenant
 from models import (
-    AuditLog, Broadcast, BroadcastRecipient, Customer, Purchase, Reward, RewardRedemption, Tenant, WhatsAppMessage,
+    AuditLog, Broadcast, BroadcastRecipient, Customer, Purchase, Reward, RewardRedemption, Tenant, Message,
 )
 from models.base import utcnow
 from tests.conftest import count, make_config, run_jobs, tenant_file
@@ -67,7 +67,7 @@ def add_member(db, tenant, phone: str, *, name: str | None = "Ada Obi", points_e
         if wrote_hours_ago is not None:
             wrote_at = now - timedelta(hours=wrote_hours_ago)
             customer.last_inbound_at = wrote_at
-            session.add(WhatsAppMessage(
+            session.add(Message(
                 tenant_id=tenant.id, customer_id=customer.id, direction="inbound", channel=channel, status="received",
                 from_number=phone, to_number=tenant.whatsapp_number, body="HI", created_at=wrote_at))
         if unreachable:
@@ -136,9 +136,9 @@ def status_of(db, broadcast) -> str:
         return session.get(Broadcast, (broadcast.tenant_id, broadcast.id)).status
 
 
-def pushes(db, broadcast) -> list[WhatsAppMessage]:
+def pushes(db, broadcast) -> list[Message]:
     with db.sessions() as session:
-        return list(session.scalars(select(WhatsAppMessage).where(WhatsAppMessage.broadcast_id == broadcast.id)))
+        return list(session.scalars(select(Message).where(Message.broadcast_id == broadcast.id)))
 
 
 def adds_up(result: dict) -> bool:
@@ -347,7 +347,7 @@ def test_outside_the_window_the_broadcasts_own_template_goes_with_its_variables(
     add_member(db, mama, "+2348030000001", name="Ada Obi", points_earned=150)
     broadcast = create(db, mama, template={"content_sid": TEMPLATE_SID, "variables": ["first_name", "points"]})
     with db.transaction() as session:  # the window closes between launch and send
-        session.execute(update(WhatsAppMessage).where(WhatsAppMessage.direction == "inbound")
+        session.execute(update(Message).where(Message.direction == "inbound")
                         .values(created_at=utcnow() - timedelta(hours=30)))
     launch(twilio_app, broadcast)
     [sent] = fake.messages.values()
@@ -363,7 +363,7 @@ def test_a_window_closed_after_the_launch_without_a_template_is_skipped_and_coun
     with db.transaction() as session:
         broadcasts.launch(session, session.get(Tenant, mama.id), broadcast.id, utcnow())
     with db.transaction() as session:  # a day passes: the second member's window has closed
-        session.execute(update(WhatsAppMessage).where(WhatsAppMessage.from_number == "+2348030000002")
+        session.execute(update(Message).where(Message.from_number == "+2348030000002")
                         .values(created_at=utcnow() - timedelta(hours=25)))
     run(twilio_app, broadcast)
     result = stats(db, broadcast)
@@ -589,7 +589,7 @@ def test_stop_while_a_worker_is_sending_the_batch_stops_the_rest(twilio_app, mam
 def marketing_pushes(db, tenant, customer_id, n: int, days_ago: float = 1) -> None:
     with db.transaction() as session:
         for _ in range(n):
-            session.add(WhatsAppMessage(
+            session.add(Message(
                 tenant_id=tenant.id, customer_id=customer_id, direction="outbound", channel="whatsapp", status="delivered",
                 from_number=tenant.whatsapp_number, to_number="+2340000000000", body="offer", category="marketing",
                 triggered_by="expiry_reminder", created_at=utcnow() - timedelta(days=days_ago)))
@@ -603,7 +603,7 @@ def test_the_weekly_cap_counts_marketing_of_any_kind_and_never_transactional(mam
     marketing_pushes(db, mama, old, 2, days_ago=8)  # last week's
     with db.transaction() as session:
         for _ in range(3):
-            session.add(WhatsAppMessage(
+            session.add(Message(
                 tenant_id=mama.id, customer_id=notified, direction="outbound", channel="whatsapp", status="sent",
                 from_number=mama.whatsapp_number, to_number="+2348030000002", body="receipt", category="transactional",
                 triggered_by="purchase_notice", created_at=utcnow()))
@@ -671,7 +671,7 @@ def test_a_reply_after_72_hours_is_not_counted(twilio_app, mama, db, fake, phone
     phone("+2348030000001").send("BAL")
     assert stats(db, broadcast)["replied"] == 1
     with db.transaction() as session:
-        session.execute(update(WhatsAppMessage).where(WhatsAppMessage.broadcast_id == broadcast.id)
+        session.execute(update(Message).where(Message.broadcast_id == broadcast.id)
                         .values(sent_at=utcnow() - timedelta(hours=73)))
     assert stats(db, broadcast)["replied"] == 0
 

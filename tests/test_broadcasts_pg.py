@@ -18,7 +18,7 @@ from bot.services import broadcasts
 from bot.services.broadcast_file import parse
 from bot.services.customers import enroll
 from bot.services.tenants import load_tenant
-from models import AuditLog, Broadcast, BroadcastRecipient, Tenant, WhatsAppMessage
+from models import AuditLog, Broadcast, BroadcastRecipient, Tenant, Message
 from models.base import utcnow
 from tests.conftest import AUTH_TOKEN, PIN_PEPPER, PUBLIC_BASE_URL, REDIS_URL, make_config, tenant_file
 from tests.test_outbound_pg import Workers, wait_for
@@ -56,7 +56,7 @@ def vendor_with_members(db, count: int) -> Tenant:
         for i in range(count):
             customer = enroll(session, tenant, f"+23480310{i:05d}", now, profile_name=f"Member {i}", consent=True).customer
             customer.last_inbound_at = now - timedelta(minutes=1)
-            session.add(WhatsAppMessage(
+            session.add(Message(
                 tenant_id=tenant.id, customer_id=customer.id, direction="inbound", channel="whatsapp", status="received",
                 from_number=customer.phone_number, to_number=tenant.whatsapp_number, body="HI",
                 created_at=now - timedelta(minutes=1)))
@@ -86,7 +86,7 @@ def stats(db, broadcast) -> dict:
 
 def stuck_rows(db) -> int:
     with db.sessions() as session:
-        return session.scalar(select(func.count()).where(WhatsAppMessage.status == "sending"))
+        return session.scalar(select(func.count()).where(Message.status == "sending"))
 
 
 def assert_each_member_got_it_once(db, fake, broadcast, members: int) -> None:
@@ -172,7 +172,7 @@ def test_feeders_racing_make_one_push_per_recipient(app, db):
     for thread in threads:
         thread.join()
     with db.sessions() as session:
-        per_customer = Counter(session.scalars(select(WhatsAppMessage.customer_id).where(WhatsAppMessage.broadcast_id == broadcast.id)))
+        per_customer = Counter(session.scalars(select(Message.customer_id).where(Message.broadcast_id == broadcast.id)))
         unlinked = session.scalar(select(func.count()).where(BroadcastRecipient.message_id.is_(None)))
     assert sum(fed) == members and len([n for n in fed if n]) > 1  # they did share the work
     assert len(per_customer) == members and set(per_customer.values()) == {1} and unlinked == 0

@@ -11,7 +11,7 @@ from bot.services.spins import move_spins, spin_mismatches
 from bot.services.tenants import load_tenant
 from models import (
     Customer, CustomerPointsBalance, MissionCompletion, PointsTransaction, Purchase, Reward, RewardRedemption, SpinHistory, Tenant,
-    WhatsAppMessage, WheelItem,
+    Message, WheelItem,
 )
 from models.base import utcnow
 from tests.conftest import PIN_PEPPER, Phone, count, tenant_file
@@ -38,7 +38,7 @@ def test_twenty_simultaneous_joins_from_one_phone_enrol_once(app, mama, db):
     assert all("already a member" in r.text for r in results if r is not welcomes[0])
     assert count(db, Customer) == 1
     assert count(db, PointsTransaction) == 1
-    assert count(db, WhatsAppMessage) == 20
+    assert count(db, Message) == 20
     with db.sessions() as session:
         assert session.scalar(select(CustomerPointsBalance.current_balance)) == 50
 
@@ -56,14 +56,14 @@ def test_twenty_simultaneous_messages_are_handled_one_after_the_other(app, mama,
     with db.sessions() as session:
         state = session.scalars(select(Customer.conversation_state)).one()
     assert state["misses"] == 2
-    assert count(db, WhatsAppMessage, WhatsAppMessage.direction == "inbound") == 21
+    assert count(db, Message, Message.direction == "inbound") == 21
 
 
 def test_a_replayed_message_sid_racing_itself_creates_nothing_twice(app, mama, db):
     results = all_at_once(app, "+2348031230003", ["JOIN MAMA"] * 10, sids=["SMsame"] * 10)
     assert {result.text for result in results} == {results[0].text}
     assert "welcome points" in results[0].text
-    assert count(db, WhatsAppMessage) == 1
+    assert count(db, Message) == 1
     assert count(db, Customer) == 1
     assert count(db, PointsTransaction) == 1
 

@@ -18,7 +18,7 @@ from dashboard.auth import LOGIN_COOKIE, SESSION_COOKIE, csrf_for
 from dashboard.charts import bar_chart
 from models import (
     AuditLog, Customer, DailyMetrics, DashboardLink, DashboardSession, PointsTransaction, Purchase, Reward,
-    RewardRedemption, Tenant, VendorUser, WhatsAppMessage,
+    RewardRedemption, Tenant, Staff, Message,
 )
 from tests.conftest import PIN_PEPPER, PUBLIC_BASE_URL, balance_of, count, run_jobs, tenant_file
 from tests.test_qr import decoded_links
@@ -135,7 +135,7 @@ def test_an_owner_gets_a_one_time_link_after_the_pin_and_only_its_hash_is_kept(a
     assert link.startswith(f"{PUBLIC_BASE_URL}/dashboard/login/")
     with db.sessions() as session:
         stored = session.scalars(select(DashboardLink)).one()
-        logged = session.scalars(select(WhatsAppMessage).where(WhatsAppMessage.direction == "inbound")).all()
+        logged = session.scalars(select(Message).where(Message.direction == "inbound")).all()
     assert stored.token_hash == hashlib.sha256(token.encode()).hexdigest()
     assert stored.expires_at - stored.created_at == timedelta(minutes=10)
     # The message log keeps a notice in place of the link: a copy of the database opens nothing.
@@ -222,7 +222,7 @@ def test_an_owner_no_longer_owner_is_refused_and_their_session_ends(app, mama, p
     browser.sign_in(dashboard_link(phone))
     pending = dashboard_link(phone)
     with db.transaction() as session:
-        session.scalars(select(VendorUser).where(VendorUser.phone_number == ADA)).one().role = "staff"
+        session.scalars(select(Staff).where(Staff.phone_number == ADA)).one().role = "staff"
     assert browser.get("/dashboard/").status_code == 401
     page = Browser(app).get(pending)
     assert page.status_code == 403 and "Only the owner" in text_of(page)
@@ -350,8 +350,8 @@ def test_adjusting_points_goes_through_the_ledger_is_audited_and_tells_the_custo
     with db.sessions() as session:
         entry = session.scalars(select(PointsTransaction).where(PointsTransaction.transaction_type == "adjusted")).one()
         audit = session.scalars(select(AuditLog).where(AuditLog.action == "points.adjusted")).one()
-        ada = session.scalars(select(VendorUser).where(VendorUser.phone_number == ADA)).one()
-        told = session.scalars(select(WhatsAppMessage.body).where(WhatsAppMessage.triggered_by == "points_adjusted_notice")).one()
+        ada = session.scalars(select(Staff).where(Staff.phone_number == ADA)).one()
+        told = session.scalars(select(Message.body).where(Message.triggered_by == "points_adjusted_notice")).one()
     assert (entry.points, entry.description, entry.created_by_user_id) == (25, "Adjusted: Birthday treat", ada.id)
     assert (audit.actor_type, audit.actor_id) == ("vendor_user", ada.id)
     assert audit.details["before"] == {"balance": 50} and audit.details["after"] == {"balance": 75}
@@ -372,7 +372,7 @@ def test_a_bad_adjustment_says_why_and_changes_nothing(app, owner, phone, db, fo
     assert response.status_code == 400 and field_error in text_of(response)
     assert balance_of(db, CHIDI) == 50
     assert count(db, AuditLog, AuditLog.action == "points.adjusted") == 0
-    assert count(db, WhatsAppMessage, WhatsAppMessage.triggered_by == "points_adjusted_notice") == 0
+    assert count(db, Message, Message.triggered_by == "points_adjusted_notice") == 0
 
 
 # Rewards and codes
@@ -437,12 +437,12 @@ def test_a_code_is_verified_and_handed_over_like_staff_verify(app, owner, phone,
     assert done.status_code == 302 and "done=redemption_fulfilled" in done.location
     with db.sessions() as session:
         redemption = session.scalars(select(RewardRedemption)).one()
-        ada = session.scalar(select(VendorUser.id).where(VendorUser.phone_number == ADA))
+        ada = session.scalar(select(Staff.id).where(Staff.phone_number == ADA))
     assert (redemption.status, redemption.verified_by_user_id) == ("fulfilled", ada)
     with db.sessions() as session:
         audit = session.scalars(select(AuditLog).where(AuditLog.action == "reward.fulfilled")).one()
     assert (audit.actor_id, audit.details["before"], audit.details["after"]) == (ada, {"status": "pending"}, {"status": "fulfilled"})
-    assert count(db, WhatsAppMessage, WhatsAppMessage.triggered_by == "redemption_fulfilled_notice") == 1
+    assert count(db, Message, Message.triggered_by == "redemption_fulfilled_notice") == 1
     again = owner.post(f"/dashboard/codes/{code}/cancel")
     assert again.status_code == 409 and "Nothing was changed" in text_of(again)
     assert "Already handed over by Ada" in text_of(owner.get("/dashboard/codes", query_string={"code": code}))
@@ -468,9 +468,9 @@ def test_an_unknown_code_is_not_found(app, owner):
 
 # Staff
 
-def staff_row(db, number: str) -> VendorUser | None:
+def staff_row(db, number: str) -> Staff | None:
     with db.sessions() as session:
-        return session.scalars(select(VendorUser).where(VendorUser.phone_number == number)).one_or_none()
+        return session.scalars(select(Staff).where(Staff.phone_number == number)).one_or_none()
 
 
 def test_the_owner_adds_staff_who_get_a_message_to_choose_their_pin(app, owner, phone, db):
@@ -478,7 +478,7 @@ def test_the_owner_adds_staff_who_get_a_message_to_choose_their_pin(app, owner, 
     assert response.status_code == 302
     tolu = staff_row(db, "+2348091112222")
     assert (tolu.full_name, tolu.role, tolu.is_active, tolu.pin_hash) == ("Tolu", "staff", True, None)
-    assert count(db, WhatsAppMessage, WhatsAppMessage.to_number == tolu.phone_number, WhatsAppMessage.triggered_by == "staff_invitation") == 1
+    assert count(db, Message, Message.to_number == tolu.phone_number, Message.triggered_by == "staff_invitation") == 1
     assert "Tolu" in text_of(owner.get("/dashboard/staff"))
     again = owner.post("/dashboard/staff/add", {"phone": "+2348091112222", "name": "Tolu"})
     assert again.status_code == 409 and "already on your staff" in text_of(again)
@@ -492,7 +492,7 @@ def test_the_owner_adds_staff_who_get_a_message_to_choose_their_pin(app, owner, 
 def test_resetting_a_pin_clears_it_and_asks_them_to_choose_a_new_one(app, owner, phone, db):
     assert owner.post("/dashboard/staff/reset-pin", {"phone": BAYO}).status_code == 302
     assert (staff_row(db, BAYO).pin_hash, staff_row(db, BAYO).pin_fingerprint) == (None, None)
-    assert count(db, WhatsAppMessage, WhatsAppMessage.triggered_by == "staff_pin_reset_notice") == 1
+    assert count(db, Message, Message.triggered_by == "staff_pin_reset_notice") == 1
     bayo = phone(BAYO)
     assert "haven't chosen your staff PIN" in bayo.send("LOG").text
     bayo.send("PIN")  # no current PIN to give first
@@ -566,7 +566,7 @@ def test_a_session_of_one_vendor_gets_nothing_of_another(app, owner, phone, salo
     with db.sessions() as session:
         assert session.scalar(select(RewardRedemption.status).where(RewardRedemption.redemption_code == their_code)) == "pending"
         assert session.scalar(select(Reward.points_required).where(Reward.id == their_reward)) == 5
-        tunde_row = session.scalars(select(VendorUser).where(VendorUser.phone_number == SALON_STAFF)).one()
+        tunde_row = session.scalars(select(Staff).where(Staff.phone_number == SALON_STAFF)).one()
         assert tunde_row.is_active and tunde_row.pin_hash
         salon_id = session.scalar(select(Tenant.id).where(Tenant.vendor_code == "SALON"))
         assert not session.scalars(select(AuditLog.action).where(AuditLog.tenant_id == salon_id, AuditLog.actor_type == "vendor_user",
@@ -576,8 +576,8 @@ def test_a_session_of_one_vendor_gets_nothing_of_another(app, owner, phone, salo
 
 def test_an_owner_of_two_vendors_signs_in_to_the_one_they_asked(app, mama, salon, phone, db):
     with db.transaction() as session:
-        session.add(VendorUser(tenant_id=salon.id, phone_number=ADA, full_name="Ada", role="owner",
-                               pin_hash=session.scalars(select(VendorUser.pin_hash).where(VendorUser.phone_number == ADA)).first()))
+        session.add(Staff(tenant_id=salon.id, phone_number=ADA, full_name="Ada", role="owner",
+                               pin_hash=session.scalars(select(Staff.pin_hash).where(Staff.phone_number == ADA)).first()))
     browser = Browser(app)
     browser.sign_in(dashboard_link(phone, to=SALON_NUMBER))
     assert "Glow Salon" in text_of(browser.get("/dashboard/"))

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from models import AuditLog, Broadcast, VendorUser
+from models import AuditLog, Broadcast, Staff
 from tests.api_client import Api, create_key
 from tests.conftest import count, run_jobs
 from tests.test_api_broadcasts import EVERYONE, mama, members, quiet_now  # noqa: F401 (mama is a fixture)
@@ -53,7 +53,7 @@ def act(app, owner, broadcast: Broadcast, move: str):
 
 def ada_id(db) -> uuid.UUID:
     with db.sessions() as session:
-        return session.scalar(select(VendorUser.id).where(VendorUser.phone_number == ADA))
+        return session.scalar(select(Staff.id).where(Staff.phone_number == ADA))
 
 
 def test_broadcasts_join_the_menu_and_the_list_shows_each_with_its_figures(app, owner, db, mama):

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from bot.app import create_app
 from bot.outbound import queue_message
-from models import Customer, WhatsAppMessage
+from models import Customer, Message
 from tests.conftest import count, make_config
 
 
@@ -36,7 +36,7 @@ def test_dev_phone_messages_go_through_the_webhook(app, mama, db):
     bodies = [reply["body"] for reply in response.get_json()["replies"]]
     assert bodies[0] == "Welcome to Mama Put Kitchen rewards!"
     with db.sessions() as session:
-        inbound = session.scalars(select(WhatsAppMessage)).one()
+        inbound = session.scalars(select(Message)).one()
         assert inbound.message_sid.startswith("SMdev") and inbound.reply[0]["body"] == bodies[0]
         assert session.scalars(select(Customer.whatsapp_name)).one() == "Ngozi"
 
@@ -45,7 +45,7 @@ def test_dev_phone_refuses_a_malformed_phone(app, mama, db):
     response = app.test_client().post("/dev/phone/send", json={"from": "my phone", "body": "JOIN MAMA"})
     assert response.status_code == 400
     assert "international format" in response.get_json()["error"]
-    assert count(db, WhatsAppMessage) == 0
+    assert count(db, Message) == 0
 
 
 def test_dev_phone_outbox_lists_messages_sent_to_the_phone(app, mama, db):

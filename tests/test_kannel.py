@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import pytest
 from werkzeug.serving import make_server
 
-from models import SmsVoteLog, WhatsAppMessage
+from models import SmsVoteLog, Message
 from tests import kannel_support as kannel
 from tests.conftest import count
 from tests.processes import stop
@@ -41,7 +41,7 @@ def test_a_wrong_or_missing_key_is_refused_and_stores_nothing(gateway, show, liv
     assert mo(gateway, key="not-the-secret").status_code == 403
     assert mo(gateway, key=None).status_code == 403
     assert mo(gateway, key="").status_code == 403
-    assert count(db, SmsVoteLog) == 0 and count(db, WhatsAppMessage) == 0
+    assert count(db, SmsVoteLog) == 0 and count(db, Message) == 0
 
 
 def test_without_a_configured_secret_kannel_is_refused(app, show, live, db):

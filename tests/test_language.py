@@ -14,7 +14,7 @@ from bot.locales import LOCALES, NBSP
 from bot.messages import say
 from bot.money import AmountError, format_money, parse_amount
 from bot.services.tenants import load_tenant
-from models import Customer, PointsTransaction, WhatsAppMessage
+from models import Customer, PointsTransaction, Message
 from models.base import utcnow
 from tests.conftest import PIN_PEPPER, run_jobs, tenant_file
 from tests.test_limits import Clock, limited
@@ -156,7 +156,7 @@ def test_messages_the_shop_sends_go_in_the_customer_s_language(member, phone, db
     run_jobs(app)
     with db.sessions() as session:
         pushed = session.scalars(
-            select(WhatsAppMessage.body).where(WhatsAppMessage.direction == "outbound", WhatsAppMessage.to_number == CUSTOMER)
+            select(Message.body).where(Message.direction == "outbound", Message.to_number == CUSTOMER)
         ).all()
     assert pushed == [
         f"Merci de votre visite chez *Mama Put Kitchen* ! Votre achat de 15{NBSP}000{NBSP}₦ vous rapporte 170 points. "

@@ -16,7 +16,7 @@ from bot.services.context import Context
 from bot.services.purchases import PurchaseService
 from bot.services.rewards import RewardService, due_redemptions, expire_redemption
 from bot.services.tenants import load_tenant
-from models import Customer, CustomerPointsBalance, PointsTransaction, Reward, RewardRedemption, Tenant, VendorUser
+from models import Customer, CustomerPointsBalance, PointsTransaction, Reward, RewardRedemption, Tenant, Staff
 from models.base import utcnow
 from tests.conftest import PIN_PEPPER, _empty_tables, tenant_file
 
@@ -40,7 +40,7 @@ operations = st.lists(
 
 def _context(session, phone: str | None = None) -> Context:
     tenant = session.scalars(select(Tenant)).one()
-    staff = session.scalars(select(VendorUser).where(VendorUser.phone_number == STAFF)).one()
+    staff = session.scalars(select(Staff).where(Staff.phone_number == STAFF)).one()
     customer = None
     if phone:
         customer = session.scalars(select(Customer).where(Customer.phone_number == phone).with_for_update()).one_or_none()

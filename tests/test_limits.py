@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot.services import points
 from bot.services.tenants import load_tenant
-from models import Customer, RewardRedemption, Tenant, VendorUser, WhatsAppMessage
+from models import Customer, RewardRedemption, Tenant, Staff, Message
 from models.base import utcnow
 from tests.conftest import PIN_PEPPER, balance_of, count, tenant_file
 
@@ -49,7 +49,7 @@ def limited(db, **limits) -> Tenant:
 
 
 def inbound_rows(db) -> int:
-    return count(db, WhatsAppMessage, WhatsAppMessage.direction == "inbound")
+    return count(db, Message, Message.direction == "inbound")
 
 
 def conversation(db, number=CUSTOMER) -> tuple:
@@ -156,7 +156,7 @@ def test_past_the_wrong_lookups_an_hour_staff_lookups_go_silent_found_or_not(pho
     assert bayo.send(code).replies == []  # a right guess is silenced too: guessing learns nothing
     assert bayo.send("VERIFY RD-AAAAAA").replies == []
     with db.sessions() as session:
-        state = session.scalar(select(VendorUser.conversation_state).where(VendorUser.phone_number == BAYO))
+        state = session.scalar(select(Staff.conversation_state).where(Staff.phone_number == BAYO))
     assert (state["flow"], state["step"]) == ("log", "customer")  # the silenced answers changed nothing
     assert "Staff commands" in bayo.send("HELP").text  # other messages go on
     clock.advance(hours=1)

@@ -2,7 +2,7 @@
 one by one in Redis, so exactly one of them gets the notice (PostgreSQL and Redis)."""
 from __future__ import annotations
 
-from models import WhatsAppMessage
+from models import Message
 from tests.conftest import Phone, count
 from tests.test_concurrency_pg import all_at_once
 from tests.test_limits import TOO_FAST, Clock, limited
@@ -19,4 +19,4 @@ def test_messages_arriving_together_past_the_limit_get_one_notice_between_them(a
     assert sum("Balance: 50 points" in text for text in answers) == 5
     assert answers.count(TOO_FAST) == 1
     assert sum(not result.replies for result in results) == 6
-    assert count(db, WhatsAppMessage, WhatsAppMessage.direction == "inbound") == 6
+    assert count(db, Message, Message.direction == "inbound") == 6

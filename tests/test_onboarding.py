@@ -16,7 +16,7 @@ from bot.config import Config
 from bot.services.tenant_file import BUSINESS_TYPES, TenantFileError, parse_tenant_file
 from bot.services.tenants import load_tenant
 from models import (
-    Customer, PlatformMessage, Purchase, Reward, Tenant, VendorInvitation, VendorUser, WhatsAppMessage,
+    Customer, PlatformMessage, Purchase, Reward, Tenant, SetupInvitation, Staff, Message,
 )
 from models.base import utcnow
 from tests.conftest import EXAMPLE_TENANT, MAMA_NUMBER, PLATFORM_NUMBER, count, make_config, run_jobs, tenant_file
@@ -63,9 +63,9 @@ def vendor(db, code="ADAS") -> Tenant | None:
         return session.scalars(select(Tenant).where(Tenant.vendor_code == code)).one_or_none()
 
 
-def invitation(db) -> VendorInvitation:
+def invitation(db) -> SetupInvitation:
     with db.sessions() as session:
-        return session.scalars(select(VendorInvitation).order_by(VendorInvitation.created_at.desc())).first()
+        return session.scalars(select(SetupInvitation).order_by(SetupInvitation.created_at.desc())).first()
 
 
 # Invitations
@@ -93,7 +93,7 @@ def test_invite_refuses_a_bad_phone_or_country_and_needs_the_platform_number(app
     without = create_app(make_config(database_url, platform_whatsapp_number=None)).test_cli_runner()
     refused = without.invoke(args=["vendors", "invite", OWNER])
     assert refused.exit_code != 0 and "Set PLATFORM_WHATSAPP_NUMBER" in refused.output
-    assert count(db, VendorInvitation) == 0
+    assert count(db, SetupInvitation) == 0
 
 
 def test_a_new_invitation_replaces_an_unused_one(app, owner, db):
@@ -108,7 +108,7 @@ def test_without_an_invitation_the_platform_number_explains_and_creates_nothing(
     sent = stranger.send("Hello, I want to start a loyalty programme")
     assert "you need an invitation link from us" in sent.text and "JOIN MAMA" in sent.text
     assert "can't be used" in stranger.send("SETUP K7Q4XMK7Q4XM").text
-    assert count(db, Tenant) == 1 and count(db, VendorInvitation) == 0 and count(db, Customer) == 0
+    assert count(db, Tenant) == 1 and count(db, SetupInvitation) == 0 and count(db, Customer) == 0
 
 
 def test_an_invitation_works_only_from_the_invited_phone_and_only_once(app, owner, phone, db):
@@ -140,7 +140,7 @@ def test_a_full_setup_creates_the_vendor_with_its_owner_and_sends_the_poster_and
     assert shop.settings["welcome_bonus"] == 50 and shop.settings["business_type"] == "salon"
     assert shop.settings["points_rules"] == [{"type": "per_amount_spent", "points": 1, "per_amount": 100}]
     with db.sessions() as session:
-        owner_row = session.scalars(select(VendorUser)).one()
+        owner_row = session.scalars(select(Staff)).one()
         reward = session.scalars(select(Reward)).one()
     assert (owner_row.phone_number, owner_row.role, owner_row.full_name) == (OWNER, "owner", "Chidi")
     assert check_password_hash(owner_row.pin_hash, OWNER_PIN)
@@ -164,7 +164,7 @@ def test_the_pin_is_never_stored_in_clear(app, owner, db):
     set_up(app, owner)
     with db.sessions() as session:
         logged = session.scalars(select(PlatformMessage.body)).all()
-        states = session.scalars(select(VendorInvitation.conversation_state)).all()
+        states = session.scalars(select(SetupInvitation.conversation_state)).all()
     assert logged.count("[redacted: may contain a PIN]") == 2
     assert "SETUP [token]" in logged and "Ada's Salon" in logged
     assert OWNER_PIN not in json.dumps([logged, states])
@@ -187,7 +187,7 @@ def test_back_goes_to_the_previous_question_and_keeps_the_rest(app, owner, db):
 def test_cancel_creates_nothing_and_the_next_message_starts_over(app, owner, db):
     answer(owner, f"SETUP {invite(app)}", "Ada's Salon", "3")
     assert owner.send("CANCEL").text.startswith("Setup cancelled: nothing was created.")
-    assert count(db, Tenant) == 0 and count(db, VendorUser) == 0
+    assert count(db, Tenant) == 0 and count(db, Staff) == 0
     assert "What is your business called?" in owner.send("hello").text
 
 
@@ -258,7 +258,7 @@ def test_an_unfinished_setup_resumes_within_24_hours_and_starts_over_after(app, 
 
     def idle_for(hours):
         with db.transaction() as session:
-            row = session.scalars(select(VendorInvitation)).one()
+            row = session.scalars(select(SetupInvitation)).one()
             before = utcnow() - timedelta(hours=hours)
             row.conversation_state = {**row.conversation_state, "updated_at": before.isoformat()}
             row.setup_updated_at = before
@@ -284,7 +284,7 @@ def test_a_retried_message_is_answered_again_and_done_once(app, owner, db):
     again = owner.send("1", sid="SMconfirm")
     assert again.text == first.text and "ready" in first.text
     assert count(db, Tenant) == 1 and count(db, PlatformMessage) == len(ANSWERS) + 2
-    assert count(db, WhatsAppMessage) == 0  # the owner's "1" went to no vendor's menu
+    assert count(db, Message) == 0  # the owner's "1" went to no vendor's menu
 
 
 # The tenant file
@@ -351,7 +351,7 @@ def test_a_vendor_code_may_not_be_an_ordinary_word():
 def outbound_to(db, number):
     with db.sessions() as session:
         return session.scalars(
-            select(WhatsAppMessage).where(WhatsAppMessage.direction == "outbound", WhatsAppMessage.to_number == number)
+            select(Message).where(Message.direction == "outbound", Message.to_number == number)
         ).all()
 
 
@@ -378,8 +378,8 @@ def test_the_owner_adds_staff_who_choose_their_own_pin(app, phone, mama, db):
     assert tolu.send("LOG 0803 123 4567 2000").text == "Hi Tolu, please send your staff PIN."
     assert "1. Confirm" in tolu.send("640213").text
     with db.sessions() as session:
-        bodies = session.scalars(select(WhatsAppMessage.body).where(WhatsAppMessage.from_number == TOLU)).all()
-        user = session.scalars(select(VendorUser).where(VendorUser.phone_number == TOLU)).one()
+        bodies = session.scalars(select(Message.body).where(Message.from_number == TOLU)).all()
+        user = session.scalars(select(Staff).where(Staff.phone_number == TOLU)).one()
     assert not any("640213" in body or "640231" in body or "1111" in body for body in bodies)
     assert user.role == "staff" and check_password_hash(user.pin_hash, "640213")
 
@@ -408,7 +408,7 @@ def test_staff_lists_and_removes_and_only_the_owner_may(phone, mama, db):
     assert ada.send("1").text == "Done: Bayo is no longer on your staff."
     assert "JOIN MAMA" in bayo.send("LOG").text  # no staff commands any more
     with db.sessions() as session:
-        assert session.scalars(select(VendorUser.is_active).where(VendorUser.phone_number == BAYO)).one() is False
+        assert session.scalars(select(Staff.is_active).where(Staff.phone_number == BAYO)).one() is False
 
 
 def test_help_tells_the_owner_how_to_manage_staff(phone, mama):
@@ -426,7 +426,7 @@ def test_staff_change_their_pin_after_giving_the_current_one(phone, mama, db):
     assert bayo.send(BAYO_PIN).text.startswith("Bayo, choose your staff PIN")
     answer(bayo, "640213", "640213")
     with db.sessions() as session:
-        pin_hash = session.scalars(select(VendorUser.pin_hash).where(VendorUser.phone_number == BAYO)).one()
+        pin_hash = session.scalars(select(Staff.pin_hash).where(Staff.phone_number == BAYO)).one()
     assert check_password_hash(pin_hash, "640213")
 
 

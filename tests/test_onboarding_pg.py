@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select
 
-from models import PlatformMessage, Reward, Tenant, VendorInvitation, VendorUser
+from models import PlatformMessage, Reward, Tenant, SetupInvitation, Staff
 from tests.conftest import PLATFORM_NUMBER, Phone, count
 from tests.test_onboarding import ANSWERS, OWNER, answer, invite
 
@@ -29,7 +29,7 @@ def test_a_confirmation_retried_while_it_runs_creates_one_vendor(app, db):
     results = at_once([lambda phone=phone: phone.send("1", sid="SMconfirm") for phone in owners])
     assert {result.text for result in results} == {results[0].text}
     assert "*Ada's Salon* is ready!" in results[0].text
-    assert count(db, Tenant) == 1 and count(db, VendorUser) == 1 and count(db, Reward) == 1
+    assert count(db, Tenant) == 1 and count(db, Staff) == 1 and count(db, Reward) == 1
     assert count(db, PlatformMessage, PlatformMessage.message_sid == "SMconfirm") == 1
 
 
@@ -49,7 +49,7 @@ def test_two_owners_racing_for_one_code_get_one_each(app, db):
     assert "is ready!" in loser_phone.send("1").text
     with db.sessions() as session:
         assert sorted(session.scalars(select(Tenant.vendor_code))) == ["ADAS", "ADASSALON"]
-        owners_of = session.execute(select(VendorUser.phone_number, VendorUser.tenant_id)).all()
-        used = session.scalars(select(VendorInvitation.tenant_id)).all()
+        owners_of = session.execute(select(Staff.phone_number, Staff.tenant_id)).all()
+        used = session.scalars(select(SetupInvitation.tenant_id)).all()
     assert len({tenant for _, tenant in owners_of}) == 2 and {phone for phone, _ in owners_of} == {OWNER, second_owner}
     assert None not in used

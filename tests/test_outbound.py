@@ -16,7 +16,7 @@ from bot.messages import say
 from bot.outbound import MARKETING, notify, queue_message, queue_pushes
 from bot.pacing import Pacer
 from bot.services import delivery
-from models import Customer, Tenant, WhatsAppMessage
+from models import Customer, Tenant, Message
 from bot.services.tenants import load_tenant
 from models.base import utcnow
 from tests.conftest import AUTH_TOKEN, PUBLIC_BASE_URL, count, make_config, run_jobs, tenant_file
@@ -73,9 +73,9 @@ def queued(app, member, body="Your points are waiting!") -> tuple:
         return queue_message(session, [], session.get(Tenant, member.tenant_id), member, body, triggered_by="test")
 
 
-def stored(db, key) -> WhatsAppMessage:
+def stored(db, key) -> Message:
     with db.sessions() as session:
-        return session.get(WhatsAppMessage, key)
+        return session.get(Message, key)
 
 
 def customer_row(db, member) -> Customer:
@@ -95,13 +95,13 @@ def keys(*keys):
 def age_inbound(db, hours: float) -> None:
     """Move every inbound message back in time: the customer last wrote `hours` ago."""
     with db.transaction() as session:
-        session.execute(update(WhatsAppMessage).where(WhatsAppMessage.direction == "inbound")
+        session.execute(update(Message).where(Message.direction == "inbound")
                         .values(created_at=utcnow() - timedelta(hours=hours)))
 
 
 def expire_leases(db) -> None:
     with db.transaction() as session:
-        session.execute(update(WhatsAppMessage).where(WhatsAppMessage.status == "sending")
+        session.execute(update(Message).where(Message.status == "sending")
                         .values(lease_until=utcnow() - timedelta(seconds=1)))
 
 
@@ -141,7 +141,7 @@ def test_many_pushes_go_out_in_one_batch(twilio_app, member, db, fake):
         batch = queue_pushes(session, [], tenant, pushes, category="transactional")
     assert job(twilio_app, send_batch, keys(*batch)) == {"skipped": 0, "sent": 30}
     assert fake.stats() == {"creates": 30, "accepted": 30, "distinct": 30, "duplicates": 0}
-    assert count(db, WhatsAppMessage, WhatsAppMessage.status == "sent") == 30
+    assert count(db, Message, Message.status == "sent") == 30
 
 
 # Channels and the 24-hour window
@@ -362,7 +362,7 @@ def test_a_terminal_failure_stays_failed(app, member, db):
 def test_a_receipt_that_beats_the_sid_still_finds_its_message(app, member, db):
     key = queued(app, member)
     with db.transaction() as session:  # a worker claimed it, Twilio took it, the worker has not written yet
-        session.execute(update(WhatsAppMessage).where(WhatsAppMessage.id == key[1])
+        session.execute(update(Message).where(Message.id == key[1])
                         .values(status="sending", attempts=1, lease_until=utcnow() + timedelta(seconds=60)))
     post_status(app, {"MessageSid": "SM" + "e" * 32, "MessageStatus": "delivered"}, key)
     message = stored(db, key)
@@ -372,7 +372,7 @@ def test_a_receipt_that_beats_the_sid_still_finds_its_message(app, member, db):
     assert stored(db, key).status == "delivered"
 
 
-def _send_of(message: WhatsAppMessage) -> delivery.Send:
+def _send_of(message: Message) -> delivery.Send:
     return delivery.Send((message.tenant_id, message.id), 1, "whatsapp", message.from_number, message.to_number, message.body,
                          [], None, None, None, 0, message.created_at)
 
@@ -394,7 +394,7 @@ def test_a_window_receipt_with_a_template_sends_it_once(app, phone, db, capsys):
     post_status(app, receipt, key)  # Twilio retries its callbacks
     run_jobs(app)
     with db.sessions() as session:
-        resent = session.scalars(select(WhatsAppMessage).where(WhatsAppMessage.content_sid == TEMPLATE_SID)).all()
+        resent = session.scalars(select(Message).where(Message.content_sid == TEMPLATE_SID)).all()
     assert [m.status for m in resent] == ["sent"]
     assert stored(db, key).status == "failed"
 
@@ -428,9 +428,9 @@ def test_outbox_reconcile_settles_expired_claims_and_queues_waiting_messages(app
     waiting = queued(app, member, "never reached the queue")
     claimed = queued(app, member, "claimed by a worker that died")
     with db.transaction() as session:
-        session.execute(update(WhatsAppMessage).where(WhatsAppMessage.direction == "outbound")
+        session.execute(update(Message).where(Message.direction == "outbound")
                         .values(enqueued_at=utcnow() - timedelta(hours=1)))
-        session.execute(update(WhatsAppMessage).where(WhatsAppMessage.id == claimed[1])
+        session.execute(update(Message).where(Message.id == claimed[1])
                         .values(status="sending", attempts=1, lease_until=utcnow() - timedelta(seconds=1)))
     result = app.test_cli_runner().invoke(args=["outbox", "reconcile"])
     assert result.exit_code == 0, result.output
@@ -438,7 +438,7 @@ def test_outbox_reconcile_settles_expired_claims_and_queues_waiting_messages(app
     run_jobs(app)
     assert (stored(db, waiting).status, stored(db, claimed).status) == ("sent", "sent")
     assert stored(db, claimed).attempts == 2
-    assert count(db, WhatsAppMessage, WhatsAppMessage.status == "sending") == 0
+    assert count(db, Message, Message.status == "sending") == 0
 
 
 # Pacing

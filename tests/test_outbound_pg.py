@@ -16,7 +16,7 @@ from bot.app import create_app
 from bot.outbound import queue_message
 from bot.services import delivery
 from bot.services.tenants import load_tenant
-from models import Customer, Tenant, WhatsAppMessage
+from models import Customer, Tenant, Message
 from models.base import utcnow
 from tests.conftest import AUTH_TOKEN, PIN_PEPPER, PUBLIC_BASE_URL, REDIS_URL, ROOT, make_config, tenant_file
 from tests.processes import kill_tree
@@ -84,7 +84,7 @@ def member(db) -> Customer:
         customer = Customer(tenant_id=tenant.id, phone_number="+2348031234567", member_code="K7Q4XM")
         session.add(customer)
         session.flush()
-        session.add(WhatsAppMessage(
+        session.add(Message(
             tenant_id=tenant.id, customer_id=customer.id, direction="inbound", channel="whatsapp", status="received",
             from_number=customer.phone_number, to_number=tenant.whatsapp_number, body="BAL", message_sid="SMin",
             created_at=utcnow() - timedelta(minutes=1),
@@ -107,8 +107,8 @@ def queue_batch(app, customer, hand_over: bool = True) -> list:
 def statuses(db) -> dict:
     with db.sessions() as session:
         return dict(session.execute(
-            select(WhatsAppMessage.status, func.count()).where(WhatsAppMessage.direction == "outbound")
-            .group_by(WhatsAppMessage.status)
+            select(Message.status, func.count()).where(Message.direction == "outbound")
+            .group_by(Message.status)
         ).all())
 
 
@@ -144,7 +144,7 @@ def recover(twilio_app, db, fake, workers) -> None:
     assert fake.stats()["distinct"] == MESSAGES and fake.stats()["duplicates"] == 0
     with db.sessions() as session:
         recorded = dict(session.execute(
-            select(WhatsAppMessage.id, WhatsAppMessage.message_sid).where(WhatsAppMessage.direction == "outbound")).all())
+            select(Message.id, Message.message_sid).where(Message.direction == "outbound")).all())
     assert {str(i): sid for i, sid in recorded.items()} == {m["_ours"]: sid for sid, m in fake.messages.items()}
 
 

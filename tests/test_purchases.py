@@ -13,8 +13,8 @@ from bot.app import create_app
 from bot.services import points
 from bot.services.tenants import load_tenant
 from models import (
-    AuditLog, Customer, CustomerPointsBalance, PinLockout, PointsLotAllocation, PointsTransaction, Purchase, VendorUser,
-    WhatsAppMessage,
+    AuditLog, Customer, CustomerPointsBalance, PinLockout, PointsLotAllocation, PointsTransaction, Purchase, Staff,
+    Message,
 )
 from models.base import utcnow
 from tests.conftest import PIN_PEPPER, Phone, balance_of, count, make_config, run_jobs, tenant_file
@@ -48,9 +48,9 @@ def log_purchase(staff, text="LOG 0803 123 4567 15000", pin=BAYO_PIN):
 def outbound_to(db, number):
     with db.sessions() as session:
         return session.scalars(
-            select(WhatsAppMessage.body)
-            .where(WhatsAppMessage.direction == "outbound", WhatsAppMessage.to_number == number)
-            .order_by(WhatsAppMessage.created_at)
+            select(Message.body)
+            .where(Message.direction == "outbound", Message.to_number == number)
+            .order_by(Message.created_at)
         ).all()
 
 
@@ -64,7 +64,7 @@ def test_one_shot_log_enrols_a_new_phone_and_awards_points_by_the_rules(bayo, db
     run_jobs(app)
     with db.sessions() as session:
         purchase = session.scalars(select(Purchase)).one()
-        staff = session.scalars(select(VendorUser).where(VendorUser.phone_number == BAYO)).one()
+        staff = session.scalars(select(Staff).where(Staff.phone_number == BAYO)).one()
         customer = session.scalars(select(Customer)).one()
     assert (purchase.amount, purchase.currency, purchase.logged_via) == (1_500_000, "NGN", "staff_pin")
     assert purchase.logged_by_user_id == staff.id
@@ -191,8 +191,8 @@ def test_a_pin_is_never_stored_or_logged_in_clear(bayo, member, db, caplog):
     log_purchase(bayo)
     bayo.send(ADA_PIN)  # a PIN-looking message outside a PIN question
     with db.sessions() as session:
-        bodies = session.scalars(select(WhatsAppMessage.body)).all()
-        hashes = session.scalars(select(VendorUser.pin_hash)).all()
+        bodies = session.scalars(select(Message.body)).all()
+        hashes = session.scalars(select(Staff.pin_hash)).all()
     assert not any(BAYO_PIN in body or ADA_PIN in body for body in bodies)
     assert bodies.count("[redacted: may contain a PIN]") == 2
     assert BAYO_PIN not in caplog.text and ADA_PIN not in caplog.text
@@ -352,7 +352,7 @@ def test_staff_pin_command_prompts_and_refuses_weak_pins(app, mama, db):
     good = runner.invoke(args=["staff", "pin", "--tenant", "mama", "--phone", "08030000002"], input="583920\n583920\n")
     assert good.exit_code == 0, good.output
     with db.sessions() as session:
-        assert check_password_hash(session.scalars(select(VendorUser.pin_hash).where(VendorUser.phone_number == BAYO)).one(), "583920")
+        assert check_password_hash(session.scalars(select(Staff.pin_hash).where(Staff.phone_number == BAYO)).one(), "583920")
     unknown = runner.invoke(args=["staff", "pin", "--tenant", "MAMA", "--phone", "08030009999"], input="583920\n583920\n")
     assert unknown.exit_code != 0 and "not on MAMA's staff" in unknown.output
 

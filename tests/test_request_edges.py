@@ -10,7 +10,7 @@ from twilio.request_validator import RequestValidator
 
 from bot.outbound import queue_message
 from bot.request_limits import MAX_FORM_FIELDS, MAX_REQUEST_BYTES
-from models import Customer, Tenant, WhatsAppMessage
+from models import Customer, Tenant, Message
 from tests.conftest import AUTH_TOKEN, INBOUND_URL, PUBLIC_BASE_URL, count
 from webhooks.twilio import MAX_MEDIA
 
@@ -32,7 +32,7 @@ def media(n: int) -> dict:
 
 
 def assert_nothing_stored(db):
-    assert count(db, WhatsAppMessage) == 0
+    assert count(db, Message) == 0
     assert count(db, Customer) == 0
 
 
@@ -68,7 +68,7 @@ def test_a_signed_num_media_is_bounded(phone, mama, db, num_media):
     sent = me.send("", NumMedia=num_media, **media(12))
     assert sent.text == "I can't read pictures or voice notes yet, only text."
     with db.sessions() as session:
-        stored = session.scalars(select(WhatsAppMessage.media).where(WhatsAppMessage.message_sid == sent.sid)).one()
+        stored = session.scalars(select(Message.media).where(Message.message_sid == sent.sid)).one()
     assert stored == list(media(MAX_MEDIA).values())
 
 
@@ -90,7 +90,7 @@ def test_nul_bytes_in_the_text_and_the_name_are_dropped(phone, mama, db):
     sent = me.send("JOIN\x00 MAMA\x00", ProfileName="Chi\x00di")
     assert "Welcome to Mama Put Kitchen rewards!" in sent.text
     with db.sessions() as session:
-        assert session.scalars(select(WhatsAppMessage.body)).one() == "JOIN MAMA"
+        assert session.scalars(select(Message.body)).one() == "JOIN MAMA"
         assert session.scalars(select(Customer.whatsapp_name)).one() == "Chidi"
 
 
@@ -128,7 +128,7 @@ def test_a_delivery_receipt_with_a_nul_is_ignored_or_cleaned(app, mama, db, phon
     with db.transaction() as session:
         member = session.scalars(select(Customer)).one()
         queue_message(session, [], session.get(Tenant, member.tenant_id), member, "hi", triggered_by="test")
-        outbound = session.scalars(select(WhatsAppMessage).where(WhatsAppMessage.direction == "outbound")).one()
+        outbound = session.scalars(select(Message).where(Message.direction == "outbound")).one()
         outbound.status, outbound.message_sid = "sent", "SMout1"
     for form in (
         {"MessageSid": "SMout1\x00", "MessageStatus": "failed"},
@@ -136,7 +136,7 @@ def test_a_delivery_receipt_with_a_nul_is_ignored_or_cleaned(app, mama, db, phon
     ):
         assert post_raw(app, STATUS_URL, urlencode(form), signed(STATUS_URL, form)).status_code == 204
     with db.sessions() as session:
-        after = session.scalars(select(WhatsAppMessage).where(WhatsAppMessage.direction == "outbound")).one()
+        after = session.scalars(select(Message).where(Message.direction == "outbound")).one()
     assert (after.status, after.error_code) == ("undelivered", "30003")
 
 

@@ -16,7 +16,7 @@ from bot.services import points
 from bot.services.tenants import load_tenant
 from models import (
     Customer, PointsLotAllocation, PointsTransaction, Reward, RewardRedemption, Tenant,
-    WhatsAppMessage,
+    Message,
 )
 from models.base import utcnow
 from tests.conftest import EXAMPLE_TENANT, PIN_PEPPER, PUBLIC_BASE_URL, balance_of, count, run_jobs, tenant_file
@@ -236,7 +236,7 @@ def test_an_expired_code_is_refused_and_the_expiry_command_refunds_it(rich, phon
     assert redemption(db).status == "expired"
     assert balance_of(db, CUSTOMER) == 670 and reward(db, "Jollof rice plate").stock_left == 20
     with db.sessions() as session:
-        notices = session.scalars(select(WhatsAppMessage.body).where(WhatsAppMessage.direction == "outbound")).all()
+        notices = session.scalars(select(Message.body).where(Message.direction == "outbound")).all()
     assert any("expired unused: 500 points are back" in body for body in notices)
     assert "Expired 0" in app.test_cli_runner().invoke(args=["redemptions", "expire"]).output
 

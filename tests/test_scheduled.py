@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from bot.services.tenant_file import TenantFileError
 from bot.services.tenants import load_tenant
-from models import Customer, DailyMetrics, ExpiryReminder, PointsTransaction, WhatsAppMessage
+from models import Customer, DailyMetrics, ExpiryReminder, PointsTransaction, Message
 from tests.conftest import count, run_jobs, tenant_file
 from workers import schedule
 from workers.scheduled import compute_metrics, send_reminders
@@ -54,7 +54,7 @@ def expire_welcome_on(db, when: datetime) -> None:
 
 def reminders_sent(db) -> list[str]:
     with db.sessions() as session:
-        return list(session.scalars(select(WhatsAppMessage.body).where(WhatsAppMessage.triggered_by == "expiry_reminder")))
+        return list(session.scalars(select(Message.body).where(Message.triggered_by == "expiry_reminder")))
 
 
 def remind(app, now=MORNING) -> int:
@@ -68,7 +68,7 @@ def test_a_member_with_points_expiring_soon_gets_one_reminder(app, member, db):
     assert remind(app) == 1
     [body] = reminders_sent(db)
     assert body.startswith("*Mama Put Kitchen*: 50 points expire on 29 Nov 2026. 50 more points for Free Zobo drink.")
-    assert count(db, WhatsAppMessage, WhatsAppMessage.triggered_by == "expiry_reminder", WhatsAppMessage.category == "marketing") == 1
+    assert count(db, Message, Message.triggered_by == "expiry_reminder", Message.category == "marketing") == 1
 
 
 def test_reminders_are_never_sent_twice_for_the_same_points(app, member, db):

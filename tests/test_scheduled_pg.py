@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import func, select, update
 
-from models import DailyMetrics, ExpiryReminder, PointsTransaction, Tenant, WhatsAppMessage
+from models import DailyMetrics, ExpiryReminder, PointsTransaction, Tenant, Message
 from workers.scheduled import _remind, compute_metrics
 
 MORNING = datetime(2026, 11, 26, 9, 30, tzinfo=timezone.utc)  # 10:30 in Lagos
@@ -34,7 +34,7 @@ def test_two_reminder_runs_at_once_remind_each_member_once(app, phone, mama, db)
     at_once(app, _remind, app.extensions["runtime"], tenant, MORNING)  # past the day's marker, as two schedulers could be
     with db.sessions() as session:
         assert session.scalar(select(func.count()).select_from(ExpiryReminder)) == MEMBERS
-        sent = session.scalar(select(func.count()).where(WhatsAppMessage.triggered_by == "expiry_reminder"))
+        sent = session.scalar(select(func.count()).where(Message.triggered_by == "expiry_reminder"))
     assert sent == MEMBERS
 
 

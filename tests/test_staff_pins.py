@@ -12,7 +12,7 @@ from werkzeug.security import check_password_hash
 from bot.services import staff as staff_service
 from bot.services.staff import fingerprint_pin, hash_pin
 from bot.services.tenants import load_tenant
-from models import Customer, PinLockout, Purchase, RewardRedemption, VendorUser, WhatsAppMessage
+from models import Customer, PinLockout, Purchase, RewardRedemption, Staff, Message
 from models.base import utcnow
 from tests.conftest import PIN_PEPPER, count, tenant_file
 from tests.test_rewards import give_points, redeem_jollof
@@ -35,8 +35,8 @@ def member(phone, mama):
 def stored_text(db) -> str:
     """Everything the messages and conversations left in the database, as one text."""
     with db.sessions() as session:
-        messages = session.execute(select(WhatsAppMessage.body, WhatsAppMessage.reply)).all()
-        states = [*session.scalars(select(Customer.conversation_state)), *session.scalars(select(VendorUser.conversation_state))]
+        messages = session.execute(select(Message.body, Message.reply)).all()
+        states = [*session.scalars(select(Customer.conversation_state)), *session.scalars(select(Staff.conversation_state))]
     return json.dumps([[body, reply] for body, reply in messages] + states, ensure_ascii=False)
 
 
@@ -73,7 +73,7 @@ def test_the_pin_in_words_is_read_at_the_pin_question_and_never_kept(bayo, membe
     assert BAYO_PIN not in stored_text(db)
     with db.sessions() as session:
         bodies = session.scalars(
-            select(WhatsAppMessage.body).where(WhatsAppMessage.from_number == BAYO).order_by(WhatsAppMessage.created_at)
+            select(Message.body).where(Message.from_number == BAYO).order_by(Message.created_at)
         ).all()
     redacted = "[redacted: may contain a PIN]"
     assert bodies == ["LOG 0803 123 4567 1500", redacted, redacted, "CANCEL", redacted]
@@ -102,7 +102,7 @@ def test_other_numbers_in_staff_messages_are_kept(bayo, member, db):
     open_session(bayo)
     bayo.send("LOG 0803 123 4567 15000")
     with db.sessions() as session:
-        assert session.scalars(select(WhatsAppMessage.body).where(WhatsAppMessage.body.like("LOG 0803%"))).one() == (
+        assert session.scalars(select(Message.body).where(Message.body.like("LOG 0803%"))).one() == (
             "LOG 0803 123 4567 15000"
         )
 
@@ -111,7 +111,7 @@ def test_a_staff_message_with_too_many_pin_like_numbers_is_kept_out_whole(bayo, 
     open_session(bayo)
     assert "Customer's phone" in bayo.send("LOG 2468 1357 9753 8642").text  # none of them read as anything
     with db.sessions() as session:
-        assert session.scalars(select(WhatsAppMessage.body).where(WhatsAppMessage.body.like("%2468%"))).all() == []
+        assert session.scalars(select(Message.body).where(Message.body.like("%2468%"))).all() == []
 
 
 def test_without_a_session_the_reply_does_not_tell_whether_a_number_was_the_pin(bayo, member):
@@ -242,9 +242,9 @@ def test_handing_over_a_reward_after_the_session_ended_asks_the_pin_and_when_loc
 ADA = {"name": "Ada", "phone": "+2348030000001", "pin": "482916", "role": "owner"}
 
 
-def bayo_row(db) -> VendorUser:
+def bayo_row(db) -> Staff:
     with db.sessions() as session:
-        return session.scalars(select(VendorUser).where(VendorUser.phone_number == BAYO)).one()
+        return session.scalars(select(Staff).where(Staff.phone_number == BAYO)).one()
 
 
 def fingerprinted(db, pin: str) -> bool:
@@ -318,7 +318,7 @@ def test_with_a_fingerprint_finding_the_pin_in_a_message_costs_no_slow_check(bay
     assert bayo.send(f"VERIFY {BAYO_PIN}").text == "Which code? (like RD-7KX4QF)"  # the PIN was found
     assert slow_checks == []
     with db.transaction() as session:
-        session.scalars(select(VendorUser).where(VendorUser.phone_number == BAYO)).one().pin_fingerprint = None
+        session.scalars(select(Staff).where(Staff.phone_number == BAYO)).one().pin_fingerprint = None
     bayo.send("LOG 0803 123 4567 15000")
     assert slow_checks == ["0803", "15000"]  # without one, each digit run that could be the PIN
 
@@ -326,7 +326,7 @@ def test_with_a_fingerprint_finding_the_pin_in_a_message_costs_no_slow_check(bay
 def test_redaction_goes_by_the_fingerprint_not_the_hash(bayo, member, db):
     open_session(bayo)
     with db.transaction() as session:  # a hash of another PIN beside the fingerprint of this one
-        session.scalars(select(VendorUser).where(VendorUser.phone_number == BAYO)).one().pin_hash = hash_pin("640213")
+        session.scalars(select(Staff).where(Staff.phone_number == BAYO)).one().pin_hash = hash_pin("640213")
     assert bayo.send(f"LOG 08031234567 {BAYO_PIN}").text == "Amount spent? (like 15000, 15,000 or 15k)"
     stored = stored_text(db)
     assert BAYO_PIN not in stored and "731,205" not in stored

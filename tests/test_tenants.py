@@ -8,7 +8,7 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
 from bot.services.tenant_file import TenantFileError, parse_tenant_file
-from models import AuditLog, Reward, Tenant, VendorUser
+from models import AuditLog, Reward, Tenant, Staff
 from tests.conftest import EXAMPLE_TENANT, count
 
 
@@ -38,7 +38,7 @@ def test_example_file_creates_the_vendor_and_its_staff(app, db):
         assert [(r.name, r.points_required, r.stock, r.max_per_customer) for r in rewards] == [
             ("Free Zobo drink", 100, None, None), ("Jollof rice plate", 500, 20, 2),
         ]
-        staff = {user.phone_number: user for user in session.scalars(select(VendorUser))}
+        staff = {user.phone_number: user for user in session.scalars(select(Staff))}
     assert set(staff) == {"+2348030000001", "+2348030000002"}  # local 0803... read as Nigerian
     bayo = staff["+2348030000002"]
     assert bayo.pin_hash and "731205" not in bayo.pin_hash
@@ -49,13 +49,13 @@ def test_loading_the_same_file_twice_changes_nothing(app, db):
     load(app, EXAMPLE_TENANT)
     with db.sessions() as session:
         before = session.scalars(select(Tenant)).one().updated_at
-        hashes = set(session.scalars(select(VendorUser.pin_hash)))
+        hashes = set(session.scalars(select(Staff.pin_hash)))
     result = load(app, EXAMPLE_TENANT)
     assert result.exit_code == 0
     assert "already up to date" in result.output
     with db.sessions() as session:
         assert session.scalars(select(Tenant)).one().updated_at == before
-        assert set(session.scalars(select(VendorUser.pin_hash))) == hashes
+        assert set(session.scalars(select(Staff.pin_hash))) == hashes
     assert count(db, AuditLog) == 1
 
 
@@ -68,7 +68,7 @@ def test_a_changed_file_updates_in_place_and_disables_dropped_staff(app, db, tmp
     assert "Updated vendor MAMA" in result.output
     with db.sessions() as session:
         assert session.scalars(select(Tenant.name)).one() == "Mama Put Kitchen Ikeja"
-        bayo = session.scalars(select(VendorUser).where(VendorUser.phone_number == "+2348030000002")).one()
+        bayo = session.scalars(select(Staff).where(Staff.phone_number == "+2348030000002")).one()
         assert bayo.is_active is False
     assert count(db, Tenant) == 1
 
@@ -116,7 +116,7 @@ def test_an_invalid_file_names_the_field_exits_non_zero_and_writes_nothing(app, 
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)  # an answer, never a traceback
     assert f"{field}:" in result.output
     assert count(db, Tenant) == 0
-    assert count(db, VendorUser) == 0
+    assert count(db, Staff) == 0
 
 
 def test_a_file_that_is_not_json_is_refused(app, db, tmp_path):
@@ -177,7 +177,7 @@ def vendor(db) -> Tenant:
 
 def active_staff(db) -> set[str]:
     with db.sessions() as session:
-        return set(session.scalars(select(VendorUser.phone_number).where(VendorUser.is_active)))
+        return set(session.scalars(select(Staff.phone_number).where(Staff.is_active)))
 
 
 GHANA = {"country": "GH", "currency": "GHS", "timezone": "Africa/Accra", "staff": [{"name": "Kofi", "phone": "+233241234567"}]}

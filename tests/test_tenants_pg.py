@@ -7,7 +7,7 @@ import time
 from sqlalchemy import select, text
 
 from bot.services.tenants import load_tenant
-from models import AuditLog, Reward, Tenant, VendorUser
+from models import AuditLog, Reward, Tenant, Staff
 from tests.conftest import PIN_PEPPER, count, tenant_file
 
 
@@ -52,6 +52,6 @@ def test_two_first_loads_of_one_vendor_at_once_both_succeed(app, db):
     first.join(10)
     second.join(10)
     assert outcomes == {"first": "created", "second": []}  # the second found it and had nothing to change
-    assert count(db, Tenant) == 1 and count(db, VendorUser) == 2 and count(db, Reward) == 2
+    assert count(db, Tenant) == 1 and count(db, Staff) == 2 and count(db, Reward) == 2
     with db.sessions() as session:
         assert session.scalars(select(AuditLog.action)).all() == ["tenant.created"]

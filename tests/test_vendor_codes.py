@@ -14,7 +14,7 @@ from bot.codes import ALPHABET
 from bot.messages import say, words_of
 from bot.services.tenants import load_tenant
 from bot.vendor_codes import addressed_code, join_code, without_code
-from models import AuditLog, Customer, PhoneRoute, Purchase, RewardRedemption, Tenant, VendorUser, WhatsAppMessage
+from models import AuditLog, Customer, PhoneRoute, Purchase, RewardRedemption, Tenant, Staff, Message
 from tests.conftest import EXAMPLE_TENANT, PIN_PEPPER, count, tenant_file
 from tests.test_rewards import give_points
 
@@ -160,7 +160,7 @@ def test_staff_of_two_vendors_on_one_number_name_the_one_they_log_at(phone, mama
     with db.sessions() as session:
         assert session.scalars(select(Purchase.tenant_id)).all() == [noodle.id]
         assert session.scalars(select(Customer.phone_number)).all() == [CUSTOMER]  # Bayo joined nothing
-        logged = session.scalars(select(WhatsAppMessage.body).where(WhatsAppMessage.direction == "inbound")).all()
+        logged = session.scalars(select(Message.body).where(Message.direction == "inbound")).all()
     assert "LOG NOODLE 0803 123 4567 15000" in logged  # stored as sent
 
 
@@ -184,7 +184,7 @@ def test_staff_naming_a_vendor_they_do_not_work_for_stay_where_they_are(phone, m
     bayo = phone(BAYO)
     assert bayo.send("LOG CHOP 0803 123 4567 15000").text == PIN_PROMPT
     assert bayo.send(BAYO_PIN).text.startswith("Log ₦15,000")  # at MAMA: CHOP was never chosen
-    assert count(db, Customer) == 0 and count(db, VendorUser, VendorUser.tenant_id == chop.id) == 0
+    assert count(db, Customer) == 0 and count(db, Staff, Staff.tenant_id == chop.id) == 0
 
 
 def test_a_member_stopping_one_vendor_by_name_leaves_the_other_alone(phone, mama, noodle, db):

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from bot.services import voids
 from bot.services.tenants import load_tenant
-from models import Base, Customer, MissionCompletion, PointsLotAllocation, Purchase, Referral, WhatsAppMessage
+from models import Base, Customer, MissionCompletion, PointsLotAllocation, Purchase, Referral, Message
 from tests.conftest import PIN_PEPPER, balance_of, count, run_jobs, tenant_file
 
 BAYO, BAYO_PIN = "+2348030000002", "731205"
@@ -100,8 +100,8 @@ def test_the_customer_and_the_referrer_are_told_what_was_taken_back(bayo, friend
     run_jobs(app)
     with db.sessions() as session:
         bodies = dict(session.execute(
-            select(WhatsAppMessage.to_number, WhatsAppMessage.body)
-            .where(WhatsAppMessage.direction == "outbound", WhatsAppMessage.body.like("%cancelled%"))
+            select(Message.to_number, Message.body)
+            .where(Message.direction == "outbound", Message.body.like("%cancelled%"))
         ).all())
     assert bodies[FRIEND] == (
         "*Mama Put Kitchen* cancelled a purchase of ₦20,000: 420 points were taken back. 1 wheel spin was taken back too. "

@@ -7,7 +7,7 @@ import json
 
 from sqlalchemy import select
 
-from models import Customer, Episode, Show, SmsVoteLog, Vote, VoteBalance, VoteOptOut, WhatsAppMessage
+from models import Customer, Episode, Show, SmsVoteLog, Vote, VoteBalance, VoteOptOut, Message
 from tests.conftest import MAMA_NUMBER, count
 from tests.voting_support import (  # noqa: F401 (fixtures)
     CELLCARD, FAN_LINE, SMART, VIEWER, live, load, log_of, results, show, show_file, votes_for,
@@ -95,7 +95,7 @@ def test_a_vote_to_a_short_code_is_counted_and_a_loyalty_message_still_reaches_t
     assert "Welcome to Mama Put Kitchen rewards!" in join.text
     assert votes_for(app, 1) == 1
     assert count(db, Customer) == 1 and count(db, Customer, Customer.phone_number == VIEWER) == 0
-    assert count(db, WhatsAppMessage, WhatsAppMessage.to_number == MAMA_NUMBER) == 1
+    assert count(db, Message, Message.to_number == MAMA_NUMBER) == 1
     assert count(db, SmsVoteLog) == 1
 
 
@@ -250,7 +250,7 @@ def test_whatsapp_gives_the_free_votes_per_episode(load, phone, live, app, db):
     assert log_of(db, second.sid).reason == "no_free_votes"
     tally = results(app)["contestants"][1]
     assert (tally["votes"], tally["whatsapp"], tally["sms"]) == (1, 1, 0)
-    assert count(db, WhatsAppMessage) == 0  # not a loyalty conversation
+    assert count(db, Message) == 0  # not a loyalty conversation
 
 
 # --- live tallies and results --------------------------------------------------------------

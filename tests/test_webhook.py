@@ -5,7 +5,7 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from bot.app import create_app
-from models import Customer, CustomerPointsBalance, WhatsAppMessage
+from models import Customer, CustomerPointsBalance, Message
 from tests.conftest import AUTH_TOKEN, INBOUND_URL, MAMA_NUMBER, PUBLIC_BASE_URL, count, make_config
 from webhooks.twilio import MAX_BODY_CHARS
 
@@ -14,7 +14,7 @@ def test_missing_signature_is_refused_and_stores_nothing(phone, mama, db):
     me = phone()
     response = me.client.post("/webhooks/twilio/inbound", data=me.form("JOIN MAMA"))
     assert response.status_code == 403
-    assert count(db, WhatsAppMessage) == 0
+    assert count(db, Message) == 0
     assert count(db, Customer) == 0
 
 
@@ -22,7 +22,7 @@ def test_wrong_signature_is_refused_and_stores_nothing(phone, mama, db):
     me = phone()
     response = me.post(me.form("JOIN MAMA"), signature="bm90IGEgcmVhbCBzaWduYXR1cmU=")
     assert response.status_code == 403
-    assert count(db, WhatsAppMessage) == 0
+    assert count(db, Message) == 0
 
 
 def test_signature_over_other_parameters_is_refused(phone, mama, db):
@@ -48,7 +48,7 @@ def test_signature_over_the_url_with_its_port_is_accepted(phone, mama, db):
 def test_a_signature_that_is_not_ascii_is_refused(phone, mama, db):
     me = phone()
     assert me.post(me.form("JOIN MAMA"), signature="sïgnature").status_code == 403
-    assert count(db, WhatsAppMessage) == 0
+    assert count(db, Message) == 0
 
 
 def test_replayed_message_sid_returns_first_reply_and_changes_nothing(phone, mama, db):
@@ -58,7 +58,7 @@ def test_replayed_message_sid_returns_first_reply_and_changes_nothing(phone, mam
     assert first.status == again.status == 200
     assert again.text == first.text
     assert "50 welcome points" in first.text
-    assert count(db, WhatsAppMessage, WhatsAppMessage.message_sid == "SMreplay1") == 1
+    assert count(db, Message, Message.message_sid == "SMreplay1") == 1
     assert count(db, Customer) == 1
     with db.sessions() as session:
         assert session.scalar(select(CustomerPointsBalance.current_balance)) == 50
@@ -77,7 +77,7 @@ def test_sms_messages_are_understood(phone, mama, db):
     sent = me.send("JOIN MAMA")
     assert "Welcome to Mama Put Kitchen rewards!" in sent.text
     with db.sessions() as session:
-        assert session.scalar(select(WhatsAppMessage.channel)) == "sms"
+        assert session.scalar(select(Message.channel)) == "sms"
 
 
 def test_media_only_message_gets_a_friendly_answer(phone, mama):
@@ -104,7 +104,7 @@ def test_very_long_body_is_cut_and_the_customer_told(phone, mama, db):
     assert f"first {MAX_BODY_CHARS:,} characters" in sent.text
     assert "Balance: 50 points" in sent.text
     with db.sessions() as session:
-        bodies = session.scalars(select(WhatsAppMessage.body)).all()
+        bodies = session.scalars(select(Message.body)).all()
     assert max(len(body) for body in bodies) == MAX_BODY_CHARS
 
 
@@ -157,7 +157,7 @@ def test_signature_uses_public_base_url_behind_a_proxy(phone, mama):
 def test_to_number_in_reply_is_the_vendor_number(phone, mama, db):
     phone().send("JOIN MAMA")
     with db.sessions() as session:
-        assert session.scalar(select(WhatsAppMessage.to_number)) == MAMA_NUMBER
+        assert session.scalar(select(Message.to_number)) == MAMA_NUMBER
 
 
 def test_sms_to_a_carrier_short_code_is_answered(phone, mama, db):
@@ -170,5 +170,5 @@ def test_anything_that_looks_like_a_pin_is_stored_redacted_whoever_sends_it(phon
     me.send("JOIN MAMA")
     me.send(" 482916 ")
     with db.sessions() as session:
-        bodies = session.scalars(select(WhatsAppMessage.body).order_by(WhatsAppMessage.created_at)).all()
+        bodies = session.scalars(select(Message.body).order_by(Message.created_at)).all()
     assert bodies == ["JOIN MAMA", "[redacted: may contain a PIN]"]

@@ -10,7 +10,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from bot.messages import Inbound
 from bot.phones import InvalidPhone, from_twilio, to_e164
 from bot.services.delivery import record_receipt
-from models import Customer, WhatsAppMessage
+from models import Customer, Message
 from webhooks.signature import is_signed
 
 # Long enough for any real answer; longer texts are cut and the customer is told.
@@ -18,9 +18,9 @@ MAX_BODY_CHARS = 1000
 # Twilio sends at most 10 media with a message; a larger NumMedia is never looped over.
 MAX_MEDIA = 10
 # Fields are bounded by the columns they are stored in: longer ones are not Twilio's.
-_SID = re.compile(rf"[A-Za-z0-9]{{1,{WhatsAppMessage.__table__.c.message_sid.type.length}}}")
-_SHORT_CODE = re.compile(rf"[A-Za-z0-9]{{1,{WhatsAppMessage.__table__.c.to_number.type.length}}}")
-_MAX_PHONE_CHARS = WhatsAppMessage.__table__.c.from_number.type.length
+_SID = re.compile(rf"[A-Za-z0-9]{{1,{Message.__table__.c.message_sid.type.length}}}")
+_SHORT_CODE = re.compile(rf"[A-Za-z0-9]{{1,{Message.__table__.c.to_number.type.length}}}")
+_MAX_PHONE_CHARS = Message.__table__.c.from_number.type.length
 _MAX_NAME_CHARS = Customer.__table__.c.whatsapp_name.type.length
 
 blueprint = Blueprint("twilio", __name__, url_prefix="/webhooks/twilio")

@@ -5,7 +5,7 @@ import click
 from flask.cli import AppGroup
 
 from api.machinery import scopes as api_scopes
-from bot.cli.common import runtime, vendor_by_code
+from bot.cli.common import runtime, tenant_by_code
 from bot.services.apikeys import create_key, list_keys, revoke_key
 
 
@@ -28,7 +28,7 @@ def apikeys_create(code: str, name: str, scopes: tuple[str, ...]):
         raise click.ClickException("--name must be 1 to 100 characters.")
     rt = runtime()
     with rt.db.transaction() as session:
-        tenant = vendor_by_code(session, code)
+        tenant = tenant_by_code(session, code)
         new = create_key(session, tenant, name.strip(), list(scopes), rt.clock())
     allowed = ", ".join(new.key.scopes) or "everything"
     click.echo(f"API key {new.key.prefix}... for {tenant.vendor_code} ({new.key.name}), scopes: {allowed}.")
@@ -40,15 +40,15 @@ def apikeys_create(code: str, name: str, scopes: tuple[str, ...]):
 @click.option("--tenant", "code", help="Only this vendor's keys.")
 def apikeys_list(code: str | None):
     with runtime().db.sessions() as session:
-        tenant = vendor_by_code(session, code) if code else None
+        tenant = tenant_by_code(session, code) if code else None
         keys = list_keys(session, tenant)
 
     def when(moment):
         return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
 
-    for key, vendor in keys:
+    for key, code in keys:
         state = f"revoked {when(key.revoked_at)}" if key.revoked_at else f"last used {when(key.last_used_at)}"
-        click.echo(f"{vendor:<8} {key.prefix}...  {key.name!r:<24} {','.join(key.scopes) or 'everything':<28} "
+        click.echo(f"{code:<8} {key.prefix}...  {key.name!r:<24} {','.join(key.scopes) or 'everything':<28} "
                    f"created {when(key.created_at)}  {state}")
     if not keys:
         click.echo("No API keys.")
@@ -60,7 +60,7 @@ def apikeys_list(code: str | None):
 def apikeys_revoke(code: str, prefix: str):
     rt = runtime()
     with rt.db.transaction() as session:
-        tenant = vendor_by_code(session, code)
+        tenant = tenant_by_code(session, code)
         revoked = revoke_key(session, tenant, prefix.rstrip("."), rt.clock())
     if not revoked:
         raise click.ClickException(f"{tenant.vendor_code} has no live key starting {prefix}.")

@@ -9,7 +9,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from bot.cli.common import print_table, runtime, vendor_by_code
+from bot.cli.common import print_table, runtime, tenant_by_code
 from bot.money import format_money
 from bot.services import broadcasts as broadcasting
 from bot.services.broadcast_file import BroadcastFileError, Definition, parse as parse_broadcast, tenant_of
@@ -151,7 +151,7 @@ def broadcasts_stats(broadcast_id, as_json: bool):
 @click.option("--tenant", "code", help="Only this vendor.")
 def broadcasts_list(code: str | None):
     with runtime().db.sessions() as session:
-        tenant = vendor_by_code(session, code) if code else None
+        tenant = tenant_by_code(session, code) if code else None
         zones = {t.id: (t.vendor_code, t.timezone) for t in session.scalars(select(Tenant))}
         rows = [[str(b.id), zones[b.tenant_id][0], b.name, b.status, _local(b.send_at, zones[b.tenant_id][1]),
                  b.total_recipients, _local(b.created_at, zones[b.tenant_id][1])]

@@ -14,7 +14,7 @@ def runtime() -> Runtime:
     return current_app.extensions["runtime"]
 
 
-def vendor_by_code(session: Session, code: str) -> Tenant:
+def tenant_by_code(session: Session, code: str) -> Tenant:
     """The vendor with this code (any case); a command naming none stops with a message."""
     tenant = session.scalars(select(Tenant).where(Tenant.vendor_code == code.upper())).one_or_none()
     if tenant is None:

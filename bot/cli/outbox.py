@@ -8,7 +8,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from bot.cli.common import runtime
-from models import WhatsAppMessage
+from models import Message
 from models.base import utcnow
 from workers.outbound import reconcile
 
@@ -24,10 +24,10 @@ def outbox_flush(older_than: int):
     rt = runtime()
     with rt.db.sessions() as session:
         keys = session.execute(
-            select(WhatsAppMessage.tenant_id, WhatsAppMessage.id).where(
-                WhatsAppMessage.direction == "outbound",
-                WhatsAppMessage.status == "queued",
-                WhatsAppMessage.created_at < utcnow() - timedelta(seconds=older_than),
+            select(Message.tenant_id, Message.id).where(
+                Message.direction == "outbound",
+                Message.status == "queued",
+                Message.created_at < utcnow() - timedelta(seconds=older_than),
             )
         ).all()
     rt.deliver([tuple(key) for key in keys])

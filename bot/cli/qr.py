@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from bot.cli.common import runtime, vendor_by_code
+from bot.cli.common import runtime, tenant_by_code
 from bot.qr import FORMATS, PAPER_MM, poster_png, print_poster
 
 
@@ -21,7 +21,7 @@ def qr(code: str, paper: str | None, output: Path | None):
         kind, formats = ("A print poster", " or ".join(FORMATS)) if paper else ("Without --poster, the poster", "png")
         raise click.ClickException(f"{kind} is written as {formats}, not {output.name}.")
     with runtime().db.sessions() as session:
-        tenant = vendor_by_code(session, code)
+        tenant = tenant_by_code(session, code)
         if paper:
             picture = print_poster(tenant, paper.lower(), fmt)
         else:

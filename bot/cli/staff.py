@@ -5,10 +5,10 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from bot.cli.common import runtime, vendor_by_code
+from bot.cli.common import runtime, tenant_by_code
 from bot.phones import InvalidPhone, to_e164
 from bot.services.staff import set_pin
-from models import VendorUser
+from models import Staff
 
 
 @click.group(cls=AppGroup, help="Vendors' staff.")
@@ -22,13 +22,13 @@ def staff():
 @click.password_option("--pin", prompt="New PIN", help="Prompted for; 4 to 8 digits.")
 def staff_pin(code: str, phone: str, pin: str):
     with runtime().db.transaction() as session:
-        tenant = vendor_by_code(session, code)
+        tenant = tenant_by_code(session, code)
         try:
             phone = to_e164(phone, tenant.country)
         except InvalidPhone:
             raise click.ClickException(f"{phone} is not a phone number in {tenant.country}.") from None
         user = session.scalars(
-            select(VendorUser).where(VendorUser.tenant_id == tenant.id, VendorUser.phone_number == phone)
+            select(Staff).where(Staff.tenant_id == tenant.id, Staff.phone_number == phone)
         ).one_or_none()
         if user is None:
             raise click.ClickException(f"{phone} is not on {tenant.vendor_code}'s staff.")

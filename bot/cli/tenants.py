@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from bot.cli.common import echo_loaded, runtime, vendor_by_code
+from bot.cli.common import echo_loaded, runtime, tenant_by_code
 from bot.services.tenant_file import TenantFileError, parse_tenant_file
 from bot.services.tenants import ReloadRefused, export_tenant, load_tenant
 
@@ -56,7 +56,7 @@ def _lines(error: TenantFileError) -> str:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="JSON file (default code.json).")
 def tenants_export(code: str, output: Path | None):
     with runtime().db.sessions() as session:
-        tenant = vendor_by_code(session, code)
+        tenant = tenant_by_code(session, code)
         exported = export_tenant(session, tenant)
     output = output or Path(f"{tenant.vendor_code.lower()}.json")
     output.write_text(json.dumps(exported, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

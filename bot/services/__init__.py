@@ -14,7 +14,7 @@ from bot.services.dashboard_login import DashboardLoginService
 from bot.services.leaderboard import LeaderboardService
 from bot.services.missions import MissionService
 from bot.services.points import PointsService
-from bot.services.programs import ProgramService
+from bot.services.memberships import MembershipService
 from bot.services.purchases import PurchaseService
 from bot.services.referrals import ReferralService
 from bot.services.rewards import RewardService
@@ -25,7 +25,7 @@ from bot.services.wheel import WheelService
 
 
 @dataclass(frozen=True)
-class VendorView:
+class TenantView:
     code: str
     name: str
     greeting: str | Msg
@@ -34,14 +34,14 @@ class VendorView:
 class Services:
     def __init__(self, ctx: Context):
         self.ctx = ctx
-        self.vendor = VendorView(
+        self.tenant = TenantView(
             code=ctx.tenant.vendor_code,
             name=ctx.tenant.name,
             greeting=greeting(ctx.tenant),
         )
         self.customers = CustomerService(ctx)
         self.points = PointsService(ctx)
-        self.programs = ProgramService(ctx)
+        self.memberships = MembershipService(ctx)
         self.staff = StaffService(ctx)
         self.team = TeamService(ctx)
         self.pins = PinChoice()

@@ -21,7 +21,7 @@ from bot.messages import say
 from bot.services.broadcast_file import REWARD_VARIABLES, Definition, variables_in
 from bot.services.delivery import REACHED, WINDOW, marketing_counts, max_marketing_per_week, unreachable_now
 from bot.services.rewards import catalog
-from models import Customer, CustomerPointsBalance, Purchase, Reward, Tenant, WhatsAppMessage
+from models import Customer, CustomerPointsBalance, Purchase, Reward, Tenant, Message
 
 REPLY_HOURS = 72
 SUPPRESSIONS = ("opted_out", "frequency_cap", "outside_window", "unreachable")  # checked in this order
@@ -31,7 +31,7 @@ def audience(tenant: Tenant, definition: Definition, now: datetime):
     """SELECT customer_id, reason: the members the segment matches; `reason` is the first
     suppression that applies (SUPPRESSIONS), NULL for a recipient."""
     balance = func.coalesce(CustomerPointsBalance.current_balance, 0)
-    recent = marketing_counts(now, WhatsAppMessage.tenant_id == tenant.id).subquery()
+    recent = marketing_counts(now, Message.tenant_id == tenant.id).subquery()
     reasons = [
         (not_(Customer.opted_in), "opted_out"),
         (func.coalesce(recent.c.pushes, 0) >= max_marketing_per_week(tenant), "frequency_cap"),
@@ -90,12 +90,12 @@ def _segment(tenant: Tenant, definition: Definition, balance, now: datetime) -> 
 def _last_inbound(tenant_id: uuid.UUID):
     """customer_id, last_whatsapp, last_sms: when each member last wrote on each channel."""
     def last(channel: str):
-        return func.max(case((WhatsAppMessage.channel == channel, WhatsAppMessage.created_at)))
+        return func.max(case((Message.channel == channel, Message.created_at)))
 
     return (
-        select(WhatsAppMessage.customer_id, last("whatsapp").label("last_whatsapp"), last("sms").label("last_sms"))
-        .where(WhatsAppMessage.tenant_id == tenant_id, WhatsAppMessage.direction == "inbound")
-        .group_by(WhatsAppMessage.customer_id)
+        select(Message.customer_id, last("whatsapp").label("last_whatsapp"), last("sms").label("last_sms"))
+        .where(Message.tenant_id == tenant_id, Message.direction == "inbound")
+        .group_by(Message.customer_id)
         .subquery()
     )
 
@@ -115,14 +115,14 @@ def _outside_window(tenant: Tenant, channels, now: datetime):
 
 
 def pushes_of(tenant_id: uuid.UUID, broadcast_id: uuid.UUID, *where):
-    return select(WhatsAppMessage.customer_id).where(
-        WhatsAppMessage.tenant_id == tenant_id, WhatsAppMessage.broadcast_id == broadcast_id, *where)
+    return select(Message.customer_id).where(
+        Message.tenant_id == tenant_id, Message.broadcast_id == broadcast_id, *where)
 
 
 def within(tenant_id: uuid.UUID, broadcast_id: uuid.UUID, customer_id, moment, hours: int):
     """SQL: the customer was sent a push of the broadcast (Twilio took it) at most `hours`
     before `moment` (a reply, an opt-out, a purchase)."""
-    pushed = WhatsAppMessage.__table__.alias("pushed")
+    pushed = Message.__table__.alias("pushed")
     return exists().where(
         pushed.c.tenant_id == tenant_id, pushed.c.broadcast_id == broadcast_id, pushed.c.customer_id == customer_id,
         pushed.c.status.in_(REACHED), moment >= pushed.c.sent_at, moment < later(pushed.c.sent_at, hours))
@@ -131,18 +131,18 @@ def within(tenant_id: uuid.UUID, broadcast_id: uuid.UUID, customer_id, moment, h
 def replied(tenant_id: uuid.UUID, broadcast_id: uuid.UUID, since: datetime | None = None):
     """The recipients who wrote to the vendor within REPLY_HOURS of their push (`since`, its
     launch, spares reading the messages from before)."""
-    return select(WhatsAppMessage.customer_id).where(
-        WhatsAppMessage.tenant_id == tenant_id, WhatsAppMessage.direction == "inbound",
-        *([WhatsAppMessage.created_at >= since] if since else []),
-        within(tenant_id, broadcast_id, WhatsAppMessage.customer_id, WhatsAppMessage.created_at, REPLY_HOURS))
+    return select(Message.customer_id).where(
+        Message.tenant_id == tenant_id, Message.direction == "inbound",
+        *([Message.created_at >= since] if since else []),
+        within(tenant_id, broadcast_id, Message.customer_id, Message.created_at, REPLY_HOURS))
 
 
 def _retargeted(tenant_id: uuid.UUID, broadcast_id: uuid.UUID, retarget: str):
     """Recipients the earlier broadcast reached (Twilio took it) who did not read it, or did not
     reply within REPLY_HOURS."""
-    reached = pushes_of(tenant_id, broadcast_id, WhatsAppMessage.status.in_(REACHED))
+    reached = pushes_of(tenant_id, broadcast_id, Message.status.in_(REACHED))
     if retarget == "not_read":
-        done = pushes_of(tenant_id, broadcast_id, WhatsAppMessage.status == "read")
+        done = pushes_of(tenant_id, broadcast_id, Message.status == "read")
     else:
         done = replied(tenant_id, broadcast_id)
     return reached.except_(done)

@@ -16,7 +16,7 @@ from bot.phones import InvalidPhone, to_e164
 from bot.services import metrics
 from bot.services.context import Context
 from bot.services.metrics_range import daily_metrics
-from models import AuditLog, Customer, CustomerPointsBalance, Purchase, Reward, VendorUser
+from models import AuditLog, Customer, CustomerPointsBalance, Purchase, Reward, Staff
 
 CHART_DAYS = 30
 AUDIT_PAGE = 50
@@ -117,8 +117,8 @@ class BackOfficeService:
         """The chosen customer's last purchases, newest first."""
         customer = self.ctx.require_customer()
         rows = self.ctx.session.execute(
-            select(Purchase, VendorUser.full_name)
-            .outerjoin(VendorUser, (VendorUser.tenant_id == Purchase.tenant_id) & (VendorUser.id == Purchase.logged_by_user_id))
+            select(Purchase, Staff.full_name)
+            .outerjoin(Staff, (Staff.tenant_id == Purchase.tenant_id) & (Staff.id == Purchase.logged_by_user_id))
             .where(Purchase.tenant_id == customer.tenant_id, Purchase.customer_id == customer.id)
             .order_by(Purchase.created_at.desc())
             .limit(limit)
@@ -139,7 +139,7 @@ class BackOfficeService:
 
     def audit_log(self, page: int = 1) -> tuple[list[AuditLine], bool]:
         """A page of the audit log, newest first, and whether there is an older page."""
-        staff, customer = aliased(VendorUser), aliased(Customer)
+        staff, customer = aliased(Staff), aliased(Customer)
         tenant_id = self.ctx.tenant.id
         rows = self.ctx.session.execute(
             select(AuditLog, staff.full_name, customer.phone_number)

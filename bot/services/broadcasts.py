@@ -40,7 +40,7 @@ from bot.services.context import Actor, Context
 from bot.services.delivery import REACHED
 from bot.services.pages import Page
 from models import (
-    Broadcast, BroadcastRecipient, Customer, Purchase, RewardRedemption, Tenant, WhatsAppMessage,
+    Broadcast, BroadcastRecipient, Customer, Purchase, RewardRedemption, Tenant, Message,
 )
 from models.base import UTCDateTime
 
@@ -234,8 +234,8 @@ def resume(session: Session, tenant: Tenant, broadcast_id: uuid.UUID, now: datet
     if not _move(session, broadcast, "resumed", now, actor, pause_reason=None, resumed_at=now):
         raise BroadcastError(f"Broadcast {broadcast.name!r} is {broadcast.status}: only a paused one can be resumed.")
     session.execute(
-        update(WhatsAppMessage)
-        .where(*_pushes(broadcast), WhatsAppMessage.status == "queued", WhatsAppMessage.not_before == HELD)
+        update(Message)
+        .where(*_pushes(broadcast), Message.status == "queued", Message.not_before == HELD)
         .values(not_before=None)  # the runner hands them to the workers (outside quiet hours)
         .execution_options(synchronize_session=False)
     )
@@ -250,7 +250,7 @@ def cancel(session: Session, tenant: Tenant, broadcast_id: uuid.UUID, now: datet
     if not _move(session, broadcast, "cancelled", now, actor, cancelled_at=now, runner=None, runner_until=None):
         raise BroadcastError(f"Broadcast {broadcast.name!r} is already {broadcast.status}.")
     session.execute(
-        update(WhatsAppMessage).where(*_pushes(broadcast), WhatsAppMessage.status == "queued")
+        update(Message).where(*_pushes(broadcast), Message.status == "queued")
         .values(status="skipped", error_code="cancelled", error_message="the broadcast was cancelled",
                 not_before=None, enqueued_at=None)
         .execution_options(synchronize_session=False)
@@ -287,7 +287,7 @@ def _by(actor: Actor | None) -> dict:
 
 
 def _pushes(broadcast: Broadcast) -> tuple:
-    return WhatsAppMessage.tenant_id == broadcast.tenant_id, WhatsAppMessage.broadcast_id == broadcast.id
+    return Message.tenant_id == broadcast.tenant_id, Message.broadcast_id == broadcast.id
 
 
 def _recipients(broadcast: Broadcast) -> tuple:
@@ -303,9 +303,9 @@ def _hold(session: Session, broadcast: Broadcast, until: datetime) -> None:
     """Queued pushes wait until then (the delivery engine claims none before); the runner hands
     them to the workers again when they are due."""
     session.execute(
-        update(WhatsAppMessage)
-        .where(*_pushes(broadcast), WhatsAppMessage.status == "queued",
-               or_(WhatsAppMessage.not_before.is_(None), WhatsAppMessage.not_before < until))
+        update(Message)
+        .where(*_pushes(broadcast), Message.status == "queued",
+               or_(Message.not_before.is_(None), Message.not_before < until))
         .values(not_before=until, enqueued_at=None)
         .execution_options(synchronize_session=False)
     )
@@ -396,10 +396,10 @@ def _failure_reason(session: Session, broadcast: Broadcast) -> str | None:
     """Why to pause: more than FAILURE_LIMIT of the last FAILURE_WINDOW answered sends (since
     the launch or the last resume) failed; the reason names the commonest error codes."""
     answered = session.execute(
-        select(WhatsAppMessage.status, WhatsAppMessage.error_code)
-        .where(*_pushes(broadcast), WhatsAppMessage.status.in_(ANSWERED),
-               WhatsAppMessage.created_at >= (broadcast.resumed_at or broadcast.launched_at))
-        .order_by(WhatsAppMessage.created_at.desc())
+        select(Message.status, Message.error_code)
+        .where(*_pushes(broadcast), Message.status.in_(ANSWERED),
+               Message.created_at >= (broadcast.resumed_at or broadcast.launched_at))
+        .order_by(Message.created_at.desc())
         .limit(FAILURE_WINDOW)
     ).all()
     failed = Counter(code or "no code" for status, code in answered if status in FAILED)
@@ -426,7 +426,7 @@ def quiet_until(quiet_hours: list | None, zone: ZoneInfo, now: datetime) -> date
 
 def _due_again(session: Session, broadcast: Broadcast, now: datetime) -> list[MessageKey]:
     """Queued pushes that were held (paused, quiet hours) and are due now: handed over again."""
-    table = WhatsAppMessage.__table__
+    table = Message.__table__
     rows = session.execute(
         update(table)
         .where(table.c.tenant_id == broadcast.tenant_id, table.c.broadcast_id == broadcast.id,
@@ -440,10 +440,10 @@ def _due_again(session: Session, broadcast: Broadcast, now: datetime) -> list[Me
 
 def _in_flight(session: Session, broadcast: Broadcast, now: datetime) -> dict[str, int]:
     """The broadcast's pushes not answered yet: due, deferred (not before a later time), sending."""
-    kind = case((WhatsAppMessage.status == "sending", "sending"), (WhatsAppMessage.not_before > now, "deferred"),
+    kind = case((Message.status == "sending", "sending"), (Message.not_before > now, "deferred"),
                 else_="due")
     counts = dict(session.execute(
-        select(kind, func.count()).where(*_pushes(broadcast), WhatsAppMessage.status.in_(IN_PROGRESS)).group_by(kind)
+        select(kind, func.count()).where(*_pushes(broadcast), Message.status.in_(IN_PROGRESS)).group_by(kind)
     ).all())
     return {name: counts.get(name, 0) for name in ("due", "deferred", "sending")}
 
@@ -544,9 +544,9 @@ def stats(session: Session, tenant: Tenant, broadcast_id: uuid.UUID) -> Stats:
 
 
 def _latest_pushes(session: Session, broadcast: Broadcast) -> list[tuple[str, str | None, int]]:
-    rank = func.row_number().over(partition_by=WhatsAppMessage.customer_id,
-                                  order_by=(WhatsAppMessage.created_at.desc(), WhatsAppMessage.id.desc()))
-    latest = select(WhatsAppMessage.status, WhatsAppMessage.error_code, rank.label("rank")).where(*_pushes(broadcast)).subquery()
+    rank = func.row_number().over(partition_by=Message.customer_id,
+                                  order_by=(Message.created_at.desc(), Message.id.desc()))
+    latest = select(Message.status, Message.error_code, rank.label("rank")).where(*_pushes(broadcast)).subquery()
     return session.execute(
         select(latest.c.status, latest.c.error_code, func.count()).where(latest.c.rank == 1)
         .group_by(latest.c.status, latest.c.error_code)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.db import ROW_LOCK
 from bot.limits import UNLIMITED, PhoneLimits, Unlimited
-from models import Customer, Tenant, VendorUser
+from models import Customer, Tenant, Staff
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Context:
     pin_pepper: str  # keys the staff PINs' fingerprints (Config.pin_pepper)
     site: str = ""  # the address the world reaches us at (Config.public_base_url), for links the bot writes
     customer: Customer | None = None
-    staff: VendorUser | None = None  # when the phone is on this vendor's staff
+    staff: Staff | None = None  # when the phone is on this vendor's staff
     api_key_id: uuid.UUID | None = None  # when the vendor's API key acts (no phone then)
     limits: PhoneLimits | Unlimited = UNLIMITED  # the phone's rate limits, for the message being answered
     # False while the customer row was only read (a staff sender's own membership): it is

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot.services import audit
 from bot.services.context import Context
-from models import DashboardLink, DashboardSession, Tenant, VendorUser
+from models import DashboardLink, DashboardSession, Tenant, Staff
 
 LINK_VALID = timedelta(minutes=10)
 SESSION_VALID = timedelta(hours=8)
@@ -59,14 +59,14 @@ class Owner:
     """Who a dashboard session acts as."""
 
     tenant: Tenant
-    user: VendorUser
+    user: Staff
 
 
 def link_status(session: Session, token: str, now: datetime) -> str:
     """What opening the link would find, without using it (a link preview must not spend it)."""
     found = session.execute(
-        select(DashboardLink, VendorUser, Tenant)
-        .join(VendorUser, (VendorUser.tenant_id == DashboardLink.tenant_id) & (VendorUser.id == DashboardLink.vendor_user_id))
+        select(DashboardLink, Staff, Tenant)
+        .join(Staff, (Staff.tenant_id == DashboardLink.tenant_id) & (Staff.id == DashboardLink.vendor_user_id))
         .join(Tenant, Tenant.id == DashboardLink.tenant_id)
         .where(DashboardLink.token_hash == _hash(token))
     ).one_or_none()
@@ -94,7 +94,7 @@ def open_link(session: Session, token: str, now: datetime) -> tuple[str, str | N
     if spent.rowcount != 1:  # the other browser won
         return USED, None
     link = session.scalars(select(DashboardLink).where(DashboardLink.token_hash == _hash(token))).one()
-    owner = session.get(VendorUser, (link.tenant_id, link.vendor_user_id))
+    owner = session.get(Staff, (link.tenant_id, link.vendor_user_id))
     session_token = _new_token()
     session.add(DashboardSession(
         tenant_id=link.tenant_id, vendor_user_id=owner.id, token_hash=_hash(session_token),
@@ -108,9 +108,9 @@ def find_owner(session: Session, session_token: str, now: datetime) -> Owner | N
     """The owner a browser session acts as; None once it ended, expired, or its owner is no
     longer an active owner of an active vendor."""
     found = session.execute(
-        select(VendorUser, Tenant)
-        .join(DashboardSession, (DashboardSession.tenant_id == VendorUser.tenant_id) & (DashboardSession.vendor_user_id == VendorUser.id))
-        .join(Tenant, Tenant.id == VendorUser.tenant_id)
+        select(Staff, Tenant)
+        .join(DashboardSession, (DashboardSession.tenant_id == Staff.tenant_id) & (DashboardSession.vendor_user_id == Staff.id))
+        .join(Tenant, Tenant.id == Staff.tenant_id)
         .where(
             DashboardSession.token_hash == _hash(session_token),
             DashboardSession.ended_at.is_(None),
@@ -119,7 +119,7 @@ def find_owner(session: Session, session_token: str, now: datetime) -> Owner | N
     ).one_or_none()
     if found is None or not _may_sign_in(*found):
         return None
-    return Owner(tenant=found.Tenant, user=found.VendorUser)
+    return Owner(tenant=found.Tenant, user=found.Staff)
 
 
 def end_session(session: Session, session_token: str, now: datetime) -> None:
@@ -130,14 +130,14 @@ def end_session(session: Session, session_token: str, now: datetime) -> None:
     if ended is None:
         return
     ended.ended_at = now
-    _audit(session, session.get(VendorUser, (ended.tenant_id, ended.vendor_user_id)), "dashboard.signed_out")
+    _audit(session, session.get(Staff, (ended.tenant_id, ended.vendor_user_id)), "dashboard.signed_out")
 
 
-def _may_sign_in(user: VendorUser, tenant: Tenant) -> bool:
+def _may_sign_in(user: Staff, tenant: Tenant) -> bool:
     return user.is_active and user.role == "owner" and tenant.is_active
 
 
-def _audit(session: Session, user: VendorUser, action: str) -> None:
+def _audit(session: Session, user: Staff, action: str) -> None:
     audit.record(
         session, user.tenant_id, action, actor_type="vendor_user", actor_id=user.id,
         entity_type="vendor_user", entity_id=user.id,

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.outbound import MARKETING, TRANSACTIONAL, MessageKey, insert_rows, template_for
 from bot.services import audit
-from models import Customer, Tenant, WhatsAppMessage
+from models import Customer, Tenant, Message
 from models.base import new_id
 
 WINDOW = timedelta(hours=24)  # WhatsApp's customer service window after their last message
@@ -117,7 +117,7 @@ def claim(session: Session, keys: list[MessageKey], now: datetime, lease: timede
     each: its channel and numbers, free text or template, or a skip with its reason (recorded
     here). Returns the sends, the skips and the lease."""
     lease_until = now + lease
-    table = WhatsAppMessage.__table__
+    table = Message.__table__
     claimed = session.execute(
         update(table)
         .where(
@@ -164,10 +164,10 @@ def marketing_counts(now: datetime, *where):
     """SQL: tenant_id, customer_id, pushes: each customer's marketing pushes of any kind that
     Twilio took within the cap's period (the engine's cap at each claim, a broadcast's preview)."""
     return (
-        select(WhatsAppMessage.tenant_id, WhatsAppMessage.customer_id, func.count().label("pushes"))
-        .where(WhatsAppMessage.category == MARKETING, WhatsAppMessage.status.in_(REACHED),
-               WhatsAppMessage.created_at > now - CAP_PERIOD, *where)
-        .group_by(WhatsAppMessage.tenant_id, WhatsAppMessage.customer_id)
+        select(Message.tenant_id, Message.customer_id, func.count().label("pushes"))
+        .where(Message.category == MARKETING, Message.status.in_(REACHED),
+               Message.created_at > now - CAP_PERIOD, *where)
+        .group_by(Message.tenant_id, Message.customer_id)
     )
 
 
@@ -184,12 +184,12 @@ def _customer_facts(session: Session, claimed, now: datetime) -> dict[tuple, _Fa
         facts[(tenant_id, customer_id)] = _Facts(opted_in, bool(unreachable))
     latest: dict[tuple, datetime] = {}
     for tenant_id, customer_id, channel, last_at in session.execute(
-        select(WhatsAppMessage.tenant_id, WhatsAppMessage.customer_id, WhatsAppMessage.channel, func.max(WhatsAppMessage.created_at))
+        select(Message.tenant_id, Message.customer_id, Message.channel, func.max(Message.created_at))
         .where(
-            WhatsAppMessage.tenant_id.in_(tenant_ids), WhatsAppMessage.customer_id.in_(customer_ids),
-            WhatsAppMessage.direction == "inbound",
+            Message.tenant_id.in_(tenant_ids), Message.customer_id.in_(customer_ids),
+            Message.direction == "inbound",
         )
-        .group_by(WhatsAppMessage.tenant_id, WhatsAppMessage.customer_id, WhatsAppMessage.channel)
+        .group_by(Message.tenant_id, Message.customer_id, Message.channel)
     ):
         fact = facts.setdefault((tenant_id, customer_id), _Facts())
         if channel == "whatsapp":
@@ -199,7 +199,7 @@ def _customer_facts(session: Session, claimed, now: datetime) -> dict[tuple, _Fa
             fact.last_channel = channel
     if any(row.category == MARKETING for row in claimed):
         for tenant_id, customer_id, sent in session.execute(marketing_counts(
-            now, WhatsAppMessage.tenant_id.in_(tenant_ids), WhatsAppMessage.customer_id.in_(customer_ids),
+            now, Message.tenant_id.in_(tenant_ids), Message.customer_id.in_(customer_ids),
         )):
             facts.setdefault((tenant_id, customer_id), _Facts()).marketing_this_week = sent
     return facts
@@ -260,7 +260,7 @@ def store_plans(session: Session, sends: list[Send]) -> None:
     """What a send goes out as is stored before it goes, so that a lookup after a crash finds it."""
     if sends:
         session.execute(
-            update(WhatsAppMessage.__table__).where(*_KEY).values(
+            update(Message.__table__).where(*_KEY).values(
                 channel=bindparam("p_channel"), from_number=bindparam("p_from"), content_sid=bindparam("p_content")),
             [{**_key_params(send.key), "p_channel": send.channel, "p_from": send.from_number, "p_content": send.content_sid}
              for send in sends],
@@ -270,14 +270,14 @@ def store_plans(session: Session, sends: list[Send]) -> None:
 def _store_skips(session: Session, skips: list[Skip]) -> None:
     if skips:
         session.execute(
-            update(WhatsAppMessage.__table__).where(*_KEY).values(
+            update(Message.__table__).where(*_KEY).values(
                 status="skipped", lease_until=None, error_code=bindparam("p_code"), error_message=bindparam("p_text")),
             [{**_key_params(skip.key), "p_code": skip.reason, "p_text": skip.text} for skip in skips],
         )
 
 
-_KEY = (WhatsAppMessage.__table__.c.tenant_id == bindparam("k_tenant"), WhatsAppMessage.__table__.c.id == bindparam("k_id"))
-_FENCE = (*_KEY, WhatsAppMessage.__table__.c.status == "sending", WhatsAppMessage.__table__.c.attempts == bindparam("k_attempts"))
+_KEY = (Message.__table__.c.tenant_id == bindparam("k_tenant"), Message.__table__.c.id == bindparam("k_id"))
+_FENCE = (*_KEY, Message.__table__.c.status == "sending", Message.__table__.c.attempts == bindparam("k_attempts"))
 
 
 def _key_params(key: MessageKey, attempts: int | None = None) -> dict:
@@ -289,7 +289,7 @@ def _key_params(key: MessageKey, attempts: int | None = None) -> dict:
 
 def renew(session: Session, sends: list[Send], lease_until: datetime, new_lease_until: datetime) -> set[MessageKey]:
     """Extend a claim still held (its lease unchanged); returns the keys still held."""
-    table = WhatsAppMessage.__table__
+    table = Message.__table__
     held = session.execute(
         update(table)
         .where(
@@ -308,7 +308,7 @@ def withdraw_opted_out(session: Session, sends: list[Send]) -> set[MessageKey]:
     marketing = [send for send in sends if send.category == MARKETING]
     if not marketing:
         return set()
-    table = WhatsAppMessage.__table__
+    table = Message.__table__
     opted_out = select(Customer.id).where(
         Customer.tenant_id == table.c.tenant_id, Customer.id == table.c.customer_id, Customer.opted_in.is_(False))
     withdrawn = session.execute(
@@ -332,7 +332,7 @@ def record(session: Session, results: list[tuple[Send, Answer | None]], now: dat
     by_action: dict[Action | None, list[tuple[Send, Answer | None]]] = {}
     for send, answer in results:
         by_action.setdefault(decide(answer) if answer else None, []).append((send, answer))
-    table = WhatsAppMessage.__table__
+    table = Message.__table__
     for action, items in by_action.items():
         error = {"error_code": bindparam("p_code"), "error_message": bindparam("p_text")}
         session.execute(
@@ -369,7 +369,7 @@ def _answer_params(answer: Answer | None) -> dict:
 
 def _mark_customer(session: Session, key: MessageKey, action: Action, code: str | None, now: datetime) -> None:
     """Twilio said the number cannot get messages, or that the customer opted out."""
-    customer_id = session.scalar(select(WhatsAppMessage.customer_id).where(*_by_key(key)))
+    customer_id = session.scalar(select(Message.customer_id).where(*_by_key(key)))
     where = (Customer.tenant_id == key[0], Customer.id == customer_id)
     if action is Action.UNREACHABLE:
         session.execute(update(Customer).where(*where).values(unreachable_at=now, unreachable_code=code))
@@ -382,7 +382,7 @@ def _mark_customer(session: Session, key: MessageKey, action: Action, code: str 
 
 
 def _by_key(key: MessageKey):
-    return WhatsAppMessage.tenant_id == key[0], WhatsAppMessage.id == key[1]
+    return Message.tenant_id == key[0], Message.id == key[1]
 
 
 # Delivery receipts (Twilio's status callbacks)
@@ -405,9 +405,9 @@ def record_receipt(
     that beats the worker's write of the SID still finds it), else by SID. A failure's code
     goes through ANSWERS: a resend as template or a deferred resend is a new queued row, in
     `outbox`. Returns whether the row changed."""
-    where = _by_key(key) if key else (WhatsAppMessage.message_sid == sid,)
+    where = _by_key(key) if key else (Message.message_sid == sid,)
     message = session.scalars(
-        select(WhatsAppMessage).where(*where, WhatsAppMessage.direction == "outbound").with_for_update()
+        select(Message).where(*where, Message.direction == "outbound").with_for_update()
     ).one_or_none()
     new = _RECEIPT_STATUS.get(status)
     if message is None or new is None:
@@ -435,7 +435,7 @@ def _moves_forward(current: str, new: str) -> bool:
 
 
 def _follow_failure(
-    session: Session, outbox: list[MessageKey], message: WhatsAppMessage, status: str, code: str, now: datetime,
+    session: Session, outbox: list[MessageKey], message: Message, status: str, code: str, now: datetime,
 ) -> str:
     """What a failure receipt's code asks for; returns the status the row ends in."""
     action = ANSWERS.get(code, Action.FAILED)
@@ -453,7 +453,7 @@ def _follow_failure(
     return status
 
 
-def _resend(session: Session, outbox: list[MessageKey], message: WhatsAppMessage, now: datetime, *,
+def _resend(session: Session, outbox: list[MessageKey], message: Message, now: datetime, *,
             content_sid: str | None = None, not_before: datetime | None = None) -> None:
     row = {
         column: getattr(message, column)
@@ -487,14 +487,14 @@ def take_expired_claims(session: Session, now: datetime, lease: timedelta, limit
     """`sending` rows whose lease ran out, each leased again to this reconciler so that another
     one running at the same time leaves it alone."""
     keys = session.execute(
-        select(WhatsAppMessage.tenant_id, WhatsAppMessage.id)
-        .where(WhatsAppMessage.status == "sending", WhatsAppMessage.lease_until < now)
+        select(Message.tenant_id, Message.id)
+        .where(Message.status == "sending", Message.lease_until < now)
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
     if not keys:
         return []
-    table = WhatsAppMessage.__table__
+    table = Message.__table__
     rows = session.execute(
         update(table)
         .where(table.c.tenant_id.in_({k.tenant_id for k in keys}), table.c.id.in_([k.id for k in keys]),
@@ -510,17 +510,17 @@ def known_sids(session: Session, lookup: Lookup) -> set[str]:
     """The SIDs already recorded for messages to this number since this one was written: a
     lookup must not take one of them for this message."""
     return set(session.scalars(
-        select(WhatsAppMessage.message_sid).where(
-            WhatsAppMessage.tenant_id == lookup.key[0], WhatsAppMessage.to_number == lookup.to_number,
-            WhatsAppMessage.direction == "outbound", WhatsAppMessage.message_sid.is_not(None),
-            WhatsAppMessage.created_at >= lookup.created_at - timedelta(days=1),
+        select(Message.message_sid).where(
+            Message.tenant_id == lookup.key[0], Message.to_number == lookup.to_number,
+            Message.direction == "outbound", Message.message_sid.is_not(None),
+            Message.created_at >= lookup.created_at - timedelta(days=1),
         )
     ))
 
 
 def settle(session: Session, lookup: Lookup, sid: str | None, now: datetime) -> bool:
     """Found at Twilio: sent, with its SID. Not found: queued again (True: hand it to a worker)."""
-    table = WhatsAppMessage.__table__
+    table = Message.__table__
     if sid:
         session.execute(update(table).where(*_FENCE).values(status="sent", message_sid=sid, sent_at=now, lease_until=None),
                         _key_params(lookup.key, lookup.attempts))
@@ -534,7 +534,7 @@ def settle(session: Session, lookup: Lookup, sid: str | None, now: datetime) -> 
 def requeue_waiting(session: Session, now: datetime, lease: timedelta) -> list[MessageKey]:
     """Queued rows that are due and were handed to the job queue longer than a lease ago (or
     never: deferred, or the queue was down): marked handed over now, to hand again."""
-    table = WhatsAppMessage.__table__
+    table = Message.__table__
     rows = session.execute(
         update(table)
         .where(

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.db import insert_on_conflict
 from models import (
-    Customer, DailyMetrics, PointsTransaction, Purchase, RewardRedemption, SpinHistory, Tenant, WhatsAppMessage,
+    Customer, DailyMetrics, PointsTransaction, Purchase, RewardRedemption, SpinHistory, Tenant, Message,
 )
 
 FIGURES = (
@@ -67,8 +67,8 @@ def _figures(session: Session, day: Day) -> dict:
 
     completed = (*during(Purchase), Purchase.status == "completed")
     active = union(
-        select(WhatsAppMessage.customer_id).where(*during(WhatsAppMessage), WhatsAppMessage.direction == "inbound",
-                                                  WhatsAppMessage.customer_id.is_not(None)),
+        select(Message.customer_id).where(*during(Message), Message.direction == "inbound",
+                                                  Message.customer_id.is_not(None)),
         select(Purchase.customer_id).where(*completed),
     ).subquery()
     points = dict(session.execute(
@@ -76,8 +76,8 @@ def _figures(session: Session, day: Day) -> dict:
         .where(*during(PointsTransaction)).group_by(PointsTransaction.transaction_type)
     ).all())
     messages = session.execute(
-        select(WhatsAppMessage.direction, WhatsAppMessage.status, func.count())
-        .where(*during(WhatsAppMessage)).group_by(WhatsAppMessage.direction, WhatsAppMessage.status)
+        select(Message.direction, Message.status, func.count())
+        .where(*during(Message)).group_by(Message.direction, Message.status)
     ).all()
     out = {status: n for direction, status, n in messages if direction == "outbound"}
     return {

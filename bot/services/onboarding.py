@@ -31,7 +31,7 @@ from bot.services.customers import route_phone
 from bot.services.staff import PinChoice
 from bot.services.tenant_file import BUSINESS_TYPES, RewardSchema, TenantFileSchema, parse_tenant_file
 from bot.services.tenants import ReloadRefused, load_tenant
-from models import PlatformMessage, Tenant, VendorInvitation
+from models import PlatformMessage, Tenant, SetupInvitation
 
 INVITATION_VALID = timedelta(days=7)
 # An unfinished setup continues where it stopped for this long after its last answer.
@@ -71,24 +71,24 @@ def invite(session: Session, phone: str, country: str | None, platform_number: s
     except InvalidPhone:
         raise InviteError(f"not a phone number{f' in {country}' if country else ''}: {phone}") from None
     session.execute(
-        update(VendorInvitation)
-        .where(VendorInvitation.phone_number == phone, VendorInvitation.used_at.is_(None), VendorInvitation.expires_at > now)
+        update(SetupInvitation)
+        .where(SetupInvitation.phone_number == phone, SetupInvitation.used_at.is_(None), SetupInvitation.expires_at > now)
         .values(expires_at=now)
     )
     token = random_code(_TOKEN_LENGTH)
     expires_at = now + INVITATION_VALID
     session.add(
-        VendorInvitation(token_hash=_token_hash(token), phone_number=phone, country=country, expires_at=expires_at, created_at=now)
+        SetupInvitation(token_hash=_token_hash(token), phone_number=phone, country=country, expires_at=expires_at, created_at=now)
     )
     return Invited(phone, setup_link(platform_number, token), expires_at)
 
 
 _UNDER_WAY_OR_ANSWERED = select(
     exists().where(
-        VendorInvitation.phone_number == bindparam("phone"),
-        VendorInvitation.used_at.is_(None),
-        VendorInvitation.expires_at > bindparam("now"),
-        VendorInvitation.setup_updated_at > bindparam("since"),
+        SetupInvitation.phone_number == bindparam("phone"),
+        SetupInvitation.used_at.is_(None),
+        SetupInvitation.expires_at > bindparam("now"),
+        SetupInvitation.setup_updated_at > bindparam("since"),
     ),
     exists().where(PlatformMessage.message_sid == bindparam("sid")),
 )
@@ -103,19 +103,19 @@ def setup_under_way_or_answered(session: Session, phone: str, sid: str, now: dat
     return under_way or answered
 
 
-def current_invitation(session: Session, phone: str, now: datetime) -> VendorInvitation | None:
+def current_invitation(session: Session, phone: str, now: datetime) -> SetupInvitation | None:
     """The phone's invitation that can still be used, locked: it holds the conversation, so
     the phone's messages run one after the other."""
     return session.scalars(
-        select(VendorInvitation)
-        .where(VendorInvitation.phone_number == phone, VendorInvitation.used_at.is_(None), VendorInvitation.expires_at > now)
-        .order_by(VendorInvitation.created_at.desc())
+        select(SetupInvitation)
+        .where(SetupInvitation.phone_number == phone, SetupInvitation.used_at.is_(None), SetupInvitation.expires_at > now)
+        .order_by(SetupInvitation.created_at.desc())
         .limit(1)
         .with_for_update()
     ).one_or_none()
 
 
-def save_conversation(invitation: VendorInvitation, state: dict, idle: bool, now: datetime) -> None:
+def save_conversation(invitation: SetupInvitation, state: dict, idle: bool, now: datetime) -> None:
     """Keep the setup conversation's state (`State.to_json()`) on the invitation."""
     invitation.conversation_state = state
     invitation.setup_updated_at = None if idle else now
@@ -127,7 +127,7 @@ class SetupContext:
     phone: str
     now: datetime
     platform_number: str
-    invitation: VendorInvitation | None
+    invitation: SetupInvitation | None
 
 
 @dataclass(frozen=True)

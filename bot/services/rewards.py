@@ -21,7 +21,7 @@ from bot.services.context import Actor, Context
 from bot.services.customers import describe
 from bot.services.pages import Page, SortKey, page
 from models import (
-    Customer, CustomerPointsBalance, PointsLotAllocation, PointsTransaction, Reward, RewardRedemption, Tenant, VendorUser,
+    Customer, CustomerPointsBalance, PointsLotAllocation, PointsTransaction, Reward, RewardRedemption, Tenant, Staff,
 )
 from models.base import new_id
 
@@ -242,12 +242,12 @@ class RewardService:
 
     def _views(self, *where) -> list[CodeView]:
         rows = self.ctx.session.execute(
-            select(RewardRedemption, Reward.name, Customer, VendorUser.full_name)
+            select(RewardRedemption, Reward.name, Customer, Staff.full_name)
             .join(Reward, (Reward.tenant_id == RewardRedemption.tenant_id) & (Reward.id == RewardRedemption.reward_id))
             .join(Customer, (Customer.tenant_id == RewardRedemption.tenant_id) & (Customer.id == RewardRedemption.customer_id))
             .outerjoin(
-                VendorUser,
-                (VendorUser.tenant_id == RewardRedemption.tenant_id) & (VendorUser.id == RewardRedemption.verified_by_user_id),
+                Staff,
+                (Staff.tenant_id == RewardRedemption.tenant_id) & (Staff.id == RewardRedemption.verified_by_user_id),
             )
             .where(RewardRedemption.tenant_id == self.ctx.tenant.id, *where)
             .order_by(RewardRedemption.created_at)

@@ -17,7 +17,7 @@ from bot.db import insert_on_conflict
 from bot.pins import pin_problem  # the tenant loader and the CLI import it from here
 from bot.services import audit
 from bot.services.context import Context
-from models import Customer, PinLockout, Tenant, VendorUser
+from models import Customer, PinLockout, Tenant, Staff
 
 MAX_PIN_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
@@ -52,19 +52,19 @@ class PinChoice:
         return check_password_hash(draft, pin.strip())
 
 
-def find_staff_locked(session: Session, tenant: Tenant, phone: str) -> tuple[VendorUser | None, Customer | None]:
+def find_staff_locked(session: Session, tenant: Tenant, phone: str) -> tuple[Staff | None, Customer | None]:
     """The active staff member with this phone at this vendor, locked (the staff member's
     session and conversation there are kept on this row), and their own membership there, if
     any, read in the same statement but not locked: customer rows are locked after staff rows."""
     row = session.execute(_STAFF_LOCKED, {"tenant": tenant.id, "phone": phone}).first()
-    return (row.VendorUser, row.Customer) if row else (None, None)
+    return (row.Staff, row.Customer) if row else (None, None)
 
 
 _STAFF_LOCKED = (
-    select(VendorUser, Customer)
-    .outerjoin(Customer, (Customer.tenant_id == VendorUser.tenant_id) & (Customer.phone_number == VendorUser.phone_number))
-    .where(VendorUser.tenant_id == bindparam("tenant"), VendorUser.phone_number == bindparam("phone"), VendorUser.is_active)
-    .with_for_update(of=VendorUser)
+    select(Staff, Customer)
+    .outerjoin(Customer, (Customer.tenant_id == Staff.tenant_id) & (Customer.phone_number == Staff.phone_number))
+    .where(Staff.tenant_id == bindparam("tenant"), Staff.phone_number == bindparam("phone"), Staff.is_active)
+    .with_for_update(of=Staff)
     .execution_options(populate_existing=True)
 )
 
@@ -93,7 +93,7 @@ class StaffService:
     def is_owner(self) -> bool:
         return self._user().role == "owner"
 
-    def _user(self) -> VendorUser:
+    def _user(self) -> Staff:
         if self.ctx.staff is None:
             raise LookupError("this phone is not staff here")
         return self.ctx.staff
@@ -184,7 +184,7 @@ class StaffService:
         )
 
 
-def set_pin(session: Session, user: VendorUser, pin: str, pepper: str) -> None:
+def set_pin(session: Session, user: Staff, pin: str, pepper: str) -> None:
     """Set or reset a PIN from the command line (refusing weak ones); ends any open session and
     the phone's lockout."""
     problem = pin_problem(pin)
@@ -197,7 +197,7 @@ def set_pin(session: Session, user: VendorUser, pin: str, pepper: str) -> None:
 
 
 def store_pin_hash(
-    session: Session, user: VendorUser, pin_hash: str, fingerprint: str, actor_type: str = "system", actor_id=None
+    session: Session, user: Staff, pin_hash: str, fingerprint: str, actor_type: str = "system", actor_id=None
 ) -> None:
     user.pin_hash, user.pin_fingerprint = pin_hash, fingerprint
     user.session_expires_at = None

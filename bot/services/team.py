@@ -15,7 +15,7 @@ from bot.services import audit
 from bot.services.context import Context
 from bot.services.customers import route_phone
 from bot.services.tenant_file import StaffSchema
-from models import VendorUser
+from models import Staff
 
 
 @dataclass(frozen=True)
@@ -32,9 +32,9 @@ class TeamService:
 
     def members(self) -> list[Member]:
         users = self.ctx.session.scalars(
-            select(VendorUser)
-            .where(VendorUser.tenant_id == self.ctx.tenant.id, VendorUser.is_active)
-            .order_by(VendorUser.created_at)
+            select(Staff)
+            .where(Staff.tenant_id == self.ctx.tenant.id, Staff.is_active)
+            .order_by(Staff.created_at)
         )
         return [Member(user.full_name, user.phone_number, user.role, user.pin_hash is not None) for user in users]
 
@@ -67,7 +67,7 @@ class TeamService:
         if user is not None and user.is_active:
             raise Refused("staff_already", phone=phone)
         if user is None:
-            user = VendorUser(tenant_id=ctx.tenant.id, phone_number=phone)
+            user = Staff(tenant_id=ctx.tenant.id, phone_number=phone)
             ctx.session.add(user)
         user.full_name, user.role, user.is_active = name, "staff", True
         user.pin_hash, user.session_expires_at = None, None
@@ -109,14 +109,14 @@ class TeamService:
         if problem:
             raise Refused(problem, phone=phone)
 
-    def _user(self, phone: str) -> VendorUser | None:
+    def _user(self, phone: str) -> Staff | None:
         return self.ctx.session.scalars(
-            select(VendorUser)
-            .where(VendorUser.tenant_id == self.ctx.tenant.id, VendorUser.phone_number == phone)
+            select(Staff)
+            .where(Staff.tenant_id == self.ctx.tenant.id, Staff.phone_number == phone)
             .with_for_update()
         ).one_or_none()
 
-    def _audit(self, action: str, user: VendorUser, **details) -> None:
+    def _audit(self, action: str, user: Staff, **details) -> None:
         owner = self.ctx.staff
         audit.record(
             self.ctx.session, self.ctx.tenant.id, action, actor_type="vendor_user", actor_id=owner.id if owner else None,

@@ -14,7 +14,7 @@ from bot.services import audit
 from bot.services.rewards import HOLDING_STOCK
 from bot.services.staff import fingerprint_pin, hash_pin
 from bot.services.tenant_file import TenantFileError, _moment
-from models import Customer, PointsTransaction, Purchase, Reward, RewardRedemption, Tenant, VendorUser, WheelItem
+from models import Customer, PointsTransaction, Purchase, Reward, RewardRedemption, Tenant, Staff, WheelItem
 from models.base import new_id
 
 
@@ -85,7 +85,7 @@ def _risky_changes(session: Session, tenant: Tenant, config: dict) -> dict:
                 f"would change {tenant.vendor_code}'s {name} from {getattr(tenant, name)} to {config[name]}, "
                 "but it already has customers, purchases or points on record"
             ]
-    active = set(session.scalars(select(VendorUser.phone_number).where(VendorUser.tenant_id == tenant.id, VendorUser.is_active)))
+    active = set(session.scalars(select(Staff.phone_number).where(Staff.tenant_id == tenant.id, Staff.is_active)))
     if active and not active & {member["phone"] for member in config["staff"]}:
         risky["staff"] = [f"would remove all {len(active)} of {tenant.vendor_code}'s staff"]
     return risky
@@ -109,14 +109,14 @@ def assign(row, attribute: str, value) -> bool:
 def _sync_staff(session: Session, tenant: Tenant, staff: list[dict], pin_pepper: str | None) -> list[str]:
     existing = {
         user.phone_number: user
-        for user in session.scalars(select(VendorUser).where(VendorUser.tenant_id == tenant.id))
+        for user in session.scalars(select(Staff).where(Staff.tenant_id == tenant.id))
     }
     changed = []
     for member in staff:
         user = existing.pop(member["phone"], None)
         if user is None:
             # Its id now, not at the flush: its PIN's fingerprint is keyed by it.
-            user = VendorUser(tenant_id=tenant.id, id=new_id(), phone_number=member["phone"])
+            user = Staff(tenant_id=tenant.id, id=new_id(), phone_number=member["phone"])
             session.add(user)
         touched = [
             assign(user, "full_name", member["name"]),
@@ -132,7 +132,7 @@ def _sync_staff(session: Session, tenant: Tenant, staff: list[dict], pin_pepper:
     return changed
 
 
-def _sync_pin(user: VendorUser, member: dict, pin_pepper: str | None) -> bool:
+def _sync_pin(user: Staff, member: dict, pin_pepper: str | None) -> bool:
     """A PIN in clear is rehashed only when it no longer matches, and gets its fingerprint; a
     `pin_hash` is stored as it is, and drops the fingerprint of the PIN it replaces (the PIN's
     next right check gives it one). True when the row changed."""
@@ -246,7 +246,7 @@ def export_tenant(session: Session, tenant: Tenant) -> dict:
 
 def _export_staff(session: Session, tenant: Tenant) -> list[dict]:
     users = session.scalars(
-        select(VendorUser).where(VendorUser.tenant_id == tenant.id, VendorUser.is_active).order_by(VendorUser.created_at)
+        select(Staff).where(Staff.tenant_id == tenant.id, Staff.is_active).order_by(Staff.created_at)
     )
     return [
         {"name": user.full_name, "phone": user.phone_number, "role": user.role}

@@ -27,7 +27,7 @@ from bot.services.context import Actor
 from bot.services.spins import move_spins, unused_spins
 from models import (
     AuditLog, Customer, CustomerPointsBalance, MissionCompletion, PointsTransaction, Purchase, Referral, SpinCredit, Tenant,
-    WhatsAppMessage,
+    Message,
 )
 
 
@@ -139,7 +139,7 @@ EFFECTS = (
     Effect(Referral, ("referrer_id", "referred_id"), _nothing_in_the_way, _unreward_referral),
 )
 # What a purchase also writes that is its record, not an effect: a void keeps it.
-RECORDS = (Purchase, AuditLog, WhatsAppMessage)
+RECORDS = (Purchase, AuditLog, Message)
 
 
 def reached(session: Session, purchase: Purchase) -> set[uuid.UUID]:

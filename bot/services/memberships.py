@@ -18,11 +18,11 @@ class Membership:
     current: bool
 
 
-class ProgramService:
+class MembershipService:
     def __init__(self, ctx: Context):
         self.ctx = ctx
 
-    def memberships(self) -> list[Membership]:
+    def listed(self) -> list[Membership]:
         rows = self.ctx.session.execute(
             select(Tenant.vendor_code, Tenant.name, Tenant.id, CustomerPointsBalance.current_balance)
             .join(Customer, Customer.tenant_id == Tenant.id)
