@@ -14,13 +14,15 @@ from bot.services.broadcasts import BroadcastError
           summary="Who a broadcast would reach now: matched, suppressed by reason, recipients, three sample messages",
           body=BroadcastIn, response=PreviewSchema, problems=(422,), service_validates=True)
 def preview_broadcast(services, body):
-    return services.broadcasts.preview(body).as_json()
+    broadcasts = services.broadcasts
+    return broadcasts.preview(broadcasts.definition(body)).as_json()
 
 
 @endpoint("POST", "/broadcasts", scope="broadcasts", summary="Create a draft broadcast (nothing is sent until it is launched)",
           body=BroadcastIn, response=BroadcastSchema, status=201, problems=(422,), service_validates=True)
 def create_broadcast(services, body):
-    return services.broadcasts.create(body)
+    broadcasts = services.broadcasts
+    return broadcasts.create(broadcasts.definition(body))
 
 
 @endpoint("GET", "/broadcasts", scope="broadcasts", summary="The vendor's broadcasts, newest first",
@@ -78,6 +80,6 @@ def _find(services, broadcast_id: uuid.UUID):
 def _move(services, broadcast_id: uuid.UUID, move: str):
     _find(services, broadcast_id)
     try:
-        return services.broadcasts.move(broadcast_id, move)
+        return services.broadcasts.move(broadcast_id, move).broadcast
     except BroadcastError as error:
         raise Problem("conflict", str(error)) from None

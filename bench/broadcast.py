@@ -1,11 +1,11 @@
 """Benchmark of broadcasts over a vendor with --members members (100,000 by default).
 
 What it measures, each beside a floor on the same database in the same run (medians of --runs):
-  1. preview: `broadcasts.preview` (the segment, the four suppressions, three rendered samples),
+  1. preview: `BroadcastService.preview` (the segment, the four suppressions, three rendered samples),
      beside raw SQL counting the same segment (one pass over the members with their balances);
-  2. launch: `broadcasts.launch` and its commit, the audience frozen into broadcast_recipients
+  2. launch: `BroadcastService.launch` and its commit, the audience frozen into broadcast_recipients
      (target 3 s or less), beside raw SQL inserting as many rows into a table of the same shape;
-     and, once it is sent, `broadcasts.stats` (no floor: for the record);
+     and, once it is sent, `BroadcastService.stats` (no floor: for the record);
   3. end to end: from handing the launched broadcast to a runner until it is completed, every
      push sent by --workers real `rq worker` processes (one of them runs the runner) to a local
      fake of Twilio's REST API (tests/fake_twilio.py), pacing off: sends/s, beside the twilio
@@ -44,8 +44,9 @@ sys.path.insert(0, str(ROOT))
 
 from bot.config import Config  # noqa: E402
 from bot.runtime import build  # noqa: E402
-from bot.services import broadcasts  # noqa: E402
 from bot.services.broadcast_file import parse  # noqa: E402
+from bot.services.broadcasts import BroadcastService  # noqa: E402
+from bot.services.context import Context  # noqa: E402
 from fake_twilio_runs import ACCOUNT_SID, Processes  # noqa: E402
 from models import Tenant  # noqa: E402
 from models.base import utcnow  # noqa: E402
@@ -116,26 +117,30 @@ def definition(name: str) -> dict:
     return {"tenant": "MAMA", "name": name, "text": TEXT, "segment": SEGMENT}
 
 
+def broadcasts_at(session, tenant: Tenant) -> BroadcastService:
+    return BroadcastService(Context.at(session, tenant, utcnow()))
+
+
 def run_preview(runtime, tenant_id):
     with runtime.db.sessions() as session:
         tenant = session.get(Tenant, tenant_id)
-        return broadcasts.preview(session, tenant, parse(session, definition("preview"), tenant, utcnow()), utcnow())
+        return broadcasts_at(session, tenant).preview(parse(session, definition("preview"), tenant, utcnow()))
 
 
 def create(runtime, tenant_id, name: str):
     with runtime.db.transaction() as session:
         tenant = session.get(Tenant, tenant_id)
-        return broadcasts.create(session, tenant, parse(session, definition(name), tenant, utcnow()), utcnow())
+        return broadcasts_at(session, tenant).create(parse(session, definition(name), tenant, utcnow()))
 
 
 def launch(runtime, tenant_id, broadcast_id):
     with runtime.db.transaction() as session:
-        return broadcasts.launch(session, session.get(Tenant, tenant_id), broadcast_id, utcnow())
+        return broadcasts_at(session, session.get(Tenant, tenant_id)).move(broadcast_id, "launch")
 
 
 def cancel(runtime, tenant_id, broadcast_id) -> None:
     with runtime.db.transaction() as session:
-        broadcasts.cancel(session, session.get(Tenant, tenant_id), broadcast_id, utcnow())
+        broadcasts_at(session, session.get(Tenant, tenant_id)).move(broadcast_id, "cancel")
 
 
 def run_end_to_end(args, processes: Processes, runtime, moved) -> dict:
@@ -168,7 +173,7 @@ def run_end_to_end(args, processes: Processes, runtime, moved) -> dict:
 
 def read_stats(runtime, broadcast) -> dict:
     with runtime.db.sessions() as session:
-        return broadcasts.stats(session, session.get(Tenant, broadcast.tenant_id), broadcast.id).as_json()
+        return broadcasts_at(session, session.get(Tenant, broadcast.tenant_id)).stats(broadcast.id).as_json()
 
 
 def main() -> int:

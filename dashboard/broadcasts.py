@@ -44,9 +44,9 @@ def create_broadcast():
     with as_owner() as services:
         try:
             if not errors and request.form.get("action") == "preview":
-                return _compose_page(services, preview=services.broadcasts.preview(raw))
+                return _compose_page(services, preview=services.broadcasts.preview(services.broadcasts.definition(raw)))
             if not errors:
-                created = services.broadcasts.create(raw)
+                created = services.broadcasts.create(services.broadcasts.definition(raw))
         except BroadcastFileError as error:
             errors = _field_errors(error)
         if errors:
@@ -64,7 +64,7 @@ def preview_broadcast():
         preview = None
         if not errors:
             try:
-                preview = services.broadcasts.preview(raw)
+                preview = services.broadcasts.preview(services.broadcasts.definition(raw))
             except BroadcastFileError as error:
                 errors = _field_errors(error)
         return render_template("dashboard/_preview.html", preview=preview, errors=errors, reasons=REASONS)
@@ -82,7 +82,7 @@ def move_broadcast(broadcast_id: uuid.UUID, move: str):
         if services.broadcasts.find(broadcast_id) is None:
             abort(404)
         try:
-            status = services.broadcasts.move(broadcast_id, move).status
+            status = services.broadcasts.move(broadcast_id, move).broadcast.status
         except BroadcastError as error:
             _broadcast_page(services, broadcast_id, error=str(error), status=409)
     return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast_id, done=f"broadcast_{status}"))

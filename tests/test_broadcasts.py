@@ -17,6 +17,8 @@ from bot.app import create_app
 from bot.pacing import Pacer
 from bot.services import broadcasts, points
 from bot.services.broadcast_file import BroadcastFileError, parse
+from bot.services.broadcasts import BroadcastService
+from bot.services.context import Context
 from bot.services.customers import enroll
 from bot.services.tenants import load_tenant
 from models import (
@@ -33,6 +35,11 @@ TEMPLATE_SID = "HX" + "2" * 32
 LAGOS = ZoneInfo("Africa/Lagos")
 TIERS = [{"name": "Silver", "min_points": 0}, {"name": "Gold", "min_points": 500}]
 TOKEN = uuid.uuid4()  # a runner's lease, for tests that take the runner's steps themselves
+
+
+def broadcasts_at(session, tenant: Tenant) -> BroadcastService:
+    """The broadcasts service as the command line has it: the system acting at `tenant`."""
+    return BroadcastService(Context.at(session, tenant, utcnow()))
 
 
 @pytest.fixture
@@ -94,13 +101,13 @@ def errors_of(db, tenant, raw) -> dict:
 def create(db, tenant, **changes) -> Broadcast:
     with db.transaction() as session:
         tenant = session.get(Tenant, tenant.id)
-        return broadcasts.create(session, tenant, parse(session, definition(**changes), tenant, utcnow()), utcnow())
+        return broadcasts_at(session, tenant).create(parse(session, definition(**changes), tenant, utcnow()))
 
 
 def launch(app, broadcast):
     """Launch as the command does: the move in its transaction, then a runner."""
     with app.extensions["runtime"].db.transaction() as session:
-        moved = broadcasts.launch(session, session.get(Tenant, broadcast.tenant_id), broadcast.id, utcnow())
+        moved = broadcasts_at(session, session.get(Tenant, broadcast.tenant_id)).move(broadcast.id, "launch")
     hand(app, moved)
     return moved
 
@@ -128,7 +135,7 @@ def tick(app) -> dict:
 
 def stats(db, broadcast) -> dict:
     with db.sessions() as session:
-        return broadcasts.stats(session, session.get(Tenant, broadcast.tenant_id), broadcast.id).as_json()
+        return broadcasts_at(session, session.get(Tenant, broadcast.tenant_id)).stats(broadcast.id).as_json()
 
 
 def status_of(db, broadcast) -> str:
@@ -256,8 +263,8 @@ def test_with_a_template_nobody_is_outside_the_window_but_the_unreachable_still_
     add_member(db, mama, "+2348030000003", unreachable=True, wrote_hours_ago=40)
     with db.sessions() as session:
         tenant = session.get(Tenant, mama.id)
-        result = broadcasts.preview(session, tenant, parse(session, definition(
-            template={"content_sid": TEMPLATE_SID, "variables": ["first_name"]}), tenant, utcnow()), utcnow())
+        result = broadcasts_at(session, tenant).preview(parse(session, definition(
+            template={"content_sid": TEMPLATE_SID, "variables": ["first_name"]}), tenant, utcnow()))
     assert (result.matched, result.recipients, result.suppressed["outside_window"], result.suppressed["unreachable"]) == (3, 2, 0, 1)
 
 
@@ -266,7 +273,7 @@ def test_a_member_who_writes_by_sms_is_inside_no_window_when_the_vendor_has_an_s
     add_member(db, tenant, "+2348030000001", channel="sms", wrote_hours_ago=100)
     add_member(db, tenant, "+2348030000002", channel="whatsapp", wrote_hours_ago=100)
     with db.sessions() as session:
-        result = broadcasts.preview(session, tenant, parsed(db, tenant, definition()), utcnow())
+        result = broadcasts_at(session, tenant).preview(parsed(db, tenant, definition()))
     assert (result.recipients, result.suppressed["outside_window"]) == (1, 1)
 
 
@@ -323,7 +330,7 @@ def test_a_member_who_joins_after_the_launch_is_not_added(app, mama, db):
     add_member(db, mama, "+2348030000001")
     broadcast = create(db, mama)
     with db.transaction() as session:
-        broadcasts.launch(session, session.get(Tenant, mama.id), broadcast.id, utcnow())  # frozen, no runner yet
+        broadcasts_at(session, session.get(Tenant, mama.id)).move(broadcast.id, "launch")  # frozen, no runner yet
     add_member(db, mama, "+2348030000002")
     run(app, broadcast)
     assert [m.to_number for m in pushes(db, broadcast)] == ["+2348030000001"]
@@ -361,7 +368,7 @@ def test_a_window_closed_after_the_launch_without_a_template_is_skipped_and_coun
     add_member(db, mama, "+2348030000002", wrote_hours_ago=23.99)
     broadcast = create(db, mama)
     with db.transaction() as session:
-        broadcasts.launch(session, session.get(Tenant, mama.id), broadcast.id, utcnow())
+        broadcasts_at(session, session.get(Tenant, mama.id)).move(broadcast.id, "launch")
     with db.transaction() as session:  # a day passes: the second member's window has closed
         session.execute(update(Message).where(Message.from_number == "+2348030000002")
                         .values(created_at=utcnow() - timedelta(hours=25)))
@@ -443,7 +450,7 @@ def fed_not_sent(app, broadcast, limit=500) -> None:
     runtime = app.extensions["runtime"]
     with runtime.db.transaction() as session:
         tenant = session.get(Tenant, broadcast.tenant_id)
-        broadcasts.launch(session, tenant, broadcast.id, utcnow())
+        broadcasts_at(session, tenant).move(broadcast.id, "launch")
         broadcasts.take_runner(session, (tenant.id, broadcast.id), TOKEN, utcnow(), timedelta(seconds=60))
     with runtime.db.transaction() as session:
         broadcasts.step(session, (broadcast.tenant_id, broadcast.id), TOKEN, utcnow(), timedelta(seconds=60), limit)
@@ -452,7 +459,7 @@ def fed_not_sent(app, broadcast, limit=500) -> None:
 
 def move(db, verb, broadcast):
     with db.transaction() as session:
-        return getattr(broadcasts, verb)(session, session.get(Tenant, broadcast.tenant_id), broadcast.id, utcnow())
+        return broadcasts_at(session, session.get(Tenant, broadcast.tenant_id)).move(broadcast.id, verb)
 
 
 def test_pause_holds_what_is_queued_and_resume_sends_it_once(twilio_app, mama, db, fake):
@@ -551,7 +558,7 @@ def test_stop_before_their_turn_means_no_push(twilio_app, mama, db, fake, phone)
     add_member(db, mama, "+2348030000002")
     broadcast = create(db, mama)
     with db.transaction() as session:
-        broadcasts.launch(session, session.get(Tenant, mama.id), broadcast.id, utcnow())
+        broadcasts_at(session, session.get(Tenant, mama.id)).move(broadcast.id, "launch")
     assert phone("+2348030000002").send("STOP").status == 200
     run(twilio_app, broadcast)
     assert [m["to"] for m in fake.messages.values()] == ["whatsapp:+2348030000001"]
@@ -608,11 +615,11 @@ def test_the_weekly_cap_counts_marketing_of_any_kind_and_never_transactional(mam
                 from_number=mama.whatsapp_number, to_number="+2348030000002", body="receipt", category="transactional",
                 triggered_by="purchase_notice", created_at=utcnow()))
     with db.sessions() as session:
-        result = broadcasts.preview(session, mama, parsed(db, mama, definition()), utcnow())
+        result = broadcasts_at(session, mama).preview(parsed(db, mama, definition()))
     assert (result.suppressed["frequency_cap"], result.recipients) == (1, 2)
     tenant = load_mama(db, max_marketing_per_week=3)
     with db.sessions() as session:
-        assert broadcasts.preview(session, tenant, parsed(db, tenant, definition()), utcnow()).recipients == 3
+        assert broadcasts_at(session, tenant).preview(parsed(db, tenant, definition())).recipients == 3
 
 
 def test_the_cap_is_checked_again_when_a_recipients_turn_comes(app, mama, db):
@@ -620,7 +627,7 @@ def test_the_cap_is_checked_again_when_a_recipients_turn_comes(app, mama, db):
     add_member(db, mama, "+2348030000002")
     broadcast = create(db, mama)
     with db.transaction() as session:
-        broadcasts.launch(session, session.get(Tenant, mama.id), broadcast.id, utcnow())
+        broadcasts_at(session, session.get(Tenant, mama.id)).move(broadcast.id, "launch")
     marketing_pushes(db, mama, first, 2, days_ago=0)  # two other broadcasts reached them meanwhile
     run(app, broadcast)
     result = stats(db, broadcast)

@@ -22,6 +22,7 @@ from models import AuditLog, Broadcast, BroadcastRecipient, Tenant, Message
 from models.base import utcnow
 from tests.conftest import AUTH_TOKEN, PIN_PEPPER, PUBLIC_BASE_URL, REDIS_URL, make_config, tenant_file
 from tests.test_outbound_pg import Workers, wait_for
+from tests.test_broadcasts import broadcasts_at
 from workers.broadcasts import advance_broadcasts
 from workers.outbound import reconcile
 
@@ -67,7 +68,7 @@ def create(db, tenant, **changes) -> Broadcast:
     raw = {"tenant": "MAMA", "name": "Friday", "text": "Hi {first_name}, double points on Friday!", **changes}
     with db.transaction() as session:
         tenant = session.get(Tenant, tenant.id)
-        return broadcasts.create(session, tenant, parse(session, raw, tenant, utcnow()), utcnow())
+        return broadcasts_at(session, tenant).create(parse(session, raw, tenant, utcnow()))
 
 
 def arrivals_by_phone(fake) -> Counter:
@@ -81,7 +82,7 @@ def status_of(db, broadcast) -> str:
 
 def stats(db, broadcast) -> dict:
     with db.sessions() as session:
-        return broadcasts.stats(session, session.get(Tenant, broadcast.tenant_id), broadcast.id).as_json()
+        return broadcasts_at(session, session.get(Tenant, broadcast.tenant_id)).stats(broadcast.id).as_json()
 
 
 def stuck_rows(db) -> int:
@@ -103,7 +104,7 @@ def test_launches_and_the_scheduled_job_racing_start_it_once(twilio_app, db, fak
     tenant = vendor_with_members(db, members)
     broadcast = create(db, tenant, send_at=f"{(utcnow() + timedelta(hours=3)):%Y-%m-%dT%H:%M}")
     with db.transaction() as session:
-        broadcasts.launch(session, session.get(Tenant, tenant.id), broadcast.id, utcnow())
+        broadcasts_at(session, session.get(Tenant, tenant.id)).move(broadcast.id, "launch")
         session.execute(update(Broadcast).values(send_at=utcnow() - timedelta(seconds=1)))  # its time has come
     for _ in range(2):
         workers.start()
@@ -114,7 +115,7 @@ def test_launches_and_the_scheduled_job_racing_start_it_once(twilio_app, db, fak
         with twilio_app.app_context():
             gate.wait()
             with db.transaction() as session:
-                moved = broadcasts.launch(session, session.get(Tenant, tenant.id), broadcast.id, utcnow())
+                moved = broadcasts_at(session, session.get(Tenant, tenant.id)).move(broadcast.id, "launch")
             twilio_app.extensions["runtime"].start_runners([moved])
 
     def scheduled_job():
@@ -150,7 +151,7 @@ def test_feeders_racing_make_one_push_per_recipient(app, db):
     tenant = vendor_with_members(db, members)
     broadcast = create(db, tenant)
     with db.transaction() as session:
-        broadcasts.launch(session, session.get(Tenant, tenant.id), broadcast.id, utcnow())
+        broadcasts_at(session, session.get(Tenant, tenant.id)).move(broadcast.id, "launch")
     gate = threading.Barrier(6)
     fed: list[int] = []
 
@@ -208,7 +209,7 @@ def test_workers_killed_mid_broadcast_lose_and_double_nothing(twilio_app, db, fa
         workers.start()
     killed = kill_all_at(fake, workers, 25, **answer)
     with db.transaction() as session:
-        moved = broadcasts.launch(session, session.get(Tenant, tenant.id), broadcast.id, utcnow())
+        moved = broadcasts_at(session, session.get(Tenant, tenant.id)).move(broadcast.id, "launch")
     with twilio_app.app_context():
         twilio_app.extensions["runtime"].start_runners([moved])
     assert killed.wait(60), "no worker reached the 25th send"

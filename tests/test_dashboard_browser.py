@@ -20,12 +20,11 @@ from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from bot.services import broadcasts
 from bot.services.broadcast_file import DefinitionSchema, parse
 from models import Broadcast, RewardRedemption, Tenant
 from models.base import utcnow
 from tests.conftest import PUBLIC_BASE_URL, balance_of
-from tests.test_broadcasts import add_member
+from tests.test_broadcasts import add_member, broadcasts_at
 from tests.test_dashboard import CHIDI, dashboard_link, joined, log_purchase, redeemed_code
 
 PHONE_SCREEN = (412, 915)
@@ -93,7 +92,7 @@ def expected_preview(db, tenant: Tenant, definition: dict) -> tuple[int, int]:
     """(matched, recipients) of a definition, as the broadcast service counts them."""
     with db.sessions() as session:
         tenant = session.get(Tenant, tenant.id)
-        found = broadcasts.preview(session, tenant, parse(session, definition, tenant, utcnow(), DefinitionSchema), utcnow())
+        found = broadcasts_at(session, tenant).preview(parse(session, definition, tenant, utcnow(), DefinitionSchema))
     return found.matched, found.recipients
 
 

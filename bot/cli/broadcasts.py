@@ -12,7 +12,9 @@ from sqlalchemy import select
 from bot.cli.common import print_table, runtime, tenant_by_code
 from bot.money import format_money
 from bot.services import broadcasts as broadcasting
-from bot.services.broadcast_file import BroadcastFileError, Definition, parse as parse_broadcast, tenant_of
+from bot.services.broadcast_file import BroadcastFileError, parse as parse_broadcast, tenant_of
+from bot.services.broadcasts import BroadcastService
+from bot.services.context import Context
 from models import Tenant
 from models.base import utcnow
 
@@ -34,13 +36,17 @@ def _definition(session, path: Path, tenant: Tenant | None = None):
         raise click.ClickException(f"{path}: " + "\n  ".join(str(error).split("; "))) from None
 
 
-def _moved(move, broadcast_id, past: str) -> None:
+def _service(session, tenant: Tenant) -> BroadcastService:
+    return BroadcastService(Context.at(session, tenant, utcnow()))
+
+
+def _moved(move: str, broadcast_id, past: str) -> None:
     """Run a lifecycle move in its transaction, say what happened, then hand it to a runner."""
     rt = runtime()
     try:
         with rt.db.transaction() as session:
-            tenant, _ = broadcasting.find(session, broadcast_id)
-            moved = move(session, tenant, broadcast_id, utcnow())
+            tenant = broadcasting.owner_of(session, broadcast_id)
+            moved = _service(session, tenant).move(broadcast_id, move)
             zone = tenant.timezone
     except broadcasting.BroadcastError as error:
         raise click.ClickException(str(error)) from None
@@ -65,7 +71,7 @@ def _local(moment, zone: str) -> str:
 def broadcasts_preview(path: Path, as_json: bool):
     with runtime().db.sessions() as session:
         tenant, definition = _definition(session, path)
-        result = broadcasting.preview(session, tenant, definition, utcnow())
+        result = _service(session, tenant).preview(definition)
     if as_json:
         click.echo(json.dumps(result.as_json(), ensure_ascii=False))
         return
@@ -83,8 +89,9 @@ def broadcasts_preview(path: Path, as_json: bool):
 def broadcasts_create(path: Path):
     with runtime().db.transaction() as session:
         tenant, definition = _definition(session, path)
-        recipients = broadcasting.preview(session, tenant, definition, utcnow()).recipients
-        broadcast = broadcasting.create(session, tenant, definition, utcnow())
+        service = _service(session, tenant)
+        recipients = service.preview(definition).recipients
+        broadcast = service.create(definition)
     _created(broadcast, tenant, recipients)
 
 
@@ -98,25 +105,25 @@ def _created(broadcast, tenant: Tenant, recipients: int) -> None:
 @broadcasts.command("launch", help="Send a draft now, or schedule it for its send_at.")
 @click.argument("broadcast_id", type=click.UUID)
 def broadcasts_launch(broadcast_id):
-    _moved(broadcasting.launch, broadcast_id, "launched")
+    _moved("launch", broadcast_id, "launched")
 
 
 @broadcasts.command("pause", help="Pause a sending broadcast (what is queued waits).")
 @click.argument("broadcast_id", type=click.UUID)
 def broadcasts_pause(broadcast_id):
-    _moved(broadcasting.pause, broadcast_id, "is paused")
+    _moved("pause", broadcast_id, "is paused")
 
 
 @broadcasts.command("resume", help="Resume a paused broadcast.")
 @click.argument("broadcast_id", type=click.UUID)
 def broadcasts_resume(broadcast_id):
-    _moved(broadcasting.resume, broadcast_id, "is sending again")
+    _moved("resume", broadcast_id, "is sending again")
 
 
 @broadcasts.command("cancel", help="Cancel a broadcast: nothing more of it is sent.")
 @click.argument("broadcast_id", type=click.UUID)
 def broadcasts_cancel(broadcast_id):
-    _moved(broadcasting.cancel, broadcast_id, "is cancelled")
+    _moved("cancel", broadcast_id, "is cancelled")
 
 
 @broadcasts.command("stats", help="How a broadcast did: sends, receipts, replies, conversions.")
@@ -125,8 +132,8 @@ def broadcasts_cancel(broadcast_id):
 def broadcasts_stats(broadcast_id, as_json: bool):
     try:
         with runtime().db.sessions() as session:
-            tenant, _ = broadcasting.find(session, broadcast_id)
-            result = broadcasting.stats(session, tenant, broadcast_id)
+            tenant = broadcasting.owner_of(session, broadcast_id)
+            result = _service(session, tenant).stats(broadcast_id)
     except broadcasting.BroadcastError as error:
         raise click.ClickException(str(error)) from None
     if as_json:
@@ -172,10 +179,10 @@ def broadcasts_retarget(broadcast_id, retarget: str | None, path: Path):
         raise click.UsageError("Say whom to follow up: --not-read or --not-replied.")
     try:
         with runtime().db.transaction() as session:
-            tenant, _ = broadcasting.find(session, broadcast_id)
-            tenant, definition = _definition(session, path, tenant)
-            broadcast = broadcasting.retarget(session, tenant, broadcast_id, retarget, definition, utcnow())
-            recipients = broadcasting.preview(session, tenant, Definition.of(broadcast), utcnow()).recipients
+            tenant, definition = _definition(session, path, broadcasting.owner_of(session, broadcast_id))
+            service = _service(session, tenant)
+            broadcast = service.retarget(broadcast_id, retarget, definition)
+            recipients = service.reach(broadcast)
     except broadcasting.BroadcastError as error:
         raise click.ClickException(str(error)) from None
     _created(broadcast, tenant, recipients)

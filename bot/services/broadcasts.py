@@ -17,9 +17,10 @@ Pause and quiet hours hold the broadcast's queued pushes (the engine's `not_befo
 skips them. Pushes a worker has already claimed still go (a batch at most); a STOP stops even
 those (the worker checks opt-outs as it goes).
 
-These are services: they never commit, and take the vendor (the command line or the vendor API
-found it). A move whose result says `run` wants a runner once committed:
-`runtime.start_runners([moved])`."""
+The use cases are `BroadcastService`'s, bound to a unit of work at one tenant (the vendor API,
+the dashboard, the command line); the scheduled start and the runner's steps below take the
+session and act as the system. None of them commits. A move whose result says `run` wants a
+runner once committed: `runtime.start_runners([moved])`."""
 from __future__ import annotations
 
 import uuid
@@ -84,19 +85,12 @@ class Moved:
     run: bool = False  # hand it to a runner once committed
 
 
-def get(session: Session, tenant: Tenant, broadcast_id: uuid.UUID) -> Broadcast:
-    broadcast = session.get(Broadcast, (tenant.id, broadcast_id))
-    if broadcast is None:
-        raise BroadcastError(f"{tenant.vendor_code} has no broadcast {broadcast_id}.")
-    return broadcast
-
-
-def find(session: Session, broadcast_id: uuid.UUID) -> tuple[Tenant, Broadcast]:
-    """A broadcast by its id alone (the command line), with its vendor."""
-    broadcast = session.scalars(select(Broadcast).where(Broadcast.id == broadcast_id)).one_or_none()
-    if broadcast is None:
+def owner_of(session: Session, broadcast_id: uuid.UUID) -> Tenant:
+    """The tenant of a broadcast known by its id alone (the command line)."""
+    tenant_id = session.scalar(select(Broadcast.tenant_id).where(Broadcast.id == broadcast_id))
+    if tenant_id is None:
         raise BroadcastError(f"No broadcast {broadcast_id}.")
-    return session.get(Tenant, broadcast.tenant_id), broadcast
+    return session.get(Tenant, tenant_id)
 
 
 def list_broadcasts(session: Session, tenant: Tenant | None = None) -> list[Broadcast]:
@@ -104,14 +98,6 @@ def list_broadcasts(session: Session, tenant: Tenant | None = None) -> list[Broa
     if tenant is not None:
         query = query.where(Broadcast.tenant_id == tenant.id)
     return list(session.scalars(query))
-
-
-def listed(session: Session, tenant: Tenant, cursor: str | None, limit: int) -> Page[Broadcast]:
-    """A page of the vendor's broadcasts, newest first."""
-    return pages.page(
-        session, select(Broadcast).where(Broadcast.tenant_id == tenant.id), pages.by_newest(Broadcast.created_at, Broadcast.id),
-        cursor, limit, key_of=lambda row: (row.Broadcast.created_at, row.Broadcast.id), convert=lambda row: row.Broadcast,
-    )
 
 
 # Defining
@@ -127,62 +113,6 @@ class Preview:
     def as_json(self) -> dict:
         return {"matched": self.matched, "suppressed": self.suppressed, "recipients": self.recipients,
                 "samples": self.samples}
-
-
-def preview(session: Session, tenant: Tenant, definition: Definition, now: datetime) -> Preview:
-    """Exactly who a launch now would reach: the members the segment matches, those suppressed
-    by each reason, the recipients, and the message as three of them would get it."""
-    query = audience(tenant, definition, now).subquery()
-    counts = dict(session.execute(select(query.c.reason, func.count()).group_by(query.c.reason)).all())
-    sampled = session.scalars(
-        select(query.c.customer_id).where(query.c.reason.is_(None)).order_by(query.c.customer_id).limit(SAMPLES)).all()
-    writer = Writer(session, tenant, definition, now)
-    samples = [{"phone": member.phone_number, "text": writer.body(member, writer.variables(member))}
-               for member in members(session, tenant, sampled)]
-    return Preview(sum(counts.values()), {reason: counts.get(reason, 0) for reason in SUPPRESSIONS},
-                   counts.get(None, 0), samples)
-
-
-def create(session: Session, tenant: Tenant, definition: Definition, now: datetime, actor: Actor | None = None) -> Broadcast:
-    """A draft; nothing is sent until it is launched. `actor`: who asked (the vendor's API key
-    or owner; the command line is the system)."""
-    broadcast = Broadcast(tenant_id=tenant.id, id=uuid.uuid4(), status="draft", total_recipients=0,
-                          created_at=now, updated_at=now, **definition.columns())
-    session.add(broadcast)
-    session.flush()
-    audit.record(session, tenant.id, "broadcast.created", entity_type="broadcast", entity_id=broadcast.id,
-                 **_by(actor), before=None, after={"name": broadcast.name, "status": broadcast.status})
-    return broadcast
-
-
-def retarget(session: Session, tenant: Tenant, broadcast_id: uuid.UUID, retarget: str, definition: Definition,
-             now: datetime) -> Broadcast:
-    """A follow-up draft to the recipients of a broadcast who did not read it (`not_read`) or
-    did not reply within 72 hours (`not_replied`), within the definition's own segment; who
-    they are is settled when the follow-up is launched."""
-    if retarget not in RETARGETS:
-        raise BroadcastError(f"A follow-up is for {' or '.join(RETARGETS)}, not {retarget!r}.")
-    earlier = get(session, tenant, broadcast_id)
-    if earlier.launched_at is None:
-        raise BroadcastError(f"Broadcast {earlier.name!r} has not been sent yet: nobody to follow up.")
-    return create(session, tenant, replace(definition, retarget_of=earlier.id, retarget=retarget), now)
-
-
-# Moving along the lifecycle
-
-
-def launch(session: Session, tenant: Tenant, broadcast_id: uuid.UUID, now: datetime, actor: Actor | None = None) -> Moved:
-    """Send it now, or at its send_at: draft -> scheduled, or -> sending with the audience
-    frozen. Launching again changes nothing."""
-    broadcast = get(session, tenant, broadcast_id)
-    if broadcast.status == "cancelled":
-        raise BroadcastError(f"Broadcast {broadcast.name!r} was cancelled; create it again to send it.")
-    not_yet = broadcast.send_at is not None and broadcast.send_at > now
-    if broadcast.status == "draft" and not_yet:
-        return Moved(broadcast, _move(session, broadcast, "scheduled", now, actor))
-    if broadcast.status in ("draft", "scheduled") and not not_yet:
-        return start(session, broadcast, now, actor)
-    return Moved(broadcast, False, run=broadcast.status == "sending")
 
 
 def start(session: Session, broadcast: Broadcast, now: datetime, actor: Actor | None = None) -> Moved:
@@ -207,59 +137,11 @@ def due(session: Session, now: datetime) -> list[Broadcast]:
     return list(session.scalars(select(Broadcast).where(Broadcast.status == "scheduled", Broadcast.send_at <= now)))
 
 
-def pause(session: Session, tenant: Tenant, broadcast_id: uuid.UUID, now: datetime, actor: Actor | None = None,
-          reason: str = "paused by the vendor") -> Moved:
-    """sending -> paused: its queued pushes are held until it is resumed."""
-    broadcast = get(session, tenant, broadcast_id)
-    if broadcast.status == "paused":
-        return Moved(broadcast, False)
-    if not _pause(session, broadcast, now, reason, actor):
-        raise BroadcastError(f"Broadcast {broadcast.name!r} is {broadcast.status}: only a sending one can be paused.")
-    return Moved(broadcast, True)
-
-
 def _pause(session: Session, broadcast: Broadcast, now: datetime, reason: str, actor: Actor | None = None) -> bool:
     if not _move(session, broadcast, "paused", now, actor, pause_reason=reason[:255], runner=None, runner_until=None):
         return False
     _hold(session, broadcast, HELD)
     return True
-
-
-def resume(session: Session, tenant: Tenant, broadcast_id: uuid.UUID, now: datetime, actor: Actor | None = None) -> Moved:
-    """paused -> sending: its held pushes are let go and a runner goes on from where it was.
-    Failures before the resume no longer count towards an auto-pause."""
-    broadcast = get(session, tenant, broadcast_id)
-    if broadcast.status == "sending":
-        return Moved(broadcast, False, run=True)
-    if not _move(session, broadcast, "resumed", now, actor, pause_reason=None, resumed_at=now):
-        raise BroadcastError(f"Broadcast {broadcast.name!r} is {broadcast.status}: only a paused one can be resumed.")
-    session.execute(
-        update(Message)
-        .where(*_pushes(broadcast), Message.status == "queued", Message.not_before == HELD)
-        .values(not_before=None)  # the runner hands them to the workers (outside quiet hours)
-        .execution_options(synchronize_session=False)
-    )
-    return Moved(broadcast, True, run=True)
-
-
-def cancel(session: Session, tenant: Tenant, broadcast_id: uuid.UUID, now: datetime, actor: Actor | None = None) -> Moved:
-    """-> cancelled: queued pushes are skipped, recipients not reached yet get none."""
-    broadcast = get(session, tenant, broadcast_id)
-    if broadcast.status == "cancelled":
-        return Moved(broadcast, False)
-    if not _move(session, broadcast, "cancelled", now, actor, cancelled_at=now, runner=None, runner_until=None):
-        raise BroadcastError(f"Broadcast {broadcast.name!r} is already {broadcast.status}.")
-    session.execute(
-        update(Message).where(*_pushes(broadcast), Message.status == "queued")
-        .values(status="skipped", error_code="cancelled", error_message="the broadcast was cancelled",
-                not_before=None, enqueued_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    session.execute(
-        update(BroadcastRecipient).where(*_recipients(broadcast), *_waiting())
-        .values(skip_reason="cancelled").execution_options(synchronize_session=False)
-    )
-    return Moved(broadcast, True)
 
 
 def _move(session: Session, broadcast: Broadcast, move: str, now: datetime, actor: Actor | None = None, **values) -> bool:
@@ -511,38 +393,6 @@ class Stats:
         }
 
 
-def stats(session: Session, tenant: Tenant, broadcast_id: uuid.UUID) -> Stats:
-    """Each recipient counts once, by its latest push (a resend as template replaces the first)
-    or by why it has none: targeted = sent + failed + skipped + queued, always."""
-    broadcast = get(session, tenant, broadcast_id)
-    tally: Counter = Counter()
-    failed_by_code: Counter = Counter()
-    skipped_by_reason: Counter = Counter()
-    for status, code, n in _latest_pushes(session, broadcast):
-        if status in REACHED:
-            tally.update({"sent": n, "delivered": n if status != "sent" else 0, "read": n if status == "read" else 0})
-        elif status in FAILED:
-            failed_by_code[code or "unknown"] += n
-        elif status == "skipped":
-            skipped_by_reason[code or "unknown"] += n
-        else:
-            tally["queued"] += n
-    for reason, n in session.execute(
-        select(BroadcastRecipient.skip_reason, func.count())
-        .where(*_recipients(broadcast), BroadcastRecipient.message_id.is_(None)).group_by(BroadcastRecipient.skip_reason)
-    ):
-        if reason:
-            skipped_by_reason[reason] += n
-        else:
-            tally["queued"] += n
-    targeted = session.scalar(select(func.count()).where(*_recipients(broadcast)))
-    return Stats(
-        broadcast.name, broadcast.status, broadcast.pause_reason, targeted, tally["sent"], tally["delivered"],
-        tally["read"], sum(failed_by_code.values()), dict(failed_by_code), sum(skipped_by_reason.values()),
-        dict(skipped_by_reason), tally["queued"], *_responses(session, broadcast),
-    )
-
-
 def _latest_pushes(session: Session, broadcast: Broadcast) -> list[tuple[str, str | None, int]]:
     rank = func.row_number().over(partition_by=Message.customer_id,
                                   order_by=(Message.created_at.desc(), Message.id.desc()))
@@ -577,16 +427,15 @@ def _responses(session: Session, broadcast: Broadcast) -> tuple[int, int, dict[s
     return replies, opted_out, {"purchases": purchases, "redemptions": redemptions, "revenue": int(revenue)}
 
 
-# For the vendor API and the dashboard
+
+
+# The use cases at one tenant: its API key, its owner in the dashboard, or the command line
 
 
 class BroadcastService:
-    """The broadcasts of the vendor in `ctx`, acted on by its API key or its owner (audited as
-    them): the functions above, as the command line calls them. A definition is validated
-    with the file's schema, without the vendor's code. A move that wants a runner is noted in
-    `ctx.runners`, for the caller to hand over once committed."""
+    """The broadcasts of the tenant in `ctx`, audited as whoever acts there. A move that wants a
+    runner is noted in `ctx.runners`, for the caller to hand over once committed."""
 
-    MOVES = {"launch": launch, "pause": pause, "resume": resume, "cancel": cancel}
     # The statuses each move changes (from others it is refused, or changes nothing).
     CHANGES = {"launch": MOVABLE["scheduled"], "pause": MOVABLE["paused"], "resume": MOVABLE["resumed"],
                "cancel": MOVABLE["cancelled"]}
@@ -595,38 +444,162 @@ class BroadcastService:
         self.ctx = ctx
 
     def definition(self, raw) -> Definition:
-        """Raises BroadcastFileError naming every bad field."""
+        """A definition as the API and the dashboard send it (the tenant is theirs); raises
+        BroadcastFileError naming every bad field."""
         return parse(self.ctx.session, raw, self.ctx.tenant, self.ctx.now, schema=DefinitionSchema)
 
-    def preview(self, raw) -> Preview:
-        return preview(self.ctx.session, self.ctx.tenant, self.definition(raw), self.ctx.now)
+    def get(self, broadcast_id: uuid.UUID) -> Broadcast:
+        broadcast = self.find(broadcast_id)
+        if broadcast is None:
+            raise BroadcastError(f"{self.ctx.tenant.vendor_code} has no broadcast {broadcast_id}.")
+        return broadcast
+
+    def find(self, broadcast_id: uuid.UUID) -> Broadcast | None:
+        """One of the tenant's broadcasts; another tenant's is as unknown as a wrong id."""
+        return self.ctx.session.get(Broadcast, (self.ctx.tenant.id, broadcast_id))
+
+    def listed(self, cursor: str | None, limit: int) -> Page[Broadcast]:
+        """A page of the tenant's broadcasts, newest first."""
+        return pages.page(
+            self.ctx.session, select(Broadcast).where(Broadcast.tenant_id == self.ctx.tenant.id),
+            pages.by_newest(Broadcast.created_at, Broadcast.id), cursor, limit,
+            key_of=lambda row: (row.Broadcast.created_at, row.Broadcast.id), convert=lambda row: row.Broadcast,
+        )
+
+    def preview(self, definition: Definition) -> Preview:
+        """Exactly who a launch now would reach: the members the segment matches, those suppressed
+        by each reason, the recipients, and the message as three of them would get it."""
+        session, tenant, now = self.ctx.session, self.ctx.tenant, self.ctx.now
+        query = audience(tenant, definition, now).subquery()
+        counts = dict(session.execute(select(query.c.reason, func.count()).group_by(query.c.reason)).all())
+        sampled = session.scalars(
+            select(query.c.customer_id).where(query.c.reason.is_(None)).order_by(query.c.customer_id).limit(SAMPLES)).all()
+        writer = Writer(session, tenant, definition, now)
+        samples = [{"phone": member.phone_number, "text": writer.body(member, writer.variables(member))}
+                   for member in members(session, tenant, sampled)]
+        return Preview(sum(counts.values()), {reason: counts.get(reason, 0) for reason in SUPPRESSIONS},
+                       counts.get(None, 0), samples)
 
     def reach(self, broadcast: Broadcast) -> int:
         """How many a launch of this one now would reach."""
-        return preview(self.ctx.session, self.ctx.tenant, Definition.of(broadcast), self.ctx.now).recipients
+        return self.preview(Definition.of(broadcast)).recipients
 
-    def create(self, raw) -> Broadcast:
+    def create(self, definition: Definition) -> Broadcast:
+        """A draft; nothing is sent until it is launched."""
         ctx = self.ctx
-        return create(ctx.session, ctx.tenant, self.definition(raw), ctx.now, ctx.actor)
+        broadcast = Broadcast(tenant_id=ctx.tenant.id, id=uuid.uuid4(), status="draft", total_recipients=0,
+                              created_at=ctx.now, updated_at=ctx.now, **definition.columns())
+        ctx.session.add(broadcast)
+        ctx.session.flush()
+        audit.record(ctx.session, ctx.tenant.id, "broadcast.created", entity_type="broadcast", entity_id=broadcast.id,
+                     **_by(ctx.actor), before=None, after={"name": broadcast.name, "status": broadcast.status})
+        return broadcast
 
-    def listed(self, cursor: str | None, limit: int) -> Page[Broadcast]:
-        return listed(self.ctx.session, self.ctx.tenant, cursor, limit)
+    def retarget(self, broadcast_id: uuid.UUID, retarget: str, definition: Definition) -> Broadcast:
+        """A follow-up draft to the recipients of a broadcast who did not read it (`not_read`) or
+        did not reply within 72 hours (`not_replied`), within the definition's own segment; who
+        they are is settled when the follow-up is launched."""
+        if retarget not in RETARGETS:
+            raise BroadcastError(f"A follow-up is for {' or '.join(RETARGETS)}, not {retarget!r}.")
+        earlier = self.get(broadcast_id)
+        if earlier.launched_at is None:
+            raise BroadcastError(f"Broadcast {earlier.name!r} has not been sent yet: nobody to follow up.")
+        return self.create(replace(definition, retarget_of=earlier.id, retarget=retarget))
 
-    def find(self, broadcast_id: uuid.UUID) -> Broadcast | None:
-        """One of the vendor's broadcasts; another vendor's is as unknown as a wrong id."""
-        return self.ctx.session.get(Broadcast, (self.ctx.tenant.id, broadcast_id))
-
-    def move(self, broadcast_id: uuid.UUID, move: str) -> Broadcast:
+    def move(self, broadcast_id: uuid.UUID, move: str) -> Moved:
         """launch, pause, resume or cancel; raises BroadcastError when it cannot be done."""
-        ctx = self.ctx
-        moved = self.MOVES[move](ctx.session, ctx.tenant, broadcast_id, ctx.now, ctx.actor)
+        moved = getattr(self, move)(self.get(broadcast_id))
         if moved.run:
-            ctx.runners.append(moved)
-        return moved.broadcast
-
-    def stats(self, broadcast_id: uuid.UUID) -> Stats:
-        return stats(self.ctx.session, self.ctx.tenant, broadcast_id)
+            self.ctx.runners.append(moved)
+        return moved
 
     def moves(self, broadcast: Broadcast) -> list[str]:
         """The moves that would change it now (a page's buttons)."""
         return [move for move, starts in self.CHANGES.items() if broadcast.status in starts]
+
+    def launch(self, broadcast: Broadcast) -> Moved:
+        """Send it now, or at its send_at: draft -> scheduled, or -> sending with the audience
+        frozen. Launching again changes nothing."""
+        session, now, actor = self.ctx.session, self.ctx.now, self.ctx.actor
+        if broadcast.status == "cancelled":
+            raise BroadcastError(f"Broadcast {broadcast.name!r} was cancelled; create it again to send it.")
+        not_yet = broadcast.send_at is not None and broadcast.send_at > now
+        if broadcast.status == "draft" and not_yet:
+            return Moved(broadcast, _move(session, broadcast, "scheduled", now, actor))
+        if broadcast.status in ("draft", "scheduled") and not not_yet:
+            return start(session, broadcast, now, actor)
+        return Moved(broadcast, False, run=broadcast.status == "sending")
+
+    def pause(self, broadcast: Broadcast, reason: str = "paused by the vendor") -> Moved:
+        """sending -> paused: its queued pushes are held until it is resumed."""
+        if broadcast.status == "paused":
+            return Moved(broadcast, False)
+        if not _pause(self.ctx.session, broadcast, self.ctx.now, reason, self.ctx.actor):
+            raise BroadcastError(f"Broadcast {broadcast.name!r} is {broadcast.status}: only a sending one can be paused.")
+        return Moved(broadcast, True)
+
+    def resume(self, broadcast: Broadcast) -> Moved:
+        """paused -> sending: its held pushes are let go and a runner goes on from where it was.
+        Failures before the resume no longer count towards an auto-pause."""
+        session, now = self.ctx.session, self.ctx.now
+        if broadcast.status == "sending":
+            return Moved(broadcast, False, run=True)
+        if not _move(session, broadcast, "resumed", now, self.ctx.actor, pause_reason=None, resumed_at=now):
+            raise BroadcastError(f"Broadcast {broadcast.name!r} is {broadcast.status}: only a paused one can be resumed.")
+        session.execute(
+            update(Message)
+            .where(*_pushes(broadcast), Message.status == "queued", Message.not_before == HELD)
+            .values(not_before=None)  # the runner hands them to the workers (outside quiet hours)
+            .execution_options(synchronize_session=False)
+        )
+        return Moved(broadcast, True, run=True)
+
+    def cancel(self, broadcast: Broadcast) -> Moved:
+        """-> cancelled: queued pushes are skipped, recipients not reached yet get none."""
+        session, now = self.ctx.session, self.ctx.now
+        if broadcast.status == "cancelled":
+            return Moved(broadcast, False)
+        if not _move(session, broadcast, "cancelled", now, self.ctx.actor, cancelled_at=now, runner=None, runner_until=None):
+            raise BroadcastError(f"Broadcast {broadcast.name!r} is already {broadcast.status}.")
+        session.execute(
+            update(Message).where(*_pushes(broadcast), Message.status == "queued")
+            .values(status="skipped", error_code="cancelled", error_message="the broadcast was cancelled",
+                    not_before=None, enqueued_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(
+            update(BroadcastRecipient).where(*_recipients(broadcast), *_waiting())
+            .values(skip_reason="cancelled").execution_options(synchronize_session=False)
+        )
+        return Moved(broadcast, True)
+
+    def stats(self, broadcast_id: uuid.UUID) -> Stats:
+        """Each recipient counts once, by its latest push (a resend as template replaces the first)
+        or by why it has none: targeted = sent + failed + skipped + queued, always."""
+        session, broadcast = self.ctx.session, self.get(broadcast_id)
+        tally: Counter = Counter()
+        failed_by_code: Counter = Counter()
+        skipped_by_reason: Counter = Counter()
+        for status, code, n in _latest_pushes(session, broadcast):
+            if status in REACHED:
+                tally.update({"sent": n, "delivered": n if status != "sent" else 0, "read": n if status == "read" else 0})
+            elif status in FAILED:
+                failed_by_code[code or "unknown"] += n
+            elif status == "skipped":
+                skipped_by_reason[code or "unknown"] += n
+            else:
+                tally["queued"] += n
+        for reason, n in session.execute(
+            select(BroadcastRecipient.skip_reason, func.count())
+            .where(*_recipients(broadcast), BroadcastRecipient.message_id.is_(None)).group_by(BroadcastRecipient.skip_reason)
+        ):
+            if reason:
+                skipped_by_reason[reason] += n
+            else:
+                tally["queued"] += n
+        targeted = session.scalar(select(func.count()).where(*_recipients(broadcast)))
+        return Stats(
+            broadcast.name, broadcast.status, broadcast.pause_reason, targeted, tally["sent"], tally["delivered"],
+            tally["read"], sum(failed_by_code.values()), dict(failed_by_code), sum(skipped_by_reason.values()),
+            dict(skipped_by_reason), tally["queued"], *_responses(session, broadcast),
+        )

@@ -32,6 +32,10 @@ class Actor:
 
 @dataclass
 class Context:
+    """One unit of work at one tenant: every use case is a method of its feature's service
+    class bound to one of these (`Services` gathers them for a flow, the API and the dashboard;
+    the command line and scheduled jobs make one with `Context.at`)."""
+
     session: Session
     tenant: Tenant
     phone: str
@@ -49,17 +53,28 @@ class Context:
     outbox: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)
     # Broadcast moves (broadcasts.Moved) that want a runner, to hand over after commit.
     runners: list = field(default_factory=list)
+    # The command line or a scheduled job: the system acts (audited with no actor).
+    system: bool = False
+
+    @classmethod
+    def at(cls, session: Session, tenant: Tenant, now: datetime, **more) -> Context:
+        """A unit of work of the system at `tenant`, with nobody on the phone."""
+        return cls(session=session, tenant=tenant, phone="", now=now, pin_pepper=more.pop("pin_pepper", ""),
+                   system=True, **more)
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.tenant.timezone)
 
     @property
-    def actor(self) -> Actor:
+    def actor(self) -> Actor | None:
+        """Who acts; None for the system."""
         if self.staff is not None:
             return Actor("vendor_user", self.staff.id)
         if self.api_key_id is not None:
             return Actor("api_key", self.api_key_id)
+        if self.system:
+            return None
         raise LookupError("neither a staff member nor an API key acts in this unit of work")
 
     def require_customer(self) -> Customer:
