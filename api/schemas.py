@@ -9,7 +9,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from bot.services.audience import SUPPRESSIONS
 from bot.services.broadcast_file import DefinitionSchema
-from bot.services.metrics_range import FIGURES
+from bot.services.metrics import FIGURES
 from bot.services.pages import MAX_LIMIT
 from bot.services.settings import EDITABLE
 from bot.services.tenant_file import RewardSchema, TenantFileSchema

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from api.machinery import endpoint
 from api.schemas import MetricsQuery, MetricsSchema, SettingsChange, SettingsSchema
-from bot.services.metrics_range import daily_metrics
 from bot.services.settings import EDITABLE
 
 
@@ -22,4 +21,4 @@ def update_settings(services, body):
 @endpoint("GET", "/metrics", scope="metrics", summary="The vendor's daily figures over a range of days",
           query=MetricsQuery, response=MetricsSchema, problems=(422,))
 def get_metrics(services, query):
-    return {"data": daily_metrics(services.ctx.session, services.ctx.tenant, query["start"], query["end"])}
+    return {"data": services.metrics.stored(query["start"], query["end"])}

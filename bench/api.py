@@ -57,7 +57,8 @@ from bot.devclient import parse_twiml  # noqa: E402
 from bot.limits import LIMITS  # noqa: E402
 from bot.messages import say  # noqa: E402
 from bot.money import Money  # noqa: E402
-from bot.services.apikeys import create_key  # noqa: E402
+from bot.services.apikeys import ApiKeyService  # noqa: E402
+from bot.services.context import Context  # noqa: E402
 from bot.services.points import ledger_mismatches  # noqa: E402
 from bot.services.tenant_file import parse_tenant_file  # noqa: E402
 from bot.services.tenants import load_tenant  # noqa: E402
@@ -111,7 +112,7 @@ def load_vendor(staff: int) -> str:
     try:
         with database.transaction() as session:
             tenant = load_tenant(session, parse_tenant_file(vendor)).tenant
-            return create_key(session, tenant, "bench", [], utcnow()).secret
+            return ApiKeyService(Context.at(session, tenant, utcnow())).create("bench", []).secret
     finally:
         database.engine.dispose()
 

@@ -79,7 +79,7 @@ def services(member: bool = True, staff: FakeStaff | None = None, **overrides) -
     fake = SimpleNamespace(
         member=member,
         is_staff=staff is not None,
-        vendor=SimpleNamespace(name="Mama Put Kitchen", code="MAMA", greeting="Welcome!"),
+        tenant=SimpleNamespace(name="Mama Put Kitchen", code="MAMA", greeting="Welcome!"),
         points=FakePoints(),
         staff=staff or FakeStaff(),
         purchases=FakePurchases(),

@@ -14,7 +14,7 @@ from bot.errors import Refused
 from bot.services import points
 from bot.services.context import Context
 from bot.services.purchases import PurchaseService
-from bot.services.rewards import RewardService, due_redemptions, expire_redemption
+from bot.services.rewards import RewardService, due_redemptions
 from bot.services.tenants import load_tenant
 from models import Customer, CustomerPointsBalance, PointsTransaction, Reward, RewardRedemption, Tenant, Staff
 from models.base import utcnow
@@ -98,7 +98,7 @@ def test_balance_always_equals_the_ledger(db, operations):
             elif kind == "expire":
                 session.execute(update(RewardRedemption).values(expires_at=utcnow()))
                 for tenant_id, redemption_id in due_redemptions(session, utcnow()):
-                    expire_redemption(session, [], tenant_id, redemption_id, utcnow())
+                    RewardService(Context.at(session, session.get(Tenant, tenant_id), utcnow())).expire(redemption_id)
         with db.sessions() as session:
             assert points.ledger_mismatches(session) == []
             for reward in session.scalars(select(Reward).where(Reward.stock.is_not(None))):

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 from bot import runtime
-from bot.services.rewards import due_redemptions, expire_redemption
+from bot.services.context import Context
+from bot.services.rewards import RewardService, due_redemptions
+from models import Tenant
 
 
 def expire_redemptions() -> int:
@@ -15,7 +17,7 @@ def expire_redemptions() -> int:
         if not due:
             return total
         for tenant_id, redemption_id in due:
-            outbox: list = []
             with rt.db.transaction() as session:
-                total += expire_redemption(session, outbox, tenant_id, redemption_id, rt.clock())
-            rt.deliver(outbox)
+                ctx = Context.at(session, session.get(Tenant, tenant_id), rt.clock())
+                total += RewardService(ctx).expire(redemption_id)
+            rt.deliver(ctx.outbox)

@@ -9,7 +9,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from bot import runtime
-from bot.services import metrics, reminders
+from bot.services import reminders
+from bot.services.context import Context
+from bot.services.metrics import MetricsService, yesterday
+from bot.services.reminders import ReminderService
 from models import Tenant
 from models.base import utcnow
 
@@ -36,15 +39,14 @@ def send_reminders(now: datetime | None = None, tenant_code: str | None = None) 
 
 def _remind(rt, tenant: Tenant, now: datetime) -> int:
     with rt.db.sessions() as session:
-        due = list(reminders.due_customers(session, tenant, now).items())
+        due = list(ReminderService(Context.at(session, tenant, now)).due().items())
     sent = 0
     for start in range(0, len(due), REMINDERS_PER_TRANSACTION):
-        outbox: list = []
         with rt.db.transaction() as session:
-            tenant = session.get(Tenant, tenant.id)
+            ctx = Context.at(session, session.get(Tenant, tenant.id), now)
             for customer_id, (day, points) in due[start:start + REMINDERS_PER_TRANSACTION]:
-                sent += reminders.remind(session, outbox, tenant, customer_id, day, points, now)
-        rt.deliver(outbox)
+                sent += ReminderService(ctx).remind(customer_id, day, points)
+        rt.deliver(ctx.outbox)
     log.info("queued %d expiry reminder(s) for %s", sent, tenant.vendor_code)
     return sent
 
@@ -55,11 +57,11 @@ def compute_metrics(now: datetime | None = None) -> int:
     rt, now = runtime.current(), now or utcnow()
     done = 0
     for tenant in _tenants(rt):
-        day = metrics.yesterday(tenant, now)
+        day = yesterday(tenant, now)
         with rt.db.transaction() as session:
-            tenant = session.get(Tenant, tenant.id)
-            if not metrics.computed(session, tenant, day):
-                metrics.compute(session, tenant, day, now)
+            figures = MetricsService(Context.at(session, session.get(Tenant, tenant.id), now))
+            if not figures.computed(day):
+                figures.compute(day)
                 done += 1
     return done
 

@@ -6,7 +6,8 @@ from flask.cli import AppGroup
 
 from api.machinery import scopes as api_scopes
 from bot.cli.common import runtime, tenant_by_code
-from bot.services.apikeys import create_key, list_keys, revoke_key
+from bot.services.apikeys import ApiKeyService, list_keys
+from bot.services.context import Context
 
 
 @click.group(cls=AppGroup, help="Vendors' keys to the REST API (/api/v1).")
@@ -29,7 +30,7 @@ def apikeys_create(code: str, name: str, scopes: tuple[str, ...]):
     rt = runtime()
     with rt.db.transaction() as session:
         tenant = tenant_by_code(session, code)
-        new = create_key(session, tenant, name.strip(), list(scopes), rt.clock())
+        new = ApiKeyService(Context.at(session, tenant, rt.clock())).create(name.strip(), list(scopes))
     allowed = ", ".join(new.key.scopes) or "everything"
     click.echo(f"API key {new.key.prefix}... for {tenant.vendor_code} ({new.key.name}), scopes: {allowed}.")
     click.echo("It is shown only now: store it where the till or integration keeps secrets.")
@@ -61,7 +62,7 @@ def apikeys_revoke(code: str, prefix: str):
     rt = runtime()
     with rt.db.transaction() as session:
         tenant = tenant_by_code(session, code)
-        revoked = revoke_key(session, tenant, prefix.rstrip("."), rt.clock())
+        revoked = ApiKeyService(Context.at(session, tenant, rt.clock())).revoke(prefix.rstrip("."))
     if not revoked:
         raise click.ClickException(f"{tenant.vendor_code} has no live key starting {prefix}.")
     for key in revoked:

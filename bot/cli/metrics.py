@@ -6,7 +6,8 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from bot.cli.common import print_table, runtime
-from bot.services import metrics as daily_metrics
+from bot.services.context import Context
+from bot.services.metrics import FIGURES, MetricsService, yesterday
 from models import Tenant
 
 
@@ -27,8 +28,8 @@ def metrics_daily(day, code: str | None):
         if code:
             query = query.where(Tenant.vendor_code == code.upper())
         for tenant in session.scalars(query):
-            date = day.date() if day else daily_metrics.yesterday(tenant, now)
-            rows.append((tenant.vendor_code, date.isoformat(), daily_metrics.compute(session, tenant, date, now)))
+            date = day.date() if day else yesterday(tenant, now)
+            rows.append((tenant.vendor_code, date.isoformat(), MetricsService(Context.at(session, tenant, now)).compute(date)))
     if not rows:
         raise click.ClickException(f"No vendor with code {code.upper()}." if code else "No vendors yet.")
-    print_table(["vendor", "date", *daily_metrics.FIGURES], [[c, d, *f.values()] for c, d, f in rows])
+    print_table(["vendor", "date", *FIGURES], [[c, d, *f.values()] for c, d, f in rows])

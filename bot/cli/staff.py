@@ -3,12 +3,10 @@ from __future__ import annotations
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import select
-
 from bot.cli.common import runtime, tenant_by_code
 from bot.phones import InvalidPhone, to_e164
-from bot.services.staff import set_pin
-from models import Staff
+from bot.services.context import Context
+from bot.services.team import TeamService
 
 
 @click.group(cls=AppGroup, help="Vendors' staff.")
@@ -21,19 +19,18 @@ def staff():
 @click.option("--phone", required=True, help="The staff member's phone, local or international.")
 @click.password_option("--pin", prompt="New PIN", help="Prompted for; 4 to 8 digits.")
 def staff_pin(code: str, phone: str, pin: str):
-    with runtime().db.transaction() as session:
+    rt = runtime()
+    with rt.db.transaction() as session:
         tenant = tenant_by_code(session, code)
         try:
             phone = to_e164(phone, tenant.country)
         except InvalidPhone:
             raise click.ClickException(f"{phone} is not a phone number in {tenant.country}.") from None
-        user = session.scalars(
-            select(Staff).where(Staff.tenant_id == tenant.id, Staff.phone_number == phone)
-        ).one_or_none()
-        if user is None:
-            raise click.ClickException(f"{phone} is not on {tenant.vendor_code}'s staff.")
+        team = TeamService(Context.at(session, tenant, rt.clock(), pin_pepper=rt.config.pin_pepper))
         try:
-            set_pin(session, user, pin, runtime().config.pin_pepper)
+            user = team.set_pin(phone, pin)
         except ValueError as error:
             raise click.ClickException(str(error)) from None
+        if user is None:
+            raise click.ClickException(f"{phone} is not on {tenant.vendor_code}'s staff.")
     click.echo(f"PIN set for {user.full_name} ({phone}).")

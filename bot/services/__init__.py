@@ -15,6 +15,7 @@ from bot.services.leaderboard import LeaderboardService
 from bot.services.missions import MissionService
 from bot.services.points import PointsService
 from bot.services.memberships import MembershipService
+from bot.services.metrics import MetricsService
 from bot.services.purchases import PurchaseService
 from bot.services.referrals import ReferralService
 from bot.services.rewards import RewardService
@@ -55,6 +56,7 @@ class Services:
         self.dashboard = DashboardLoginService(ctx)
         self.backoffice = BackOfficeService(ctx)
         self.broadcasts = BroadcastService(ctx)
+        self.metrics = MetricsService(ctx)
 
     @property
     def now(self) -> datetime:

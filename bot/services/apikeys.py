@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.services import audit
+from bot.services.context import Context
 from models import ApiKey, Tenant
 
 KEY_PREFIX = "lk_"
@@ -29,40 +30,47 @@ class NewKey:
     secret: str  # shown once, never stored
 
 
-def create_key(session: Session, tenant: Tenant, name: str, scopes: list[str], now: datetime) -> NewKey:
-    secret = KEY_PREFIX + secrets.token_urlsafe(32)
-    key = ApiKey(
-        tenant_id=tenant.id, id=uuid.uuid4(), name=name, prefix=secret[:PREFIX_LENGTH], key_hash=hash_key(secret),
-        scopes=sorted(set(scopes)), created_at=now,
-    )
-    session.add(key)
-    audit.record(
-        session, tenant.id, "api_key.created", entity_type="api_key", entity_id=key.id,
-        after={"name": name, "prefix": key.prefix, "scopes": key.scopes},
-    )
-    return NewKey(key, secret)
+class ApiKeyService:
+    """The API keys of the tenant in `ctx` (the platform operator makes and ends them)."""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    def create(self, name: str, scopes: list[str]) -> NewKey:
+        ctx = self.ctx
+        secret = KEY_PREFIX + secrets.token_urlsafe(32)
+        key = ApiKey(
+            tenant_id=ctx.tenant.id, id=uuid.uuid4(), name=name, prefix=secret[:PREFIX_LENGTH], key_hash=hash_key(secret),
+            scopes=sorted(set(scopes)), created_at=ctx.now,
+        )
+        ctx.session.add(key)
+        audit.record(
+            ctx.session, ctx.tenant.id, "api_key.created", entity_type="api_key", entity_id=key.id,
+            after={"name": name, "prefix": key.prefix, "scopes": key.scopes},
+        )
+        return NewKey(key, secret)
+
+    def revoke(self, prefix: str) -> list[ApiKey]:
+        """Revoke the tenant's live keys starting with `prefix` (as `apikeys list` shows them)."""
+        ctx = self.ctx
+        keys = list(ctx.session.scalars(
+            select(ApiKey).where(ApiKey.tenant_id == ctx.tenant.id, ApiKey.prefix == prefix[:PREFIX_LENGTH],
+                                 ApiKey.revoked_at.is_(None)).with_for_update()
+        ))
+        for key in keys:
+            key.revoked_at = ctx.now
+            audit.record(ctx.session, ctx.tenant.id, "api_key.revoked", entity_type="api_key", entity_id=key.id,
+                         before={"revoked": False}, after={"revoked": True})
+        return keys
 
 
 def list_keys(session: Session, tenant: Tenant | None = None) -> list[tuple[ApiKey, str]]:
-    """Keys with their vendor's code, the live ones first, newest first."""
+    """Keys across the platform (or one tenant's) with their tenant's code, the live ones first, newest first."""
     query = select(ApiKey, Tenant.vendor_code).join(Tenant, Tenant.id == ApiKey.tenant_id)
     if tenant is not None:
         query = query.where(ApiKey.tenant_id == tenant.id)
     query = query.order_by(Tenant.vendor_code, ApiKey.revoked_at.is_not(None), ApiKey.created_at.desc())
     return [(key, code) for key, code in session.execute(query)]
-
-
-def revoke_key(session: Session, tenant: Tenant, prefix: str, now: datetime) -> list[ApiKey]:
-    """Revoke the vendor's live keys starting with `prefix` (as `apikeys list` shows them)."""
-    keys = list(session.scalars(
-        select(ApiKey).where(ApiKey.tenant_id == tenant.id, ApiKey.prefix == prefix[:PREFIX_LENGTH],
-                             ApiKey.revoked_at.is_(None)).with_for_update()
-    ))
-    for key in keys:
-        key.revoked_at = now
-        audit.record(session, tenant.id, "api_key.revoked", entity_type="api_key", entity_id=key.id,
-                     before={"revoked": False}, after={"revoked": True})
-    return keys
 
 
 _AUTHENTICATE = (

@@ -13,9 +13,8 @@ from sqlalchemy.orm import aliased
 
 from bot.money import Money
 from bot.phones import InvalidPhone, to_e164
-from bot.services import metrics
+from bot.services.metrics import FIGURES, MetricsService
 from bot.services.context import Context
-from bot.services.metrics_range import daily_metrics
 from models import AuditLog, Customer, CustomerPointsBalance, Purchase, Reward, Staff
 
 CHART_DAYS = 30
@@ -69,13 +68,14 @@ class BackOfficeService:
         ctx = self.ctx
         today, opened = (moment.astimezone(ctx.zone).date() for moment in (ctx.now, ctx.tenant.created_at))
         first = today - timedelta(days=CHART_DAYS - 1)
-        stored = {day["date"]: day for day in daily_metrics(ctx.session, ctx.tenant, first, today - timedelta(days=1))}
+        figures = MetricsService(ctx)
+        stored = {day["date"]: day for day in figures.stored(first, today - timedelta(days=1))}
         days = []
         for day in (first + timedelta(days=n) for n in range(CHART_DAYS)):
             if day in stored:
                 days.append(stored[day])
             else:
-                live = metrics.figures(ctx.session, ctx.tenant, day) if day >= opened else dict.fromkeys(metrics.FIGURES, 0)
+                live = figures.figures(day) if day >= opened else dict.fromkeys(FIGURES, 0)
                 days.append({"date": day, **live})
         members = ctx.session.scalar(select(func.count()).where(Customer.tenant_id == ctx.tenant.id))
         return Overview(members, days[-1], days)

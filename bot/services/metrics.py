@@ -10,6 +10,7 @@ from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session
 
 from bot.db import insert_on_conflict
+from bot.services.context import Context
 from models import (
     Customer, DailyMetrics, PointsTransaction, Purchase, RewardRedemption, SpinHistory, Tenant, Message,
 )
@@ -37,22 +38,38 @@ def yesterday(tenant: Tenant, now: datetime) -> date:
     return now.astimezone(ZoneInfo(tenant.timezone)).date() - timedelta(days=1)
 
 
-def compute(session: Session, tenant: Tenant, day: date, now: datetime) -> dict:
-    """Compute the day and store it in place of any earlier computation; returns the figures."""
-    figures = _figures(session, Day(tenant, day))
-    values = {"tenant_id": tenant.id, "metric_date": day, "computed_at": now, **figures}
-    insert_on_conflict(session, DailyMetrics, values, ["tenant_id", "metric_date"],
-                       update={name: value for name, value in values.items() if name not in ("tenant_id", "metric_date")})
-    return figures
+class MetricsService:
+    """The daily figures of the tenant in `ctx`."""
 
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
 
-def figures(session: Session, tenant: Tenant, day: date) -> dict:
-    """The day's figures as they stand, stored nowhere (today's, or a day not computed yet)."""
-    return _figures(session, Day(tenant, day))
+    def compute(self, day: date) -> dict:
+        """Compute the day and store it in place of any earlier computation; returns the figures."""
+        tenant = self.ctx.tenant
+        figures = self.figures(day)
+        values = {"tenant_id": tenant.id, "metric_date": day, "computed_at": self.ctx.now, **figures}
+        insert_on_conflict(self.ctx.session, DailyMetrics, values, ["tenant_id", "metric_date"],
+                           update={name: value for name, value in values.items() if name not in ("tenant_id", "metric_date")})
+        return figures
 
+    def figures(self, day: date) -> dict:
+        """The day's figures as they stand, stored nowhere (today's, or a day not computed yet)."""
+        return _figures(self.ctx.session, Day(self.ctx.tenant, day))
 
-def computed(session: Session, tenant: Tenant, day: date) -> bool:
-    return session.get(DailyMetrics, (tenant.id, day)) is not None
+    def computed(self, day: date) -> bool:
+        return self.ctx.session.get(DailyMetrics, (self.ctx.tenant.id, day)) is not None
+
+    def stored(self, start: date, end: date) -> list[dict]:
+        """The computed days from `start` to `end` (inclusive), oldest first, each
+        `{"date": date, <figure>: int, ...}`; days not computed yet are absent (the API's
+        /metrics and the dashboard's charts)."""
+        rows = self.ctx.session.scalars(
+            select(DailyMetrics)
+            .where(DailyMetrics.tenant_id == self.ctx.tenant.id, DailyMetrics.metric_date.between(start, end))
+            .order_by(DailyMetrics.metric_date)
+        )
+        return [{"date": row.metric_date, **{name: getattr(row, name) for name in FIGURES}} for row in rows]
 
 
 def _figures(session: Session, day: Day) -> dict:

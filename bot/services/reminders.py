@@ -10,11 +10,11 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from bot.db import insert_on_conflict
 from bot.messages import say
-from bot.outbound import MARKETING, MessageKey, notify
+from bot.outbound import MARKETING, notify
+from bot.services.context import Context
 from bot.services.rewards import nearest_reward
 from models import Customer, CustomerPointsBalance, ExpiryReminder, PointsTransaction, Tenant
 
@@ -35,46 +35,53 @@ def due_now(tenant: Tenant, now: datetime) -> bool:
     return reminder_days(tenant) > 0 and now.astimezone(ZoneInfo(tenant.timezone)).time() >= SEND_AT
 
 
-def due_customers(session: Session, tenant: Tenant, now: datetime) -> dict:
-    """{customer_id: (expiry day, points)}: for each opted-in member, the earliest day within
-    the horizon on which unspent points expire and that has had no reminder yet."""
-    zone = ZoneInfo(tenant.timezone)
-    today = now.astimezone(zone).date()
-    horizon = datetime.combine(today + timedelta(days=reminder_days(tenant) + 1), time(), tzinfo=zone)
-    lots = session.execute(
-        select(PointsTransaction.customer_id, PointsTransaction.expires_at, PointsTransaction.remaining)
-        .join(Customer, (Customer.tenant_id == PointsTransaction.tenant_id) & (Customer.id == PointsTransaction.customer_id))
-        .where(
-            PointsTransaction.tenant_id == tenant.id, PointsTransaction.remaining > 0,
-            PointsTransaction.expires_at > now, PointsTransaction.expires_at < horizon, Customer.opted_in,
-        )
-    ).all()
-    reminded = set(session.execute(
-        select(ExpiryReminder.customer_id, ExpiryReminder.expires_on)
-        .where(ExpiryReminder.tenant_id == tenant.id, ExpiryReminder.expires_on >= today)
-    ).all())
-    by_day: dict = {}
-    for customer_id, expires_at, remaining in lots:
-        day = expires_at.astimezone(zone).date()
-        if (customer_id, day) not in reminded:
-            by_day[(customer_id, day)] = by_day.get((customer_id, day), 0) + remaining
-    due: dict = {}
-    for (customer_id, day), points in sorted(by_day.items(), key=lambda item: item[0][1]):
-        due.setdefault(customer_id, (day, points))  # the earliest day: one message a day at most
-    return due
+class ReminderService:
+    """The expiry reminders of the tenant in `ctx` (its scheduled job acts as the system)."""
 
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
 
-def remind(session: Session, outbox: list[MessageKey], tenant: Tenant, customer_id, day: date, points: int, now: datetime) -> bool:
-    """Record and queue one reminder; False if it was already recorded (by another run)."""
-    customer = session.get(Customer, (tenant.id, customer_id))
-    if customer is None or not customer.opted_in:
-        return False
-    row = {"tenant_id": tenant.id, "customer_id": customer_id, "expires_on": day, "points": points, "created_at": now}
-    if not insert_on_conflict(session, ExpiryReminder, row):
-        return False
-    balance = session.scalar(select(CustomerPointsBalance.current_balance).where(
-        CustomerPointsBalance.tenant_id == tenant.id, CustomerPointsBalance.customer_id == customer_id))
-    message = say("expiry_reminder", points=points, vendor=tenant.name, when=day,
-                  progress=nearest_reward(session, tenant.id, balance or 0, now))
-    notify(session, outbox, tenant, customer, message, category=MARKETING, now=now)
-    return True
+    def due(self) -> dict:
+        """{customer_id: (expiry day, points)}: for each opted-in member, the earliest day within
+        the horizon on which unspent points expire and that has had no reminder yet."""
+        session, tenant, now = self.ctx.session, self.ctx.tenant, self.ctx.now
+        zone = ZoneInfo(tenant.timezone)
+        today = now.astimezone(zone).date()
+        horizon = datetime.combine(today + timedelta(days=reminder_days(tenant) + 1), time(), tzinfo=zone)
+        lots = session.execute(
+            select(PointsTransaction.customer_id, PointsTransaction.expires_at, PointsTransaction.remaining)
+            .join(Customer, (Customer.tenant_id == PointsTransaction.tenant_id) & (Customer.id == PointsTransaction.customer_id))
+            .where(
+                PointsTransaction.tenant_id == tenant.id, PointsTransaction.remaining > 0,
+                PointsTransaction.expires_at > now, PointsTransaction.expires_at < horizon, Customer.opted_in,
+            )
+        ).all()
+        reminded = set(session.execute(
+            select(ExpiryReminder.customer_id, ExpiryReminder.expires_on)
+            .where(ExpiryReminder.tenant_id == tenant.id, ExpiryReminder.expires_on >= today)
+        ).all())
+        by_day: dict = {}
+        for customer_id, expires_at, remaining in lots:
+            day = expires_at.astimezone(zone).date()
+            if (customer_id, day) not in reminded:
+                by_day[(customer_id, day)] = by_day.get((customer_id, day), 0) + remaining
+        due: dict = {}
+        for (customer_id, day), points in sorted(by_day.items(), key=lambda item: item[0][1]):
+            due.setdefault(customer_id, (day, points))  # the earliest day: one message a day at most
+        return due
+
+    def remind(self, customer_id, day: date, points: int) -> bool:
+        """Record and queue one reminder; False if it was already recorded (by another run)."""
+        session, tenant, now = self.ctx.session, self.ctx.tenant, self.ctx.now
+        customer = session.get(Customer, (tenant.id, customer_id))
+        if customer is None or not customer.opted_in:
+            return False
+        row = {"tenant_id": tenant.id, "customer_id": customer_id, "expires_on": day, "points": points, "created_at": now}
+        if not insert_on_conflict(session, ExpiryReminder, row):
+            return False
+        balance = session.scalar(select(CustomerPointsBalance.current_balance).where(
+            CustomerPointsBalance.tenant_id == tenant.id, CustomerPointsBalance.customer_id == customer_id))
+        message = say("expiry_reminder", points=points, vendor=tenant.name, when=day,
+                      progress=nearest_reward(session, tenant.id, balance or 0, now))
+        notify(session, self.ctx.outbox, tenant, customer, message, category=MARKETING, now=now)
+        return True

@@ -281,6 +281,16 @@ class RewardService:
         redemption = self._lock_pending(redemption_id)
         give_back(ctx.session, ctx.outbox, ctx.tenant, redemption, "cancelled", ctx.now, actor=ctx.actor)
 
+    def expire(self, redemption_id: uuid.UUID) -> bool:
+        """Expire one pending redemption past its validity (the scheduled job): refund, restock,
+        tell the customer. False if it was used or cancelled meanwhile."""
+        ctx = self.ctx
+        redemption = _lock_with_customer(ctx.session, ctx.tenant.id, redemption_id)
+        if redemption is None or redemption.status != "pending" or redemption.expires_at > ctx.now:
+            return False
+        give_back(ctx.session, ctx.outbox, ctx.tenant, redemption, "expired", ctx.now)
+        return True
+
     def _lock_pending(self, redemption_id: str) -> RewardRedemption:
         """The redemption locked; Refused code_not_pending when it was used, cancelled or expired
         while staff looked at it."""
@@ -338,16 +348,6 @@ def due_redemptions(session: Session, now: datetime, limit: int = 500) -> list[t
             .limit(limit)
         )
     ]
-
-
-def expire_redemption(session: Session, outbox: list, tenant_id: uuid.UUID, redemption_id: uuid.UUID, now: datetime) -> bool:
-    """Expire one pending redemption past its validity: refund, restock, tell the customer.
-    False if it was used or cancelled meanwhile."""
-    redemption = _lock_with_customer(session, tenant_id, redemption_id)
-    if redemption is None or redemption.status != "pending" or redemption.expires_at > now:
-        return False
-    give_back(session, outbox, session.get(Tenant, tenant_id), redemption, "expired", now)
-    return True
 
 
 def _lock_with_customer(session: Session, tenant_id: uuid.UUID, redemption_id: uuid.UUID) -> RewardRedemption | None:

@@ -14,6 +14,7 @@ from bot.phones import InvalidPhone, to_e164
 from bot.services import audit
 from bot.services.context import Context
 from bot.services.customers import route_phone
+from bot.services.staff import set_pin
 from bot.services.tenant_file import StaffSchema
 from models import Staff
 
@@ -103,6 +104,15 @@ class TeamService:
         user.pin_hash, user.pin_fingerprint, user.session_expires_at = None, None, None
         self._audit("staff.pin_reset", user, before={"has_pin": had_pin}, after={"has_pin": False})
         notify(ctx.session, ctx.outbox, ctx.tenant, user, say("staff_pin_reset_notice", name=user.full_name, vendor=ctx.tenant.name))
+
+    def set_pin(self, phone: str, pin: str) -> Staff | None:
+        """Set or reset the PIN of the staff member on `phone` (the command line, where the
+        operator types it); None when the phone is not on the staff. A weak PIN raises
+        ValueError. Ends their open session and the phone's lockout."""
+        user = self._user(phone)
+        if user is not None:
+            set_pin(self.ctx.session, user, pin, self.ctx.pin_pepper)
+        return user
 
     def _check_removable(self, phone: str) -> None:
         problem = self.removal_problem(phone)
