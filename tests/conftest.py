@@ -99,20 +99,64 @@ class Clock:
 
 
 def _empty_tables(db) -> None:
-    with db.transaction() as session:
-        for table in reversed(Base.metadata.sorted_tables):
-            session.execute(table.delete())
+    """Every row gone, in one round trip: DELETE is much faster than TRUNCATE on tables this small."""
+    deletes = [f"DELETE FROM {table.name}" for table in reversed(Base.metadata.sorted_tables)]
+    connection = db.engine.raw_connection()
+    try:
+        if db.engine.dialect.name == "sqlite":
+            connection.driver_connection.executescript(f"BEGIN IMMEDIATE; {'; '.join(deletes)}; COMMIT;")
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute("; ".join(deletes))
+            connection.commit()
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope="session")
+def shared_app(database_url):
+    """One app for the whole run: building it (routes, engine, connections) costs more than
+    most tests. The `app` fixture puts it back as new before each test."""
+    app = create_app(make_config(database_url), clock=Clock())
+    pristine = {name: dict(vars(extension)) for name, extension in app.extensions.items()}
+    yield app, pristine
+    app.extensions["runtime"].db.engine.dispose()
+
+
+def _as_new(app, pristine: dict) -> None:
+    """The app as create_app left it: attributes a test replaced (a config, a clock, a pacer) are
+    put back, the routing table is read again, the clock is back to real time; then no rows and
+    an empty Redis."""
+    for name, attributes in pristine.items():
+        vars(app.extensions[name]).clear()
+        vars(app.extensions[name]).update(attributes)
+    runtime = app.extensions["runtime"]
+    runtime.clock.offset = timedelta()
+    _empty_tables(runtime.db)
+    runtime.redis.flushdb()
 
 
 @pytest.fixture
-def app(database_url):
-    app = create_app(make_config(database_url), clock=Clock())
-    runtime = app.extensions["runtime"]
-    _empty_tables(runtime.db)
-    if REDIS_URL:
-        runtime.redis.flushdb()
-    yield app
-    runtime.db.engine.dispose()
+def app(shared_app):
+    app, pristine = shared_app
+    _as_new(app, pristine)
+    return app
+
+
+@pytest.fixture
+def make_app(app, database_url):
+    """Another app on the test's database (emptied, like `app`'s), with its own configuration:
+    `make_app(twilio_account_sid=...)`, what another process would be. Its connections are
+    closed after the test."""
+    made = []
+
+    def make(clock=utcnow, **overrides):
+        made.append(create_app(make_config(database_url, **overrides), clock=clock))
+        return made[-1]
+
+    yield make
+    for other in made:
+        other.extensions["runtime"].db.engine.dispose()
 
 
 @pytest.fixture
