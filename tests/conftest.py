@@ -7,6 +7,7 @@ import os
 import uuid
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -15,6 +16,7 @@ from rq import SimpleWorker
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from twilio.request_validator import RequestValidator
+from werkzeug.security import generate_password_hash
 
 from bot import migrate
 from bot.app import create_app
@@ -22,6 +24,7 @@ from bot.catalog import render
 from bot.config import Config, normalise_database_url
 from bot.devclient import parse_twiml
 from bot.messages import say
+from bot.services import staff
 from bot.services.tenant_file import parse_tenant_file
 from bot.services.tenants import load_tenant
 from models import Base, Customer, CustomerPointsBalance
@@ -44,6 +47,20 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL")
 
 # Row locks only exist on PostgreSQL: those tests are collected only when it is configured.
 collect_ignore_glob = [] if POSTGRES_URL else ["test_*_pg.py"]
+
+
+# PINs are hashed with scrypt at werkzeug's work factor: 0.2-0.7 s a hash here, and most of a
+# test's time went to the two PINs of each vendor it loads. Tests hash with scrypt at a small work
+# factor instead (as Django's docs advise for tests); a check reads the factor from the hash, so
+# hashing and checking still run the real code.
+TEST_PIN_HASH = "scrypt:1024:8:1"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_pin_hashes():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(staff, "generate_password_hash", partial(generate_password_hash, method=TEST_PIN_HASH))
+        yield
 
 
 @pytest.fixture
