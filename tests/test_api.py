@@ -2,19 +2,17 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 
 import pytest
 from sqlalchemy import select
 
-from bot.app import create_app
 from bot.services.apikeys import hash_key
 from models import (
-    ApiIdempotencyKey, ApiKey, AuditLog, Customer, PointsTransaction, Purchase, Reward, RewardRedemption, Tenant,
+    ApiIdempotencyKey, ApiKey, AuditLog, Customer, PointsTransaction, Purchase, Reward, Tenant,
     Message,
 )
 from tests.api_client import Api, api, create_key, salon, salon_api  # noqa: F401 (fixtures)
-from tests.conftest import balance_of, count, make_config
+from tests.conftest import balance_of, count
 
 BAYO, BAYO_PIN = "+2348030000002", "731205"
 CUSTOMER = "+2348031234567"
@@ -491,8 +489,8 @@ def test_unknown_urls_and_methods_under_the_api_are_problems(api):
     assert api.client.get("/no-such-page").mimetype != "application/problem+json"  # other paths as before
 
 
-def test_a_key_over_its_rate_gets_429_with_retry_after(database_url, mama, clock):
-    app = create_app(replace(make_config(database_url), api_rate_limit=3), clock=clock)
+def test_a_key_over_its_rate_gets_429_with_retry_after(make_app, mama, clock):
+    app = make_app(api_rate_limit=3, clock=clock)
     api, other = Api(app, create_key(app)), Api(app, create_key(app, name="till 2"))
     assert [api.get("/customers").status_code for _ in range(3)] == [200, 200, 200]
     limited = api.get("/customers")

@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
-from bot.app import create_app
 from bot.pacing import Pacer
 from bot.services import broadcasts, points
 from bot.services.broadcast_file import BroadcastFileError, parse
@@ -25,7 +24,7 @@ from models import (
     AuditLog, Broadcast, BroadcastRecipient, Customer, Purchase, Reward, RewardRedemption, Tenant, Message,
 )
 from models.base import utcnow
-from tests.conftest import count, make_config, run_jobs, tenant_file
+from tests.conftest import count, run_jobs, tenant_file
 from tests.test_outbound import post_status
 from workers import outbound as outbound_worker
 from workers.broadcasts import Allowance, advance_broadcasts, run_broadcast
@@ -43,9 +42,8 @@ def broadcasts_at(session, tenant: Tenant) -> BroadcastService:
 
 
 @pytest.fixture
-def twilio_app(app, database_url, fake):
-    return create_app(make_config(database_url, twilio_account_sid=ACCOUNT_SID, twilio_api_base=fake.url,
-                                  outbox_lease_seconds=8))
+def twilio_app(make_app, fake):
+    return make_app(twilio_account_sid=ACCOUNT_SID, twilio_api_base=fake.url, outbox_lease_seconds=8)
 
 
 def load_mama(db, **changes) -> Tenant:

@@ -13,14 +13,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from bot.app import create_app
 from bot.services import broadcasts
 from bot.services.broadcast_file import parse
 from bot.services.customers import enroll
 from bot.services.tenants import load_tenant
 from models import AuditLog, Broadcast, BroadcastRecipient, Tenant, Message
 from models.base import utcnow
-from tests.conftest import AUTH_TOKEN, PIN_PEPPER, PUBLIC_BASE_URL, REDIS_URL, make_config, tenant_file
+from tests.conftest import AUTH_TOKEN, PIN_PEPPER, PUBLIC_BASE_URL, REDIS_URL, tenant_file
 from tests.test_outbound_pg import Workers, wait_for
 from tests.test_broadcasts import broadcasts_at
 from workers.broadcasts import advance_broadcasts
@@ -33,9 +32,8 @@ LEASE = 2  # seconds: claims and the runner's lease run out soon after a worker 
 
 
 @pytest.fixture
-def twilio_app(app, database_url, fake):
-    return create_app(make_config(database_url, twilio_account_sid=ACCOUNT_SID, twilio_api_base=fake.url,
-                                  outbox_lease_seconds=LEASE))
+def twilio_app(make_app, fake):
+    return make_app(twilio_account_sid=ACCOUNT_SID, twilio_api_base=fake.url, outbox_lease_seconds=LEASE)
 
 
 @pytest.fixture

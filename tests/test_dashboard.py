@@ -135,7 +135,7 @@ def test_an_owner_gets_a_one_time_link_after_the_pin_and_only_its_hash_is_kept(a
     assert link.startswith(f"{PUBLIC_BASE_URL}/dashboard/login/")
     with db.sessions() as session:
         stored = session.scalars(select(DashboardLink)).one()
-        logged = session.scalars(select(Message).where(Message.direction == "inbound")).all()
+        logged = session.scalars(select(Message).where(Message.direction == "inbound").order_by(Message.created_at)).all()
     assert stored.token_hash == hashlib.sha256(token.encode()).hexdigest()
     assert stored.expires_at - stored.created_at == timedelta(minutes=10)
     # The message log keeps a notice in place of the link: a copy of the database opens nothing.

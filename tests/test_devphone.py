@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.app import create_app
 from bot.outbound import queue_message
 from models import Customer, Message
-from tests.conftest import count, make_config
+from tests.conftest import count
 
 
 def test_dev_phone_page_is_served_with_the_console_sender(app, mama):
@@ -16,15 +15,15 @@ def test_dev_phone_page_is_served_with_the_console_sender(app, mama):
     assert 'value="+14155238886"' in response.get_data(as_text=True)
 
 
-def test_dev_phone_is_not_served_unless_asked_for(database_url):
-    server = create_app(make_config(database_url, dev_phone=False))
+def test_dev_phone_is_not_served_unless_asked_for(make_app):
+    server = make_app(dev_phone=False)
     assert server.test_client().get("/dev/phone").status_code == 404
     assert server.test_client().post("/dev/phone/send", json={"from": "+2348031234567", "body": "hi"}).status_code == 404
     assert server.test_client().get("/dev/phone/outbox?phone=%2B2348031234567").status_code == 404
 
 
-def test_dev_phone_is_not_served_when_twilio_is_configured_even_if_asked_for(database_url):
-    real = create_app(make_config(database_url, dev_phone=True, twilio_account_sid="AC" + "1" * 32))
+def test_dev_phone_is_not_served_when_twilio_is_configured_even_if_asked_for(make_app):
+    real = make_app(dev_phone=True, twilio_account_sid="AC" + "1" * 32)
     assert real.test_client().get("/dev/phone").status_code == 404
     assert real.test_client().post("/dev/phone/send", json={"from": "+2348031234567", "body": "hi"}).status_code == 404
 

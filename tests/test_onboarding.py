@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
-from bot.app import create_app
 from bot.catalog import CATALOG
 from bot.config import Config
 from bot.services.tenant_file import BUSINESS_TYPES, TenantFileError, parse_tenant_file
@@ -19,7 +18,7 @@ from models import (
     Customer, PlatformMessage, Purchase, Reward, Tenant, SetupInvitation, Staff, Message,
 )
 from models.base import utcnow
-from tests.conftest import EXAMPLE_TENANT, MAMA_NUMBER, PLATFORM_NUMBER, count, make_config, run_jobs, tenant_file
+from tests.conftest import EXAMPLE_TENANT, MAMA_NUMBER, PLATFORM_NUMBER, count, run_jobs, tenant_file
 
 OWNER, OWNER_PIN = "+2348051112233", "582039"
 ADA, ADA_PIN = "+2348030000001", "482916"
@@ -86,11 +85,11 @@ def test_invite_stores_only_a_hash_of_a_one_time_token_valid_seven_days(app, db)
     assert stored.used_at is None
 
 
-def test_invite_refuses_a_bad_phone_or_country_and_needs_the_platform_number(app, db, database_url):
+def test_invite_refuses_a_bad_phone_or_country_and_needs_the_platform_number(app, db, make_app):
     runner = app.test_cli_runner()
     assert "not a phone number in NG: 12345" in runner.invoke(args=["vendors", "invite", "12345", "--country", "NG"]).output
     assert "unknown country code 'XX'" in runner.invoke(args=["vendors", "invite", OWNER, "--country", "XX"]).output
-    without = create_app(make_config(database_url, platform_whatsapp_number=None)).test_cli_runner()
+    without = make_app(platform_whatsapp_number=None).test_cli_runner()
     refused = without.invoke(args=["vendors", "invite", OWNER])
     assert refused.exit_code != 0 and "Set PLATFORM_WHATSAPP_NUMBER" in refused.output
     assert count(db, SetupInvitation) == 0
@@ -225,7 +224,7 @@ def test_the_code_is_suggested_unique_and_not_a_word_or_command(app, owner, mama
 
 
 def test_a_code_taken_while_answering_sends_back_to_the_code_question(app, owner, db):
-    summary = answer(owner, f"SETUP {invite(app)}", *ANSWERS)
+    answer(owner, f"SETUP {invite(app)}", *ANSWERS)
     with db.transaction() as session:
         load_tenant(session, tenant_file(code="ADAS", staff=[]))
     sent = owner.send("1")

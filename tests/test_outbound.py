@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import select, update
 from twilio.request_validator import RequestValidator
 
-from bot.app import create_app
 from bot.messages import say
 from bot.outbound import MARKETING, notify, queue_message, queue_pushes
 from bot.pacing import Pacer
@@ -19,7 +18,7 @@ from bot.services import delivery
 from models import Customer, Tenant, Message
 from bot.services.tenants import load_tenant
 from models.base import utcnow
-from tests.conftest import AUTH_TOKEN, PUBLIC_BASE_URL, count, make_config, run_jobs, tenant_file
+from tests.conftest import AUTH_TOKEN, PUBLIC_BASE_URL, count, run_jobs, tenant_file
 from workers.outbound import PushedBack, reconcile, send_batch
 
 ACCOUNT_SID = "AC" + "0" * 32
@@ -29,10 +28,9 @@ LEASE = 8  # seconds; sends time out after a quarter of it
 
 
 @pytest.fixture
-def twilio_app(app, database_url, fake):
+def twilio_app(make_app, fake):
     """The same database, with a Twilio account: the real twilio client sends to the fake."""
-    return create_app(make_config(
-        database_url, twilio_account_sid=ACCOUNT_SID, twilio_api_base=fake.url, outbox_lease_seconds=LEASE))
+    return make_app(twilio_account_sid=ACCOUNT_SID, twilio_api_base=fake.url, outbox_lease_seconds=LEASE)
 
 
 def load_mama(db, **changes) -> Tenant:
@@ -244,9 +242,8 @@ def test_twilio_pushing_back_releases_the_batch_for_a_retry(twilio_app, member, 
     assert fake.stats()["accepted"] == 2
 
 
-def test_connection_refused_means_nothing_was_sent(app, database_url, member, db):
-    refused = create_app(make_config(
-        database_url, twilio_account_sid=ACCOUNT_SID, twilio_api_base="http://127.0.0.1:9", outbox_lease_seconds=LEASE))
+def test_connection_refused_means_nothing_was_sent(make_app, member, db):
+    refused = make_app(twilio_account_sid=ACCOUNT_SID, twilio_api_base="http://127.0.0.1:9", outbox_lease_seconds=LEASE)
     key = queued(refused, member)
     with pytest.raises(PushedBack):
         job(refused, send_batch, keys(key))

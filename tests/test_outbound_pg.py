@@ -12,13 +12,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import create_app
 from bot.outbound import queue_message
 from bot.services import delivery
 from bot.services.tenants import load_tenant
 from models import Customer, Tenant, Message
 from models.base import utcnow
-from tests.conftest import AUTH_TOKEN, PIN_PEPPER, PUBLIC_BASE_URL, REDIS_URL, ROOT, make_config, tenant_file
+from tests.conftest import AUTH_TOKEN, PIN_PEPPER, PUBLIC_BASE_URL, REDIS_URL, ROOT, tenant_file
 from tests.processes import kill_tree
 from workers.outbound import reconcile
 
@@ -39,9 +38,8 @@ def env(database_url, fake) -> dict:
 
 
 @pytest.fixture
-def twilio_app(app, database_url, fake):
-    return create_app(make_config(database_url, twilio_account_sid=ACCOUNT_SID, twilio_api_base=fake.url,
-                                  outbox_lease_seconds=LEASE))
+def twilio_app(make_app, fake):
+    return make_app(twilio_account_sid=ACCOUNT_SID, twilio_api_base=fake.url, outbox_lease_seconds=LEASE)
 
 
 class Workers:

@@ -9,7 +9,6 @@ from sqlalchemy import select, update
 
 from werkzeug.security import check_password_hash
 
-from bot.app import create_app
 from bot.services import points
 from bot.services.tenants import load_tenant
 from models import (
@@ -17,7 +16,7 @@ from models import (
     Message,
 )
 from models.base import utcnow
-from tests.conftest import PIN_PEPPER, Phone, balance_of, count, make_config, run_jobs, tenant_file
+from tests.conftest import PIN_PEPPER, Phone, balance_of, count, run_jobs, tenant_file
 
 BAYO, BAYO_PIN = "+2348030000002", "731205"
 ADA, ADA_PIN = "+2348030000001", "482916"
@@ -217,11 +216,11 @@ def test_five_wrong_pins_lock_the_staff_member_for_fifteen_minutes(bayo, member,
     assert "1. Confirm" in bayo.send(BAYO_PIN).text
 
 
-def test_the_lockout_is_kept_in_the_database_not_in_the_process(bayo, member, db, app, database_url):
+def test_the_lockout_is_kept_in_the_database_not_in_the_process(bayo, member, db, make_app):
     bayo.send("LOG 08031234567 1000")
     for _ in range(5):
         bayo.send("999999")
-    restarted = create_app(make_config(database_url))
+    restarted = make_app()
     assert "locked until" in Phone(restarted, BAYO).send("LOG").text
 
 

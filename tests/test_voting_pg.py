@@ -63,7 +63,9 @@ def test_many_phones_at_once_are_all_counted(show, live, app, db):
     assert count(db, EpisodeVoter) == 40
 
 
-def test_a_database_restart_does_not_lose_the_next_vote(show, live, app, db):
+def test_a_database_restart_does_not_lose_the_next_vote(show, live, make_app, db):
+    # A server just started (not the run's shared app): one connection in its pool, killed below.
+    app = make_app(clock=live)
     first = Phone(app, "+85512000013", to=SMART, channel="sms")
     first.send("1")  # leaves a connection in the pool
     admin = create_engine(db.url)
