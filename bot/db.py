@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 from sqlalchemy import Engine, Integer, create_engine, event, literal, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.functions import FunctionElement
@@ -20,6 +21,8 @@ from models.base import UTCDateTime
 # (which would be a lock the global order does not see). SQLite ignores it.
 ROW_LOCK = {"key_share": True}
 
+T = TypeVar("T")
+
 
 class Database:
     def __init__(self, url: str):
@@ -32,6 +35,17 @@ class Database:
         """One unit of work: commit on success, roll back on any error."""
         with self.sessions() as session, session.begin():
             yield session
+
+    def once_more_if_disconnected(self, work: Callable[[], T]) -> T:
+        """`work()`, run once more when a pooled connection it took had died (a database
+        restart): nothing it did happened, and the pool has thrown away every connection it
+        held then, so the second run gets a live one."""
+        try:
+            return work()
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            return work()
 
     def ping(self) -> None:
         with self.engine.connect() as connection:

@@ -14,7 +14,6 @@ from typing import Callable
 
 from redis import Redis
 from sqlalchemy import bindparam, exists, func, insert, or_, select, true, update
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, aliased
 
 from bot.catalog import render
@@ -66,14 +65,7 @@ class Dispatcher:
 
     def handle(self, inbound: Inbound) -> list[Reply]:
         try:
-            try:
-                return self._handle(inbound)
-            except DBAPIError as error:
-                if not error.connection_invalidated:
-                    raise
-                # The pool handed out a connection that had died (a database restart): the
-                # transaction never happened, so run it once more on a fresh one.
-                return self._handle(inbound)
+            return self.db.once_more_if_disconnected(lambda: self._handle(inbound))
         except Exception:
             log.exception("inbound %s failed", inbound.sid)
             return [Reply(render(say("error")))]

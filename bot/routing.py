@@ -50,7 +50,7 @@ class Router:
         if read_at is None or self.clock() - read_at > REFRESH_SECONDS:
             with self._lock:  # one thread reads; the others wait for its table
                 if self._read_at is read_at:
-                    self._table = self._read()
+                    self._table = self.db.once_more_if_disconnected(self._read)
                     self._read_at = self.clock()
         return self._table
 

@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Callable, Iterator
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 
 from bot.catalog import render
 from bot.db import Database
@@ -74,13 +74,7 @@ class VotingDesk:
         """Run `record` in one transaction (or, when it writes with a single statement, in that
         statement's own); a message already logged is answered as it was then."""
         try:
-            try:
-                return self._run(record, single_statement)
-            except DBAPIError as error:
-                if not error.connection_invalidated or isinstance(error, IntegrityError):
-                    raise
-                # A pooled connection had died (a database restart): nothing happened, run it again.
-                return self._run(record, single_statement)
+            return self.db.once_more_if_disconnected(lambda: self._run(record, single_statement))
         except IntegrityError:
             with self.db.engine.connect() as connection:
                 stored = stored_reply(connection, received)

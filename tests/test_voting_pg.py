@@ -68,11 +68,29 @@ def test_a_database_restart_does_not_lose_the_next_vote(show, live, make_app, db
     app = make_app(clock=live)
     first = Phone(app, "+85512000013", to=SMART, channel="sms")
     first.send("1")  # leaves a connection in the pool
+    kill_other_connections(db)
+    assert first.send("2").text == "Thanks! Your vote for Dara Kim (2) is counted."
+    assert results(app)["total"] == 2
+
+
+def test_after_a_database_restart_no_dead_pooled_connection_loses_a_vote(show, live, make_app, db):
+    app = make_app(clock=live)
+    engine = app.extensions["runtime"].db.engine
+    held = [engine.connect() for _ in range(3)]  # three connections in the pool, as a busy server has
+    for connection in held:
+        connection.exec_driver_sql("SELECT 1")
+        connection.close()
+    kill_other_connections(db)
+    phones = [Phone(app, f"+8551200002{n}", to=SMART, channel="sms") for n in range(3)]
+    assert [phone.send("1").text for phone in phones] == ["Thanks! Your vote for Sokha Chan (1) is counted."] * 3
+    assert results(app)["total"] == 3
+
+
+def kill_other_connections(db) -> None:
+    """Kill every other connection to the test database, as a restart would."""
     admin = create_engine(db.url)
-    with admin.connect() as connection:  # kill the app's connections, as a restart would
+    with admin.connect() as connection:
         connection.execute(
             text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
         )
     admin.dispose()
-    assert first.send("2").text == "Thanks! Your vote for Dara Kim (2) is counted."
-    assert results(app)["total"] == 2

@@ -217,8 +217,9 @@ def _run_prepared(connection: Connection, name: str, params: dict):
             return cursor.fetchone()
     except driver.Error as error:
         dead = connection.dialect.is_disconnect(error, connection.connection.dbapi_connection, None)
-        if dead:
+        if dead:  # as SQLAlchemy does: the other pooled connections died with it
             connection.invalidate()
+            connection.engine.dispose()
         raise DBAPIError.instance(execute, values, error, driver.Error, connection_invalidated=dead, dialect=connection.dialect) from error
 
 
