@@ -55,7 +55,8 @@ def ledger_of(db, customer_id) -> tuple:
     """What expiry wrote for one customer, without ids or times."""
     with db.sessions() as session:
         expired = session.execute(
-            select(PointsTransaction.id, PointsTransaction.points, PointsTransaction.source, PointsTransaction.description)
+            select(PointsTransaction.id, PointsTransaction.points, PointsTransaction.source, PointsTransaction.description,
+                   PointsTransaction.details)
             .where(PointsTransaction.customer_id == customer_id, PointsTransaction.transaction_type == "expired")
         ).all()
         taken = sorted(session.scalars(select(PointsLotAllocation.points).where(
@@ -72,7 +73,8 @@ def test_set_based_expiry_books_what_the_per_customer_rule_books(db, mama):
     set_based = make_customers(db, mama, "20")
     assert expire_set_based(db, NOW, limit=2) == 50 + 30 + 30  # chunks of two customers
     assert [ledger_of(db, c) for c in set_based] == [ledger_of(db, c) for c in by_rule]
-    assert ledger_of(db, set_based[1]) == ([(-60, "expiry", "Points expired")], [30, 30], [0, 0, 40], (40, 60))
+    assert ledger_of(db, set_based[1]) == (
+        [(-60, "expiry", "Points expired", {"description": {"key": "ledger.expired", "params": {}}})], [30, 30], [0, 0, 40], (40, 60))
     assert ledger_mismatches_of(db) == []
     assert expire_set_based(db, NOW) == 0  # nothing left: running again books nothing
 
