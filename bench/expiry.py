@@ -5,9 +5,10 @@ side by side in one run on the same kind of data.
 How: it drops and recreates the database `bench_expiry`, runs the migrations, loads
 examples/tenant.json, and writes --customers members with --lots due lots each (1,000,000 due
 lots by default) straight with SQL. The set-based run expires them all while a prober, standing
-in for inbound messages, locks random due customers' rows one at a time (SELECT ... FOR UPDATE,
+in for inbound messages, locks random due customers' rows one at a time (SELECT ... FOR NO KEY UPDATE,
 as the dispatcher does) and records how long each waited; every chunk's transaction is timed
-too. Then `ledger check` must be clean. The loop then expires --loop-customers fresh members
+too, and how long of it the chunk held its customers' rows (from their lock to the commit: the
+lock the target is about; the chunk's first query, which finds them, locks nothing). Then `ledger check` must be clean. The loop then expires --loop-customers fresh members
 (too slow for the full set); the ratio compares lots expired per second.
 
 Run from the project root (figures are noisy on a shared machine: run it twice, take the median):
@@ -15,7 +16,7 @@ Run from the project root (figures are noisy on a shared machine: run it twice, 
     .venv/bin/python bench/expiry.py [--customers 200000] [--lots 5] [--loop-customers 4000]
 
 Exits 1 when a target misses: set-based <= 10 s for 1,000,000 lots, >= 20x the loop, no chunk
-and no prober wait over 1 s, ledger check clean.
+holding its rows and no prober wait over 1 s, ledger check clean.
 """
 from __future__ import annotations
 
@@ -106,7 +107,7 @@ class Prober:
         with connection.cursor() as cursor:
             while not self.stop.is_set():
                 started = time.perf_counter()
-                cursor.execute("SELECT 1 FROM customers WHERE id = %s FOR UPDATE", (random.choice(self.ids),))
+                cursor.execute("SELECT 1 FROM customers WHERE id = %s FOR NO KEY UPDATE", (random.choice(self.ids),))
                 connection.commit()
                 self.waits.append(time.perf_counter() - started)
                 time.sleep(0.005)
@@ -126,11 +127,12 @@ def main() -> int:
     with db.engine.connect() as connection:
         ids = [row[0] for row in connection.exec_driver_sql("SELECT id FROM customers ORDER BY random() LIMIT 5000")]
 
-    chunks: list[float] = []
+    chunks: list[float] = []  # each chunk's transaction
+    holds: list[float] = []  # how long each held its customers' rows: the lock the target is about
     prober = Prober(db, ids)
     prober.thread.start()
     started = time.perf_counter()
-    expired = expire_set_based(db, utcnow(), report=lambda chunk, seconds: chunks.append(seconds))
+    expired = expire_set_based(db, utcnow(), report=lambda chunk, seconds, held: (chunks.append(seconds), holds.append(held)))
     set_seconds = time.perf_counter() - started
     prober.stop.set()
     prober.thread.join()
@@ -147,9 +149,10 @@ def main() -> int:
 
     set_rate, loop_rate = due / set_seconds, args.loop_customers * args.lots / loop_seconds
     per_million = set_seconds * 1_000_000 / due
-    print(f"\n{'method':<22}{'lots':>12}{'seconds':>10}{'lots/s':>12}{'longest chunk s':>17}")
-    print(f"{'set-based':<22}{due:>12,}{set_seconds:>10.2f}{set_rate:>12,.0f}{max(chunks, default=0):>17.3f}")
-    print(f"{'customer by customer':<22}{args.loop_customers * args.lots:>12,}{loop_seconds:>10.2f}{loop_rate:>12,.0f}{'-':>17}")
+    print(f"\n{'method':<22}{'lots':>12}{'seconds':>10}{'lots/s':>12}{'longest chunk s':>17}{'longest hold s':>16}")
+    print(f"{'set-based':<22}{due:>12,}{set_seconds:>10.2f}{set_rate:>12,.0f}{max(chunks, default=0):>17.3f}"
+          f"{max(holds, default=0):>16.3f}")
+    print(f"{'customer by customer':<22}{args.loop_customers * args.lots:>12,}{loop_seconds:>10.2f}{loop_rate:>12,.0f}{'-':>17}{'-':>16}")
     print(f"\nratio {set_rate / loop_rate:.1f}x; {len(chunks)} chunks; prober: {len(prober.waits)} locks, "
           f"longest wait {max(prober.waits, default=0):.3f} s; ledger check {check_seconds:.2f} s, {mismatches} mismatch(es)")
     checks = [
@@ -157,7 +160,7 @@ def main() -> int:
         (loop_expired == args.loop_customers * args.lots * 10, "the loop expired every due point"),
         (per_million <= MAX_SECONDS_PER_MILLION, f"{per_million:.1f} s per million lots (<= {MAX_SECONDS_PER_MILLION:.0f})"),
         (set_rate / loop_rate >= MIN_RATIO, f"{set_rate / loop_rate:.1f}x the loop (>= {MIN_RATIO:.0f}x)"),
-        (max(chunks, default=0) <= MAX_LOCK_SECONDS, f"no chunk held its rows over {MAX_LOCK_SECONDS:.0f} s"),
+        (max(holds, default=0) <= MAX_LOCK_SECONDS, f"no chunk held its rows over {MAX_LOCK_SECONDS:.0f} s"),
         (max(prober.waits, default=0) <= MAX_LOCK_SECONDS, f"no customer waited over {MAX_LOCK_SECONDS:.0f} s"),
         (mismatches == 0, "ledger check clean"),
     ]

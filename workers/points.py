@@ -31,8 +31,9 @@ def expire_points() -> int:
 
 def expire_set_based(db: Database, now: datetime, limit: int = 1000, report=None, streams: int = STREAMS) -> int:
     """`streams` connections at once, each over its own range of customers (so they never meet)
-    in chunks in key order, each chunk expired in one transaction. `report(chunk, seconds)` hears
-    of each chunk (benchmarks)."""
+    in chunks in key order, each chunk expired in one transaction. `report(chunk, seconds, held)`
+    hears of each chunk (benchmarks): its transaction's seconds, and how long of them it held
+    the customer rows."""
     with ThreadPoolExecutor(streams) as pool:
         runs = [pool.submit(_expire_range, db, now, limit, report, customers) for customers in customer_ranges(streams)]
         return sum(run.result() for run in runs)
@@ -54,9 +55,10 @@ def _expire_range(db: Database, now: datetime, limit: int, report, customers: tu
             if chunk.last is None:
                 break
             total, busy, after = total + chunk.points, busy + chunk.busy, chunk.last
-            took = max(time.perf_counter() - started, 0.001)
+            ended = time.perf_counter()
+            took = max(ended - started, 0.001)
             if report:
-                report(chunk, took)
+                report(chunk, took, ended - chunk.locked_at)
             limit = max(50, min(5_000, int(limit * min(2.0, max(0.5, CHUNK_SECONDS / took)))))
         if not busy:
             break

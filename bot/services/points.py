@@ -3,6 +3,7 @@ transaction. Credits are lots that remember what is left of them and when they e
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -312,6 +313,7 @@ class ExpiredChunk:
     customers: int  # customers whose lots expired
     busy: int  # customers skipped because a message of theirs held the row: the next pass takes them
     last: tuple[str, str] | None  # the last customer key looked at; None: nothing more due
+    locked_at: float | None = None  # time.perf_counter() when the customer rows were locked
 
 
 def expire_chunk(
@@ -327,9 +329,10 @@ def expire_chunk(
     }).all()
     if not due:
         return ExpiredChunk(0, 0, 0, None)
+    locked_at = time.perf_counter()
     held = connection.execute(_LOCK_CUSTOMERS, _key_arrays(due)).all()
     points = connection.execute(_EXPIRE_LOCKED, {"now": now, **_EXPIRED_ENTRY, **_key_arrays(held)}).scalar() if held else 0
-    return ExpiredChunk(int(points), len(held), len(due) - len(held), (str(due[-1][0]), str(due[-1][1])))
+    return ExpiredChunk(int(points), len(held), len(due) - len(held), (str(due[-1][0]), str(due[-1][1])), locked_at)
 
 
 def _key_arrays(keys) -> dict:
