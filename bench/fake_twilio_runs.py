@@ -11,7 +11,7 @@ import time
 import urllib.request
 
 import harness as bench
-from tests.processes import kill_tree
+from tests.processes import kill_running, kill_tree
 
 ACCOUNT_SID = "AC" + "0" * 32
 REFERENCE = """
@@ -41,9 +41,7 @@ class Processes:
         kill_tree(process)
 
     def stop_all(self) -> None:
-        for process in self.running:
-            if process.poll() is None:
-                self.kill(process)
+        kill_running(self.running)
         self.running = []
 
     def fake_stats(self, what: str = "stats") -> dict:

@@ -20,6 +20,13 @@ def kill_tree(process: subprocess.Popen) -> None:
     process.wait(10)
 
 
+def kill_running(processes) -> None:
+    """kill_tree each of `processes` that is still running."""
+    for process in processes:
+        if process.poll() is None:
+            kill_tree(process)
+
+
 def stop(process: subprocess.Popen) -> None:
     """SIGTERM (gunicorn's and Kannel's graceful shutdown); SIGKILL if that takes too long."""
     if process.poll() is None:

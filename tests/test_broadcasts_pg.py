@@ -21,6 +21,7 @@ from models import AuditLog, Broadcast, BroadcastRecipient, Tenant, Message
 from models.base import utcnow
 from tests.conftest import AUTH_TOKEN, PIN_PEPPER, PUBLIC_BASE_URL, REDIS_URL, tenant_file
 from tests.test_outbound_pg import Workers, wait_for
+from tests.processes import kill_running
 from tests.test_broadcasts import broadcasts_at
 from workers.broadcasts import advance_broadcasts
 from workers.outbound import reconcile
@@ -186,9 +187,7 @@ def kill_all_at(fake, workers, create_number: int, **answer) -> threading.Event:
 
     def on_create(form):
         if fake.creates == create_number and not killed.is_set():
-            for process in list(workers.processes):
-                if process.poll() is None:
-                    workers.kill(process)
+            kill_running(list(workers.processes))
             killed.set()
 
     fake.on_create = on_create

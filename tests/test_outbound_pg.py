@@ -18,7 +18,7 @@ from bot.services.tenants import load_tenant
 from models import Customer, Tenant, Message
 from models.base import utcnow
 from tests.conftest import AUTH_TOKEN, PIN_PEPPER, PUBLIC_BASE_URL, REDIS_URL, ROOT, tenant_file
-from tests.processes import kill_tree
+from tests.processes import kill_running, kill_tree
 from workers.outbound import reconcile
 
 pytestmark = pytest.mark.skipif(not REDIS_URL, reason="needs TEST_REDIS_URL: real workers share a real Redis")
@@ -62,9 +62,7 @@ class Workers:
         kill_tree(process)
 
     def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                self.kill(process)
+        kill_running(self.processes)
 
 
 
