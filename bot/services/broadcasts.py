@@ -508,6 +508,8 @@ class BroadcastService:
 
     def move(self, broadcast_id: uuid.UUID, move: str) -> Moved:
         """launch, pause, resume or cancel; raises BroadcastError when it cannot be done."""
+        if move not in self.CHANGES:  # only the lifecycle's moves, never another method by its name
+            raise ValueError(f"{move!r} is not a move of a broadcast")
         moved = getattr(self, move)(self.get(broadcast_id))
         if moved.run:
             self.ctx.runners.append(moved)
