@@ -130,6 +130,16 @@ def db_url() -> str:
 REDIS_URL: str | None = None  # a benchmark may set a real Redis for the job queue; None: in-process, jobs inline
 
 
+def use_redis(url: str | None) -> None:
+    """The app's Redis from here on: a real one (emptied now), or None/'' for the in-process fake."""
+    global REDIS_URL
+    REDIS_URL = url or None
+    if REDIS_URL:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL).flushdb()
+
+
 def app_env(public_base_url: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "TWILIO_ACCOUNT_SID", "PUBLIC_BASE_URL")}
     env.update(DATABASE_URL=db_url(), TWILIO_AUTH_TOKEN=AUTH_TOKEN)

@@ -13,7 +13,8 @@ counted apart); and the time per layer, exclusive (a layer's time excludes the l
 - SQL round trips: time inside the database driver (network and server);
 - engine/flows: the engine and the flow steps;
 - rendering: the message catalog and the TwiML;
-- outbound job: the send job, which runs inline with the in-process fake Redis.
+- outbound job: the send job, which runs inline with the in-process fake Redis (with a real one,
+  --redis-url, the web process only queues it, as in production).
 
 The layers are timed by wrapping those functions, which adds a little to each; the plain rate
 is timed without the wrappers. --top N adds cProfile's top N functions by own time.
@@ -283,7 +284,9 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1000, help="enrolled customers sending BAL (default 1000)")
     parser.add_argument("--staff", type=int, default=4, help="staff members taking turns (default 4)")
     parser.add_argument("--top", type=int, default=0, help="also show cProfile's top N functions")
+    parser.add_argument("--redis-url", default="", help="a real Redis for the app (emptied first); default: in-process")
     args = parser.parse_args()
+    bench.use_redis(args.redis_url)
     print(f"recreating database {bench.DB_NAME}")
     bench.recreate_database(purchase.tenant_file(args.staff))
     app = make_app()

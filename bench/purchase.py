@@ -349,9 +349,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> int:
     args = parse_args()
     bench.start_run()
-    if args.redis_url:
-        bench.REDIS_URL = args.redis_url
-        Redis.from_url(args.redis_url).flushdb()
+    bench.use_redis(args.redis_url)
     print(f"recreating database {bench.DB_NAME} with {args.staff} staff")
     bench.recreate_database(tenant_file(args.staff))
     checks = purchases(args) + (bulk_ledger(args.bulk) if args.bulk else [])

@@ -9,7 +9,8 @@ Procfile's 2 workers x 4 threads (gthread):
 - floor: shared/reference/floor_webhook.py, the least a correct BAL webhook does, by hand in raw
   SQL (signature check, one transaction: vendor, customer locked with its balance, message
   stored with its reply under its MessageSid, commit, TwiML), on its own ref_* tables;
-- app: the real app (`wsgi:app`, PostgreSQL, console sender, in-process fake Redis).
+- app: the real app (`wsgi:app`, PostgreSQL, console sender) with a real Redis for its rate
+  limits, as in production (--redis-url; an empty one: the in-process fake `make run` uses).
 
 It prints, per setting, each server's figures and the ratios app/floor and app/hello. An answer
 counts only if it is a 200 carrying the expected reply (the app's "something went wrong" is a
@@ -43,6 +44,7 @@ SERVERS = ("hello", "floor", "app")
 # What a good answer contains: the reference servers' fixed reply, the app's BAL reply.
 EXPECTED = {"hello": "You have 25 points.", "floor": "You have 25 points.", "app": "Balance: 50 points"}
 MIN_FLOOR_RATIO, MAX_P99_MS = 1.0, 50.0
+REDIS_URL = "redis://127.0.0.1:6379/6"
 
 
 def start(name: str, settings: list[str]):
@@ -132,12 +134,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=2, help="warm-up per server, not counted (default 2)")
     parser.add_argument("--rounds", type=int, default=1, help="repeat the series, report medians (default 1)")
     parser.add_argument("--max-requests", type=int, default=200_000, help="pre-built requests cap per run")
+    parser.add_argument("--redis-url", default=REDIS_URL, help=f"the app's Redis, emptied first (default {REDIS_URL}; '': in-process)")
     return parser.parse_args()
 
 
 def main() -> int:
     args = parse_args()
     bench.start_run()
+    bench.use_redis(args.redis_url)
     print(f"recreating database {bench.DB_NAME}; reference servers from {bench.reference_dir()}")
     bench.recreate_database()
     enrol(args)

@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, exists, func, insert, or_, select, true, updat
 from sqlalchemy.orm import Session, aliased
 
 from bot.catalog import render
-from bot.db import ROW_LOCK, Database
+from bot.db import PREPARED, ROW_LOCK, Database
 from bot.engine import Engine
 from bot.limits import MESSAGES, STAFF_MESSAGES, PhoneLimits, RateLimited
 from bot.locales import language_of
@@ -200,8 +200,7 @@ def _resolve_tenant(session: Session, inbound: Inbound, platform, now: datetime)
     being set up); the number belongs to no vendor, and what finds no vendor is its too."""
     words = inbound.words
     joining, addressed = join_code(words), addressed_code(words)
-    codes = [code for code in (joining, addressed) if code]
-    params = {"phone": inbound.phone, "to": inbound.to, "codes": codes, "sid": inbound.sid}
+    params = {"phone": inbound.phone, "to": inbound.to, "joining": joining, "addressed": addressed, "sid": inbound.sid}
     found = session.execute(_REPLAY_OR_TENANTS, params).all()
     if found[0].stored is not None:
         return Destination(None, stored_reply=found[0].stored)
@@ -234,7 +233,8 @@ def _found(row, **how) -> Destination:
 
 def _tenants(condition):
     """Active vendors meeting `condition`, each with whether the sender is on its staff and
-    whether it is a member. Built once: the parameters are `phone`, `to` and `codes`."""
+    whether it is a member. Built once: the parameters are `phone`, `to`, and the codes the
+    text `joining` and `addressed` (or None)."""
     phone = bindparam("phone")
     is_staff = exists().where(Staff.tenant_id == Tenant.id, Staff.phone_number == phone, Staff.is_active)
     is_member = exists().where(Customer.tenant_id == Tenant.id, Customer.phone_number == phone)
@@ -249,7 +249,8 @@ def _replay_or_tenants():
     message costs one query less. With several candidates, none is locked: they would be locked
     in no known order, and most of them are not the one the message is for."""
     stored = select(_STORED_REPLY.scalar_subquery().label("stored")).subquery()
-    named_or_owning = or_(Tenant.vendor_code.in_(bindparam("codes", expanding=True)), Tenant.whatsapp_number == bindparam("to"))
+    codes = [bindparam("joining", type_=Tenant.vendor_code.type), bindparam("addressed", type_=Tenant.vendor_code.type)]
+    named_or_owning = or_(Tenant.vendor_code.in_(codes), Tenant.whatsapp_number == bindparam("to"))
     candidates = _tenants(named_or_owning).cte("candidates")
     sole = (
         select(candidates.c.id)
@@ -265,7 +266,9 @@ def _replay_or_tenants():
     return select(
         stored.c.stored, aliased(Tenant, candidates, name="tenant"), candidates.c.is_staff, candidates.c.is_member,
         aliased(Customer, member, name="member"), sole.label("locked_at"),
-    ).select_from(stored.outerjoin(candidates, true()).outerjoin(member, member.c.tenant_id == candidates.c.id))
+    ).select_from(
+        stored.outerjoin(candidates, true()).outerjoin(member, member.c.tenant_id == candidates.c.id)
+    ).execution_options(**PREPARED)
 
 
 _REPLAY_OR_TENANTS = _replay_or_tenants()
@@ -309,7 +312,7 @@ _LOGGED = (
     "message_sid", "status", "reply", "created_at",
 )
 # Parameters named apart from the columns, so that none of them leaks into the UPDATE beside it.
-_INSERT_MESSAGE = insert(Message.__table__).values({name: bindparam(f"m_{name}") for name in _LOGGED})
+_INSERT_MESSAGE = insert(Message.__table__).values({name: bindparam(f"m_{name}") for name in _LOGGED}).execution_options(**PREPARED)
 _SAVES = {
     model: (save, _INSERT_MESSAGE.add_cte(save.cte("saved")))
     for model, save in (

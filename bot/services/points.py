@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Executable, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from bot.db import PREPARED
 from bot.catalog import freeze, render, thaw
 from bot.messages import Msg, say
 from bot.outbound import notify
@@ -412,6 +413,7 @@ _BALANCE_WITH_LOTS = (
     .where(CustomerPointsBalance.tenant_id == bindparam("tenant"), CustomerPointsBalance.customer_id == bindparam("customer"))
     .order_by(PointsTransaction.expires_at)
     .limit(50)
+    .execution_options(**PREPARED)
 )
 
 

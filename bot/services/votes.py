@@ -15,10 +15,9 @@ from typing import Callable
 
 from sqlalchemy import Connection, Integer, bindparam, case, delete, distinct, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import psycopg2 as pg_psycopg2
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from bot.db import run_prepared
 from bot.show_views import Cast, PackageView, ShowView
 from models import Contestant, Episode, EpisodeContestant, EpisodeVoter, Show, SmsVoteLog, Vote, VoteBalance, VoteOptOut
 from models.base import new_id
@@ -58,13 +57,13 @@ def count_votes(
     VoteRefused, or IntegrityError when the message was already logged."""
     params = _cast_params(show, cast, received, now) | _log_params(
         received, cast.episode.id, charge, currency, status="pending" if charge else "confirmed", reason=None, now=now)
+    statements = _statements(connection.dialect.name)
     if in_one_statement(connection.dialect.name, cast):
         # The usual vote, in one round trip: the log row's reply does not depend on anything counted.
         text = reply(None)
-        if _run_prepared(connection, "counted", params | {"reply": text}) is None:
+        if run_prepared(connection, statements.counted, params | {"reply": text}) is None:
             raise _refusal(connection, show, cast, params)
         return text
-    statements = _statements(connection.dialect.name)
     if connection.execute(statements.voter, params).first() is None:
         raise _refusal(connection, show, cast, params)
     left = _spend(connection, params) if cast.source == "package" else None
@@ -198,39 +197,6 @@ def _p(name: str, column):
 
 def _int(name: str):
     return bindparam(name, type_=Integer)
-
-
-def _run_prepared(connection: Connection, name: str, params: dict):
-    """Run one of the PostgreSQL statements as a server-side prepared statement, planned once
-    per connection instead of at every vote, straight on the driver's cursor (the vote path
-    is mostly Python time); its first row back, or None. Errors come out as SQLAlchemy's."""
-    prepare, execute, names = _prepared(name)
-    prepared = connection.info.setdefault("prepared_statements", set())  # cleared with a dead connection
-    values = tuple(str(value) if isinstance(value, uuid.UUID) else value for value in map(params.__getitem__, names))
-    driver = connection.dialect.loaded_dbapi
-    try:
-        with connection.connection.dbapi_connection.cursor() as cursor:
-            if name not in prepared:
-                cursor.execute(prepare)
-                prepared.add(name)
-            cursor.execute(execute, values)
-            return cursor.fetchone()
-    except driver.Error as error:
-        dead = connection.dialect.is_disconnect(error, connection.connection.dbapi_connection, None)
-        if dead:  # as SQLAlchemy does: the other pooled connections died with it
-            connection.invalidate()
-            connection.engine.dispose()
-        raise DBAPIError.instance(execute, values, error, driver.Error, connection_invalidated=dead, dialect=connection.dialect) from error
-
-
-@cache
-def _prepared(name: str) -> tuple[str, str, tuple[str, ...]]:
-    """PREPARE and EXECUTE texts of a PostgreSQL statement, and the names of its parameters in order."""
-    dialect = pg_psycopg2.dialect(paramstyle="numeric_dollar")
-    compiled = getattr(_statements("postgresql"), name).compile(dialect=dialect)
-    names = tuple(compiled.positiontup)
-    types = ", ".join(compiled.binds[key].type.compile(dialect=dialect) for key in names)
-    return f"PREPARE {name} ({types}) AS {compiled.string}", f"EXECUTE {name} ({', '.join(['%s'] * len(names))})", names
 
 
 def _vote_values() -> dict:
