@@ -1,0 +1,42 @@
+"""The statements every message runs go as server-side prepared statements on PostgreSQL
+(bot/db.py, PREPARED), and answer exactly as before (PostgreSQL only)."""
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from tests.conftest import Phone, balance_of
+
+
+def prepared_statements(db) -> list[str]:
+    """The statements prepared on the pooled connections (the test app uses them in turn)."""
+    found = []
+    with db.engine.connect() as connection:
+        found += connection.execute(text("SELECT statement FROM pg_prepared_statements")).scalars().all()
+    return found
+
+
+def test_a_message_prepares_its_hot_statements_once_and_reuses_them(app, mama, db):
+    phone = Phone(app, "+2348031111111")
+    phone.send("JOIN MAMA")
+    db.engine.dispose()  # every connection from now on is new: what it prepares, this test saw
+    assert "Balance: 50 points" in phone.send("BAL").text
+    prepared = prepared_statements(db)
+    assert any("WITH candidates AS" in statement for statement in prepared), prepared
+    assert any("customer_points_balance" in statement for statement in prepared), prepared
+    assert any("INSERT INTO whatsapp_messages" in statement for statement in prepared), prepared
+    for _ in range(3):  # EXECUTE of what is prepared: same answers, nothing prepared twice
+        assert "Balance: 50 points" in phone.send("BAL").text
+    again = prepared_statements(db)
+    assert sorted(again) == sorted(set(again)) and len(again) == len(prepared)
+    assert balance_of(db, "+2348031111111") == 50
+
+
+def test_a_replayed_message_is_answered_from_its_stored_reply_through_the_prepared_query(app, mama, db):
+    phone = Phone(app, "+2348031111112")
+    phone.send("JOIN MAMA")
+    first = phone.send("BAL", sid="SM" + "a" * 32).text
+    assert phone.send("BAL", sid="SM" + "a" * 32).text == first
+    with db.engine.connect() as connection:
+        stored = connection.execute(text("SELECT count(*) FROM whatsapp_messages WHERE message_sid = :sid"),
+                                    {"sid": "SM" + "a" * 32}).scalar()
+    assert stored == 1
