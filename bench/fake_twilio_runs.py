@@ -14,10 +14,16 @@ import harness as bench
 from tests.processes import kill_running, kill_tree
 
 ACCOUNT_SID = "AC" + "0" * 32
+# argv: account SID, the fake's URL, sends, this sender's number, and "engine" to reach Twilio
+# as the engine's sender does (bot.senders.Transport) instead of through twilio's own HTTP client.
 REFERENCE = """
 import sys
 from twilio.rest import Client
-client = Client(sys.argv[1], "token")
+http_client = None
+if sys.argv[5] == "engine":
+    from bot.senders import Transport
+    http_client = Transport(sys.argv[2], timeout=15.0)
+client = Client(sys.argv[1], "token", http_client=http_client)
 client.api.base_url = sys.argv[2]
 for i in range(int(sys.argv[3])):
     client.messages.create(from_="whatsapp:+14155238886", to="whatsapp:+2349100000001", body=f"reference {sys.argv[4]} {i}")
@@ -58,11 +64,12 @@ class Processes:
                 time.sleep(0.1)
         raise RuntimeError("the fake Twilio did not start")
 
-    def run_reference(self, count: int, senders: int) -> float:
-        """Sends/s of `senders` processes posting `count` messages in all straight to a fresh fake."""
+    def run_reference(self, count: int, senders: int, transport: str = "twilio") -> float:
+        """Sends/s of `senders` processes posting `count` messages in all straight to a fresh fake,
+        through twilio's own HTTP client ("twilio") or the engine's transport ("engine")."""
         fake = self.start_fake()
         started = time.perf_counter()
-        running = [self.start(sys.executable, "-c", REFERENCE, ACCOUNT_SID, self.fake_url, str(count // senders), str(n))
+        running = [self.start(sys.executable, "-c", REFERENCE, ACCOUNT_SID, self.fake_url, str(count // senders), str(n), transport)
                    for n in range(senders)]
         for sender in running:
             sender.wait()
