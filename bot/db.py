@@ -56,7 +56,10 @@ def _make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         # No pre-ping (a round trip per request): the dispatcher retries once on a dead connection.
-        return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=3600)
+        # An UPDATE with many parameter sets (the delivery engine records a hundred answers at
+        # once) goes in one round trip (psycopg2's execute_batch), not one per row.
+        batched = {"executemany_mode": "values_plus_batch", "executemany_batch_page_size": 500} if parsed.get_driver_name() == "psycopg2" else {}
+        return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=3600, **batched)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
