@@ -6,6 +6,7 @@ import json
 import logging
 import uuid
 from datetime import timedelta
+from typing import Callable
 from urllib.parse import urlencode, urlsplit
 from urllib.request import getproxies, proxy_bypass
 
@@ -41,7 +42,7 @@ class ConsoleSender:
         print(f"[outbound {send.channel} to {send.to_number}] {send.body}{media}{template}", flush=True)
         return Answer(sid=f"SMconsole{uuid.uuid4().hex[:25]}")
 
-    def find(self, lookup: Lookup, known: set[str]) -> str | None:
+    def find(self, lookup: Lookup, taken: Callable[[list[str]], set[str]]) -> str | None:
         return None  # nothing printed can be looked up: a lost claim is printed again
 
 
@@ -107,10 +108,10 @@ class TwilioSender:
             return answer_for(error)
         return Answer(sid=sent.sid)
 
-    def find(self, lookup: Lookup, known: set[str]) -> str | None:
+    def find(self, lookup: Lookup, taken: Callable[[list[str]], set[str]]) -> str | None:
         """The SID of this message at Twilio, if it got there: Messages to its number sent since
         it was written, from its sender, with its text (or any text, for a template), not
-        already another message's."""
+        already another message's (`taken` says which SIDs are)."""
         since = lookup.created_at - CLOCK_SKEW
         candidates = self.client.messages.list(
             to=twilio_address(lookup.to_number, lookup.channel), date_sent_after=since.date(), page_size=100, limit=500,
@@ -119,9 +120,10 @@ class TwilioSender:
             message for message in candidates
             if message.from_ == twilio_address(lookup.from_number, lookup.channel)
             and (lookup.content_sid or message.body == lookup.body)
-            and message.sid not in known
             and (message.date_created is None or message.date_created >= since)
         ]
+        known = taken([message.sid for message in matches])
+        matches = [message for message in matches if message.sid not in known]
         matches.sort(key=lambda message: message.date_created or since)
         return matches[0].sid if matches else None
 

@@ -506,16 +506,13 @@ def take_expired_claims(session: Session, now: datetime, lease: timedelta, limit
     return [Lookup((row.tenant_id, row.id), *row[2:]) for row in sorted(rows, key=lambda row: row.created_at)]
 
 
-def known_sids(session: Session, lookup: Lookup) -> set[str]:
-    """The SIDs already recorded for messages to this number since this one was written: a
-    lookup must not take one of them for this message."""
-    return set(session.scalars(
-        select(Message.message_sid).where(
-            Message.tenant_id == lookup.key[0], Message.to_number == lookup.to_number,
-            Message.direction == "outbound", Message.message_sid.is_not(None),
-            Message.created_at >= lookup.created_at - timedelta(days=1),
-        )
-    ))
+def taken_sids(session: Session, tenant_id, sids: list[str]) -> set[str]:
+    """Which of these Twilio SIDs are already recorded for a message: a lookup must not take one
+    of them for the message it looks for (found by the unique index on the SID, not by scanning
+    the messages to a number)."""
+    if not sids:
+        return set()
+    return set(session.scalars(select(Message.message_sid).where(Message.tenant_id == tenant_id, Message.message_sid.in_(sids))))
 
 
 def settle(session: Session, lookup: Lookup, sid: str | None, now: datetime) -> bool:
