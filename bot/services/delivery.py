@@ -132,7 +132,7 @@ def claim(session: Session, keys: list[MessageKey], now: datetime, lease: timede
     ).all()
     if not claimed:
         return [], [], lease_until
-    tenants = {row.tenant_id: session.get(Tenant, row.tenant_id) for row in claimed}
+    tenants = {tenant_id: session.get(Tenant, tenant_id) for tenant_id in {row.tenant_id for row in claimed}}
     facts = _customer_facts(session, claimed, now)
     plans = [_plan(row, tenants[row.tenant_id], facts.get((row.tenant_id, row.customer_id)), now) for row in claimed]
     sends = [plan for plan in plans if isinstance(plan, Send)]
