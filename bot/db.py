@@ -67,7 +67,10 @@ def _make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         # No pre-ping (a round trip per request): the dispatcher retries once on a dead connection.
-        engine = create_engine(url, pool_size=10, max_overflow=20, pool_recycle=3600)
+        # An UPDATE with many parameter sets (the delivery engine records a hundred answers at
+        # once) goes in one round trip (psycopg2's execute_batch), not one per row.
+        batched = {"executemany_mode": "values_plus_batch", "executemany_batch_page_size": 500} if parsed.get_driver_name() == "psycopg2" else {}
+        engine = create_engine(url, pool_size=10, max_overflow=20, pool_recycle=3600, **batched)
         if engine.dialect.name == "postgresql":
             event.listen(engine, "do_execute", _execute_prepared)
         return engine
@@ -94,7 +97,7 @@ def _execute_prepared(cursor, statement: str, parameters, context) -> bool:
     """The dialect's do_execute for statements run with PREPARED: PREPARE on the connection's
     first use of the statement, then EXECUTE. Connections the pool throws away take their
     prepared statements with them (the pool clears `info`)."""
-    if not context.execution_options.get("prepared"):
+    if context.executemany or not context.execution_options.get("prepared"):
         return False
     plan = _prepared_plans.get(statement) or _prepared_plans.setdefault(statement, _plan(statement, context.compiled))
     known = context.root_connection.info.setdefault("prepared_statements", set())

@@ -58,6 +58,7 @@ PORTS = _port_range(os.environ.get("FAKE_TWILIO_PORTS") or "5500-5599")
 class FakeTwilio:
     def __init__(self, host: str = "127.0.0.1", ports: Iterable[int] = PORTS):
         self.messages: dict[str, dict] = {}  # by SID, in arrival order
+        self._to: dict[str, list[dict]] = {}  # the same by recipient: a lookup reads only theirs
         self.arrivals: Counter = Counter()  # our message id -> times accepted
         self.planned: deque[Planned] = deque()
         self.on_create: Callable[[dict], None] | None = None
@@ -124,28 +125,30 @@ class FakeTwilio:
 
     def _keep(self, form: dict) -> dict:
         now = datetime.now(timezone.utc)
+        stamp = format_datetime(now, usegmt=True)
         callback = form.get("StatusCallback", "")
         ours = callback.rstrip("/").rsplit("/", 1)[-1] if callback else f"{form.get('To')}|{form.get('Body')}"
+        sid = f"SM{uuid.uuid4().hex}"
+        body = form.get("Body") or f"(template {form.get('ContentSid')} {form.get('ContentVariables', '{}')})"
+        message = {
+            "sid": sid, "account_sid": "AC", "api_version": "2010-04-01", "direction": "outbound-api",
+            "to": form.get("To"), "from": form.get("From"), "body": body, "status": "queued",
+            "num_segments": "1", "num_media": str(len(form.get("MediaUrl", []))), "price": None, "price_unit": "USD",
+            "error_code": None, "error_message": None, "messaging_service_sid": None,
+            "date_created": stamp, "date_updated": stamp, "date_sent": stamp, "uri": f"/Messages/{sid}.json", "subresource_uris": {},
+            "_ours": ours, "_sent_at": now.isoformat(),
+        }
         with self._lock:
-            sid = f"SM{uuid.uuid4().hex}"
-            body = form.get("Body") or f"(template {form.get('ContentSid')} {form.get('ContentVariables', '{}')})"
-            message = {
-                "sid": sid, "account_sid": "AC", "api_version": "2010-04-01", "direction": "outbound-api",
-                "to": form.get("To"), "from": form.get("From"), "body": body, "status": "queued",
-                "num_segments": "1", "num_media": str(len(form.get("MediaUrl", []))), "price": None, "price_unit": "USD",
-                "error_code": None, "error_message": None, "messaging_service_sid": None,
-                "date_created": format_datetime(now, usegmt=True), "date_updated": format_datetime(now, usegmt=True),
-                "date_sent": format_datetime(now, usegmt=True), "uri": f"/Messages/{sid}.json", "subresource_uris": {},
-                "_ours": ours, "_sent_at": now.isoformat(),
-            }
             self.messages[sid] = message
+            self._to.setdefault(message["to"], []).append(message)
             self.arrivals[ours] += 1
         return message
 
     def listing(self, query: dict) -> dict:
         """Newest first, filtered by To, From and DateSent (=, >=, <=), as Twilio does."""
         with self._lock:
-            found = [m for m in reversed(list(self.messages.values())) if _matches(m, query)]
+            candidates = self._to.get(query["To"], []) if "To" in query else list(self.messages.values())
+            found = [m for m in reversed(candidates) if _matches(m, query)]
         size = int(query.get("PageSize", "50"))
         return {"messages": found[:size], "page": 0, "page_size": size, "start": 0, "end": min(size, len(found)) - 1,
                 "first_page_uri": None, "next_page_uri": None, "previous_page_uri": None, "uri": API}
@@ -183,6 +186,7 @@ def _handler(fake: FakeTwilio):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as Twilio's client expects
         disable_nagle_algorithm = True  # headers and body leave at once, not 40 ms apart
+        wbufsize = -1  # an answer is written in one piece when the request is done: one send, not two
 
         def log_message(self, *args) -> None:
             pass

@@ -137,10 +137,12 @@ def reconcile() -> dict[str, int]:
 
 def _look_up(rt: Runtime, lookup: delivery.Lookup):
     """The SID Twilio has for this message, None if it has none, False if it could not say."""
-    with rt.db.sessions() as session:
-        known = delivery.known_sids(session, lookup)
+    def taken(sids: list[str]) -> set[str]:
+        with rt.db.sessions() as session:
+            return delivery.taken_sids(session, lookup.key[0], sids)
+
     try:
-        return rt.sender.find(lookup, known)
+        return rt.sender.find(lookup, taken)
     except Exception:
         log.exception("could not look up message %s at Twilio", lookup.key[1])
         return False

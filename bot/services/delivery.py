@@ -132,7 +132,7 @@ def claim(session: Session, keys: list[MessageKey], now: datetime, lease: timede
     ).all()
     if not claimed:
         return [], [], lease_until
-    tenants = {row.tenant_id: session.get(Tenant, row.tenant_id) for row in claimed}
+    tenants = {tenant_id: session.get(Tenant, tenant_id) for tenant_id in {row.tenant_id for row in claimed}}
     facts = _customer_facts(session, claimed, now)
     plans = [_plan(row, tenants[row.tenant_id], facts.get((row.tenant_id, row.customer_id)), now) for row in claimed]
     sends = [plan for plan in plans if isinstance(plan, Send)]
@@ -506,16 +506,13 @@ def take_expired_claims(session: Session, now: datetime, lease: timedelta, limit
     return [Lookup((row.tenant_id, row.id), *row[2:]) for row in sorted(rows, key=lambda row: row.created_at)]
 
 
-def known_sids(session: Session, lookup: Lookup) -> set[str]:
-    """The SIDs already recorded for messages to this number since this one was written: a
-    lookup must not take one of them for this message."""
-    return set(session.scalars(
-        select(Message.message_sid).where(
-            Message.tenant_id == lookup.key[0], Message.to_number == lookup.to_number,
-            Message.direction == "outbound", Message.message_sid.is_not(None),
-            Message.created_at >= lookup.created_at - timedelta(days=1),
-        )
-    ))
+def taken_sids(session: Session, tenant_id, sids: list[str]) -> set[str]:
+    """Which of these Twilio SIDs are already recorded for a message: a lookup must not take one
+    of them for the message it looks for (found by the unique index on the SID, not by scanning
+    the messages to a number)."""
+    if not sids:
+        return set()
+    return set(session.scalars(select(Message.message_sid).where(Message.tenant_id == tenant_id, Message.message_sid.in_(sids))))
 
 
 def settle(session: Session, lookup: Lookup, sid: str | None, now: datetime) -> bool:
