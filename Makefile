@@ -43,7 +43,7 @@ test: setup
 	$(BIN)/pytest -q
 
 worker: setup
-	$(BIN)/rq worker --with-scheduler -c workers.rq_config --url "$${REDIS_URL:?set REDIS_URL}" default
+	$(BIN)/rq worker --worker-class rq.worker.SimpleWorker --with-scheduler -c workers.rq_config --url "$${REDIS_URL:?set REDIS_URL}" default
 
 # wrk (Debian) drives the HTTP benchmarks: a C load generator leaves the CPU to the servers.
 bench: setup

@@ -210,9 +210,8 @@ def count_customers() -> int:
 
 
 def rq_worker(redis_url: str) -> tuple[str, ...]:
-    """An RQ worker started as the Procfile starts it (the job modules loaded once, by the
-    worker, before it forks a work horse per job)."""
-    return (str(BIN / "rq"), "worker", "--with-scheduler", "-c", "workers.rq_config", "--url", redis_url, "default")
+    """An RQ worker started as the Procfile starts it."""
+    return (str(BIN / "rq"), "worker", "--worker-class", "rq.worker.SimpleWorker", "--with-scheduler", "-c", "workers.rq_config", "--url", redis_url, "default")
 
 
 def reference_dir() -> Path:

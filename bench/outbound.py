@@ -10,8 +10,8 @@ What it measures, side by side in one run:
      what the engine gains over the bare library. Each reference's clock starts when all its
      senders have loaded (the engine's workers load before theirs);
   2. engine: --pushes queued pushes (rows in whatsapp_messages, handed to RQ in batches of 500)
-     sent by --workers RQ workers: sends/s, and the peak memory of a worker with its work horse;
-  3. crash: the same again while one worker is killed with SIGKILL (with its work horse) a
+     sent by --workers RQ workers: sends/s, and the peak memory of a worker;
+  3. crash: the same again while one worker is killed with SIGKILL a
      third of the way through and a new one started; the reconcile job is queued every few
      seconds, as the scheduler (`rq cron`) queues it every minute.
 Each engine run checks that the fake received exactly --pushes messages, none twice (the fake

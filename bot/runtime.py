@@ -32,7 +32,7 @@ SEND_JOB = "workers.outbound.send_batch"
 # Twilio pushing back (429) or unreachable: the batch is tried again after 10 s, 1 min and 5 min.
 # Past that its messages wait `queued` for `outbox reconcile` to queue them again.
 SEND_RETRY = Retry(max=3, interval=[10, 60, 300])
-SEND_BATCH = 500  # messages per job: one claim, one fork and a few writes for many sends
+SEND_BATCH = 500  # messages per job: one claim and a few writes for many sends
 SEND_JOB_TIMEOUT = 3600  # a paced batch may take minutes; its lease is renewed as it goes
 BROADCAST_JOB = "workers.broadcasts.run_broadcast"
 BROADCAST_JOB_TIMEOUT = 900  # a runner's turn lasts 10 minutes at most (workers/broadcasts.py), then its wind-down

@@ -43,8 +43,8 @@ def twilio_app(make_app, fake):
 
 
 class Workers:
-    """Real `rq worker` processes. A kill takes, with SIGKILL, the worker and every process it
-    started (the work horse running the job sits in a process group of its own), as a crash would."""
+    """Real `rq worker` processes, started as the Procfile starts them. A kill takes, with
+    SIGKILL, the worker and every process it started, as a crash would."""
 
     def __init__(self, env: dict):
         self.env = env
@@ -52,7 +52,7 @@ class Workers:
 
     def start(self) -> subprocess.Popen:
         process = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "rq"), "worker", "--with-scheduler", "-c", "workers.rq_config", "--url", REDIS_URL, "default"],
+            [str(ROOT / ".venv" / "bin" / "rq"), "worker", "--worker-class", "rq.worker.SimpleWorker", "--with-scheduler", "-c", "workers.rq_config", "--url", REDIS_URL, "default"],
             cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         self.processes.append(process)
