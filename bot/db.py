@@ -29,7 +29,8 @@ ROW_LOCK = {"key_share": True}
 # Execution options of a statement that every message runs: on PostgreSQL it goes as a
 # server-side prepared statement, parsed and planned once per connection instead of at each
 # message (planning the dispatcher's first query costs more than running it). Its parameters
-# must not be expanding (IN lists): an array with `= ANY(...)` keeps the text the same.
+# must not be expanding (IN lists, whose text changes with their length): name each value.
+# A prepared statement outlives a rollback; one that fails to prepare fails its transaction.
 PREPARED = {"prepared": True}
 
 T = TypeVar("T")
