@@ -60,9 +60,9 @@ def compute_metrics(now: datetime | None = None) -> int:
     for tenant in _tenants(rt):
         day = yesterday(tenant, now)
         with rt.db.transaction() as session:
-            figures = MetricsService(Context.at(session, session.get(Tenant, tenant.id), now))
-            if not figures.computed(day):
-                figures.compute(day)
+            metrics = MetricsService(Context.at(session, session.get(Tenant, tenant.id), now))
+            if not metrics.computed(day):
+                metrics.compute(day)
                 done += 1
     return done
 

@@ -47,9 +47,9 @@ def apikeys_list(code: str | None):
     def when(moment):
         return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
 
-    for key, code in keys:
+    for key, tenant_code in keys:
         state = f"revoked {when(key.revoked_at)}" if key.revoked_at else f"last used {when(key.last_used_at)}"
-        click.echo(f"{code:<8} {key.prefix}...  {key.name!r:<24} {','.join(key.scopes) or 'everything':<28} "
+        click.echo(f"{tenant_code:<8} {key.prefix}...  {key.name!r:<24} {','.join(key.scopes) or 'everything':<28} "
                    f"created {when(key.created_at)}  {state}")
     if not keys:
         click.echo("No API keys.")

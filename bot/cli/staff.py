@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 from flask.cli import AppGroup
+
 from bot.cli.common import runtime, tenant_by_code
 from bot.phones import InvalidPhone, to_e164
 from bot.services.context import Context

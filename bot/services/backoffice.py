@@ -68,14 +68,14 @@ class BackOfficeService:
         ctx = self.ctx
         today, opened = (moment.astimezone(ctx.zone).date() for moment in (ctx.now, ctx.tenant.created_at))
         first = today - timedelta(days=CHART_DAYS - 1)
-        figures = MetricsService(ctx)
-        stored = {day["date"]: day for day in figures.stored(first, today - timedelta(days=1))}
+        metrics = MetricsService(ctx)
+        stored = {day["date"]: day for day in metrics.stored(first, today - timedelta(days=1))}
         days = []
         for day in (first + timedelta(days=n) for n in range(CHART_DAYS)):
             if day in stored:
                 days.append(stored[day])
             else:
-                live = figures.figures(day) if day >= opened else dict.fromkeys(FIGURES, 0)
+                live = metrics.figures(day) if day >= opened else dict.fromkeys(FIGURES, 0)
                 days.append({"date": day, **live})
         members = ctx.session.scalar(select(func.count()).where(Customer.tenant_id == ctx.tenant.id))
         return Overview(members, days[-1], days)

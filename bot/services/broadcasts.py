@@ -427,8 +427,6 @@ def _responses(session: Session, broadcast: Broadcast) -> tuple[int, int, dict[s
     return replies, opted_out, {"purchases": purchases, "redemptions": redemptions, "revenue": int(revenue)}
 
 
-
-
 # The use cases at one tenant: its API key, its owner in the dashboard, or the command line
 
 

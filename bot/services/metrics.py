@@ -85,7 +85,7 @@ def _figures(session: Session, day: Day) -> dict:
     completed = (*during(Purchase), Purchase.status == "completed")
     active = union(
         select(Message.customer_id).where(*during(Message), Message.direction == "inbound",
-                                                  Message.customer_id.is_not(None)),
+                                          Message.customer_id.is_not(None)),
         select(Purchase.customer_id).where(*completed),
     ).subquery()
     points = dict(session.execute(

@@ -11,8 +11,8 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Executable, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from bot.db import PREPARED
 from bot.catalog import freeze, render, thaw
+from bot.db import PREPARED
 from bot.messages import Msg, say
 from bot.outbound import notify
 from bot.services import audit
