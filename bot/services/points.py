@@ -154,14 +154,16 @@ def debit(
     description: Msg | str,
     now: datetime,
     lots: list[PointsTransaction] | None = None,
+    allocated: bool = True,
     created_by: uuid.UUID | None = None,
     purchase_id: uuid.UUID | None = None,
     reward_redemption_id: uuid.UUID | None = None,
     **details,
 ) -> PointsTransaction:
     """Take `points` away (redeemed, expired, reversed), consuming `lots` or else the
-    earliest-expiring lots first, and record which lots gave how much. The caller holds the
-    customer row lock. Raises NotEnoughPoints, changing nothing, if the lots fall short."""
+    earliest-expiring lots first, and record which lots gave how much, unless not `allocated`
+    (expiry: see expire_lots). The caller holds the customer row lock. Raises NotEnoughPoints,
+    changing nothing, if the lots fall short."""
     if points <= 0:
         raise ValueError("a debit must be positive")
     lots = open_lots(session, customer, now) if lots is None else lots
@@ -188,7 +190,8 @@ def debit(
             continue
         lot.remaining -= taken
         wanted -= taken
-        session.add(PointsLotAllocation(tenant_id=customer.tenant_id, debit_id=entry.id, lot_id=lot.id, points=taken))
+        if allocated:
+            session.add(PointsLotAllocation(tenant_id=customer.tenant_id, debit_id=entry.id, lot_id=lot.id, points=taken))
         if wanted == 0:
             break
     _move_balance(session, customer, transaction_type, -points, now)
@@ -218,14 +221,16 @@ def open_lots(session: Session, customer: Customer, now: datetime) -> list[Point
 
 
 def expire_lots(session: Session, customer: Customer, now: datetime) -> int:
-    """Take away exactly what is left of the lots past their expiry, as one `expired` entry that
-    records the lots it took. The caller holds the customer row lock. Returns the points."""
+    """Take away exactly what is left of the lots past their expiry, as one `expired` entry.
+    It writes no allocations: a lot past its expiry with nothing left lost to expiry what its
+    allocations do not account for, so the lot itself is the record, and expiring a million
+    lots writes a million fewer rows. The caller holds the customer row lock. Returns the points."""
     due = _lots(session, customer, PointsTransaction.expires_at <= now)
     total = sum(lot.remaining for lot in due)
     if total:
         debit(
             session, customer, total, transaction_type="expired", source="expiry", description=say("ledger.expired"), now=now,
-            lots=due,
+            lots=due, allocated=False,
         )
     return total
 
@@ -238,7 +243,7 @@ def spendable(session: Session, customer: Customer, now: datetime) -> int:
 
 
 # Expiry of many customers at once (PostgreSQL): the same rule as expire_lots, one customer's
-# due lots -> one `expired` entry with its allocations and the balance moved, done set-based
+# due lots emptied -> one `expired` entry and the balance moved, done set-based
 # for a chunk of customers whose rows this transaction holds (locked, in key order).
 
 _DUE_CUSTOMERS = text("""
@@ -259,8 +264,8 @@ _LOCK_CUSTOMERS = text("""
     ORDER BY c.tenant_id, c.id
     FOR NO KEY UPDATE OF c SKIP LOCKED
 """)
-# A time-ordered id (UUIDv7 layout: milliseconds, then random bits) for the rows expiry writes:
-# a million of them then go to the right edge of their indexes instead of all over them, which
+# A time-ordered id (UUIDv7 layout: milliseconds, then random bits) for the entries expiry writes:
+# hundreds of thousands of them then go to the right edge of their indexes instead of all over them, which
 # dirties (and logs) a few pages instead of one per row.
 _TIME_ORDERED_ID = """encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) PLACING
     substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3) FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid"""
@@ -269,22 +274,18 @@ _EXPIRE_LOCKED = text(f"""
         SELECT * FROM unnest(CAST(:tenants AS uuid[]), CAST(:customers AS uuid[])) AS held(tenant_id, customer_id)
     ), due AS (
         -- Each held customer's lots through the lots index (one descent per customer).
-        SELECT p.ctid AS row, p.tenant_id, p.id, p.customer_id, p.remaining
+        SELECT p.ctid AS row, p.tenant_id, p.customer_id, p.remaining
         FROM held JOIN points_transactions p ON p.tenant_id = held.tenant_id AND p.customer_id = held.customer_id
         WHERE p.remaining > 0 AND p.expires_at <= :now
     ), taken AS (
         UPDATE points_transactions p SET remaining = 0 FROM due
         WHERE p.ctid = due.row
-        RETURNING due.tenant_id, due.customer_id, due.id AS lot_id, due.remaining
+        RETURNING due.tenant_id, due.customer_id, due.remaining
     ), debits AS (
         INSERT INTO points_transactions (tenant_id, id, customer_id, transaction_type, source, points, description, details, created_at)
         SELECT tenant_id, {_TIME_ORDERED_ID}, customer_id, 'expired', 'expiry', -sum(remaining), :description, CAST(:details AS jsonb), :now
         FROM taken GROUP BY tenant_id, customer_id
-        RETURNING tenant_id, id, customer_id, points
-    ), allocations AS (
-        INSERT INTO points_lot_allocations (tenant_id, id, debit_id, lot_id, points)
-        SELECT t.tenant_id, {_TIME_ORDERED_ID}, d.id, t.lot_id, t.remaining
-        FROM taken t JOIN debits d ON d.tenant_id = t.tenant_id AND d.customer_id = t.customer_id
+        RETURNING tenant_id, customer_id, points
     ), balances AS (
         UPDATE customer_points_balance b
         SET current_balance = b.current_balance + d.points, total_expired = b.total_expired - d.points, updated_at = :now
