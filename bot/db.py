@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
@@ -14,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.sqltypes import NullType
 
@@ -41,12 +43,32 @@ class Database:
         self.url = url
         self.engine = _make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Connections in autocommit that each thread keeps for itself (see `autocommit`).
+        self._unpooled = create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        self._threads = threading.local()
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One unit of work: commit on success, roll back on any error."""
         with self.sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """This thread's own connection, on which each statement is a transaction of its own (no
+        BEGIN and COMMIT round trips), for a path that writes with one statement (a vote). The
+        thread keeps it for its life, outside the pool: no checkout and return at each use (a
+        seventh of a vote's time), and a burst of threads never waits for a pooled connection.
+        A connection found dead is replaced at the next use."""
+        own = getattr(self._threads, "own", None)
+        if own is None or own.connection.invalidated:
+            own = self._threads.own = _OwnConnection(self._unpooled.connect())
+        try:
+            yield own.connection
+        except DBAPIError as error:
+            if error.connection_invalidated:  # the server went away, and with it the pool's connections
+                self.engine.dispose()
+            raise
 
     def once_more_if_disconnected(self, work: Callable[[], T]) -> T:
         """`work()`, run once more when a pooled connection it took had died (a database
@@ -62,6 +84,17 @@ class Database:
     def ping(self) -> None:
         with self.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
+
+
+class _OwnConnection:
+    """A thread's own connection, closed when the thread ends (its thread-local goes)."""
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+
+    def __del__(self):
+        with suppress(DBAPIError):  # already dead (a restart): nothing to close
+            self.connection.close()
 
 
 def _make_engine(url: str) -> Engine:

@@ -7,9 +7,8 @@ carrier message id or MessageSid) is answered from its log row and changes nothi
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
 from functools import lru_cache
-from typing import Callable, Iterator
+from typing import Callable
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
@@ -83,19 +82,5 @@ class VotingDesk:
             return stored
 
     def _run(self, record: Callable[[Connection], str], single_statement: bool) -> str:
-        with self._autocommit() if single_statement else self.db.engine.begin() as connection:
+        with self.db.autocommit() if single_statement else self.db.engine.begin() as connection:
             return record(connection)
-
-    @contextmanager
-    def _autocommit(self) -> Iterator[Connection]:
-        """A connection on which each statement is a transaction of its own: no BEGIN and
-        COMMIT round trips. psycopg2 switches a connection that has no open transaction
-        without asking the server (SQLAlchemy's isolation_level option would ask, twice)."""
-        with self.db.engine.connect() as connection:
-            driver_connection = connection.connection.dbapi_connection
-            driver_connection.autocommit = True
-            try:
-                yield connection
-            finally:
-                if not connection.invalidated:  # a dead connection is thrown away
-                    driver_connection.autocommit = False

@@ -19,9 +19,10 @@ def public_url(request: Request, public_base_url: str | None) -> str:
 
 def is_signed(request: Request, auth_token: str, public_base_url: str | None) -> bool:
     signature = request.headers.get("X-Twilio-Signature", "")
-    if not signature or _repeats_a_key(request):
+    params = _fields(request)
+    if not signature or params is None:
         return False
-    validator, url, params = _validator(auth_token), public_url(request, public_base_url), request.form.to_dict()
+    validator, url = _validator(auth_token), public_url(request, public_base_url)
     # The validator signs the URL both with and without its port to find the one Twilio used:
     # the URL as we know it is tried first, so a good request costs one signature, not two.
     return compare_digest(validator.compute_signature(url, params).encode(), signature.encode()) or validator.validate(url, params, signature)
@@ -32,7 +33,20 @@ def _validator(auth_token: str) -> RequestValidator:
     return RequestValidator(auth_token)
 
 
-def _repeats_a_key(request: Request) -> bool:
-    """Twilio never repeats a field. A repeated one would be read as one value but could be
-    signed as another, so such a request is not taken as signed."""
-    return any(len(values) > 1 for values in request.form.listvalues())
+class _Fields(dict):
+    """The form, one value a field, as the validator reads a MultiDict (`getall`): a plain dict
+    would make it try two other ways, each failing with an exception, for every field."""
+
+    def getall(self, name: str) -> list[str]:
+        return [self[name]]
+
+
+def _fields(request: Request) -> _Fields | None:
+    """The form's fields, or None when one is repeated: Twilio never repeats a field, and a
+    repeated one would be read as one value but could be signed as another."""
+    fields = _Fields()
+    for name, values in request.form.lists():
+        if len(values) > 1:
+            return None
+        fields[name] = values[0]
+    return fields

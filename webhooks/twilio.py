@@ -38,8 +38,7 @@ def inbound():
     message = parse_inbound(request.form)
     if message is None:
         abort(400)
-    replies = current_app.extensions["router"].handle(message)
-    return twiml(replies, request.host_url)
+    return twiml(current_app.extensions["router"].handle(message))
 
 
 @blueprint.post("/status")
@@ -105,8 +104,10 @@ def _text(value: str) -> str:
     return value.replace("\x00", "")
 
 
-def twiml(replies, host_url: str) -> Response:
-    base = current_app.extensions["runtime"].config.public_base_url or host_url.rstrip("/")
+def twiml(replies) -> Response:
+    # Only a reply with media needs the base URL (the request's own costs a URL parse).
+    has_media = any(reply.media_url for reply in replies)
+    base = (current_app.extensions["runtime"].config.public_base_url or request.host_url.rstrip("/")) if has_media else ""
     return Response(_twiml_text(tuple((reply.body, reply.media_url) for reply in replies), base), mimetype="application/xml")
 
 
