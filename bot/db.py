@@ -43,8 +43,9 @@ class Database:
         self.url = url
         self.engine = _make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        # Connections in autocommit that each thread keeps for itself (see `autocommit`).
-        self._unpooled = create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        # Connections in autocommit that each thread keeps for itself (see `autocommit`): with no
+        # transaction ever open, closing one has nothing to roll back.
+        self._unpooled = create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
         self._threads = threading.local()
 
     @contextmanager
