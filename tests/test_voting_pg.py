@@ -3,6 +3,7 @@ hold when one phone's messages arrive at once, and many phones never wait for ea
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import create_engine, select, text
@@ -71,6 +72,23 @@ def test_a_database_restart_does_not_lose_the_next_vote(show, live, make_app, db
     kill_other_connections(db)
     assert first.send("2").text == "Thanks! Your vote for Dara Kim (2) is counted."
     assert results(app)["total"] == 2
+
+
+def test_a_vote_takes_no_pooled_connection_so_a_busy_pool_never_holds_it_up(show, live, make_app):
+    app = make_app(clock=live)
+    Phone(app, "+85512000030", to=SMART, channel="sms").send("1")  # the router reads its table of numbers
+    app.extensions["router"].clock = lambda: 0.0  # and keeps it: the next votes are the vote path alone
+    engine = app.extensions["runtime"].db.engine
+    taken = [engine.connect() for _ in range(engine.pool.size() + engine.pool._max_overflow)]  # the pool is empty
+    try:
+        started = time.monotonic()
+        answers = [Phone(app, f"+8551200003{n}", to=SMART, channel="sms").send("1").text for n in range(1, 4)]
+        assert answers == ["Thanks! Your vote for Sokha Chan (1) is counted."] * 3
+        assert time.monotonic() - started < 5  # a pooled connection would have waited 30 s for one
+    finally:
+        for connection in taken:
+            connection.close()
+    assert results(app)["total"] == 4
 
 
 def test_after_a_database_restart_no_dead_pooled_connection_loses_a_vote(show, live, make_app, db):
