@@ -107,3 +107,34 @@ def test_a_customer_busy_with_a_message_is_skipped_not_waited_for(db, mama):
     assert ledger_of(db, busy)[0] == []
     assert expire_set_based(db, NOW) == 50  # the next run takes it
     assert ledger_mismatches_of(db) == []
+
+
+def test_a_customer_busy_during_the_pass_is_taken_again_by_the_same_run(db, mama):
+    busy, *others = make_customers(db, mama, "40")
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_row():  # one message, which ends while the pass goes on
+        with db.transaction() as session:
+            session.execute(text("SELECT 1 FROM customers WHERE id = :id FOR UPDATE"), {"id": busy})
+            locked.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold_the_row)
+    holder.start()
+    locked.wait(5)
+    skipped = []
+
+    def message_ends_after_a_chunk_skipped_it(chunk, _took, _held):
+        skipped.extend(chunk.busy)
+        if chunk.busy:
+            release.set()
+            holder.join()
+
+    try:
+        assert expire_set_based(db, NOW, limit=2, report=message_ends_after_a_chunk_skipped_it, streams=1) == 50 + 30 + 30
+    finally:
+        release.set()
+        holder.join()
+    assert skipped == [(str(mama.id), str(busy))]
+    assert ledger_of(db, busy)[0] == [(-50, "expiry", "Points expired", {"description": {"key": "ledger.expired", "params": {}}})]
+    assert ledger_mismatches_of(db) == []

@@ -11,13 +11,13 @@ from sqlalchemy import select, text
 
 from bot import runtime
 from bot.db import ROW_LOCK, Database
-from bot.services.points import FIRST_KEY, customer_ranges, expire_chunk, expire_lots
+from bot.services.points import FIRST_KEY, ExpiredChunk, customer_ranges, expire_again, expire_chunk, expire_lots
 from models import Customer, PointsTransaction
 
 # A chunk's transaction holds its customers' rows: sized to last about this long, far under the
 # second that a customer's own message may wait.
 CHUNK_SECONDS = 0.15
-MAX_PASSES = 5  # customers busy in every pass wait for the next run
+MAX_RETRIES = 4  # customers still busy after as many retries wait for the next run
 STREAMS = 2  # chunks expired at once, on as many connections (this machine has two cores)
 
 
@@ -41,28 +41,33 @@ def expire_set_based(db: Database, now: datetime, limit: int = 1000, report=None
 
 def _expire_range(db: Database, now: datetime, limit: int, report, customers: tuple) -> int:
     """The chunk size adapts so that each transaction takes about CHUNK_SECONDS. Customers whose
-    rows are busy are skipped and taken by the next pass."""
-    total = 0
-    for _ in range(MAX_PASSES):
-        after, busy = FIRST_KEY, 0
-        while True:
-            started = time.perf_counter()
-            with db.transaction() as session:
-                # No wait for the commit's flush to disk: a commit lost in a crash is only expiry
-                # not yet done, which the next run (idempotent) does again.
-                session.execute(text("SET LOCAL synchronous_commit = off"))
-                chunk = expire_chunk(session, now, after, limit, customers)
-            if chunk.last is None:
-                break
-            total, busy, after = total + chunk.points, busy + chunk.busy, chunk.last
-            ended = time.perf_counter()
-            took = max(ended - started, 0.001)
-            if report:
-                report(chunk, took, ended - chunk.locked_at)
-            limit = max(50, min(5_000, int(limit * min(2.0, max(0.5, CHUNK_SECONDS / took)))))
+    rows are busy are skipped, then taken again by their keys after the pass."""
+    total, after, busy = 0, FIRST_KEY, ()
+    while True:
+        started = time.perf_counter()
+        chunk = _in_one_transaction(db, lambda session: expire_chunk(session, now, after, limit, customers))
+        if chunk.last is None:
+            break
+        total, busy, after = total + chunk.points, busy + chunk.busy, chunk.last
+        ended = time.perf_counter()
+        took = max(ended - started, 0.001)
+        if report:
+            report(chunk, took, ended - chunk.locked_at)
+        limit = max(50, min(5_000, int(limit * min(2.0, max(0.5, CHUNK_SECONDS / took)))))
+    for _ in range(MAX_RETRIES):
         if not busy:
             break
+        chunk = _in_one_transaction(db, lambda session: expire_again(session, now, busy))
+        total, busy = total + chunk.points, chunk.busy
     return total
+
+
+def _in_one_transaction(db: Database, expire) -> ExpiredChunk:
+    with db.transaction() as session:
+        # No wait for the commit's flush to disk: a commit lost in a crash is only expiry not
+        # yet done, which the next run (idempotent) does again.
+        session.execute(text("SET LOCAL synchronous_commit = off"))
+        return expire(session)
 
 
 def expire_one_by_one(db: Database, now: datetime, batch: int = 500) -> int:

@@ -245,42 +245,39 @@ def spendable(session: Session, customer: Customer, now: datetime) -> int:
 # Expiry of many customers at once (PostgreSQL): the same rule as expire_lots, one customer's
 # due lots emptied -> one `expired` entry and the balance moved, done set-based
 # for a chunk of customers whose rows this transaction holds (locked, in key order).
+# Customers busy with a message right now are skipped, never waited for: they are taken again
+# by their keys. Locked as ROW_LOCK does (FOR NO KEY UPDATE), so that rows written about them
+# meanwhile (their messages) are not held up by their foreign-key checks.
 
-_DUE_CUSTOMERS = text("""
-    SELECT DISTINCT tenant_id, customer_id FROM points_transactions
-    WHERE remaining > 0 AND expires_at <= :now
-      AND (tenant_id, customer_id) > (CAST(:after_tenant AS uuid), CAST(:after_customer AS uuid))
-      AND customer_id BETWEEN CAST(:low AS uuid) AND CAST(:high AS uuid)
-    ORDER BY tenant_id, customer_id
-    LIMIT :limit
-""")
-# Customers busy with a message right now are skipped, never waited for: the next pass takes them.
-# Locked as ROW_LOCK does (FOR NO KEY UPDATE), so that rows written about them meanwhile (their
-# messages) are not held up by their foreign-key checks.
-_LOCK_CUSTOMERS = text("""
-    SELECT c.tenant_id, c.id FROM customers c
-    JOIN unnest(CAST(:tenants AS uuid[]), CAST(:customers AS uuid[])) AS due(tenant_id, customer_id)
-      ON c.tenant_id = due.tenant_id AND c.id = due.customer_id
-    ORDER BY c.tenant_id, c.id
-    FOR NO KEY UPDATE OF c SKIP LOCKED
-""")
 # A time-ordered id (UUIDv7 layout: milliseconds, then random bits) for the entries expiry writes:
 # hundreds of thousands of them then go to the right edge of their indexes instead of all over them, which
 # dirties (and logs) a few pages instead of one per row.
 _TIME_ORDERED_ID = """encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) PLACING
     substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3) FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid"""
-_EXPIRE_LOCKED = text(f"""
-    WITH held AS (
-        SELECT * FROM unnest(CAST(:tenants AS uuid[]), CAST(:customers AS uuid[])) AS held(tenant_id, customer_id)
-    ), due AS (
-        -- Each held customer's lots through the lots index (one descent per customer).
-        SELECT p.ctid AS row, p.tenant_id, p.customer_id, p.remaining
-        FROM held JOIN points_transactions p ON p.tenant_id = held.tenant_id AND p.customer_id = held.customer_id
-        WHERE p.remaining > 0 AND p.expires_at <= :now
+
+
+def _expire_statement(due: str):
+    """One chunk in one statement, so that no key goes through Python: of the customers `due`
+    finds, those not busy locked, their due lots emptied (one index descent per customer), one
+    `expired` entry each and their balances moved; back come how many were due and held, the
+    points, the last due key and the keys of the busy ones."""
+    return text(f"""
+    WITH due AS MATERIALIZED ({due}
+    ), held AS MATERIALIZED (
+        SELECT c.tenant_id, c.customer_id FROM due CROSS JOIN LATERAL (
+            SELECT c.tenant_id, c.id AS customer_id FROM customers c
+            WHERE c.tenant_id = due.tenant_id AND c.id = due.customer_id
+            FOR NO KEY UPDATE SKIP LOCKED
+        ) c
+    ), lots AS (
+        SELECT lot.row, held.tenant_id, held.customer_id, lot.remaining FROM held CROSS JOIN LATERAL (
+            SELECT p.ctid AS row, p.remaining FROM points_transactions p
+            WHERE p.tenant_id = held.tenant_id AND p.customer_id = held.customer_id AND p.remaining > 0 AND p.expires_at <= :now
+        ) lot
     ), taken AS (
-        UPDATE points_transactions p SET remaining = 0 FROM due
-        WHERE p.ctid = due.row
-        RETURNING due.tenant_id, due.customer_id, due.remaining
+        UPDATE points_transactions p SET remaining = 0 FROM lots
+        WHERE p.ctid = lots.row
+        RETURNING lots.tenant_id, lots.customer_id, lots.remaining
     ), debits AS (
         INSERT INTO points_transactions (tenant_id, id, customer_id, transaction_type, source, points, description, details, created_at)
         SELECT tenant_id, {_TIME_ORDERED_ID}, customer_id, 'expired', 'expiry', -sum(remaining), :description, CAST(:details AS jsonb), :now
@@ -290,11 +287,30 @@ _EXPIRE_LOCKED = text(f"""
         UPDATE customer_points_balance b
         SET current_balance = b.current_balance + d.points, total_expired = b.total_expired - d.points, updated_at = :now
         FROM debits d WHERE b.tenant_id = d.tenant_id AND b.customer_id = d.customer_id
-          AND (b.tenant_id, b.customer_id) >= (CAST(:first_tenant AS uuid), CAST(:first_customer AS uuid))
-          AND (b.tenant_id, b.customer_id) <= (CAST(:last_tenant AS uuid), CAST(:last_customer AS uuid))
+    ), busy AS (
+        SELECT * FROM due EXCEPT SELECT * FROM held
+    ), last AS (
+        SELECT tenant_id, customer_id FROM due ORDER BY tenant_id DESC, customer_id DESC LIMIT 1
     )
-    SELECT coalesce(-sum(points), 0) FROM debits
+    SELECT (SELECT count(*) FROM due) AS due, (SELECT count(*) FROM held) AS held,
+           (SELECT coalesce(-sum(points), 0) FROM debits) AS points, last.tenant_id, last.customer_id,
+           (SELECT coalesce(array_agg(tenant_id::text), '{{}}') FROM busy) AS busy_tenants,
+           (SELECT coalesce(array_agg(customer_id::text), '{{}}') FROM busy) AS busy_customers
+    FROM (SELECT 1) one LEFT JOIN last ON true
 """)
+
+
+# The next customers with due lots after key `after`, among the customer ids in a range.
+_EXPIRE_NEXT = _expire_statement("""
+        SELECT DISTINCT tenant_id, customer_id FROM points_transactions
+        WHERE remaining > 0 AND expires_at <= :now
+          AND (tenant_id, customer_id) > (CAST(:after_tenant AS uuid), CAST(:after_customer AS uuid))
+          AND customer_id BETWEEN CAST(:low AS uuid) AND CAST(:high AS uuid)
+        ORDER BY tenant_id, customer_id
+        LIMIT :limit""")
+# Customers found busy before, by their keys.
+_EXPIRE_AGAIN = _expire_statement("""
+        SELECT * FROM unnest(CAST(:tenants AS uuid[]), CAST(:customers AS uuid[])) AS busy(tenant_id, customer_id)""")
 # The `expired` entry's description and details, as expire_lots writes them (HISTORY reads them).
 _EXPIRED_ENTRY = {name: json.dumps(value) if name == "details" else value
                   for name, value in _described(say("ledger.expired"), {}).items()}
@@ -313,9 +329,9 @@ def customer_ranges(count: int) -> list[tuple[str, str]]:
 class ExpiredChunk:
     points: int
     customers: int  # customers whose lots expired
-    busy: int  # customers skipped because a message of theirs held the row: the next pass takes them
+    busy: tuple[tuple[str, str], ...]  # keys of customers skipped because a message of theirs held the row
     last: tuple[str, str] | None  # the last customer key looked at; None: nothing more due
-    locked_at: float | None = None  # time.perf_counter() when the customer rows were locked
+    locked_at: float | None = None  # time.perf_counter() when the statement that locks them began
 
 
 def expire_chunk(
@@ -324,24 +340,22 @@ def expire_chunk(
     """Expire the due lots of the next `limit` customers after key `after`, among the customer
     ids in the range `customers` (PostgreSQL). The caller commits: the customer locks last that
     one short transaction."""
-    connection = session.connection()
-    due = connection.execute(_DUE_CUSTOMERS, {
-        "now": now, "after_tenant": after[0], "after_customer": after[1], "limit": limit,
-        "low": customers[0], "high": customers[1],
-    }).all()
-    if not due:
-        return ExpiredChunk(0, 0, 0, None)
+    return _expired(session, _EXPIRE_NEXT, {
+        "after_tenant": after[0], "after_customer": after[1], "limit": limit, "low": customers[0], "high": customers[1],
+    }, now)
+
+
+def expire_again(session: Session, now: datetime, busy: tuple[tuple[str, str], ...]) -> ExpiredChunk:
+    """Expire the due lots of customers found busy before (`busy`: their keys)."""
+    return _expired(session, _EXPIRE_AGAIN, {"tenants": [key[0] for key in busy], "customers": [key[1] for key in busy]}, now)
+
+
+def _expired(session: Session, statement, params: dict, now: datetime) -> ExpiredChunk:
     locked_at = time.perf_counter()
-    held = connection.execute(_LOCK_CUSTOMERS, _key_arrays(due)).all()
-    points = connection.execute(_EXPIRE_LOCKED, {"now": now, **_EXPIRED_ENTRY, **_key_arrays(held)}).scalar() if held else 0
-    return ExpiredChunk(int(points), len(held), len(due) - len(held), (str(due[-1][0]), str(due[-1][1])), locked_at)
-
-
-def _key_arrays(keys) -> dict:
-    """The keys as two arrays, and the first and last of them (they are in key order)."""
-    tenants, customers = [str(key[0]) for key in keys], [str(key[1]) for key in keys]
-    return {"tenants": tenants, "customers": customers, "first_tenant": tenants[0], "first_customer": customers[0],
-            "last_tenant": tenants[-1], "last_customer": customers[-1]}
+    chunk = session.connection().execute(statement, {"now": now, **_EXPIRED_ENTRY, **params}).one()
+    last = (str(chunk.tenant_id), str(chunk.customer_id)) if chunk.due else None
+    busy = tuple(zip(chunk.busy_tenants, chunk.busy_customers))
+    return ExpiredChunk(int(chunk.points), chunk.held, busy, last, locked_at)
 
 
 def _move_balance(
