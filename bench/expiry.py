@@ -7,8 +7,9 @@ examples/tenant.json, and writes --customers members with --lots due lots each (
 lots by default) straight with SQL. The set-based run expires them all while a prober, standing
 in for inbound messages, locks random due customers' rows one at a time (SELECT ... FOR NO KEY UPDATE,
 as the dispatcher does) and records how long each waited; every chunk's transaction is timed
-too, and how long of it the chunk held its customers' rows (from their lock to the commit: the
-lock the target is about; the chunk's first query, which finds them, locks nothing). Then `ledger check` must be clean. The loop then expires --loop-customers fresh members
+too, and how long of it the chunk held its customers' rows (from the start of the one statement
+that finds, locks and expires them, to the commit: the lock the target is about). Then `ledger
+check` must be clean. The loop then expires --loop-customers fresh members
 (too slow for the full set); the ratio compares lots expired per second.
 
 Run from the project root (figures are noisy on a shared machine: run it twice, take the median):
