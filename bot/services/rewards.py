@@ -7,11 +7,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.codes import ALPHABET, random_code
-from bot.db import ROW_LOCK, insert_on_conflict
+from bot.db import PREPARED, ROW_LOCK, insert_on_conflict
 from bot.errors import Refused
 from bot.limits import REDEMPTIONS
 from bot.messages import Msg, say
@@ -75,14 +75,13 @@ def available(now: datetime):
     )
 
 
+def _offered(tenant_id: uuid.UUID, now: datetime) -> tuple:
+    """The SQL condition of the vendor's rewards that can be had now, stock included."""
+    return (Reward.tenant_id == tenant_id, *available(now), or_(Reward.stock.is_(None), Reward.stock_used < Reward.stock))
+
+
 def catalog(session: Session, tenant_id: uuid.UUID, now: datetime) -> list[Reward]:
-    return list(
-        session.scalars(
-            select(Reward)
-            .where(Reward.tenant_id == tenant_id, *available(now), or_(Reward.stock.is_(None), Reward.stock_used < Reward.stock))
-            .order_by(Reward.position, Reward.points_required)
-        )
-    )
+    return list(session.scalars(select(Reward).where(*_offered(tenant_id, now)).order_by(Reward.position, Reward.points_required)))
 
 
 def find_available(session: Session, tenant_id: uuid.UUID, reward_id: uuid.UUID, now: datetime) -> Reward | None:
@@ -135,9 +134,19 @@ def issue_code(
     raise RuntimeError("could not draw a free redemption code")
 
 
+# What nearest_reward needs of the catalog, as plain rows from one statement built once (and
+# prepared on PostgreSQL): every purchase notice and expiry reminder asks.
+_PRICES = (
+    select(Reward.points_required, Reward.name)
+    .where(*_offered(bindparam("tenant"), bindparam("now")))
+    .order_by(Reward.position, Reward.points_required)
+    .execution_options(**PREPARED)
+)
+
+
 def nearest_reward(session: Session, tenant_id: uuid.UUID, balance: int, now: datetime) -> Msg:
     """How far the customer is from the cheapest reward they cannot afford yet."""
-    rewards = catalog(session, tenant_id, now)
+    rewards = session.connection().execute(_PRICES, {"tenant": tenant_id, "now": now}).all()
     missing = min(((r.points_required - balance, r.name) for r in rewards if r.points_required > balance), default=None)
     if missing:
         return say("progress_next", points=missing[0], reward=missing[1])
