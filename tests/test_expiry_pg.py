@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 
 from sqlalchemy import select, text
@@ -84,26 +85,38 @@ def ledger_mismatches_of(db):
         return ledger_mismatches(session)
 
 
-def test_a_customer_busy_with_a_message_is_skipped_not_waited_for(db, mama):
-    busy, *others = make_customers(db, mama, "30")
+@contextmanager
+def a_message_holding(db, customer_id):
+    """The customer's row held as the dispatcher holds it for one message, until the yielded
+    `end()` is called or the block ends."""
     locked, release = threading.Event(), threading.Event()
 
-    def hold_the_row():  # as the dispatcher does for the length of one message
+    def hold_the_row():
         with db.transaction() as session:
-            session.execute(text("SELECT 1 FROM customers WHERE id = :id FOR UPDATE"), {"id": busy})
+            session.execute(text("SELECT 1 FROM customers WHERE id = :id FOR UPDATE"), {"id": customer_id})
             locked.set()
             release.wait(10)
 
     holder = threading.Thread(target=hold_the_row)
     holder.start()
     locked.wait(5)
-    started = time.monotonic()
-    try:
-        assert expire_set_based(db, NOW) == 30 + 30  # the others' due points; never waited on the busy one
-        assert time.monotonic() - started < 2
-    finally:
+
+    def end():
         release.set()
         holder.join()
+
+    try:
+        yield end
+    finally:
+        end()
+
+
+def test_a_customer_busy_with_a_message_is_skipped_not_waited_for(db, mama):
+    busy, *others = make_customers(db, mama, "30")
+    with a_message_holding(db, busy):
+        started = time.monotonic()
+        assert expire_set_based(db, NOW) == 30 + 30  # the others' due points; never waited on the busy one
+        assert time.monotonic() - started < 2
     assert ledger_of(db, busy)[0] == []
     assert expire_set_based(db, NOW) == 50  # the next run takes it
     assert ledger_mismatches_of(db) == []
@@ -111,30 +124,15 @@ def test_a_customer_busy_with_a_message_is_skipped_not_waited_for(db, mama):
 
 def test_a_customer_busy_during_the_pass_is_taken_again_by_the_same_run(db, mama):
     busy, *others = make_customers(db, mama, "40")
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_the_row():  # one message, which ends while the pass goes on
-        with db.transaction() as session:
-            session.execute(text("SELECT 1 FROM customers WHERE id = :id FOR UPDATE"), {"id": busy})
-            locked.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=hold_the_row)
-    holder.start()
-    locked.wait(5)
     skipped = []
+    with a_message_holding(db, busy) as end_the_message:
 
-    def message_ends_after_a_chunk_skipped_it(chunk, _took, _held):
-        skipped.extend(chunk.busy)
-        if chunk.busy:
-            release.set()
-            holder.join()
+        def message_ends_after_a_chunk_skipped_it(chunk, _took, _held):
+            skipped.extend(chunk.busy)
+            if chunk.busy:
+                end_the_message()
 
-    try:
         assert expire_set_based(db, NOW, limit=2, report=message_ends_after_a_chunk_skipped_it, streams=1) == 50 + 30 + 30
-    finally:
-        release.set()
-        holder.join()
     assert skipped == [(str(mama.id), str(busy))]
     assert ledger_of(db, busy)[0] == [(-50, "expiry", "Points expired", {"description": {"key": "ledger.expired", "params": {}}})]
     assert ledger_mismatches_of(db) == []

@@ -75,8 +75,9 @@ def available(now: datetime):
     )
 
 
-def _offered(tenant_id: uuid.UUID, now: datetime) -> tuple:
-    """The SQL condition of the vendor's rewards that can be had now, stock included."""
+def _offered(tenant_id, now) -> tuple:
+    """The SQL condition of the vendor's rewards that can be had now, stock included
+    (`tenant_id` and `now` are values, or bind parameters)."""
     return (Reward.tenant_id == tenant_id, *available(now), or_(Reward.stock.is_(None), Reward.stock_used < Reward.stock))
 
 
