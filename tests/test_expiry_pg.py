@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, text
 
-from bot.services.points import ledger_mismatches
+from bot.services.points import expire_lots, ledger_mismatches
 from models import Customer, CustomerPointsBalance, PointsLotAllocation, PointsTransaction
 from models.base import new_id, utcnow
 from workers.points import expire_one_by_one, expire_set_based
@@ -136,3 +136,38 @@ def test_a_customer_busy_during_the_pass_is_taken_again_by_the_same_run(db, mama
     assert skipped == [(str(mama.id), str(busy))]
     assert ledger_of(db, busy)[0] == [(-50, "expiry", "Points expired", {"description": {"key": "ledger.expired", "params": {}}})]
     assert ledger_mismatches_of(db) == []
+
+
+def test_a_lot_a_message_expired_after_the_chunk_began_is_not_booked_twice(db, mama):
+    (customer,) = make_customers(db, mama, "50")[:1]  # one due lot of 50 points
+    with db.sessions() as session:
+        lot = session.scalars(select(PointsTransaction.id).where(PointsTransaction.customer_id == customer)).one()
+    lot_held, message_done = threading.Event(), threading.Event()
+
+    def a_message_that_expires_the_lot_itself():
+        with db.transaction() as session:
+            session.execute(text("SELECT 1 FROM points_transactions WHERE id = :id FOR UPDATE"), {"id": lot})
+            lot_held.set()
+            wait_until_expiry_waits_for_the_lot(db)
+            expire_lots(session, session.get(Customer, (mama.id, customer)), NOW)
+        message_done.set()
+
+    message = threading.Thread(target=a_message_that_expires_the_lot_itself)
+    message.start()
+    lot_held.wait(5)
+    try:
+        assert expire_set_based(db, NOW, streams=1) == 30 + 30  # the others' lots; the message took its own
+    finally:
+        message.join()
+    assert message_done.is_set()
+    assert ledger_of(db, customer)[0] == [(-50, "expiry", "Points expired", {"description": {"key": "ledger.expired", "params": {}}})]
+    assert ledger_mismatches_of(db) == []
+
+
+def wait_until_expiry_waits_for_the_lot(db) -> None:
+    for _ in range(500):
+        with db.engine.connect() as connection:
+            if connection.execute(text("SELECT count(*) FROM pg_locks WHERE NOT granted")).scalar():
+                return
+        time.sleep(0.01)
+    raise AssertionError("expiry never waited for the lot")

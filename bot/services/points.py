@@ -275,8 +275,12 @@ def _expire_statement(due: str):
             WHERE p.tenant_id = held.tenant_id AND p.customer_id = held.customer_id AND p.remaining > 0 AND p.expires_at <= :now
         ) lot
     ), taken AS (
+        -- The statement's snapshot is older than its locks: a message that ended in between
+        -- may have expired a lot itself. The WHERE is checked again on the row as it is now (a
+        -- changed lot has a new ctid, and holds less), so a lot is emptied, and booked, only
+        -- while it is still what the snapshot read (test_expiry_pg proves it).
         UPDATE points_transactions p SET remaining = 0 FROM lots
-        WHERE p.ctid = lots.row
+        WHERE p.ctid = lots.row AND p.remaining = lots.remaining
         RETURNING lots.tenant_id, lots.customer_id, lots.remaining
     ), debits AS (
         INSERT INTO points_transactions (tenant_id, id, customer_id, transaction_type, source, points, description, details, created_at)
