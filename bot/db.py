@@ -147,8 +147,8 @@ def run_prepared(connection: Connection, statement: Executable, params: dict):
     """`statement` as a PostgreSQL prepared statement straight on the driver's cursor, without
     SQLAlchemy's execution around it, for a path that is mostly Python time (a vote); its first
     row back, or None. Values go to the driver as they are (UUIDs as text). Errors come out as
-    SQLAlchemy's, and a dead connection is thrown away with the rest of the pool, as
-    SQLAlchemy does."""
+    SQLAlchemy's, a dead connection invalidated (`Database.autocommit`, which the vote path runs
+    it on, then throws the pool's connections away too)."""
     plan = _prepared_plans.get(statement) or _prepared_plans.setdefault(statement, _compiled_plan(statement, connection.dialect))
     known = connection.info.setdefault("prepared_statements", set())
     values = [str(value) if isinstance(value, uuid.UUID) else value for value in map(params.__getitem__, plan.names)]
@@ -164,7 +164,6 @@ def run_prepared(connection: Connection, statement: Executable, params: dict):
         dead = connection.dialect.is_disconnect(error, dbapi_connection, None)
         if dead:
             connection.invalidate()
-            connection.engine.dispose()
         raise DBAPIError.instance(plan.execute, values, error, driver.Error, connection_invalidated=dead, dialect=connection.dialect) from error
 
 
