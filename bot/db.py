@@ -7,14 +7,16 @@ import threading
 import uuid
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
-from sqlalchemy import Connection, Engine, Executable, Integer, create_engine, event, literal, text
+from sqlalchemy import Connection, Engine, Executable, Integer, Table, bindparam, create_engine, event, insert, inspect, literal, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.sqltypes import NullType
@@ -211,26 +213,67 @@ def _serialise_sqlite_writers(engine: Engine) -> None:
 
 def insert_for(session: Session):
     """The dialect's INSERT construct, the one that knows ON CONFLICT."""
-    if session.get_bind().dialect.name == "postgresql":
+    return _dialect_insert(session.get_bind().dialect.name)
+
+
+def _dialect_insert(dialect: str):
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert
 
 
+def write_rows(session: Session, model, rows: dict | list[dict]) -> None:
+    """Insert rows that nothing in this transaction reads back as objects (a message, an audit
+    line, a spin credit), straight to the table: the unit of work's bookkeeping costs twice the
+    statement. What they refer to must be written already (flushed, or written this way)."""
+    session.connection().execute(_insert(model.__table__), rows)
+
+
+@cache
+def _insert(table: Table):
+    return insert(table)
+
+
+def as_loaded(session: Session, model: type[T], row) -> T:
+    """The session's copy of a row a statement just wrote and returned, as if loaded with
+    populate_existing: refreshed when the session holds it, else added to it clean, so that
+    reading it later costs no query. Far cheaper than the ORM's loading for one row."""
+    mapper = inspect(model)
+    values = row._mapping
+    instance = session.identity_map.get(mapper.identity_key_from_primary_key([values[column.key] for column in mapper.primary_key]))
+    if instance is None:
+        instance = model(**values)
+        make_transient_to_detached(instance)
+        session.add(instance)
+    else:
+        for name, value in values.items():
+            set_committed_value(instance, name, value)
+    return instance
+
+
 def insert_on_conflict(
     session: Session, model, values: dict, conflict_columns: list[str] | None = None, update: dict | None = None
 ) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING (or DO UPDATE SET `update`); True when a row was written.
-    Without `conflict_columns`, a clash on any unique key skips the row.
+    Without `conflict_columns`, a clash on any unique key skips the row. What the row refers to
+    is flushed first, as a query would.
 
     Safe under concurrency: a racing transaction waits on the unique key, then skips or updates."""
-    statement = insert_for(session)(model).values(**values)
-    if update:
-        statement = statement.on_conflict_do_update(index_elements=conflict_columns, set_=update)
-    else:
-        statement = statement.on_conflict_do_nothing(index_elements=conflict_columns)
-    return session.execute(statement).rowcount == 1
+    session.flush()
+    connection = session.connection()
+    statement = _upsert(connection.dialect.name, model.__table__, tuple(conflict_columns or ()), tuple(update or ()))
+    return connection.execute(statement, {**values, **{f"set_{name}": value for name, value in (update or {}).items()}}).rowcount == 1
+
+
+@cache
+def _upsert(dialect: str, table: Table, conflict_columns: tuple[str, ...], updated: tuple[str, ...]):
+    """The statement, built once: the values are parameters, those of the update named set_*."""
+    statement = _dialect_insert(dialect)(table)
+    if updated:
+        return statement.on_conflict_do_update(index_elements=conflict_columns, set_={name: bindparam(f"set_{name}") for name in updated})
+    return statement.on_conflict_do_nothing(index_elements=conflict_columns or None)
 
 
 class later(FunctionElement):

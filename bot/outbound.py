@@ -8,10 +8,10 @@ import uuid
 from datetime import date, datetime
 from typing import Any, Iterable
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from bot.catalog import render
+from bot.db import write_rows
 from bot.locales import language_of
 from bot.messages import Msg
 from models import Tenant, Staff, Message
@@ -91,9 +91,11 @@ def _row(tenant: Tenant, recipient, key: str, body: str, media_url: str | None, 
 
 
 def insert_rows(session: Session, outbox: list[MessageKey], rows: list[dict]) -> list[MessageKey]:
-    """Insert outbound rows; the queued ones join the outbox."""
+    """Insert outbound rows; the queued ones join the outbox. What they refer to (a customer, a
+    broadcast) is flushed first, as a query would."""
     if rows:
-        session.execute(insert(Message), rows)
+        session.flush()
+        write_rows(session, Message, rows)
     outbox.extend((row["tenant_id"], row["id"]) for row in rows if row["status"] == "queued")
     return [(row["tenant_id"], row["id"]) for row in rows]
 

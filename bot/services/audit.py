@@ -4,6 +4,7 @@ import uuid
 
 from sqlalchemy.orm import Session
 
+from bot.db import write_rows
 from models import AuditLog
 
 
@@ -18,14 +19,7 @@ def record(
     entity_id: uuid.UUID | None = None,
     **details,
 ) -> None:
-    session.add(
-        AuditLog(
-            tenant_id=tenant_id,
-            actor_type=actor_type,
-            actor_id=actor_id,
-            action=action,
-            entity_type=entity_type,
-            entity_id=entity_id,
-            details=details,
-        )
-    )
+    write_rows(session, AuditLog, {
+        "tenant_id": tenant_id, "actor_type": actor_type, "actor_id": actor_id, "action": action,
+        "entity_type": entity_type, "entity_id": entity_id, "details": details,
+    })

@@ -4,12 +4,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Executable, bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.codes import random_code
-from bot.db import ROW_LOCK, insert_for, insert_on_conflict
+from bot.db import ROW_LOCK, as_loaded, insert_for, insert_on_conflict
 from bot.locales import LOCALES, language_of
 from bot.messages import Msg, say
 from bot.services import audit, points
@@ -84,14 +85,28 @@ _LOCK_WITH_REFERRER = (
 def find_member(session: Session, tenant_id: uuid.UUID, who: str, lock: bool = False) -> Customer | None:
     """The customer by E.164 phone or member code (as staff name them); with `lock`, their row
     locked, so that purchases by several staff for one customer go one at a time."""
-    query = select(Customer).where(Customer.tenant_id == tenant_id, _named(who))
-    if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    return session.scalars(query).one_or_none()
+    return session.scalars(_FIND_MEMBER[_is_phone(who), lock], {"tenant": tenant_id, "who": who}).one_or_none()
+
+
+def _is_phone(who: str) -> bool:
+    """Staff name a customer by E.164 phone or by member code."""
+    return who.startswith("+")
 
 
 def _named(who: str):
-    return (Customer.phone_number if who.startswith("+") else Customer.member_code) == who
+    return _name_column(_is_phone(who)) == who
+
+
+def _name_column(is_phone: bool):
+    return Customer.phone_number if is_phone else Customer.member_code
+
+
+def _member_named(is_phone: bool, lock: bool) -> Executable:
+    query = select(Customer).where(Customer.tenant_id == bindparam("tenant"), _name_column(is_phone) == bindparam("who"))
+    return query.with_for_update().execution_options(populate_existing=True) if lock else query
+
+
+_FIND_MEMBER = {(is_phone, lock): _member_named(is_phone, lock) for is_phone in (True, False) for lock in (True, False)}
 
 
 @dataclass(frozen=True)
@@ -164,9 +179,9 @@ def enroll(
             "updated_at": now,
         }
         # The row this transaction inserts is its own until it commits: no lock to take.
-        customer = session.scalars(insert_for(session)(Customer).values(values).on_conflict_do_nothing().returning(Customer)).one_or_none()
-        created = customer is not None
-        customer = customer or find_customer(session, tenant, phone, lock=True)
+        inserted = session.connection().execute(_new_member(insert_for(session)), values).one_or_none()
+        created = inserted is not None
+        customer = as_loaded(session, Customer, inserted) if created else find_customer(session, tenant, phone, lock=True)
         if customer is not None:
             break
     else:  # every code drawn was taken: the alphabet is far too small for this vendor
@@ -179,8 +194,14 @@ def enroll(
     return Enrollment(customer, created, bonus, balance.current_balance, balance)
 
 
+@cache
+def _new_member(insert) -> Executable:
+    """The customer's INSERT with the dialect's `insert`, built once: it skips a phone or member
+    code already taken, and returns the row."""
+    return insert(Customer.__table__).on_conflict_do_nothing().returning(*Customer.__table__.c)
+
+
 def _welcome(session: Session, tenant: Tenant, customer: Customer, now: datetime) -> int:
-    session.flush()  # the balance row, which the welcome credit moves
     audit.record(
         session, tenant.id, "customer.joined", actor_type="customer", actor_id=customer.id,
         entity_type="customer", entity_id=customer.id, source=customer.source,

@@ -12,7 +12,7 @@ from sqlalchemy import Executable, bindparam, func, insert, or_, select, text, u
 from sqlalchemy.orm import Session
 
 from bot.catalog import freeze, render, thaw
-from bot.db import PREPARED
+from bot.db import PREPARED, as_loaded
 from bot.messages import Msg, say
 from bot.outbound import notify
 from bot.services import audit
@@ -49,9 +49,11 @@ class LedgerLine:
 
 
 def open_balance(session: Session, customer: Customer) -> CustomerPointsBalance:
-    balance = CustomerPointsBalance(tenant_id=customer.tenant_id, customer_id=customer.id)
-    session.add(balance)
-    return balance
+    opened = session.connection().execute(_OPEN_BALANCE, {"tenant_id": customer.tenant_id, "customer_id": customer.id})
+    return as_loaded(session, CustomerPointsBalance, opened.one())
+
+
+_OPEN_BALANCE = insert(CustomerPointsBalance.__table__).returning(*CustomerPointsBalance.__table__.c)
 
 
 def expiry_for(tenant: Tenant, now: datetime) -> datetime | None:
@@ -370,17 +372,20 @@ def _move_balance(
     params = {"b_tenant": customer.tenant_id, "b_customer": customer.id, "b_points": points,
               "b_counted": _COUNTERS[kind][1] * points, "b_now": now}
     moves = _MOVES[kind]
+    session.flush()  # what the lot refers to (its purchase), and the balance row if new
+    connection = session.connection()
     if lot is None:
         statement = moves.alone
     else:
         params.update({f"l_{name}": getattr(lot, name) for name in _LOT_COLUMNS})
-        if session.get_bind().dialect.name == "postgresql":
+        if connection.dialect.name == "postgresql":
             statement = moves.with_lot
         else:
-            session.flush()  # what the lot refers to (its purchase) first
-            session.connection().execute(_INSERT_LOT, params)
+            connection.execute(_INSERT_LOT, params)
             statement = moves.alone
-    session.scalars(statement, params, execution_options={"populate_existing": True}).one_or_none()
+    moved = connection.execute(statement, params).one_or_none()
+    if moved is not None:
+        as_loaded(session, CustomerPointsBalance, moved)
 
 
 _LOT_COLUMNS = tuple(column.name for column in PointsTransaction.__table__.c)
@@ -408,8 +413,7 @@ def _moves(kind: str) -> _Moves:
         .values(values)
         .returning(*balance)
     )
-    entity = select(CustomerPointsBalance)
-    return _Moves(entity.from_statement(moved), entity.from_statement(moved.add_cte(_INSERT_LOT.cte("lot"))))
+    return _Moves(moved, moved.add_cte(_INSERT_LOT.cte("lot")))
 
 
 _MOVES = {kind: _moves(kind) for kind in _COUNTERS}

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from bot.codes import MEMBER_CODE
+from bot.db import write_rows
 from bot.errors import Refused
 from bot.locales import language_of
 from bot.messages import Msg, say
@@ -117,23 +118,22 @@ class PurchaseService:
         before = balance.current_balance
         contributions = award(self._rules(), self._facts(customer, balance, amount))
         earned = sum(c.points for c in contributions)
-        purchase = Purchase(
-            id=new_id(), tenant_id=ctx.tenant.id, customer_id=customer.id, amount=amount, currency=self.currency,
-            logged_by_user_id=actor.user_id, logged_via=actor.via, points_awarded=earned,
-            points_breakdown=[c.to_json() for c in contributions], created_at=ctx.now,
-        )
-        ctx.session.add(purchase)
-        ctx.session.flush()
+        purchase_id = new_id()
+        write_rows(ctx.session, Purchase, {
+            "id": purchase_id, "tenant_id": ctx.tenant.id, "customer_id": customer.id, "amount": amount,
+            "currency": self.currency, "logged_by_user_id": actor.user_id, "logged_via": actor.via,
+            "points_awarded": earned, "points_breakdown": [c.to_json() for c in contributions], "created_at": ctx.now,
+        })
         money = Money(amount, self.currency)
         if earned:
             points.credit(
                 ctx.session, ctx.tenant, customer, earned, source="purchase", description=say("ledger.purchase", amount=money),
-                now=ctx.now, created_by=actor.user_id, purchase_id=purchase.id,
+                now=ctx.now, created_by=actor.user_id, purchase_id=purchase_id,
             )
         shown = balance.current_balance  # every credit refreshes the row
         audit.record(
             ctx.session, ctx.tenant.id, "purchase.logged", actor_type=actor.type, actor_id=actor.id,
-            entity_type="purchase", entity_id=purchase.id, amount=amount, points=earned,
+            entity_type="purchase", entity_id=purchase_id, amount=amount, points=earned,
             before={"balance": before}, after={"balance": shown},
         )
         self._notify(customer, say(
@@ -144,20 +144,20 @@ class PurchaseService:
         customer.total_purchases += 1
         customer.total_spent += amount
         customer.last_purchase_at = ctx.now
-        self._engage(customer, purchase, referred=referrer is not None)
+        self._engage(customer, purchase_id, amount, referred=referrer is not None)
         self._update_tier(customer, balance)
-        return Logged(purchase.id, describe(customer), money, earned, shown, customer.id, purchase.created_at)
+        return Logged(purchase_id, describe(customer), money, earned, shown, customer.id, ctx.now)
 
-    def _engage(self, customer: Customer, purchase: Purchase, referred: bool) -> None:
+    def _engage(self, customer: Customer, purchase_id: uuid.UUID, amount: int, referred: bool) -> None:
         """What a purchase also brings: wheel spins, a referral's reward (if someone `referred`
         the customer), completed missions."""
         ctx = self.ctx
         wheel = ctx.tenant.settings.get("wheel") or {}
-        if wheel.get("spins_per_purchase") and purchase.amount >= to_minor(wheel.get("spin_min_amount", 0), self.currency):
-            move_spins(ctx.session, customer, wheel["spins_per_purchase"], "earned", ctx.now, purchase_id=purchase.id)
+        if wheel.get("spins_per_purchase") and amount >= to_minor(wheel.get("spin_min_amount", 0), self.currency):
+            move_spins(ctx.session, customer, wheel["spins_per_purchase"], "earned", ctx.now, purchase_id=purchase_id)
         if customer.total_purchases == 1 and referred:
-            reward_referral(ctx.session, ctx.outbox, ctx.tenant, customer, ctx.now, purchase.id)
-        complete_missions(ctx.session, ctx.outbox, ctx.tenant, customer, ctx.now, {"visit_count", "spend_total"}, purchase.id)
+            reward_referral(ctx.session, ctx.outbox, ctx.tenant, customer, ctx.now, purchase_id)
+        complete_missions(ctx.session, ctx.outbox, ctx.tenant, customer, ctx.now, {"visit_count", "spend_total"}, purchase_id)
 
     def get(self, purchase_id: uuid.UUID) -> Purchase | None:
         """One of this vendor's purchases; another vendor's is as unknown as a made-up id."""

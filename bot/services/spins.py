@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.db import write_rows
 from models import Customer, SpinCredit
 
 
@@ -19,10 +20,10 @@ def move_spins(
 ) -> None:
     """Give (`spins` > 0) or take spins: `earned` by a purchase, `won` or `used` by a spin,
     `reversed` by a void."""
-    session.add(SpinCredit(
-        tenant_id=customer.tenant_id, customer_id=customer.id, kind=kind, spins=spins, purchase_id=purchase_id,
-        spin_id=spin_id, created_at=now,
-    ))
+    write_rows(session, SpinCredit, {
+        "tenant_id": customer.tenant_id, "customer_id": customer.id, "kind": kind, "spins": spins,
+        "purchase_id": purchase_id, "spin_id": spin_id, "created_at": now,
+    })
     customer.spin_credits += spins
 
 
