@@ -25,7 +25,7 @@ from bot.messages import Inbound, say
 from bot.services import Services
 from bot.services.context import Context
 from bot.services.customers import find_customer, route_phone
-from bot.services.staff import find_staff_locked
+from bot.services.staff import NOT_STAFF, find_staff_locked
 from bot.vendor_codes import addressed_code, join_code, without_code
 from flows.base import State
 from models import Customer, PhoneRoute, Tenant, Staff, Message
@@ -109,12 +109,13 @@ class Dispatcher:
         # customer rows, each when first needed and in id order when several are. So a staff
         # member who is also a customer does not hold their own customer row while logging a
         # purchase for a colleague who is logging one for them.
-        staff, customer = find_staff_locked(session, tenant, inbound.phone) if destination.is_staff else (None, None)
+        sender = find_staff_locked(session, tenant, inbound.phone) if destination.is_staff else NOT_STAFF
+        staff, customer = sender.staff, sender.customer
         if staff is None:
             customer = destination.member if destination.member_locked else find_customer(session, tenant, inbound.phone, lock=True)
         ctx = Context(
             session=session, tenant=tenant, phone=inbound.phone, now=now, pin_pepper=self.pin_pepper, customer=customer,
-            staff=staff, site=self.site, limits=limits, customer_locked=staff is None,
+            staff=staff, lockout=sender.lockout, site=self.site, limits=limits, customer_locked=staff is None,
         )
         services = Services(ctx)
         holder = staff or customer

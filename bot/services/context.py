@@ -30,6 +30,13 @@ class Actor:
         return "staff_pin" if self.type == "vendor_user" else "api"
 
 
+@dataclass(frozen=True)
+class Lockout:
+    """A phone's PIN lockout as read with its staff row: locked until then (None: not locked)."""
+
+    until: datetime | None
+
+
 @dataclass
 class Context:
     """One unit of work at one tenant: every use case is a method of its feature's service
@@ -44,6 +51,7 @@ class Context:
     site: str = ""  # the address the world reaches us at (Config.public_base_url), for links the bot writes
     customer: Customer | None = None
     staff: Staff | None = None  # when the phone is on this vendor's staff
+    lockout: Lockout | None = None  # the phone's PIN lockout, when read with the staff row
     api_key_id: uuid.UUID | None = None  # when the vendor's API key acts (no phone then)
     limits: PhoneLimits | Unlimited = UNLIMITED  # the phone's rate limits, for the message being answered
     # False while the customer row was only read (a staff sender's own membership): it is

@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from bot import pins
-from bot.db import insert_on_conflict
+from bot.db import PREPARED, insert_on_conflict
 from bot.pins import pin_problem  # the tenant loader and the CLI import it from here
 from bot.services import audit
-from bot.services.context import Context
+from bot.services.context import Context, Lockout
 from models import Customer, PinLockout, Tenant, Staff
 
 MAX_PIN_FAILURES = 5
@@ -52,20 +52,34 @@ class PinChoice:
         return check_password_hash(draft, pin.strip())
 
 
-def find_staff_locked(session: Session, tenant: Tenant, phone: str) -> tuple[Staff | None, Customer | None]:
+@dataclass(frozen=True)
+class StaffSender:
+    """The sender of a message, as the vendor's staff table knows them (all None: not staff)."""
+
+    staff: Staff | None
+    customer: Customer | None
+    lockout: Lockout | None
+
+
+NOT_STAFF = StaffSender(None, None, None)
+
+
+def find_staff_locked(session: Session, tenant: Tenant, phone: str) -> StaffSender:
     """The active staff member with this phone at this vendor, locked (the staff member's
-    session and conversation there are kept on this row), and their own membership there, if
-    any, read in the same statement but not locked: customer rows are locked after staff rows."""
+    session and conversation there are kept on this row), their own membership there, if any,
+    read in the same statement but not locked (customer rows are locked after staff rows), and
+    the phone's PIN lockout, which every staff message checks."""
     row = session.execute(_STAFF_LOCKED, {"tenant": tenant.id, "phone": phone}).first()
-    return (row.Staff, row.Customer) if row else (None, None)
+    return StaffSender(row.Staff, row.Customer, Lockout(row.locked_until)) if row else NOT_STAFF
 
 
 _STAFF_LOCKED = (
-    select(Staff, Customer)
+    select(Staff, Customer, PinLockout.locked_until)
     .outerjoin(Customer, (Customer.tenant_id == Staff.tenant_id) & (Customer.phone_number == Staff.phone_number))
+    .outerjoin(PinLockout, PinLockout.phone_number == Staff.phone_number)
     .where(Staff.tenant_id == bindparam("tenant"), Staff.phone_number == bindparam("phone"), Staff.is_active)
     .with_for_update(of=Staff)
-    .execution_options(populate_existing=True)
+    .execution_options(populate_existing=True, **PREPARED)
 )
 
 
@@ -104,9 +118,12 @@ class StaffService:
 
     def locked_until(self) -> datetime | None:
         """Until when this phone is locked out of staff actions, at every vendor."""
+        lockout = self.ctx.lockout or Lockout(self._read_lockout())
+        return lockout.until if lockout.until and lockout.until > self.ctx.now else None
+
+    def _read_lockout(self) -> datetime | None:
         lockout = self.ctx.session.get(PinLockout, self._user().phone_number)
-        until = lockout.locked_until if lockout else None
-        return until if until and until > self.ctx.now else None
+        return lockout.locked_until if lockout else None
 
     def hide_pin(self, text: str) -> str:
         """`text` with the staff member's PIN masked wherever it appears ("VERIFY 582931",
@@ -173,6 +190,7 @@ class StaffService:
         """The phone's failure count, locked: after the staff row (the dispatcher's), before any
         customer row, so the global lock order holds."""
         phone = self._user().phone_number
+        self.ctx.lockout = None  # as read with the staff row: it changes now
         insert_on_conflict(self.ctx.session, PinLockout, {"phone_number": phone, "failed_attempts": 0, "updated_at": self.ctx.now})
         return self.ctx.session.get(PinLockout, phone, with_for_update=True, populate_existing=True)
 
