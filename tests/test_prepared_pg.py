@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from tests.conftest import Phone, balance_of
+from tests.test_staff_pins import BAYO, BAYO_PIN
 
 
 def prepared_statements(db) -> list[str]:
@@ -40,3 +41,12 @@ def test_a_replayed_message_is_answered_from_its_stored_reply_through_the_prepar
         stored = connection.execute(text("SELECT count(*) FROM whatsapp_messages WHERE message_sid = :sid"),
                                     {"sid": "SM" + "a" * 32}).scalar()
     assert stored == 1
+
+
+def test_a_staff_message_reads_the_pin_lockout_with_its_staff_row_in_one_prepared_statement(app, mama, db):
+    staff = Phone(app, BAYO)
+    db.engine.dispose()
+    staff.send("LOG")
+    assert staff.send(BAYO_PIN).text == "Customer's phone number or member code?"
+    prepared = prepared_statements(db)
+    assert any("FROM vendor_users" in statement and "pin_lockouts" in statement for statement in prepared), prepared

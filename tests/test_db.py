@@ -1,0 +1,102 @@
+"""The write helpers of bot/db.py that the hot paths use instead of the ORM's unit of work
+(both databases)."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
+from sqlalchemy import event, select, update
+
+from bot.db import as_loaded, insert_on_conflict, write_rows
+from models import AuditLog, CustomerPointsBalance, PhoneRoute
+from tests.conftest import Phone
+
+NUMBER = "+2348031111111"
+EARLY, LATE, LATER = (datetime(2026, 1, day, 9, tzinfo=timezone.utc) for day in (1, 2, 3))
+
+
+@contextmanager
+def statements(db):
+    """The SQL statements run inside the block."""
+    seen: list[str] = []
+    listener = lambda *args: seen.append(args[2])  # noqa: E731 (conn, cursor, statement, ...)
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+
+
+def moved_by_ten(session, balance_key):
+    """The balance row moved by a Core statement, as the ledger moves it, with the row returned."""
+    table = CustomerPointsBalance.__table__
+    moved = (
+        update(table)
+        .where(table.c.tenant_id == balance_key[0], table.c.customer_id == balance_key[1])
+        .values(current_balance=table.c.current_balance + 10)
+        .returning(*table.c)
+    )
+    return session.connection().execute(moved).one()
+
+
+def balance_key(db) -> tuple:
+    with db.sessions() as session:
+        return tuple(session.execute(select(CustomerPointsBalance.tenant_id, CustomerPointsBalance.customer_id)).one())
+
+
+def test_as_loaded_refreshes_the_sessions_copy_without_a_query_and_leaves_it_clean(app, mama, db):
+    Phone(app, NUMBER).send("JOIN MAMA")
+    key = balance_key(db)
+    with db.transaction() as session:
+        held = session.get(CustomerPointsBalance, key)
+        before = held.current_balance
+        row = moved_by_ten(session, key)
+        with statements(db) as seen:
+            assert as_loaded(session, CustomerPointsBalance, row) is held
+            assert held.current_balance == before + 10
+            assert session.get(CustomerPointsBalance, key) is held
+        assert seen == [] and not session.dirty
+
+
+def test_as_loaded_adds_a_row_the_session_does_not_hold_so_that_reading_it_costs_no_query(app, mama, db):
+    Phone(app, NUMBER).send("JOIN MAMA")
+    key = balance_key(db)
+    with db.transaction() as session:
+        added = as_loaded(session, CustomerPointsBalance, moved_by_ten(session, key))
+        with statements(db) as seen:
+            assert session.get(CustomerPointsBalance, key) is added
+        assert seen == [] and not session.dirty and not session.new
+    with db.sessions() as session:
+        assert session.get(CustomerPointsBalance, key).current_balance == added.current_balance
+
+
+def test_write_rows_inserts_with_the_columns_defaults_in_one_statement(app, mama, db):
+    with db.transaction() as session:
+        session.connection()  # the transaction begun (SQLite's BEGIN is a statement too)
+        with statements(db) as seen:
+            write_rows(session, AuditLog, [
+                {"tenant_id": mama.id, "actor_type": "system", "actor_id": None, "action": f"test.{i}",
+                 "entity_type": None, "entity_id": None, "details": {"i": i}}
+                for i in range(3)
+            ])
+        assert len(seen) == 1
+    with db.sessions() as session:
+        rows = session.scalars(select(AuditLog).where(AuditLog.action.like("test.%")).order_by(AuditLog.action)).all()
+    assert [(row.action, row.details) for row in rows] == [(f"test.{i}", {"i": i}) for i in range(3)]
+    assert len({row.id for row in rows}) == 3 and all(row.created_at is not None for row in rows)
+
+
+def test_insert_on_conflict_takes_each_calls_values_though_its_statement_is_built_once(app, mama, db):
+    first, second = "+2348031111112", "+2348031111113"
+    with db.transaction() as session:
+        assert insert_on_conflict(session, PhoneRoute, {"phone_number": first, "tenant_id": mama.id, "updated_at": EARLY})
+        assert insert_on_conflict(session, PhoneRoute, {"phone_number": second, "tenant_id": mama.id, "updated_at": EARLY})
+        assert not insert_on_conflict(session, PhoneRoute, {"phone_number": first, "tenant_id": mama.id, "updated_at": LATE})
+        for phone, moment in ((first, LATE), (second, LATER)):  # an update's values are its own parameters (set_*)
+            assert insert_on_conflict(
+                session, PhoneRoute, {"phone_number": phone, "tenant_id": mama.id}, ["phone_number"],
+                update={"tenant_id": mama.id, "updated_at": moment},
+            )
+    with db.sessions() as session:
+        stored = dict(session.execute(select(PhoneRoute.phone_number, PhoneRoute.updated_at)).all())
+    assert stored == {first: LATE, second: LATER}
