@@ -43,10 +43,16 @@ def test_a_replayed_message_is_answered_from_its_stored_reply_through_the_prepar
     assert stored == 1
 
 
-def test_a_staff_message_reads_the_pin_lockout_with_its_staff_row_in_one_prepared_statement(app, mama, db):
+def test_a_staff_message_reads_the_pin_lockout_with_its_staff_row_and_a_purchase_moves_points_prepared(app, mama, db):
     staff = Phone(app, BAYO)
     db.engine.dispose()
     staff.send("LOG")
     assert staff.send(BAYO_PIN).text == "Customer's phone number or member code?"
+    staff.send("CANCEL")
+    assert "1. Confirm" in staff.send("LOG 08031234567 1500").text
+    assert staff.send("1").text.startswith("Logged")
     prepared = prepared_statements(db)
     assert any("FROM vendor_users" in statement and "pin_lockouts" in statement for statement in prepared), prepared
+    assert any(statement.startswith("PREPARE") and "WITH lot AS" in statement and "UPDATE customer_points_balance" in statement
+               for statement in prepared), prepared
+    assert balance_of(db, "+2348031234567") > 0

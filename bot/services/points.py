@@ -413,7 +413,7 @@ def _moves(kind: str) -> _Moves:
         .values(values)
         .returning(*balance)
     )
-    return _Moves(moved, moved.add_cte(_INSERT_LOT.cte("lot")))
+    return _Moves(moved.execution_options(**PREPARED), moved.add_cte(_INSERT_LOT.cte("lot")).execution_options(**PREPARED))
 
 
 _MOVES = {kind: _moves(kind) for kind in _COUNTERS}
