@@ -16,7 +16,7 @@ from bot.messages import Msg, say
 from bot.services import audit, points
 from bot.services.context import Context
 from bot.services.pages import Page, by_newest, page
-from bot.services.referrals import REFERRER, record_referral
+from bot.services.referrals import record_referral, referrer_of
 from models import Customer, CustomerPointsBalance, PhoneRoute, Tenant
 from models.base import utcnow
 
@@ -64,28 +64,33 @@ def lock_customers(session: Session, tenant_id: uuid.UUID, ids) -> dict[uuid.UUI
     return {customer.id: customer for customer in rows}
 
 
-def lock_with_referrer(session: Session, tenant_id: uuid.UUID, customer_id: uuid.UUID) -> tuple[Customer, uuid.UUID | None]:
-    """Lock the customer's row and their referrer's (whom a first purchase rewards), in one
-    statement and in id order, as lock_customers does; with the referrer's id, None if nobody
-    referred them."""
-    rows = session.scalars(_LOCK_WITH_REFERRER, {"tenant": tenant_id, "customer": customer_id}).all()
-    customer = next(row for row in rows if row.id == customer_id)
-    return customer, next((row.id for row in rows if row.id != customer_id), None)
+@dataclass(frozen=True)
+class Named:
+    """The customer staff named, with their balance row, and whoever referred them (the id,
+    None if nobody did) when their rows were locked."""
+
+    customer: Customer
+    balance: CustomerPointsBalance | None
+    referrer: uuid.UUID | None = None
 
 
-_LOCK_WITH_REFERRER = (
-    select(Customer)
-    .where(Customer.tenant_id == bindparam("tenant"), Customer.id.in_([bindparam("customer"), REFERRER.scalar_subquery()]))
-    .order_by(Customer.id)
-    .with_for_update(**ROW_LOCK)
-    .execution_options(populate_existing=True)
-)
+def find_member(session: Session, tenant_id: uuid.UUID, who: str) -> Named | None:
+    """The customer by E.164 phone or member code (as staff name them), with their balance."""
+    row = session.execute(_FIND_MEMBER[_is_phone(who)], {"tenant": tenant_id, "who": who}).first()
+    return Named(row.Customer, row.CustomerPointsBalance) if row else None
 
 
-def find_member(session: Session, tenant_id: uuid.UUID, who: str, lock: bool = False) -> Customer | None:
-    """The customer by E.164 phone or member code (as staff name them); with `lock`, their row
-    locked, so that purchases by several staff for one customer go one at a time."""
-    return session.scalars(_FIND_MEMBER[_is_phone(who), lock], {"tenant": tenant_id, "who": who}).one_or_none()
+def lock_member(session: Session, tenant_id: uuid.UUID, who: str) -> Named | None:
+    """As find_member, with the customer's row locked and their referrer's (whom a first
+    purchase rewards), in one statement and in id order, as lock_customers does: so that
+    purchases by several staff for one customer go one at a time."""
+    is_phone = _is_phone(who)
+    rows = session.execute(_LOCK_MEMBER[is_phone], {"tenant": tenant_id, "who": who}).all()
+    named = next((row for row in rows if getattr(row.Customer, _name_column(is_phone).key) == who), None)
+    if named is None:
+        return None
+    referrer = next((row.Customer.id for row in rows if row is not named), None)
+    return Named(named.Customer, named.CustomerPointsBalance, referrer)
 
 
 def _is_phone(who: str) -> bool:
@@ -101,12 +106,29 @@ def _name_column(is_phone: bool):
     return Customer.phone_number if is_phone else Customer.member_code
 
 
-def _member_named(is_phone: bool, lock: bool) -> Executable:
-    query = select(Customer).where(Customer.tenant_id == bindparam("tenant"), _name_column(is_phone) == bindparam("who"))
-    return query.with_for_update().execution_options(populate_existing=True) if lock else query
+def _with_balance():
+    balance = CustomerPointsBalance
+    return select(Customer, balance).outerjoin(
+        balance, (balance.tenant_id == Customer.tenant_id) & (balance.customer_id == Customer.id)
+    )
 
 
-_FIND_MEMBER = {(is_phone, lock): _member_named(is_phone, lock) for is_phone in (True, False) for lock in (True, False)}
+def _lock_member(is_phone: bool) -> Executable:
+    named = select(Customer.id).where(Customer.tenant_id == bindparam("tenant"), _name_column(is_phone) == bindparam("who")).scalar_subquery()
+    return (
+        _with_balance()
+        .where(Customer.tenant_id == bindparam("tenant"), Customer.id.in_([named, referrer_of(named).scalar_subquery()]))
+        .order_by(Customer.id)
+        .with_for_update(of=Customer, **ROW_LOCK)
+        .execution_options(populate_existing=True)
+    )
+
+
+_FIND_MEMBER = {
+    is_phone: _with_balance().where(Customer.tenant_id == bindparam("tenant"), _name_column(is_phone) == bindparam("who"))
+    for is_phone in (True, False)
+}
+_LOCK_MEMBER = {is_phone: _lock_member(is_phone) for is_phone in (True, False)}
 
 
 @dataclass(frozen=True)

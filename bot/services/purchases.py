@@ -20,7 +20,7 @@ from bot.points_rules import PurchaseFacts, award, tier_for, tier_name
 from bot.services import audit, points, voids
 from bot.services.context import Context
 from bot.services.customers import (
-    Enrollment, describe, enroll, find_member, greeting, lock_customers, lock_with_referrer, route_phone,
+    Enrollment, Named, describe, enroll, find_member, greeting, lock_customers, lock_member, route_phone,
 )
 from bot.services.missions import complete_missions
 from bot.services.referrals import reward_referral
@@ -102,8 +102,8 @@ class PurchaseService:
             return None
 
     def preview(self, who: str, amount: int) -> Preview:
-        customer = self._find(who)
-        balance = self._balance(customer) if customer else None
+        found = self._find(who)
+        customer, balance = (found.customer, found.balance) if found else (None, None)
         facts = self._facts(customer, balance, amount)
         earned = sum(c.points for c in award(self._rules(), facts))
         label = describe(customer) if customer else who
@@ -213,22 +213,21 @@ class PurchaseService:
             tier=tier_for(self._tiers(), lifetime),
         )
 
-    def _find(self, who: str) -> Customer | None:
-        """The customer by E.164 phone or member code."""
+    def _find(self, who: str) -> Named | None:
+        """The customer by E.164 phone or member code, with their balance."""
         return find_member(self.ctx.session, self.ctx.tenant.id, who)
 
     def _customer(self, who: str) -> tuple[Customer, uuid.UUID | None, CustomerPointsBalance]:
         """The customer the purchase is for, their row locked, their referrer's id if any, and
         their balance row. A phone not yet enrolled is enrolled: a row new in this transaction
         is its own, and nobody referred it (only joining records a referral)."""
-        customer = self._find(who)
-        if customer is None:
+        found = lock_member(self.ctx.session, self.ctx.tenant.id, who)
+        if found is None:
             enrollment = self._enroll(who)
             if enrollment.created:
                 return enrollment.customer, None, enrollment.balance_row
-            customer = enrollment.customer  # enrolled by another transaction meanwhile
-        customer, referrer = lock_with_referrer(self.ctx.session, self.ctx.tenant.id, customer.id)
-        return customer, referrer, self._balance(customer)
+            found = lock_member(self.ctx.session, self.ctx.tenant.id, who)  # enrolled by another transaction meanwhile
+        return found.customer, found.referrer, found.balance
 
     def _enroll(self, phone: str) -> Enrollment:
         """A phone not yet enrolled is enrolled by its purchase and welcomed; it has not
@@ -242,9 +241,6 @@ class PurchaseService:
                 bonus=enrollment.bonus, code=ctx.tenant.vendor_code,
             ))
         return enrollment
-
-    def _balance(self, customer: Customer) -> CustomerPointsBalance:
-        return self.ctx.session.get(CustomerPointsBalance, (customer.tenant_id, customer.id))
 
     def _update_tier(self, customer: Customer, balance: CustomerPointsBalance) -> None:
         """The tier the lifetime points reach, the purchase's missions and referral bonus included

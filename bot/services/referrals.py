@@ -43,8 +43,10 @@ def record_referral(session: Session, tenant: Tenant, newcomer: Customer, text: 
     })
 
 
-# Who referred a customer, if anyone (it never changes once recorded): parameters `tenant`, `customer`.
-REFERRER = select(Referral.referrer_id).where(Referral.tenant_id == bindparam("tenant"), Referral.referred_id == bindparam("customer"))
+def referrer_of(customer_id):
+    """Who referred the customer with id `customer_id` (an SQL expression), if anyone (it never
+    changes once recorded), at the vendor of parameter `tenant`."""
+    return select(Referral.referrer_id).where(Referral.tenant_id == bindparam("tenant"), Referral.referred_id == customer_id)
 
 
 def reward_referral(
