@@ -4,9 +4,15 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
+from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
+
+
+def partial(condition: str) -> dict:
+    """A partial index's condition, on both databases: Index(..., **partial("x IS NOT NULL"))."""
+    return {"postgresql_where": text(condition), "sqlite_where": text(condition)}
+
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, new_id, utcnow
+from models.base import Base, new_id, partial, utcnow
 
 
 class Broadcast(Base):
@@ -61,8 +61,7 @@ class BroadcastRecipient(Base):
     __table_args__ = (
         # The ones still waiting for their turn: the feeder takes them from here.
         Index("ix_broadcast_recipients_pending", "tenant_id", "broadcast_id", "customer_id",
-              postgresql_where=text("message_id IS NULL AND skip_reason IS NULL"),
-              sqlite_where=text("message_id IS NULL AND skip_reason IS NULL")),
+              **partial("message_id IS NULL AND skip_reason IS NULL")),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)

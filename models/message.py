@@ -3,13 +3,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKeyConstraint, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import ForeignKeyConstraint, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, new_id, utcnow
+from models.base import Base, new_id, partial, utcnow
 
-_broadcasts_only = {"postgresql_where": text("broadcast_id IS NOT NULL"), "sqlite_where": text("broadcast_id IS NOT NULL")}
-_marketing_only = {"postgresql_where": text("category = 'marketing'"), "sqlite_where": text("category = 'marketing'")}
+_broadcasts_only = partial("broadcast_id IS NOT NULL")
+_marketing_only = partial("category = 'marketing'")
 
 
 class Message(Base):

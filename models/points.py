@@ -3,15 +3,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKeyConstraint, Index, String, text
+from sqlalchemy import CheckConstraint, ForeignKeyConstraint, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, new_id, utcnow
-
-
-def _where(condition: str) -> dict:
-    """A partial index's condition, on both databases."""
-    return {"postgresql_where": text(condition), "sqlite_where": text(condition)}
+from models.base import Base, new_id, partial, utcnow
 
 
 def _customer_fk() -> ForeignKeyConstraint:
@@ -30,8 +25,8 @@ class PointsTransaction(Base):
         Index("ix_points_transactions_customer", "tenant_id", "customer_id", "created_at"),
         # Lots that expire, and rows of a purchase: the index skips the rows it could never find
         # (debits), so an entry that is neither writes two index entries fewer.
-        Index("ix_points_transactions_lots", "tenant_id", "customer_id", "expires_at", **_where("expires_at IS NOT NULL")),
-        Index("ix_points_transactions_purchase", "tenant_id", "purchase_id", **_where("purchase_id IS NOT NULL")),
+        Index("ix_points_transactions_lots", "tenant_id", "customer_id", "expires_at", **partial("expires_at IS NOT NULL")),
+        Index("ix_points_transactions_purchase", "tenant_id", "purchase_id", **partial("purchase_id IS NOT NULL")),
         CheckConstraint("remaining IS NULL OR remaining >= 0", name="remaining_not_negative"),
         # Room in each page for `remaining` to be rewritten without index writes (see migration 0006).
         {"postgresql_with": {"fillfactor": 70}},
