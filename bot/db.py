@@ -213,10 +213,11 @@ def _serialise_sqlite_writers(engine: Engine) -> None:
 
 def insert_for(session: Session):
     """The dialect's INSERT construct, the one that knows ON CONFLICT."""
-    return _dialect_insert(session.get_bind().dialect.name)
+    return insert_for_dialect(session.get_bind().dialect.name)
 
 
-def _dialect_insert(dialect: str):
+def insert_for_dialect(dialect: str):
+    """The INSERT construct that knows ON CONFLICT, for the dialect named `dialect`."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
@@ -270,7 +271,7 @@ def insert_on_conflict(
 @cache
 def _upsert(dialect: str, table: Table, conflict_columns: tuple[str, ...], updated: tuple[str, ...]):
     """The statement, built once: the values are parameters, those of the update named set_*."""
-    statement = _dialect_insert(dialect)(table)
+    statement = insert_for_dialect(dialect)(table)
     if updated:
         return statement.on_conflict_do_update(index_elements=conflict_columns, set_={name: bindparam(f"set_{name}") for name in updated})
     return statement.on_conflict_do_nothing(index_elements=conflict_columns or None)

@@ -14,10 +14,9 @@ from functools import cache
 from typing import Callable
 
 from sqlalchemy import Connection, Integer, bindparam, case, delete, distinct, func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.db import run_prepared
+from bot.db import insert_for_dialect, run_prepared
 from bot.show_views import Cast, PackageView, ShowView
 from models import Contestant, Episode, EpisodeContestant, EpisodeVoter, Show, SmsVoteLog, Vote, VoteBalance, VoteOptOut
 from models.base import new_id
@@ -223,7 +222,7 @@ def _log_values() -> dict:
 
 @cache
 def _statements(dialect: str) -> _Statements:
-    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    dialect_insert = insert_for_dialect(dialect)
     voter = _voter_upsert(dialect_insert)
     vote, log = insert(Vote.__table__).values(_vote_values()), insert(SmsVoteLog.__table__).values(_log_values())
     counted = None
