@@ -1,6 +1,8 @@
 """Declarative base and the column types every model shares."""
 from __future__ import annotations
 
+import random
+import time
 import uuid
 from datetime import datetime, timezone
 
@@ -27,8 +29,20 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, the version, 12 random bits, the
+# variant, 62 random bits.
+_V7 = (0x7 << 76) | (0b10 << 62)
+_LOW_62 = (1 << 62) - 1
+
+
 def new_id() -> uuid.UUID:
-    return uuid.uuid4()
+    """A time-ordered id (UUID version 7): new rows land at the end of their primary key's index
+    rather than on a random page of it, and making one costs no system call (uuid4 reads the
+    OS's random source each time, which showed in a vote's profile). The random bits come from
+    `random`, which each forked process seeds anew: ids are not secrets, and what must not be
+    guessed (PINs, codes, tokens, keys) comes from `secrets`."""
+    bits = random.getrandbits(74)
+    return uuid.UUID(int=(time.time_ns() // 1_000_000 << 80) | _V7 | (bits >> 62 << 64) | (bits & _LOW_62))
 
 
 class UTCDateTime(TypeDecorator):
