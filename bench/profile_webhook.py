@@ -123,7 +123,7 @@ def instrument(app, meter: Meter) -> None:
     from bot.engine import Engine
     from webhooks import signature, twilio as webhook
 
-    replace_everywhere(signature.is_signed, meter.wrap("signature", signature.is_signed))
+    replace_everywhere(signature.signed_form, meter.wrap("signature", signature.signed_form))
     Dispatcher.handle = meter.wrap("dispatcher + SQLAlchemy", Dispatcher.handle)
     dispatcher = app.extensions["dispatcher"]
     dispatcher.deliver = meter.wrap("outbound job", dispatcher.deliver)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from flask import Flask, abort, request
 
+from webhooks.signature import FORM_MIMETYPE
+
 # Twilio's webhook bodies are a few KB; the largest real one (a 4,096-character WhatsApp
 # message of emoji, percent-encoded, and 10 media links) stays under this.
 MAX_REQUEST_BYTES = 64 * 1024
 # Twilio's inbound form has about 20 fields, 40 more with 10 media; nothing needs more.
 MAX_FORM_FIELDS = 100
-FORM_MIMETYPE = "application/x-www-form-urlencoded"
 
 
 def install(app: Flask) -> None:

@@ -4,14 +4,14 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Response, abort, current_app, g, request
 from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.messages import Inbound
 from bot.phones import InvalidPhone, from_twilio, to_e164
 from bot.services.delivery import record_receipt
 from models import Customer, Message
-from webhooks.signature import is_signed
+from webhooks.signature import signed_form
 
 # Long enough for any real answer; longer texts are cut and the customer is told.
 MAX_BODY_CHARS = 1000
@@ -28,14 +28,16 @@ blueprint = Blueprint("twilio", __name__, url_prefix="/webhooks/twilio")
 
 @blueprint.before_request
 def require_twilio_signature():
+    """Only Twilio's requests go on; the views read the form it signed (g.form)."""
     config = current_app.extensions["runtime"].config
-    if not is_signed(request, config.twilio_auth_token, config.public_base_url):
+    g.form = signed_form(request, config.twilio_auth_token, config.public_base_url)
+    if g.form is None:
         abort(403)
 
 
 @blueprint.post("/inbound")
 def inbound():
-    message = parse_inbound(request.form)
+    message = parse_inbound(g.form)
     if message is None:
         abort(400)
     return twiml(current_app.extensions["router"].handle(message))
@@ -45,13 +47,13 @@ def inbound():
 @blueprint.post("/status/<uuid:tenant_id>/<uuid:message_id>")
 def delivery_status(tenant_id=None, message_id=None):
     """A delivery receipt. The URL set on each send carries the message's own id."""
-    sid, status = _sid(request.form), _text(request.form.get("MessageStatus", ""))
+    sid, status = _sid(g.form), _text(g.form.get("MessageStatus", ""))
     if sid and status:
         runtime = current_app.extensions["runtime"]
         key = (tenant_id, message_id) if tenant_id else None
         outbox: list = []  # a resend the receipt asks for (as template, or later)
         with runtime.db.transaction() as session:
-            record_receipt(session, outbox, sid, status, _text(request.form.get("ErrorCode", "")) or None, runtime.clock(), key=key)
+            record_receipt(session, outbox, sid, status, _text(g.form.get("ErrorCode", "")) or None, runtime.clock(), key=key)
         runtime.deliver(outbox)
     return Response(status=204)
 
