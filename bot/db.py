@@ -4,9 +4,9 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-import uuid
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from collections import namedtuple
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
@@ -124,6 +124,12 @@ class _Prepared:
     prepare: str  # PREPARE name (types) AS the statement with $1, $2...
     execute: str  # EXECUTE name (%s, %s...), for the driver to fill in
     names: tuple[str, ...]  # the parameters, in the order of $1, $2...
+    # For fetch_prepared only: each parameter's value when not given, and processor; each
+    # result column's processor; and the type of the rows.
+    defaults: tuple = ()
+    processors: tuple = ()
+    results: tuple = ()
+    row: type = tuple
 
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
@@ -146,14 +152,25 @@ def _execute_prepared(cursor, statement: str, parameters, context) -> bool:
 
 
 def run_prepared(connection: Connection, statement: Executable, params: dict):
-    """`statement` as a PostgreSQL prepared statement straight on the driver's cursor, without
-    SQLAlchemy's execution around it, for a path that is mostly Python time (a vote); its first
-    row back, or None. Values go to the driver as they are (UUIDs as text). Errors come out as
-    SQLAlchemy's, a dead connection invalidated (`Database.autocommit`, which the vote path runs
-    it on, then throws the pool's connections away too)."""
+    """`statement`'s first row back, or None; see fetch_prepared."""
+    rows = fetch_prepared(connection, statement, params, first_only=True)
+    return rows[0] if rows else None
+
+
+def fetch_prepared(connection: Connection, statement: Executable, params: dict, first_only: bool = False) -> list:
+    """The rows `statement` returns (none for one that returns none), with their columns as
+    attributes. On PostgreSQL it goes as a prepared statement straight on the driver's cursor,
+    without SQLAlchemy's execution around it (which costs as much as the round trip), for the
+    statements that every message or vote runs; the values go through their types' bind and
+    result processing (JSON, the UTC timestamp type) as they would through SQLAlchemy's. Errors
+    come out as SQLAlchemy's, a dead connection invalidated (the caller's retry then finds
+    another). Elsewhere it is a plain execute."""
+    if connection.dialect.name != "postgresql":
+        result = connection.execute(statement, params)
+        return result.all() if result.returns_rows else []
     plan = _prepared_plans.get(statement) or _prepared_plans.setdefault(statement, _compiled_plan(statement, connection.dialect))
     known = connection.info.setdefault("prepared_statements", set())
-    values = [str(value) if isinstance(value, uuid.UUID) else value for value in map(params.__getitem__, plan.names)]
+    values = [value if process is None else process(value) for value, process in zip(map(params.get, plan.names, plan.defaults), plan.processors)]
     driver, dbapi_connection = connection.dialect.loaded_dbapi, connection.connection.dbapi_connection
     try:
         with dbapi_connection.cursor() as cursor:
@@ -161,17 +178,35 @@ def run_prepared(connection: Connection, statement: Executable, params: dict):
                 cursor.execute(plan.prepare)
                 known.add(plan.name)
             cursor.execute(plan.execute, values)
-            return cursor.fetchone()
+            if cursor.description is None:
+                return []
+            rows = [cursor.fetchone()] if first_only else cursor.fetchall()
     except driver.Error as error:
         dead = connection.dialect.is_disconnect(error, dbapi_connection, None)
         if dead:
             connection.invalidate()
         raise DBAPIError.instance(plan.execute, values, error, driver.Error, connection_invalidated=dead, dialect=connection.dialect) from error
+    return [plan.row(*[value if process is None else process(value) for value, process in zip(row, plan.results)]) for row in rows if row is not None]
 
 
 def _compiled_plan(statement: Executable, dialect) -> _Prepared:
+    """The plan with what fetch_prepared needs besides: each parameter's default and bind
+    processor, each result column's processor, and the rows' type."""
     compiled = statement.compile(dialect=dialect)
-    return _plan(compiled.string, compiled)
+    plan = _plan(compiled.string, compiled)
+    binds = _binds(compiled)
+    columns = list(statement.exported_columns)
+    return replace(
+        plan,
+        defaults=tuple(None if binds[name].required else binds[name].value for name in plan.names),
+        processors=tuple(binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in plan.names),
+        results=tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns),
+        row=namedtuple("Row", [column.key for column in columns], rename=True) if columns else tuple,
+    )
+
+
+def _binds(compiled) -> dict:
+    return {compiled.escaped_bind_names.get(key, key): bind for key, bind in compiled.binds.items()}
 
 
 def _plan(statement: str, compiled) -> _Prepared:
@@ -183,7 +218,7 @@ def _plan(statement: str, compiled) -> _Prepared:
         return f"${names.index(match.group(1)) + 1}"
 
     text = _PLACEHOLDER.sub(numbered, statement).replace("%%", "%")
-    binds = {compiled.escaped_bind_names.get(key, key): bind for key, bind in compiled.binds.items()}
+    binds = _binds(compiled)
     types = ", ".join(_type_name(binds[name].type, compiled.dialect) for name in names)
     name = "p_" + hashlib.sha1(statement.encode()).hexdigest()[:24]
     placeholders = ", ".join(["%s"] * len(names))

@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, exists, func, insert, or_, select, true, updat
 from sqlalchemy.orm import Session, aliased
 
 from bot.catalog import render
-from bot.db import PREPARED, ROW_LOCK, Database
+from bot.db import PREPARED, ROW_LOCK, Database, run_prepared
 from bot.engine import Engine
 from bot.limits import MESSAGES, STAFF_MESSAGES, PhoneLimits, RateLimited
 from bot.locales import language_of
@@ -294,7 +294,7 @@ def _record(
         saved["name"] = inbound.profile_name or holder.whatsapp_name
     save, save_and_insert = _SAVES[type(holder)]
     if connection.dialect.name == "postgresql":
-        connection.execute(save_and_insert, {**saved, **logged})
+        run_prepared(connection, save_and_insert, {**saved, **logged})
     else:
         connection.execute(save, saved)
         connection.execute(_INSERT_MESSAGE, logged)

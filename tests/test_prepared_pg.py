@@ -2,8 +2,10 @@
 (bot/db.py, PREPARED), and answer exactly as before (PostgreSQL only)."""
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import Integer, bindparam, literal, select, text, update
 
+from bot.db import fetch_prepared
+from models import Message
 from tests.conftest import Phone, balance_of
 from tests.test_staff_pins import BAYO, BAYO_PIN
 
@@ -56,3 +58,22 @@ def test_a_staff_message_reads_the_pin_lockout_with_its_staff_row_and_a_purchase
     assert any(statement.startswith("PREPARE") and "WITH lot AS" in statement and "UPDATE customer_points_balance" in statement
                for statement in prepared), prepared
     assert balance_of(db, "+2348031234567") > 0
+
+
+def test_fetch_prepared_answers_as_sqlalchemy_does_with_types_defaults_and_no_rows(app, mama, db):
+    phone = Phone(app, "+2348031111113")
+    phone.send("JOIN MAMA")
+    phone.send("BAL", sid="SM" + "b" * 32)  # its row was written by fetch_prepared (the state and message statement)
+    statement = select(
+        Message.reply, Message.media, Message.created_at, literal(7, Integer).label("seven"),
+    ).where(Message.message_sid == bindparam("sid"), Message.direction == "inbound")
+    with db.engine.begin() as connection:
+        fast = fetch_prepared(connection, statement, {"sid": "SM" + "b" * 32})
+        plain = connection.execute(statement, {"sid": "SM" + "b" * 32}).all()
+        assert [tuple(row) for row in fast] == [tuple(row) for row in plain]
+        (row,) = fast
+        assert "Balance: 50 points" in row.reply[0]["body"] and row.media == []
+        assert row.created_at.tzinfo is not None and row.created_at.utcoffset().total_seconds() == 0 and row.seven == 7
+        done = update(Message).where(Message.message_sid == bindparam("sid")).values(status=bindparam("status"))
+        assert fetch_prepared(connection, done, {"sid": "SM" + "b" * 32, "status": "read"}) == []
+        assert connection.scalar(select(Message.status).where(Message.message_sid == "SM" + "b" * 32)) == "read"

@@ -12,7 +12,7 @@ from sqlalchemy import Executable, bindparam, func, insert, or_, select, text, u
 from sqlalchemy.orm import Session
 
 from bot.catalog import freeze, render, thaw
-from bot.db import PREPARED, as_loaded
+from bot.db import PREPARED, as_loaded, fetch_prepared
 from bot.messages import Msg, say
 from bot.outbound import notify
 from bot.services import audit
@@ -466,9 +466,7 @@ class PointsService:
         return Balance(first.current_balance, first.total_earned, next_points, next_on, customer.member_code)
 
     def _balance_rows(self, customer: Customer) -> list:
-        return self.ctx.session.connection().execute(
-            _BALANCE_WITH_LOTS, {"tenant": customer.tenant_id, "customer": customer.id}
-        ).all()
+        return fetch_prepared(self.ctx.session.connection(), _BALANCE_WITH_LOTS, {"tenant": customer.tenant_id, "customer": customer.id})
 
     def history(self, limit: int = 8) -> list[LedgerLine]:
         customer = self.ctx.require_customer()
