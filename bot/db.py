@@ -6,7 +6,7 @@ import re
 import threading
 from contextlib import contextmanager, suppress
 from collections import namedtuple
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
@@ -124,9 +124,9 @@ class _Prepared:
     prepare: str  # PREPARE name (types) AS the statement with $1, $2...
     execute: str  # EXECUTE name (%s, %s...), for the driver to fill in
     names: tuple[str, ...]  # the parameters, in the order of $1, $2...
-    # For fetch_prepared only: each parameter's value when not given, and processor; each
-    # result column's processor; and the type of the rows.
-    defaults: tuple = ()
+    # For fetch_prepared only: the values of parameters the statement holds (literals), each
+    # parameter's processor, each result column's processor, and the type of the rows.
+    defaults: dict = field(default_factory=dict)
     processors: tuple = ()
     results: tuple = ()
     row: type = tuple
@@ -170,7 +170,8 @@ def fetch_prepared(connection: Connection, statement: Executable, params: dict, 
         return result.all() if result.returns_rows else []
     plan = _prepared_plans.get(statement) or _prepared_plans.setdefault(statement, _compiled_plan(statement, connection.dialect))
     known = connection.info.setdefault("prepared_statements", set())
-    values = [value if process is None else process(value) for value, process in zip(map(params.get, plan.names, plan.defaults), plan.processors)]
+    given = {**plan.defaults, **params} if plan.defaults else params  # a missing one without a default: KeyError
+    values = [value if process is None else process(value) for value, process in zip(map(given.__getitem__, plan.names), plan.processors)]
     driver, dbapi_connection = connection.dialect.loaded_dbapi, connection.connection.dbapi_connection
     try:
         with dbapi_connection.cursor() as cursor:
@@ -190,15 +191,14 @@ def fetch_prepared(connection: Connection, statement: Executable, params: dict, 
 
 
 def _compiled_plan(statement: Executable, dialect) -> _Prepared:
-    """The plan with what fetch_prepared needs besides: each parameter's default and bind
-    processor, each result column's processor, and the rows' type."""
+    """The plan with what fetch_prepared needs besides."""
     compiled = statement.compile(dialect=dialect)
     plan = _plan(compiled.string, compiled)
     binds = _binds(compiled)
     columns = list(statement.exported_columns)
     return replace(
         plan,
-        defaults=tuple(None if binds[name].required else binds[name].value for name in plan.names),
+        defaults={name: binds[name].value for name in plan.names if not binds[name].required},
         processors=tuple(binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in plan.names),
         results=tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns),
         row=namedtuple("Row", [column.key for column in columns], rename=True) if columns else tuple,

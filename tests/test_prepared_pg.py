@@ -2,6 +2,7 @@
 (bot/db.py, PREPARED), and answer exactly as before (PostgreSQL only)."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import Integer, bindparam, literal, select, text, update
 
 from bot.db import fetch_prepared
@@ -74,6 +75,8 @@ def test_fetch_prepared_answers_as_sqlalchemy_does_with_types_defaults_and_no_ro
         (row,) = fast
         assert "Balance: 50 points" in row.reply[0]["body"] and row.media == []
         assert row.created_at.tzinfo is not None and row.created_at.utcoffset().total_seconds() == 0 and row.seven == 7
+        with pytest.raises(KeyError):  # a parameter left out is an error, not a NULL
+            fetch_prepared(connection, statement, {})
         done = update(Message).where(Message.message_sid == bindparam("sid")).values(status=bindparam("status"))
         assert fetch_prepared(connection, done, {"sid": "SM" + "b" * 32, "status": "read"}) == []
         assert connection.scalar(select(Message.status).where(Message.message_sid == "SM" + "b" * 32)) == "read"
