@@ -14,10 +14,10 @@ from typing import Callable
 
 from redis import Redis
 from sqlalchemy import bindparam, exists, func, insert, or_, select, true, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from bot.catalog import render
-from bot.db import PREPARED, ROW_LOCK, Database, run_prepared
+from bot.db import PREPARED, ROW_LOCK, Database, as_loaded, fetch_prepared, run_prepared
 from bot.engine import Engine
 from bot.limits import MESSAGES, STAFF_MESSAGES, PhoneLimits, RateLimited
 from bot.locales import language_of
@@ -202,13 +202,13 @@ def _resolve_tenant(session: Session, inbound: Inbound, platform, now: datetime)
     words = inbound.words
     joining, addressed = join_code(words), addressed_code(words)
     params = {"phone": inbound.phone, "to": inbound.to, "joining": joining, "addressed": addressed, "sid": inbound.sid}
-    found = session.execute(_REPLAY_OR_TENANTS, params).all()
-    if found[0].stored is not None:
-        return Destination(None, stored_reply=found[0].stored)
+    stored, found = _replay_or_candidates(session, params)
+    if stored is not None:
+        return Destination(None, stored_reply=stored)
     at_platform = platform is not None and platform.is_home(inbound)
     if at_platform and platform.claims(session, inbound, now):
         return Destination(None, platform=True)
-    named = {row.tenant.vendor_code: row for row in found if row.tenant is not None}
+    named = {row.tenant.vendor_code: row for row in found}
     if joining in named:
         return _found(named[joining], code=joining)
     if len(words) >= 2 and words[0] == "JOIN":
@@ -226,8 +226,41 @@ def _resolve_tenant(session: Session, inbound: Inbound, platform, now: datetime)
     return Destination(employers[0].Tenant, employers[0].is_staff) if len(employers) == 1 else Destination(None, platform=at_platform)
 
 
-def _found(row, **how) -> Destination:
-    """The vendor of a row of the first query, with the sender's member row there if that query locked it."""
+@dataclass(frozen=True)
+class _Candidate:
+    """A vendor the first query found, with whether the sender is on its staff or a member, and
+    their member row there when the query locked it (`locked_at` is then the vendor's id)."""
+
+    tenant: Tenant
+    is_staff: bool
+    is_member: bool
+    member: Customer | None
+    locked_at: object
+
+
+def _replay_or_candidates(session: Session, params: dict) -> tuple[list | None, list[_Candidate]]:
+    """The first query, straight on the driver (every message runs it; the ORM's loading of its
+    rows cost more than the query): the reply stored for the MessageSid, and the candidates,
+    their rows made the session's own (as_loaded)."""
+    rows = fetch_prepared(session.connection(), _REPLAY_OR_TENANTS, params)
+    candidates = []
+    for row in rows:
+        tenant, member = _columns(row, _TENANT_AT, Tenant), _columns(row, _MEMBER_AT, Customer)
+        if tenant["id"] is not None:
+            candidates.append(_Candidate(
+                as_loaded(session, Tenant, tenant), row[_IS_STAFF_AT], row[_IS_STAFF_AT + 1],
+                as_loaded(session, Customer, member) if member["id"] is not None else None, row[-1],
+            ))
+    return rows[0][0], candidates
+
+
+def _columns(row, start: int, model) -> dict:
+    names = _COLUMN_NAMES[model]
+    return dict(zip(names, row[start:start + len(names)]))
+
+
+def _found(row: _Candidate, **how) -> Destination:
+    """The vendor of a candidate, with the sender's member row there if the first query locked it."""
     locked = row.locked_at == row.tenant.id
     return Destination(row.tenant, row.is_staff, member=row.member if locked else None, member_locked=locked, **how)
 
@@ -265,13 +298,19 @@ def _replay_or_tenants():
         .subquery("member")
     )
     return select(
-        stored.c.stored, aliased(Tenant, candidates, name="tenant"), candidates.c.is_staff, candidates.c.is_member,
-        aliased(Customer, member, name="member"), sole.label("locked_at"),
+        stored.c.stored, *(candidates.c[name] for name in _COLUMN_NAMES[Tenant]), candidates.c.is_staff, candidates.c.is_member,
+        *(member.c[name] for name in _COLUMN_NAMES[Customer]), sole.label("locked_at"),
     ).select_from(
         stored.outerjoin(candidates, true()).outerjoin(member, member.c.tenant_id == candidates.c.id)
     ).execution_options(**PREPARED)
 
 
+# The first query's row: the stored reply, the vendor's columns, is_staff, is_member, the
+# member's columns, locked_at.
+_COLUMN_NAMES = {model: tuple(column.key for column in model.__table__.c) for model in (Tenant, Customer)}
+_TENANT_AT = 1
+_IS_STAFF_AT = _TENANT_AT + len(_COLUMN_NAMES[Tenant])
+_MEMBER_AT = _IS_STAFF_AT + 2
 _REPLAY_OR_TENANTS = _replay_or_tenants()
 _ROUTED = _tenants(Tenant.id == select(PhoneRoute.tenant_id).where(PhoneRoute.phone_number == bindparam("phone")).scalar_subquery())
 _EMPLOYERS = _tenants(
