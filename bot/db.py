@@ -292,6 +292,27 @@ def as_loaded(session: Session, model: type[T], row) -> T:
     return instance
 
 
+def model_columns(model, source=None) -> list:
+    """A model's columns in its table's order, taken from `source` (a subquery or CTE of the
+    table; default the table): what a statement selects so that `loaded` reads the row back."""
+    source = model.__table__ if source is None else source
+    return [source.c[column.key] for column in model.__table__.c]
+
+
+def loaded(session: Session, model: type[T], row, start: int) -> T | None:
+    """The object whose columns (as model_columns lists them) start at `start` in `row`, the
+    session's own (as_loaded); None when its key is NULL (an outer join found none)."""
+    keys, key = _column_keys(model)
+    values = dict(zip(keys, row[start:start + len(keys)]))
+    return None if values[key] is None else as_loaded(session, model, values)
+
+
+@cache
+def _column_keys(model) -> tuple[tuple[str, ...], str]:
+    """The model's column keys in table order, and the last of its primary key's (never NULL in a row)."""
+    return tuple(column.key for column in model.__table__.c), inspect(model).primary_key[-1].key
+
+
 def insert_on_conflict(
     session: Session, model, values: dict, conflict_columns: list[str] | None = None, update: dict | None = None
 ) -> bool:

@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, exists, func, insert, or_, select, true, updat
 from sqlalchemy.orm import Session
 
 from bot.catalog import render
-from bot.db import PREPARED, ROW_LOCK, Database, as_loaded, fetch_prepared, run_prepared
+from bot.db import PREPARED, ROW_LOCK, Database, fetch_prepared, loaded, model_columns, run_prepared
 from bot.engine import Engine
 from bot.limits import MESSAGES, STAFF_MESSAGES, PhoneLimits, RateLimited
 from bot.locales import language_of
@@ -243,20 +243,12 @@ def _replay_or_candidates(session: Session, params: dict) -> tuple[list | None, 
     rows cost more than the query): the reply stored for the MessageSid, and the candidates,
     their rows made the session's own (as_loaded)."""
     rows = fetch_prepared(session.connection(), _REPLAY_OR_TENANTS, params)
-    candidates = []
-    for row in rows:
-        tenant, member = _columns(row, _TENANT_AT, Tenant), _columns(row, _MEMBER_AT, Customer)
-        if tenant["id"] is not None:
-            candidates.append(_Candidate(
-                as_loaded(session, Tenant, tenant), row[_IS_STAFF_AT], row[_IS_STAFF_AT + 1],
-                as_loaded(session, Customer, member) if member["id"] is not None else None, row[-1],
-            ))
+    candidates = [
+        _Candidate(tenant, row[_IS_STAFF_AT], row[_IS_STAFF_AT + 1], loaded(session, Customer, row, _MEMBER_AT), row[-1])
+        for row in rows
+        if (tenant := loaded(session, Tenant, row, _TENANT_AT)) is not None
+    ]
     return rows[0][0], candidates
-
-
-def _columns(row, start: int, model) -> dict:
-    names = _COLUMN_NAMES[model]
-    return dict(zip(names, row[start:start + len(names)]))
 
 
 def _found(row: _Candidate, **how) -> Destination:
@@ -298,8 +290,8 @@ def _replay_or_tenants():
         .subquery("member")
     )
     return select(
-        stored.c.stored, *(candidates.c[name] for name in _COLUMN_NAMES[Tenant]), candidates.c.is_staff, candidates.c.is_member,
-        *(member.c[name] for name in _COLUMN_NAMES[Customer]), sole.label("locked_at"),
+        stored.c.stored, *model_columns(Tenant, candidates), candidates.c.is_staff, candidates.c.is_member,
+        *model_columns(Customer, member), sole.label("locked_at"),
     ).select_from(
         stored.outerjoin(candidates, true()).outerjoin(member, member.c.tenant_id == candidates.c.id)
     ).execution_options(**PREPARED)
@@ -307,9 +299,8 @@ def _replay_or_tenants():
 
 # The first query's row: the stored reply, the vendor's columns, is_staff, is_member, the
 # member's columns, locked_at.
-_COLUMN_NAMES = {model: tuple(column.key for column in model.__table__.c) for model in (Tenant, Customer)}
 _TENANT_AT = 1
-_IS_STAFF_AT = _TENANT_AT + len(_COLUMN_NAMES[Tenant])
+_IS_STAFF_AT = _TENANT_AT + len(Tenant.__table__.c)
 _MEMBER_AT = _IS_STAFF_AT + 2
 _REPLAY_OR_TENANTS = _replay_or_tenants()
 _ROUTED = _tenants(Tenant.id == select(PhoneRoute.tenant_id).where(PhoneRoute.phone_number == bindparam("phone")).scalar_subquery())

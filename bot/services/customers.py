@@ -10,7 +10,7 @@ from sqlalchemy import Executable, bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.codes import random_code
-from bot.db import ROW_LOCK, as_loaded, insert_for, insert_on_conflict
+from bot.db import ROW_LOCK, as_loaded, fetch_prepared, insert_for, insert_on_conflict, loaded, model_columns, run_prepared
 from bot.locales import LOCALES, language_of
 from bot.messages import Msg, say
 from bot.services import audit, points
@@ -76,8 +76,8 @@ class Named:
 
 def find_member(session: Session, tenant_id: uuid.UUID, who: str) -> Named | None:
     """The customer by E.164 phone or member code (as staff name them), with their balance."""
-    row = session.execute(_FIND_MEMBER[_is_phone(who)], {"tenant": tenant_id, "who": who}).first()
-    return Named(row.Customer, row.CustomerPointsBalance) if row else None
+    row = run_prepared(session.connection(), _FIND_MEMBER[_is_phone(who)], {"tenant": tenant_id, "who": who})
+    return Named(*_member_and_balance(session, row)) if row else None
 
 
 def lock_member(session: Session, tenant_id: uuid.UUID, who: str) -> Named | None:
@@ -85,12 +85,17 @@ def lock_member(session: Session, tenant_id: uuid.UUID, who: str) -> Named | Non
     purchase rewards), in one statement and in id order, as lock_customers does: so that
     purchases by several staff for one customer go one at a time."""
     is_phone = _is_phone(who)
-    rows = session.execute(_LOCK_MEMBER[is_phone], {"tenant": tenant_id, "who": who}).all()
-    named = next((row for row in rows if getattr(row.Customer, _name_column(is_phone).key) == who), None)
+    rows = fetch_prepared(session.connection(), _LOCK_MEMBER[is_phone], {"tenant": tenant_id, "who": who})
+    members = [_member_and_balance(session, row) for row in rows]
+    named = next((member for member in members if getattr(member[0], _name_column(is_phone).key) == who), None)
     if named is None:
         return None
-    referrer = next((row.Customer.id for row in rows if row is not named), None)
-    return Named(named.Customer, named.CustomerPointsBalance, referrer)
+    referrer = next((customer.id for customer, _ in members if customer is not named[0]), None)
+    return Named(*named, referrer)
+
+
+def _member_and_balance(session: Session, row) -> tuple[Customer, CustomerPointsBalance | None]:
+    return loaded(session, Customer, row, 0), loaded(session, CustomerPointsBalance, row, len(Customer.__table__.c))
 
 
 def _is_phone(who: str) -> bool:
@@ -107,8 +112,9 @@ def _name_column(is_phone: bool):
 
 
 def _with_balance():
+    """The customer's columns, then their balance row's (read back with _member_and_balance)."""
     balance = CustomerPointsBalance
-    return select(Customer, balance).outerjoin(
+    return select(*model_columns(Customer), *model_columns(balance)).select_from(Customer).outerjoin(
         balance, (balance.tenant_id == Customer.tenant_id) & (balance.customer_id == Customer.id)
     )
 
@@ -120,7 +126,6 @@ def _lock_member(is_phone: bool) -> Executable:
         .where(Customer.tenant_id == bindparam("tenant"), Customer.id.in_([named, referrer_of(named).scalar_subquery()]))
         .order_by(Customer.id)
         .with_for_update(of=Customer, **ROW_LOCK)
-        .execution_options(populate_existing=True)
     )
 
 
