@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from bot import pins
-from bot.db import PREPARED, insert_on_conflict
+from bot.db import insert_on_conflict, loaded, model_columns, run_prepared
 from bot.pins import pin_problem  # the tenant loader and the CLI import it from here
 from bot.services import audit
 from bot.services.context import Context, Lockout
@@ -69,17 +69,20 @@ def find_staff_locked(session: Session, tenant: Tenant, phone: str) -> StaffSend
     session and conversation there are kept on this row), their own membership there, if any,
     read in the same statement but not locked (customer rows are locked after staff rows), and
     the phone's PIN lockout, which every staff message checks."""
-    row = session.execute(_STAFF_LOCKED, {"tenant": tenant.id, "phone": phone}).first()
-    return StaffSender(row.Staff, row.Customer, Lockout(row.locked_until)) if row else NOT_STAFF
+    row = run_prepared(session.connection(), _STAFF_LOCKED, {"tenant": tenant.id, "phone": phone})
+    if row is None:
+        return NOT_STAFF
+    return StaffSender(loaded(session, Staff, row, 0), loaded(session, Customer, row, _CUSTOMER_AT), Lockout(row[-1]))
 
 
+_CUSTOMER_AT = len(Staff.__table__.c)  # the statement's row: the staff row's columns, the membership's, locked_until
 _STAFF_LOCKED = (
-    select(Staff, Customer, PinLockout.locked_until)
+    select(*model_columns(Staff), *model_columns(Customer), PinLockout.locked_until)
+    .select_from(Staff)
     .outerjoin(Customer, (Customer.tenant_id == Staff.tenant_id) & (Customer.phone_number == Staff.phone_number))
     .outerjoin(PinLockout, PinLockout.phone_number == Staff.phone_number)
     .where(Staff.tenant_id == bindparam("tenant"), Staff.phone_number == bindparam("phone"), Staff.is_active)
     .with_for_update(of=Staff)
-    .execution_options(populate_existing=True, **PREPARED)
 )
 
 
