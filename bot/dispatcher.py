@@ -8,6 +8,7 @@ that nothing is sent for work that was rolled back."""
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Callable
@@ -235,7 +236,7 @@ class _Candidate:
     is_staff: bool
     is_member: bool
     member: Customer | None
-    locked_at: object
+    locked_at: uuid.UUID | None
 
 
 def _replay_or_candidates(session: Session, params: dict) -> tuple[list | None, list[_Candidate]]:
@@ -292,9 +293,7 @@ def _replay_or_tenants():
     return select(
         stored.c.stored, *model_columns(Tenant, candidates), candidates.c.is_staff, candidates.c.is_member,
         *model_columns(Customer, member), sole.label("locked_at"),
-    ).select_from(
-        stored.outerjoin(candidates, true()).outerjoin(member, member.c.tenant_id == candidates.c.id)
-    ).execution_options(**PREPARED)
+    ).select_from(stored.outerjoin(candidates, true()).outerjoin(member, member.c.tenant_id == candidates.c.id))
 
 
 # The first query's row: the stored reply, the vendor's columns, is_staff, is_member, the

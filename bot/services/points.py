@@ -436,7 +436,6 @@ _BALANCE_WITH_LOTS = (
     .where(CustomerPointsBalance.tenant_id == bindparam("tenant"), CustomerPointsBalance.customer_id == bindparam("customer"))
     .order_by(PointsTransaction.expires_at)
     .limit(50)
-    .execution_options(**PREPARED)
 )
 
 
