@@ -153,11 +153,11 @@ def _execute_prepared(cursor, statement: str, parameters, context) -> bool:
 
 def run_prepared(connection: Connection, statement: Executable, params: dict):
     """`statement`'s first row back, or None; see fetch_prepared."""
-    rows = fetch_prepared(connection, statement, params, first_only=True)
+    rows = fetch_prepared(connection, statement, params)
     return rows[0] if rows else None
 
 
-def fetch_prepared(connection: Connection, statement: Executable, params: dict, first_only: bool = False) -> list:
+def fetch_prepared(connection: Connection, statement: Executable, params: dict) -> list:
     """The rows `statement` returns (none for one that returns none), with their columns as
     attributes. On PostgreSQL it goes as a prepared statement straight on the driver's cursor,
     without SQLAlchemy's execution around it (which costs as much as the round trip), for the
@@ -171,7 +171,7 @@ def fetch_prepared(connection: Connection, statement: Executable, params: dict, 
     plan = _prepared_plans.get(statement) or _prepared_plans.setdefault(statement, _compiled_plan(statement, connection.dialect))
     known = connection.info.setdefault("prepared_statements", set())
     given = {**plan.defaults, **params} if plan.defaults else params  # a missing one without a default: KeyError
-    values = [value if process is None else process(value) for value, process in zip(map(given.__getitem__, plan.names), plan.processors)]
+    values = _processed(map(given.__getitem__, plan.names), plan.processors)
     driver, dbapi_connection = connection.dialect.loaded_dbapi, connection.connection.dbapi_connection
     try:
         with dbapi_connection.cursor() as cursor:
@@ -179,15 +179,18 @@ def fetch_prepared(connection: Connection, statement: Executable, params: dict, 
                 cursor.execute(plan.prepare)
                 known.add(plan.name)
             cursor.execute(plan.execute, values)
-            if cursor.description is None:
-                return []
-            rows = [cursor.fetchone()] if first_only else cursor.fetchall()
+            rows = [] if cursor.description is None else cursor.fetchall()
     except driver.Error as error:
         dead = connection.dialect.is_disconnect(error, dbapi_connection, None)
         if dead:
             connection.invalidate()
         raise DBAPIError.instance(plan.execute, values, error, driver.Error, connection_invalidated=dead, dialect=connection.dialect) from error
-    return [plan.row(*[value if process is None else process(value) for value, process in zip(row, plan.results)]) for row in rows if row is not None]
+    return [plan.row(*_processed(row, plan.results)) for row in rows]
+
+
+def _processed(values, processors) -> list:
+    """Each value through its processor (None: as it is)."""
+    return [value if process is None else process(value) for value, process in zip(values, processors)]
 
 
 def _compiled_plan(statement: Executable, dialect) -> _Prepared:

@@ -119,8 +119,13 @@ def _with_balance():
     )
 
 
+def _named_at_tenant(is_phone: bool):
+    """The customer staff named (parameter `who`) at the vendor of parameter `tenant`."""
+    return (Customer.tenant_id == bindparam("tenant")) & (_name_column(is_phone) == bindparam("who"))
+
+
 def _lock_member(is_phone: bool) -> Executable:
-    named = select(Customer.id).where(Customer.tenant_id == bindparam("tenant"), _name_column(is_phone) == bindparam("who")).scalar_subquery()
+    named = select(Customer.id).where(_named_at_tenant(is_phone)).scalar_subquery()
     return (
         _with_balance()
         .where(Customer.tenant_id == bindparam("tenant"), Customer.id.in_([named, referrer_of(named).scalar_subquery()]))
@@ -130,8 +135,7 @@ def _lock_member(is_phone: bool) -> Executable:
 
 
 _FIND_MEMBER = {
-    is_phone: _with_balance().where(Customer.tenant_id == bindparam("tenant"), _name_column(is_phone) == bindparam("who"))
-    for is_phone in (True, False)
+    is_phone: _with_balance().where(_named_at_tenant(is_phone)) for is_phone in (True, False)
 }
 _LOCK_MEMBER = {is_phone: _lock_member(is_phone) for is_phone in (True, False)}
 
