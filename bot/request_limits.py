@@ -21,9 +21,10 @@ def install(app: Flask) -> None:
 
 
 def refuse_oversized_requests() -> None:
-    if (request.content_length or 0) > MAX_REQUEST_BYTES:
+    current = request._get_current_object()  # one read through the proxy, not three
+    if (current.content_length or 0) > MAX_REQUEST_BYTES:
         abort(413)
     # Werkzeug bounds the fields of multipart forms only; count those of an urlencoded one
     # (at most one per "&") on the raw body, which the form parser then reuses.
-    if request.mimetype == FORM_MIMETYPE and request.get_data(cache=True).count(b"&") >= MAX_FORM_FIELDS:
+    if current.mimetype == FORM_MIMETYPE and current.get_data(cache=True).count(b"&") >= MAX_FORM_FIELDS:
         abort(413)
