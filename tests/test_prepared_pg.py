@@ -2,8 +2,12 @@
 (bot/db.py, PREPARED), and answer exactly as before (PostgreSQL only)."""
 from __future__ import annotations
 
+import uuid
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
 import pytest
-from sqlalchemy import Integer, bindparam, literal, select, text, update
+from sqlalchemy import ARRAY, BigInteger, Boolean, Date, DateTime, Float, Integer, Numeric, String, Uuid, bindparam, cast, literal, select, text, update
 
 from bot.db import fetch_prepared
 from models import Message
@@ -80,3 +84,35 @@ def test_fetch_prepared_answers_as_sqlalchemy_does_with_types_defaults_and_no_ro
         done = update(Message).where(Message.message_sid == bindparam("sid")).values(status=bindparam("status"))
         assert fetch_prepared(connection, done, {"sid": "SM" + "b" * 32, "status": "read"}) == []
         assert connection.scalar(select(Message.status).where(Message.message_sid == "SM" + "b" * 32)) == "read"
+
+
+NASTY_TEXTS = ["it's", "''", "back\\slash\\'", "50% off %s %(x)s", "line\nbreak\ttab", "Ŋ ☕ 🙂", "'; DROP TABLE tenants; --", ""]
+
+
+def test_fetch_prepared_writes_every_kind_of_value_as_the_driver_would(app, db):
+    """fetch_prepared writes the values of EXECUTE as literals itself (cheaper than the driver's
+    adaptation): every kind of value comes back as it went, and as the driver's own way gives it."""
+    values = {
+        **{f"text{i}": text for i, text in enumerate(NASTY_TEXTS)},
+        "whole": -42, "big": 2**62, "yes": True, "no": False, "ratio": 0.1, "money": Decimal("12.50"),
+        "day": date(2026, 11, 26), "at": datetime(2026, 11, 26, 23, 54, 32, 142974, tzinfo=timezone.utc),
+        "id": uuid.UUID("01a21a41-dae4-7fa6-b0af-9aa63dcf7ef2"), "nothing": None, "codes": [3, 1, 2],
+    }
+    types = {"whole": Integer(), "big": BigInteger(), "yes": Boolean(), "no": Boolean(), "ratio": Float(), "money": Numeric(10, 2),
+             "day": Date(), "at": DateTime(timezone=True), "id": Uuid(), "nothing": String(), "codes": ARRAY(Integer)}
+    read_as_text = {"ratio": "0.1", "money": "12.50"}  # (fetch_prepared reads no float or numeric columns back)
+
+    def column(name):
+        parameter = bindparam(name, type_=types.get(name, String()))
+        return (cast(parameter, String) if name in read_as_text else parameter).label(name)
+
+    statement = select(*map(column, values))
+    with db.engine.connect() as connection:
+        (row,) = fetch_prepared(connection, statement, values)
+        assert row._asdict() == values | read_as_text
+        connection.exec_driver_sql("SET standard_conforming_strings = off")  # backslashes escape: the driver's way then
+        (row,) = fetch_prepared(connection, statement, values)
+        assert row._asdict() == values | read_as_text
+        connection.exec_driver_sql("RESET standard_conforming_strings")
+        with pytest.raises(ValueError, match="NUL"):  # refused as the driver refuses it, nothing sent
+            fetch_prepared(connection, statement, {**values, "text0": "a\x00b"})
