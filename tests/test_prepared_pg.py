@@ -116,3 +116,17 @@ def test_fetch_prepared_writes_every_kind_of_value_as_the_driver_would(app, db):
         connection.exec_driver_sql("RESET standard_conforming_strings")
         with pytest.raises(ValueError, match="NUL"):  # refused as the driver refuses it, nothing sent
             fetch_prepared(connection, statement, {**values, "text0": "a\x00b"})
+
+
+def test_a_message_with_quotes_backslashes_and_percents_is_stored_and_replayed_exactly(app, mama, db):
+    """The state-and-message statement goes through fetch_prepared's literals: what the customer
+    wrote is stored as written, and a replay is answered with the stored reply."""
+    phone = Phone(app, "+2348031111114")
+    phone.send("JOIN MAMA")
+    body = "it's 'quoted' \\ back\\slash 100% %s %(x)s ☕"
+    first = phone.send(body, sid="SM" + "c" * 32)
+    with db.engine.connect() as connection:
+        stored = connection.execute(select(Message.body, Message.reply).where(
+            Message.message_sid == "SM" + "c" * 32, Message.direction == "inbound")).one()
+    assert stored.body == body and [reply["body"] for reply in stored.reply] == [reply.body for reply in first.replies]
+    assert phone.send(body, sid="SM" + "c" * 32).text == first.text
