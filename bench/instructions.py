@@ -1,0 +1,143 @@
+"""Instructions per message, counted by valgrind's callgrind: the same figure run after run,
+where timings on a shared machine swing by a quarter.
+
+What it measures: the instructions this process runs per message (the CPU of the Python side;
+not PostgreSQL's, not the kernel's), for a BAL from an enrolled customer and for a vote from a
+new phone, through the real app's WSGI callable against PostgreSQL, side by side with the
+references on the same requests: the floor webhook (shared/reference/floor_webhook.py) for
+BAL, hello-world (hello_webhook.py) for votes.
+
+How: it drops and recreates the database `bench_instructions`, loads MAMA, enrols --customers
+phones by JOIN MAMA through the app, and loads a show whose episode is voting now. Then, for
+each server, a child process under `valgrind --tool=callgrind` builds its requests, warms up
+(every enrolled phone sends once, so the caches hold what a live server's do), switches
+counting on, and sends --messages messages through `itertools.starmap`, the only place
+counted (`--toggle-collect=starmap_next`). Python's hash seed is fixed.
+
+Run from the project root (`apt-get install valgrind`):
+
+    .venv/bin/python bench/instructions.py [--messages 100] [--customers 1000]
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from urllib.parse import urlencode
+
+import harness as bench  # bench/ is on sys.path when this file runs as a script
+import profile_webhook as inprocess
+import votes
+from twilio.request_validator import RequestValidator
+from werkzeug.test import EnvironBuilder
+
+bench.DB_NAME = "bench_instructions"  # after importing the benchmarks that set their own
+SERVERS = {"BAL": ("app", "floor"), "vote": ("app", "hello")}
+EXPECTED = {("BAL", "app"): "Balance:", ("BAL", "floor"): "25 points", ("vote", "app"): "counted", ("vote", "hello"): ""}
+
+
+def vote_environ(index: int) -> dict:
+    """A signed vote from a phone of its own (the database is new at each run)."""
+    form = {
+        "MessageSid": f"SM{inprocess._RUN}{index:022x}", "AccountSid": "ACbench",
+        "From": f"+{votes.FIRST_PHONE + index}", "To": votes.SHORT_CODE,
+        "Body": votes.BODIES[index % len(votes.BODIES)], "NumMedia": "0",
+    }
+    signature = RequestValidator(bench.AUTH_TOKEN).compute_signature(inprocess.BASE_URL + bench.INBOUND_PATH, form)
+    return EnvironBuilder(
+        path=bench.INBOUND_PATH, method="POST", base_url=inprocess.BASE_URL, data=urlencode(form),
+        content_type="application/x-www-form-urlencoded", headers={"X-Twilio-Signature": signature},
+    ).get_environ()
+
+
+def requests(kind: str, name: str, count: int, customers: int) -> list[tuple[dict, str]]:
+    expected = EXPECTED[kind, name]
+    if kind == "BAL":
+        return [(inprocess.environ(bench.phone(i % customers), "BAL"), expected) for i in range(count)]
+    return [(vote_environ(i), expected) for i in range(count)]
+
+
+def server(name: str, customers: int):
+    if name == "app":
+        return inprocess.make_app()
+    os.environ["REF_DSN"] = bench.db_url()
+    sys.path.insert(0, str(bench.reference_dir()))
+    if name == "floor":
+        import floor_webhook
+
+        return floor_webhook.app
+    import hello_webhook
+
+    return hello_webhook.app
+
+
+def child(kind: str, name: str, messages: int, customers: int) -> None:
+    """Runs under callgrind: warm up, switch counting on, send `messages` messages."""
+    app = server(name, customers)
+    warm = customers if kind == "BAL" else 50
+    built = requests(kind, name, warm + messages, customers)
+    for request, expected in built[:warm]:
+        inprocess.call(app, request, expected)
+    subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], check=True, capture_output=True)
+    list(itertools.starmap(inprocess.call, ((app, request, expected) for request, expected in built[warm:])))
+
+
+def count(kind: str, name: str, args: argparse.Namespace, folder: Path) -> float:
+    command = [
+        "valgrind", "--tool=callgrind", "--instr-atstart=no", "--toggle-collect=starmap_next",
+        f"--callgrind-out-file={folder / f'{kind}-{name}.out'}",
+        sys.executable, __file__, "--child", kind, name, "--messages", str(args.messages), "--customers", str(args.customers),
+    ]
+    environment = {**os.environ, **bench.app_env(inprocess.BASE_URL), "PYTHONHASHSEED": "0"}
+    done = subprocess.run(command, cwd=bench.ROOT, env=environment, capture_output=True, text=True, timeout=1800)
+    collected = re.search(r"Collected : (\d+)", done.stderr)
+    if done.returncode != 0 or collected is None:
+        sys.exit(f"{kind} on {name} failed:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
+    return int(collected.group(1)) / args.messages
+
+
+def prepare(customers: int) -> None:
+    print(f"recreating database {bench.DB_NAME}, enrolling {customers:,} phones, loading show {votes.SHOW_CODE}", flush=True)
+    bench.recreate_database()
+    app = inprocess.make_app()
+    for i in range(customers):
+        inprocess.call(app, inprocess.environ(bench.phone(i), "JOIN MAMA"))
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as show:
+        json.dump(votes.show_file(), show)
+        show.flush()
+        bench.flask("voting", "load", show.name)
+    bench.sql("ANALYZE")
+    sys.path.insert(0, str(bench.reference_dir()))
+    os.environ["REF_DSN"] = bench.db_url()
+    import floor_webhook
+
+    floor_webhook.ref_setup(bench.db_url(), bench.VENDOR_NUMBER, [bench.phone(i) for i in range(customers)])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=100, help="messages counted per server (default 100)")
+    parser.add_argument("--customers", type=int, default=1000, help="enrolled phones sending BAL (default 1000)")
+    parser.add_argument("--child", nargs=2, metavar=("KIND", "SERVER"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child, args.messages, args.customers)
+        return 0
+    prepare(args.customers)
+    print(f"\n{'message':<8}{'server':<8}{'instructions':>14}{'x reference':>13}")
+    with tempfile.TemporaryDirectory() as folder:
+        for kind, (app, reference) in SERVERS.items():
+            figures = {name: count(kind, name, args, Path(folder)) for name in (app, reference)}
+            for name, figure in figures.items():
+                print(f"{kind:<8}{name:<8}{figure:>14,.0f}{figure / figures[reference]:>13.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
