@@ -8,7 +8,8 @@ references on the same requests: the floor webhook (shared/reference/floor_webho
 BAL, hello-world (hello_webhook.py) for votes.
 
 How: it drops and recreates the database `bench_instructions`, loads MAMA, enrols --customers
-phones by JOIN MAMA through the app, and loads a show whose episode is voting now. Then, for
+phones by JOIN MAMA through the app, and loads a show whose episode is voting now. The app's
+rate limits go to a real Redis (--redis-url, emptied first), as in production. Then, for
 each server, a child process under `valgrind --tool=callgrind` builds its requests, warms up
 (every enrolled phone sends once, so the caches hold what a live server's do), switches
 counting on, and sends --messages messages through `itertools.starmap`, the only place
@@ -16,7 +17,7 @@ counted (`--toggle-collect=starmap_next`). Python's hash seed is fixed.
 
 Run from the project root (`apt-get install valgrind`):
 
-    .venv/bin/python bench/instructions.py [--messages 100] [--customers 1000]
+    .venv/bin/python bench/instructions.py [--messages 100] [--customers 1000] [--redis-url URL]
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from urllib.parse import urlencode
 import harness as bench  # bench/ is on sys.path when this file runs as a script
 import profile_webhook as inprocess
 import votes
+import webhook
 from twilio.request_validator import RequestValidator
 from werkzeug.test import EnvironBuilder
 
@@ -93,6 +95,7 @@ def count(kind: str, name: str, args: argparse.Namespace, folder: Path) -> float
         "valgrind", "--tool=callgrind", "--instr-atstart=no", "--toggle-collect=starmap_next",
         f"--callgrind-out-file={folder / f'{kind}-{name}.out'}",
         sys.executable, __file__, "--child", kind, name, "--messages", str(args.messages), "--customers", str(args.customers),
+        "--redis-url", args.redis_url,
     ]
     environment = {**os.environ, **bench.app_env(inprocess.BASE_URL), "PYTHONHASHSEED": "0"}
     done = subprocess.run(command, cwd=bench.ROOT, env=environment, capture_output=True, text=True, timeout=1800)
@@ -124,8 +127,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=100, help="messages counted per server (default 100)")
     parser.add_argument("--customers", type=int, default=1000, help="enrolled phones sending BAL (default 1000)")
+    parser.add_argument("--redis-url", default=webhook.REDIS_URL, help=f"the app's Redis (default {webhook.REDIS_URL}; '': in-process)")
     parser.add_argument("--child", nargs=2, metavar=("KIND", "SERVER"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    bench.use_redis(args.redis_url)
     if args.child:
         child(*args.child, args.messages, args.customers)
         return 0
