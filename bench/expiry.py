@@ -6,9 +6,9 @@ How: it drops and recreates the database `bench_expiry`, runs the migrations, lo
 examples/tenant.json, and writes --customers members with --lots due lots each (1,000,000 due
 lots by default) straight with SQL, then VACUUMs them (as autovacuum long since has, in
 production, lots that are due) and takes a checkpoint (as an hourly run finds one behind it,
-so it pays the full-page writes a real run pays). The set-based run expires them all while a prober, standing
-in for inbound messages, locks random due customers' rows one at a time (SELECT ... FOR NO KEY UPDATE,
-as the dispatcher does) and records how long each waited; every chunk's transaction is timed
+so it pays the full-page writes a real run pays). The set-based run expires them all while a
+prober, standing in for inbound messages, locks random due customers' rows one at a time
+(SELECT ... FOR NO KEY UPDATE, as the dispatcher does) and records how long each waited; every chunk's transaction is timed
 too, and how long of it the chunk held its customers' rows (from the start of the one statement
 that finds, locks and expires them, to the commit: the lock the target is about). Then `ledger
 check` must be clean. The loop then expires --loop-customers fresh members
