@@ -30,14 +30,11 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from urllib.parse import urlencode
 
 import harness as bench  # bench/ is on sys.path when this file runs as a script
 import profile_webhook as inprocess
 import votes
 import webhook
-from twilio.request_validator import RequestValidator
-from werkzeug.test import EnvironBuilder
 
 bench.DB_NAME = "bench_instructions"  # after importing the benchmarks that set their own
 SERVERS = {"BAL": ("app", "floor"), "vote": ("app", "hello")}
@@ -46,16 +43,11 @@ EXPECTED = {("BAL", "app"): "Balance:", ("BAL", "floor"): "25 points", ("vote", 
 
 def vote_environ(index: int) -> dict:
     """A signed vote from a phone of its own (the database is new at each run)."""
-    form = {
+    return inprocess.signed_environ({
         "MessageSid": f"SM{inprocess._RUN}{index:022x}", "AccountSid": "ACbench",
         "From": f"+{votes.FIRST_PHONE + index}", "To": votes.SHORT_CODE,
         "Body": votes.BODIES[index % len(votes.BODIES)], "NumMedia": "0",
-    }
-    signature = RequestValidator(bench.AUTH_TOKEN).compute_signature(inprocess.BASE_URL + bench.INBOUND_PATH, form)
-    return EnvironBuilder(
-        path=bench.INBOUND_PATH, method="POST", base_url=inprocess.BASE_URL, data=urlencode(form),
-        content_type="application/x-www-form-urlencoded", headers={"X-Twilio-Signature": signature},
-    ).get_environ()
+    })
 
 
 def requests(kind: str, name: str, count: int, customers: int) -> list[tuple[dict, str]]:
@@ -65,23 +57,28 @@ def requests(kind: str, name: str, count: int, customers: int) -> list[tuple[dic
     return [(vote_environ(i), expected) for i in range(count)]
 
 
-def server(name: str, customers: int):
+def server(name: str):
     if name == "app":
         return inprocess.make_app()
-    os.environ["REF_DSN"] = bench.db_url()
-    sys.path.insert(0, str(bench.reference_dir()))
     if name == "floor":
-        import floor_webhook
-
-        return floor_webhook.app
+        return floor_module().app
+    sys.path.insert(0, str(bench.reference_dir()))
     import hello_webhook
 
     return hello_webhook.app
 
 
+def floor_module():
+    os.environ["REF_DSN"] = bench.db_url()
+    sys.path.insert(0, str(bench.reference_dir()))
+    import floor_webhook
+
+    return floor_webhook
+
+
 def child(kind: str, name: str, messages: int, customers: int) -> None:
     """Runs under callgrind: warm up, switch counting on, send `messages` messages."""
-    app = server(name, customers)
+    app = server(name)
     warm = customers if kind == "BAL" else 50
     built = requests(kind, name, warm + messages, customers)
     for request, expected in built[:warm]:
@@ -116,11 +113,7 @@ def prepare(customers: int) -> None:
         show.flush()
         bench.flask("voting", "load", show.name)
     bench.sql("ANALYZE")
-    sys.path.insert(0, str(bench.reference_dir()))
-    os.environ["REF_DSN"] = bench.db_url()
-    import floor_webhook
-
-    floor_webhook.ref_setup(bench.db_url(), bench.VENDOR_NUMBER, [bench.phone(i) for i in range(customers)])
+    floor_module().ref_setup(bench.db_url(), bench.VENDOR_NUMBER, [bench.phone(i) for i in range(customers)])
 
 
 def main() -> int:

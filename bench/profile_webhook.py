@@ -97,7 +97,11 @@ def make_app():
 
 
 def environ(sender: str, body: str) -> dict:
-    form = bench.inbound_form(f"SM{_RUN}{next(_sids):022x}", sender, body, "Bench")
+    return signed_environ(bench.inbound_form(f"SM{_RUN}{next(_sids):022x}", sender, body, "Bench"))
+
+
+def signed_environ(form: dict[str, str]) -> dict:
+    """The WSGI environ of Twilio's POST of `form`, signed."""
     signature = RequestValidator(bench.AUTH_TOKEN).compute_signature(BASE_URL + bench.INBOUND_PATH, form)
     builder = EnvironBuilder(
         path=bench.INBOUND_PATH, method="POST", base_url=BASE_URL, data=urlencode(form),
