@@ -94,7 +94,7 @@ def count(kind: str, name: str, args: argparse.Namespace, folder: Path) -> float
         sys.executable, __file__, "--child", kind, name, "--messages", str(args.messages), "--customers", str(args.customers),
         "--redis-url", args.redis_url,
     ]
-    environment = {**os.environ, **bench.app_env(inprocess.BASE_URL), "PYTHONHASHSEED": "0"}
+    environment = {**bench.app_env(inprocess.BASE_URL), "PYTHONHASHSEED": "0"}  # app_env starts from this environment
     done = subprocess.run(command, cwd=bench.ROOT, env=environment, capture_output=True, text=True, timeout=1800)
     collected = re.search(r"Collected : (\d+)", done.stderr)
     if done.returncode != 0 or collected is None:
