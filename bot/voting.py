@@ -66,8 +66,8 @@ class VotingDesk:
         try:
             return self._once(received, lambda c: count_votes(c, show, wanted, received, charge, currency, reply, now), single)
         except VoteRefused as refused:  # rolled back: only the refusal is logged
-            text = render(refusal(show, wanted, refused.reason, refused.balance))
-            return self._once(received, lambda c: log_message(c, received, refused.reason, text, now, episode_id=wanted.episode.id))
+            reason, text = refused.reason, render(refusal(show, wanted, refused.reason, refused.balance))
+        return self._once(received, lambda c: log_message(c, received, reason, text, now, episode_id=wanted.episode.id))
 
     def _once(self, received: Received, record: Callable[[Connection], str], single_statement: bool = False) -> str:
         """Run `record` in one transaction (or, when it writes with a single statement, in that

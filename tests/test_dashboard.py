@@ -17,7 +17,7 @@ from bot.services.tenants import load_tenant
 from dashboard.auth import LOGIN_COOKIE, SESSION_COOKIE, csrf_for
 from dashboard.charts import bar_chart
 from models import (
-    AuditLog, Customer, DailyMetrics, DashboardLink, DashboardSession, PointsTransaction, Purchase, Reward,
+    AuditLog, Customer, DailyMetrics, DashboardLink, DashboardSession, PointsTransaction, Reward,
     RewardRedemption, Tenant, Staff, Message,
 )
 from tests.conftest import PIN_PEPPER, PUBLIC_BASE_URL, balance_of, count, run_jobs, tenant_file
