@@ -16,6 +16,7 @@ sys.path when a script there runs) and keeps only what it measures.
 from __future__ import annotations
 
 import http.client
+import importlib
 import json
 import os
 import resource
@@ -222,6 +223,16 @@ def reference_dir() -> Path:
         if (candidate / "floor_webhook.py").exists():
             return candidate
     sys.exit(f"no shared/reference/floor_webhook.py beside {ROOT} or its parents")
+
+
+def reference_module(name: str):
+    """A reference server's module (floor_webhook, hello_webhook), loaded into this process; the
+    floor's connection goes to this benchmark's database."""
+    os.environ["REF_DSN"] = db_url()
+    folder = str(reference_dir())
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    return importlib.import_module(name)
 
 
 def free_port() -> int:

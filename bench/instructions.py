@@ -60,20 +60,7 @@ def requests(kind: str, name: str, count: int, customers: int) -> list[tuple[dic
 def server(name: str):
     if name == "app":
         return inprocess.make_app()
-    if name == "floor":
-        return floor_module().app
-    sys.path.insert(0, str(bench.reference_dir()))
-    import hello_webhook
-
-    return hello_webhook.app
-
-
-def floor_module():
-    os.environ["REF_DSN"] = bench.db_url()
-    sys.path.insert(0, str(bench.reference_dir()))
-    import floor_webhook
-
-    return floor_webhook
+    return bench.reference_module(f"{name}_webhook").app
 
 
 def child(kind: str, name: str, messages: int, customers: int) -> None:
@@ -113,7 +100,7 @@ def prepare(customers: int) -> None:
         show.flush()
         bench.flask("voting", "load", show.name)
     bench.sql("ANALYZE")
-    floor_module().ref_setup(bench.db_url(), bench.VENDOR_NUMBER, [bench.phone(i) for i in range(customers)])
+    bench.reference_module("floor_webhook").ref_setup(bench.db_url(), bench.VENDOR_NUMBER, [bench.phone(i) for i in range(customers)])
 
 
 def main() -> int:

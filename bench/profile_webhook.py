@@ -277,10 +277,7 @@ def open_sessions(app, staff: int) -> None:
 
 def floor_bal(customers: int, count: int) -> None:
     """The reference floor webhook on the same database, in this process, for comparison."""
-    os.environ["REF_DSN"] = bench.db_url()
-    sys.path.insert(0, str(bench.reference_dir()))
-    import floor_webhook
-
+    floor_webhook = bench.reference_module("floor_webhook")
     floor_webhook.ref_setup(bench.db_url(), bench.VENDOR_NUMBER, [bench.phone(i) for i in range(customers)])
     build = bal_requests(customers)
 

@@ -59,10 +59,7 @@ def start(name: str, settings: list[str]):
 
 def set_up_floor(customers: int) -> None:
     """The floor's ref_* tables, with the same phones enrolled."""
-    sys.path.insert(0, str(bench.reference_dir()))
-    from floor_webhook import ref_setup
-
-    ref_setup(bench.db_url(), bench.VENDOR_NUMBER, [bench.phone(i) for i in range(customers)])
+    bench.reference_module("floor_webhook").ref_setup(bench.db_url(), bench.VENDOR_NUMBER, [bench.phone(i) for i in range(customers)])
 
 
 def enrol(args: argparse.Namespace) -> None:
