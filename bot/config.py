@@ -46,6 +46,9 @@ class Config:
     # How long a worker's claim on an outbound message lasts before `outbox reconcile` may settle it.
     outbox_lease_seconds: int = 120
     kannel_shared_secret: str | None = None  # the key Kannel's sms-service sends; unset: Kannel is refused
+    # The secrets of the Twilio SharedKeys that sign webhooks a Webhook Rule matches (instead of
+    # the auth token); more than one while a key is being rotated.
+    twilio_shared_key_secrets: tuple[str, ...] = ()
 
     @property
     def console_sender(self) -> bool:
@@ -84,6 +87,9 @@ class Config:
             api_rate_limit=_positive_int(env, "API_RATE_LIMIT", 300),
             outbox_lease_seconds=_positive_int(env, "OUTBOX_LEASE_SECONDS", 120),
             kannel_shared_secret=env.get("KANNEL_SHARED_SECRET") or None,
+            twilio_shared_key_secrets=tuple(
+                secret.strip() for secret in (env.get("TWILIO_SHARED_KEY_SECRETS") or "").split(",") if secret.strip()
+            ),
         )
 
 

@@ -41,6 +41,12 @@ def test_everything_comes_from_the_environment():
     assert config.pin_pepper == "pepper"
 
 
+def test_shared_key_secrets_are_a_comma_separated_list():
+    assert Config.from_env({}).twilio_shared_key_secrets == ()
+    config = Config.from_env({"TWILIO_SHARED_KEY_SECRETS": " new-secret, old-secret ,"})
+    assert config.twilio_shared_key_secrets == ("new-secret", "old-secret")
+
+
 def test_a_twilio_account_without_its_auth_token_is_refused():
     with pytest.raises(ValueError, match="TWILIO_AUTH_TOKEN"):
         Config.from_env({"TWILIO_ACCOUNT_SID": "AC123"})

@@ -6,7 +6,7 @@ from twilio.request_validator import RequestValidator
 
 from bot.app import create_app
 from models import Customer, CustomerPointsBalance, Message
-from tests.conftest import AUTH_TOKEN, INBOUND_URL, MAMA_NUMBER, PUBLIC_BASE_URL, count, make_config
+from tests.conftest import AUTH_TOKEN, INBOUND_URL, MAMA_NUMBER, PUBLIC_BASE_URL, Phone, count, make_config
 from webhooks.twilio import MAX_BODY_CHARS
 
 
@@ -172,3 +172,66 @@ def test_anything_that_looks_like_a_pin_is_stored_redacted_whoever_sends_it(phon
     with db.sessions() as session:
         bodies = session.scalars(select(Message.body).order_by(Message.created_at)).all()
     assert bodies == ["JOIN MAMA", "[redacted: may contain a PIN]"]
+
+
+# Signatures with a Twilio SharedKey: a Webhook Rule that matches the URL makes Twilio sign with
+# the key's secret, by the algorithm its settings header names, instead of the auth token.
+SHARED_KEY = "shared-key-secret"
+SETTINGS = "X-Twilio-Webhooks-Signature-Settings"
+
+
+def shared_key_post(me, form: dict, secret: str = SHARED_KEY, algorithm: str = "HMAC_SHA256", url: str = INBOUND_URL):
+    signature = RequestValidator(secret).compute_signature(PUBLIC_BASE_URL + url, form, algorithm)
+    return me.client.post(url, data=form, headers={
+        "X-Twilio-Signature": signature, SETTINGS: f"key=KS0123456789abcdef,algorithm={algorithm}",
+    })
+
+
+def test_a_message_signed_with_a_shared_key_is_answered(make_app, mama, db):
+    me = Phone(make_app(twilio_shared_key_secrets=(SHARED_KEY,)), "+2348031234567")
+    for algorithm in ("HMAC_SHA256", "HMAC_SHA1"):
+        response = shared_key_post(me, me.form("BAL" if count(db, Customer) else "JOIN MAMA"), algorithm=algorithm)
+        assert response.status_code == 200
+        assert "points" in response.get_data(as_text=True)
+    assert count(db, Message, Message.direction == "inbound") == 2
+
+
+def test_either_shared_key_is_accepted_while_one_is_rotated(make_app, mama, db):
+    me = Phone(make_app(twilio_shared_key_secrets=("new-secret", "old-secret")), "+2348031234567")
+    assert shared_key_post(me, me.form("JOIN MAMA"), secret="old-secret").status_code == 200
+    assert shared_key_post(me, me.form("BAL"), secret="new-secret").status_code == 200
+    assert shared_key_post(me, me.form("BAL"), secret="retired-secret").status_code == 403
+    assert count(db, Message, Message.direction == "inbound") == 2
+
+
+def test_the_auth_token_does_not_sign_for_a_shared_key(make_app, mama, db):
+    """With the settings header, only the SharedKey's secret signs: not the auth token."""
+    me = Phone(make_app(twilio_shared_key_secrets=(SHARED_KEY,)), "+2348031234567")
+    assert shared_key_post(me, me.form("JOIN MAMA"), secret=AUTH_TOKEN).status_code == 403
+    assert count(db, Message) == 0
+
+
+def test_a_shared_key_signature_without_its_secret_configured_is_refused_and_logged(phone, mama, db, caplog):
+    me = phone()
+    assert shared_key_post(me, me.form("JOIN MAMA")).status_code == 403
+    assert count(db, Message) == 0
+    assert "TWILIO_SHARED_KEY_SECRETS is not set" in caplog.text
+
+
+def test_an_unknown_signature_algorithm_is_refused(make_app, mama, db, caplog):
+    me = Phone(make_app(twilio_shared_key_secrets=(SHARED_KEY,)), "+2348031234567")
+    form = me.form("JOIN MAMA")
+    signature = RequestValidator(SHARED_KEY).compute_signature(PUBLIC_BASE_URL + INBOUND_URL, form, "HMAC_SHA256")
+    response = me.client.post(INBOUND_URL, data=form, headers={
+        "X-Twilio-Signature": signature, SETTINGS: "key=KS0123456789abcdef,algorithm=HMAC_SHA3",
+    })
+    assert response.status_code == 403
+    assert count(db, Message) == 0
+    assert "unsupported algorithm 'HMAC_SHA3'" in caplog.text
+
+
+def test_a_delivery_receipt_signed_with_a_shared_key_is_recorded(make_app, mama):
+    me = Phone(make_app(twilio_shared_key_secrets=(SHARED_KEY,)), "+2348031234567")
+    receipt = {"MessageSid": "SMunknown", "MessageStatus": "delivered", "AccountSid": "ACtest"}
+    assert shared_key_post(me, receipt, url="/webhooks/twilio/status").status_code == 204
+    assert shared_key_post(me, receipt, secret="wrong", url="/webhooks/twilio/status").status_code == 403

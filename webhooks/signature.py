@@ -1,12 +1,19 @@
-"""Twilio request signatures, checked against the public URL Twilio called."""
+"""Twilio request signatures, checked against the public URL Twilio called.
+
+Twilio signs with the account's auth token (HMAC-SHA1), unless one of the account's Webhook
+Rules matches the URL: then it signs with that rule's SharedKey, by the algorithm the header
+X-Twilio-Webhooks-Signature-Settings names (HMAC_SHA1 or HMAC_SHA256)."""
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from hmac import compare_digest
 from urllib.parse import parse_qsl
 
 from flask import Request
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
+
+log = logging.getLogger(__name__)
 
 FORM_MIMETYPE = "application/x-www-form-urlencoded"  # how Twilio posts its webhooks
 
@@ -20,18 +27,35 @@ def public_url(request: Request, public_base_url: str | None) -> str:
     return public_base_url + request.path + (f"?{query}" if query else "")
 
 
-def signed_form(request: Request, auth_token: str, public_base_url: str | None) -> dict[str, str] | None:
-    """The form's fields when Twilio signed the request, else None."""
+def signed_form(
+    request: Request, auth_token: str, public_base_url: str | None, shared_key_secrets: tuple[str, ...] = (),
+) -> dict[str, str] | None:
+    """The form's fields when Twilio signed the request, else None. `shared_key_secrets`: those
+    of the SharedKeys Twilio may sign with instead of the auth token (several while rotating)."""
     signature = request.headers.get("X-Twilio-Signature", "")
     params = _fields(request)
     if not signature or params is None:
         return None
-    validator, url = _validator(auth_token), public_url(request, public_base_url)
+    settings = request.headers.get(SIGNATURE_SETTINGS_HEADER, "")
+    algorithm = get_signature_algorithm(settings)
+    if settings and not shared_key_secrets:
+        log.error("a webhook signed with a Twilio SharedKey (%r) was refused: TWILIO_SHARED_KEY_SECRETS is not set", settings)
+        return None
+    url = public_url(request, public_base_url)
+    secrets = shared_key_secrets if settings else (auth_token,)
+    return params if any(_signed_with(secret, algorithm, url, params, signature) for secret in secrets) else None
+
+
+def _signed_with(secret: str, algorithm: str, url: str, params: dict[str, str], signature: str) -> bool:
+    validator = _validator(secret)
+    try:
+        expected = validator.compute_signature(url, params, algorithm)
+    except ValueError:  # an algorithm this twilio library does not know
+        log.warning("a webhook signed with the unsupported algorithm %r was refused", algorithm)
+        return False
     # The validator signs the URL both with and without its port to find the one Twilio used:
     # the URL as we know it is tried first, so a good request costs one signature, not two.
-    if compare_digest(validator.compute_signature(url, params).encode(), signature.encode()) or validator.validate(url, params, signature):
-        return params
-    return None
+    return compare_digest(expected.encode(), signature.encode()) or validator.validate(url, params, signature, algorithm)
 
 
 @lru_cache(maxsize=4)

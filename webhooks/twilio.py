@@ -32,7 +32,9 @@ def require_twilio_signature():
     config = current_app.extensions["runtime"].config
     # The request itself, not its proxy: each attribute read through a proxy costs as much
     # as a small function call (a failed lookup, then the proxy's own), at every message.
-    form = signed_form(request._get_current_object(), config.twilio_auth_token, config.public_base_url)
+    form = signed_form(
+        request._get_current_object(), config.twilio_auth_token, config.public_base_url, config.twilio_shared_key_secrets,
+    )
     if form is None:
         abort(403)
     g.form = form
