@@ -2,9 +2,7 @@
 smsbox and one fakesmsc per carrier) delivering votes as mobile-originated messages."""
 from __future__ import annotations
 
-import subprocess
 import threading
-import time
 from dataclasses import replace
 from urllib.parse import urlencode
 
@@ -14,8 +12,7 @@ from werkzeug.serving import make_server
 from models import SmsVoteLog, Message
 from tests import kannel_support as kannel
 from tests.conftest import count
-from tests.processes import stop
-from tests.voting_support import live, load, log_of, results, show  # noqa: F401 (fixtures)
+from tests.voting_support import live, load, log_of, results, show, show_file  # noqa: F401 (fixtures)
 
 SECRET = "kannel-test-secret"
 APP_PORT = 5620
@@ -75,6 +72,48 @@ def test_a_message_without_a_sender_is_a_bad_request(gateway, show, live, db):
     assert count(db, SmsVoteLog) == 0
 
 
+def test_fields_longer_than_kannel_sends_are_a_bad_request(gateway, show, live, db):
+    assert mo(gateway, id="k" * 65).status_code == 400
+    assert mo(gateway, smsc="s" * 31).status_code == 400
+    assert count(db, SmsVoteLog) == 0
+
+
+# Text in the charset smsbox names: UTF-16BE for UCS-2 (a Khmer keyboard), raw bytes for 8-bit.
+KHMER_VOTE = "VOTE ២"  # with the Khmer digit two
+
+
+def test_a_ucs2_vote_is_read_in_the_charset_kannel_names(gateway, show, live, app, db):
+    response = mo(gateway, id="k-ucs2", text=KHMER_VOTE.encode("utf-16-be"), charset="UTF-16BE", coding="2")
+    assert response.get_data(as_text=True) == "Thanks! Your vote for Dara Kim (2) is counted."
+    assert log_of(db, "k-ucs2").message_content == KHMER_VOTE
+    assert results(app)["contestants"][1]["sms"] == 1
+
+
+def test_binary_data_is_logged_and_answered_not_counted(gateway, show, live, app, db):
+    response = mo(gateway, id="k-binary", text=b"\x00\x01\xff\x00", charset="8-BIT", coding="1")
+    assert response.status_code == 200 and "Vote for: 1 SOKHA, 2 DARA" in response.get_data(as_text=True)
+    row = log_of(db, "k-binary")
+    assert (row.status, row.message_content) == ("rejected", "\x01\xff")  # the NULs PostgreSQL cannot store are dropped
+    assert results(app)["total"] == 0
+
+
+def test_without_a_known_charset_the_text_is_read_as_utf8(gateway, show, live, app):
+    assert mo(gateway, id="k-old", text="vote 2").status_code == 200  # an sms-service without &charset=%C
+    assert mo(gateway, id="k-odd", text="vote 2", charset="X-NOT-A-CHARSET").status_code == 200
+    assert results(app)["contestants"][1]["sms"] == 2
+
+
+def test_a_reply_outside_the_gsm_alphabet_asks_kannel_for_ucs2(gateway, load, live):
+    khmer_name = "សុខា ចាន់"
+    contestants = show_file()["contestants"]
+    load(contestants=[{**contestants[0], "name": khmer_name}, *contestants[1:]])
+    khmer = mo(gateway, id="k-khmer-name", text="1")
+    assert khmer.get_data(as_text=True) == f"Thanks! Your vote for {khmer_name} (1) is counted."
+    assert khmer.headers["X-Kannel-Coding"] == "2" and khmer.mimetype_params["charset"] == "utf-8"
+    latin = mo(gateway, id="k-latin-name", text="2")
+    assert "X-Kannel-Coding" not in latin.headers
+
+
 # --- real Kannel ---------------------------------------------------------------------------
 
 # What each carrier's subscribers send: (sender as the SMSC gives it, short code, text, times).
@@ -83,6 +122,11 @@ TRAFFIC = {
     "cellcard": ("012000002", "1516", "2", 3),
     "metfone": ("+85597000003", "1517", "sokha", 2),
 }
+
+
+def require_kannel() -> None:
+    missing = [str(path) for path in (kannel.BEARERBOX, kannel.SMSBOX, kannel.FAKESMSC) if not path.exists()]
+    assert not missing, f"Kannel is not installed ({', '.join(missing)}): run make system-deps"
 
 
 @pytest.fixture
@@ -97,41 +141,19 @@ def served(gateway):
 
 
 def test_real_kannel_delivers_votes_from_every_carrier_and_sends_the_replies_back(served, show, live, db, tmp_path):
-    missing = [str(path) for path in (kannel.BEARERBOX, kannel.SMSBOX, kannel.FAKESMSC) if not path.exists()]
-    assert not missing, f"Kannel is not installed ({', '.join(missing)}): run make system-deps"
-    conf = tmp_path / "kannel.conf"
-    conf.write_text(kannel.config(tmp_path, APP_PORT, SECRET))
-    started: list[subprocess.Popen] = []
-
-    def start(*command, output):
-        process = subprocess.Popen([str(part) for part in command], stdout=output.open("w"), stderr=subprocess.STDOUT)
-        started.append(process)
-        return process
-
-    try:
-        bearerbox = start(kannel.BEARERBOX, conf, output=tmp_path / "bearerbox.out")
-        kannel.wait_for_port(kannel.SMSBOX_PORT, bearerbox, tmp_path / "bearerbox.out")
-        start(kannel.SMSBOX, conf, output=tmp_path / "smsbox.out")
-        smscs = []
-        for carrier, (sender, short_code, text, times) in TRAFFIC.items():
-            port = kannel.SMSC_PORTS[carrier]
-            kannel.wait_for_port(port, bearerbox, tmp_path / "bearerbox.out")
-            output = tmp_path / f"fakesmsc-{carrier}.out"
-            process = start(kannel.FAKESMSC, "-H", kannel.HOST, "-r", port, "-i", "0.05", "-m", times,
-                            f"{sender} {short_code} text {text}", output=output)
-            smscs.append(kannel.FakeSmsc(carrier, process, output))
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and any(len(smsc.replies()) < TRAFFIC[smsc.carrier][3] for smsc in smscs):
-            time.sleep(0.2)
-        replies = {smsc.carrier: smsc.replies() for smsc in smscs}
-    finally:
-        for process in reversed(started):
-            stop(process)
+    require_kannel()
+    with kannel.running(tmp_path, APP_PORT, SECRET) as gateway:
+        expected = [
+            (gateway.send(carrier, [f"{sender} {short_code} text {text}"], times), times)
+            for carrier, (sender, short_code, text, times) in TRAFFIC.items()
+        ]
+        replies = gateway.wait_for_replies(expected)
+        log = gateway.log()
     assert replies == {
         "smart": ["Thanks! Your vote for Sokha Chan (1) is counted."] * 4,
         "cellcard": ["Thanks! Your vote for Dara Kim (2) is counted."] * 3,
         "metfone": ["Thanks! Your vote for Sokha Chan (1) is counted."] * 2,
-    }, (tmp_path / "smsbox.log").read_text(errors="replace")[-3000:]
+    }, log
     tallies = results(served)
     assert [(c["number"], c["votes"], c["sms"], c["unique_voters"]) for c in tallies["contestants"]] == [(1, 6, 6, 2), (2, 3, 3, 1)]
     with db.sessions() as session:
@@ -142,3 +164,17 @@ def test_real_kannel_delivers_votes_from_every_carrier_and_sends_the_replies_bac
         ("cellcard", "+85512000002", "1516"), ("metfone", "+85597000003", "1517"), ("smart", "+85512000001", "1515"),
     ]
     assert len(logged) == 9  # one row per message, each with its own Kannel message id
+
+
+def test_real_kannel_reads_a_ucs2_vote_and_sends_a_khmer_reply_as_ucs2(served, load, live, db, tmp_path):
+    require_kannel()
+    contestants = show_file()["contestants"]
+    load(contestants=[contestants[0], {**contestants[1], "name": "ដារា គីម"}])
+    khmer_vote = "".join(f"%{byte:02X}" for byte in KHMER_VOTE.encode("utf-16-be"))
+    with kannel.running(tmp_path, APP_PORT, SECRET) as gateway:
+        smart = gateway.send("smart", [f"85512000001 1515 ucs2 {khmer_vote}"], 1)
+        replies = gateway.wait_for_replies([(smart, 1)])
+        log = gateway.log()
+    assert replies == {"smart": ["Thanks! Your vote for ដារា គីម (2) is counted."]}, log
+    with db.sessions() as session:
+        assert session.scalars(SmsVoteLog.__table__.select().with_only_columns(SmsVoteLog.message_content)).all() == [KHMER_VOTE]

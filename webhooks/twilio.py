@@ -52,13 +52,13 @@ def inbound():
 @blueprint.post("/status/<uuid:tenant_id>/<uuid:message_id>")
 def delivery_status(tenant_id=None, message_id=None):
     """A delivery receipt. The URL set on each send carries the message's own id."""
-    sid, status = _sid(g.form), _text(g.form.get("MessageStatus", ""))
+    sid, status = _sid(g.form), storable_text(g.form.get("MessageStatus", ""))
     if sid and status:
         runtime = current_app.extensions["runtime"]
         key = (tenant_id, message_id) if tenant_id else None
         outbox: list = []  # a resend the receipt asks for (as template, or later)
         with runtime.db.transaction() as session:
-            record_receipt(session, outbox, sid, status, _text(g.form.get("ErrorCode", "")) or None, runtime.clock(), key=key)
+            record_receipt(session, outbox, sid, status, storable_text(g.form.get("ErrorCode", "")) or None, runtime.clock(), key=key)
         runtime.deliver(outbox)
     return Response(status=204)
 
@@ -70,7 +70,7 @@ def parse_inbound(form) -> Inbound | None:
     phone, to = _phone(sender), _recipient(from_twilio(form.get("To", ""))[0])
     if not sid or not phone or not to:
         return None
-    body = _text(form.get("Body", ""))
+    body = storable_text(form.get("Body", ""))
     media_count = min(_int(form.get("NumMedia")), MAX_MEDIA)
     return Inbound(
         sid=sid,
@@ -79,8 +79,8 @@ def parse_inbound(form) -> Inbound | None:
         channel=channel,
         text=body[:MAX_BODY_CHARS],
         truncated=len(body) > MAX_BODY_CHARS,
-        media=tuple(_text(form[f"MediaUrl{i}"]) for i in range(media_count) if f"MediaUrl{i}" in form),
-        profile_name=_text(form.get("ProfileName", "")).strip()[:_MAX_NAME_CHARS] or None,
+        media=tuple(storable_text(form[f"MediaUrl{i}"]) for i in range(media_count) if f"MediaUrl{i}" in form),
+        profile_name=storable_text(form.get("ProfileName", "")).strip()[:_MAX_NAME_CHARS] or None,
     )
 
 
@@ -106,7 +106,7 @@ def _recipient(raw: str) -> str | None:
     return _phone(raw)
 
 
-def _text(value: str) -> str:
+def storable_text(value: str) -> str:
     """Text as the database can store it: PostgreSQL refuses NUL in text and JSON."""
     return value.replace("\x00", "")
 
