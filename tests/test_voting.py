@@ -331,3 +331,36 @@ def test_a_bad_settlement_file_names_its_lines_and_changes_nothing(show, phone, 
     assert outcome.exit_code != 0
     assert "line 3: amount: not a number: 'lots'" in outcome.output
     assert log_of(db, "SMgood").status == "pending"
+
+
+def test_a_settlement_file_from_a_spreadsheet_with_a_bom_is_read(show, phone, live, app, db, tmp_path):
+    sms(phone).send("1", sid="SMbom")
+    csv = tmp_path / "smart.csv"
+    csv.write_text("\ufeffmessage_id,msisdn,shortcode,amount,charged_at,status\r\nSMbom,85512345678,1515,0.25,2026-12-05T13:00:05Z,charged\r\n")
+    outcome = app.test_cli_runner().invoke(args=["voting", "reconcile", "--carrier", "smart", str(csv)])
+    assert outcome.exit_code == 0, outcome.output
+    assert log_of(db, "SMbom").status == "confirmed"
+
+
+def test_amounts_that_are_no_number_and_files_that_are_not_utf8_are_refused(show, phone, live, app, db, tmp_path):
+    sms(phone).send("1", sid="SMnan")
+    csv = tmp_path / "smart.csv"
+    header = "message_id,msisdn,shortcode,amount,charged_at,status\n"
+    csv.write_text(header + "SMnan,85512345678,1515,NaN,2026-12-05T13:00:05Z,charged\nSMinf,85512345678,1515,Infinity,2026-12-05T13:00:05Z,charged\n")
+    outcome = app.test_cli_runner().invoke(args=["voting", "reconcile", "--carrier", "smart", str(csv)])
+    assert outcome.exit_code == 1 and "Traceback" not in outcome.output
+    assert "line 2: amount: not a number: 'NaN'" in outcome.output and "line 3: amount: not a number: 'Infinity'" in outcome.output
+    csv.write_bytes((header + "SMnan,85512345678,1515,0.25,2026-12-05T13:00:05Z,charg\xe9\n").encode("latin-1"))
+    outcome = app.test_cli_runner().invoke(args=["voting", "reconcile", "--carrier", "smart", str(csv)])
+    assert outcome.exit_code == 1 and "not UTF-8 text" in outcome.output
+    assert log_of(db, "SMnan").status == "pending"
+
+
+def test_an_unknown_carrier_is_refused_and_changes_nothing(show, phone, live, app, db, tmp_path):
+    sms(phone).send("1", sid="SMtypo")
+    csv = tmp_path / "smart.csv"
+    csv.write_text("message_id,msisdn,shortcode,amount,charged_at,status\nSMtypo,85512345678,1515,0.25,2026-12-05T13:00:05Z,charged\n")
+    outcome = app.test_cli_runner().invoke(args=["voting", "reconcile", "--carrier", "smrt", str(csv)])
+    assert outcome.exit_code == 1
+    assert "unknown carrier 'smrt' (known: cellcard, metfone, smart)" in outcome.output
+    assert log_of(db, "SMtypo").status == "pending"

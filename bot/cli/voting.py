@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 
 from bot.cli.common import echo_loaded, runtime
 from bot.money import format_money
-from bot.services.reconcile import SettlementError, parse_settlement, reconcile as reconcile_settlements
+from bot.services.reconcile import SettlementError, known_carriers, parse_settlement, reconcile as reconcile_settlements
 from bot.services.shows import ShowFileError, load_show, parse_show_file
 from bot.services.votes import find_episode, tally
 from models.base import utcnow
@@ -65,11 +65,16 @@ def voting_results(code: str, number: int, as_json: bool):
 def voting_reconcile(carrier: str, path: Path):
     carrier = carrier.lower()
     try:
-        with path.open(newline="", encoding="utf-8") as file:
+        with path.open(newline="", encoding="utf-8-sig") as file:  # a spreadsheet's export may start with a BOM
             settlements = parse_settlement(file)
     except SettlementError as error:
         raise click.ClickException(f"{path}: nothing was changed:\n  " + "\n  ".join(error.problems[:50])) from None
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{path}: not UTF-8 text (save the CSV as UTF-8); nothing was changed") from None
     with runtime().db.transaction() as session:
+        carriers = known_carriers(session)
+        if carrier not in carriers:
+            raise click.ClickException(f"unknown carrier {carrier!r} (known: {', '.join(carriers) or 'none'}); nothing was changed")
         report = reconcile_settlements(session, carrier, settlements)
         uncharged = [(log.carrier_message_id, log.phone_number, log.short_code, log.created_at) for log in report.uncharged]
     click.echo(f"{carrier}: {len(settlements):,} settlement rows; {report.confirmed:,} confirmed, {report.failed:,} failed.")

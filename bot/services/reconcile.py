@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.money import exponent, to_minor
-from models import SmsVoteLog
+from models import SmsVoteLog, VoteShortCode
 
 COLUMNS = ("message_id", "msisdn", "shortcode", "amount", "charged_at", "status")
 # What carriers write in `status` for a charge that went through, and for one that did not.
@@ -63,7 +63,9 @@ def _settlement(line: int, row: dict) -> Settlement:
     try:
         amount = Decimal(values["amount"])
     except InvalidOperation:
-        raise ValueError(f"amount: not a number: {values['amount']!r}") from None
+        amount = None
+    if amount is None or not amount.is_finite():  # NaN and Infinity parse, and are no amount
+        raise ValueError(f"amount: not a number: {values['amount']!r}")
     if amount < 0:
         raise ValueError("amount: negative")
     try:
@@ -86,6 +88,13 @@ class Report:
     uncharged: list[SmsVoteLog] = field(default_factory=list)  # logged (to be charged) without a charge
     amount_differs: list[tuple[Settlement, Decimal]] = field(default_factory=list)  # with the amount logged
     revenue: list[tuple] = field(default_factory=list)  # carrier, short_code, currency, messages, amount (minor)
+
+
+def known_carriers(session: Session) -> list[str]:
+    """The carriers of the shows' short codes, and any that messages were logged through."""
+    shortcodes = select(VoteShortCode.carrier)
+    logged = select(SmsVoteLog.carrier).distinct()
+    return sorted(set(session.scalars(shortcodes)) | set(session.scalars(logged)))
 
 
 def reconcile(session: Session, carrier: str, settlements: list[Settlement]) -> Report:
