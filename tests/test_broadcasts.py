@@ -8,6 +8,7 @@ import json
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -217,6 +218,17 @@ def test_create_from_an_invalid_file_writes_nothing_and_says_why(app, mama, db, 
     assert result.exit_code == 1
     assert "text: unknown variable {first_nme}" in result.output
     assert count(db, Broadcast) == 0 and count(db, AuditLog, AuditLog.action == "broadcast.created") == 0
+
+
+def test_a_broadcast_file_that_is_not_utf8_is_refused_and_one_with_a_bom_is_read(app, mama, db, tmp_path):
+    path = Path(write(tmp_path, definition()))
+    text = path.read_bytes()
+    path.write_bytes(text.decode("utf-8").encode("utf-16"))
+    refused = cli(app, "preview", str(path))
+    assert refused.exit_code == 1 and "not UTF-8 text" in refused.output
+    path.write_bytes(b"\xef\xbb\xbf" + text)
+    assert cli(app, "create", str(path)).exit_code == 0
+    assert count(db, Broadcast) == 1
 
 
 def test_a_file_naming_no_known_vendor_is_refused(app, mama, db, tmp_path):

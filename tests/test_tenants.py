@@ -152,6 +152,14 @@ def test_a_file_that_cannot_be_read_as_a_vendor_gets_an_answer_not_a_traceback(a
     assert count(db, Tenant) == 0
 
 
+def test_a_file_that_starts_with_a_bom_is_read(app, db, tmp_path):
+    """Some editors on Windows write a byte-order mark first."""
+    path = write(tmp_path)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert load(app, path).exit_code == 0
+    assert count(db, Tenant) == 1
+
+
 def test_a_reward_may_run_for_one_day_only(app, db, tmp_path):
     rewards = [{"name": "Zobo", "points": 10, "valid_from": "2026-06-01", "valid_until": "2026-06-01"}]
     assert load(app, write(tmp_path, rewards=rewards, wheel=None)).exit_code == 0

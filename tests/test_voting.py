@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from sqlalchemy import select
 
 from models import Customer, Episode, Show, SmsVoteLog, Vote, VoteBalance, VoteOptOut, Message
@@ -32,6 +34,19 @@ def test_loading_a_show_twice_changes_nothing(app, tmp_path, db):
     with db.sessions() as session:
         episode = session.scalars(select(Episode)).one()
     assert episode.voting_start.isoformat() == "2026-12-05T12:00:00+00:00"  # 19:00 in Phnom Penh
+
+
+@pytest.mark.parametrize("content, said", [
+    (b"\xef\xbb\xbf" + json.dumps(show_file()).encode(), "Created show XFKH."),  # a BOM, as some editors write
+    (json.dumps(show_file(name="Caf\u00e9 Idol"), ensure_ascii=False).encode("latin-1"), "not UTF-8 text"),
+    (b"{not json", "not valid JSON"),
+])
+def test_a_show_file_is_read_as_utf8_json_or_refused_with_a_reason(app, tmp_path, db, content, said):
+    path = tmp_path / "show.json"
+    path.write_bytes(content)
+    outcome = app.test_cli_runner().invoke(args=["voting", "load", str(path)])
+    assert said in outcome.output and "Traceback" not in outcome.output
+    assert count(db, Show) == (1 if outcome.exit_code == 0 else 0)
 
 
 def test_an_invalid_show_file_names_each_bad_field_and_writes_nothing(app, tmp_path, db):

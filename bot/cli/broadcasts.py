@@ -9,7 +9,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from bot.cli.common import print_table, runtime, tenant_by_code
+from bot.cli.common import print_table, read_json_file, runtime, tenant_by_code
 from bot.money import format_money
 from bot.services import broadcasts as broadcasting
 from bot.services.broadcast_file import BroadcastFileError, parse as parse_broadcast, tenant_of
@@ -26,12 +26,10 @@ def broadcasts():
 
 def _definition(session, path: Path, tenant: Tenant | None = None):
     """The vendor (named by the file, or the one given) and the file's broadcast, validated."""
+    raw = read_json_file(path)
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
         tenant = tenant or tenant_of(session, raw)
         return tenant, parse_broadcast(session, raw, tenant, utcnow())
-    except json.JSONDecodeError as error:
-        raise click.ClickException(f"{path}: not valid JSON ({error})") from None
     except BroadcastFileError as error:
         raise click.ClickException(f"{path}: " + "\n  ".join(str(error).split("; "))) from None
 

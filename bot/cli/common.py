@@ -1,5 +1,9 @@
-"""What the command groups share: the app's runtime, a vendor by its code, what a load did, a table."""
+"""What the command groups share: the app's runtime, a vendor by its code, a JSON file read, what a
+load did, a table."""
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -20,6 +24,19 @@ def tenant_by_code(session: Session, code: str) -> Tenant:
     if tenant is None:
         raise click.ClickException(f"No vendor with code {code.upper()}.")
     return tenant
+
+
+def read_json_file(path: Path):
+    """A JSON file's content; a file that is not UTF-8 or not JSON stops with a message. A BOM
+    (what some editors on Windows write first) is allowed."""
+    try:
+        return json.loads(path.read_bytes().decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{path}: not UTF-8 text") from None
+    except RecursionError:
+        raise click.ClickException(f"{path}: not valid JSON (nested too deeply)") from None
+    except json.JSONDecodeError as error:
+        raise click.ClickException(f"{path}: not valid JSON ({error})") from None
 
 
 def echo_loaded(what: str, code: str, created: bool, changed: list[str]) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from bot.cli.common import echo_loaded, runtime, tenant_by_code
+from bot.cli.common import echo_loaded, read_json_file, runtime, tenant_by_code
 from bot.services.tenant_file import TenantFileError, parse_tenant_file
 from bot.services.tenants import ReloadRefused, export_tenant, load_tenant
 
@@ -22,7 +22,7 @@ def tenants():
 @click.option("--force", is_flag=True, help="Also change the currency or country of a vendor with history, or remove all its staff.")
 def tenants_load(path: Path, force: bool):
     try:
-        config = parse_tenant_file(_read_json(path))
+        config = parse_tenant_file(read_json_file(path))
         with runtime().db.transaction() as session:
             result = load_tenant(session, config, force=force, pin_pepper=runtime().config.pin_pepper)
             code = result.tenant.vendor_code
@@ -34,17 +34,6 @@ def tenants_load(path: Path, force: bool):
     except TenantFileError as error:  # invalid, or at odds with what the database holds
         raise click.ClickException(f"{path}: " + _lines(error)) from None
     echo_loaded("vendor", code, result.created, result.changed)
-
-
-def _read_json(path: Path):
-    try:
-        return json.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError:
-        raise click.ClickException(f"{path}: not UTF-8 text") from None
-    except RecursionError:
-        raise click.ClickException(f"{path}: not valid JSON (nested too deeply)") from None
-    except json.JSONDecodeError as error:
-        raise click.ClickException(f"{path}: not valid JSON ({error})") from None
 
 
 def _lines(error: TenantFileError) -> str:

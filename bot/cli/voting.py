@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from bot.cli.common import echo_loaded, runtime
+from bot.cli.common import echo_loaded, read_json_file, runtime
 from bot.money import format_money
 from bot.services.reconcile import SettlementError, known_carriers, parse_settlement, reconcile as reconcile_settlements
 from bot.services.shows import ShowFileError, load_show, parse_show_file
@@ -25,12 +25,10 @@ def voting():
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def voting_load(path: Path):
     try:
-        config = parse_show_file(json.loads(path.read_text(encoding="utf-8")))
+        config = parse_show_file(read_json_file(path))
         with runtime().db.transaction() as session:
             result = load_show(session, config)
             code = result.show.code
-    except json.JSONDecodeError as error:
-        raise click.ClickException(f"{path}: not valid JSON ({error})") from None
     except ShowFileError as error:  # invalid, or at odds with what the database holds
         raise click.ClickException(f"{path}: " + "\n  ".join(str(error).split("; "))) from None
     current_app.extensions["router"].forget()
