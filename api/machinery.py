@@ -27,6 +27,7 @@ from marshmallow import Schema, ValidationError
 from sqlalchemy.orm import Session
 
 from api.problems import Problem, invalid
+from bot.json_input import parse_json
 from bot.services import Services, idempotency
 from bot.services.apikeys import authenticate, mark_used, needs_last_used
 from bot.services.context import Context
@@ -194,7 +195,7 @@ def _json_body() -> dict:
     if request.mimetype != "application/json":
         raise Problem("unsupported-media-type", "Send the body as application/json.")
     try:
-        body = json.loads(raw)
+        body = parse_json(raw)
     except ValueError:
         raise Problem("not-json", "The body is not valid JSON.") from None
     if not isinstance(body, dict):

@@ -12,7 +12,7 @@ from bot.services.broadcast_file import DefinitionSchema
 from bot.services.metrics import FIGURES
 from bot.services.pages import MAX_LIMIT
 from bot.services.settings import EDITABLE
-from bot.services.tenant_file import RewardSchema, TenantFileSchema
+from bot.services.tenant_file import RewardSchema, TenantFileSchema, Text
 
 MAX_METRICS_DAYS = 366
 
@@ -102,7 +102,7 @@ class AdjustmentIn(Request):
         fields.Integer(required=True, strict=True, validate=[validate.Range(-1_000_000, 1_000_000), validate.NoneOf([0])]),
         "Points to add (positive) or take away (negative); never more than can be spent",
     )
-    reason = described(fields.String(required=True, validate=validate.Length(1, 200)), "Shown to the customer")
+    reason = described(Text(required=True, validate=validate.Length(1, 200)), "Shown to the customer")
 
 
 class AdjustmentSchema(Schema):

@@ -1,6 +1,8 @@
 """The REST API, /api/v1: keys, the resources, idempotency, problems, pagination, rate limits."""
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 
 import pytest
@@ -289,9 +291,18 @@ def test_customers_are_found_by_phone_in_any_format_or_member_code(api, db):
     assert bad.status_code == 422 and list(bad.get_json()["errors"]) == ["q"]
 
 
+def cursor_of(*values) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
 @pytest.mark.parametrize("params, field", [
     ({"cursor": "garbage"}, "cursor"), ({"cursor": "WyJ4Il0"}, "cursor"), ({"limit": 0}, "limit"), ({"limit": 201}, "limit"),
     ({"limit": "many"}, "limit"), ({"sort": "name"}, "sort"),
+    # Cursors made by hand: values that are not the strings a cursor holds, times past the calendar's ends.
+    ({"cursor": cursor_of("2024-01-01T00:00:00+00:00", 5)}, "cursor"),
+    ({"cursor": cursor_of("2024-01-01T00:00:00+00:00", [1])}, "cursor"),
+    ({"cursor": cursor_of("0001-01-01T00:00:00+14:00", str(uuid.uuid4()))}, "cursor"),
+    ({"cursor": cursor_of("9999-12-31T23:59:59-14:00", str(uuid.uuid4()))}, "cursor"),
 ])
 def test_bad_list_parameters_name_the_parameter(api, params, field):
     answer = api.get("/customers", **params)
@@ -347,6 +358,7 @@ def test_points_are_adjusted_through_the_ledger_with_a_reason_audited_and_told(a
 @pytest.mark.parametrize("body, field", [
     ({"points": 0, "reason": "x"}, "points"), ({"points": 10}, "reason"), ({"points": 10, "reason": ""}, "reason"),
     ({"points": "10", "reason": "x"}, "points"), ({"points": 10, "reason": "x" * 201}, "reason"),
+    ({"points": 10, "reason": "nul\u0000here"}, "reason"), ({"points": 10, "reason": "bell\u0007"}, "reason"),
 ])
 def test_bad_adjustments_name_the_field_and_write_nothing(api, db, body, field):
     bought = buy(api)
@@ -677,3 +689,31 @@ def test_the_docs_page_lists_every_operation_with_nothing_from_elsewhere(app):
         assert f"<code>{openapi_path(operation.rule)}</code>" in html and escape(operation.summary) in html
     assert 'id="idempotency-key-reused"' in html  # the problem types link here
     assert "<script src" not in html and "<link" not in html and "@import" not in html
+
+
+def test_a_reward_cursor_with_a_number_no_column_holds_is_refused(api):
+    answer = api.get("/rewards", cursor=cursor_of(str(10**30), str(uuid.uuid4())))
+    assert answer.status_code == 422 and list(answer.get_json()["errors"]) == ["cursor"]
+
+
+def test_a_body_holding_half_a_surrogate_pair_is_not_json_text_and_changes_nothing(api, db):
+    """Python's parser takes an escaped lone surrogate; it is no character, and PostgreSQL refuses it."""
+    for path, body in (
+        ("/rewards", '{"name": "Zobo \\ud800", "points": 10}'),
+        ("/settings", '{"greeting": "hi \\udfff"}'),
+        ("/rewards", '{"name": "Zobo", "points": 10, "\\ud800": 1}'),
+    ):
+        method = api.client.patch if path == "/settings" else api.client.post
+        answer = method(f"/api/v1{path}", data=body, headers=api.headers(str(uuid.uuid4()), **{"Content-Type": "application/json"}))
+        assert answer.status_code == 400 and answer.get_json()["type"].endswith("not-json"), (path, answer.get_json())
+    assert [r["name"] for r in api.get("/rewards").get_json()["data"]] == ["Free Zobo drink", "Jollof rice plate"]
+    paired = api.post("/rewards", {"name": "Zobo \U0001F964", "points": 10})  # an emoji: a pair, escaped by the client
+    assert paired.status_code == 201 and paired.get_json()["name"] == "Zobo \U0001F964"
+
+
+def test_a_reward_that_ends_before_it_starts_is_refused(api, db):
+    answer = api.post("/rewards", {"name": "Backwards", "points": 1, "valid_from": "2030-01-10", "valid_until": "2030-01-01"})
+    assert answer.status_code == 422
+    assert answer.get_json()["errors"] == {"valid_until": ["2030-01-01 is not after valid_from 2030-01-10"]}
+    assert count(db, Reward, Reward.name == "Backwards") == 0
+    assert api.patch("/settings", {"greeting": "Welcome!"}).status_code == 200  # nothing left behind that blocks settings

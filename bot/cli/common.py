@@ -2,7 +2,6 @@
 load did, a table."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -10,6 +9,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.json_input import parse_json
 from bot.runtime import Runtime
 from models import Tenant
 
@@ -30,12 +30,12 @@ def read_json_file(path: Path):
     """A JSON file's content; a file that is not UTF-8 or not JSON stops with a message. A BOM
     (what some editors on Windows write first) is allowed."""
     try:
-        return json.loads(path.read_bytes().decode("utf-8-sig"))
+        return parse_json(path.read_bytes().decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise click.ClickException(f"{path}: not UTF-8 text") from None
     except RecursionError:
         raise click.ClickException(f"{path}: not valid JSON (nested too deeply)") from None
-    except json.JSONDecodeError as error:
+    except ValueError as error:  # not JSON, or JSON holding no text
         raise click.ClickException(f"{path}: not valid JSON ({error})") from None
 
 

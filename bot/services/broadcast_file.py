@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from bot.money import to_minor
 from bot.phones import InvalidPhone, to_e164
 from bot.services.rewards import catalog
-from bot.services.tenant_file import TenantFileError
+from bot.services.tenant_file import MAX_AMOUNT, MAX_COUNT, YEARS, TenantFileError, Text
 from models import Broadcast, Tenant
 
 VARIABLES = ("first_name", "name", "points", "vendor", "member_code", "nearest_reward", "points_to_nearest_reward")
@@ -59,9 +59,11 @@ def _clock(value: str) -> None:
 
 def _local_time(value: str) -> None:
     try:
-        datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value)
     except ValueError:
         raise ValidationError("must be a time like 2026-12-04T09:00 (the vendor's timezone)") from None
+    if moment.year not in YEARS:
+        raise ValidationError(f"must be in the years {YEARS.start} to {YEARS.stop - 1}")
 
 
 def _days(**kwargs):
@@ -77,12 +79,12 @@ class SegmentSchema(Schema):
 
     tiers = fields.List(fields.String(validate=validate.Length(1, 50)), load_default=None, allow_none=True,
                         validate=validate.Length(min=1))
-    min_points = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(0))
-    max_points = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(0))
+    min_points = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(0, MAX_COUNT))
+    max_points = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(0, MAX_COUNT))
     inactive_days = _days()  # no purchase or message for that many days (and a member for longer)
     active_within_days = _days()
     joined_within_days = _days()
-    min_spent = fields.Decimal(load_default=None, allow_none=True, as_string=False, validate=validate.Range(min=0))
+    min_spent = fields.Decimal(load_default=None, allow_none=True, as_string=False, validate=validate.Range(0, MAX_AMOUNT))
     spent_within_days = _days()  # min_spent counts the purchases of these days only
     phones = fields.List(fields.String(), load_default=None, allow_none=True, validate=validate.Length(1, 100_000))
 
@@ -116,8 +118,8 @@ class DefinitionSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    name = fields.String(required=True, validate=validate.Length(1, 255))
-    text = fields.String(required=True, validate=[validate.Length(1, MAX_TEXT), variables_in])
+    name = Text(required=True, validate=validate.Length(1, 255))
+    text = Text(required=True, multiline=True, validate=[validate.Length(1, MAX_TEXT), variables_in])
     template = fields.Nested(TemplateSchema, load_default=None, allow_none=True)
     media_url = fields.Url(load_default=None, allow_none=True, schemes={"http", "https"}, validate=validate.Length(max=1000))
     segment = fields.Nested(SegmentSchema, load_default=None, allow_none=True)

@@ -9,7 +9,7 @@ import binascii
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Callable, Generic, Sequence, TypeVar
 
 from sqlalchemy import Select, and_, or_
@@ -41,6 +41,17 @@ def moment(text: str) -> datetime:
     value = datetime.fromisoformat(text)
     if value.tzinfo is None:
         raise ValueError("a cursor's time has its zone")
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:  # past the calendar's ends once in UTC: no row's time
+        raise ValueError("a cursor's time is out of range") from None
+
+
+def integer(text: str) -> int:
+    """A cursor's whole number, within what a column of integers holds."""
+    value = int(text)
+    if abs(value) >= 2**63:
+        raise ValueError("a cursor's number is out of range")
     return value
 
 
@@ -86,8 +97,8 @@ def _encode(values: tuple) -> str:
 def _decode(cursor: str, keys: Sequence[SortKey]) -> list:
     try:
         raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(raw, list) or len(raw) != len(keys):
-            raise ValueError("wrong shape")
+        if not isinstance(raw, list) or len(raw) != len(keys) or not all(isinstance(value, str) for value in raw):
+            raise ValueError("wrong shape")  # every value a cursor holds was written as a string
         return [key.parse(value) for key, value in zip(keys, raw)]
     except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
         raise BadCursor("not a cursor this list gave") from None

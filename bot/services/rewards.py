@@ -19,7 +19,7 @@ from bot.outbound import notify
 from bot.services import audit, points
 from bot.services.context import Actor, Context
 from bot.services.customers import describe
-from bot.services.pages import Page, SortKey, page
+from bot.services.pages import Page, SortKey, integer, page
 from models import (
     Customer, CustomerPointsBalance, PointsLotAllocation, PointsTransaction, Reward, RewardRedemption, Tenant, Staff,
 )
@@ -222,7 +222,7 @@ class RewardService:
     def offered(self, cursor: str | None, limit: int) -> Page[Reward]:
         """Every reward of the vendor's, switched off or not, in the catalog's order."""
         query = select(Reward).where(Reward.tenant_id == self.ctx.tenant.id)
-        keys = [SortKey(Reward.position, int), SortKey(Reward.id, uuid.UUID)]
+        keys = [SortKey(Reward.position, integer), SortKey(Reward.id, uuid.UUID)]
         return page(
             self.ctx.session, query, keys, cursor, limit, descending=False,
             key_of=lambda row: (row.Reward.position, row.Reward.id), convert=lambda row: row.Reward,

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from bot.services import audit
 from bot.services.context import Context
-from bot.services.tenant_file import RewardSchema, TenantFileError, parse_tenant_file
+from bot.services.tenant_file import RewardSchema, TenantFileError, parse_tenant_file, window_problem
 from bot.services.tenants import export_tenant, reward_values, stock_problem
 from models import Reward
 
@@ -76,6 +76,9 @@ class SettingsService:
             item = RewardSchema().load(raw)
         except ValidationError as error:
             raise TenantFileError(error.messages) from None
+        window = window_problem(item, tenant.timezone)
+        if window:
+            raise TenantFileError({"valid_until": [window]})
         taken = ctx.session.scalar(select(Reward.id).where(Reward.tenant_id == tenant.id, Reward.name == item["name"]))
         if taken is not None:
             raise TenantFileError({"name": [f"there is already a reward named {item['name']!r}"]})

@@ -21,8 +21,8 @@ from bot.services.staff import pin_problem
 from bot.vendor_codes import code_problem
 
 # The largest count an INTEGER column holds, and the largest amount (in major units) a file may give.
-_MAX_COUNT = 2**31 - 1
-_MAX_AMOUNT = 1_000_000_000_000
+MAX_COUNT = 2**31 - 1
+MAX_AMOUNT = 1_000_000_000_000
 
 
 class Text(fields.String):
@@ -79,7 +79,7 @@ def _pin(value: str) -> None:
 
 
 # Reward dates are shifted to the end of their day and to UTC: far from the calendar's ends.
-_YEARS = range(2000, 3000)
+YEARS = range(2000, 3000)
 
 
 def _pin_hash(value: str) -> None:
@@ -93,8 +93,8 @@ def _date_or_datetime(value: str) -> None:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise ValidationError("must be a date like 2026-12-31 or a time like 2026-12-31T18:00") from None
-    if moment.year not in _YEARS:
-        raise ValidationError(f"must be in the years {_YEARS.start} to {_YEARS.stop - 1}")
+    if moment.year not in YEARS:
+        raise ValidationError(f"must be in the years {YEARS.start} to {YEARS.stop - 1}")
 
 
 class StaffSchema(Schema):
@@ -130,12 +130,12 @@ class PointsRuleSchema(Schema):
     type = Text(required=True, validate=validate.OneOf(sorted(RULE_TYPES)))
     name = Text(validate=validate.Length(1, 100))
     points = fields.Integer(strict=True, validate=validate.Range(1, 1_000_000))
-    per_amount = fields.Decimal(validate=validate.Range(0, _MAX_AMOUNT, min_inclusive=False), as_string=False)
+    per_amount = fields.Decimal(validate=validate.Range(0, MAX_AMOUNT, min_inclusive=False), as_string=False)
     every = fields.Integer(strict=True, validate=validate.Range(2, 10_000))
     multiplier = fields.Decimal(validate=validate.Range(1, 10), as_string=False)
     starts = fields.Date()
     ends = fields.Date()
-    min_amount = fields.Decimal(validate=validate.Range(0, _MAX_AMOUNT), as_string=False)
+    min_amount = fields.Decimal(validate=validate.Range(0, MAX_AMOUNT), as_string=False)
 
     @validates_schema
     def has_what_its_type_needs(self, data, **kwargs):
@@ -164,7 +164,7 @@ class TierSchema(Schema):
         unknown = RAISE
 
     name = Text(required=True, validate=validate.Length(1, 50))
-    min_points = fields.Integer(required=True, strict=True, validate=validate.Range(0, _MAX_COUNT))
+    min_points = fields.Integer(required=True, strict=True, validate=validate.Range(0, MAX_COUNT))
     multiplier = fields.Decimal(load_default=Decimal(1), validate=validate.Range(1, 10), as_string=False)
 
     @post_load
@@ -179,8 +179,8 @@ class RewardSchema(Schema):
     name = Text(required=True, validate=validate.Length(1, 255))
     points = fields.Integer(required=True, strict=True, validate=validate.Range(1, 100_000_000))
     description = Text(load_default=None, multiline=True, validate=validate.Length(max=1000))
-    stock = fields.Integer(load_default=None, strict=True, validate=validate.Range(0, _MAX_COUNT))
-    max_per_customer = fields.Integer(load_default=None, strict=True, validate=validate.Range(1, _MAX_COUNT))
+    stock = fields.Integer(load_default=None, strict=True, validate=validate.Range(0, MAX_COUNT))
+    max_per_customer = fields.Integer(load_default=None, strict=True, validate=validate.Range(1, MAX_COUNT))
     # A date means the whole day in the vendor's timezone; a time may be given too.
     valid_from = Text(load_default=None, validate=_date_or_datetime)
     valid_until = Text(load_default=None, validate=_date_or_datetime)
@@ -198,8 +198,8 @@ class WheelItemSchema(Schema):
     value = fields.Integer(strict=True, validate=validate.Range(1, 1_000_000))
     reward = Text(validate=validate.Length(1, 255))
     weight = fields.Integer(required=True, strict=True, validate=validate.Range(1, 1_000_000))
-    stock = fields.Integer(load_default=None, strict=True, validate=validate.Range(0, _MAX_COUNT))
-    daily_cap = fields.Integer(load_default=None, strict=True, validate=validate.Range(0, _MAX_COUNT))
+    stock = fields.Integer(load_default=None, strict=True, validate=validate.Range(0, MAX_COUNT))
+    daily_cap = fields.Integer(load_default=None, strict=True, validate=validate.Range(0, MAX_COUNT))
 
     @validates_schema
     def has_what_its_type_needs(self, data, **kwargs):
@@ -214,7 +214,7 @@ class WheelSchema(Schema):
 
     daily_free_spins = fields.Integer(load_default=1, strict=True, validate=validate.Range(0, 100))
     spins_per_purchase = fields.Integer(load_default=0, strict=True, validate=validate.Range(0, 100))
-    spin_min_amount = fields.Integer(load_default=0, strict=True, validate=validate.Range(0, _MAX_AMOUNT))
+    spin_min_amount = fields.Integer(load_default=0, strict=True, validate=validate.Range(0, MAX_AMOUNT))
     spin_cost_points = fields.Integer(load_default=0, strict=True, validate=validate.Range(0, 1_000_000))
     items = fields.List(fields.Nested(WheelItemSchema), required=True, validate=validate.Length(min=1, max=24))
 
@@ -225,7 +225,7 @@ class MissionSchema(Schema):
 
     title = Text(required=True, validate=validate.Length(1, 255))
     type = Text(required=True, validate=validate.OneOf(["visit_count", "spend_total", "referral"]))
-    target = fields.Integer(required=True, strict=True, validate=validate.Range(1, _MAX_AMOUNT))
+    target = fields.Integer(required=True, strict=True, validate=validate.Range(1, MAX_AMOUNT))
     period = Text(required=True, validate=validate.OneOf(["day", "week", "month", "all_time"]))
     points = fields.Integer(required=True, strict=True, validate=validate.Range(0, 1_000_000))
 
@@ -287,7 +287,7 @@ class TenantFileSchema(Schema):
     welcome_bonus = fields.Integer(load_default=0, strict=True, validate=validate.Range(0, 1_000_000))
     points_expiry_days = fields.Integer(load_default=None, strict=True, validate=validate.Range(1, 3650))
     staff = fields.List(fields.Nested(StaffSchema), load_default=list)
-    max_purchase_amount = fields.Integer(load_default=10_000_000, strict=True, validate=validate.Range(1, _MAX_AMOUNT))
+    max_purchase_amount = fields.Integer(load_default=10_000_000, strict=True, validate=validate.Range(1, MAX_AMOUNT))
     points_rules = fields.List(fields.Nested(PointsRuleSchema), load_default=list)
     tiers = fields.List(fields.Nested(TierSchema), load_default=list)
     rewards = fields.List(fields.Nested(RewardSchema), load_default=list)
@@ -358,14 +358,22 @@ class TenantFileSchema(Schema):
 
     @validates_schema
     def rewards_end_after_they_start(self, data, **kwargs):
-        """A reward's valid_until comes after its valid_from, both read in the vendor's timezone."""
         errors = {}
         for index, reward in enumerate(data.get("rewards", [])):
-            starts, ends = reward["valid_from"], reward["valid_until"]
-            if starts and ends and _moment(ends, data["timezone"], end_of_day=True) <= _moment(starts, data["timezone"], end_of_day=False):
-                errors[index] = {"valid_until": [f"{ends} is not after valid_from {starts}"]}
+            problem = window_problem(reward, data["timezone"])
+            if problem:
+                errors[index] = {"valid_until": [problem]}
         if errors:
             raise ValidationError({"rewards": errors})
+
+
+def window_problem(reward: dict, zone: str) -> str | None:
+    """Why a reward's valid_until does not come after its valid_from, both read in the vendor's
+    timezone `zone`; None when it does (or either is open)."""
+    starts, ends = reward.get("valid_from"), reward.get("valid_until")
+    if starts and ends and _moment(ends, zone, end_of_day=True) <= _moment(starts, zone, end_of_day=False):
+        return f"{ends} is not after valid_from {starts}"
+    return None
 
 
 class TenantFileError(ValueError):
