@@ -25,7 +25,10 @@ def log_purchase(services, body):
         errors["amount"] = [render(say(error.reason, maximum=purchases.maximum))]
     if errors:
         raise invalid(errors)
-    logged = purchases.log(who, amount)
+    try:
+        logged = purchases.log(who, amount)
+    except Refused as refused:  # it would earn more points than a purchase may
+        raise invalid({"amount": [render(say(refused.reason, **refused.params))]}) from None
     return {
         "id": logged.purchase_id, "customer_id": logged.customer_id, "amount": logged.amount.minor,
         "points": logged.points, "balance_after": logged.balance, "created_at": logged.created_at,

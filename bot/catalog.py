@@ -112,6 +112,7 @@ CATALOG: dict[str, dict[str, Template]] = {
         "amount_zero": "The amount must be more than zero.",
         "amount_too_precise": "That has more decimals than the currency allows.",
         "amount_too_large": "That's more than the {maximum} limit for one purchase.",
+        "log_too_many_points": "That purchase would earn {points:@points}, more than one purchase may ({maximum:@points}). Check the amount, or ask the owner to check the points rules.",
         "log_confirm": "Log {amount} for {customer}? They earn {points:@points}.\n1. Confirm\n2. Cancel",
         "log_confirm_new": (
             "Log {amount} for {customer}? They are new: they'll be enrolled and earn {points:@points}.\n"
@@ -507,6 +508,7 @@ CATALOG: dict[str, dict[str, Template]] = {
         "amount_zero": "Le montant doit être supérieur à zéro.",
         "amount_too_precise": "Ce montant a plus de décimales que la monnaie n'en permet.",
         "amount_too_large": "C'est plus que la limite de {maximum} pour un achat.",
+        "log_too_many_points": "Cet achat rapporterait {points:@points}, plus qu'un achat ne peut en rapporter ({maximum:@points}). Vérifiez le montant, ou demandez au gérant de vérifier les règles de points.",
         "log_confirm": "Enregistrer {amount} pour {customer} ? Le client gagne {points:@points}.\n1. Confirmer\n2. Annuler",
         "log_confirm_new": (
             "Enregistrer {amount} pour {customer} ? C'est un nouveau client : il sera inscrit et gagnera {points:@points}.\n"

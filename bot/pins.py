@@ -26,18 +26,24 @@ def pin_problem(pin: str) -> str | None:
     return None
 
 
+def ascii_digits(text: str) -> str:
+    """`text` with the digits of any script as 0-9 (Arabic-Indic ٥, Khmer ៥, Devanagari ५...): a
+    PIN is the same number whichever keyboard types it, chosen or checked."""
+    return "".join(str(int(char)) if char.isdecimal() else char for char in text)
+
+
 def candidates(text: str) -> list[str]:
-    """The digit runs in `text` that could be a PIN (weak ones never are), each once."""
-    return list(dict.fromkeys(run for run in PIN_RUN.findall(text) if pin_problem(run) is None))
+    """The digit runs in `text` that could be a PIN (weak ones never are), each once, in 0-9."""
+    return list(dict.fromkeys(ascii_digits(run) for run in PIN_RUN.findall(text) if pin_problem(run) is None))
 
 
 def mask(text: str, hidden: Callable[[str], bool]) -> str:
-    """`text` with every 4-8 digit run for which `hidden` is true replaced by MASK."""
-    return PIN_RUN.sub(lambda run: MASK if hidden(run.group()) else run.group(), text)
+    """`text` with every 4-8 digit run for which `hidden` (given the run in 0-9) is true replaced by MASK."""
+    return PIN_RUN.sub(lambda run: MASK if hidden(ascii_digits(run.group())) else run.group(), text)
 
 
 def answer(text: str) -> str:
-    """The PIN in an answer to the PIN question: its one digit run ("pin 582931"), else the
-    whole answer. Several runs are never tried one by one: that would be several guesses."""
+    """The PIN in an answer to the PIN question, in 0-9: its one digit run ("pin 582931"), else
+    the whole answer. Several runs are never tried one by one: that would be several guesses."""
     runs = PIN_RUN.findall(text)
-    return runs[0] if len(runs) == 1 else text.strip()
+    return ascii_digits(runs[0] if len(runs) == 1 else text.strip())

@@ -72,6 +72,10 @@ EARNING: dict[str, Rule] = {"per_amount_spent": _per_amount_spent, "per_purchase
 BONUSES: dict[str, Rule] = {"first_purchase_bonus": _first_purchase_bonus, "milestone": _milestone}
 MULTIPLIERS: dict[str, Rule] = {"campaign_multiplier": _campaign_multiplier}
 RULE_TYPES = frozenset(EARNING) | frozenset(BONUSES) | frozenset(MULTIPLIERS)
+# The most one purchase may earn: far above any sane programme (the dearest reward a file may
+# set costs 100,000,000), and what keeps a balance within its column (2,147,483,647) for
+# thousands of purchases. Past it, rules that earn millions per naira are a mistake to catch.
+MAX_POINTS_PER_PURCHASE = 1_000_000
 
 
 def award(rules: list[Mapping], facts: PurchaseFacts) -> list[Contribution]:

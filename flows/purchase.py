@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 from bot.codes import MEMBER_CODE
 from bot.money import AmountError
@@ -54,7 +55,11 @@ def _advance_log(state: State, services) -> Outcome:
         refused = state.data.get("amount_refused")
         why = [say(refused, maximum=services.purchases.maximum)] if refused else []
         return goto(state, "amount", amount_refused=None), why + [say("log_ask_amount")]
-    preview = services.purchases.preview(state.data["customer"], state.data["amount"])
+    try:
+        preview = services.purchases.preview(state.data["customer"], state.data["amount"])
+    except Refused as refused:  # an amount that would earn more than a purchase may
+        amount_asked = replace(state, step="amount", data={k: v for k, v in state.data.items() if k != "amount"})
+        return amount_asked, [refusal(refused), say("log_ask_amount")]
     key = "log_confirm_new" if preview.new_customer else "log_confirm"
     return goto(state, "confirm"), [say(key, customer=preview.customer, amount=preview.amount, points=preview.points)]
 
@@ -75,7 +80,10 @@ def ask_amount(state: State, inbound: Inbound, services) -> Outcome:
 
 
 def log_confirmed(state: State, inbound: Inbound, services) -> Outcome:
-    logged = services.purchases.log(state.data["customer"], state.data["amount"])
+    try:
+        logged = services.purchases.log(state.data["customer"], state.data["amount"])
+    except Refused as refused:  # the points rules changed since the preview
+        return finish(), [refusal(refused)]
     return finish(), [say("log_done", customer=logged.customer, amount=logged.amount, points=logged.points, balance=logged.balance)]
 
 

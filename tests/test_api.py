@@ -9,12 +9,13 @@ import pytest
 from sqlalchemy import select
 
 from bot.services.apikeys import hash_key
+from bot.services.tenants import load_tenant
 from models import (
     ApiIdempotencyKey, ApiKey, AuditLog, Customer, PointsTransaction, Purchase, Reward, Tenant,
     Message,
 )
 from tests.api_client import Api, api, create_key, salon, salon_api  # noqa: F401 (fixtures)
-from tests.conftest import balance_of, count
+from tests.conftest import balance_of, count, tenant_file
 
 BAYO, BAYO_PIN = "+2348030000002", "731205"
 CUSTOMER = "+2348031234567"
@@ -717,3 +718,15 @@ def test_a_reward_that_ends_before_it_starts_is_refused(api, db):
     assert answer.get_json()["errors"] == {"valid_until": ["2030-01-01 is not after valid_from 2030-01-10"]}
     assert count(db, Reward, Reward.name == "Backwards") == 0
     assert api.patch("/settings", {"greeting": "Welcome!"}).status_code == 200  # nothing left behind that blocks settings
+
+
+def test_a_purchase_that_would_earn_more_points_than_one_may_is_a_422_and_writes_nothing(api, db):
+    with db.transaction() as session:
+        load_tenant(session, tenant_file(points_rules=[{"type": "per_amount_spent", "points": 1_000_000, "per_amount": 1}]))
+    answer = api.post("/purchases", {"customer": CUSTOMER, "amount": 300_000})
+    assert answer.status_code == 422
+    assert answer.get_json()["errors"] == {"amount": [
+        "That purchase would earn 3,000,000,000 points, more than one purchase may (1,000,000 points). "
+        "Check the amount, or ask the owner to check the points rules."
+    ]}
+    assert count(db, Purchase) == 0 and count(db, Customer) == 0

@@ -223,6 +223,26 @@ def test_the_code_is_suggested_unique_and_not_a_word_or_command(app, owner, mama
     assert count(db, Customer) == 0  # nothing was sent to MAMA
 
 
+def test_a_name_without_letters_gets_a_code_of_its_own(app, owner, db):
+    answer(owner, f"SETUP {invite(app)}", "24/7")
+    suggested = owner.send("3").text  # the type; then the code is suggested
+    code = re.search(r"I suggest \*(SHOP[A-Z0-9]{5})\*", suggested).group(1)
+    summary = answer(owner, "1", "1", "1", "50", "100", "Free braids", "500", OWNER_PIN, OWNER_PIN)
+    assert f"Code: {code}" in summary.text
+    assert "ready" in owner.send("1").text and vendor(db, code).name == "24/7"
+
+
+def test_an_owner_whose_whatsapp_name_has_control_characters_can_finish(app, phone, db):
+    owner = phone(OWNER, to=PLATFORM_NUMBER)
+    sent = None
+    for text in [f"SETUP {invite(app)}", *ANSWERS, "1"]:
+        sent = owner.post(owner.form(text, ProfileName="Ada\tOkafor\x07"))
+        assert sent.status_code == 200
+    assert "ready" in sent.get_data(as_text=True)
+    with db.sessions() as session:
+        assert session.scalars(select(Staff.full_name).where(Staff.phone_number == OWNER)).one() == "Ada Okafor"
+
+
 def test_a_code_taken_while_answering_sends_back_to_the_code_question(app, owner, db):
     answer(owner, f"SETUP {invite(app)}", *ANSWERS)
     with db.transaction() as session:

@@ -369,3 +369,28 @@ def test_joining_after_being_enrolled_at_the_counter_records_consent(bayo, phone
     with db.sessions() as session:
         customer = session.scalars(select(Customer)).one()
     assert customer.opted_in is True and customer.opted_in_at is not None
+
+
+def test_rules_that_would_earn_more_than_a_purchase_may_are_refused_before_anything_is_written(app, phone, db):
+    with db.transaction() as session:
+        load_tenant(session, tenant_file(points_rules=[{"type": "per_amount_spent", "points": 1_000_000, "per_amount": 1}]),
+                    pin_pepper=PIN_PEPPER)
+    bayo = phone(BAYO)
+    bayo.send("LOG 0803 123 4567 3000")
+    refused = bayo.send(BAYO_PIN)
+    assert refused.text == (
+        "That purchase would earn 3,000,000,000 points, more than one purchase may (1,000,000 points). "
+        "Check the amount, or ask the owner to check the points rules.\nAmount spent? (like 15000, 15,000 or 15k)"
+    )
+    assert count(db, Purchase) == 0
+    assert "earn 1,000,000 points" in bayo.send("1").text  # the amount is asked again, and ₦1 fits
+    assert "Logged ₦1" in bayo.send("1").text and count(db, Purchase) == 1
+
+
+def test_a_reply_that_echoes_control_characters_is_still_readable_twiml(bayo, phone, db):
+    phone(CUSTOMER).post(phone(CUSTOMER).form("JOIN MAMA", ProfileName="Chidi\x07"))
+    with db.sessions() as session:
+        assert session.scalars(select(Customer.whatsapp_name)).one() == "Chidi"
+    bayo.send("VERIFY AB\x07CD")  # send() parses the TwiML: a control character in it would fail here
+    reply = bayo.post(bayo.form(BAYO_PIN)).get_data(as_text=True)
+    assert "\x07" not in reply and "ABCD" in reply

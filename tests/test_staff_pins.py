@@ -311,6 +311,24 @@ def test_a_pin_chosen_by_chat_is_fingerprinted_when_typed_the_second_time(bayo, 
     assert "640213" not in stored_text(db)
 
 
+def test_a_pin_is_the_same_number_whatever_script_its_digits_are_typed_in(bayo, member, db, clock):
+    """Chosen in Arabic-Indic digits, it opens a session typed in 0-9 or in Khmer digits, and it
+    is hidden from what is kept whichever way it was typed."""
+    bayo.send("PIN")
+    bayo.send(BAYO_PIN)
+    assert bayo.send("٥٨٢٩٣١").text == "Please send the same PIN again."
+    assert bayo.send("582931").text.startswith("Your PIN is set.")
+    assert fingerprinted(db, "582931")
+    clock.advance(minutes=11)  # past the session
+    assert "PIN" in bayo.send("LOG").text
+    assert bayo.send("៥៨២៩៣១").text == "Customer's phone number or member code?"
+    bayo.send("CANCEL")
+    clock.advance(minutes=11)
+    assert "PIN" in bayo.send("LOG").text
+    assert bayo.send("my pin is 582931").text == "Customer's phone number or member code?"
+    assert "582931" not in stored_text(db) and "٥٨٢٩٣١" not in stored_text(db) and "៥៨២៩៣១" not in stored_text(db)
+
+
 def test_with_a_fingerprint_finding_the_pin_in_a_message_costs_no_slow_check(bayo, member, db, slow_checks):
     open_session(bayo)
     slow_checks.clear()

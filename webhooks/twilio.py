@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 from flask import Blueprint, Response, abort, current_app, g, request
@@ -80,7 +81,7 @@ def parse_inbound(form) -> Inbound | None:
         text=body[:MAX_BODY_CHARS],
         truncated=len(body) > MAX_BODY_CHARS,
         media=tuple(storable_text(form[f"MediaUrl{i}"]) for i in range(media_count) if f"MediaUrl{i}" in form),
-        profile_name=storable_text(form.get("ProfileName", "")).strip()[:_MAX_NAME_CHARS] or None,
+        profile_name=_name(form.get("ProfileName", "")),
     )
 
 
@@ -106,6 +107,13 @@ def _recipient(raw: str) -> str | None:
     return _phone(raw)
 
 
+def _name(value: str) -> str | None:
+    """A WhatsApp profile name as a name: its spaces and line breaks made single spaces, other
+    control characters (a bell, an escape) dropped; bounded by its column."""
+    spaced = " ".join(value.split())
+    return "".join(char for char in spaced if unicodedata.category(char) != "Cc")[:_MAX_NAME_CHARS] or None
+
+
 def storable_text(value: str) -> str:
     """Text as the database can store it: PostgreSQL refuses NUL in text and JSON."""
     return value.replace("\x00", "")
@@ -118,11 +126,16 @@ def twiml(replies) -> Response:
     return Response(_twiml_text(tuple((reply.body, reply.media_url) for reply in replies), base), mimetype="application/xml")
 
 
+# What XML 1.0 cannot carry: control characters but tab and line breaks, and two non-characters.
+# A reply can echo them (a customer's name, a code staff typed); TwiML with one is unreadable.
+_NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 @lru_cache(maxsize=1024)  # a burst of votes gets the same few answers again and again
 def _twiml_text(replies: tuple[tuple[str, str | None], ...], base: str) -> str:
     response = MessagingResponse()
     for body, media_url in replies:
-        message = response.message(body)
+        message = response.message(_NOT_IN_XML.sub("", body))
         if media_url:
             message.media(media_url if "://" in media_url else base + media_url)
     return str(response)

@@ -182,7 +182,14 @@ class SetupService:
         unique = dict.fromkeys(candidate[:20] for candidate in candidates)
         valid = [code for code in unique if len(code) >= 3 and self._field_ok("code", code)]
         taken = self._taken(valid)
-        return next(code for code in valid if code not in taken)
+        # A name with no letter ("24/7") gives no code; a common one may find all of its taken.
+        return next((code for code in valid if code not in taken), None) or self._free_random_code()
+
+    def _free_random_code(self) -> str:
+        while True:  # 31^5 codes: a taken one is drawn again, rarely
+            code = "SHOP" + random_code(5)
+            if self._field_ok("code", code) and not self._taken([code]):
+                return code
 
     def _taken(self, codes: list[str]) -> set[str]:
         return set(self.ctx.session.scalars(select(Tenant.vendor_code).where(Tenant.vendor_code.in_(codes))))

@@ -16,7 +16,7 @@ from bot.messages import Msg, say
 from bot.money import Money, check_amount, parse_amount, to_minor
 from bot.outbound import notify
 from bot.phones import InvalidPhone, to_e164
-from bot.points_rules import PurchaseFacts, award, tier_for, tier_name
+from bot.points_rules import MAX_POINTS_PER_PURCHASE, PurchaseFacts, award, tier_for, tier_name
 from bot.services import audit, points, voids
 from bot.services.context import Context
 from bot.services.customers import (
@@ -104,8 +104,7 @@ class PurchaseService:
     def preview(self, who: str, amount: int) -> Preview:
         found = self._find(who)
         customer, balance = (found.customer, found.balance) if found else (None, None)
-        facts = self._facts(customer, balance, amount)
-        earned = sum(c.points for c in award(self._rules(), facts))
+        earned = _within_bounds(sum(c.points for c in award(self._rules(), self._facts(customer, balance, amount))))
         label = describe(customer) if customer else who
         return Preview(label, Money(amount, self.currency), earned, customer is None)
 
@@ -117,7 +116,7 @@ class PurchaseService:
         customer, referrer, balance = self._customer(who)
         before = balance.current_balance
         contributions = award(self._rules(), self._facts(customer, balance, amount))
-        earned = sum(c.points for c in contributions)
+        earned = _within_bounds(sum(c.points for c in contributions))
         purchase_id = new_id()
         write_rows(ctx.session, Purchase, {
             "id": purchase_id, "tenant_id": ctx.tenant.id, "customer_id": customer.id, "amount": amount,
@@ -254,6 +253,13 @@ class PurchaseService:
 
     def _notify(self, customer: Customer, message: Msg) -> None:
         notify(self.ctx.session, self.ctx.outbox, self.ctx.tenant, customer, message)
+
+
+def _within_bounds(earned: int) -> int:
+    """The points a purchase earns, or Refused (log_too_many_points) past what one may earn."""
+    if earned > MAX_POINTS_PER_PURCHASE:
+        raise Refused("log_too_many_points", points=earned, maximum=MAX_POINTS_PER_PURCHASE)
+    return earned
 
 
 def _compact(text: str) -> str:

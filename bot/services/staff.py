@@ -14,7 +14,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from bot import pins
 from bot.db import insert_on_conflict, loaded, model_columns, run_prepared
-from bot.pins import pin_problem  # the tenant loader and the CLI import it from here
+from bot.pins import ascii_digits, pin_problem  # the tenant loader and the CLI import pin_problem from here
 from bot.services import audit
 from bot.services.context import Context, Lockout
 from models import Customer, PinLockout, Tenant, Staff
@@ -28,13 +28,13 @@ MAX_PIN_CANDIDATES = 3
 
 
 def hash_pin(pin: str) -> str:
-    return generate_password_hash(pin)  # scrypt with a random salt
+    return generate_password_hash(ascii_digits(pin))  # scrypt with a random salt
 
 
 def fingerprint_pin(pepper: str, staff_id: uuid.UUID, pin: str) -> str:
     """A fast keyed fingerprint of a staff member's PIN, to find it inside messages without a
     slow hash per digit run. Without the pepper (never in the database) it tells nothing."""
-    return hmac.new(pepper.encode(), f"{staff_id}:{pin}".encode(), hashlib.sha256).hexdigest()
+    return hmac.new(pepper.encode(), f"{staff_id}:{ascii_digits(pin)}".encode(), hashlib.sha256).hexdigest()
 
 
 class PinChoice:
@@ -49,7 +49,7 @@ class PinChoice:
 
     @staticmethod
     def confirms(draft: str, pin: str) -> bool:
-        return check_password_hash(draft, pin.strip())
+        return check_password_hash(draft, ascii_digits(pin.strip()))
 
 
 @dataclass(frozen=True)
