@@ -394,3 +394,14 @@ def test_a_reply_that_echoes_control_characters_is_still_readable_twiml(bayo, ph
     bayo.send("VERIFY AB\x07CD")  # send() parses the TwiML: a control character in it would fail here
     reply = bayo.post(bayo.form(BAYO_PIN)).get_data(as_text=True)
     assert "\x07" not in reply and "ABCD" in reply
+
+
+def test_rules_changed_between_preview_and_confirm_refuse_the_purchase_and_enrol_nobody(bayo, db):
+    bayo.send("LOG 0803 999 0000 3000")
+    assert "1. Confirm" in bayo.send(BAYO_PIN).text
+    with db.transaction() as session:
+        load_tenant(session, tenant_file(points_rules=[{"type": "per_amount_spent", "points": 1_000_000, "per_amount": 1}]),
+                    pin_pepper=PIN_PEPPER)
+    assert bayo.send("1").text.startswith("That purchase would earn 3,000,000,000 points")
+    assert count(db, Purchase) == 0 and count(db, Customer, Customer.phone_number == "+2348039990000") == 0
+    assert outbound_to(db, "+2348039990000") == []  # no welcome for an enrolment that did not happen

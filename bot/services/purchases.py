@@ -16,7 +16,7 @@ from bot.messages import Msg, say
 from bot.money import Money, check_amount, parse_amount, to_minor
 from bot.outbound import notify
 from bot.phones import InvalidPhone, to_e164
-from bot.points_rules import MAX_POINTS_PER_PURCHASE, PurchaseFacts, award, tier_for, tier_name
+from bot.points_rules import MAX_POINTS_PER_PURCHASE, Contribution, PurchaseFacts, award, tier_for, tier_name
 from bot.services import audit, points, voids
 from bot.services.context import Context
 from bot.services.customers import (
@@ -104,7 +104,7 @@ class PurchaseService:
     def preview(self, who: str, amount: int) -> Preview:
         found = self._find(who)
         customer, balance = (found.customer, found.balance) if found else (None, None)
-        earned = _within_bounds(sum(c.points for c in award(self._rules(), self._facts(customer, balance, amount))))
+        earned = sum(c.points for c in self._contributions(customer, balance, amount))
         label = describe(customer) if customer else who
         return Preview(label, Money(amount, self.currency), earned, customer is None)
 
@@ -113,10 +113,10 @@ class PurchaseService:
         Everything the purchase causes names it, so that a void can take it back. The actor is
         the staff member in their PIN session, or the vendor's API key."""
         ctx, actor = self.ctx, self.ctx.actor
-        customer, referrer, balance = self._customer(who)
+        customer, referrer, balance = self._customer(who, amount)
         before = balance.current_balance
-        contributions = award(self._rules(), self._facts(customer, balance, amount))
-        earned = _within_bounds(sum(c.points for c in contributions))
+        contributions = self._contributions(customer, balance, amount)
+        earned = sum(c.points for c in contributions)
         purchase_id = new_id()
         write_rows(ctx.session, Purchase, {
             "id": purchase_id, "tenant_id": ctx.tenant.id, "customer_id": customer.id, "amount": amount,
@@ -212,16 +212,27 @@ class PurchaseService:
             tier=tier_for(self._tiers(), lifetime),
         )
 
+    def _contributions(self, customer: Customer | None, balance: CustomerPointsBalance | None, amount: int) -> list[Contribution]:
+        """What each points rule gives for the purchase; Refused (log_too_many_points) when all
+        together pass what one purchase may earn."""
+        contributions = award(self._rules(), self._facts(customer, balance, amount))
+        earned = sum(c.points for c in contributions)
+        if earned > MAX_POINTS_PER_PURCHASE:
+            raise Refused("log_too_many_points", points=earned, maximum=MAX_POINTS_PER_PURCHASE)
+        return contributions
+
     def _find(self, who: str) -> Named | None:
         """The customer by E.164 phone or member code, with their balance."""
         return find_member(self.ctx.session, self.ctx.tenant.id, who)
 
-    def _customer(self, who: str) -> tuple[Customer, uuid.UUID | None, CustomerPointsBalance]:
+    def _customer(self, who: str, amount: int) -> tuple[Customer, uuid.UUID | None, CustomerPointsBalance]:
         """The customer the purchase is for, their row locked, their referrer's id if any, and
-        their balance row. A phone not yet enrolled is enrolled: a row new in this transaction
-        is its own, and nobody referred it (only joining records a referral)."""
+        their balance row. A phone not yet enrolled is enrolled (once its purchase is known to
+        be one that may be logged): a row new in this transaction is its own, and nobody
+        referred it (only joining records a referral)."""
         found = lock_member(self.ctx.session, self.ctx.tenant.id, who)
         if found is None:
+            self._contributions(None, None, amount)  # refused before anything is written
             enrollment = self._enroll(who)
             if enrollment.created:
                 return enrollment.customer, None, enrollment.balance_row
@@ -253,13 +264,6 @@ class PurchaseService:
 
     def _notify(self, customer: Customer, message: Msg) -> None:
         notify(self.ctx.session, self.ctx.outbox, self.ctx.tenant, customer, message)
-
-
-def _within_bounds(earned: int) -> int:
-    """The points a purchase earns, or Refused (log_too_many_points) past what one may earn."""
-    if earned > MAX_POINTS_PER_PURCHASE:
-        raise Refused("log_too_many_points", points=earned, maximum=MAX_POINTS_PER_PURCHASE)
-    return earned
 
 
 def _compact(text: str) -> str:
