@@ -10,7 +10,9 @@ from flask.cli import AppGroup
 
 from bot.cli.common import echo_loaded, read_json_file, runtime
 from bot.money import format_money
-from bot.services.reconcile import SettlementError, known_carriers, parse_settlement, reconcile as reconcile_settlements
+from bot.services.reconcile import (
+    SettlementError, carriers_with_short_codes, is_known_carrier, parse_settlement, reconcile as reconcile_settlements,
+)
 from bot.services.shows import ShowFileError, load_show, parse_show_file
 from bot.services.votes import find_episode, tally
 from models.base import utcnow
@@ -70,9 +72,9 @@ def voting_reconcile(carrier: str, path: Path):
     except UnicodeDecodeError:
         raise click.ClickException(f"{path}: not UTF-8 text (save the CSV as UTF-8); nothing was changed") from None
     with runtime().db.transaction() as session:
-        carriers = known_carriers(session)
-        if carrier not in carriers:
-            raise click.ClickException(f"unknown carrier {carrier!r} (known: {', '.join(carriers) or 'none'}); nothing was changed")
+        if not is_known_carrier(session, carrier):
+            known = ", ".join(carriers_with_short_codes(session)) or "none"
+            raise click.ClickException(f"unknown carrier {carrier!r} (known: {known}); nothing was changed")
         report = reconcile_settlements(session, carrier, settlements)
         uncharged = [(log.carrier_message_id, log.phone_number, log.short_code, log.created_at) for log in report.uncharged]
     click.echo(f"{carrier}: {len(settlements):,} settlement rows; {report.confirmed:,} confirmed, {report.failed:,} failed.")

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Iterable
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.money import exponent, to_minor
@@ -90,11 +90,15 @@ class Report:
     revenue: list[tuple] = field(default_factory=list)  # carrier, short_code, currency, messages, amount (minor)
 
 
-def known_carriers(session: Session) -> list[str]:
-    """The carriers of the shows' short codes, and any that messages were logged through."""
-    shortcodes = select(VoteShortCode.carrier)
-    logged = select(SmsVoteLog.carrier).distinct()
-    return sorted(set(session.scalars(shortcodes)) | set(session.scalars(logged)))
+def carriers_with_short_codes(session: Session) -> list[str]:
+    return sorted(set(session.scalars(select(VoteShortCode.carrier))))
+
+
+def is_known_carrier(session: Session, carrier: str) -> bool:
+    """Whether a show has a short code with `carrier`, or messages were logged through it (by
+    the index that leads with the carrier: the logs may be millions of rows)."""
+    return carrier in carriers_with_short_codes(session) or session.scalar(
+        select(exists().where(SmsVoteLog.carrier == carrier)))
 
 
 def reconcile(session: Session, carrier: str, settlements: list[Settlement]) -> Report:
