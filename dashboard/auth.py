@@ -81,7 +81,7 @@ def check_csrf():
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         abort(401)
-    if not hmac.compare_digest(request.form.get("csrf", ""), csrf_for(token)):
+    if not hmac.compare_digest(request.form.get("csrf", "").encode(), csrf_for(token).encode()):  # bytes: any text compares
         return render_template("dashboard/stale_form.html"), 400
 
 
@@ -140,7 +140,7 @@ def sign_in_page(token: str):
 @blueprint.post("/login/<token:token>")
 def sign_in(token: str):
     nonce = request.cookies.get(LOGIN_COOKIE, "")
-    if not nonce or not hmac.compare_digest(request.form.get("csrf", ""), nonce):
+    if not nonce or not hmac.compare_digest(request.form.get("csrf", "").encode(), nonce.encode()):
         return render_template("dashboard/stale_form.html"), 400
     runtime = current_app.extensions["runtime"]
     with runtime.db.transaction() as session:

@@ -2,6 +2,8 @@
 notice a page shows after a change went through."""
 from __future__ import annotations
 
+import re
+
 from flask import request
 
 from bot.catalog import render
@@ -34,15 +36,18 @@ def bot_says(key: str, **params) -> str:
     return render(say(key, **params))
 
 
+# An optional sign, then digits, grouped by thousands with commas or spaces or not at all.
+_WHOLE_NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d{1,3}(?: \d{3})+|\d{1,15})")
+
+
 def whole_number(errors: dict, name: str, *, required: bool = True) -> int | None:
     """The field as an integer; blank is None when not `required`. A bad value is noted in `errors`."""
-    text = request.form.get(name, "").strip().replace(",", "").replace(" ", "")
+    text = request.form.get(name, "").strip()
     if not text:
         if required:
             errors[name] = "Please fill this in."
         return None
-    try:
-        return int(text)
-    except ValueError:
+    if not _WHOLE_NUMBER.fullmatch(text):  # commas and spaces only between thousands: "1,0" is no number
         errors[name] = "Please type a whole number, like 50."
         return None
+    return int(re.sub(r"[, ]", "", text))

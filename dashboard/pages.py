@@ -72,10 +72,15 @@ def poster_file(paper: str, fmt: str):
     return Response(picture, mimetype="application/pdf" if fmt == "pdf" else "image/png", headers={"Content-Disposition": disposition})
 
 
+# The deepest page of the audit log one may ask for: far past any vendor's history, and an
+# offset the database can take (a page number from the URL can be any length).
+MAX_AUDIT_PAGE = 1_000_000
+
+
 @blueprint.get("/audit")
 def audit():
     page = request.args.get("page", "1")
-    if not page.isdecimal() or int(page) < 1:
+    if not (page.isdecimal() and len(page) <= len(str(MAX_AUDIT_PAGE)) and 1 <= int(page) <= MAX_AUDIT_PAGE):
         abort(404)
     with as_owner() as services:
         lines, more = services.backoffice.audit_log(int(page))

@@ -528,6 +528,35 @@ def test_the_audit_log_shows_who_did_what_newest_first(app, owner, phone, db):
     assert page.index("points.adjusted") < page.index("customer.joined") < page.index("dashboard.signed_in")
     assert "Ada points.adjusted" in page and '"reason": "Welcome back"' in page
     assert owner.get("/dashboard/audit", query_string={"page": "0"}).status_code == 404
+    for page in ("9223372036854775807", "99999999999999999999", "9" * 5000):  # past any offset the database takes
+        assert owner.get("/dashboard/audit", query_string={"page": page}).status_code == 404
+
+
+def test_a_csrf_token_that_is_not_ascii_is_refused_like_any_wrong_one(app, owner, phone, db):
+    joined(phone)
+    response = owner.post(f"/dashboard/customers/{customer_id(db)}/adjust", {"points": "25", "reason": "x", "csrf": "é"}, csrf=False)
+    assert response.status_code == 400 and "expired" in text_of(response)
+    assert balance_of(db, CHIDI) == 50
+
+
+def test_a_search_with_control_characters_searches_without_them(app, owner, phone, db):
+    joined(phone)
+    assert "+2348031234567" in text_of(owner.get("/dashboard/customers", query_string={"q": "Chi\x00di"}))
+
+
+@pytest.mark.parametrize("typed, stored", [("1,000", 1000), ("1 000", 1000), ("+25", 25), ("-30", -30), ("25", 25)])
+def test_points_are_read_with_thousands_separators_only_where_they_go(app, owner, phone, db, typed, stored):
+    joined(phone)
+    owner.post(f"/dashboard/customers/{customer_id(db)}/adjust", {"points": typed, "reason": "Fix"})
+    assert balance_of(db, CHIDI) == 50 + stored
+
+
+@pytest.mark.parametrize("typed", ["1,0", "1_000", "12,34,567", "1.5"])
+def test_a_number_with_separators_in_the_wrong_places_is_no_number(app, owner, phone, db, typed):
+    joined(phone)
+    response = owner.post(f"/dashboard/customers/{customer_id(db)}/adjust", {"points": typed, "reason": "Fix"})
+    assert response.status_code == 400 and "whole number" in text_of(response)
+    assert balance_of(db, CHIDI) == 50
 
 
 # One vendor's session sees nothing of another's

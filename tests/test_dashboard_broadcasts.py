@@ -222,3 +222,14 @@ def test_a_session_of_one_vendor_gets_nothing_of_anothers_broadcasts(app, owner,
         assert session.get(Broadcast, (salon.id, theirs.id)).status == "draft"
         assert session.scalars(select(AuditLog.action).where(AuditLog.tenant_id == salon.id, AuditLog.entity_type == "broadcast",
                                                              AuditLog.actor_type == "vendor_user")).all() == []
+
+
+def test_quiet_hours_are_read_as_the_runner_reads_them(app, owner, db, mama):
+    refused = compose(owner, quiet_start="9:00", quiet_end="03:01")
+    assert refused.status_code == 400 and "must be a time like 21:00" in text_of(refused)
+    assert saved(owner, db, quiet_start="09:00", quiet_end="03:01").quiet_hours == ["09:00", "03:01"]
+
+
+def test_line_breaks_from_the_browser_are_kept_as_line_breaks(app, owner, db, mama):
+    broadcast = saved(owner, db, text="Hello {first_name}\r\nSee you Friday")
+    assert broadcast.text == "Hello {first_name}\nSee you Friday"

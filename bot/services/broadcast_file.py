@@ -7,7 +7,7 @@ from __future__ import annotations
 import string
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import datetime, time, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -52,9 +52,11 @@ def variables_in(text: str) -> list[str]:
 
 def _clock(value: str) -> None:
     try:
-        datetime.strptime(value, "%H:%M")
+        time.fromisoformat(value)  # strict, as the runner reads it: "9:00" is refused, "09:00" read
     except ValueError:
         raise ValidationError("must be a time like 21:00") from None
+    if len(value) != 5:  # 21:00, not 21:00:30
+        raise ValidationError("must be a time like 21:00")
 
 
 def _local_time(value: str) -> None:

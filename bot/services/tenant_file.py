@@ -37,6 +37,8 @@ class Text(fields.String):
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
+        if self.allowed:  # a browser's textarea sends its line breaks as \r\n
+            text = text.replace("\r\n", "\n")
         if any(unicodedata.category(char) == "Cc" and char not in self.allowed for char in text):
             raise self.make_error("control")
         return text
