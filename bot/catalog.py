@@ -396,6 +396,9 @@ CATALOG: dict[str, dict[str, Template]] = {
         "vote_over_cap": "You've used all {cap} votes for this episode. Thanks for voting!",
         "vote_too_fast": "Slow down: at most {cap} votes a minute. Please vote again in a minute.",
         "vote_no_free_votes": "You've used your free WhatsApp vote for this episode. To vote again, text {number} to {shortcode}.",
+        "vote_no_free_votes_no_sms": "You've used your free WhatsApp vote for this episode. Thanks for voting!",
+        "vote_no_whatsapp_votes": "{show} takes no votes on WhatsApp. To vote, text {number} to {shortcode}.",
+        "vote_no_whatsapp_votes_no_sms": "{show} takes no votes on WhatsApp.",
         "vote_no_package_votes": "You have {balance} bought votes. {offer}",
         "vote_package_offer": "Send {keyword} to {shortcode} to buy {votes}.",
         "vote_stopped": "{show}: you won't get any more SMS from us. Text START to undo.",
@@ -831,6 +834,9 @@ CATALOG: dict[str, dict[str, Template]] = {
         "vote_no_free_votes": (
             "Vous avez utilisé votre vote WhatsApp gratuit pour cet épisode. Pour voter encore, envoyez {number} au {shortcode}."
         ),
+        "vote_no_free_votes_no_sms": "Vous avez utilisé votre vote WhatsApp gratuit pour cet épisode. Merci d'avoir voté !",
+        "vote_no_whatsapp_votes": "{show} ne prend pas de votes sur WhatsApp. Pour voter, envoyez {number} au {shortcode}.",
+        "vote_no_whatsapp_votes_no_sms": "{show} ne prend pas de votes sur WhatsApp.",
         "vote_no_package_votes": "Vous avez {balance} votes achetés. {offer}",
         "vote_package_offer": "Envoyez {keyword} au {shortcode} pour en acheter {votes}.",
         "vote_stopped": "{show} : vous ne recevrez plus nos SMS. Envoyez START pour annuler.",

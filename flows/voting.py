@@ -8,6 +8,7 @@ Plain data in, plain data out: no Flask, SQLAlchemy or twilio."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -21,6 +22,9 @@ from flows.base import Inbound, Msg, say
 # "3", "V3", "VOTE3": a contestant number, with or without the vote word stuck to it.
 _NUMBER = re.compile(r"(?:VOTE|V)?(\d{1,4})")
 MAX_VOTES_PER_MESSAGE = 1000
+# A number with a sign or a fraction (-1, 1.5, 1,2, 1/2, ½ once folded): the words drop the
+# punctuation, which would read "VOTE -1" as a vote for 1 and "VOTE 1 2.5" as 2 bought votes.
+_SIGNED_OR_PART = re.compile(r"[-+−]\s*\d|\d\s*[.,/⁄]\s*\d")
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ def read(show: ShowView, inbound: Inbound, now: datetime) -> Cast | Buy | Answer
         return Answer("start", say("vote_started", show=show.name), opt="in")
     if len(words) == 1 and (package := show.package(inbound.to, words[0])):
         return Buy(package)
-    wanted = _vote_words(words)
+    wanted = None if _SIGNED_OR_PART.search(unicodedata.normalize("NFKC", inbound.text)) else _vote_words(words)
     if wanted is None:
         return Answer("not_understood", help_message(show, inbound.to, now))
     if inbound.channel != WHATSAPP and show.shortcode(inbound.to, None) is None:
@@ -129,10 +133,13 @@ def refusal(show: ShowView, cast: Cast, reason: str, balance: int = 0) -> Msg:
         return say("vote_over_cap", cap=show.max_votes_per_episode)
     if reason == "too_fast":
         return say("vote_too_fast", cap=show.max_votes_per_minute)
-    if reason == "no_free_votes":
+    if reason == "no_free_votes":  # none left, or none at all: the show's WhatsApp takes no votes
         line = show.vote_line()
-        return say("vote_no_free_votes", free=show.free_votes_per_episode, number=cast.contestant.number,
-                   shortcode=line.number if line else "")
+        if show.free_votes_per_episode == 0:
+            return say("vote_no_whatsapp_votes", show=show.name, number=cast.contestant.number, shortcode=line.number) if line \
+                else say("vote_no_whatsapp_votes_no_sms", show=show.name)
+        return say("vote_no_free_votes", number=cast.contestant.number, shortcode=line.number) if line \
+            else say("vote_no_free_votes_no_sms")
     package = show.packages[0] if show.packages else None
     offer = say("vote_package_offer", keyword=package.keyword, shortcode=package.shortcode, votes=package.total) if package else ""
     return say("vote_no_package_votes", balance=balance, offer=offer)

@@ -9,8 +9,8 @@ import pytest
 
 from sqlalchemy import select
 
-from models import Customer, Episode, Show, SmsVoteLog, Vote, VoteBalance, VoteOptOut, Message
-from tests.conftest import MAMA_NUMBER, count
+from models import Customer, Episode, Show, SmsVoteLog, Tenant, Vote, VoteBalance, VoteOptOut, Message
+from tests.conftest import EXAMPLE_TENANT, MAMA_NUMBER, PLATFORM_NUMBER, count
 from tests.voting_support import (  # noqa: F401 (fixtures)
     CELLCARD, FAN_LINE, SMART, VIEWER, live, load, log_of, results, show, show_file, votes_for,
 )
@@ -61,6 +61,35 @@ def test_an_invalid_show_file_names_each_bad_field_and_writes_nothing(app, tmp_p
     assert "timezone: unknown timezone 'Asia/Nowhere'" in outcome.output
     assert "contestants.1.code: VOTE is a voting command" in outcome.output
     assert count(db, Show) == 0
+
+
+def test_times_names_and_prices_a_show_file_cannot_hold_are_named(app, tmp_path, db):
+    raw = show_file(name="X\u0000Factor")
+    raw["episodes"][0]["voting_start"] = "0001-01-01T00:00"
+    raw["shortcodes"][0]["price"] = 100_000_000
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(raw))
+    outcome = app.test_cli_runner().invoke(args=["voting", "load", str(path)])
+    assert outcome.exit_code == 1 and "Traceback" not in outcome.output
+    assert "episodes.0.voting_start: must be in the years 2000 to 2999" in outcome.output
+    assert "shortcodes.0.price: Must be greater than or equal to 0 and less than or equal to 1000000." in outcome.output
+    assert "name: must not contain control characters" in outcome.output
+    assert count(db, Show) == 0
+
+
+def test_a_show_and_a_vendor_never_share_a_whatsapp_number(app, tmp_path, db, mama):
+    runner = app.test_cli_runner()
+    path = tmp_path / "show.json"
+    path.write_text(json.dumps(show_file(whatsapp_number=PLATFORM_NUMBER)))
+    outcome = runner.invoke(args=["voting", "load", str(path)])
+    assert outcome.exit_code == 1 and "is the platform's own number" in outcome.output
+    path.write_text(json.dumps(show_file(whatsapp_number="+85523900900")))
+    assert runner.invoke(args=["voting", "load", str(path)]).exit_code == 0
+    vendor = tmp_path / "vendor.json"
+    vendor.write_text(json.dumps({**json.loads(EXAMPLE_TENANT.read_text()), "code": "NOODLE", "whatsapp_number": "+85523900900"}))
+    refused = runner.invoke(args=["tenants", "load", str(vendor)])
+    assert refused.exit_code == 1 and "whatsapp_number: +85523900900 is a TV show's voting number" in refused.output
+    assert count(db, Tenant) == 1
 
 
 def test_episode_and_price_errors_are_named(app, tmp_path, db):
@@ -235,6 +264,18 @@ def test_a_package_credits_its_votes_and_bonus_and_is_spent_by_vote_with_a_count
         assert session.scalar(select(VoteBalance.votes)) == 50
 
 
+@pytest.mark.parametrize("text", ["VOTE -1", "VOTE 1.5", "VOTE 1,2", "VOTE ½", "VOTE 1 2.5", "VOTE -1 5", "V+2"])
+def test_a_number_with_a_sign_or_a_fraction_is_no_vote_and_spends_nothing(load, phone, live, app, db, text):
+    load(max_votes_per_phone_per_minute=100, max_votes_per_phone_per_episode=100)
+    sms(phone, to=FAN_LINE).send("FAN")
+    answer = sms(phone).send(text)
+    assert "Vote for: 1 SOKHA, 2 DARA" in answer.text  # the show's help, not a count
+    assert log_of(db, answer.sid).reason == "not_understood"
+    assert results(app)["total"] == 0
+    with db.sessions() as session:
+        assert session.scalar(select(VoteBalance.votes)) == 60
+
+
 def test_bought_votes_count_against_the_caps_and_are_kept_when_refused(load, phone, live, app, db):
     load(max_votes_per_phone_per_minute=50)
     sms(phone, to=FAN_LINE).send("FAN")
@@ -266,6 +307,19 @@ def test_whatsapp_gives_the_free_votes_per_episode(load, phone, live, app, db):
     tally = results(app)["contestants"][1]
     assert (tally["votes"], tally["whatsapp"], tally["sms"]) == (1, 1, 0)
     assert count(db, Message) == 0  # not a loyalty conversation
+
+
+def test_a_whatsapp_only_show_refuses_a_second_vote_without_pointing_at_a_short_code(load, phone, live, db):
+    load(whatsapp_number="+85523900900", shortcodes=[], packages=[], whatsapp_free_votes_per_episode=1)
+    me = phone(VIEWER, to="+85523900900", channel="whatsapp")
+    me.send("VOTE 2")
+    assert me.send("VOTE 2").text == "You've used your free WhatsApp vote for this episode. Thanks for voting!"
+
+
+def test_a_show_that_takes_no_whatsapp_votes_says_so(load, phone, live, db):
+    load(whatsapp_number="+85523900900", whatsapp_free_votes_per_episode=0)
+    me = phone(VIEWER, to="+85523900900", channel="whatsapp")
+    assert me.send("VOTE 2").text == "X Factor Cambodia takes no votes on WhatsApp. To vote, text 2 to 1515."
 
 
 # --- live tallies and results --------------------------------------------------------------
@@ -369,6 +423,19 @@ def test_amounts_that_are_no_number_and_files_that_are_not_utf8_are_refused(show
     outcome = app.test_cli_runner().invoke(args=["voting", "reconcile", "--carrier", "smart", str(csv)])
     assert outcome.exit_code == 1 and "not UTF-8 text" in outcome.output
     assert log_of(db, "SMnan").status == "pending"
+
+
+def test_settlement_lines_with_times_past_the_calendar_or_control_characters_are_named(show, phone, live, app, db, tmp_path):
+    csv = tmp_path / "smart.csv"
+    csv.write_text(
+        "message_id,msisdn,shortcode,amount,charged_at,status\n"
+        "SM1,85512345678,1515,0.25,0001-01-01T00:00:00+05:00,charged\n"
+        "SM\x002,85512345678,1515,0.25,2026-12-05T13:00:05Z,charged\n"
+    )
+    outcome = app.test_cli_runner().invoke(args=["voting", "reconcile", "--carrier", "smart", str(csv)])
+    assert outcome.exit_code == 1 and "Traceback" not in outcome.output
+    assert "line 2: charged_at: must be in the years 2000 to 2999" in outcome.output
+    assert "line 3: message_id: has control characters" in outcome.output
 
 
 def test_an_unknown_carrier_is_refused_and_changes_nothing(show, phone, live, app, db, tmp_path):

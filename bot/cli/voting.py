@@ -29,7 +29,7 @@ def voting_load(path: Path):
     try:
         config = parse_show_file(read_json_file(path))
         with runtime().db.transaction() as session:
-            result = load_show(session, config)
+            result = load_show(session, config, runtime().config.platform_whatsapp_number)
             code = result.show.code
     except ShowFileError as error:  # invalid, or at odds with what the database holds
         raise click.ClickException(f"{path}: " + "\n  ".join(str(error).split("; "))) from None

@@ -3,6 +3,7 @@ and the money per carrier and short code (`flask --app wsgi voting reconcile`)."
 from __future__ import annotations
 
 import csv
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
@@ -12,6 +13,7 @@ from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.money import exponent, to_minor
+from bot.services.tenant_file import YEARS
 from models import SmsVoteLog, VoteShortCode
 
 COLUMNS = ("message_id", "msisdn", "shortcode", "amount", "charged_at", "status")
@@ -60,6 +62,9 @@ def _settlement(line: int, row: dict) -> Settlement:
     values = {name: (row.get(name) or "").strip() for name in COLUMNS}
     if not values["message_id"]:
         raise ValueError("message_id: missing")
+    for name, value in values.items():
+        if any(unicodedata.category(char) == "Cc" for char in value):
+            raise ValueError(f"{name}: has control characters (such as NUL)")
     try:
         amount = Decimal(values["amount"])
     except InvalidOperation:
@@ -72,6 +77,8 @@ def _settlement(line: int, row: dict) -> Settlement:
         charged_at = datetime.fromisoformat(values["charged_at"].replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(f"charged_at: not a time like 2026-12-05T19:03:00: {values['charged_at']!r}") from None
+    if charged_at.year not in YEARS:  # and so within the calendar once in UTC
+        raise ValueError(f"charged_at: must be in the years {YEARS.start} to {YEARS.stop - 1}")
     if charged_at.tzinfo is None:
         charged_at = charged_at.replace(tzinfo=timezone.utc)
     status = values["status"].lower()

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot.codes import CHOSEN_CODE, CHOSEN_CODE_RULE
 from bot.money import exponent, to_minor
-from bot.services.tenant_file import TenantFileError, _country, _e164, _moment, _timezone
+from bot.services.tenant_file import YEARS, TenantFileError, Text, _country, _e164, _moment, _timezone
 from bot.services.tenants import assign
 from bot.phones import to_e164
 from bot.show_views import RESERVED_WORDS, ContestantView, EpisodeView, PackageView, ShortCodeView, ShowView
@@ -25,7 +25,7 @@ from models import (
 _CURRENCY = validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO 4217 code like USD")
 _SHORT_CODE = validate.Regexp(r"^\d{3,15}$", error="must be 3 to 15 digits, like 1515")
 _CARRIER = validate.Regexp(r"^[A-Za-z][A-Za-z0-9_-]{1,29}$", error="must be a name like smart (the Kannel smsc-id)")
-_PRICE = validate.Range(min=0)
+_PRICE = validate.Range(0, 1_000_000)  # major units: in minor units (up to 3 decimals) within an INTEGER column
 
 
 def _code(value: str) -> None:
@@ -43,9 +43,11 @@ def _word(value: str) -> None:
 
 def _local_time(value: str) -> None:
     try:
-        datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value)
     except ValueError:
         raise ValidationError("must be a time like 2026-12-05T19:00 (in the show's timezone)") from None
+    if moment.year not in YEARS:  # read in the show's timezone, then in UTC: far from the calendar's ends
+        raise ValidationError(f"must be in the years {YEARS.start} to {YEARS.stop - 1}")
 
 
 class ShortCodeSchema(Schema):
@@ -64,7 +66,7 @@ class ContestantSchema(Schema):
 
     number = fields.Integer(required=True, strict=True, validate=validate.Range(1, 9999))
     code = fields.String(required=True, validate=_word)
-    name = fields.String(required=True, validate=validate.Length(1, 255))
+    name = Text(required=True, validate=validate.Length(1, 255))
 
 
 class EpisodeSchema(Schema):
@@ -72,7 +74,7 @@ class EpisodeSchema(Schema):
         unknown = RAISE
 
     number = fields.Integer(required=True, strict=True, validate=validate.Range(1, 9999))
-    title = fields.String(required=True, validate=validate.Length(1, 255))
+    title = Text(required=True, validate=validate.Length(1, 255))
     voting_start = fields.String(required=True, validate=_local_time)
     voting_end = fields.String(required=True, validate=_local_time)
     contestants = fields.List(fields.Integer(strict=True), required=True, validate=validate.Length(min=1))
@@ -96,7 +98,7 @@ class ShowFileSchema(Schema):
         unknown = RAISE
 
     code = fields.String(required=True, validate=_code)
-    name = fields.String(required=True, validate=validate.Length(1, 255))
+    name = Text(required=True, validate=validate.Length(1, 255))
     country = fields.String(required=True, validate=_country)
     timezone = fields.String(required=True, validate=_timezone)
     shortcodes = fields.List(fields.Nested(ShortCodeSchema), load_default=list)
@@ -213,10 +215,11 @@ _COLUMNS = (
 )
 
 
-def load_show(session: Session, config: dict) -> LoadResult:
+def load_show(session: Session, config: dict, platform_number: str | None = None) -> LoadResult:
     """Create or update the show a parsed file describes. Idempotent: loading the same file
     again changes no row. Contestants and episodes are matched by number, packages by keyword;
-    one with votes cannot be dropped. Raises ShowFileError (the caller rolls back)."""
+    one with votes cannot be dropped. `platform_number` (PLATFORM_WHATSAPP_NUMBER) is never a
+    show's. Raises ShowFileError (the caller rolls back)."""
     show = session.scalars(select(Show).where(Show.code == config["code"]).with_for_update()).one_or_none()
     created = show is None
     if created:
@@ -224,7 +227,7 @@ def load_show(session: Session, config: dict) -> LoadResult:
         session.add(show)
     changed = [name for name in _COLUMNS if assign(show, name, config[name])]
     session.flush()
-    _check_numbers_are_free(session, show, config)
+    _check_numbers_are_free(session, show, config, platform_number)
     changed += _sync_shortcodes(session, show, config["shortcodes"])
     contestants, contestant_changes = _sync_contestants(session, show, config["contestants"])
     changed += contestant_changes
@@ -233,8 +236,8 @@ def load_show(session: Session, config: dict) -> LoadResult:
     return LoadResult(show, created, changed)
 
 
-def _check_numbers_are_free(session: Session, show: Show, config: dict) -> None:
-    """A number leads to one place: one show, or the loyalty vendors."""
+def _check_numbers_are_free(session: Session, show: Show, config: dict, platform_number: str | None) -> None:
+    """A number leads to one place: one show, or the loyalty vendors, or the platform's own conversation."""
     numbers = {item["number"] for item in config["shortcodes"]} | {item["shortcode"] for item in config["packages"]}
     whatsapp = config["whatsapp_number"]
     taken = set(session.scalars(select(VoteShortCode.number).where(VoteShortCode.number.in_(numbers), VoteShortCode.show_id != show.id)))
@@ -246,6 +249,8 @@ def _check_numbers_are_free(session: Session, show: Show, config: dict) -> None:
         errors["whatsapp_number"] = [f"{whatsapp} is a loyalty vendor's number"]
     if whatsapp and session.scalar(select(exists().where(Show.whatsapp_number == whatsapp, Show.id != show.id))):
         errors["whatsapp_number"] = [f"{whatsapp} is another show's number"]
+    if whatsapp and whatsapp == platform_number:
+        errors["whatsapp_number"] = [f"{whatsapp} is the platform's own number (PLATFORM_WHATSAPP_NUMBER)"]
     if errors:
         raise ShowFileError(errors)
 

@@ -14,7 +14,7 @@ from bot.services import audit
 from bot.services.rewards import HOLDING_STOCK
 from bot.services.staff import fingerprint_pin, hash_pin
 from bot.services.tenant_file import TenantFileError, _moment
-from models import Customer, PointsTransaction, Purchase, Reward, RewardRedemption, Tenant, Staff, WheelItem
+from models import Customer, PointsTransaction, Purchase, Reward, RewardRedemption, Show, Tenant, Staff, WheelItem
 from models.base import new_id
 
 
@@ -48,6 +48,8 @@ def load_tenant(session: Session, config: dict, force: bool = False, pin_pepper:
     Two first loads of one vendor at once meet on its unique code: one creates it, the other
     waits for it, then updates it like any reload. A reload that would change the currency or
     country of a vendor with history, or remove all its staff, is refused unless `force`."""
+    if session.scalar(select(exists().where(Show.whatsapp_number == config["whatsapp_number"]))):
+        raise TenantFileError({"whatsapp_number": [f"{config['whatsapp_number']} is a TV show's voting number"]})
     settings = {key: value for key, value in config.items() if key not in (*_COLUMNS, "code", "staff", "rewards")}
     if settings["wheel"]:  # the items live in wheel_items, with their win counters
         settings["wheel"] = {key: value for key, value in settings["wheel"].items() if key != "items"}
