@@ -39,6 +39,16 @@ def read_json_file(path: Path):
         raise click.ClickException(f"{path}: not valid JSON ({error})") from None
 
 
+def write_output(path: Path, content: bytes) -> None:
+    """Write what a command made to `path`; a folder that is not there, or one not writable, stops
+    with a message."""
+    try:
+        path.write_bytes(content)
+    except OSError as error:
+        raise click.ClickException(f"{path}: cannot write it ({error.strerror})") from None
+    click.echo(f"Wrote {path}")
+
+
 def echo_loaded(what: str, code: str, created: bool, changed: list[str]) -> None:
     """What loading a file did: `vendor` or `show` created, updated (and what), or left alone."""
     if created:

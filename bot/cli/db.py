@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import click
+from alembic.util import CommandError
 from flask.cli import AppGroup
 
 from bot import migrate
@@ -16,10 +17,16 @@ def db():
 @db.command("upgrade", help="Apply the migrations.")
 @click.argument("revision", default="head")
 def db_upgrade(revision: str):
-    migrate.upgrade(runtime().config.database_url, revision)
+    try:
+        migrate.upgrade(runtime().config.database_url, revision)
+    except CommandError as error:  # an unknown revision, say
+        raise click.ClickException(str(error)) from None
 
 
 @db.command("downgrade", help="Undo migrations down to REVISION.")
 @click.argument("revision")
 def db_downgrade(revision: str):
-    migrate.downgrade(runtime().config.database_url, revision)
+    try:
+        migrate.downgrade(runtime().config.database_url, revision)
+    except CommandError as error:
+        raise click.ClickException(str(error)) from None

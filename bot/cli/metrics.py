@@ -8,6 +8,7 @@ from sqlalchemy import select
 from bot.cli.common import print_table, runtime
 from bot.services.context import Context
 from bot.services.metrics import FIGURES, MetricsService, yesterday
+from bot.services.tenant_file import YEARS
 from models import Tenant
 
 
@@ -20,6 +21,8 @@ def metrics():
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="The day (default: yesterday, in each vendor's timezone).")
 @click.option("--tenant", "code", help="Only this vendor.")
 def metrics_daily(day, code: str | None):
+    if day and day.year not in YEARS:
+        raise click.BadParameter(f"must be in the years {YEARS.start} to {YEARS.stop - 1}", param_hint="--date")
     rt = runtime()
     now = rt.clock()
     rows = []

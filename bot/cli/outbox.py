@@ -19,7 +19,8 @@ def outbox():
 
 
 @outbox.command("flush", help="Queue again the outbound messages that never reached the job queue.")
-@click.option("--older-than", default=60, show_default=True, help="Seconds a message must have waited.")
+@click.option("--older-than", default=60, show_default=True, type=click.IntRange(0, 10 * 365 * 24 * 3600),
+              help="Seconds a message must have waited.")
 def outbox_flush(older_than: int):
     rt = runtime()
     with rt.db.sessions() as session:

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from bot.cli.common import runtime, tenant_by_code
+from bot.cli.common import runtime, tenant_by_code, write_output
 from bot.qr import FORMATS, PAPER_MM, poster_png, print_poster
 
 
@@ -27,5 +27,4 @@ def qr(code: str, paper: str | None, output: Path | None):
         else:
             picture = poster_png(tenant.whatsapp_number, tenant.vendor_code, tenant.name)
     output = output or Path(f"{tenant.vendor_code.lower()}{f'-{paper.lower()}' if paper else ''}.{fmt}")
-    output.write_bytes(picture)
-    click.echo(f"Wrote {output}")
+    write_output(output, picture)

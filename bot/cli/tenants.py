@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from bot.cli.common import echo_loaded, read_json_file, runtime, tenant_by_code
+from bot.cli.common import echo_loaded, read_json_file, runtime, tenant_by_code, write_output
 from bot.services.tenant_file import TenantFileError, parse_tenant_file
 from bot.services.tenants import ReloadRefused, export_tenant, load_tenant
 
@@ -48,5 +48,4 @@ def tenants_export(code: str, output: Path | None):
         tenant = tenant_by_code(session, code)
         exported = export_tenant(session, tenant)
     output = output or Path(f"{tenant.vendor_code.lower()}.json")
-    output.write_text(json.dumps(exported, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    click.echo(f"Wrote {output}")
+    write_output(output, (json.dumps(exported, indent=2, ensure_ascii=False) + "\n").encode())
