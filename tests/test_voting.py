@@ -75,6 +75,10 @@ def test_times_names_and_prices_a_show_file_cannot_hold_are_named(app, tmp_path,
     assert "shortcodes.0.price: Must be greater than or equal to 0 and less than or equal to 1000000." in outcome.output
     assert "name: must not contain control characters" in outcome.output
     assert count(db, Show) == 0
+    path.write_text(json.dumps(show_file(timezone="localtime", shortcodes=[{**show_file()["shortcodes"][0], "currency": "ZZZ"}])))
+    outcome = app.test_cli_runner().invoke(args=["voting", "load", str(path)])
+    assert "timezone: 'localtime' names no place" in outcome.output
+    assert "shortcodes.0.currency: ZZZ is not an ISO 4217 currency code" in outcome.output
 
 
 def test_a_show_and_a_vendor_never_share_a_whatsapp_number(app, tmp_path, db, mama):

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot.codes import CHOSEN_CODE, CHOSEN_CODE_RULE
 from bot.money import exponent, to_minor
-from bot.services.tenant_file import YEARS, TenantFileError, Text, _country, _e164, _moment, _timezone
+from bot.services.tenant_file import YEARS, TenantFileError, Text, _country, _currency, _e164, _moment, _timezone
 from bot.services.tenants import assign
 from bot.phones import to_e164
 from bot.show_views import RESERVED_WORDS, ContestantView, EpisodeView, PackageView, ShortCodeView, ShowView
@@ -22,7 +22,6 @@ from models import (
     Contestant, Episode, EpisodeContestant, Show, Tenant, Vote, VotePackage, VoteShortCode,
 )
 
-_CURRENCY = validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO 4217 code like USD")
 _SHORT_CODE = validate.Regexp(r"^\d{3,15}$", error="must be 3 to 15 digits, like 1515")
 _CARRIER = validate.Regexp(r"^[A-Za-z][A-Za-z0-9_-]{1,29}$", error="must be a name like smart (the Kannel smsc-id)")
 _PRICE = validate.Range(0, 1_000_000)  # major units: in minor units (up to 3 decimals) within an INTEGER column
@@ -57,7 +56,7 @@ class ShortCodeSchema(Schema):
     carrier = fields.String(required=True, validate=_CARRIER)
     number = fields.String(required=True, validate=_SHORT_CODE)
     price = fields.Decimal(required=True, validate=_PRICE, as_string=False)
-    currency = fields.String(required=True, validate=_CURRENCY)
+    currency = fields.String(required=True, validate=_currency)
 
 
 class ContestantSchema(Schema):
@@ -90,7 +89,7 @@ class PackageSchema(Schema):
     votes = fields.Integer(required=True, strict=True, validate=validate.Range(1, 100_000))
     bonus_votes = fields.Integer(load_default=0, strict=True, validate=validate.Range(0, 100_000))
     price = fields.Decimal(required=True, validate=_PRICE, as_string=False)
-    currency = fields.String(required=True, validate=_CURRENCY)
+    currency = fields.String(required=True, validate=_currency)
 
 
 class ShowFileSchema(Schema):

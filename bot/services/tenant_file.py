@@ -55,11 +55,17 @@ def _currency(value: str) -> None:
         raise ValidationError(f"{value} is not an ISO 4217 currency code like NGN, GHS or USD")
 
 
+# Names the timezone database holds that are no place: "localtime" is whatever zone the server is in.
+_NOT_PLACES = frozenset({"localtime", "posixrules", "Factory"})
+
+
 def _timezone(value: str) -> None:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
         raise ValidationError(f"unknown timezone {value!r}") from None
+    if value in _NOT_PLACES:
+        raise ValidationError(f"{value!r} names no place; give one like Africa/Lagos")
 
 
 def _country(value: str) -> None:
