@@ -366,20 +366,27 @@ def test_results_as_a_table(show, phone, live, app):
 # --- reconciliation ------------------------------------------------------------------------
 
 
+HEADER = "message_id,msisdn,shortcode,amount,charged_at,status\n"
+
+
+def settle(app, tmp_path, content: str | bytes, carrier: str = "smart"):
+    """`voting reconcile` of a settlement file holding `content` (text, or bytes as they are)."""
+    csv = tmp_path / f"{carrier}.csv"
+    csv.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return app.test_cli_runner().invoke(args=["voting", "reconcile", "--carrier", carrier, str(csv)])
+
+
 def test_reconcile_confirms_fails_and_reports_the_differences(show, phone, live, app, db, tmp_path):
     charged = sms(phone, number="+85512000001").send("1", sid="SMcharged")
     declined = sms(phone, number="+85512000002").send("2", sid="SMdeclined")
     missing = sms(phone, number="+85512000003").send("2", sid="SMmissing")
     other = sms(phone, to=CELLCARD, number="+85512000004").send("1", sid="SMcellcard")
-    csv = tmp_path / "smart.csv"
-    csv.write_text(
-        "message_id,msisdn,shortcode,amount,charged_at,status\n"
-        "SMcharged,85512000001,1515,0.25,2026-12-05T13:00:05Z,charged\n"
+    settlement = (
+        HEADER + "SMcharged,85512000001,1515,0.25,2026-12-05T13:00:05Z,charged\n"
         "SMdeclined,85512000002,1515,0.25,2026-12-05T13:00:06Z,failed\n"
         "SMghost,85512000009,1515,0.25,2026-12-05T13:00:07Z,charged\n"
     )
-    runner = app.test_cli_runner()
-    outcome = runner.invoke(args=["voting", "reconcile", "--carrier", "smart", str(csv)])
+    outcome = settle(app, tmp_path, settlement)
     assert outcome.exit_code == 0, outcome.output
     assert "smart: 3 settlement rows; 1 confirmed, 1 failed." in outcome.output
     assert "Charged without a log: 1\n  SMghost 85512000009 1515 0.25 2026-12-05 13:00:07" in outcome.output
@@ -387,20 +394,15 @@ def test_reconcile_confirms_fails_and_reports_the_differences(show, phone, live,
     assert "Revenue (confirmed charges, every carrier):\n  smart      1515             1 messages  $0.25" in outcome.output
     statuses = {sid: log_of(db, sid).status for sid in ("SMcharged", "SMdeclined", "SMmissing", "SMcellcard")}
     assert statuses == {"SMcharged": "confirmed", "SMdeclined": "failed", "SMmissing": "pending", "SMcellcard": "pending"}
-    assert runner.invoke(args=["voting", "reconcile", "--carrier", "smart", str(csv)]).output == outcome.output
+    assert settle(app, tmp_path, settlement).output == outcome.output
     assert results(app)["total"] == 4  # billing never changes what was counted
     assert (charged.status, declined.status, missing.status, other.status) == (200, 200, 200, 200)
 
 
 def test_a_bad_settlement_file_names_its_lines_and_changes_nothing(show, phone, live, app, db, tmp_path):
     sms(phone).send("1", sid="SMgood")
-    csv = tmp_path / "smart.csv"
-    csv.write_text(
-        "message_id,msisdn,shortcode,amount,charged_at,status\n"
-        "SMgood,85512345678,1515,0.25,2026-12-05T13:00:05Z,charged\n"
-        "SMbad,85512345678,1515,lots,2026-12-05T13:00:05Z,maybe\n"
-    )
-    outcome = app.test_cli_runner().invoke(args=["voting", "reconcile", "--carrier", "smart", str(csv)])
+    outcome = settle(app, tmp_path, HEADER + "SMgood,85512345678,1515,0.25,2026-12-05T13:00:05Z,charged\n"
+                                        "SMbad,85512345678,1515,lots,2026-12-05T13:00:05Z,maybe\n")
     assert outcome.exit_code != 0
     assert "line 3: amount: not a number: 'lots'" in outcome.output
     assert log_of(db, "SMgood").status == "pending"
@@ -408,35 +410,25 @@ def test_a_bad_settlement_file_names_its_lines_and_changes_nothing(show, phone, 
 
 def test_a_settlement_file_from_a_spreadsheet_with_a_bom_is_read(show, phone, live, app, db, tmp_path):
     sms(phone).send("1", sid="SMbom")
-    csv = tmp_path / "smart.csv"
-    csv.write_text("\ufeffmessage_id,msisdn,shortcode,amount,charged_at,status\r\nSMbom,85512345678,1515,0.25,2026-12-05T13:00:05Z,charged\r\n")
-    outcome = app.test_cli_runner().invoke(args=["voting", "reconcile", "--carrier", "smart", str(csv)])
+    outcome = settle(app, tmp_path, "\ufeff" + HEADER.replace("\n", "\r\n") + "SMbom,85512345678,1515,0.25,2026-12-05T13:00:05Z,charged\r\n")
     assert outcome.exit_code == 0, outcome.output
     assert log_of(db, "SMbom").status == "confirmed"
 
 
 def test_amounts_that_are_no_number_and_files_that_are_not_utf8_are_refused(show, phone, live, app, db, tmp_path):
     sms(phone).send("1", sid="SMnan")
-    csv = tmp_path / "smart.csv"
-    header = "message_id,msisdn,shortcode,amount,charged_at,status\n"
-    csv.write_text(header + "SMnan,85512345678,1515,NaN,2026-12-05T13:00:05Z,charged\nSMinf,85512345678,1515,Infinity,2026-12-05T13:00:05Z,charged\n")
-    outcome = app.test_cli_runner().invoke(args=["voting", "reconcile", "--carrier", "smart", str(csv)])
+    outcome = settle(app, tmp_path, HEADER + "SMnan,85512345678,1515,NaN,2026-12-05T13:00:05Z,charged\n"
+                                        "SMinf,85512345678,1515,Infinity,2026-12-05T13:00:05Z,charged\n")
     assert outcome.exit_code == 1 and "Traceback" not in outcome.output
     assert "line 2: amount: not a number: 'NaN'" in outcome.output and "line 3: amount: not a number: 'Infinity'" in outcome.output
-    csv.write_bytes((header + "SMnan,85512345678,1515,0.25,2026-12-05T13:00:05Z,charg\xe9\n").encode("latin-1"))
-    outcome = app.test_cli_runner().invoke(args=["voting", "reconcile", "--carrier", "smart", str(csv)])
+    outcome = settle(app, tmp_path, (HEADER + "SMnan,85512345678,1515,0.25,2026-12-05T13:00:05Z,charg\xe9\n").encode("latin-1"))
     assert outcome.exit_code == 1 and "not UTF-8 text" in outcome.output
     assert log_of(db, "SMnan").status == "pending"
 
 
 def test_settlement_lines_with_times_past_the_calendar_or_control_characters_are_named(show, phone, live, app, db, tmp_path):
-    csv = tmp_path / "smart.csv"
-    csv.write_text(
-        "message_id,msisdn,shortcode,amount,charged_at,status\n"
-        "SM1,85512345678,1515,0.25,0001-01-01T00:00:00+05:00,charged\n"
-        "SM\x002,85512345678,1515,0.25,2026-12-05T13:00:05Z,charged\n"
-    )
-    outcome = app.test_cli_runner().invoke(args=["voting", "reconcile", "--carrier", "smart", str(csv)])
+    outcome = settle(app, tmp_path, HEADER + "SM1,85512345678,1515,0.25,0001-01-01T00:00:00+05:00,charged\n"
+                                        "SM\x002,85512345678,1515,0.25,2026-12-05T13:00:05Z,charged\n")
     assert outcome.exit_code == 1 and "Traceback" not in outcome.output
     assert "line 2: charged_at: must be in the years 2000 to 2999" in outcome.output
     assert "line 3: message_id: has control characters" in outcome.output
@@ -444,9 +436,7 @@ def test_settlement_lines_with_times_past_the_calendar_or_control_characters_are
 
 def test_an_unknown_carrier_is_refused_and_changes_nothing(show, phone, live, app, db, tmp_path):
     sms(phone).send("1", sid="SMtypo")
-    csv = tmp_path / "smart.csv"
-    csv.write_text("message_id,msisdn,shortcode,amount,charged_at,status\nSMtypo,85512345678,1515,0.25,2026-12-05T13:00:05Z,charged\n")
-    outcome = app.test_cli_runner().invoke(args=["voting", "reconcile", "--carrier", "smrt", str(csv)])
+    outcome = settle(app, tmp_path, HEADER + "SMtypo,85512345678,1515,0.25,2026-12-05T13:00:05Z,charged\n", carrier="smrt")
     assert outcome.exit_code == 1
     assert "unknown carrier 'smrt' (known: cellcard, metfone, smart)" in outcome.output
     assert log_of(db, "SMtypo").status == "pending"
