@@ -5,6 +5,7 @@ import io
 import math
 import re
 from collections import Counter
+from datetime import timedelta
 from random import Random
 from zoneinfo import ZoneInfo
 
@@ -294,3 +295,16 @@ def test_the_service_draws_with_the_random_source_it_is_given(member, db):
     expected = Random(7)
     weights = {"A": 60, "B": 30, "C": 10}
     assert labels == [pick(list(weights), weights.get, expected, lambda item: True) for _ in range(40)]
+
+
+def test_a_purchase_of_last_month_voided_after_midnight_takes_nothing_from_this_month(member, phone, db, clock):
+    lagos = ZoneInfo("Africa/Lagos")
+    local = utcnow().astimezone(lagos)
+    next_month = (local.replace(day=28) + timedelta(days=4)).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    clock.offset = next_month - timedelta(minutes=5) - utcnow()  # 23:55 on the month's last day
+    log_purchase(phone, CUSTOMER, 20000)
+    clock.offset = next_month + timedelta(minutes=3) - utcnow()  # 00:03, in the void window
+    bayo = phone(BAYO)
+    assert "1. Confirm" in bayo.send("VOID").text and "Voided" in bayo.send("1").text
+    earned = re.search(r": ([\d,]+) points\.", log_purchase(phone, CUSTOMER, 10000).text).group(1)
+    assert member.send("TOP").text.endswith(f"You are number 1 with {earned} points.")  # this month's purchase alone

@@ -151,6 +151,18 @@ def test_daily_metrics_count_the_vendors_day_and_recomputing_replaces_it(app, ph
     assert count(db, DailyMetrics) == 1
 
 
+def test_a_day_is_computed_again_until_a_void_of_its_last_minutes_can_no_longer_come(app, mama, db):
+    midnight = datetime(2026, 11, 25, 23, 0, tzinfo=timezone.utc)  # 26 Nov begins in Lagos
+    with app.app_context():
+        assert compute_metrics(midnight + timedelta(seconds=30)) == 1
+        assert compute_metrics(midnight + timedelta(minutes=10)) == 1  # within the 15 minutes a void may come
+        assert compute_metrics(midnight + timedelta(minutes=16)) == 1  # the last run was still inside them
+        assert compute_metrics(midnight + timedelta(minutes=30)) == 0
+    with db.sessions() as session:
+        stored = session.get(DailyMetrics, (mama.id, date(2026, 11, 25)))
+    assert stored.computed_at == midnight + timedelta(minutes=16)
+
+
 def test_the_metrics_job_computes_each_vendors_yesterday_once(app, mama, db):
     with app.app_context():
         assert compute_metrics(MORNING) == 1

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import select
@@ -240,3 +241,14 @@ def test_a_vendor_with_history_may_change_everything_else(app, db, tmp_path, mam
     assert result.exit_code == 0, result.output
     assert "name Mama Put Kitchen -> Mama Put Ikeja" in result.output
     assert active_staff(db) == {"+2348030000001"}
+
+
+def test_a_reward_runs_through_its_last_day_however_the_date_is_written(app, db, tmp_path):
+    """2030-11-30 and 20301130 are the same day (both ISO 8601): it runs to that day's end."""
+    ends = []
+    for written in ("2030-11-30", "20301130"):
+        rewards = [{"name": "Zobo", "points": 10, "valid_until": written}]
+        assert load(app, write(tmp_path, rewards=rewards, wheel=None)).exit_code == 0
+        with db.sessions() as session:
+            ends.append(session.scalars(select(Reward.valid_until).where(Reward.name == "Zobo")).one())
+    assert ends[0] == ends[1] == datetime(2030, 11, 30, 23, 0, tzinfo=timezone.utc)  # midnight after it, in Lagos

@@ -53,15 +53,16 @@ def _remind(rt, tenant: Tenant, now: datetime) -> int:
 
 
 def compute_metrics(now: datetime | None = None) -> int:
-    """Each vendor's yesterday, once its local midnight has passed and if not computed yet.
-    Returns how many days were computed."""
+    """Each vendor's yesterday, once its local midnight has passed, if not computed yet or
+    computed while it could still change: a purchase of its last minutes may be voided for
+    VOID_WINDOW after midnight. Returns how many days were computed."""
     rt, now = runtime.current(), now or utcnow()
     done = 0
     for tenant in _tenants(rt):
         day = yesterday(tenant, now)
         with rt.db.transaction() as session:
             metrics = MetricsService(Context.at(session, session.get(Tenant, tenant.id), now))
-            if not metrics.computed(day):
+            if not metrics.settled(day):
                 metrics.compute(day)
                 done += 1
     return done

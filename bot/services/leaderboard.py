@@ -5,10 +5,10 @@ from dataclasses import dataclass
 from datetime import datetime, time
 
 import phonenumbers
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from bot.services.context import Context
-from models import Customer, PointsTransaction
+from models import Customer, PointsTransaction, Purchase
 
 # Earning counts; a voided purchase's reversal takes its points back off.
 _EARNING = ("earned", "reversed")
@@ -47,10 +47,14 @@ class LeaderboardService:
         earned = func.sum(PointsTransaction.points).label("earned")
         rows = ctx.session.execute(
             select(PointsTransaction.customer_id, earned)
+            .outerjoin(Purchase, (Purchase.tenant_id == PointsTransaction.tenant_id) & (Purchase.id == PointsTransaction.purchase_id))
             .where(
                 PointsTransaction.tenant_id == ctx.tenant.id,
                 PointsTransaction.transaction_type.in_(_EARNING),
                 PointsTransaction.created_at >= since,
+                # A void takes back what its purchase earned in the month it earned it: a purchase
+                # of last month voided after midnight takes nothing from this month.
+                or_(PointsTransaction.transaction_type != "reversed", Purchase.id.is_(None), Purchase.created_at >= since),
             )
             .group_by(PointsTransaction.customer_id)
             .having(earned > 0)

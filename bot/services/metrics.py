@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.db import insert_on_conflict
 from bot.services.context import Context
+from bot.services.purchases import VOID_WINDOW
 from models import (
     Customer, DailyMetrics, PointsTransaction, Purchase, RewardRedemption, SpinHistory, Tenant, Message,
 )
@@ -57,8 +58,11 @@ class MetricsService:
         """The day's figures as they stand, stored nowhere (today's, or a day not computed yet)."""
         return _figures(self.ctx.session, Day(self.ctx.tenant, day))
 
-    def computed(self, day: date) -> bool:
-        return self.ctx.session.get(DailyMetrics, (self.ctx.tenant.id, day)) is not None
+    def settled(self, day: date) -> bool:
+        """Whether the day is stored as computed after the last change it can take: the void of
+        a purchase of its last minutes, up to VOID_WINDOW after its midnight."""
+        stored = self.ctx.session.get(DailyMetrics, (self.ctx.tenant.id, day))
+        return stored is not None and stored.computed_at >= Day(self.ctx.tenant, day).bounds[1] + VOID_WINDOW
 
     def stored(self, start: date, end: date) -> list[dict]:
         """The computed days from `start` to `end` (inclusive), oldest first, each

@@ -404,12 +404,21 @@ def parse_tenant_file(raw: dict) -> dict:
         raise TenantFileError(error.messages) from None
 
 
+def _is_date(value: str) -> bool:
+    """Whether `value` is a date alone, in any form ISO 8601 writes one (2026-12-31, 20261231)."""
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _moment(value: str | None, zone: str, end_of_day: bool) -> datetime | None:
     """'2026-12-31' -> the start (or the end) of that day in the vendor's timezone, in UTC."""
     if value is None:
         return None
     moment = datetime.fromisoformat(value)
-    if len(value) == 10 and end_of_day:  # a bare date runs to the end of the day
+    if end_of_day and _is_date(value):  # a bare date runs to the end of the day
         moment += timedelta(days=1)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(zone))
