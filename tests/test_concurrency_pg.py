@@ -8,12 +8,14 @@ from sqlalchemy import create_engine, func, select, text, update
 
 from bot.services import points
 from bot.services.spins import move_spins, spin_mismatches
+from bot.services.rewards import HOLDING_STOCK
 from bot.services.tenants import load_tenant
 from models import (
     Customer, CustomerPointsBalance, MissionCompletion, PointsTransaction, Purchase, Reward, RewardRedemption, SpinHistory, Tenant,
     Message, WheelItem,
 )
 from models.base import utcnow
+from tests.api_client import Api, create_key
 from tests.conftest import PIN_PEPPER, Phone, count, tenant_file
 
 
@@ -149,6 +151,42 @@ def test_two_customers_racing_for_the_last_unit_one_gets_it(app, mama, db):
     with db.sessions() as session:
         assert session.scalars(select(Reward.stock_used).where(Reward.name == "Jollof rice plate")).one() == 1
         assert sorted(session.scalars(select(CustomerPointsBalance.current_balance))) == [0, 500]
+
+
+def test_a_limit_set_while_customers_redeem_counts_every_unit_they_hold(app, mama, db):
+    """The stock of an unlimited reward is limited (by the API) while four customers confirm it:
+    each redemption is either counted in the units used when the limit is set, or takes a unit
+    of the new limit; none slips between (which would sell past the stock, then give back units
+    never taken)."""
+    secret = create_key(app)
+    racers = [_member_with_points(app, db, f"+23480312301{n:02d}", 2450) for n in range(4 * 5)]
+    with db.sessions() as session:
+        jollof = session.scalars(select(Reward.id).where(Reward.name == "Jollof rice plate")).one()
+    for round_number in range(5):
+        with db.transaction() as session:
+            session.execute(update(Reward).where(Reward.id == jollof).values(stock=None, stock_used=0))
+        group = racers[round_number * 4:(round_number + 1) * 4]
+        for racer in group:
+            assert "1. Confirm" in racer.send("REDEEM 2").text
+        barrier = threading.Barrier(5)
+
+        def confirm(racer):
+            barrier.wait()
+            return racer.send("1").text
+
+        def limit():
+            barrier.wait()
+            return Api(app, secret).patch(f"/rewards/{jollof}", {"stock": 1000}).status_code
+
+        with ThreadPoolExecutor(max_workers=5) as pool:
+            limited = pool.submit(limit)
+            texts = list(pool.map(confirm, group))
+        assert limited.result() == 200 and all("Your code for Jollof rice plate" in text for text in texts)
+        with db.sessions() as session:
+            used = session.scalar(select(Reward.stock_used).where(Reward.id == jollof))
+            held = session.scalar(select(func.count()).select_from(RewardRedemption).where(
+                RewardRedemption.reward_id == jollof, RewardRedemption.status.in_(HOLDING_STOCK)))
+        assert used == held, f"round {round_number}: {used} units used for {held} codes held"
 
 
 def _wheel(*items, **settings):

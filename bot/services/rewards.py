@@ -86,9 +86,14 @@ def catalog(session: Session, tenant_id: uuid.UUID, now: datetime) -> list[Rewar
 
 
 def find_available(session: Session, tenant_id: uuid.UUID, reward_id: uuid.UUID, now: datetime) -> Reward | None:
-    """The reward if it is offered now (active, inside its dates); stock aside."""
+    """The reward if it is offered now (active, inside its dates); stock aside. It is read with
+    a shared lock (FOR KEY SHARE: redemptions do not wait for each other) that a change of its
+    stock waits for, so that whether it is limited cannot change between this read and the
+    unit taken (take_unit) or not taken for an unlimited one: a limit set meanwhile would
+    miss this redemption's unit."""
     return session.scalars(
         select(Reward).where(Reward.tenant_id == tenant_id, Reward.id == reward_id, *available(now))
+        .with_for_update(read=True, key_share=True).execution_options(populate_existing=True)
     ).one_or_none()
 
 

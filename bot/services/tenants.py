@@ -155,7 +155,10 @@ def _sync_pin(user: Staff, member: dict, pin_pepper: str | None) -> bool:
 def sync_rewards(session: Session, tenant: Tenant, rewards: list[dict]) -> list[str]:
     """Rewards are matched by name. One dropped from the file is deleted, or, if it has been
     redeemed, deactivated. Stock is the total offered: units already redeemed stay used."""
-    existing = {reward.name: reward for reward in session.scalars(select(Reward).where(Reward.tenant_id == tenant.id))}
+    # Locked, as the dashboard's and the API's changes lock a reward: a redemption under way
+    # finishes first, and its unit is counted before the stock is checked.
+    existing = {reward.name: reward for reward in session.scalars(
+        select(Reward).where(Reward.tenant_id == tenant.id).with_for_update().execution_options(populate_existing=True))}
     changed, errors = [], {}
     for position, item in enumerate(rewards):
         reward = existing.pop(item["name"], None)
