@@ -134,12 +134,11 @@ def refusal(show: ShowView, cast: Cast, reason: str, balance: int = 0) -> Msg:
     if reason == "too_fast":
         return say("vote_too_fast", cap=show.max_votes_per_minute)
     if reason == "no_free_votes":  # none left, or none at all: the show's WhatsApp takes no votes
+        key = "vote_no_free_votes" if show.free_votes_per_episode else "vote_no_whatsapp_votes"
         line = show.vote_line()
-        if show.free_votes_per_episode == 0:
-            return say("vote_no_whatsapp_votes", show=show.name, number=cast.contestant.number, shortcode=line.number) if line \
-                else say("vote_no_whatsapp_votes_no_sms", show=show.name)
-        return say("vote_no_free_votes", number=cast.contestant.number, shortcode=line.number) if line \
-            else say("vote_no_free_votes_no_sms")
+        if line is None:  # no short code to send them to
+            return say(f"{key}_no_sms", show=show.name)
+        return say(key, show=show.name, number=cast.contestant.number, shortcode=line.number)
     package = show.packages[0] if show.packages else None
     offer = say("vote_package_offer", keyword=package.keyword, shortcode=package.shortcode, votes=package.total) if package else ""
     return say("vote_no_package_votes", balance=balance, offer=offer)
