@@ -72,6 +72,7 @@ CATALOG: dict[str, dict[str, Template]] = {
             "for example JOIN MAMA. You'll find the code on the shop's QR poster."
         ),
         "unknown_code": "Sorry, I couldn't find a shop with the code {code}. Please check it and try again.",
+        "not_a_member": "You're not a member of *{vendor}*: it sends you nothing to stop or start. To join, send JOIN {code}.",
         "not_member": "Welcome to *{vendor}*! To join its rewards, reply JOIN {code}.",
         "welcome": "{greeting}",
         "welcome_bonus": "You got {points:@welcome_points}. Your balance: {balance:@points}.",
@@ -471,6 +472,7 @@ CATALOG: dict[str, dict[str, Template]] = {
             "de la boutique, par exemple JOIN MAMA. Le code est sur l'affiche QR de la boutique."
         ),
         "unknown_code": "Désolé, je ne trouve aucune boutique avec le code {code}. Vérifiez-le et réessayez.",
+        "not_a_member": "Vous n'êtes pas membre de *{vendor}* : elle ne vous envoie rien à arrêter ni à reprendre. Pour rejoindre, envoyez JOIN {code}.",
         "not_member": "Bienvenue chez *{vendor}* ! Pour rejoindre son programme fidélité, répondez JOIN {code}.",
         "welcome": "{greeting}",
         "welcome_bonus": "Vous recevez {points:@welcome_points}. Votre solde : {balance:@points}.",

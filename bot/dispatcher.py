@@ -29,6 +29,7 @@ from bot.services.customers import find_customer, route_phone
 from bot.services.staff import NOT_STAFF, find_staff_locked
 from bot.vendor_codes import addressed_code, join_code, without_code
 from flows.base import State
+from flows.consent import CONSENT_WORDS
 from models import Customer, PhoneRoute, Tenant, Staff, Message
 from models.base import new_id, utcnow
 
@@ -98,6 +99,9 @@ class Dispatcher:
         if destination.platform:  # for no vendor, on the platform's own number
             return self.platform.converse(session, inbound, now), []
         tenant = destination.tenant
+        if destination.outsider_of is not None:  # STOP or START naming a vendor the sender does not belong to
+            named = destination.outsider_of
+            return [Reply(render(say("not_a_member", vendor=named.name, code=named.vendor_code), language_of(named)))], []
         if tenant is None:
             unknown = destination.unknown_code
             return [Reply(render(say("unknown_code", code=unknown) if unknown else say("need_code")))], []
@@ -177,6 +181,9 @@ class Destination:
     unknown_code: str | None = None
     stored_reply: list | None = None  # the reply already given to this MessageSid
     platform: bool = False  # the platform number's own conversation takes it
+    # A vendor STOP or START named (STOP SALON) that the sender is neither a member nor staff of:
+    # the consent it asks to change is not another vendor's.
+    outsider_of: Tenant | None = None
     # The sender's customer row at the vendor (None: not a member), when finding the vendor
     # already locked it.
     member: Customer | None = None
@@ -217,6 +224,8 @@ def _resolve_tenant(session: Session, inbound: Inbound, platform, now: datetime)
     known = named.get(addressed)
     if known is not None and (known.is_staff or known.is_member):
         return _found(known, addressed=addressed)
+    if known is not None and words[0] in CONSENT_WORDS:  # STOP SALON never stops another vendor's offers
+        return Destination(None, outsider_of=known.tenant)
     owners = [row for row in named.values() if row.tenant.whatsapp_number == inbound.to]
     if len(owners) == 1 and not at_platform:
         return _found(owners[0])

@@ -14,6 +14,7 @@ import re
 
 import flows  # its command words are read when called, so that flows may import this module too
 from bot.codes import ALPHABET, CHOSEN_CODE, CHOSEN_CODE_RULE, MEMBER_CODE
+from bot.locales import LOCALES
 from bot.money import looks_like_amount
 
 # A member code, or one written as a referral (R-K7Q4XM) or a reward code (RD-7KX4QF) without its dash.
@@ -46,6 +47,8 @@ def code_problem(code: str) -> str | None:
         return f"{code} is a bot command; choose another code"
     if code in ORDINARY_WORDS:
         return f"{code} is a word people write in ordinary messages; choose another code"
+    if code.lower() in LOCALES:  # LANG FR chooses French: the word after a command is a code first
+        return f"{code} is a language code (LANG {code}); choose another code"
     if looks_like_amount(code):
         return f"{code} reads as an amount; choose another code"
     if _ISSUED_CODE.fullmatch(code):

@@ -16,3 +16,4 @@ def opt_in(state: State, inbound: Inbound, services) -> Outcome:
 
 STOP_FLOW = Flow("stop", {"start": opt_out}, triggers=frozenset({"STOP", "UNSUBSCRIBE"}), interrupts=True)
 START_FLOW = Flow("start", {"start": opt_in}, triggers=frozenset({"START", "SUBSCRIBE"}), interrupts=True)
+CONSENT_WORDS = STOP_FLOW.triggers | START_FLOW.triggers

@@ -196,6 +196,14 @@ def test_a_member_stopping_one_vendor_by_name_leaves_the_other_alone(phone, mama
     assert "*Noodle House*" in me.send("BAL").text  # naming it made it the current vendor
 
 
+def test_stop_naming_a_vendor_the_phone_never_joined_stops_nothing(phone, mama, chop, db):
+    me = phone()
+    me.send("JOIN MAMA")
+    answer = me.send("STOP CHOP").text
+    assert answer == "You're not a member of *Chop Bar*: it sends you nothing to stop or start. To join, send JOIN CHOP."
+    assert consent_at(db, mama) is True and count(db, Customer, Customer.tenant_id == chop.id) == 0
+
+
 def test_a_command_naming_a_vendor_the_phone_never_joined_does_not_reach_it(phone, mama, chop, db):
     assert phone().send("BAL CHOP").text == INVITED_TO_MAMA
     assert count(db, Customer) == 0 and count(db, PhoneRoute) == 0
@@ -221,6 +229,7 @@ def load_file(app, tmp_path, **changes):
         ("15K", "reads as an amount"), ("2M", "reads as an amount"),
         ("K7Q4XM", "member or reward code"), ("RK7Q4XM", "member or reward code"), ("RD7KX4QF", "member or reward code"),
         ("1234", "capital letters or digits"), ("ma ma", "capital letters or digits"),
+        ("FR", "language code"), ("EN", "language code"),
     ],
 )
 def test_the_loader_refuses_codes_the_bot_would_read_as_something_else(app, db, tmp_path, code, reason):
