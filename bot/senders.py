@@ -12,7 +12,7 @@ from urllib.request import getproxies, proxy_bypass
 
 import certifi
 import urllib3
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http import HttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
@@ -107,6 +107,8 @@ class TwilioSender:
             sent = self.client.messages.create(from_=twilio_address(send.from_number, send.channel), to=twilio_address(send.to_number, send.channel), **options)
         except Exception as error:  # every failure is an answer: the engine decides what it means
             return answer_for(error)
+        if not sent.sid:  # taken, but with no SID to show for it: reconcile looks for it before any resend
+            return Answer(code="no_response", text="Twilio answered without a message SID")
         return Answer(sid=sent.sid)
 
     def find(self, lookup: Lookup, taken: Callable[[list[str]], set[str]]) -> str | None:
@@ -134,12 +136,14 @@ class TwilioSender:
 
 def answer_for(error: Exception) -> Answer:
     """Twilio's refusal or a transport failure, as a code of the delivery engine's ANSWERS."""
-    if isinstance(error, TwilioRestException):
-        if error.status == 429:
-            return Answer(code=str(error.code or "http_429"), text=error.msg or "")
-        if error.status >= 500:
-            return Answer(code="http_5xx", text=f"HTTP {error.status}: {error.msg}"[:255])
-        return Answer(code=str(error.code or f"http_{error.status}"), text=str(error.msg or "")[:255])
+    if isinstance(error, (TwilioRestException, TwilioServiceException)):  # the classic error body, or RFC 9457's
+        status, code = error.status, str(error.code or "")
+        text = str(error.msg if isinstance(error, TwilioRestException) else error.detail or error.title or "")
+        if status == 429:  # pushed back, whatever code says why (the client writes 429 when the body has none)
+            return Answer(code=code if code == "20429" else "http_429", text=f"{code}: {text}"[:255])
+        if status >= 500:
+            return Answer(code="http_5xx", text=f"HTTP {status}: {text}"[:255])
+        return Answer(code=code or f"http_{status}", text=text[:255])
     # The connection could not be opened (refused, timed out, no such host: NewConnectionError
     # is a ConnectTimeoutError), or TLS failed: nothing was sent.
     if isinstance(error, (ConnectTimeoutError, SSLError)):

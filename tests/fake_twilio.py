@@ -39,6 +39,8 @@ class Planned:
     drop: bool = False  # close the connection without an answer
     # Whether the message went through; by default when the answer says so (a 2xx, not dropped).
     keep: bool | None = None
+    sid: bool = True  # whether a 2xx answer shows the message's SID
+    problem: bool = False  # an error in RFC 9457's problem details (type, title, status, code, detail)
 
     @property
     def kept(self) -> bool:
@@ -112,16 +114,18 @@ class FakeTwilio:
             planned = self.planned.popleft() if self.planned else Planned()
         if self.on_create:
             self.on_create(form)
-        if planned.kept:
-            message = self._keep(form)
+        message = self._keep(form) if planned.kept else None  # a 2xx that kept nothing answers null
         if planned.delay:
             time.sleep(planned.delay)
         if planned.drop:
             return 0, None
+        if planned.status >= 300 and planned.problem:
+            return planned.status, {"type": f"https://www.twilio.com/docs/errors/{planned.code}", "title": "fake problem",
+                                    "status": planned.status, "code": planned.code, "detail": planned.message or "fake error"}
         if planned.status >= 300:
             return planned.status, {"code": planned.code, "message": planned.message or "fake error", "status": planned.status,
                                     "more_info": f"https://www.twilio.com/docs/errors/{planned.code}"}
-        return 201, message
+        return 201, message if planned.sid or message is None else {key: value for key, value in message.items() if key != "sid"}
 
     def _keep(self, form: dict) -> dict:
         now = datetime.now(timezone.utc)

@@ -242,6 +242,60 @@ def test_twilio_pushing_back_releases_the_batch_for_a_retry(twilio_app, member, 
     assert fake.stats()["accepted"] == 2
 
 
+@pytest.mark.parametrize("code", [14107, None])  # a rate limit of another kind; a 429 whose body says nothing
+def test_any_429_is_a_push_back_not_a_failure(twilio_app, member, db, fake, code):
+    key = queued(twilio_app, member)
+    fake.answer_next(status=429, code=code, message="Too Many Requests")
+    with pytest.raises(PushedBack):
+        job(twilio_app, send_batch, keys(key))
+    assert (stored(db, key).status, stored(db, key).error_code) == ("queued", "http_429")
+    assert job(twilio_app, send_batch, keys(key))["sent"] == 1
+
+
+def test_a_refusal_written_as_rfc_9457_problem_details_is_read_as_twilios_classic_one(twilio_app, member, db, fake):
+    key = queued(twilio_app, member)
+    fake.answer_next(status=429, code=20429, problem=True)
+    with pytest.raises(PushedBack):
+        job(twilio_app, send_batch, keys(key))
+    assert (stored(db, key).status, stored(db, key).error_code) == ("queued", "20429")
+    fake.answer_next(status=400, code=21211, message="Invalid 'To' Phone Number", problem=True)
+    job(twilio_app, send_batch, keys(key))
+    assert (stored(db, key).status, customer_row(db, member).unreachable_code) == ("failed", "21211")
+    assert fake.stats()["creates"] == 2
+
+
+def test_an_answer_without_a_sid_is_looked_up_not_failed_nor_sent_again(twilio_app, member, db, fake):
+    key = queued(twilio_app, member)
+    fake.answer_next(sid=False)
+    job(twilio_app, send_batch, keys(key))
+    assert (stored(db, key).status, stored(db, key).error_code) == ("sending", "no_response")
+    expire_leases(db)
+    assert job(twilio_app, reconcile)["found"] == 1
+    [sent] = sent_forms(fake)
+    assert (stored(db, key).status, stored(db, key).message_sid) == ("sent", sent["sid"])
+    assert fake.stats()["creates"] == 1
+
+
+def test_answers_already_in_are_written_before_the_lease_is_renewed(make_app, fake, member, db):
+    """A long batch renews its lease as it goes; an answer it holds unwritten would lose its
+    claim meanwhile, and a reconcile then would find a refused message nowhere at Twilio and
+    send it again."""
+    app = make_app(twilio_account_sid=ACCOUNT_SID, twilio_api_base=fake.url, outbox_lease_seconds=4)
+    refused, *rest = [queued(app, member, f"push {n}") for n in range(16)]
+    fake.answer_next(status=400, code=21617, message="Message body too long")
+    fake.answer_next(15, delay=0.3)
+
+    def reconcile_past_the_first_lease(form):
+        if len(fake.messages) == 14:  # some 4.5 s in: the first claim's lease is over
+            with app.app_context():
+                reconcile()
+
+    fake.on_create = reconcile_past_the_first_lease
+    job(app, send_batch, keys(refused, *rest))
+    assert (stored(db, refused).status, stored(db, refused).error_code) == ("failed", "21617")
+    assert fake.stats()["creates"] == 16 and fake.stats()["duplicates"] == 0
+
+
 def test_connection_refused_means_nothing_was_sent(make_app, member, db):
     refused = make_app(twilio_account_sid=ACCOUNT_SID, twilio_api_base="http://127.0.0.1:9", outbox_lease_seconds=LEASE)
     key = queued(refused, member)

@@ -48,6 +48,10 @@ def send_batch(keys: list[tuple[str, str]]) -> dict[str, int]:
                 continue
             rt.pacer.wait_turn(send.from_number, send.per_second)
             if lease_until - utcnow() < lease / 2:  # keep the lease well ahead of any send
+                # What was answered is written first: its claim ends with this lease, and a
+                # reconcile after that would look for it at Twilio (a refusal is not there) and
+                # send it again.
+                _record(rt, results, lease, tally)
                 lease_until, lost = _renew(rt, sends[position:], lease_until, lease)
             if send.category == MARKETING and time.monotonic() - opt_outs_checked >= OPT_OUTS_EVERY:
                 withdrawn = _withdraw_opted_out(rt, sends[position:])
