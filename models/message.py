@@ -55,6 +55,8 @@ class Message(Base):
     error_message: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    # Outbound: when Twilio's answer to its send was recorded (sent, or refused).
+    answered_at: Mapped[datetime | None]
     # Outbound delivery.
     category: Mapped[str | None] = mapped_column(String(20))  # transactional | marketing
     attempts: Mapped[int] = mapped_column(server_default="0")  # claims so far; fences a claim

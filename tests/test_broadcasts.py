@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
+from bot.catalog import render
+from bot.messages import say
 from bot.pacing import Pacer
 from bot.services import broadcasts, points
 from bot.services.broadcast_file import BroadcastFileError, parse
@@ -555,6 +557,45 @@ def test_too_many_failures_pause_it_with_the_reason_and_resume_goes_on(twilio_ap
     hand(twilio_app, moved)
     result = stats(db, broadcast)
     assert (result["status"], result["sent"], result["failed"], result["pause_reason"]) == ("completed", 40, 60, None)
+
+
+def test_failures_of_pushes_held_by_a_pause_and_sent_after_the_resume_count(twilio_app, mama, db, fake, monkeypatch):
+    monkeypatch.setattr(broadcasts, "FEED_CHUNK", 60)
+    monkeypatch.setattr(broadcasts, "IN_FLIGHT", 60)
+    for i in range(100):
+        add_member(db, mama, f"+234803000{i:04d}")
+    broadcast = create(db, mama)
+    fed_not_sent(twilio_app, broadcast, limit=60)  # sixty written, none sent
+    move(db, "pause", broadcast)
+    fake.answer_next(60, status=400, code=21211, message="Invalid 'To' Phone Number")
+    hand(twilio_app, move(db, "resume", broadcast))
+    result = stats(db, broadcast)
+    assert (result["status"], result["failed"]) == ("paused", 60)
+    assert result["pause_reason"] == "auto-paused: 60 of the last 60 sends failed (21211 x60)"
+
+
+def test_reward_variables_with_the_catalog_emptied_since_pause_it_instead_of_a_blank(app, db):
+    tenant = load_mama(db)
+    add_member(db, tenant, "+2348030000001", points_earned=30)
+    broadcast = create(db, tenant, text="Hi {first_name}, next: {nearest_reward} ({points_to_nearest_reward} to go)")
+    with db.transaction() as session:
+        session.execute(update(Reward).values(is_active=False))
+    launch(app, broadcast)
+    result = stats(db, broadcast)
+    assert result["status"] == "paused" and pushes(db, broadcast) == []
+    assert result["pause_reason"] == "paused: {nearest_reward} needs a reward in the catalog; add one, then resume"
+
+
+def test_the_stop_line_and_there_are_in_the_vendors_language_for_a_member_who_chose_none(app, db):
+    tenant = load_mama(db, language="fr")
+    add_member(db, tenant, "+2348030000001", name=None)
+    broadcast = create(db, tenant, text="Bonjour {first_name} !")
+    launch(app, broadcast)
+    [push] = pushes(db, broadcast)
+    with app.app_context():
+        stop_line = render(say("broadcast_stop_line"), "fr")
+        there = render(say("broadcast_unnamed"), "fr")
+    assert push.body == f"Bonjour {there} !\n{stop_line}" and "STOP" in stop_line and stop_line != render(say("broadcast_stop_line"), "en")
 
 
 def test_a_few_failures_do_not_pause_it(twilio_app, mama, db, fake):

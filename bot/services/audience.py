@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.catalog import render
 from bot.db import later
+from bot.locales import language_of
 from bot.messages import say
 from bot.services.broadcast_file import REWARD_VARIABLES, Definition, variables_in
 from bot.services.delivery import REACHED, WINDOW, marketing_counts, max_marketing_per_week, unreachable_now
@@ -188,7 +189,7 @@ class Writer:
 
     def variables(self, member: Member) -> dict[str, str]:
         name = " ".join((member.whatsapp_name or "").split())
-        unnamed = render(say("broadcast_unnamed"), member.language)
+        unnamed = render(say("broadcast_unnamed"), language_of(self.tenant, member.language))
         nearest = self._nearest(member.balance)
         return {
             "first_name": name.split(" ")[0] if name else unnamed,
@@ -208,7 +209,7 @@ class Writer:
     def body(self, member: Member, variables: dict[str, str]) -> str:
         """The text, and the line that says how to stop (in the member's language)."""
         text = self.definition.text.format(**{name: variables[name] for name in self.in_text})
-        return f"{text}\n{render(say('broadcast_stop_line'), member.language)}"
+        return f"{text}\n{render(say('broadcast_stop_line'), language_of(self.tenant, member.language))}"
 
     def template_variables(self, variables: dict[str, str]) -> dict | None:
         if not self.definition.template:

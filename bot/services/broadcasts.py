@@ -36,10 +36,11 @@ from bot.db import insert_for
 from bot.outbound import MARKETING, MessageKey, queue_texts
 from bot.services import audit, pages
 from bot.services.audience import REPLY_HOURS, SUPPRESSIONS, Writer, audience, members, replied, within
-from bot.services.broadcast_file import RETARGETS, Definition, DefinitionSchema, parse
+from bot.services.broadcast_file import RETARGETS, REWARD_VARIABLES, Definition, DefinitionSchema, parse
 from bot.services.context import Actor, Context
 from bot.services.delivery import REACHED
 from bot.services.pages import Page
+from bot.services.rewards import catalog
 from models import (
     Broadcast, BroadcastRecipient, Customer, Purchase, RewardRedemption, Tenant, Message,
 )
@@ -237,11 +238,11 @@ def step(session: Session, key: tuple, token: uuid.UUID, now: datetime, lease: t
     if broadcast is None:
         current = session.get(Broadcast, key, populate_existing=True)
         return Step(over="lost" if current and current.status == "sending" else (current.status if current else "gone"))
-    reason = _failure_reason(session, broadcast)
+    tenant = session.get(Tenant, broadcast.tenant_id)
+    reason = _failure_reason(session, broadcast) or _missing_reward(session, tenant, broadcast, now)
     if reason:
         _pause(session, broadcast, now, reason)
         return Step(over="paused")
-    tenant = session.get(Tenant, broadcast.tenant_id)
     quiet = quiet_until(broadcast.quiet_hours, ZoneInfo(tenant.timezone), now)
     if quiet:
         _hold(session, broadcast, quiet)
@@ -276,12 +277,14 @@ def _renew(session: Session, key: tuple, token: uuid.UUID, now: datetime, lease:
 
 def _failure_reason(session: Session, broadcast: Broadcast) -> str | None:
     """Why to pause: more than FAILURE_LIMIT of the last FAILURE_WINDOW answered sends (since
-    the launch or the last resume) failed; the reason names the commonest error codes."""
+    the launch or the last resume) failed; the reason names the commonest error codes. A push
+    counts by when its answer came: one held during a pause and sent after the resume counts,
+    though it was written before."""
     answered = session.execute(
         select(Message.status, Message.error_code)
         .where(*_pushes(broadcast), Message.status.in_(ANSWERED),
-               Message.created_at >= (broadcast.resumed_at or broadcast.launched_at))
-        .order_by(Message.created_at.desc())
+               Message.answered_at >= (broadcast.resumed_at or broadcast.launched_at))
+        .order_by(Message.answered_at.desc())
         .limit(FAILURE_WINDOW)
     ).all()
     failed = Counter(code or "no code" for status, code in answered if status in FAILED)
@@ -289,6 +292,14 @@ def _failure_reason(session: Session, broadcast: Broadcast) -> str | None:
         return None
     codes = ", ".join(f"{code} x{n}" for code, n in failed.most_common(3))
     return f"auto-paused: {sum(failed.values())} of the last {len(answered)} sends failed ({codes})"
+
+
+def _missing_reward(session: Session, tenant: Tenant, broadcast: Broadcast, now: datetime) -> str | None:
+    """Why to pause: the text's reward variables find no reward in the catalog now (it was
+    checked when the broadcast was made, and may have emptied since): never a blank in a push."""
+    if not Definition.of(broadcast).variables & REWARD_VARIABLES or catalog(session, tenant.id, now):
+        return None
+    return "paused: {nearest_reward} needs a reward in the catalog; add one, then resume"
 
 
 def quiet_until(quiet_hours: list | None, zone: ZoneInfo, now: datetime) -> datetime | None:

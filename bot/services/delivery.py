@@ -349,15 +349,15 @@ def _outcome(action: Action | None, now: datetime, lease: timedelta) -> dict:
     """The columns each kind of answer sets on its row."""
     released = {"status": "queued", "lease_until": None, "enqueued_at": now}
     return {
-        Action.SENT: {"status": "sent", "message_sid": bindparam("p_sid"), "sent_at": now, "lease_until": None},
+        Action.SENT: {"status": "sent", "message_sid": bindparam("p_sid"), "sent_at": now, "answered_at": now, "lease_until": None},
         None: released,  # not tried
         Action.RETRY: released,
         Action.MAYBE_SENT: {"lease_until": now + min(MAYBE_SENT_WAIT, lease)},
         Action.DEFER: {"status": "queued", "lease_until": None, "not_before": now + DEFER},
-        Action.TEMPLATE: {"status": "skipped", "lease_until": None},  # the template resend got 63016 too, or there is none
-        Action.UNREACHABLE: {"status": "failed", "lease_until": None},
-        Action.OPTED_OUT: {"status": "failed", "lease_until": None},
-        Action.FAILED: {"status": "failed", "lease_until": None},
+        Action.TEMPLATE: {"status": "skipped", "lease_until": None, "answered_at": now},  # the template resend got 63016 too, or there is none
+        Action.UNREACHABLE: {"status": "failed", "lease_until": None, "answered_at": now},
+        Action.OPTED_OUT: {"status": "failed", "lease_until": None, "answered_at": now},
+        Action.FAILED: {"status": "failed", "lease_until": None, "answered_at": now},
     }[action]
 
 
@@ -414,7 +414,7 @@ def record_receipt(
         return False
     learned_sid = message.message_sid is None
     if learned_sid:
-        message.message_sid, message.sent_at = sid, message.sent_at or now
+        message.message_sid, message.sent_at, message.answered_at = sid, message.sent_at or now, message.answered_at or now
     if not _moves_forward(message.status, new):
         return learned_sid
     if message.status in ("queued", "sending"):  # it reached Twilio: no claim or resend is needed
@@ -519,7 +519,7 @@ def settle(session: Session, lookup: Lookup, sid: str | None, now: datetime) -> 
     """Found at Twilio: sent, with its SID. Not found: queued again (True: hand it to a worker)."""
     table = Message.__table__
     if sid:
-        session.execute(update(table).where(*_FENCE).values(status="sent", message_sid=sid, sent_at=now, lease_until=None),
+        session.execute(update(table).where(*_FENCE).values(status="sent", message_sid=sid, sent_at=now, answered_at=now, lease_until=None),
                         _key_params(lookup.key, lookup.attempts))
         return False
     return session.execute(
