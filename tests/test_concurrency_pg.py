@@ -132,20 +132,32 @@ def test_ten_simultaneous_confirmations_redeem_once(app, mama, db):
         assert points.ledger_mismatches(session) == []
 
 
+def _confirming_at_once(racers: list[Phone], alongside=None) -> tuple[list[str], object]:
+    """Each racer answers 1 (confirming its REDEEM) at the same moment, and `alongside()` runs
+    then too, if given: the racers' answers, and what `alongside` returned."""
+    barrier = threading.Barrier(len(racers) + (alongside is not None))
+
+    def confirm(racer):
+        barrier.wait()
+        return racer.send("1").text
+
+    def other():
+        barrier.wait()
+        return alongside()
+
+    with ThreadPoolExecutor(max_workers=len(racers) + 1) as pool:
+        extra = pool.submit(other) if alongside else None
+        texts = list(pool.map(confirm, racers))
+    return texts, extra.result() if extra else None
+
+
 def test_two_customers_racing_for_the_last_unit_one_gets_it(app, mama, db):
     with db.transaction() as session:
         session.execute(update(Reward).where(Reward.name == "Jollof rice plate").values(stock=1))
     racers = [_member_with_points(app, db, f"+234803123001{n}", 450) for n in range(2)]
     for racer in racers:
         assert "1. Confirm" in racer.send("REDEEM 2").text
-    barrier = threading.Barrier(2)
-
-    def confirm(racer):
-        barrier.wait()
-        return racer.send("1").text
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        texts = list(pool.map(confirm, racers))
+    texts, _ = _confirming_at_once(racers)
     assert sorted("Your code" in t for t in texts) == [False, True]
     assert any("just run out. Nothing was spent." in t for t in texts)
     with db.sessions() as session:
@@ -168,20 +180,8 @@ def test_a_limit_set_while_customers_redeem_counts_every_unit_they_hold(app, mam
         group = racers[round_number * 4:(round_number + 1) * 4]
         for racer in group:
             assert "1. Confirm" in racer.send("REDEEM 2").text
-        barrier = threading.Barrier(5)
-
-        def confirm(racer):
-            barrier.wait()
-            return racer.send("1").text
-
-        def limit():
-            barrier.wait()
-            return Api(app, secret).patch(f"/rewards/{jollof}", {"stock": 1000}).status_code
-
-        with ThreadPoolExecutor(max_workers=5) as pool:
-            limited = pool.submit(limit)
-            texts = list(pool.map(confirm, group))
-        assert limited.result() == 200 and all("Your code for Jollof rice plate" in text for text in texts)
+        texts, limited = _confirming_at_once(group, lambda: Api(app, secret).patch(f"/rewards/{jollof}", {"stock": 1000}).status_code)
+        assert limited == 200 and all("Your code for Jollof rice plate" in text for text in texts)
         with db.sessions() as session:
             used = session.scalar(select(Reward.stock_used).where(Reward.id == jollof))
             held = session.scalar(select(func.count()).select_from(RewardRedemption).where(
