@@ -42,7 +42,7 @@ class ConsoleSender:
         print(f"[outbound {send.channel} to {send.to_number}] {send.body}{media}{template}", flush=True)
         return Answer(sid=f"SMconsole{uuid.uuid4().hex[:25]}")
 
-    def find(self, lookup: Lookup, taken: Callable[[list[str]], set[str]]) -> str | None:
+    def find(self, lookup: Lookup, taken: Callable[[list[str]], set[str]], others: Callable[[], set[str]]) -> str | None:
         return None  # nothing printed can be looked up: a lost claim is printed again
 
 
@@ -111,18 +111,20 @@ class TwilioSender:
             return Answer(code="no_response", text="Twilio answered without a message SID")
         return Answer(sid=sent.sid)
 
-    def find(self, lookup: Lookup, taken: Callable[[list[str]], set[str]]) -> str | None:
+    def find(self, lookup: Lookup, taken: Callable[[list[str]], set[str]], others: Callable[[], set[str]]) -> str | None:
         """The SID of this message at Twilio, if it got there: Messages to its number sent since
-        it was written, from its sender, with its text (or any text, for a template), not
-        already another message's (`taken` says which SIDs are)."""
+        it was written, from its sender, with its text, not already another message's (`taken`
+        says which SIDs are). A template's text is not ours to know: for one, any text but
+        those of our other messages whose SIDs are not known yet (`others`)."""
         since = lookup.created_at - CLOCK_SKEW
         candidates = self.client.messages.list(
             to=twilio_address(lookup.to_number, lookup.channel), date_sent_after=since.date(), page_size=100, limit=500,
         )
+        not_ours = others() if lookup.content_sid else set()
         matches = [
             message for message in candidates
             if message.from_ == twilio_address(lookup.from_number, lookup.channel)
-            and (lookup.content_sid or message.body == lookup.body)
+            and (message.body not in not_ours if lookup.content_sid else message.body == lookup.body)
             and (message.date_created is None or message.date_created >= since)
         ]
         known = taken([message.sid for message in matches])

@@ -165,6 +165,31 @@ def test_outside_the_window_the_template_goes_with_its_variables(twilio_app, pho
     assert (message.status, message.content_sid) == ("sent", TEMPLATE_SID)
 
 
+def test_a_lost_template_push_never_takes_the_sid_of_a_text_push_not_recorded_yet(twilio_app, phone, db, fake):
+    """A template's text at Twilio is not ours to know, so its lookup takes any text: but not
+    that of our own free-text push to the same customer whose SID is still being written."""
+    load_mama(db, templates={"tier_reached": {"content_sid": TEMPLATE_SID, "variables": ["tier", "vendor"]}})
+    phone(CUSTOMER).send("JOIN MAMA")
+    with db.sessions() as session:
+        member = session.scalars(select(Customer)).one()
+    text = queued(twilio_app, member, "Your points are waiting!")
+    job(twilio_app, send_batch, keys(text))
+    with db.transaction() as session:  # sent and kept by Twilio; its answer not written yet
+        session.execute(update(Message).where(Message.id == text[1]).values(
+            status="sending", message_sid=None, lease_until=utcnow() + timedelta(minutes=5)))
+    age_inbound(db, 25)  # the window closes: the next push goes as its template
+    fake.answer_next(status=503, code=20503, keep=False)
+    template = push(twilio_app, member)
+    with db.transaction() as session:  # its claim ran out, the other one's did not
+        session.execute(update(Message).where(Message.id == template[1]).values(lease_until=utcnow() - timedelta(seconds=1)))
+    assert job(twilio_app, reconcile)["queued again"] == 1
+    run_jobs(twilio_app)
+    sent = stored(db, template)
+    assert (sent.status, sent.content_sid) == ("sent", TEMPLATE_SID)
+    assert sent.message_sid != [m["sid"] for m in sent_forms(fake) if m["body"] == "Your points are waiting!"][0]
+    assert fake.stats()["duplicates"] == 0
+
+
 def test_inside_the_window_free_text_goes_even_with_a_template(twilio_app, phone, db, fake):
     load_mama(db, templates={"tier_reached": {"content_sid": TEMPLATE_SID, "variables": ["tier"]}})
     phone(CUSTOMER).send("JOIN MAMA")

@@ -145,8 +145,12 @@ def _look_up(rt: Runtime, lookup: delivery.Lookup):
         with rt.db.sessions() as session:
             return delivery.taken_sids(session, lookup.key[0], sids)
 
+    def others() -> set[str]:
+        with rt.db.sessions() as session:
+            return delivery.unsettled_texts(session, lookup)
+
     try:
-        return rt.sender.find(lookup, taken)
+        return rt.sender.find(lookup, taken, others)
     except Exception:
         log.exception("could not look up message %s at Twilio", lookup.key[1])
         return False

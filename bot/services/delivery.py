@@ -506,6 +506,17 @@ def take_expired_claims(session: Session, now: datetime, lease: timedelta, limit
     return [Lookup((row.tenant_id, row.id), *row[2:]) for row in sorted(rows, key=lambda row: row.created_at)]
 
 
+def unsettled_texts(session: Session, lookup: Lookup) -> set[str]:
+    """The texts of our other free-text messages to the same number that Twilio may hold without
+    our knowing their SID yet (sending, no SID): a template's lookup, which cannot tell a
+    template's text from another's, must not take one of them for its own."""
+    return set(session.scalars(select(Message.body).where(
+        Message.tenant_id == lookup.key[0], Message.direction == "outbound", Message.to_number == lookup.to_number,
+        Message.status == "sending", Message.message_sid.is_(None), Message.content_sid.is_(None),
+        Message.id != lookup.key[1],
+    )))
+
+
 def taken_sids(session: Session, tenant_id, sids: list[str]) -> set[str]:
     """Which of these Twilio SIDs are already recorded for a message: a lookup must not take one
     of them for the message it looks for (found by the unique index on the SID, not by scanning
