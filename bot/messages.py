@@ -22,6 +22,16 @@ def words_of(text: str) -> tuple[str, ...]:
     return tuple(_WORD.findall(folded))
 
 
+def has_control_characters(text: str, allowed: str = "") -> bool:
+    """Whether `text` holds a control character (NUL, a bell, an escape...) other than those
+    `allowed`: no name, code or reason has one, and a NUL cannot even be stored."""
+    return any(unicodedata.category(char) == "Cc" and char not in allowed for char in text)
+
+
+def without_control_characters(text: str) -> str:
+    return "".join(char for char in text if unicodedata.category(char) != "Cc")
+
+
 @dataclass(frozen=True)
 class Inbound:
     """One message as the bot sees it, whatever the channel."""

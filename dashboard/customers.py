@@ -1,11 +1,11 @@
 """Customers: search, one customer's file, and adjusting their points with a reason."""
 from __future__ import annotations
 
-import unicodedata
 import uuid
 
 from flask import abort, redirect, render_template, request, url_for
 
+from bot.messages import has_control_characters
 from bot.services.points import NotEnoughPoints
 from dashboard import blueprint
 from dashboard.auth import as_owner, refuse
@@ -36,7 +36,7 @@ def adjust(customer_id: uuid.UUID):
     if points is not None and not (0 < abs(points) <= MAX_ADJUSTMENT):
         errors["points"] = f"Type a number of points from 1 to {MAX_ADJUSTMENT:,}, with a minus to take points away."
     reason = " ".join(request.form.get("reason", "").split())
-    if not reason or len(reason) > MAX_REASON or any(unicodedata.category(c) == "Cc" for c in reason):
+    if not reason or len(reason) > MAX_REASON or has_control_characters(reason):
         errors["reason"] = f"Say why, in at most {MAX_REASON} characters: the customer will read it."
     with as_owner() as services:
         if services.backoffice.customer(customer_id, lock=True) is None:

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from functools import lru_cache
 
 from flask import Blueprint, Response, abort, current_app, g, request
 from twilio.twiml.messaging_response import MessagingResponse
 
-from bot.messages import Inbound
+from bot.messages import Inbound, without_control_characters
 from bot.phones import InvalidPhone, from_twilio, to_e164
 from bot.services.delivery import record_receipt
 from models import Customer, Message
@@ -110,8 +109,7 @@ def _recipient(raw: str) -> str | None:
 def _name(value: str) -> str | None:
     """A WhatsApp profile name as a name: its spaces and line breaks made single spaces, other
     control characters (a bell, an escape) dropped; bounded by its column."""
-    spaced = " ".join(value.split())
-    return "".join(char for char in spaced if unicodedata.category(char) != "Cc")[:_MAX_NAME_CHARS] or None
+    return without_control_characters(" ".join(value.split()))[:_MAX_NAME_CHARS] or None
 
 
 def storable_text(value: str) -> str:

@@ -3,7 +3,6 @@ member code or name, one customer's purchases, the rewards, and the audit log. I
 the vendor's own rows; every change goes through the services the flows use."""
 from __future__ import annotations
 
-import unicodedata
 import re
 import uuid
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import aliased
 
+from bot.messages import without_control_characters
 from bot.money import Money
 from bot.phones import InvalidPhone, to_e164
 from bot.services.metrics import FIGURES, MetricsService
@@ -85,7 +85,7 @@ class BackOfficeService:
         """Customers whose phone holds the digits typed (local form too: 0803 123 finds
         +234803123...), whose member code is the text, or whose name holds it; the newest
         first. No text: the newest customers."""
-        text = "".join(char for char in text if unicodedata.category(char) != "Cc").strip()  # a NUL cannot even be compared
+        text = without_control_characters(text).strip()  # a NUL cannot even be compared
         query = _CUSTOMER_ROWS.where(Customer.tenant_id == self.ctx.tenant.id)
         if text:
             query = query.where(or_(*self._matching(text)))

@@ -3,7 +3,6 @@ and the money per carrier and short code (`flask --app wsgi voting reconcile`)."
 from __future__ import annotations
 
 import csv
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
@@ -12,6 +11,7 @@ from typing import Iterable
 from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.orm import Session
 
+from bot.messages import has_control_characters
 from bot.money import exponent, to_minor
 from bot.services.tenant_file import YEARS
 from models import SmsVoteLog, VoteShortCode
@@ -63,7 +63,7 @@ def _settlement(line: int, row: dict) -> Settlement:
     if not values["message_id"]:
         raise ValueError("message_id: missing")
     for name, value in values.items():
-        if any(unicodedata.category(char) == "Cc" for char in value):
+        if has_control_characters(value):
             raise ValueError(f"{name}: has control characters (such as NUL)")
     try:
         amount = Decimal(values["amount"])

@@ -3,7 +3,6 @@ what it says into the database is bot/services/tenants.py."""
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -14,6 +13,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, valid
 from bot.catalog import CATALOG
 from bot.limits import LIMITS, MESSAGES, STAFF_MESSAGES
 from bot.locales import DEFAULT_LANGUAGE, LOCALES
+from bot.messages import has_control_characters
 from bot.money import CURRENCIES, to_minor
 from bot.phones import InvalidPhone, to_e164
 from bot.points_rules import RULE_TYPES
@@ -39,7 +39,7 @@ class Text(fields.String):
         text = super()._deserialize(value, attr, data, **kwargs)
         if self.allowed:  # a browser's textarea sends its line breaks as \r\n
             text = text.replace("\r\n", "\n")
-        if any(unicodedata.category(char) == "Cc" and char not in self.allowed for char in text):
+        if has_control_characters(text, self.allowed):
             raise self.make_error("control")
         return text
 
