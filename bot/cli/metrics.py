@@ -8,7 +8,7 @@ from sqlalchemy import select
 from bot.cli.common import print_table, runtime
 from bot.services.context import Context
 from bot.services.metrics import FIGURES, MetricsService, yesterday
-from bot.services.tenant_file import YEARS
+from bot.services.tenant_file import YEARS, YEARS_RULE
 from models import Tenant
 
 
@@ -22,7 +22,7 @@ def metrics():
 @click.option("--tenant", "code", help="Only this vendor.")
 def metrics_daily(day, code: str | None):
     if day and day.year not in YEARS:
-        raise click.BadParameter(f"must be in the years {YEARS.start} to {YEARS.stop - 1}", param_hint="--date")
+        raise click.BadParameter(YEARS_RULE, param_hint="--date")
     rt = runtime()
     now = rt.clock()
     rows = []

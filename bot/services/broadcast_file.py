@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from bot.money import to_minor
 from bot.phones import InvalidPhone, to_e164
 from bot.services.rewards import catalog
-from bot.services.tenant_file import MAX_AMOUNT, MAX_COUNT, YEARS, TenantFileError, Text
+from bot.services.tenant_file import MAX_AMOUNT, MAX_COUNT, TenantFileError, Text, in_years
 from models import Broadcast, Tenant
 
 VARIABLES = ("first_name", "name", "points", "vendor", "member_code", "nearest_reward", "points_to_nearest_reward")
@@ -64,8 +64,7 @@ def _local_time(value: str) -> None:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise ValidationError("must be a time like 2026-12-04T09:00 (the vendor's timezone)") from None
-    if moment.year not in YEARS:
-        raise ValidationError(f"must be in the years {YEARS.start} to {YEARS.stop - 1}")
+    in_years(moment)
 
 
 def _days(**kwargs):

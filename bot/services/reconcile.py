@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot.messages import has_control_characters
 from bot.money import exponent, to_minor
-from bot.services.tenant_file import YEARS
+from bot.services.tenant_file import YEARS, YEARS_RULE
 from models import SmsVoteLog, VoteShortCode
 
 COLUMNS = ("message_id", "msisdn", "shortcode", "amount", "charged_at", "status")
@@ -78,7 +78,7 @@ def _settlement(line: int, row: dict) -> Settlement:
     except ValueError:
         raise ValueError(f"charged_at: not a time like 2026-12-05T19:03:00: {values['charged_at']!r}") from None
     if charged_at.year not in YEARS:  # and so within the calendar once in UTC
-        raise ValueError(f"charged_at: must be in the years {YEARS.start} to {YEARS.stop - 1}")
+        raise ValueError(f"charged_at: {YEARS_RULE}")
     if charged_at.tzinfo is None:
         charged_at = charged_at.replace(tzinfo=timezone.utc)
     status = values["status"].lower()

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot.codes import CHOSEN_CODE, CHOSEN_CODE_RULE
 from bot.money import exponent, to_minor
-from bot.services.tenant_file import YEARS, TenantFileError, Text, _country, _currency, _e164, _moment, _timezone
+from bot.services.tenant_file import TenantFileError, Text, in_years, _country, _currency, _e164, _moment, _timezone
 from bot.services.tenants import assign
 from bot.phones import to_e164
 from bot.show_views import RESERVED_WORDS, ContestantView, EpisodeView, PackageView, ShortCodeView, ShowView
@@ -45,8 +45,7 @@ def _local_time(value: str) -> None:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise ValidationError("must be a time like 2026-12-05T19:00 (in the show's timezone)") from None
-    if moment.year not in YEARS:  # read in the show's timezone, then in UTC: far from the calendar's ends
-        raise ValidationError(f"must be in the years {YEARS.start} to {YEARS.stop - 1}")
+    in_years(moment)  # read in the show's timezone, then in UTC: far from the calendar's ends
 
 
 class ShortCodeSchema(Schema):

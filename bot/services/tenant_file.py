@@ -88,6 +88,13 @@ def _pin(value: str) -> None:
 
 # Reward dates are shifted to the end of their day and to UTC: far from the calendar's ends.
 YEARS = range(2000, 3000)
+YEARS_RULE = f"must be in the years {YEARS.start} to {YEARS.stop - 1}"
+
+
+def in_years(moment: datetime) -> None:
+    """A ValidationError unless `moment` falls in YEARS."""
+    if moment.year not in YEARS:
+        raise ValidationError(YEARS_RULE)
 
 
 def _pin_hash(value: str) -> None:
@@ -101,8 +108,7 @@ def _date_or_datetime(value: str) -> None:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise ValidationError("must be a date like 2026-12-31 or a time like 2026-12-31T18:00") from None
-    if moment.year not in YEARS:
-        raise ValidationError(f"must be in the years {YEARS.start} to {YEARS.stop - 1}")
+    in_years(moment)
 
 
 class StaffSchema(Schema):
