@@ -874,6 +874,17 @@ def render(message: Msg, language: str = DEFAULT_LANGUAGE) -> str:
     return template.format(**{name: _localised(value, language) for name, value in message.params.items()})
 
 
+def as_text(value: Any, language: str) -> str:
+    """A parameter on its own, as a message in this language shows it (a template's variable):
+    money with its currency, a count grouped, a date with its month named."""
+    localised = _localised(value, language)
+    if isinstance(localised, _Count):
+        return format(localised, ",")
+    if isinstance(localised, _Day):
+        return format(localised, "%-d %b %Y")
+    return str(localised)
+
+
 def _localised(value: Any, language: str) -> Any:
     """A parameter ready for str.format in this language."""
     if isinstance(value, Msg):

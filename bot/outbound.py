@@ -5,12 +5,12 @@ a reminder, a broadcast (many pushes at once, `queue_pushes` and `queue_texts`).
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Iterable
 
 from sqlalchemy.orm import Session
 
-from bot.catalog import render
+from bot.catalog import as_text, render
 from bot.db import write_rows
 from bot.locales import language_of
 from bot.messages import Msg
@@ -112,14 +112,4 @@ def _template_variables(tenant: Tenant, message: Msg, language: str) -> dict | N
     if template is None:
         return None
     names = template.get("variables", [])
-    return {str(i): _as_text(message.params.get(name, ""), language) for i, name in enumerate(names, 1)}
-
-
-def _as_text(value: Any, language: str) -> str:
-    if isinstance(value, Msg):
-        return render(value, language)
-    if isinstance(value, (date, datetime)):
-        return f"{value:%d %b %Y}"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    return str(value)
+    return {str(i): as_text(message.params.get(name, ""), language) for i, name in enumerate(names, 1)}

@@ -164,6 +164,22 @@ def test_messages_the_shop_sends_go_in_the_customer_s_language(member, phone, db
     ]
 
 
+def test_a_template_s_variables_are_written_in_the_customer_s_language(phone, db):
+    """Outside the 24-hour window the template goes, and its variables are what the customer reads."""
+    variables = ["amount", "points", "balance"]
+    with db.transaction() as session:
+        load_tenant(session, tenant_file(templates={"purchase_notice": {"content_sid": "HX" + "1" * 32, "variables": variables}}))
+    phone(CUSTOMER).send("JOIN MAMA")
+    phone(CUSTOMER).send("LANG 2")
+    bayo = phone(BAYO)
+    bayo.send("LOG 0803 123 4567 150000")
+    bayo.send(BAYO_PIN)
+    bayo.send("1")
+    with db.sessions() as session:
+        stored = session.scalars(select(Message.content_variables).where(Message.triggered_by == "purchase_notice")).one()
+    assert stored == {"1": f"150{NBSP}000{NBSP}₦", "2": f"1{NBSP}520", "3": f"1{NBSP}570"}
+
+
 def test_history_shows_each_line_in_the_customer_s_language_old_rows_as_stored(member, db):
     with db.transaction() as session:  # a row from before descriptions were kept as catalog keys
         customer = session.scalars(select(Customer)).one()
