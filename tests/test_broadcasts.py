@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.catalog import render
+from bot.locales import NBSP
 from bot.messages import say
 from bot.pacing import Pacer
 from bot.services import broadcasts, points
@@ -596,6 +597,15 @@ def test_the_stop_line_and_there_are_in_the_vendors_language_for_a_member_who_ch
         stop_line = render(say("broadcast_stop_line"), "fr")
         there = render(say("broadcast_unnamed"), "fr")
     assert push.body == f"Bonjour {there} !\n{stop_line}" and "STOP" in stop_line and stop_line != render(say("broadcast_stop_line"), "en")
+
+
+def test_points_are_grouped_the_members_language_s_way(app, db):
+    tenant = load_mama(db, language="fr")
+    add_member(db, tenant, "+2348030000001", points_earned=1450)  # 1,500 with the welcome bonus
+    broadcast = create(db, tenant, text="Vous avez {points} points, {points_to_nearest_reward} de plus pour {nearest_reward}.")
+    launch(app, broadcast)
+    [push] = pushes(db, broadcast)
+    assert push.body.split("\n")[0] == f"Vous avez 1{NBSP}500 points, 0 de plus pour Jollof rice plate."
 
 
 def test_a_few_failures_do_not_pause_it(twilio_app, mama, db, fake):

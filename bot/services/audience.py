@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, exists, func, not_, or_, select
 from sqlalchemy.orm import Session
 
-from bot.catalog import render
+from bot.catalog import as_text, render
 from bot.db import later
 from bot.locales import language_of
 from bot.messages import say
@@ -189,16 +189,17 @@ class Writer:
 
     def variables(self, member: Member) -> dict[str, str]:
         name = " ".join((member.whatsapp_name or "").split())
-        unnamed = render(say("broadcast_unnamed"), language_of(self.tenant, member.language))
+        language = language_of(self.tenant, member.language)
+        unnamed = render(say("broadcast_unnamed"), language)
         nearest = self._nearest(member.balance)
         return {
             "first_name": name.split(" ")[0] if name else unnamed,
             "name": name or unnamed,
-            "points": f"{member.balance:,}",
+            "points": as_text(member.balance, language),
             "vendor": self.tenant.name,
             "member_code": member.member_code or "",
             "nearest_reward": nearest.name if nearest else "",
-            "points_to_nearest_reward": f"{max(0, nearest.points_required - member.balance):,}" if nearest else "0",
+            "points_to_nearest_reward": as_text(max(0, nearest.points_required - member.balance) if nearest else 0, language),
         }
 
     def _nearest(self, balance: int) -> Reward | None:
