@@ -56,14 +56,14 @@ def _choose(state: State, number: int, services, items=None) -> Outcome:
     balance = services.points.balance().balance
     if balance < item.points:
         return state, [say("reward_missing_long", points=item.points - balance, name=item.name)]
-    return goto(state, "confirm", reward=item.id), [
+    return goto(state, "confirm", reward=item.id, points=item.points), [
         say("redeem_confirm", name=item.name, points=item.points, before=balance, after=balance - item.points)
     ]
 
 
 def redeem_confirmed(state: State, inbound: Inbound, services) -> Outcome:
     try:
-        redeemed = services.rewards.redeem(state.data["reward"])
+        redeemed = services.rewards.redeem(state.data["reward"], quoted=state.data.get("points"))
     except Refused as refused:  # a check failed: nothing was spent
         return finish(), [refusal(refused)]
     return finish(), [

@@ -16,12 +16,12 @@ def start_spin(state: State, inbound: Inbound, services) -> Outcome:
 
 
 def buy_confirmed(state: State, inbound: Inbound, services) -> Outcome:
-    return _spin(inbound, services, None, buy=True)
+    return _spin(inbound, services, None, buy=True, quoted=state.data.get("cost"))
 
 
-def _spin(inbound: Inbound, services, why, buy: bool = False) -> Outcome:
+def _spin(inbound: Inbound, services, why, buy: bool = False, quoted: int | None = None) -> Outcome:
     try:
-        result = services.wheel.spin(inbound.sid, buy=buy)
+        result = services.wheel.spin(inbound.sid, buy=buy, quoted=quoted)
     except Refused as refused:  # the spin could not be made: nothing changed
         return finish(), [refusal(refused)]
     won = say(f"spin_won_{result.kind}", prize=result.prize, points=result.points, code=result.code or "")

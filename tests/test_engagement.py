@@ -92,6 +92,15 @@ def test_a_small_purchase_earns_no_spin_and_spins_cannot_be_bought_when_cost_is_
     assert member.send("SPIN").text == "No spins left today. Come back tomorrow, or earn spins with a purchase!"
 
 
+def test_a_spin_price_changed_while_the_customer_confirms_is_said_and_nothing_is_spent(member, db):
+    reload(db, wheel=wheel({"label": "Nothing", "type": "nothing", "weight": 1}))
+    member.send("SPIN")
+    assert "Buy one for 30 points?" in member.send("SPIN").text
+    reload(db, wheel=wheel({"label": "Nothing", "type": "nothing", "weight": 1}, spin_cost_points=45))
+    assert member.send("1").text == "A spin now costs 45 points. Nothing was spent: reply SPIN to buy one at that price."
+    assert (balance_of(db, CUSTOMER), count(db, SpinHistory)) == (50, 1)
+
+
 def test_buying_a_spin_without_the_points_changes_nothing(phone, mama, db):
     reload(db, welcome_bonus=0, wheel=wheel({"label": "Nothing", "type": "nothing", "weight": 1}))
     me = phone(CUSTOMER)

@@ -19,15 +19,15 @@ MEAL = SimpleNamespace(id="r-meal", name="Free meal", points=500, stock_left=3)
 class FakeRewards:
     items: list = field(default_factory=lambda: [CAKE, MEAL])
     refusal: Refused | None = None  # what redeem says instead of redeeming
-    redeemed: list[str] = field(default_factory=list)
+    redeemed: list[tuple[str, int | None]] = field(default_factory=list)
 
     def catalog(self):
         return list(self.items)
 
-    def redeem(self, reward_id: str):
+    def redeem(self, reward_id: str, quoted: int | None = None):
         if self.refusal:
             raise self.refusal
-        self.redeemed.append(reward_id)
+        self.redeemed.append((reward_id, quoted))
         name = next(item.name for item in self.items if item.id == reward_id)
         return SimpleNamespace(media_path=None, code="RW-7K2M", reward=name, expires_at=NOW + timedelta(days=7), balance=20)
 
@@ -59,7 +59,7 @@ def test_choosing_then_confirming_redeems_through_the_service_once():
     assert rewards.redeemed == []  # nothing is spent before the confirmation
     state, replies = chat(fake, "1", state=state)
     assert keys(replies) == ["redeemed"] and replies[0].params["code"] == "RW-7K2M"
-    assert rewards.redeemed == ["r-cake"] and state.idle
+    assert rewards.redeemed == [("r-cake", 100)] and state.idle  # at the price the customer was shown
 
 
 def test_redeem_with_a_number_goes_straight_to_the_confirmation():

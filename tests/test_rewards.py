@@ -153,6 +153,19 @@ def test_every_failed_check_at_confirmation_changes_nothing_and_says_which(rich,
     assert (balance_of(db, CUSTOMER), count(db, RewardRedemption)) == (670, 0)
 
 
+def test_a_price_changed_while_the_customer_confirms_is_said_and_nothing_is_spent(rich, db):
+    assert "for 500 points?" in rich.send("REDEEM 2").text
+    with db.transaction() as session:  # the vendor raises the price before the customer says 1
+        session.execute(update(Reward).where(Reward.name == "Jollof rice plate").values(points_required=600))
+    assert rich.send("1").text == (
+        "The shop has just changed Jollof rice plate to 600 points. Nothing was spent: reply REWARDS to choose again."
+    )
+    assert (balance_of(db, CUSTOMER), count(db, RewardRedemption)) == (670, 0)
+    rich.send("REDEEM 2")
+    assert rich.send("1").text.startswith("Done!")
+    assert balance_of(db, CUSTOMER) == 70
+
+
 def test_the_per_customer_limit_holds(rich, db):
     give_points(db, 1000)
     redeem_jollof(rich)

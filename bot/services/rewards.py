@@ -177,14 +177,17 @@ class RewardService:
             for r in catalog(self.ctx.session, self.ctx.tenant.id, self.ctx.now)
         ]
 
-    def redeem(self, reward_id: str) -> Redeemed:
+    def redeem(self, reward_id: str, quoted: int | None = None) -> Redeemed:
         """Spend the points on the reward, in this transaction, with the customer (locked by
         the dispatcher) and the reward locked. A failed check changes nothing and raises
-        Refused: redeem_unavailable, redeem_out_of_stock, redeem_limit, redeem_not_enough."""
+        Refused: redeem_unavailable, redeem_out_of_stock, redeem_limit, redeem_not_enough, or
+        redeem_price_changed when the reward no longer costs the `quoted` points the customer agreed to."""
         ctx = self.ctx
         customer = ctx.require_customer()
         reward = find_available(ctx.session, ctx.tenant.id, uuid.UUID(reward_id), ctx.now)
         self._check(customer, reward)
+        if quoted is not None and reward.points_required != quoted:
+            raise Refused("redeem_price_changed", name=reward.name, points=reward.points_required)
         ctx.limits.count(REDEMPTIONS)
         if not take_unit(ctx.session, reward):  # the last unit went to someone else just now
             raise Refused("redeem_out_of_stock")

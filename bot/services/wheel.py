@@ -67,10 +67,11 @@ class WheelService:
         free = max(0, wheel.get("daily_free_spins", 0) - used_free)
         return Spins(free, customer.spin_credits, wheel.get("spin_cost_points", 0))
 
-    def spin(self, message_sid: str, buy: bool = False) -> SpinResult:
+    def spin(self, message_sid: str, buy: bool = False, quoted: int | None = None) -> SpinResult:
         """Spend a spin (free first, then earned; with `buy`, points) and apply the prize, in this
         transaction; the customer row is locked by the dispatcher. Raises Refused (wheel_none,
-        spin_not_enough_points, spin_none_left) when the spin cannot be made, having changed nothing."""
+        spin_not_enough_points, spin_none_left, or spin_price_changed when a bought spin no longer
+        costs the `quoted` points) when the spin cannot be made, having changed nothing."""
         ctx = self.ctx
         customer = ctx.require_customer()
         if not self.settings:
@@ -82,6 +83,8 @@ class WheelService:
             paid_by, spent = "earned", 0
             move_spins(ctx.session, customer, -1, "used", ctx.now, spin_id=spin_id)
         elif buy and spins.cost:
+            if quoted is not None and spins.cost != quoted:
+                raise Refused("spin_price_changed", cost=spins.cost)
             if points.spendable(ctx.session, customer, ctx.now) < spins.cost:
                 raise Refused("spin_not_enough_points")
             points.debit(ctx.session, customer, spins.cost, transaction_type="redeemed", source="spin",
