@@ -11,6 +11,7 @@ from models import Base, Customer, MissionCompletion, PointsLotAllocation, Purch
 from tests.conftest import PIN_PEPPER, balance_of, count, run_jobs, tenant_file
 
 BAYO, BAYO_PIN = "+2348030000002", "731205"
+ADA, ADA_PIN = "+2348030000001", "482916"
 REFERRER, FRIEND = "+2348031234567", "+2348039990000"
 TIERS = [{"name": "Silver", "min_points": 300, "multiplier": 1}]
 
@@ -91,6 +92,22 @@ def test_five_log_then_void_rounds_leave_the_customer_and_referrer_nothing(bayo,
         "balance": 50 + 220 + 50 + 150, "spins": 1, "missions": ["Spend 20,000 this week"], "purchases": 1,
         "spent": 2_000_000, "tier": "Silver", "last_purchase_at": None,
     }
+    assert ledger_is_clean(app)
+
+
+def test_a_referral_a_void_took_back_is_paid_by_the_next_purchase_even_after_another_one(bayo, friend, phone, db, app):
+    log(bayo)  # the friend's first purchase pays the referral
+    ada = phone(ADA)
+    ada.send("LOG")
+    ada.send(ADA_PIN)
+    ada.send("CANCEL")
+    log(ada, amount=1000)  # a second one, by another till
+    assert void(bayo).startswith("Voided.")  # the first: the referral is taken back
+    assert standing(db, REFERRER)["balance"] == 50
+    log(bayo, amount=1000)
+    assert standing(db, REFERRER)["balance"] == 50 + 50
+    with db.sessions() as session:
+        assert session.scalars(select(Referral.rewarded_at)).one() is not None
     assert ledger_is_clean(app)
 
 

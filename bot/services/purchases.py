@@ -149,12 +149,12 @@ class PurchaseService:
 
     def _engage(self, customer: Customer, purchase_id: uuid.UUID, amount: int, referred: bool) -> None:
         """What a purchase also brings: wheel spins, a referral's reward (if someone `referred`
-        the customer), completed missions."""
+        the customer and it is not paid yet), completed missions."""
         ctx = self.ctx
         wheel = ctx.tenant.settings.get("wheel") or {}
         if wheel.get("spins_per_purchase") and amount >= to_minor(wheel.get("spin_min_amount", 0), self.currency):
             move_spins(ctx.session, customer, wheel["spins_per_purchase"], "earned", ctx.now, purchase_id=purchase_id)
-        if customer.total_purchases == 1 and referred:
+        if referred:  # its first purchase, or the next one after a void took the referral back
             reward_referral(ctx.session, ctx.outbox, ctx.tenant, customer, ctx.now, purchase_id)
         complete_missions(ctx.session, ctx.outbox, ctx.tenant, customer, ctx.now, {"visit_count", "spend_total"}, purchase_id)
 
