@@ -75,11 +75,15 @@ def timezones(country: str, phone: str | None = None) -> list[tuple[str, str]]:
     return sorted(zones, key=lambda zone: (zone[0] not in near, " - " in zone[1]))
 
 
+# Names the timezone database holds that are no place: "localtime" is whatever zone the server is in.
+NOT_PLACES = frozenset({"localtime", "posixrules", "Factory"})
+
+
 def read_timezone(text: str, choices: list[tuple[str, str]]) -> str | None:
     """One of the country's zones by its name or city ('America/Chicago', 'chicago'), or any
-    IANA zone by its full name."""
+    IANA zone of a place by its full name."""
     wanted = text.strip().replace(" ", "_").casefold()
     named = [name for name, _ in choices if wanted in (name.casefold(), name.rsplit("/", 1)[-1].casefold())]
     if named:
         return named[0]
-    return next((name for name in zoneinfo.available_timezones() if name.casefold() == wanted), None)
+    return next((name for name in zoneinfo.available_timezones() - NOT_PLACES if name.casefold() == wanted), None)

@@ -266,6 +266,8 @@ def test_country_currency_and_a_choice_of_timezones(app, owner, db):
     listing = owner.send("1").text
     assert "1. America/New_York (Eastern (most areas))\n2. America/Chicago (Central (most areas))" in listing
     assert "13." not in listing
+    for no_place in ("Factory", "localtime"):  # in the timezone database, but no place a tenant file takes
+        assert owner.send(no_place).text == "Please reply with a number from 1 to 12, or a timezone name like Africa/Lagos."
     answer(owner, "chicago", "0", "1", "Free coffee", "10", OWNER_PIN, OWNER_PIN)
     answer(owner, "1")
     assert (vendor(db).country, vendor(db).currency, vendor(db).timezone) == ("US", "USD", "America/Chicago")

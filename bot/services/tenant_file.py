@@ -11,6 +11,7 @@ import phonenumbers
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from bot.catalog import CATALOG
+from bot.countries import NOT_PLACES
 from bot.limits import LIMITS, MESSAGES, STAFF_MESSAGES
 from bot.locales import DEFAULT_LANGUAGE, LOCALES
 from bot.messages import has_control_characters
@@ -55,16 +56,12 @@ def _currency(value: str) -> None:
         raise ValidationError(f"{value} is not an ISO 4217 currency code like NGN, GHS or USD")
 
 
-# Names the timezone database holds that are no place: "localtime" is whatever zone the server is in.
-_NOT_PLACES = frozenset({"localtime", "posixrules", "Factory"})
-
-
 def _timezone(value: str) -> None:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
         raise ValidationError(f"unknown timezone {value!r}") from None
-    if value in _NOT_PLACES:
+    if value in NOT_PLACES:
         raise ValidationError(f"{value!r} names no place; give one like Africa/Lagos")
 
 
