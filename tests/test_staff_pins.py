@@ -195,6 +195,17 @@ def test_confirming_a_purchase_after_the_session_ended_asks_the_pin_and_keeps_th
     assert count(db, Purchase) == 1
 
 
+def test_a_staff_member_a_reload_takes_off_and_back_on_starts_afresh(bayo, member, db):
+    open_session(bayo)
+    assert bayo.send("LOG 08031234567 1500").text.startswith("Log ₦1,500 for Chidi")
+    with db.transaction() as session:  # a file without Bayo, then the whole file again
+        load_tenant(session, tenant_file(staff=[ADA]), pin_pepper=PIN_PEPPER)
+    reload_bayo(db, pin=BAYO_PIN)
+    assert bayo.send("1").text == "Hi Bayo, please send your staff PIN."  # the menu's 1, LOG, behind the PIN again
+    assert bayo.send(BAYO_PIN).text == "Customer's phone number or member code?"  # not the old purchase
+    assert count(db, Purchase) == 0
+
+
 def test_confirming_a_void_after_the_session_ended_asks_the_pin(bayo, member, db, clock):
     open_session(bayo)
     bayo.send("LOG 08031234567 1500")

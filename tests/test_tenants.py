@@ -60,6 +60,16 @@ def test_loading_the_same_file_twice_changes_nothing(app, db):
     assert count(db, AuditLog) == 1
 
 
+def test_a_pin_in_other_digits_is_the_same_pin_at_the_next_load(app, db, tmp_path):
+    raw = json.loads(EXAMPLE_TENANT.read_text())
+    raw["staff"][1]["pin"] = "٧٣١٢٠٥"  # Bayo's 731205 in Arabic-Indic digits
+    path = write(tmp_path, staff=raw["staff"])
+    assert load(app, path).exit_code == 0
+    result = load(app, path)
+    assert "already up to date" in result.output, result.output
+    assert count(db, AuditLog) == 1
+
+
 def test_a_changed_file_updates_in_place_and_disables_dropped_staff(app, db, tmp_path):
     load(app, EXAMPLE_TENANT)
     raw = json.loads(EXAMPLE_TENANT.read_text())

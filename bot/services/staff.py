@@ -31,6 +31,20 @@ def hash_pin(pin: str) -> str:
     return generate_password_hash(ascii_digits(pin))  # scrypt with a random salt
 
 
+def deactivate(user: Staff) -> bool:
+    """Take a staff member off: their open PIN session and whatever they were in the middle of
+    end with it, so that being taken back on starts afresh. True when they were active."""
+    if not user.is_active:
+        return False
+    user.is_active, user.session_expires_at, user.conversation_state = False, None, {}
+    return True
+
+
+def matches_pin(pin_hash: str | None, pin: str) -> bool:
+    """Whether `pin`, in the digits of any script, is the one `pin_hash` was made from."""
+    return bool(pin_hash) and check_password_hash(pin_hash, ascii_digits(pin))
+
+
 def fingerprint_pin(pepper: str, staff_id: uuid.UUID, pin: str) -> str:
     """A fast keyed fingerprint of a staff member's PIN, to find it inside messages without a
     slow hash per digit run. Without the pepper (never in the database) it tells nothing."""
@@ -49,7 +63,7 @@ class PinChoice:
 
     @staticmethod
     def confirms(draft: str, pin: str) -> bool:
-        return check_password_hash(draft, ascii_digits(pin.strip()))
+        return matches_pin(draft, pin.strip())
 
 
 @dataclass(frozen=True)
@@ -174,8 +188,7 @@ class StaffService:
 
     def _is_pin(self, text: str) -> bool:
         if text not in self._checked:
-            pin_hash = self._user().pin_hash
-            self._checked[text] = bool(pin_hash) and check_password_hash(pin_hash, text)
+            self._checked[text] = matches_pin(self._user().pin_hash, text)
         return self._checked[text]
 
     def _hides(self, run: str) -> bool:

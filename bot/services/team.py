@@ -14,7 +14,7 @@ from bot.phones import InvalidPhone, to_e164
 from bot.services import audit
 from bot.services.context import Context
 from bot.services.customers import route_phone
-from bot.services.staff import set_pin
+from bot.services.staff import deactivate, set_pin
 from bot.services.tenant_file import StaffSchema
 from models import Staff
 
@@ -90,7 +90,7 @@ class TeamService:
         """Deactivate a staff member (never yourself)."""
         self._check_removable(phone)
         user = self._user(phone)
-        user.is_active, user.session_expires_at = False, None
+        deactivate(user)
         self._audit("staff.removed", user, before={"active": True}, after={"active": False})
 
     def reset_pin(self, phone: str) -> None:

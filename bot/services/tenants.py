@@ -7,12 +7,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash
 
 from bot.db import insert_on_conflict
 from bot.services import audit
 from bot.services.rewards import HOLDING_STOCK
-from bot.services.staff import fingerprint_pin, hash_pin
+from bot.services.staff import deactivate, fingerprint_pin, hash_pin, matches_pin
 from bot.services.tenant_file import TenantFileError, _moment
 from models import Customer, PointsTransaction, Purchase, Reward, RewardRedemption, Show, Tenant, Staff, WheelItem
 from models.base import new_id
@@ -129,7 +128,7 @@ def _sync_staff(session: Session, tenant: Tenant, staff: list[dict], pin_pepper:
         if any(touched):
             changed.append(f"staff {member['phone']}")
     for user in existing.values():  # dropped from the file: kept for history, but disabled
-        if assign(user, "is_active", False):
+        if deactivate(user):
             changed.append(f"staff {user.phone_number} removed")
     return changed
 
@@ -140,7 +139,7 @@ def _sync_pin(user: Staff, member: dict, pin_pepper: str | None) -> bool:
     next right check gives it one). True when the row changed."""
     pin = member.get("pin")
     if pin:
-        rehashed = not (user.pin_hash and check_password_hash(user.pin_hash, pin))
+        rehashed = not matches_pin(user.pin_hash, pin)
         if rehashed:
             user.pin_hash, user.pin_fingerprint = hash_pin(pin), None
         if pin_pepper is None:  # no fingerprint without the pepper: redaction uses the slow hash till the next right PIN
