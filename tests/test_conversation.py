@@ -245,6 +245,18 @@ def test_switching_to_a_vendor_with_its_own_number_says_where_to_write(phone, ma
     assert me.send("1").text == "*Glow Salon* has its own WhatsApp number: write to +2349010000000 to talk to it."
 
 
+def test_joining_a_vendor_with_its_own_number_on_another_vendors_number_says_where_to_write(phone, mama, salon, db):
+    me = phone()  # MAMA's number belongs to MAMA alone: the next message here goes to MAMA
+    joined = me.send("JOIN SALON")
+    assert "You got 10 welcome points" in joined.text
+    assert joined.replies[-1].body == "*Glow Salon* has its own WhatsApp number: write to +2349010000000 to talk to it."
+    assert "menu" not in joined.text
+    assert customer_of(db, salon) is not None
+    again = me.send("JOIN SALON")
+    assert "already a member of *Glow Salon*" in again.text
+    assert again.replies[-1].body.startswith("*Glow Salon* has its own WhatsApp number")
+
+
 @pytest.mark.parametrize("text", ["don't stop", "do not stop", "no stop"])
 def test_a_negated_command_is_not_obeyed(phone, mama, db, text):
     me = phone()

@@ -37,11 +37,19 @@ class MembershipService:
         return [Membership(row.vendor_code, row.name, row.current_balance, row.id == self.ctx.tenant.id) for row in rows]
 
     def switch_to(self, code: str, written_to: str) -> tuple[str, str | None]:
-        """Route this phone to the vendor `code`. Returns its name, and its own number when the
-        number written to belongs to one other vendor: messages there keep going to that one."""
+        """Route this phone to the vendor `code`. Returns its name, and its own number when
+        messages to the number written to keep going elsewhere (`number_elsewhere`)."""
         session = self.ctx.session
         tenant = session.scalars(select(Tenant).where(Tenant.vendor_code == code)).one()
         route_phone(session, self.ctx.phone, tenant)
-        owners = session.scalars(select(Tenant.id).where(Tenant.whatsapp_number == written_to, Tenant.is_active)).all()
+        return tenant.name, self.number_elsewhere(written_to, tenant)
+
+    def number_elsewhere(self, written_to: str, tenant: Tenant | None = None) -> str | None:
+        """The vendor's own number (`tenant`, else this one) when the number written to belongs
+        to one other vendor: messages there keep going to that one, whichever the phone talks to."""
+        tenant = tenant or self.ctx.tenant
+        owners = self.ctx.session.scalars(
+            select(Tenant.id).where(Tenant.whatsapp_number == written_to, Tenant.is_active)
+        ).all()
         elsewhere = len(owners) == 1 and owners[0] != tenant.id
-        return tenant.name, tenant.whatsapp_number if elsewhere else None
+        return tenant.whatsapp_number if elsewhere else None
