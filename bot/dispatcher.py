@@ -213,10 +213,10 @@ def _resolve_tenant(session: Session, inbound: Inbound, platform, now: datetime)
     stored, found = _replay_or_candidates(session, params)
     if stored is not None:
         return Destination(None, stored_reply=stored)
-    at_platform = platform is not None and platform.is_home(inbound)
-    if at_platform and platform.claims(session, inbound, now):
-        return Destination(None, platform=True)
     named = {row.tenant.vendor_code: row for row in found}
+    at_platform = platform is not None and platform.is_home(inbound)
+    if at_platform and platform.claims(session, inbound, now, named.keys()):
+        return Destination(None, platform=True)
     if joining in named:
         return _found(named[joining], code=joining)
     if len(words) >= 2 and words[0] == "JOIN":

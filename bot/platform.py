@@ -10,6 +10,7 @@ retried MessageSid again. The dispatcher asks `claims` before looking for a vend
 over to `converse`; it runs in the dispatcher's transaction."""
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import datetime
 
@@ -25,6 +26,7 @@ from bot.services.onboarding import (
     setup_under_way_or_answered,
 )
 from bot.messages import Inbound, say
+from bot.vendor_codes import join_code
 from flows.base import Outcome, State
 from flows.setup import SETUP_FLOW
 from models import PlatformMessage
@@ -42,13 +44,16 @@ class PlatformDesk:
         """Whether the message was written to the platform's number."""
         return self.number is not None and inbound.to == self.number
 
-    def claims(self, session: Session, inbound: Inbound, now: datetime) -> bool:
+    def claims(self, session: Session, inbound: Inbound, now: datetime, vendor_codes: Collection[str]) -> bool:
         """What it takes, of the messages to its number, before any vendor: SETUP, and anything
-        but JOIN from a phone whose setup is under way (its answers, a business name or a code,
-        must not be read as vendor codes), and a retry of a message it answered."""
+        from a phone whose setup is under way but JOIN with the code of a vendor (one of
+        `vendor_codes`, those the text names that exist): its answers, a business name or a
+        reward ("Join Us Cafe"), must not be read as vendor codes. And a retry of a message it
+        answered."""
         if _asks_setup(inbound):
             return True
-        return inbound.words[:1] != ("JOIN",) and setup_under_way_or_answered(session, inbound.phone, inbound.sid, now)
+        joins_vendor = inbound.words[:1] == ("JOIN",) and join_code(inbound.words) in vendor_codes
+        return not joins_vendor and setup_under_way_or_answered(session, inbound.phone, inbound.sid, now)
 
     def converse(self, session: Session, inbound: Inbound, now: datetime) -> list[Reply]:
         ctx = SetupContext(session, inbound.phone, now, self.number, current_invitation(session, inbound.phone, now))
@@ -77,17 +82,20 @@ class PlatformDesk:
     def _run(state: State, inbound: Inbound, services: PlatformServices, now: datetime) -> Outcome:
         """The setup flow's engine: SETUP checks the invitation's token; a phone without a usable
         invitation is told how to get one; a setup left for over 24 hours starts over; SETUP in
-        the middle of one (the link opened again) picks it up where it stopped."""
+        the middle of one (the link opened again) picks it up where it stopped. In a setup under
+        way, SETUP without the token is an answer ("Setup Studio" as the business name)."""
         setup = services.setup
-        if _asks_setup(inbound) and not setup.claim(" ".join(inbound.words[1:2])):
+        under_way = not state.idle and state.updated_at is not None and now - state.updated_at <= SETUP_RESUMABLE
+        link_opened = _asks_setup(inbound) and setup.claim(" ".join(inbound.words[1:2]))
+        if _asks_setup(inbound) and not link_opened and not under_way:
             return state, [say("setup_invitation_invalid")]
         if not setup.invited:
             return State(), [say("platform_no_invitation")]
         notices = []
-        if not state.idle and (state.updated_at is None or now - state.updated_at > SETUP_RESUMABLE):
+        if not state.idle and not under_way:
             state, notices = State(), [say("setup_restarted")]
         step = SETUP_FLOW.steps.get(state.step)
-        if state.idle or step is None or _asks_setup(inbound):
+        if state.idle or step is None or link_opened:
             step = SETUP_FLOW.steps["start"]
         state, replies = step(state, inbound, services)
         return replace(state, updated_at=now), notices + replies

@@ -210,6 +210,19 @@ def test_wrong_answers_get_a_hint_and_change_nothing(app, owner):
     assert "Earning: 5 points per ₦1,000 spent" in summary.text
 
 
+def test_answers_starting_with_join_or_setup_stay_in_the_setup(app, owner, mama, db):
+    answer(owner, f"SETUP {invite(app)}")
+    assert "What kind of business is *Join Us Cafe*?" in owner.send("Join Us Cafe").text  # US is no vendor
+    owner.send("BACK")
+    assert "What kind of business is *Setup Studio*?" in owner.send("Setup Studio").text  # not the token
+    answer(owner, "3", "1", "1", "1", "50", "100")
+    assert "How many points does *Join bonus drink* cost?" in owner.send("Join bonus drink").text
+    assert "You got 50 welcome points" in owner.send("JOIN MAMA").text  # a vendor's code still joins it
+    summary = answer(owner, "500", OWNER_PIN, OWNER_PIN)
+    assert "Business: Setup Studio (Salon or beauty)" in summary.text
+    assert "First reward: Join bonus drink for 500 points" in summary.text
+
+
 def test_the_code_is_suggested_unique_and_not_a_word_or_command(app, owner, mama, db):
     answer(owner, f"SETUP {invite(app)}", "Mama Put Kitchen")
     assert "I suggest *MAMAPUT*" in owner.send("1").text  # MAMA is taken
