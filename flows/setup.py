@@ -39,9 +39,10 @@ def _ask(state: State, step: str, services) -> Outcome:
 def _next(state: State, services, **answers) -> Outcome:
     """Keep the answers and ask the following question. BACK from the PIN confirmation, or
     from the summary, goes to choosing the PIN again. After a correction the summary asked
-    for (a code taken meanwhile), the other answers stand: straight back to the summary."""
+    for (a code taken meanwhile), the other answers stand: once the code is chosen again,
+    straight back to the summary (answers before it, after a BACK, lead on to the code)."""
     summary_trail = state.data.get("summary_trail")
-    if summary_trail:
+    if summary_trail and state.step == "code":
         return _ask(goto(state, state.step, trail=summary_trail, summary_trail=None, **answers), "confirm", services)
     trail = state.data["trail"] + ([] if state.step == "pin_again" else [state.step])
     state = goto(state, state.step, trail=trail, **answers)

@@ -268,6 +268,18 @@ def test_a_code_taken_while_answering_sends_back_to_the_code_question(app, owner
     assert vendor(db, "ADAS").name == "Mama Put Kitchen"  # the other shop is untouched
 
 
+def test_after_a_code_taken_meanwhile_going_back_leads_on_to_the_code_again(app, owner, db):
+    answer(owner, f"SETUP {invite(app)}", *ANSWERS)
+    with db.transaction() as session:
+        load_tenant(session, tenant_file(code="ADAS", staff=[]))
+    assert "another shop has just taken the code ADAS" in owner.send("1").text
+    assert "What kind of business is *Ada's Salon*?" in owner.send("BACK").text
+    assert "I suggest *ADASSALON*" in owner.send("3").text  # the code again, not the summary with ADAS
+    summary = owner.send("1")
+    assert "Code: ADASSALON\nCountry: Nigeria" in summary.text and "First reward: Free braids" in summary.text
+    assert "ready" in owner.send("1").text and vendor(db, "ADASSALON") is not None
+
+
 def test_country_currency_and_a_choice_of_timezones(app, owner, db):
     answer(owner, f"SETUP {invite(app)}", "Ada's Salon", "3", "1")
     assert "Which currency do you sell in?\n1. CDF" in owner.send("Congo (Dem. Rep.)").text
