@@ -189,11 +189,15 @@ def test_a_replayed_confirmation_makes_one_redemption_and_one_code(rich, db):
     assert balance_of(db, CUSTOMER) == 170
 
 
-@pytest.mark.parametrize("form", ["VERIFY {code}", "verify {lower}", "#VERIFY {nodash}", "Verify {body}"])
+@pytest.mark.parametrize("form", [
+    "VERIFY {code}", "verify {lower}", "#VERIFY {nodash}", "Verify {body}", "VERIFY {wide}", "VERIFY {code} please",
+    "verify code {lower}",
+])
 def test_staff_verify_a_code_typed_any_way_and_hand_it_over(rich, phone, db, app, form):
     code = CODE.search(redeem_jollof(rich).text).group()
     bayo = phone(BAYO)
-    typed = form.format(code=code, lower=code.lower(), nodash=code.replace("-", ""), body=code[3:])
+    wide = "".join(chr(ord(char) + 0xFEE0) for char in code)  # full-width, as some keyboards type
+    typed = form.format(code=code, lower=code.lower(), nodash=code.replace("-", ""), body=code[3:], wide=wide)
     assert "PIN" in bayo.send(typed).text
     shown = bayo.send(BAYO_PIN).text
     assert shown.startswith(f"{code}: Jollof rice plate for Chidi, +2348031234567, valid until")

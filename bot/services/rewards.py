@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ from models.base import new_id
 
 CODE_PREFIX = "RD-"
 _CODE_BODY = re.compile(rf"^(?:RD)?([{ALPHABET}]{{6}})$")
+_CODE_WORD = re.compile(rf"(?<![A-Z0-9])(?:RD-?)?([{ALPHABET}]{{6}})(?![A-Z0-9])")  # among other words
 _CODE_TRIES = 5
 HOLDING_STOCK = ("pending", "fulfilled")  # redemptions that keep a unit and count to the limit
 
@@ -162,8 +164,10 @@ def nearest_reward(session: Session, tenant_id: uuid.UUID, balance: int, now: da
 
 
 def normalise_code(text: str) -> str | None:
-    """'rd7kx4qf', 'RD-7KX4QF', '7kx4qf' -> 'RD-7KX4QF'; None if it cannot be a code."""
-    match = _CODE_BODY.match(re.sub(r"[^A-Z0-9]", "", text.upper()))
+    """'rd7kx4qf', 'RD-7KX4QF', '7kx4qf', 'rd 7kx 4qf', 'RD-7KX4QF please', full-width
+    'ＲＤ－７ＫＸ４ＱＦ' -> 'RD-7KX4QF'; None if it cannot be a code."""
+    folded = unicodedata.normalize("NFKC", text).upper()
+    match = _CODE_BODY.match(re.sub(r"[^A-Z0-9]", "", folded)) or _CODE_WORD.search(folded)
     return CODE_PREFIX + match.group(1) if match else None
 
 
