@@ -142,6 +142,15 @@ def test_items_out_of_stock_or_over_the_daily_cap_are_left_out(phone, mama, db):
     assert rows["Jackpot"] == (1, 1) and rows["Daily"] == (1, 1)
 
 
+def test_a_reward_prize_is_left_out_once_the_customer_holds_it_as_often_as_one_customer_may(phone, mama, db):
+    jollof = {"label": "Jollof", "type": "reward", "reward": "Jollof rice plate", "weight": 1}  # 2 per customer
+    reload(db, wheel=wheel(jollof, daily_free_spins=3))
+    me = phone(CUSTOMER)
+    me.send("JOIN MAMA")
+    assert [spin_label(me) for _ in range(3)] == ["Jollof", "Jollof", "No prize"]
+    assert count(db, RewardRedemption) == 2
+
+
 def spin_label(phone) -> str:
     phone.send("SPIN")
     with phone.client.application.extensions["runtime"].db.sessions() as session:

@@ -163,6 +163,22 @@ def nearest_reward(session: Session, tenant_id: uuid.UUID, balance: int, now: da
     return say("progress_none")
 
 
+def at_limit(session: Session, reward: Reward, customer: Customer) -> bool:
+    """Whether the customer holds the reward as many times as it may be had by one customer
+    (redeemed or won on the wheel, codes pending or used)."""
+    if reward.max_per_customer is None:
+        return False
+    held = session.scalar(
+        select(func.count()).where(
+            RewardRedemption.tenant_id == reward.tenant_id,
+            RewardRedemption.reward_id == reward.id,
+            RewardRedemption.customer_id == customer.id,
+            RewardRedemption.status.in_(HOLDING_STOCK),
+        )
+    )
+    return held >= reward.max_per_customer
+
+
 def normalise_code(text: str) -> str | None:
     """'rd7kx4qf', 'RD-7KX4QF', '7kx4qf', 'rd 7kx 4qf', 'RD-7KX4QF please', full-width
     'ＲＤ－７ＫＸ４ＱＦ' -> 'RD-7KX4QF'; None if it cannot be a code."""
@@ -217,17 +233,8 @@ class RewardService:
             raise Refused("redeem_unavailable")
         if reward.stock is not None and reward.stock_used >= reward.stock:
             raise Refused("redeem_out_of_stock")
-        if reward.max_per_customer is not None:
-            taken = ctx.session.scalar(
-                select(func.count()).where(
-                    RewardRedemption.tenant_id == ctx.tenant.id,
-                    RewardRedemption.reward_id == reward.id,
-                    RewardRedemption.customer_id == customer.id,
-                    RewardRedemption.status.in_(HOLDING_STOCK),
-                )
-            )
-            if taken >= reward.max_per_customer:
-                raise Refused("redeem_limit")
+        if at_limit(ctx.session, reward, customer):
+            raise Refused("redeem_limit")
         if points.spendable(ctx.session, customer, ctx.now) < reward.points_required:
             raise Refused("redeem_not_enough")
 

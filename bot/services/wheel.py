@@ -13,7 +13,7 @@ from bot.errors import Refused
 from bot.messages import say
 from bot.services import points
 from bot.services.context import Context
-from bot.services.rewards import find_available, issue_code, take_unit
+from bot.services.rewards import at_limit, find_available, issue_code, take_unit
 from bot.services.spins import move_spins
 from bot.wheel import pick
 from models import Customer, Reward, SpinHistory, WheelItem
@@ -112,7 +112,7 @@ class WheelService:
         lock on something it did not win, and parallel spins cannot deadlock. An item with
         neither stock nor daily cap is not counted, so it is never waited for."""
         reward = self._reward(item) if item.kind == "reward" else None
-        if item.kind == "reward" and not _in_stock(reward):
+        if item.kind == "reward" and not self._may_have(reward):
             return False
         limited = item.stock is not None or item.daily_cap is not None
         if limited and not self._count_win(item, +1):
@@ -122,6 +122,10 @@ class WheelService:
                 self._count_win(item, -1)
             return False
         return True
+
+    def _may_have(self, reward: Reward | None) -> bool:
+        """The reward is offered, has a unit left, and the customer may hold one more."""
+        return _in_stock(reward) and not at_limit(self.ctx.session, reward, self.ctx.require_customer())
 
     def _count_win(self, item: WheelItem, change: int) -> bool:
         today = self._today()
