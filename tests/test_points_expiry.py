@@ -47,6 +47,19 @@ def test_expired_points_cannot_be_spent(phone, mama, db, clock):
     assert balance_of(db, CUSTOMER) == 60
 
 
+def test_a_purchase_shows_the_balance_without_points_past_their_expiry(phone, mama, db, clock):
+    """Before the hourly expiry has come round, staff and the customer are told what BAL says."""
+    me = phone(CUSTOMER)
+    me.send("JOIN MAMA")
+    past_the_welcome_bonus_expiry(clock)
+    bayo = phone("+2348030000002")
+    bayo.send("LOG 0803 123 4567 15000")
+    bayo.send("731205")
+    assert bayo.send("1").text.endswith("Their balance: 170 points.")
+    assert "Balance: 170 points" in me.send("BAL").text
+    assert balance_of(db, CUSTOMER) == 170
+
+
 def test_the_expiry_command_expires_every_customers_stale_points(phone, mama, db, app, clock):
     for number in (CUSTOMER, "+2348039990000"):
         phone(number).send("JOIN MAMA")

@@ -237,6 +237,9 @@ class PurchaseService:
             if enrollment.created:
                 return enrollment.customer, None, enrollment.balance_row
             found = lock_member(self.ctx.session, self.ctx.tenant.id, who)  # enrolled by another transaction meanwhile
+        # The balance the notice and staff are shown is what can be spent, as BAL says, even
+        # before the hourly expiry has come round (it refreshes `found.balance`).
+        points.expire_lots(self.ctx.session, found.customer, self.ctx.now)
         return found.customer, found.referrer, found.balance
 
     def _enroll(self, phone: str) -> Enrollment:
