@@ -11,19 +11,23 @@ from models.base import Base, new_id, utcnow
 
 
 class ExpiryReminder(Base):
-    """One reminder per customer and expiry date (a day in the vendor's timezone): the unique
-    key makes the reminder job safe to run twice, or twice at once."""
+    """One reminder per customer and expiry date (a day in the vendor's timezone): it covers
+    the customer's points expiring from `expiring_from` to `expiring_until`, that day as UTC
+    times, so that the same points are never reminded again, even after the vendor's timezone
+    changes. The unique key makes the reminder job safe to run twice, or twice at once."""
 
     __tablename__ = "expiry_reminders"
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id", "customer_id"], ["customers.tenant_id", "customers.id"], ondelete="CASCADE"),
-        UniqueConstraint("tenant_id", "customer_id", "expires_on"),
+        UniqueConstraint("tenant_id", "customer_id", "expiring_from"),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     customer_id: Mapped[uuid.UUID]
-    expires_on: Mapped[date]
+    expires_on: Mapped[date]  # the day the message named
+    expiring_from: Mapped[datetime]
+    expiring_until: Mapped[datetime]
     points: Mapped[int]
     message_id: Mapped[uuid.UUID | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

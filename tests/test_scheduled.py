@@ -79,6 +79,14 @@ def test_reminders_are_never_sent_twice_for_the_same_points(app, member, db):
     assert len(reminders_sent(db)) == 1 and count(db, ExpiryReminder) == 1
 
 
+def test_a_new_timezone_does_not_remind_the_same_points_again(app, member, db):
+    assert remind(app) == 1  # "50 points expire on 29 Nov 2026" (19:00 in Lagos)
+    with db.transaction() as session:
+        load_tenant(session, tenant_file(timezone="Pacific/Auckland"))  # there, they expire on 30 Nov
+    assert remind(app, datetime(2026, 11, 26, 21, 30, tzinfo=timezone.utc)) == 0  # 10:30 on 27 Nov in Auckland
+    assert len(reminders_sent(db)) == 1
+
+
 def test_reminders_wait_for_ten_oclock_in_the_vendors_timezone(app, member, db):
     assert remind(app, MORNING - timedelta(hours=1)) == 0  # 09:30 in Lagos
     assert remind(app) == 1

@@ -1,20 +1,22 @@
 """Points-expiry reminders: a member whose points expire within the vendor's
 `expiry_reminder_days` (default 7) gets one reminder per expiry date (a day in the vendor's
 timezone): how many points, the date, and the nearest reward. Marketing: never to someone who
-opted out, never for points already spent or expired. The reminder row is written with ON
-CONFLICT DO NOTHING before its message is queued, so running this twice, or twice at once,
-sends nothing twice."""
+opted out, never for points already spent or expired. A reminder covers the points expiring
+within its day as UTC times, so that points are never reminded twice, even after the vendor's
+timezone changes. The reminder row is written with ON CONFLICT DO NOTHING before its message is
+queued, so running this twice, or twice at once, sends nothing twice."""
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 
 from bot.db import insert_on_conflict
 from bot.messages import say
 from bot.outbound import MARKETING, notify
 from bot.services.context import Context
+from bot.services.metrics import Day
 from bot.services.rewards import nearest_reward
 from models import Customer, CustomerPointsBalance, ExpiryReminder, PointsTransaction, Tenant
 
@@ -43,7 +45,7 @@ class ReminderService:
 
     def due(self) -> dict:
         """{customer_id: (expiry day, points)}: for each opted-in member, the earliest day within
-        the horizon on which unspent points expire and that has had no reminder yet."""
+        the horizon on which points no reminder covers yet expire, and how many."""
         session, tenant, now = self.ctx.session, self.ctx.tenant, self.ctx.now
         zone = ZoneInfo(tenant.timezone)
         today = now.astimezone(zone).date()
@@ -54,17 +56,13 @@ class ReminderService:
             .where(
                 PointsTransaction.tenant_id == tenant.id, PointsTransaction.remaining > 0,
                 PointsTransaction.expires_at > now, PointsTransaction.expires_at < horizon, Customer.opted_in,
+                ~_reminded(),
             )
         ).all()
-        reminded = set(session.execute(
-            select(ExpiryReminder.customer_id, ExpiryReminder.expires_on)
-            .where(ExpiryReminder.tenant_id == tenant.id, ExpiryReminder.expires_on >= today)
-        ).all())
         by_day: dict = {}
         for customer_id, expires_at, remaining in lots:
             day = expires_at.astimezone(zone).date()
-            if (customer_id, day) not in reminded:
-                by_day[(customer_id, day)] = by_day.get((customer_id, day), 0) + remaining
+            by_day[(customer_id, day)] = by_day.get((customer_id, day), 0) + remaining
         due: dict = {}
         for (customer_id, day), points in sorted(by_day.items(), key=lambda item: item[0][1]):
             due.setdefault(customer_id, (day, points))  # the earliest day: one message a day at most
@@ -76,7 +74,9 @@ class ReminderService:
         customer = session.get(Customer, (tenant.id, customer_id))
         if customer is None or not customer.opted_in:
             return False
-        row = {"tenant_id": tenant.id, "customer_id": customer_id, "expires_on": day, "points": points, "created_at": now}
+        expiring_from, expiring_until = Day(tenant, day).bounds
+        row = {"tenant_id": tenant.id, "customer_id": customer_id, "expires_on": day, "points": points,
+               "expiring_from": expiring_from, "expiring_until": expiring_until, "created_at": now}
         if not insert_on_conflict(session, ExpiryReminder, row):
             return False
         balance = session.scalar(select(CustomerPointsBalance.current_balance).where(
@@ -85,3 +85,11 @@ class ReminderService:
                       progress=nearest_reward(session, tenant.id, balance or 0, now))
         notify(session, self.ctx.outbox, tenant, customer, message, category=MARKETING, now=now)
         return True
+
+
+def _reminded():
+    """SQL: a reminder already covers the lot's expiry."""
+    return exists().where(
+        ExpiryReminder.tenant_id == PointsTransaction.tenant_id, ExpiryReminder.customer_id == PointsTransaction.customer_id,
+        ExpiryReminder.expiring_from <= PointsTransaction.expires_at, ExpiryReminder.expiring_until > PointsTransaction.expires_at,
+    )
