@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime, timezone
 
-from sqlalchemy import func, select, update
+import pytest
+from sqlalchemy import func, select, text, update
 
-from models import DailyMetrics, ExpiryReminder, PointsTransaction, Tenant, Message
+from bot.services.customers import lock_customers
+from bot.services.points import debit
+from models import Customer, DailyMetrics, ExpiryReminder, PointsTransaction, Tenant, Message
 from workers.scheduled import _remind, compute_metrics
 
 MORNING = datetime(2026, 11, 26, 9, 30, tzinfo=timezone.utc)  # 10:30 in Lagos
@@ -36,6 +40,37 @@ def test_two_reminder_runs_at_once_remind_each_member_once(app, phone, mama, db)
         assert session.scalar(select(func.count()).select_from(ExpiryReminder)) == MEMBERS
         sent = session.scalar(select(func.count()).where(Message.triggered_by == "expiry_reminder"))
     assert sent == MEMBERS
+
+
+@pytest.mark.parametrize("spent, reminded", [(50, []), (30, ["*Mama Put Kitchen*: 20 points expire on 29 Nov 2026"])])
+def test_a_reminder_leaves_out_the_points_of_a_redemption_under_way(app, phone, mama, db, spent, reminded):
+    """A redemption holds the customer's row and spends from the lot when the job computes what
+    is due: the reminder waits for it, then counts what the lot has left."""
+    phone("+2348031234567").send("JOIN MAMA")
+    with db.transaction() as session:
+        session.execute(update(PointsTransaction).values(expires_at=datetime(2026, 11, 29, 18, tzinfo=timezone.utc)))
+    reminding = threading.Thread(target=_remind, args=(app.extensions["runtime"], mama, MORNING))  # due() at once
+    with db.transaction() as session:
+        customer_id = session.scalars(select(Customer.id)).one()
+        customer = lock_customers(session, mama.id, [customer_id])[customer_id]  # as a redemption does
+        debit(session, customer, spent, transaction_type="redeemed", source="reward", description="Free Zobo drink", now=MORNING)
+        session.flush()
+        reminding.start()
+        wait_for_a_lock_wait_or(db, reminding)
+    reminding.join(10)
+    with db.sessions() as session:
+        bodies = session.scalars(select(Message.body).where(Message.triggered_by == "expiry_reminder")).all()
+    assert [body.partition(". ")[0] for body in bodies] == reminded
+
+
+def wait_for_a_lock_wait_or(db, thread: threading.Thread) -> None:
+    """Until some transaction waits for a lock another one holds, or `thread` has ended."""
+    deadline = time.monotonic() + 10
+    while thread.is_alive() and time.monotonic() < deadline:
+        with db.engine.connect() as connection:
+            if connection.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted")):
+                return
+        time.sleep(0.02)
 
 
 def test_two_metrics_runs_at_once_keep_one_row_per_day(app, mama, db):

@@ -44,9 +44,7 @@ def _remind(rt, tenant: Tenant, now: datetime) -> int:
     for start in range(0, len(due), REMINDERS_PER_TRANSACTION):
         with rt.db.transaction() as session:
             ctx = Context.at(session, session.get(Tenant, tenant.id), now)
-            chunk = ReminderService(ctx)
-            for customer_id, (day, points) in due[start:start + REMINDERS_PER_TRANSACTION]:
-                sent += chunk.remind(customer_id, day, points)
+            sent += ReminderService(ctx).remind(dict(due[start:start + REMINDERS_PER_TRANSACTION]))
         rt.deliver(ctx.outbox)
     log.info("queued %d expiry reminder(s) for %s", sent, tenant.vendor_code)
     return sent

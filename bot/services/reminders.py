@@ -10,12 +10,13 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 
 from bot.db import insert_on_conflict
 from bot.messages import say
 from bot.outbound import MARKETING, notify
 from bot.services.context import Context
+from bot.services.customers import lock_customers
 from bot.services.metrics import Day
 from bot.services.rewards import nearest_reward
 from models import Customer, CustomerPointsBalance, ExpiryReminder, PointsTransaction, Tenant
@@ -44,52 +45,57 @@ class ReminderService:
         self.ctx = ctx
 
     def due(self) -> dict:
-        """{customer_id: (expiry day, points)}: for each opted-in member, the earliest day within
-        the horizon on which points no reminder covers yet expire, and how many."""
+        """{customer_id: expiry day}: for each opted-in member, the earliest day within the
+        horizon on which points no reminder covers yet expire (one message a day at most)."""
         session, tenant, now = self.ctx.session, self.ctx.tenant, self.ctx.now
         zone = ZoneInfo(tenant.timezone)
         today = now.astimezone(zone).date()
         horizon = datetime.combine(today + timedelta(days=reminder_days(tenant) + 1), time(), tzinfo=zone)
         lots = session.execute(
-            select(PointsTransaction.customer_id, PointsTransaction.expires_at, PointsTransaction.remaining)
+            select(PointsTransaction.customer_id, PointsTransaction.expires_at)
             .join(Customer, (Customer.tenant_id == PointsTransaction.tenant_id) & (Customer.id == PointsTransaction.customer_id))
-            .where(
-                PointsTransaction.tenant_id == tenant.id, PointsTransaction.remaining > 0,
-                PointsTransaction.expires_at > now, PointsTransaction.expires_at < horizon, Customer.opted_in,
-                ~_reminded(),
-            )
+            .where(*self._unreminded(), PointsTransaction.expires_at < horizon, Customer.opted_in)
         ).all()
-        by_day: dict = {}
-        for customer_id, expires_at, remaining in lots:
-            day = expires_at.astimezone(zone).date()
-            by_day[(customer_id, day)] = by_day.get((customer_id, day), 0) + remaining
         due: dict = {}
-        for (customer_id, day), points in sorted(by_day.items(), key=lambda item: item[0][1]):
-            due.setdefault(customer_id, (day, points))  # the earliest day: one message a day at most
+        for customer_id, expires_at in lots:
+            day = expires_at.astimezone(zone).date()
+            due[customer_id] = min(day, due.get(customer_id, day))
         return due
 
-    def remind(self, customer_id, day: date, points: int) -> bool:
-        """Record and queue one reminder; False if it was already recorded (by another run)."""
+    def remind(self, due: dict) -> int:
+        """Record and queue the reminders `due` (as due() gave them); returns how many. Their
+        customers' rows are locked first, and their points read again under the lock: what was
+        spent, expired or reminded (by another run) since due() is left out."""
+        customers = lock_customers(self.ctx.session, self.ctx.tenant.id, due)
+        return sum(self._remind(customers[customer_id], day) for customer_id, day in due.items() if customer_id in customers)
+
+    def _remind(self, customer: Customer, day: date) -> bool:
         session, tenant, now = self.ctx.session, self.ctx.tenant, self.ctx.now
-        customer = session.get(Customer, (tenant.id, customer_id))
-        if customer is None or not customer.opted_in:
+        if not customer.opted_in:
             return False
         expiring_from, expiring_until = Day(tenant, day).bounds
-        row = {"tenant_id": tenant.id, "customer_id": customer_id, "expires_on": day, "points": points,
+        points = int(session.scalar(select(func.sum(PointsTransaction.remaining)).where(
+            *self._unreminded(), PointsTransaction.customer_id == customer.id,
+            PointsTransaction.expires_at >= expiring_from, PointsTransaction.expires_at < expiring_until,
+        )) or 0)
+        if not points:
+            return False
+        row = {"tenant_id": tenant.id, "customer_id": customer.id, "expires_on": day, "points": points,
                "expiring_from": expiring_from, "expiring_until": expiring_until, "created_at": now}
         if not insert_on_conflict(session, ExpiryReminder, row):
             return False
         balance = session.scalar(select(CustomerPointsBalance.current_balance).where(
-            CustomerPointsBalance.tenant_id == tenant.id, CustomerPointsBalance.customer_id == customer_id))
+            CustomerPointsBalance.tenant_id == tenant.id, CustomerPointsBalance.customer_id == customer.id))
         message = say("expiry_reminder", points=points, vendor=tenant.name, when=day,
                       progress=nearest_reward(session, tenant.id, balance or 0, now))
         notify(session, self.ctx.outbox, tenant, customer, message, category=MARKETING, now=now)
         return True
 
-
-def _reminded():
-    """SQL: a reminder already covers the lot's expiry."""
-    return exists().where(
-        ExpiryReminder.tenant_id == PointsTransaction.tenant_id, ExpiryReminder.customer_id == PointsTransaction.customer_id,
-        ExpiryReminder.expiring_from <= PointsTransaction.expires_at, ExpiryReminder.expiring_until > PointsTransaction.expires_at,
-    )
+    def _unreminded(self) -> tuple:
+        """SQL: the vendor's lots with points left, not expired yet, that no reminder covers."""
+        covered = exists().where(
+            ExpiryReminder.tenant_id == PointsTransaction.tenant_id, ExpiryReminder.customer_id == PointsTransaction.customer_id,
+            ExpiryReminder.expiring_from <= PointsTransaction.expires_at, ExpiryReminder.expiring_until > PointsTransaction.expires_at,
+        )
+        return (PointsTransaction.tenant_id == self.ctx.tenant.id, PointsTransaction.remaining > 0,
+                PointsTransaction.expires_at > self.ctx.now, ~covered)
