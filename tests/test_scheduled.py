@@ -7,7 +7,9 @@ import fakeredis
 import pytest
 from rq.cron import CronScheduler
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
+from bot.services.reminders import ReminderService
 from bot.services.tenant_file import TenantFileError
 from bot.services.tenants import load_tenant
 from models import Customer, DailyMetrics, ExpiryReminder, PointsTransaction, Message
@@ -85,6 +87,26 @@ def test_a_new_timezone_does_not_remind_the_same_points_again(app, member, db):
         load_tenant(session, tenant_file(timezone="Pacific/Auckland"))  # there, they expire on 30 Nov
     assert remind(app, datetime(2026, 11, 26, 21, 30, tzinfo=timezone.utc)) == 0  # 10:30 on 27 Nov in Auckland
     assert len(reminders_sent(db)) == 1
+
+
+def test_a_vendor_whose_run_fails_is_reminded_at_the_next_run_and_the_others_at_once(app, member, phone, db, monkeypatch):
+    with db.transaction() as session:
+        load_tenant(session, tenant_file(code="SALON", name="Glow Salon", whatsapp_number="+2349010000000", staff=[]))
+    phone(CUSTOMER).send("JOIN SALON")
+    expire_welcome_on(db, datetime(2026, 11, 29, 18, 0, tzinfo=timezone.utc))
+    remind_as_usual = ReminderService.remind
+
+    def mamas_database_goes_away(self, due):
+        if self.ctx.tenant.vendor_code == "MAMA":
+            raise OperationalError("INSERT INTO expiry_reminders", {}, Exception("server closed the connection unexpectedly"))
+        return remind_as_usual(self, due)
+
+    monkeypatch.setattr(ReminderService, "remind", mamas_database_goes_away)
+    assert remind(app) == 1
+    assert [body.split("*")[1] for body in reminders_sent(db)] == ["Glow Salon"]
+    monkeypatch.undo()
+    assert remind(app, MORNING + timedelta(minutes=15)) == 1
+    assert sorted(body.split("*")[1] for body in reminders_sent(db)) == ["Glow Salon", "Mama Put Kitchen"]
 
 
 def test_reminders_wait_for_ten_oclock_in_the_vendors_timezone(app, member, db):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from rq.timeouts import JobTimeoutException
 from sqlalchemy import select
 
 from bot import runtime
@@ -24,7 +25,9 @@ REMINDERS_PER_TRANSACTION = 500
 def send_reminders(now: datetime | None = None, tenant_code: str | None = None) -> int:
     """Queue the expiry reminders due now: for each vendor, once a day from 10:00 in its
     timezone (a Redis marker per vendor and day keeps later runs that day, and a second
-    scheduler, from reminding points earned since). Returns how many were queued."""
+    scheduler, from reminding points earned since). A vendor whose run fails has its marker
+    taken back, for the next run to try again, and the other vendors go on. Returns how many
+    were queued."""
     rt, now = runtime.current(), now or utcnow()
     total = 0
     for tenant in _tenants(rt, tenant_code):
@@ -33,7 +36,13 @@ def send_reminders(now: datetime | None = None, tenant_code: str | None = None) 
         marker = f"reminders:{tenant.id}:{reminders.local_day(tenant, now)}"
         if not rt.redis.set(marker, now.isoformat(), nx=True, ex=int(timedelta(days=2).total_seconds())):
             continue  # already run today
-        total += _remind(rt, tenant, now)
+        try:
+            total += _remind(rt, tenant, now)
+        except Exception as error:
+            rt.redis.delete(marker)  # the reminders queued stay queued; the next run sends the rest
+            if isinstance(error, JobTimeoutException):
+                raise  # the job's time is up: the vendors left wait for the next run
+            log.exception("expiry reminders for %s failed; the next run tries again", tenant.vendor_code)
     return total
 
 
