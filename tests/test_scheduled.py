@@ -1,7 +1,7 @@
 """Scheduled jobs: the one schedule, expiry reminders, daily metrics."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 import fakeredis
 import pytest
@@ -9,15 +9,21 @@ from rq.cron import CronScheduler
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
+from bot.services.context import Context
+from bot.services.metrics import MetricsService
 from bot.services.reminders import ReminderService
 from bot.services.tenant_file import TenantFileError
 from bot.services.tenants import load_tenant
 from models import Customer, DailyMetrics, ExpiryReminder, PointsTransaction, Message
+from models.base import utcnow
 from tests.conftest import count, run_jobs, tenant_file
+from tests.test_broadcasts import LAGOS
+from tests.test_rewards import CODE
 from workers import schedule
 from workers.scheduled import compute_metrics, send_reminders
 
 CUSTOMER = "+2348031234567"
+BAYO, BAYO_PIN = "+2348030000002", "731205"
 # 10:30 in Lagos (UTC+1) on a fixed day; the welcome bonus is moved to expire a few days later.
 TODAY = date(2026, 11, 26)
 MORNING = datetime(2026, 11, 26, 9, 30, tzinfo=timezone.utc)
@@ -156,6 +162,10 @@ def test_tenant_file_checks_templates_and_delivery_settings():
 # Daily metrics
 
 
+def local_today() -> date:
+    return datetime.now(LAGOS).date()
+
+
 def metrics_row(db, tenant, day: date) -> DailyMetrics:
     with db.sessions() as session:
         return session.get(DailyMetrics, (tenant.id, day))
@@ -179,6 +189,56 @@ def test_daily_metrics_count_the_vendors_day_and_recomputing_replaces_it(app, ph
     assert figures.points_issued == 50 + 150 + 20 and figures.messages_in >= 5
     runner.invoke(args=["metrics", "daily", "--date", today.isoformat()])
     assert count(db, DailyMetrics) == 1
+
+
+def logged_purchase(phone) -> None:
+    """The member joins (50 welcome points) and Bayo logs 15,000 naira for them (170 points)."""
+    phone(CUSTOMER).send("JOIN MAMA")
+    staff = phone(BAYO)
+    staff.send("LOG 0803 123 4567 15000")
+    staff.send(BAYO_PIN)
+    staff.send("1")
+
+
+def test_daily_metrics_take_a_voided_purchases_points_off_what_was_issued(app, phone, mama, db):
+    logged_purchase(phone)
+    assert "1. Confirm" in phone(BAYO).send("VOID").text
+    phone(BAYO).send("1")
+    with db.transaction() as session:
+        figures = MetricsService(Context.at(session, mama, utcnow())).figures(local_today())
+    assert (figures["purchases"], figures["revenue"], figures["points_issued"]) == (0, 0, 50)
+
+
+def test_daily_metrics_take_a_cancelled_codes_points_off_what_was_redeemed(app, phone, mama, db):
+    logged_purchase(phone)
+    me = phone(CUSTOMER)
+    me.send("REWARDS")
+    me.send("1")  # Free Zobo drink, 100 points
+    code = CODE.search(me.send("1").text).group()
+    phone(BAYO).send(f"VERIFY {code}")
+    assert "points are back" in phone(BAYO).send("2").text  # cancelled, with a refund
+    with db.transaction() as session:
+        figures = MetricsService(Context.at(session, mama, utcnow())).figures(local_today())
+    assert (figures["redemptions"], figures["points_redeemed"], figures["points_issued"]) == (1, 0, 220)
+
+
+def test_a_void_after_midnight_takes_the_points_off_the_purchases_day(app, phone, mama, db, clock):
+    now = clock().astimezone(LAGOS)
+    clock.advance(seconds=(datetime.combine(now.date(), time(23, 55), tzinfo=LAGOS) - now).total_seconds())
+    day = clock().astimezone(LAGOS).date()
+    logged_purchase(phone)
+    clock.advance(minutes=10)  # 00:05 the next day
+    staff = phone(BAYO)
+    staff.send("VOID")
+    assert "1. Confirm" in staff.send(BAYO_PIN).text  # a new day, a new PIN session
+    assert "Voided" in staff.send("1").text
+    clock.advance(minutes=11)
+    with app.app_context():
+        assert compute_metrics(clock()) == 1
+    stored = metrics_row(db, mama, day)
+    assert (stored.purchases, stored.points_issued) == (0, 50)
+    with db.transaction() as session:
+        assert MetricsService(Context.at(session, mama, clock())).figures(day + timedelta(days=1))["points_issued"] == 0
 
 
 def test_a_day_is_computed_again_until_a_void_of_its_last_minutes_can_no_longer_come(app, mama, db):

@@ -96,6 +96,17 @@ def _figures(session: Session, day: Day) -> dict:
         select(PointsTransaction.transaction_type, func.sum(PointsTransaction.points))
         .where(*during(PointsTransaction)).group_by(PointsTransaction.transaction_type)
     ).all())
+
+    def net(*kinds) -> int:
+        return sum(int(points.get(kind) or 0) for kind in kinds)
+
+    # A void takes its purchase's points back on the purchase's day, as it takes the purchase out
+    # of that day's count (it may come up to VOID_WINDOW after midnight: see settled).
+    reversed_points = scalar(
+        select(func.sum(PointsTransaction.points))
+        .join(Purchase, (Purchase.tenant_id == PointsTransaction.tenant_id) & (Purchase.id == PointsTransaction.purchase_id))
+        .where(*during(Purchase), Purchase.status == "voided", PointsTransaction.transaction_type == "reversed")
+    )
     messages = session.execute(
         select(Message.direction, Message.status, func.count())
         .where(*during(Message)).group_by(Message.direction, Message.status)
@@ -106,9 +117,11 @@ def _figures(session: Session, day: Day) -> dict:
         "active_members": scalar(select(func.count()).select_from(active)),
         "purchases": scalar(select(func.count()).where(*completed)),
         "revenue": scalar(select(func.sum(Purchase.amount)).where(*completed)),
-        "points_issued": int(points.get("earned") or 0),
-        "points_redeemed": -int(points.get("redeemed") or 0),
-        "points_expired": -int(points.get("expired") or 0),
+        # As the balance's totals count them: earned less voided, redeemed less refunded
+        # (a code that expired or was cancelled, on the day its points came back).
+        "points_issued": net("earned") + reversed_points,
+        "points_redeemed": -net("redeemed", "refunded"),
+        "points_expired": -net("expired"),
         "redemptions": scalar(select(func.count()).where(*during(RewardRedemption))),
         "spins": scalar(select(func.count()).where(*during(SpinHistory))),
         "messages_in": sum(n for direction, _, n in messages if direction == "inbound"),
