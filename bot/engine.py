@@ -49,13 +49,12 @@ class Engine:
 
     def handle(self, state: State, inbound: Inbound, services, now: datetime) -> Outcome:
         notices: Replies = []
-        screened = self._screen(state, inbound, services)
+        routed = self._routed(state, inbound)
         if not state.idle and state.updated_at and now - state.updated_at > IDLE_TIMEOUT:
             state, notices = State(), [say("session_expired")]
         if inbound.truncated:
             notices.append(say("truncated", limit=len(inbound.text)))
-        pin_answer = inbound if self._asks_pin(state) else screened
-        state, replies = self._route(state, screened, pin_answer, services)
+        state, replies = self._route(state, inbound, routed, services)
         if state.misses >= MAX_MISSES:
             state, replies = State(), [say("too_many_misses"), MENU]
         return replace(state, updated_at=now), [self._fill_menu(reply, services) for reply in notices + replies]
@@ -63,7 +62,9 @@ class Engine:
     def is_secret(self, state: State, inbound: Inbound, services) -> bool:
         """Whether the message must be stored redacted: it may carry a PIN (`may_carry_pin`), or it
         is a staff message with the sender's PIN anywhere in it."""
-        return may_carry_pin(self._flow_of(state), state, inbound) or self._screen(state, inbound, services) is not inbound
+        return may_carry_pin(self._flow_of(state), state, inbound) or (
+            services.is_staff and services.staff.hide_pin(inbound.text) != inbound.text
+        )
 
     def _flow_of(self, state: State) -> Flow | None:
         return self.by_name.get(state.flow) if state.flow else None
@@ -72,30 +73,40 @@ class Engine:
         flow = self._flow_of(state)
         return flow is not None and state.step in flow.secret_steps
 
-    def _screen(self, state: State, inbound: Inbound, services) -> Inbound:
-        """The message as flows read it. A staff member's PIN is masked wherever it is; while a
-        PIN is asked for, so is every run of 4-8 digits (only the PIN step reads the answer as
-        sent). So no flow can keep a PIN in its state, take it for an amount or a code, or
-        repeat it in a reply."""
-        if self._asks_pin(state):
-            text = pins.mask(inbound.text, lambda run: True)
-        elif services.is_staff:
-            text = services.staff.hide_pin(inbound.text)
-        else:
+    def _routed(self, state: State, inbound: Inbound) -> Inbound:
+        """The message as routing reads it: as sent, or, while a PIN is asked for, with every run
+        of 4-8 digits masked (only the PIN step reads the answer as sent). Never masked by
+        whether a run is the sender's PIN: the reply to `1 731205` or `LANG 731205` would then
+        tell whether 731205 is the PIN, a guess with no lockout."""
+        if not self._asks_pin(state):
             return inbound
+        text = pins.mask(inbound.text, lambda run: True)
         return inbound if text == inbound.text else replace(inbound, text=text)
 
-    def _route(self, state: State, inbound: Inbound, pin_answer: Inbound, services) -> Outcome:
-        if not inbound.text.strip():
+    def _read_by(self, flow: Flow | None, routed: Inbound, services) -> Inbound:
+        """The message as a step of `flow` reads it. Staff flows read it with the sender's PIN
+        masked wherever it is, so none of them keeps it in its state, takes it for an amount, a
+        phone or a code, or repeats it; each asks for the PIN before it answers anything else,
+        so a staff member without a session gets the same reply whether a number was the PIN or
+        not. The other flows take no 4-8 digit number, and read the message as routing did."""
+        if flow is None or flow.audience != STAFF or not services.is_staff:
+            return routed
+        text = services.staff.hide_pin(routed.text)
+        return routed if text == routed.text else replace(routed, text=text)
+
+    def _route(self, state: State, inbound: Inbound, routed: Inbound, services) -> Outcome:
+        if not routed.text.strip():
             return state, [say("media_ignored" if inbound.media else "empty_message")]
-        flow = None if self._takes_number(state, inbound) else self._triggered(state, inbound, services)
+        flow = None if self._takes_number(state, routed) else self._triggered(state, routed, services)
         if flow is not None and may_use(flow, services):
-            return flow.steps["start"](_fresh(flow, interrupted=state.flow), inbound, services)
+            return flow.steps["start"](_fresh(flow, interrupted=state.flow), self._read_by(flow, routed, services), services)
         if flow is not None or not (services.member or services.is_staff):
             return state, [say("not_member", vendor=services.tenant.name, code=services.tenant.code)]
         if state.idle:
             return missed(state), [say("not_understood")]
-        return self._continue(state, pin_answer if self._asks_pin(state) else inbound, services)
+        if self._asks_pin(state):
+            return self._continue(state, inbound, services)
+        return self._continue(state, self._read_by(self._flow_of(state), routed, services), services)
 
     def _takes_number(self, state: State, inbound: Inbound) -> bool:
         """A step asking for a number reads one as its answer: there "0" is an amount, not MENU."""

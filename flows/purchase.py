@@ -113,8 +113,8 @@ LOG_FLOW = Flow(
     {
         "start": start_log,
         "pin": pin_step(_advance_log),
-        "customer": ask_customer,
-        "amount": ask_amount,
+        "customer": rechecked(ask_customer),
+        "amount": rechecked(ask_amount),
         "confirm": confirmed(rechecked(log_confirmed)),
     },
     triggers=frozenset({"LOG"}),

@@ -37,14 +37,15 @@ def pin_step(advance: Advance) -> Step:
 
 
 def rechecked(act: Step) -> Step:
-    """A step that acts on a confirmation passes the gate again: the staff member may have been
-    locked out, or their session may have ended, since the question was asked. Locked: refused.
-    Session over: the PIN is asked for, the pending action kept, and the question asked again."""
+    """A step after the gate (an answer, a confirmation) passes it again: the staff member may
+    have been locked out, or their session may have ended, since the question was asked. Locked:
+    refused. Session over: the answer is not read (so no reply tells whether a number in it was
+    the PIN), the PIN is asked for, what was answered before is kept, and the question asked again."""
 
-    def confirm(state: State, inbound: Inbound, services) -> Outcome:
+    def gated(state: State, inbound: Inbound, services) -> Outcome:
         return pin_gate(state, services, lambda state, services: act(state, inbound, services))
 
-    return confirm
+    return gated
 
 
 def start_choose_pin(state: State, inbound: Inbound, services) -> Outcome:

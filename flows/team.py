@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from flows.base import STAFF, Flow, Inbound, Outcome, Refused, State, after_command, confirmed, finish, goto, missed, refusal, say
-from flows.staff import pin_gate, pin_step
+from flows.staff import pin_gate, pin_step, rechecked
 
 _PHONE_PART = re.compile(r"[+\d().\-]+")
 
@@ -114,10 +114,10 @@ STAFF_FLOW = Flow(
     {
         "start": start_staff,
         "pin": pin_step(_advance),
-        "phone": ask_phone,
-        "name": ask_name,
-        "choose": choose_member,
-        "confirm": confirmed(staff_confirmed),
+        "phone": rechecked(ask_phone),
+        "name": rechecked(ask_name),
+        "choose": rechecked(choose_member),
+        "confirm": confirmed(rechecked(staff_confirmed)),
     },
     triggers=frozenset({"STAFF"}),
     interrupts=True,

@@ -57,7 +57,7 @@ def _hand_over_or_cancel(state: State, inbound: Inbound, services) -> Outcome:
 
 VERIFY_FLOW = Flow(
     "verify",
-    {"start": start_verify, "pin": pin_step(_advance), "code": ask_code, "confirm": confirm_verify},
+    {"start": start_verify, "pin": pin_step(_advance), "code": rechecked(ask_code), "confirm": confirm_verify},
     triggers=frozenset({"VERIFY"}),
     interrupts=True,
     menu="menu.verify",

@@ -121,6 +121,38 @@ def test_without_a_session_the_reply_does_not_tell_whether_a_number_was_the_pin(
     assert right == wrong == "Hi Bayo, please send your staff PIN."
 
 
+WRONG_PIN = "731250"
+
+
+@pytest.mark.parametrize("shape", ["1 {}", "{}", "LOG {}", "VERIFY {}", "LANG {}", "REDEEM {}", "hello {}"])
+def test_without_a_session_no_reply_tells_the_pin_from_another_number(bayo, db, shape):
+    """Bayo is a member too (LANG and REDEEM are his as well): whatever the shape of a message,
+    the PIN in it gets the reply any other number gets, and counts as nothing."""
+    bayo.send("JOIN MAMA")
+    bayo.send("MENU")
+    wrong = bayo.send(shape.format(WRONG_PIN)).text
+    bayo.send("MENU")
+    right = bayo.send(shape.format(BAYO_PIN)).text
+    assert right == wrong
+    assert BAYO_PIN not in stored_text(db)
+    with db.sessions() as session:
+        assert session.get(PinLockout, BAYO) is None
+
+
+@pytest.mark.parametrize("question", ["LOG 08031234567", "LOG", "VERIFY"])
+def test_after_the_session_ended_mid_question_no_reply_tells_the_pin_from_another_number(bayo, member, clock, question):
+    """A question left open when the session ends: the answer is not read (a 4-8 digit amount
+    or code would be the PIN's tell) until the PIN opens a session again."""
+    replies = []
+    for number in (WRONG_PIN, BAYO_PIN):
+        open_session(bayo)
+        bayo.send(question)
+        end_session(clock)
+        replies.append(bayo.send(number).text)
+        bayo.send("CANCEL")
+    assert replies == ["Hi Bayo, please send your staff PIN."] * 2
+
+
 # The lockout counts a phone's wrong PINs at all its vendors
 
 
