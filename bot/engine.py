@@ -36,6 +36,14 @@ def may_carry_pin(flow: Flow | None, state: State, inbound: Inbound) -> bool:
     return pins.PIN_LIKE.fullmatch(inbound.text) is not None
 
 
+def names_pin_choice(flows: Sequence[Flow], inbound: Inbound) -> bool:
+    """Whether the message names a flow that chooses a PIN with digits that may be that PIN
+    (`PIN 582931`): not the sender's PIN yet, so nothing else would hide it."""
+    return pins.PIN_RUN.search(inbound.text) is not None and any(
+        flow.chooses_pin and flow.triggered_by(inbound) for flow in flows
+    )
+
+
 def _fresh(flow: Flow, interrupted: str | None) -> State:
     """The state a flow starts in; it knows which flow, if any, it cut short."""
     return State(flow=flow.name, step="start", data={"interrupted": interrupted} if interrupted else {})
@@ -60,10 +68,13 @@ class Engine:
         return replace(state, updated_at=now), [self._fill_menu(reply, services) for reply in notices + replies]
 
     def is_secret(self, state: State, inbound: Inbound, services) -> bool:
-        """Whether the message must be stored redacted: it may carry a PIN (`may_carry_pin`), or it
-        is a staff message with the sender's PIN anywhere in it."""
-        return may_carry_pin(self._flow_of(state), state, inbound) or (
-            services.is_staff and services.staff.hide_pin(inbound.text) != inbound.text
+        """Whether the message must be stored redacted: it may carry a PIN (`may_carry_pin`), it
+        may carry a PIN being chosen (`names_pin_choice`), or it is a staff message with the
+        sender's PIN anywhere in it."""
+        return (
+            may_carry_pin(self._flow_of(state), state, inbound)
+            or names_pin_choice(self.flows, inbound)
+            or (services.is_staff and services.staff.hide_pin(inbound.text) != inbound.text)
         )
 
     def _flow_of(self, state: State) -> Flow | None:

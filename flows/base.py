@@ -114,8 +114,9 @@ class Flow:
     `starts_on` is a further test on the inbound message. `menu` is the catalog key of its
     entry in the numbered main menu, if it has one. `audience` says who may use it; staff
     flows are invisible to everyone else. The answers to `secret_steps` (a PIN) are never
-    stored or logged. At `number_steps` a number is the answer ("0" too, not the MENU
-    shortcut). Every flow has a ``start`` step."""
+    stored or logged, nor, for a flow whose steps choose a PIN (`chooses_pin`), the message
+    that names it when it holds 4-8 digits (`PIN 582931`). At `number_steps` a number is the
+    answer ("0" too, not the MENU shortcut). Every flow has a ``start`` step."""
 
     name: str
     steps: Mapping[str, Step]
@@ -125,6 +126,7 @@ class Flow:
     menu: str | None = None
     audience: str = MEMBERS
     secret_steps: frozenset[str] = frozenset()
+    chooses_pin: bool = False
     number_steps: frozenset[str] = frozenset()
 
     def __post_init__(self):

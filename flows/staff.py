@@ -79,4 +79,5 @@ PIN_FLOW = Flow(
     triggers=frozenset({"PIN"}),
     audience=STAFF,
     secret_steps=frozenset({"pin", "new_pin", "new_pin_again"}),
+    chooses_pin=True,
 )

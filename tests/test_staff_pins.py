@@ -12,7 +12,7 @@ from werkzeug.security import check_password_hash
 from bot.services import staff as staff_service
 from bot.services.staff import fingerprint_pin, hash_pin
 from bot.services.tenants import load_tenant
-from models import Customer, PinLockout, Purchase, RewardRedemption, Staff, Message
+from models import AuditLog, Customer, PinLockout, Purchase, RewardRedemption, Staff, Message
 from models.base import utcnow
 from tests.conftest import PIN_PEPPER, count, tenant_file
 from tests.test_rewards import give_points, redeem_jollof
@@ -352,6 +352,27 @@ def test_a_pin_chosen_by_chat_is_fingerprinted_when_typed_the_second_time(bayo, 
     assert bayo.send("640213").text.startswith("Your PIN is set.")
     assert fingerprinted(db, "640213")
     assert "640213" not in stored_text(db)
+
+
+KEMI = "+2348030000009"
+
+
+@pytest.mark.parametrize("number", [BAYO, KEMI])
+def test_a_new_pin_sent_with_the_pin_command_is_never_kept(phone, mama, db, caplog, number):
+    """`PIN 582931`, from Bayo (who has a PIN) or Kemi (who has none yet): the PIN about to be
+    chosen is not the sender's yet, so nothing else would hide it."""
+    caplog.set_level("DEBUG")
+    bayo = {"name": "Bayo", "phone": BAYO, "role": "staff", "pin": BAYO_PIN}
+    kemi = {"name": "Kemi", "phone": KEMI, "role": "staff"}  # no PIN: she chooses it
+    with db.transaction() as session:
+        load_tenant(session, tenant_file(staff=[ADA, bayo, kemi]), pin_pepper=PIN_PEPPER)
+    staff = phone(number)
+    staff.send("PIN 582931")
+    answers = [BAYO_PIN, "582931", "582931"] if number == BAYO else ["582931", "582931"]
+    assert [staff.send(text).text for text in answers][-1].startswith("Your PIN is set.")
+    with db.sessions() as session:
+        audited = json.dumps(session.scalars(select(AuditLog.details)).all())
+    assert "582931" not in stored_text(db) + audited + caplog.text
 
 
 def test_a_pin_is_the_same_number_whatever_script_its_digits_are_typed_in(bayo, member, db, clock):
