@@ -18,33 +18,53 @@ def start_log(state: State, inbound: Inbound, services) -> Outcome:
 
 def _read_one_shot(rest: str, services) -> dict:
     """The customer and the amount in `LOG <customer> <amount>`. All the words may be a phone
-    (`LOG 0803 123 4567`: the last group of a phone is no amount); else the last word is the
-    amount, after a customer (`LOG 0803 123 4567 15000`) or alone (`LOG 15000`), and a word that
-    is no amount may be the customer alone (`LOG K7Q4XM`). An amount meant but refused
-    (`LOG 0803 123 4567 0`) is kept as why, to say when asking for it."""
+    (`LOG 0803 123 4567`: the last group of a phone is no amount); else the last words are the
+    amount, after a customer (`LOG 0803 123 4567 15000`, `LOG K7Q4XM 15 000,50`: the fewest
+    that leave a customer before them), or the one word is the amount alone (`LOG 15000`) or
+    the customer alone (`LOG K7Q4XM`). An amount meant but refused (`LOG 0803 123 4567 0`) is
+    kept as why, to say when asking for it."""
     if not rest:
         return {}
     whole = services.purchases.read_phone(rest)
     if whole:
         return {"customer": whole}
-    *who, last = rest.split()
-    if not who and MEMBER_CODE.fullmatch(last.upper()):
+    words = rest.split()
+    if len(words) == 1:
+        return _customer_or_amount(words[0], services)
+    who, amount = _split(words, services)
+    customer = services.purchases.read_customer(who)
+    return {"customer": customer, **_amount(amount, services)} if customer else {}
+
+
+_AMOUNT_WORDS = 3  # an amount typed in groups: 1 500 000
+
+
+def _split(words: list[str], services) -> tuple[str, str]:
+    """Where the customer ends and the amount begins: before the fewest last words that leave
+    a phone or what looks like a member code (read, not looked up: no wrong look-up counted),
+    else before the last word."""
+    for size in range(1, min(len(words), _AMOUNT_WORDS + 1)):
+        who = " ".join(words[:-size])
+        if services.purchases.read_phone(who) or MEMBER_CODE.fullmatch(who.upper()):
+            return who, " ".join(words[-size:])
+    return " ".join(words[:-1]), words[-1]
+
+
+def _customer_or_amount(word: str, services) -> dict:
+    if MEMBER_CODE.fullmatch(word.upper()):
         # A member's code is read before an amount: a code of digits only (`234567`) is both.
-        customer = services.purchases.read_customer(last)
+        customer = services.purchases.read_customer(word)
         if customer:
             return {"customer": customer}
-    found = {}
-    if who:
-        found["customer"] = services.purchases.read_customer(" ".join(who))
-        if found["customer"] is None:
-            return {}
+    found = _amount(word, services)
+    return found if "amount" in found or any(c.isdigit() for c in word) else {}
+
+
+def _amount(text: str, services) -> dict:
     try:
-        return {**found, "amount": services.purchases.read_amount(last)}
+        return {"amount": services.purchases.read_amount(text)}
     except AmountError as error:
-        refused = {"amount_refused": error.reason}
-    if who:
-        return {**found, **refused}
-    return refused if any(c.isdigit() for c in last) else {}
+        return {"amount_refused": error.reason}
 
 
 def _advance_log(state: State, services) -> Outcome:
