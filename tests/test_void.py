@@ -24,13 +24,22 @@ def vendor(db, mama):
         load_tenant(session, tenant_file(tiers=TIERS), pin_pepper=PIN_PEPPER)
 
 
-@pytest.fixture
-def bayo(phone, vendor):
-    staff = phone(BAYO)
+def staff_in_session(phone, number: str, pin: str):
+    staff = phone(number)
     staff.send("LOG")
-    assert "Customer's phone" in staff.send(BAYO_PIN).text  # a session for the whole test
+    assert "Customer's phone" in staff.send(pin).text  # a session for the whole test
     staff.send("CANCEL")
     return staff
+
+
+@pytest.fixture
+def bayo(phone, vendor):
+    return staff_in_session(phone, BAYO, BAYO_PIN)
+
+
+@pytest.fixture
+def ada(phone, vendor):
+    return staff_in_session(phone, ADA, ADA_PIN)
 
 
 @pytest.fixture
@@ -172,6 +181,36 @@ def test_a_void_is_refused_once_the_referrer_has_spent_the_bonus(bayo, friend, p
         "Nothing was changed."
     )
     assert standing(db, FRIEND)["purchases"] == 1
+
+
+def test_a_mission_another_purchase_completed_goes_when_the_void_leaves_it_short(bayo, ada, phone, db, app):
+    """Bayo's purchase was one of the three visits; Ada's third completed the mission. Without
+    Bayo's, two visits are left: the mission and its 100 points go with it."""
+    log(bayo, REFERRER, 1000)
+    before = standing(db, REFERRER)
+    log(ada, REFERRER, 1000)
+    log(ada, REFERRER, 1000)
+    assert standing(db, REFERRER)["missions"] == ["Visit 3 times this month"]
+    assert void(bayo).startswith("Voided.")
+    after = standing(db, REFERRER)
+    assert after["missions"] == [] and after["balance"] == before["balance"] - 30 + 10 + 10  # the visits' points only
+    assert "Visit 3 times this month\n▓▓▓▓▓▓░░░░ 2/3 - 100 points" in phone(REFERRER).send("MISSIONS").text
+    assert ledger_is_clean(app)
+
+
+def test_a_void_is_refused_once_the_customer_has_spent_the_points_of_a_mission_it_helped_complete(bayo, ada, phone, db):
+    """Bayo's small purchase earned no points of its own, but counted as a visit."""
+    log(ada, REFERRER, 1000)
+    log(bayo, REFERRER, 50)
+    log(ada, REFERRER, 1000)
+    member = phone(REFERRER)
+    member.send("REDEEM 1")
+    assert "Your code for Free Zobo drink" in member.send("1").text  # 50 + 30 + 10, and 10 of the mission's 100
+    before = standing(db, REFERRER)
+    assert void(bayo) == "Can't void: the customer has already spent those points."
+    assert standing(db, REFERRER) == before
+    with db.sessions() as session:
+        assert session.scalars(select(Purchase.status)).all() == ["completed"] * 3
 
 
 def snapshot(db) -> dict[str, dict]:

@@ -5,7 +5,9 @@ points (the customer's, and a referrer's), spin credits, mission completions (th
 and a referrer's), a referral reward. A void finds them by that cause and reverses every one in
 its transaction, or, when one was already used (points spent, spins spun), changes nothing and
 says which. EFFECTS is the one list of them: a purchase that writes a row anywhere else makes
-tests/test_void.py fail, so a new effect cannot be forgotten by the void."""
+tests/test_void.py fail, so a new effect cannot be forgotten by the void. A mission a later
+purchase completed also rests on the purchases that counted toward it: when it falls short
+without the voided one, it goes too, with its points (missions.resting_on)."""
 from __future__ import annotations
 
 import uuid
@@ -22,7 +24,7 @@ from bot.messages import say
 from bot.money import Money
 from bot.outbound import notify
 from bot.points_rules import tier_name
-from bot.services import audit, points
+from bot.services import audit, missions, points
 from bot.services.context import Actor
 from bot.services.spins import move_spins, unused_spins
 from models import (
@@ -45,6 +47,7 @@ class Undo:
     points_back: Counter = field(default_factory=Counter)  # points taken back, by customer
     spins_back: Counter = field(default_factory=Counter)
     _rows: dict = field(default_factory=dict)
+    _fallen: list[MissionCompletion] | None = None
 
     def rows(self, model) -> list:
         """The rows of `model` this purchase caused (read once, before anything is reversed)."""
@@ -55,6 +58,18 @@ class Undo:
                 .execution_options(populate_existing=True)
             ))
         return self._rows[model]
+
+    def fallen_missions(self) -> list[MissionCompletion]:
+        """Missions another purchase completed that this one counted toward and that fall short
+        without it (read once, before anything is reversed)."""
+        if self._fallen is None:
+            self._fallen = [
+                completion
+                for customer in self.customers.values()
+                for completion in missions.resting_on(self.session, self.tenant, customer, self.purchase)
+                if completion.purchase_id != self.purchase.id  # its own completions are among its rows
+            ]
+        return self._fallen
 
     @property
     def money(self) -> Money:
@@ -70,7 +85,9 @@ class Effect:
 
 
 def _lots(undo: Undo) -> list[PointsTransaction]:
-    return [row for row in undo.rows(PointsTransaction) if row.transaction_type == "earned"]
+    """The lots the purchase gave, and those of the missions that fall without it."""
+    fallen = [missions.paid_lot(undo.session, completion) for completion in undo.fallen_missions()]
+    return [row for row in undo.rows(PointsTransaction) if row.transaction_type == "earned"] + [lot for lot in fallen if lot]
 
 
 def _points_used(undo: Undo) -> str | None:
@@ -120,9 +137,9 @@ def _nothing_in_the_way(undo: Undo) -> None:
 
 
 def _uncomplete_missions(undo: Undo) -> None:
-    """The mission is not done any more: it can be completed, and paid, again. (Its points are
-    taken back with the other points.)"""
-    for completion in undo.rows(MissionCompletion):
+    """The missions it completed, or helped complete, are not done any more: they can be
+    completed, and paid, again. (Their points are taken back with the other points.)"""
+    for completion in undo.rows(MissionCompletion) + undo.fallen_missions():
         undo.session.delete(completion)
 
 
