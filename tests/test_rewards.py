@@ -258,6 +258,25 @@ def test_an_expired_code_is_refused_and_the_expiry_command_refunds_it(rich, phon
     assert "Expired 0" in app.test_cli_runner().invoke(args=["redemptions", "expire"]).output
 
 
+def test_points_refunded_from_lots_that_expired_meanwhile_expire_at_once_and_the_customer_is_told(rich, db, app, clock):
+    """Redeemed an hour before the points' 180 days were up; the code expired a day later."""
+    clock.advance(days=179, hours=23)
+    redeem_jollof(rich)
+    clock.advance(hours=25)
+    cli = app.test_cli_runner()
+    assert cli.invoke(args=["ledger", "expire"]).exit_code == 0
+    assert "Expired 1 redemption(s)." in cli.invoke(args=["redemptions", "expire"]).output
+    run_jobs(app)
+    with db.sessions() as session:
+        notice = session.scalars(select(Message.body).where(Message.body.like("%expired unused%"))).one()
+        assert points.ledger_mismatches(session) == []
+    assert notice == (
+        "Your Jollof rice plate code expired unused: 0 points are back (500 points had expired meanwhile). Balance: 0 points."
+    )
+    assert balance_of(db, CUSTOMER) == 0
+    assert rich.send("BAL").text.startswith("*Mama Put Kitchen*\nBalance: 0 points")
+
+
 def test_reloading_the_file_deactivates_redeemed_rewards_and_deletes_the_others(rich, db):
     redeem_jollof(rich)
     reload_rewards(db, [{"name": "Puff puff", "points": 30}])

@@ -335,7 +335,9 @@ def give_back(
     actor: Actor | None = None,
 ) -> None:
     """Cancel or expire a pending redemption: the points come back as new ledger rows, one per
-    lot the redemption consumed and with that lot's expiry, and the unit goes back in stock."""
+    lot the redemption consumed and with that lot's expiry, and the unit goes back in stock.
+    Points whose lot expired meanwhile expire again at once, and the customer is told so: they
+    hear what they can spend."""
     customer = session.get(Customer, (redemption.tenant_id, redemption.customer_id), with_for_update=ROW_LOCK)
     reward = session.get(Reward, (redemption.tenant_id, redemption.reward_id))
     consumed = session.execute(
@@ -343,11 +345,14 @@ def give_back(
         .join(PointsTransaction, (PointsTransaction.tenant_id == PointsLotAllocation.tenant_id) & (PointsTransaction.id == PointsLotAllocation.lot_id))
         .where(PointsLotAllocation.tenant_id == redemption.tenant_id, PointsLotAllocation.debit_id == redemption.debit_id)
     ).all()
+    lapsed = 0  # refunded from lots past their expiry
     for taken, expires_at in consumed:
         points.refund(
             session, customer, taken, expires_at=expires_at, description=say("ledger.refund", reward=reward.name), now=now,
             reward_redemption_id=redemption.id,
         )
+        if expires_at is not None and expires_at <= now:
+            lapsed += taken
     session.execute(  # a unit back in a limited stock; an unlimited reward is not touched, nor locked
         update(Reward)
         .where(Reward.tenant_id == reward.tenant_id, Reward.id == reward.id, Reward.stock.is_not(None))
@@ -361,9 +366,12 @@ def give_back(
         actor_id=actor.id if actor else None, entity_type="reward_redemption", entity_id=redemption.id,
         points=redemption.points_deducted, before={"status": "pending"}, after={"status": status},
     )
-    balance = session.get(CustomerPointsBalance, (customer.tenant_id, customer.id), populate_existing=True)
+    balance = points.spendable(session, customer, now)  # expires what came back past its expiry
     key = f"redemption_{status}_notice" if redemption.points_deducted else f"prize_{status}_notice"
-    notify(session, outbox, tenant, customer, say(key, reward=reward.name, points=redemption.points_deducted, balance=balance.current_balance))
+    notify(session, outbox, tenant, customer, say(
+        key, reward=reward.name, points=redemption.points_deducted - lapsed, balance=balance,
+        lapsed=say("refund_lapsed", count=lapsed) if lapsed else "",
+    ))
 
 
 def due_redemptions(session: Session, now: datetime, limit: int = 500) -> list[tuple[uuid.UUID, uuid.UUID]]:
