@@ -114,6 +114,25 @@ def test_programs_lists_memberships_and_switches(phone, mama, salon, noodle, db)
     assert "*Glow Salon*\nBalance: 10 points" in me.send("BAL").text
 
 
+def test_programs_shows_the_points_that_can_be_spent_and_expires_nothing(phone, mama, db, clock):
+    """MAMA's points are past their 180 days, the salon's (a year) are not; the listing leaves
+    the expired ones out without writing at either vendor, and BAL then agrees."""
+    config = tenant_file(code="SALON", name="Glow Salon", whatsapp_number=SALON_NUMBER, staff=[], welcome_bonus=10,
+                         points_expiry_days=365)
+    with db.transaction() as session:
+        load_tenant(session, config)
+    me = phone()
+    me.send("JOIN SALON")
+    me.send("JOIN MAMA")
+    clock.advance(days=181)
+    listing = me.send("PROGRAMS").text
+    assert "1. Glow Salon (10 points)" in listing
+    assert "2. Mama Put Kitchen (0 points) - current" in listing
+    with db.sessions() as session:
+        assert session.scalars(select(PointsTransaction).where(PointsTransaction.transaction_type == "expired")).all() == []
+    assert "*Mama Put Kitchen*\nBalance: 0 points" in me.send("BAL").text
+
+
 def test_programs_answer_out_of_range_gets_a_hint(phone, mama):
     me = phone()
     me.send("JOIN MAMA")

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from bot.services.context import Context
 from bot.services.customers import route_phone
+from bot.services.points import spendable_balance
 from models import Customer, CustomerPointsBalance, Tenant
 
 
@@ -23,8 +24,11 @@ class MembershipService:
         self.ctx = ctx
 
     def listed(self) -> list[Membership]:
+        """The phone's vendors with the points it can spend at each. Points past their expiry
+        are left out rather than expired: that would lock and write the phone's rows at every
+        other vendor, for a read."""
         rows = self.ctx.session.execute(
-            select(Tenant.vendor_code, Tenant.name, Tenant.id, CustomerPointsBalance.current_balance)
+            select(Tenant.vendor_code, Tenant.name, Tenant.id, spendable_balance(self.ctx.now).label("balance"))
             .join(Customer, Customer.tenant_id == Tenant.id)
             .join(
                 CustomerPointsBalance,
@@ -34,7 +38,7 @@ class MembershipService:
             .where(Customer.phone_number == self.ctx.phone, Tenant.is_active.is_(True))
             .order_by(Tenant.name)
         ).all()
-        return [Membership(row.vendor_code, row.name, row.current_balance, row.id == self.ctx.tenant.id) for row in rows]
+        return [Membership(row.vendor_code, row.name, row.balance, row.id == self.ctx.tenant.id) for row in rows]
 
     def switch_to(self, code: str, written_to: str) -> tuple[str, str | None]:
         """Route this phone to the vendor `code`. Returns its name, and its own number when

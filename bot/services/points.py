@@ -222,12 +222,16 @@ def open_lots(session: Session, customer: Customer, now: datetime) -> list[Point
     return _lots(session, customer, or_(PointsTransaction.expires_at.is_(None), PointsTransaction.expires_at > now))
 
 
+def _past_expiry(now: datetime):
+    return PointsTransaction.expires_at <= now
+
+
 def expire_lots(session: Session, customer: Customer, now: datetime) -> int:
     """Take away exactly what is left of the lots past their expiry, as one `expired` entry.
     It writes no allocations: a lot past its expiry with nothing left lost to expiry what its
     allocations do not account for, so the lot itself is the record, and expiring a million
     lots writes a million fewer rows. The caller holds the customer row lock. Returns the points."""
-    due = _lots(session, customer, PointsTransaction.expires_at <= now)
+    due = _lots(session, customer, _past_expiry(now))
     total = sum(lot.remaining for lot in due)
     if total:
         debit(
@@ -242,6 +246,23 @@ def spendable(session: Session, customer: Customer, now: datetime) -> int:
     can be neither spent nor taken). The caller holds the customer row lock."""
     expire_lots(session, customer, now)
     return session.get(CustomerPointsBalance, (customer.tenant_id, customer.id), populate_existing=True).current_balance
+
+
+def spendable_balance(now: datetime):
+    """What a customer can spend now, as an SQL expression over their CustomerPointsBalance row,
+    for reading without a lock: the balance less what is left of lots past their expiry, which
+    expire_lots would take. It writes nothing."""
+    due = (
+        select(func.coalesce(func.sum(PointsTransaction.remaining), 0))
+        .where(
+            PointsTransaction.tenant_id == CustomerPointsBalance.tenant_id,
+            PointsTransaction.customer_id == CustomerPointsBalance.customer_id,
+            PointsTransaction.remaining > 0, _past_expiry(now),
+        )
+        .correlate(CustomerPointsBalance)
+        .scalar_subquery()
+    )
+    return CustomerPointsBalance.current_balance - due
 
 
 # Expiry of many customers at once (PostgreSQL): the same rule as expire_lots, one customer's
