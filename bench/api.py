@@ -119,8 +119,8 @@ def load_vendor(staff: int) -> str:
 
 @contextmanager
 def gunicorn(port: int, log: Path) -> Iterator[None]:
-    env = {**os.environ, "DATABASE_URL": DB_URL, "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "PUBLIC_BASE_URL": f"http://{HOST}:{port}",
-           "API_RATE_LIMIT": "1000000000"}
+    env = {**os.environ, "DATABASE_URL": DB_URL, "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "PIN_PEPPER": "bench-pin-pepper",
+           "PUBLIC_BASE_URL": f"http://{HOST}:{port}", "API_RATE_LIMIT": "1000000000"}
     for name in ("REDIS_URL", "TWILIO_ACCOUNT_SID", "DEV_PHONE"):
         env.pop(name, None)
     command = [str(ROOT / ".venv" / "bin" / "gunicorn"), *GUNICORN, "--bind", f"{HOST}:{port}", "wsgi:app"]

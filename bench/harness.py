@@ -49,6 +49,7 @@ BIN = ROOT / ".venv" / "bin"
 PG_URL = "postgresql://postgres@127.0.0.1:5432"
 DB_NAME = "bench_webhook"  # each benchmark sets its own before calling the helpers below
 AUTH_TOKEN = "bench-webhook-auth-token"
+PIN_PEPPER = "bench-pin-pepper"
 HOST = "127.0.0.1"
 INBOUND_PATH = "/webhooks/twilio/inbound"
 VENDOR_NUMBER = "+14155238886"
@@ -143,7 +144,7 @@ def use_redis(url: str | None) -> None:
 
 def app_env(public_base_url: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "TWILIO_ACCOUNT_SID", "PUBLIC_BASE_URL")}
-    env.update(DATABASE_URL=db_url(), TWILIO_AUTH_TOKEN=AUTH_TOKEN)
+    env.update(DATABASE_URL=db_url(), TWILIO_AUTH_TOKEN=AUTH_TOKEN, PIN_PEPPER=PIN_PEPPER)
     if REDIS_URL:
         env["REDIS_URL"] = REDIS_URL
     if public_base_url:

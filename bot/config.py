@@ -12,6 +12,9 @@ INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 DEV_AUTH_TOKEN = "dev-auth-token-not-secret"
 # Keys the PIN fingerprints when no real pepper is configured: public, so for development only.
 DEV_PIN_PEPPER = "dev-pin-pepper-not-secret"
+# Settings that point the app at real data or real traffic: with one of them (and no DEV_PHONE=1)
+# it is no development server, and the public dev values above never stand in.
+DEPLOYMENT_SETTINGS = ("DATABASE_URL", "PUBLIC_BASE_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "KANNEL_SHARED_SECRET")
 
 
 def normalise_database_url(url: str) -> str:
@@ -34,7 +37,7 @@ class Config:
     database_url: str
     redis_url: str | None
     twilio_account_sid: str | None
-    twilio_auth_token: str
+    twilio_auth_token: str | None  # None: webhooks signed with an auth token are refused
     twilio_api_base: str | None
     public_base_url: str | None
     # Keys the staff PINs' fast fingerprints (bot/services/staff.py); never in the database.
@@ -67,10 +70,13 @@ class Config:
         if env.get("TWILIO_ACCOUNT_SID") and not env.get("TWILIO_AUTH_TOKEN"):
             # The dev token is public: with a real account it would let anyone forge webhooks.
             raise ValueError("TWILIO_AUTH_TOKEN must be set when TWILIO_ACCOUNT_SID is")
-        if env.get("TWILIO_ACCOUNT_SID") and not env.get("PIN_PEPPER"):
-            # The dev pepper is public too: with it, a copy of the database would give the PINs away.
-            raise ValueError("PIN_PEPPER must be set when TWILIO_ACCOUNT_SID is")
         dev_phone = env.get("DEV_PHONE") == "1"
+        # Where the public dev token and pepper may stand in: asked for (as `make run` does), or
+        # where nothing a deployment sets is set.
+        development = dev_phone or not any(env.get(name) for name in DEPLOYMENT_SETTINGS)
+        if not development and not env.get("PIN_PEPPER"):
+            # The dev pepper is public too: with it, a copy of the database would give the PINs away.
+            raise ValueError(f"PIN_PEPPER must be set when any of {', '.join(DEPLOYMENT_SETTINGS)} is (or DEV_PHONE=1, in development)")
         if dev_phone and env.get("TWILIO_ACCOUNT_SID"):
             # Said loudly rather than ignored: a server with a real account never serves it.
             raise ValueError("DEV_PHONE=1 cannot be used with a real Twilio account (TWILIO_ACCOUNT_SID)")
@@ -78,7 +84,7 @@ class Config:
             database_url=normalise_database_url(env.get("DATABASE_URL") or default_database_url()),
             redis_url=env.get("REDIS_URL") or None,
             twilio_account_sid=env.get("TWILIO_ACCOUNT_SID") or None,
-            twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or DEV_AUTH_TOKEN,
+            twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or (DEV_AUTH_TOKEN if development else None),
             twilio_api_base=env.get("TWILIO_API_BASE") or None,
             public_base_url=(env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
             pin_pepper=env.get("PIN_PEPPER") or DEV_PIN_PEPPER,

@@ -1,9 +1,11 @@
 import pytest
 
-from bot.config import DEV_AUTH_TOKEN, DEV_PIN_PEPPER, Config, normalise_database_url
+from bot.config import DEPLOYMENT_SETTINGS, DEV_AUTH_TOKEN, DEV_PIN_PEPPER, Config, normalise_database_url
 
 # What a real Twilio account needs beside it.
 TWILIO = {"TWILIO_ACCOUNT_SID": "AC123", "TWILIO_AUTH_TOKEN": "secret", "PIN_PEPPER": "pepper"}
+# A server that takes SMS from Kannel only: no Twilio account, no auth token.
+KANNEL_ONLY = {"DATABASE_URL": "postgres://u@db/x", "KANNEL_SHARED_SECRET": "kannel-key", "PUBLIC_BASE_URL": "https://sms.example.com"}
 
 
 def test_hosting_platform_postgres_urls_use_psycopg2():
@@ -55,6 +57,24 @@ def test_a_twilio_account_without_its_auth_token_is_refused():
 def test_a_twilio_account_without_a_pin_pepper_is_refused():
     with pytest.raises(ValueError, match="PIN_PEPPER must be set"):
         Config.from_env({"TWILIO_ACCOUNT_SID": "AC123", "TWILIO_AUTH_TOKEN": "secret"})
+
+
+def test_a_deployment_without_a_pin_pepper_is_refused():
+    """The dev pepper is public: a server with any deployment setting needs its own."""
+    for name in DEPLOYMENT_SETTINGS:
+        with pytest.raises(ValueError, match="PIN_PEPPER must be set"):
+            Config.from_env({name: "x", "TWILIO_AUTH_TOKEN": "secret"} if name == "TWILIO_ACCOUNT_SID" else {name: "x"})
+
+
+def test_a_deployment_without_an_auth_token_has_none_not_the_public_one():
+    config = Config.from_env({**KANNEL_ONLY, "PIN_PEPPER": "pepper"})
+    assert config.twilio_auth_token is None
+    assert config.pin_pepper == "pepper"
+
+
+def test_the_dev_phone_keeps_the_dev_values_whatever_else_is_set():
+    config = Config.from_env({**KANNEL_ONLY, "DEV_PHONE": "1"})
+    assert (config.twilio_auth_token, config.pin_pepper) == (DEV_AUTH_TOKEN, DEV_PIN_PEPPER)
 
 
 def test_the_dev_phone_is_served_only_when_asked_for():

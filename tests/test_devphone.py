@@ -69,3 +69,9 @@ def test_chat_command_wants_an_international_number(app, mama):
     result = app.test_cli_runner().invoke(args=["chat", "--from", "nope"], input="")
     assert result.exit_code != 0
     assert "international format" in result.output
+
+
+def test_chat_command_says_it_cannot_sign_without_an_auth_token(make_app, mama):
+    result = make_app(twilio_auth_token=None).test_cli_runner().invoke(args=["chat", "--from", "+2348031234567"], input="BAL\n")
+    assert result.exit_code != 0
+    assert "set TWILIO_AUTH_TOKEN" in result.output

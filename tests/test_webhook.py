@@ -5,6 +5,7 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from bot.app import create_app
+from bot.config import DEV_AUTH_TOKEN
 from models import Customer, CustomerPointsBalance, Message
 from tests.conftest import AUTH_TOKEN, INBOUND_URL, MAMA_NUMBER, PUBLIC_BASE_URL, Phone, count, make_config
 from webhooks.twilio import MAX_BODY_CHARS
@@ -34,6 +35,16 @@ def test_signature_over_other_parameters_is_refused(phone, mama, db):
     signature = RequestValidator(AUTH_TOKEN).compute_signature(PUBLIC_BASE_URL + INBOUND_URL, signed)
     assert me.post(tampered, signature=signature).status_code == 403
     assert count(db, Customer) == 0
+
+
+def test_without_an_auth_token_a_message_signed_with_the_public_dev_token_is_refused(make_app, mama, db, caplog):
+    """A Kannel-only server has no TWILIO_AUTH_TOKEN: a forged Twilio webhook gets nothing."""
+    me = Phone(make_app(twilio_auth_token=None), "+2348031234567")
+    form = me.form("JOIN MAMA")
+    assert me.post(form, signature=RequestValidator(DEV_AUTH_TOKEN).compute_signature(PUBLIC_BASE_URL + INBOUND_URL, form)).status_code == 403
+    assert count(db, Message) == 0
+    assert count(db, Customer) == 0
+    assert "TWILIO_AUTH_TOKEN is not set" in caplog.text
 
 
 def test_signature_over_the_url_with_its_port_is_accepted(phone, mama, db):

@@ -28,10 +28,11 @@ def public_url(request: Request, public_base_url: str | None) -> str:
 
 
 def signed_form(
-    request: Request, auth_token: str, public_base_url: str | None, shared_key_secrets: tuple[str, ...] = (),
+    request: Request, auth_token: str | None, public_base_url: str | None, shared_key_secrets: tuple[str, ...] = (),
 ) -> dict[str, str] | None:
-    """The form's fields when Twilio signed the request, else None. `shared_key_secrets`: those
-    of the SharedKeys Twilio may sign with instead of the auth token (several while rotating)."""
+    """The form's fields when Twilio signed the request, else None. `auth_token`: None when none
+    is configured (then only a SharedKey signs). `shared_key_secrets`: those of the SharedKeys
+    Twilio may sign with instead of the auth token (several while rotating)."""
     signature = request.headers.get("X-Twilio-Signature", "")
     params = _fields(request)
     if not signature or params is None:
@@ -39,6 +40,9 @@ def signed_form(
     url = public_url(request, public_base_url)
     settings = request.environ.get(_SETTINGS_KEY)  # straight from the environ: every message asks
     if not settings:
+        if not auth_token:
+            log.warning("a webhook signed with an auth token was refused: TWILIO_AUTH_TOKEN is not set")
+            return None
         return params if _signed_with(auth_token, None, url, params, signature) else None
     if not shared_key_secrets:
         log.error("a webhook signed with a Twilio SharedKey (%r) was refused: TWILIO_SHARED_KEY_SECRETS is not set", settings)

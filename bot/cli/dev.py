@@ -23,6 +23,8 @@ def chat(phone: str, to: str | None):
         phone = to_e164(phone)
     except InvalidPhone:
         raise click.ClickException("Give --from in international format, like +2348031234567.") from None
+    if not runtime().config.twilio_auth_token:  # the webhook would refuse every message
+        raise click.ClickException("chat signs like Twilio: set TWILIO_AUTH_TOKEN (or DEV_PHONE=1, in development).")
     client = DevClient(current_app)
     seen = {message["id"] for message in client.outbound_to(phone)}
     click.echo(f"You are {phone}. Type a message (Ctrl-D to quit).")
