@@ -102,13 +102,16 @@ def endpoint(
 def _run(operation: Operation, path: dict) -> Response:
     runtime = current_app.extensions["runtime"]
     secret = _bearer()
-    body = _json_body() if operation.method != "GET" else None
+    # Read before a database connection is taken (a slow upload holds none), parsed only once
+    # the key is known: nobody without one makes the server parse what they send.
+    raw = request.get_data(cache=True) if operation.method != "GET" else None
     now = runtime.clock()
     with runtime.db.sessions() as session:
         with session.begin():
             key, tenant = _authenticate(session, secret)
             _rate_limit(runtime, key, now)
             _check_scope(key, operation)
+            body = _json_body(raw) if raw is not None else None
             arguments = _arguments(operation, body)
             claim = _claim(session, key, operation, body, now) if operation.idempotent else None
             if isinstance(claim, Response):  # a retry: the first answer again, nothing changed
@@ -188,8 +191,7 @@ def _check_scope(key: ApiKey, operation: Operation) -> None:
 # --- what is asked --------------------------------------------------------------------------
 
 
-def _json_body() -> dict:
-    raw = request.get_data(cache=True)
+def _json_body(raw: bytes) -> dict:
     if not raw.strip():
         return {}
     if request.mimetype != "application/json":

@@ -8,8 +8,12 @@ import json
 
 
 def parse_json(raw: bytes | str):
-    """json.loads, refusing (ValueError) a string or key that is not Unicode text."""
-    value = json.loads(raw)
+    """json.loads, refusing (ValueError) a string or key that is not Unicode text, and nesting
+    deeper than Python's stack (the parser recurses: a few kilobytes of "[" exhaust it)."""
+    try:
+        value = json.loads(raw)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
     if _holds_lone_surrogate(value):
         raise ValueError("a string holds half of a surrogate pair (\\ud800 to \\udfff alone), which is no character")
     return value

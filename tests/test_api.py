@@ -195,6 +195,15 @@ def test_bodies_that_are_not_a_json_object_are_refused(api, db):
     assert count(db, Purchase) == 0
 
 
+def test_a_body_nested_too_deeply_is_not_json_and_is_parsed_only_for_a_known_key(api, db):
+    client, deep = api.client, {"data": "[" * 30_000, "content_type": "application/json"}
+    stranger = client.post("/api/v1/purchases", headers={"Authorization": "Bearer nope"}, **deep)
+    assert stranger.status_code == 401
+    known = client.post("/api/v1/purchases", headers=api.headers("k1"), **deep)
+    assert known.status_code == 400 and known.get_json()["type"] == "/api/v1/docs#not-json"
+    assert count(db, Purchase) == 0
+
+
 def test_a_purchase_voided_through_the_api_takes_its_points_back(api, db, clock):
     bought = buy(api)
     answer = api.post(f"/purchases/{bought['id']}/void")
@@ -304,6 +313,7 @@ def cursor_of(*values) -> str:
     ({"cursor": cursor_of("2024-01-01T00:00:00+00:00", [1])}, "cursor"),
     ({"cursor": cursor_of("0001-01-01T00:00:00+14:00", str(uuid.uuid4()))}, "cursor"),
     ({"cursor": cursor_of("9999-12-31T23:59:59-14:00", str(uuid.uuid4()))}, "cursor"),
+    ({"cursor": base64.urlsafe_b64encode(b"[" * 5000).decode()}, "cursor"),  # deeper than Python's stack
 ])
 def test_bad_list_parameters_name_the_parameter(api, params, field):
     answer = api.get("/customers", **params)

@@ -4,6 +4,7 @@ broadcast's page with its stats and moves, each change audited as the owner, and
 another vendor's broadcasts."""
 from __future__ import annotations
 
+import base64
 import re
 import uuid
 from datetime import datetime, timezone
@@ -65,6 +66,8 @@ def test_broadcasts_join_the_menu_and_the_list_shows_each_with_its_figures(app, 
     listed = text_of(owner.get("/dashboard/broadcasts"))
     assert "Friday double points completed" in listed and "2 targeted · 2 sent" in listed
     assert owner.get("/dashboard/broadcasts", query_string={"cursor": "nonsense"}).status_code == 404
+    deep = base64.urlsafe_b64encode(b"[" * 5000).decode()  # deeper than Python's stack
+    assert owner.get("/dashboard/broadcasts", query_string={"cursor": deep}).status_code == 404
 
 
 def test_the_compose_page_offers_the_vendors_tiers_and_its_own_script_only(app, owner):

@@ -33,9 +33,7 @@ def read_json_file(path: Path):
         return parse_json(path.read_bytes().decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise click.ClickException(f"{path}: not UTF-8 text") from None
-    except RecursionError:
-        raise click.ClickException(f"{path}: not valid JSON (nested too deeply)") from None
-    except ValueError as error:  # not JSON, or JSON holding no text
+    except ValueError as error:  # not JSON, nested too deeply, or JSON holding no text
         raise click.ClickException(f"{path}: not valid JSON ({error})") from None
 
 

@@ -15,6 +15,8 @@ from typing import Any, Callable, Generic, Sequence, TypeVar
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import Session
 
+from bot.json_input import parse_json
+
 T = TypeVar("T")
 MAX_LIMIT = 200
 
@@ -96,7 +98,7 @@ def _encode(values: tuple) -> str:
 
 def _decode(cursor: str, keys: Sequence[SortKey]) -> list:
     try:
-        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        raw = parse_json(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if not isinstance(raw, list) or len(raw) != len(keys) or not all(isinstance(value, str) for value in raw):
             raise ValueError("wrong shape")  # every value a cursor holds was written as a string
         return [key.parse(value) for key, value in zip(keys, raw)]
