@@ -31,7 +31,6 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc
     platform = PlatformDesk(config.platform_whatsapp_number)
     app.extensions["dispatcher"] = Dispatcher(
         rt.db, Engine(FLOWS, MAIN_MENU), rt.deliver, rt.redis, config.pin_pepper, rt.clock, platform,
-        site=config.public_base_url or "",
     )
     app.extensions["router"] = Router(rt.db, app.extensions["dispatcher"], VotingDesk(rt.db, rt.clock))
     app.register_blueprint(twilio.blueprint)

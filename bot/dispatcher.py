@@ -54,7 +54,7 @@ class Reply:
 class Dispatcher:
     def __init__(
         self, db: Database, engine: Engine, deliver: Callable[[list], None], redis: Redis, pin_pepper: str,
-        clock=utcnow, platform=None, site: str = "",
+        clock=utcnow, platform=None,
     ):
         self.db = db
         self.engine = engine
@@ -63,7 +63,6 @@ class Dispatcher:
         self.pin_pepper = pin_pepper  # for the services: it keys the staff PINs' fingerprints
         self.clock = clock
         self.platform = platform  # the platform number's own conversation (bot/platform.py), if any
-        self.site = site  # for the services: the links the bot writes start with it
 
     def handle(self, inbound: Inbound) -> list[Reply]:
         try:
@@ -120,7 +119,7 @@ class Dispatcher:
             customer = destination.member if destination.member_locked else find_customer(session, tenant, inbound.phone, lock=True)
         ctx = Context(
             session=session, tenant=tenant, phone=inbound.phone, now=now, pin_pepper=self.pin_pepper, customer=customer,
-            staff=staff, lockout=sender.lockout, site=self.site, limits=limits, customer_locked=staff is None,
+            staff=staff, lockout=sender.lockout, site=inbound.site, limits=limits, customer_locked=staff is None,
         )
         services = Services(ctx)
         holder = staff or customer

@@ -46,6 +46,9 @@ class Inbound:
     truncated: bool = False
     # Set by the dispatcher when the text names a vendor code (JOIN MAMA, or just MAMA).
     vendor_code: str | None = None
+    # Where the world reached us (PUBLIC_BASE_URL, else the webhook request's own host URL):
+    # the links the bot writes start with it.
+    site: str = ""
 
     @cached_property
     def words(self) -> tuple[str, ...]:

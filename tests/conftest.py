@@ -225,11 +225,13 @@ class Sent:
 class Phone:
     """Sends messages to the webhook exactly as Twilio does, signature included."""
 
-    def __init__(self, app, number: str, to: str = MAMA_NUMBER, channel: str = "whatsapp"):
+    def __init__(self, app, number: str, to: str = MAMA_NUMBER, channel: str = "whatsapp", base_url: str | None = None):
+        """`base_url`: the host Twilio calls, for an app without PUBLIC_BASE_URL."""
         self.client = app.test_client()
         self.number = number
         self.to = to
         self.prefix = "whatsapp:" if channel == "whatsapp" else ""
+        self.base_url = base_url
 
     def form(self, body: str, sid: str | None = None, **extra) -> dict:
         return {
@@ -245,9 +247,10 @@ class Phone:
 
     def post(self, form: dict, signature: str | None = None):
         if signature is None:
-            signature = RequestValidator(AUTH_TOKEN).compute_signature(PUBLIC_BASE_URL + INBOUND_URL, form)
+            signature = RequestValidator(AUTH_TOKEN).compute_signature((self.base_url or PUBLIC_BASE_URL) + INBOUND_URL, form)
         return self.client.post(
             INBOUND_URL,
+            base_url=self.base_url,
             data=urlencode(form),
             headers={"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"},
         )

@@ -20,7 +20,7 @@ from models import (
     AuditLog, Customer, DailyMetrics, DashboardLink, DashboardSession, PointsTransaction, Reward,
     RewardRedemption, Tenant, Staff, Message,
 )
-from tests.conftest import PIN_PEPPER, PUBLIC_BASE_URL, balance_of, count, run_jobs, tenant_file
+from tests.conftest import PIN_PEPPER, PUBLIC_BASE_URL, Phone, balance_of, count, run_jobs, tenant_file
 from tests.test_qr import decoded_links
 
 ADA, ADA_PIN = "+2348030000001", "482916"  # MAMA's owner
@@ -141,6 +141,14 @@ def test_an_owner_gets_a_one_time_link_after_the_pin_and_only_its_hash_is_kept(a
     # The message log keeps a notice in place of the link: a copy of the database opens nothing.
     assert token not in str([message.reply for message in logged])
     assert "Send DASHBOARD for a new one" in str(logged[-1].reply)
+
+
+def test_without_a_public_base_url_the_link_starts_with_the_address_twilio_called(make_app, mama):
+    """A relative link cannot be opened from WhatsApp."""
+    ada = Phone(make_app(public_base_url=None), ADA, base_url="https://shop.example.test")
+    assert "PIN" in ada.send("DASHBOARD").text
+    link = LINK.search(ada.send(ADA_PIN).text)
+    assert link and link.group(1).startswith("https://shop.example.test/dashboard/login/")
 
 
 def test_a_retried_dashboard_message_gets_the_notice_not_the_link(app, mama, phone):

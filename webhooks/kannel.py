@@ -21,7 +21,7 @@ from flask import Blueprint, Response, abort, current_app, request
 from bot.messages import Inbound
 from bot.phones import InvalidPhone, to_e164
 from models import SmsVoteLog
-from webhooks.twilio import MAX_BODY_CHARS, storable_text
+from webhooks.twilio import MAX_BODY_CHARS, site_url, storable_text
 
 blueprint = Blueprint("kannel", __name__, url_prefix="/webhooks/kannel")
 
@@ -50,14 +50,14 @@ def require_shared_secret():
 @blueprint.get("/inbound")
 def inbound():
     router, args = current_app.extensions["router"], request.args  # each read through a proxy costs a call
-    message = parse_inbound(args, router, request.query_string)
+    message = parse_inbound(args, router, request.query_string, site_url())
     if message is None:
         abort(Response("", status=400, mimetype="text/plain"))
     replies = router.handle(message, carrier=args["smsc"].lower())
     return _sms_reply("\n".join(reply.body for reply in replies))
 
 
-def parse_inbound(args, router, query_string: bytes) -> Inbound | None:
+def parse_inbound(args, router, query_string: bytes, site: str) -> Inbound | None:
     fields = {name: args.get(name, "").strip() for name in ("from", "to", "id", "smsc")}
     if not all(fields.values()) or any(len(fields[name]) > limit for name, limit in _MAX_LENGTHS.items()):
         return None
@@ -68,7 +68,7 @@ def parse_inbound(args, router, query_string: bytes) -> Inbound | None:
     text = _text(query_string, args.get("charset", ""))
     return Inbound(
         sid=fields["id"], phone=phone, to=fields["to"], channel="sms",
-        text=text[:MAX_BODY_CHARS], truncated=len(text) > MAX_BODY_CHARS,
+        text=text[:MAX_BODY_CHARS], truncated=len(text) > MAX_BODY_CHARS, site=site,
     )
 
 

@@ -42,7 +42,7 @@ def require_twilio_signature():
 
 @blueprint.post("/inbound")
 def inbound():
-    message = parse_inbound(g.form)
+    message = parse_inbound(g.form, site_url())
     if message is None:
         abort(400)
     return twiml(current_app.extensions["router"].handle(message))
@@ -63,9 +63,10 @@ def delivery_status(tenant_id=None, message_id=None):
     return Response(status=204)
 
 
-def parse_inbound(form) -> Inbound | None:
+def parse_inbound(form, site: str) -> Inbound | None:
     """The message in Twilio's form, or None when a field is missing or is not what Twilio
-    sends. Free text is cleaned of what the database cannot store (NUL) and bounded."""
+    sends. Free text is cleaned of what the database cannot store (NUL) and bounded. `site`:
+    where it came in (site_url())."""
     sid, (sender, channel) = _sid(form), from_twilio(form.get("From", ""))
     phone, to = _phone(sender), _recipient(from_twilio(form.get("To", ""))[0])
     if not sid or not phone or not to:
@@ -81,6 +82,7 @@ def parse_inbound(form) -> Inbound | None:
         truncated=len(body) > MAX_BODY_CHARS,
         media=tuple(storable_text(form[f"MediaUrl{i}"]) for i in range(media_count) if f"MediaUrl{i}" in form),
         profile_name=_name(form.get("ProfileName", "")),
+        site=site,
     )
 
 
@@ -117,10 +119,16 @@ def storable_text(value: str) -> str:
     return value.replace("\x00", "")
 
 
+def site_url() -> str:
+    """Where the world reaches us, the base of the links we send: PUBLIC_BASE_URL, else the
+    request's own host URL (computing that costs a URL parse: only when unset)."""
+    return current_app.extensions["runtime"].config.public_base_url or request.host_url.rstrip("/")
+
+
 def twiml(replies) -> Response:
-    # Only a reply with media needs the base URL (the request's own costs a URL parse).
+    # Only a reply with media needs the base URL.
     has_media = any(reply.media_url for reply in replies)
-    base = (current_app.extensions["runtime"].config.public_base_url or request.host_url.rstrip("/")) if has_media else ""
+    base = site_url() if has_media else ""
     return Response(_twiml_text(tuple((reply.body, reply.media_url) for reply in replies), base), mimetype="application/xml")
 
 

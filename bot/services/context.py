@@ -48,7 +48,7 @@ class Context:
     phone: str
     now: datetime
     pin_pepper: str  # keys the staff PINs' fingerprints (Config.pin_pepper)
-    site: str = ""  # the address the world reaches us at (Config.public_base_url), for links the bot writes
+    site: str = ""  # the address the world reaches us at (Inbound.site), for links the bot writes
     customer: Customer | None = None
     staff: Staff | None = None  # when the phone is on this vendor's staff
     lockout: Lockout | None = None  # the phone's PIN lockout, when read with the staff row
