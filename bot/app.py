@@ -33,10 +33,10 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc
         rt.db, Engine(FLOWS, MAIN_MENU), rt.deliver, rt.redis, config.pin_pepper, rt.clock, platform,
     )
     app.extensions["router"] = Router(rt.db, app.extensions["dispatcher"], VotingDesk(rt.db, rt.clock))
+    web.register(app)  # first: it adds the token converter the others' routes use
     app.register_blueprint(twilio.blueprint)
     app.register_blueprint(kannel.blueprint)
     app.register_blueprint(studio.blueprint)
-    web.register(app)
     api.register(app)
     register_dashboard(app)
     if config.serves_dev_phone:

@@ -18,7 +18,7 @@ blueprint = Blueprint("studio", __name__, url_prefix="/voting")
 _recent: dict[tuple[str, int | None], tuple[float, dict]] = {}
 
 
-@blueprint.get("/<code>/live.json")
+@blueprint.get("/<token:code>/live.json")  # any other code is a 404 before a query
 def live_json(code: str):
     episode = request.args.get("episode", type=int)
     key = (code.upper(), episode)
@@ -31,7 +31,7 @@ def live_json(code: str):
     return response
 
 
-@blueprint.get("/<code>/live")
+@blueprint.get("/<token:code>/live")
 def live_page(code: str):
     live_url = url_for("studio.live_json", code=code.upper(), episode=request.args.get("episode", type=int))
     return render_template("studio.html", code=code.upper(), live_url=live_url)

@@ -355,6 +355,13 @@ def test_live_json_of_an_unknown_show_is_404(app):
     assert app.test_client().get("/voting/NOPE/live.json").status_code == 404
 
 
+def test_a_show_code_no_show_could_have_is_404_before_any_query(app):
+    """A NUL cannot even be sent to PostgreSQL in a query."""
+    client = app.test_client()
+    for path in ("/voting/X%00/live.json", "/voting/X%00/live", "/voting/X.Y/live.json", "/voting/" + "X" * 65 + "/live"):
+        assert client.get(path).status_code == 404, path
+
+
 def test_results_as_a_table(show, phone, live, app):
     sms(phone).send("2")
     outcome = app.test_cli_runner().invoke(args=["voting", "results", "XFKH", "--episode", "1"])
