@@ -10,12 +10,13 @@ from flows.base import STAFF, Flow, Inbound, Outcome, State, Step, finish, goto,
 Advance = Callable[[State, object], Outcome]
 
 
-def pin_gate(state: State, services, advance: Advance) -> Outcome:
-    """Carry on with `advance` if the staff member's session is open, else ask for the PIN."""
+def pin_gate(state: State, services, advance: Advance, *, even_in_session: bool = False) -> Outcome:
+    """Carry on with `advance` if the staff member's session is open (and the PIN is not asked
+    `even_in_session`), else ask for the PIN."""
     locked = services.staff.locked_until()
     if locked:
         return finish(), [say("pin_locked", until=services.local(locked))]
-    if services.staff.in_session():
+    if services.staff.in_session() and not even_in_session:
         return advance(state, services)
     if not services.staff.has_pin:  # invited, and not chosen yet: asking for it could only fail
         return finish(), [say("pin_not_set")]
@@ -49,8 +50,10 @@ def rechecked(act: Step) -> Step:
 
 
 def start_choose_pin(state: State, inbound: Inbound, services) -> Outcome:
+    """A PIN is changed with the current one, even in a session: whoever picks up a phone left
+    open must not be able to lock its owner out."""
     if services.staff.has_pin:
-        return pin_gate(state, services, _ask_new_pin)
+        return pin_gate(state, services, _ask_new_pin, even_in_session=True)
     return _ask_new_pin(state, services)
 
 

@@ -329,6 +329,7 @@ def test_a_pin_given_as_a_hash_is_found_by_the_slow_check_until_the_first_right_
     bayo, db, slow_checks
 ):
     reload_bayo(db, pin_hash=hash_pin(BAYO_PIN))
+    slow_checks.clear()  # the reload's own check of Ada's PIN
     assert bayo.send(f"VERIFY {BAYO_PIN}").text == "Hi Bayo, please send your staff PIN."
     assert slow_checks == [BAYO_PIN]  # once for the message, though it is read twice
     assert "4 tries left" in bayo.send("999999").text
@@ -342,6 +343,13 @@ def test_setting_a_pin_from_the_command_line_fingerprints_it(app, mama, db):
     result = app.test_cli_runner().invoke(args=["staff", "pin", "--tenant", "MAMA", "--phone", BAYO], input="583920\n583920\n")
     assert result.exit_code == 0, result.output
     assert fingerprinted(db, "583920")
+
+
+def test_changing_the_pin_asks_for_the_current_one_even_in_a_session(bayo, db):
+    open_session(bayo)
+    assert bayo.send("PIN").text == "Hi Bayo, please send your staff PIN."
+    assert bayo.send("640213").text.startswith("That PIN is not right.")
+    assert bayo.send(BAYO_PIN).text.startswith("Bayo, choose your staff PIN")
 
 
 def test_a_pin_chosen_by_chat_is_fingerprinted_when_typed_the_second_time(bayo, db):
