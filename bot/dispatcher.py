@@ -106,7 +106,7 @@ class Dispatcher:
             return [Reply(render(say("unknown_code", code=unknown) if unknown else say("need_code")))], []
         received, inbound = inbound, destination.as_read_by_flows(inbound)  # the log keeps what was received
         now = self.clock()
-        limits = PhoneLimits(self.redis, tenant, inbound.phone, inbound.sid, now)
+        limits = PhoneLimits(self.redis, tenant, inbound.phone, inbound.sid, now, staff=destination.is_staff)
         limits.count(STAFF_MESSAGES if destination.is_staff else MESSAGES)
         # Locks in one global order, so that no two messages wait on each other in a circle:
         # the sender's staff row first (a staff phone keeps its conversation there), then
@@ -130,12 +130,19 @@ class Dispatcher:
         if destination.addressed:
             # A command naming a vendor (LOG MAMA...) keeps the phone talking to it: the PIN that follows has no code.
             route_phone(session, inbound.phone, tenant)
-        language = language_of(tenant, ctx.customer.language if ctx.customer else None)
+        language = language_of(tenant, _chosen_language(ctx.customer, staff))
         replies = [Reply(render(message, language), message.media_url) for message in messages]
         kept = [Reply(render(say("secret_reply_not_kept"), language)) if m.secret else r for m, r in zip(messages, replies)]
         logged = _inbound_row(tenant, ctx.customer, replace(received, text=REDACTED if secret else received.text), kept, now)
         _record(session, holder, state, inbound, logged, now)
         return replies, ctx.outbox
+
+
+def _chosen_language(customer: Customer | None, staff: Staff | None) -> str | None:
+    """The language the sender chose with LANG, which their replies are in. A staff phone reads
+    its vendor's language, whatever it asks (its conversation is the staff one, and the amounts
+    it types are read the vendor's way); its choice as a member is for the vendor's pushes."""
+    return customer.language if customer is not None and staff is None else None
 
 
 _CHOSEN_LANGUAGE = select(Customer.language).where(
@@ -145,10 +152,11 @@ _CHOSEN_LANGUAGE = select(Customer.language).where(
 
 def _limited(session: Session, limited: RateLimited) -> list[Reply]:
     """The message went past a limit and was rolled back: nothing is written but the count. The
-    first one past it gets the notice, in the customer's language; the next ones, silence."""
+    first one past it gets the notice, in the customer's language (staff: the vendor's); the
+    next ones, silence."""
     if limited.notice is None:
         return []
-    chosen = session.scalar(_CHOSEN_LANGUAGE, {"tenant": limited.tenant_id, "phone": limited.phone})
+    chosen = None if limited.staff else session.scalar(_CHOSEN_LANGUAGE, {"tenant": limited.tenant_id, "phone": limited.phone})
     return [Reply(render(limited.notice, chosen or limited.language))]
 
 

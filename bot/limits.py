@@ -43,18 +43,19 @@ LIMITS = {
 
 class RateLimited(Exception):
     """The phone went past a limit: answer `notice` (the first time in the window) or nothing.
-    The notice goes in the customer's language, else `language` (the vendor's)."""
+    The notice goes in the customer's language, else `language` (the vendor's), which `staff`
+    phones read."""
 
-    def __init__(self, notice: Msg | None, tenant_id, phone: str, language: str):
+    def __init__(self, notice: Msg | None, tenant_id, phone: str, language: str, staff: bool):
         super().__init__(notice.key if notice else "silence")
-        self.notice, self.tenant_id, self.phone, self.language = notice, tenant_id, phone, language
+        self.notice, self.tenant_id, self.phone, self.language, self.staff = notice, tenant_id, phone, language, staff
 
 
 class PhoneLimits:
     """The limits of one phone at one vendor, as one inbound message meets them."""
 
-    def __init__(self, redis: Redis, tenant: Tenant, phone: str, sid: str, now: datetime):
-        self.redis, self.phone, self.sid = redis, phone, sid
+    def __init__(self, redis: Redis, tenant: Tenant, phone: str, sid: str, now: datetime, staff: bool):
+        self.redis, self.phone, self.sid, self.staff = redis, phone, sid, staff
         self.tenant_id, self.language = tenant.id, language_of(tenant)
         self.allowed = {**{name: limit.default for name, limit in LIMITS.items()}, **tenant.settings.get("rate_limits", {})}
         self.moment = int(now.timestamp())
@@ -84,7 +85,7 @@ class PhoneLimits:
         return f"limit:{self.tenant_id}:{self.phone}:{name}:{window}"
 
     def _refuse(self, notice: Msg | None):
-        raise RateLimited(notice, self.tenant_id, self.phone, self.language)
+        raise RateLimited(notice, self.tenant_id, self.phone, self.language, self.staff)
 
 
 class Unlimited:

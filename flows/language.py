@@ -1,4 +1,5 @@
-"""LANG: the customer chooses the language the bot writes to them in (replies and messages alike)."""
+"""LANG: the customer chooses the language the bot writes to them in (replies and messages alike;
+a staff phone's replies stay in the vendor's language, so there it chooses its pushes' only)."""
 from __future__ import annotations
 
 from flows.base import MENU, Flow, Inbound, Outcome, State, finish, goto, missed, say
@@ -40,7 +41,11 @@ def _choose(state: State, number: int, services) -> Outcome:
     codes = state.data["codes"]
     if not 1 <= number <= len(codes):
         return missed(state), [say("language_choose", count=len(codes))]
-    services.customers.set_language(codes[number - 1])
+    code = codes[number - 1]
+    services.customers.set_language(code)
+    if services.is_staff:  # a staff phone's replies stay in the vendor's language: only its pushes change
+        name = next(language.name for language in services.customers.languages() if language.code == code)
+        return finish(), [say("language_set_staff", vendor=services.tenant.name, language=name), MENU]
     return finish(), [say("language_set"), MENU]
 
 

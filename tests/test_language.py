@@ -207,3 +207,22 @@ def test_the_rate_limit_notice_is_in_the_customer_s_language(phone, mama, db, ap
     member.send("BAL")
     assert member.send("BAL").text == "Vous envoyez beaucoup de messages d'un coup. Je vous réponds à nouveau dans une minute."
     assert member.send("BAL").replies == []
+
+
+def test_a_staff_member_who_chose_a_language_as_a_member_reads_the_vendor_s_as_staff(phone, mama, db, app):
+    """Bayo works at English MAMA and chose French as its member: his pushes as a member are in
+    French, but the bot answers his phone in English, as the amounts he types are read."""
+    app.extensions["dispatcher"].clock = Clock()
+    limited(db, messages_per_minute=7, staff_messages_per_minute=7)
+    bayo = phone(BAYO)
+    bayo.send("JOIN MAMA")
+    assert bayo.send("LANG 2").replies[0].body == (
+        "Done: as a member, you'll get Mama Put Kitchen's messages in Français. As staff, I answer you in the shop's language."
+    )
+    assert language_of(db, BAYO) == "fr"
+    assert "Staff commands at *Mama Put Kitchen*:" in bayo.send("HELP").text
+    assert bayo.send("LOG 0803 123 4567 15,000").text == "Hi Bayo, please send your staff PIN."
+    bayo.send(BAYO_PIN)
+    assert bayo.send("1").text.startswith("Logged ₦15,000 for +2348031234567: 170 points.")
+    assert bayo.send("BAL").text.startswith("*Mama Put Kitchen*\nBalance: 50 points")
+    assert bayo.send("BAL").text == "You're sending messages very fast. I'll answer again in a minute."
