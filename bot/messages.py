@@ -32,6 +32,15 @@ def without_control_characters(text: str) -> str:
     return "".join(char for char in text if unicodedata.category(char) != "Cc")
 
 
+# Twilio takes a body of at most 1,600 characters (error 21617 past it), on WhatsApp and SMS alike.
+MAX_MESSAGE_CHARS = 1600
+
+
+def message_length(text: str) -> int:
+    """The length Twilio counts against MAX_MESSAGE_CHARS: UTF-16 units, so an emoji counts twice."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 @dataclass(frozen=True)
 class Inbound:
     """One message as the bot sees it, whatever the channel."""

@@ -7,7 +7,7 @@ import uuid
 
 from flask import abort, redirect, render_template, request, url_for
 
-from bot.services.broadcast_file import VARIABLES, BroadcastFileError
+from bot.services.broadcast_file import MAX_TEXT, VARIABLES, BroadcastFileError
 from bot.services.broadcasts import REASONS, BroadcastError
 from bot.services.pages import BadCursor
 from dashboard import blueprint
@@ -105,7 +105,10 @@ def _broadcast_page(services, broadcast_id: uuid.UUID, error: str | None = None,
 
 def _compose_context(services, **page) -> dict:
     tiers = [tier["name"] for tier in services.settings.view().get("tiers", [])]
-    return {"tiers": tiers, "variables": VARIABLES, "form": request.form, "errors": {}, "preview": None, "reasons": REASONS, **page}
+    return {
+        "tiers": tiers, "variables": VARIABLES, "max_text": MAX_TEXT, "form": request.form, "errors": {}, "preview": None,
+        "reasons": REASONS, **page,
+    }
 
 
 def _compose_page(services, **page):

@@ -222,6 +222,18 @@ def test_reward_variables_need_a_reward(db):
     assert "need a reward" in messages["text"][0]
 
 
+def test_a_text_whose_push_can_outgrow_a_message_is_refused_saying_by_how_much(mama, db):
+    """A push is the text with the member's variables, a line break and the opt-out line (45
+    characters in French), and Twilio takes 1,600: {name} may be 255 characters long."""
+    messages = errors_of(db, mama, definition(text="Hi {name}! " + "x" * 1480))
+    assert messages["text"] == [
+        "can make a message of 1,786 characters with its variables at their longest ({name} up to 255) "
+        "and the opt-out line, and a message takes 1,600: shorten it by 186"
+    ]
+    assert parsed(db, mama, definition(text="Hi {name}! " + "x" * 1294)).text.endswith("x")
+    assert "1554" in json.dumps(errors_of(db, mama, definition(text="x" * 1555))["text"])  # no variables: the text alone
+
+
 def test_create_from_an_invalid_file_writes_nothing_and_says_why(app, mama, db, tmp_path):
     result = cli(app, "create", write(tmp_path, definition(text="Hi {first_nme}")))
     assert result.exit_code == 1
@@ -395,6 +407,21 @@ def test_a_window_closed_after_the_launch_without_a_template_is_skipped_and_coun
     result = stats(db, broadcast)
     assert (result["sent"], result["skipped_by_reason"], result["status"]) == (1, {"no_template": 1}, "completed")
     assert adds_up(result) and fake.stats()["accepted"] == 1
+
+
+def test_a_push_longer_than_a_message_is_skipped_saying_so_and_never_sent(twilio_app, mama, db, fake):
+    """A broadcast made before its text was measured with its variables at their longest: the
+    member with a 100-character name would get 1,616 characters, which Twilio refuses."""
+    add_member(db, mama, "+2348030000001", name="N" * 100)
+    add_member(db, mama, "+2348030000002", name="Ada")
+    broadcast = create(db, mama)
+    with db.transaction() as session:
+        session.execute(update(Broadcast).where(Broadcast.id == broadcast.id).values(text="Hi {name}! " + "x" * 1480))
+    launch(twilio_app, broadcast)
+    result = stats(db, broadcast)
+    assert (result["sent"], result["skipped_by_reason"], result["status"]) == (1, {"too_long": 1}, "completed")
+    [sent] = fake.messages.values()
+    assert sent["body"].startswith("Hi Ada! xxx") and sent["to"].endswith("+2348030000002")
 
 
 # send_at and quiet hours

@@ -244,6 +244,18 @@ def test_missions_show_progress_and_pay_once_per_period(member, phone, db, app):
     assert missions == [100]
 
 
+def test_a_long_list_of_missions_comes_as_several_messages_each_one_twilio_takes(member, db):
+    titles = [f"Visit {n} times this month for a treat" for n in range(1, 26)]
+    reload(db, missions=[
+        {"title": title, "type": "visit_count", "target": n, "period": "month", "points": 100}
+        for n, title in enumerate(titles, start=1)
+    ])
+    replies = [reply.body for reply in member.send("MISSIONS").replies]
+    assert len(replies) == 2 and all(len(body) <= 1600 for body in replies)
+    assert replies[0].startswith("*Your missions*\nVisit 1 times")
+    assert [line for line in "\n".join(replies).splitlines() if line.startswith("Visit")] == titles
+
+
 def test_spend_mission_completes_when_the_purchase_reaches_the_target(member, phone, db):
     log_purchase(phone, CUSTOMER, 15000)
     log_purchase(phone, CUSTOMER, 5000)

@@ -98,6 +98,21 @@ def test_more_than_nine_rewards_are_paged(phone, mama, db):
     assert "10. Reward 10" in second and "12. Reward 12" in second and "Reward 09" not in second
 
 
+def test_a_page_of_long_reward_names_comes_as_several_messages_each_one_twilio_takes(phone, mama, db):
+    """Nine names near their 255 characters make a 2,700-character page: it is cut between its
+    lines, in order, each part at most the 1,600 characters of a WhatsApp message."""
+    names = [f"Reward {n:02} " + "x" * 240 for n in range(1, 13)]
+    reload_rewards(db, [{"name": name, "points": 1000 + n} for n, name in enumerate(names, start=1)])
+    me = phone(CUSTOMER)
+    me.send("JOIN MAMA")
+    replies = [reply.body for reply in me.send("REWARDS").replies]
+    assert len(replies) == 2 and all(len(body) <= 1600 for body in replies)
+    assert replies[0].startswith("*Mama Put Kitchen rewards* (you have 50 points)")
+    lines = "\n".join(replies).splitlines()
+    assert [line.split(" - ")[0] for line in lines if line[:1].isdigit()] == [f"{n}. {names[n - 1]}" for n in range(1, 10)]
+    assert "MORE for more" in replies[-1]
+
+
 def test_redeeming_spends_points_takes_stock_and_gives_a_code_with_a_picture(rich, db, app):
     rich.send("REWARDS")
     confirm = rich.send("2")

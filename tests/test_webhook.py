@@ -6,9 +6,10 @@ from twilio.request_validator import RequestValidator
 
 from bot.app import create_app
 from bot.config import DEV_AUTH_TOKEN
+from bot.devclient import parse_twiml
 from models import Customer, CustomerPointsBalance, Message
 from tests.conftest import AUTH_TOKEN, INBOUND_URL, MAMA_NUMBER, PUBLIC_BASE_URL, Phone, count, make_config
-from webhooks.twilio import MAX_BODY_CHARS
+from webhooks.twilio import MAX_BODY_CHARS, _twiml_text, split_message
 
 
 def test_missing_signature_is_refused_and_stores_nothing(phone, mama, db):
@@ -81,6 +82,19 @@ def test_reply_is_twiml_with_one_message_per_reply(phone, mama):
     body = response.get_data(as_text=True)
     assert body.startswith('<?xml version="1.0" encoding="UTF-8"?><Response><Message>')
     assert body.count("<Message>") == 3  # greeting, bonus, menu
+
+
+def test_a_reply_longer_than_a_message_goes_as_several_cut_between_lines_in_order():
+    lines = [f"{n}. " + "y" * 300 for n in range(1, 9)]  # 8 lines of 303 characters: 2,431 in all
+    parts = split_message("\n".join(lines))
+    assert parts == ["\n".join(lines[:5]), "\n".join(lines[5:])]
+    long_line = " ".join(["word"] * 400) + " " + "😀" * 800  # 2,000 characters, then 1,600 of Twilio's in emoji
+    parts = split_message(long_line)
+    assert parts == [" ".join(["word"] * 320), " ".join(["word"] * 80), "😀" * 800]  # a line is cut at a space
+    assert split_message("short\nreply") == ["short\nreply"]
+    replies = parse_twiml(_twiml_text((("\n".join(lines), "/media/qr.png"), ("next", None)), "https://bot.example"))
+    assert [reply.body for reply in replies] == ["\n".join(lines[:5]), "\n".join(lines[5:]), "next"]
+    assert [reply.media for reply in replies] == [["https://bot.example/media/qr.png"], [], []]  # with the first part
 
 
 def test_sms_messages_are_understood(phone, mama, db):

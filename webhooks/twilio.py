@@ -7,7 +7,7 @@ from functools import lru_cache
 from flask import Blueprint, Response, abort, current_app, g, request
 from twilio.twiml.messaging_response import MessagingResponse
 
-from bot.messages import Inbound, without_control_characters
+from bot.messages import MAX_MESSAGE_CHARS, Inbound, message_length, without_control_characters
 from bot.phones import InvalidPhone, from_twilio, to_e164
 from bot.services.delivery import record_receipt
 from models import Customer, Message
@@ -141,10 +141,53 @@ _NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 def _twiml_text(replies: tuple[tuple[str, str | None], ...], base: str) -> str:
     response = MessagingResponse()
     for body, media_url in replies:
-        message = response.message(_NOT_IN_XML.sub("", body))
-        if media_url:
-            message.media(media_url if "://" in media_url else base + media_url)
+        for number, part in enumerate(split_message(_NOT_IN_XML.sub("", body))):
+            message = response.message(part)
+            if media_url and number == 0:
+                message.media(media_url if "://" in media_url else base + media_url)
     return str(response)
+
+
+def split_message(body: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
+    """A reply as the messages Twilio takes (a longer body is refused, and the customer gets
+    nothing): whole when it fits, else cut at line breaks into parts of at most `limit`, in order.
+    A line is cut only when it is longer than a message on its own."""
+    if message_length(body) <= limit:
+        return [body]
+    parts: list[str] = []
+    lines: list[str] = []  # the part being filled, and its length
+    size = 0
+    for line in body.split("\n"):
+        for piece in _pieces(line, limit):
+            added = message_length(piece) + (1 if lines else 0)  # with its line break
+            if lines and size + added > limit:
+                parts.append("\n".join(lines))
+                lines, size, added = [], 0, added - 1
+            lines.append(piece)
+            size += added
+    parts.append("\n".join(lines))
+    return [part.strip("\n") for part in parts if part.strip()]
+
+
+def _pieces(line: str, limit: int):
+    """A line in pieces of at most `limit`, cut at the last space that fits (anywhere, without one)."""
+    while message_length(line) > limit:
+        fits = _fitting(line, limit)
+        space = line.rfind(" ", 0, fits + 1)
+        cut = space if space > 0 else fits
+        yield line[:cut]
+        line = line[cut:].lstrip(" ")
+    yield line
+
+
+def _fitting(text: str, limit: int) -> int:
+    """How many characters of `text` make at most `limit` of Twilio's (message_length)."""
+    units = 0
+    for index, char in enumerate(text):
+        units += message_length(char)
+        if units > limit:
+            return index
+    return len(text)
 
 
 def _int(value) -> int:

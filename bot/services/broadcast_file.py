@@ -15,16 +15,32 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.catalog import CATALOG, as_text, render
+from bot.messages import MAX_MESSAGE_CHARS, message_length, say
 from bot.money import to_minor
 from bot.phones import InvalidPhone, to_e164
 from bot.services.rewards import catalog
 from bot.services.tenant_file import MAX_AMOUNT, MAX_COUNT, TenantFileError, Text, in_years
-from models import Broadcast, Tenant
+from models import Broadcast, Customer, Reward, Tenant
 
 VARIABLES = ("first_name", "name", "points", "vendor", "member_code", "nearest_reward", "points_to_nearest_reward")
 REWARD_VARIABLES = frozenset({"nearest_reward", "points_to_nearest_reward"})
 RETARGETS = ("not_read", "not_replied")
-MAX_TEXT = 1500  # characters: Twilio takes 1,600 in a body, and the opt-out line follows
+# A push is the text, a line break and the opt-out line (longest in French), in one message.
+STOP_LINE_CHARS = max(message_length(render(say("broadcast_stop_line"), language)) for language in CATALOG)
+MAX_TEXT = MAX_MESSAGE_CHARS - 1 - STOP_LINE_CHARS
+# The most each variable can add to a text: what its column or the points take (a name is one
+# the webhook cut to its column; a number is grouped, as a member reads it).
+LONGEST_POINTS = max(len(as_text(MAX_COUNT, language)) for language in CATALOG)
+LONGEST = {
+    "first_name": Customer.__table__.c.whatsapp_name.type.length,
+    "name": Customer.__table__.c.whatsapp_name.type.length,
+    "points": LONGEST_POINTS,
+    "vendor": Tenant.__table__.c.name.type.length,
+    "member_code": Customer.__table__.c.member_code.type.length,
+    "nearest_reward": Reward.__table__.c.name.type.length,
+    "points_to_nearest_reward": LONGEST_POINTS,
+}
 MAX_DAYS = 3650
 
 
@@ -48,6 +64,13 @@ def variables_in(text: str) -> list[str]:
             raise ValidationError(f"write {{{name}}} without a format")
         used.append(name)
     return used
+
+
+def longest_push(text: str) -> int:
+    """The longest a push of `text` can be (message_length): its variables at their longest
+    (LONGEST), then the opt-out line."""
+    literal = "".join(literal for literal, _, _, _ in string.Formatter().parse(text))
+    return message_length(literal) + sum(LONGEST[name] for name in variables_in(text)) + 1 + STOP_LINE_CHARS
 
 
 def _clock(value: str) -> None:
@@ -128,6 +151,17 @@ class DefinitionSchema(Schema):
     quiet_hours = fields.List(fields.String(validate=_clock), load_default=None, allow_none=True,
                               validate=validate.Length(equal=2, error="must be two times: [start, end], like [\"21:00\", \"08:00\"]"))
     messages_per_second = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(1, 1000))
+
+    @validates_schema
+    def text_fits_a_message(self, data, **kwargs):
+        """Every member's push fits in one message, whatever their name, balance or reward."""
+        longest = longest_push(data["text"])
+        if longest > MAX_MESSAGE_CHARS:
+            used = ", ".join(f"{{{name}}} up to {LONGEST[name]}" for name in dict.fromkeys(variables_in(data["text"])))
+            raise ValidationError({"text": [
+                f"can make a message of {longest:,} characters with its variables at their longest ({used}) "
+                f"and the opt-out line, and a message takes {MAX_MESSAGE_CHARS:,}: shorten it by {longest - MAX_MESSAGE_CHARS:,}"
+            ]})
 
     @validates_schema
     def quiet_hours_differ(self, data, **kwargs):

@@ -71,7 +71,7 @@ REASONS = {
     "opted_out": "opted out", "frequency_cap": "had their week's offers",
     "outside_window": "outside WhatsApp's 24-hour window (no template)",
     "no_template": "outside WhatsApp's 24-hour window (no template)", "unreachable": "unreachable numbers",
-    "cancelled": "cancelled",
+    "cancelled": "cancelled", "too_long": "too long for one message once its variables were filled in",
 }
 
 

@@ -16,6 +16,7 @@ from enum import Enum
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from bot.messages import MAX_MESSAGE_CHARS, message_length
 from bot.outbound import MARKETING, TRANSACTIONAL, MessageKey, insert_rows, template_for
 from bot.services import audit
 from models import Customer, Tenant, Message
@@ -213,6 +214,16 @@ def unreachable_now():
 
 
 def _plan(row, tenant: Tenant, facts: _Facts | None, now: datetime) -> Send | Skip:
+    """What a push goes out as (`_planned`), unless its text is longer than Twilio takes in one
+    message: then it is skipped, saying so, rather than refused by Twilio (21617). A template
+    goes, whatever the text."""
+    plan = _planned(row, tenant, facts, now)
+    if isinstance(plan, Send) and plan.content_sid is None and message_length(plan.body) > MAX_MESSAGE_CHARS:
+        return Skip(plan.key, "too_long", f"longer than the {MAX_MESSAGE_CHARS:,} characters of a message")
+    return plan
+
+
+def _planned(row, tenant: Tenant, facts: _Facts | None, now: datetime) -> Send | Skip:
     """The rules of a push: marketing only to who has not opted out, and no more a week than the
     vendor's `max_marketing_per_week`; nothing to a number known to be unreachable; the channel the
     customer last wrote on (SMS only if the vendor has an SMS number); on WhatsApp, free text
