@@ -5,10 +5,12 @@ What it measures: the instructions this process runs per message (the CPU of the
 not PostgreSQL's, not the kernel's), for a BAL from an enrolled customer and for a vote from a
 new phone, through the real app's WSGI callable against PostgreSQL, side by side with the
 references on the same requests: the floor webhook (shared/reference/floor_webhook.py) for
-BAL, hello-world (hello_webhook.py) for votes.
+BAL, hello-world (hello_webhook.py) for votes. And per purchase as staff log it (LOG <a new
+phone> 5000, then 1, PIN sessions open), against the app's own BAL: what a purchase costs in
+BALs, the ratio issue 9 sets at 3 at most.
 
 How: it drops and recreates the database `bench_instructions`, loads MAMA, enrols --customers
-phones by JOIN MAMA through the app, and loads a show whose episode is voting now. The app's
+phones by JOIN MAMA through the app, opens the PIN sessions of 4 staff members, and loads a show whose episode is voting now. The app's
 rate limits go to a real Redis (--redis-url, emptied first), as in production. Then, for
 each server, a child process under `valgrind --tool=callgrind` builds its requests, warms up
 (every enrolled phone sends once, so the caches hold what a live server's do), switches
@@ -33,12 +35,14 @@ from pathlib import Path
 
 import harness as bench  # bench/ is on sys.path when this file runs as a script
 import profile_webhook as inprocess
+import purchase
 import votes
 import webhook
 
 bench.DB_NAME = "bench_instructions"  # after importing the benchmarks that set their own
-SERVERS = {"BAL": ("app", "floor"), "vote": ("app", "hello")}
+SERVERS = {"BAL": ("app", "floor"), "vote": ("app", "hello"), "purchase": ("app",)}  # a purchase's reference: BAL on the app
 EXPECTED = {("BAL", "app"): "Balance:", ("BAL", "floor"): "25 points", ("vote", "app"): "counted", ("vote", "hello"): ""}
+STAFF = 4
 
 
 def vote_environ(index: int) -> dict:
@@ -51,6 +55,10 @@ def vote_environ(index: int) -> dict:
 
 
 def requests(kind: str, name: str, count: int, customers: int) -> list[tuple[dict, str]]:
+    """`count` messages; for a purchase, `count` pairs (LOG, then its confirmation)."""
+    if kind == "purchase":
+        confirms, logs = inprocess.confirm_requests(STAFF)(count)
+        return [pair for log, confirm in zip(logs, confirms) for pair in (log, confirm)]
     expected = EXPECTED[kind, name]
     if kind == "BAL":
         return [(inprocess.environ(bench.phone(i % customers), "BAL"), expected) for i in range(count)]
@@ -68,6 +76,9 @@ def child(kind: str, name: str, messages: int, customers: int) -> None:
     app = server(name)
     warm = customers if kind == "BAL" else 50
     built = requests(kind, name, warm + messages, customers)
+    if kind == "purchase":
+        warm *= 2  # two requests a purchase
+        inprocess.open_sessions(app, STAFF)  # again: PIN sessions last 10 minutes, and callgrind is slow
     for request, expected in built[:warm]:
         inprocess.call(app, request, expected)
     subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], check=True, capture_output=True)
@@ -91,7 +102,7 @@ def count(kind: str, name: str, args: argparse.Namespace, folder: Path) -> float
 
 def prepare(customers: int) -> None:
     print(f"recreating database {bench.DB_NAME}, enrolling {customers:,} phones, loading show {votes.SHOW_CODE}", flush=True)
-    bench.recreate_database()
+    bench.recreate_database(purchase.tenant_file(STAFF))
     app = inprocess.make_app()
     for i in range(customers):
         inprocess.call(app, inprocess.environ(bench.phone(i), "JOIN MAMA"))
@@ -115,12 +126,12 @@ def main() -> int:
         child(*args.child, args.messages, args.customers)
         return 0
     prepare(args.customers)
-    print(f"\n{'message':<8}{'server':<8}{'instructions':>14}{'x reference':>13}")
     with tempfile.TemporaryDirectory() as folder:
-        for kind, (app, reference) in SERVERS.items():
-            figures = {name: count(kind, name, args, Path(folder)) for name in (app, reference)}
-            for name, figure in figures.items():
-                print(f"{kind:<8}{name:<8}{figure:>14,.0f}{figure / figures[reference]:>13.2f}")
+        figures = {(kind, name): count(kind, name, args, Path(folder)) for kind, names in SERVERS.items() for name in names}
+    print(f"\n{'message':<10}{'server':<8}{'instructions':>14}{'x reference':>13}")
+    for (kind, name), figure in figures.items():
+        reference = ("BAL", "app") if kind == "purchase" else (kind, SERVERS[kind][1])
+        print(f"{kind:<10}{name:<8}{figure:>14,.0f}{figure / figures[reference]:>13.2f}")
     return 0
 
 
