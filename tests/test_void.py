@@ -198,6 +198,18 @@ def test_a_mission_another_purchase_completed_goes_when_the_void_leaves_it_short
     assert ledger_is_clean(app)
 
 
+def test_the_purchase_that_completed_a_mission_another_void_took_back_can_still_be_voided(bayo, ada, db, app):
+    log(bayo, REFERRER, 1000)
+    log(ada, REFERRER, 1000)
+    before = standing(db, REFERRER)
+    log(ada, REFERRER, 1000)  # completes the mission
+    assert void(bayo).startswith("Voided.")  # the mission goes with the first visit
+    assert void(ada).startswith("Voided.")  # its own points only: the mission's are gone already
+    after = standing(db, REFERRER)
+    assert (after["balance"], after["missions"]) == (before["balance"] - 30, [])  # the second visit's points are left
+    assert ledger_is_clean(app)
+
+
 def test_a_void_is_refused_once_the_customer_has_spent_the_points_of_a_mission_it_helped_complete(bayo, ada, phone, db):
     """Bayo's small purchase earned no points of its own, but counted as a visit."""
     log(ada, REFERRER, 1000)

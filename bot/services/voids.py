@@ -28,7 +28,8 @@ from bot.services import audit, missions, points
 from bot.services.context import Actor
 from bot.services.spins import move_spins, unused_spins
 from models import (
-    AuditLog, Customer, CustomerPointsBalance, MissionCompletion, PointsTransaction, Purchase, Referral, SpinCredit, Tenant,
+    AuditLog, Customer, CustomerPointsBalance, MissionCompletion, PointsLotAllocation, PointsTransaction, Purchase, Referral,
+    SpinCredit, Tenant,
     Message,
 )
 
@@ -48,6 +49,7 @@ class Undo:
     spins_back: Counter = field(default_factory=Counter)
     _rows: dict = field(default_factory=dict)
     _fallen: list[MissionCompletion] | None = None
+    _lots: list[PointsTransaction] | None = None
 
     def rows(self, model) -> list:
         """The rows of `model` this purchase caused (read once, before anything is reversed)."""
@@ -71,6 +73,17 @@ class Undo:
             ]
         return self._fallen
 
+    def lots(self) -> list[PointsTransaction]:
+        """The lots the purchase gave, and those of the missions that fall without it (read once,
+        before anything is reversed). Not a lot another void took back already: a mission this
+        purchase completed, taken back by the void of a purchase that had counted toward it."""
+        if self._lots is None:
+            fallen = [missions.paid_lot(self.session, completion) for completion in self.fallen_missions()]
+            given = [row for row in self.rows(PointsTransaction) if row.transaction_type == "earned"] + [lot for lot in fallen if lot]
+            reversed_already = _reversed(self.session, self.tenant.id, [lot.id for lot in given])
+            self._lots = [lot for lot in given if lot.id not in reversed_already]
+        return self._lots
+
     @property
     def money(self) -> Money:
         return Money(self.purchase.amount, self.purchase.currency)
@@ -84,14 +97,20 @@ class Effect:
     reverse: Callable[[Undo], None]
 
 
-def _lots(undo: Undo) -> list[PointsTransaction]:
-    """The lots the purchase gave, and those of the missions that fall without it."""
-    fallen = [missions.paid_lot(undo.session, completion) for completion in undo.fallen_missions()]
-    return [row for row in undo.rows(PointsTransaction) if row.transaction_type == "earned"] + [lot for lot in fallen if lot]
+def _reversed(session: Session, tenant_id: uuid.UUID, lot_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of the lots a void's reversing entry has consumed."""
+    if not lot_ids:
+        return set()
+    debit = PointsTransaction
+    return set(session.scalars(
+        select(PointsLotAllocation.lot_id)
+        .join(debit, (debit.tenant_id == PointsLotAllocation.tenant_id) & (debit.id == PointsLotAllocation.debit_id))
+        .where(PointsLotAllocation.tenant_id == tenant_id, PointsLotAllocation.lot_id.in_(lot_ids), debit.transaction_type == "reversed")
+    ))
 
 
 def _points_used(undo: Undo) -> str | None:
-    for lot in _lots(undo):
+    for lot in undo.lots():
         if lot.remaining != lot.points:
             return "void_points_spent" if lot.customer_id == undo.purchase.customer_id else "void_referrer_spent"
     return None
@@ -100,7 +119,7 @@ def _points_used(undo: Undo) -> str | None:
 def _take_back_points(undo: Undo) -> None:
     """One reversing entry per customer, consuming exactly the lots the purchase gave them."""
     by_customer = defaultdict(list)
-    for lot in _lots(undo):
+    for lot in undo.lots():
         by_customer[lot.customer_id].append(lot)
     for customer_id, lots in by_customer.items():
         taken = sum(lot.points for lot in lots)
