@@ -206,7 +206,7 @@ def test_a_replayed_confirmation_makes_one_redemption_and_one_code(rich, db):
 
 @pytest.mark.parametrize("form", [
     "VERIFY {code}", "verify {lower}", "#VERIFY {nodash}", "Verify {body}", "VERIFY {wide}", "VERIFY {code} please",
-    "verify code {lower}",
+    "verify code {lower}", "VERIFY member {code}",
 ])
 def test_staff_verify_a_code_typed_any_way_and_hand_it_over(rich, phone, db, app, form):
     code = CODE.search(redeem_jollof(rich).text).group()

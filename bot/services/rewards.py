@@ -28,7 +28,9 @@ from models.base import new_id
 
 CODE_PREFIX = "RD-"
 _CODE_BODY = re.compile(rf"^(?:RD)?([{ALPHABET}]{{6}})$")
-_CODE_WORD = re.compile(rf"(?<![A-Z0-9])(?:RD-?)?([{ALPHABET}]{{6}})(?![A-Z0-9])")  # among other words
+# A code among other words: with its RD ("thanks RD-7KX4QF"), or alone ("7KX4QF please").
+_PREFIXED_CODE_WORD = re.compile(rf"(?<![A-Z0-9])RD-?([{ALPHABET}]{{6}})(?![A-Z0-9])")
+_CODE_WORD = re.compile(rf"(?<![A-Z0-9-])([{ALPHABET}]{{6}})(?![A-Z0-9])")
 _CODE_TRIES = 5
 HOLDING_STOCK = ("pending", "fulfilled")  # redemptions that keep a unit and count to the limit
 
@@ -181,10 +183,16 @@ def at_limit(session: Session, reward: Reward, customer: Customer) -> bool:
 
 def normalise_code(text: str) -> str | None:
     """'rd7kx4qf', 'RD-7KX4QF', '7kx4qf', 'rd 7kx 4qf', 'RD-7KX4QF please', full-width
-    'ＲＤ－７ＫＸ４ＱＦ' -> 'RD-7KX4QF'; None if it cannot be a code."""
+    'ＲＤ－７ＫＸ４ＱＦ' -> 'RD-7KX4QF'; None if it cannot be a code. Among other words, a code
+    with its RD is taken first; one without, only when no other word could be one."""
     folded = unicodedata.normalize("NFKC", text).upper()
-    match = _CODE_BODY.match(re.sub(r"[^A-Z0-9]", "", folded)) or _CODE_WORD.search(folded)
-    return CODE_PREFIX + match.group(1) if match else None
+    whole = _CODE_BODY.match(re.sub(r"[^A-Z0-9]", "", folded))
+    if whole:
+        return CODE_PREFIX + whole.group(1)
+    prefixed = _PREFIXED_CODE_WORD.search(folded)
+    bare = _CODE_WORD.findall(folded)
+    body = prefixed.group(1) if prefixed else bare[0] if len(bare) == 1 else None
+    return CODE_PREFIX + body if body else None
 
 
 class RewardService:
