@@ -16,7 +16,7 @@ from bot.messages import Msg, say
 from bot.services import audit, points
 from bot.services.context import Context
 from bot.services.pages import Page, by_newest, page
-from bot.services.referrals import record_referral, referrer_of
+from bot.services.referrals import record_referral, unpaid_referrer_of
 from models import Customer, CustomerPointsBalance, PhoneRoute, Tenant
 from models.base import utcnow
 
@@ -66,12 +66,13 @@ def lock_customers(session: Session, tenant_id: uuid.UUID, ids) -> dict[uuid.UUI
 
 @dataclass(frozen=True)
 class Named:
-    """The customer staff named, with their balance row, and whoever referred them (the id,
-    None if nobody did) when their rows were locked."""
+    """The customer staff named, with their balance row, and whoever referred them while that
+    referral is unpaid (the id, else None), when their rows were locked."""
 
     customer: Customer
     balance: CustomerPointsBalance | None
     referrer: uuid.UUID | None = None
+    past_expiry: bool = False  # some of their points are past their expiry, not expired yet
 
 
 def find_member(session: Session, tenant_id: uuid.UUID, who: str) -> Named | None:
@@ -80,18 +81,18 @@ def find_member(session: Session, tenant_id: uuid.UUID, who: str) -> Named | Non
     return Named(*_member_and_balance(session, row)) if row else None
 
 
-def lock_member(session: Session, tenant_id: uuid.UUID, who: str) -> Named | None:
-    """As find_member, with the customer's row locked and their referrer's (whom a first
-    purchase rewards), in one statement and in id order, as lock_customers does: so that
+def lock_member(session: Session, tenant_id: uuid.UUID, who: str, now: datetime) -> Named | None:
+    """As find_member, with the customer's row locked and, while their referral is unpaid, their
+    referrer's (whom the purchase rewards), in one statement and in id order, as lock_customers does: so that
     purchases by several staff for one customer go one at a time."""
     is_phone = _is_phone(who)
-    rows = fetch_prepared(session.connection(), _LOCK_MEMBER[is_phone], {"tenant": tenant_id, "who": who})
-    members = [_member_and_balance(session, row) for row in rows]
+    rows = fetch_prepared(session.connection(), _LOCK_MEMBER[is_phone], {"tenant": tenant_id, "who": who, "now": now})
+    members = [(*_member_and_balance(session, row), row.past_expiry) for row in rows]
     named = next((member for member in members if getattr(member[0], _name_column(is_phone).key) == who), None)
     if named is None:
         return None
-    referrer = next((customer.id for customer, _ in members if customer is not named[0]), None)
-    return Named(*named, referrer)
+    referrer = next((customer.id for customer, _, _ in members if customer is not named[0]), None)
+    return Named(named[0], named[1], referrer, named[2])
 
 
 def _member_and_balance(session: Session, row) -> tuple[Customer, CustomerPointsBalance | None]:
@@ -128,7 +129,8 @@ def _lock_member(is_phone: bool) -> Executable:
     named = select(Customer.id).where(_named_at_tenant(is_phone)).scalar_subquery()
     return (
         _with_balance()
-        .where(Customer.tenant_id == bindparam("tenant"), Customer.id.in_([named, referrer_of(named).scalar_subquery()]))
+        .add_columns(points.past_expiry_at(bindparam("now")).label("past_expiry"))
+        .where(Customer.tenant_id == bindparam("tenant"), Customer.id.in_([named, unpaid_referrer_of(named).scalar_subquery()]))
         .order_by(Customer.id)
         .with_for_update(of=Customer, **ROW_LOCK)
     )

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Executable, bindparam, func, insert, or_, select, text, update
+from sqlalchemy import Executable, Exists, bindparam, exists, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from bot.catalog import freeze, render, thaw
@@ -246,6 +246,16 @@ def spendable(session: Session, customer: Customer, now: datetime) -> int:
     can be neither spent nor taken). The caller holds the customer row lock."""
     expire_lots(session, customer, now)
     return session.get(CustomerPointsBalance, (customer.tenant_id, customer.id), populate_existing=True).current_balance
+
+
+def past_expiry_at(now) -> Exists:
+    """Whether the customer of the row selected (a Customer) has points past their expiry that
+    expire_lots would take (`now`: a time or a bind parameter): one cheap test in a statement
+    that reads the customer anyway."""
+    return exists().where(
+        PointsTransaction.tenant_id == Customer.tenant_id, PointsTransaction.customer_id == Customer.id,
+        PointsTransaction.remaining > 0, _past_expiry(now),
+    )
 
 
 def spendable_balance(now: datetime):

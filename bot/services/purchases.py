@@ -149,12 +149,12 @@ class PurchaseService:
 
     def _engage(self, customer: Customer, purchase_id: uuid.UUID, amount: int, referred: bool) -> None:
         """What a purchase also brings: wheel spins, a referral's reward (if someone `referred`
-        the customer and it is not paid yet), completed missions."""
+        the customer and is not paid yet), completed missions."""
         ctx = self.ctx
         wheel = ctx.tenant.settings.get("wheel") or {}
         if wheel.get("spins_per_purchase") and amount >= to_minor(wheel.get("spin_min_amount", 0), self.currency):
             move_spins(ctx.session, customer, wheel["spins_per_purchase"], "earned", ctx.now, purchase_id=purchase_id)
-        if referred:  # its first purchase, or the next one after a void took the referral back
+        if referred:  # the first purchase, or the next one after a void took the referral back
             reward_referral(ctx.session, ctx.outbox, ctx.tenant, customer, ctx.now, purchase_id)
         complete_missions(ctx.session, ctx.outbox, ctx.tenant, customer, ctx.now, {"visit_count", "spend_total"}, purchase_id)
 
@@ -230,16 +230,18 @@ class PurchaseService:
         their balance row. A phone not yet enrolled is enrolled (once its purchase is known to
         be one that may be logged): a row new in this transaction is its own, and nobody
         referred it (only joining records a referral)."""
-        found = lock_member(self.ctx.session, self.ctx.tenant.id, who)
+        ctx = self.ctx
+        found = lock_member(ctx.session, ctx.tenant.id, who, ctx.now)
         if found is None:
             self._contributions(None, None, amount)  # refused before anything is written
             enrollment = self._enroll(who)
             if enrollment.created:
                 return enrollment.customer, None, enrollment.balance_row
-            found = lock_member(self.ctx.session, self.ctx.tenant.id, who)  # enrolled by another transaction meanwhile
-        # The balance the notice and staff are shown is what can be spent, as BAL says, even
-        # before the hourly expiry has come round (it refreshes `found.balance`).
-        points.expire_lots(self.ctx.session, found.customer, self.ctx.now)
+            found = lock_member(ctx.session, ctx.tenant.id, who, ctx.now)  # enrolled by another transaction meanwhile
+        if found.past_expiry:
+            # The balance the notice and staff are shown is what can be spent, as BAL says, even
+            # before the hourly expiry has come round (it refreshes `found.balance`).
+            points.expire_lots(ctx.session, found.customer, ctx.now)
         return found.customer, found.referrer, found.balance
 
     def _enroll(self, phone: str) -> Enrollment:

@@ -1,4 +1,5 @@
-"""Referrals: a member's personal JOIN link; the friend's first purchase rewards, once."""
+"""Referrals: a member's personal JOIN link; the friend's first purchase rewards, once (or, if a
+void took that back, the friend's next purchase)."""
 from __future__ import annotations
 
 import re
@@ -43,17 +44,19 @@ def record_referral(session: Session, tenant: Tenant, newcomer: Customer, text: 
     })
 
 
-def referrer_of(customer_id):
-    """Who referred the customer with id `customer_id` (an SQL expression), if anyone (it never
-    changes once recorded), at the vendor of parameter `tenant`."""
-    return select(Referral.referrer_id).where(Referral.tenant_id == bindparam("tenant"), Referral.referred_id == customer_id)
+def unpaid_referrer_of(customer_id):
+    """Who referred the customer with id `customer_id` (an SQL expression), at the vendor of
+    parameter `tenant`, while that referral is not paid: the customer's next purchase pays it."""
+    return select(Referral.referrer_id).where(
+        Referral.tenant_id == bindparam("tenant"), Referral.referred_id == customer_id, Referral.rewarded_at.is_(None),
+    )
 
 
 def reward_referral(
     session: Session, outbox: list, tenant: Tenant, newcomer: Customer, now: datetime, purchase_id: uuid.UUID
 ) -> None:
-    """At the referred friend's first purchase: the referral points to the referrer, the friend
-    or both, as the vendor chose; then the referrer's referral missions. All of it names the
+    """At the referred friend's purchase while the referral is unpaid (their first, or the next
+    after a void took it back): the referral points to the referrer, the friend or both, as the vendor chose; then the referrer's referral missions. All of it names the
     purchase, so that a void of it takes it back. The caller holds both customers' row locks."""
     referral = session.scalars(
         select(Referral)
