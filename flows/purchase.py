@@ -1,6 +1,7 @@
 """LOG and VOID: staff record a customer's purchase, or take back their last one."""
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import replace
 
@@ -19,8 +20,8 @@ def start_log(state: State, inbound: Inbound, services) -> Outcome:
 def _read_one_shot(rest: str, services) -> dict:
     """The customer and the amount in `LOG <customer> <amount>`. All the words may be a phone
     (`LOG 0803 123 4567`: the last group of a phone is no amount); else the last words are the
-    amount, after a customer (`LOG 0803 123 4567 15000`, `LOG K7Q4XM 15 000,50`: the fewest
-    that leave a customer before them), or the one word is the amount alone (`LOG 15000`) or
+    amount, after a customer (`LOG 0803 123 4567 15000`, `LOG K7Q4XM 15 000,50`: see _split),
+    or the one word is the amount alone (`LOG 15000`) or
     the customer alone (`LOG K7Q4XM`). An amount meant but refused (`LOG 0803 123 4567 0`) is
     kept as why, to say when asking for it."""
     if not rest:
@@ -37,16 +38,19 @@ def _read_one_shot(rest: str, services) -> dict:
 
 
 _AMOUNT_WORDS = 3  # an amount typed in groups: 1 500 000
+_GROUP = re.compile(r"\d{3}(?:[.,]\d+)?")  # a group after the first: 000, or 000,50
 
 
 def _split(words: list[str], services) -> tuple[str, str]:
-    """Where the customer ends and the amount begins: before the fewest last words that leave
-    a phone or what looks like a member code (read, not looked up: no wrong look-up counted),
-    else before the last word."""
-    for size in range(1, min(len(words), _AMOUNT_WORDS + 1)):
-        who = " ".join(words[:-size])
-        if services.purchases.read_phone(who) or MEMBER_CODE.fullmatch(who.upper()):
-            return who, " ".join(words[-size:])
+    """Where the customer ends and the amount begins: before the last words that make an amount
+    in groups of three digits (`15 000`), the most that leave a phone or what looks like a
+    member code before them (read, not looked up: no wrong look-up counted); else before the
+    last word. So `012 345 678 1 500` is ₦1,500 for 012 345 678, not 500 for 012 345 678 1."""
+    for size in range(min(len(words) - 1, _AMOUNT_WORDS), 0, -1):
+        who, amount = words[:-size], words[-size:]
+        grouped = all(_GROUP.fullmatch(word) for word in amount[1:])
+        if grouped and (services.purchases.read_phone(" ".join(who)) or MEMBER_CODE.fullmatch(" ".join(who).upper())):
+            return " ".join(who), " ".join(amount)
     return " ".join(words[:-1]), words[-1]
 
 

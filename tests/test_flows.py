@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 from bot.catalog import render
 from bot.errors import Refused
+import flows.purchase as purchase_flow
 from flows.base import State
 from tests.test_engine import ENGINE, NOW, FakePoints, keys, message, services
 
@@ -87,3 +88,11 @@ def test_a_reward_gone_since_the_list_was_shown_is_unavailable():
     rewards.items = [MEAL]  # the cake left the catalog meanwhile
     state, replies = chat(fake, "1", state=state)
     assert keys(replies) == ["redeem_unavailable"] and state.idle and rewards.redeemed == []
+
+
+def test_an_amount_in_groups_is_read_whole_where_the_phone_could_end_either_way():
+    """Phones of 9 or 10 digits, as in Cambodia: `012 345 678 1 500` is 1,500 for 012 345 678."""
+    phones = SimpleNamespace(read_phone=lambda text: text if len(text.replace(" ", "")) in (9, 10) else None)
+    split = purchase_flow._split
+    assert split("012 345 678 1 500".split(), SimpleNamespace(purchases=phones)) == ("012 345 678", "1 500")
+    assert split("012 345 678 500".split(), SimpleNamespace(purchases=phones)) == ("012 345 678", "500")

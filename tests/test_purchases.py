@@ -157,7 +157,9 @@ def test_a_member_code_of_digits_only_is_the_member_not_an_amount(bayo, member, 
     assert bayo.send(BAYO_PIN).text == "Amount spent? (like 15000, 15,000 or 15k)"
 
 
-@pytest.mark.parametrize("rest", ["0803 123 4567 15 000", "+234 803 123 4567 1 500 000", "{code} 15 000", "{code} 15000"])
+@pytest.mark.parametrize("rest", [
+    "0803 123 4567 15 000", "+234 803 123 4567 1 500 000", "{code} 15 000", "{code} 15000", "+234 803 123 456 7 15 000",
+])
 def test_a_one_shot_log_reads_an_amount_typed_in_groups(bayo, member, rest):
     bayo.send("LOG " + rest.format(code=member.member_code))
     amount = "₦1,500,000" if "1 500 000" in rest else "₦15,000"
