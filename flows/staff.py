@@ -1,6 +1,6 @@
 """The PIN gate every staff action passes (ask for the PIN unless a session is open, and again
-when the action is confirmed), and PIN: staff choose their own PIN, typed twice (changing one
-needs the current one first)."""
+at each answer after it), and PIN: staff choose their own PIN, typed twice (changing one needs
+the current one first, even in a session)."""
 from __future__ import annotations
 
 from typing import Callable
