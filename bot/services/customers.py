@@ -83,8 +83,9 @@ def find_member(session: Session, tenant_id: uuid.UUID, who: str) -> Named | Non
 
 def lock_member(session: Session, tenant_id: uuid.UUID, who: str, now: datetime) -> Named | None:
     """As find_member, with the customer's row locked and, while their referral is unpaid, their
-    referrer's (whom the purchase rewards), in one statement and in id order, as lock_customers does: so that
-    purchases by several staff for one customer go one at a time."""
+    referrer's (whom the purchase rewards), in one statement and in id order, as lock_customers
+    does: so that purchases by several staff for one customer go one at a time. It also says
+    whether any of their points are past their expiry (`now`)."""
     is_phone = _is_phone(who)
     rows = fetch_prepared(session.connection(), _LOCK_MEMBER[is_phone], {"tenant": tenant_id, "who": who, "now": now})
     members = [(*_member_and_balance(session, row), row.past_expiry) for row in rows]

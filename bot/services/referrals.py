@@ -56,8 +56,9 @@ def reward_referral(
     session: Session, outbox: list, tenant: Tenant, newcomer: Customer, now: datetime, purchase_id: uuid.UUID
 ) -> None:
     """At the referred friend's purchase while the referral is unpaid (their first, or the next
-    after a void took it back): the referral points to the referrer, the friend or both, as the vendor chose; then the referrer's referral missions. All of it names the
-    purchase, so that a void of it takes it back. The caller holds both customers' row locks."""
+    after a void took it back): the referral points to the referrer, the friend or both, as the
+    vendor chose; then the referrer's referral missions. All of it names the purchase, so that a
+    void of it takes it back. The caller holds both customers' row locks."""
     referral = session.scalars(
         select(Referral)
         .where(Referral.tenant_id == tenant.id, Referral.referred_id == newcomer.id, Referral.rewarded_at.is_(None))
