@@ -21,7 +21,7 @@ from bot.catalog import render
 from bot.db import PREPARED, ROW_LOCK, Database, fetch_prepared, loaded, model_columns, run_prepared
 from bot.engine import Engine
 from bot.limits import MESSAGES, STAFF_MESSAGES, PhoneLimits, RateLimited
-from bot.locales import language_of
+from bot.locales import DEFAULT_LANGUAGE, language_of
 from bot.messages import Inbound, say
 from bot.services import Services
 from bot.services.context import Context
@@ -103,7 +103,7 @@ class Dispatcher:
             return [Reply(render(say("not_a_member", vendor=named.name, code=named.vendor_code), language_of(named)))], []
         if tenant is None:
             unknown = destination.unknown_code
-            return [Reply(render(say("unknown_code", code=unknown) if unknown else say("need_code")))], []
+            return [Reply(render(say("unknown_code", code=unknown) if unknown else say("need_code"), destination.language))], []
         received, inbound = inbound, destination.as_read_by_flows(inbound)  # the log keeps what was received
         now = self.clock()
         limits = PhoneLimits(self.redis, tenant, inbound.phone, inbound.sid, now, staff=destination.is_staff)
@@ -195,6 +195,8 @@ class Destination:
     # already locked it.
     member: Customer | None = None
     member_locked: bool = False
+    # The language to answer in when no vendor takes the message: that of the number's vendor.
+    language: str = DEFAULT_LANGUAGE
 
     def as_read_by_flows(self, inbound: Inbound) -> Inbound:
         """The message as flows see it: with the code it joins, or without the code that
@@ -226,14 +228,15 @@ def _resolve_tenant(session: Session, inbound: Inbound, platform, now: datetime)
         return Destination(None, platform=True)
     if joining in named:
         return _found(named[joining], code=joining)
-    if len(words) >= 2 and words[0] == "JOIN":
-        return Destination(None, unknown_code=words[1])
+    owners = [row for row in named.values() if row.tenant.whatsapp_number == inbound.to]
+    if len(words) >= 2 and words[0] == "JOIN":  # a code no vendor has, said in the number's vendor's language
+        language = language_of(owners[0].tenant) if len(owners) == 1 else DEFAULT_LANGUAGE
+        return Destination(None, unknown_code=words[1], language=language)
     known = named.get(addressed)
     if known is not None and (known.is_staff or known.is_member):
         return _found(known, addressed=addressed)
     if known is not None and words[0] in CONSENT_WORDS:  # STOP SALON never stops another vendor's offers
         return Destination(None, outsider_of=known.tenant)
-    owners = [row for row in named.values() if row.tenant.whatsapp_number == inbound.to]
     if len(owners) == 1 and not at_platform:
         return _found(owners[0])
     routed = session.execute(_ROUTED, params).first()

@@ -133,6 +133,14 @@ def test_lang_with_a_number_or_a_code_picks_at_once(member, db):
     assert language_of(db) == "en"
 
 
+def test_a_code_no_shop_has_is_answered_in_the_language_of_the_number_s_vendor(phone, db):
+    with db.transaction() as session:
+        load_tenant(session, tenant_file(language="fr"), pin_pepper=PIN_PEPPER)
+    assert phone(CUSTOMER).send("JOIN MAMAA").text == (
+        "Désolé, je ne trouve aucune boutique avec le code MAMAA. Vérifiez-le et réessayez."
+    )
+
+
 def test_a_vendor_s_language_is_the_default_for_its_customers(phone, db):
     with db.transaction() as session:
         load_tenant(session, tenant_file(language="fr", greeting=None), pin_pepper=PIN_PEPPER)
