@@ -8,8 +8,9 @@ from decimal import Decimal, InvalidOperation
 from bot.errors import Refused
 from bot.locales import DEFAULT_LANGUAGE, NBSP, locale
 
-# ISO 4217 currencies without minor units; all others used here have two decimals.
+# ISO 4217 currencies without minor units, and those with three decimals; all others have two.
 _ZERO_DECIMAL = frozenset({"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"})
+_THREE_DECIMAL = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
 _SYMBOLS = {
     "NGN": "₦", "GHS": "GH₵", "KHR": "៛", "USD": "$", "EUR": "€", "GBP": "£", "KES": "KSh", "ZAR": "R", "INR": "₹",
     "XOF": "FCFA", "XAF": "FCFA", "CDF": "FC", "GNF": "FG",
@@ -19,6 +20,10 @@ _SYMBOL_AFTER = frozenset({"XOF", "XAF", "CDF", "GNF"})
 _MULTIPLIERS = {"": 1, "K": 1_000, "M": 1_000_000}
 # Digits with optional thousands commas and decimals, then an optional k/m: 15,000 / 15000.50 / 15k / 1.5m
 _AMOUNT = re.compile(r"^(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?([KM]?)$")
+# A currency without decimals grouped with dots, as francophone West Africa writes 15.000 FCFA.
+_DOTTED_THOUSANDS = re.compile(r"^\d{1,3}(?:\.\d{3})+[KM]?$")
+# The minus signs and dashes a phone may type for "-": a negative amount, never a positive one.
+_MINUS = str.maketrans({char: "-" for char in "\u2212\u2012\u2013\u2014\ufe63\uff0d"})
 
 
 @dataclass(frozen=True)
@@ -34,7 +39,7 @@ class AmountError(Refused, ValueError):
 
 
 def exponent(currency: str) -> int:
-    return 0 if currency in _ZERO_DECIMAL else 2
+    return 0 if currency in _ZERO_DECIMAL else 3 if currency in _THREE_DECIMAL else 2
 
 
 def to_minor(major: int | float | Decimal, currency: str) -> int:
@@ -46,9 +51,11 @@ def parse_amount(text: str, currency: str, maximum_major: int, language: str = D
     # Drop spaces, a leading currency sign or code (₦, N, NGN, GH₵, KSh...) and the currency's
     # own code or symbol after the number (15000 FCFA, 15 000 €).
     after = "|".join(re.escape(sign.upper()) for sign in (currency, _SYMBOLS.get(currency, currency)))
-    cleaned = re.sub(rf"^[^\d.-]+|(?<=\d)(?:{after})$", "", re.sub(r"\s+", "", text.upper()))
+    cleaned = re.sub(rf"^[^\d.-]+|(?<=\d)(?:{after})$", "", re.sub(r"\s+", "", text.upper().translate(_MINUS)))
     if locale(language).decimal == ",":  # before one or two final digits, a decimal comma (thousands come in threes)
         cleaned = re.sub(r",(\d{1,2}[KM]?)$", r".\1", cleaned)
+    if exponent(currency) == 0 and _DOTTED_THOUSANDS.match(cleaned):
+        cleaned = cleaned.replace(".", "")
     if cleaned.startswith("-"):
         raise AmountError("amount_negative")
     match = _AMOUNT.match(cleaned)

@@ -51,6 +51,27 @@ def test_zero_decimal_currencies_have_no_minor_units():
     assert format_money(1_500_050, "NGN") == "₦15,000.50"
 
 
+def test_three_decimal_currencies_count_in_their_thousandths():
+    assert parse_amount("12.505", "KWD", 10_000_000) == 12_505
+    assert parse_amount("0.001", "KWD", 10_000_000) == 1
+    assert format_money(12_505, "KWD") == "KWD\u00a012.505"
+
+
+def test_a_zero_decimal_amount_grouped_with_dots_is_thousands():
+    """As francophone West Africa writes 15.000 FCFA; an amount with decimals stays refused."""
+    assert parse_amount("15.000", "XOF", 10_000_000) == 15_000
+    assert parse_amount("1.500.000", "XOF", 10_000_000) == 1_500_000
+    with pytest.raises(AmountError):
+        parse_amount("15.5", "XOF", 10_000_000)
+
+
+@pytest.mark.parametrize("minus", ["\u2212", "\u2013", "\u2014", "\uff0d"])
+def test_an_amount_after_a_minus_sign_or_a_dash_is_negative(minus):
+    with pytest.raises(AmountError) as error:
+        parse_amount(f"{minus}15000", "NGN", 10_000_000)
+    assert error.value.reason == "amount_negative"
+
+
 def test_rules_apply_in_the_documented_order_whatever_the_file_order():
     assert breakdown(RULES, facts(number=1)) == [("per_amount_spent", 150), ("first_purchase_bonus", 20)]
     assert breakdown(RULES, facts(number=2)) == [("per_amount_spent", 150)]
