@@ -146,6 +146,20 @@ def test_missing_required_fields_are_all_named():
         assert field in error.value.messages
 
 
+@pytest.mark.parametrize("rule, currency, problem", [
+    ({"type": "per_amount_spent", "points": 1, "per_amount": 2.5}, "XOF", {"per_amount": ["has more decimals than the currency's 0"]}),
+    ({"type": "per_amount_spent", "points": 1, "per_amount": 1.005}, "USD", {"per_amount": ["has more decimals than the currency's 2"]}),
+    ({"type": "per_purchase", "points": 1, "min_amount": 99.5}, "XOF", {"min_amount": ["has more decimals than the currency's 0"]}),
+    ({"type": "per_amount_spent", "points": 1, "per_amount": 0.001}, "NGN", {"per_amount": ["is smaller than the currency's smallest unit"]}),
+])
+def test_rule_amounts_are_whole_units_of_the_currency(rule, currency, problem):
+    """The rules count in the currency's smallest unit: 2.5 francs CFA would be read as 2."""
+    raw = json.loads(EXAMPLE_TENANT.read_text())
+    with pytest.raises(TenantFileError) as error:
+        parse_tenant_file({**raw, "currency": currency, "points_rules": [rule]})
+    assert error.value.messages == {"points_rules": {0: problem}}
+
+
 @pytest.mark.parametrize(
     "content, message",
     [

@@ -15,7 +15,7 @@ from bot.countries import NOT_PLACES
 from bot.limits import LIMITS, MESSAGES, STAFF_MESSAGES
 from bot.locales import DEFAULT_LANGUAGE, LOCALES
 from bot.messages import has_control_characters
-from bot.money import CURRENCIES, to_minor
+from bot.money import CURRENCIES, exponent
 from bot.phones import InvalidPhone, to_e164
 from bot.points_rules import RULE_TYPES
 from bot.services.staff import pin_problem
@@ -351,11 +351,21 @@ class TenantFileSchema(Schema):
 
     @validates_schema
     def amounts_fit_the_currency(self, data, **kwargs):
-        """per_amount must be at least one minor unit of the currency (0.01 naira)."""
+        """A rule's per_amount and min_amount are whole numbers of the currency's smallest unit
+        (0.01 naira, 1 franc CFA), per_amount at least one: the rules count in those units."""
+        places = exponent(data.get("currency", ""))
         for index, rule in enumerate(data.get("points_rules", [])):
-            per_amount = rule.get("per_amount")
-            if per_amount is not None and to_minor(Decimal(str(per_amount)), data.get("currency", "")) < 1:
-                raise ValidationError({"points_rules": {index: {"per_amount": ["is smaller than the currency's smallest unit"]}}})
+            for name in ("per_amount", "min_amount"):
+                if rule.get(name) is None:
+                    continue
+                minor = Decimal(str(rule[name])) * 10**places
+                if name == "per_amount" and minor < 1:
+                    problem = "is smaller than the currency's smallest unit"
+                elif minor != minor.to_integral_value():
+                    problem = f"has more decimals than the currency's {places}"
+                else:
+                    continue
+                raise ValidationError({"points_rules": {index: {name: [problem]}}})
 
     @validates_schema
     def wheel_rewards_exist(self, data, **kwargs):
