@@ -221,6 +221,7 @@ CATALOG: dict[str, dict[str, Template]] = {
         "voided": "Voided. What it brought (points, spins, missions, referral bonus) was taken back and the customer told.",
         "void_expired": "That purchase can no longer be voided (over 15 minutes, or already voided).",
         "void_points_spent": "Can't void: the customer has already spent those points.",
+        "void_counted_later": "Can't void: a later purchase of this customer earned a bonus that counted this one. Nothing was changed.",
         "void_notice": "*{vendor}* cancelled a purchase of {amount}: {points:@points_taken_back}.{spins} Balance: {balance:@points}.",
         # Rate limits, languages, plurals and ledger lines (issue 14)
         "limit_messages": "You're sending messages very fast. I'll answer again in a minute.",
@@ -628,6 +629,7 @@ CATALOG: dict[str, dict[str, Template]] = {
         "voided": "Achat annulé. Ce qu'il avait rapporté (points, tours, missions, bonus de parrainage) a été retiré et le client prévenu.",
         "void_expired": "Cet achat ne peut plus être annulé (plus de 15 minutes, ou déjà annulé).",
         "void_points_spent": "Impossible d'annuler : le client a déjà dépensé ces points.",
+        "void_counted_later": "Impossible d'annuler : un achat plus récent de ce client a gagné un bonus qui comptait celui-ci. Rien n'a été modifié.",
         "void_notice": "*{vendor}* a annulé un achat de {amount} : {points:@points_taken_back}.{spins} Solde : {balance:@points}.",
         # Limites, langues, pluriels et lignes de l'historique (issue 14)
         "limit_messages": "Vous envoyez beaucoup de messages d'un coup. Je vous réponds à nouveau dans une minute.",

@@ -183,6 +183,22 @@ def test_a_void_is_refused_once_the_referrer_has_spent_the_bonus(bayo, friend, p
     assert standing(db, FRIEND)["purchases"] == 1
 
 
+def test_a_void_is_refused_when_a_later_purchase_s_milestone_counted_it(bayo, ada, phone, db):
+    """Without the first purchase the second would be the first again, and the next one would
+    be paid the every-second-purchase milestone a second time."""
+    rules = [{"type": "per_purchase", "points": 1}, {"type": "milestone", "points": 500, "every": 2}]
+    with db.transaction() as session:
+        load_tenant(session, tenant_file(tiers=TIERS, points_rules=rules, missions=[]), pin_pepper=PIN_PEPPER)
+    phone(REFERRER).send("JOIN MAMA")
+    log(bayo, REFERRER, 1000)
+    assert "Their balance: 552 points." in log(ada, REFERRER, 1000)  # 50, then 1, then 1 + 500
+    before = standing(db, REFERRER)
+    assert void(bayo) == "Can't void: a later purchase of this customer earned a bonus that counted this one. Nothing was changed."
+    assert standing(db, REFERRER) == before
+    assert void(ada).startswith("Voided.")  # the milestone's own purchase may go, and then the first
+    assert void(bayo).startswith("Voided.")
+
+
 def test_a_mission_another_purchase_completed_goes_when_the_void_leaves_it_short(bayo, ada, phone, db, app):
     """Bayo's purchase was one of the three visits; Ada's third completed the mission. Without
     Bayo's, two visits are left: the mission and its 100 points go with it."""

@@ -193,8 +193,7 @@ def reached(session: Session, purchase: Purchase) -> set[uuid.UUID]:
 def void_purchase(undo: Undo) -> None:
     """Reverse everything the purchase caused, with the customers it reached locked (in id
     order) by the caller. Raises Refused with what is in the way, having changed nothing."""
-    for effect in EFFECTS:
-        refusal = effect.refusal(undo)
+    for refusal in [_counted_later(undo)] + [effect.refusal(undo) for effect in EFFECTS]:
         if refusal:
             raise Refused(refusal)
     for effect in EFFECTS:
@@ -209,6 +208,23 @@ def void_purchase(undo: Undo) -> None:
         spins=sum(undo.spins_back.values()), before={"status": "completed"}, after={"status": "voided", "balance": balance},
     )
     _tell(undo)
+
+
+def _counted_later(undo: Undo) -> str | None:
+    """A later purchase of the customer earned a milestone (every n-th purchase) counting this
+    one: without it, the purchases after would be numbered anew and the milestone paid again."""
+    rules = undo.tenant.settings.get("points_rules", [])
+    milestones = {rule.get("name") or "milestone" for rule in rules if rule["type"] == "milestone"}
+    if not milestones:
+        return None
+    purchase = undo.purchase
+    later = undo.session.scalars(select(Purchase.points_breakdown).where(
+        Purchase.tenant_id == purchase.tenant_id, Purchase.customer_id == purchase.customer_id,
+        Purchase.status == "completed", Purchase.created_at >= purchase.created_at, Purchase.id != purchase.id,
+    ))
+    if any(part["rule"] in milestones for breakdown in later for part in breakdown):
+        return "void_counted_later"
+    return None
 
 
 def _restore_totals(undo: Undo, customer: Customer) -> None:
