@@ -18,7 +18,7 @@ from bot.services.tenants import load_tenant
 from bot.services.wheel import WheelService
 from bot.wheel import pick
 from models import (
-    Customer, MissionCompletion, PointsTransaction, Referral, RewardRedemption, SpinHistory, Tenant, WheelItem,
+    Customer, Message, MissionCompletion, PointsTransaction, Referral, RewardRedemption, SpinHistory, Tenant, WheelItem,
 )
 from models.base import utcnow
 from tests.conftest import PIN_PEPPER, PUBLIC_BASE_URL, balance_of, count, run_jobs, tenant_file
@@ -256,11 +256,18 @@ def test_a_long_list_of_missions_comes_as_several_messages_each_one_twilio_takes
     assert [line for line in "\n".join(replies).splitlines() if line.startswith("Visit")] == titles
 
 
-def test_spend_mission_completes_when_the_purchase_reaches_the_target(member, phone, db):
+def test_spend_mission_completes_when_the_purchase_reaches_the_target(member, phone, db, app):
     log_purchase(phone, CUSTOMER, 15000)
-    log_purchase(phone, CUSTOMER, 5000)
+    done = log_purchase(phone, CUSTOMER, 5000).text
     with db.sessions() as session:
         assert session.scalars(select(MissionCompletion.mission)).all() == ["Spend 20,000 this week"]
+    # The balance staff and the customer are told counts the mission's points, as BAL does.
+    balance = balance_of(db, CUSTOMER)
+    assert done.endswith(f"Their balance: {balance:,} points.") and balance == 50 + 170 + 50 + 150
+    run_jobs(app)
+    with db.sessions() as session:
+        notices = session.scalars(select(Message.body).where(Message.triggered_by == "purchase_notice").order_by(Message.created_at)).all()
+    assert f"Balance: {balance:,} points." in notices[-1]
 
 
 # Referrals

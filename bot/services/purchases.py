@@ -129,7 +129,11 @@ class PurchaseService:
                 ctx.session, ctx.tenant, customer, earned, source="purchase", description=say("ledger.purchase", amount=money),
                 now=ctx.now, created_by=actor.user_id, purchase_id=purchase_id,
             )
-        shown = balance.current_balance  # every credit refreshes the row
+        customer.total_purchases += 1
+        customer.total_spent += amount
+        customer.last_purchase_at = ctx.now
+        self._engage(customer, purchase_id, amount, referred=referrer is not None)
+        shown = balance.current_balance  # every credit refreshes the row: the missions' and a referral's too
         audit.record(
             ctx.session, ctx.tenant.id, "purchase.logged", actor_type=actor.type, actor_id=actor.id,
             entity_type="purchase", entity_id=purchase_id, amount=amount, points=earned,
@@ -139,11 +143,6 @@ class PurchaseService:
             "purchase_notice", vendor=ctx.tenant.name, amount=money, points=earned, balance=shown,
             progress=nearest_reward(ctx.session, ctx.tenant.id, shown, ctx.now),
         ))
-        # Changed after the notice is written, so that these and the spins below reach the row in one UPDATE.
-        customer.total_purchases += 1
-        customer.total_spent += amount
-        customer.last_purchase_at = ctx.now
-        self._engage(customer, purchase_id, amount, referred=referrer is not None)
         self._update_tier(customer, balance)
         return Logged(purchase_id, describe(customer), money, earned, shown, customer.id, ctx.now)
 
