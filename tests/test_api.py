@@ -59,7 +59,7 @@ def test_a_key_is_printed_once_alone_on_its_last_line_and_only_its_hash_is_kept(
         key = session.scalars(select(ApiKey)).one()
     assert key.key_hash == hash_key(secret) and secret not in (key.key_hash, key.prefix, key.name)
     assert secret.startswith(key.prefix) and len(key.prefix) == 11
-    assert key.scopes == [] and key.last_used_at is None
+    assert key.scopes == [] and key.last_used_at is None and key.id.version == 7  # as every row's id
     assert [a.details["after"]["prefix"] for a in audits(db, "api_key.created")] == [key.prefix]
 
 

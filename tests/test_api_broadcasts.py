@@ -116,6 +116,7 @@ def test_a_broadcast_is_created_as_a_draft_listed_and_audited_as_the_key(app, ap
     first = created(api, send_at="2099-12-04T09:00", quiet_hours=["21:00", "08:00"],
                     segment={"tiers": ["Gold"], "min_spent": 1500.5, "phones": ["0803 000 0001"]})
     assert (first["status"], first["targeted"], first["name"]) == ("draft", 0, "Friday double points")
+    assert uuid.UUID(first["id"]).version == 7  # as every row's id
     assert first["send_at"] == "2099-12-04T08:00:00+00:00"  # 09:00 in Lagos, in UTC
     assert first["segment"] == {"tiers": ["Gold"], "min_spent": 150050, "phones": ["+2348030000001"]}  # normalised
     assert first["quiet_hours"] == ["21:00", "08:00"]

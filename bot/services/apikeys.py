@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from bot.services import audit
 from bot.services.context import Context
 from models import ApiKey, Tenant
+from models.base import new_id
 
 KEY_PREFIX = "lk_"
 PREFIX_LENGTH = 11  # "lk_" and 8 characters: enough to tell a vendor's keys apart
@@ -40,7 +41,7 @@ class ApiKeyService:
         ctx = self.ctx
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
         key = ApiKey(
-            tenant_id=ctx.tenant.id, id=uuid.uuid4(), name=name, prefix=secret[:PREFIX_LENGTH], key_hash=hash_key(secret),
+            tenant_id=ctx.tenant.id, id=new_id(), name=name, prefix=secret[:PREFIX_LENGTH], key_hash=hash_key(secret),
             scopes=sorted(set(scopes)), created_at=ctx.now,
         )
         ctx.session.add(key)

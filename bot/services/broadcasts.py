@@ -44,7 +44,7 @@ from bot.services.rewards import catalog
 from models import (
     Broadcast, BroadcastRecipient, Customer, Purchase, RewardRedemption, Tenant, Message,
 )
-from models.base import UTCDateTime
+from models.base import UTCDateTime, new_id
 
 SAMPLES = 3
 FEED_CHUNK = 500  # recipients made pushes per transaction
@@ -496,7 +496,7 @@ class BroadcastService:
     def create(self, definition: Definition) -> Broadcast:
         """A draft; nothing is sent until it is launched."""
         ctx = self.ctx
-        broadcast = Broadcast(tenant_id=ctx.tenant.id, id=uuid.uuid4(), status="draft", total_recipients=0,
+        broadcast = Broadcast(tenant_id=ctx.tenant.id, id=new_id(), status="draft", total_recipients=0,
                               created_at=ctx.now, updated_at=ctx.now, **definition.columns())
         ctx.session.add(broadcast)
         ctx.session.flush()
