@@ -31,7 +31,7 @@ system-deps:
 # the bot sends point at this server.
 run: export DEV_PHONE = 1
 run: export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
-run: setup
+run: $(VENV)/.installed  # Python's packages only: the Debian ones are for the tests (QR decoding, Kannel, a browser)
 	$(FLASK) db upgrade
 	$(FLASK) tenants load examples/tenant.json
 	@echo
@@ -42,7 +42,7 @@ run: setup
 test: setup
 	$(BIN)/pytest -q
 
-worker: setup
+worker: $(VENV)/.installed
 	$(BIN)/rq worker --worker-class rq.worker.SimpleWorker --with-scheduler -c workers.rq_config --url "$${REDIS_URL:?set REDIS_URL}" default
 
 # wrk (Debian) drives the HTTP benchmarks: a C load generator leaves the CPU to the servers.
