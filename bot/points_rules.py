@@ -78,6 +78,11 @@ RULE_TYPES = frozenset(EARNING) | frozenset(BONUSES) | frozenset(MULTIPLIERS)
 MAX_POINTS_PER_PURCHASE = 1_000_000
 
 
+def contribution_name(rule: Mapping) -> str:
+    """What a rule's contribution is recorded as, on the purchase: its name, else its type."""
+    return rule.get("name") or rule["type"]
+
+
 def award(rules: list[Mapping], facts: PurchaseFacts) -> list[Contribution]:
     """What each rule gives for this purchase, in the documented order; zero contributions left out."""
     contributions: list[Contribution] = []
@@ -86,7 +91,7 @@ def award(rules: list[Mapping], facts: PurchaseFacts) -> list[Contribution]:
         for kind, function in kinds.items():
             for rule in rules:
                 if rule["type"] == kind and facts.amount >= to_minor(rule.get("min_amount", 0), facts.currency):
-                    contributions.append(Contribution(rule.get("name") or kind, function(rule, facts, base)))
+                    contributions.append(Contribution(contribution_name(rule), function(rule, facts, base)))
 
     apply(EARNING, 0)
     base = sum(c.points for c in contributions)

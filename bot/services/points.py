@@ -248,14 +248,19 @@ def spendable(session: Session, customer: Customer, now: datetime) -> int:
     return session.get(CustomerPointsBalance, (customer.tenant_id, customer.id), populate_existing=True).current_balance
 
 
-def past_expiry_at(now) -> Exists:
-    """Whether the customer of the row selected (a Customer) has points past their expiry that
-    expire_lots would take (`now`: a time or a bind parameter): one cheap test in a statement
-    that reads the customer anyway."""
-    return exists().where(
-        PointsTransaction.tenant_id == Customer.tenant_id, PointsTransaction.customer_id == Customer.id,
+def _due_lots(tenant_id, customer_id, now) -> tuple:
+    """SQL: the lots of the customer (columns or values) with points left past their expiry at
+    `now` (a time or a bind parameter), those expire_lots would take."""
+    return (
+        PointsTransaction.tenant_id == tenant_id, PointsTransaction.customer_id == customer_id,
         PointsTransaction.remaining > 0, _past_expiry(now),
     )
+
+
+def past_expiry_at(now) -> Exists:
+    """Whether the customer of the row selected (a Customer) has points past their expiry that
+    expire_lots would take: one cheap test in a statement that reads the customer anyway."""
+    return exists().where(*_due_lots(Customer.tenant_id, Customer.id, now))
 
 
 def spendable_balance(now: datetime):
@@ -264,11 +269,7 @@ def spendable_balance(now: datetime):
     expire_lots would take. It writes nothing."""
     due = (
         select(func.coalesce(func.sum(PointsTransaction.remaining), 0))
-        .where(
-            PointsTransaction.tenant_id == CustomerPointsBalance.tenant_id,
-            PointsTransaction.customer_id == CustomerPointsBalance.customer_id,
-            PointsTransaction.remaining > 0, _past_expiry(now),
-        )
+        .where(*_due_lots(CustomerPointsBalance.tenant_id, CustomerPointsBalance.customer_id, now))
         .correlate(CustomerPointsBalance)
         .scalar_subquery()
     )

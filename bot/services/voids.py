@@ -23,7 +23,7 @@ from bot.errors import Refused
 from bot.messages import say
 from bot.money import Money
 from bot.outbound import notify
-from bot.points_rules import tier_name
+from bot.points_rules import contribution_name, tier_name
 from bot.services import audit, missions, points
 from bot.services.context import Actor
 from bot.services.spins import move_spins, unused_spins
@@ -193,7 +193,8 @@ def reached(session: Session, purchase: Purchase) -> set[uuid.UUID]:
 def void_purchase(undo: Undo) -> None:
     """Reverse everything the purchase caused, with the customers it reached locked (in id
     order) by the caller. Raises Refused with what is in the way, having changed nothing."""
-    for refusal in [_counted_later(undo)] + [effect.refusal(undo) for effect in EFFECTS]:
+    for check in (_counted_later, *(effect.refusal for effect in EFFECTS)):
+        refusal = check(undo)
         if refusal:
             raise Refused(refusal)
     for effect in EFFECTS:
@@ -214,7 +215,7 @@ def _counted_later(undo: Undo) -> str | None:
     """A later purchase of the customer earned a milestone (every n-th purchase) counting this
     one: without it, the purchases after would be numbered anew and the milestone paid again."""
     rules = undo.tenant.settings.get("points_rules", [])
-    milestones = {rule.get("name") or "milestone" for rule in rules if rule["type"] == "milestone"}
+    milestones = {contribution_name(rule) for rule in rules if rule["type"] == "milestone"}
     if not milestones:
         return None
     purchase = undo.purchase
