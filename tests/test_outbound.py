@@ -485,6 +485,22 @@ def test_an_opt_out_receipt_opts_the_customer_out(app, member, db):
     assert (customer_row(db, member).opted_in, customer_row(db, member).opt_out_code) == (False, "131050")
 
 
+@pytest.mark.parametrize("code", ["30005", "30006"])  # unknown handset; a landline or a carrier that cannot take it
+def test_a_receipt_saying_the_number_cannot_get_messages_marks_it_unreachable(app, member, db, code):
+    key = push(app, member)
+    post_status(app, {"MessageSid": stored(db, key).message_sid, "MessageStatus": "undelivered", "ErrorCode": code}, key)
+    assert (stored(db, key).status, customer_row(db, member).unreachable_code) == ("undelivered", code)
+    assert stored(db, push(app, member)).error_code == "unreachable"
+
+
+def test_a_receipt_saying_the_handset_is_switched_off_leaves_the_number_reachable(app, member, db):
+    key = push(app, member)
+    post_status(app, {"MessageSid": stored(db, key).message_sid, "MessageStatus": "undelivered", "ErrorCode": "30003"}, key)
+    assert (stored(db, key).status, stored(db, key).error_code) == ("undelivered", "30003")
+    assert customer_row(db, member).unreachable_at is None
+    assert stored(db, push(app, member)).status == "sent"
+
+
 def test_unsigned_delivery_receipts_are_refused(app, member, db):
     key = push(app, member)
     response = app.test_client().post("/webhooks/twilio/status", data={"MessageSid": stored(db, key).message_sid, "MessageStatus": "failed"})

@@ -51,6 +51,8 @@ ANSWERS: dict[str, Action] = {
     "21211": Action.UNREACHABLE,  # invalid 'To' number
     "21614": Action.UNREACHABLE,  # not a mobile number
     "63024": Action.UNREACHABLE,  # invalid message recipient
+    "30005": Action.UNREACHABLE,  # unknown destination handset (a receipt's)
+    "30006": Action.UNREACHABLE,  # a landline, or a carrier that cannot take it (a receipt's)
     "21610": Action.OPTED_OUT,  # the recipient replied STOP to the sender
     "63014": Action.OPTED_OUT,  # the user blocked the business
     "131050": Action.OPTED_OUT,  # the user stopped marketing messages
