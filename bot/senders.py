@@ -143,6 +143,8 @@ def answer_for(error: Exception) -> Answer:
         text = str(error.msg if isinstance(error, TwilioRestException) else error.detail or error.title or "")
         if status == 429:  # pushed back, whatever code says why (the client writes 429 when the body has none)
             return Answer(code=code if code == "20429" else "http_429", text=f"{code}: {text}"[:255])
+        if status in (401, 404):  # our credentials or account SID are wrong, whatever code says: no message's fault
+            return Answer(code=f"http_{status}", text=f"{code}: {text}"[:255])
         if status >= 500:
             return Answer(code="http_5xx", text=f"HTTP {status}: {text}"[:255])
         return Answer(code=code or f"http_{status}", text=text[:255])

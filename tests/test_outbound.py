@@ -4,6 +4,7 @@ reconcile, pacing. The crash tests with real workers are in test_outbound_pg.py.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from datetime import timedelta
 from urllib.parse import urlencode
@@ -276,6 +277,25 @@ def test_any_429_is_a_push_back_not_a_failure(twilio_app, member, db, fake, code
         job(twilio_app, send_batch, keys(key))
     assert (stored(db, key).status, stored(db, key).error_code) == ("queued", "http_429")
     assert job(twilio_app, send_batch, keys(key))["sent"] == 1
+
+
+@pytest.mark.parametrize("status, code", [(401, 20003), (404, 20404)])  # bad credentials; no such account
+def test_twilio_refusing_our_account_keeps_the_batch_queued_and_says_so_once(twilio_app, member, db, fake, caplog, status, code):
+    batch = [queued(twilio_app, member, f"push {n}") for n in range(3)]
+    fake.answer_next(status=status, code=code, message="Authenticate")
+    with caplog.at_level(logging.ERROR, logger="workers.outbound"):
+        job(twilio_app, send_batch, keys(*batch))
+    assert sorted(stored(db, key).status for key in batch) == ["queued"] * 3
+    assert fake.stats()["creates"] == 1  # the others would be refused alike: not tried
+    assert customer_row(db, member).unreachable_at is None
+    assert [record.levelname for record in caplog.records if "TWILIO_AUTH_TOKEN" in record.getMessage()] == ["ERROR"]
+    with db.transaction() as session:  # the credentials are put right; a lease goes by
+        session.execute(update(Message).where(Message.status == "queued")
+                        .values(enqueued_at=utcnow() - timedelta(seconds=LEASE + 1)))
+    assert job(twilio_app, reconcile)["waiting queued again"] == 3
+    run_jobs(twilio_app)
+    assert [stored(db, key).status for key in batch] == ["sent"] * 3
+    assert fake.stats()["accepted"] == 3 and fake.stats()["duplicates"] == 0
 
 
 def test_a_refusal_written_as_rfc_9457_problem_details_is_read_as_twilios_classic_one(twilio_app, member, db, fake):

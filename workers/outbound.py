@@ -29,21 +29,23 @@ class PushedBack(Exception):
 def send_batch(keys: list[tuple[str, str]]) -> dict[str, int]:
     """Send a batch: claim what is still queued (one commit), send each at its sender's pace,
     and record Twilio's answers as they come (every RECORD_EVERY, and at the end, even after an
-    error). The first push-back stops the batch: the rest are released for RQ's retry."""
+    error). The first push-back stops the batch: the rest are released for RQ's retry. So does
+    Twilio refusing our account (credentials, account SID), logged as an error: every message
+    stays queued, and reconcile hands them over again until the account is put right."""
     rt = runtime.current()
     lease = timedelta(seconds=rt.config.outbox_lease_seconds)
     with rt.db.transaction() as session:
         sends, skips, lease_until = delivery.claim(session, [_parse(key) for key in keys], utcnow(), lease)
     tally: Counter = Counter(skipped=len(skips))
     results: list[tuple[Send, Answer | None]] = []
-    pushed_back = False
+    stopped_by: Answer | None = None  # a push-back, or our account refused: the rest are not tried
     lost: set = set()  # claims taken over while this job was stalled, or withdrawn: not to send
     opt_outs_checked = time.monotonic()
     try:
         for position, send in enumerate(sends):
             if send.key in lost:
                 continue
-            if pushed_back:
+            if stopped_by:
                 results.append((send, None))
                 continue
             rt.pacer.wait_turn(send.from_number, send.per_second)
@@ -62,13 +64,17 @@ def send_batch(keys: list[tuple[str, str]]) -> dict[str, int]:
                 continue
             answer = _send(rt, send)
             results.append((send, answer))
-            pushed_back = delivery.decide(answer) is Action.RETRY
+            if delivery.decide(answer) in (Action.RETRY, Action.ACCOUNT):
+                stopped_by = answer
             if len(results) >= RECORD_EVERY:
                 _record(rt, results, lease, tally)
     finally:
         _record(rt, results, lease, tally)
     log.info("sent batch of %d message(s) (first %s): %s", len(keys), keys[0][1] if keys else "-", dict(tally))
-    if pushed_back:
+    if stopped_by and delivery.decide(stopped_by) is Action.ACCOUNT:
+        log.error("Twilio refused our account (%s): check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN; "
+                  "%d message(s) stay queued until then", stopped_by.text, tally["account"] + tally["released"])
+    elif stopped_by:
         raise PushedBack(f"Twilio pushed back: {dict(tally)}")
     return dict(tally)
 

@@ -36,6 +36,7 @@ class Action(Enum):
     OPTED_OUT = "opted out"  # failed; the customer is opted out (with the code): no more marketing
     TEMPLATE = "template"  # outside WhatsApp's window: resend as the key's template, else skipped
     DEFER = "defer"  # back to queued, not before DEFER from now
+    ACCOUNT = "account"  # Twilio refused our account, not the message: back to queued, the batch stops
     FAILED = "failed"  # refused: failed, no retry
 
 
@@ -45,6 +46,8 @@ ANSWERS: dict[str, Action] = {
     "20429": Action.RETRY,  # too many requests
     "http_429": Action.RETRY,
     "connection_refused": Action.RETRY,  # nothing was sent
+    "http_401": Action.ACCOUNT,  # wrong credentials
+    "http_404": Action.ACCOUNT,  # no such account
     "http_5xx": Action.MAYBE_SENT,
     "timeout": Action.MAYBE_SENT,
     "no_response": Action.MAYBE_SENT,  # the connection dropped after the request went out
@@ -367,6 +370,7 @@ def _outcome(action: Action | None, now: datetime, lease: timedelta) -> dict:
         Action.RETRY: released,
         Action.MAYBE_SENT: {"lease_until": now + min(MAYBE_SENT_WAIT, lease)},
         Action.DEFER: {"status": "queued", "lease_until": None, "not_before": now + DEFER},
+        Action.ACCOUNT: released,  # reconcile hands it over again after a lease: it goes once the account is put right
         Action.TEMPLATE: {"status": "skipped", "lease_until": None, "answered_at": now},  # the template resend got 63016 too, or there is none
         Action.UNREACHABLE: {"status": "failed", "lease_until": None, "answered_at": now},
         Action.OPTED_OUT: {"status": "failed", "lease_until": None, "answered_at": now},
