@@ -192,6 +192,50 @@ def test_a_lost_template_push_never_takes_the_sid_of_a_text_push_not_recorded_ye
     assert fake.stats()["duplicates"] == 0
 
 
+def lookup_takes_the_sid_of_an_alike_push(twilio_app, member, db, fake, *others) -> tuple:
+    """Two alike pushes to one customer: the first one's worker died before sending it; the
+    second went (with `others`), its answer not written yet, when reconcile looks the first one
+    up and takes the second one's SID. Returns the first, the second and the second's SID."""
+    lost, went = queued(twilio_app, member), queued(twilio_app, member)
+    job(twilio_app, send_batch, keys(went, *others))
+    with db.transaction() as session:
+        session.execute(update(Message).where(Message.id.in_([went[1], *(other[1] for other in others)])).values(
+            status="sending", message_sid=None, lease_until=utcnow() + timedelta(minutes=5)))
+        session.execute(update(Message).where(Message.id == lost[1]).values(
+            status="sending", attempts=1, lease_until=utcnow() - timedelta(seconds=1)))
+    assert job(twilio_app, reconcile)["found"] == 1
+    [sid] = [m["sid"] for m in sent_forms(fake) if m["_ours"] == str(went[1])]
+    assert stored(db, lost).message_sid == sid
+    return lost, went, sid
+
+
+def test_a_sid_a_lookup_took_for_the_wrong_push_goes_to_the_one_twilio_gave_it(twilio_app, member, db, fake):
+    """Twilio's answer to a send is certain, a lookup's match a guess: the push sent gets its
+    SID, with the other answers written with it, and the guessed one is looked up again."""
+    other = queued(twilio_app, member, "Another push")
+    lost, went, sid = lookup_takes_the_sid_of_an_alike_push(twilio_app, member, db, fake, other)
+    [other_sid] = [m["sid"] for m in sent_forms(fake) if m["_ours"] == str(other[1])]
+    with db.transaction() as session:  # the worker writes its answers
+        delivery.record(session, [(_send_of(stored(db, went)), delivery.Answer(sid=sid)),
+                                  (_send_of(stored(db, other)), delivery.Answer(sid=other_sid))], utcnow(), timedelta(seconds=LEASE))
+    assert [(stored(db, key).status, stored(db, key).message_sid) for key in (went, other, lost)] == [
+        ("sent", sid), ("sent", other_sid), ("sending", None)]
+    assert job(twilio_app, reconcile)["queued again"] == 1  # at Twilio only as the other's SID: it never went
+    run_jobs(twilio_app)
+    assert stored(db, lost).status == "sent" and stored(db, lost).message_sid not in (sid, other_sid)
+    assert fake.stats() == {"creates": 3, "accepted": 3, "distinct": 3, "duplicates": 0}
+
+
+def test_a_receipt_gives_its_push_the_sid_a_lookup_took_for_another(twilio_app, member, db, fake):
+    lost, went, sid = lookup_takes_the_sid_of_an_alike_push(twilio_app, member, db, fake)
+    assert post_status(twilio_app, {"MessageSid": sid, "MessageStatus": "delivered"}, went).status_code == 204
+    assert [(stored(db, key).status, stored(db, key).message_sid) for key in (went, lost)] == [("delivered", sid), ("sending", None)]
+    assert job(twilio_app, reconcile)["queued again"] == 1
+    run_jobs(twilio_app)
+    assert stored(db, lost).status == "sent"
+    assert fake.stats()["duplicates"] == 0
+
+
 def test_inside_the_window_free_text_goes_even_with_a_template(twilio_app, phone, db, fake):
     load_mama(db, templates={"tier_reached": {"content_sid": TEMPLATE_SID, "variables": ["tier"]}})
     phone(CUSTOMER).send("JOIN MAMA")

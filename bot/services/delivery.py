@@ -3,10 +3,12 @@ once, or ends with a reason.
 
 An outbound row moves queued -> sending (claimed by a worker, with a lease) -> sent -> delivered
 -> read, or ends failed / undelivered / skipped; it never moves back, except that a claim which
-ends without Twilio taking the message releases the row to `queued`. The worker (workers/
-outbound.py) owns the transactions: it claims in one commit, sends, then records Twilio's answers
-here; `reconcile` settles the claims whose worker died. Twilio's answers decide what happens next
-in one table, ANSWERS, applied alike to the answer of a send and to a delivery receipt."""
+ends without Twilio taking the message releases the row to `queued`, and a row `reconcile`
+settled with another message's SID goes back to `sending` to be looked up again. The worker
+(workers/outbound.py) owns the transactions: it claims in one commit, sends, then records
+Twilio's answers here; `reconcile` settles the claims whose worker died. Twilio's answers decide
+what happens next in one table, ANSWERS, applied alike to the answer of a send and to a delivery
+receipt."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -349,6 +351,7 @@ def record(session: Session, results: list[tuple[Send, Answer | None]], now: dat
     for send, answer in results:
         by_action.setdefault(decide(answer) if answer else None, []).append((send, answer))
     table = Message.__table__
+    _take_back_guessed_sids(session, [(send.key, answer.sid) for send, answer in by_action.get(Action.SENT, [])], now)
     for action, items in by_action.items():
         error = {"error_code": bindparam("p_code"), "error_message": bindparam("p_text")}
         session.execute(
@@ -359,6 +362,24 @@ def record(session: Session, results: list[tuple[Send, Answer | None]], now: dat
             for send, answer in items:
                 _mark_customer(session, send.key, action, answer.code, now)
     return {(action.value if action else "released"): len(items) for action, items in by_action.items()}
+
+
+def _take_back_guessed_sids(session: Session, given: list[tuple[MessageKey, str]], now: datetime) -> None:
+    """Twilio gave each of these messages its SID. Another row holding one of them got it from a
+    reconcile lookup, which guesses and took the wrong one of two alike messages (nothing else
+    stores a SID Twilio did not give that row): it gives the SID back and is looked up again
+    (`sending`, its lease over), rather than the write of the right one failing on the unique
+    SID and rolling back the answers written with it."""
+    if given:
+        table = Message.__table__
+        session.execute(
+            update(table)
+            .where(
+                table.c.tenant_id.in_({key[0] for key, _ in given}), table.c.message_sid.in_([sid for _, sid in given]),
+                table.c.id.not_in([key[1] for key, _ in given]),  # a receipt may have stored a message's own SID first
+            )
+            .values(status="sending", message_sid=None, sent_at=None, answered_at=None, lease_until=now)
+        )
 
 
 def _outcome(action: Action | None, now: datetime, lease: timedelta) -> dict:
@@ -431,6 +452,7 @@ def record_receipt(
         return False
     learned_sid = message.message_sid is None
     if learned_sid:
+        _take_back_guessed_sids(session, [((message.tenant_id, message.id), sid)], now)
         message.message_sid, message.sent_at, message.answered_at = sid, message.sent_at or now, message.answered_at or now
     if not _moves_forward(message.status, new):
         return learned_sid
