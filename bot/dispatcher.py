@@ -101,6 +101,10 @@ class Dispatcher:
         if destination.outsider_of is not None:  # STOP or START naming a vendor the sender does not belong to
             named = destination.outsider_of
             return [Reply(render(say("not_a_member", vendor=named.name, code=named.vendor_code), language_of(named)))], []
+        if destination.elsewhere is not None:  # LOG MAMA written to another vendor's own number
+            named = destination.elsewhere
+            reply = say("program_switched_elsewhere", vendor=named.name, number=named.whatsapp_number)
+            return [Reply(render(reply, language_of(named)))], []
         if tenant is None:
             unknown = destination.unknown_code
             return [Reply(render(say("unknown_code", code=unknown) if unknown else say("need_code"), destination.language))], []
@@ -191,6 +195,10 @@ class Destination:
     # A vendor STOP or START named (STOP SALON) that the sender is neither a member nor staff of:
     # the consent it asks to change is not another vendor's.
     outsider_of: Tenant | None = None
+    # A vendor a command named (LOG MAMA), the sender's, on another vendor's own number: what
+    # follows there (the PIN, a confirmation) would go to that number's vendor, so it is told
+    # where to write instead.
+    elsewhere: Tenant | None = None
     # The sender's customer row at the vendor (None: not a member), when finding the vendor
     # already locked it.
     member: Customer | None = None
@@ -211,8 +219,10 @@ def _resolve_tenant(session: Session, inbound: Inbound, platform, now: datetime)
     names (`STOP SALON`, `LOG MAMA ...`) if the sender is already its member or staff; else the
     one the number written to belongs to, if only one; else the one this phone last talked to;
     else, for staff, the one vendor they work for. A code anywhere else is just a word (see
-    bot/vendor_codes.py). The usual case costs one query, which also finds a reply already
-    given to this MessageSid.
+    bot/vendor_codes.py). On another vendor's own number, a command naming a vendor is answered
+    with where to write to it, as the messages after it would go to the number's vendor; only
+    STOP and START, which nothing follows, reach it there. The usual case costs one query, which
+    also finds a reply already given to this MessageSid.
 
     On the platform's own number, its conversation comes first for what it `claims` (a vendor
     being set up); the number belongs to no vendor, and what finds no vendor is its too."""
@@ -232,13 +242,16 @@ def _resolve_tenant(session: Session, inbound: Inbound, platform, now: datetime)
     if len(words) >= 2 and words[0] == "JOIN":  # a code no vendor has, said in the number's vendor's language
         language = language_of(owners[0].tenant) if len(owners) == 1 else DEFAULT_LANGUAGE
         return Destination(None, unknown_code=words[1], language=language)
+    number_owner = owners[0] if len(owners) == 1 and not at_platform else None  # the one vendor whose number it is
     known = named.get(addressed)
     if known is not None and (known.is_staff or known.is_member):
+        if number_owner is not None and number_owner is not known and words[0] not in CONSENT_WORDS:
+            return Destination(None, elsewhere=known.tenant)
         return _found(known, addressed=addressed)
     if known is not None and words[0] in CONSENT_WORDS:  # STOP SALON never stops another vendor's offers
         return Destination(None, outsider_of=known.tenant)
-    if len(owners) == 1 and not at_platform:
-        return _found(owners[0])
+    if number_owner is not None:
+        return _found(number_owner)
     routed = session.execute(_ROUTED, params).first()
     if routed:
         return Destination(routed.Tenant, routed.is_staff)

@@ -187,6 +187,22 @@ def test_staff_naming_a_vendor_they_do_not_work_for_stay_where_they_are(phone, m
     assert count(db, Customer) == 0 and count(db, Staff, Staff.tenant_id == chop.id) == 0
 
 
+def test_staff_naming_their_vendor_on_another_vendors_own_number_are_told_where_to_write(phone, mama, chop, db):
+    """What follows LOG MAMA (the PIN, the confirmation) would go to CHOP, whose number it is."""
+    at_chop = phone(BAYO, to=CHOP_NUMBER)
+    where = "*Mama Put Kitchen* has its own WhatsApp number: write to +14155238886 to talk to it."
+    assert at_chop.send("LOG MAMA 0803 123 4567 15000").text == where
+    load(db, tenant_file(code="CHOP", name="Chop Bar", whatsapp_number=CHOP_NUMBER,
+                         staff=[{"name": "Bayo", "phone": BAYO, "pin": BAYO_PIN}]))
+    assert at_chop.send("LOG MAMA 0803 123 4567 15000").text == where  # working at both: not logged at CHOP either
+    assert at_chop.send(BAYO_PIN).text == NOT_UNDERSTOOD  # CHOP's conversation, which asked nothing
+    assert count(db, Purchase) == 0 and count(db, Customer) == 0 and count(db, PhoneRoute) == 0
+    me = phone(to=CHOP_NUMBER)
+    me.send("JOIN MAMA")
+    me.send("STOP MAMA")  # consent is still changed wherever it is asked
+    assert consent_at(db, mama) is False
+
+
 def test_a_member_stopping_one_vendor_by_name_leaves_the_other_alone(phone, mama, noodle, db):
     me = phone()
     me.send("JOIN NOODLE")
