@@ -74,6 +74,10 @@ CATALOG: dict[str, dict[str, Template]] = {
         "unknown_code": "Sorry, I couldn't find a shop with the code {code}. Please check it and try again.",
         "not_a_member": "You're not a member of *{vendor}*: it sends you nothing to stop or start. To join, send JOIN {code}.",
         "not_member": "Welcome to *{vendor}*! To join its rewards, reply JOIN {code}.",
+        "staff_which_shop": (
+            "You work for several shops: send the command again with the shop's code after it, like LOG {code}.\n{lines}"
+        ),
+        "staff_which_shop_line": "{code}: {vendor}",
         "welcome": "{greeting}",
         "welcome_bonus": "You got {points:@welcome_points}. Your balance: {balance:@points}.",
         "already_member": "You're already a member of *{vendor}*. Your balance: {balance:@points}.",
@@ -415,9 +419,11 @@ CATALOG: dict[str, dict[str, Template]] = {
         # The owner's dashboard, points adjustments, PIN resets and the print poster (issue 13, dashboard)
         "dashboard_owner_only": "Only the owner can open the dashboard.",
         "dashboard_link": (
-            "Your dashboard: {link}\nThe link works once, within {minutes} minutes. "
+            "Your dashboard for *{vendor}*: {link}\nThe link works once, within {minutes} minutes. "
             "Don't forward it: it opens your shop's back office."
         ),
+        "dashboard_other_shops": "For another of your shops on this number, send:\n{lines}",
+        "dashboard_other_shop": "DASHBOARD {code} for *{vendor}*",
         "secret_reply_not_kept": "(A one-time dashboard link was sent here. Send DASHBOARD for a new one.)",
         "staff_pin_reset": "Done: {name}'s PIN is cleared. I've sent them a message to choose a new one.",
         "staff_pin_reset_notice": "Hi {name}, *{vendor}* has reset your staff PIN. Reply PIN to choose a new one.",
@@ -479,6 +485,11 @@ CATALOG: dict[str, dict[str, Template]] = {
         "unknown_code": "Désolé, je ne trouve aucune boutique avec le code {code}. Vérifiez-le et réessayez.",
         "not_a_member": "Vous n'êtes pas membre de *{vendor}* : elle ne vous envoie rien à arrêter ni à reprendre. Pour rejoindre, envoyez JOIN {code}.",
         "not_member": "Bienvenue chez *{vendor}* ! Pour rejoindre son programme fidélité, répondez JOIN {code}.",
+        "staff_which_shop": (
+            "Vous travaillez pour plusieurs boutiques : renvoyez la commande suivie du code de la boutique, "
+            "par exemple LOG {code}.\n{lines}"
+        ),
+        "staff_which_shop_line": "{code} : {vendor}",
         "welcome": "{greeting}",
         "welcome_bonus": "Vous recevez {points:@welcome_points}. Votre solde : {balance:@points}.",
         "already_member": "Vous êtes déjà membre chez *{vendor}*. Votre solde : {balance:@points}.",
@@ -859,9 +870,11 @@ CATALOG: dict[str, dict[str, Template]] = {
         # Le tableau de bord du propriétaire, les ajustements de points, les codes PIN remis à zéro et l'affiche (issue 13, tableau de bord)
         "dashboard_owner_only": "Seul le propriétaire peut ouvrir le tableau de bord.",
         "dashboard_link": (
-            "Votre tableau de bord : {link}\nLe lien ne sert qu'une fois, dans les {minutes} minutes. "
+            "Votre tableau de bord de *{vendor}* : {link}\nLe lien ne sert qu'une fois, dans les {minutes} minutes. "
             "Ne le transférez pas : il ouvre la gestion de votre boutique."
         ),
+        "dashboard_other_shops": "Pour une autre de vos boutiques sur ce numéro, envoyez :\n{lines}",
+        "dashboard_other_shop": "DASHBOARD {code} pour *{vendor}*",
         "secret_reply_not_kept": "(Un lien unique vers le tableau de bord a été envoyé ici. Envoyez DASHBOARD pour en avoir un nouveau.)",
         "staff_pin_reset": "C'est fait : le code PIN de {name} est effacé. Je lui ai envoyé un message pour en choisir un nouveau.",
         "staff_pin_reset_notice": "Bonjour {name}, *{vendor}* a remis à zéro votre code PIN du personnel. Répondez PIN pour en choisir un nouveau.",

@@ -22,7 +22,7 @@ from bot.db import PREPARED, ROW_LOCK, Database, fetch_prepared, loaded, model_c
 from bot.engine import Engine
 from bot.limits import MESSAGES, STAFF_MESSAGES, PhoneLimits, RateLimited
 from bot.locales import DEFAULT_LANGUAGE, language_of
-from bot.messages import Inbound, say
+from bot.messages import Inbound, Msg, say
 from bot.services import Services
 from bot.services.context import Context
 from bot.services.customers import find_customer, route_phone
@@ -106,8 +106,7 @@ class Dispatcher:
             reply = say("program_switched_elsewhere", vendor=named.name, number=named.whatsapp_number)
             return [Reply(render(reply, language_of(named)))], []
         if tenant is None:
-            unknown = destination.unknown_code
-            return [Reply(render(say("unknown_code", code=unknown) if unknown else say("need_code"), destination.language))], []
+            return [Reply(render(_no_vendor(destination), destination.language))], []
         received, inbound = inbound, destination.as_read_by_flows(inbound)  # the log keeps what was received
         now = self.clock()
         limits = PhoneLimits(self.redis, tenant, inbound.phone, inbound.sid, now, staff=destination.is_staff)
@@ -140,6 +139,17 @@ class Dispatcher:
         logged = _inbound_row(tenant, ctx.customer, replace(received, text=REDACTED if secret else received.text), kept, now)
         _record(session, holder, state, inbound, logged, now)
         return replies, ctx.outbox
+
+
+def _no_vendor(destination: Destination) -> Msg:
+    """The answer to a message no vendor takes: the code after JOIN is no vendor's; staff of
+    several vendors are asked to name theirs (LOG MAMA); anyone else, to JOIN one."""
+    if destination.unknown_code:
+        return say("unknown_code", code=destination.unknown_code)
+    if destination.employers:
+        lines = [say("staff_which_shop_line", code=shop.vendor_code, vendor=shop.name) for shop in destination.employers]
+        return say("staff_which_shop", code=destination.employers[0].vendor_code, lines=lines)
+    return say("need_code")
 
 
 def _chosen_language(customer: Customer | None, staff: Staff | None) -> str | None:
@@ -203,6 +213,8 @@ class Destination:
     # already locked it.
     member: Customer | None = None
     member_locked: bool = False
+    # The vendors a staff phone works for, when the message could be for any of them.
+    employers: tuple[Tenant, ...] = ()
     # The language to answer in when no vendor takes the message: that of the number's vendor.
     language: str = DEFAULT_LANGUAGE
 
@@ -218,14 +230,15 @@ def _resolve_tenant(session: Session, inbound: Inbound, platform, now: datetime)
     """The vendor is the one the text joins (`JOIN MAMA`, or `MAMA` alone), or the one a command
     names (`STOP SALON`, `LOG MAMA ...`) if the sender is already its member or staff; else the
     one the number written to belongs to, if only one; else the one this phone last talked to;
-    else, for staff, the one vendor they work for. A code anywhere else is just a word (see
-    bot/vendor_codes.py). On another vendor's own number, a command naming a vendor is answered
-    with where to write to it, as the messages after it would go to the number's vendor; only
-    STOP and START, which nothing follows, reach it there. The usual case costs one query, which
-    also finds a reply already given to this MessageSid.
+    else, for staff, the one vendor they work for (staff of several are asked to name it). A
+    code anywhere else is just a word (see bot/vendor_codes.py). On another vendor's own number,
+    a command naming a vendor is answered with where to write to it, as the messages after it
+    would go to the number's vendor; only STOP and START, which nothing follows, reach it there.
+    The usual case costs one query, which also finds a reply already given to this MessageSid.
 
     On the platform's own number, its conversation comes first for what it `claims` (a vendor
-    being set up); the number belongs to no vendor, and what finds no vendor is its too."""
+    being set up); the number belongs to no vendor, and what finds no vendor (nor staff of
+    several) is its too."""
     words = inbound.words
     joining, addressed = join_code(words), addressed_code(words)
     params = {"phone": inbound.phone, "to": inbound.to, "joining": joining, "addressed": addressed, "sid": inbound.sid}
@@ -256,7 +269,11 @@ def _resolve_tenant(session: Session, inbound: Inbound, platform, now: datetime)
     if routed:
         return Destination(routed.Tenant, routed.is_staff)
     employers = session.execute(_EMPLOYERS, params).all()
-    return Destination(employers[0].Tenant, employers[0].is_staff) if len(employers) == 1 else Destination(None, platform=at_platform)
+    if len(employers) == 1:
+        return Destination(employers[0].Tenant, employers[0].is_staff)
+    if employers:  # staff of several vendors, and nothing says which: they are asked
+        return Destination(None, employers=tuple(sorted((row.Tenant for row in employers), key=lambda shop: shop.name)))
+    return Destination(None, platform=at_platform)
 
 
 @dataclass(frozen=True)

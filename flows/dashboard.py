@@ -3,19 +3,30 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from flows.base import STAFF, Flow, Inbound, Outcome, State, finish, say
+from flows.base import STAFF, Flow, Inbound, Outcome, State, finish, goto, say
 from flows.staff import pin_gate, pin_step
 
 
 def start_dashboard(state: State, inbound: Inbound, services) -> Outcome:
     if not services.staff.is_owner:
         return finish(), [say("dashboard_owner_only")]
+    # The link names its vendor, and the owner's other vendors on this number how to get theirs.
+    state = goto(state, state.step, written_to=inbound.to)
     return pin_gate(state, services, _send_link)
 
 
 def _send_link(state: State, services) -> Outcome:
-    link = say("dashboard_link", link=services.dashboard.link(), minutes=services.dashboard.valid_minutes)
-    return finish(), [replace(link, secret=True)]  # the message log must not keep a usable link
+    link = say(
+        "dashboard_link", vendor=services.tenant.name, link=services.dashboard.link(),
+        minutes=services.dashboard.valid_minutes,
+    )
+    replies = [replace(link, secret=True)]  # the message log must not keep a usable link
+    # No number in a conversation whose PIN was asked before the number was kept.
+    others = services.dashboard.other_shops(state.data.get("written_to"))
+    if others:
+        lines = [say("dashboard_other_shop", code=shop.code, vendor=shop.name) for shop in others]
+        replies.append(say("dashboard_other_shops", lines=lines))
+    return finish(), replies
 
 
 DASHBOARD_FLOW = Flow(

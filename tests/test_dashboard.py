@@ -20,7 +20,9 @@ from models import (
     AuditLog, Customer, DailyMetrics, DashboardLink, DashboardSession, PointsTransaction, Reward,
     RewardRedemption, Tenant, Staff, Message,
 )
-from tests.conftest import PIN_PEPPER, PUBLIC_BASE_URL, Phone, balance_of, count, run_jobs, tenant_file
+from tests.conftest import (
+    MAMA_NUMBER, PIN_PEPPER, PLATFORM_NUMBER, PUBLIC_BASE_URL, Phone, balance_of, count, run_jobs, tenant_file,
+)
 from tests.test_qr import decoded_links
 
 ADA, ADA_PIN = "+2348030000001", "482916"  # MAMA's owner
@@ -618,3 +620,27 @@ def test_an_owner_of_two_vendors_signs_in_to_the_one_they_asked(app, mama, salon
     browser = Browser(app)
     browser.sign_in(dashboard_link(phone, to=SALON_NUMBER))
     assert "Glow Salon" in text_of(browser.get("/dashboard/"))
+
+
+@pytest.mark.parametrize("number", [MAMA_NUMBER, PLATFORM_NUMBER])
+def test_an_owner_of_two_vendors_on_one_number_names_the_one_and_is_told_the_other(app, phone, db, number):
+    """On a number both vendors share (or the platform's, where vendors set up by chat live)."""
+    with db.transaction() as session:
+        load_tenant(session, tenant_file(whatsapp_number=number), pin_pepper=PIN_PEPPER)
+        load_tenant(session, tenant_file(code="NOODLE", name="Noodle House", whatsapp_number=number, staff=[
+            {"name": "Ada", "phone": ADA, "pin": ADA_PIN, "role": "owner"},
+        ]), pin_pepper=PIN_PEPPER)
+    ada = phone(ADA, to=number)
+    assert ada.send("DASHBOARD").text == (  # nothing says which
+        "You work for several shops: send the command again with the shop's code after it, like LOG MAMA.\n"
+        "MAMA: Mama Put Kitchen\nNOODLE: Noodle House"
+    )
+    assert "PIN" in ada.send("DASHBOARD NOODLE").text
+    link, other = ada.send(ADA_PIN).replies  # the PIN followed to NOODLE
+    assert link.body.startswith("Your dashboard for *Noodle House*: ")
+    assert other.body == "For another of your shops on this number, send:\nDASHBOARD MAMA for *Mama Put Kitchen*"
+    browser = Browser(app)
+    browser.sign_in(LINK.search(link.body).group(1))
+    assert "Noodle House" in text_of(browser.get("/dashboard/"))
+    link, other = ada.send("DASHBOARD").replies  # the last one used, in its PIN session
+    assert link.body.startswith("Your dashboard for *Noodle House*: ") and "DASHBOARD MAMA" in other.body

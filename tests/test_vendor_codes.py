@@ -153,7 +153,10 @@ def noodle(db, mama):
 
 def test_staff_of_two_vendors_on_one_number_name_the_one_they_log_at(phone, mama, noodle, db):
     bayo = phone(BAYO)
-    assert "send JOIN and the shop's code" in bayo.send("LOG").text  # two employers: which one?
+    assert bayo.send("LOG").text == (  # two employers: which one?
+        "You work for several shops: send the command again with the shop's code after it, like LOG MAMA.\n"
+        "MAMA: Mama Put Kitchen\nNOODLE: Noodle House"
+    )
     assert bayo.send("LOG NOODLE 0803 123 4567 15000").text == PIN_PROMPT
     assert bayo.send(BAYO_PIN).text.startswith("Log ₦15,000 for +2348031234567?")  # the PIN followed to NOODLE
     assert bayo.send("1").text.startswith("Logged ₦15,000")

@@ -53,6 +53,29 @@ class DashboardLoginService:
         _audit(ctx.session, owner, "dashboard.link_sent")
         return f"{ctx.site}{LOGIN_PATH}{token}"
 
+    def other_shops(self, written_to: str | None) -> list[Shop]:
+        """The other vendors on the number written to (one several share, or the platform's)
+        that this phone is an active owner of, by name: DASHBOARD there could have meant them."""
+        ctx = self.ctx
+        rows = ctx.session.execute(
+            select(Tenant.name, Tenant.vendor_code)
+            .join(Staff, Staff.tenant_id == Tenant.id)
+            .where(
+                Tenant.whatsapp_number == written_to, Tenant.is_active, Tenant.id != ctx.tenant.id,
+                Staff.phone_number == ctx.phone, Staff.role == "owner", Staff.is_active,
+            )
+            .order_by(Tenant.name)
+        ).all()
+        return [Shop(row.name, row.vendor_code) for row in rows]
+
+
+@dataclass(frozen=True)
+class Shop:
+    """Another vendor the owner runs, as DASHBOARD names it."""
+
+    name: str
+    code: str
+
 
 @dataclass(frozen=True)
 class Owner:
