@@ -26,7 +26,7 @@ from bot.services.onboarding import (
     setup_under_way_or_answered,
 )
 from bot.messages import Inbound, say
-from bot.vendor_codes import join_code
+from bot.vendor_codes import link_join_code
 from flows.base import Outcome, State
 from flows.setup import SETUP_FLOW
 from models import PlatformMessage
@@ -46,13 +46,14 @@ class PlatformDesk:
 
     def claims(self, session: Session, inbound: Inbound, now: datetime, vendor_codes: Collection[str]) -> bool:
         """What it takes, of the messages to its number, before any vendor: SETUP, and anything
-        from a phone whose setup is under way but JOIN with the code of a vendor (one of
-        `vendor_codes`, those the text names that exist): its answers, a business name or a
-        reward ("Join Us Cafe"), must not be read as vendor codes. And a retry of a message it
+        from a phone whose setup is under way but the text of a vendor's JOIN link (the code of
+        one of `vendor_codes`, those the text names that exist, and nothing after it but a
+        referral): its answers, a business name or a reward ("Join Us Cafe", "Join Mama Cafe"
+        while MAMA exists), must not be read as vendor codes. And a retry of a message it
         answered."""
         if _asks_setup(inbound):
             return True
-        joins_vendor = inbound.words[:1] == ("JOIN",) and join_code(inbound.words) in vendor_codes
+        joins_vendor = link_join_code(inbound.words) in vendor_codes
         return not joins_vendor and setup_under_way_or_answered(session, inbound.phone, inbound.sid, now)
 
     def converse(self, session: Session, inbound: Inbound, now: datetime) -> list[Reply]:

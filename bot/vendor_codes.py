@@ -74,6 +74,19 @@ def join_code(words: tuple[str, ...]) -> str | None:
     return code if is_vendor_code(code) else None
 
 
+# A referral after JOIN CODE as a member's link writes it (R-K7Q4XM), read as words: the dash is dropped.
+_LINK_REFERRAL = re.compile(rf"R{MEMBER_CODE.pattern}")
+
+
+def link_join_code(words: tuple[str, ...]) -> str | None:
+    """The code of `JOIN CODE` as a vendor's QR poster or a member's referral link writes it:
+    nothing after the code but the referral. "Join Mama Cafe" is not one."""
+    rest = "".join(words[2:])
+    if words[:1] != ("JOIN",) or (rest and not _LINK_REFERRAL.fullmatch(rest)):
+        return None
+    return join_code(words)
+
+
 def addressed_code(words: tuple[str, ...]) -> str | None:
     """The code right after a command (`STOP SALON`, `VERIFY MAMA RD-7KX4QF`): it addresses that
     vendor, if the sender already belongs to it, and never joins it."""

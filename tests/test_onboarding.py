@@ -223,6 +223,19 @@ def test_answers_starting_with_join_or_setup_stay_in_the_setup(app, owner, mama,
     assert "First reward: Join bonus drink for 500 points" in summary.text
 
 
+def test_an_answer_starting_with_join_and_a_vendors_code_stays_in_the_setup(app, owner, phone, mama, db):
+    answer(owner, f"SETUP {invite(app)}")
+    assert "What kind of business is *Join Mama Cafe*?" in owner.send("Join Mama Cafe").text  # MAMA exists
+    assert count(db, Customer) == 0
+    phone(TOLU).send("JOIN MAMA")
+    with db.sessions() as session:
+        tolu_code = session.scalars(select(Customer.member_code)).one()
+    assert "You got 50 welcome points" in owner.send(f"JOIN MAMA R-{tolu_code}").text  # a friend's link joins
+    assert "Customers join by sending your shop's code" in owner.send("3").text  # the setup carries on
+    with db.sessions() as session:
+        assert session.scalars(select(Customer.phone_number).order_by(Customer.created_at)).all() == [TOLU, OWNER]
+
+
 def test_the_code_is_suggested_unique_and_not_a_word_or_command(app, owner, mama, db):
     answer(owner, f"SETUP {invite(app)}", "Mama Put Kitchen")
     assert "I suggest *MAMAPUT*" in owner.send("1").text  # MAMA is taken

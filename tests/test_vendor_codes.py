@@ -13,7 +13,7 @@ from bot.catalog import render
 from bot.codes import ALPHABET
 from bot.messages import say, words_of
 from bot.services.tenants import load_tenant
-from bot.vendor_codes import addressed_code, join_code, without_code
+from bot.vendor_codes import addressed_code, join_code, link_join_code, without_code
 from models import AuditLog, Customer, PhoneRoute, Purchase, RewardRedemption, Tenant, Staff, Message
 from tests.conftest import EXAMPLE_TENANT, PIN_PEPPER, count, tenant_file
 from tests.test_rewards import give_points
@@ -68,6 +68,14 @@ def consent_at(db, tenant, number=CUSTOMER) -> bool:
 )
 def test_a_message_joins_a_code_only_after_join_or_as_the_whole_message(text, joins):
     assert join_code(words_of(text)) == joins
+
+
+@pytest.mark.parametrize(
+    "text, joins",
+    [("JOIN MAMA", "MAMA"), ("join mama R-K7Q4XM", "MAMA"), ("JOIN MAMA RK7Q4XM", "MAMA"), ("Join Mama Cafe", None), ("mama", None)],
+)
+def test_a_join_link_is_join_and_the_code_with_nothing_after_but_a_referral(text, joins):
+    assert link_join_code(words_of(text)) == joins
 
 
 @pytest.mark.parametrize(
