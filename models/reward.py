@@ -18,6 +18,7 @@ class Reward(Base):
         UniqueConstraint("tenant_id", "name"),
         Index("ix_rewards_catalog", "tenant_id", "is_active", "points_required"),
         CheckConstraint("stock IS NULL OR stock_used <= stock", name="stock_not_exceeded"),
+        CheckConstraint("stock_used >= 0", name="stock_used_not_negative"),
         CheckConstraint("points_required > 0", name="points_positive"),
     )
 

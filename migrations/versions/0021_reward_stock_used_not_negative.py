@@ -1,0 +1,24 @@
+"""A reward's count of the units its redemptions hold (`stock_used`) is never below zero, as
+its check already keeps it from going past the stock.
+
+Revision ID: 0021
+Revises: 0020
+Create Date: 2026-11-27 10:00:00
+"""
+from alembic import op
+
+
+revision = '0021'
+down_revision = '0020'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('rewards', schema=None) as batch_op:
+        batch_op.create_check_constraint(op.f('ck_rewards_stock_used_not_negative'), 'stock_used >= 0')
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('rewards', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f('ck_rewards_stock_used_not_negative'), type_='check')
