@@ -253,6 +253,27 @@ def test_a_day_is_computed_again_until_a_void_of_its_last_minutes_can_no_longer_
     assert stored.computed_at == midnight + timedelta(minutes=16)
 
 
+def test_a_vendor_whose_metrics_fail_is_computed_at_the_next_run_and_the_others_at_once(app, mama, db, monkeypatch):
+    with db.transaction() as session:
+        salon = load_tenant(session, tenant_file(code="SALON", name="Glow Salon", whatsapp_number="+2349010000000", staff=[])).tenant
+    compute_as_usual = MetricsService.compute
+
+    def mamas_database_goes_away(self, day):
+        if self.ctx.tenant.vendor_code == "MAMA":
+            raise OperationalError("INSERT INTO daily_metrics", {}, Exception("server closed the connection unexpectedly"))
+        return compute_as_usual(self, day)
+
+    monkeypatch.setattr(MetricsService, "compute", mamas_database_goes_away)
+    with app.app_context():
+        assert compute_metrics(MORNING) == 1
+    assert metrics_row(db, mama, TODAY - timedelta(days=1)) is None
+    assert metrics_row(db, salon, TODAY - timedelta(days=1)) is not None
+    monkeypatch.undo()
+    with app.app_context():
+        assert compute_metrics(MORNING + timedelta(minutes=15)) == 1
+    assert metrics_row(db, mama, TODAY - timedelta(days=1)) is not None
+
+
 def test_the_metrics_job_computes_each_vendors_yesterday_once(app, mama, db):
     with app.app_context():
         assert compute_metrics(MORNING) == 1

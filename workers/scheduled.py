@@ -62,17 +62,28 @@ def _remind(rt, tenant: Tenant, now: datetime) -> int:
 def compute_metrics(now: datetime | None = None) -> int:
     """Each vendor's yesterday, once its local midnight has passed, if not computed yet or
     computed while it could still change: a purchase of its last minutes may be voided for
-    VOID_WINDOW after midnight. Returns how many days were computed."""
+    VOID_WINDOW after midnight. A vendor whose computation fails is left for the next run, and
+    the other vendors go on. Returns how many days were computed."""
     rt, now = runtime.current(), now or utcnow()
     done = 0
     for tenant in _tenants(rt):
-        day = yesterday(tenant, now)
-        with rt.db.transaction() as session:
-            metrics = MetricsService(Context.at(session, session.get(Tenant, tenant.id), now))
-            if not metrics.settled(day):
-                metrics.compute(day)
-                done += 1
+        try:
+            done += _compute_yesterday(rt, tenant, now)
+        except JobTimeoutException:
+            raise  # the job's time is up: the vendors left wait for the next run
+        except Exception:
+            log.exception("daily metrics for %s failed; the next run tries again", tenant.vendor_code)
     return done
+
+
+def _compute_yesterday(rt, tenant: Tenant, now: datetime) -> bool:
+    day = yesterday(tenant, now)
+    with rt.db.transaction() as session:
+        metrics = MetricsService(Context.at(session, session.get(Tenant, tenant.id), now))
+        if metrics.settled(day):
+            return False
+        metrics.compute(day)
+        return True
 
 
 def _tenants(rt, code: str | None = None) -> list[Tenant]:
