@@ -1,13 +1,16 @@
 """Points expire: exactly what is left of each lot, never spent after its date."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select, update
 
+from bot.services.tenants import load_tenant
 from models import CustomerPointsBalance, PointsLotAllocation, PointsTransaction, RewardRedemption
 from models.base import utcnow
-from tests.conftest import balance_of, count
+from tests.conftest import balance_of, count, tenant_file
 
 CUSTOMER = "+2348031234567"
 
@@ -69,3 +72,19 @@ def test_the_expiry_command_expires_every_customers_stale_points(phone, mama, db
     assert balance_of(db, CUSTOMER) == 0
     assert "Expired 0 point(s)." in app.test_cli_runner().invoke(args=["ledger", "expire"]).output
     assert "0 mismatch(es)" in app.test_cli_runner().invoke(args=["ledger", "check"]).output
+
+
+@pytest.mark.parametrize("zone, earned, expires", [
+    ("Africa/Lagos", "2026-12-10T23:30", "08 Jun 2027"),  # UTC+1 all year
+    ("America/Bogota", "2026-12-10T23:30", "08 Jun 2027"),  # UTC-5 all year
+    ("Europe/London", "2026-12-10T23:30", "08 Jun 2027"),  # earned at UTC+0, expires at UTC+1
+    ("America/New_York", "2026-12-10T23:30", "08 Jun 2027"),  # earned at UTC-5, expires at UTC-4
+    ("Europe/London", "2027-07-01T00:30", "28 Dec 2027"),  # earned at UTC+1, expires at UTC+0
+])
+def test_points_expire_the_vendors_days_later_on_its_own_calendar(phone, db, clock, zone, earned, expires):
+    with db.transaction() as session:
+        load_tenant(session, tenant_file(timezone=zone))  # its points last 180 days
+    clock.advance(seconds=(datetime.fromisoformat(earned).replace(tzinfo=ZoneInfo(zone)) - clock()).total_seconds())
+    me = phone(CUSTOMER)
+    me.send("JOIN MAMA")  # the welcome bonus, earned at that local time
+    assert f"50 points expire on {expires}." in me.send("BAL").text

@@ -6,7 +6,8 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Executable, Exists, bindparam, exists, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
@@ -57,8 +58,13 @@ _OPEN_BALANCE = insert(CustomerPointsBalance.__table__).returning(*CustomerPoint
 
 
 def expiry_for(tenant: Tenant, now: datetime) -> datetime | None:
+    """When points earned now expire: points_expiry_days later on the vendor's calendar, at the
+    same local time. Counted in days of 24 hours instead, a lot earned at 23:30 in winter would
+    expire at 00:30 a day late where the clocks go forward for the summer."""
     days = tenant.settings.get("points_expiry_days")
-    return now + timedelta(days=days) if days else None
+    if not days:
+        return None
+    return (now.astimezone(ZoneInfo(tenant.timezone)) + timedelta(days=days)).astimezone(timezone.utc)
 
 
 class NotEnoughPoints(ValueError):
