@@ -478,6 +478,24 @@ def test_quiet_hours_run_over_midnight_or_not(clock, quiet, until):
         assert result == datetime(2026, 12, day, end_hour, end_minute, tzinfo=LAGOS).astimezone(timezone.utc)
 
 
+LONDON = ZoneInfo("Europe/London")
+
+
+@pytest.mark.parametrize("now, quiet, until", [
+    # 25 Oct 2026: London's clocks go back at 02:00 BST (01:00 UTC) to 01:00 GMT; 01:00-02:00 comes twice
+    ("2026-10-25T00:10", ["21:00", "01:30"], "2026-10-25T00:30"),  # 01:10 BST: until 01:30 BST
+    ("2026-10-25T01:10", ["21:00", "01:30"], "2026-10-25T01:30"),  # 01:10 GMT, the second time: until 01:30 GMT
+    ("2026-10-25T01:10", ["21:00", "08:00"], "2026-10-25T08:00"),
+    # 29 Mar 2026: they go forward at 01:00 GMT to 02:00 BST; 01:00-02:00 never comes
+    ("2026-03-29T00:30", ["21:00", "08:00"], "2026-03-29T07:00"),  # 00:30 GMT: until 08:00 BST
+    ("2026-03-29T01:10", ["01:30", "03:00"], "2026-03-29T02:00"),  # 02:10 BST: until 03:00 BST
+    ("2026-03-29T00:30", ["21:00", "01:30"], "2026-03-29T01:30"),  # 01:30 is skipped: until 02:30 BST, not earlier
+])
+def test_quiet_hours_end_when_the_vendors_clocks_say_across_a_change_of_the_clocks(now, quiet, until):
+    utc = datetime.fromisoformat(now).replace(tzinfo=timezone.utc)
+    assert broadcasts.quiet_until(quiet, LONDON, utc) == datetime.fromisoformat(until).replace(tzinfo=timezone.utc)
+
+
 def test_a_broadcasts_own_rate_lets_the_runner_hand_over_that_many_a_second():
     allowance = Allowance(2)
     assert allowance.now() == 2

@@ -314,7 +314,17 @@ def quiet_until(quiet_hours: list | None, zone: ZoneInfo, now: datetime) -> date
     if not inside:
         return None
     day = local.date() if moment < end else local.date() + timedelta(days=1)
-    return datetime.combine(day, end, tzinfo=zone).astimezone(timezone.utc)
+    return _next_reading(datetime.combine(day, end, tzinfo=zone), now)
+
+
+def _next_reading(wall: datetime, now: datetime) -> datetime:
+    """The first moment after `now` (in UTC) at which the vendor's clocks read `wall`. The night
+    they go back they read it twice, and `now` may be past the first; a time they skip going
+    forward is read as zoneinfo reads it (01:30, when 01:00 jumps to 02:00, is 02:30), so quiet
+    hours ending then end late, never early."""
+    readings = {wall.replace(fold=fold).astimezone(timezone.utc) for fold in (0, 1)}
+    shown = sorted(moment for moment in readings if moment > now and moment.astimezone(wall.tzinfo).time() == wall.time())
+    return shown[0] if shown else wall.astimezone(timezone.utc)
 
 
 def _due_again(session: Session, broadcast: Broadcast, now: datetime) -> list[MessageKey]:
