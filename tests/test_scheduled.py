@@ -115,6 +115,31 @@ def test_a_vendor_whose_run_fails_is_reminded_at_the_next_run_and_the_others_at_
     assert sorted(body.split("*")[1] for body in reminders_sent(db)) == ["Glow Salon", "Mama Put Kitchen"]
 
 
+class Killed(BaseException):
+    """The run dies where it stands (SIGKILL, out of memory, a restart): none of its handlers runs."""
+
+
+def test_a_run_killed_outright_holds_the_vendors_day_only_until_its_lease_ends(app, member, db, monkeypatch):
+    def killed(self, due):
+        raise Killed
+
+    monkeypatch.setattr(ReminderService, "remind", killed)
+    with pytest.raises(Killed):
+        remind(app)
+    monkeypatch.undo()
+    assert remind(app, MORNING + timedelta(minutes=15)) == 0  # it may still be at work: the day is its own
+    assert remind(app, MORNING + timedelta(minutes=45)) == 1  # past its timeout: it died
+    assert len(reminders_sent(db)) == 1
+
+
+def test_a_finished_run_keeps_later_runs_that_day_from_reminding_points_earned_since(app, member, phone, db):
+    assert remind(app) == 1
+    phone("+2348039990000").send("JOIN MAMA")
+    expire_welcome_on(db, datetime(2026, 11, 29, 18, 0, tzinfo=timezone.utc))
+    assert remind(app, MORNING + timedelta(hours=2)) == 0
+    assert remind(app, MORNING + timedelta(days=1)) == 1  # the next day's run
+
+
 def test_reminders_wait_for_ten_oclock_in_the_vendors_timezone(app, member, db):
     assert remind(app, MORNING - timedelta(hours=1)) == 0  # 09:30 in Lagos
     assert remind(app) == 1

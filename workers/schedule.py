@@ -22,7 +22,7 @@ from workers.broadcasts import advance_broadcasts
 from workers.outbound import reconcile
 from workers.points import expire_points
 from workers.redemptions import expire_redemptions
-from workers.scheduled import compute_metrics, send_reminders
+from workers.scheduled import REMINDERS_TIMEOUT, compute_metrics, send_reminders
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class Periodic:
 SCHEDULE = (
     Periodic(expire_points, "0 * * * *"),  # hourly
     Periodic(expire_redemptions, "*/5 * * * *"),  # every 5 minutes
-    Periodic(send_reminders, "*/15 * * * *"),  # each vendor once a day, from 10:00 its time
+    Periodic(send_reminders, "*/15 * * * *", timeout=REMINDERS_TIMEOUT),  # each vendor once a day, from 10:00 its time
     Periodic(compute_metrics, "*/15 * * * *"),  # each vendor's yesterday, after its midnight
     Periodic(reconcile, "* * * * *"),  # every minute
     Periodic(advance_broadcasts, "* * * * *"),  # scheduled broadcasts start; sending ones keep a runner

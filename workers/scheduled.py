@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from redis.exceptions import WatchError
 from rq.timeouts import JobTimeoutException
 from sqlalchemy import select
 
@@ -20,22 +21,31 @@ from models.base import utcnow
 log = logging.getLogger(__name__)
 
 REMINDERS_PER_TRANSACTION = 500
+REMINDERS_TIMEOUT = 1800  # seconds: the reminders job's timeout (workers/schedule.py)
+# While a run works on a vendor's day, its marker says RUNNING until when: the job's start, its
+# timeout, the minute RQ then gives a work horse before killing it, and a minute more. A run
+# killed outright (SIGKILL, out of memory, a restart) neither finishes nor gives the day back: the
+# first run after that time takes it.
+RUN_LEASE = timedelta(seconds=REMINDERS_TIMEOUT + 120)
+RUNNING, DONE = b"running until ", b"done"
+MARKER_KEPT = timedelta(days=2)  # past the vendor's day
 
 
 def send_reminders(now: datetime | None = None, tenant_code: str | None = None) -> int:
     """Queue the expiry reminders due now: for each vendor, once a day from 10:00 in its
     timezone (a Redis marker per vendor and day keeps later runs that day, and a second
     scheduler, from reminding points earned since). A vendor whose run fails has its marker
-    taken back, for the next run to try again, and the other vendors go on. Returns how many
-    were queued."""
+    taken back, for the next run to try again, and the other vendors go on; one whose run was
+    killed outright is taken again once that run's lease is over. Returns how many were
+    queued."""
     rt, now = runtime.current(), now or utcnow()
     total = 0
     for tenant in _tenants(rt, tenant_code):
         if not reminders.due_now(tenant, now):
             continue
         marker = f"reminders:{tenant.id}:{reminders.local_day(tenant, now)}"
-        if not rt.redis.set(marker, now.isoformat(), nx=True, ex=int(timedelta(days=2).total_seconds())):
-            continue  # already run today
+        if not _take_day(rt.redis, marker, now):
+            continue  # run today, or another run is at it
         try:
             total += _remind(rt, tenant, now)
         except Exception as error:
@@ -43,7 +53,33 @@ def send_reminders(now: datetime | None = None, tenant_code: str | None = None) 
             if isinstance(error, JobTimeoutException):
                 raise  # the job's time is up: the vendors left wait for the next run
             log.exception("expiry reminders for %s failed; the next run tries again", tenant.vendor_code)
+        else:
+            rt.redis.set(marker, DONE, ex=MARKER_KEPT)
     return total
+
+
+def _take_day(redis, marker: str, now: datetime) -> bool:
+    """Whether this run takes the vendor's day (compare-and-set: of two runs at once, one does)."""
+    with redis.pipeline() as pipe:
+        try:
+            pipe.watch(marker)
+            if _held(pipe.get(marker), now):
+                return False
+            pipe.multi()
+            pipe.set(marker, RUNNING + str((now + RUN_LEASE).timestamp()).encode(), ex=MARKER_KEPT)
+            pipe.execute()
+            return True
+        except WatchError:
+            return False  # another run took it meanwhile
+
+
+def _held(marker: bytes | None, now: datetime) -> bool:
+    """Whether the day is taken: by a run that finished it, or one still within RUN_LEASE."""
+    if marker is None:
+        return False
+    if marker.startswith(RUNNING):
+        return float(marker.removeprefix(RUNNING)) > now.timestamp()
+    return True
 
 
 def _remind(rt, tenant: Tenant, now: datetime) -> int:
