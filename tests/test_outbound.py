@@ -20,7 +20,7 @@ from bot.services import delivery
 from models import Customer, Tenant, Message
 from bot.services.tenants import load_tenant
 from models.base import utcnow
-from tests.conftest import AUTH_TOKEN, PUBLIC_BASE_URL, count, run_jobs, tenant_file
+from tests.conftest import AUTH_TOKEN, PUBLIC_BASE_URL, Clock, count, run_jobs, tenant_file
 from workers.outbound import PushedBack, reconcile, send_batch
 
 ACCOUNT_SID = "AC" + "0" * 32
@@ -473,6 +473,18 @@ def test_a_channel_rate_limit_defers_by_hours(twilio_app, member, db, fake):
     assert job(twilio_app, send_batch, keys(key)) == {"skipped": 0}  # not before its time
     job(twilio_app, reconcile)
     assert fake.stats()["creates"] == 1
+
+
+def test_a_deferred_push_goes_once_the_apps_clock_passes_its_time(make_app, fake, member, db):
+    clock = Clock()
+    app = make_app(clock=clock, twilio_account_sid=ACCOUNT_SID, twilio_api_base=fake.url, outbox_lease_seconds=LEASE)
+    fake.answer_next(status=400, code=63018, message="Rate limit exceeded for Channel")
+    key = queued(app, member)
+    job(app, send_batch, keys(key))
+    clock.advance(hours=4, minutes=1)
+    job(app, reconcile)
+    run_jobs(app)
+    assert stored(db, key).status == "sent" and fake.stats()["creates"] == 2
 
 
 # Receipts

@@ -173,6 +173,17 @@ def test_the_reminders_command_queues_what_is_due(app, member, db):
     assert last.startswith("Queued ") and last.endswith("expiry reminder(s).")
 
 
+def test_the_jobs_act_at_the_apps_time(app, mama, member, db, clock):
+    """The clock moved ten days on, to 10:30 in Lagos: there, points expire in two days."""
+    later = datetime.combine(datetime.now(LAGOS).date() + timedelta(days=10), time(10, 30), tzinfo=LAGOS)
+    clock.advance(seconds=(later - clock()).total_seconds())
+    expire_welcome_on(db, later + timedelta(days=2))
+    with app.app_context():
+        assert send_reminders() == 1
+        assert compute_metrics() == 1
+    assert metrics_row(db, mama, later.date() - timedelta(days=1)) is not None
+
+
 def test_tenant_file_checks_templates_and_delivery_settings():
     with pytest.raises(TenantFileError, match="content_sid"):
         tenant_file(templates={"purchase_notice": {"content_sid": "nope"}})

@@ -12,7 +12,6 @@ from bot import runtime
 from bot.services import broadcasts
 from bot.services.broadcasts import FEED_CHUNK
 from models import Broadcast
-from models.base import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +52,7 @@ def run_broadcast(tenant_id: str, broadcast_id: str, token: str | None = None) -
     with rt.db.transaction() as session:
         if token is None:
             token = str(uuid.uuid4())
-            broadcast = broadcasts.take_runner(session, key, uuid.UUID(token), utcnow(), lease)
+            broadcast = broadcasts.take_runner(session, key, uuid.UUID(token), rt.clock(), lease)
         else:
             broadcast = session.get(Broadcast, key)
         if broadcast is None:
@@ -62,7 +61,7 @@ def run_broadcast(tenant_id: str, broadcast_id: str, token: str | None = None) -
     started = active = time.monotonic()
     while time.monotonic() - started < TURN_SECONDS:
         with rt.db.transaction() as session:
-            step = broadcasts.step(session, key, uuid.UUID(token), utcnow(), lease, allowance.now())
+            step = broadcasts.step(session, key, uuid.UUID(token), rt.clock(), lease, allowance.now())
         allowance.spend(step.fed)
         rt.deliver(step.outbox)
         if step.over:
@@ -84,15 +83,15 @@ def advance_broadcasts() -> dict[str, int]:
     give a runner to every sending broadcast without a live one."""
     rt = runtime.current()
     with rt.db.sessions() as session:
-        due = [(broadcast.tenant_id, broadcast.id) for broadcast in broadcasts.due(session, utcnow())]
+        due = [(broadcast.tenant_id, broadcast.id) for broadcast in broadcasts.due(session, rt.clock())]
     started = 0
     for key in due:
         with rt.db.transaction() as session:
-            moved = broadcasts.start(session, session.get(Broadcast, key), utcnow())
+            moved = broadcasts.start(session, session.get(Broadcast, key), rt.clock())
         started += moved.moved
         rt.start_runners([moved])
     with rt.db.sessions() as session:
-        unattended = broadcasts.unattended(session, utcnow())
+        unattended = broadcasts.unattended(session, rt.clock())
     for broadcast in unattended:
         rt.run_broadcast(broadcast.tenant_id, broadcast.id)
     return {"started": started, "runners": len(unattended)}

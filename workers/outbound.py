@@ -14,7 +14,6 @@ from bot.outbound import MARKETING
 from bot.runtime import Runtime
 from bot.services import delivery
 from bot.services.delivery import Action, Answer, Send
-from models.base import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +34,7 @@ def send_batch(keys: list[tuple[str, str]]) -> dict[str, int]:
     rt = runtime.current()
     lease = timedelta(seconds=rt.config.outbox_lease_seconds)
     with rt.db.transaction() as session:
-        sends, skips, lease_until = delivery.claim(session, [_parse(key) for key in keys], utcnow(), lease)
+        sends, skips, lease_until = delivery.claim(session, [_parse(key) for key in keys], rt.clock(), lease)
     tally: Counter = Counter(skipped=len(skips))
     results: list[tuple[Send, Answer | None]] = []
     stopped_by: Answer | None = None  # a push-back, or our account refused: the rest are not tried
@@ -49,7 +48,7 @@ def send_batch(keys: list[tuple[str, str]]) -> dict[str, int]:
                 results.append((send, None))
                 continue
             rt.pacer.wait_turn(send.from_number, send.per_second)
-            if lease_until - utcnow() < lease / 2:  # keep the lease well ahead of any send
+            if lease_until - rt.clock() < lease / 2:  # keep the lease well ahead of any send
                 # What was answered is written first: its claim ends with this lease, and a
                 # reconcile after that would look for it at Twilio (a refusal is not there) and
                 # send it again.
@@ -96,7 +95,7 @@ def _send(rt: Runtime, send: Send) -> Answer:
 
 
 def _renew(rt: Runtime, sends: list[Send], lease_until, lease: timedelta):
-    new_lease_until = utcnow() + lease
+    new_lease_until = rt.clock() + lease
     with rt.db.transaction() as session:
         held = delivery.renew(session, sends, lease_until, new_lease_until)
     return new_lease_until, {send.key for send in sends} - held
@@ -110,7 +109,7 @@ def _withdraw_opted_out(rt: Runtime, sends: list[Send]) -> set:
 def _record(rt: Runtime, results: list, lease: timedelta, tally: Counter) -> None:
     if results:
         with rt.db.transaction() as session:
-            tally.update(delivery.record(session, results, utcnow(), lease))
+            tally.update(delivery.record(session, results, rt.clock(), lease))
         results.clear()
 
 
@@ -121,7 +120,7 @@ def reconcile() -> dict[str, int]:
     due). Safe to run twice at once: each claim is taken by one run."""
     rt = runtime.current()
     lease = timedelta(seconds=rt.config.outbox_lease_seconds)
-    started = utcnow()
+    started = rt.clock()
     tally: Counter = Counter()
     again = []
     while True:
@@ -135,11 +134,11 @@ def reconcile() -> dict[str, int]:
                 tally["unknown"] += 1  # Twilio could not be asked: its lease runs out again, the next run retries
                 continue
             with rt.db.transaction() as session:
-                if delivery.settle(session, lookup, sid, utcnow()):
+                if delivery.settle(session, lookup, sid, rt.clock()):
                     again.append(lookup.key)
             tally["found" if sid else "queued again"] += 1
     with rt.db.transaction() as session:
-        waiting = delivery.requeue_waiting(session, utcnow(), lease)
+        waiting = delivery.requeue_waiting(session, rt.clock(), lease)
     tally["waiting queued again"] = len(waiting)
     rt.deliver(again + waiting)
     return dict(tally)

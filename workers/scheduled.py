@@ -16,7 +16,6 @@ from bot.services.context import Context
 from bot.services.metrics import MetricsService, yesterday
 from bot.services.reminders import ReminderService
 from models import Tenant
-from models.base import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +37,8 @@ def send_reminders(now: datetime | None = None, tenant_code: str | None = None) 
     taken back, for the next run to try again, and the other vendors go on; one whose run was
     killed outright is taken again once that run's lease is over. Returns how many were
     queued."""
-    rt, now = runtime.current(), now or utcnow()
+    rt = runtime.current()
+    now = now or rt.clock()
     total = 0
     for tenant in _tenants(rt, tenant_code):
         if not reminders.due_now(tenant, now):
@@ -100,7 +100,8 @@ def compute_metrics(now: datetime | None = None) -> int:
     computed while it could still change: a purchase of its last minutes may be voided for
     VOID_WINDOW after midnight. A vendor whose computation fails is left for the next run, and
     the other vendors go on. Returns how many days were computed."""
-    rt, now = runtime.current(), now or utcnow()
+    rt = runtime.current()
+    now = now or rt.clock()
     done = 0
     for tenant in _tenants(rt):
         try:
