@@ -65,17 +65,18 @@ class Dispatcher:
         self.platform = platform  # the platform number's own conversation (bot/platform.py), if any
 
     def handle(self, inbound: Inbound) -> list[Reply]:
+        reader = _Reader()
         try:
-            return self.db.once_more_if_disconnected(lambda: self._handle(inbound))
+            return self.db.once_more_if_disconnected(lambda: self._handle(inbound, reader))
         except Exception:
             log.exception("inbound %s failed", inbound.sid)
-            return [Reply(render(say("error")))]
+            return [Reply(render(say("error"), reader.language))]
 
-    def _handle(self, inbound: Inbound) -> list[Reply]:
+    def _handle(self, inbound: Inbound, reader: _Reader) -> list[Reply]:
         with self.db.sessions() as session:
             try:
                 with session.begin():
-                    replies, outbox = self._converse(session, inbound)
+                    replies, outbox = self._converse(session, inbound, reader)
             except RateLimited as limited:
                 return _limited(session, limited)
             except Exception:
@@ -90,7 +91,7 @@ class Dispatcher:
             self.deliver(outbox)
         return replies
 
-    def _converse(self, session: Session, inbound: Inbound) -> tuple[list[Reply], list]:
+    def _converse(self, session: Session, inbound: Inbound, reader: _Reader) -> tuple[list[Reply], list]:
         now = self.clock()
         destination = _resolve_tenant(session, inbound, self.platform, now)
         if destination.stored_reply is not None:  # a retry of a message already answered
@@ -107,6 +108,7 @@ class Dispatcher:
             return [Reply(render(reply, language_of(named)))], []
         if tenant is None:
             return [Reply(render(_no_vendor(destination), destination.language))], []
+        reader.language = language_of(tenant)  # until the sender's own is known
         received, inbound = inbound, destination.as_read_by_flows(inbound)  # the log keeps what was received
         now = self.clock()
         limits = PhoneLimits(self.redis, tenant, inbound.phone, inbound.sid, now, staff=destination.is_staff)
@@ -120,6 +122,7 @@ class Dispatcher:
         staff, customer = sender.staff, sender.customer
         if staff is None:
             customer = destination.member if destination.member_locked else find_customer(session, tenant, inbound.phone, lock=True)
+        reader.language = _reply_language(tenant, customer, staff)
         ctx = Context(
             session=session, tenant=tenant, phone=inbound.phone, now=now, pin_pepper=self.pin_pepper, customer=customer,
             staff=staff, lockout=sender.lockout, site=inbound.site, limits=limits, customer_locked=staff is None,
@@ -133,7 +136,7 @@ class Dispatcher:
         if destination.addressed:
             # A command naming a vendor (LOG MAMA...) keeps the phone talking to it: the PIN that follows has no code.
             route_phone(session, inbound.phone, tenant)
-        language = language_of(tenant, _chosen_language(ctx.customer, staff))
+        language = _reply_language(tenant, ctx.customer, staff)  # LANG may have just changed it
         replies = [Reply(render(message, language), message.media_url) for message in messages]
         kept = [Reply(render(say("secret_reply_not_kept"), language)) if m.secret else r for m, r in zip(messages, replies)]
         logged = _inbound_row(tenant, ctx.customer, replace(received, text=REDACTED if secret else received.text), kept, now)
@@ -152,11 +155,19 @@ def _no_vendor(destination: Destination) -> Msg:
     return say("need_code")
 
 
-def _chosen_language(customer: Customer | None, staff: Staff | None) -> str | None:
-    """The language the sender chose with LANG, which their replies are in. A staff phone reads
-    its vendor's language, whatever it asks (its conversation is the staff one, and the amounts
-    it types are read the vendor's way); its choice as a member is for the vendor's pushes."""
-    return customer.language if customer is not None and staff is None else None
+@dataclass
+class _Reader:
+    """The language the sender reads, as far as the message got before its handling failed
+    (the vendor's, then the sender's own): the failure is answered in it, with no query more."""
+
+    language: str = DEFAULT_LANGUAGE
+
+
+def _reply_language(tenant: Tenant, customer: Customer | None, staff: Staff | None) -> str:
+    """The language the sender chose with LANG, else their vendor's. A staff phone reads its
+    vendor's language, whatever it asks (its conversation is the staff one, and the amounts it
+    types are read the vendor's way); its choice as a member is for the vendor's pushes."""
+    return language_of(tenant, customer.language if customer is not None and staff is None else None)
 
 
 _CHOSEN_LANGUAGE = select(Customer.language).where(

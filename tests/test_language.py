@@ -8,11 +8,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from bot.catalog import CATALOG, render
 from bot.locales import LOCALES, NBSP
 from bot.messages import say
 from bot.money import AmountError, format_money, parse_amount
+from bot.services.points import PointsService
 from bot.services.tenants import load_tenant
 from models import Customer, PointsTransaction, Message
 from models.base import utcnow
@@ -215,6 +217,21 @@ def test_the_rate_limit_notice_is_in_the_customer_s_language(phone, mama, db, ap
     member.send("BAL")
     assert member.send("BAL").text == "Vous envoyez beaucoup de messages d'un coup. Je vous réponds à nouveau dans une minute."
     assert member.send("BAL").replies == []
+
+
+def test_a_message_whose_handling_fails_is_answered_in_the_customer_s_language(phone, db, monkeypatch):
+    with db.transaction() as session:
+        load_tenant(session, tenant_file(language="fr"), pin_pepper=PIN_PEPPER)
+    member = phone(CUSTOMER)
+    member.send("JOIN MAMA")
+
+    def the_database_goes_away(self):
+        raise OperationalError("SELECT current_balance", {}, Exception("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(PointsService, "balance", the_database_goes_away)
+    assert member.send("BAL", expect_error=True).text == render(say("error"), "fr")
+    member.send("LANG 1")  # their own choice, over the vendor's
+    assert member.send("BAL", expect_error=True).text == render(say("error"), "en")
 
 
 def test_a_staff_member_who_chose_a_language_as_a_member_reads_the_vendor_s_as_staff(phone, mama, db, app):
