@@ -1,6 +1,6 @@
 """Countries as a new vendor sets them up: names and timezones from the IANA tz database that
-the `tzdata` package ships (`iso3166.tab`, `zone.tab`), a country's usual currency from a
-small table, and the defaults a phone number suggests (phonenumbers)."""
+the `tzdata` package ships (`iso3166.tab`, `zone.tab`), a country's usual currency and language
+from small tables, and the defaults a phone number suggests (phonenumbers)."""
 from __future__ import annotations
 
 import zoneinfo
@@ -9,6 +9,8 @@ from importlib import resources
 
 import phonenumbers
 from phonenumbers import timezone as phone_timezones
+
+from bot.locales import DEFAULT_LANGUAGE
 
 # The usual currency of each country (ISO 4217); a country missing here has its currency typed.
 _CURRENCIES = dict(
@@ -26,6 +28,13 @@ _CURRENCIES = dict(
     NL:EUR PT:EUR SK:EUR SI:EUR ES:EUR HR:EUR AU:AUD NZ:NZD FJ:FJD PG:PGK
     """.split()
 )
+
+# A country's usual language where the bot speaks it besides English (bot/locales.py): French where
+# it is the language of public life. Elsewhere the bot writes English (it has no Khmer, say).
+_LANGUAGES = dict.fromkeys("""
+    FR MC GP MQ GF RE YT PM BL MF NC PF WF HT
+    BJ BF BI CM CF TD KM CG CD CI DJ GA GN MG ML NE SN TG
+    """.split(), "fr")
 
 
 def _tz_table(name: str) -> list[list[str]]:
@@ -61,6 +70,11 @@ def read_country(text: str) -> str | None:
 
 def currency_of(country: str) -> str | None:
     return _CURRENCIES.get(country)
+
+
+def language_of_country(country: str) -> str:
+    """The language the bot writes in there: the country's usual one if it speaks it, else English."""
+    return _LANGUAGES.get(country, DEFAULT_LANGUAGE)
 
 
 def country_of_phone(phone: str) -> str | None:

@@ -70,6 +70,7 @@ class ShowView:
     name: str
     country: str
     timezone: str
+    language: str  # what its answers are written in
     whatsapp_number: str | None
     max_votes_per_episode: int
     max_votes_per_minute: int

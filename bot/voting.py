@@ -28,13 +28,13 @@ log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=4096)
-def _render_once(key: str, params: tuple) -> str:
-    return render(say(key, **dict(params)))
+def _render_once(key: str, params: tuple, language: str) -> str:
+    return render(say(key, **dict(params)), language)
 
 
-def _rendered(message: Msg) -> str:
-    """The answer to a counted vote, rendered once per contestant (and bought votes left)."""
-    return _render_once(message.key, tuple(message.params.items()))
+def _rendered(message: Msg, language: str) -> str:
+    """The answer to a counted vote, rendered once per contestant (and bought votes left) and language."""
+    return _render_once(message.key, tuple(message.params.items()), language)
 
 
 class VotingDesk:
@@ -48,25 +48,25 @@ class VotingDesk:
             return [Reply(self._answer(show, inbound, received))]
         except Exception:
             log.exception("vote %s failed", inbound.sid)
-            return [Reply(render(say("error")))]
+            return [Reply(render(say("error"), show.language))]
 
     def _answer(self, show: ShowView, inbound: Inbound, received: Received) -> str:
         now = self.clock()
         wanted = read(show, inbound, now)
         if isinstance(wanted, Answer):
-            text = render(wanted.message)
+            text = render(wanted.message, show.language)
             return self._once(received, lambda c: log_message(c, received, wanted.reason, text, now, opt=wanted.opt))
         if isinstance(wanted, Buy):
-            reply = lambda balance: render(bought(show, wanted, balance))  # noqa: E731
+            reply = lambda balance: render(bought(show, wanted, balance), show.language)  # noqa: E731
             return self._once(received, lambda c: buy_package(c, wanted.package, received, reply, now))
         line = show.shortcode(received.short_code, received.carrier) if wanted.source == "sms" else None
         charge, currency = (line.price, line.currency) if line else (0, None)
-        reply = lambda left: _rendered(counted(wanted, left))  # noqa: E731
+        reply = lambda left: _rendered(counted(wanted, left), show.language)  # noqa: E731
         single = in_one_statement(self.db.engine.dialect.name, wanted)
         try:
             return self._once(received, lambda c: count_votes(c, show, wanted, received, charge, currency, reply, now), single)
         except VoteRefused as refused:  # rolled back: only the refusal is logged
-            reason, text = refused.reason, render(refusal(show, wanted, refused.reason, refused.balance))
+            reason, text = refused.reason, render(refusal(show, wanted, refused.reason, refused.balance), show.language)
         return self._once(received, lambda c: log_message(c, received, reason, text, now, episode_id=wanted.episode.id))
 
     def _once(self, received: Received, record: Callable[[Connection], str], single_statement: bool = False) -> str:

@@ -9,6 +9,7 @@ import pytest
 
 from sqlalchemy import select
 
+from bot.locales import NBSP
 from models import Customer, Episode, Show, SmsVoteLog, Tenant, Vote, VoteBalance, VoteOptOut, Message
 from tests.conftest import EXAMPLE_TENANT, MAMA_NUMBER, PLATFORM_NUMBER, count
 from tests.voting_support import (  # noqa: F401 (fixtures)
@@ -220,6 +221,23 @@ def test_help_info_stop_and_start_are_answered_never_charged_nor_counted(show, p
         row = log_of(db, sent.sid)
         assert (row.status, row.reason, row.charge_amount) == ("rejected", reason, 0)
     assert results(app)["total"] == 0
+
+
+def test_a_show_answers_in_its_country_s_language_when_the_bot_speaks_it_else_in_english(load, phone, live, app):
+    load()  # Cambodia: the bot has no Khmer
+    raw = show_file()
+    load(
+        code="XFSN", name="X Factor Sénégal", country="SN", timezone="Africa/Dakar", packages=[],
+        shortcodes=[{"carrier": "orange", "number": "2121", "price": 100, "currency": "XOF"}],
+        episodes=[{**raw["episodes"][0], "voting_start": "2026-12-05T12:00", "voting_end": "2026-12-05T14:00"}],
+    )
+    assert sms(phone).send("1").text == "Thanks! Your vote for Sokha Chan (1) is counted."
+    senegal = sms(phone, to="2121")
+    assert senegal.send("1").text == "Merci ! Votre vote pour Sokha Chan (1) est compté."  # the same answer, in French
+    assert senegal.send("HELP").text.startswith(f"X Factor Sénégal : envoyez le numéro d'un candidat au 2121 (100{NBSP}FCFA le vote).")
+    live.advance(hours=1)  # 14:00 in Dakar: closed
+    assert senegal.send("1").text == "X Factor Sénégal : les votes sont clos. Merci d'avoir regardé !"
+    assert votes_for(app, 1) == 1
 
 
 def test_a_retried_message_is_counted_once_and_answered_the_same(show, phone, live, app, db):

@@ -13,6 +13,7 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
 from bot.codes import CHOSEN_CODE, CHOSEN_CODE_RULE
+from bot.countries import language_of_country
 from bot.money import exponent, to_minor
 from bot.services.tenant_file import TenantFileError, Text, in_years, _country, _currency, _e164, _moment, _timezone
 from bot.services.tenants import assign
@@ -370,7 +371,8 @@ def show_views(session: Session) -> list[ShowView]:
 
 def _view(show: Show, rows: dict, line_ups: dict) -> ShowView:
     return ShowView(
-        id=show.id, code=show.code, name=show.name, country=show.country, timezone=show.timezone, whatsapp_number=show.whatsapp_number,
+        id=show.id, code=show.code, name=show.name, country=show.country, timezone=show.timezone,
+        language=language_of_country(show.country), whatsapp_number=show.whatsapp_number,
         max_votes_per_episode=show.max_votes_per_phone_per_episode,
         max_votes_per_minute=show.max_votes_per_phone_per_minute,
         free_votes_per_episode=show.whatsapp_free_votes_per_episode,
