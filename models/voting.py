@@ -27,6 +27,7 @@ class Show(Base):
     name: Mapped[str] = mapped_column(String(255))
     country: Mapped[str] = mapped_column(String(2))
     timezone: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(8))  # None: its country's (bot/countries.py)
     whatsapp_number: Mapped[str | None] = mapped_column(String(20), unique=True)
     max_votes_per_phone_per_episode: Mapped[int]
     max_votes_per_phone_per_minute: Mapped[int]

@@ -240,6 +240,17 @@ def test_a_show_answers_in_its_country_s_language_when_the_bot_speaks_it_else_in
     assert votes_for(app, 1) == 1
 
 
+def test_a_show_file_may_name_the_show_s_language_among_those_the_bot_speaks(load, phone, live, app, tmp_path):
+    load(language="fr")
+    assert sms(phone).send("1").text == "Merci ! Votre vote pour Sokha Chan (1) est compté."
+    load()  # without it, its country's
+    assert sms(phone).send("2").text == "Thanks! Your vote for Dara Kim (2) is counted."
+    path = tmp_path / "show.json"
+    path.write_text(json.dumps(show_file(language="km")))
+    outcome = app.test_cli_runner().invoke(args=["voting", "load", str(path)])
+    assert outcome.exit_code == 1 and "language: Must be one of: en, fr." in outcome.output
+
+
 def test_a_retried_message_is_counted_once_and_answered_the_same(show, phone, live, app, db):
     me = sms(phone)
     first = me.send("1", sid="SMretry1")

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot.codes import CHOSEN_CODE, CHOSEN_CODE_RULE
 from bot.countries import language_of_country
+from bot.locales import LOCALES
 from bot.money import exponent, to_minor
 from bot.services.tenant_file import TenantFileError, Text, in_years, _country, _currency, _e164, _moment, _timezone
 from bot.services.tenants import assign
@@ -100,6 +101,7 @@ class ShowFileSchema(Schema):
     name = Text(required=True, validate=validate.Length(1, 255))
     country = fields.String(required=True, validate=_country)
     timezone = fields.String(required=True, validate=_timezone)
+    language = fields.String(load_default=None, validate=validate.OneOf(sorted(LOCALES)))  # None: the country's
     shortcodes = fields.List(fields.Nested(ShortCodeSchema), load_default=list)
     max_votes_per_phone_per_episode = fields.Integer(required=True, strict=True, validate=validate.Range(1, 1_000_000))
     max_votes_per_phone_per_minute = fields.Integer(required=True, strict=True, validate=validate.Range(1, 1_000_000))
@@ -209,7 +211,7 @@ class LoadResult:
 
 
 _COLUMNS = (
-    "name", "country", "timezone", "whatsapp_number", "max_votes_per_phone_per_episode",
+    "name", "country", "timezone", "language", "whatsapp_number", "max_votes_per_phone_per_episode",
     "max_votes_per_phone_per_minute", "whatsapp_free_votes_per_episode",
 )
 
@@ -372,7 +374,7 @@ def show_views(session: Session) -> list[ShowView]:
 def _view(show: Show, rows: dict, line_ups: dict) -> ShowView:
     return ShowView(
         id=show.id, code=show.code, name=show.name, country=show.country, timezone=show.timezone,
-        language=language_of_country(show.country), whatsapp_number=show.whatsapp_number,
+        language=show.language or language_of_country(show.country), whatsapp_number=show.whatsapp_number,
         max_votes_per_episode=show.max_votes_per_phone_per_episode,
         max_votes_per_minute=show.max_votes_per_phone_per_minute,
         free_votes_per_episode=show.whatsapp_free_votes_per_episode,
