@@ -206,6 +206,7 @@ CATALOG: dict[str, dict[str, Template]] = {
         "code_unknown": "No reward code {code} here. Check the letters and try again.",
         "code_already_fulfilled": "{code} was already used on {when:%d %b %H:%M}, given by {by}.",
         "code_expired": "{code} has expired and can't be used. The customer gets their points back.",
+        "code_expired_prize": "{code} has expired and can't be used.",
         "code_cancelled": "{code} was cancelled and can't be used.",
         "code_not_pending": "That code was used, cancelled or expired in the meantime. Nothing was changed.",
         "verify_confirm": (
@@ -219,6 +220,7 @@ CATALOG: dict[str, dict[str, Template]] = {
         "verify_hint": "Reply 1 to hand it over or 2 to cancel it, or MENU.",
         "redemption_fulfilled": "Done: marked as handed over. The customer has been told.",
         "redemption_cancelled": "Cancelled. The points are back with the customer and the reward is back in stock.",
+        "prize_cancelled": "Cancelled. A wheel prize gives no points back; the reward is back in stock.",
         # Voiding
         "void_nothing": "You have no purchase from the last 15 minutes to void.",
         "void_confirm": "Void {amount} for {customer} ({points:@points})?\n1. Confirm\n2. Cancel",
@@ -621,6 +623,7 @@ CATALOG: dict[str, dict[str, Template]] = {
         "code_unknown": "Aucun code cadeau {code} ici. Vérifiez les lettres et réessayez.",
         "code_already_fulfilled": "{code} a déjà servi le {when:%-d %b à %H:%M}, remis par {by}.",
         "code_expired": "{code} a expiré et ne peut plus servir. Le client récupère ses points.",
+        "code_expired_prize": "{code} a expiré et ne peut plus servir.",
         "code_cancelled": "{code} a été annulé et ne peut pas servir.",
         "code_not_pending": "Ce code a servi, a été annulé ou a expiré entre-temps. Rien n'a été modifié.",
         "verify_confirm": (
@@ -634,6 +637,7 @@ CATALOG: dict[str, dict[str, Template]] = {
         "verify_hint": "Répondez 1 pour le remettre ou 2 pour l'annuler, ou MENU.",
         "redemption_fulfilled": "C'est fait : marqué comme remis. Le client a été prévenu.",
         "redemption_cancelled": "Annulé. Le client récupère ses points et le cadeau retourne en stock.",
+        "prize_cancelled": "Annulé. Un lot de la roue ne rend pas de points ; le cadeau retourne en stock.",
         # Annuler un achat
         "void_nothing": "Vous n'avez aucun achat des 15 dernières minutes à annuler.",
         "void_confirm": "Annuler l'achat de {amount} pour {customer} ({points:@points}) ?\n1. Oui, l'annuler\n2. Non, le garder",

@@ -29,11 +29,14 @@ def _advance(state: State, services) -> Outcome:
         return finish(), [say("code_unknown", code=state.data["code"].upper())]
     if found.status == "fulfilled":
         return finish(), [say("code_already_fulfilled", code=found.code, when=services.local(found.when), by=found.by or "staff")]
-    if found.status in ("cancelled", "expired") or found.expires_at <= services.now:
-        return finish(), [say("code_expired" if found.status != "cancelled" else "code_cancelled", code=found.code)]
-    return goto(state, "confirm", redemption=found.id), [
+    prize = not found.points  # won on the wheel: it cost no points, so none come back
+    if found.status == "cancelled":
+        return finish(), [say("code_cancelled", code=found.code)]
+    if found.status == "expired" or found.expires_at <= services.now:
+        return finish(), [say("code_expired_prize" if prize else "code_expired", code=found.code)]
+    return goto(state, "confirm", redemption=found.id, prize=prize), [
         say(
-            "verify_confirm" if found.points else "verify_confirm_prize", code=found.code, reward=found.reward,
+            "verify_confirm_prize" if prize else "verify_confirm", code=found.code, reward=found.reward,
             customer=found.customer, until=services.local(found.expires_at),
         )
     ]
@@ -52,7 +55,10 @@ def _hand_over_or_cancel(state: State, inbound: Inbound, services) -> Outcome:
         (services.rewards.fulfil if hand_over else services.rewards.cancel)(state.data["redemption"])
     except Refused as refused:
         return finish(), [refusal(refused)]
-    return finish(), [say("redemption_fulfilled" if hand_over else "redemption_cancelled")]
+    if hand_over:
+        return finish(), [say("redemption_fulfilled")]
+    prize = state.data.get("prize")  # None in a conversation begun before it was kept
+    return finish(), [say("prize_cancelled" if prize else "redemption_cancelled")]
 
 
 VERIFY_FLOW = Flow(

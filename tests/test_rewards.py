@@ -239,6 +239,23 @@ def test_cancel_with_refund_gives_points_and_stock_back(rich, phone, db):
     assert len(kinds) == 2  # one per lot the redemption had taken
 
 
+def test_a_wheel_prize_cancelled_or_expired_is_said_to_give_no_points_back(phone, mama, db, clock):
+    jollof = {"label": "Jollof", "type": "reward", "reward": "Jollof rice plate", "weight": 1}
+    with db.transaction() as session:
+        load_tenant(session, tenant_file(wheel={"daily_free_spins": 2, "items": [jollof]}), pin_pepper=PIN_PEPPER)
+    me = phone(CUSTOMER)
+    me.send("JOIN MAMA")
+    cancelled, expired = (CODE.search(me.send("SPIN").text).group() for _ in range(2))
+    bayo = phone(BAYO)
+    bayo.send(f"VERIFY {cancelled}")
+    assert "(a wheel prize)" in bayo.send(BAYO_PIN).text
+    assert bayo.send("2").text == "Cancelled. A wheel prize gives no points back; the reward is back in stock."
+    assert balance_of(db, CUSTOMER) == 50 and reward(db, "Jollof rice plate").stock_left == 19
+    clock.advance(hours=24, minutes=1)
+    bayo.send(f"VERIFY {expired}")
+    assert bayo.send(BAYO_PIN).text == f"{expired} has expired and can't be used."
+
+
 def test_a_code_from_another_vendor_reads_exactly_like_an_unknown_one(rich, phone, db):
     code = CODE.search(redeem_jollof(rich).text).group()
     with db.transaction() as session:
