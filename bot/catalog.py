@@ -175,7 +175,8 @@ CATALOG: dict[str, dict[str, Template]] = {
         "spin_won_nothing": "The wheel stopped on: {prize}.",
         # Missions, referrals, leaderboard
         "missions": "*Your missions*\n{lines}",
-        "mission_line": "{title}\n{bar} {done:,}/{target:,} - {reward}",
+        # A blank line before each mission: a long list is cut there, never between a title and its bar.
+        "mission_line": "\n{title}\n{bar} {done:,}/{target:,} - {reward}",
         "mission_reward": "{points:@points}",
         "mission_done": "done ✅",
         "missions_none": "There are no missions right now. Check again soon!",
@@ -592,7 +593,7 @@ CATALOG: dict[str, dict[str, Template]] = {
         "spin_won_nothing": "La roue s'est arrêtée sur : {prize}.",
         # Missions, parrainage, classement
         "missions": "*Vos missions*\n{lines}",
-        "mission_line": "{title}\n{bar} {done:,}/{target:,} - {reward}",
+        "mission_line": "\n{title}\n{bar} {done:,}/{target:,} - {reward}",
         "mission_reward": "{points:@points}",
         "mission_done": "réussie ✅",
         "missions_none": "Pas de mission pour le moment. Revenez bientôt !",

@@ -244,7 +244,7 @@ def test_missions_show_progress_and_pay_once_per_period(member, phone, db, app):
     assert missions == [100]
 
 
-def test_a_long_list_of_missions_comes_as_several_messages_each_one_twilio_takes(member, db):
+def test_a_long_list_of_missions_comes_as_several_messages_of_whole_missions_each_one_twilio_takes(member, db):
     titles = [f"Visit {n} times this month for a treat" for n in range(1, 26)]
     reload(db, missions=[
         {"title": title, "type": "visit_count", "target": n, "period": "month", "points": 100}
@@ -252,8 +252,11 @@ def test_a_long_list_of_missions_comes_as_several_messages_each_one_twilio_takes
     ])
     replies = [reply.body for reply in member.send("MISSIONS").replies]
     assert len(replies) == 2 and all(len(body) <= 1600 for body in replies)
-    assert replies[0].startswith("*Your missions*\nVisit 1 times")
+    assert replies[0].startswith("*Your missions*\n\nVisit 1 times this month for a treat\n░░░░░░░░░░ 0/1 - 100 points\n\nVisit 2")
     assert [line for line in "\n".join(replies).splitlines() if line.startswith("Visit")] == titles
+    for body in replies:  # each title with its progress bar under it, in the same message
+        lines = [line for line in body.splitlines() if line and line != "*Your missions*"]
+        assert [line.startswith("Visit") for line in lines] == [True, False] * (len(lines) // 2)
 
 
 def test_spend_mission_completes_when_the_purchase_reaches_the_target(member, phone, db, app):

@@ -97,6 +97,13 @@ def test_a_reply_longer_than_a_message_goes_as_several_cut_between_lines_in_orde
     assert [reply.media for reply in replies] == [["https://bot.example/media/qr.png"], [], []]  # with the first part
 
 
+def test_a_longer_reply_is_cut_between_paragraphs_that_fit_in_a_message():
+    paragraphs = [f"{n}. A title\n" + "y" * 300 for n in range(1, 7)]  # 6 of 311 characters, a blank line between
+    assert split_message("\n\n".join(paragraphs)) == ["\n\n".join(paragraphs[:5]), paragraphs[5]]
+    too_long = "a title\n" + "\n".join(["z" * 300] * 6)  # a paragraph longer than a message: cut between lines
+    assert split_message(f"{too_long}\n\nend") == ["\n".join(too_long.split("\n")[:6]), "z" * 300 + "\n\nend"]
+
+
 def test_sms_messages_are_understood(phone, mama, db):
     me = phone(channel="sms")
     sent = me.send("JOIN MAMA")

@@ -150,23 +150,38 @@ def _twiml_text(replies: tuple[tuple[str, str | None], ...], base: str) -> str:
 
 def split_message(body: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
     """A reply as the messages Twilio takes (a longer body is refused, and the customer gets
-    nothing): whole when it fits, else cut at line breaks into parts of at most `limit`, in order.
-    A line is cut only when it is longer than a message on its own."""
+    nothing): whole when it fits, else cut into parts of at most `limit`, in order, between
+    paragraphs (at a blank line), so that what a paragraph holds together (a mission's title and
+    its progress bar) arrives together. A paragraph is cut at line breaks only when it is longer
+    than a message on its own, and a line at spaces only when it is."""
     if message_length(body) <= limit:
         return [body]
     parts: list[str] = []
-    lines: list[str] = []  # the part being filled, and its length
+    part = ""  # the part being filled, and its length
     size = 0
-    for line in body.split("\n"):
-        for piece in _pieces(line, limit):
-            added = message_length(piece) + (1 if lines else 0)  # with its line break
-            if lines and size + added > limit:
-                parts.append("\n".join(lines))
-                lines, size, added = [], 0, added - 1
-            lines.append(piece)
-            size += added
-    parts.append("\n".join(lines))
-    return [part.strip("\n") for part in parts if part.strip()]
+    for separator, piece in _pieces_of(body, limit):
+        if part and size + message_length(separator + piece) > limit:
+            parts.append(part)
+            part, size = "", 0
+        added = separator + piece if part else piece
+        part += added
+        size += message_length(added)
+    parts.append(part)
+    return [text.strip("\n") for text in parts if text.strip()]
+
+
+def _pieces_of(body: str, limit: int):
+    """The body's paragraphs, each with what separates it from the one before; one longer than
+    `limit` comes as its lines, and a line longer than `limit` as pieces (each on a line)."""
+    for index, paragraph in enumerate(body.split("\n\n")):
+        separator = "\n\n" if index else ""
+        if message_length(paragraph) <= limit:
+            yield separator, paragraph
+            continue
+        for line in paragraph.split("\n"):
+            for piece in _pieces(line, limit):
+                yield separator, piece
+                separator = "\n"
 
 
 def _pieces(line: str, limit: int):
