@@ -1,5 +1,5 @@
-"""API idempotency under real concurrency (PostgreSQL only): a till that retries while its first
-request is still running never logs a purchase twice."""
+"""The API under real concurrency (PostgreSQL only): a till that retries while its first request
+is still running never logs a purchase twice; changes to the vendor made at once all hold."""
 from __future__ import annotations
 
 import threading
@@ -7,9 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select
 
-from models import ApiIdempotencyKey, Customer, Purchase, Message
+from bot.services.tenants import load_tenant
+from models import ApiIdempotencyKey, AuditLog, Customer, Purchase, Message
 from tests.api_client import Api, api  # noqa: F401 (fixture)
-from tests.conftest import balance_of, count
+from tests.conftest import balance_of, count, tenant_file
 
 CUSTOMER = "+2348031234567"
 
@@ -25,6 +26,18 @@ def all_at_once(app, key: str, requests: list[tuple[dict, str]]) -> list:
 
     with ThreadPoolExecutor(max_workers=len(requests)) as pool:
         return list(pool.map(post, requests))
+
+
+def together(calls: list) -> list:
+    """Run the calls from threads released together; their results."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call):
+        barrier.wait()
+        return call()
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(run, calls))
 
 
 def test_two_identical_purchases_at_once_log_one(app, api, db):
@@ -56,3 +69,30 @@ def test_one_idempotency_key_racing_with_two_bodies_logs_only_one(app, api, db):
     refused = next(answer for answer in answers if answer.status_code == 422)
     assert refused.get_json()["type"] == "/api/v1/docs#idempotency-key-reused"
     assert count(db, Purchase) == 1
+
+
+def test_two_settings_changes_at_once_both_hold(app, api, db):
+    """Each PATCH merges its field into the settings as the other left them: neither is lost."""
+    for i in range(10):
+        answers = together([
+            lambda: Api(app, api.key).patch("/settings", {"welcome_bonus": 100 + i}),
+            lambda: Api(app, api.key).patch("/settings", {"redemption_valid_hours": 30 + i}),
+        ])
+        assert [answer.status_code for answer in answers] == [200, 200]
+        settings = api.get("/settings").get_json()
+        assert (settings["welcome_bonus"], settings["redemption_valid_hours"]) == (100 + i, 30 + i), i
+    assert count(db, AuditLog, AuditLog.action == "tenant.settings_updated") == 20
+
+
+def test_a_settings_change_racing_a_load_of_the_tenant_file_keeps_what_the_file_says(app, api, db):
+    """The change lands before the load (which makes the file the truth) or after it, on what
+    the file said: never on the settings as they were before the load."""
+    def load(hours: int):
+        with db.transaction() as session:
+            load_tenant(session, tenant_file(redemption_valid_hours=hours))
+
+    for i in range(10):
+        answer, _ = together([lambda: Api(app, api.key).patch("/settings", {"welcome_bonus": 100 + i}), lambda: load(30 + i)])
+        assert answer.status_code == 200
+        assert api.get("/settings").get_json()["redemption_valid_hours"] == 30 + i, i
+

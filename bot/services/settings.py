@@ -11,11 +11,12 @@ import uuid
 from marshmallow import ValidationError
 from sqlalchemy import func, select
 
+from bot.db import ROW_LOCK
 from bot.services import audit
 from bot.services.context import Context
 from bot.services.tenant_file import RewardSchema, TenantFileError, parse_tenant_file, window_problem
 from bot.services.tenants import export_tenant, reward_values, stock_problem
-from models import Reward
+from models import Reward, Tenant
 
 # What can change without touching how the vendor is reached or how amounts and phones are read
 # (code, number, country, currency, timezone stay with the file and its operator).
@@ -48,10 +49,11 @@ class SettingsService:
     def update(self, changes: dict) -> dict:
         """Change some EDITABLE fields; the vendor's whole file with them is validated as
         `tenants load` would. Raises TenantFileError naming each bad field, changing nothing."""
-        ctx, actor, tenant = self.ctx, self.ctx.actor, self.ctx.tenant
+        ctx, actor = self.ctx, self.ctx.actor
         refused = {name: ["cannot be changed here"] for name in changes if name not in EDITABLE}
         if refused:
             raise TenantFileError(refused)
+        tenant = self._lock_tenant()
         current = export_tenant(ctx.session, tenant)
         parsed = parse_tenant_file({**current, **changes})
         before = {name: current.get(name) for name in changes}
@@ -92,6 +94,12 @@ class SettingsService:
             entity_type="reward", entity_id=reward.id, before=None, after=item,
         )
         return reward
+
+    def _lock_tenant(self) -> Tenant:
+        """The vendor's row, locked and read again: changes to its settings go one at a time,
+        each on what the one before left (loading its tenant file locks it too)."""
+        ctx = self.ctx
+        return ctx.session.get(Tenant, ctx.tenant.id, with_for_update=ROW_LOCK, populate_existing=True)
 
     def set_stock(self, reward_id: uuid.UUID, stock: int | None) -> Reward | None:
         """The total offered (None: unlimited), never below the units already redeemed. None if
