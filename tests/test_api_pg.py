@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import select
 
 from bot.services.tenants import load_tenant
-from models import ApiIdempotencyKey, AuditLog, Customer, Purchase, Message
+from models import ApiIdempotencyKey, AuditLog, Customer, Purchase, Message, Reward
 from tests.api_client import Api, api  # noqa: F401 (fixture)
 from tests.conftest import balance_of, count, tenant_file
 
@@ -96,3 +96,13 @@ def test_a_settings_change_racing_a_load_of_the_tenant_file_keeps_what_the_file_
         assert answer.status_code == 200
         assert api.get("/settings").get_json()["redemption_valid_hours"] == 30 + i, i
 
+
+def test_two_rewards_of_one_name_created_at_once_make_one_and_a_422(app, api, db):
+    for i in range(5):
+        answers = together([lambda: Api(app, api.key).post("/rewards", {"name": f"Chapman {i}", "points": 150})] * 2)
+        assert sorted(answer.status_code for answer in answers) == [201, 422], i
+    answers = together([lambda n=n: Api(app, api.key).post("/rewards", {"name": f"Puff-puff {n}", "points": 50}) for n in range(5)])
+    assert all(answer.status_code == 201 for answer in answers)
+    with db.sessions() as session:
+        positions = session.scalars(select(Reward.position).where(Reward.name.like("Puff-puff%"))).all()
+    assert sorted(positions) == [7, 8, 9, 10, 11]  # after the file's 2 and the 5 Chapmans, each its own

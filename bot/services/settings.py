@@ -73,11 +73,12 @@ class SettingsService:
 
     def add_reward(self, raw: dict) -> Reward:
         """A new reward, validated as in the tenant file, last in the catalog."""
-        ctx, actor, tenant = self.ctx, self.ctx.actor, self.ctx.tenant
+        ctx, actor = self.ctx, self.ctx.actor
         try:
             item = RewardSchema().load(raw)
         except ValidationError as error:
             raise TenantFileError(error.messages) from None
+        tenant = self._lock_tenant()  # a reward of the same name, and the last position, stay as read
         window = window_problem(item, tenant.timezone)
         if window:
             raise TenantFileError({"valid_until": [window]})
@@ -96,8 +97,8 @@ class SettingsService:
         return reward
 
     def _lock_tenant(self) -> Tenant:
-        """The vendor's row, locked and read again: changes to its settings go one at a time,
-        each on what the one before left (loading its tenant file locks it too)."""
+        """The vendor's row, locked and read again: changes to its settings, and rewards added,
+        go one at a time, each on what the one before left (loading its tenant file locks it too)."""
         ctx = self.ctx
         return ctx.session.get(Tenant, ctx.tenant.id, with_for_update=ROW_LOCK, populate_existing=True)
 
