@@ -342,6 +342,14 @@ def test_one_customer_with_balance_and_ledger(api, db):
     assert api.get("/customers/not-a-uuid").status_code == 404
 
 
+def test_customers_are_listed_with_the_points_they_can_spend(api, clock):
+    bought = buy(api)
+    clock.advance(days=181)  # the welcome bonus and the purchase's points are past their expiry, not expired yet
+    listed = api.get("/customers").get_json()["data"][0]["balance"]
+    found = api.get("/customers", q=CUSTOMER).get_json()["data"][0]["balance"]
+    assert (listed, found, api.get(f"/customers/{bought['customer_id']}").get_json()["balance"]) == (0, 0, 0)
+
+
 def test_points_are_adjusted_through_the_ledger_with_a_reason_audited_and_told(api, db):
     bought = buy(api)
     path = f"/customers/{bought['customer_id']}/adjustments"

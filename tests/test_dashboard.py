@@ -341,6 +341,16 @@ def test_customers_are_found_by_local_phone_member_code_or_name(app, owner, phon
     assert "No customer matches" in text_of(owner.get("/dashboard/customers", query_string={"q": "nobody%"}))
 
 
+def test_the_customer_list_shows_the_points_that_can_be_spent(app, mama, phone, db, clock):
+    joined(phone)
+    log_purchase(phone, "0803 123 4567 15000")
+    clock.advance(days=181)  # the welcome bonus and the purchase's points are past their expiry, not expired yet
+    owner = Browser(app)
+    owner.sign_in(dashboard_link(phone))
+    page = text_of(owner.get("/dashboard/customers"))
+    assert "Chidi" in page and " 0 pts" in page and "220 pts" not in page
+
+
 def test_a_customers_page_shows_their_points_history_and_purchases(app, owner, phone, db):
     joined(phone)
     log_purchase(phone, "0803 123 4567 15000")

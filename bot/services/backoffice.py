@@ -14,9 +14,10 @@ from sqlalchemy.orm import aliased
 from bot.messages import without_control_characters
 from bot.money import Money
 from bot.phones import InvalidPhone, to_e164
-from bot.services.metrics import FIGURES, MetricsService
 from bot.services.context import Context
-from models import AuditLog, Customer, CustomerPointsBalance, Purchase, Reward, Staff
+from bot.services.customers import with_spendable_balance
+from bot.services.metrics import FIGURES, MetricsService
+from models import AuditLog, Customer, Purchase, Reward, Staff
 
 CHART_DAYS = 30
 AUDIT_PAGE = 50
@@ -86,11 +87,11 @@ class BackOfficeService:
         +234803123...), whose member code is the text, or whose name holds it; the newest
         first. No text: the newest customers."""
         text = without_control_characters(text).strip()  # a NUL cannot even be compared
-        query = _CUSTOMER_ROWS.where(Customer.tenant_id == self.ctx.tenant.id)
+        query = with_spendable_balance(self.ctx.now).where(Customer.tenant_id == self.ctx.tenant.id)
         if text:
             query = query.where(or_(*self._matching(text)))
         rows = self.ctx.session.execute(query.order_by(Customer.created_at.desc()).limit(limit)).all()
-        return [self._row(customer, balance) for customer, balance in rows]
+        return [self._row(row.Customer, row.spendable) for row in rows]
 
     def _matching(self, text: str) -> list:
         conditions = [Customer.member_code == text.upper(), func.lower(Customer.whatsapp_name).contains(text.lower(), autoescape=True)]
@@ -111,8 +112,10 @@ class BackOfficeService:
         ctx.customer = ctx.session.get(Customer, (ctx.tenant.id, customer_id), with_for_update=lock or None, populate_existing=lock)
         if ctx.customer is None:
             return None
-        balance = ctx.session.get(CustomerPointsBalance, (ctx.tenant.id, customer_id), populate_existing=True)
-        return self._row(ctx.customer, balance)
+        spendable = ctx.session.execute(
+            with_spendable_balance(ctx.now).where(Customer.tenant_id == ctx.tenant.id, Customer.id == customer_id)
+        ).one().spendable
+        return self._row(ctx.customer, spendable)
 
     def purchases(self, limit: int = 20) -> list[PurchaseLine]:
         """The chosen customer's last purchases, newest first."""
@@ -157,17 +160,11 @@ class BackOfficeService:
         ]
         return lines, len(rows) > AUDIT_PAGE
 
-    def _row(self, customer: Customer, balance: CustomerPointsBalance | None) -> CustomerRow:
+    def _row(self, customer: Customer, spendable: int) -> CustomerRow:
         return CustomerRow(
-            customer.id, customer.phone_number, customer.whatsapp_name, customer.member_code,
-            balance.current_balance if balance else 0, self._local(customer.created_at),
+            customer.id, customer.phone_number, customer.whatsapp_name, customer.member_code, spendable,
+            self._local(customer.created_at),
         )
 
     def _local(self, moment: datetime) -> datetime:
         return moment.astimezone(self.ctx.zone)
-
-
-_CUSTOMER_ROWS = select(Customer, CustomerPointsBalance).outerjoin(
-    CustomerPointsBalance,
-    (CustomerPointsBalance.tenant_id == Customer.tenant_id) & (CustomerPointsBalance.customer_id == Customer.id),
-)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import Executable, bindparam, select
+from sqlalchemy import Executable, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from bot.codes import random_code
@@ -143,6 +143,16 @@ _FIND_MEMBER = {
 _LOCK_MEMBER = {is_phone: _lock_member(is_phone) for is_phone in (True, False)}
 
 
+def with_spendable_balance(now: datetime) -> Select:
+    """The customers with their balance row and what each can spend at `now` (`spendable`), as
+    the back office (the API, the dashboard) shows them: read as PROGRAMS reads it, points past
+    their expiry left out rather than expired (that would lock and write every customer listed)."""
+    balance = CustomerPointsBalance
+    return select(Customer, balance, func.coalesce(points.spendable_balance(now), 0).label("spendable")).outerjoin(
+        balance, (balance.tenant_id == Customer.tenant_id) & (balance.customer_id == Customer.id),
+    )
+
+
 @dataclass(frozen=True)
 class Member:
     """A customer as the vendor's back office sees them."""
@@ -162,10 +172,10 @@ class Member:
     last_purchase_at: datetime | None
 
     @classmethod
-    def of(cls, customer: Customer, balance: CustomerPointsBalance | None) -> "Member":
+    def of(cls, customer: Customer, balance: CustomerPointsBalance | None, spendable: int) -> "Member":
         return cls(
             customer.id, customer.phone_number, customer.member_code, customer.whatsapp_name,
-            balance.current_balance if balance else 0, balance.total_earned if balance else 0, customer.tier,
+            spendable, balance.total_earned if balance else 0, customer.tier,
             customer.opted_in, customer.created_at, customer.language, customer.total_purchases, customer.total_spent,
             customer.last_purchase_at,
         )
@@ -299,7 +309,7 @@ class CustomerService:
     def members(self, who: str | None, cursor: str | None, limit: int) -> Page[Member]:
         """Newest first; `who` (an E.164 phone or a member code) narrows to that member."""
         ctx = self.ctx
-        query = _MEMBERS.where(Customer.tenant_id == ctx.tenant.id)
+        query = with_spendable_balance(ctx.now).where(Customer.tenant_id == ctx.tenant.id)
         if who is not None:
             query = query.where(_named(who))
         return page(
@@ -308,8 +318,9 @@ class CustomerService:
         )
 
     def member(self, customer_id: uuid.UUID) -> Member | None:
-        row = self.ctx.session.execute(
-            _MEMBERS.where(Customer.tenant_id == self.ctx.tenant.id, Customer.id == customer_id)
+        ctx = self.ctx
+        row = ctx.session.execute(
+            with_spendable_balance(ctx.now).where(Customer.tenant_id == ctx.tenant.id, Customer.id == customer_id)
         ).one_or_none()
         return Member.of(*row) if row else None
 
@@ -322,9 +333,3 @@ class CustomerService:
             Customer, (ctx.tenant.id, customer_id), with_for_update=lock or None, populate_existing=lock,
         )
         return ctx.customer
-
-
-_MEMBERS = select(Customer, CustomerPointsBalance).outerjoin(
-    CustomerPointsBalance,
-    (CustomerPointsBalance.tenant_id == Customer.tenant_id) & (CustomerPointsBalance.customer_id == Customer.id),
-)
