@@ -3,12 +3,18 @@ is still running never logs a purchase twice; changes to the vendor made at once
 from __future__ import annotations
 
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 
+from bot.services.backoffice import BackOfficeService
+from bot.services.context import Context
+from bot.services.customers import CustomerService
 from bot.services.tenants import load_tenant
 from models import ApiIdempotencyKey, AuditLog, Customer, Purchase, Message, Reward
+from models.base import utcnow
 from tests.api_client import Api, api  # noqa: F401 (fixture)
 from tests.conftest import balance_of, count, tenant_file
 
@@ -106,3 +112,19 @@ def test_two_rewards_of_one_name_created_at_once_make_one_and_a_422(app, api, db
     with db.sessions() as session:
         positions = session.scalars(select(Reward.position).where(Reward.name.like("Puff-puff%"))).all()
     assert sorted(positions) == [7, 8, 9, 10, 11]  # after the file's 2 and the 5 Chapmans, each its own
+
+
+@pytest.mark.parametrize("choose", [
+    lambda ctx, customer_id: CustomerService(ctx).choose(customer_id, lock=True),
+    lambda ctx, customer_id: BackOfficeService(ctx).customer(customer_id, lock=True),
+], ids=["api", "dashboard"])
+def test_a_customer_the_back_office_locks_still_lets_rows_refer_to_them(api, db, mama, choose):
+    """Locked FOR NO KEY UPDATE, as everywhere else: the foreign-key check of a row written about
+    the customer meanwhile (FOR KEY SHARE) does not wait for it."""
+    customer_id = uuid.UUID(api.post("/purchases", {"customer": CUSTOMER, "amount": 100_000}).get_json()["customer_id"])
+    with db.transaction() as session:
+        assert choose(Context.at(session, mama, utcnow()), customer_id) is not None
+        with db.engine.connect() as other:
+            other.execute(text("SET lock_timeout = '2s'"))
+            shared = other.scalar(select(Customer.id).where(Customer.id == customer_id).with_for_update(read=True, key_share=True))
+        assert shared == customer_id

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import aliased
 
+from bot.db import ROW_LOCK
 from bot.messages import without_control_characters
 from bot.money import Money
 from bot.phones import InvalidPhone, to_e164
@@ -109,7 +110,9 @@ class BackOfficeService:
         and rewards services then act on them); None if the vendor has no such customer. To
         change anything, `lock` their row, as the dispatcher locks a phone's."""
         ctx = self.ctx
-        ctx.customer = ctx.session.get(Customer, (ctx.tenant.id, customer_id), with_for_update=lock or None, populate_existing=lock)
+        ctx.customer = ctx.session.get(
+            Customer, (ctx.tenant.id, customer_id), with_for_update=ROW_LOCK if lock else None, populate_existing=lock,
+        )
         if ctx.customer is None:
             return None
         spendable = ctx.session.execute(

@@ -330,6 +330,6 @@ class CustomerService:
         a phone's: customer rows are always locked first."""
         ctx = self.ctx
         ctx.customer = ctx.session.get(
-            Customer, (ctx.tenant.id, customer_id), with_for_update=lock or None, populate_existing=lock,
+            Customer, (ctx.tenant.id, customer_id), with_for_update=ROW_LOCK if lock else None, populate_existing=lock,
         )
         return ctx.customer
