@@ -209,14 +209,14 @@ RewardIn = RewardSchema
 
 class MetricsQuery(Request):
     start = described(fields.Date(required=True), "First day, in the vendor's timezone")
-    end = described(fields.Date(required=True), f"Last day (included); at most {MAX_METRICS_DAYS} days after start")
+    end = described(fields.Date(required=True), f"Last day (included); at most {MAX_METRICS_DAYS} days from start to end, both included")
 
     @validates_schema
     def a_range(self, data, **kwargs):
         if data["end"] < data["start"]:
             raise ValidationError({"end": ["must not be before start"]})
-        if data["end"] - data["start"] >= timedelta(days=MAX_METRICS_DAYS):
-            raise ValidationError({"end": [f"at most {MAX_METRICS_DAYS} days after start"]})
+        if data["end"] - data["start"] >= timedelta(days=MAX_METRICS_DAYS):  # the range holds end - start + 1 days
+            raise ValidationError({"end": [f"at most {MAX_METRICS_DAYS} days, start and end included"]})
 
 
 DayMetrics = Schema.from_dict(

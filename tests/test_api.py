@@ -505,6 +505,9 @@ def test_metrics_take_a_range_of_days(api):
     assert answer.status_code == 200 and answer.get_json() == {"data": []}  # no day computed yet
     assert api.get("/metrics", start="2026-11-30", end="2026-11-01").get_json()["errors"] == {"end": ["must not be before start"]}
     assert list(api.get("/metrics", start="2025-01-01", end="2026-11-01").get_json()["errors"]) == ["end"]
+    assert api.get("/metrics", start="2028-01-01", end="2028-12-31").status_code == 200  # a leap year, 366 days
+    assert api.get("/metrics", start="2028-01-01", end="2029-01-01").get_json()["errors"] == {
+        "end": ["at most 366 days, start and end included"]}
     assert set(api.get("/metrics").get_json()["errors"]) == {"start", "end"}
 
 
