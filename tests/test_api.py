@@ -411,6 +411,7 @@ def test_rewards_are_listed_created_and_restocked(api, db, phone):
 @pytest.mark.parametrize("body, field", [
     ({"name": "Free Zobo drink", "points": 10}, "name"), ({"name": "X", "points": 0}, "points"), ({"points": 10}, "name"),
     ({"name": "X", "points": 10, "valid_until": "soon"}, "valid_until"), ({"name": "X", "points": 10, "colour": "red"}, "colour"),
+    ({"name": " ", "points": 5}, "name"), ({"name": " Free Zobo drink ", "points": 10}, "name"),  # names are read stripped
 ])
 def test_bad_rewards_are_refused_by_the_tenant_file_rules(api, db, body, field):
     answer = api.post("/rewards", body)

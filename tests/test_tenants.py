@@ -100,6 +100,8 @@ def test_a_changed_file_updates_in_place_and_disables_dropped_staff(app, db, tmp
         ({"staff": [{"name": "Ada", "phone": "+2348030000001", "pin": "12"}]}, "staff.0.pin"),
         ({"surprise": True}, "surprise"),
         ({"rewards": [{"name": "Zobo", "points": 10}, {"name": "Zobo", "points": 20}]}, "rewards"),
+        ({"rewards": [{"name": "Zobo", "points": 10}, {"name": "Zobo ", "points": 20}]}, "rewards"),
+        ({"rewards": [{"name": " ", "points": 10}]}, "rewards.0.name"),
         ({"points_rules": [{"type": "per_amount_spent", "points": 1, "per_amount": 0.001}]}, "points_rules.0.per_amount"),
         ({"wheel": {"items": [{"label": "Prize", "type": "reward", "reward": "Nothing like it", "weight": 1}]}}, "wheel.items.0.reward"),
         ({"max_purchase_amount": 10**13}, "max_purchase_amount"),
@@ -144,6 +146,13 @@ def test_missing_required_fields_are_all_named():
         parse_tenant_file({"code": "MAMA"})
     for field in ("name", "whatsapp_number", "country", "currency", "timezone"):
         assert field in error.value.messages
+
+
+def test_a_rewards_name_is_read_without_the_spaces_around_it_where_the_wheel_names_it_too():
+    raw = json.loads(EXAMPLE_TENANT.read_text())
+    raw["rewards"][0]["name"] = raw["wheel"]["items"][1]["reward"] = " Free Zobo drink "
+    parsed = parse_tenant_file(raw)
+    assert parsed["rewards"][0]["name"] == parsed["wheel"]["items"][1]["reward"] == "Free Zobo drink"
 
 
 @pytest.mark.parametrize("rule, currency, problem", [

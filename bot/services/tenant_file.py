@@ -28,16 +28,21 @@ MAX_AMOUNT = 1_000_000_000_000
 
 class Text(fields.String):
     """A string without control characters: a NUL cannot even be stored, and the others have no
-    place in a name. `multiline` text (a greeting, a description) may have line breaks and tabs."""
+    place in a name. `multiline` text (a greeting, a description) may have line breaks and tabs.
+    A `stripped` one is read without the spaces around it, so a name of spaces is empty, and
+    " Zobo" is the "Zobo" it looks like."""
 
     default_error_messages = {"control": "must not contain control characters (such as NUL)"}
 
-    def __init__(self, *args, multiline: bool = False, **kwargs):
+    def __init__(self, *args, multiline: bool = False, stripped: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.allowed = "\n\t" if multiline else ""
+        self.stripped = stripped
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
+        if self.stripped:
+            text = text.strip()
         if self.allowed:  # a browser's textarea sends its line breaks as \r\n
             text = text.replace("\r\n", "\n")
         if has_control_characters(text, self.allowed):
@@ -187,7 +192,7 @@ class RewardSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    name = Text(required=True, validate=validate.Length(1, 255))
+    name = Text(required=True, stripped=True, validate=validate.Length(1, 255))
     points = fields.Integer(required=True, strict=True, validate=validate.Range(1, 100_000_000))
     description = Text(load_default=None, multiline=True, validate=validate.Length(max=1000))
     stock = fields.Integer(load_default=None, strict=True, validate=validate.Range(0, MAX_COUNT))
@@ -207,7 +212,7 @@ class WheelItemSchema(Schema):
     label = Text(required=True, validate=validate.Length(1, 100))
     type = Text(required=True, validate=validate.OneOf(["points", "reward", "extra_spin", "nothing"]))
     value = fields.Integer(strict=True, validate=validate.Range(1, 1_000_000))
-    reward = Text(validate=validate.Length(1, 255))
+    reward = Text(stripped=True, validate=validate.Length(1, 255))  # a RewardSchema name
     weight = fields.Integer(required=True, strict=True, validate=validate.Range(1, 1_000_000))
     stock = fields.Integer(load_default=None, strict=True, validate=validate.Range(0, MAX_COUNT))
     daily_cap = fields.Integer(load_default=None, strict=True, validate=validate.Range(0, MAX_COUNT))
