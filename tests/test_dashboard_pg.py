@@ -2,7 +2,9 @@
 adjustments racing on one customer all go through the ledger."""
 from __future__ import annotations
 
-from sqlalchemy import select
+import threading
+
+from sqlalchemy import select, text
 
 from models import AuditLog, DashboardSession, PointsTransaction
 from tests.conftest import balance_of, count
@@ -41,3 +43,25 @@ def test_adjustments_racing_on_one_customer_go_one_after_the_other(app, owner, p
         audited = session.scalars(select(AuditLog.details).where(AuditLog.action == "points.adjusted")).all()
     assert sorted(entry["before"]["balance"] for entry in audited) == list(range(50, 130, 10))
     assert all(entry["after"]["balance"] == entry["before"]["balance"] + 10 for entry in audited)
+
+
+def test_a_customer_page_expiring_points_waits_for_the_customers_lock(app, mama, phone, db, clock):
+    """Opening a customer's page expires their lots past expiry, as BAL does, and so takes their
+    row lock first: a BAL or a purchase holding it is waited for, and no lot is expired twice."""
+    joined(phone)
+    page = f"/dashboard/customers/{customer_id(db)}"
+    clock.advance(days=181)  # the welcome points are past their expiry
+    owner = Browser(app)
+    owner.sign_in(dashboard_link(phone))
+    with db.engine.connect() as other:
+        other.execute(text("SELECT 1 FROM customers WHERE phone_number = :phone FOR NO KEY UPDATE"), {"phone": CHIDI})
+        opening = threading.Thread(target=lambda: answers.append(owner.get(page)))
+        answers: list = []
+        opening.start()
+        opening.join(timeout=1)
+        assert opening.is_alive()  # waits for the lock the other transaction holds
+        other.rollback()
+    opening.join(timeout=10)
+    assert answers[0].status_code == 200
+    assert count(db, PointsTransaction, PointsTransaction.transaction_type == "expired") == 1
+    assert balance_of(db, CHIDI) == 0

@@ -11,12 +11,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import aliased
 
-from bot.db import ROW_LOCK
 from bot.messages import without_control_characters
 from bot.money import Money
 from bot.phones import InvalidPhone, to_e164
 from bot.services.context import Context
-from bot.services.customers import with_spendable_balance
+from bot.services.customers import choose_customer, with_spendable_balance
 from bot.services.metrics import FIGURES, MetricsService
 from models import AuditLog, Customer, Purchase, Reward, Staff
 
@@ -110,10 +109,7 @@ class BackOfficeService:
         and rewards services then act on them); None if the vendor has no such customer. To
         change anything, `lock` their row, as the dispatcher locks a phone's."""
         ctx = self.ctx
-        ctx.customer = ctx.session.get(
-            Customer, (ctx.tenant.id, customer_id), with_for_update=ROW_LOCK if lock else None, populate_existing=lock,
-        )
-        if ctx.customer is None:
+        if choose_customer(ctx, customer_id, lock) is None:
             return None
         spendable = ctx.session.execute(
             with_spendable_balance(ctx.now).where(Customer.tenant_id == ctx.tenant.id, Customer.id == customer_id)

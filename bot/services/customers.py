@@ -328,8 +328,15 @@ class CustomerService:
         """Make one of this vendor's customers the one this unit of work is about (None if there
         is no such customer here). To change anything, `lock` their row, as the dispatcher locks
         a phone's: customer rows are always locked first."""
-        ctx = self.ctx
-        ctx.customer = ctx.session.get(
-            Customer, (ctx.tenant.id, customer_id), with_for_update=ROW_LOCK if lock else None, populate_existing=lock,
-        )
-        return ctx.customer
+        return choose_customer(self.ctx, customer_id, lock)
+
+
+def choose_customer(ctx: Context, customer_id: uuid.UUID, lock: bool) -> Customer | None:
+    """Make one of the vendor's customers the one `ctx` is about (None if there is no such
+    customer). Unlocked, their row is locked when a service first changes anything about them
+    (even reading the balance expires lots past their expiry), as for a staff sender's membership."""
+    ctx.customer = ctx.session.get(
+        Customer, (ctx.tenant.id, customer_id), with_for_update=ROW_LOCK if lock else None, populate_existing=lock,
+    )
+    ctx.customer_locked = lock
+    return ctx.customer
