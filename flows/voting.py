@@ -11,11 +11,12 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Iterable
 from zoneinfo import ZoneInfo
 
 from bot.money import Money
 from bot.show_views import (
-    HELP_WORDS, START_WORDS, STOP_WORDS, VOTE_WORDS, WHATSAPP, Cast, EpisodeView, PackageView, ShowView,
+    HELP_WORDS, START_WORDS, STOP_WORDS, VOTE_WORDS, WHATSAPP, Cast, PackageView, ShowView,
 )
 from flows.base import Inbound, Msg, say
 
@@ -63,7 +64,8 @@ def read(show: ShowView, inbound: Inbound, now: datetime) -> Cast | Buy | Answer
     reference, count = wanted
     contestant = show.contestant(reference)
     if contestant is None or contestant.number not in episode.contestants:
-        return Answer("unknown_contestant", say("vote_unknown_contestant", choice=reference, choices=_choices(show, episode)))
+        choices = _choices(show, episode.contestants)
+        return Answer("unknown_contestant", say("vote_unknown_contestant", choice=reference, choices=choices))
     if count is not None:
         return Cast(episode, contestant, count, "package")
     return Cast(episode, contestant, 1, WHATSAPP if inbound.channel == WHATSAPP else "sms")
@@ -87,15 +89,15 @@ def _vote_words(words: tuple[str, ...]) -> tuple[str, int | None] | None:
     return reference, int(words[1])
 
 
-def _choices(show: ShowView, episode: EpisodeView) -> str:
+def _choices(show: ShowView, numbers: Iterable[int]) -> str:
     by_number = {c.number: c for c in show.contestants}
-    return ", ".join(f"{n} {by_number[n].code}" for n in sorted(episode.contestants))
+    return ", ".join(f"{n} {by_number[n].code}" for n in sorted(numbers))
 
 
 def help_message(show: ShowView, number: str, now: datetime) -> Msg:
     line = show.shortcode(number, None) or show.vote_line()
     episode = show.open_episode(now) or show.next_episode(now)
-    choices = _choices(show, episode) if episode else ", ".join(f"{c.number} {c.code}" for c in show.contestants)
+    choices = _choices(show, episode.contestants) if episode else ", ".join(f"{c.number} {c.code}" for c in show.contestants)
     packages = [p for p in show.packages if p.shortcode == number] or list(show.packages)
     return say(
         "vote_help",
@@ -127,8 +129,11 @@ def bought(show: ShowView, buy: Buy, balance: int) -> Msg:
 
 
 def refusal(show: ShowView, cast: Cast, reason: str, balance: int = 0) -> Msg:
-    """The answer when the database refused the votes: over_cap, too_fast, no_free_votes,
-    no_package_votes."""
+    """The answer when the database refused the votes: unknown_contestant, over_cap, too_fast,
+    no_free_votes, no_package_votes."""
+    if reason == "unknown_contestant":  # taken out by a load this server's table has not read yet
+        others = set(cast.episode.contestants) - {cast.contestant.number}
+        return say("vote_unknown_contestant", choice=cast.contestant.number, choices=_choices(show, others))
     if reason == "over_cap":
         return say("vote_over_cap", cap=show.max_votes_per_episode)
     if reason == "too_fast":

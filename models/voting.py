@@ -4,8 +4,10 @@ bought-vote balances, opt-outs, and one sms_vote_logs row per inbound message.
 
 The tables a vote writes (episode_voters, votes, sms_vote_logs) carry no foreign keys: each key
 check would share-lock the one episode row that every vote of a burst points at. They are only
-written by the vote path, with ids taken from the loaded show, and a reload refuses to drop an
-episode or a contestant that has votes."""
+written by the vote path, with ids taken from the loaded show, in a statement that reads the
+contestant's row of the episode's line-up FOR KEY SHARE (one row per contestant, not per
+episode); a reload locks the line-up rows it takes out and refuses to drop an episode or a
+contestant that has votes."""
 from __future__ import annotations
 
 import uuid
@@ -126,9 +128,10 @@ class VoteOptOut(Base):
 
 
 class EpisodeVoter(Base):
-    """One phone's votes in one episode, against the caps. Its row is the only lock a vote
-    takes, so votes from different phones never wait for each other. `minute` is the UTC
-    minute `minute_votes` counts; `free_votes` are the WhatsApp ones."""
+    """One phone's votes in one episode, against the caps. Its row is the only one a vote
+    locks for writing (the line-up row it reads, it shares), so votes from different phones
+    never wait for each other. `minute` is the UTC minute `minute_votes` counts; `free_votes`
+    are the WhatsApp ones."""
 
     __tablename__ = "episode_voters"
 

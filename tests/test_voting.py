@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.locales import NBSP
 from models import Customer, Episode, Show, SmsVoteLog, Tenant, Vote, VoteBalance, VoteOptOut, Message
-from tests.conftest import EXAMPLE_TENANT, MAMA_NUMBER, PLATFORM_NUMBER, count
+from tests.conftest import EXAMPLE_TENANT, MAMA_NUMBER, PLATFORM_NUMBER, Phone, count
 from tests.voting_support import (  # noqa: F401 (fixtures)
     CELLCARD, FAN_LINE, SMART, VIEWER, live, load, log_of, results, show, show_file, votes_for,
 )
@@ -132,6 +132,24 @@ def test_a_contestant_with_votes_cannot_be_dropped(load, phone, live, app):
     else:
         raise AssertionError("dropped a contestant with votes")
     assert [c["number"] for c in results(app)["contestants"]] == [1, 2]
+
+
+@pytest.mark.parametrize("dropped_from_the_show", [True, False])
+def test_a_server_that_still_routes_a_dropped_contestant_refuses_their_votes(load, live, make_app, app, db, dropped_from_the_show):
+    """Another server keeps its table of numbers a moment after a load: a vote there for a
+    contestant the load took out of the episode is refused, not counted where no tally sees it."""
+    load()
+    other = make_app(clock=live)
+    other.extensions["router"].clock = lambda: 0.0  # it keeps the table it read at its first vote
+    assert "is counted" in Phone(other, "+85512000101", to=SMART, channel="sms").send("1").text
+    raw = show_file()
+    load(contestants=raw["contestants"][:1] if dropped_from_the_show else raw["contestants"],
+         episodes=[{**raw["episodes"][0], "contestants": [1]}])
+    refused = Phone(other, "+85512000102", to=SMART, channel="sms").send("2")
+    assert refused.text == "No contestant 2 in this vote. Vote for: 1 SOKHA."
+    row = log_of(db, refused.sid)
+    assert (row.status, row.reason, row.charge_amount) == ("rejected", "unknown_contestant", 0)
+    assert results(app)["total"] == count(db, Vote) == 1
 
 
 # --- routing ---------------------------------------------------------------------------------

@@ -6,11 +6,14 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from sqlalchemy import create_engine, select, text
 
+from bot.services.votes import Received, count_votes
+from bot.show_views import Cast
 from models import EpisodeVoter, SmsVoteLog, Vote, VoteBalance
 from tests.conftest import Phone, count
-from tests.voting_support import FAN_LINE, SMART, live, load, results, show  # noqa: F401 (fixtures)
+from tests.voting_support import FAN_LINE, SMART, live, load, results, show, show_file  # noqa: F401 (fixtures)
 
 
 def all_at_once(app, messages: list[tuple[str, str, str | None]], to: str = SMART):
@@ -62,6 +65,25 @@ def test_many_phones_at_once_are_all_counted(show, live, app, db):
     assert all(answer.text.endswith("is counted.") for answer in answers)
     assert [c["votes"] for c in results(app)["contestants"]] == [20, 20]
     assert count(db, EpisodeVoter) == 40
+
+
+def test_a_load_taking_out_a_contestant_waits_for_a_vote_being_counted_for_them_and_sees_it(load, live, app, db):
+    """The load locks the line-up rows it takes out before it asks whether they have votes, and
+    a vote reads its row FOR KEY SHARE: the load waits for the vote, sees it, and is refused."""
+    load()
+    view = app.extensions["router"].show_for(SMART)
+    cast = Cast(view.open_episode(live()), view.contestant("2"), 1, "sms")
+    received = Received(view.id, "+85512000040", "sms", "smart", SMART, "2", "SMinflight")
+    raw = show_file()
+    with ThreadPoolExecutor(max_workers=1) as pool, db.engine.connect() as vote:
+        with vote.begin():  # counted, not committed yet
+            count_votes(vote, view, cast, received, 25, "USD", lambda left: "counted", live())
+            taking_out = pool.submit(load, contestants=raw["contestants"][:1], episodes=[{**raw["episodes"][0], "contestants": [1]}])
+            time.sleep(0.5)
+            assert not taking_out.done()
+        with pytest.raises(ValueError, match="contestant 2 has votes and must stay in the file"):
+            taking_out.result(timeout=10)
+    assert [c["votes"] for c in results(app)["contestants"]] == [0, 1]
 
 
 def test_a_database_restart_does_not_lose_the_next_vote(show, live, make_app, db):

@@ -277,7 +277,8 @@ def _sync_contestants(session: Session, show: Show, items: list[dict]) -> tuple[
     existing = {row.number: row for row in session.scalars(select(Contestant).where(Contestant.show_id == show.id))}
     changed, kept = [], {}
     dropped = {number: row for number, row in existing.items() if number not in {item["number"] for item in items}}
-    _refuse_if_voted(session, "contestants", {f"contestant {n}": Vote.contestant_id == row.id for n, row in dropped.items()})
+    _refuse_if_voted(session, show, "contestants", {f"contestant {n}": Vote.contestant_id == row.id for n, row in dropped.items()},
+                     EpisodeContestant.contestant_id.in_([row.id for row in dropped.values()]))
     for row in dropped.values():
         session.delete(row)
         changed.append(f"contestant {row.number} removed")
@@ -298,7 +299,8 @@ def _sync_episodes(session: Session, show: Show, items: list[dict], contestants:
     existing = {row.number: row for row in session.scalars(select(Episode).where(Episode.show_id == show.id))}
     wanted = {item["number"] for item in items}
     dropped = {number: row for number, row in existing.items() if number not in wanted}
-    _refuse_if_voted(session, "episodes", {f"episode {n}": Vote.episode_id == row.id for n, row in dropped.items()})
+    _refuse_if_voted(session, show, "episodes", {f"episode {n}": Vote.episode_id == row.id for n, row in dropped.items()},
+                     EpisodeContestant.episode_id.in_([row.id for row in dropped.values()]))
     changed = []
     for row in dropped.values():
         session.delete(row)
@@ -320,10 +322,10 @@ def _sync_line_up(session: Session, show: Show, episode: Episode, contestants: l
         EpisodeContestant.show_id == show.id, EpisodeContestant.episode_id == episode.id)))
     wanted = {contestant.id for contestant in contestants}
     removed = existing - wanted
-    _refuse_if_voted(session, "episodes", {
+    _refuse_if_voted(session, show, "episodes", {
         f"contestant {c.number} in episode {episode.number}": (Vote.episode_id == episode.id) & (Vote.contestant_id == c.id)
         for c in session.scalars(select(Contestant).where(Contestant.show_id == show.id, Contestant.id.in_(removed)))
-    })
+    }, (EpisodeContestant.episode_id == episode.id) & EpisodeContestant.contestant_id.in_(removed))
     if removed:
         session.execute(delete(EpisodeContestant).where(
             EpisodeContestant.show_id == show.id, EpisodeContestant.episode_id == episode.id,
@@ -333,7 +335,13 @@ def _sync_line_up(session: Session, show: Show, episode: Episode, contestants: l
     return [f"episode {episode.number} line-up"] if existing != wanted else []
 
 
-def _refuse_if_voted(session: Session, field: str, conditions: dict) -> None:
+def _refuse_if_voted(session: Session, show: Show, field: str, conditions: dict, line_ups) -> None:
+    """Refuse to take out what has votes. `line_ups`: the rows of episode_contestants that go
+    with it, locked first, as a vote reads its row FOR KEY SHARE: a vote being counted now is
+    finished, and seen here, and one after waits for this load and finds its row gone."""
+    if not conditions:
+        return
+    session.execute(select(EpisodeContestant.episode_id).where(EpisodeContestant.show_id == show.id, line_ups).with_for_update())
     voted = [name for name, condition in conditions.items() if session.scalar(select(exists().where(condition)))]
     if voted:
         raise ShowFileError({field: [f"{name} has votes and must stay in the file" for name in voted]})

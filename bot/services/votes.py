@@ -1,10 +1,12 @@
 """Recording what viewers send to a show, and counting it.
 
-A vote is one transaction that takes one row lock, the phone's own `episode_voters` row,
-whose conditional upsert enforces the caps; then the vote and the message's log row are
-inserted. On PostgreSQL the three travel as one statement. The log row's unique carrier
-message id makes a retried message fail as a whole, so that it is answered from the first
-one's log and counted once. Services never commit: the caller owns the transaction."""
+A vote is one transaction that locks one row for writing, the phone's own `episode_voters`
+row, whose conditional upsert enforces the caps and reads the contestant's row of the
+episode's line-up FOR KEY SHARE (a load taking them out locks that row first); then the vote
+and the message's log row are inserted. On PostgreSQL the three travel as one statement. The
+log row's unique carrier message id makes a retried message fail as a whole, so that it is
+answered from the first one's log and counted once. Services never commit: the caller owns
+the transaction."""
 from __future__ import annotations
 
 import uuid
@@ -13,7 +15,7 @@ from datetime import datetime
 from functools import cache
 from typing import Callable
 
-from sqlalchemy import Connection, Integer, bindparam, case, delete, distinct, func, insert, select
+from sqlalchemy import Connection, Integer, bindparam, case, delete, distinct, exists, func, insert, select
 from sqlalchemy.orm import Session
 
 from bot.db import insert_for_dialect, run_prepared
@@ -38,8 +40,8 @@ class Received:
 
 
 class VoteRefused(Exception):
-    """The database said no: `reason` is over_cap, too_fast, no_free_votes or
-    no_package_votes; `balance` the bought votes left, for the last."""
+    """The database said no: `reason` is unknown_contestant, over_cap, too_fast, no_free_votes
+    or no_package_votes; `balance` the bought votes left, for the last."""
 
     def __init__(self, reason: str, balance: int = 0):
         super().__init__(reason)
@@ -163,7 +165,11 @@ def _spend(connection: Connection, params: dict) -> int:
 
 
 def _refusal(connection: Connection, show: ShowView, cast: Cast, params: dict) -> VoteRefused:
-    """Which cap the refused votes hit, from the phone's counters as they are now."""
+    """Why the votes were refused: the contestant left the episode's line-up (a load this
+    server's table of numbers has not read yet), else which cap they hit, from the phone's
+    counters as they are now."""
+    if not connection.scalar(select(exists().where(*_in_line_up())), params):
+        return VoteRefused("unknown_contestant")
     voter = connection.execute(
         select(EpisodeVoter.votes, EpisodeVoter.free_votes).where(
             EpisodeVoter.episode_id == params["episode_id"], EpisodeVoter.phone == params["phone"])
@@ -261,15 +267,28 @@ def _statements(dialect: str) -> _Statements:
     return _Statements(voter, vote, log, counted, spend, credit, opt_out)
 
 
+def _in_line_up() -> tuple:
+    """The contestant's row of the episode's line-up."""
+    t = EpisodeContestant.__table__.c
+    return (t.show_id == _p("show_id", t.show_id), t.episode_id == _p("episode_id", t.episode_id),
+            t.contestant_id == _p("contestant_id", t.contestant_id))
+
+
 def _voter_upsert(dialect_insert):
-    """Add the votes to the phone's counters only if they stay within the caps: per episode,
-    per UTC minute, and the free WhatsApp votes. A row comes back when they did."""
+    """Add the votes to the phone's counters only if the contestant is in the episode's line-up
+    and they stay within the caps: per episode, per UTC minute, and the free WhatsApp votes. A
+    row comes back when they did. The line-up row is read FOR KEY SHARE: a load taking the
+    contestant out locks it before it asks whether they have votes, so it sees this one, or
+    this one waits for the load and finds the row gone (a server's table of numbers may still
+    have them for a moment)."""
     t = EpisodeVoter.__table__
     votes, free, minute = _int("votes"), _int("free"), _p("minute", t.c.minute)
     cap, per_minute, free_cap = _int("cap"), _int("per_minute"), _int("free_cap")
-    first = select(
-        _p("episode_id", t.c.episode_id), _p("phone", t.c.phone), _p("show_id", t.c.show_id), votes, free, minute, votes
-    ).where((votes <= cap) & (votes <= per_minute) & (free <= free_cap))
+    first = (
+        select(_p("episode_id", t.c.episode_id), _p("phone", t.c.phone), _p("show_id", t.c.show_id), votes, free, minute, votes)
+        .where(*_in_line_up(), (votes <= cap) & (votes <= per_minute) & (free <= free_cap))
+        .with_for_update(read=True, key_share=True)
+    )
     upsert = dialect_insert(t).from_select(
         [t.c.episode_id, t.c.phone, t.c.show_id, t.c.votes, t.c.free_votes, t.c.minute, t.c.minute_votes], first)
     new = upsert.excluded
