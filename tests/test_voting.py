@@ -134,6 +134,19 @@ def test_a_contestant_with_votes_cannot_be_dropped(load, phone, live, app):
     assert [c["number"] for c in results(app)["contestants"]] == [1, 2]
 
 
+@pytest.mark.parametrize("codes", [["DARA", "SOKHA"], ["DARA", "DAVY"]])  # swapped; moved along
+def test_contestants_codes_can_swap_or_move_along_in_one_load(load, app, tmp_path, db, codes):
+    load()
+    raw = show_file()
+    for contestant, code in zip(raw["contestants"], codes):
+        contestant["code"] = code
+    path = tmp_path / "show.json"
+    path.write_text(json.dumps(raw))
+    outcome = app.test_cli_runner().invoke(args=["voting", "load", str(path)])
+    assert outcome.exit_code == 0, outcome.output
+    assert [(c["number"], c["code"]) for c in results(app)["contestants"]] == [(1, codes[0]), (2, codes[1])]
+
+
 @pytest.mark.parametrize("dropped_from_the_show", [True, False])
 def test_a_server_that_still_routes_a_dropped_contestant_refuses_their_votes(load, live, make_app, app, db, dropped_from_the_show):
     """Another server keeps its table of numbers a moment after a load: a vote there for a

@@ -2,6 +2,7 @@
 hold when one phone's messages arrive at once, and many phones never wait for each other."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -9,9 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import create_engine, select, text
 
+from bot.services.shows import load_show, parse_show_file
 from bot.services.votes import Received, count_votes
 from bot.show_views import Cast
-from models import EpisodeVoter, SmsVoteLog, Vote, VoteBalance
+from models import EpisodeVoter, Show, SmsVoteLog, Vote, VoteBalance
 from tests.conftest import Phone, count
 from tests.voting_support import FAN_LINE, SMART, live, load, results, show, show_file  # noqa: F401 (fixtures)
 
@@ -84,6 +86,20 @@ def test_a_load_taking_out_a_contestant_waits_for_a_vote_being_counted_for_them_
         with pytest.raises(ValueError, match="contestant 2 has votes and must stay in the file"):
             taking_out.result(timeout=10)
     assert [c["votes"] for c in results(app)["contestants"]] == [0, 1]
+
+
+def test_a_show_another_load_creates_at_the_same_time_is_a_named_error_not_a_crash(app, db, tmp_path):
+    path = tmp_path / "show.json"
+    path.write_text(json.dumps(show_file()))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with db.transaction() as session:  # the other load: the show written, not committed yet
+            load_show(session, parse_show_file(show_file()))
+            loading = pool.submit(app.test_cli_runner().invoke, args=["voting", "load", str(path)])
+            time.sleep(0.5)
+        outcome = loading.result(timeout=10)
+    assert outcome.exit_code == 1 and isinstance(outcome.exception, SystemExit), outcome.exception
+    assert "another load wrote the same at the same time (duplicate key value violates unique constraint" in outcome.output
+    assert count(db, Show) == 1
 
 
 def test_a_database_restart_does_not_lose_the_next_vote(show, live, make_app, db):

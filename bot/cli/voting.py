@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy.exc import IntegrityError
 
 from bot.cli.common import echo_loaded, read_json_file, runtime
 from bot.money import format_money
@@ -33,6 +34,10 @@ def voting_load(path: Path):
             code = result.show.code
     except ShowFileError as error:  # invalid, or at odds with what the database holds
         raise click.ClickException(f"{path}: " + "\n  ".join(str(error).split("; "))) from None
+    except IntegrityError as error:  # another load wrote the same show, number or code meanwhile
+        clash = str(error.orig).splitlines()[0]
+        raise click.ClickException(
+            f"{path}: another load wrote the same at the same time ({clash}); nothing was written, load it again") from None
     current_app.extensions["router"].forget()
     echo_loaded("show", code, result.created, result.changed)
 

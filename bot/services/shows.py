@@ -282,7 +282,11 @@ def _sync_contestants(session: Session, show: Show, items: list[dict]) -> tuple[
     for row in dropped.values():
         session.delete(row)
         changed.append(f"contestant {row.number} removed")
-    session.flush()  # a code may move from a dropped contestant to a new one
+    for item in items:  # codes may swap or move along (1 SOKHA->DARA, 2 DARA->DAVY): each steps aside first
+        row = existing.get(item["number"])
+        if row is not None and row.code != item["code"]:
+            row.code = f"~{row.number}"  # no file's code: one word of letters
+    session.flush()  # a code may also move from a dropped contestant to a new one
     for item in items:
         row = existing.get(item["number"])
         if row is None:
