@@ -466,6 +466,20 @@ def test_reconcile_confirms_fails_and_reports_the_differences(show, phone, live,
     assert (charged.status, declined.status, missing.status, other.status) == (200, 200, 200, 200)
 
 
+def test_a_message_listed_more_than_once_counts_once_and_its_latest_row_wins(show, phone, live, app, db, tmp_path):
+    for sid in ("SMdup", "SMa", "SMb"):
+        sms(phone).send("1", sid=sid)
+    charged = "{},85512345678,1515,0.25,2026-12-05T13:00:00Z,charged\n".format
+    refunded = "{},85512345678,1515,0.25,2026-12-05T14:00:00Z,refunded\n".format
+    outcome = settle(app, tmp_path, HEADER + charged("SMdup") * 2 + charged("SMghost") * 2
+                     + charged("SMa") + refunded("SMa") + refunded("SMb") + charged("SMb"))
+    assert outcome.exit_code == 0, outcome.output
+    assert "smart: 8 settlement rows; 1 confirmed, 2 failed." in outcome.output
+    assert "Charged without a log: 1\n  SMghost" in outcome.output
+    assert "smart      1515             1 messages  $0.25" in outcome.output
+    assert [log_of(db, sid).status for sid in ("SMdup", "SMa", "SMb")] == ["confirmed", "failed", "failed"]
+
+
 def test_a_bad_settlement_file_names_its_lines_and_changes_nothing(show, phone, live, app, db, tmp_path):
     sms(phone).send("1", sid="SMgood")
     outcome = settle(app, tmp_path, HEADER + "SMgood,85512345678,1515,0.25,2026-12-05T13:00:05Z,charged\n"

@@ -110,12 +110,14 @@ def is_known_carrier(session: Session, carrier: str) -> bool:
 
 def reconcile(session: Session, carrier: str, settlements: list[Settlement]) -> Report:
     """Mark the carrier's logged messages confirmed or failed as the file says, and report
-    the differences. Refused messages (rejected) keep their status: a charge for one is
-    reported as an amount that differs. Running the same file again changes nothing."""
+    the differences, once per message: of its rows, the one charged last says. Refused
+    messages (rejected) keep their status: a charge for one is reported as an amount that
+    differs. Running the same file again changes nothing."""
     report = Report()
-    logged = _logged(session, carrier, [s.message_id for s in settlements])
+    latest = _latest_per_message(settlements)
+    logged = _logged(session, carrier, list(latest))
     changes = []
-    for settlement in settlements:
+    for settlement in latest.values():
         log = logged.get(settlement.message_id)
         if log is None:
             if settlement.charged:
@@ -140,6 +142,17 @@ def reconcile(session: Session, carrier: str, settlements: list[Settlement]) -> 
         report.uncharged = _not_in_file(session, carrier, set(logged), max(s.charged_at for s in settlements))
     report.revenue = _revenue(session)
     return report
+
+
+def _latest_per_message(settlements: list[Settlement]) -> dict[str, Settlement]:
+    """Each message's row with the latest charged_at (of equal times, the later line): a
+    charge and its refund, or a row repeated, are one message."""
+    latest: dict[str, Settlement] = {}
+    for settlement in settlements:
+        kept = latest.get(settlement.message_id)
+        if kept is None or settlement.charged_at >= kept.charged_at:
+            latest[settlement.message_id] = settlement
+    return latest
 
 
 def _logged(session: Session, carrier: str, message_ids: list[str]) -> dict[str, SmsVoteLog]:
