@@ -507,6 +507,18 @@ def test_amounts_that_are_no_number_and_files_that_are_not_utf8_are_refused(show
     assert log_of(db, "SMnan").status == "pending"
 
 
+def test_settlement_amounts_too_large_or_finer_than_the_currency_are_named_and_change_nothing(show, phone, live, app, db, tmp_path):
+    sms(phone).send("1", sid="SMfine")
+    line = "{},85512345678,1515,{},2026-12-05T13:00:05Z,charged\n".format
+    outcome = settle(app, tmp_path, HEADER + line("SMfine", "1e999999999") + line("SMghost", "1E+1000000"))
+    assert outcome.exit_code == 1 and isinstance(outcome.exception, SystemExit), outcome.exception
+    assert "line 2: amount: must be at most 1,000,000" in outcome.output and "line 3: amount: must be at most 1,000,000" in outcome.output
+    outcome = settle(app, tmp_path, HEADER + line("SMfine", "0.2599") + line("SMghost", "0.2599"))
+    assert outcome.exit_code == 1 and isinstance(outcome.exception, SystemExit), outcome.exception
+    assert "nothing was changed:\n  line 2: amount: has more decimals than the currency's 2\n" in outcome.output
+    assert log_of(db, "SMfine").status == "pending"
+
+
 def test_settlement_lines_with_times_past_the_calendar_or_control_characters_are_named(show, phone, live, app, db, tmp_path):
     outcome = settle(app, tmp_path, HEADER + "SM1,85512345678,1515,0.25,0001-01-01T00:00:00+05:00,charged\n"
                                         "SM\x002,85512345678,1515,0.25,2026-12-05T13:00:05Z,charged\n")

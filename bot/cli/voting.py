@@ -73,14 +73,17 @@ def voting_reconcile(carrier: str, path: Path):
         with path.open(newline="", encoding="utf-8-sig") as file:  # a spreadsheet's export may start with a BOM
             settlements = parse_settlement(file)
     except SettlementError as error:
-        raise click.ClickException(f"{path}: nothing was changed:\n  " + "\n  ".join(error.problems[:50])) from None
+        raise _bad_lines(path, error) from None
     except UnicodeDecodeError:
         raise click.ClickException(f"{path}: not UTF-8 text (save the CSV as UTF-8); nothing was changed") from None
     with runtime().db.transaction() as session:
         if not is_known_carrier(session, carrier):
             known = ", ".join(carriers_with_short_codes(session)) or "none"
             raise click.ClickException(f"unknown carrier {carrier!r} (known: {known}); nothing was changed")
-        report = reconcile_settlements(session, carrier, settlements)
+        try:
+            report = reconcile_settlements(session, carrier, settlements)
+        except SettlementError as error:  # amounts at odds with their messages' currencies
+            raise _bad_lines(path, error) from None
         uncharged = [(log.carrier_message_id, log.phone_number, log.short_code, log.created_at) for log in report.uncharged]
     click.echo(f"{carrier}: {len(settlements):,} settlement rows; {report.confirmed:,} confirmed, {report.failed:,} failed.")
     _listing(f"Charged without a log: {len(report.unlogged):,}",
@@ -92,6 +95,10 @@ def voting_reconcile(carrier: str, path: Path):
     click.echo("Revenue (confirmed charges, every carrier):")
     for carrier_name, short_code, currency, messages, amount in report.revenue:
         click.echo(f"  {carrier_name:<10} {short_code:<8} {messages:>9,} messages  {format_money(amount, currency)}")
+
+
+def _bad_lines(path: Path, error: SettlementError) -> click.ClickException:
+    return click.ClickException(f"{path}: nothing was changed:\n  " + "\n  ".join(error.problems[:50]))
 
 
 def _listing(title: str, lines: list[str], limit: int = 50) -> None:

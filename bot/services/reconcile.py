@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot.messages import has_control_characters
 from bot.money import exponent, to_minor
+from bot.services.shows import MAX_PRICE
 from bot.services.tenant_file import YEARS, YEARS_RULE
 from models import SmsVoteLog, VoteShortCode
 
@@ -73,6 +74,8 @@ def _settlement(line: int, row: dict) -> Settlement:
         raise ValueError(f"amount: not a number: {values['amount']!r}")
     if amount < 0:
         raise ValueError("amount: negative")
+    if amount > MAX_PRICE:  # what no show's price can be (and past what Decimal's arithmetic takes)
+        raise ValueError(f"amount: must be at most {MAX_PRICE:,}")
     try:
         charged_at = datetime.fromisoformat(values["charged_at"].replace("Z", "+00:00"))
     except ValueError:
@@ -112,10 +115,12 @@ def reconcile(session: Session, carrier: str, settlements: list[Settlement]) -> 
     """Mark the carrier's logged messages confirmed or failed as the file says, and report
     the differences, once per message: of its rows, the one charged last says. Refused
     messages (rejected) keep their status: a charge for one is reported as an amount that
-    differs. Running the same file again changes nothing."""
+    differs. Running the same file again changes nothing. Raises SettlementError, changing
+    nothing, for amounts in more decimals than their message's currency has."""
     report = Report()
     latest = _latest_per_message(settlements)
     logged = _logged(session, carrier, list(latest))
+    _refuse_parts_of_the_smallest_unit(settlements, logged)
     changes = []
     for settlement in latest.values():
         log = logged.get(settlement.message_id)
@@ -123,7 +128,7 @@ def reconcile(session: Session, carrier: str, settlements: list[Settlement]) -> 
             if settlement.charged:
                 report.unlogged.append(settlement)
             continue
-        charged = to_minor(settlement.amount, log.currency or "")  # nothing was to be charged: two decimals
+        charged = to_minor(settlement.amount, log.currency or "")  # exact: no more decimals than the currency's
         if settlement.charged and charged != log.charge_amount:
             report.amount_differs.append((settlement, Decimal(log.charge_amount) / 10 ** exponent(log.currency or "")))
         if log.status == "rejected":
@@ -153,6 +158,21 @@ def _latest_per_message(settlements: list[Settlement]) -> dict[str, Settlement]:
         if kept is None or settlement.charged_at >= kept.charged_at:
             latest[settlement.message_id] = settlement
     return latest
+
+
+def _refuse_parts_of_the_smallest_unit(settlements: list[Settlement], logged: dict[str, SmsVoteLog]) -> None:
+    """A logged message's amounts have no more decimals than its currency (two when nothing was
+    to be charged): no carrier charges a part of a cent. SettlementError naming every line."""
+    problems = []
+    for settlement in settlements:
+        log = logged.get(settlement.message_id)
+        if log is None:  # no currency to hold it to
+            continue
+        places = exponent(log.currency or "")
+        if settlement.amount != settlement.amount.quantize(Decimal(10) ** -places):
+            problems.append(f"line {settlement.line}: amount: has more decimals than the currency's {places}")
+    if problems:
+        raise SettlementError(problems)
 
 
 def _logged(session: Session, carrier: str, message_ids: list[str]) -> dict[str, SmsVoteLog]:

@@ -26,7 +26,8 @@ from models import (
 
 _SHORT_CODE = validate.Regexp(r"^\d{3,15}$", error="must be 3 to 15 digits, like 1515")
 _CARRIER = validate.Regexp(r"^[A-Za-z][A-Za-z0-9_-]{1,29}$", error="must be a name like smart (the Kannel smsc-id)")
-_PRICE = validate.Range(0, 1_000_000)  # major units: in minor units (up to 3 decimals) within an INTEGER column
+MAX_PRICE = 1_000_000  # major units: in minor units (up to 3 decimals) within an INTEGER column
+_PRICE = validate.Range(0, MAX_PRICE)
 
 
 def _code(value: str) -> None:
