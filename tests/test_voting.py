@@ -4,6 +4,7 @@ carriers' settlement files."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 
@@ -13,7 +14,7 @@ from bot.locales import NBSP
 from models import Customer, Episode, Show, SmsVoteLog, Tenant, Vote, VoteBalance, VoteOptOut, Message
 from tests.conftest import EXAMPLE_TENANT, MAMA_NUMBER, PLATFORM_NUMBER, Phone, count
 from tests.voting_support import (  # noqa: F401 (fixtures)
-    CELLCARD, FAN_LINE, SMART, VIEWER, live, load, log_of, results, show, show_file, votes_for,
+    CELLCARD, FAN_LINE, LIVE, SMART, VIEWER, live, load, log_of, results, show, show_file, votes_for,
 )
 
 
@@ -235,6 +236,17 @@ def test_the_cap_per_minute_holds_then_frees_up_the_next_minute(load, phone, liv
     live.advance(minutes=1)
     assert "is counted" in sms(phone).send("2").text
     assert votes_for(app, 2) == 3
+
+
+def test_the_cap_per_minute_holds_when_servers_clocks_straddle_a_minute(load, make_app, app):
+    """One server's clock a little behind another's: a vote stamped with the minute before
+    counts against the minute already stored, never starting it again."""
+    load(max_votes_per_phone_per_minute=2, max_votes_per_phone_per_episode=50)
+    early = make_app(clock=lambda: LIVE + timedelta(seconds=59, milliseconds=900))
+    late = make_app(clock=lambda: LIVE + timedelta(seconds=60, milliseconds=100))
+    answers = [Phone(server, VIEWER, to=SMART, channel="sms").send("1").text for server in (early, late) * 5]
+    assert sum("is counted" in answer for answer in answers) == 3  # 1 in the first minute, 2 in the next
+    assert votes_for(app, 1) == 3
 
 
 def test_help_info_stop_and_start_are_answered_never_charged_nor_counted(show, phone, live, app, db):

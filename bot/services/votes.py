@@ -292,17 +292,19 @@ def _voter_upsert(dialect_insert):
     upsert = dialect_insert(t).from_select(
         [t.c.episode_id, t.c.phone, t.c.show_id, t.c.votes, t.c.free_votes, t.c.minute, t.c.minute_votes], first)
     new = upsert.excluded
-    same_minute = t.c.minute == new.minute
+    # Only a later minute starts the count again: a vote stamped with an earlier one (a server
+    # whose clock is a little behind, a commit overtaken) counts against the minute stored.
+    later_minute = new.minute > t.c.minute
     return upsert.on_conflict_do_update(
         index_elements=[t.c.episode_id, t.c.phone],
         set_={
             "votes": t.c.votes + new.votes,
             "free_votes": t.c.free_votes + new.free_votes,
-            "minute_votes": case((same_minute, t.c.minute_votes + new.minute_votes), else_=new.minute_votes),
-            "minute": new.minute,
+            "minute_votes": case((later_minute, new.minute_votes), else_=t.c.minute_votes + new.minute_votes),
+            "minute": case((later_minute, new.minute), else_=t.c.minute),
         },
         where=(t.c.votes + new.votes <= cap)
-        & (~same_minute | (t.c.minute_votes + new.minute_votes <= per_minute))
+        & (later_minute | (t.c.minute_votes + new.minute_votes <= per_minute))
         & (t.c.free_votes + new.free_votes <= free_cap),
     ).returning(t.c.votes)
 
