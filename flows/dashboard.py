@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from flows.base import STAFF, Flow, Inbound, Outcome, State, finish, goto, say
+from flows.base import STAFF, Flow, Inbound, Outcome, Refused, State, finish, goto, refusal, say
 from flows.staff import pin_gate, pin_step
 
 
@@ -16,10 +16,11 @@ def start_dashboard(state: State, inbound: Inbound, services) -> Outcome:
 
 
 def _send_link(state: State, services) -> Outcome:
-    link = say(
-        "dashboard_link", vendor=services.tenant.name, link=services.dashboard.link(),
-        minutes=services.dashboard.valid_minutes,
-    )
+    try:
+        url = services.dashboard.link()
+    except Refused as refused:  # no longer the owner since the PIN was asked
+        return finish(), [refusal(refused)]
+    link = say("dashboard_link", vendor=services.tenant.name, link=url, minutes=services.dashboard.valid_minutes)
     replies = [replace(link, secret=True)]  # the message log must not keep a usable link
     # No number in a conversation whose PIN was asked before the number was kept.
     others = services.dashboard.other_shops(state.data.get("written_to"))

@@ -238,6 +238,15 @@ def test_an_owner_no_longer_owner_is_refused_and_their_session_ends(app, mama, p
     assert page.status_code == 403 and "Only the owner" in text_of(page)
 
 
+def test_an_owner_no_longer_owner_at_the_pin_prompt_gets_no_link(app, mama, phone, db):
+    ada = phone(ADA)
+    assert "PIN" in ada.send("DASHBOARD").text
+    with db.transaction() as session:
+        session.scalars(select(Staff).where(Staff.phone_number == ADA)).one().role = "staff"
+    assert "Only the owner can open the dashboard" in ada.send(ADA_PIN).text
+    assert count(db, DashboardLink) == 0
+
+
 def test_sessions_expire_and_sign_out_ends_them(app, owner, clock, db):
     assert owner.get("/dashboard/customers").status_code == 200
     left = owner.post("/dashboard/logout")

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from bot.errors import Refused
 from bot.services import audit
 from bot.services.context import Context
 from models import DashboardLink, DashboardSession, Tenant, Staff
@@ -41,10 +42,12 @@ class DashboardLoginService:
         self.ctx = ctx
 
     def link(self) -> str:
-        """A new one-time link for the owner asking (the flow checked the role and the PIN)."""
+        """A new one-time link for the owner asking (the flow checked the PIN). Refused
+        dashboard_owner_only when they are not an owner (any more: the role may have changed
+        while the PIN was asked)."""
         ctx, owner = self.ctx, self.ctx.staff
         if owner is None or owner.role != "owner":
-            raise PermissionError("only an owner may open the dashboard")
+            raise Refused("dashboard_owner_only")
         token = _new_token()
         ctx.session.add(DashboardLink(
             tenant_id=ctx.tenant.id, vendor_user_id=owner.id, token_hash=_hash(token),
