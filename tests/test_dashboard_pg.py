@@ -1,12 +1,13 @@
-"""The dashboard under real concurrency (PostgreSQL only): a link opens one session, and
-adjustments racing on one customer all go through the ledger."""
+"""The dashboard under real concurrency (PostgreSQL only): a link opens one session,
+adjustments racing on one customer all go through the ledger, and a phone added to the staff
+from two tabs at once is added once."""
 from __future__ import annotations
 
 import threading
 
 from sqlalchemy import select, text
 
-from models import AuditLog, DashboardSession, PointsTransaction
+from models import AuditLog, DashboardSession, PointsTransaction, Staff
 from tests.conftest import balance_of, count
 from tests.test_dashboard import (  # noqa: F401  (owner is a fixture)
     CHIDI, LOGIN_COOKIE, SESSION_COOKIE, Browser, customer_id, dashboard_link, joined, owner,
@@ -65,3 +66,14 @@ def test_a_customer_page_expiring_points_waits_for_the_customers_lock(app, mama,
     assert answers[0].status_code == 200
     assert count(db, PointsTransaction, PointsTransaction.transaction_type == "expired") == 1
     assert balance_of(db, CHIDI) == 0
+
+
+def test_two_tabs_adding_the_same_phone_add_it_once(app, owner, db):
+    """The second add waits for the first, then finds them on the staff (409), not a clash on the unique key."""
+    tabs = [Browser(app) for _ in range(2)]
+    for tab in tabs:
+        tab.client.set_cookie(SESSION_COOKIE, owner.cookie(SESSION_COOKIE), domain="bot.example.test", path="/dashboard")
+    add = [lambda tab=tab: tab.post("/dashboard/staff/add", {"phone": "0809 111 2222", "name": "Tolu"}).status_code for tab in tabs]
+    assert sorted(at_once(add)) == [302, 409]
+    assert count(db, Staff, Staff.phone_number == "+2348091112222") == 1
+    assert count(db, AuditLog, AuditLog.action == "staff.added") == 1

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from marshmallow import ValidationError
 from sqlalchemy import select
 
+from bot.db import insert_on_conflict
 from bot.errors import Refused
 from bot.messages import say
 from bot.outbound import notify
@@ -64,12 +65,14 @@ class TeamService:
         invite them to choose their PIN. Their messages that name no shop now come here, as after
         JOIN. Refused staff_already when they are on the staff."""
         ctx = self.ctx
+        # A new phone's row is written first, inactive: two adds of one phone at once meet on
+        # the unique key, where the second waits for the first and then finds them on the staff.
+        insert_on_conflict(ctx.session, Staff, {
+            "tenant_id": ctx.tenant.id, "phone_number": phone, "full_name": name, "is_active": False,
+        }, ["tenant_id", "phone_number"])
         user = self._user(phone)
-        if user is not None and user.is_active:
+        if user.is_active:
             raise Refused("staff_already", phone=phone)
-        if user is None:
-            user = Staff(tenant_id=ctx.tenant.id, phone_number=phone)
-            ctx.session.add(user)
         user.full_name, user.role, user.is_active = name, "staff", True
         user.pin_hash, user.session_expires_at = None, None
         user.conversation_state = {}
