@@ -27,7 +27,7 @@ def _count(value: int) -> str:
 # The overview's charts: figure, title, and how a value is written.
 CHARTS = (
     ("new_members", "New members", _count), ("purchases", "Purchases", _count), ("revenue", "Revenue", _money),
-    ("points_issued", "Points issued", _count), ("points_redeemed", "Points redeemed", _count),
+    ("points_issued", "Points issued", _count), ("points_redeemed", "Points redeemed, less refunds", _count),
     ("redemptions", "Rewards redeemed", _count), ("messages_out", "Messages sent", _count),
     ("delivered", "Messages delivered", _count),
 )

@@ -337,6 +337,38 @@ def test_a_chart_has_a_bar_per_day_with_today_standing_out():
     assert "<title>30 Mar: 29</title>" in svg and "max 29" in svg
 
 
+def test_a_day_below_zero_is_drawn_down_from_the_zero_line():
+    """Points redeemed go below zero on a day whose refunds outweigh them: the bars share one scale."""
+    first = datetime(2026, 3, 1).date()
+    days = [{"date": first + timedelta(days=n), "points_redeemed": value} for n, value in enumerate((300, -100, 0))]
+    svg = str(bar_chart(days, "points_redeemed", "Points redeemed"))
+    zero = float(re.search(r'class="axis" x1="0" y1="([\d.]+)"', svg).group(1))
+    (up, up_height), (down, down_height), (none, none_height) = [
+        (float(y), float(height)) for y, height in re.findall(r'y="([^"]+)" width="[^"]+" height="([^"]+)"', svg)
+    ]
+    assert up + up_height == zero and up_height == 3 * down_height
+    assert down == zero and down_height > 0
+    assert (none, none_height) == (zero, 0)
+    assert "<title>2 Mar: -100</title>" in svg and "min -100" in svg
+
+
+def test_a_day_whose_refunds_outweigh_its_redemptions_shows_below_zero(app, mama, phone, db, clock):
+    """A code redeemed two minutes before midnight and cancelled after it gives its points back today."""
+    joined(phone)
+    log_purchase(phone)
+    lagos = datetime.now(timezone.utc).astimezone(ZoneInfo("Africa/Lagos"))
+    before_midnight = lagos.replace(hour=23, minute=58, second=0, microsecond=0)
+    clock.advance(seconds=(before_midnight - lagos).total_seconds() % 86400)
+    code = redeemed_code(phone)
+    clock.advance(minutes=5)
+    browser = Browser(app)
+    browser.sign_in(dashboard_link(phone))
+    assert browser.post(f"/dashboard/codes/{code}/cancel").status_code == 302
+    overview = browser.get("/dashboard/")
+    assert 'height="-' not in overview.get_data(as_text=True)
+    assert "-100 points redeemed, less refunds" in text_of(overview)
+
+
 # Customers
 
 def test_customers_are_found_by_local_phone_member_code_or_name(app, owner, phone, db):
