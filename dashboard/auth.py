@@ -1,9 +1,10 @@
-"""Signing in with the link the bot sent, the session cookie, CSRF, and the unit of work every
-page runs in as the signed-in owner."""
+"""Signing in with the link the bot sent, the session cookie, CSRF, the one-time nonces of the
+forms that change something, and the unit of work every page runs in as the signed-in owner."""
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from typing import Iterator
 
 from flask import abort, current_app, g, make_response, redirect, render_template, request, url_for
 
-from bot.services import Services
+from bot.services import Services, idempotency
 from bot.services.context import Context
 from bot.services.dashboard_login import (
     EXPIRED, REFUSED, SESSION_VALID, UNKNOWN, USED, VALID, end_session, find_owner, link_status, open_link,
@@ -22,6 +23,8 @@ from dashboard.forms import done_notice
 SESSION_COOKIE = "dashboard_session"
 LOGIN_COOKIE = "dashboard_login"  # ties the sign-in form to the browser that opened the link
 LINK_STATUS = {USED: 410, EXPIRED: 410, UNKNOWN: 404, REFUSED: 403}
+FORM_NONCE = "once"  # the field of a form's one-time nonce (claim_form)
+_NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,39 @@ def csrf_for(session_token: str) -> str:
 @blueprint.context_processor
 def page_context():
     token = request.cookies.get(SESSION_COOKIE, "")
-    return {"csrf_token": lambda: csrf_for(token), "shop": g.get("shop"), "menu": menu, "notice": done_notice()}
+    return {
+        "csrf_token": lambda: csrf_for(token), "form_nonce": lambda: secrets.token_urlsafe(18), "shop": g.get("shop"),
+        "menu": menu, "notice": done_notice(),
+    }
+
+
+@dataclass(frozen=True)
+class ClaimedForm:
+    """A form whose one-time nonce this unit of work claimed."""
+
+    services: Services
+    nonce: str
+
+    def went_to(self, endpoint: str, done: str, **values) -> str:
+        """The page the form goes on to, with its `done` notice; kept for the form sent again."""
+        ctx = self.services.ctx
+        idempotency.form_went_to(ctx.session, ctx.tenant.id, self.nonce, url_for(endpoint, **values))
+        return url_for(endpoint, done=done, **values)
+
+
+def claim_form(services: Services) -> ClaimedForm:
+    """Claim the form's one-time nonce (FORM_NONCE, a hidden field) in the unit of work of its
+    change, so that the change is made once: the form sent again (a double tap, a browser's
+    resend) changes nothing and goes on to the page the first went to, saying so. A form
+    without one is stale."""
+    nonce = request.form.get(FORM_NONCE, "")
+    if not _NONCE.fullmatch(nonce):
+        refuse("dashboard/stale_form.html")
+    ctx = services.ctx
+    first_went_to = idempotency.claim_form(ctx.session, ctx.tenant.id, nonce, ctx.now)
+    if first_went_to is not None:
+        raise Refused(redirect(f"{first_went_to}?done=already_done"))
+    return ClaimedForm(services, nonce)
 
 
 @contextmanager

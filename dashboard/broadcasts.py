@@ -11,7 +11,7 @@ from bot.services.broadcast_file import MAX_TEXT, VARIABLES, BroadcastFileError
 from bot.services.broadcasts import REASONS, BroadcastError
 from bot.services.pages import BadCursor
 from dashboard import blueprint
-from dashboard.auth import as_owner, refuse
+from dashboard.auth import as_owner, claim_form, refuse
 from dashboard.forms import whole_number
 
 PAGE = 20
@@ -45,13 +45,15 @@ def create_broadcast():
         try:
             if not errors and request.form.get("action") == "preview":
                 return _compose_page(services, preview=services.broadcasts.preview(services.broadcasts.definition(raw)))
+            form = claim_form(services)
             if not errors:
                 created = services.broadcasts.create(services.broadcasts.definition(raw))
         except BroadcastFileError as error:
             errors = _field_errors(error)
         if errors:
             refuse("dashboard/compose.html", 400, **_compose_context(services, errors=errors))
-    return redirect(url_for("dashboard.broadcast", broadcast_id=created.id, done="broadcast_saved"))
+        done = form.went_to("dashboard.broadcast", "broadcast_saved", broadcast_id=created.id)
+    return redirect(done)
 
 
 @blueprint.post("/broadcasts/preview")

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import uuid
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request
 
 from bot.messages import has_control_characters
 from bot.services.points import NotEnoughPoints
 from dashboard import blueprint
-from dashboard.auth import as_owner, refuse
+from dashboard.auth import as_owner, claim_form, refuse
 from dashboard.forms import whole_number
 
 MAX_ADJUSTMENT = 1_000_000
@@ -41,6 +41,7 @@ def adjust(customer_id: uuid.UUID):
     with as_owner() as services:
         if services.backoffice.customer(customer_id, lock=True) is None:
             abort(404)
+        form = claim_form(services)
         if not errors:
             try:
                 services.points.adjust(points, reason)
@@ -48,7 +49,8 @@ def adjust(customer_id: uuid.UUID):
                 errors["points"] = "They don't have that many points to take away."
         if errors:
             _customer_page(services, customer_id, errors=errors, status=400)
-    return redirect(url_for("dashboard.customer", customer_id=customer_id, done="adjusted"))
+        done = form.went_to("dashboard.customer", "adjusted", customer_id=customer_id)
+    return redirect(done)
 
 
 def _customer_page(services, customer_id: uuid.UUID, errors: dict | None = None, status: int = 200):

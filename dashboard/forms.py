@@ -24,6 +24,7 @@ NOTICES = {
     "broadcast_paused": "Paused: what is queued waits until you resume.",
     "broadcast_cancelled": "Cancelled: nothing more of it is sent.",
     "broadcast_completed": "Sent to everyone.",
+    "already_done": "This was already done: sending the form again changed nothing.",
 }
 
 

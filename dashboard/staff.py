@@ -6,7 +6,7 @@ from flask import redirect, render_template, request, url_for
 
 from bot.errors import Refused
 from dashboard import blueprint
-from dashboard.auth import as_owner, refuse
+from dashboard.auth import as_owner, claim_form, refuse
 from dashboard.forms import bot_says
 
 # What each action's refusals answer with.
@@ -45,6 +45,7 @@ def change_staff(action: str):
     phone = request.form.get("phone", "")
     with as_owner() as services:
         team = services.team
+        form = claim_form(services)
         try:
             (team.remove if action == "remove" else team.reset_pin)(phone)
         except Refused as refused:
@@ -52,4 +53,5 @@ def change_staff(action: str):
                 "dashboard/staff.html", _STATUS[refused.reason], members=team.members(), errors={}, form=None,
                 error=bot_says(refused.reason, **refused.params),
             )
-    return redirect(url_for("dashboard.staff", done="staff_removed" if action == "remove" else "staff_pin_reset"))
+        done = form.went_to("dashboard.staff", "staff_removed" if action == "remove" else "staff_pin_reset")
+    return redirect(done)

@@ -4,7 +4,7 @@ from models.base import Base
 from models.broadcast import Broadcast, BroadcastRecipient
 from models.customer import Customer
 from models.delivery import DailyMetrics, ExpiryReminder
-from models.dashboard import DashboardLink, DashboardSession
+from models.dashboard import DashboardFormNonce, DashboardLink, DashboardSession
 from models.engagement import MissionCompletion, Referral, SpinCredit, SpinHistory, WheelItem
 from models.message import AuditLog, Message
 from models.onboarding import PlatformMessage, SetupInvitation
@@ -32,6 +32,7 @@ __all__ = [
     "Episode",
     "EpisodeContestant",
     "EpisodeVoter",
+    "DashboardFormNonce",
     "DashboardLink",
     "DashboardSession",
     "MissionCompletion",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 import uuid
 from datetime import datetime, timedelta, timezone
 from html import unescape
@@ -14,7 +15,7 @@ from sqlalchemy import select
 
 from bot.services.dashboard_login import SESSION_VALID
 from bot.services.tenants import load_tenant
-from dashboard.auth import LOGIN_COOKIE, SESSION_COOKIE, csrf_for
+from dashboard.auth import FORM_NONCE, LOGIN_COOKIE, SESSION_COOKIE, csrf_for
 from dashboard.charts import bar_chart
 from models import (
     AuditLog, Customer, DailyMetrics, DashboardLink, DashboardSession, PointsTransaction, Reward,
@@ -56,9 +57,11 @@ class Browser:
         return self.client.get(_path(path), base_url=PUBLIC_BASE_URL, **options)
 
     def post(self, path: str, data: dict | None = None, csrf: bool = True, **options):
+        """Post as a page's form would: its CSRF token and a fresh one-time nonce, unless given."""
         data = dict(data or {})
         if csrf:
             data.setdefault("csrf", csrf_for(self.cookie(SESSION_COOKIE) or ""))
+            data.setdefault(FORM_NONCE, secrets.token_urlsafe(18))
         return self.client.post(_path(path), data=data, base_url=PUBLIC_BASE_URL, **options)
 
     def cookie(self, name: str) -> str | None:
@@ -79,6 +82,11 @@ def _path(link: str) -> str:
 
 def text_of(response) -> str:
     return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))))
+
+
+def nonce_of(page) -> str:
+    """The one-time nonce of the page's first form that changes something once."""
+    return re.search(rf'name="{FORM_NONCE}" value="([^"]+)"', page.get_data(as_text=True)).group(1)
 
 
 @pytest.fixture
@@ -421,6 +429,38 @@ def test_adjusting_points_goes_through_the_ledger_is_audited_and_tells_the_custo
     assert balance_of(db, CHIDI) == 45
 
 
+def test_an_adjustment_sent_twice_is_made_once(app, owner, phone, db):
+    """A double tap, or the browser sending the form again: the same one-time nonce."""
+    joined(phone)
+    page = f"/dashboard/customers/{customer_id(db)}"
+    form = {"points": "500", "reason": "Birthday treat", FORM_NONCE: nonce_of(owner.get(page))}
+    first, again = owner.post(f"{page}/adjust", form), owner.post(f"{page}/adjust", form)
+    assert first.status_code == again.status_code == 302
+    assert again.location == f"{page}?done=already_done"
+    assert "already done" in text_of(owner.get(again.location))
+    assert balance_of(db, CHIDI) == 50 + 500
+    run_jobs(app)
+    assert count(db, AuditLog, AuditLog.action == "points.adjusted") == 1
+    assert count(db, Message, Message.triggered_by == "points_adjusted_notice") == 1
+
+
+def test_a_refused_adjustment_leaves_its_form_to_be_sent_again(app, owner, phone, db):
+    joined(phone)
+    page = f"/dashboard/customers/{customer_id(db)}"
+    nonce = nonce_of(owner.get(page))
+    assert owner.post(f"{page}/adjust", {"points": "-51", "reason": "Too much", FORM_NONCE: nonce}).status_code == 400
+    assert owner.post(f"{page}/adjust", {"points": "-50", "reason": "Too much", FORM_NONCE: nonce}).status_code == 302
+    assert balance_of(db, CHIDI) == 0
+
+
+def test_a_changing_form_without_its_one_time_nonce_has_expired(app, owner, phone, db):
+    joined(phone)
+    for nonce in ("", "short", "x" * 65):
+        response = owner.post(f"/dashboard/customers/{customer_id(db)}/adjust", {"points": "25", "reason": "x", FORM_NONCE: nonce})
+        assert response.status_code == 400 and "expired" in text_of(response)
+    assert balance_of(db, CHIDI) == 50
+
+
 @pytest.mark.parametrize("form, field_error", [
     ({"points": "-51", "reason": "Too much"}, "don't have that many points"),
     ({"points": "abc", "reason": "Typo"}, "whole number"),
@@ -559,6 +599,14 @@ def test_resetting_a_pin_clears_it_and_asks_them_to_choose_a_new_one(app, owner,
     bayo.send("PIN")  # no current PIN to give first
     bayo.send("864213")
     assert "Your PIN is set" in bayo.send("864213").text
+
+
+def test_a_pin_reset_sent_twice_sends_one_message(app, owner, db):
+    form = {"phone": BAYO, FORM_NONCE: nonce_of(owner.get("/dashboard/staff"))}
+    first, again = owner.post("/dashboard/staff/reset-pin", form), owner.post("/dashboard/staff/reset-pin", form)
+    assert (first.status_code, again.status_code) == (302, 302) and "already_done" in again.location
+    assert count(db, Message, Message.triggered_by == "staff_pin_reset_notice") == 1
+    assert count(db, AuditLog, AuditLog.action == "staff.pin_reset") == 1
 
 
 def test_the_owner_deactivates_staff_but_never_themselves(app, owner, phone, db):

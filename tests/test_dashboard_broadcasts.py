@@ -16,7 +16,7 @@ from models import AuditLog, Broadcast, Staff
 from tests.api_client import Api, create_key
 from tests.conftest import count, run_jobs
 from tests.test_api_broadcasts import EVERYONE, mama, members, quiet_now  # noqa: F401 (mama is a fixture)
-from tests.test_dashboard import ADA, owner, salon, text_of  # noqa: F401 (fixtures)
+from tests.test_dashboard import ADA, nonce_of, owner, salon, text_of  # noqa: F401 (fixtures)
 
 FORM = {"name": "Friday double points", "text": "Hi {first_name}! You have {points} points at {vendor}."}
 
@@ -143,6 +143,17 @@ def test_saving_makes_a_draft_audited_as_the_owner_and_its_page_offers_the_sched
     scheduled = act(app, owner, broadcast, "launch")
     assert scheduled.status_code == 302 and "done=broadcast_scheduled" in scheduled.location
     assert "Scheduled" in text_of(owner.get(scheduled.location)) and the_broadcast(db).status == "scheduled"
+
+
+def test_a_draft_saved_twice_is_saved_once(app, owner, db, mama):
+    """A double tap on Save, or the browser sending the form again; the Preview button before
+    them uses nothing up."""
+    once = nonce_of(owner.get("/dashboard/broadcasts/new"))
+    assert compose(owner, action="preview", once=once).status_code == 200
+    first, again = compose(owner, once=once), compose(owner, once=once)
+    assert first.status_code == again.status_code == 302
+    assert again.location == first.location.replace("done=broadcast_saved", "done=already_done")
+    assert count(db, Broadcast) == len(count_audits(db, "broadcast.created")) == 1
 
 
 def count_audits(db, action: str) -> list[AuditLog]:

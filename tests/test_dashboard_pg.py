@@ -1,17 +1,19 @@
 """The dashboard under real concurrency (PostgreSQL only): a link opens one session,
-adjustments racing on one customer all go through the ledger, and a phone added to the staff
-from two tabs at once is added once."""
+adjustments racing on one customer all go through the ledger, one form sent twice at once
+changes once, and a phone added to the staff from two tabs at once is added once."""
 from __future__ import annotations
 
 import threading
 
 from sqlalchemy import select, text
 
-from models import AuditLog, DashboardSession, PointsTransaction, Staff
+from dashboard.auth import FORM_NONCE
+from models import AuditLog, Broadcast, DashboardSession, PointsTransaction, Staff
 from tests.conftest import balance_of, count
 from tests.test_dashboard import (  # noqa: F401  (owner is a fixture)
-    CHIDI, LOGIN_COOKIE, SESSION_COOKIE, Browser, customer_id, dashboard_link, joined, owner,
+    CHIDI, LOGIN_COOKIE, SESSION_COOKIE, Browser, customer_id, dashboard_link, joined, nonce_of, owner,
 )
+from tests.test_dashboard_broadcasts import FORM
 from tests.test_onboarding_pg import at_once
 
 
@@ -33,10 +35,10 @@ def test_adjustments_racing_on_one_customer_go_one_after_the_other(app, owner, p
     """Each adjustment locks the customer row: the balances audited before and after chain up."""
     joined(phone)
     target = f"/dashboard/customers/{customer_id(db)}/adjust"
-    tabs = [Browser(app) for _ in range(8)]
-    for tab in tabs:  # the owner's session open in several tabs
-        tab.client.set_cookie(SESSION_COOKIE, owner.cookie(SESSION_COOKIE), domain="bot.example.test", path="/dashboard")
-    adjust = [lambda tab=tab, n=n: tab.post(target, {"points": "10", "reason": f"Race {n}"}).status_code for n, tab in enumerate(tabs)]
+    adjust = [
+        lambda tab=tab, n=n: tab.post(target, {"points": "10", "reason": f"Race {n}"}).status_code
+        for n, tab in enumerate(tabs_of(app, owner, 8))
+    ]
     assert at_once(adjust) == [302] * 8
     assert balance_of(db, CHIDI) == 50 + 80
     assert count(db, PointsTransaction, PointsTransaction.transaction_type == "adjusted") == 8
@@ -68,12 +70,28 @@ def test_a_customer_page_expiring_points_waits_for_the_customers_lock(app, mama,
     assert balance_of(db, CHIDI) == 0
 
 
-def test_two_tabs_adding_the_same_phone_add_it_once(app, owner, db):
-    """The second add waits for the first, then finds them on the staff (409), not a clash on the unique key."""
-    tabs = [Browser(app) for _ in range(2)]
+def tabs_of(app, owner, n: int) -> list[Browser]:
+    """The owner's session open in `n` tabs."""
+    tabs = [Browser(app) for _ in range(n)]
     for tab in tabs:
         tab.client.set_cookie(SESSION_COOKIE, owner.cookie(SESSION_COOKIE), domain="bot.example.test", path="/dashboard")
-    add = [lambda tab=tab: tab.post("/dashboard/staff/add", {"phone": "0809 111 2222", "name": "Tolu"}).status_code for tab in tabs]
+    return tabs
+
+
+def test_a_form_sent_twice_at_once_saves_one_draft(app, owner, db):
+    """The second copy waits on the form's nonce until the first commits, then goes on to its page."""
+    form = {**FORM, "action": "save", FORM_NONCE: nonce_of(owner.get("/dashboard/broadcasts/new"))}
+    save = [lambda tab=tab: tab.post("/dashboard/broadcasts/new", form).location for tab in tabs_of(app, owner, 2)]
+    assert sorted(location.rpartition("done=")[2] for location in at_once(save)) == ["already_done", "broadcast_saved"]
+    assert count(db, Broadcast) == 1
+
+
+def test_two_tabs_adding_the_same_phone_add_it_once(app, owner, db):
+    """The second add waits for the first, then finds them on the staff (409), not a clash on the unique key."""
+    add = [
+        lambda tab=tab: tab.post("/dashboard/staff/add", {"phone": "0809 111 2222", "name": "Tolu"}).status_code
+        for tab in tabs_of(app, owner, 2)
+    ]
     assert sorted(at_once(add)) == [302, 409]
     assert count(db, Staff, Staff.phone_number == "+2348091112222") == 1
     assert count(db, AuditLog, AuditLog.action == "staff.added") == 1

@@ -1,6 +1,7 @@
-"""Idempotency keys of API requests: a change is claimed under its key in its own transaction,
-and its answer stored there, so that a retry gets the first answer and a racing copy waits on
-the unique key until the first commits (or rolls back and leaves the key free)."""
+"""Idempotency keys of API requests, and the one-time nonces of the dashboard's forms: a change
+is claimed under its key in its own transaction, and its answer stored there, so that a retry
+gets the first answer and a racing copy waits on the unique key until the first commits (or
+rolls back and leaves the key free)."""
 from __future__ import annotations
 
 import uuid
@@ -11,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.db import insert_on_conflict
-from models import ApiIdempotencyKey, ApiKey
+from models import ApiIdempotencyKey, ApiKey, DashboardFormNonce
 from models.base import new_id
 
 
@@ -47,4 +48,23 @@ def store_answer(session: Session, tenant_id: uuid.UUID, claim_id: uuid.UUID, st
         update(ApiIdempotencyKey)
         .where(ApiIdempotencyKey.tenant_id == tenant_id, ApiIdempotencyKey.id == claim_id)
         .values(response_status=status, response_body=body)
+    )
+
+
+def claim_form(session: Session, tenant_id: uuid.UUID, nonce: str, now: datetime) -> str | None:
+    """Claim a dashboard form's one-time nonce: None the first time, else the page the first
+    submission went on to (`form_went_to`)."""
+    if insert_on_conflict(session, DashboardFormNonce, {"tenant_id": tenant_id, "nonce": nonce, "created_at": now},
+                          ["tenant_id", "nonce"]):
+        return None
+    return session.scalar(
+        select(DashboardFormNonce.went_to).where(DashboardFormNonce.tenant_id == tenant_id, DashboardFormNonce.nonce == nonce)
+    )
+
+
+def form_went_to(session: Session, tenant_id: uuid.UUID, nonce: str, page: str) -> None:
+    session.execute(
+        update(DashboardFormNonce)
+        .where(DashboardFormNonce.tenant_id == tenant_id, DashboardFormNonce.nonce == nonce)
+        .values(went_to=page)
     )
