@@ -15,7 +15,8 @@ from flask import abort, current_app, g, make_response, redirect, render_templat
 from bot.services import Services, idempotency
 from bot.services.context import Context
 from bot.services.dashboard_login import (
-    EXPIRED, REFUSED, SESSION_VALID, UNKNOWN, USED, VALID, end_session, find_owner, link_status, open_link,
+    EXPIRED, PRESSED_AGAIN, REFUSED, SESSION_VALID, UNKNOWN, USED, VALID, end_session, find_owner, link_status,
+    open_link,
 )
 from dashboard import blueprint, menu
 from dashboard.forms import done_notice
@@ -179,14 +180,15 @@ def sign_in(token: str):
         return render_template("dashboard/stale_form.html"), 400
     runtime = current_app.extensions["runtime"]
     with runtime.db.transaction() as session:
-        status, session_token = open_link(session, token, runtime.clock())
-    if status != VALID:
+        status, session_token = open_link(session, token, nonce, runtime.clock())
+    if status not in (VALID, PRESSED_AGAIN):
         return render_template("dashboard/link.html", status=status), LINK_STATUS[status]
     response = redirect(url_for("dashboard.overview"))
-    response.set_cookie(
-        SESSION_COOKIE, session_token, max_age=int(SESSION_VALID.total_seconds()), secure=True, httponly=True,
-        samesite="Strict", path="/dashboard",
-    )
+    if status == VALID:  # pressed again, the browser has its session cookie from the first press
+        response.set_cookie(
+            SESSION_COOKIE, session_token, max_age=int(SESSION_VALID.total_seconds()), secure=True, httponly=True,
+            samesite="Strict", path="/dashboard",
+        )
     response.delete_cookie(LOGIN_COOKIE, path="/dashboard/login")
     return response
 

@@ -31,6 +31,7 @@ class DashboardLink(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+    used_by: Mapped[str | None] = mapped_column(String(64))  # hash of the sign-in form's nonce of the browser that used it
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -211,6 +211,27 @@ def test_a_used_link_says_so_and_opens_nothing(app, mama, phone, db):
     assert count(db, DashboardSession) == 1
 
 
+def test_pressing_the_button_twice_goes_on_to_the_dashboard(app, mama, phone, clock, db):
+    """A double tap: the second press leaves before the first's answer, with the same sign-in cookie."""
+    link = dashboard_link(phone)
+    browser, other = Browser(app), Browser(app)
+    assert browser.get(link).status_code == other.get(link).status_code == 200
+    nonce = browser.cookie(LOGIN_COOKIE)
+
+    def press_again():
+        browser.client.set_cookie(LOGIN_COOKIE, nonce, domain="bot.example.test", path="/dashboard/login")
+        return browser.post(link, {"csrf": nonce}, csrf=False)
+
+    assert browser.post(link, {"csrf": nonce}, csrf=False).status_code == 302
+    again = press_again()
+    assert again.status_code == 302 and again.location.endswith("/dashboard/")
+    assert browser.get(again.location).status_code == 200  # signed in by the first press
+    assert count(db, DashboardSession) == 1
+    assert other.post(link, {"csrf": other.cookie(LOGIN_COOKIE)}, csrf=False).status_code == 410  # never another browser
+    clock.advance(minutes=2)
+    assert press_again().status_code == 410
+
+
 def test_an_expired_link_says_so(app, mama, phone, clock, db):
     link = dashboard_link(phone)
     browser = Browser(app)

@@ -19,10 +19,12 @@ from models import DashboardLink, DashboardSession, Tenant, Staff
 
 LINK_VALID = timedelta(minutes=10)
 SESSION_VALID = timedelta(hours=8)
+PRESSED_AGAIN_WITHIN = timedelta(minutes=1)  # a double tap on the sign-in button, or the browser's resend
 LOGIN_PATH = "/dashboard/login/"
 
 # What opening a link found (`open_link`, `link_status`).
 VALID, USED, EXPIRED, UNKNOWN, REFUSED = "valid", "used", "expired", "unknown", "refused"
+PRESSED_AGAIN = "pressed_again"  # by the browser that used the link (`open_link`)
 
 
 def _hash(token: str) -> str:
@@ -106,19 +108,38 @@ def link_status(session: Session, token: str, now: datetime) -> str:
     return VALID if _may_sign_in(user, tenant) else REFUSED
 
 
-def open_link(session: Session, token: str, now: datetime) -> tuple[str, str | None]:
-    """Use the link: (VALID, the new session's token), or (why not, None). One conditional
-    UPDATE spends it, so two browsers racing with one link never both get a session."""
+def open_link(session: Session, token: str, browser: str, now: datetime) -> tuple[str, str | None]:
+    """Use the link from the browser whose sign-in form carried the nonce `browser`: (VALID,
+    the new session's token), or (why not, None). One conditional UPDATE spends it, so two
+    browsers racing with one link never both get a session. The browser that used it,
+    pressing again within PRESSED_AGAIN_WITHIN, gets (PRESSED_AGAIN, None): the first press
+    signed it in."""
     status = link_status(session, token, now)
-    if status != VALID:
-        return status, None
-    spent = session.execute(
-        update(DashboardLink)
-        .where(DashboardLink.token_hash == _hash(token), DashboardLink.used_at.is_(None), DashboardLink.expires_at > now)
-        .values(used_at=now)
-    )
-    if spent.rowcount != 1:  # the other browser won
-        return USED, None
+    if status == VALID:
+        spent = session.execute(
+            update(DashboardLink)
+            .where(DashboardLink.token_hash == _hash(token), DashboardLink.used_at.is_(None), DashboardLink.expires_at > now)
+            .values(used_at=now, used_by=_hash(browser))
+        )
+        if spent.rowcount == 1:
+            return VALID, _start_session(session, token, now)
+        status = USED  # another press won
+    if status == USED and _pressed_again(session, token, browser, now):
+        return PRESSED_AGAIN, None
+    return status, None
+
+
+def _pressed_again(session: Session, token: str, browser: str, now: datetime) -> bool:
+    return session.scalar(
+        select(DashboardLink.id).where(
+            DashboardLink.token_hash == _hash(token), DashboardLink.used_by == _hash(browser),
+            DashboardLink.used_at > now - PRESSED_AGAIN_WITHIN,
+        )
+    ) is not None
+
+
+def _start_session(session: Session, token: str, now: datetime) -> str:
+    """A session for the owner the link was sent to; its token."""
     link = session.scalars(select(DashboardLink).where(DashboardLink.token_hash == _hash(token))).one()
     owner = session.get(Staff, (link.tenant_id, link.vendor_user_id))
     session_token = _new_token()
@@ -127,7 +148,7 @@ def open_link(session: Session, token: str, now: datetime) -> tuple[str, str | N
         expires_at=now + SESSION_VALID, created_at=now,
     ))
     _audit(session, owner, "dashboard.signed_in")
-    return VALID, session_token
+    return session_token
 
 
 def find_owner(session: Session, session_token: str, now: datetime) -> Owner | None:
