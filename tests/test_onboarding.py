@@ -453,6 +453,19 @@ def test_staff_add_asks_for_what_is_missing(phone, mama):
     assert ada.send("STAFF ADD 08030000002 Bayo").text == "+2348030000002 is already on your staff."
 
 
+@pytest.mark.parametrize("command", ["STAFF ADD 0803 999 8877 Tolu", "STAFF REMOVE 0803 000 0002"])
+def test_an_owner_made_staff_while_asked_to_confirm_changes_no_staff(phone, mama, db, command):
+    ada = phone(ADA)
+    ada.send(command)
+    assert "1. Confirm" in ada.send(ADA_PIN).text
+    with db.transaction() as session:  # a reload of the tenant file makes Ada staff meanwhile
+        session.scalars(select(Staff).where(Staff.phone_number == ADA)).one().role = "staff"
+    assert ada.send("1").text == "Only the owner can manage the staff."
+    with db.sessions() as session:
+        staff = dict(session.execute(select(Staff.phone_number, Staff.is_active)).all())
+    assert staff == {ADA: True, BAYO: True}
+
+
 def test_staff_lists_and_removes_and_only_the_owner_may(phone, mama, db):
     bayo = phone(BAYO)
     assert bayo.send("STAFF").text == "Only the owner can manage the staff."

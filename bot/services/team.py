@@ -65,6 +65,7 @@ class TeamService:
         invite them to choose their PIN. Their messages that name no shop now come here, as after
         JOIN. Refused staff_already when they are on the staff."""
         ctx = self.ctx
+        self._check_owner()
         # A new phone's row is written first, inactive: two adds of one phone at once meet on
         # the unique key, where the second waits for the first and then finds them on the staff.
         insert_on_conflict(ctx.session, Staff, {
@@ -74,7 +75,7 @@ class TeamService:
         if user.is_active:
             raise Refused("staff_already", phone=phone)
         user.full_name, user.role, user.is_active = name, "staff", True
-        user.pin_hash, user.session_expires_at = None, None
+        user.pin_hash, user.pin_fingerprint, user.session_expires_at = None, None, None
         user.conversation_state = {}
         ctx.session.flush()
         self._audit("staff.added", user, before=None, after={"name": name, "role": "staff", "active": True})
@@ -117,7 +118,15 @@ class TeamService:
             set_pin(self.ctx.session, user, pin, self.ctx.pin_pepper)
         return user
 
+    def _check_owner(self) -> None:
+        """Only an owner changes the staff: the role is read again when the change is made, as
+        it may have changed (a tenant file loaded) since the owner started it."""
+        staff = self.ctx.staff
+        if staff is not None and staff.role != "owner":
+            raise Refused("staff_owner_only")
+
     def _check_removable(self, phone: str) -> None:
+        self._check_owner()
         problem = self.removal_problem(phone)
         if problem:
             raise Refused(problem, phone=phone)
