@@ -100,6 +100,8 @@ def test_a_read_only_key_previews_and_reads_but_changes_nothing(app, api, db, ma
     ({**DEFINITION, "segment": {"min_points": "100"}}, {"segment": {"min_points": ["Not a valid integer."]}}),
     ({**DEFINITION, "send_at": "2020-01-01T09:00"}, "send_at"),
     ({**DEFINITION, "quiet_hours": ["21:00"]}, {"quiet_hours": ['must be two times: [start, end], like ["21:00", "08:00"]']}),
+    ({**DEFINITION, "quiet_hours": ["21+01", "08+01"]},  # an offset: the runner reads them in the vendor's timezone
+     {"quiet_hours": {"0": ["must be a time like 21:00"], "1": ["must be a time like 21:00"]}}),
     ({**DEFINITION, "tenant": "MAMA"}, {"tenant": ["Unknown field."]}),  # the key says whose it is
     ({"text": "Hi"}, {"name": ["Missing data for required field."]}),
 ])

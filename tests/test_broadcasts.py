@@ -207,6 +207,7 @@ def test_the_issues_example_file_is_valid(db):
     ({"text": "Hi\u0000 {first_name}"}, "text", "control characters"),
     ({"quiet_hours": ["21:00"]}, "quiet_hours", "must be two times"),
     ({"quiet_hours": ["25:00", "08:00"]}, "quiet_hours", "must be a time like 21:00"),
+    ({"quiet_hours": ["2100Z", "08:00"]}, "quiet_hours", "must be a time like 21:00"),
     ({"messages_per_second": 0}, "messages_per_second", "greater than or equal to 1"),
     ({"tenant": "ZOBO"}, "tenant", "names ZOBO, not MAMA"),
     ({"sender": "me"}, "sender", "Unknown field"),
