@@ -503,7 +503,21 @@ def test_a_broadcasts_own_rate_lets_the_runner_hand_over_that_many_a_second():
     assert allowance.now() == 0
     time.sleep(0.6)
     assert allowance.now() in (1, 2)  # a second's worth at most, however long it waited
-    assert Allowance(None).now() == broadcasts.FEED_CHUNK
+    allowance.spend(allowance.now())
+    assert allowance.wait()  # none allowed: it slept until the next one
+    assert not Allowance(2).wait()
+    assert Allowance(None).now() == broadcasts.FEED_CHUNK and not Allowance(None).wait()
+
+
+def test_a_runner_paced_by_the_broadcasts_own_rate_goes_on_until_all_are_sent(app, mama, db):
+    """Right after a feed its rate allows none more: the runner waits for the next one rather
+    than leaving the rest to the scheduled job, a minute later."""
+    for i in range(5):
+        add_member(db, mama, f"+23480300000{i:02d}")
+    broadcast = create(db, mama, messages_per_second=2)
+    launch(app, broadcast)
+    result = stats(db, broadcast)
+    assert (result["status"], result["sent"]) == ("completed", 5)
 
 
 # The lifecycle

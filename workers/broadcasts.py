@@ -40,6 +40,13 @@ class Allowance:
     def spend(self, count: int) -> None:
         self.credit -= count
 
+    def wait(self) -> bool:
+        """With none allowed now, sleep until one is; returns whether it slept."""
+        if not self.per_second or self.now() >= 1:
+            return False
+        time.sleep((1 - self.credit) / self.per_second)
+        return True
+
 
 def run_broadcast(tenant_id: str, broadcast_id: str, token: str | None = None) -> str:
     """Feed the broadcast to the delivery engine, turn after turn, while it is sending and this
@@ -69,6 +76,8 @@ def run_broadcast(tenant_id: str, broadcast_id: str, token: str | None = None) -
             return step.over
         if step.fed or step.outbox:
             active = time.monotonic()
+        elif allowance.wait():
+            continue  # the broadcast's own pace held it back, not the workers: its next turn is due
         elif time.monotonic() - active > IDLE_SECONDS and rt.queue.is_async:
             break  # the pushes in flight wait for workers: this one's turn ends, behind them in the queue
         else:

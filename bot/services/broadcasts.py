@@ -250,18 +250,21 @@ def step(session: Session, key: tuple, token: uuid.UUID, now: datetime, lease: t
         return Step(over="quiet")
     result = Step(outbox=_due_again(session, broadcast, now))
     flight = _in_flight(session, broadcast, now)
-    room = min(allowance, FEED_CHUNK, IN_FLIGHT - sum(flight.values()))
+    space = IN_FLIGHT - sum(flight.values())
+    room = min(allowance, FEED_CHUNK, space)
     if room > 0:
         result.fed = _feed(session, tenant, broadcast, now, room, result.outbox)
-    if result.fed or result.outbox:
+    if result.fed or result.outbox or flight["due"] or flight["sending"]:
         return result
-    if not any(flight.values()) and not _any_waiting(session, broadcast):
+    waiting = _any_waiting(session, broadcast)
+    if not waiting and not flight["deferred"]:
         _move(session, broadcast, "completed", now, completed_at=now, runner=None, runner_until=None)
         result.over = "completed"
-    elif not flight["due"] and not flight["sending"]:
-        release_runner(session, key, token)  # only deferred pushes are left: the scheduled job looks again
+    elif not waiting or space <= 0:
+        # Only deferred pushes are left, or they fill the room: the scheduled job looks again.
+        release_runner(session, key, token)
         result.over = "waiting"
-    return result
+    return result  # recipients wait for the allowance (the broadcast's own pace): the runner goes on
 
 
 def _renew(session: Session, key: tuple, token: uuid.UUID, now: datetime, lease: timedelta) -> Broadcast | None:
