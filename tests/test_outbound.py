@@ -299,6 +299,32 @@ def test_marketing_past_the_vendors_weekly_cap_is_skipped(twilio_app, phone, db,
     assert fake.stats()["creates"] == 3
 
 
+def queued_marketing(app, member, n: int) -> list:
+    """Marketing pushes queued without handing them over: the test claims or sends them itself."""
+    with app.extensions["runtime"].db.transaction() as session:
+        return [queue_message(session, [], session.get(Tenant, member.tenant_id), member, f"offer {i}",
+                              triggered_by="test", category=MARKETING) for i in range(n)]
+
+
+def test_marketing_claimed_in_one_batch_counts_against_the_cap_as_it_is_planned(twilio_app, member, db, fake):
+    batch = queued_marketing(twilio_app, member, 3)  # the cap is 2
+    job(twilio_app, send_batch, keys(*batch))
+    assert [(stored(db, key).status, stored(db, key).error_code) for key in batch] == [
+        ("sent", None), ("sent", None), ("skipped", "frequency_cap")]
+    assert fake.stats()["creates"] == 2
+
+
+def test_marketing_a_worker_is_sending_counts_against_the_cap(twilio_app, member, db):
+    """Two workers' claims, the first not answered yet: its pushes count, though Twilio has not taken them yet."""
+    first, second, third = queued_marketing(twilio_app, member, 3)
+    with db.transaction() as session:
+        sends, _, _ = delivery.claim(session, [first, second], utcnow(), timedelta(seconds=LEASE))
+    assert len(sends) == 2
+    with db.transaction() as session:
+        sends, skips, _ = delivery.claim(session, [third], utcnow(), timedelta(seconds=LEASE))
+    assert sends == [] and [skip.reason for skip in skips] == ["frequency_cap"]
+
+
 # Twilio's answers
 
 

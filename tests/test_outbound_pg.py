@@ -12,13 +12,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.outbound import queue_message
+from bot.outbound import MARKETING, queue_message
 from bot.services import delivery
 from bot.services.tenants import load_tenant
 from models import Customer, Tenant, Message
 from models.base import utcnow
 from tests.conftest import AUTH_TOKEN, PIN_PEPPER, PUBLIC_BASE_URL, REDIS_URL, ROOT, tenant_file
 from tests.processes import kill_running, kill_tree
+from tests.test_tenants_pg import wait_for_a_lock_wait
 from workers.outbound import reconcile
 
 pytestmark = pytest.mark.skipif(not REDIS_URL, reason="needs TEST_REDIS_URL: real workers share a real Redis")
@@ -168,6 +169,30 @@ def test_a_claim_whose_worker_died_before_any_send_is_recovered(twilio_app, db, 
     assert statuses(db) == {"sending": MESSAGES}
     recover(twilio_app, db, fake, workers)
     assert fake.stats()["creates"] == MESSAGES
+
+
+def test_two_workers_claiming_one_customers_marketing_at_once_keep_to_the_weekly_cap(db):
+    """The second claim waits for the first's hold on the customer, then counts its pushes
+    (sending, not taken by Twilio yet): of three offers, two go (the cap)."""
+    customer = member(db)
+    with db.transaction() as session:
+        tenant = session.get(Tenant, customer.tenant_id)
+        *first, third = [queue_message(session, [], tenant, customer, f"offer {i}", triggered_by="test", category=MARKETING)
+                         for i in range(3)]
+    second_claim: list = []
+
+    def claim_the_third():
+        with db.transaction() as session:
+            second_claim.append(delivery.claim(session, [third], utcnow(), timedelta(seconds=LEASE)))
+
+    claiming = threading.Thread(target=claim_the_third)
+    with db.transaction() as session:
+        sends, _, _ = delivery.claim(session, first, utcnow(), timedelta(seconds=LEASE))
+        claiming.start()
+        wait_for_a_lock_wait(db)  # the second claim waits for the first's commit
+    claiming.join(10)
+    [(late_sends, late_skips, _)] = second_claim
+    assert len(sends) == 2 and late_sends == [] and [skip.reason for skip in late_skips] == ["frequency_cap"]
 
 
 def test_two_reconcilers_at_once_settle_each_claim_once(twilio_app, db, fake, workers):

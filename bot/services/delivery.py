@@ -18,6 +18,7 @@ from enum import Enum
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from bot.db import ROW_LOCK
 from bot.messages import MAX_MESSAGE_CHARS, message_length
 from bot.outbound import MARKETING, TRANSACTIONAL, MessageKey, insert_rows, template_for
 from bot.services import audit
@@ -142,7 +143,7 @@ def claim(session: Session, keys: list[MessageKey], now: datetime, lease: timede
         return [], [], lease_until
     tenants = {tenant_id: session.get(Tenant, tenant_id) for tenant_id in {row.tenant_id for row in claimed}}
     facts = _customer_facts(session, claimed, now)
-    plans = [_plan(row, tenants[row.tenant_id], facts.get((row.tenant_id, row.customer_id)), now) for row in claimed]
+    plans = _plans(claimed, tenants, facts, now)
     sends = [plan for plan in plans if isinstance(plan, Send)]
     skips = [plan for plan in plans if isinstance(plan, Skip)]
     store_plans(session, [send for send, row in zip(plans, claimed) if isinstance(send, Send) and _replanned(send, row, tenants)])
@@ -156,12 +157,13 @@ class _Facts:
     unreachable: bool = False
     last_channel: str | None = None  # of the latest inbound message
     last_whatsapp_at: datetime | None = None
-    marketing_this_week: int = 0  # marketing pushes sent in the last 7 days
+    marketing_this_week: int = 0  # marketing pushes sent or being sent in the last 7 days
 
 
 CAP_PERIOD = timedelta(days=7)  # of the vendor's `max_marketing_per_week`
 DEFAULT_MAX_MARKETING_PER_WEEK = 2
 REACHED = ("sent", "delivered", "read")  # Twilio took it
+COUNTED = (*REACHED, "sending")  # against the cap: Twilio took it, or a worker claimed it to send
 
 
 def max_marketing_per_week(tenant: Tenant) -> int:
@@ -170,20 +172,24 @@ def max_marketing_per_week(tenant: Tenant) -> int:
 
 def marketing_counts(now: datetime, *where):
     """SQL: tenant_id, customer_id, pushes: each customer's marketing pushes of any kind that
-    Twilio took within the cap's period (the engine's cap at each claim, a broadcast's preview)."""
+    Twilio took, or a worker is sending, within the cap's period (the engine's cap at each
+    claim, a broadcast's preview)."""
     return (
         select(Message.tenant_id, Message.customer_id, func.count().label("pushes"))
-        .where(Message.category == MARKETING, Message.status.in_(REACHED),
+        .where(Message.category == MARKETING, Message.status.in_(COUNTED),
                Message.created_at > now - CAP_PERIOD, *where)
         .group_by(Message.tenant_id, Message.customer_id)
     )
 
 
 def _customer_facts(session: Session, claimed, now: datetime) -> dict[tuple, _Facts]:
-    """What planning needs about the claimed messages' customers, in two queries (three with
+    """What planning needs about the claimed messages' customers, in two queries (four with
     marketing among them)."""
     tenant_ids = {row.tenant_id for row in claimed}
     customer_ids = {row.customer_id for row in claimed}
+    marketing = [row for row in claimed if row.category == MARKETING]
+    if marketing:
+        _lock_customers_of(session, marketing)
     facts: dict[tuple, _Facts] = {}
     for tenant_id, customer_id, opted_in, unreachable in session.execute(
         select(Customer.tenant_id, Customer.id, Customer.opted_in, unreachable_now())
@@ -205,12 +211,25 @@ def _customer_facts(session: Session, claimed, now: datetime) -> dict[tuple, _Fa
         if (tenant_id, customer_id) not in latest or last_at > latest[(tenant_id, customer_id)]:
             latest[(tenant_id, customer_id)] = last_at
             fact.last_channel = channel
-    if any(row.category == MARKETING for row in claimed):
+    if marketing:
         for tenant_id, customer_id, sent in session.execute(marketing_counts(
             now, Message.tenant_id.in_(tenant_ids), Message.customer_id.in_(customer_ids),
+            Message.id.not_in([row.id for row in marketing]),  # this batch counts as it is planned (_plans)
         )):
             facts.setdefault((tenant_id, customer_id), _Facts()).marketing_this_week = sent
     return facts
+
+
+def _lock_customers_of(session: Session, rows) -> None:
+    """The customers' rows, locked in id order (the global lock order) until the claim commits:
+    another worker claiming their marketing at the same time waits here, then counts these
+    pushes (`sending` by then) against the cap."""
+    session.execute(
+        select(Customer.id)
+        .where(Customer.tenant_id.in_({row.tenant_id for row in rows}), Customer.id.in_({row.customer_id for row in rows}))
+        .order_by(Customer.id)
+        .with_for_update(**ROW_LOCK)
+    )
 
 
 def unreachable_now():
@@ -218,6 +237,19 @@ def unreachable_now():
     since (one would prove it works again)."""
     return and_(Customer.unreachable_at.is_not(None),
                 or_(Customer.last_inbound_at.is_(None), Customer.last_inbound_at < Customer.unreachable_at))
+
+
+def _plans(claimed, tenants: dict, facts: dict[tuple, _Facts], now: datetime) -> list[Send | Skip]:
+    """Each claimed row's plan, in order: a marketing send counts against its customer's cap for
+    the rows after it (two offers to one customer in one batch are two)."""
+    plans = []
+    for row in claimed:
+        fact = facts.setdefault((row.tenant_id, row.customer_id), _Facts())
+        plan = _plan(row, tenants[row.tenant_id], fact, now)
+        if isinstance(plan, Send) and plan.category == MARKETING:
+            fact.marketing_this_week += 1
+        plans.append(plan)
+    return plans
 
 
 def _plan(row, tenant: Tenant, facts: _Facts | None, now: datetime) -> Send | Skip:
