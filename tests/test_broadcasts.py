@@ -18,7 +18,7 @@ from bot.catalog import render
 from bot.locales import NBSP
 from bot.messages import say
 from bot.pacing import Pacer
-from bot.services import broadcasts, points
+from bot.services import broadcasts, delivery, points
 from bot.services.broadcast_file import BroadcastFileError, parse
 from bot.services.broadcasts import BroadcastService
 from bot.services.context import Context
@@ -456,6 +456,25 @@ def test_quiet_hours_hold_the_sends_until_they_end(app, mama, db):
                                                               f"{(local - timedelta(hours=2)):%H:%M}"]))
     tick(app)
     assert [m.status for m in pushes(db, broadcast)] == ["sent"] and status_of(db, broadcast) == "completed"
+
+
+def test_pushes_fed_just_before_the_quiet_hours_wait_when_a_worker_claims_them_inside(app, mama, db):
+    """The runner fed them at 20:59:59; a worker reaches them at 21:01: they go back to wait
+    until the quiet hours end, as the runner holds those it has not handed over."""
+    add_member(db, mama, "+2348030000001")
+    broadcast = create(db, mama, quiet_hours=["21:00", "08:00"])
+    evening = utcnow().astimezone(LAGOS).replace(hour=20, minute=59, second=59, microsecond=0)
+    key, lease = (mama.id, broadcast.id), timedelta(seconds=60)
+    with db.transaction() as session:
+        broadcasts_at(session, session.get(Tenant, mama.id)).move(broadcast.id, "launch")
+        broadcasts.take_runner(session, key, TOKEN, evening, lease)
+    with db.transaction() as session:
+        outbox = broadcasts.step(session, key, TOKEN, evening, lease, 500).outbox
+    with db.transaction() as session:
+        claimed = delivery.claim(session, outbox, evening + timedelta(minutes=1, seconds=1), lease)
+    assert claimed[:2] == ([], [])
+    [push] = pushes(db, broadcast)
+    assert (push.status, push.not_before) == ("queued", evening + timedelta(hours=11, seconds=1))  # 08:00
 
 
 @pytest.mark.parametrize("clock, quiet, until", [

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -22,7 +23,7 @@ from bot.db import ROW_LOCK
 from bot.messages import MAX_MESSAGE_CHARS, message_length
 from bot.outbound import MARKETING, TRANSACTIONAL, MessageKey, insert_rows, template_for
 from bot.services import audit
-from models import Customer, Tenant, Message
+from models import Broadcast, Customer, Tenant, Message
 from models.base import new_id
 
 WINDOW = timedelta(hours=24)  # WhatsApp's customer service window after their last message
@@ -117,14 +118,15 @@ class Skip:
 
 _CLAIMED = (
     "tenant_id", "id", "customer_id", "attempts", "triggered_by", "category", "to_number", "body", "media",
-    "content_sid", "content_variables", "template_sid", "created_at",
+    "content_sid", "content_variables", "template_sid", "created_at", "broadcast_id",
 )
 
 
 def claim(session: Session, keys: list[MessageKey], now: datetime, lease: timedelta) -> tuple[list[Send], list[Skip], datetime]:
     """Claim the keys still queued and due (queued -> sending, lease until now + lease), and plan
     each: its channel and numbers, free text or template, or a skip with its reason (recorded
-    here). Returns the sends, the skips and the lease."""
+    here). A broadcast's push inside its quiet hours goes back to queued until they end. Returns
+    the sends, the skips and the lease."""
     lease_until = now + lease
     table = Message.__table__
     claimed = session.execute(
@@ -142,6 +144,9 @@ def claim(session: Session, keys: list[MessageKey], now: datetime, lease: timede
     if not claimed:
         return [], [], lease_until
     tenants = {tenant_id: session.get(Tenant, tenant_id) for tenant_id in {row.tenant_id for row in claimed}}
+    claimed = _outside_quiet_hours(session, claimed, tenants, now)
+    if not claimed:
+        return [], [], lease_until
     facts = _customer_facts(session, claimed, now)
     plans = _plans(claimed, tenants, facts, now)
     sends = [plan for plan in plans if isinstance(plan, Send)]
@@ -149,6 +154,30 @@ def claim(session: Session, keys: list[MessageKey], now: datetime, lease: timede
     store_plans(session, [send for send, row in zip(plans, claimed) if isinstance(send, Send) and _replanned(send, row, tenants)])
     _store_skips(session, skips)
     return sends, skips, lease_until
+
+
+def _outside_quiet_hours(session: Session, claimed, tenants: dict, now: datetime) -> list:
+    """The claimed rows but the pushes of broadcasts in their quiet hours now (a runner fed them
+    just before these began), which go back to queued until the quiet hours end."""
+    from bot.services.broadcasts import quiet_until  # not at the top: broadcasts imports this module
+
+    keys = {(row.tenant_id, row.broadcast_id) for row in claimed if row.broadcast_id}
+    if not keys:
+        return claimed
+    until = {
+        (tenant_id, broadcast_id): quiet_until(quiet_hours, ZoneInfo(tenants[tenant_id].timezone), now)
+        for tenant_id, broadcast_id, quiet_hours in session.execute(
+            select(Broadcast.tenant_id, Broadcast.id, Broadcast.quiet_hours)
+            .where(Broadcast.tenant_id.in_({key[0] for key in keys}), Broadcast.id.in_({key[1] for key in keys})))
+    }
+    ends = {row.id: until.get((row.tenant_id, row.broadcast_id)) for row in claimed}
+    held = [row for row in claimed if ends[row.id]]
+    if held:
+        session.execute(
+            update(Message.__table__).where(*_KEY).values(status="queued", lease_until=None, not_before=bindparam("p_until")),
+            [{**_key_params((row.tenant_id, row.id)), "p_until": ends[row.id]} for row in held],
+        )
+    return [row for row in claimed if not ends[row.id]]
 
 
 @dataclass
