@@ -34,9 +34,9 @@ def members(db, tenant) -> None:
     """Two recipients (Gold and Silver), and one member for each reason but the weekly cap."""
     add_member(db, tenant, "+2348030000001", name="Ada Obi", points_earned=600, tier="Gold")
     add_member(db, tenant, "+2348030000002", name="Bola Ade", points_earned=100, tier="Silver")
-    add_member(db, tenant, "+2348030000003", tier="Gold", opted_in=False)
-    add_member(db, tenant, "+2348030000004", tier="Gold", wrote_hours_ago=30)  # outside the 24-hour window
-    add_member(db, tenant, "+2348030000005", tier="Gold", unreachable=True)
+    add_member(db, tenant, "+2348030000003", points_earned=600, tier="Gold", opted_in=False)
+    add_member(db, tenant, "+2348030000004", points_earned=600, tier="Gold", wrote_hours_ago=30)  # outside the 24-hour window
+    add_member(db, tenant, "+2348030000005", points_earned=600, tier="Gold", unreachable=True)
 
 
 EVERYONE = {"matched": 5, "suppressed": {"opted_out": 1, "frequency_cap": 0, "outside_window": 1, "unreachable": 1},

@@ -269,8 +269,8 @@ def test_preview_counts_exactly_and_renders_three_samples(app, mama, db, tmp_pat
     add_member(db, mama, "+2348030000102", points_earned=600, tier="Gold", wrote_hours_ago=None)  # never wrote
     add_member(db, mama, "+2348030000103", points_earned=600, tier="Gold", unreachable=True)
     capped = add_member(db, mama, "+2348030000104", points_earned=600, tier="Gold")
-    add_member(db, mama, "+2348030000105", points_earned=600, tier="Silver")  # not in the segment
-    add_member(db, mama, "+2348030000106", points_earned=10, tier="Gold")  # below min_points: not matched
+    add_member(db, mama, "+2348030000105", points_earned=100, tier="Silver")  # not in the segment
+    add_member(db, mama, "+2348030000106", points_earned=10, tier="Gold")  # 60 lifetime points: Silver, whatever is stored
     marketing_pushes(db, mama, capped, 2)
     result = cli(app, "preview", "--json", write(tmp_path, definition(segment={"tiers": ["Gold"], "min_points": 100})))
     assert result.exit_code == 0, result.output
@@ -333,6 +333,29 @@ def test_segments_select_whom_they_say(mama, db, segment, expected):
     template = {"content_sid": TEMPLATE_SID, "variables": []}  # the window aside
     with db.sessions() as session:
         query = broadcasts.audience(mama, parsed(db, mama, definition(segment=segment, template=template)), utcnow()).subquery()
+        matched = set(session.scalars(select(query.c.customer_id)))
+    assert matched == {ids[name] for name in expected}
+
+
+@pytest.mark.parametrize("tiers, expected", [
+    (["Silver"], {"new", "silver"}),
+    (["Gold"], {"gold", "spent"}),
+    (["Silver", "Gold"], {"new", "silver", "gold", "spent"}),
+])
+def test_the_tiers_segment_is_the_tier_the_lifetime_points_reach(mama, db, tiers, expected):
+    """As the points rules reckon a tier (from lifetime points), not the tier stored by the last
+    purchase: a new member's 50 welcome points are Silver (from 0), 500 earned are Gold, spent or not."""
+    ids = {
+        "new": add_member(db, mama, "+2348030000001"),
+        "silver": add_member(db, mama, "+2348030000002", points_earned=449, tier="Gold"),
+        "gold": add_member(db, mama, "+2348030000003", points_earned=450, tier="Silver"),
+    }
+    ids["spent"] = add_member(db, mama, "+2348030000004", points_earned=600)
+    with db.transaction() as session:
+        points.debit(session, session.get(Customer, (mama.id, ids["spent"])), 600, transaction_type="redeemed",
+                     source="reward", description="Jollof rice plate", now=utcnow())
+    with db.sessions() as session:
+        query = broadcasts.audience(mama, parsed(db, mama, definition(segment={"tiers": tiers})), utcnow()).subquery()
         matched = set(session.scalars(select(query.c.customer_id)))
     assert matched == {ids[name] for name in expected}
 

@@ -12,13 +12,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, exists, func, not_, or_, select
+from sqlalchemy import and_, case, exists, false, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from bot.catalog import as_text, render
 from bot.db import later
 from bot.locales import language_of
 from bot.messages import say
+from bot.points_rules import tier_name
 from bot.services.broadcast_file import REWARD_VARIABLES, Definition, variables_in
 from bot.services.delivery import REACHED, WINDOW, marketing_counts, max_marketing_per_week, unreachable_now
 from bot.services.rewards import catalog
@@ -58,7 +59,8 @@ def _segment(tenant: Tenant, definition: Definition, balance, now: datetime) -> 
                 ("inactive_days", "active_within_days", "joined_within_days", "spent_within_days") if key in segment}
     where = []
     if "tiers" in segment:
-        where.append(Customer.tier.in_(segment["tiers"]))
+        lifetime = func.coalesce(CustomerPointsBalance.total_earned, 0)
+        where.append(_in_tiers(tenant.settings.get("tiers", []), segment["tiers"], lifetime))
     if "min_points" in segment:
         where.append(balance >= segment["min_points"])
     if "max_points" in segment:
@@ -86,6 +88,19 @@ def _segment(tenant: Tenant, definition: Definition, balance, now: datetime) -> 
     if definition.retarget_of:
         where.append(Customer.id.in_(_retargeted(tenant.id, definition.retarget_of, definition.retarget)))
     return where
+
+
+def _in_tiers(tiers: list[dict], names: list[str], lifetime):
+    """SQL: the tier the member's lifetime points reach, as the points rules reckon it
+    (tier_name), is one of `names`. The stored Customer.tier is only what the last purchase or
+    void wrote. A tier holds from its minimum up to the next tier's, so each stretch between
+    two minimums is one tier."""
+    minimums = sorted({tier["min_points"] for tier in tiers})
+    stretches = []
+    for low, high in zip(minimums, [*minimums[1:], None]):
+        if tier_name(tiers, low) in names:
+            stretches.append(lifetime >= low if high is None else and_(lifetime >= low, lifetime < high))
+    return or_(false(), *stretches)
 
 
 def _last_inbound(tenant_id: uuid.UUID):
