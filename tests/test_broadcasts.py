@@ -25,7 +25,7 @@ from bot.services.context import Context
 from bot.services.customers import enroll
 from bot.services.tenants import load_tenant
 from models import (
-    AuditLog, Broadcast, BroadcastRecipient, Customer, Purchase, Reward, RewardRedemption, Tenant, Message,
+    AuditLog, Broadcast, BroadcastRecipient, Customer, PointsTransaction, Purchase, Reward, RewardRedemption, Tenant, Message,
 )
 from models.base import utcnow
 from tests.conftest import count, run_jobs, tenant_file
@@ -358,6 +358,19 @@ def test_the_tiers_segment_is_the_tier_the_lifetime_points_reach(mama, db, tiers
         query = broadcasts.audience(mama, parsed(db, mama, definition(segment={"tiers": tiers})), utcnow()).subquery()
         matched = set(session.scalars(select(query.c.customer_id)))
     assert matched == {ids[name] for name in expected}
+
+
+def test_points_past_their_expiry_count_for_nothing_before_the_hourly_job_takes_them(mama, db):
+    """The balance row still says 450 until the expiry job runs: the segment and {points} read
+    what can be spent, as BAL and PROGRAMS do."""
+    add_member(db, mama, "+2348030000001", points_earned=400)
+    with db.transaction() as session:
+        session.execute(update(PointsTransaction).values(expires_at=utcnow() - timedelta(hours=1)))
+    definitions = [parsed(db, mama, definition(segment=segment)) for segment in ({"min_points": 100}, {"max_points": 10})]
+    with db.sessions() as session:
+        rich, poor = (broadcasts_at(session, mama).preview(each) for each in definitions)
+    assert (rich.matched, poor.matched) == (0, 1)
+    assert poor.samples[0]["text"].startswith("Hi Ada! Double points at Mama Put Kitchen this Friday. You have 0 points.")
 
 
 # Launch, exactly once

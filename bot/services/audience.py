@@ -22,6 +22,7 @@ from bot.messages import say
 from bot.points_rules import tier_name
 from bot.services.broadcast_file import REWARD_VARIABLES, Definition, variables_in
 from bot.services.delivery import REACHED, WINDOW, marketing_counts, max_marketing_per_week, unreachable_now
+from bot.services.points import spendable_balance
 from bot.services.rewards import catalog
 from models import Customer, CustomerPointsBalance, Purchase, Reward, Tenant, Message
 
@@ -32,7 +33,6 @@ SUPPRESSIONS = ("opted_out", "frequency_cap", "outside_window", "unreachable")  
 def audience(tenant: Tenant, definition: Definition, now: datetime):
     """SELECT customer_id, reason: the members the segment matches; `reason` is the first
     suppression that applies (SUPPRESSIONS), NULL for a recipient."""
-    balance = func.coalesce(CustomerPointsBalance.current_balance, 0)
     recent = marketing_counts(now, Message.tenant_id == tenant.id).subquery()
     reasons = [
         (not_(Customer.opted_in), "opted_out"),
@@ -43,7 +43,7 @@ def audience(tenant: Tenant, definition: Definition, now: datetime):
         .outerjoin(CustomerPointsBalance, and_(CustomerPointsBalance.tenant_id == Customer.tenant_id,
                                                CustomerPointsBalance.customer_id == Customer.id))
         .outerjoin(recent, recent.c.customer_id == Customer.id)
-        .where(Customer.tenant_id == tenant.id, *_segment(tenant, definition, balance, now))
+        .where(Customer.tenant_id == tenant.id, *_segment(tenant, definition, _balance(now), now))
     )
     if not definition.template:
         channels = _last_inbound(tenant.id)
@@ -51,6 +51,12 @@ def audience(tenant: Tenant, definition: Definition, now: datetime):
         reasons.append((_outside_window(tenant, channels, now), "outside_window"))
     reasons.append((unreachable_now(), "unreachable"))
     return query.add_columns(case(*reasons).label("reason"))
+
+
+def _balance(now: datetime):
+    """SQL: what the member can spend now (lots past their expiry left out, though the hourly job
+    has not taken them yet), over their outer-joined CustomerPointsBalance row."""
+    return func.coalesce(spendable_balance(now), 0)
 
 
 def _segment(tenant: Tenant, definition: Definition, balance, now: datetime) -> list:
@@ -181,10 +187,10 @@ class Member:
     balance: int
 
 
-def members(session: Session, tenant: Tenant, customer_ids) -> list[Member]:
+def members(session: Session, tenant: Tenant, customer_ids, now: datetime) -> list[Member]:
     return [Member(*row) for row in session.execute(
         select(Customer.id, Customer.phone_number, Customer.language, Customer.opted_in, Customer.whatsapp_name,
-               Customer.member_code, func.coalesce(CustomerPointsBalance.current_balance, 0))
+               Customer.member_code, _balance(now))
         .outerjoin(CustomerPointsBalance, and_(CustomerPointsBalance.tenant_id == Customer.tenant_id,
                                                CustomerPointsBalance.customer_id == Customer.id))
         .where(Customer.tenant_id == tenant.id, Customer.id.in_(customer_ids))

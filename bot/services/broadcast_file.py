@@ -98,8 +98,8 @@ def _days(**kwargs):
 
 
 class SegmentSchema(Schema):
-    """Who is in: every key optional, all members when none. Points are the current balance;
-    activity is a purchase or a message from the member; amounts are in major units."""
+    """Who is in: every key optional, all members when none. Points are the balance that can be
+    spent now; activity is a purchase or a message from the member; amounts are in major units."""
 
     class Meta:
         unknown = RAISE

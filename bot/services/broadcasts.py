@@ -371,7 +371,7 @@ def _feed(session: Session, tenant: Tenant, broadcast: Broadcast, now: datetime,
     if not chosen:
         return 0
     writer = Writer(session, tenant, Definition.of(broadcast), now)
-    pushes = [writer.push(member) for member in members(session, tenant, chosen)]
+    pushes = [writer.push(member) for member in members(session, tenant, chosen, now)]
     keys = queue_texts(
         session, outbox, tenant, pushes, triggered_by="broadcast", media_url=broadcast.media_url, category=MARKETING,
         now=now, broadcast_id=broadcast.id, template_sid=(broadcast.template or {}).get("content_sid"),
@@ -498,7 +498,7 @@ class BroadcastService:
             select(query.c.customer_id).where(query.c.reason.is_(None)).order_by(query.c.customer_id).limit(SAMPLES)).all()
         writer = Writer(session, tenant, definition, now)
         samples = [{"phone": member.phone_number, "text": writer.body(member, writer.variables(member))}
-                   for member in members(session, tenant, sampled)]
+                   for member in members(session, tenant, sampled, now)]
         return Preview(sum(counts.values()), {reason: counts.get(reason, 0) for reason in SUPPRESSIONS},
                        counts.get(None, 0), samples)
 
