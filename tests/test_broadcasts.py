@@ -18,6 +18,7 @@ from bot.catalog import render
 from bot.locales import NBSP
 from bot.messages import say
 from bot.pacing import Pacer
+from bot.quiet_hours import quiet_until
 from bot.services import broadcasts, delivery, points
 from bot.services.broadcast_file import BroadcastFileError, parse
 from bot.services.broadcasts import BroadcastService
@@ -486,7 +487,7 @@ def test_quiet_hours_hold_the_sends_until_they_end(app, mama, db):
     broadcast = create(db, mama, quiet_hours=quiet)
     launch(app, broadcast)
     assert status_of(db, broadcast) == "sending" and pushes(db, broadcast) == []
-    assert broadcasts.quiet_until(quiet, LAGOS, now) == (local + timedelta(hours=1)).replace(second=0, microsecond=0).astimezone(timezone.utc)
+    assert quiet_until(quiet, LAGOS, now) == (local + timedelta(hours=1)).replace(second=0, microsecond=0).astimezone(timezone.utc)
     with db.transaction() as session:  # the quiet hours are over
         session.execute(update(Broadcast).values(quiet_hours=[f"{(local - timedelta(hours=3)):%H:%M}",
                                                               f"{(local - timedelta(hours=2)):%H:%M}"]))
@@ -524,7 +525,7 @@ def test_pushes_fed_just_before_the_quiet_hours_wait_when_a_worker_claims_them_i
 def test_quiet_hours_run_over_midnight_or_not(clock, quiet, until):
     hour, minute = map(int, clock.split(":"))
     now = datetime(2026, 12, 4, hour, minute, tzinfo=LAGOS).astimezone(timezone.utc)
-    result = broadcasts.quiet_until(quiet, LAGOS, now)
+    result = quiet_until(quiet, LAGOS, now)
     if until is None:
         assert result is None
     else:
@@ -548,7 +549,7 @@ LONDON = ZoneInfo("Europe/London")
 ])
 def test_quiet_hours_end_when_the_vendors_clocks_say_across_a_change_of_the_clocks(now, quiet, until):
     utc = datetime.fromisoformat(now).replace(tzinfo=timezone.utc)
-    assert broadcasts.quiet_until(quiet, LONDON, utc) == datetime.fromisoformat(until).replace(tzinfo=timezone.utc)
+    assert quiet_until(quiet, LONDON, utc) == datetime.fromisoformat(until).replace(tzinfo=timezone.utc)
 
 
 def test_a_broadcasts_own_rate_lets_the_runner_hand_over_that_many_a_second():

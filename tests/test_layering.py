@@ -18,10 +18,12 @@ LAYERS = {
     "flows": ({"flows"}, {"vocabulary"}),
     # What a vendor code may be reads the flows' command words: the tenant loader and the dispatcher ask it.
     "commands": ({"bot.vendor_codes"}, {"vocabulary", "flows"}),
-    # Helpers below the services: the catalog, phones, PINs, points rules, database, outbox, limits, JSON input.
+    # Helpers below the services: the catalog, phones, PINs, points rules, database, outbox, limits, quiet
+    # hours, JSON input.
     "support": (
         {"bot.catalog", "bot.phones", "bot.countries", "bot.pins", "bot.points_rules", "bot.wheel", "bot.qr",
-         "bot.config", "bot.db", "bot.outbound", "bot.limits", "bot.pacing", "bot.migrate", "bot.json_input"},
+         "bot.config", "bot.db", "bot.outbound", "bot.limits", "bot.pacing", "bot.quiet_hours", "bot.migrate",
+         "bot.json_input"},
         {"vocabulary", "models"},
     ),
     "services": ({"bot.services"}, {"vocabulary", "models", "commands", "support"}),

@@ -26,7 +26,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Uuid, bindparam, case, func, literal, or_, select, update
@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from bot.db import insert_for
 from bot.outbound import MARKETING, MessageKey, queue_texts
+from bot.quiet_hours import quiet_until
 from bot.services import audit, pages
 from bot.services.audience import REPLY_HOURS, SUPPRESSIONS, Writer, audience, members, replied, within
 from bot.services.broadcast_file import RETARGETS, REWARD_VARIABLES, Definition, DefinitionSchema, parse
@@ -303,31 +304,6 @@ def _missing_reward(session: Session, tenant: Tenant, broadcast: Broadcast, now:
     if not Definition.of(broadcast).variables & REWARD_VARIABLES or catalog(session, tenant.id, now):
         return None
     return "paused: {nearest_reward} needs a reward in the catalog; add one, then resume"
-
-
-def quiet_until(quiet_hours: list | None, zone: ZoneInfo, now: datetime) -> datetime | None:
-    """The end of the quiet hours `now` falls in (in UTC), or None outside them. ["21:00",
-    "08:00"] runs over midnight; ["13:00", "14:00"] does not."""
-    if not quiet_hours:
-        return None
-    start, end = (time.fromisoformat(value) for value in quiet_hours)
-    local = now.astimezone(zone)
-    moment = local.time()
-    inside = start <= moment < end if start < end else (moment >= start or moment < end)
-    if not inside:
-        return None
-    day = local.date() if moment < end else local.date() + timedelta(days=1)
-    return _next_reading(datetime.combine(day, end, tzinfo=zone), now)
-
-
-def _next_reading(wall: datetime, now: datetime) -> datetime:
-    """The first moment after `now` (in UTC) at which the vendor's clocks read `wall`. The night
-    they go back they read it twice, and `now` may be past the first; a time they skip going
-    forward is read as zoneinfo reads it (01:30, when 01:00 jumps to 02:00, is 02:30), so quiet
-    hours ending then end late, never early."""
-    readings = {wall.replace(fold=fold).astimezone(timezone.utc) for fold in (0, 1)}
-    shown = sorted(moment for moment in readings if moment > now and moment.astimezone(wall.tzinfo).time() == wall.time())
-    return shown[0] if shown else wall.astimezone(timezone.utc)
 
 
 def _due_again(session: Session, broadcast: Broadcast, now: datetime) -> list[MessageKey]:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from bot.db import ROW_LOCK
 from bot.messages import MAX_MESSAGE_CHARS, message_length
+from bot.quiet_hours import quiet_until
 from bot.outbound import MARKETING, TRANSACTIONAL, MessageKey, insert_rows, template_for
 from bot.services import audit
 from models import Broadcast, Customer, Tenant, Message
@@ -159,8 +160,6 @@ def claim(session: Session, keys: list[MessageKey], now: datetime, lease: timede
 def _outside_quiet_hours(session: Session, claimed, tenants: dict, now: datetime) -> list:
     """The claimed rows but the pushes of broadcasts in their quiet hours now (a runner fed them
     just before these began), which go back to queued until the quiet hours end."""
-    from bot.services.broadcasts import quiet_until  # not at the top: broadcasts imports this module
-
     keys = {(row.tenant_id, row.broadcast_id) for row in claimed if row.broadcast_id}
     if not keys:
         return claimed
