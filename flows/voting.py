@@ -97,7 +97,7 @@ def _choices(show: ShowView, numbers: Iterable[int]) -> str:
 def help_message(show: ShowView, number: str, now: datetime) -> Msg:
     line = show.shortcode(number, None) or show.vote_line()
     episode = show.open_episode(now) or show.next_episode(now)
-    choices = _choices(show, episode.contestants) if episode else ", ".join(f"{c.number} {c.code}" for c in show.contestants)
+    choices = _choices(show, episode.contestants if episode else [c.number for c in show.contestants])
     packages = [p for p in show.packages if p.shortcode == number] or list(show.packages)
     return say(
         "vote_help",
