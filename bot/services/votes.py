@@ -167,14 +167,16 @@ def _spend(connection: Connection, params: dict) -> int:
 def _refusal(connection: Connection, show: ShowView, cast: Cast, params: dict) -> VoteRefused:
     """Why the votes were refused: the contestant left the episode's line-up (a load this
     server's table of numbers has not read yet), else which cap they hit, from the phone's
-    counters as they are now."""
-    if not connection.scalar(select(exists().where(*_in_line_up())), params):
+    counters as they are now (one query for both: refusals come in bursts too)."""
+    voter = (EpisodeVoter.episode_id == params["episode_id"]) & (EpisodeVoter.phone == params["phone"])
+    found = connection.execute(select(
+        exists().where(*_in_line_up()).label("in_line_up"),
+        select(EpisodeVoter.votes).where(voter).scalar_subquery().label("votes"),
+        select(EpisodeVoter.free_votes).where(voter).scalar_subquery().label("free"),
+    ), params).one()
+    if not found.in_line_up:
         return VoteRefused("unknown_contestant")
-    voter = connection.execute(
-        select(EpisodeVoter.votes, EpisodeVoter.free_votes).where(
-            EpisodeVoter.episode_id == params["episode_id"], EpisodeVoter.phone == params["phone"])
-    ).first()
-    votes, free = (voter.votes, voter.free_votes) if voter else (0, 0)
+    votes, free = found.votes or 0, found.free or 0
     if free + params["free"] > show.free_votes_per_episode:
         return VoteRefused("no_free_votes")
     if votes + cast.votes > show.max_votes_per_episode:
