@@ -238,14 +238,15 @@ class Destination:
 
 
 def _resolve_tenant(session: Session, inbound: Inbound, platform, now: datetime) -> Destination:
-    """The vendor is the one the text joins (`JOIN MAMA`, or `MAMA` alone), or the one a command
-    names (`STOP SALON`, `LOG MAMA ...`) if the sender is already its member or staff; else the
-    one the number written to belongs to, if only one; else the one this phone last talked to;
-    else, for staff, the one vendor they work for (staff of several are asked to name it). A
-    code anywhere else is just a word (see bot/vendor_codes.py). On another vendor's own number,
-    a command naming a vendor is answered with where to write to it, as the messages after it
-    would go to the number's vendor; only STOP and START, which nothing follows, reach it there.
-    The usual case costs one query, which also finds a reply already given to this MessageSid.
+    """The vendor is the one the text joins (`JOIN MAMA`, or `MAMA` alone unless the sender is
+    staff of the number's vendor), or the one a command names (`STOP SALON`, `LOG MAMA ...`) if
+    the sender is already its member or staff; else the one the number written to belongs to,
+    if only one; else the one this phone last talked to; else, for staff, the one vendor they
+    work for (staff of several are asked to name it). A code anywhere else is just a word (see
+    bot/vendor_codes.py). On another vendor's own number, a command naming a vendor is answered
+    with where to write to it, as the messages after it would go to the number's vendor; only
+    STOP and START, which nothing follows, reach it there. The usual case costs one query, which
+    also finds a reply already given to this MessageSid.
 
     On the platform's own number, its conversation comes first for what it `claims` (a vendor
     being set up); the number belongs to no vendor, and what finds no vendor (nor staff of
@@ -260,9 +261,11 @@ def _resolve_tenant(session: Session, inbound: Inbound, platform, now: datetime)
     at_platform = platform is not None and platform.is_home(inbound)
     if at_platform and platform.claims(session, inbound, now, named.keys()):
         return Destination(None, platform=True)
-    if joining in named:
-        return _found(named[joining], code=joining)
     owners = [row for row in named.values() if row.tenant.whatsapp_number == inbound.to]
+    # The code alone from staff of the number's vendor is an answer in their conversation (a
+    # name at STAFF ADD), not a join: they join with JOIN CODE.
+    if joining in named and (words[0] == "JOIN" or not any(row.is_staff for row in owners)):
+        return _found(named[joining], code=joining)
     if len(words) >= 2 and words[0] == "JOIN":  # a code no vendor has, said in the number's vendor's language
         language = language_of(owners[0].tenant) if len(owners) == 1 else DEFAULT_LANGUAGE
         return Destination(None, unknown_code=words[1], language=language)

@@ -4,7 +4,8 @@ One rule for the tenant loader (which refuses a code the bot would read as somet
 the dispatcher (which finds the vendor a message is for). No Flask or SQLAlchemy here.
 
 A code names a vendor only in `JOIN CODE` (the QR text, maybe followed by a referral) or as the
-whole message (`mama!`), which both join it; or right after a command (`STOP SALON`,
+whole message (`mama!`), which both join it (the code alone from staff of the number's vendor
+is an answer in their conversation: bot/dispatcher.py); or right after a command (`STOP SALON`,
 `LOG MAMA 0803 123 4567 15000`), which addresses a vendor the sender already belongs to. Anywhere
 else it is just a word: "is the chop bar open?" joins nothing.
 """

@@ -19,6 +19,7 @@ from tests.conftest import EXAMPLE_TENANT, PIN_PEPPER, count, tenant_file
 from tests.test_rewards import give_points
 
 CUSTOMER, BAYO, BAYO_PIN = "+2348031234567", "+2348030000002", "731205"
+ADA, ADA_PIN = "+2348030000001", "482916"
 CHOP_NUMBER = "+2349010000000"
 INVITED_TO_MAMA = "Welcome to *Mama Put Kitchen*! To join its rewards, reply JOIN MAMA."
 NOT_UNDERSTOOD = "Sorry, I didn't get that. Reply with a number from the menu, or MENU."
@@ -150,6 +151,19 @@ def test_a_phone_enrolled_by_staff_gives_consent_only_by_joining(phone, mama, db
     assert consent_at(db, mama) is False
     me.send("mama")
     assert consent_at(db, mama) is True
+
+
+def test_staff_answering_with_another_vendors_code_alone_join_nothing(phone, mama, db):
+    """The owner's answer to "Their name?" is a name, though a vendor has it for its code; a
+    customer writing that code alone still joins it."""
+    kemi = load(db, tenant_file(code="KEMI", name="Kemi Hair", whatsapp_number="+2349010000009", staff=[]))
+    ada = phone(ADA)
+    ada.send("STAFF ADD 0803 555 1234")
+    ada.send(ADA_PIN)
+    assert "Add Kemi (+2348035551234)" in ada.send("Kemi").text
+    assert customers_at(db, kemi) == []
+    phone().send("kemi")
+    assert customers_at(db, kemi) == [CUSTOMER]
 
 
 @pytest.fixture
