@@ -43,7 +43,10 @@ def _advance(state: State, services) -> Outcome:
     if action == "remove":
         return _advance_remove(state, services)
     lines = [
-        say("staff_line", name=m.name, phone=m.phone, role=m.role, pending="" if m.has_pin else say("staff_pin_pending"))
+        say(
+            "staff_line", name=m.name, phone=m.phone, role=say(f"staff_role.{m.role}"),
+            pending="" if m.has_pin else say("staff_pin_pending"),
+        )
         for m in services.team.members()
     ]
     return finish(), [say("staff_list", vendor=services.tenant.name, lines=lines), say("staff_usage")]

@@ -12,13 +12,13 @@ from werkzeug.security import check_password_hash
 
 from bot.catalog import CATALOG
 from bot.config import Config
-from bot.services.tenant_file import BUSINESS_TYPES, TenantFileError, parse_tenant_file
+from bot.services.tenant_file import BUSINESS_TYPES, STAFF_ROLES, TenantFileError, parse_tenant_file
 from bot.services.tenants import load_tenant
 from models import (
     Customer, PlatformMessage, Purchase, Reward, Tenant, SetupInvitation, Staff, Message,
 )
 from models.base import utcnow
-from tests.conftest import EXAMPLE_TENANT, MAMA_NUMBER, PLATFORM_NUMBER, count, run_jobs, tenant_file
+from tests.conftest import EXAMPLE_TENANT, MAMA_NUMBER, PIN_PEPPER, PLATFORM_NUMBER, count, run_jobs, tenant_file
 
 OWNER, OWNER_PIN = "+2348051112233", "582039"
 ADA, ADA_PIN = "+2348030000001", "482916"
@@ -483,6 +483,15 @@ def test_staff_lists_and_removes_and_only_the_owner_may(phone, mama, db):
         assert session.scalars(select(Staff.is_active).where(Staff.phone_number == BAYO)).one() is False
 
 
+def test_a_french_owner_reads_the_staff_roles_in_french(phone, db):
+    with db.transaction() as session:
+        load_tenant(session, tenant_file(language="fr"), pin_pepper=PIN_PEPPER)
+    ada = phone(ADA)
+    ada.send("STAFF")
+    listing = ada.send(ADA_PIN).text
+    assert "Ada, +2348030000001 (propriétaire)\nBayo, +2348030000002 (employé)" in listing
+
+
 def test_help_tells_the_owner_how_to_manage_staff(phone, mama):
     assert "STAFF ADD 0803 123 4567 Bayo adds someone" in phone(ADA).send("HELP").text
     assert "STAFF ADD" not in phone(BAYO).send("HELP").text
@@ -490,6 +499,10 @@ def test_help_tells_the_owner_how_to_manage_staff(phone, mama):
 
 def test_every_business_type_has_a_label():
     assert all(f"setup_type.{kind}" in CATALOG["en"] for kind in BUSINESS_TYPES)
+
+
+def test_every_staff_role_has_a_label():
+    assert all(f"staff_role.{role}" in CATALOG["en"] for role in STAFF_ROLES)
 
 
 def test_staff_change_their_pin_after_giving_the_current_one(phone, mama, db):

@@ -113,6 +113,9 @@ def _date_or_datetime(value: str) -> None:
     in_years(moment)
 
 
+STAFF_ROLES = ("owner", "admin", "staff")
+
+
 class StaffSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -122,7 +125,7 @@ class StaffSchema(Schema):
     pin = Text(validate=_pin)
     # The export cannot know a PIN, only its hash: a file carries one or the other.
     pin_hash = Text(validate=_pin_hash)
-    role = Text(load_default="staff", validate=validate.OneOf(["owner", "admin", "staff"]))
+    role = Text(load_default="staff", validate=validate.OneOf(STAFF_ROLES))
 
     @validates_schema
     def one_pin(self, data, **kwargs):
