@@ -28,7 +28,8 @@ def _advance(state: State, services) -> Outcome:
     if found is None:
         return finish(), [say("code_unknown", code=state.data["code"].upper())]
     if found.status == "fulfilled":
-        return finish(), [say("code_already_fulfilled", code=found.code, when=services.local(found.when), by=found.by or "staff")]
+        by = found.by or say("code_given_by_staff")  # no name: handed over through the API
+        return finish(), [say("code_already_fulfilled", code=found.code, when=services.local(found.when), by=by)]
     prize = not found.points  # won on the wheel: it cost no points, so none come back
     if found.status == "cancelled":
         return finish(), [say("code_cancelled", code=found.code)]

@@ -15,7 +15,7 @@ from models import (
     Message,
 )
 from tests.api_client import Api, api, create_key, salon, salon_api  # noqa: F401 (fixtures)
-from tests.conftest import balance_of, count, tenant_file
+from tests.conftest import PIN_PEPPER, balance_of, count, tenant_file
 
 BAYO, BAYO_PIN = "+2348030000002", "731205"
 CUSTOMER = "+2348031234567"
@@ -459,6 +459,16 @@ def test_a_code_is_verified_fulfilled_once_and_the_customer_told(api, db, phone)
     assert api.post(f"/redemptions/{code}/cancel").status_code == 409
     [audit] = audits(db, "reward.fulfilled")
     assert (audit.actor_type, audit.details["after"]) == ("api_key", {"status": "fulfilled"})
+
+
+def test_staff_of_a_french_vendor_read_who_handed_over_a_code_the_api_fulfilled_in_french(api, db, phone):
+    code = redeem_code(api, phone)
+    assert api.post(f"/redemptions/{code}/fulfil").status_code == 200
+    with db.transaction() as session:
+        load_tenant(session, tenant_file(language="fr"), pin_pepper=PIN_PEPPER)
+    bayo = phone(BAYO)
+    bayo.send(f"VERIFY {code}")
+    assert bayo.send(BAYO_PIN).text.endswith(", remis par le personnel.")
 
 
 def test_a_cancelled_code_refunds_the_points_and_the_stock(api, db, phone):
