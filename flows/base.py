@@ -82,13 +82,13 @@ def missed(state: State) -> State:
     return replace(state, misses=state.misses + 1)
 
 
-def confirmed(on_yes: Step) -> Step:
-    """The step answering "1. Confirm / 2. Cancel": 2 cancels, 1 runs `on_yes`, anything else
-    is a miss with a hint."""
+def confirmed(on_yes: Step, on_no: str = "cancelled") -> Step:
+    """The step answering "1. Confirm / 2. Cancel": 2 cancels (answered with the catalog key
+    `on_no`), 1 runs `on_yes`, anything else is a miss with a hint."""
 
     def confirm(state: State, inbound: Inbound, services) -> Outcome:
         if inbound.number == 2:
-            return finish(), [say("cancelled")]
+            return finish(), [say(on_no)]
         if inbound.number != 1:
             return missed(state), [say("confirm_hint")]
         return on_yes(state, inbound, services)

@@ -150,7 +150,12 @@ LOG_FLOW = Flow(
 )
 VOID_FLOW = Flow(
     "void",
-    {"start": start_void, "pin": pin_step(_advance_void), "confirm": confirmed(rechecked(void_confirmed))},
+    {
+        "start": start_void,
+        "pin": pin_step(_advance_void),
+        # 2 keeps the purchase: "Cancelled" ("Annulé") would read as if it had been voided.
+        "confirm": confirmed(rechecked(void_confirmed), on_no="void_kept"),
+    },
     triggers=frozenset({"VOID"}),
     interrupts=True,
     menu="menu.void",

@@ -306,6 +306,16 @@ def test_void_reverses_by_new_ledger_rows_and_tells_the_customer(bayo, member, d
     assert bayo.send("VOID").text == "You have no purchase from the last 15 minutes to void."
 
 
+def test_keeping_the_purchase_at_void_says_it_stays(phone, db):
+    with db.transaction() as session:
+        load_tenant(session, tenant_file(language="fr"), pin_pepper=PIN_PEPPER)
+    bayo = phone(BAYO)
+    log_purchase(bayo)
+    assert bayo.send("VOID").text.endswith("1. Oui, l'annuler\n2. Non, le garder")
+    assert bayo.send("2").text == "D'accord, l'achat reste tel quel."
+    assert count(db, Purchase, Purchase.status == "voided") == 0
+
+
 def test_void_is_refused_once_the_points_are_spent(bayo, member, db, mama):
     log_purchase(bayo, "LOG 08031234567 15000")
     with db.transaction() as session:  # the customer spends 180 of their 220 points
