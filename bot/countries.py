@@ -72,7 +72,7 @@ def currency_of(country: str) -> str | None:
     return _CURRENCIES.get(country)
 
 
-def language_of_country(country: str) -> str:
+def language_of_country(country: str | None) -> str:
     """The language the bot writes in there: the country's usual one if it speaks it, else English."""
     return _LANGUAGES.get(country, DEFAULT_LANGUAGE)
 

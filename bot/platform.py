@@ -63,8 +63,10 @@ class PlatformDesk:
             return [Reply.from_json(item) for item in stored]
         state = State.from_json(ctx.invitation.conversation_state if ctx.invitation else None)
         secret = may_carry_pin(SETUP_FLOW, state, inbound)
-        state, messages = self._run(state, inbound, PlatformServices(ctx), now)
-        replies = [Reply(render(message), message.media_url) for message in messages]
+        services = PlatformServices(ctx)
+        state, messages = self._run(state, inbound, services, now)
+        language = services.setup.language()
+        replies = [Reply(render(message, language), message.media_url) for message in messages]
         if ctx.invitation is not None:
             save_conversation(ctx.invitation, state.to_json(), state.idle, now)
         insert_on_conflict(session, PlatformMessage, {

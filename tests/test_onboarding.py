@@ -311,6 +311,16 @@ def test_country_currency_and_a_choice_of_timezones(app, owner, db):
     assert (vendor(db).country, vendor(db).currency, vendor(db).timezone) == ("US", "USD", "America/Chicago")
 
 
+def test_a_setup_for_a_french_speaking_country_is_in_french_and_so_is_the_shop(app, owner, db):
+    assert owner.send(f"SETUP {invite(app, OWNER, '--country', 'SN')}").text.endswith("Quel est le nom de votre commerce ?")
+    earning = answer(owner, *ANSWERS[:6])  # Senegal: XOF, and one timezone
+    assert "10\u00a0000\u00a0FCFA" in earning.text  # money written the French way
+    summary = answer(owner, *ANSWERS[6:])
+    assert summary.text.startswith("*Vérifiez vos réponses :*")
+    owner.send("1")
+    assert vendor(db).settings["language"] == "fr"
+
+
 def test_an_unfinished_setup_resumes_within_24_hours_and_starts_over_after(app, owner, db):
     answer(owner, f"SETUP {invite(app)}", "Ada's Salon", "3")
     assert count(db, Tenant) == 0

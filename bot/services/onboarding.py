@@ -23,7 +23,7 @@ from bot import countries
 from bot.codes import random_code
 from bot.errors import Refused
 from bot.messages import words_of
-from bot.money import AmountError, exponent, format_money, parse_amount
+from bot.money import AmountError, Money, exponent, parse_amount
 from bot.phones import InvalidPhone, to_e164
 from bot.qr import join_link
 from bot.services import audit
@@ -196,7 +196,12 @@ class SetupService:
 
     def default_country(self) -> str | None:
         """The country the operator gave with the invitation, else the owner's phone's."""
-        return self.ctx.invitation.country or countries.country_of_phone(self.ctx.phone)
+        invited = self.ctx.invitation.country if self.ctx.invitation else None
+        return invited or countries.country_of_phone(self.ctx.phone)
+
+    def language(self) -> str:
+        """The language the setup is written in: that of its default country."""
+        return countries.language_of_country(self.default_country())
 
     country_name = staticmethod(countries.country_name)
     read_country = staticmethod(countries.read_country)
@@ -229,8 +234,8 @@ class SetupService:
             return None
         return (points, amount) if points and points <= 1_000_000 else None
 
-    def money(self, minor: int, currency: str) -> str:
-        return format_money(minor, currency)
+    def money(self, minor: int, currency: str) -> Money:
+        return Money(minor, currency)  # the catalog writes it the setup's language's way
 
     def read_reward_name(self, text: str) -> str | None:
         name = " ".join(text.split())
@@ -242,13 +247,15 @@ class SetupService:
 
     def tenant_file(self, answers: dict) -> dict:
         """The answers as the tenant file they stand for. The vendor starts on the platform's
-        number; its owner is its first staff member, with the PIN chosen (as its hash)."""
+        number, in its country's language; its owner is its first staff member, with the PIN
+        chosen (as its hash)."""
         currency = answers["currency"]
         per_amount = Decimal(answers["earn_amount"]) / 10 ** exponent(currency)
         return {
             "code": answers["code"],
             "name": answers["name"],
             "business_type": answers["type"],
+            "language": countries.language_of_country(answers["country"]),
             "whatsapp_number": self.ctx.platform_number,
             "country": answers["country"],
             "currency": currency,
