@@ -14,6 +14,9 @@ from functools import cached_property
 from typing import Any, Mapping
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+# A choice as people type it: "2", "2." or "2)", in any script's digits. With a sign or other
+# punctuation it is no choice: "-1" does not confirm.
+_CHOICE = re.compile(r"(\d+)[.)]?")
 
 
 def words_of(text: str) -> tuple[str, ...]:
@@ -66,10 +69,8 @@ class Inbound:
     @property
     def number(self) -> int | None:
         """The answer as a choice number, when it is just one."""
-        words = self.words
-        if len(words) == 1 and words[0].isdecimal():
-            return int(words[0])
-        return None
+        choice = _CHOICE.fullmatch(unicodedata.normalize("NFKC", self.text).strip())
+        return int(choice.group(1)) if choice else None
 
 
 @dataclass(frozen=True)

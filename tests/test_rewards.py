@@ -146,6 +146,15 @@ def test_redeem_with_the_number_straight_away(rich, db):
     assert CODE.search(rich.send("1").text)
 
 
+def test_a_choice_is_a_number_maybe_with_a_dot_or_bracket_never_with_a_sign(rich, db):
+    rich.send("REDEEM 2")
+    assert rich.send("-1").text == "Reply 1 to confirm or 2 to cancel."
+    assert count(db, RewardRedemption) == 0
+    rich.send("REWARDS")
+    assert "Redeem Jollof rice plate" in rich.send(" 2. ").text
+    assert CODE.search(rich.send("1)").text)
+
+
 def test_not_enough_points_is_said_before_asking_to_confirm(phone, mama, db):
     me = phone(CUSTOMER)
     me.send("JOIN MAMA")
