@@ -40,11 +40,17 @@ ORDINARY_WORDS = frozenset("""
 """.split())
 
 
+def is_command_word(word: str) -> bool:
+    """Whether the bot reads `word` (upper case) as a command or an answer (BAL, BACK, YES...):
+    neither a vendor code nor a staff name may be one."""
+    return word in flows.COMMAND_WORDS
+
+
 def code_problem(code: str) -> str | None:
     """Why `code` cannot be a vendor code, or None if it can."""
     if not CHOSEN_CODE.fullmatch(code):
         return CHOSEN_CODE_RULE
-    if code in flows.COMMAND_WORDS:
+    if is_command_word(code):
         return f"{code} is a bot command; choose another code"
     if code in ORDINARY_WORDS:
         return f"{code} is a word people write in ordinary messages; choose another code"

@@ -16,7 +16,8 @@ LAYERS = {
     "models": ({"models"}, set()),
     # Conversation tables: they get their services passed in and never import them.
     "flows": ({"flows"}, {"vocabulary"}),
-    # What a vendor code may be reads the flows' command words: the tenant loader and the dispatcher ask it.
+    # What a vendor code may be reads the flows' command words: the tenant loader and the dispatcher ask it
+    # (and the staff service: a staff name is no command word either).
     "commands": ({"bot.vendor_codes"}, {"vocabulary", "flows"}),
     # Helpers below the services: the catalog, phones, PINs, points rules, database, outbox, limits, quiet
     # hours, JSON input.

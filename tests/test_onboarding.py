@@ -463,6 +463,15 @@ def test_staff_add_asks_for_what_is_missing(phone, mama):
     assert ada.send("STAFF ADD 08030000002 Bayo").text == "+2348030000002 is already on your staff."
 
 
+@pytest.mark.parametrize("answer", ["BACK", "yes", "99", "1.", "-1", "🙂"])
+def test_a_name_has_a_letter_and_is_no_command_word(phone, mama, db, answer):
+    ada = phone(ADA)
+    ada.send("STAFF ADD 0803 999 8877")
+    ada.send(ADA_PIN)
+    assert ada.send(answer).text == "Their name?"
+    assert "Add Tolu (+2348039998877)" in ada.send("Tolu").text
+
+
 @pytest.mark.parametrize("command", ["STAFF ADD 0803 999 8877 Tolu", "STAFF REMOVE 0803 000 0002"])
 def test_an_owner_made_staff_while_asked_to_confirm_changes_no_staff(phone, mama, db, command):
     ada = phone(ADA)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bot.db import insert_on_conflict
 from bot.errors import Refused
-from bot.messages import say
+from bot.messages import say, words_of
 from bot.outbound import notify
 from bot.phones import InvalidPhone, to_e164
 from bot.services import audit
@@ -17,6 +17,7 @@ from bot.services.context import Context
 from bot.services.customers import route_phone
 from bot.services.staff import deactivate, set_pin
 from bot.services.tenant_file import StaffSchema
+from bot.vendor_codes import is_command_word
 from models import Staff
 
 
@@ -53,7 +54,11 @@ class TeamService:
 
     @staticmethod
     def valid_name(name: str) -> bool:
-        """The tenant file's rule for a staff member's name."""
+        """The tenant file's rule for a staff member's name, with a letter in it and not a
+        command word alone: "99", "-1", an emoji or BACK is no answer to "Their name?"."""
+        words = words_of(name)
+        if not any(char.isalpha() for char in name) or (len(words) == 1 and is_command_word(words[0])):
+            return False
         try:
             StaffSchema().fields["name"].deserialize(name)
         except ValidationError:
