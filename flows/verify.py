@@ -21,12 +21,22 @@ def _code_in(text: str) -> str:
     return text if any(c.isalnum() for c in text) else ""
 
 
+# A code is 9 characters: a longer answer is repeated this far, not whole.
+_SHOWN_CHARS = 20
+
+
+def _shown(code: str) -> str:
+    """The code as the answer repeats it: in capitals, and cut short if long."""
+    code = code.upper()
+    return code if len(code) <= _SHOWN_CHARS else code[:_SHOWN_CHARS] + "…"
+
+
 def _advance(state: State, services) -> Outcome:
     if not state.data.get("code"):
         return goto(state, "code"), [say("verify_ask_code")]
     found = services.rewards.find_code(state.data["code"])
     if found is None:
-        return finish(), [say("code_unknown", code=state.data["code"].upper())]
+        return finish(), [say("code_unknown", code=_shown(state.data["code"]))]
     if found.status == "fulfilled":
         by = found.by or say("code_given_by_staff")  # no name: handed over through the API
         return finish(), [say("code_already_fulfilled", code=found.code, when=services.local(found.when), by=by)]

@@ -281,6 +281,14 @@ def test_a_code_from_another_vendor_reads_exactly_like_an_unknown_one(rich, phon
     assert redemption(db).status == "pending"
 
 
+def test_a_long_answer_to_verify_is_not_repeated_whole(phone, mama):
+    bayo = phone(BAYO)
+    bayo.send("VERIFY")
+    bayo.send(BAYO_PIN)
+    answer = bayo.send("x" * 1000).text
+    assert f"{'X' * 20}…" in answer and "X" * 21 not in answer
+
+
 def test_an_expired_code_is_refused_and_the_expiry_command_refunds_it(rich, phone, db, app, clock):
     code = CODE.search(redeem_jollof(rich).text).group()
     assert "Expired 0" in app.test_cli_runner().invoke(args=["redemptions", "expire"]).output
