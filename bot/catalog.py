@@ -103,6 +103,7 @@ CATALOG: dict[str, dict[str, Template]] = {
         "program_choose": "Please reply with a number from 1 to {count}, or MENU.",
         "program_switched": "Switched to *{vendor}*. Reply MENU to see what you can do there.",
         "program_switched_elsewhere": "*{vendor}* has its own WhatsApp number: write to {number} to talk to it.",
+        "command_elsewhere": "Nothing was done here: *{vendor}* has its own WhatsApp number. Send that to {number}.",
         # Staff sign-in
         "pin_prompt": "Hi {name}, please send your staff PIN.",
         "pin_wrong": "That PIN is not right. {left:@tries} left before a 15-minute lock.",
@@ -523,6 +524,7 @@ CATALOG: dict[str, dict[str, Template]] = {
         "program_choose": "Répondez avec un numéro de 1 à {count}, ou MENU.",
         "program_switched": "Vous êtes maintenant chez *{vendor}*. Répondez MENU pour voir ce que vous pouvez y faire.",
         "program_switched_elsewhere": "*{vendor}* a son propre numéro WhatsApp : écrivez au {number} pour lui parler.",
+        "command_elsewhere": "Rien n'a été fait ici : *{vendor}* a son propre numéro WhatsApp. Envoyez cela au {number}.",
         # Connexion du personnel
         "pin_prompt": "Bonjour {name}, envoyez votre code PIN du personnel.",
         "pin_wrong": "Code PIN incorrect. Encore {left:@tries} avant un blocage de 15 minutes.",

@@ -104,7 +104,7 @@ class Dispatcher:
             return [Reply(render(say("not_a_member", vendor=named.name, code=named.vendor_code), language_of(named)))], []
         if destination.elsewhere is not None:  # LOG MAMA written to another vendor's own number
             named = destination.elsewhere
-            reply = say("program_switched_elsewhere", vendor=named.name, number=named.whatsapp_number)
+            reply = say("command_elsewhere", vendor=named.name, number=named.whatsapp_number)
             return [Reply(render(reply, language_of(named)))], []
         if tenant is None:
             return [Reply(render(_no_vendor(destination), destination.language))], []
@@ -161,6 +161,12 @@ class _Reader:
     (the vendor's, then the sender's own): the failure is answered in it, with no query more."""
 
     language: str = DEFAULT_LANGUAGE
+
+
+def _shared_language(shops: tuple[Tenant, ...]) -> str:
+    """The language of these vendors when they all have the same, which their staff read."""
+    languages = {language_of(shop) for shop in shops}
+    return languages.pop() if len(languages) == 1 else DEFAULT_LANGUAGE
 
 
 def _reply_language(tenant: Tenant, customer: Customer | None, staff: Staff | None) -> str:
@@ -286,7 +292,8 @@ def _resolve_tenant(session: Session, inbound: Inbound, platform, now: datetime)
     if len(employers) == 1:
         return Destination(employers[0].Tenant, employers[0].is_staff)
     if employers:  # staff of several vendors, and nothing says which: they are asked
-        return Destination(None, employers=tuple(sorted((row.Tenant for row in employers), key=lambda shop: shop.name)))
+        shops = tuple(sorted((row.Tenant for row in employers), key=lambda shop: shop.name))
+        return Destination(None, employers=shops, language=_shared_language(shops))
     return Destination(None, platform=at_platform)
 
 

@@ -215,7 +215,7 @@ def test_staff_naming_a_vendor_they_do_not_work_for_stay_where_they_are(phone, m
 def test_staff_naming_their_vendor_on_another_vendors_own_number_are_told_where_to_write(phone, mama, chop, db):
     """What follows LOG MAMA (the PIN, the confirmation) would go to CHOP, whose number it is."""
     at_chop = phone(BAYO, to=CHOP_NUMBER)
-    where = "*Mama Put Kitchen* has its own WhatsApp number: write to +14155238886 to talk to it."
+    where = "Nothing was done here: *Mama Put Kitchen* has its own WhatsApp number. Send that to +14155238886."
     assert at_chop.send("LOG MAMA 0803 123 4567 15000").text == where
     load(db, tenant_file(code="CHOP", name="Chop Bar", whatsapp_number=CHOP_NUMBER,
                          staff=[{"name": "Bayo", "phone": BAYO, "pin": BAYO_PIN}]))
@@ -285,3 +285,9 @@ def test_ordinary_vendor_codes_still_load(app, db, tmp_path, code):
     result = load_file(app, tmp_path, code=code)
     assert result.exit_code == 0, result.output
     assert f"Created vendor {code}." in result.output
+
+
+def test_staff_of_two_french_vendors_are_asked_which_in_french(phone, db):
+    load(db, tenant_file(language="fr"))
+    load(db, tenant_file(code="NOODLE", name="Noodle House", language="fr", staff=[{"name": "Bayo", "phone": BAYO, "pin": BAYO_PIN}]))
+    assert phone(BAYO).send("LOG").text.startswith("Vous travaillez pour plusieurs boutiques")
