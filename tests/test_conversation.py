@@ -7,9 +7,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.services.tenants import load_tenant
-from models import AuditLog, Customer, CustomerPointsBalance, PointsTransaction, Tenant
+from models import AuditLog, Customer, CustomerPointsBalance, PointsTransaction, Purchase, RewardRedemption, Tenant
 from models.base import utcnow
 from tests.conftest import count, tenant_file
+from tests.test_rewards import give_points
 
 SALON_NUMBER = "+2349010000000"
 
@@ -131,6 +132,38 @@ def test_programs_shows_the_points_that_can_be_spent_and_expires_nothing(phone, 
     with db.sessions() as session:
         assert session.scalars(select(PointsTransaction).where(PointsTransaction.transaction_type == "expired")).all() == []
     assert "*Mama Put Kitchen*\nBalance: 0 points" in me.send("BAL").text
+
+
+def test_a_question_left_open_at_a_vendor_does_not_take_the_answer_after_switching_back(phone, mama, noodle, db):
+    """A redemption asked at MAMA, then JOIN NOODLE and a switch back with PROGRAMS: the next
+    "1" is the menu's (My points), not the confirmation left open there."""
+    me = phone()
+    me.send("JOIN MAMA")
+    give_points(db, 620)
+    me.send("REWARDS")
+    assert "1. Confirm" in me.send("2").text
+    me.send("JOIN NOODLE")
+    me.send("PROGRAMS")
+    assert "Switched to *Mama Put Kitchen*" in me.send("1").text
+    assert "*Mama Put Kitchen*\nBalance: 670 points" in me.send("1").text
+    assert count(db, RewardRedemption) == 0
+
+
+def test_a_staff_question_left_open_at_a_vendor_does_not_take_the_answer_after_switching_back(phone, mama, noodle, db):
+    """The same for a staff phone, whose conversation is kept on its staff row: a void asked at
+    MAMA is not confirmed by the menu's "1" after a JOIN elsewhere and a switch back."""
+    bayo = phone("+2348030000002")
+    bayo.send("JOIN MAMA")
+    bayo.send("LOG 0803 123 4567 1500")
+    bayo.send("731205")
+    assert bayo.send("1").text.startswith("Logged ₦1,500")
+    assert "1. Confirm" in bayo.send("VOID").text
+    bayo.send("JOIN NOODLE")
+    bayo.send("PROGRAMS")
+    assert "Switched to *Mama Put Kitchen*" in bayo.send("1").text
+    assert "Balance: 50 points" in bayo.send("1").text
+    with db.sessions() as session:
+        assert session.scalars(select(Purchase.status)).all() == ["completed"]
 
 
 def test_programs_answer_out_of_range_gets_a_hint(phone, mama):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import Executable, Select, bindparam, func, select
+from sqlalchemy import Executable, Select, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.codes import random_code
@@ -17,7 +17,7 @@ from bot.services import audit, points
 from bot.services.context import Context
 from bot.services.pages import Page, by_newest, page
 from bot.services.referrals import record_referral, unpaid_referrer_of
-from models import Customer, CustomerPointsBalance, PhoneRoute, Tenant
+from models import Customer, CustomerPointsBalance, PhoneRoute, Staff, Tenant
 from models.base import utcnow
 
 _MEMBER_CODE_TRIES = 5
@@ -192,12 +192,30 @@ def greeting(tenant: Tenant) -> str | Msg:
     return tenant.settings.get("greeting") or say("greeting_default", vendor=tenant.name)
 
 
+_ROUTE = select(PhoneRoute.tenant_id).where(PhoneRoute.phone_number == bindparam("phone"))
+
+
 def route_phone(session: Session, phone: str, tenant: Tenant, replace: bool = True) -> None:
     """Make `tenant` the vendor this phone talks to when a message names none
-    (with `replace` off, only if it has none yet)."""
+    (with `replace` off, only if it has none yet). A move ends the phone's conversations at the
+    vendor it leaves and at the one it goes to: a question left open there must not take the
+    next answer (the menu's "1" confirming a redemption asked before a JOIN elsewhere)."""
+    left = session.scalar(_ROUTE, {"phone": phone})
     values = {"phone_number": phone, "tenant_id": tenant.id}
-    update = {"tenant_id": tenant.id, "updated_at": utcnow()} if replace else None
-    insert_on_conflict(session, PhoneRoute, values, ["phone_number"], update=update)
+    changes = {"tenant_id": tenant.id, "updated_at": utcnow()} if replace else None
+    insert_on_conflict(session, PhoneRoute, values, ["phone_number"], update=changes)
+    if left is None or (replace and left != tenant.id):  # the route moved
+        _end_conversations(session, phone, [tenant.id] if left is None else [left, tenant.id])
+
+
+def _end_conversations(session: Session, phone: str, tenant_ids: list[uuid.UUID]) -> None:
+    """The phone's conversations at these vendors back to the menu, as staff and as a member
+    (staff rows first, then customer rows: the global lock order). The one this message is in
+    is saved after, with what the message did."""
+    for model in (Staff, Customer):
+        session.execute(
+            update(model).where(model.phone_number == phone, model.tenant_id.in_(tenant_ids)).values(conversation_state={})
+        )
 
 
 def enroll(
