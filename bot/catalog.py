@@ -107,6 +107,7 @@ CATALOG: dict[str, dict[str, Template]] = {
         # Staff sign-in
         "pin_prompt": "Hi {name}, please send your staff PIN.",
         "pin_wrong": "That PIN is not right. {left:@tries} left before a 15-minute lock.",
+        "pin_hint": "A staff PIN is 4 to 8 digits: send yours, or CANCEL.",
         "pin_locked": "Too many wrong PINs: staff actions are locked until {until:%H:%M}.",
         "confirm_hint": "Reply 1 to confirm or 2 to cancel.",
         # Logging purchases
@@ -528,6 +529,7 @@ CATALOG: dict[str, dict[str, Template]] = {
         # Connexion du personnel
         "pin_prompt": "Bonjour {name}, envoyez votre code PIN du personnel.",
         "pin_wrong": "Code PIN incorrect. Encore {left:@tries} avant un blocage de 15 minutes.",
+        "pin_hint": "Un code PIN du personnel a 4 à 8 chiffres : envoyez le vôtre, ou CANCEL.",
         "pin_locked": "Trop de codes PIN incorrects : les actions du personnel sont bloquées jusqu'à {until:%H:%M}.",
         "confirm_hint": "Répondez 1 pour confirmer ou 2 pour annuler.",
         # Enregistrer un achat

@@ -32,6 +32,8 @@ def pin_step(advance: Advance) -> Step:
             return advance(state, services)
         if check.locked_until:
             return finish(), [say("pin_locked", until=services.local(check.locked_until))]
+        if not check.tried:  # "ok", "BACK": no PIN at all, so no guess
+            return missed(state), [say("pin_hint")]
         return state, [say("pin_wrong", left=check.attempts_left)]
 
     return check_pin

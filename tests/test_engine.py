@@ -47,7 +47,7 @@ class FakeStaff:
     def check_pin(self, pin: str):
         self.pins.append(pin)
         self.session_open = pin == "731205"
-        return SimpleNamespace(ok=self.session_open, attempts_left=4, locked_until=None)
+        return SimpleNamespace(ok=self.session_open, attempts_left=4, locked_until=None, tried=True)
 
 
 @dataclass

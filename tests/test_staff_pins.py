@@ -180,6 +180,21 @@ def test_five_wrong_pins_across_two_vendors_lock_the_phone_at_both(phone, salon,
         assert session.get(PinLockout, BAYO).locked_until - utcnow() > timedelta(minutes=14)
 
 
+@pytest.mark.parametrize("junk", ["BACK", "ok", "1", "?", "582931 731250"])
+def test_an_answer_that_is_no_pin_at_the_pin_question_is_no_try(bayo, member, db, junk):
+    """Only 4 to 8 digits can be a PIN: anything else at the PIN question (two PINs at once too)
+    gets a hint and counts no try, where five such answers locked the phone out everywhere."""
+    for _ in range(5):
+        bayo.send("LOG 0803 123 4567 1500")
+        assert bayo.send(junk).text == "A staff PIN is 4 to 8 digits: send yours, or CANCEL."
+        bayo.send("CANCEL")
+    with db.sessions() as session:
+        assert session.scalars(select(AuditLog).where(AuditLog.action == "staff.pin_failed")).all() == []
+    bayo.send("LOG 0803 123 4567 1500")
+    bayo.send(junk)
+    assert "Log ₦1,500" in bayo.send(BAYO_PIN).text
+
+
 def test_a_right_pin_at_one_vendor_starts_the_count_again(phone, salon):
     at_mama, at_salon = phone(BAYO), phone(BAYO, to=SALON_NUMBER)
     at_mama.send("LOG")

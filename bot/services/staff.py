@@ -105,6 +105,7 @@ class PinCheck:
     ok: bool
     attempts_left: int = 0
     locked_until: datetime | None = None
+    tried: bool = True  # False: the answer was not 4-8 digits ("ok", "BACK"), so no guess, nothing counted
 
 
 class StaffService:
@@ -156,12 +157,14 @@ class StaffService:
     def check_pin(self, text: str) -> PinCheck:
         """The answer to the PIN question. A good PIN opens a 10-minute session here; the fifth
         wrong one in a row, at any of the vendors this phone works for, locks it out of all of
-        them for 15 minutes."""
+        them for 15 minutes. An answer that cannot be a PIN (not 4-8 digits) is no try."""
         user, now = self._user(), self.ctx.now
         lockout = self._lock_lockout()
         if lockout.locked_until and lockout.locked_until > now:
             return PinCheck(False, locked_until=lockout.locked_until)
         pin = pins.answer(text)
+        if not pins.PIN_LIKE.fullmatch(pin):
+            return PinCheck(False, tried=False)
         if self._is_pin(pin):
             lockout.failed_attempts = 0
             user.session_expires_at = now + SESSION
