@@ -149,7 +149,7 @@ def test_past_the_wrong_lookups_an_hour_staff_lookups_go_silent_found_or_not(pho
     bayo.send("LOG")
     assert bayo.send(BAYO_PIN).text == "Customer's phone number or member code?"
     assert "couldn't read that" in bayo.send("ABCDEF").text  # a member code nobody has
-    assert "couldn't read that" in bayo.send("12").text
+    assert "couldn't read that" in bayo.send("ABCDEG").text
     assert bayo.send("QQQQQQ").text == TOO_MANY_MISSES
     with db.sessions() as session:
         code = session.scalar(select(Customer.member_code).where(Customer.phone_number == CUSTOMER))
@@ -163,6 +163,23 @@ def test_past_the_wrong_lookups_an_hour_staff_lookups_go_silent_found_or_not(pho
     bayo.send("LOG")
     assert bayo.send(BAYO_PIN).text == "Customer's phone number or member code?"
     assert bayo.send(code).text == "Amount spent? (like 15000, 15,000 or 15k)"
+
+
+def test_only_what_looks_like_a_phone_a_member_code_or_a_reward_code_is_a_look_up(phone, mama, db):
+    """Typos where a customer or a reward code is asked ("back", "ok", "99", "-1") are not
+    understood and look nothing up: they silenced LOG even for a real phone."""
+    limited(db, wrong_lookups_per_hour=2)
+    phone(CUSTOMER).send("JOIN MAMA")
+    bayo = phone(BAYO)
+    bayo.send("LOG")
+    bayo.send(BAYO_PIN)
+    for junk in ("back", "ok"):
+        assert "couldn't read that" in bayo.send(junk).text
+    for junk in ("wait", "99", "-1"):
+        bayo.send("VERIFY")
+        assert "No reward code" in bayo.send(junk).text
+    bayo.send("LOG")
+    assert bayo.send("0803 123 4567").text == "Amount spent? (like 15000, 15,000 or 15k)"
 
 
 def test_rate_limits_in_the_tenant_file_have_defaults_and_staff_never_below_customers():

@@ -84,15 +84,14 @@ class PurchaseService:
         return check_amount(minor, self.currency, self._maximum_major)
 
     def read_customer(self, text: str) -> str | None:
-        """A member code ('K7Q4XM'), or a phone in any form, in E.164; None if neither. A miss
-        counts towards the staff phone's limit of wrong look-ups."""
-        return self.ctx.limits.look_up(lambda: self._read_customer(text))
-
-    def _read_customer(self, text: str) -> str | None:
-        compact = _compact(text)
-        if MEMBER_CODE.fullmatch(compact) and self._find(compact) is not None:
-            return compact
-        return self.read_phone(text)
+        """A member code ('K7Q4XM'), or a phone in any form, in E.164; None if neither. Only what
+        is shaped like one is looked up, and a member code nobody has (and no phone) counts
+        towards the staff phone's limit of wrong look-ups: "ok" or "back" looks nothing up."""
+        compact, phone = _compact(text), self.read_phone(text)
+        code = compact if MEMBER_CODE.fullmatch(compact) else None
+        if code is None and phone is None:
+            return None
+        return self.ctx.limits.look_up(lambda: code if code and self._find(code) is not None else phone)
 
     def read_phone(self, text: str) -> str | None:
         """A phone in any form, in E.164, or None: read, not looked up, so never a wrong look-up."""

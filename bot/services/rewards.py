@@ -268,14 +268,12 @@ class RewardService:
 
     def find_code(self, text: str) -> CodeView | None:
         """A code of this vendor's; another vendor's code is exactly as unknown as a wrong one.
-        A miss counts towards the staff phone's limit of wrong look-ups."""
-        return self.ctx.limits.look_up(lambda: self._find_code(text))
-
-    def _find_code(self, text: str) -> CodeView | None:
+        Only what may be a code (normalise_code) is looked up, and a miss counts towards the
+        staff phone's limit of wrong look-ups: "ok" or "back" looks nothing up."""
         code = normalise_code(text)
         if code is None:
             return None
-        return next(iter(self._views(RewardRedemption.redemption_code == code)), None)
+        return self.ctx.limits.look_up(lambda: next(iter(self._views(RewardRedemption.redemption_code == code)), None))
 
     def _views(self, *where) -> list[CodeView]:
         rows = self.ctx.session.execute(
