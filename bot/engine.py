@@ -57,9 +57,9 @@ class Engine:
 
     def handle(self, state: State, inbound: Inbound, services, now: datetime) -> Outcome:
         notices: Replies = []
-        routed = self._routed(state, inbound)
         if not state.idle and state.updated_at and now - state.updated_at > IDLE_TIMEOUT:
             state, notices = State(), [say("session_expired")]
+        routed = self._routed(state, inbound)  # after the reset: a PIN question timed out masks nothing
         if inbound.truncated:
             notices.append(say("truncated", limit=len(inbound.text)))
         state, replies = self._route(state, inbound, routed, services)

@@ -98,6 +98,14 @@ def test_while_the_pin_is_asked_no_other_flow_takes_its_digits(bayo, member, db)
     assert "731250" not in stored_text(db) and "731,250" not in stored_text(db)
 
 
+def test_a_pin_question_timed_out_masks_no_digits_of_the_next_message(bayo, member, clock):
+    """After 30 minutes the PIN question is over: a one-shot LOG keeps its phone and amount."""
+    assert "PIN" in bayo.send("VOID").text
+    clock.advance(minutes=31)
+    assert "PIN" in bayo.send("LOG 0803 123 4567 15000").text
+    assert bayo.send(BAYO_PIN).text.startswith("Log ₦15,000 for Chidi")
+
+
 def test_other_numbers_in_staff_messages_are_kept(bayo, member, db):
     open_session(bayo)
     bayo.send("LOG 0803 123 4567 15000")
