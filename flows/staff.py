@@ -3,6 +3,7 @@ at each answer after it), and PIN: staff choose their own PIN, typed twice (chan
 the current one first, even in a session)."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable
 
 from flows.base import STAFF, Flow, Inbound, Outcome, State, Step, finish, goto, missed, say
@@ -28,8 +29,8 @@ def pin_step(advance: Advance) -> Step:
 
     def check_pin(state: State, inbound: Inbound, services) -> Outcome:
         check = services.staff.check_pin(inbound.text)
-        if check.ok:
-            return advance(state, services)
+        if check.ok:  # understood: the answers missed before it do not count against the next question
+            return advance(replace(state, misses=0), services)
         if check.locked_until:
             return finish(), [say("pin_locked", until=services.local(check.locked_until))]
         if not check.tried:  # "ok", "BACK": no PIN at all, so no guess

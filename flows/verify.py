@@ -1,6 +1,8 @@
 """VERIFY: staff check a customer's redemption code, then hand the reward over or cancel it."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flows.base import STAFF, Flow, Inbound, Outcome, Refused, State, after_command, finish, goto, missed, refusal, say
 from flows.staff import pin_gate, pin_step, rechecked
 
@@ -12,7 +14,10 @@ def start_verify(state: State, inbound: Inbound, services) -> Outcome:
 
 
 def ask_code(state: State, inbound: Inbound, services) -> Outcome:
-    return _advance(goto(state, "code", code=_code_in(inbound.text)), services)
+    code = _code_in(inbound.text)
+    if not code:
+        return missed(state), [say("verify_ask_code")]
+    return _check(state, code, services)
 
 
 def _code_in(text: str) -> str:
@@ -32,11 +37,17 @@ def _shown(code: str) -> str:
 
 
 def _advance(state: State, services) -> Outcome:
+    """The code given with VERIFY checked, else asked for."""
     if not state.data.get("code"):
         return goto(state, "code"), [say("verify_ask_code")]
-    found = services.rewards.find_code(state.data["code"])
-    if found is None:
-        return finish(), [say("code_unknown", code=_shown(state.data["code"]))]
+    return _check(state, state.data["code"], services)
+
+
+def _check(state: State, code: str, services) -> Outcome:
+    found = services.rewards.find_code(code)
+    if found is None:  # asked again, as a miss: the next answer is read as a code (CANCEL and MENU leave)
+        asked = replace(state, step="code", data={**state.data, "code": None})
+        return missed(asked), [say("code_unknown", code=_shown(code))]
     if found.status == "fulfilled":
         by = found.by or say("code_given_by_staff")  # no name: handed over through the API
         return finish(), [say("code_already_fulfilled", code=found.code, when=services.local(found.when), by=by)]

@@ -289,6 +289,28 @@ def test_a_long_answer_to_verify_is_not_repeated_whole(phone, mama):
     assert f"{'X' * 20}…" in answer and "X" * 21 not in answer
 
 
+def test_a_mistyped_code_is_asked_again_and_the_next_answer_is_read_as_a_code(rich, phone, db, clock):
+    """"Check the letters and try again": the code typed again is read as a code, whether the
+    wrong one answered "Which code?" or came with VERIFY, after the PIN or at once in a session."""
+    code = CODE.search(redeem_jollof(rich).text).group()
+    typo = code[:-1] + ("A" if code[-1] != "A" else "B")
+    unknown = f"No reward code {typo} here. Check the letters and try again."
+    bayo = phone(BAYO)
+    bayo.send("VERIFY")
+    bayo.send(BAYO_PIN)
+    assert bayo.send(typo).text == unknown
+    assert "1. Hand it over" in bayo.send(code).text
+    assert bayo.send(f"VERIFY {typo}").text == unknown
+    assert "1. Hand it over" in bayo.send(code).text
+    clock.advance(minutes=11)  # the session is over
+    bayo.send(f"VERIFY {typo}")
+    for junk in ("ok", "wait"):  # not the PIN, and not tries either
+        bayo.send(junk)
+    assert bayo.send(BAYO_PIN).text == unknown
+    assert "1. Hand it over" in bayo.send(code).text
+    assert bayo.send("1").text == "Done: marked as handed over. The customer has been told."
+
+
 def test_an_expired_code_is_refused_and_the_expiry_command_refunds_it(rich, phone, db, app, clock):
     code = CODE.search(redeem_jollof(rich).text).group()
     assert "Expired 0" in app.test_cli_runner().invoke(args=["redemptions", "expire"]).output
