@@ -368,6 +368,17 @@ def test_setting_a_pin_from_the_command_line_fingerprints_it(app, mama, db):
     assert fingerprinted(db, "583920")
 
 
+def test_the_pin_command_asks_for_the_pin_hidden_and_never_takes_it_on_the_command_line(app, mama, db):
+    runner = app.test_cli_runner()
+    given = runner.invoke(args=["staff", "pin", "--tenant", "MAMA", "--phone", BAYO, "--pin", "583920"])
+    assert given.exit_code == 2 and "No such option '--pin'" in given.output
+    assert not check_password_hash(bayo_row(db).pin_hash, "583920")
+    asked = runner.invoke(args=["staff", "pin", "--tenant", "MAMA", "--phone", BAYO], input="583920\n583920\n")
+    assert asked.exit_code == 0, asked.output
+    assert "583920" not in asked.output and asked.output.endswith("PIN set for Bayo (+2348030000002).\n")
+    assert check_password_hash(bayo_row(db).pin_hash, "583920")
+
+
 def test_changing_the_pin_asks_for_the_current_one_even_in_a_session(bayo, db):
     open_session(bayo)
     assert bayo.send("PIN").text == "Hi Bayo, please send your staff PIN."

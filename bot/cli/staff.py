@@ -18,8 +18,8 @@ def staff():
 @staff.command("pin", help="Set or reset a staff member's PIN (asked for, never on the command line).")
 @click.option("--tenant", "code", required=True, help="The vendor's code, e.g. MAMA.")
 @click.option("--phone", required=True, help="The staff member's phone, local or international.")
-@click.password_option("--pin", prompt="New PIN", help="Prompted for; 4 to 8 digits.")
-def staff_pin(code: str, phone: str, pin: str):
+def staff_pin(code: str, phone: str):
+    pin = click.prompt("New PIN", hide_input=True, confirmation_prompt=True)  # never an option: not in shell history or ps
     rt = runtime()
     with rt.db.transaction() as session:
         tenant = tenant_by_code(session, code)
