@@ -379,6 +379,21 @@ def test_the_pin_command_asks_for_the_pin_hidden_and_never_takes_it_on_the_comma
     assert check_password_hash(bayo_row(db).pin_hash, "583920")
 
 
+@pytest.mark.parametrize("tenant, number, said", [
+    ("NOPE", BAYO, "No vendor with code NOPE."),
+    ("MAMA", "08030009999", "+2348030009999 is not on MAMA's staff."),
+    ("MAMA", "08030000002", "+2348030000002 is no longer on MAMA's staff."),  # the file below took Bayo off
+])
+def test_the_pin_command_refuses_a_vendor_or_phone_without_the_staff_member_before_asking_the_pin(
+    app, mama, db, tenant, number, said
+):
+    with db.transaction() as session:
+        load_tenant(session, tenant_file(staff=[ADA]), pin_pepper=PIN_PEPPER)
+    result = app.test_cli_runner().invoke(args=["staff", "pin", "--tenant", tenant, "--phone", number], input="583920\n583920\n")
+    assert (result.exit_code, result.output) == (1, f"Error: {said}\n")  # no PIN asked for
+    assert check_password_hash(bayo_row(db).pin_hash, BAYO_PIN)
+
+
 def test_changing_the_pin_asks_for_the_current_one_even_in_a_session(bayo, db):
     open_session(bayo)
     assert bayo.send("PIN").text == "Hi Bayo, please send your staff PIN."

@@ -114,13 +114,22 @@ class TeamService:
         self._audit("staff.pin_reset", user, before={"has_pin": had_pin}, after={"has_pin": False})
         notify(ctx.session, ctx.outbox, ctx.tenant, user, say("staff_pin_reset_notice", name=user.full_name, vendor=ctx.tenant.name))
 
-    def set_pin(self, phone: str, pin: str) -> Staff | None:
+    def set_pin(self, phone: str, pin: str) -> Staff:
         """Set or reset the PIN of the staff member on `phone` (the command line, where the
-        operator types it); None when the phone is not on the staff. A weak PIN raises
-        ValueError. Ends their open session and the phone's lockout."""
-        user = self._user(phone)
-        if user is not None:
-            set_pin(self.ctx.session, user, pin, self.ctx.pin_pepper)
+        operator types it). Ends their open session and the phone's lockout. Raises ValueError
+        saying why not: a weak PIN, or a phone with no PIN holder (see `pin_holder`)."""
+        user = self.pin_holder(phone)
+        set_pin(self.ctx.session, user, pin, self.ctx.pin_pepper)
+        return user
+
+    def pin_holder(self, phone: str) -> Staff:
+        """The staff member on `phone`, whose PIN the command line may set; ValueError when the
+        phone is not on the staff, or no longer is (the bot takes them for a stranger)."""
+        user, vendor = self._user(phone), self.ctx.tenant.vendor_code
+        if user is None:
+            raise ValueError(f"{phone} is not on {vendor}'s staff.")
+        if not user.is_active:
+            raise ValueError(f"{phone} is no longer on {vendor}'s staff.")
         return user
 
     def _check_owner(self) -> None:
