@@ -220,6 +220,7 @@ def test_daily_metrics_count_the_vendors_day_and_recomputing_replaces_it(app, ph
     assert result.exit_code == 0, result.output
     header, row = result.output.splitlines()
     assert header.split()[:6] == ["vendor", "date", "new_members", "active_members", "purchases", "revenue"]
+    assert row.split()[2:6] == ["1", "1", "1", "₦15,000"]  # the revenue in naira, as broadcasts stats shows it
     figures = metrics_row(db, mama, today)
     assert (figures.new_members, figures.active_members, figures.purchases, figures.revenue) == (1, 1, 1, 1_500_000)
     assert figures.points_issued == 50 + 150 + 20 and figures.messages_in >= 5

@@ -6,6 +6,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from bot.cli.common import print_table, runtime
+from bot.money import format_money
 from bot.services.context import Context
 from bot.services.metrics import FIGURES, MetricsService, yesterday
 from bot.services.tenant_file import YEARS, YEARS_RULE
@@ -32,7 +33,9 @@ def metrics_daily(day, code: str | None):
             query = query.where(Tenant.vendor_code == code.upper())
         for tenant in session.scalars(query):
             date = day.date() if day else yesterday(tenant, now)
-            rows.append((tenant.vendor_code, date.isoformat(), MetricsService(Context.at(session, tenant, now)).compute(date)))
+            figures = MetricsService(Context.at(session, tenant, now)).compute(date)
+            figures["revenue"] = format_money(figures["revenue"], tenant.currency)  # stored in minor units
+            rows.append([tenant.vendor_code, date.isoformat(), *figures.values()])
     if not rows:
         raise click.ClickException(f"No vendor with code {code.upper()}." if code else "No vendors yet.")
-    print_table(["vendor", "date", *FIGURES], [[c, d, *f.values()] for c, d, f in rows])
+    print_table(["vendor", "date", *FIGURES], rows)
