@@ -261,6 +261,17 @@ def test_a_staff_member_a_reload_takes_off_and_back_on_starts_afresh(bayo, membe
     assert count(db, Purchase) == 0
 
 
+def test_a_staff_member_a_file_takes_back_on_without_a_pin_chooses_a_new_one(bayo, db):
+    """As when the owner takes them on again by chat: the PIN they had before no longer opens a session."""
+    with db.transaction() as session:
+        load_tenant(session, tenant_file(staff=[ADA]), pin_pepper=PIN_PEPPER)
+    reload_bayo(db)  # neither pin nor pin_hash: he chooses it by chat
+    assert (bayo_row(db).pin_hash, bayo_row(db).pin_fingerprint) == (None, None)
+    assert bayo.send("LOG").text == "You haven't chosen your staff PIN yet. Reply PIN to choose it."
+    assert bayo.send(BAYO_PIN).text != "Customer's phone number or member code?"
+    assert bayo_row(db).session_expires_at is None
+
+
 def test_confirming_a_void_after_the_session_ended_asks_the_pin(bayo, member, db, clock):
     open_session(bayo)
     bayo.send("LOG 08031234567 1500")

@@ -40,6 +40,12 @@ def deactivate(user: Staff) -> bool:
     return True
 
 
+def clear_pin(user: Staff) -> None:
+    """Forget a staff member's PIN, and the session it opened: they choose a new one by chat
+    (taken on again, or their PIN reset)."""
+    user.pin_hash, user.pin_fingerprint, user.session_expires_at = None, None, None
+
+
 def matches_pin(pin_hash: str | None, pin: str) -> bool:
     """Whether `pin`, in the digits of any script, is the one `pin_hash` was made from."""
     return bool(pin_hash) and check_password_hash(pin_hash, ascii_digits(pin))

@@ -15,7 +15,7 @@ from bot.phones import InvalidPhone, to_e164
 from bot.services import audit
 from bot.services.context import Context
 from bot.services.customers import route_phone
-from bot.services.staff import deactivate, set_pin
+from bot.services.staff import clear_pin, deactivate, set_pin
 from bot.services.tenant_file import StaffSchema
 from bot.vendor_codes import is_command_word
 from models import Staff
@@ -80,7 +80,7 @@ class TeamService:
         if user.is_active:
             raise Refused("staff_already", phone=phone)
         user.full_name, user.role, user.is_active = name, "staff", True
-        user.pin_hash, user.pin_fingerprint, user.session_expires_at = None, None, None
+        clear_pin(user)
         user.conversation_state = {}
         ctx.session.flush()
         self._audit("staff.added", user, before=None, after={"name": name, "role": "staff", "active": True})
@@ -110,7 +110,7 @@ class TeamService:
         self._check_removable(phone)
         ctx, user = self.ctx, self._user(phone)
         had_pin = user.pin_hash is not None
-        user.pin_hash, user.pin_fingerprint, user.session_expires_at = None, None, None
+        clear_pin(user)
         self._audit("staff.pin_reset", user, before={"has_pin": had_pin}, after={"has_pin": False})
         notify(ctx.session, ctx.outbox, ctx.tenant, user, say("staff_pin_reset_notice", name=user.full_name, vendor=ctx.tenant.name))
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from bot.db import insert_on_conflict
 from bot.services import audit
 from bot.services.rewards import HOLDING_STOCK
-from bot.services.staff import deactivate, fingerprint_pin, hash_pin, matches_pin
+from bot.services.staff import clear_pin, deactivate, fingerprint_pin, hash_pin, matches_pin
 from bot.services.tenant_file import TenantFileError, _moment
 from models import Customer, PointsTransaction, Purchase, Reward, RewardRedemption, Show, Tenant, Staff, WheelItem
 from models.base import new_id
@@ -119,6 +119,8 @@ def _sync_staff(session: Session, tenant: Tenant, staff: list[dict], pin_pepper:
             # Its id now, not at the flush: its PIN's fingerprint is keyed by it.
             user = Staff(tenant_id=tenant.id, id=new_id(), phone_number=member["phone"])
             session.add(user)
+        elif not user.is_active and "pin" not in member and "pin_hash" not in member:
+            clear_pin(user)  # taken on again with no PIN in the file: they choose a new one, as after STAFF ADD
         touched = [
             assign(user, "full_name", member["name"]),
             assign(user, "role", member["role"]),
