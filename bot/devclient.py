@@ -15,6 +15,9 @@ from bot.phones import twilio_address
 from models import Tenant, Message
 
 INBOUND_PATH = "/webhooks/twilio/inbound"
+# The development server's address (`flask serve`'s and `make run`'s defaults): without
+# PUBLIC_BASE_URL, the links the bot sends (dashboard, media) point there.
+DEV_HOST, DEV_PORT = "127.0.0.1", 5000
 # Twilio's WhatsApp sandbox number: where messages go when no vendor has a number yet.
 SANDBOX_NUMBER = "+14155238886"
 
@@ -46,7 +49,7 @@ class DevClient:
             "ProfileName": profile_name or "Dev Phone",
         }
         config = self.runtime.config
-        base = config.public_base_url or "http://localhost"
+        base = config.public_base_url or f"http://{DEV_HOST}:{DEV_PORT}"
         signature = RequestValidator(config.twilio_auth_token).compute_signature(base + INBOUND_PATH, form)
         response = self.app.test_client().post(
             INBOUND_PATH,

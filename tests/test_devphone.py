@@ -71,6 +71,21 @@ def test_chat_command_wants_an_international_number(app, mama):
     assert "international format" in result.output
 
 
+def test_chat_command_reads_to_as_it_reads_from(app, mama):
+    runner = app.test_cli_runner()
+    spaced = runner.invoke(args=["chat", "--from", "+2348031234567", "--to", "+1 415 523 8886"], input="BAL\n")
+    assert "bot> Welcome to *Mama Put Kitchen*! To join its rewards, reply JOIN MAMA." in spaced.output  # MAMA's number
+    local = runner.invoke(args=["chat", "--from", "+2348031234567", "--to", "08030000000"], input="JOIN MAMA\n")
+    assert local.exit_code == 1 and "Give --to in international format" in local.output
+
+
+def test_chat_command_links_to_the_dev_server_without_a_public_base_url(make_app, mama):
+    result = make_app(public_base_url=None).test_cli_runner().invoke(
+        args=["chat", "--from", "+2348030000001"], input="DASHBOARD\n482916\n"  # Ada, the owner
+    )
+    assert "*Mama Put Kitchen*: http://127.0.0.1:5000/dashboard/login/" in result.output  # where make run serves it
+
+
 def test_chat_command_says_it_cannot_sign_without_an_auth_token(make_app, mama):
     result = make_app(twilio_auth_token=None).test_cli_runner().invoke(args=["chat", "--from", "+2348031234567"], input="BAL\n")
     assert result.exit_code != 0

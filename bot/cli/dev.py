@@ -9,7 +9,7 @@ from flask.cli import with_appcontext
 from werkzeug.serving import run_simple
 
 from bot.cli.common import runtime
-from bot.devclient import DevClient
+from bot.devclient import DEV_HOST, DEV_PORT, DevClient
 from bot.phones import InvalidPhone, to_e164
 from workers.schedule import run_in_process
 
@@ -19,10 +19,7 @@ from workers.schedule import run_in_process
 @click.option("--from", "phone", required=True, help="The phone you are, e.g. +2348031234567.")
 @click.option("--to", help="The number you write to (default: the first vendor's).")
 def chat(phone: str, to: str | None):
-    try:
-        phone = to_e164(phone)
-    except InvalidPhone:
-        raise click.ClickException("Give --from in international format, like +2348031234567.") from None
+    phone, to = _international(phone, "--from"), to and _international(to, "--to")
     if not runtime().config.twilio_auth_token:  # the webhook would refuse every message
         raise click.ClickException("chat signs like Twilio: set TWILIO_AUTH_TOKEN (or DEV_PHONE=1, in development).")
     client = DevClient(current_app)
@@ -37,10 +34,17 @@ def chat(phone: str, to: str | None):
                 click.echo(f"(sent to you) {message['body']}")
 
 
+def _international(number: str, option: str) -> str:
+    try:
+        return to_e164(number)
+    except InvalidPhone:
+        raise click.ClickException(f"Give {option} in international format, like +2348031234567.") from None
+
+
 @click.command(help="The development server with the dev phone; without Redis it also runs the scheduled jobs in-process.")
 @with_appcontext
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True)
+@click.option("--host", default=DEV_HOST, show_default=True)
+@click.option("--port", default=DEV_PORT, show_default=True)
 def serve(host: str, port: int):
     app = current_app._get_current_object()
     if not runtime().config.redis_url:
