@@ -17,6 +17,10 @@ DEV_PIN_PEPPER = "dev-pin-pepper-not-secret"
 DEPLOYMENT_SETTINGS = ("DATABASE_URL", "PUBLIC_BASE_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "KANNEL_SHARED_SECRET")
 
 
+class ConfigError(ValueError):
+    """A setting missing or wrong: the app does not start, and says which."""
+
+
 def normalise_database_url(url: str) -> str:
     """Map the URL forms hosting platforms hand out onto the psycopg2 driver we ship.
 
@@ -69,17 +73,17 @@ class Config:
         env = os.environ if env is None else env
         if env.get("TWILIO_ACCOUNT_SID") and not env.get("TWILIO_AUTH_TOKEN"):
             # The dev token is public: with a real account it would let anyone forge webhooks.
-            raise ValueError("TWILIO_AUTH_TOKEN must be set when TWILIO_ACCOUNT_SID is")
+            raise ConfigError("TWILIO_AUTH_TOKEN must be set when TWILIO_ACCOUNT_SID is")
         dev_phone = env.get("DEV_PHONE") == "1"
         # Where the public dev token and pepper may stand in: asked for (as `make run` does), or
         # where nothing a deployment sets is set.
         development = dev_phone or not any(env.get(name) for name in DEPLOYMENT_SETTINGS)
         if not development and not env.get("PIN_PEPPER"):
             # The dev pepper is public too: with it, a copy of the database would give the PINs away.
-            raise ValueError(f"PIN_PEPPER must be set when any of {', '.join(DEPLOYMENT_SETTINGS)} is (or DEV_PHONE=1, in development)")
+            raise ConfigError(f"PIN_PEPPER must be set when any of {', '.join(DEPLOYMENT_SETTINGS)} is (or DEV_PHONE=1, in development)")
         if dev_phone and env.get("TWILIO_ACCOUNT_SID"):
             # Said loudly rather than ignored: a server with a real account never serves it.
-            raise ValueError("DEV_PHONE=1 cannot be used with a real Twilio account (TWILIO_ACCOUNT_SID)")
+            raise ConfigError("DEV_PHONE=1 cannot be used with a real Twilio account (TWILIO_ACCOUNT_SID)")
         return cls(
             database_url=normalise_database_url(env.get("DATABASE_URL") or default_database_url()),
             redis_url=env.get("REDIS_URL") or None,
@@ -105,11 +109,11 @@ def _phone(value: str | None, name: str) -> str | None:
     try:
         return to_e164(from_twilio(value)[0])
     except InvalidPhone:
-        raise ValueError(f"{name} must be a phone number in international format, like +14155238886") from None
+        raise ConfigError(f"{name} must be a phone number in international format, like +14155238886") from None
 
 
 def _positive_int(env, name: str, default: int) -> int:
     raw = env.get(name) or str(default)
     if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"{name} must be a whole number above 0, not {raw!r}")
+        raise ConfigError(f"{name} must be a whole number above 0, not {raw!r}")
     return int(raw)

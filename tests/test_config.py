@@ -1,3 +1,7 @@
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from bot.config import DEPLOYMENT_SETTINGS, DEV_AUTH_TOKEN, DEV_PIN_PEPPER, Config, normalise_database_url
@@ -87,3 +91,15 @@ def test_the_dev_phone_is_refused_with_a_real_twilio_account():
     with pytest.raises(ValueError, match="DEV_PHONE"):
         Config.from_env({"DEV_PHONE": "1", **TWILIO})
     assert not Config.from_env(TWILIO).serves_dev_phone
+
+
+def test_a_flask_command_says_a_wrong_setting_in_one_line(tmp_path):
+    """Not a traceback before it: the error is all `flask --app wsgi ...` prints, and it exits 1."""
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}"}  # a deployment, no PIN_PEPPER
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "ledger", "check"],
+        cwd=Path(__file__).resolve().parent.parent, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.startswith("Error: PIN_PEPPER must be set when any of DATABASE_URL,")
+    assert result.stderr.count("\n") == 1, result.stderr
