@@ -95,6 +95,15 @@ def test_invite_refuses_a_bad_phone_or_country_and_needs_the_platform_number(app
     assert count(db, SetupInvitation) == 0
 
 
+def test_invite_refuses_the_platform_number_and_asks_a_local_phone_for_its_country(app, db):
+    runner = app.test_cli_runner()
+    own = runner.invoke(args=["vendors", "invite", "+1", "415", "555", "0100"])
+    assert own.exit_code == 1 and "+14155550100 is the platform's own number" in own.output
+    local = runner.invoke(args=["vendors", "invite", "0803", "123", "4567"])
+    assert local.exit_code == 1 and "not a phone number: 0803 123 4567 (a local number needs --country, like --country NG)" in local.output
+    assert count(db, SetupInvitation) == 0
+
+
 def test_a_new_invitation_replaces_an_unused_one(app, owner, db):
     first = invite(app)
     second = invite(app)

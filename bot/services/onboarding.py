@@ -62,14 +62,19 @@ def _token_hash(token: str) -> str:
 
 def invite(session: Session, phone: str, country: str | None, platform_number: str, now: datetime) -> Invited:
     """A one-time invitation for `phone` (read in `country`, which also becomes the setup's
-    default), valid 7 days. It replaces any earlier one for the phone that was not used."""
+    default), valid 7 days. It replaces any earlier one for the phone that was not used. InviteError
+    says why not: an unknown country, not a phone, or the platform's own number."""
     if country is not None and country.upper() not in phonenumbers.SUPPORTED_REGIONS:
         raise InviteError(f"unknown country code {country!r}")
     country = country.upper() if country else None
     try:
         phone = to_e164(phone, country, strict=True)
     except InvalidPhone:
-        raise InviteError(f"not a phone number{f' in {country}' if country else ''}: {phone}") from None
+        if country:
+            raise InviteError(f"not a phone number in {country}: {phone}") from None
+        raise InviteError(f"not a phone number: {phone} (a local number needs --country, like --country NG)") from None
+    if phone == platform_number:  # the owner would be writing to themselves
+        raise InviteError(f"{phone} is the platform's own number (PLATFORM_WHATSAPP_NUMBER): invite the shop owner's phone")
     session.execute(
         update(SetupInvitation)
         .where(SetupInvitation.phone_number == phone, SetupInvitation.used_at.is_(None), SetupInvitation.expires_at > now)
