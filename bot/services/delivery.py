@@ -11,6 +11,7 @@ what happens next in one table, ANSWERS, applied alike to the answer of a send a
 receipt."""
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
@@ -418,9 +419,8 @@ def record(session: Session, results: list[tuple[Send, Answer | None]], now: dat
             update(table).where(*_FENCE).values(**_outcome(action, now, lease), **error),
             [{**_key_params(send.key, send.attempts), **_answer_params(answer)} for send, answer in items],
         )
-        if action in (Action.UNREACHABLE, Action.OPTED_OUT):
-            for send, answer in items:
-                _mark_customer(session, send.key, action, answer.code, now)
+    _mark_customers(session, [(send.key, action, answer.code) for action in (Action.UNREACHABLE, Action.OPTED_OUT)
+                              for send, answer in by_action.get(action, [])], now)
     return {(action.value if action else "released"): len(items) for action, items in by_action.items()}
 
 
@@ -465,10 +465,27 @@ def _answer_params(answer: Answer | None) -> dict:
     return {"p_sid": None, "p_code": (answer.code or "")[:20] or None, "p_text": answer.text[:255] or None}
 
 
-def _mark_customer(session: Session, key: MessageKey, action: Action, code: str | None, now: datetime) -> None:
+def _mark_customers(session: Session, marks: list[tuple[MessageKey, Action, str | None]], now: datetime) -> None:
+    """Mark the customers of these messages (`_mark_customer`), their rows locked first in id
+    order, the global lock order, whatever order the answers came in: a claim holding some of
+    them and waiting for another never waits for this transaction in a circle."""
+    if not marks:
+        return
+    messages = session.execute(
+        select(Message.tenant_id, Message.id, Message.customer_id)
+        .where(Message.tenant_id.in_({key[0] for key, _, _ in marks}), Message.id.in_([key[1] for key, _, _ in marks]))
+    ).all()
+    _lock_customers_of(session, messages)
+    customer_of = {(row.tenant_id, row.id): row.customer_id for row in messages}
+    for key, action, code in marks:
+        _mark_customer(session, key[0], customer_of[key], action, code, now)
+
+
+def _mark_customer(
+    session: Session, tenant_id: uuid.UUID, customer_id: uuid.UUID | None, action: Action, code: str | None, now: datetime,
+) -> None:
     """Twilio said the number cannot get messages, or that the customer opted out."""
-    customer_id = session.scalar(select(Message.customer_id).where(*_by_key(key)))
-    where = (Customer.tenant_id == key[0], Customer.id == customer_id)
+    where = (Customer.tenant_id == tenant_id, Customer.id == customer_id)
     if action is Action.UNREACHABLE:
         session.execute(update(Customer).where(*where).values(unreachable_at=now, unreachable_code=code))
         return
@@ -476,7 +493,7 @@ def _mark_customer(session: Session, key: MessageKey, action: Action, code: str 
         update(Customer).where(*where, Customer.opted_in).values(opted_in=False, opted_out_at=now, opt_out_code=code)
     ).rowcount
     if opted:
-        audit.record(session, key[0], "customer.opted_out", entity_type="customer", entity_id=customer_id, code=code)
+        audit.record(session, tenant_id, "customer.opted_out", entity_type="customer", entity_id=customer_id, code=code)
 
 
 def _by_key(key: MessageKey):
@@ -538,9 +555,8 @@ def _follow_failure(
 ) -> str:
     """What a failure receipt's code asks for; returns the status the row ends in."""
     action = ANSWERS.get(code, Action.FAILED)
-    key = (message.tenant_id, message.id)
     if action in (Action.UNREACHABLE, Action.OPTED_OUT):
-        _mark_customer(session, key, action, code, now)
+        _mark_customer(session, message.tenant_id, message.customer_id, action, code, now)
     elif action is Action.TEMPLATE:
         template_sid = _template_sid(session.get(Tenant, message.tenant_id), message)
         if template_sid is None or message.content_sid:
