@@ -15,8 +15,7 @@ from flask import abort, current_app, g, make_response, redirect, render_templat
 from bot.services import Services, idempotency
 from bot.services.context import Context
 from bot.services.dashboard_login import (
-    EXPIRED, PRESSED_AGAIN, REFUSED, SESSION_VALID, UNKNOWN, USED, VALID, end_session, find_owner, link_status,
-    open_link,
+    EXPIRED, REFUSED, SESSION_VALID, UNKNOWN, USED, VALID, end_session, find_owner, link_status, open_link,
 )
 from dashboard import blueprint, menu
 from dashboard.forms import done_notice
@@ -176,21 +175,31 @@ def sign_in_page(token: str):
 @blueprint.post("/login/<token:token>")
 def sign_in(token: str):
     nonce = request.cookies.get(LOGIN_COOKIE, "")
-    if not nonce or not hmac.compare_digest(request.form.get("csrf", "").encode(), nonce.encode()):
-        return render_template("dashboard/stale_form.html"), 400
     runtime = current_app.extensions["runtime"]
+    if not nonce or not hmac.compare_digest(request.form.get("csrf", "").encode(), nonce.encode()):
+        if _signed_in(runtime):  # the button pressed again after the first press's answer took the nonce
+            return redirect(url_for("dashboard.overview"))
+        return render_template("dashboard/stale_form.html"), 400
     with runtime.db.transaction() as session:
         status, session_token = open_link(session, token, nonce, runtime.clock())
-    if status not in (VALID, PRESSED_AGAIN):
+    if status != VALID:
         return render_template("dashboard/link.html", status=status), LINK_STATUS[status]
     response = redirect(url_for("dashboard.overview"))
-    if status == VALID:  # pressed again, the browser has its session cookie from the first press
-        response.set_cookie(
-            SESSION_COOKIE, session_token, max_age=int(SESSION_VALID.total_seconds()), secure=True, httponly=True,
-            samesite="Strict", path="/dashboard",
-        )
+    response.set_cookie(
+        SESSION_COOKIE, session_token, max_age=int(SESSION_VALID.total_seconds()), secure=True, httponly=True,
+        samesite="Strict", path="/dashboard",
+    )
     response.delete_cookie(LOGIN_COOKIE, path="/dashboard/login")
     return response
+
+
+def _signed_in(runtime) -> bool:
+    """Whether the browser holds a live session."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return False
+    with runtime.db.sessions() as session:
+        return find_owner(session, token, runtime.clock()) is not None
 
 
 @blueprint.post("/logout")

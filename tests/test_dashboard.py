@@ -211,25 +211,47 @@ def test_a_used_link_says_so_and_opens_nothing(app, mama, phone, db):
     assert count(db, DashboardSession) == 1
 
 
-def test_pressing_the_button_twice_goes_on_to_the_dashboard(app, mama, phone, clock, db):
-    """A double tap: the second press leaves before the first's answer, with the same sign-in cookie."""
+def pressed_from(app, link: str, nonce: str):
+    """A press of the sign-in button carrying the sign-in cookie `nonce`, from a browser holding no session cookie."""
+    press = Browser(app)
+    press.client.set_cookie(LOGIN_COOKIE, nonce, domain="bot.example.test", path="/dashboard/login")
+    return press.post(link, {"csrf": nonce}, csrf=False)
+
+
+def test_a_double_tap_on_the_button_signs_the_browser_in_with_the_second_press(app, mama, phone, clock, db):
+    """The second press cancels the first one's navigation: the browser drops the first answer,
+    with its session cookie, and still holds the sign-in cookie. The second press starts a
+    session of its own, within a minute and for that browser only."""
     link = dashboard_link(phone)
     browser, other = Browser(app), Browser(app)
     assert browser.get(link).status_code == other.get(link).status_code == 200
     nonce = browser.cookie(LOGIN_COOKIE)
-
-    def press_again():
-        browser.client.set_cookie(LOGIN_COOKIE, nonce, domain="bot.example.test", path="/dashboard/login")
-        return browser.post(link, {"csrf": nonce}, csrf=False)
-
-    assert browser.post(link, {"csrf": nonce}, csrf=False).status_code == 302
-    again = press_again()
+    assert pressed_from(app, link, nonce).status_code == 302  # the first press: its answer never arrives
+    again = browser.post(link, {"csrf": nonce}, csrf=False)
     assert again.status_code == 302 and again.location.endswith("/dashboard/")
-    assert browser.get(again.location).status_code == 200  # signed in by the first press
-    assert count(db, DashboardSession) == 1
+    assert browser.get(again.location).status_code == 200
+    with db.sessions() as session:
+        signed_in = session.scalars(select(AuditLog.action).where(AuditLog.action == "dashboard.signed_in")).all()
+    assert count(db, DashboardSession) == len(signed_in) == 2
     assert other.post(link, {"csrf": other.cookie(LOGIN_COOKIE)}, csrf=False).status_code == 410  # never another browser
     clock.advance(minutes=2)
-    assert press_again().status_code == 410
+    assert pressed_from(app, link, nonce).status_code == 410
+
+
+def test_pressing_the_button_again_once_signed_in_goes_on_to_the_dashboard(app, mama, phone, db):
+    """The browser took the first press's answer (its session cookie; the sign-in cookie is
+    gone), and the button, still on the screen, is pressed again."""
+    link = dashboard_link(phone)
+    browser = Browser(app)
+    assert browser.get(link).status_code == 200
+    nonce = browser.cookie(LOGIN_COOKIE)
+    assert browser.post(link, {"csrf": nonce}, csrf=False).status_code == 302
+    assert browser.cookie(LOGIN_COOKIE) is None
+    again = browser.post(link, {"csrf": nonce}, csrf=False)
+    assert again.status_code == 302 and again.location.endswith("/dashboard/")
+    assert count(db, DashboardSession) == 1
+    browser.post("/dashboard/logout")
+    assert browser.post(link, {"csrf": nonce}, csrf=False).status_code == 400  # signed out: the form is stale
 
 
 def test_an_expired_link_says_so(app, mama, phone, clock, db):

@@ -24,7 +24,6 @@ LOGIN_PATH = "/dashboard/login/"
 
 # What opening a link found (`open_link`, `link_status`).
 VALID, USED, EXPIRED, UNKNOWN, REFUSED = "valid", "used", "expired", "unknown", "refused"
-PRESSED_AGAIN = "pressed_again"  # by the browser that used the link (`open_link`)
 
 
 def _hash(token: str) -> str:
@@ -111,9 +110,9 @@ def link_status(session: Session, token: str, now: datetime) -> str:
 def open_link(session: Session, token: str, browser: str, now: datetime) -> tuple[str, str | None]:
     """Use the link from the browser whose sign-in form carried the nonce `browser`: (VALID,
     the new session's token), or (why not, None). One conditional UPDATE spends it, so two
-    browsers racing with one link never both get a session. The browser that used it,
-    pressing again within PRESSED_AGAIN_WITHIN, gets (PRESSED_AGAIN, None): the first press
-    signed it in."""
+    browsers racing with one link never both get a session. The browser that used it, pressing
+    again within PRESSED_AGAIN_WITHIN (a double tap), gets a session of its own too: its second
+    press cancelled the first, whose answer, with the first session's cookie, it never took."""
     status = link_status(session, token, now)
     if status == VALID:
         spent = session.execute(
@@ -125,7 +124,7 @@ def open_link(session: Session, token: str, browser: str, now: datetime) -> tupl
             return VALID, _start_session(session, token, now)
         status = USED  # another press won
     if status == USED and _pressed_again(session, token, browser, now):
-        return PRESSED_AGAIN, None
+        return VALID, _start_session(session, token, now)
     return status, None
 
 
