@@ -4,11 +4,14 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, update
+from sqlalchemy import create_engine, inspect, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from bot import migrate
+from bot.services.tenants import load_tenant
 from models import Base, Reward
+from tests.conftest import PIN_PEPPER, tenant_file
 
 
 def test_migrations_match_the_models(db):
@@ -29,3 +32,18 @@ def test_a_rewards_units_used_stay_between_zero_and_its_stock(db, mama, stock_us
     """The Jollof rice plate offers 20: its count can be neither below zero nor past them."""
     with pytest.raises(IntegrityError), db.transaction() as session:
         session.execute(update(Reward).where(Reward.name == "Jollof rice plate").values(stock_used=stock_used))
+
+
+def test_the_check_on_units_used_clamps_a_count_below_zero_stored_before_it(tmp_path):
+    """A unit given back twice before migration 0021 left -1: the deploy takes it to 0 rather than abort."""
+    url = f"sqlite:///{tmp_path / 'before.sqlite3'}"
+    migrate.upgrade(url)
+    engine = create_engine(url)
+    with Session(engine) as session, session.begin():
+        load_tenant(session, tenant_file(), pin_pepper=PIN_PEPPER)
+    migrate.downgrade(url, "0020")
+    with engine.begin() as connection:
+        connection.execute(update(Reward.__table__).where(Reward.name == "Jollof rice plate").values(stock_used=-1))
+    migrate.upgrade(url)
+    with engine.connect() as connection:
+        assert connection.scalar(select(Reward.stock_used).where(Reward.name == "Jollof rice plate")) == 0

@@ -1,5 +1,6 @@
 """A reward's count of the units its redemptions hold (`stock_used`) is never below zero, as
-its check already keeps it from going past the stock.
+its check already keeps it from going past the stock. A count stored below zero before it is
+taken to zero.
 
 Revision ID: 0021
 Revises: 0020
@@ -15,6 +16,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # A unit given back twice before this check left a count below zero, on which adding the
+    # check would abort the deploy: zero is the nearest count the check allows.
+    op.execute("UPDATE rewards SET stock_used = 0 WHERE stock_used < 0")
     with op.batch_alter_table('rewards', schema=None) as batch_op:
         batch_op.create_check_constraint(op.f('ck_rewards_stock_used_not_negative'), 'stock_used >= 0')
 
