@@ -79,6 +79,21 @@ def test_a_member_with_points_expiring_soon_gets_one_reminder(app, member, db):
     assert count(db, Message, Message.triggered_by == "expiry_reminder", Message.category == "marketing") == 1
 
 
+def test_a_reminders_nearest_reward_leaves_out_points_past_their_expiry(app, member, phone, db):
+    """A purchase's 170 points expired yesterday, and the hourly job has not taken them yet: the
+    balance row still counts them, what can be spent (as BAL says it) does not."""
+    staff = phone(BAYO)
+    staff.send(f"LOG {CUSTOMER} 15000")
+    staff.send(BAYO_PIN)
+    staff.send("1")
+    with db.transaction() as session:
+        session.execute(update(PointsTransaction).where(PointsTransaction.source != "welcome")
+                        .values(expires_at=MORNING - timedelta(days=1)))
+    assert remind(app) == 1
+    [body] = reminders_sent(db)
+    assert body.startswith("*Mama Put Kitchen*: 50 points expire on 29 Nov 2026. 50 more points for Free Zobo drink.")
+
+
 def test_reminders_are_never_sent_twice_for_the_same_points(app, member, db):
     remind(app)
     app.extensions["runtime"].redis.flushdb()  # even without the day's marker, or from another scheduler

@@ -18,6 +18,7 @@ from bot.outbound import MARKETING, notify
 from bot.services.context import Context
 from bot.services.customers import lock_customers
 from bot.services.metrics import Day
+from bot.services.points import spendable_balance
 from bot.services.rewards import nearest_reward
 from models import Customer, CustomerPointsBalance, ExpiryReminder, PointsTransaction, Tenant
 
@@ -84,7 +85,7 @@ class ReminderService:
                "expiring_from": expiring_from, "expiring_until": expiring_until, "created_at": now}
         if not insert_on_conflict(session, ExpiryReminder, row):
             return False
-        balance = session.scalar(select(CustomerPointsBalance.current_balance).where(
+        balance = session.scalar(select(spendable_balance(now)).where(  # points past expiry count for nothing
             CustomerPointsBalance.tenant_id == tenant.id, CustomerPointsBalance.customer_id == customer.id))
         message = say("expiry_reminder", points=points, vendor=tenant.name, when=day,
                       progress=nearest_reward(session, tenant.id, balance or 0, now))
