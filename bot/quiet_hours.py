@@ -7,10 +7,12 @@ from zoneinfo import ZoneInfo
 
 def quiet_until(quiet_hours: list | None, zone: ZoneInfo, now: datetime) -> datetime | None:
     """The end of the quiet hours `now` falls in (in UTC), or None outside them. ["21:00",
-    "08:00"] runs over midnight; ["13:00", "14:00"] does not."""
+    "08:00"] runs over midnight; ["13:00", "14:00"] does not. A time stored with an offset
+    ("2100Z", "21+01", which validation took before it refused them) is read on the vendor's
+    clocks, the offset left out, as the vendor who wrote it most likely meant."""
     if not quiet_hours:
         return None
-    start, end = (time.fromisoformat(value) for value in quiet_hours)
+    start, end = (time.fromisoformat(value).replace(tzinfo=None) for value in quiet_hours)
     local = now.astimezone(zone)
     moment = local.time()
     inside = start <= moment < end if start < end else (moment >= start or moment < end)

@@ -495,6 +495,26 @@ def test_quiet_hours_hold_the_sends_until_they_end(app, mama, db):
     assert [m.status for m in pushes(db, broadcast)] == ["sent"] and status_of(db, broadcast) == "completed"
 
 
+def test_quiet_hours_stored_with_an_offset_are_read_on_the_vendors_clocks(app, mama, db):
+    """Quiet hours like "2100Z" or "21+01" passed validation before it refused an offset: a
+    broadcast stored with them reads their times on the vendor's clocks, the offset left out,
+    where every runner turn failed comparing them with the local time."""
+    add_member(db, mama, "+2348030000001")
+    local = utcnow().astimezone(LAGOS)
+    broadcast = create(db, mama)
+
+    def quiet(start: datetime, end: datetime) -> None:
+        with db.transaction() as session:
+            session.execute(update(Broadcast).values(quiet_hours=[f"{start:%H%M}Z", f"{end:%H}+01"]))
+
+    quiet(local - timedelta(hours=1), local + timedelta(hours=1))  # we are in them
+    launch(app, broadcast)
+    assert status_of(db, broadcast) == "sending" and pushes(db, broadcast) == []
+    quiet(local - timedelta(hours=3), local - timedelta(hours=2))  # they are over
+    tick(app)
+    assert [m.status for m in pushes(db, broadcast)] == ["sent"] and status_of(db, broadcast) == "completed"
+
+
 def test_pushes_fed_just_before_the_quiet_hours_wait_when_a_worker_claims_them_inside(app, mama, db):
     """The runner fed them at 20:59:59; a worker reaches them at 21:01: they go back to wait
     until the quiet hours end, as the runner holds those it has not handed over."""
