@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 import flows  # its command words are read when called, so that flows may import this module too
-from bot.codes import ALPHABET, CHOSEN_CODE, CHOSEN_CODE_RULE, MEMBER_CODE
+from bot.codes import ALPHABET, CHOSEN_CODE, CHOSEN_CODE_RULE, MEMBER_CODE, REFERRAL_CODE
 from bot.locales import LOCALES
 from bot.money import looks_like_amount
 
@@ -81,15 +81,12 @@ def join_code(words: tuple[str, ...]) -> str | None:
     return code if is_vendor_code(code) else None
 
 
-# A referral after JOIN CODE as a member's link writes it (R-K7Q4XM), read as words: the dash is dropped.
-_LINK_REFERRAL = re.compile(rf"R{MEMBER_CODE.pattern}")
-
-
 def link_join_code(words: tuple[str, ...]) -> str | None:
     """The code of `JOIN CODE` as a vendor's QR poster or a member's referral link writes it:
-    nothing after the code but the referral. "Join Mama Cafe" is not one."""
+    nothing after the code but the referral (read as words: R-K7Q4XM without its dash). "Join
+    Mama Cafe" is not one."""
     rest = "".join(words[2:])
-    if words[:1] != ("JOIN",) or (rest and not _LINK_REFERRAL.fullmatch(rest)):
+    if words[:1] != ("JOIN",) or (rest and not REFERRAL_CODE.fullmatch(rest)):
         return None
     return join_code(words)
 

@@ -2,7 +2,6 @@
 void took that back, the friend's next purchase)."""
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime
 from urllib.parse import quote
@@ -10,7 +9,7 @@ from urllib.parse import quote
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from bot.codes import ALPHABET
+from bot.codes import REFERRAL_CODE
 from bot.db import insert_on_conflict
 from bot.messages import say
 from bot.outbound import notify
@@ -19,8 +18,6 @@ from bot.services import points
 from bot.services.context import Context
 from bot.services.missions import complete_missions
 from models import Customer, Referral, Tenant
-
-_REFERRAL = re.compile(rf"\bR-?([{ALPHABET}]{{6}})\b")
 
 
 def referral_link(tenant: Tenant, customer: Customer) -> str:
@@ -31,7 +28,7 @@ def referral_link(tenant: Tenant, customer: Customer) -> str:
 def record_referral(session: Session, tenant: Tenant, newcomer: Customer, text: str) -> None:
     """Link a phone that has just joined to the member whose link it used. Only a new member
     can be referred, and not by itself."""
-    match = _REFERRAL.search(text.upper())
+    match = REFERRAL_CODE.search(text.upper())
     if not match or not tenant.settings.get("referral"):
         return
     referrer_id = session.scalar(
