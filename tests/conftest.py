@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import partial
@@ -281,6 +283,18 @@ def run_jobs(app) -> None:
     if runtime.queue.is_async:
         with app.app_context():
             SimpleWorker([runtime.queue], connection=runtime.redis).work(burst=True)
+
+
+def at_once(calls: list) -> list:
+    """Run the calls from threads released together; their results, in order."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call):
+        barrier.wait()
+        return call()
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(run, calls))
 
 
 def count(db, model, *where) -> int:

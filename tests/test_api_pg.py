@@ -2,9 +2,8 @@
 is still running never logs a purchase twice; changes to the vendor made at once all hold."""
 from __future__ import annotations
 
-import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import pytest
 from sqlalchemy import select, text
@@ -16,34 +15,15 @@ from bot.services.tenants import load_tenant
 from models import ApiIdempotencyKey, AuditLog, Customer, Purchase, Message, Reward
 from models.base import utcnow
 from tests.api_client import Api, api  # noqa: F401 (fixture)
-from tests.conftest import balance_of, count, tenant_file
+from tests.conftest import at_once, balance_of, count, tenant_file
 
 CUSTOMER = "+2348031234567"
 
 
 def all_at_once(app, key: str, requests: list[tuple[dict, str]]) -> list:
     """POST the purchases, each (body, Idempotency-Key), from threads released together."""
-    barrier = threading.Barrier(len(requests))
-
-    def post(request):
-        client = Api(app, key)
-        barrier.wait()
-        return client.post("/purchases", request[0], idempotency_key=request[1])
-
-    with ThreadPoolExecutor(max_workers=len(requests)) as pool:
-        return list(pool.map(post, requests))
-
-
-def together(calls: list) -> list:
-    """Run the calls from threads released together; their results."""
-    barrier = threading.Barrier(len(calls))
-
-    def run(call):
-        barrier.wait()
-        return call()
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return list(pool.map(run, calls))
+    return at_once([partial(Api(app, key).post, "/purchases", body, idempotency_key=idempotency_key)
+                    for body, idempotency_key in requests])
 
 
 def test_two_identical_purchases_at_once_log_one(app, api, db):
@@ -80,7 +60,7 @@ def test_one_idempotency_key_racing_with_two_bodies_logs_only_one(app, api, db):
 def test_two_settings_changes_at_once_both_hold(app, api, db):
     """Each PATCH merges its field into the settings as the other left them: neither is lost."""
     for i in range(10):
-        answers = together([
+        answers = at_once([
             lambda: Api(app, api.key).patch("/settings", {"welcome_bonus": 100 + i}),
             lambda: Api(app, api.key).patch("/settings", {"redemption_valid_hours": 30 + i}),
         ])
@@ -98,16 +78,16 @@ def test_a_settings_change_racing_a_load_of_the_tenant_file_keeps_what_the_file_
             load_tenant(session, tenant_file(redemption_valid_hours=hours))
 
     for i in range(10):
-        answer, _ = together([lambda: Api(app, api.key).patch("/settings", {"welcome_bonus": 100 + i}), lambda: load(30 + i)])
+        answer, _ = at_once([lambda: Api(app, api.key).patch("/settings", {"welcome_bonus": 100 + i}), lambda: load(30 + i)])
         assert answer.status_code == 200
         assert api.get("/settings").get_json()["redemption_valid_hours"] == 30 + i, i
 
 
 def test_two_rewards_of_one_name_created_at_once_make_one_and_a_422(app, api, db):
     for i in range(5):
-        answers = together([lambda: Api(app, api.key).post("/rewards", {"name": f"Chapman {i}", "points": 150})] * 2)
+        answers = at_once([lambda: Api(app, api.key).post("/rewards", {"name": f"Chapman {i}", "points": 150})] * 2)
         assert sorted(answer.status_code for answer in answers) == [201, 422], i
-    answers = together([lambda n=n: Api(app, api.key).post("/rewards", {"name": f"Puff-puff {n}", "points": 50}) for n in range(5)])
+    answers = at_once([lambda n=n: Api(app, api.key).post("/rewards", {"name": f"Puff-puff {n}", "points": 50}) for n in range(5)])
     assert all(answer.status_code == 201 for answer in answers)
     with db.sessions() as session:
         positions = session.scalars(select(Reward.position).where(Reward.name.like("Puff-puff%"))).all()

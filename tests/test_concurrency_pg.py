@@ -1,8 +1,7 @@
 """Row locks and idempotency under real concurrency (PostgreSQL only)."""
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 from sqlalchemy import create_engine, func, select, text, update
 
@@ -16,20 +15,13 @@ from models import (
 )
 from models.base import utcnow
 from tests.api_client import Api, create_key
-from tests.conftest import PIN_PEPPER, Phone, count, tenant_file
+from tests.conftest import PIN_PEPPER, Phone, at_once, count, tenant_file
 
 
 def all_at_once(app, number: str, bodies: list[str], sids: list[str] | None = None):
     """Send the messages from one phone in parallel threads released together."""
-    barrier = threading.Barrier(len(bodies))
-
-    def send(index: int):
-        phone = Phone(app, number)
-        barrier.wait()
-        return phone.send(bodies[index], sid=sids[index] if sids else None)
-
-    with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
-        return list(pool.map(send, range(len(bodies))))
+    return at_once([partial(Phone(app, number).send, body, sid=sid)
+                    for body, sid in zip(bodies, sids or [None] * len(bodies))])
 
 
 def test_twenty_simultaneous_joins_from_one_phone_enrol_once(app, mama, db):
@@ -77,14 +69,7 @@ def test_two_staff_logging_for_one_customer_at_once_both_count(app, mama, db):
     for phone, pin in staff:
         phone.send(f"LOG {customer} 15000")
         assert "1. Confirm" in phone.send(pin).text
-    barrier = threading.Barrier(2)
-
-    def confirm(phone):
-        barrier.wait()
-        return phone.send("1")
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        results = list(pool.map(confirm, [phone for phone, _ in staff]))
+    results = at_once([partial(phone.send, "1") for phone, _ in staff])
     assert all(result.text.startswith("Logged ₦15,000") for result in results)
     with db.sessions() as session:
         member = session.scalars(select(Customer).where(Customer.phone_number == customer)).one()
@@ -135,20 +120,8 @@ def test_ten_simultaneous_confirmations_redeem_once(app, mama, db):
 def _confirming_at_once(racers: list[Phone], alongside=None) -> tuple[list[str], object]:
     """Each racer answers 1 (confirming its REDEEM) at the same moment, and `alongside()` runs
     then too, if given: the racers' answers, and what `alongside` returned."""
-    barrier = threading.Barrier(len(racers) + (alongside is not None))
-
-    def confirm(racer):
-        barrier.wait()
-        return racer.send("1").text
-
-    def other():
-        barrier.wait()
-        return alongside()
-
-    with ThreadPoolExecutor(max_workers=len(racers) + 1) as pool:
-        extra = pool.submit(other) if alongside else None
-        texts = list(pool.map(confirm, racers))
-    return texts, extra.result() if extra else None
+    *answers, extra = at_once([partial(racer.send, "1") for racer in racers] + [alongside or (lambda: None)])
+    return [answer.text for answer in answers], extra
 
 
 def test_two_customers_racing_for_the_last_unit_one_gets_it(app, mama, db):
@@ -220,15 +193,7 @@ def test_stock_and_daily_caps_hold_under_parallel_spins_from_many_customers(app,
     numbers = [f"+23480312301{n:02}" for n in range(16)]
     for number in numbers:
         Phone(app, number).send("JOIN MAMA")
-    barrier = threading.Barrier(len(numbers))
-
-    def spin(number):
-        phone = Phone(app, number)
-        barrier.wait()
-        return phone.send("SPIN")
-
-    with ThreadPoolExecutor(max_workers=len(numbers)) as pool:
-        assert all(result.status == 200 for result in pool.map(spin, numbers))
+    assert all(result.status == 200 for result in at_once([partial(Phone(app, number).send, "SPIN") for number in numbers]))
     with db.sessions() as session:
         won = dict(session.execute(select(SpinHistory.label, func.count()).group_by(SpinHistory.label)).all())
         counters = {item.label: item.won for item in session.scalars(select(WheelItem))}

@@ -10,12 +10,11 @@ from sqlalchemy import select, text
 
 from dashboard.auth import FORM_NONCE
 from models import AuditLog, Broadcast, DashboardSession, PointsTransaction, Staff
-from tests.conftest import balance_of, count
+from tests.conftest import at_once, balance_of, count
 from tests.test_dashboard import (  # noqa: F401  (owner is a fixture)
     CHIDI, LOGIN_COOKIE, SESSION_COOKIE, Browser, customer_id, dashboard_link, joined, nonce_of, owner,
 )
 from tests.test_dashboard_broadcasts import FORM
-from tests.test_onboarding_pg import at_once
 
 
 def test_browsers_racing_with_one_link_get_one_session(app, mama, phone, db):

@@ -3,8 +3,8 @@ messages never wait on each other in a circle (PostgreSQL only)."""
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from functools import partial
 
 from sqlalchemy import select
 
@@ -14,7 +14,7 @@ from bot.services import delivery, points
 from bot.services.spins import spin_mismatches
 from models import Customer, Tenant
 from models.base import utcnow
-from tests.conftest import Phone
+from tests.conftest import Phone, at_once
 from tests.test_tenants_pg import wait_for_a_lock_wait
 
 ADA, ADA_PIN = "+2348030000001", "482916"
@@ -34,18 +34,11 @@ def test_staff_who_are_customers_logging_for_each_other_at_once_never_deadlock(a
         staff.send("LOG")
         assert "Customer's phone" in staff.send(pin).text
         staff.send("CANCEL")
-    barrier = threading.Barrier(2)
-
-    def confirm(staff: Phone) -> str:
-        barrier.wait()
-        return staff.send("1").text
-
     answers = []
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        for _ in range(15):
-            assert "1. Confirm" in ada.send(f"LOG {BAYO} 1000").text
-            assert "1. Confirm" in bayo.send(f"LOG {ADA} 1000").text
-            answers += pool.map(confirm, [ada, bayo])
+    for _ in range(15):
+        assert "1. Confirm" in ada.send(f"LOG {BAYO} 1000").text
+        assert "1. Confirm" in bayo.send(f"LOG {ADA} 1000").text
+        answers += [sent.text for sent in at_once([partial(ada.send, "1"), partial(bayo.send, "1")])]
     assert [answer.split(" for ")[0] for answer in answers] == ["Logged ₦1,000"] * 30, answers
     with db.sessions() as session:
         assert session.scalars(select(Customer.total_purchases)).all() == [15, 15]

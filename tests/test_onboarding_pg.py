@@ -1,26 +1,11 @@
 """Setting up vendors by chat under real concurrency (PostgreSQL only)."""
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 from sqlalchemy import select
 
 from models import PlatformMessage, Reward, Tenant, SetupInvitation, Staff
-from tests.conftest import PLATFORM_NUMBER, Phone, count
+from tests.conftest import PLATFORM_NUMBER, Phone, at_once, count
 from tests.test_onboarding import ANSWERS, OWNER, answer, invite
-
-
-def at_once(sends):
-    """Run the sends in parallel threads released together."""
-    barrier = threading.Barrier(len(sends))
-
-    def run(send):
-        barrier.wait()
-        return send()
-
-    with ThreadPoolExecutor(max_workers=len(sends)) as pool:
-        return list(pool.map(run, sends))
 
 
 def test_a_confirmation_retried_while_it_runs_creates_one_vendor(app, db):

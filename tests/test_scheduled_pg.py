@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text, update
 from bot.services.customers import lock_customers
 from bot.services.points import debit
 from models import Customer, DailyMetrics, ExpiryReminder, PointsTransaction, Tenant, Message
-from tests.conftest import AUTH_TOKEN, PIN_PEPPER, PUBLIC_BASE_URL, REDIS_URL
+from tests.conftest import AUTH_TOKEN, PIN_PEPPER, PUBLIC_BASE_URL, REDIS_URL, at_once
 from tests.test_outbound_pg import Workers, wait_for
 from workers.scheduled import _remind, compute_metrics, send_reminders
 
@@ -20,16 +20,13 @@ MORNING = datetime(2026, 11, 26, 9, 30, tzinfo=timezone.utc)  # 10:30 in Lagos
 MEMBERS = 20
 
 
-def at_once(app, job, *args) -> None:
+def twice_at_once(app, job, *args) -> None:
+    """The job run by two schedulers at once."""
     def run():
         with app.app_context():
             job(*args)
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    at_once([run, run])
 
 
 def test_two_reminder_runs_at_once_remind_each_member_once(app, phone, mama, db):
@@ -38,7 +35,7 @@ def test_two_reminder_runs_at_once_remind_each_member_once(app, phone, mama, db)
     with db.transaction() as session:
         session.execute(update(PointsTransaction).values(expires_at=datetime(2026, 11, 29, 18, tzinfo=timezone.utc)))
         tenant = session.get(Tenant, mama.id)
-    at_once(app, _remind, app.extensions["runtime"], tenant, MORNING)  # past the day's marker, as two schedulers could be
+    twice_at_once(app, _remind, app.extensions["runtime"], tenant, MORNING)  # past the day's marker, as two schedulers could be
     with db.sessions() as session:
         assert session.scalar(select(func.count()).select_from(ExpiryReminder)) == MEMBERS
         sent = session.scalar(select(func.count()).where(Message.triggered_by == "expiry_reminder"))
@@ -111,6 +108,6 @@ def test_a_reminder_run_killed_with_sigkill_leaves_the_day_to_the_first_run_afte
 
 
 def test_two_metrics_runs_at_once_keep_one_row_per_day(app, mama, db):
-    at_once(app, compute_metrics, MORNING)
+    twice_at_once(app, compute_metrics, MORNING)
     with db.sessions() as session:
         assert session.scalar(select(func.count()).select_from(DailyMetrics)) == 1

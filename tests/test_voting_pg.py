@@ -3,9 +3,9 @@ hold when one phone's messages arrive at once, and many phones never wait for ea
 from __future__ import annotations
 
 import json
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import pytest
 from sqlalchemy import create_engine, select, text
@@ -14,22 +14,13 @@ from bot.services.shows import load_show, parse_show_file
 from bot.services.votes import Received, count_votes
 from bot.show_views import Cast
 from models import EpisodeVoter, Show, SmsVoteLog, Vote, VoteBalance
-from tests.conftest import Phone, count
+from tests.conftest import Phone, at_once, count
 from tests.voting_support import FAN_LINE, SMART, live, load, results, show, show_file  # noqa: F401 (fixtures)
 
 
 def all_at_once(app, messages: list[tuple[str, str, str | None]], to: str = SMART):
     """Send (phone, text, sid) messages by SMS in parallel threads released together."""
-    barrier = threading.Barrier(len(messages))
-
-    def send(message):
-        number, text, sid = message
-        phone = Phone(app, number, to=to, channel="sms")
-        barrier.wait()
-        return phone.send(text, sid=sid)
-
-    with ThreadPoolExecutor(max_workers=len(messages)) as pool:
-        return list(pool.map(send, messages))
+    return at_once([partial(Phone(app, number, to=to, channel="sms").send, body, sid=sid) for number, body, sid in messages])
 
 
 def test_sixty_votes_at_once_from_one_phone_count_exactly_the_cap(load, live, app, db):
