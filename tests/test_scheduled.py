@@ -6,6 +6,7 @@ from datetime import date, datetime, time, timedelta, timezone
 import fakeredis
 import pytest
 from rq.cron import CronScheduler
+from rq.timeouts import JobTimeoutException
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
@@ -128,6 +129,18 @@ def test_a_vendor_whose_run_fails_is_reminded_at_the_next_run_and_the_others_at_
     monkeypatch.undo()
     assert remind(app, MORNING + timedelta(minutes=15)) == 1
     assert sorted(body.split("*")[1] for body in reminders_sent(db)) == ["Glow Salon", "Mama Put Kitchen"]
+
+
+def test_a_run_out_of_time_stops_and_gives_the_vendors_day_back(app, member, db, monkeypatch):
+    """RQ's timeout stops the job (the vendors left wait for the next run), not just the vendor's run."""
+    def out_of_time(self, due):
+        raise JobTimeoutException("Task exceeded maximum timeout value (1800 seconds)")
+
+    monkeypatch.setattr(ReminderService, "remind", out_of_time)
+    with pytest.raises(JobTimeoutException):
+        remind(app)
+    monkeypatch.undo()
+    assert remind(app, MORNING + timedelta(minutes=15)) == 1
 
 
 class Killed(BaseException):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Callable
 
 from redis.exceptions import WatchError
 from rq.timeouts import JobTimeoutException
@@ -39,23 +40,24 @@ def send_reminders(now: datetime | None = None, tenant_code: str | None = None) 
     queued."""
     rt = runtime.current()
     now = now or rt.clock()
-    total = 0
-    for tenant in _tenants(rt, tenant_code):
-        if not reminders.due_now(tenant, now):
-            continue
-        marker = f"reminders:{tenant.id}:{reminders.local_day(tenant, now)}"
-        if not _take_day(rt.redis, marker, now):
-            continue  # run today, or another run is at it
-        try:
-            total += _remind(rt, tenant, now)
-        except Exception as error:
-            rt.redis.delete(marker)  # the reminders queued stay queued; the next run sends the rest
-            if isinstance(error, JobTimeoutException):
-                raise  # the job's time is up: the vendors left wait for the next run
-            log.exception("expiry reminders for %s failed; the next run tries again", tenant.vendor_code)
-        else:
-            rt.redis.set(marker, DONE, ex=MARKER_KEPT)
-    return total
+    return _each_vendor(_tenants(rt, tenant_code), "expiry reminders", lambda tenant: _remind_once_today(rt, tenant, now))
+
+
+def _remind_once_today(rt, tenant: Tenant, now: datetime) -> int:
+    """The vendor's reminders, if due and no other run took its day; a run that fails gives the
+    day back."""
+    if not reminders.due_now(tenant, now):
+        return 0
+    marker = f"reminders:{tenant.id}:{reminders.local_day(tenant, now)}"
+    if not _take_day(rt.redis, marker, now):
+        return 0  # run today, or another run is at it
+    try:
+        sent = _remind(rt, tenant, now)
+    except Exception:
+        rt.redis.delete(marker)  # the reminders queued stay queued; the next run sends the rest
+        raise
+    rt.redis.set(marker, DONE, ex=MARKER_KEPT)
+    return sent
 
 
 def _take_day(redis, marker: str, now: datetime) -> bool:
@@ -102,15 +104,7 @@ def compute_metrics(now: datetime | None = None) -> int:
     the other vendors go on. Returns how many days were computed."""
     rt = runtime.current()
     now = now or rt.clock()
-    done = 0
-    for tenant in _tenants(rt):
-        try:
-            done += _compute_yesterday(rt, tenant, now)
-        except JobTimeoutException:
-            raise  # the job's time is up: the vendors left wait for the next run
-        except Exception:
-            log.exception("daily metrics for %s failed; the next run tries again", tenant.vendor_code)
-    return done
+    return _each_vendor(_tenants(rt), "daily metrics", lambda tenant: _compute_yesterday(rt, tenant, now))
 
 
 def _compute_yesterday(rt, tenant: Tenant, now: datetime) -> bool:
@@ -121,6 +115,20 @@ def _compute_yesterday(rt, tenant: Tenant, now: datetime) -> bool:
             return False
         metrics.compute(day)
         return True
+
+
+def _each_vendor(tenants: list[Tenant], what: str, job: Callable[[Tenant], int]) -> int:
+    """`job` for each vendor, adding up what it returns: a vendor whose job fails is logged and
+    left for the next run, and the other vendors go on."""
+    total = 0
+    for tenant in tenants:
+        try:
+            total += job(tenant)
+        except JobTimeoutException:
+            raise  # the job's time is up: the vendors left wait for the next run
+        except Exception:
+            log.exception("%s for %s failed; the next run tries again", what, tenant.vendor_code)
+    return total
 
 
 def _tenants(rt, code: str | None = None) -> list[Tenant]:
