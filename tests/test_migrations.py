@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session
 
 from bot import migrate
 from bot.services.tenants import load_tenant
-from models import Base, Reward
+from bot.services.customers import enroll
+from models import Base, Reward, RewardRedemption
+from models.base import utcnow
 from tests.conftest import PIN_PEPPER, tenant_file
 
 
@@ -34,16 +36,24 @@ def test_a_rewards_units_used_stay_between_zero_and_its_stock(db, mama, stock_us
         session.execute(update(Reward).where(Reward.name == "Jollof rice plate").values(stock_used=stock_used))
 
 
-def test_the_check_on_units_used_clamps_a_count_below_zero_stored_before_it(tmp_path):
-    """A unit given back twice before migration 0021 left -1: the deploy takes it to 0 rather than abort."""
+def test_the_check_on_units_used_recounts_a_count_below_zero_stored_before_it(tmp_path):
+    """A unit given back twice before migration 0021 left -1 while a code still holds one: the
+    deploy counts the units the reward's redemptions hold (1), rather than abort, or take it to
+    0, from which that code's own give-back would break the check."""
     url = f"sqlite:///{tmp_path / 'before.sqlite3'}"
     migrate.upgrade(url)
     engine = create_engine(url)
     with Session(engine) as session, session.begin():
-        load_tenant(session, tenant_file(), pin_pepper=PIN_PEPPER)
+        tenant = load_tenant(session, tenant_file(), pin_pepper=PIN_PEPPER).tenant
+        jollof = session.scalars(select(Reward).where(Reward.name == "Jollof rice plate")).one()
+        customer = enroll(session, tenant, "+2348031234567", utcnow(), consent=True).customer
+        session.add(RewardRedemption(
+            tenant_id=tenant.id, customer_id=customer.id, reward_id=jollof.id, points_deducted=0,
+            redemption_code="RD-7KX4QF", media_token="t", expires_at=utcnow(),
+        ))
     migrate.downgrade(url, "0020")
     with engine.begin() as connection:
         connection.execute(update(Reward.__table__).where(Reward.name == "Jollof rice plate").values(stock_used=-1))
     migrate.upgrade(url)
     with engine.connect() as connection:
-        assert connection.scalar(select(Reward.stock_used).where(Reward.name == "Jollof rice plate")) == 0
+        assert connection.scalar(select(Reward.stock_used).where(Reward.name == "Jollof rice plate")) == 1
