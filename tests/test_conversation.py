@@ -166,6 +166,19 @@ def test_a_staff_question_left_open_at_a_vendor_does_not_take_the_answer_after_s
         assert session.scalars(select(Purchase.status)).all() == ["completed"]
 
 
+def test_a_first_purchase_for_a_colleagues_phone_leaves_their_open_question_alone(phone, mama, db):
+    """Ada logs a purchase for Bayo's phone, which enrols him as a member: his phone had no
+    route, but nothing moved, and the question his own LOG left open still takes his answer."""
+    bayo = phone("+2348030000002")
+    bayo.send("LOG")
+    assert bayo.send("731205").text == "Customer's phone number or member code?"
+    ada = phone("+2348030000001")
+    ada.send("LOG 0803 000 0002 1500")
+    ada.send("482916")
+    assert ada.send("1").text.startswith("Logged ₦1,500")
+    assert bayo.send("0803 123 4567").text.startswith("Amount spent")
+
+
 def test_programs_answer_out_of_range_gets_a_hint(phone, mama):
     me = phone()
     me.send("JOIN MAMA")

@@ -192,29 +192,38 @@ def greeting(tenant: Tenant) -> str | Msg:
     return tenant.settings.get("greeting") or say("greeting_default", vendor=tenant.name)
 
 
-_ROUTE = select(PhoneRoute.tenant_id).where(PhoneRoute.phone_number == bindparam("phone"))
+# The phone's route, locked: of two messages moving it at once, the second reads where the first left it.
+_ROUTE = select(PhoneRoute.tenant_id).where(PhoneRoute.phone_number == bindparam("phone")).with_for_update()
 
 
 def route_phone(session: Session, phone: str, tenant: Tenant, replace: bool = True) -> None:
     """Make `tenant` the vendor this phone talks to when a message names none
-    (with `replace` off, only if it has none yet). A move ends the phone's conversations at the
-    vendor it leaves and at the one it goes to: a question left open there must not take the
-    next answer (the menu's "1" confirming a redemption asked before a JOIN elsewhere)."""
+    (with `replace` off, only if it has none yet). A move from another vendor ends the phone's
+    conversations at the vendor it leaves and at the one it goes to: a question left open there
+    must not take the next answer (the menu's "1" confirming a redemption asked before a JOIN
+    elsewhere). A first route moves nothing: no question of the phone's is left anywhere else."""
     left = session.scalar(_ROUTE, {"phone": phone})
     values = {"phone_number": phone, "tenant_id": tenant.id}
     changes = {"tenant_id": tenant.id, "updated_at": utcnow()} if replace else None
     insert_on_conflict(session, PhoneRoute, values, ["phone_number"], update=changes)
-    if left is None or (replace and left != tenant.id):  # the route moved
-        _end_conversations(session, phone, [tenant.id] if left is None else [left, tenant.id])
+    if replace and left is not None and left != tenant.id:
+        _end_conversations(session, phone, [left, tenant.id])
 
 
 def _end_conversations(session: Session, phone: str, tenant_ids: list[uuid.UUID]) -> None:
-    """The phone's conversations at these vendors back to the menu, as staff and as a member
-    (staff rows first, then customer rows: the global lock order). The one this message is in
-    is saved after, with what the message did."""
+    """The phone's conversations at these vendors back to the menu, as staff and as a member.
+    A row another transaction holds (a message of that phone being answered at the other
+    vendor) is skipped rather than waited for: those rows are taken out of the global lock
+    order, and waiting could close a circle. The one this message is in is saved after, with
+    what the message did."""
     for model in (Staff, Customer):
+        free = (
+            select(model.id)
+            .where(model.phone_number == phone, model.tenant_id.in_(tenant_ids))
+            .with_for_update(skip_locked=True, **ROW_LOCK)
+        )
         session.execute(
-            update(model).where(model.phone_number == phone, model.tenant_id.in_(tenant_ids)).values(conversation_state={})
+            update(model).where(model.tenant_id.in_(tenant_ids), model.id.in_(free)).values(conversation_state={})
         )
 
 
