@@ -14,9 +14,10 @@ from functools import cached_property
 from typing import Any, Mapping
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
-# A choice as people type it: "2", "2." or "2)", in any script's digits. With a sign or other
-# punctuation it is no choice: "-1" does not confirm.
-_CHOICE = re.compile(r"(\d+)[.)]?")
+# A choice as people type it: "2", "2.", "2)", "(2)", bold "*2*", the keycap emoji 2️⃣, in any
+# script's digits. With a sign it is no choice: "-1" does not confirm.
+_CHOICE = re.compile(r"[(*_~]*(\d+)\u20e3?[.)*_~]*")
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufe0f"))  # zero-width marks, the emoji selector
 
 
 def words_of(text: str) -> tuple[str, ...]:
@@ -69,7 +70,7 @@ class Inbound:
     @property
     def number(self) -> int | None:
         """The answer as a choice number, when it is just one."""
-        choice = _CHOICE.fullmatch(unicodedata.normalize("NFKC", self.text).strip())
+        choice = _CHOICE.fullmatch(unicodedata.normalize("NFKC", self.text).translate(_INVISIBLE).strip())
         return int(choice.group(1)) if choice else None
 
 

@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from types import SimpleNamespace
 
+import pytest
+
 from bot.catalog import render
 from bot.engine import Engine
 from bot.messages import Inbound, Msg
@@ -182,3 +184,13 @@ def test_balance_expiry_line_is_added_when_points_expire():
     _, replies = ENGINE.handle(State(), message("points"), services(points=Expiring()), NOW)
     assert keys(replies) == ["balance", "balance_expiry"]
     assert render(replies[1]) == "30 points expire on 05 Jan 2027."
+
+
+@pytest.mark.parametrize("text, number", [
+    ("2", 2), (" 2. ", 2), ("2)", 2), ("(2)", 2), ("*2*", 2), ("2\ufe0f\u20e3", 2), ("\u200b2", 2), ("２", 2), ("٢", 2),
+    ("-1", None), ("+1", None), ("1.5", None), ("2 3", None), ("two", None), ("", None),
+])
+def test_a_choice_is_read_as_people_type_it_never_with_a_sign(text, number):
+    """Digits in any script, with the decoration WhatsApp users add (a keycap emoji, bold); a
+    sign makes it no choice, so "-1" confirms nothing."""
+    assert message(text).number == number
