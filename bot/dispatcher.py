@@ -268,8 +268,8 @@ def _resolve_tenant(session: Session, inbound: Inbound, platform, now: datetime)
     if at_platform and platform.claims(session, inbound, now, named.keys()):
         return Destination(None, platform=True)
     owners = [row for row in named.values() if row.tenant.whatsapp_number == inbound.to]
-    # The code alone from staff of the number's vendor is an answer in their conversation (a
-    # name at STAFF ADD), not a join: they join with JOIN CODE.
+    # The code alone from staff of a vendor on the number written to is an answer in their
+    # conversation (a name at STAFF ADD), not a join: they join with JOIN CODE.
     if joining in named and (words[0] == "JOIN" or not any(row.is_staff for row in owners)):
         return _found(named[joining], code=joining)
     if len(words) >= 2 and words[0] == "JOIN":  # a code no vendor has, said in the number's vendor's language
