@@ -17,7 +17,7 @@ import pytest
 from rq import SimpleWorker
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from twilio.request_validator import RequestValidator
 from werkzeug.security import generate_password_hash
 
@@ -310,3 +310,8 @@ def balance_of(db, number: str) -> int | None:
             .join(Customer, Customer.id == CustomerPointsBalance.customer_id)
             .where(Customer.phone_number == number)
         )
+
+
+def connection_lost(statement: str) -> OperationalError:
+    """What SQLAlchemy raises when the database server goes away during `statement`."""
+    return OperationalError(statement, {}, Exception("server closed the connection unexpectedly"))

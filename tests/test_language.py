@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
 
 from bot.catalog import CATALOG, render
 from bot.locales import LOCALES, NBSP
@@ -18,7 +17,7 @@ from bot.services.points import PointsService
 from bot.services.tenants import load_tenant
 from models import Customer, PointsTransaction, Message
 from models.base import utcnow
-from tests.conftest import PIN_PEPPER, run_jobs, tenant_file
+from tests.conftest import PIN_PEPPER, connection_lost, run_jobs, tenant_file
 from tests.test_limits import Clock, limited
 
 CUSTOMER, BAYO, BAYO_PIN = "+2348031234567", "+2348030000002", "731205"
@@ -226,7 +225,7 @@ def test_a_message_whose_handling_fails_is_answered_in_the_customer_s_language(p
     member.send("JOIN MAMA")
 
     def the_database_goes_away(self):
-        raise OperationalError("SELECT current_balance", {}, Exception("server closed the connection unexpectedly"))
+        raise connection_lost("SELECT current_balance")
 
     monkeypatch.setattr(PointsService, "balance", the_database_goes_away)
     assert member.send("BAL", expect_error=True).text == render(say("error"), "fr")

@@ -8,7 +8,6 @@ import pytest
 from rq.cron import CronScheduler
 from rq.timeouts import JobTimeoutException
 from sqlalchemy import select, update
-from sqlalchemy.exc import OperationalError
 
 from bot.services.context import Context
 from bot.services.metrics import MetricsService
@@ -17,7 +16,7 @@ from bot.services.tenant_file import TenantFileError
 from bot.services.tenants import load_tenant
 from models import Customer, DailyMetrics, ExpiryReminder, PointsTransaction, Message
 from models.base import utcnow
-from tests.conftest import count, run_jobs, tenant_file
+from tests.conftest import connection_lost, count, run_jobs, tenant_file
 from tests.test_broadcasts import LAGOS
 from tests.test_rewards import CODE
 from workers import schedule
@@ -111,19 +110,24 @@ def test_a_new_timezone_does_not_remind_the_same_points_again(app, member, db):
     assert len(reminders_sent(db)) == 1
 
 
+def fail_at_mama(monkeypatch, service, method: str, statement: str) -> None:
+    """`service.method` loses its database connection at MAMA (during `statement`), and works
+    as usual at every other vendor."""
+    as_usual = getattr(service, method)
+
+    def mamas_database_goes_away(self, *args):
+        if self.ctx.tenant.vendor_code == "MAMA":
+            raise connection_lost(statement)
+        return as_usual(self, *args)
+
+    monkeypatch.setattr(service, method, mamas_database_goes_away)
+
 def test_a_vendor_whose_run_fails_is_reminded_at_the_next_run_and_the_others_at_once(app, member, phone, db, monkeypatch):
     with db.transaction() as session:
         load_tenant(session, tenant_file(code="SALON", name="Glow Salon", whatsapp_number="+2349010000000", staff=[]))
     phone(CUSTOMER).send("JOIN SALON")
     expire_welcome_on(db, datetime(2026, 11, 29, 18, 0, tzinfo=timezone.utc))
-    remind_as_usual = ReminderService.remind
-
-    def mamas_database_goes_away(self, due):
-        if self.ctx.tenant.vendor_code == "MAMA":
-            raise OperationalError("INSERT INTO expiry_reminders", {}, Exception("server closed the connection unexpectedly"))
-        return remind_as_usual(self, due)
-
-    monkeypatch.setattr(ReminderService, "remind", mamas_database_goes_away)
+    fail_at_mama(monkeypatch, ReminderService, "remind", "INSERT INTO expiry_reminders")
     assert remind(app) == 1
     assert [body.split("*")[1] for body in reminders_sent(db)] == ["Glow Salon"]
     monkeypatch.undo()
@@ -321,14 +325,7 @@ def test_a_day_is_computed_again_until_a_void_of_its_last_minutes_can_no_longer_
 def test_a_vendor_whose_metrics_fail_is_computed_at_the_next_run_and_the_others_at_once(app, mama, db, monkeypatch):
     with db.transaction() as session:
         salon = load_tenant(session, tenant_file(code="SALON", name="Glow Salon", whatsapp_number="+2349010000000", staff=[])).tenant
-    compute_as_usual = MetricsService.compute
-
-    def mamas_database_goes_away(self, day):
-        if self.ctx.tenant.vendor_code == "MAMA":
-            raise OperationalError("INSERT INTO daily_metrics", {}, Exception("server closed the connection unexpectedly"))
-        return compute_as_usual(self, day)
-
-    monkeypatch.setattr(MetricsService, "compute", mamas_database_goes_away)
+    fail_at_mama(monkeypatch, MetricsService, "compute", "INSERT INTO daily_metrics")
     with app.app_context():
         assert compute_metrics(MORNING) == 1
     assert metrics_row(db, mama, TODAY - timedelta(days=1)) is None
