@@ -67,7 +67,7 @@ class Inbound:
     def words(self) -> tuple[str, ...]:
         return words_of(self.text)
 
-    @property
+    @cached_property  # flows ask it more than once a message
     def number(self) -> int | None:
         """The answer as a choice number, when it is just one."""
         choice = _CHOICE.fullmatch(unicodedata.normalize("NFKC", self.text).translate(_INVISIBLE).strip())
