@@ -137,12 +137,9 @@ def as_owner() -> Iterator[Services]:
     Without a live session: 401. After commit, outbound messages are handed to the sender and
     launched broadcasts to a runner."""
     runtime = current_app.extensions["runtime"]
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        abort(401)
     with runtime.db.transaction() as session:
         now = runtime.clock()
-        owner = find_owner(session, token, now)
+        owner = _cookie_owner(session, now)
         if owner is None:
             abort(401)
         tenant = owner.tenant
@@ -195,11 +192,14 @@ def sign_in(token: str):
 
 def _signed_in(runtime) -> bool:
     """Whether the browser holds a live session."""
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        return False
     with runtime.db.sessions() as session:
-        return find_owner(session, token, runtime.clock()) is not None
+        return _cookie_owner(session, runtime.clock()) is not None
+
+
+def _cookie_owner(session, now):
+    """The owner whose live session the browser's cookie names, else None."""
+    token = request.cookies.get(SESSION_COOKIE)
+    return find_owner(session, token, now) if token else None
 
 
 @blueprint.post("/logout")
