@@ -281,7 +281,7 @@ def _plans(claimed, tenants: dict, facts: dict[tuple, _Facts], now: datetime) ->
     return plans
 
 
-def _plan(row, tenant: Tenant, facts: _Facts | None, now: datetime) -> Send | Skip:
+def _plan(row, tenant: Tenant, facts: _Facts, now: datetime) -> Send | Skip:
     """What a push goes out as (`_planned`), unless its text is longer than Twilio takes in one
     message: then it is skipped, saying so, rather than refused by Twilio (21617). A template
     goes, whatever the text."""
@@ -291,12 +291,11 @@ def _plan(row, tenant: Tenant, facts: _Facts | None, now: datetime) -> Send | Sk
     return plan
 
 
-def _planned(row, tenant: Tenant, facts: _Facts | None, now: datetime) -> Send | Skip:
+def _planned(row, tenant: Tenant, facts: _Facts, now: datetime) -> Send | Skip:
     """The rules of a push: marketing only to who has not opted out, and no more a week than the
     vendor's `max_marketing_per_week`; nothing to a number known to be unreachable; the channel the
     customer last wrote on (SMS only if the vendor has an SMS number); on WhatsApp, free text
     inside the 24-hour window, else the key's template, else skip."""
-    facts = facts or _Facts()
     key = (row.tenant_id, row.id)
     if row.category == MARKETING and not facts.opted_in:
         return Skip(key, "opted_out", "marketing to a customer who opted out")
