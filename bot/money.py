@@ -46,6 +46,12 @@ def to_minor(major: int | float | Decimal, currency: str) -> int:
     return int(Decimal(str(major)) * 10 ** exponent(currency))
 
 
+def too_precise(major: int | float | Decimal, currency: str) -> bool:
+    """Whether `major` has more decimals than the currency's smallest unit holds (15.005 naira)."""
+    minor = Decimal(str(major)) * 10 ** exponent(currency)
+    return minor != minor.to_integral_value()
+
+
 def parse_amount(text: str, currency: str, maximum_major: int, language: str = DEFAULT_LANGUAGE) -> int:
     """'₦15,000', '15k', 'NGN 15000.50', in French '15 000,50 €' -> minor units. Raises AmountError(reason key)."""
     # Drop spaces, a leading currency sign or code (₦, N, NGN, GH₵, KSh...) and the currency's
@@ -69,7 +75,7 @@ def parse_amount(text: str, currency: str, maximum_major: int, language: str = D
     minor = major * 10 ** exponent(currency)
     if minor < 1:  # nothing, or less than the currency's smallest unit: 0, 0.001
         raise AmountError("amount_zero")
-    if minor != minor.to_integral_value():
+    if too_precise(major, currency):
         raise AmountError("amount_too_precise")
     return check_amount(int(minor), currency, maximum_major)
 

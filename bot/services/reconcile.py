@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.messages import has_control_characters
-from bot.money import exponent, to_minor
+from bot.money import exponent, to_minor, too_precise
 from bot.services.shows import MAX_PRICE
 from bot.services.tenant_file import YEARS, YEARS_RULE
 from models import SmsVoteLog, VoteShortCode
@@ -169,7 +169,7 @@ def _refuse_parts_of_the_smallest_unit(settlements: list[Settlement], logged: di
         if log is None:  # no currency to hold it to
             continue
         places = exponent(log.currency or "")
-        if settlement.amount != settlement.amount.quantize(Decimal(10) ** -places):
+        if too_precise(settlement.amount, log.currency or ""):
             problems.append(f"line {settlement.line}: amount: has more decimals than the currency's {places}")
     if problems:
         raise SettlementError(problems)

@@ -6,7 +6,6 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 from sqlalchemy import delete, exists, select
@@ -15,7 +14,7 @@ from sqlalchemy.orm import Session
 from bot.codes import CHOSEN_CODE, CHOSEN_CODE_RULE
 from bot.countries import language_of_country
 from bot.locales import LOCALES
-from bot.money import exponent, to_minor
+from bot.money import to_minor, too_precise
 from bot.services.tenant_file import TenantFileError, Text, in_years, _country, _currency, _e164, _moment, _timezone
 from bot.services.tenants import assign
 from bot.phones import to_e164
@@ -173,8 +172,7 @@ class ShowFileSchema(Schema):
         errors: dict = {}
         for field in ("shortcodes", "packages"):
             for index, item in enumerate(data.get(field, [])):
-                minor = Decimal(str(item["price"])) * 10 ** exponent(item["currency"])
-                if minor != minor.to_integral_value():
+                if too_precise(item["price"], item["currency"]):
                     errors.setdefault(field, {})[index] = {"price": ["has more decimals than the currency allows"]}
         if errors:
             raise ValidationError(errors)

@@ -15,7 +15,7 @@ from bot.countries import NOT_PLACES
 from bot.limits import LIMITS, MESSAGES, STAFF_MESSAGES
 from bot.locales import DEFAULT_LANGUAGE, LOCALES
 from bot.messages import has_control_characters
-from bot.money import CURRENCIES, exponent
+from bot.money import CURRENCIES, exponent, too_precise
 from bot.phones import InvalidPhone, to_e164
 from bot.points_rules import RULE_TYPES
 from bot.services.staff import pin_problem
@@ -369,7 +369,7 @@ class TenantFileSchema(Schema):
                 minor = Decimal(str(rule[name])) * 10**places
                 if name == "per_amount" and minor < 1:
                     problem = "is smaller than the currency's smallest unit"
-                elif minor != minor.to_integral_value():
+                elif too_precise(rule[name], data.get("currency", "")):
                     problem = f"has more decimals than the currency's {places}"
                 else:
                     continue
