@@ -94,11 +94,11 @@ def add_members(db: Database, first: int, customers: int, lots: int) -> None:
         # Due lots are months old: autovacuum has long since been over them. VACUUM them as it
         # would have (so the run does not pay for setting every new row's hint bits, which no real
         # run does), and start from a checkpoint, as an hourly run does.
-        connection.driver_connection.autocommit = True
+        autocommit, connection.driver_connection.autocommit = connection.driver_connection.autocommit, True
         with connection.cursor() as cursor:
             cursor.execute("VACUUM (ANALYZE) customers, customer_points_balance, points_transactions")
             cursor.execute("CHECKPOINT")
-        connection.driver_connection.autocommit = False
+        connection.driver_connection.autocommit = autocommit  # as the pool's connections run (bot/db.py)
     finally:
         connection.close()
 

@@ -2,8 +2,8 @@
 
 For BAL (enrolled customers) and for a purchase's confirmation ("1" after staff sent
 "LOG <new phone> <amount>", PIN session open), it prints: messages per second and ms per
-message in one process; SQL statements per message (the driver's implicit BEGIN and the COMMIT
-counted apart); and the time per layer, exclusive (a layer's time excludes the layers it calls):
+message in one process; round trips to PostgreSQL per message (each string the driver sends,
+which may carry the transaction's BEGIN or COMMIT with a statement); and the time per layer, exclusive (a layer's time excludes the layers it calls):
 
 - HTTP/Flask: the WSGI stack, form parsing, reading the inbound message (what is left);
 - signature: the Twilio signature check (webhooks/signature.py, twilio's RequestValidator);
@@ -142,8 +142,8 @@ def instrument(app, meter: Meter) -> None:
         setattr(dialect, name, meter.wrap("SQL round trips", getattr(dialect, name)))
     # Statements run straight on the driver's cursor pass by none of those: the whole call counts
     # as the round trip (its own Python is a few microseconds).
-    replace_everywhere(db.fetch_prepared, meter.wrap("SQL round trips", counted(db.fetch_prepared, meter)))
-    count_statements(app, meter)
+    replace_everywhere(db.fetch_prepared, meter.wrap("SQL round trips", db.fetch_prepared))
+    count_round_trips(app, meter)
 
 
 def wrap_module(module, layer: str, meter: Meter) -> None:
@@ -171,31 +171,22 @@ def replace_everywhere(original, wrapped) -> None:
                 setattr(module, attribute, wrapped)
 
 
-def counted(function, meter: Meter):
-    @functools.wraps(function)
-    def counting(*args, **kwargs):
-        if meter.on:
-            meter.statements += 1
-        return function(*args, **kwargs)
-
-    return counting
-
-
-def count_statements(app, meter: Meter) -> None:
+def count_round_trips(app, meter: Meter) -> None:
+    """Each string the driver's cursors send is a round trip: counted on the cursors of the
+    pool's connections (new ones from now on), with those that carry a COMMIT."""
+    import psycopg2.extensions
     from sqlalchemy import event
 
+    class Counting(psycopg2.extensions.cursor):
+        def execute(self, query, params=None):
+            if meter.on:
+                meter.statements += 1
+                meter.commits += query.endswith("COMMIT")
+            return super().execute(query, params)
+
     engine = app.extensions["runtime"].db.engine
-
-    def statement(*_):
-        if meter.on:
-            meter.statements += 1
-
-    def commit(*_):
-        if meter.on:
-            meter.commits += 1
-
-    event.listen(engine, "before_cursor_execute", statement)
-    event.listen(engine, "commit", commit)
+    event.listen(engine, "connect", lambda dbapi_connection, _record: setattr(dbapi_connection, "cursor_factory", Counting))
+    engine.dispose()
 
 
 # --- measuring ----------------------------------------------------------------------------
@@ -231,7 +222,8 @@ def measure(app, meter: Meter, title: str, build, args: argparse.Namespace) -> N
     per = 1000 / count
     print(f"\n{title}: {count / plain:.0f}/s in one process, {plain * per:.2f} ms each, of which {cpu * per:.2f} ms "
           f"CPU in this process ({metered * per:.2f} ms with the layer timers)")
-    print(f"  {meter.statements / count:.1f} SQL statements per message, plus BEGIN and {meter.commits / count:.1f} COMMIT")
+    print(f"  {meter.statements / count:.1f} round trips to PostgreSQL per message, {meter.commits / count:.1f} of them with"
+          " the COMMIT (the BEGIN goes with the first)")
     print(f"  {'layer':<26}{'ms':>7}{'share':>7}")
     layered = dict(meter.totals)
     layered["HTTP/Flask"] = metered - sum(v for k, v in layered.items() if k != "HTTP/Flask")
@@ -288,7 +280,7 @@ def floor_bal(customers: int, count: int) -> None:
     plain, cpu = timed(floor_webhook.app, requests(count))
     print(f"\nfloor (shared/reference/floor_webhook.py) BAL: {count / plain:.0f}/s in one process, "
           f"{plain / count * 1000:.2f} ms each, of which {cpu / count * 1000:.2f} ms CPU in this process"
-          " (3 SQL statements, plus BEGIN and COMMIT)")
+          " (5 round trips: BEGIN, 3 statements, COMMIT)")
 
 
 def main() -> None:

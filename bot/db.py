@@ -110,15 +110,101 @@ def _make_engine(url: str) -> Engine:
         # An UPDATE with many parameter sets (the delivery engine records a hundred answers at
         # once) goes in one round trip (psycopg2's execute_batch), not one per row.
         batched = {"executemany_mode": "values_plus_batch", "executemany_batch_page_size": 500} if parsed.get_driver_name() == "psycopg2" else {}
-        engine = create_engine(url, pool_size=10, max_overflow=20, pool_recycle=3600, **batched)
+        engine = create_engine(url, pool_size=10, max_overflow=20, pool_recycle=3600, **batched, **_lazy_if_psycopg2(parsed))
         if engine.dialect.name == "postgresql":
-            event.listen(engine, "do_execute", _execute_prepared)
+            event.listen(engine, "do_execute", _execute)
+        if batched:
+            _begin_with_first_statement(engine)
         return engine
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
     _serialise_sqlite_writers(engine)
     return engine
+
+
+# --- Transactions without round trips of their own (PostgreSQL through psycopg2) ---------------
+#
+# The driver runs in autocommit, so that it never sends a BEGIN of its own. The dialect's begin
+# only marks the connection; the transaction's first statement then carries "BEGIN; " in front
+# of it (the driver sends several statements in one string as one round trip). Its end goes
+# alone when the caller commits or rolls back, or with the transaction's last statement
+# (finish_prepared). A message's transaction costs two round trips fewer; a transaction that
+# ran no statement costs none. The state lives in the pooled connection's `info`:
+_STATE = "transaction"
+_PENDING, _OPEN, _FINISHED = "pending", "open", "finished"  # begun, not yet sent; sent; committed with its last statement
+
+
+def _lazy_if_psycopg2(parsed) -> dict:
+    return {"isolation_level": "AUTOCOMMIT"} if parsed.get_driver_name() == "psycopg2" else {}
+
+
+def _begin_with_first_statement(engine: Engine) -> None:
+    """The dialect's begin, commit and rollback as described above. Ends go through the
+    dialect (also the pool's rollback when a connection comes back), so that a failing COMMIT
+    comes out as SQLAlchemy's error, a dead connection invalidated."""
+    dialect = engine.dialect
+
+    def do_begin(dbapi_connection) -> None:
+        _info(dbapi_connection)[_STATE] = _PENDING
+
+    def do_commit(dbapi_connection) -> None:
+        _end(dbapi_connection, "COMMIT")
+
+    def do_rollback(dbapi_connection) -> None:
+        _end(dbapi_connection, "ROLLBACK")
+
+    dialect.do_begin, dialect.do_commit, dialect.do_rollback = do_begin, do_commit, do_rollback
+    event.listen(engine, "do_execute_no_params", _execute_no_params)
+    event.listen(engine, "do_executemany", _executemany)
+
+
+def _end(dbapi_connection, command: str) -> None:
+    if _info(dbapi_connection).pop(_STATE, None) == _OPEN:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(command)
+
+
+def _info(connection) -> dict:
+    """The pooled connection's `info`; a connection outside the pool (the dialect's first look at
+    a new one, or the raw driver's) keeps no state: every statement runs as it comes."""
+    try:
+        info = connection.info
+    except NotImplementedError:
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def _opening(info: dict) -> str:
+    """What goes in front of the statement about to run: "BEGIN; " for its transaction's first."""
+    state = info.get(_STATE)
+    if state is None:
+        return ""
+    if state == _FINISHED:
+        raise RuntimeError("a statement after its transaction's last one (finish_prepared)")
+    if state == _PENDING:
+        info[_STATE] = _OPEN
+        return "BEGIN; "
+    return ""
+
+
+def _closing(info: dict) -> str:
+    """What goes after the transaction's last statement: "; COMMIT" if a BEGIN went before it."""
+    return "; COMMIT" if info.get(_STATE) == _OPEN else ""
+
+
+def _execute_no_params(cursor, statement: str, context) -> bool:
+    opening = _opening(_info(context.root_connection))
+    if opening:
+        cursor.execute(opening + statement)
+    return bool(opening)
+
+
+def _executemany(cursor, statement: str, parameters, context) -> bool:
+    """A statement run once per parameter set cannot carry the BEGIN: it goes alone first."""
+    if _opening(_info(context.root_connection)):
+        cursor.execute("BEGIN")
+    return False
 
 
 @dataclass(frozen=True)
@@ -139,18 +225,25 @@ _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 _prepared_plans: dict[str | Executable, _Prepared] = {}  # by the statement's text, or the statement run_prepared ran
 
 
-def _execute_prepared(cursor, statement: str, parameters, context) -> bool:
-    """The dialect's do_execute for statements run with PREPARED: PREPARE on the connection's
-    first use of the statement, then EXECUTE. Connections the pool throws away take their
-    prepared statements with them (the pool clears `info`)."""
-    if context.executemany or not context.execution_options.get("prepared"):
-        return False
+def _execute(cursor, statement: str, parameters, context) -> bool:
+    """The dialect's do_execute: the transaction's BEGIN in front of its first statement (see
+    _begin_with_first_statement), and statements run with PREPARED as PREPARE on the
+    connection's first use of the statement, then EXECUTE. Connections the pool throws away take
+    their prepared statements with them (the pool clears `info`)."""
+    info = _info(context.root_connection)
+    opening = _opening(info)
+    if not context.execution_options.get("prepared"):
+        if not opening:
+            return False
+        cursor.execute(opening + statement, parameters)
+        return True
     plan = _prepared_plans.get(statement) or _prepared_plans.setdefault(statement, _plan(statement, context.compiled))
-    known = context.root_connection.info.setdefault("prepared_statements", set())
+    known = info.setdefault("prepared_statements", set())
     if plan.name not in known:
-        context.dialect.do_execute_no_params(cursor, plan.prepare, context)
+        cursor.execute(opening + plan.prepare)
+        opening = ""
         known.add(plan.name)
-    context.dialect.do_execute(cursor, plan.execute, [parameters[name] for name in plan.names], context)
+    cursor.execute(opening + plan.execute, [parameters[name] for name in plan.names])
     return True
 
 
@@ -160,14 +253,22 @@ def run_prepared(connection: Connection, statement: Executable, params: dict):
     return rows[0] if rows else None
 
 
-def fetch_prepared(connection: Connection, statement: Executable, params: dict) -> list:
+def finish_prepared(connection: Connection, statement: Executable, params: dict) -> None:
+    """Run `statement`, a write whose rows nobody reads, as its transaction's last statement: on
+    PostgreSQL the COMMIT travels with it (see fetch_prepared), and nothing may run in the
+    transaction after it (that raises). The caller still ends the transaction as usual, which
+    then sends nothing."""
+    fetch_prepared(connection, statement, params, commit=True)
+
+
+def fetch_prepared(connection: Connection, statement: Executable, params: dict, commit: bool = False) -> list:
     """The rows `statement` returns (none for one that returns none), with their columns as
     attributes. On PostgreSQL it goes as a prepared statement straight on the driver's cursor,
     without SQLAlchemy's execution around it (which costs as much as the round trip), for the
     statements that every message or vote runs; the values go through their types' bind and
     result processing (JSON, the UTC timestamp type) as they would through SQLAlchemy's. Errors
     come out as SQLAlchemy's, a dead connection invalidated (the caller's retry then finds
-    another). Elsewhere it is a plain execute."""
+    another). Elsewhere it is a plain execute. `commit`: see finish_prepared (no rows come back)."""
     if connection.dialect.name != "postgresql":
         result = connection.execute(statement, params)
         return result.all() if result.returns_rows else []
@@ -176,16 +277,24 @@ def fetch_prepared(connection: Connection, statement: Executable, params: dict) 
     given = {**plan.defaults, **params} if plan.defaults else params  # a missing one without a default: KeyError
     values = _processed(map(given.__getitem__, plan.names), plan.processors)
     driver, dbapi_connection = connection.dialect.loaded_dbapi, connection.connection.dbapi_connection
+    info = connection.info
     try:
         with dbapi_connection.cursor() as cursor:
+            if commit and info.get(_STATE) == _PENDING:
+                info[_STATE] = None  # the transaction's only statement: in autocommit, a transaction of its own
+            opening = _opening(info)
             if plan.name not in known:
-                cursor.execute(plan.prepare)
+                cursor.execute(opening + plan.prepare)
+                opening = ""
                 known.add(plan.name)
+            closing = _closing(info) if commit else ""
             if _plain_strings(dbapi_connection):
-                cursor.execute(f"EXECUTE {plan.name} ({', '.join(_literal(value, cursor) for value in values)})")
+                cursor.execute(f"{opening}EXECUTE {plan.name} ({', '.join(_literal(value, cursor) for value in values)}){closing}")
             else:
-                cursor.execute(plan.execute, values)
+                cursor.execute(opening + plan.execute + closing, values)
             rows = [] if cursor.description is None else cursor.fetchall()
+            if commit:
+                info[_STATE] = _FINISHED
     except driver.Error as error:
         dead = connection.dialect.is_disconnect(error, dbapi_connection, None)
         if dead:

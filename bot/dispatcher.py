@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, exists, func, insert, or_, select, true, updat
 from sqlalchemy.orm import Session
 
 from bot.catalog import render
-from bot.db import PREPARED, ROW_LOCK, Database, fetch_prepared, loaded, model_columns, run_prepared
+from bot.db import PREPARED, ROW_LOCK, Database, fetch_prepared, finish_prepared, loaded, model_columns
 from bot.engine import Engine
 from bot.limits import MESSAGES, STAFF_MESSAGES, PhoneLimits, RateLimited
 from bot.locales import DEFAULT_LANGUAGE, language_of
@@ -382,18 +382,20 @@ def _record(
     session: Session, holder: Customer | Staff | None, state: State, inbound: Inbound, logged: dict, now: datetime
 ) -> None:
     """Save the conversation state (on the staff row for staff, else on the customer row) and
-    log the message with its reply. Every message does this, so the
-    statements are built once, with Core, and on PostgreSQL they travel as one."""
+    log the message with its reply: the transaction's last statement. Every message does this,
+    so the statements are built once, with Core, and on PostgreSQL they travel as one, with the
+    COMMIT (finish_prepared); what the flows changed is written before them."""
+    session.flush()
     connection = session.connection()
     if holder is None:
-        connection.execute(_INSERT_MESSAGE, logged)
+        finish_prepared(connection, _INSERT_MESSAGE, logged)
         return
     saved = {"b_tenant": holder.tenant_id, "b_id": holder.id, "state": state.to_json(), "now": now}
     if isinstance(holder, Customer):
         saved["name"] = inbound.profile_name or holder.whatsapp_name
     save, save_and_insert = _SAVES[type(holder)]
     if connection.dialect.name == "postgresql":
-        run_prepared(connection, save_and_insert, {**saved, **logged})
+        finish_prepared(connection, save_and_insert, {**saved, **logged})
     else:
         connection.execute(save, saved)
         connection.execute(_INSERT_MESSAGE, logged)

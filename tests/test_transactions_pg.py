@@ -1,0 +1,131 @@
+"""On PostgreSQL a transaction has no round trips of its own (bot/db.py): its BEGIN travels
+with its first statement, its COMMIT alone at the end or with its last statement
+(finish_prepared), and whatever ends it, the pooled connection comes back out of any
+transaction (PostgreSQL only)."""
+from __future__ import annotations
+
+import psycopg2.extensions
+import pytest
+from sqlalchemy import create_engine, event, insert, select, text
+from sqlalchemy.pool import NullPool
+
+from bot.db import finish_prepared
+from models import AuditLog
+from models.base import new_id, utcnow
+from tests.conftest import Phone
+
+
+class _Recording(psycopg2.extensions.cursor):
+    """A cursor that notes every string it sends."""
+
+    sent: list[str] = []
+
+    def execute(self, query, params=None):
+        _Recording.sent.append(query if isinstance(query, str) else query.decode())
+        return super().execute(query, params)
+
+
+@pytest.fixture
+def sent(db):
+    """The SQL strings the pool's connections send, from new connections on."""
+
+    def record(dbapi_connection, _record):
+        dbapi_connection.cursor_factory = _Recording
+
+    db.engine.dispose()
+    event.listen(db.engine, "connect", record)
+    _Recording.sent = []
+    yield _Recording.sent
+    event.remove(db.engine, "connect", record)
+    db.engine.dispose()
+
+
+def in_transaction(db, pid: int) -> str:
+    """The state of the server process `pid` as a connection from outside the pool sees it."""
+    engine = create_engine(db.url, poolclass=NullPool)
+    with engine.connect() as connection:
+        return connection.execute(text("SELECT state FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}).scalar()
+
+
+def test_a_balance_costs_three_round_trips_with_begin_and_commit_riding_on_its_statements(app, mama, db, sent):
+    phone = Phone(app, "+2348031111121")
+    phone.send("JOIN MAMA")
+    phone.send("BAL")  # prepares what a BAL runs, on this connection
+    sent.clear()
+    assert "Balance: 50 points" in phone.send("BAL").text
+    assert len(sent) == 3, sent
+    assert sent[0].startswith("BEGIN; EXECUTE ")
+    assert sent[-1].startswith("EXECUTE ") and sent[-1].endswith("; COMMIT")
+    assert not any(statement.strip() in ("BEGIN", "COMMIT", "ROLLBACK") for statement in sent)
+
+
+def test_a_transaction_that_runs_nothing_sends_nothing(db, sent):
+    with db.transaction():
+        pass
+    assert sent == []
+
+
+def test_a_transaction_commits_alone_when_its_last_statement_did_not_carry_it(mama, db, sent):
+    row = _audit_row(db)
+    sent.clear()
+    with db.transaction() as session:
+        session.execute(insert(AuditLog), row)
+    assert sent[0].startswith("BEGIN; INSERT INTO audit_logs")
+    assert sent[-1] == "COMMIT"
+    assert _stored(db, row["id"])
+
+
+def test_work_rolled_back_after_an_error_is_gone_and_its_connection_leaves_the_transaction(mama, db):
+    row = _audit_row(db)
+    with pytest.raises(ValueError):
+        with db.transaction() as session:
+            session.execute(insert(AuditLog), row)
+            pid = session.execute(text("SELECT pg_backend_pid()")).scalar()
+            raise ValueError("the work failed")
+    assert not _stored(db, row["id"])
+    assert in_transaction(db, pid) == "idle"
+
+
+def test_a_failed_statement_rolls_back_and_the_connection_serves_the_next_transaction(db):
+    with pytest.raises(Exception, match="division by zero"):
+        with db.transaction() as session:
+            pid = session.execute(text("SELECT pg_backend_pid()")).scalar()
+            session.execute(text("SELECT 1 / 0"))
+    assert in_transaction(db, pid) == "idle"
+    with db.transaction() as session:
+        assert session.execute(text("SELECT 2")).scalar() == 2
+
+
+def test_the_last_statement_carries_the_commit_and_nothing_may_run_after_it(mama, db, sent):
+    first, last = _audit_row(db), _audit_row(db)
+    sent.clear()
+    with pytest.raises(RuntimeError, match="after its transaction's last"):
+        with db.transaction() as session:
+            session.execute(insert(AuditLog), first)
+            finish_prepared(session.connection(), insert(AuditLog), last)
+            session.execute(select(AuditLog.id))
+    assert sent[-1].endswith("; COMMIT")
+    assert _stored(db, first["id"]) and _stored(db, last["id"])  # committed with the last statement, as promised
+
+
+def test_a_failed_last_statement_rolls_back_the_transaction(mama, db):
+    row = _audit_row(db)
+    with pytest.raises(Exception, match="duplicate key"):
+        with db.transaction() as session:
+            session.execute(insert(AuditLog), row)
+            pid = session.execute(text("SELECT pg_backend_pid()")).scalar()
+            finish_prepared(session.connection(), insert(AuditLog), {**row})  # the same id again
+    assert not _stored(db, row["id"])
+    assert in_transaction(db, pid) == "idle"
+
+
+def _audit_row(db) -> dict:
+    with db.engine.connect() as connection:
+        tenant = connection.execute(text("SELECT id FROM tenants LIMIT 1")).scalar()
+    return {"tenant_id": tenant, "id": new_id(), "actor_type": "system", "actor_id": None, "action": "test",
+            "entity_type": "test", "entity_id": None, "details": {}, "created_at": utcnow()}
+
+
+def _stored(db, row_id) -> bool:
+    with db.engine.connect() as connection:
+        return connection.execute(select(AuditLog.id).where(AuditLog.id == row_id)).first() is not None
