@@ -5,13 +5,16 @@ Rules matches the URL: then it signs with that rule's SharedKey, by the algorith
 X-Twilio-Webhooks-Signature-Settings names (HMAC_SHA1 or HMAC_SHA256)."""
 from __future__ import annotations
 
+import hmac
 import logging
+from base64 import b64encode
 from functools import lru_cache
-from hmac import compare_digest
 from urllib.parse import unquote
 
 from flask import Request
-from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
+from twilio.request_validator import (
+    HMAC_SHA1, HMAC_SHA256, SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,16 +57,27 @@ def signed_form(
 _SETTINGS_KEY = "HTTP_" + SIGNATURE_SETTINGS_HEADER.upper().replace("-", "_")  # the header's WSGI environ key
 
 
+# The hash of each algorithm Twilio signs with (those twilio's RequestValidator knows).
+_DIGESTS = {HMAC_SHA1: "sha1", HMAC_SHA256: "sha256"}
+
+
 def _signed_with(secret: str, algorithm: str | None, url: str, params: dict[str, str], signature: str) -> bool:
-    validator = _validator(secret)
-    try:
-        expected = validator.compute_signature(url, params, algorithm)
-    except ValueError:  # an algorithm this twilio library does not know
+    digest = _DIGESTS.get((algorithm or HMAC_SHA1).upper())
+    if digest is None:
         log.warning("a webhook signed with the unsupported algorithm %r was refused", algorithm)
         return False
     # The validator signs the URL both with and without its port to find the one Twilio used:
     # the URL as we know it is tried first, so a good request costs one signature, not two.
-    return compare_digest(expected.encode(), signature.encode()) or validator.validate(url, params, signature, algorithm)
+    expected = _signature(secret, digest, url, params)
+    return hmac.compare_digest(expected.encode(), signature.encode()) or _validator(secret).validate(url, params, signature, algorithm)
+
+
+def _signature(secret: str, digest: str, url: str, params: dict[str, str]) -> str:
+    """The signature RequestValidator.compute_signature gives a form of one value a field (the
+    URL, then each field's name and value in the names' order, HMAC'd and in base64), at half
+    its cost: one HMAC call, and no look-ups of each field's values, at every message."""
+    signed = url + "".join([name + params[name] for name in sorted(params)])
+    return b64encode(hmac.digest(secret.encode(), signed.encode(), digest)).decode()
 
 
 @lru_cache(maxsize=4)
