@@ -1,9 +1,11 @@
 """Phone numbers in E.164, whatever form people type them in."""
 from __future__ import annotations
 
-from functools import lru_cache
+import re
+from functools import cache, lru_cache
 
 import phonenumbers
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata, PhoneNumber, region_code_for_country_code
 
 
 # Twilio writes a WhatsApp number with this prefix (whatsapp:+2348030000002), an SMS one bare.
@@ -33,6 +35,8 @@ def to_e164(raw: str, country: str | None = None, strict: bool = False) -> str:
     `strict` (for numbers people type) wants a number that exists in the numbering plan, so
     that a PIN or an amount typed in the wrong place is not taken for a phone; numbers from
     Twilio only need to be possible."""
+    if country is None and not strict and _written_in_e164(raw):
+        return raw
     try:
         number = phonenumbers.parse(raw, country)
     except phonenumbers.NumberParseException as error:
@@ -41,6 +45,35 @@ def to_e164(raw: str, country: str | None = None, strict: bool = False) -> str:
     if not valid(number):
         raise InvalidPhone(f"not a valid phone number: {raw!r}")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _written_in_e164(raw: str) -> bool:
+    """Whether `raw` is a possible number that phonenumbers would give back as it is: "+", a
+    country code, and a national number of 2 to 17 digits that starts with neither a 0 nor the
+    country's national prefix (which it would keep apart or strip). Twilio writes every number
+    so; deciding it costs a fifth of a full parse, which each new phone's first message pays."""
+    digits = raw[1:]
+    if raw[:1] != "+" or not (digits.isascii() and digits.isdigit()) or digits[0] == "0":
+        return False
+    for size in (1, 2, 3):
+        code = int(digits[:size])
+        if code in COUNTRY_CODE_TO_REGION_CODE:
+            break
+    else:
+        return False
+    national = digits[size:]
+    prefix = _national_prefix(code)
+    if not 2 <= len(national) <= 17 or national[0] == "0" or (prefix and prefix.match(national)):
+        return False
+    return phonenumbers.is_possible_number(PhoneNumber(country_code=code, national_number=int(national)))
+
+
+@cache
+def _national_prefix(code: int) -> re.Pattern | None:
+    """What phonenumbers strips as a national prefix after country code `code`, if anything."""
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, region_code_for_country_code(code))
+    pattern = metadata.national_prefix_for_parsing if metadata else None
+    return re.compile(pattern) if pattern else None
 
 
 def wa_me_digits(e164: str) -> str:
