@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
+from itertools import repeat
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
@@ -289,7 +290,7 @@ def fetch_prepared(connection: Connection, statement: Executable, params: dict, 
                 known.add(plan.name)
             closing = _closing(info) if commit else ""
             if _plain_strings(dbapi_connection):
-                cursor.execute(f"{opening}EXECUTE {plan.name} ({', '.join(_literal(value, cursor) for value in values)}){closing}")
+                cursor.execute(f"{opening}EXECUTE {plan.name} ({', '.join(map(_literal, values, repeat(cursor)))}){closing}")
             else:
                 cursor.execute(opening + plan.execute + closing, values)
             rows = [] if cursor.description is None else cursor.fetchall()
@@ -322,6 +323,8 @@ def _literal(value, cursor) -> str:
     adaptation. The commonest types are tested first: this runs for every value of every message."""
     kind = type(value)
     if kind is str:
+        if "'" not in value and "\x00" not in value:  # most: nothing to double or refuse
+            return f"'{value}'"
         text = value
     elif value is None:
         return "NULL"
