@@ -60,22 +60,16 @@ class Database:
         with self.sessions() as session, session.begin():
             yield session
 
-    @contextmanager
-    def autocommit(self) -> Iterator[Connection]:
+    def autocommit(self) -> _OwnConnection:
         """This thread's own connection, on which each statement is a transaction of its own (no
-        BEGIN and COMMIT round trips), for a path that writes with one statement (a vote). The
-        thread keeps it for its life, outside the pool: no checkout and return at each use (a
-        seventh of a vote's time), and a burst of threads never waits for a pooled connection.
-        A connection found dead is replaced at the next use."""
+        BEGIN and COMMIT round trips), for a path that writes with one statement (a vote): `with
+        db.autocommit() as connection`. The thread keeps it for its life, outside the pool: no
+        checkout and return at each use (a seventh of a vote's time), and a burst of threads never
+        waits for a pooled connection. A connection found dead is replaced at the next use."""
         own = getattr(self._threads, "own", None)
         if own is None or own.connection.invalidated:
-            own = self._threads.own = _OwnConnection(self._unpooled.connect())
-        try:
-            yield own.connection
-        except DBAPIError as error:
-            if error.connection_invalidated:  # the server went away, and with it the pool's connections
-                self.engine.dispose()
-            raise
+            own = self._threads.own = _OwnConnection(self._unpooled.connect(), self.engine)
+        return own
 
     def once_more_if_disconnected(self, work: Callable[[], T]) -> T:
         """`work()`, run once more when a pooled connection it took had died (a database
@@ -94,10 +88,20 @@ class Database:
 
 
 class _OwnConnection:
-    """A thread's own connection, closed when the thread ends (its thread-local goes)."""
+    """A thread's own connection, closed when the thread ends (its thread-local goes). Entered,
+    it gives the connection; a statement that finds the server gone throws away the pool's
+    connections too (they went with it). A class, not a generator: every vote enters it."""
 
-    def __init__(self, connection: Connection):
+    def __init__(self, connection: Connection, pooled: Engine):
         self.connection = connection
+        self.pooled = pooled
+
+    def __enter__(self) -> Connection:
+        return self.connection
+
+    def __exit__(self, kind, error, traceback) -> None:
+        if isinstance(error, DBAPIError) and error.connection_invalidated:
+            self.pooled.dispose()
 
     def __del__(self):
         with suppress(DBAPIError):  # already dead (a restart): nothing to close
