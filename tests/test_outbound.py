@@ -314,6 +314,17 @@ def test_marketing_claimed_in_one_batch_counts_against_the_cap_as_it_is_planned(
     assert fake.stats()["creates"] == 2
 
 
+def test_marketing_past_the_cap_in_one_batch_skips_the_last_queued_whatever_their_ids(twilio_app, member, db, fake):
+    """Ids made in the same millisecond are in no order: the queueing time decides."""
+    newest, middle, oldest = sorted(queued_marketing(twilio_app, member, 3), key=lambda key: key[1])  # by id
+    queued_at = utcnow() - timedelta(minutes=1)
+    with db.transaction() as session:  # written newest first: PostgreSQL's table then holds them in that order too
+        for minutes, (_, message_id) in reversed(list(enumerate((oldest, middle, newest)))):
+            session.execute(update(Message).where(Message.id == message_id).values(created_at=queued_at + timedelta(minutes=minutes)))
+    job(twilio_app, send_batch, keys(newest, middle, oldest))
+    assert [stored(db, key).status for key in (oldest, middle, newest)] == ["sent", "sent", "skipped"]
+
+
 def test_marketing_a_worker_is_sending_counts_against_the_cap(twilio_app, member, db):
     """Two workers' claims, the first not answered yet: its pushes count, though Twilio has not taken them yet."""
     first, second, third = queued_marketing(twilio_app, member, 3)

@@ -143,6 +143,9 @@ def claim(session: Session, keys: list[MessageKey], now: datetime, lease: timede
         .values(status="sending", attempts=table.c.attempts + 1, lease_until=lease_until, enqueued_at=None)
         .returning(*(table.c[column] for column in _CLAIMED))
     ).all()
+    # Planned in the order they were queued (UPDATE ... RETURNING keeps none): when the weekly cap
+    # leaves room for only some, the first queued go.
+    claimed.sort(key=lambda row: (row.created_at, row.id))
     if not claimed:
         return [], [], lease_until
     tenants = {tenant_id: session.get(Tenant, tenant_id) for tenant_id in {row.tenant_id for row in claimed}}
