@@ -19,6 +19,7 @@ from rq.cron import CronJob
 from rq.utils import now as rq_now
 
 from workers.broadcasts import advance_broadcasts
+from workers.housekeeping import purge_expired
 from workers.outbound import reconcile
 from workers.points import expire_points
 from workers.redemptions import expire_redemptions
@@ -43,6 +44,7 @@ SCHEDULE = (
     Periodic(compute_metrics, "*/15 * * * *"),  # each vendor's yesterday, after its midnight
     Periodic(reconcile, "* * * * *"),  # every minute
     Periodic(advance_broadcasts, "* * * * *"),  # scheduled broadcasts start; sending ones keep a runner
+    Periodic(purge_expired, "30 * * * *"),  # hourly: idempotency answers, form nonces, ended sign-ins
 )
 
 for periodic in SCHEDULE:  # what `rq cron` reads when it loads this module
