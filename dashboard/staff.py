@@ -23,6 +23,7 @@ def staff():
 def add_staff():
     with as_owner() as services:
         team = services.team
+        form = claim_form(services)  # a refusal rolls it back: the form fixed may be sent again
         phone, name = team.read_phone(request.form.get("phone", "")), " ".join(request.form.get("name", "").split())
         errors = {}
         if phone is None:
@@ -37,7 +38,8 @@ def add_staff():
                 errors["phone"], status = bot_says(refused.reason, **refused.params), _STATUS[refused.reason]
         if errors:
             refuse("dashboard/staff.html", status, members=team.members(), errors=errors, form=request.form)
-    return redirect(url_for("dashboard.staff", done="staff_added"))
+        done = form.went_to("dashboard.staff", "staff_added")
+    return redirect(done)
 
 
 @blueprint.post('/staff/<any(remove, "reset-pin"):action>')

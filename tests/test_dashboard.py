@@ -633,6 +633,23 @@ def test_the_owner_adds_staff_who_get_a_message_to_choose_their_pin(app, owner, 
     assert audit.details["after"] == {"name": "Tolu", "role": "staff", "active": True}
 
 
+def test_adding_staff_sent_twice_adds_them_once_and_goes_on_as_the_first_did(app, owner, db):
+    """A double tap on "Add to staff": the same one-time nonce, and no "already on your staff" error."""
+    form = {"phone": "0809 111 2222", "name": "Tolu", FORM_NONCE: nonce_of(owner.get("/dashboard/staff"))}
+    first, again = owner.post("/dashboard/staff/add", form), owner.post("/dashboard/staff/add", form)
+    assert first.status_code == again.status_code == 302
+    assert again.location == "/dashboard/staff?done=already_done"
+    assert count(db, Staff, Staff.phone_number == "+2348091112222") == 1
+    assert count(db, Message, Message.triggered_by == "staff_invitation") == 1
+
+
+def test_a_refused_add_leaves_its_form_to_be_sent_again(app, owner, db):
+    form = {"phone": "12", "name": "Tolu", FORM_NONCE: nonce_of(owner.get("/dashboard/staff"))}
+    assert owner.post("/dashboard/staff/add", form).status_code == 400
+    assert owner.post("/dashboard/staff/add", {**form, "phone": "0809 111 2222"}).status_code == 302
+    assert staff_row(db, "+2348091112222").full_name == "Tolu"
+
+
 def test_resetting_a_pin_clears_it_and_asks_them_to_choose_a_new_one(app, owner, phone, db):
     assert owner.post("/dashboard/staff/reset-pin", {"phone": BAYO}).status_code == 302
     assert (staff_row(db, BAYO).pin_hash, staff_row(db, BAYO).pin_fingerprint) == (None, None)
