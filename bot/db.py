@@ -135,9 +135,11 @@ def _make_engine(url: str) -> Engine:
 # of it (the driver sends several statements in one string as one round trip). Its end goes
 # alone when the caller commits or rolls back, or with the transaction's last statement
 # (finish_prepared). A message's transaction costs two round trips fewer; a transaction that
-# ran no statement costs none. The state lives in the pooled connection's `info`:
+# ran no statement costs none. Writes nobody reads wait on the connection to go the same way
+# (see `write`). The state lives in the pooled connection's `info`:
 _STATE = "transaction"
 _PENDING, _OPEN, _FINISHED = "pending", "open", "finished"  # begun, not yet sent; sent; committed with its last statement
+_WAITING = "waiting writes"  # the SQL text of writes not sent yet, in their order
 
 
 def _lazy_if_psycopg2(parsed) -> dict:
@@ -149,25 +151,40 @@ def _begin_with_first_statement(engine: Engine) -> None:
     dialect (also the pool's rollback when a connection comes back), so that a failing COMMIT
     comes out as SQLAlchemy's error, a dead connection invalidated."""
     dialect = engine.dialect
+    rollback_to_savepoint = dialect.do_rollback_to_savepoint
 
     def do_begin(dbapi_connection) -> None:
         _info(dbapi_connection)[_STATE] = _PENDING
 
     def do_commit(dbapi_connection) -> None:
-        _end(dbapi_connection, "COMMIT")
+        info = _info(dbapi_connection)
+        waiting = _opening(info) if info.get(_WAITING) else ""  # and the BEGIN, if it has not gone
+        _end(dbapi_connection, waiting + "COMMIT")
 
     def do_rollback(dbapi_connection) -> None:
+        _info(dbapi_connection).pop(_WAITING, None)
         _end(dbapi_connection, "ROLLBACK")
 
+    def do_rollback_to_savepoint(connection, name: str) -> None:
+        # The SAVEPOINT took what waited then: what waits now was written after it, and is undone.
+        connection.info.pop(_WAITING, None)
+        rollback_to_savepoint(connection, name)
+
     dialect.do_begin, dialect.do_commit, dialect.do_rollback = do_begin, do_commit, do_rollback
+    dialect.do_rollback_to_savepoint = do_rollback_to_savepoint
     event.listen(engine, "do_execute_no_params", _execute_no_params)
     event.listen(engine, "do_executemany", _executemany)
 
 
 def _end(dbapi_connection, command: str) -> None:
-    if _info(dbapi_connection).pop(_STATE, None) == _OPEN:
+    """Send the transaction's end if its BEGIN went. The state goes only once it is sent: a
+    COMMIT that fails (a waiting write breaking a constraint) leaves the transaction open for
+    the rollback that follows, which then sends its ROLLBACK."""
+    info = _info(dbapi_connection)
+    if info.get(_STATE) == _OPEN:
         with dbapi_connection.cursor() as cursor:
             cursor.execute(command)
+    info.pop(_STATE, None)
 
 
 def _info(connection) -> dict:
@@ -181,16 +198,26 @@ def _info(connection) -> dict:
 
 
 def _opening(info: dict) -> str:
-    """What goes in front of the statement about to run: "BEGIN; " for its transaction's first."""
+    """What goes in front of the statement about to run: "BEGIN; " for its transaction's first,
+    then the writes waiting (see `write`). It may hold "%": a caller that sends parameters
+    with it escapes it (_escaped)."""
     state = info.get(_STATE)
     if state is None:
         return ""
     if state == _FINISHED:
         raise RuntimeError("a statement after its transaction's last one (finish_prepared)")
+    opening = ""
     if state == _PENDING:
         info[_STATE] = _OPEN
-        return "BEGIN; "
-    return ""
+        opening = "BEGIN; "
+    waiting = info.pop(_WAITING, None)
+    return opening + "; ".join(waiting) + "; " if waiting else opening
+
+
+def _escaped(opening: str) -> str:
+    """The opening in front of a statement sent with parameters, which the driver reads as a
+    format: its "%" doubled."""
+    return opening.replace("%", "%%") if "%" in opening else opening
 
 
 def _closing(info: dict) -> str:
@@ -206,9 +233,11 @@ def _execute_no_params(cursor, statement: str, context) -> bool:
 
 
 def _executemany(cursor, statement: str, parameters, context) -> bool:
-    """A statement run once per parameter set cannot carry the BEGIN: it goes alone first."""
-    if _opening(_info(context.root_connection)):
-        cursor.execute("BEGIN")
+    """A statement run once per parameter set cannot carry the BEGIN or waiting writes: they go
+    alone first."""
+    opening = _opening(_info(context.root_connection))
+    if opening:
+        cursor.execute(opening)
     return False
 
 
@@ -240,7 +269,7 @@ def _execute(cursor, statement: str, parameters, context) -> bool:
     if not context.execution_options.get("prepared"):
         if not opening:
             return False
-        cursor.execute(opening + statement, parameters)
+        cursor.execute(_escaped(opening) + statement, parameters)
         return True
     plan = _prepared_plans.get(statement) or _prepared_plans.setdefault(statement, _plan(statement, context.compiled))
     known = info.setdefault("prepared_statements", set())
@@ -248,7 +277,7 @@ def _execute(cursor, statement: str, parameters, context) -> bool:
         cursor.execute(opening + plan.prepare)
         opening = ""
         known.add(plan.name)
-    cursor.execute(opening + plan.execute, [parameters[name] for name in plan.names])
+    cursor.execute(_escaped(opening) + plan.execute, [parameters[name] for name in plan.names])
     return True
 
 
@@ -285,7 +314,7 @@ def fetch_prepared(connection: Connection, statement: Executable, params: dict, 
     info = connection.info
     try:
         with dbapi_connection.cursor() as cursor:
-            if commit and info.get(_STATE) == _PENDING:
+            if commit and info.get(_STATE) == _PENDING and not info.get(_WAITING):
                 info[_STATE] = None  # the transaction's only statement: in autocommit, a transaction of its own
             opening = _opening(info)
             if plan.name not in known:
@@ -296,7 +325,7 @@ def fetch_prepared(connection: Connection, statement: Executable, params: dict, 
             if _plain_strings(dbapi_connection):
                 cursor.execute(f"{opening}EXECUTE {plan.name} ({', '.join(map(_literal, values, repeat(cursor)))}){closing}")
             else:
-                cursor.execute(opening + plan.execute + closing, values)
+                cursor.execute(_escaped(opening) + plan.execute + closing, values)
             rows = [] if cursor.description is None else cursor.fetchall()
             if commit:
                 info[_STATE] = _FINISHED
@@ -420,16 +449,128 @@ def insert_for_dialect(dialect: str):
     return insert
 
 
+# --- Writes that wait for the transaction's next statement (PostgreSQL through psycopg2) --------
+#
+# A write whose outcome nobody reads (no rows back, no count) need not cost a round trip of its
+# own: `write` renders it to SQL text on the spot, its values written in as literals as
+# fetch_prepared writes them, and keeps it on the pooled connection (`info`). The transaction's
+# next statement carries it in front, in the same string (after the BEGIN if that has not gone
+# yet), or its COMMIT does; a rollback drops it. Every statement sends what waits, a SAVEPOINT
+# too, so what waits at a ROLLBACK TO SAVEPOINT was written after that savepoint: it is dropped
+# as well. Elsewhere (SQLite, a connection in no transaction of ours) a write runs at once.
+
+
+def write(session: Session, statement: Executable, params: dict | list[dict]) -> None:
+    """Run `statement`, an INSERT, UPDATE or DELETE without RETURNING whose outcome nobody reads,
+    with one parameter set or a list of them (several rows of a plain INSERT go as one INSERT).
+    On PostgreSQL it waits for the transaction's next statement or its COMMIT (see above). Any
+    later statement of the transaction sees it, since it goes first. But an error of the write
+    (a constraint it breaks) surfaces there too, at the next statement or the commit, and fails
+    the transaction: no caller may catch it around the write itself to carry on (none catches
+    an IntegrityError around one). What it refers to must be written already (flushed, or
+    written this way). Columns left out take their Python-side defaults, as SQLAlchemy gives
+    them. The statement must be built once (its rendering is kept by it, as a PREPARED
+    statement's plan) and take no IN lists."""
+    connection = session.connection()
+    info = connection.info
+    if info.get(_STATE) not in (_PENDING, _OPEN):  # also raises, for a finished transaction
+        connection.execute(statement, params)
+        return
+    rows = params if isinstance(params, list) else [params]
+    if rows:
+        info.setdefault(_WAITING, []).append(_rendered(connection, statement, rows))
+
+
 def write_rows(session: Session, model, rows: dict | list[dict]) -> None:
     """Insert rows that nothing in this transaction reads back as objects (a message, an audit
-    line, a spin credit), straight to the table: the unit of work's bookkeeping costs twice the
-    statement. What they refer to must be written already (flushed, or written this way)."""
-    session.connection().execute(_insert(model.__table__), rows)
+    line, a spin credit), straight to the table as a `write`: the unit of work's bookkeeping
+    costs twice the statement, and on PostgreSQL the rows wait for the next statement."""
+    write(session, _insert(model.__table__), rows)
 
 
 @cache
 def _insert(table: Table):
     return insert(table)
+
+
+def _default_value(default):
+    """A column default's value, made as SQLAlchemy makes it (a callable's without a context)."""
+    if default is None:
+        return None
+    return default.arg(None) if default.is_callable else default.arg
+
+
+@dataclass(frozen=True)
+class _Rendering:
+    """A write's SQL text with "{}" for each value (`row`), in the order of `names` (one may come
+    twice). Several rows of an INSERT share `head`, one `row` each joined by `joint`, then
+    `tail`; other statements repeat whole."""
+
+    head: str
+    row: str
+    joint: str
+    tail: str
+    names: tuple[str, ...]
+    processors: tuple  # each name's bind processor, or None
+    fixed: dict  # the values of parameters the statement holds (literals)
+    generated: tuple  # (name, column default) for the values SQLAlchemy makes when not given
+
+
+_renderings: dict[tuple, _Rendering] = {}  # by statement and the first row's keys
+
+
+def _rendered(connection: Connection, statement: Executable, rows: list[dict]) -> str:
+    key = (statement, tuple(rows[0]))
+    rendering = _renderings.get(key) or _renderings.setdefault(key, _rendering(statement, key[1], connection.dialect))
+    dbapi_connection = connection.connection.dbapi_connection
+    plain = _plain_strings(dbapi_connection)
+    with dbapi_connection.cursor() as cursor:
+        literal = _literal if plain else _quoted_by_driver
+        rendered = []
+        for row in rows:
+            given = {**rendering.fixed, **row}
+            for name, default in rendering.generated:
+                if name not in given:
+                    given[name] = _default_value(default)
+            values = _processed(map(given.__getitem__, rendering.names), rendering.processors)
+            rendered.append(rendering.row.format(*[literal(value, cursor) for value in values]))
+    return rendering.head + rendering.joint.join(rendered) + rendering.tail
+
+
+def _quoted_by_driver(value, cursor) -> str:
+    return cursor.mogrify("%s", (value,)).decode()
+
+
+def _rendering(statement: Executable, keys: tuple[str, ...], dialect) -> _Rendering:
+    """How `statement` is written for rows with these keys, compiled once as SQLAlchemy would
+    run it: the same text, defaults and bind processing. A plain INSERT is split where
+    SQLAlchemy splits it to send many rows at once (its insertmanyvalues)."""
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys), for_executemany=True)
+    text = compiled.string
+    if "POSTCOMPILE" in text:
+        raise ValueError("a write cannot wait with an IN list: its text depends on the values")
+    many = getattr(compiled, "_insertmanyvalues", None)  # a plain INSERT: the VALUES of one row, to repeat
+    if many is not None:
+        head, tail = text.split(many.single_values_expr)
+        text, joint = many.single_values_expr, "), ("
+    else:
+        head, tail, joint = "", "", "; "
+    binds = _binds(compiled)
+    parts = _PLACEHOLDER.split(text)  # text, name, text, name... text, a "%" written "%%"
+    names = tuple(parts[1::2])
+    row = "{}".join(part.replace("%%", "%").replace("{", "{{").replace("}", "}}") for part in parts[0::2])
+    # The columns whose Python-side default SQLAlchemy would make before running the statement.
+    generated = tuple((column.key, column.default) for column in compiled.insert_prefetch)
+    generated += tuple((column.key, column.onupdate) for column in compiled.update_prefetch)
+    made = {name for name, _ in generated}
+    if not made <= set(names):
+        raise ValueError(f"defaults of {sorted(made)} are not all parameters of the statement")
+    return _Rendering(
+        head=head.replace("%%", "%"), row=row, joint=joint, tail=tail.replace("%%", "%"), names=names,
+        processors=tuple(binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names),
+        fixed={name: bind.value for name, bind in binds.items() if not bind.required and name not in made},
+        generated=generated,
+    )
 
 
 def as_loaded(session: Session, model: type[T], row) -> T:

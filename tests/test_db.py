@@ -70,7 +70,7 @@ def test_as_loaded_adds_a_row_the_session_does_not_hold_so_that_reading_it_costs
         assert session.get(CustomerPointsBalance, key).current_balance == added.current_balance
 
 
-def test_write_rows_inserts_with_the_columns_defaults_in_one_statement(app, mama, db):
+def test_write_rows_inserts_with_the_columns_defaults_in_one_statement_at_most(app, mama, db):
     with db.transaction() as session:
         session.connection()  # the transaction begun (SQLite's BEGIN is a statement too)
         with statements(db) as seen:
@@ -79,7 +79,7 @@ def test_write_rows_inserts_with_the_columns_defaults_in_one_statement(app, mama
                  "entity_type": None, "entity_id": None, "details": {"i": i}}
                 for i in range(3)
             ])
-        assert len(seen) == 1
+        assert len(seen) == (0 if db.engine.dialect.name == "postgresql" else 1)  # there, they wait (test_writes_pg.py)
     with db.sessions() as session:
         rows = session.scalars(select(AuditLog).where(AuditLog.action.like("test.%")).order_by(AuditLog.action)).all()
     assert [(row.action, row.details) for row in rows] == [(f"test.{i}", {"i": i}) for i in range(3)]
@@ -100,3 +100,4 @@ def test_insert_on_conflict_takes_each_calls_values_though_its_statement_is_buil
     with db.sessions() as session:
         stored = dict(session.execute(select(PhoneRoute.phone_number, PhoneRoute.updated_at)).all())
     assert stored == {first: LATE, second: LATER}
+

@@ -281,7 +281,9 @@ class SetupService:
         config = parse_tenant_file(self.tenant_file(answers))
         # A setup racing this one for the code may commit after the check: then loading fails
         # on the unique code, or finds that vendor and would update it (which the loader refuses,
-        # since it would replace that vendor's staff). Each is undone here.
+        # since it would replace that vendor's staff). Each is undone here. (The loader's audit
+        # line waits on PostgreSQL for the next statement, the RELEASE below at the latest, out
+        # of this try: with a new key, it clashes with nothing.)
         savepoint = ctx.session.begin_nested()
         try:
             result = load_tenant(ctx.session, config)

@@ -1,0 +1,170 @@
+"""On PostgreSQL a write nobody reads (bot/db.py's write) waits on the connection for the
+transaction's next statement, or its COMMIT, and goes in front of it in the same string; a
+rollback drops it, and an error in it fails the transaction where it is sent (PostgreSQL only)."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from bot.db import finish_prepared, run_prepared, write_rows
+from models import AuditLog
+from tests.test_transactions_pg import _audit_row, _stored, in_transaction, sent  # noqa: F401 (sent: a fixture)
+
+_ACTION = select(AuditLog.action).where(AuditLog.id == bindparam("id"))
+
+
+def rows(db, count: int) -> list[dict]:
+    return [_audit_row(db) for _ in range(count)]
+
+
+def went(row: dict, strings: list[str]) -> bool:
+    """Whether the row was in anything sent."""
+    return any(row["id"].hex in string for string in strings)
+
+
+def test_a_write_waits_for_the_next_statement_which_carries_it_and_sees_it(mama, db, sent):
+    (row,) = rows(db, 1)
+    sent.clear()
+    with db.transaction() as session:
+        write_rows(session, AuditLog, row)
+        assert sent == []
+        assert session.execute(_ACTION, {"id": row["id"]}).scalar() == "test"
+        assert len(sent) == 1 and sent[0].startswith("BEGIN; INSERT INTO audit_logs") and went(row, sent)
+    assert sent[-1] == "COMMIT"
+    assert _stored(db, row["id"])
+
+
+def test_writes_still_waiting_at_the_end_go_with_the_commit(mama, db, sent):
+    first, second = rows(db, 2)
+    sent.clear()
+    with db.transaction() as session:
+        write_rows(session, AuditLog, first)
+        write_rows(session, AuditLog, second)
+    assert len(sent) == 1, sent
+    assert sent[0].startswith("BEGIN; INSERT INTO audit_logs") and sent[0].endswith("; COMMIT") and went(second, sent)
+    assert _stored(db, first["id"]) and _stored(db, second["id"])
+
+
+def test_several_rows_go_as_one_insert(mama, db, sent):
+    many = rows(db, 3)
+    sent.clear()
+    with db.transaction() as session:
+        write_rows(session, AuditLog, many)
+    assert sent[0].count("INSERT INTO audit_logs") == 1 and all(went(row, sent) for row in many)
+    assert all(_stored(db, row["id"]) for row in many)
+
+
+def test_a_rolled_back_transaction_leaves_none_of_its_writes_and_sends_those_waiting_nowhere(mama, db, sent):
+    carried, waiting = rows(db, 2)
+    sent.clear()
+    with pytest.raises(ValueError):
+        with db.transaction() as session:
+            write_rows(session, AuditLog, carried)
+            pid = session.execute(text("SELECT pg_backend_pid()")).scalar()
+            write_rows(session, AuditLog, waiting)
+            raise ValueError("the work failed")
+    assert sent[-1] == "ROLLBACK" and not went(waiting, sent)
+    assert not _stored(db, carried["id"]) and not _stored(db, waiting["id"])
+    assert in_transaction(db, pid) == "idle"
+
+
+def test_a_transaction_that_only_wrote_and_rolled_back_sends_nothing(mama, db, sent):
+    (row,) = rows(db, 1)
+    sent.clear()
+    with pytest.raises(ValueError):
+        with db.transaction() as session:
+            write_rows(session, AuditLog, row)
+            raise ValueError("the work failed")
+    assert sent == []
+    assert not _stored(db, row["id"])
+
+
+def test_a_failing_write_fails_the_transaction_at_the_next_statement_and_frees_the_connection(mama, db):
+    (row,) = rows(db, 1)
+    with pytest.raises(IntegrityError, match="duplicate key"):
+        with db.transaction() as session:
+            pid = session.execute(text("SELECT pg_backend_pid()")).scalar()
+            write_rows(session, AuditLog, [row, dict(row)])  # the same key twice: nothing raises yet
+            session.execute(text("SELECT 1"))
+    assert not _stored(db, row["id"])
+    assert in_transaction(db, pid) == "idle"
+
+
+def test_a_failing_write_fails_the_commit_that_carries_it_and_frees_the_connection(mama, db):
+    first, other = rows(db, 2)
+    with pytest.raises(IntegrityError, match="duplicate key"):
+        with db.transaction() as session:
+            session.execute(insert(AuditLog), first)
+            pid = session.execute(text("SELECT pg_backend_pid()")).scalar()
+            write_rows(session, AuditLog, other)
+            write_rows(session, AuditLog, dict(first))  # its key is taken
+    assert not _stored(db, first["id"]) and not _stored(db, other["id"])
+    assert in_transaction(db, pid) == "idle"
+    with db.transaction() as session:  # the pool's connection serves the next one
+        assert session.execute(text("SELECT 2")).scalar() == 2
+
+
+def test_the_last_statement_carries_waiting_writes_in_its_transaction(mama, db, sent):
+    first, last = rows(db, 2)
+    sent.clear()
+    with db.transaction() as session:
+        write_rows(session, AuditLog, first)
+        finish_prepared(session.connection(), insert(AuditLog), last)
+    assert sent[0].startswith("BEGIN; INSERT INTO audit_logs") and sent[-1].endswith("; COMMIT")
+    assert _stored(db, first["id"]) and _stored(db, last["id"])
+    with pytest.raises(IntegrityError, match="duplicate key"):  # and they fail together
+        with db.transaction() as session:
+            write_rows(session, AuditLog, (again := rows(db, 1)[0]))
+            finish_prepared(session.connection(), insert(AuditLog), dict(first))
+    assert not _stored(db, again["id"])
+
+
+def test_statements_straight_on_the_driver_and_executemany_carry_them_too(mama, db, sent):
+    first, second = rows(db, 2)
+    sent.clear()
+    with db.transaction() as session:
+        write_rows(session, AuditLog, first)
+        assert run_prepared(session.connection(), _ACTION, {"id": first["id"]}).action == "test"
+        write_rows(session, AuditLog, second)
+        renamed = update(AuditLog).where(AuditLog.id == bindparam("b_id")).values(action=bindparam("b_action"))
+        session.connection().execute(renamed, [{"b_id": first["id"], "b_action": "one"}, {"b_id": second["id"], "b_action": "two"}])
+        assert session.execute(select(AuditLog.action).where(AuditLog.id.in_([first["id"], second["id"]])).order_by(AuditLog.action)).scalars().all() == ["one", "two"]
+    assert sent[0].startswith("BEGIN; INSERT INTO audit_logs") and went(first, sent[:1])
+
+
+def test_a_written_value_is_stored_as_given_whatever_it_holds_before_a_statement_with_parameters(mama, db):
+    (row,) = rows(db, 1)
+    details = {"offer": "it's 50% off %(name)s %s, C:\\shop {0}", "n": 1.5, "yes": True}
+    with db.transaction() as session:
+        write_rows(session, AuditLog, {**row, "details": details})
+        stored = session.execute(select(AuditLog.details).where(AuditLog.id == bindparam("id")), {"id": row["id"]}).scalar()
+    assert stored == details
+
+
+def test_writes_before_a_savepoint_go_with_it_and_those_in_a_savepoint_rolled_back_never_go(mama, db, sent):
+    before, inside, released = rows(db, 3)
+    sent.clear()
+    with db.transaction() as session:
+        write_rows(session, AuditLog, before)
+        savepoint = session.begin_nested()
+        write_rows(session, AuditLog, dict(before))  # would break the key: the rollback drops it
+        write_rows(session, AuditLog, inside)
+        savepoint.rollback()
+        kept = session.begin_nested()
+        write_rows(session, AuditLog, released)
+        kept.commit()
+    assert sent[0].startswith("BEGIN; INSERT INTO audit_logs") and "SAVEPOINT" in sent[0]
+    assert not went(inside, sent)
+    assert _stored(db, before["id"]) and not _stored(db, inside["id"]) and _stored(db, released["id"])
+
+
+def test_a_failing_write_in_a_released_savepoint_fails_the_transaction(mama, db):
+    first, other = rows(db, 2)
+    with pytest.raises(IntegrityError, match="duplicate key"):
+        with db.transaction() as session:
+            write_rows(session, AuditLog, first)
+            savepoint = session.begin_nested()
+            write_rows(session, AuditLog, [other, dict(first)])
+            savepoint.commit()
+    assert not _stored(db, first["id"]) and not _stored(db, other["id"])
