@@ -15,7 +15,7 @@ from itertools import repeat
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
-from sqlalchemy import Connection, Engine, Executable, Integer, Table, bindparam, create_engine, event, insert, inspect, literal, text
+from sqlalchemy import Connection, Engine, Executable, Integer, Table, bindparam, create_engine, event, insert, inspect, literal, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
@@ -488,9 +488,58 @@ def write_rows(session: Session, model, rows: dict | list[dict]) -> None:
     write(session, _insert(model.__table__), rows)
 
 
+def write_new(session: Session, model: type[T], values: dict) -> T:
+    """A new row written (`write_rows`) and made the session's own as if loaded (as_loaded):
+    the unit of work's INSERT, without its bookkeeping nor, on PostgreSQL, its round trip.
+    Columns left out take their Python-side defaults, in the session's copy too (one with none
+    is NULL: a column the server fills must be given)."""
+    row = {key: values[key] if key in values else _default_value(default) for key, default in _defaults(model.__table__)}
+    write_rows(session, model, row)
+    return as_loaded(session, model, row)
+
+
+def write_if_new(session: Session, model, values: dict, conflict_columns: list[str]) -> None:
+    """insert_on_conflict's DO NOTHING as a `write`: the row, unless one clashes with it on the
+    unique key of `conflict_columns` (which nobody learns)."""
+    write(session, _upsert(session.get_bind().dialect.name, model.__table__, tuple(conflict_columns), ()), values)
+
+
+def update_loaded(session: Session, instance, **values) -> None:
+    """Set columns of a row the session holds and this transaction has locked (or written), by
+    its key, as a `write` instead of the unit of work's UPDATE, and the session's copy to the
+    values as loaded ones, so that no flush writes them again. A column the ORM stamps at each
+    update (`updated_at`) is stamped here too, unless given."""
+    table = instance.__table__
+    for key, default in _defaults(table, updating=True):
+        values.setdefault(key, _default_value(default))
+    keys = {f"k_{column.key}": getattr(instance, column.key) for column in table.primary_key}
+    write(session, _update_by_key(table, tuple(values)), {**keys, **{f"v_{key}": value for key, value in values.items()}})
+    for key, value in values.items():
+        set_committed_value(instance, key, value)
+
+
 @cache
 def _insert(table: Table):
     return insert(table)
+
+
+@cache
+def _update_by_key(table: Table, keys: tuple[str, ...]):
+    """The UPDATE of these columns of one row; parameters k_<key column>, v_<column>."""
+    return (
+        update(table)
+        .where(*(column == bindparam(f"k_{column.key}") for column in table.primary_key))
+        .values({table.c[key]: bindparam(f"v_{key}") for key in keys})
+    )
+
+
+@cache
+def _defaults(table: Table, updating: bool = False) -> tuple:
+    """(column key, its Python-side default) for every column when inserting (None: it has
+    none), or for the columns stamped at each update."""
+    if updating:
+        return tuple((column.key, column.onupdate) for column in table.c if column.onupdate is not None)
+    return tuple((column.key, column.default) for column in table.c)
 
 
 def _default_value(default):

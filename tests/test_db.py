@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 
 from sqlalchemy import event, select, update
 
-from bot.db import as_loaded, insert_on_conflict, write_rows
-from models import AuditLog, CustomerPointsBalance, PhoneRoute
+from bot.db import as_loaded, insert_on_conflict, update_loaded, write_if_new, write_new, write_rows
+from models import AuditLog, Customer, CustomerPointsBalance, PhoneRoute
 from tests.conftest import Phone
 
 NUMBER = "+2348031111111"
@@ -101,3 +101,37 @@ def test_insert_on_conflict_takes_each_calls_values_though_its_statement_is_buil
         stored = dict(session.execute(select(PhoneRoute.phone_number, PhoneRoute.updated_at)).all())
     assert stored == {first: LATE, second: LATER}
 
+
+def test_write_new_writes_a_row_with_its_defaults_and_the_session_holds_it_as_written(app, mama, db):
+    with db.transaction() as session:
+        line = write_new(session, AuditLog, {"tenant_id": mama.id, "actor_type": "system", "action": "test.new"})
+        with statements(db) as seen:
+            assert session.get(AuditLog, (mama.id, line.id)) is line
+        assert seen == [] and not session.new and not session.dirty
+        assert line.details == {} and line.entity_id is None and line.created_at is not None
+        held = (line.id, line.created_at)
+    with db.sessions() as session:
+        stored = session.scalars(select(AuditLog).where(AuditLog.action == "test.new")).one()
+    assert (stored.id, stored.created_at, stored.details) == (*held, {})
+
+
+def test_update_loaded_writes_the_columns_stamps_the_update_and_leaves_nothing_to_flush(app, mama, db):
+    Phone(app, NUMBER).send("JOIN MAMA")
+    with db.transaction() as session:
+        customer = session.scalars(select(Customer).where(Customer.phone_number == NUMBER).with_for_update()).one()
+        before = customer.updated_at
+        update_loaded(session, customer, total_spent=1234, tier="Gold")
+        assert (customer.total_spent, customer.tier) == (1234, "Gold") and customer.updated_at > before
+        assert not session.dirty
+        stamped = customer.updated_at
+    with db.sessions() as session:
+        stored = session.scalars(select(Customer).where(Customer.phone_number == NUMBER)).one()
+    assert (stored.total_spent, stored.tier, stored.updated_at) == (1234, "Gold", stamped)
+
+
+def test_write_if_new_writes_a_row_unless_its_key_is_taken(app, mama, db):
+    with db.transaction() as session:
+        write_if_new(session, PhoneRoute, {"phone_number": NUMBER, "tenant_id": mama.id, "updated_at": EARLY}, ["phone_number"])
+        write_if_new(session, PhoneRoute, {"phone_number": NUMBER, "tenant_id": mama.id, "updated_at": LATE}, ["phone_number"])
+    with db.sessions() as session:
+        assert session.execute(select(PhoneRoute.updated_at).where(PhoneRoute.phone_number == NUMBER)).scalars().all() == [EARLY]

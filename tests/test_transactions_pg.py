@@ -10,9 +10,11 @@ from sqlalchemy import create_engine, event, insert, select, text
 from sqlalchemy.pool import NullPool
 
 from bot.db import finish_prepared
+from bot.services.tenants import load_tenant
 from models import AuditLog
 from models.base import new_id, utcnow
-from tests.conftest import Phone
+from tests.conftest import PIN_PEPPER, Phone, balance_of, tenant_file
+from tests.test_staff_pins import BAYO, open_session
 
 
 class _Recording(psycopg2.extensions.cursor):
@@ -57,6 +59,26 @@ def test_a_balance_costs_three_round_trips_with_begin_and_commit_riding_on_its_s
     assert sent[0].startswith("BEGIN; EXECUTE ")
     assert sent[-1].startswith("EXECUTE ") and sent[-1].endswith("; COMMIT")
     assert not any(statement.strip() in ("BEGIN", "COMMIT", "ROLLBACK") for statement in sent)
+
+
+def test_a_purchase_for_a_new_customer_costs_eight_round_trips_its_writes_riding_on_them(app, mama, db, sent):
+    with db.transaction() as session:  # as bench/purchase.py has it: no missions, whose progress costs queries of its own
+        load_tenant(session, tenant_file(missions=[]), pin_pepper=PIN_PEPPER)
+    staff = Phone(app, BAYO)
+    open_session(staff)
+    for number in ("0803 111 1131", "0803 111 1132"):  # the first prepares what a purchase runs, on this connection
+        assert "1. Confirm" in staff.send(f"LOG {number} 15000").text
+        sent.clear()
+        assert staff.send("1").text.startswith("Logged")
+    # Finding the vendor, the staff row, the member look-up, the new customer's row, the welcome
+    # bonus's and the purchase's ledger moves, the rewards' prices, saving the state and the
+    # message: the other writes wait for the next of them (bot/db.py's write).
+    assert len(sent) == 8, sent
+    assert sent[0].startswith("BEGIN; EXECUTE ") and sent[-1].endswith("; COMMIT")
+    for waited in ("customer_points_balance", "audit_logs", "phone_routes", "purchases", "spin_credits"):
+        assert not any(statement.startswith(f"INSERT INTO {waited} ") for statement in sent[:4]), waited
+        assert any(f"INSERT INTO {waited} " in statement for statement in sent[4:]), waited
+    assert balance_of(db, "+2348031111132") == 50 + 150 + 20  # the welcome, a point per ₦100, the first purchase's bonus
 
 
 def test_a_transaction_that_runs_nothing_sends_nothing(db, sent):

@@ -10,7 +10,9 @@ from sqlalchemy import Executable, Select, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.codes import random_code
-from bot.db import ROW_LOCK, as_loaded, fetch_prepared, insert_for, insert_on_conflict, loaded, model_columns, run_prepared
+from bot.db import (
+    ROW_LOCK, as_loaded, fetch_prepared, insert_for, insert_on_conflict, loaded, model_columns, run_prepared, write_if_new,
+)
 from bot.locales import LOCALES, language_of
 from bot.messages import Msg, say
 from bot.services import audit, points
@@ -201,12 +203,15 @@ def route_phone(session: Session, phone: str, tenant: Tenant, replace: bool = Tr
     (with `replace` off, only if it has none yet). A move from another vendor ends the phone's
     conversations at the vendor it leaves and at the one it goes to: a question left open there
     must not take the next answer (the menu's "1" confirming a redemption asked before a JOIN
-    elsewhere). A first route moves nothing: no question of the phone's is left anywhere else."""
-    left = session.scalar(_ROUTE, {"phone": phone})
+    elsewhere). A first route moves nothing: no question of the phone's is left anywhere else,
+    and nothing is read (it waits for the next statement: bot/db.py's write)."""
     values = {"phone_number": phone, "tenant_id": tenant.id}
-    changes = {"tenant_id": tenant.id, "updated_at": utcnow()} if replace else None
-    insert_on_conflict(session, PhoneRoute, values, ["phone_number"], update=changes)
-    if replace and left is not None and left != tenant.id:
+    if not replace:
+        write_if_new(session, PhoneRoute, values, ["phone_number"])
+        return
+    left = session.scalar(_ROUTE, {"phone": phone})
+    insert_on_conflict(session, PhoneRoute, values, ["phone_number"], update={"tenant_id": tenant.id, "updated_at": utcnow()})
+    if left is not None and left != tenant.id:
         _end_conversations(session, phone, [left, tenant.id])
 
 

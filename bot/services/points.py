@@ -13,7 +13,7 @@ from sqlalchemy import Executable, Exists, bindparam, exists, func, insert, or_,
 from sqlalchemy.orm import Session
 
 from bot.catalog import freeze, render, thaw
-from bot.db import PREPARED, as_loaded, fetch_prepared
+from bot.db import PREPARED, as_loaded, fetch_prepared, write_new
 from bot.messages import Msg, say
 from bot.outbound import notify
 from bot.services import audit
@@ -50,11 +50,8 @@ class LedgerLine:
 
 
 def open_balance(session: Session, customer: Customer) -> CustomerPointsBalance:
-    opened = session.connection().execute(_OPEN_BALANCE, {"tenant_id": customer.tenant_id, "customer_id": customer.id})
-    return as_loaded(session, CustomerPointsBalance, opened.one())
-
-
-_OPEN_BALANCE = insert(CustomerPointsBalance.__table__).returning(*CustomerPointsBalance.__table__.c)
+    """The new customer's balance row, all zeros, written (`write_new`) and held by the session."""
+    return write_new(session, CustomerPointsBalance, {"tenant_id": customer.tenant_id, "customer_id": customer.id})
 
 
 def expiry_for(tenant: Tenant, now: datetime) -> datetime | None:

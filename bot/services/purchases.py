@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from bot.codes import MEMBER_CODE
-from bot.db import write_rows
+from bot.db import update_loaded, write_rows
 from bot.errors import Refused
 from bot.locales import language_of
 from bot.messages import Msg, say
@@ -128,9 +128,10 @@ class PurchaseService:
                 ctx.session, ctx.tenant, customer, earned, source="purchase", description=say("ledger.purchase", amount=money),
                 now=ctx.now, created_by=actor.user_id, purchase_id=purchase_id,
             )
-        customer.total_purchases += 1
-        customer.total_spent += amount
-        customer.last_purchase_at = ctx.now
+        update_loaded(
+            ctx.session, customer, total_purchases=customer.total_purchases + 1, total_spent=customer.total_spent + amount,
+            last_purchase_at=ctx.now,
+        )
         self._engage(customer, purchase_id, amount, referred=referrer is not None)
         shown = balance.current_balance  # every credit refreshes the row: the missions' and a referral's too
         audit.record(
@@ -261,7 +262,7 @@ class PurchaseService:
         name = tier_name(self._tiers(), balance.total_earned)
         if name == customer.tier:
             return
-        customer.tier = name
+        update_loaded(self.ctx.session, customer, tier=name)
         if name is not None:
             self._notify(customer, say("tier_reached", vendor=self.ctx.tenant.name, tier=name))
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.db import write_rows
+from bot.db import update_loaded, write_rows
 from models import Customer, SpinCredit
 
 
@@ -24,7 +24,7 @@ def move_spins(
         "tenant_id": customer.tenant_id, "customer_id": customer.id, "kind": kind, "spins": spins,
         "purchase_id": purchase_id, "spin_id": spin_id, "created_at": now,
     })
-    customer.spin_credits += spins
+    update_loaded(session, customer, spin_credits=customer.spin_credits + spins)
 
 
 def unused_spins(session: Session, customer: Customer, purchase_id: uuid.UUID) -> int:
