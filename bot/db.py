@@ -623,13 +623,14 @@ def _rendering(statement: Executable, keys: tuple[str, ...], dialect) -> _Render
 
 
 def as_loaded(session: Session, model: type[T], row) -> T:
-    """The session's copy of a row a statement just read or wrote (a Row, or a dict keyed by
-    the model's attributes), as if the ORM had loaded it with populate_existing: refreshed when
-    the session holds it, else made and added to it clean (its history reset as a loaded
-    object's, as make_transient_to_detached promises), so that reading it later costs no query.
-    Far cheaper than the ORM's loading, which wraps a few dict writes in a deal of machinery."""
+    """The session's copy of a row a statement just read or wrote (a Row, SQLAlchemy's or
+    fetch_prepared's, or a dict keyed by the model's attributes), as if the ORM had loaded it
+    with populate_existing: refreshed when the session holds it, else made and added to it clean
+    (its history reset as a loaded object's, as make_transient_to_detached promises), so that
+    reading it later costs no query. Far cheaper than the ORM's loading, which wraps a few dict
+    writes in a deal of machinery."""
     mapper = inspect(model)
-    values = row if isinstance(row, dict) else row._mapping
+    values = row if isinstance(row, dict) else row._asdict()
     instance = session.identity_map.get(mapper.identity_key_from_primary_key([values[column.key] for column in mapper.primary_key]))
     if instance is None:
         instance = mapper.class_manager.new_instance()  # as the ORM's loading does: no __init__

@@ -13,7 +13,7 @@ from sqlalchemy import Executable, Exists, bindparam, exists, func, insert, or_,
 from sqlalchemy.orm import Session
 
 from bot.catalog import freeze, render, thaw
-from bot.db import PREPARED, as_loaded, fetch_prepared, write_new
+from bot.db import as_loaded, fetch_prepared, run_prepared, write_new
 from bot.messages import Msg, say
 from bot.outbound import notify
 from bot.services import audit
@@ -402,8 +402,9 @@ def _expired(session: Session, statement, params: dict, now: datetime) -> Expire
 def _move_balance(
     session: Session, customer: Customer, kind: str, points: int, now: datetime, lot: PointsTransaction | None = None,
 ) -> None:
-    """Move the balance (writing `lot` too, if given), in one statement on PostgreSQL. The row
-    comes back and refreshes the session's copy, so that reading the balance after costs nothing."""
+    """Move the balance (writing `lot` too, if given), in one statement on PostgreSQL, prepared
+    and straight on the driver (run_prepared). The row comes back and refreshes the session's
+    copy, so that reading the balance after costs nothing."""
     params = {"b_tenant": customer.tenant_id, "b_customer": customer.id, "b_points": points,
               "b_counted": _COUNTERS[kind][1] * points, "b_now": now}
     moves = _MOVES[kind]
@@ -418,7 +419,7 @@ def _move_balance(
         else:
             connection.execute(_INSERT_LOT, params)
             statement = moves.alone
-    moved = connection.execute(statement, params).one_or_none()
+    moved = run_prepared(connection, statement, params)
     if moved is not None:
         as_loaded(session, CustomerPointsBalance, moved)
 
@@ -448,7 +449,7 @@ def _moves(kind: str) -> _Moves:
         .values(values)
         .returning(*balance)
     )
-    return _Moves(moved.execution_options(**PREPARED), moved.add_cte(_INSERT_LOT.cte("lot")).execution_options(**PREPARED))
+    return _Moves(moved, moved.add_cte(_INSERT_LOT.cte("lot")))
 
 
 _MOVES = {kind: _moves(kind) for kind in _COUNTERS}
