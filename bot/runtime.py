@@ -71,7 +71,14 @@ class Runtime:
         self.enqueue(BROADCAST_JOB, str(tenant_id), str(broadcast_id), *token, job_timeout=BROADCAST_JOB_TIMEOUT)
 
     def enqueue(self, job: str, *args, **options) -> None:
-        """Hand a job to the queue; without Redis it runs here and now, with this runtime."""
+        """Hand a job to the queue; without Redis it runs here and now, with this runtime. With
+        Redis, the job and its queue's registration go in one pipelined round trip, where RQ
+        alone sends two (a purchase went to Redis three times, counting its rate limit)."""
+        if self.queue.is_async:
+            with self.redis.pipeline() as pipe:
+                self.queue.enqueue(job, *args, pipeline=pipe, **options)
+                pipe.execute()
+            return
         token = _inline.set(self)
         try:
             self.queue.enqueue(job, *args, **options)
