@@ -491,11 +491,16 @@ def write_rows(session: Session, model, rows: dict | list[dict]) -> None:
 def write_new(session: Session, model: type[T], values: dict) -> T:
     """A new row written (`write_rows`) and made the session's own as if loaded (as_loaded):
     the unit of work's INSERT, without its bookkeeping nor, on PostgreSQL, its round trip.
-    Columns left out take their Python-side defaults, in the session's copy too (one with none
-    is NULL: a column the server fills must be given)."""
-    row = {key: values[key] if key in values else _default_value(default) for key, default in _defaults(model.__table__)}
+    Columns left out take their defaults (with_defaults), in the session's copy too."""
+    row = with_defaults(model, values)
     write_rows(session, model, row)
     return as_loaded(session, model, row)
+
+
+def with_defaults(model, values: dict) -> dict:
+    """The whole row that inserting `values` writes: the columns left out at their Python-side
+    defaults (one with none is NULL: a column the server fills must be given)."""
+    return {key: values[key] if key in values else _default_value(default) for key, default in _defaults(model.__table__)}
 
 
 def write_if_new(session: Session, model, values: dict, conflict_columns: list[str]) -> None:
@@ -582,7 +587,7 @@ def _rendered(connection: Connection, statement: Executable, rows: list[dict]) -
                 if name not in given:
                     given[name] = _default_value(default)
             values = _processed(map(given.__getitem__, rendering.names), rendering.processors)
-            rendered.append(rendering.row.format(*[literal(value, cursor) for value in values]))
+            rendered.append(rendering.row.format(*map(literal, values, repeat(cursor))))
     return rendering.head + rendering.joint.join(rendered) + rendering.tail
 
 

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from bot.codes import random_code
 from bot.db import (
-    ROW_LOCK, as_loaded, fetch_prepared, insert_for, insert_on_conflict, loaded, model_columns, run_prepared, write_if_new,
+    ROW_LOCK, as_loaded, fetch_prepared, insert_for, insert_on_conflict, loaded, model_columns, run_prepared, with_defaults,
+    write_if_new,
 )
 from bot.locales import LOCALES, language_of
 from bot.messages import Msg, say
@@ -255,7 +256,7 @@ def enroll(
             "updated_at": now,
         }
         # The row this transaction inserts is its own until it commits: no lock to take.
-        inserted = session.connection().execute(_new_member(insert_for(session)), values).one_or_none()
+        inserted = run_prepared(session.connection(), _new_member(insert_for(session)), with_defaults(Customer, values))
         created = inserted is not None
         customer = as_loaded(session, Customer, inserted) if created else find_customer(session, tenant, phone, lock=True)
         if customer is not None:
@@ -273,7 +274,8 @@ def enroll(
 @cache
 def _new_member(insert) -> Executable:
     """The customer's INSERT with the dialect's `insert`, built once: it skips a phone or member
-    code already taken, and returns the row."""
+    code already taken, and returns the row. Every column is a parameter (run_prepared prepares
+    it as it is): the row is given whole (with_defaults)."""
     return insert(Customer.__table__).on_conflict_do_nothing().returning(*Customer.__table__.c)
 
 
