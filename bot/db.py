@@ -177,14 +177,20 @@ def _begin_with_first_statement(engine: Engine) -> None:
 
 
 def _end(dbapi_connection, command: str) -> None:
-    """Send the transaction's end if its BEGIN went. The state goes only once it is sent: a
-    COMMIT that fails (a waiting write breaking a constraint) leaves the transaction open for
-    the rollback that follows, which then sends its ROLLBACK."""
+    """Send the transaction's end if its BEGIN went. A COMMIT that fails ends the transaction,
+    as PostgreSQL's own does: one carrying waiting writes stops at the write that failed and
+    would leave the transaction open (aborted, its locks held) on a connection that a caller
+    who commits as it goes then closes without a rollback; so a ROLLBACK follows it."""
     info = _info(dbapi_connection)
-    if info.get(_STATE) == _OPEN:
-        with dbapi_connection.cursor() as cursor:
+    if info.pop(_STATE, None) != _OPEN:
+        return
+    with dbapi_connection.cursor() as cursor:
+        try:
             cursor.execute(command)
-    info.pop(_STATE, None)
+        except Exception:
+            with suppress(Exception):  # a dead connection: the pool throws it away
+                cursor.execute("ROLLBACK")
+            raise
 
 
 def _info(connection) -> dict:
@@ -312,24 +318,31 @@ def fetch_prepared(connection: Connection, statement: Executable, params: dict, 
     values = _processed(map(given.__getitem__, plan.names), plan.processors)
     driver, dbapi_connection = connection.dialect.loaded_dbapi, connection.connection.dbapi_connection
     info = connection.info
+    alone = False
     try:
         with dbapi_connection.cursor() as cursor:
-            if commit and info.get(_STATE) == _PENDING and not info.get(_WAITING):
-                info[_STATE] = None  # the transaction's only statement: in autocommit, a transaction of its own
+            # Written before the transaction's state moves: a value refused here (a NUL) leaves
+            # the BEGIN and the waiting writes to the next statement, as nothing was sent.
+            literals = ", ".join(map(_literal, values, repeat(cursor))) if _plain_strings(dbapi_connection) else None
+            alone = commit and info.get(_STATE) == _PENDING and not info.get(_WAITING)
+            if alone:  # the transaction's only statement: in autocommit, a transaction of its own
+                info[_STATE] = None
             opening = _opening(info)
             if plan.name not in known:
                 cursor.execute(opening + plan.prepare)
                 opening = ""
                 known.add(plan.name)
             closing = _closing(info) if commit else ""
-            if _plain_strings(dbapi_connection):
-                cursor.execute(f"{opening}EXECUTE {plan.name} ({', '.join(map(_literal, values, repeat(cursor)))}){closing}")
+            if literals is not None:
+                cursor.execute(f"{opening}EXECUTE {plan.name} ({literals}){closing}")
             else:
                 cursor.execute(_escaped(opening) + plan.execute + closing, values)
             rows = [] if cursor.description is None else cursor.fetchall()
             if commit:
                 info[_STATE] = _FINISHED
     except driver.Error as error:
+        if alone:  # it failed, and with it the transaction it was: none is open
+            info[_STATE] = _PENDING
         dead = connection.dialect.is_disconnect(error, dbapi_connection, None)
         if dead:
             connection.invalidate()

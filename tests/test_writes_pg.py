@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.db import finish_prepared, run_prepared, write_rows
+from bot.db import fetch_prepared, finish_prepared, run_prepared, write_rows
 from models import AuditLog
 from tests.test_transactions_pg import _audit_row, _stored, in_transaction, sent  # noqa: F401 (sent: a fixture)
 
@@ -103,6 +103,34 @@ def test_a_failing_write_fails_the_commit_that_carries_it_and_frees_the_connecti
     assert in_transaction(db, pid) == "idle"
     with db.transaction() as session:  # the pool's connection serves the next one
         assert session.execute(text("SELECT 2")).scalar() == 2
+
+
+def test_a_failing_commit_of_a_session_committing_as_it_goes_leaves_no_transaction_behind(mama, db):
+    """session.commit(), then close: SQLAlchemy closes a failed transaction without a rollback of its own."""
+    first, other = rows(db, 2)
+    session = db.sessions()
+    session.execute(insert(AuditLog), first)
+    pid = session.execute(text("SELECT pg_backend_pid()")).scalar()
+    write_rows(session, AuditLog, other)
+    write_rows(session, AuditLog, dict(first))  # its key is taken
+    with pytest.raises(IntegrityError, match="duplicate key"):
+        session.commit()
+    session.close()
+    assert in_transaction(db, pid) == "idle"
+    assert not _stored(db, first["id"]) and not _stored(db, other["id"])
+
+
+def test_a_value_refused_before_anything_is_sent_leaves_the_begin_and_the_writes_to_the_next_statement(mama, db, sent):
+    (row,) = rows(db, 1)
+    by_action = select(AuditLog.id).where(AuditLog.action == bindparam("action"))
+    with db.transaction() as session:
+        fetch_prepared(session.connection(), by_action, {"action": "prepared"})  # so that the next use sends only its EXECUTE
+        write_rows(session, AuditLog, row)
+        with pytest.raises(ValueError, match="NUL"):
+            fetch_prepared(session.connection(), by_action, {"action": "a\x00b"})
+        assert session.execute(_ACTION, {"id": row["id"]}).scalar() == row["action"]  # it went, in the transaction
+    assert any(string.startswith("INSERT INTO audit_logs") and row["id"].hex in string for string in sent)
+    assert _stored(db, row["id"])
 
 
 def test_the_last_statement_carries_waiting_writes_in_its_transaction(mama, db, sent):
