@@ -34,13 +34,6 @@ from models.base import UTCDateTime
 # (which would be a lock the global order does not see). SQLite ignores it.
 ROW_LOCK = {"key_share": True}
 
-# Execution options of a statement that every message runs: on PostgreSQL it goes as a
-# server-side prepared statement, parsed and planned once per connection instead of at each
-# message (planning the dispatcher's first query costs more than running it). Its parameters
-# must not be expanding (IN lists, whose text changes with their length): name each value.
-# A prepared statement outlives a rollback; one that fails to prepare fails its transaction.
-PREPARED = {"prepared": True}
-
 T = TypeVar("T")
 
 
@@ -262,28 +255,16 @@ class _Prepared:
 
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
-_prepared_plans: dict[str | Executable, _Prepared] = {}  # by the statement's text, or the statement run_prepared ran
+_prepared_plans: dict[Executable, _Prepared] = {}  # by the statement fetch_prepared ran
 
 
 def _execute(cursor, statement: str, parameters, context) -> bool:
-    """The dialect's do_execute: the transaction's BEGIN in front of its first statement (see
-    _begin_with_first_statement), and statements run with PREPARED as PREPARE on the
-    connection's first use of the statement, then EXECUTE. Connections the pool throws away take
-    their prepared statements with them (the pool clears `info`)."""
-    info = _info(context.root_connection)
-    opening = _opening(info)
-    if not context.execution_options.get("prepared"):
-        if not opening:
-            return False
-        cursor.execute(_escaped(opening) + statement, parameters)
-        return True
-    plan = _prepared_plans.get(statement) or _prepared_plans.setdefault(statement, _plan(statement, context.compiled))
-    known = info.setdefault("prepared_statements", set())
-    if plan.name not in known:
-        cursor.execute(opening + plan.prepare)
-        opening = ""
-        known.add(plan.name)
-    cursor.execute(_escaped(opening) + plan.execute, [parameters[name] for name in plan.names])
+    """The dialect's do_execute: the transaction's BEGIN, and the writes waiting, in front of
+    the statement (see _begin_with_first_statement)."""
+    opening = _opening(_info(context.root_connection))
+    if not opening:
+        return False
+    cursor.execute(_escaped(opening) + statement, parameters)
     return True
 
 
@@ -305,7 +286,10 @@ def fetch_prepared(connection: Connection, statement: Executable, params: dict, 
     """The rows `statement` returns (none for one that returns none), with their columns as
     attributes. On PostgreSQL it goes as a prepared statement straight on the driver's cursor,
     without SQLAlchemy's execution around it (which costs as much as the round trip), for the
-    statements that every message or vote runs; the values go through their types' bind and
+    statements that every message or vote runs: parsed and planned once per connection instead
+    of at each message (planning the dispatcher's first query costs more than running it). Its
+    parameters must not be expanding (IN lists, whose text changes with their length). A
+    prepared statement outlives a rollback. The values go through their types' bind and
     result processing (JSON, the UTC timestamp type) as they would through SQLAlchemy's. Errors
     come out as SQLAlchemy's, a dead connection invalidated (the caller's retry then finds
     another). Elsewhere it is a plain execute. `commit`: see finish_prepared (no rows come back)."""
@@ -377,7 +361,7 @@ def _literal(value, cursor) -> str:
     elif kind is uuid.UUID:
         return f"'{value.hex}'"  # 32 hex digits, a form PostgreSQL reads, cheaper than str()
     elif kind is int:
-        return str(value)
+        return str(value) if value >= 0 else f" {value}"  # as the driver does: after a "-", no "--" (a comment)
     elif kind in _TEXT_FORM:
         text = str(value)
     else:
@@ -482,8 +466,8 @@ def write(session: Session, statement: Executable, params: dict | list[dict]) ->
     the transaction: no caller may catch it around the write itself to carry on (none catches
     an IntegrityError around one). What it refers to must be written already (flushed, or
     written this way). Columns left out take their Python-side defaults, as SQLAlchemy gives
-    them. The statement must be built once (its rendering is kept by it, as a PREPARED
-    statement's plan) and take no IN lists."""
+    them. The statement must be built once (its rendering is kept by it, as fetch_prepared
+    keeps a statement's plan) and take no IN lists."""
     connection = session.connection()
     info = connection.info
     if info.get(_STATE) not in (_PENDING, _OPEN):  # also raises, for a finished transaction
@@ -616,6 +600,8 @@ def _rendering(statement: Executable, keys: tuple[str, ...], dialect) -> _Render
     text = compiled.string
     if "POSTCOMPILE" in text:
         raise ValueError("a write cannot wait with an IN list: its text depends on the values")
+    if compiled.returning:
+        raise ValueError("a write that returns rows cannot wait: nobody would read them")
     many = getattr(compiled, "_insertmanyvalues", None)  # a plain INSERT: the VALUES of one row, to repeat
     if many is not None:
         head, tail = text.split(many.single_values_expr)

@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, exists, func, insert, or_, select, true, updat
 from sqlalchemy.orm import Session
 
 from bot.catalog import render
-from bot.db import PREPARED, ROW_LOCK, Database, fetch_prepared, finish_prepared, loaded, model_columns
+from bot.db import ROW_LOCK, Database, fetch_prepared, finish_prepared, loaded, model_columns
 from bot.engine import Engine
 from bot.limits import MESSAGES, STAFF_MESSAGES, PhoneLimits, RateLimited
 from bot.locales import DEFAULT_LANGUAGE, language_of
@@ -414,7 +414,7 @@ _LOGGED = (
     "message_sid", "status", "reply", "created_at",
 )
 # Parameters named apart from the columns, so that none of them leaks into the UPDATE beside it.
-_INSERT_MESSAGE = insert(Message.__table__).values({name: bindparam(f"m_{name}") for name in _LOGGED}).execution_options(**PREPARED)
+_INSERT_MESSAGE = insert(Message.__table__).values({name: bindparam(f"m_{name}") for name in _LOGGED})
 _SAVES = {
     model: (save, _INSERT_MESSAGE.add_cte(save.cte("saved")))
     for model, save in (

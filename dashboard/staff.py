@@ -2,7 +2,7 @@
 choose a new one), through the service STAFF uses by chat."""
 from __future__ import annotations
 
-from flask import redirect, render_template, request, url_for
+from flask import redirect, render_template, request
 
 from bot.errors import Refused
 from dashboard import blueprint

@@ -1,5 +1,5 @@
 """The statements every message runs go as server-side prepared statements on PostgreSQL
-(bot/db.py, PREPARED), and answer exactly as before (PostgreSQL only)."""
+(bot/db.py, fetch_prepared), and answer exactly as before (PostgreSQL only)."""
 from __future__ import annotations
 
 import uuid

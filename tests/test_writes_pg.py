@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
-from bot.db import fetch_prepared, finish_prepared, run_prepared, write_rows
-from models import AuditLog
+from bot.db import fetch_prepared, finish_prepared, run_prepared, write, write_rows
+from models import AuditLog, Customer
+from tests.conftest import Phone
 from tests.test_transactions_pg import _audit_row, _stored, in_transaction, sent  # noqa: F401 (sent: a fixture)
 
 _ACTION = select(AuditLog.action).where(AuditLog.id == bindparam("id"))
@@ -131,6 +133,26 @@ def test_a_value_refused_before_anything_is_sent_leaves_the_begin_and_the_writes
         assert session.execute(_ACTION, {"id": row["id"]}).scalar() == row["action"]  # it went, in the transaction
     assert any(string.startswith("INSERT INTO audit_logs") and row["id"].hex in string for string in sent)
     assert _stored(db, row["id"])
+
+
+def test_a_negative_value_written_after_a_minus_is_read_as_a_number_not_a_comment(app, mama, db):
+    Phone(app, "+2348031111131").send("JOIN MAMA")
+    negated = update(Customer.__table__).where(Customer.phone_number == bindparam("phone")).values(spin_credits=-bindparam("v"))
+    with db.transaction() as session:
+        write(session, negated, {"phone": "+2348031111131", "v": -3})  # "-" then "-3"
+    with db.transaction() as session:
+        assert session.scalar(select(Customer.spin_credits).where(Customer.phone_number == "+2348031111131")) == 3
+
+
+def test_an_upsert_waits_with_its_update_values_written_in_and_one_returning_rows_is_refused(mama, db):
+    row = rows(db, 1)[0]
+    upsert = pg_insert(AuditLog).on_conflict_do_update(index_elements=["tenant_id", "id"], set_={"action": bindparam("again")})
+    with db.transaction() as session:
+        session.execute(insert(AuditLog), row)
+        write(session, upsert, {**row, "again": "written again"})
+        assert session.execute(_ACTION, {"id": row["id"]}).scalar() == "written again"
+        with pytest.raises(ValueError, match="returns rows"):
+            write(session, insert(AuditLog).returning(AuditLog.id), rows(db, 1)[0])
 
 
 def test_the_last_statement_carries_waiting_writes_in_its_transaction(mama, db, sent):
