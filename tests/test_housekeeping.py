@@ -5,7 +5,6 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.services import housekeeping
 from models import ApiIdempotencyKey, ApiKey, DashboardFormNonce, DashboardLink, DashboardSession, Staff
 from models.base import new_id, utcnow
 from tests.api_client import create_key
@@ -34,16 +33,6 @@ def test_what_is_past_its_keeping_goes_and_what_is_not_stays(app, mama, db):
     assert old_answer and old_nonce and old_link and old_session and signed_out  # all made, all gone
     with app.app_context():
         assert purge_expired() == 0
-
-
-def test_many_rows_go_in_batches_until_none_is_left(app, mama, db, monkeypatch):
-    monkeypatch.setattr(housekeeping, "BATCH", 2)
-    with db.transaction() as session:
-        for _ in range(5):
-            _nonce(session, mama, utcnow() - 8 * DAY)
-    with app.app_context():
-        assert purge_expired() == 5
-    assert _ids(db, DashboardFormNonce) == set()
 
 
 def test_the_job_acts_at_the_apps_time(app, mama, db, clock):
