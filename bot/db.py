@@ -105,13 +105,13 @@ def _make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         # No pre-ping (a round trip per request): the dispatcher retries once on a dead connection.
-        # An UPDATE with many parameter sets (the delivery engine records a hundred answers at
-        # once) goes in one round trip (psycopg2's execute_batch), not one per row.
-        batched = {"executemany_mode": "values_plus_batch", "executemany_batch_page_size": 500} if parsed.get_driver_name() == "psycopg2" else {}
-        engine = create_engine(url, pool_size=10, max_overflow=20, pool_recycle=3600, **batched, **_lazy_if_psycopg2(parsed))
-        if engine.dialect.name == "postgresql":
-            event.listen(engine, "do_execute", _execute)
-        if batched:
+        # With psycopg2, an UPDATE with many parameter sets (the delivery engine records a hundred
+        # answers at once) goes in one round trip (execute_batch), not one per row; and the
+        # driver runs in autocommit, its transactions begun and ended as described below.
+        psycopg2 = parsed.get_driver_name() == "psycopg2"
+        driven = {"executemany_mode": "values_plus_batch", "executemany_batch_page_size": 500, "isolation_level": "AUTOCOMMIT"}
+        engine = create_engine(url, pool_size=10, max_overflow=20, pool_recycle=3600, **(driven if psycopg2 else {}))
+        if psycopg2:
             _begin_with_first_statement(engine)
         return engine
     if parsed.database and parsed.database != ":memory:":
@@ -133,10 +133,6 @@ def _make_engine(url: str) -> Engine:
 _STATE = "transaction"
 _PENDING, _OPEN, _FINISHED = "pending", "open", "finished"  # begun, not yet sent; sent; committed with its last statement
 _WAITING = "waiting writes"  # the SQL text of writes not sent yet, in their order
-
-
-def _lazy_if_psycopg2(parsed) -> dict:
-    return {"isolation_level": "AUTOCOMMIT"} if parsed.get_driver_name() == "psycopg2" else {}
 
 
 def _begin_with_first_statement(engine: Engine) -> None:
@@ -165,6 +161,7 @@ def _begin_with_first_statement(engine: Engine) -> None:
 
     dialect.do_begin, dialect.do_commit, dialect.do_rollback = do_begin, do_commit, do_rollback
     dialect.do_rollback_to_savepoint = do_rollback_to_savepoint
+    event.listen(engine, "do_execute", _execute)
     event.listen(engine, "do_execute_no_params", _execute_no_params)
     event.listen(engine, "do_executemany", _executemany)
 
