@@ -7,6 +7,9 @@ gunicorn with the Procfile's settings (2 workers of 4 threads, gthread). The sam
 the same concurrency, then go to the shared hello-world webhook (hello_webhook.py from
 shared/reference: fixed TwiML, no signature check, no database) under the same gunicorn
 settings; the ratio of the two rates says how much of the WSGI stack's capacity a vote leaves.
+Beside the rates, each burst's machine CPU time per request (/proc/stat: the server, PostgreSQL,
+wrk and the kernel): on a shared machine whose spare CPU comes and goes, the ratio of those
+moves less than the ratio of the rates.
 Every vote is durable in PostgreSQL before its 200 (synchronous commit; concurrent commits
 share their WAL flushes), so afterwards `flask --app wsgi voting results` must count exactly
 as many votes as there were 200 answers.
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import signal
 import statistics
@@ -71,10 +75,17 @@ class Burst:
     read_errors: int
     write_errors: int
     timeouts: int
+    busy_cpu_s: float = 0.0  # the whole machine's busy CPU time during the burst (/proc/stat)
 
     @property
     def rate(self) -> float:
         return self.ok / (self.duration_us / 1e6)
+
+    @property
+    def cpu_ms(self) -> float:
+        """The machine's CPU time per request answered: the server, PostgreSQL, wrk and the
+        kernel together. Steadier than the rates on a shared machine, whose load comes and goes."""
+        return 1000 * self.busy_cpu_s / max(self.ok, 1)
 
     @property
     def errors(self) -> int:
@@ -132,8 +143,15 @@ def write_requests(path: Path, server: bench.Server, first_phone: int, count: in
             file.write(f"{validator.compute_signature(url, form)}\t{urlencode(form)}\n")
 
 
+def busy_cpu_seconds() -> float:
+    """The CPU time the machine has spent busy since it started: all but idle and I/O wait (/proc/stat)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def wrk(server: bench.Server, requests: Path, connections: int) -> Burst:
     threads = 2
+    busy_before = busy_cpu_seconds()
     command = [
         "wrk", "-t", str(threads), "-c", str(connections), "-d", f"{WRK_LIMIT_SECONDS}s", "--timeout", "30s",
         "-s", str(bench.ROOT / "bench" / "votes.lua"), server.url, "--", str(requests), str(threads), bench.INBOUND_PATH,
@@ -149,7 +167,7 @@ def wrk(server: bench.Server, requests: Path, connections: int) -> Burst:
     line = next((text for text in output if text.startswith("RESULT ")), None)
     if process.returncode != 0 or line is None:
         sys.exit("wrk failed:\n" + "".join(output)[-3000:])
-    return Burst(**json.loads(line.removeprefix("RESULT ")))
+    return Burst(**json.loads(line.removeprefix("RESULT ")), busy_cpu_s=busy_cpu_seconds() - busy_before)
 
 
 def counted_votes() -> int:
@@ -175,7 +193,7 @@ def one_round(servers: dict[str, bench.Server], args: argparse.Namespace, round_
 
 def line(burst: Burst) -> str:
     return (f"{burst.rate:>9,.0f} votes/s  p50 {burst.p50_us / 1000:>6.1f} ms  p99 {burst.p99_us / 1000:>6.1f} ms  "
-            f"max {burst.max_us / 1000:>7.1f} ms  {burst.ok:,} x 200, {burst.errors} errors")
+            f"max {burst.max_us / 1000:>7.1f} ms  {burst.cpu_ms:.3f} ms CPU each  {burst.ok:,} x 200, {burst.errors} errors")
 
 
 def report(rounds: list[dict[str, Burst]], counted: int) -> list[tuple[bool, str]]:
@@ -192,6 +210,10 @@ def report(rounds: list[dict[str, Burst]], counted: int) -> list[tuple[bool, str
     print(f"  hello  {hello_rate:>9,.0f} req/s    p50 {statistics.median(b.p50_us for b in hello) / 1000:.1f} ms  "
           f"p99 {statistics.median(b.p99_us for b in hello) / 1000:.1f} ms")
     print(f"  ratio app/hello {ratio:.3f} (per round: {', '.join(f'{r:.3f}' for r in ratios)})")
+    cpu_ratios = [h.cpu_ms / a.cpu_ms for a, h in zip(app, hello)]
+    print(f"  machine CPU per request: app {statistics.median(b.cpu_ms for b in app):.3f} ms, hello "
+          f"{statistics.median(b.cpu_ms for b in hello):.3f} ms; hello/app {statistics.median(cpu_ratios):.3f} "
+          f"(per round: {', '.join(f'{r:.3f}' for r in cpu_ratios)})")
     print(f"  votes counted by `voting results`: {counted:,}; 200 answers from the app (warm-ups included): {answered:,}")
     return [
         (rate >= MIN_RATE, f"votes/s >= {MIN_RATE:,.0f}: {rate:,.0f}"),

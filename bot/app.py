@@ -8,7 +8,7 @@ from typing import Callable
 from flask import Flask
 
 import api
-from bot import cli, devphone, request_limits, runtime, studio, web
+from bot import cli, devphone, runtime, studio, web
 from bot.config import Config
 from bot.dispatcher import Dispatcher
 from bot.engine import Engine
@@ -18,7 +18,7 @@ from bot.voting import VotingDesk
 from dashboard import register as register_dashboard
 from flows import FLOWS, MAIN_MENU
 from models.base import utcnow
-from webhooks import kannel, twilio
+from webhooks import kannel, request_limits, twilio
 
 
 def create_app(config: Config | None = None, clock: Callable[[], datetime] = utcnow) -> Flask:
@@ -42,4 +42,5 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc
     if config.serves_dev_phone:
         app.register_blueprint(devphone.blueprint)
     cli.register(app)
+    app.wsgi_app = twilio.InboundEndpoint(app)  # last: it hands Flask every other path
     return app

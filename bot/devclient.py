@@ -13,8 +13,7 @@ from twilio.request_validator import RequestValidator
 
 from bot.phones import twilio_address
 from models import Tenant, Message
-
-INBOUND_PATH = "/webhooks/twilio/inbound"
+from webhooks.twilio import INBOUND_PATH
 # The development server's address (`flask serve`'s and `make run`'s defaults): without
 # PUBLIC_BASE_URL, the links the bot sends (dashboard, media) point there.
 DEV_HOST, DEV_PORT = "127.0.0.1", 5000

@@ -8,10 +8,13 @@ import pytest
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
+from werkzeug.test import EnvironBuilder
+
+from bot.app import create_app
 from bot.outbound import queue_message
-from bot.request_limits import MAX_FORM_FIELDS, MAX_REQUEST_BYTES
 from models import Customer, Tenant, Message
-from tests.conftest import AUTH_TOKEN, INBOUND_URL, PUBLIC_BASE_URL, count
+from tests.conftest import AUTH_TOKEN, INBOUND_URL, PUBLIC_BASE_URL, Phone, count, make_config
+from webhooks.request_limits import MAX_FORM_FIELDS, MAX_REQUEST_BYTES
 from webhooks.twilio import MAX_MEDIA
 
 STATUS_URL = "/webhooks/twilio/status"
@@ -52,6 +55,56 @@ def test_a_form_with_too_many_fields_is_refused_before_its_signature_is_checked(
     response = post_raw(app, INBOUND_URL, urlencode(form), {"X-Twilio-Signature": "anything"})
     assert response.status_code == 413  # not 403: refused before the form was parsed
     assert_nothing_stored(db)
+
+
+def chunked(form: dict, body: str | None = None) -> dict:
+    """The environ of a signed POST of `form` sent chunked: no Content-Length, its end marked by
+    the server (gunicorn sets wsgi.input_terminated)."""
+    environ = EnvironBuilder(
+        path=INBOUND_URL, method="POST", base_url=PUBLIC_BASE_URL, data=body or urlencode(form),
+        content_type="application/x-www-form-urlencoded", headers=signed(INBOUND_URL, form),
+    ).get_environ()
+    del environ["CONTENT_LENGTH"]
+    environ["wsgi.input_terminated"] = True
+    return environ
+
+
+def wsgi_call(app, environ: dict) -> tuple[str, dict, str]:
+    answered = []
+    body = b"".join(app(environ, lambda status, headers, exc_info=None: answered.append((status, dict(headers)))))
+    return *answered[0], body.decode()
+
+
+def test_a_chunked_message_is_read_to_its_end(app, mama, db, phone):
+    status, headers, body = wsgi_call(app, chunked(phone().form("JOIN MAMA")))
+    assert status == "200 OK" and headers["Content-Type"] == "application/xml; charset=utf-8"
+    assert "Mama" in body and count(db, Customer) == 1
+
+
+def test_a_chunked_body_over_the_limit_is_refused(app, mama, db, phone):
+    form = phone().form("JOIN MAMA", Padding="x" * MAX_REQUEST_BYTES)
+    status, _, _ = wsgi_call(app, chunked(form))
+    assert status.startswith("413")
+    assert_nothing_stored(db)
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "PUT", "DELETE"])
+def test_only_a_post_reaches_the_inbound_webhook(app, mama, db, phone, method):
+    form = phone().form("JOIN MAMA")
+    response = app.test_client().open(
+        INBOUND_URL, method=method, data=urlencode(form), content_type="application/x-www-form-urlencoded",
+        headers=signed(INBOUND_URL, form),
+    )
+    assert response.status_code == 405 and response.headers["Allow"] == "POST"
+    assert_nothing_stored(db)
+
+
+def test_a_message_that_cannot_be_handled_is_a_500_that_twilio_retries(tmp_path, caplog):
+    unreachable = create_app(make_config(f"sqlite:///{tmp_path / 'no-such-folder' / 'bot.sqlite3'}"))
+    me = Phone(unreachable, "+2348031234567")
+    response = me.post(me.form("JOIN MAMA"))
+    assert response.status_code == 500
+    assert "an inbound message failed" in caplog.text
 
 
 def test_the_largest_real_twilio_message_is_accepted(phone, mama, db):

@@ -50,7 +50,8 @@ def require_shared_secret():
 @blueprint.get("/inbound")
 def inbound():
     router, args = current_app.extensions["router"], request.args  # each read through a proxy costs a call
-    message = parse_inbound(args, router, request.query_string, site_url())
+    site = site_url(request.environ, current_app.extensions["runtime"].config.public_base_url)
+    message = parse_inbound(args, router, request.query_string, site)
     if message is None:
         abort(Response("", status=400, mimetype="text/plain"))
     replies = router.handle(message, carrier=args["smsc"].lower())

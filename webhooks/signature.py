@@ -11,37 +11,38 @@ from base64 import b64encode
 from functools import lru_cache
 from urllib.parse import unquote
 
-from flask import Request
 from twilio.request_validator import (
     HMAC_SHA1, HMAC_SHA256, SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm,
 )
+from werkzeug.wsgi import get_current_url, get_path_info
 
 log = logging.getLogger(__name__)
 
 FORM_MIMETYPE = "application/x-www-form-urlencoded"  # how Twilio posts its webhooks
 
 
-def public_url(request: Request, public_base_url: str | None) -> str:
-    """The URL Twilio signed. Behind a proxy or TLS terminator the app sees another host and
-    scheme, so PUBLIC_BASE_URL, when set, replaces them."""
+def public_url(environ: dict, public_base_url: str | None) -> str:
+    """The URL Twilio signed, from the request's WSGI environ. Behind a proxy or TLS terminator
+    the app sees another host and scheme, so PUBLIC_BASE_URL, when set, replaces them."""
     if not public_base_url:
-        return request.url
-    query = request.query_string.decode()
-    return public_base_url + request.path + (f"?{query}" if query else "")
+        return get_current_url(environ)
+    query = environ.get("QUERY_STRING", "").encode("latin1").decode()
+    return public_base_url + "/" + get_path_info(environ).lstrip("/") + (f"?{query}" if query else "")
 
 
 def signed_form(
-    request: Request, auth_token: str | None, public_base_url: str | None, shared_key_secrets: tuple[str, ...] = (),
+    environ: dict, body: bytes, auth_token: str | None, public_base_url: str | None, shared_key_secrets: tuple[str, ...] = (),
 ) -> dict[str, str] | None:
-    """The form's fields when Twilio signed the request, else None. `auth_token`: None when none
-    is configured (then only a SharedKey signs). `shared_key_secrets`: those of the SharedKeys
-    Twilio may sign with instead of the auth token (several while rotating)."""
-    signature = request.headers.get("X-Twilio-Signature", "")
-    params = _fields(request)
+    """The form's fields when Twilio signed the request (its WSGI environ, and its body as
+    read), else None. `auth_token`: None when none is configured (then only a SharedKey signs).
+    `shared_key_secrets`: those of the SharedKeys Twilio may sign with instead of the auth token
+    (several while rotating)."""
+    signature = environ.get("HTTP_X_TWILIO_SIGNATURE", "")
+    params = _fields(environ.get("CONTENT_TYPE", ""), body)
     if not signature or params is None:
         return None
-    url = public_url(request, public_base_url)
-    settings = request.environ.get(_SETTINGS_KEY)  # straight from the environ: every message asks
+    url = public_url(environ, public_base_url)
+    settings = environ.get(_SETTINGS_KEY)
     if not settings:
         if not auth_token:
             log.warning("a webhook signed with an auth token was refused: TWILIO_AUTH_TOKEN is not set")
@@ -93,14 +94,19 @@ class _Fields(dict):
         return [self[name]]
 
 
-def _fields(request: Request) -> _Fields | None:
+def is_form(content_type: str) -> bool:
+    """Whether a Content-Type header names an urlencoded form, whatever its parameters."""
+    return content_type.partition(";")[0].strip().lower() == FORM_MIMETYPE
+
+
+def _fields(content_type: str, body: bytes) -> _Fields | None:
     """The form's fields, or None when one is repeated: Twilio never repeats a field, and a
     repeated one would be read as one value but could be signed as another. Parsed straight
-    from the body (bot/request_limits.py has bounded it): werkzeug's form machinery around the
+    from the body (bounded before: webhooks/request_limits.py): werkzeug's form machinery around the
     same parse cost more than the parse itself, at every message."""
-    if request.mimetype != FORM_MIMETYPE:
+    if not is_form(content_type):
         return _Fields()
-    pairs = form_pairs(request.get_data(cache=True).decode("utf-8", "replace"))
+    pairs = form_pairs(body.decode("utf-8", "replace"))
     fields = _Fields(pairs)
     return fields if len(fields) == len(pairs) else None
 

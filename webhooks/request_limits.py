@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, abort, request
 
-from webhooks.signature import FORM_MIMETYPE
+from webhooks.signature import is_form
 
 # Twilio's webhook bodies are a few KB; the largest real one (a 4,096-character WhatsApp
 # message of emoji, percent-encoded, and 10 media links) stays under this.
@@ -24,7 +24,11 @@ def refuse_oversized_requests() -> None:
     current = request._get_current_object()  # one read through the proxy, not three
     if (current.content_length or 0) > MAX_REQUEST_BYTES:
         abort(413)
-    # Werkzeug bounds the fields of multipart forms only; count those of an urlencoded one
-    # (at most one per "&") on the raw body, which the form parser then reuses.
-    if current.mimetype == FORM_MIMETYPE and current.get_data(cache=True).count(b"&") >= MAX_FORM_FIELDS:
+    if is_form(current.environ.get("CONTENT_TYPE", "")) and has_too_many_fields(current.get_data(cache=True)):
         abort(413)
+
+
+def has_too_many_fields(form_body: bytes) -> bool:
+    """Werkzeug bounds the fields of multipart forms only: those of an urlencoded one (at most
+    one per "&") are counted on the raw body, which the form parser then reuses."""
+    return form_body.count(b"&") >= MAX_FORM_FIELDS
