@@ -144,9 +144,11 @@ def write_requests(path: Path, server: bench.Server, first_phone: int, count: in
 
 
 def busy_cpu_seconds() -> float:
-    """The CPU time the machine has spent busy since it started: all but idle and I/O wait (/proc/stat)."""
-    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+    """The CPU time the machine has spent busy since it started (/proc/stat): user, nice, system,
+    irq and softirq; not idle or I/O wait, nor time the hypervisor took (steal), and guest time
+    is already in user."""
+    user, nice, system, _idle, _iowait, irq, softirq = map(int, Path("/proc/stat").read_text().split(maxsplit=8)[1:8])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 def wrk(server: bench.Server, requests: Path, connections: int) -> Burst:

@@ -74,7 +74,7 @@ class InboundEndpoint:
             log.exception("an inbound message failed")
             answer = _FAILED
         start_response(answer.status, answer.headers())
-        return [answer.body]
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [answer.body]
 
     def _answer(self, environ: dict) -> _Answer:
         if environ.get("REQUEST_METHOD") != "POST":
@@ -99,14 +99,25 @@ def _bounded_body(environ: dict) -> bytes | None:
     length = _int(environ.get("CONTENT_LENGTH"))
     if length > MAX_REQUEST_BYTES:
         return None
-    stream = environ["wsgi.input"]
-    if length:
-        body = stream.read(length)
-    else:  # no length given: a chunked body is read only when the server marks its end
-        body = stream.read(MAX_REQUEST_BYTES + 1) if environ.get("wsgi.input_terminated") else b""
+    if not length and "wsgi.input_terminated" not in environ:
+        return b""  # no length, and no end marked by the server: nothing can be read safely
+    body = _read(environ["wsgi.input"], length or MAX_REQUEST_BYTES + 1)
     if len(body) > MAX_REQUEST_BYTES or (is_form(environ.get("CONTENT_TYPE", "")) and has_too_many_fields(body)):
         return None
     return body
+
+
+def _read(stream, size: int) -> bytes:
+    """Up to `size` bytes of `stream`, to its end if that comes first: a read may return fewer
+    than asked for (gunicorn's return all they can; another server's need not)."""
+    chunks, left = [], size
+    while left > 0:
+        chunk = stream.read(left)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 @blueprint.before_request
@@ -141,7 +152,7 @@ def delivery_status(tenant_id=None, message_id=None):
 def parse_inbound(form, site: str) -> Inbound | None:
     """The message in Twilio's form, or None when a field is missing or is not what Twilio
     sends. Free text is cleaned of what the database cannot store (NUL) and bounded. `site`:
-    where it came in (site_url())."""
+    where it came in (site_url)."""
     sid, (sender, channel) = _sid(form), from_twilio(form.get("From", ""))
     phone, to = _phone(sender), _recipient(from_twilio(form.get("To", ""))[0])
     if not sid or not phone or not to:
@@ -196,8 +207,8 @@ def storable_text(value: str) -> str:
 
 def site_url(environ: dict, public_base_url: str | None) -> str:
     """Where the world reaches us, the base of the links we send: PUBLIC_BASE_URL, else the
-    request's own root URL (computing that costs a URL parse: only when unset)."""
-    return public_base_url or get_current_url(environ, root_only=True).rstrip("/")
+    request's own scheme and host (computing that costs a URL parse: only when unset)."""
+    return public_base_url or get_current_url(environ, host_only=True).rstrip("/")
 
 
 def twiml(replies, site: str) -> str:
