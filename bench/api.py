@@ -72,7 +72,7 @@ HOST = "127.0.0.1"
 VENDOR_NUMBER = "+14155238886"
 INBOUND = "/webhooks/twilio/inbound"
 WELCOME, FIRST_BONUS, NAIRA_PER_POINT = 50, 20, 100
-GUNICORN = ["--workers", "2", "--worker-class", "gthread", "--threads", "4"]  # the Procfile's
+GUNICORN = ["--workers", "2", "--worker-class", "gthread", "--threads", "8"]  # the Procfile's
 PHONES = {"api": 2348060000000, "log": 2348070000000, "staff": 2348050000000}
 
 

@@ -56,7 +56,7 @@ VENDOR_NUMBER = "+14155238886"
 FIRST_PHONE = 2348040000000
 # gunicorn settings: plain sync workers, and the Procfile's threaded workers.
 SYNC = ["--workers", "2", "--worker-class", "sync"]
-GTHREAD = ["--workers", "2", "--worker-class", "gthread", "--threads", "4"]
+GTHREAD = ["--workers", "2", "--worker-class", "gthread", "--threads", "8"]
 SETTINGS = {"sync": SYNC, "gthread": GTHREAD}
 GUNICORN_ARGS = GTHREAD  # what the app runs with in production
 WRK_SCRIPT = Path(__file__).resolve().parent / "signed_requests.lua"

@@ -3,7 +3,7 @@
 What it measures: votes per second, p50/p99 latency and errors of POST
 /webhooks/twilio/inbound when 100,000 distinct phones each text a contestant to the show's
 short code, signed like Twilio's requests, with the real app (`wsgi:app`, PostgreSQL) under
-gunicorn with the Procfile's settings (2 workers of 4 threads, gthread). The same requests, at
+gunicorn with the Procfile's settings (2 workers of 8 threads, gthread). The same requests, at
 the same concurrency, then go to the shared hello-world webhook (hello_webhook.py from
 shared/reference: fixed TwiML, no signature check, no database) under the same gunicorn
 settings; the ratio of the two rates says how much of the WSGI stack's capacity a vote leaves.
@@ -232,7 +232,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=64, help="concurrent keep-alive connections (default 64)")
     parser.add_argument("--rounds", type=int, default=3, help="bursts per server, alternating; medians reported (default 3)")
     parser.add_argument("--warmup", type=int, default=5_000, help="votes sent before each burst, counted too (default 5000)")
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker, for both servers (default 4, the Procfile's)")
+    parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker, for both servers (default 8, the Procfile's)")
     parser.add_argument("--reference", help="folder of hello_webhook.py (default: ../shared/reference from the project)")
     return parser.parse_args()
 

@@ -3,7 +3,7 @@
 What it measures: messages per second, p50/p99 latency and errors of POST
 /webhooks/twilio/inbound when 1,000 enrolled customers send BAL, each with a unique MessageSid,
 for three servers side by side in one run, each under gunicorn with 2 sync workers and with the
-Procfile's 2 workers x 4 threads (gthread):
+Procfile's 2 workers x 8 threads (gthread):
 
 - hello: shared/reference/hello_webhook.py, fixed TwiML: the ceiling of Flask + gunicorn here;
 - floor: shared/reference/floor_webhook.py, the least a correct BAL webhook does, by hand in raw
