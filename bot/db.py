@@ -488,7 +488,32 @@ def write_new(session: Session, model: type[T], values: dict) -> T:
     Columns left out take their defaults (with_defaults), in the session's copy too."""
     row = with_defaults(model, values)
     write_rows(session, model, row)
-    return as_loaded(session, model, row)
+    instance = as_loaded(session, model, row)
+    _written_here(session).add(inspect(instance).key)
+    return instance
+
+
+def written_here(session: Session, instance) -> bool:
+    """Whether write_new wrote `instance`'s row in the session's current transaction (its
+    innermost: not across a savepoint). Until that commits, no other transaction sees the row,
+    let alone changes it: the session's copy is the row as it is, and a change to it can be
+    worked out here and written without reading it back (update_loaded)."""
+    return inspect(instance).key in _written_here(session)
+
+
+def _written_here(session: Session) -> set:
+    """The identity keys of the rows write_new wrote in the session's current transaction."""
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    held = session.info.setdefault(_WRITTEN_HERE, {})
+    keys = held.get(transaction)
+    if keys is None:
+        for ended in [other for other in held if not other.is_active]:
+            del held[ended]
+        keys = held[transaction] = set()
+    return keys
+
+
+_WRITTEN_HERE = "rows written here"  # in session.info: {a transaction still open: the keys write_new wrote in it}
 
 
 def with_defaults(model, values: dict) -> dict:

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import event, select, update
 
-from bot.db import as_loaded, insert_on_conflict, update_loaded, write_if_new, write_new, write_rows
+from bot.db import as_loaded, insert_on_conflict, update_loaded, write_if_new, write_new, write_rows, written_here
 from models import AuditLog, Customer, CustomerPointsBalance, PhoneRoute
 from tests.conftest import Phone
 
@@ -113,6 +113,21 @@ def test_write_new_writes_a_row_with_its_defaults_and_the_session_holds_it_as_wr
     with db.sessions() as session:
         stored = session.scalars(select(AuditLog).where(AuditLog.action == "test.new")).one()
     assert (stored.id, stored.created_at, stored.details) == (*held, {})
+
+
+def test_a_row_is_written_here_in_the_transaction_that_wrote_it_only(app, mama, db):
+    with db.sessions() as session:
+        with session.begin():
+            line = write_new(session, AuditLog, {"tenant_id": mama.id, "actor_type": "system", "action": "test.here"})
+            assert written_here(session, line)
+            savepoint = session.begin_nested()
+            assert not written_here(session, line)  # a savepoint's own writes are apart
+            savepoint.commit()
+            assert written_here(session, line)
+            loaded = session.scalars(select(Customer).where(Customer.tenant_id == mama.id)).all()
+            assert not any(written_here(session, row) for row in loaded)
+        with session.begin():
+            assert not written_here(session, line)  # committed: other transactions may change it now
 
 
 def test_update_loaded_writes_the_columns_stamps_the_update_and_leaves_nothing_to_flush(app, mama, db):

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Executable, Exists, bindparam, exists, func, insert, or_, select, text, update
+from sqlalchemy import Executable, Exists, bindparam, exists, func, insert, inspect, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from bot.catalog import freeze, render, thaw
-from bot.db import as_loaded, fetch_prepared, run_prepared, write_new
+from bot.db import as_loaded, fetch_prepared, run_prepared, update_loaded, write_new, write_rows, written_here
 from bot.messages import Msg, say
 from bot.outbound import notify
 from bot.services import audit
@@ -404,11 +404,16 @@ def _move_balance(
 ) -> None:
     """Move the balance (writing `lot` too, if given), in one statement on PostgreSQL, prepared
     and straight on the driver (run_prepared). The row comes back and refreshes the session's
-    copy, so that reading the balance after costs nothing."""
+    copy, so that reading the balance after costs nothing. A balance row this transaction wrote
+    (a new member's) is moved without a round trip (_move_own_balance)."""
+    session.flush()  # what the lot refers to (its purchase), and the balance row if new
+    own = session.identity_map.get(_balance_key(customer))
+    if own is not None and written_here(session, own):
+        _move_own_balance(session, own, kind, points, now, lot)
+        return
     params = {"b_tenant": customer.tenant_id, "b_customer": customer.id, "b_points": points,
               "b_counted": _COUNTERS[kind][1] * points, "b_now": now}
     moves = _MOVES[kind]
-    session.flush()  # what the lot refers to (its purchase), and the balance row if new
     connection = session.connection()
     if lot is None:
         statement = moves.alone
@@ -422,6 +427,25 @@ def _move_balance(
     moved = run_prepared(connection, statement, params)
     if moved is not None:
         as_loaded(session, CustomerPointsBalance, moved)
+
+
+def _move_own_balance(
+    session: Session, balance: CustomerPointsBalance, kind: str, points: int, now: datetime, lot: PointsTransaction | None,
+) -> None:
+    """Move a balance row no other transaction can see yet: its new values worked out from the
+    session's copy, which is the row, and written with the lot as writes that wait for the
+    transaction's next statement (bot/db.py's write)."""
+    counter, sign = _COUNTERS[kind]
+    values = {"current_balance": balance.current_balance + points, "updated_at": now}
+    if counter is not None:
+        values[counter.key] = getattr(balance, counter.key) + sign * points
+    if lot is not None:
+        write_rows(session, PointsTransaction, {name: getattr(lot, name) for name in _LOT_COLUMNS})
+    update_loaded(session, balance, **values)
+
+
+def _balance_key(customer: Customer):
+    return inspect(CustomerPointsBalance).identity_key_from_primary_key([customer.tenant_id, customer.id])
 
 
 _LOT_COLUMNS = tuple(column.name for column in PointsTransaction.__table__.c)
