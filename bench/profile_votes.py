@@ -1,7 +1,9 @@
 """Where a vote's CPU goes, in process: the real app's WSGI callable, no gunicorn.
 
 The same votes bench/votes.py sends (a signed SMS to the show's short code from a new phone,
-the bodies in turn), through the app against PostgreSQL, counted three ways:
+the bodies in turn), through the app against PostgreSQL, counted three ways; with `--door
+kannel`, the same votes as Kannel's smsbox gets them to the app (its door's CPU instead of
+Twilio's):
 
 - instructions per vote under valgrind's callgrind (`--callgrind`): the same figure run after
   run, where timings on a shared machine swing; this process only, not PostgreSQL's;
@@ -14,7 +16,7 @@ table of shows is read once (see hold_show_table). Under callgrind only `itertoo
 counted (as bench/instructions.py does), with the start-up heap frozen out of the collector's
 reach and Python's hash seed fixed.
 
-    .venv/bin/python bench/profile_votes.py [--votes 2000] [--top 30] [--callgrind]
+    .venv/bin/python bench/profile_votes.py [--votes 2000] [--top 30] [--callgrind] [--door kannel]
 """
 from __future__ import annotations
 
@@ -30,6 +32,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from urllib.parse import urlencode
+
+from werkzeug.test import EnvironBuilder
 
 import harness as bench  # bench/ is on sys.path when this file runs as a script
 import instructions
@@ -37,6 +42,8 @@ import profile_webhook as inprocess
 
 bench.DB_NAME = "profile_votes"  # after importing the benchmarks that set their own
 EXPECTED = "counted"
+KANNEL_KEY = "bench-kannel-key"
+os.environ["KANNEL_SHARED_SECRET"] = KANNEL_KEY  # before the app reads its configuration (bench.app_env)
 
 
 def prepare() -> None:
@@ -48,14 +55,25 @@ def prepare() -> None:
         bench.flask("voting", "load", show.name)
 
 
-def vote_requests(first: int, count: int) -> list[tuple[dict, str]]:
-    return [(instructions.vote_environ(i), EXPECTED) for i in range(first, first + count)]
+def vote_requests(first: int, count: int, door: str = "twilio") -> list[tuple[dict, str]]:
+    build = kannel_environ if door == "kannel" else instructions.vote_environ
+    return [(build(i), EXPECTED) for i in range(first, first + count)]
 
 
-def warmed_app(warmup: int):
+def kannel_environ(index: int) -> dict:
+    """The vote instructions.vote_environ signs for Twilio, as smsbox gets it to the app."""
+    query = {
+        "key": KANNEL_KEY, "from": str(instructions.votes.FIRST_PHONE + index), "to": instructions.votes.SHORT_CODE,
+        "text": instructions.votes.BODIES[index % len(instructions.votes.BODIES)], "smsc": "smart",
+        "id": f"K{inprocess._RUN}{index:022x}", "ts": "1796468400", "charset": "UTF-8", "coding": "0",
+    }
+    return EnvironBuilder(path="/webhooks/kannel/inbound", base_url=inprocess.BASE_URL, query_string=urlencode(query)).get_environ()
+
+
+def warmed_app(warmup: int, door: str = "twilio"):
     app = inprocess.make_app()
     hold_show_table(app)
-    for request, expected in vote_requests(0, warmup):
+    for request, expected in vote_requests(0, warmup, door):
         inprocess.call(app, request, expected)
     return app
 
@@ -77,8 +95,8 @@ def send(app, requests: list[tuple[dict, str]]) -> None:
 
 def child(args: argparse.Namespace) -> None:
     """Runs under callgrind: warm up, switch counting on, send the votes."""
-    app = warmed_app(args.warmup)
-    requests = vote_requests(args.warmup, args.votes)
+    app = warmed_app(args.warmup, args.door)
+    requests = vote_requests(args.warmup, args.votes, args.door)
     gc.collect()
     gc.freeze()
     subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], check=True, capture_output=True)
@@ -90,6 +108,7 @@ def callgrind(args: argparse.Namespace) -> float:
     command = [
         "valgrind", "--tool=callgrind", "--instr-atstart=no", "--toggle-collect=starmap_next", f"--callgrind-out-file={out}",
         sys.executable, __file__, "--child", "--votes", str(args.votes), "--warmup", str(args.warmup),
+        "--door", args.door,
     ]
     environment = {**bench.app_env(inprocess.BASE_URL), "PYTHONHASHSEED": "0"}
     done = subprocess.run(command, cwd=bench.ROOT, env=environment, capture_output=True, text=True, timeout=3600)
@@ -137,6 +156,7 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=0, help="also show cProfile's top N functions by own time")
     parser.add_argument("--callgrind", action="store_true", help="count instructions per vote under valgrind")
     parser.add_argument("--callgrind-out", help="where callgrind writes its profile (default: a temporary file)")
+    parser.add_argument("--door", choices=("twilio", "kannel"), default="twilio", help="the way the votes come in (default twilio)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -146,9 +166,9 @@ def main() -> int:
     if args.callgrind:
         print(f"{callgrind(args):,.0f} instructions per vote ({args.votes} votes after {args.warmup} to warm up)")
         return 0
-    app = warmed_app(args.warmup)
+    app = warmed_app(args.warmup, args.door)
     first = args.warmup
-    requests = vote_requests(first, args.votes)
+    requests = vote_requests(first, args.votes, args.door)
     gc.collect()
     started, cpu_started = time.perf_counter(), time.process_time()
     send(app, requests)
@@ -156,11 +176,11 @@ def main() -> int:
     first += args.votes
     per = 1000 / args.votes
     print(f"{args.votes / wall:,.0f} votes/s in one process, {wall * per:.3f} ms each, of which {cpu * per:.3f} ms CPU here")
-    print(f"{statements_per_vote(app, vote_requests(first, 200)):.1f} SQL statements per vote")
+    print(f"{statements_per_vote(app, vote_requests(first, 200, args.door)):.1f} SQL statements per vote")
     first += 200
     if args.top:
         profiler = cProfile.Profile()
-        profiler.runcall(send, app, vote_requests(first, args.votes))
+        profiler.runcall(send, app, vote_requests(first, args.votes, args.door))
         pstats.Stats(profiler).strip_dirs().sort_stats("tottime").print_stats(args.top)
     return 0
 

@@ -35,12 +35,13 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc
     app.extensions["router"] = Router(rt.db, app.extensions["dispatcher"], VotingDesk(rt.db, rt.clock))
     web.register(app)  # first: it adds the token converter the others' routes use
     app.register_blueprint(twilio.blueprint)
-    app.register_blueprint(kannel.blueprint)
     app.register_blueprint(studio.blueprint)
     api.register(app)
     register_dashboard(app)
     if config.serves_dev_phone:
         app.register_blueprint(devphone.blueprint)
     cli.register(app)
-    app.wsgi_app = twilio.InboundEndpoint(app)  # last: it hands Flask every other path
+    # Last: the doors every message comes through, in front of Flask, which gets every other path.
+    app.wsgi_app = twilio.InboundEndpoint(app)
+    app.wsgi_app = kannel.InboundEndpoint(app)
     return app

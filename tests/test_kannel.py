@@ -9,9 +9,10 @@ from urllib.parse import urlencode
 import pytest
 from werkzeug.serving import make_server
 
+from bot.app import create_app
 from models import SmsVoteLog, Message
 from tests import kannel_support as kannel
-from tests.conftest import count
+from tests.conftest import count, make_config
 from tests.voting_support import live, load, log_of, results, show, show_file  # noqa: F401 (fixtures)
 
 SECRET = "kannel-test-secret"
@@ -76,6 +77,35 @@ def test_fields_longer_than_kannel_sends_are_a_bad_request(gateway, show, live, 
     assert mo(gateway, id="k" * 65).status_code == 400
     assert mo(gateway, smsc="s" * 31).status_code == 400
     assert count(db, SmsVoteLog) == 0
+
+
+@pytest.mark.parametrize("method", ["POST", "HEAD", "OPTIONS", "PUT", "DELETE"])
+def test_only_a_get_reaches_the_kannel_webhook(gateway, show, live, db, method):
+    query = {"key": SECRET, "from": "85512345678", "to": "1515", "text": "1", "smsc": "smart", "id": "k-method"}
+    response = gateway.test_client().open("/webhooks/kannel/inbound?" + urlencode(query), method=method)
+    assert response.status_code == 405 and response.headers["Allow"] == "GET"
+    assert (response.data == b"") == (method == "HEAD")  # a HEAD answer has no body
+    assert count(db, SmsVoteLog) == 0
+
+
+def test_a_repeated_field_counts_as_its_first_and_a_blank_one_as_missing(gateway, show, live, app, db):
+    query = "key=" + SECRET + "&from=85512345678&from=85512000009&to=1515&text=2&smsc=smart&id=k-twice&id=k-other"
+    assert gateway.test_client().get("/webhooks/kannel/inbound?" + query).status_code == 200
+    assert log_of(db, "k-twice").phone_number == "+85512345678"
+    assert mo(gateway, id="k-blank", smsc="").status_code == 400
+    assert results(app)["contestants"][1]["sms"] == 1
+
+
+def test_a_kannel_message_that_cannot_be_handled_is_a_500_and_logged(tmp_path, caplog):
+    unreachable = create_app(make_config(f"sqlite:///{tmp_path / 'no-such-folder' / 'bot.sqlite3'}"))
+    runtime = unreachable.extensions["runtime"]
+    runtime.config = replace(runtime.config, kannel_shared_secret=SECRET)
+    try:
+        response = mo(unreachable, id="k-down")
+    finally:
+        runtime.db.engine.dispose()
+    assert response.status_code == 500
+    assert "an inbound message failed" in caplog.text
 
 
 # Text in the charset smsbox names: UTF-16BE for UCS-2 (a Khmer keyboard), raw bytes for 8-bit.

@@ -16,15 +16,13 @@ from __future__ import annotations
 import hmac
 from urllib.parse import parse_qsl
 
-from flask import Blueprint, Response, abort, current_app, request
-
 from bot.messages import Inbound
 from bot.phones import InvalidPhone, to_e164
 from models import SmsVoteLog
+from webhooks.endpoint import Answer, Endpoint, not_allowed
 from webhooks.twilio import MAX_BODY_CHARS, site_url, storable_text
 
-blueprint = Blueprint("kannel", __name__, url_prefix="/webhooks/kannel")
-
+INBOUND_PATH = "/webhooks/kannel/inbound"
 # The GSM 03.38 default alphabet and its extension table (^{}\[~]|€ and form feed).
 GSM_ALPHABET = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§"
@@ -37,56 +35,67 @@ _MAX_LENGTHS = {
     "smsc": SmsVoteLog.__table__.c.carrier.type.length,
     "to": SmsVoteLog.__table__.c.short_code.type.length,
 }
+_NOT_KANNELS = Answer("400 BAD REQUEST")
+_REFUSED = Answer("403 FORBIDDEN")
 
 
-@blueprint.before_request
-def require_shared_secret():
-    secret = current_app.extensions["runtime"].config.kannel_shared_secret
-    key = request.args.get("key", "")
-    if not secret or not hmac.compare_digest(key.encode(), secret.encode()):
-        abort(Response("", status=403, mimetype="text/plain"))
+class InboundEndpoint(Endpoint):
+    """GET /webhooks/kannel/inbound, every carrier's message, in front of Flask (see
+    webhooks/endpoint.py): the key, the message, the router's answer as the reply SMS."""
+
+    path, method = INBOUND_PATH, "GET"
+    wrong_method = not_allowed("GET", b"Kannel's smsbox gets this URL.")
+    failed = Answer("500 INTERNAL SERVER ERROR", b"The message could not be handled.")
+
+    def answer(self, environ: dict) -> Answer:
+        raw = _raw_fields(environ.get("QUERY_STRING", ""))
+        config = self.runtime.config
+        if not config.kannel_shared_secret or not hmac.compare_digest(_field(raw, "key").encode(), config.kannel_shared_secret.encode()):
+            return _REFUSED
+        message = parse_inbound(raw, self.router, site_url(environ, config.public_base_url))
+        if message is None:
+            return _NOT_KANNELS
+        replies = self.router.handle(message, carrier=_field(raw, "smsc").strip().lower())
+        return _sms_reply("\n".join(reply.body for reply in replies))
 
 
-@blueprint.get("/inbound")
-def inbound():
-    router, args = current_app.extensions["router"], request.args  # each read through a proxy costs a call
-    site = site_url(request.environ, current_app.extensions["runtime"].config.public_base_url)
-    message = parse_inbound(args, router, request.query_string, site)
-    if message is None:
-        abort(Response("", status=400, mimetype="text/plain"))
-    replies = router.handle(message, carrier=args["smsc"].lower())
-    return _sms_reply("\n".join(reply.body for reply in replies))
-
-
-def parse_inbound(args, router, query_string: bytes, site: str) -> Inbound | None:
-    fields = {name: args.get(name, "").strip() for name in ("from", "to", "id", "smsc")}
+def parse_inbound(raw: dict[str, str], router, site: str) -> Inbound | None:
+    """The message in smsbox's query (_raw_fields), or None when a field is missing or longer
+    than Kannel sends. The text is read in the charset smsbox names; without one (an older
+    sms-service), as UTF-8."""
+    fields = {name: _field(raw, name).strip() for name in ("from", "to", "id", "smsc")}
     if not all(fields.values()) or any(len(fields[name]) > limit for name, limit in _MAX_LENGTHS.items()):
         return None
     show = router.show_for(fields["to"])
     phone = _phone(fields["from"], show.country if show else None)
     if phone is None:
         return None
-    text = _text(query_string, args.get("charset", ""))
+    text = storable_text(_decoded(raw.get("text", "").encode("latin-1"), _field(raw, "charset")))
     return Inbound(
         sid=fields["id"], phone=phone, to=fields["to"], channel="sms",
         text=text[:MAX_BODY_CHARS], truncated=len(text) > MAX_BODY_CHARS, site=site,
     )
 
 
-def _sms_reply(body: str) -> Response:
+def _raw_fields(query: str) -> dict[str, str]:
+    """The query's fields, percent-decoded to their bytes (as latin-1 text: WSGI gives the query
+    so), the first of a name that comes twice: the text is in the charset smsbox names."""
+    fields: dict[str, str] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True, encoding="latin-1"):
+        fields.setdefault(name, value)
+    return fields
+
+
+def _field(raw: dict[str, str], name: str) -> str:
+    """A field but the text, read as UTF-8 (a byte that is not, replaced), as werkzeug reads it."""
+    return raw.get(name, "").encode("latin-1").decode("utf-8", "replace")
+
+
+def _sms_reply(body: str) -> Answer:
     """The reply as smsbox reads it: UTF-8 text, asked to go as UCS-2 when the GSM alphabet
     cannot carry it."""
-    response = Response(body, mimetype="text/plain")
-    if not GSM_ALPHABET.issuperset(body):
-        response.headers["X-Kannel-Coding"] = UCS2_CODING
-    return response
-
-
-def _text(query_string: bytes, charset: str) -> str:
-    """The message's text from the raw query (werkzeug's `args` read every value as UTF-8), in
-    the charset smsbox names; without one (an older sms-service), as UTF-8."""
-    raw = next((value for name, value in parse_qsl(query_string.decode("latin-1"), encoding="latin-1") if name == "text"), "")
-    return storable_text(_decoded(raw.encode("latin-1"), charset))
+    coding = () if GSM_ALPHABET.issuperset(body) else (("X-Kannel-Coding", UCS2_CODING),)
+    return Answer("200 OK", body.encode(), more_headers=coding)
 
 
 def _decoded(raw: bytes, charset: str) -> str:
