@@ -495,10 +495,10 @@ def write_new(session: Session, model: type[T], values: dict) -> T:
 
 def written_here(session: Session, instance) -> bool:
     """Whether write_new wrote `instance`'s row in the session's current transaction (its
-    innermost: not across a savepoint). Until that commits, no other transaction sees the row,
-    let alone changes it: the session's copy is the row as it is, and a change to it can be
-    worked out here and written without reading it back (update_loaded)."""
-    return inspect(instance).key in _written_here(session)
+    innermost: not across a savepoint), with no rollback since. Until that transaction commits,
+    no other sees the row, let alone changes it: the session's copy is the row as it is, and a
+    change to it can be worked out here and written without reading it back (update_loaded)."""
+    return session.get_transaction() is not None and inspect(instance).key in _written_here(session)
 
 
 def _written_here(session: Session) -> set:
@@ -513,7 +513,14 @@ def _written_here(session: Session) -> set:
     return keys
 
 
-_WRITTEN_HERE = "rows written here"  # in session.info: {a transaction still open: the keys write_new wrote in it}
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_written_here(session: Session, _previous) -> None:
+    """A rollback, a savepoint's too, may undo what the session's copies of those rows still
+    show (a savepoint's move of one): none counts as written here any more."""
+    session.info.pop(_WRITTEN_HERE, None)
+
+
+_WRITTEN_HERE = "rows written here"  # in session.info: {a transaction: the keys write_new wrote in it}
 
 
 def with_defaults(model, values: dict) -> dict:

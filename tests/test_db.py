@@ -128,6 +128,11 @@ def test_a_row_is_written_here_in_the_transaction_that_wrote_it_only(app, mama, 
             assert not any(written_here(session, row) for row in loaded)
         with session.begin():
             assert not written_here(session, line)  # committed: other transactions may change it now
+        with session.begin():
+            undone = write_new(session, AuditLog, {"tenant_id": mama.id, "actor_type": "system", "action": "test.undone"})
+            session.begin_nested().rollback()  # what a savepoint did to the copy may be undone in the row
+            assert not written_here(session, undone)
+        assert not written_here(session, line)  # no transaction open
 
 
 def test_update_loaded_writes_the_columns_stamps_the_update_and_leaves_nothing_to_flush(app, mama, db):

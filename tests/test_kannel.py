@@ -97,15 +97,15 @@ def test_a_repeated_field_counts_as_its_first_and_a_blank_one_as_missing(gateway
 
 
 def test_a_kannel_message_that_cannot_be_handled_is_a_500_and_logged(tmp_path, caplog):
-    unreachable = create_app(make_config(f"sqlite:///{tmp_path / 'no-such-folder' / 'bot.sqlite3'}"))
-    runtime = unreachable.extensions["runtime"]
+    broken = create_app(make_config(f"sqlite:///{tmp_path / 'no-tables.sqlite3'}"))  # never migrated
+    runtime = broken.extensions["runtime"]
     runtime.config = replace(runtime.config, kannel_shared_secret=SECRET)
     try:
-        response = mo(unreachable, id="k-down")
+        response = mo(broken, id="k-down")
     finally:
         runtime.db.engine.dispose()
     assert response.status_code == 500
-    assert "an inbound message failed" in caplog.text
+    assert "an inbound message failed at /webhooks/kannel/inbound" in caplog.text
 
 
 # Text in the charset smsbox names: UTF-16BE for UCS-2 (a Khmer keyboard), raw bytes for 8-bit.

@@ -50,7 +50,7 @@ class Endpoint:
         try:
             answer = self.answer(environ) if environ.get("REQUEST_METHOD") == self.method else self.wrong_method
         except Exception:
-            log.exception("an inbound message failed")
+            log.exception("an inbound message failed at %s", self.path)
             answer = self.failed
         start_response(answer.status, answer.headers())
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else [answer.body]

@@ -87,7 +87,8 @@ def _raw_fields(query: str) -> dict[str, str]:
 
 
 def _field(raw: dict[str, str], name: str) -> str:
-    """A field but the text, read as UTF-8 (a byte that is not, replaced), as werkzeug reads it."""
+    """A field but the text, read as UTF-8, a byte that is not UTF-8 replaced by U+FFFD (werkzeug
+    kept it percent-encoded; smsbox's fields are ASCII, and a number with one is no number)."""
     return raw.get(name, "").encode("latin-1").decode("utf-8", "replace")
 
 
