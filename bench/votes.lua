@@ -1,7 +1,8 @@
 -- wrk script for bench/votes.py: each thread sends its share of a file of pre-signed Twilio
 -- requests exactly once, counts the answers, and stops when the last one is in, printing
 -- THREAD-DONE (wrk itself runs until -d or SIGINT, which bench/votes.py sends then).
--- Arguments: FILE THREADS PATH. FILE has one request a line: signature, a tab, the form body.
+-- Arguments: FILE THREADS PATH [METHOD]. FILE has one request a line: for POST (the default),
+-- the Twilio signature, a tab and the form body; for GET (Kannel's smsbox), the query string.
 
 local ffi = require("ffi")
 ffi.cdef [[
@@ -24,16 +25,20 @@ function setup(thread)
 end
 
 function init(args)
-  local file, count, path = args[1], tonumber(args[2]), args[3]
+  local file, count, path, method = args[1], tonumber(args[2]), args[3], args[4] or "POST"
   requests, sent, answered, ok, failed = {}, 0, 0, 0, 0
   local line_number = 0
   for line in io.lines(file) do
     if line_number % count == index then
-      local signature, body = line:match("^([^\t]*)\t(.*)$")
-      requests[#requests + 1] = wrk.format("POST", path, {
-        ["Content-Type"] = "application/x-www-form-urlencoded",
-        ["X-Twilio-Signature"] = signature,
-      }, body)
+      if method == "GET" then
+        requests[#requests + 1] = wrk.format("GET", path .. "?" .. line)
+      else
+        local signature, body = line:match("^([^\t]*)\t(.*)$")
+        requests[#requests + 1] = wrk.format("POST", path, {
+          ["Content-Type"] = "application/x-www-form-urlencoded",
+          ["X-Twilio-Signature"] = signature,
+        }, body)
+      end
     end
     line_number = line_number + 1
   end

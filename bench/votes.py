@@ -7,9 +7,12 @@ gunicorn with the Procfile's settings (2 workers of 8 threads, gthread). The sam
 the same concurrency, then go to the shared hello-world webhook (hello_webhook.py from
 shared/reference: fixed TwiML, no signature check, no database) under the same gunicorn
 settings; the ratio of the two rates says how much of the WSGI stack's capacity a vote leaves.
-Beside the rates, each burst's machine CPU time per request (/proc/stat: the server, PostgreSQL,
-wrk and the kernel): on a shared machine whose spare CPU comes and goes, the ratio of those
-moves less than the ratio of the rates.
+With `--door kannel` the app gets the same votes as Kannel's smsbox gets them to it (GET
+/webhooks/kannel/inbound with the shared key, the carrier's message id and the phone as the
+SMSC writes it), the way carriers' short codes come in; hello-world still gets Twilio's POSTs,
+the stack's ceiling either way. Beside the rates, each burst's machine CPU time per request
+(/proc/stat: the server, PostgreSQL, wrk and the kernel): on a shared machine whose spare CPU
+comes and goes, the ratio of those moves less than the ratio of the rates.
 Every vote is durable in PostgreSQL before its 200 (synchronous commit; concurrent commits
 share their WAL flushes), so afterwards `flask --app wsgi voting results` must count exactly
 as many votes as there were 200 answers.
@@ -22,7 +25,7 @@ keep-alive connections: first a warm-up of --warmup votes, then the burst. That 
 
 Run from the project root:
 
-    .venv/bin/python bench/votes.py [--phones 100000] [--connections 64] [--rounds 3]
+    .venv/bin/python bench/votes.py [--phones 100000] [--connections 64] [--rounds 3] [--door kannel]
 
 Exits 1 when a target misses: >= 2,000 votes/s, ratio >= 0.3, p99 < 100 ms, every request
 answered 200, and results equal to the 200s.
@@ -59,6 +62,7 @@ REFERENCE_DIRS = ("../shared/reference", "../../shared/reference")  # CI's check
 MIN_RATE, MIN_RATIO, MAX_P99_MS = 2000.0, 0.3, 100.0
 WRK_LIMIT_SECONDS = 600  # a burst that has not finished by then is a failure
 SERVER_ARGS = list(bench.GUNICORN_ARGS)  # the Procfile's, unless --threads says otherwise
+KANNEL_PATH, KANNEL_KEY = "/webhooks/kannel/inbound", "bench-kannel-key"
 
 
 @dataclass(frozen=True)
@@ -130,8 +134,12 @@ def gunicorn(name: str, app_spec: str, port: int, chdir: Path | None = None) -> 
             bench.stop(process)
 
 
-def write_requests(path: Path, server: bench.Server, first_phone: int, count: int, tag: str) -> None:
-    """`count` votes from phones first_phone.., one a line: the Twilio signature, a tab, the body."""
+def write_requests(path: Path, server: bench.Server, first_phone: int, count: int, tag: str, door: str = "twilio") -> None:
+    """`count` votes from phones first_phone.., one a line: the Twilio signature, a tab, the
+    body; or, through Kannel's door, the query smsbox sends."""
+    if door == "kannel":
+        write_kannel_requests(path, first_phone, count, tag)
+        return
     validator = RequestValidator(bench.AUTH_TOKEN)
     url = server.url + bench.INBOUND_PATH
     with path.open("w") as file:
@@ -143,6 +151,16 @@ def write_requests(path: Path, server: bench.Server, first_phone: int, count: in
             file.write(f"{validator.compute_signature(url, form)}\t{urlencode(form)}\n")
 
 
+def write_kannel_requests(path: Path, first_phone: int, count: int, tag: str) -> None:
+    with path.open("w") as file:
+        for i in range(count):
+            query = {
+                "key": KANNEL_KEY, "from": str(first_phone + i), "to": SHORT_CODE, "text": BODIES[i % len(BODIES)],
+                "smsc": "smart", "id": f"K{tag}{i:0{32 - len(tag)}x}", "ts": "1796468400", "charset": "UTF-8", "coding": "0",
+            }
+            file.write(urlencode(query) + "\n")
+
+
 def busy_cpu_seconds() -> float:
     """The CPU time the machine has spent busy since it started (/proc/stat): user, nice, system,
     irq and softirq; not idle or I/O wait, nor time the hypervisor took (steal), and guest time
@@ -151,12 +169,13 @@ def busy_cpu_seconds() -> float:
     return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
-def wrk(server: bench.Server, requests: Path, connections: int) -> Burst:
+def wrk(server: bench.Server, requests: Path, connections: int, door: str = "twilio") -> Burst:
     threads = 2
     busy_before = busy_cpu_seconds()
+    path, method = (KANNEL_PATH, "GET") if door == "kannel" else (bench.INBOUND_PATH, "POST")
     command = [
         "wrk", "-t", str(threads), "-c", str(connections), "-d", f"{WRK_LIMIT_SECONDS}s", "--timeout", "30s",
-        "-s", str(bench.ROOT / "bench" / "votes.lua"), server.url, "--", str(requests), str(threads), bench.INBOUND_PATH,
+        "-s", str(bench.ROOT / "bench" / "votes.lua"), server.url, "--", str(requests), str(threads), path, method,
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output, finished = [], 0
@@ -184,10 +203,11 @@ def one_round(servers: dict[str, bench.Server], args: argparse.Namespace, round_
         # Phones never vote twice: each round and server has its own range, and its own warm-up range.
         first = FIRST_PHONE + (2 * round_number + (name == "hello")) * (args.phones + args.warmup)
         warmup, burst = folder / f"{name}-warmup.txt", folder / f"{name}-burst.txt"
-        write_requests(warmup, server, first, args.warmup, f"w{round_number}{name[0]}")
-        write_requests(burst, server, first + args.warmup, args.phones, f"b{round_number}{name[0]}")
-        warm = wrk(server, warmup, args.connections)
-        bursts[name] = wrk(server, burst, args.connections)
+        door = args.door if name == "app" else "twilio"  # hello-world answers Twilio's POSTs only
+        write_requests(warmup, server, first, args.warmup, f"w{round_number}{name[0]}", door)
+        write_requests(burst, server, first + args.warmup, args.phones, f"b{round_number}{name[0]}", door)
+        warm = wrk(server, warmup, args.connections, door)
+        bursts[name] = wrk(server, burst, args.connections, door)
         bursts[f"{name} warm-up"] = warm
         print(f"  round {round_number + 1} {name:<6}{line(bursts[name])}")
     return bursts
@@ -234,6 +254,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=5_000, help="votes sent before each burst, counted too (default 5000)")
     parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker, for both servers (default 8, the Procfile's)")
     parser.add_argument("--reference", help="folder of hello_webhook.py (default: ../shared/reference from the project)")
+    parser.add_argument("--door", choices=("twilio", "kannel"), default="twilio", help="how the app gets the votes (default twilio)")
     return parser.parse_args()
 
 
@@ -243,6 +264,7 @@ def main() -> int:
         sys.exit("wrk is not installed: apt-get install wrk")
     hello_dir = reference_dir(args.reference)
     SERVER_ARGS[SERVER_ARGS.index("--threads") + 1] = str(args.threads)
+    os.environ["KANNEL_SHARED_SECRET"] = KANNEL_KEY  # for the app's environment (bench.app_env)
     bench.start_run()
     print(f"recreating database {bench.DB_NAME}")
     bench.recreate_database()
@@ -251,8 +273,8 @@ def main() -> int:
         show.write_text(json.dumps(show_file()))
         bench.flask("voting", "load", str(show))
         with gunicorn("app", "wsgi:app", APP_PORT) as app, gunicorn("hello", "hello_webhook:app", HELLO_PORT, hello_dir) as hello:
-            print(f"app on {app.url}, hello ({hello_dir / 'hello_webhook.py'}) on {hello.url}; "
-                  f"{' '.join(SERVER_ARGS)}; wrk, {args.connections} connections")
+            print(f"app on {app.url} (votes through {args.door.title()}'s door), hello ({hello_dir / 'hello_webhook.py'}) "
+                  f"on {hello.url}; {' '.join(SERVER_ARGS)}; wrk, {args.connections} connections")
             print(f"{args.rounds} round(s) of {args.phones:,} votes from distinct phones (after {args.warmup:,} to warm up)")
             rounds = [one_round({"app": app, "hello": hello}, args, n, Path(folder)) for n in range(args.rounds)]
     checks = report(rounds, counted_votes())
