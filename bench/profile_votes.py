@@ -42,8 +42,7 @@ import profile_webhook as inprocess
 
 bench.DB_NAME = "profile_votes"  # after importing the benchmarks that set their own
 EXPECTED = "counted"
-KANNEL_KEY = "bench-kannel-key"
-os.environ["KANNEL_SHARED_SECRET"] = KANNEL_KEY  # before the app reads its configuration (bench.app_env)
+os.environ["KANNEL_SHARED_SECRET"] = instructions.votes.KANNEL_KEY  # before the app reads its configuration (bench.app_env)
 
 
 def prepare() -> None:
@@ -62,12 +61,9 @@ def vote_requests(first: int, count: int, door: str = "twilio") -> list[tuple[di
 
 def kannel_environ(index: int) -> dict:
     """The vote instructions.vote_environ signs for Twilio, as smsbox gets it to the app."""
-    query = {
-        "key": KANNEL_KEY, "from": str(instructions.votes.FIRST_PHONE + index), "to": instructions.votes.SHORT_CODE,
-        "text": instructions.votes.BODIES[index % len(instructions.votes.BODIES)], "smsc": "smart",
-        "id": f"K{inprocess._RUN}{index:022x}", "ts": "1796468400", "charset": "UTF-8", "coding": "0",
-    }
-    return EnvironBuilder(path="/webhooks/kannel/inbound", base_url=inprocess.BASE_URL, query_string=urlencode(query)).get_environ()
+    votes = instructions.votes
+    query = votes.kannel_query(votes.FIRST_PHONE + index, f"K{inprocess._RUN}{index:022x}", votes.BODIES[index % len(votes.BODIES)])
+    return EnvironBuilder(path=votes.KANNEL_PATH, base_url=inprocess.BASE_URL, query_string=urlencode(query)).get_environ()
 
 
 def warmed_app(warmup: int, door: str = "twilio"):

@@ -154,11 +154,15 @@ def write_requests(path: Path, server: bench.Server, first_phone: int, count: in
 def write_kannel_requests(path: Path, first_phone: int, count: int, tag: str) -> None:
     with path.open("w") as file:
         for i in range(count):
-            query = {
-                "key": KANNEL_KEY, "from": str(first_phone + i), "to": SHORT_CODE, "text": BODIES[i % len(BODIES)],
-                "smsc": "smart", "id": f"K{tag}{i:0{32 - len(tag)}x}", "ts": "1796468400", "charset": "UTF-8", "coding": "0",
-            }
-            file.write(urlencode(query) + "\n")
+            file.write(urlencode(kannel_query(first_phone + i, f"K{tag}{i:0{32 - len(tag)}x}", BODIES[i % len(BODIES)])) + "\n")
+
+
+def kannel_query(phone: int, message_id: str, text: str) -> dict[str, str]:
+    """A vote as smsbox gets it to the app: the phone as the SMSC writes it (no "+")."""
+    return {
+        "key": KANNEL_KEY, "from": str(phone), "to": SHORT_CODE, "text": text, "smsc": "smart", "id": message_id,
+        "ts": "1796468400", "charset": "UTF-8", "coding": "0",
+    }
 
 
 def busy_cpu_seconds() -> float:
