@@ -3,7 +3,7 @@
 A limit allows so many messages (or redemptions, or wrong look-ups) from one phone at one vendor
 in a fixed window of time. What is counted is MessageSids, in a Redis hash per phone, limit and
 window that expires with the window: a replayed message is already in it, so it never counts
-twice, and one pipelined round trip both counts and reads the total.
+twice, and one round trip (a Lua script) both counts and reads the total.
 
 The message that goes one past a limit gets one short notice; the ones after it get silence
 until the window passes. Going past raises RateLimited, and the dispatcher rolls the message
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Callable, TypeVar
 
 from redis import Redis
@@ -62,9 +63,7 @@ class PhoneLimits:
 
     def count(self, name: str) -> None:
         """Count this message towards the limit `name`; past it, raise RateLimited."""
-        key = self._key(name)
-        with self.redis.pipeline() as pipe:  # MULTI: added and totalled as one step
-            added, total, _ = pipe.hsetnx(key, self.sid, 1).hlen(key).expire(key, LIMITS[name].seconds).execute()
+        added, total = _counting(self.redis)(keys=[self._key(name)], args=[self.sid, LIMITS[name].seconds])
         allowed = self.allowed[name]
         if total > allowed:
             first_past = added and total == allowed + 1
@@ -86,6 +85,23 @@ class PhoneLimits:
 
     def _refuse(self, notice: Msg | None):
         raise RateLimited(notice, self.tenant_id, self.phone, self.language, self.staff)
+
+
+# Adds the MessageSid to the window's hash (once), totals it and keeps the hash for the window:
+# one atomic step and one reply, where a MULTI pipeline of the three costs five replies and more
+# of the client's CPU (a BAL in process: 1.11 ms of CPU with the pipeline, 1.06 with the script).
+_COUNT = """
+local added = redis.call('HSETNX', KEYS[1], ARGV[1], 1)
+local total = redis.call('HLEN', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return {added, total}
+"""
+
+
+@lru_cache(maxsize=16)  # a client or two per process; tests make many
+def _counting(redis: Redis):
+    """The counting script on this client: sent by its SHA1, loaded on the server when missing."""
+    return redis.register_script(_COUNT)
 
 
 class Unlimited:
