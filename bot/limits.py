@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Callable, TypeVar
 
 from redis import Redis
+from redis.commands.core import Script
 
 from bot.locales import language_of
 from bot.messages import Msg, say
@@ -99,7 +100,7 @@ return {added, total}
 
 
 @lru_cache(maxsize=16)  # a client or two per process; tests make many
-def _counting(redis: Redis):
+def _counting(redis: Redis) -> Script:
     """The counting script on this client: sent by its SHA1, loaded on the server when missing."""
     return redis.register_script(_COUNT)
 

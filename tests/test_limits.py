@@ -98,6 +98,21 @@ def test_a_replayed_message_never_counts(phone, mama, db, clock):
     assert inbound_rows(db) == 3
 
 
+def test_counting_goes_on_after_redis_forgot_its_scripts_and_keeps_the_window_alive(app, phone, mama, db, clock):
+    limited(db, messages_per_minute=3)
+    me = phone(CUSTOMER)
+    me.send("JOIN MAMA")
+    redis = app.extensions["runtime"].redis
+    redis.script_flush()  # as after a restart: the count's script is sent again
+    assert "Balance: 50 points" in me.send("BAL").text
+    [key] = redis.keys("limit:*:messages_per_minute:*")
+    assert (redis.hlen(key), 0 < redis.ttl(key) <= 60) == (2, True)
+    redis.expire(key, 5)
+    assert "Balance: 50 points" in me.send("BAL").text  # the third message: counted, and the window kept for its minute
+    assert redis.hlen(key) == 3 and redis.ttl(key) > 5
+    assert me.send("BAL").text == TOO_FAST
+
+
 def test_staff_may_send_more_than_customers(phone, mama, db, clock):
     limited(db, messages_per_minute=2, staff_messages_per_minute=4)
     customer, bayo = phone(CUSTOMER), phone(BAYO)
