@@ -24,25 +24,21 @@ class Answer:
         return [("Content-Type", self.content_type), ("Content-Length", str(len(self.body))), *self.more_headers]
 
 
-def not_allowed(method: str, explanation: bytes) -> Answer:
-    """The answer to any method but the door's `method`."""
-    return Answer("405 METHOD NOT ALLOWED", explanation, more_headers=(("Allow", method),))
-
-
 class Endpoint:
-    """`path`, answered by `answer(environ)` when asked with `method`; any other method gets
-    `wrong_method`, and a message that cannot be handled (the database is unreachable, say)
-    is logged and answered `failed` (a 500), as Flask would."""
+    """`path`, answered by `answer(environ)` when asked with `method`; any other method gets a
+    405 naming it, with `wrong_method_text`, and a message that cannot be handled (the database
+    is unreachable, say) is logged and answered `failed` (a 500), as Flask would."""
 
     path: str
     method: str
-    wrong_method: Answer
+    wrong_method_text: bytes
     failed: Answer
 
     def __init__(self, app: Flask):
         self.passed_on = app.wsgi_app  # Flask's, or the door in front of it
         self.runtime = app.extensions["runtime"]
         self.router = app.extensions["router"]
+        self.wrong_method = Answer("405 METHOD NOT ALLOWED", self.wrong_method_text, more_headers=(("Allow", self.method),))
 
     def __call__(self, environ: dict, start_response):
         if environ.get("PATH_INFO") != self.path:

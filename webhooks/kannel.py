@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 from bot.messages import Inbound
 from bot.phones import InvalidPhone, to_e164
 from models import SmsVoteLog
-from webhooks.endpoint import Answer, Endpoint, not_allowed
+from webhooks.endpoint import Answer, Endpoint
 from webhooks.twilio import MAX_BODY_CHARS, site_url, storable_text
 
 INBOUND_PATH = "/webhooks/kannel/inbound"
@@ -43,8 +43,7 @@ class InboundEndpoint(Endpoint):
     """GET /webhooks/kannel/inbound, every carrier's message, in front of Flask (see
     webhooks/endpoint.py): the key, the message, the router's answer as the reply SMS."""
 
-    path, method = INBOUND_PATH, "GET"
-    wrong_method = not_allowed("GET", b"Kannel's smsbox gets this URL.")
+    path, method, wrong_method_text = INBOUND_PATH, "GET", b"Kannel's smsbox gets this URL."
     failed = Answer("500 INTERNAL SERVER ERROR", b"The message could not be handled.")
 
     def answer(self, environ: dict) -> Answer:
@@ -52,17 +51,18 @@ class InboundEndpoint(Endpoint):
         config = self.runtime.config
         if not config.kannel_shared_secret or not hmac.compare_digest(_field(raw, "key").encode(), config.kannel_shared_secret.encode()):
             return _REFUSED
-        message = parse_inbound(raw, self.router, site_url(environ, config.public_base_url))
-        if message is None:
+        parsed = parse_inbound(raw, self.router, site_url(environ, config.public_base_url))
+        if parsed is None:
             return _NOT_KANNELS
-        replies = self.router.handle(message, carrier=_field(raw, "smsc").strip().lower())
+        message, carrier = parsed
+        replies = self.router.handle(message, carrier=carrier)
         return _sms_reply("\n".join(reply.body for reply in replies))
 
 
-def parse_inbound(raw: dict[str, str], router, site: str) -> Inbound | None:
-    """The message in smsbox's query (_raw_fields), or None when a field is missing or longer
-    than Kannel sends. The text is read in the charset smsbox names; without one (an older
-    sms-service), as UTF-8."""
+def parse_inbound(raw: dict[str, str], router, site: str) -> tuple[Inbound, str] | None:
+    """The message in smsbox's query (_raw_fields) and the carrier it came through (`smsc`), or
+    None when a field is missing or longer than Kannel sends. The text is read in the charset
+    smsbox names; without one (an older sms-service), as UTF-8."""
     fields = {name: _field(raw, name).strip() for name in ("from", "to", "id", "smsc")}
     if not all(fields.values()) or any(len(fields[name]) > limit for name, limit in _MAX_LENGTHS.items()):
         return None
@@ -71,10 +71,11 @@ def parse_inbound(raw: dict[str, str], router, site: str) -> Inbound | None:
     if phone is None:
         return None
     text = storable_text(_decoded(raw.get("text", "").encode("latin-1"), _field(raw, "charset")))
-    return Inbound(
+    message = Inbound(
         sid=fields["id"], phone=phone, to=fields["to"], channel="sms",
         text=text[:MAX_BODY_CHARS], truncated=len(text) > MAX_BODY_CHARS, site=site,
     )
+    return message, fields["smsc"].lower()
 
 
 def _raw_fields(query: str) -> dict[str, str]:

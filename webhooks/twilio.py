@@ -12,7 +12,7 @@ from bot.messages import MAX_MESSAGE_CHARS, Inbound, message_length, without_con
 from bot.phones import InvalidPhone, from_twilio, to_e164
 from bot.services.delivery import record_receipt
 from models import Customer, Message
-from webhooks.endpoint import Answer, Endpoint, not_allowed
+from webhooks.endpoint import Answer, Endpoint
 from webhooks.request_limits import MAX_REQUEST_BYTES, has_too_many_fields
 from webhooks.signature import is_form, signed_form
 
@@ -29,7 +29,6 @@ _MAX_NAME_CHARS = Customer.__table__.c.whatsapp_name.type.length
 blueprint = Blueprint("twilio", __name__, url_prefix="/webhooks/twilio")
 INBOUND_PATH = f"{blueprint.url_prefix}/inbound"
 
-_NOT_POST = not_allowed("POST", b"Twilio posts its messages here.")
 _TOO_LARGE = Answer("413 REQUEST ENTITY TOO LARGE", b"Larger than any message Twilio sends.")
 _UNSIGNED = Answer("403 FORBIDDEN", b"Not signed by Twilio.")
 _NOT_TWILIOS = Answer("400 BAD REQUEST", b"Not a message as Twilio sends it.")
@@ -40,7 +39,7 @@ class InboundEndpoint(Endpoint):
     webhooks/endpoint.py; a vote in process: 0.40 ms of CPU through Flask, 0.27 ms here). Like
     the Flask views it reads the signed form, makes it an Inbound and answers TwiML."""
 
-    path, method, wrong_method = INBOUND_PATH, "POST", _NOT_POST
+    path, method, wrong_method_text = INBOUND_PATH, "POST", b"Twilio posts its messages here."
     failed = Answer("500 INTERNAL SERVER ERROR", b"The message could not be handled: Twilio will try again.")
 
     def answer(self, environ: dict) -> Answer:
