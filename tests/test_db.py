@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
-from sqlalchemy import event, select, update
+from sqlalchemy import event, inspect, select, update
 
 from bot.db import as_loaded, insert_on_conflict, update_loaded, write_if_new, write_new, write_rows, written_here
 from models import AuditLog, Customer, CustomerPointsBalance, PhoneRoute
@@ -68,6 +68,24 @@ def test_as_loaded_adds_a_row_the_session_does_not_hold_so_that_reading_it_costs
         assert seen == [] and not session.dirty and not session.new
     with db.sessions() as session:
         assert session.get(CustomerPointsBalance, key).current_balance == added.current_balance
+
+
+def test_a_row_as_loaded_adds_is_the_sessions_own_as_a_loaded_one_is(app, mama, db):
+    """as_loaded attaches a new copy the way the ORM's loading does (bot/db.py, _attach_as_loaded):
+    persistent and clean, its changes flushed, detached when the session closes."""
+    Phone(app, NUMBER).send("JOIN MAMA")
+    key = balance_key(db)
+    with db.transaction() as session:
+        added = as_loaded(session, CustomerPointsBalance, moved_by_ten(session, key))
+        state = inspect(added)
+        assert state.persistent and state.key == inspect(CustomerPointsBalance).identity_key_from_primary_key(list(key))
+        assert not state.modified and state.attrs.current_balance.history.unchanged == [added.current_balance]
+        added.current_balance += 5
+        assert list(session.dirty) == [added]
+        moved = added.current_balance
+    assert inspect(added).detached
+    with db.sessions() as session:
+        assert session.get(CustomerPointsBalance, key).current_balance == moved
 
 
 def test_write_rows_inserts_with_the_columns_defaults_in_one_statement_at_most(app, mama, db):
