@@ -20,3 +20,19 @@ def test_messages_arriving_together_past_the_limit_get_one_notice_between_them(a
     assert answers.count(TOO_FAST) == 1
     assert sum(not result.replies for result in results) == 6
     assert count(db, Message, Message.direction == "inbound") == 6
+
+
+def test_counting_goes_on_when_redis_dropped_the_connection_it_counts_on(app, mama, db):
+    """Each thread counts on a connection of its own (bot/limits.py): when the server has
+    closed it (a restart, a timeout), the count is sent again on a new one, and counts once."""
+    app.extensions["dispatcher"].clock = Clock()
+    limited(db, messages_per_minute=3)
+    me = Phone(app, "+2348031230010")
+    me.send("JOIN MAMA")
+    redis = app.extensions["runtime"].redis
+    assert redis.client_kill_filter(_type="normal", skipme=True) >= 1  # the counting connection among them
+    assert "Balance: 50 points" in me.send("BAL").text
+    [key] = redis.keys("limit:*:messages_per_minute:*")
+    assert redis.hlen(key) == 2
+    assert "Balance: 50 points" in me.send("BAL").text
+    assert me.send("BAL").text == TOO_FAST
