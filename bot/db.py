@@ -42,9 +42,11 @@ class Database:
         self.url = url
         self.engine = _make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        # Connections in autocommit that each thread keeps for itself (see `autocommit`): with no
-        # transaction ever open, closing one has nothing to roll back.
+        # Connections that each thread keeps for itself, outside the pool: in autocommit, with no
+        # transaction ever open, closing one has nothing to roll back (see `autocommit`); and with
+        # psycopg2, the pooled ones' twins for messages' transactions (see `message_connection`).
         self._unpooled = create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
+        self.message_engine = _make_engine(url, poolclass=NullPool) if _begins_with_first_statement(url) else self.engine
         self._threads = threading.local()
 
     @contextmanager
@@ -59,10 +61,32 @@ class Database:
         db.autocommit() as connection`. The thread keeps it for its life, outside the pool: no
         checkout and return at each use (a seventh of a vote's time), and a burst of threads never
         waits for a pooled connection. A connection found dead is replaced at the next use."""
-        own = getattr(self._threads, "own", None)
+        return self._own("autocommit", self._unpooled)
+
+    def message_connection(self) -> _OwnConnection | Connection:
+        """The connection a message's transaction runs on, entered with `with`: with psycopg2,
+        this thread's own, which saves the pool's checkout and return (a twentieth of a BAL's
+        CPU), a transaction left open on it rolled back at the end; elsewhere a pooled one,
+        closed at the end (SQLite's writers take the write lock at BEGIN, which only the pooled
+        engine does)."""
+        if self.message_engine is self.engine:
+            return self.engine.connect()
+        return self._own("messages", self.message_engine, ends_transactions=True)
+
+    def _own(self, use: str, engine: Engine, ends_transactions: bool = False) -> _OwnConnection:
+        """This thread's own connection for `use`; a dead one (a restart) is replaced."""
+        own = getattr(self._threads, use, None)
         if own is None or own.connection.invalidated:
-            own = self._threads.own = _OwnConnection(self._unpooled.connect(), self.engine)
+            own = _OwnConnection(engine.connect(), self.engine, ends_transactions)
+            setattr(self._threads, use, own)
         return own
+
+    def dispose(self) -> None:
+        """Close the pool's connections and this thread's own: the next use makes new ones."""
+        self.engine.dispose()
+        for own in list(vars(self._threads).values()):
+            own.connection.close()
+        vars(self._threads).clear()
 
     def once_more_if_disconnected(self, work: Callable[[], T]) -> T:
         """`work()`, run once more when a pooled connection it took had died (a database
@@ -83,11 +107,14 @@ class Database:
 class _OwnConnection:
     """A thread's own connection, closed when the thread ends (its thread-local goes). Entered,
     it gives the connection; a statement that finds the server gone throws away the pool's
-    connections too (they went with it). A class, not a generator: every vote enters it."""
+    connections too (they went with it). A class, not a generator: every vote enters it. With
+    `ends_transactions`, a transaction still open at the end of a use (begun by a read after
+    its user rolled back) is rolled back, as closing a pooled connection would."""
 
-    def __init__(self, connection: Connection, pooled: Engine):
+    def __init__(self, connection: Connection, pooled: Engine, ends_transactions: bool = False):
         self.connection = connection
         self.pooled = pooled
+        self.ends_transactions = ends_transactions
 
     def __enter__(self) -> Connection:
         return self.connection
@@ -95,22 +122,25 @@ class _OwnConnection:
     def __exit__(self, kind, error, traceback) -> None:
         if isinstance(error, DBAPIError) and error.connection_invalidated:
             self.pooled.dispose()
+        elif self.ends_transactions and self.connection.in_transaction():
+            self.connection.rollback()
 
     def __del__(self):
         with suppress(DBAPIError):  # already dead (a restart): nothing to close
             self.connection.close()
 
 
-def _make_engine(url: str) -> Engine:
+def _make_engine(url: str, **pooling) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         # No pre-ping (a round trip per request): the dispatcher retries once on a dead connection.
         # With psycopg2, an UPDATE with many parameter sets (the delivery engine records a hundred
         # answers at once) goes in one round trip (execute_batch), not one per row; and the
         # driver runs in autocommit, its transactions begun and ended as described below.
-        psycopg2 = parsed.get_driver_name() == "psycopg2"
+        psycopg2 = _begins_with_first_statement(url)
         driven = {"executemany_mode": "values_plus_batch", "executemany_batch_page_size": 500, "isolation_level": "AUTOCOMMIT"}
-        engine = create_engine(url, pool_size=10, max_overflow=20, pool_recycle=3600, **(driven if psycopg2 else {}))
+        pooling = pooling or {"pool_size": 10, "max_overflow": 20, "pool_recycle": 3600}
+        engine = create_engine(url, **pooling, **(driven if psycopg2 else {}))
         if psycopg2:
             _begin_with_first_statement(engine)
         return engine
@@ -133,6 +163,12 @@ def _make_engine(url: str) -> Engine:
 _STATE = "transaction"
 _PENDING, _OPEN, _FINISHED = "pending", "open", "finished"  # begun, not yet sent; sent; committed with its last statement
 _WAITING = "waiting writes"  # the SQL text of writes not sent yet, in their order
+
+
+def _begins_with_first_statement(url: str) -> bool:
+    """Whether transactions on `url` go as described above: PostgreSQL through psycopg2."""
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "psycopg2"
 
 
 def _begin_with_first_statement(engine: Engine) -> None:
@@ -263,6 +299,15 @@ def _execute(cursor, statement: str, parameters, context) -> bool:
         return False
     cursor.execute(_escaped(opening) + statement, parameters)
     return True
+
+
+def connection_of(session: Session) -> Connection:
+    """The connection `session`'s statements go on: the one it was made on, whose transaction
+    its owner began (the dispatcher's), taken as it is; else the session's own, begun if need
+    be. A session that joins a transaction only when it must costs no transaction of its own
+    to a message that only reads and writes through the prepared statements below."""
+    bind = session.bind
+    return bind if isinstance(bind, Connection) else session.connection()
 
 
 def run_prepared(connection: Connection, statement: Executable, params: dict):

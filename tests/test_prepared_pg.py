@@ -16,17 +16,15 @@ from tests.test_staff_pins import BAYO, BAYO_PIN
 
 
 def prepared_statements(db) -> list[str]:
-    """The statements prepared on the pooled connections (the test app uses them in turn)."""
-    found = []
-    with db.engine.connect() as connection:
-        found += connection.execute(text("SELECT statement FROM pg_prepared_statements")).scalars().all()
-    return found
+    """The statements prepared on the connection this thread's messages run on."""
+    with db.message_connection() as connection:
+        return connection.execute(text("SELECT statement FROM pg_prepared_statements")).scalars().all()
 
 
 def test_a_message_prepares_its_hot_statements_once_and_reuses_them(app, mama, db):
     phone = Phone(app, "+2348031111111")
     phone.send("JOIN MAMA")
-    db.engine.dispose()  # every connection from now on is new: what it prepares, this test saw
+    db.dispose()  # every connection from now on is new: what it prepares, this test saw
     assert "Balance: 50 points" in phone.send("BAL").text
     prepared = prepared_statements(db)
     assert any("WITH candidates AS" in statement for statement in prepared), prepared
@@ -53,7 +51,7 @@ def test_a_replayed_message_is_answered_from_its_stored_reply_through_the_prepar
 def test_a_staff_message_reads_the_pin_lockout_with_its_staff_row_and_a_purchase_moves_points_prepared(app, mama, db):
     Phone(app, "+2348031234567").send("JOIN MAMA")  # a member's balance row is moved by the prepared statement, a new one's is not
     staff = Phone(app, BAYO)
-    db.engine.dispose()
+    db.dispose()
     staff.send("LOG")
     assert staff.send(BAYO_PIN).text == "Customer's phone number or member code?"
     staff.send("CANCEL")

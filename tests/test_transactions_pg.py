@@ -29,17 +29,20 @@ class _Recording(psycopg2.extensions.cursor):
 
 @pytest.fixture
 def sent(db):
-    """The SQL strings the pool's connections send, from new connections on."""
+    """The SQL strings the pool's connections and messages' own ones send, from new connections on."""
 
     def record(dbapi_connection, _record):
         dbapi_connection.cursor_factory = _Recording
 
-    db.engine.dispose()
-    event.listen(db.engine, "connect", record)
+    engines = {db.engine, db.message_engine}
+    db.dispose()
+    for engine in engines:
+        event.listen(engine, "connect", record)
     _Recording.sent = []
     yield _Recording.sent
-    event.remove(db.engine, "connect", record)
-    db.engine.dispose()
+    for engine in engines:
+        event.remove(engine, "connect", record)
+    db.dispose()
 
 
 def in_transaction(db, pid: int) -> str:

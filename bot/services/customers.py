@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.codes import random_code
 from bot.db import (
-    ROW_LOCK, as_loaded, fetch_prepared, insert_for, insert_on_conflict, loaded, model_columns, run_prepared, with_defaults,
+    ROW_LOCK, as_loaded, connection_of, fetch_prepared, insert_for, insert_on_conflict, loaded, model_columns, run_prepared, with_defaults,
     write_if_new,
 )
 from bot.locales import LOCALES, language_of
@@ -80,7 +80,7 @@ class Named:
 
 def find_member(session: Session, tenant_id: uuid.UUID, who: str) -> Named | None:
     """The customer by E.164 phone or member code (as staff name them), with their balance."""
-    row = run_prepared(session.connection(), _FIND_MEMBER[_is_phone(who)], {"tenant": tenant_id, "who": who})
+    row = run_prepared(connection_of(session), _FIND_MEMBER[_is_phone(who)], {"tenant": tenant_id, "who": who})
     return Named(*_member_and_balance(session, row)) if row else None
 
 
@@ -90,7 +90,7 @@ def lock_member(session: Session, tenant_id: uuid.UUID, who: str, now: datetime)
     does: so that purchases by several staff for one customer go one at a time. It also says
     whether any of their points are past their expiry (`now`)."""
     is_phone = _is_phone(who)
-    rows = fetch_prepared(session.connection(), _LOCK_MEMBER[is_phone], {"tenant": tenant_id, "who": who, "now": now})
+    rows = fetch_prepared(connection_of(session), _LOCK_MEMBER[is_phone], {"tenant": tenant_id, "who": who, "now": now})
     members = [(*_member_and_balance(session, row), row.past_expiry) for row in rows]
     named = next((member for member in members if getattr(member[0], _name_column(is_phone).key) == who), None)
     if named is None:

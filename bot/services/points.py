@@ -13,7 +13,7 @@ from sqlalchemy import Executable, Exists, bindparam, exists, func, insert, insp
 from sqlalchemy.orm import Session
 
 from bot.catalog import freeze, render, thaw
-from bot.db import as_loaded, fetch_prepared, run_prepared, update_loaded, write_new, write_rows, written_here
+from bot.db import as_loaded, connection_of, fetch_prepared, run_prepared, update_loaded, write_new, write_rows, written_here
 from bot.messages import Msg, say
 from bot.outbound import notify
 from bot.services import audit
@@ -525,7 +525,7 @@ class PointsService:
         return Balance(first.current_balance, first.total_earned, next_points, next_on, customer.member_code)
 
     def _balance_rows(self, customer: Customer) -> list:
-        return fetch_prepared(self.ctx.session.connection(), _BALANCE_WITH_LOTS, {"tenant": customer.tenant_id, "customer": customer.id})
+        return fetch_prepared(connection_of(self.ctx.session), _BALANCE_WITH_LOTS, {"tenant": customer.tenant_id, "customer": customer.id})
 
     def history(self, limit: int = 8) -> list[LedgerLine]:
         customer = self.ctx.require_customer()

@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.codes import ALPHABET, random_code
-from bot.db import ROW_LOCK, fetch_prepared, insert_on_conflict
+from bot.db import ROW_LOCK, connection_of, fetch_prepared, insert_on_conflict
 from bot.errors import Refused
 from bot.limits import REDEMPTIONS
 from bot.messages import Msg, say
@@ -155,7 +155,7 @@ _PRICES = (
 
 def nearest_reward(session: Session, tenant_id: uuid.UUID, balance: int, now: datetime) -> Msg:
     """How far the customer is from the cheapest reward they cannot afford yet."""
-    rewards = fetch_prepared(session.connection(), _PRICES, {"tenant": tenant_id, "now": now})
+    rewards = fetch_prepared(connection_of(session), _PRICES, {"tenant": tenant_id, "now": now})
     missing = min(((r.points_required - balance, r.name) for r in rewards if r.points_required > balance), default=None)
     if missing:
         return say("progress_next", points=missing[0], reward=missing[1])

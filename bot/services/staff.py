@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from bot import pins
-from bot.db import insert_on_conflict, loaded, model_columns, run_prepared
+from bot.db import connection_of, insert_on_conflict, loaded, model_columns, run_prepared
 from bot.pins import ascii_digits, pin_problem  # the tenant loader and the CLI import pin_problem from here
 from bot.services import audit
 from bot.services.context import Context, Lockout
@@ -89,7 +89,7 @@ def find_staff_locked(session: Session, tenant: Tenant, phone: str) -> StaffSend
     session and conversation there are kept on this row), their own membership there, if any,
     read in the same statement but not locked (customer rows are locked after staff rows), and
     the phone's PIN lockout, which every staff message checks."""
-    row = run_prepared(session.connection(), _STAFF_LOCKED, {"tenant": tenant.id, "phone": phone})
+    row = run_prepared(connection_of(session), _STAFF_LOCKED, {"tenant": tenant.id, "phone": phone})
     if row is None:
         return NOT_STAFF
     return StaffSender(loaded(session, Staff, row, 0), loaded(session, Customer, row, _CUSTOMER_AT), Lockout(row[-1]))
