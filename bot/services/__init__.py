@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from bot.messages import Msg
 from bot.services.backoffice import BackOfficeService
@@ -32,31 +33,49 @@ class TenantView:
     greeting: str | Msg
 
 
+class _Service:
+    """A service of `Services`, made on first use: a message uses one or two of them, and
+    making all seventeen cost a fortieth of a BAL's CPU."""
+
+    def __init__(self, kind):
+        self.kind = kind
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name = name
+
+    def __get__(self, services, owner=None):
+        if services is None:
+            return self
+        made = services.__dict__[self.name] = self.kind(services.ctx)  # read from there from now on
+        return made
+
+
 class Services:
+    customers = _Service(CustomerService)
+    points = _Service(PointsService)
+    memberships = _Service(MembershipService)
+    staff = _Service(StaffService)
+    team = _Service(TeamService)
+    purchases = _Service(PurchaseService)
+    rewards = _Service(RewardService)
+    wheel = _Service(WheelService)
+    missions = _Service(MissionService)
+    referrals = _Service(ReferralService)
+    leaderboard = _Service(LeaderboardService)
+    settings = _Service(SettingsService)
+    dashboard = _Service(DashboardLoginService)
+    backoffice = _Service(BackOfficeService)
+    broadcasts = _Service(BroadcastService)
+    metrics = _Service(MetricsService)
+
     def __init__(self, ctx: Context):
         self.ctx = ctx
-        self.tenant = TenantView(
-            code=ctx.tenant.vendor_code,
-            name=ctx.tenant.name,
-            greeting=greeting(ctx.tenant),
-        )
-        self.customers = CustomerService(ctx)
-        self.points = PointsService(ctx)
-        self.memberships = MembershipService(ctx)
-        self.staff = StaffService(ctx)
-        self.team = TeamService(ctx)
         self.pins = PinChoice()
-        self.purchases = PurchaseService(ctx)
-        self.rewards = RewardService(ctx)
-        self.wheel = WheelService(ctx)
-        self.missions = MissionService(ctx)
-        self.referrals = ReferralService(ctx)
-        self.leaderboard = LeaderboardService(ctx)
-        self.settings = SettingsService(ctx)
-        self.dashboard = DashboardLoginService(ctx)
-        self.backoffice = BackOfficeService(ctx)
-        self.broadcasts = BroadcastService(ctx)
-        self.metrics = MetricsService(ctx)
+
+    @cached_property
+    def tenant(self) -> TenantView:
+        tenant = self.ctx.tenant
+        return TenantView(code=tenant.vendor_code, name=tenant.name, greeting=greeting(tenant))
 
     @property
     def now(self) -> datetime:
