@@ -85,13 +85,14 @@ class Database:
         """Close the pool's connections and this thread's own: the next use makes new ones."""
         self.engine.dispose()
         for own in list(vars(self._threads).values()):
-            own.connection.close()
+            with suppress(DBAPIError):  # already dead (a restart): nothing to close
+                own.connection.close()
         vars(self._threads).clear()
 
     def once_more_if_disconnected(self, work: Callable[[], T]) -> T:
-        """`work()`, run once more when a pooled connection it took had died (a database
-        restart): nothing it did happened, and the pool has thrown away every connection it
-        held then, so the second run gets a live one."""
+        """`work()`, run once more when a connection it took had died (a database restart):
+        nothing it did happened, the pool has thrown away every connection it held then, and a
+        thread's own dead one is replaced at its next use, so the second run gets a live one."""
         try:
             return work()
         except DBAPIError as error:
@@ -120,10 +121,12 @@ class _OwnConnection:
         return self.connection
 
     def __exit__(self, kind, error, traceback) -> None:
-        if isinstance(error, DBAPIError) and error.connection_invalidated:
-            self.pooled.dispose()
-        elif self.ends_transactions and self.connection.in_transaction():
-            self.connection.rollback()
+        try:
+            if self.ends_transactions and self.connection.in_transaction():
+                self.connection.rollback()
+        finally:
+            if isinstance(error, DBAPIError) and error.connection_invalidated:
+                self.pooled.dispose()
 
     def __del__(self):
         with suppress(DBAPIError):  # already dead (a restart): nothing to close
@@ -159,7 +162,7 @@ def _make_engine(url: str, **pooling) -> Engine:
 # alone when the caller commits or rolls back, or with the transaction's last statement
 # (finish_prepared). A message's transaction costs two round trips fewer; a transaction that
 # ran no statement costs none. Writes nobody reads wait on the connection to go the same way
-# (see `write`). The state lives in the pooled connection's `info`:
+# (see `write`). The state lives in the connection's `info` (its pool record's, NullPool's too):
 _STATE = "transaction"
 _PENDING, _OPEN, _FINISHED = "pending", "open", "finished"  # begun, not yet sent; sent; committed with its last statement
 _WAITING = "waiting writes"  # the SQL text of writes not sent yet, in their order
@@ -220,7 +223,7 @@ def _end(dbapi_connection, command: str) -> None:
 
 
 def _info(connection) -> dict:
-    """The pooled connection's `info`; a connection outside the pool (the dialect's first look at
+    """The connection's `info` (its pool record's); a connection outside any pool (the dialect's first look at
     a new one, or the raw driver's) keeps no state: every statement runs as it comes."""
     try:
         info = connection.info
@@ -307,7 +310,11 @@ def connection_of(session: Session) -> Connection:
     be. A session that joins a transaction only when it must costs no transaction of its own
     to a message that only reads and writes through the prepared statements below."""
     bind = session.bind
-    return bind if isinstance(bind, Connection) else session.connection()
+    if not isinstance(bind, Connection):
+        return session.connection()
+    if not bind.in_transaction():  # it ended (a rollback): a statement now would run on its own
+        raise RuntimeError("the connection's transaction has ended")
+    return bind
 
 
 def run_prepared(connection: Connection, statement: Executable, params: dict):
@@ -702,7 +709,8 @@ def _rendering(statement: Executable, keys: tuple[str, ...], dialect) -> _Render
 
 def as_loaded(session: Session, model: type[T], row) -> T:
     """The session's copy of a row a statement just read or wrote (a Row, SQLAlchemy's or
-    fetch_prepared's, or a dict keyed by the model's attributes), as if the ORM had loaded it
+    fetch_prepared's, or a dict keyed by the model's attributes; every column of the model in
+    it, since a column missing from a new copy would read as None), as if the ORM had loaded it
     with populate_existing: refreshed when the session holds it, else made and put in its
     identity map clean, so that reading it later costs no query. Far cheaper than the ORM's
     loading, which wraps a few dict writes in a deal of machinery."""

@@ -75,17 +75,22 @@ class Dispatcher:
     def _handle(self, inbound: Inbound, reader: _Reader) -> list[Reply]:
         # The transaction is the connection's, and the session joins it when a service first
         # needs it: the usual message then costs none of the session's own transaction and
-        # commit, a tenth of its CPU. Its statements take the connection (connection_of).
+        # commit, a tenth of its CPU. Its statements take the connection (connection_of). After
+        # a rollback the session is closed before it reads again: what it held, and its part in
+        # the transaction that ended, go with it.
         with self.db.message_connection() as connection, self.db.sessions(bind=connection) as session:
             try:
                 with connection.begin():
                     replies, outbox = self._converse(session, inbound, reader)
+                    session.flush()  # nothing the flows changed is left behind (_record flushed, but not every path records)
             except RateLimited as limited:
+                session.close()
                 return _limited(session, limited)
             except Exception:
                 # A duplicate racing a first copy that committed while it waited for the lock
                 # fails on the unique MessageSid, or on what the first one changed: it was all
                 # rolled back, and it answers as the first one did.
+                session.close()
                 stored = _stored_reply(session, inbound.sid)
                 if stored is None:
                     raise

@@ -109,16 +109,24 @@ def _count(redis: Redis, key: str, sid: str, seconds: int) -> tuple[int, int]:
     client's way (taking a pooled connection and giving it back, its retry and metrics around
     the command) cost as much CPU as the round trip itself: a twentieth of a BAL's
     instructions. The script is sent by its SHA1 and loaded when the server lacks it (after a
-    restart); a broken connection is tried once more, as the client's retry would (counting
-    the same MessageSid twice counts it once)."""
+    restart); a broken connection is replaced once, as the client's retry would (counting the
+    same MessageSid twice counts it once). A restart does both: the new connection finds no
+    script."""
     connection = _own_connection(redis)
-    try:
-        return _run_count(connection, key, sid, seconds)
-    except NoScriptError:
-        redis.script_load(_COUNT)
-    except (ConnectionError, TimeoutError):
-        connection.disconnect()  # the next command connects again
-    return _run_count(connection, key, sid, seconds)
+    reconnected = loaded = False
+    while True:
+        try:
+            return _run_count(connection, key, sid, seconds)
+        except NoScriptError:
+            if loaded:
+                raise
+            redis.script_load(_COUNT)
+            loaded = True
+        except (ConnectionError, TimeoutError):
+            if reconnected:
+                raise
+            connection.disconnect()  # the next command connects again
+            reconnected = True
 
 
 def _run_count(connection: Connection, key: str, sid: str, seconds: int) -> tuple[int, int]:
@@ -127,7 +135,7 @@ def _run_count(connection: Connection, key: str, sid: str, seconds: int) -> tupl
 
 
 def _own_connection(redis: Redis) -> Connection:
-    """This thread's connection to `redis`'s server, made as its pool makes them but outside it
+    """This thread's connection to `redis`'s server, of its pool's class and settings but outside it
     (never waited for, nor counted against its maximum), closed when the thread ends. One client
     at a time: a thread that meets another (tests make many) closes the one it had. A forked
     child makes its own."""

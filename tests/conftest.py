@@ -148,7 +148,7 @@ def shared_app(database_url):
     app = create_app(make_config(database_url), clock=Clock())
     pristine = {name: dict(vars(extension)) for name, extension in app.extensions.items()}
     yield app, pristine
-    app.extensions["runtime"].db.engine.dispose()
+    app.extensions["runtime"].db.dispose()
 
 
 def _as_new(app, pristine: dict) -> None:
@@ -184,7 +184,7 @@ def make_app(app, database_url):
 
     yield make
     for other in made:
-        other.extensions["runtime"].db.engine.dispose()
+        other.extensions["runtime"].db.dispose()
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ def test_counting_goes_on_when_redis_dropped_the_connection_it_counts_on(app, ma
     """Each thread counts on a connection of its own (bot/limits.py): when the server has
     closed it (a restart, a timeout), the count is sent again on a new one, and counts once."""
     app.extensions["dispatcher"].clock = Clock()
-    limited(db, messages_per_minute=3)
+    limited(db, messages_per_minute=4)
     me = Phone(app, "+2348031230010")
     me.send("JOIN MAMA")
     redis = app.extensions["runtime"].redis
@@ -34,5 +34,9 @@ def test_counting_goes_on_when_redis_dropped_the_connection_it_counts_on(app, ma
     assert "Balance: 50 points" in me.send("BAL").text
     [key] = redis.keys("limit:*:messages_per_minute:*")
     assert redis.hlen(key) == 2
+    redis.client_kill_filter(_type="normal", skipme=True)
+    redis.script_flush()  # a restart: the connection gone and the script forgotten, both
     assert "Balance: 50 points" in me.send("BAL").text
+    assert "Balance: 50 points" in me.send("BAL").text
+    assert redis.hlen(key) == 4
     assert me.send("BAL").text == TOO_FAST

@@ -35,7 +35,7 @@ class TenantView:
 
 class _Service:
     """A service of `Services`, made on first use: a message uses one or two of them, and
-    making all seventeen cost a fortieth of a BAL's CPU."""
+    making them all cost a fortieth of a BAL's CPU."""
 
     def __init__(self, kind):
         self.kind = kind

@@ -256,7 +256,7 @@ def enroll(
             "updated_at": now,
         }
         # The row this transaction inserts is its own until it commits: no lock to take.
-        inserted = run_prepared(session.connection(), _new_member(insert_for(session)), with_defaults(Customer, values))
+        inserted = run_prepared(connection_of(session), _new_member(insert_for(session)), with_defaults(Customer, values))
         created = inserted is not None
         customer = as_loaded(session, Customer, inserted) if created else find_customer(session, tenant, phone, lock=True)
         if customer is not None:

@@ -414,7 +414,7 @@ def _move_balance(
     params = {"b_tenant": customer.tenant_id, "b_customer": customer.id, "b_points": points,
               "b_counted": _COUNTERS[kind][1] * points, "b_now": now}
     moves = _MOVES[kind]
-    connection = session.connection()
+    connection = connection_of(session)
     if lot is None:
         statement = moves.alone
     else:
