@@ -87,7 +87,9 @@ class Runtime:
 
 
 def build(config: Config, clock: Callable[[], datetime] = utcnow) -> Runtime:
-    redis = Redis.from_url(config.redis_url) if config.redis_url else fakeredis.FakeRedis()
+    # The fake's server made here, not looked up by each new connection: threads connecting at
+    # once could each make one of their own, and count apart.
+    redis = Redis.from_url(config.redis_url) if config.redis_url else fakeredis.FakeRedis(server=fakeredis.FakeServer())
     # Without a real Redis there is no worker process: jobs run inline, at enqueue.
     queue = Queue("default", connection=redis, is_async=bool(config.redis_url))
     sender = ConsoleSender() if config.console_sender else TwilioSender(config)

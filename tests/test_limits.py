@@ -3,11 +3,14 @@ until the window passes, and nothing written but the count (fake Redis and SQLit
 Redis and PostgreSQL)."""
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta, timezone
 
+import fakeredis
 import pytest
 from sqlalchemy import select
 
+from bot.limits import _count
 from bot.services import points
 from bot.services.tenants import load_tenant
 from models import Customer, RewardRedemption, Tenant, Staff, Message
@@ -205,3 +208,25 @@ def test_rate_limits_in_the_tenant_file_have_defaults_and_staff_never_below_cust
         tenant_file(rate_limits={"messages_per_minute": 30, "staff_messages_per_minute": 20})
     with pytest.raises(Exception, match="rate_limits.messages_per_minute"):
         tenant_file(rate_limits={"messages_per_minute": 0})
+
+
+def test_threads_counting_at_once_on_a_new_app_count_together(make_app):
+    """Each thread counts on its own connection (bot/limits.py); on the in-process fake, their
+    first connections, made at once, must reach one server: the runtime gives it (looked up by
+    each new connection, threads at once could each make one and count apart)."""
+    redis = make_app().extensions["runtime"].redis
+    if isinstance(redis, fakeredis.FakeRedis):
+        assert redis.connection_pool.connection_kwargs["server"] is not None
+    start = threading.Barrier(8)
+
+    def count(thread: int) -> None:
+        start.wait()
+        for i in range(20):
+            _count(redis, "limit:test", f"SM{thread}-{i}", 60)
+
+    threads = [threading.Thread(target=count, args=(thread,)) for thread in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert redis.hlen("limit:test") == 160
