@@ -223,8 +223,9 @@ def _end(dbapi_connection, command: str) -> None:
 
 
 def _info(connection) -> dict:
-    """The connection's `info` (its pool record's); a connection outside any pool (the dialect's first look at
-    a new one, or the raw driver's) keeps no state: every statement runs as it comes."""
+    """The connection's `info` (its pool record's); a connection outside any pool (the dialect's
+    first look at a new one, or the raw driver's) keeps no state: every statement runs as it
+    comes."""
     try:
         info = connection.info
     except NotImplementedError:

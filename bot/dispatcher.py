@@ -82,7 +82,7 @@ class Dispatcher:
             try:
                 with connection.begin():
                     replies, outbox = self._converse(session, inbound, reader)
-                    session.flush()  # nothing the flows changed is left behind (_record flushed, but not every path records)
+                    session.flush()  # as the session's commit did: a path that records nothing may have changed rows
             except RateLimited as limited:
                 session.close()
                 return _limited(session, limited)

@@ -135,10 +135,10 @@ def _run_count(connection: Connection, key: str, sid: str, seconds: int) -> tupl
 
 
 def _own_connection(redis: Redis) -> Connection:
-    """This thread's connection to `redis`'s server, of its pool's class and settings but outside it
-    (never waited for, nor counted against its maximum), closed when the thread ends. One client
-    at a time: a thread that meets another (tests make many) closes the one it had. A forked
-    child makes its own."""
+    """This thread's connection to `redis`'s server, of its pool's class and settings but
+    outside it (never waited for, nor counted against its maximum), closed when the thread
+    ends. One client at a time: a thread that meets another (tests make many) closes the one
+    it had. A forked child makes its own."""
     own = getattr(_threads, "own", None)
     if own is None or own[0] is not redis or own[1].pid != os.getpid():
         if own is not None:
