@@ -137,9 +137,10 @@ def instrument(app, meter: Meter) -> None:
     replace_everywhere(webhook.twiml, meter.wrap("rendering", webhook.twiml))
     for module in [m for name, m in list(sys.modules.items()) if name.startswith("bot.services.") or name == "bot.outbound"]:
         wrap_module(module, "services", meter)
-    dialect = app.extensions["runtime"].db.engine.dialect
-    for name in ("do_execute", "do_execute_no_params", "do_executemany", "do_commit", "do_rollback"):
-        setattr(dialect, name, meter.wrap("SQL round trips", getattr(dialect, name)))
+    database = app.extensions["runtime"].db
+    for dialect in {database.engine.dialect, database.message_engine.dialect}:  # the pool's, and messages' own connections'
+        for name in ("do_execute", "do_execute_no_params", "do_executemany", "do_commit", "do_rollback"):
+            setattr(dialect, name, meter.wrap("SQL round trips", getattr(dialect, name)))
     # Statements run straight on the driver's cursor pass by none of those: the whole call counts
     # as the round trip (its own Python is a few microseconds).
     replace_everywhere(db.fetch_prepared, meter.wrap("SQL round trips", db.fetch_prepared))
@@ -173,7 +174,8 @@ def replace_everywhere(original, wrapped) -> None:
 
 def count_round_trips(app, meter: Meter) -> None:
     """Each string the driver's cursors send is a round trip: counted on the cursors of the
-    pool's connections (new ones from now on), with those that carry a COMMIT."""
+    pool's connections and of messages' own (new ones from now on), with those that carry a
+    COMMIT."""
     import psycopg2.extensions
     from sqlalchemy import event
 
@@ -184,9 +186,10 @@ def count_round_trips(app, meter: Meter) -> None:
                 meter.commits += query.endswith("COMMIT")
             return super().execute(query, params)
 
-    engine = app.extensions["runtime"].db.engine
-    event.listen(engine, "connect", lambda dbapi_connection, _record: setattr(dbapi_connection, "cursor_factory", Counting))
-    engine.dispose()
+    db = app.extensions["runtime"].db
+    for engine in {db.engine, db.message_engine}:
+        event.listen(engine, "connect", lambda dbapi_connection, _record: setattr(dbapi_connection, "cursor_factory", Counting))
+    db.dispose()
 
 
 # --- measuring ----------------------------------------------------------------------------
