@@ -158,7 +158,7 @@ def main() -> int:
     started = time.perf_counter()
     loop_expired = expire_one_by_one(db, utcnow())
     loop_seconds = time.perf_counter() - started
-    db.engine.dispose()
+    db.dispose()
 
     set_rate, loop_rate = due / set_seconds, args.loop_customers * args.lots / loop_seconds
     per_million = set_seconds * 1_000_000 / due

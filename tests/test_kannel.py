@@ -103,7 +103,7 @@ def test_a_kannel_message_that_cannot_be_handled_is_a_500_and_logged(tmp_path, c
     try:
         response = mo(broken, id="k-down")
     finally:
-        runtime.db.engine.dispose()
+        runtime.db.dispose()
     assert response.status_code == 500
     assert "an inbound message failed at /webhooks/kannel/inbound" in caplog.text
 

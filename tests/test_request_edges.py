@@ -132,7 +132,7 @@ def test_a_message_that_cannot_be_handled_is_a_500_that_twilio_retries(tmp_path,
     try:
         response = me.post(me.form("JOIN MAMA"))
     finally:
-        unreachable.extensions["runtime"].db.engine.dispose()
+        unreachable.extensions["runtime"].db.dispose()
     assert response.status_code == 500
     assert "an inbound message failed" in caplog.text
 

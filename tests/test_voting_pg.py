@@ -135,12 +135,12 @@ def test_after_a_database_restart_no_dead_pooled_connection_loses_a_vote(show, l
 
 def kill_other_connections(db) -> None:
     """Kill every other connection to the test database, as a restart would. The run's shared
-    app (`db` is its database) lost its pooled connections too: they are thrown away, so the
-    next tests start on live ones."""
+    app (`db` is its database) lost its pooled connections and this thread's own too: they are
+    thrown away, so the next tests start on live ones."""
     admin = create_engine(db.url)
     with admin.connect() as connection:
         connection.execute(
             text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
         )
     admin.dispose()
-    db.engine.dispose()
+    db.dispose()
