@@ -76,7 +76,7 @@ class PhoneLimits:
     def look_up(self, find: Callable[[], T | None]) -> T | None:
         """A look-up staff asked for: a miss counts towards the wrong look-ups limit, and past it
         every look-up gets silence, found or not, so that guessing learns nothing."""
-        if self.redis.hlen(self._key(WRONG_LOOKUPS)) > self.allowed[WRONG_LOOKUPS]:
+        if _ask(self.redis, "HLEN", self._key(WRONG_LOOKUPS)) > self.allowed[WRONG_LOOKUPS]:
             self._refuse(None)
         found = find()
         if found is None:
@@ -104,19 +104,24 @@ _COUNT_SHA = hashlib.sha1(_COUNT.encode()).hexdigest()
 
 
 def _count(redis: Redis, key: str, sid: str, seconds: int) -> tuple[int, int]:
-    """Run the counting script on this thread's own connection to `redis`'s server: whether the
-    MessageSid was new to the window, and the window's total. Every message counts, and the
-    client's way (taking a pooled connection and giving it back, its retry and metrics around
-    the command) cost as much CPU as the round trip itself: a twentieth of a BAL's
-    instructions. The script is sent by its SHA1 and loaded when the server lacks it (after a
-    restart); a broken connection is replaced once, as the client's retry would (counting the
-    same MessageSid twice counts it once). A restart does both: the new connection finds no
-    script."""
+    """Whether the MessageSid was new to the window, and the window's total."""
+    return _ask(redis, "EVALSHA", _COUNT_SHA, 1, key, sid, seconds)
+
+
+def _ask(redis: Redis, *command):
+    """Send `command` on this thread's own connection to `redis`'s server and read its reply.
+    Every message counts, and a staff look-up first reads its window's misses; the client's way (taking a pooled connection and giving it back,
+    its retry and metrics around the command) cost as much CPU as the round trip itself: a
+    twentieth of a BAL's instructions. The counting script goes by its SHA1 and is loaded when
+    the server lacks it (after a restart); a broken connection is replaced once, as the client's
+    retry would (counting the same MessageSid twice counts it once). A restart does both: the
+    new connection finds no script."""
     connection = _own_connection(redis)
     reconnected = loaded = False
     while True:
         try:
-            return _run_count(connection, key, sid, seconds)
+            connection.send_command(*command)
+            return connection.read_response()
         except NoScriptError:
             if loaded:
                 raise
@@ -127,11 +132,6 @@ def _count(redis: Redis, key: str, sid: str, seconds: int) -> tuple[int, int]:
                 raise
             connection.disconnect()  # the next command connects again
             reconnected = True
-
-
-def _run_count(connection: Connection, key: str, sid: str, seconds: int) -> tuple[int, int]:
-    connection.send_command("EVALSHA", _COUNT_SHA, 1, key, sid, seconds)
-    return connection.read_response()
 
 
 def _own_connection(redis: Redis) -> Connection:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from models import Message
 from tests.conftest import Phone, count
 from tests.test_concurrency_pg import all_at_once
-from tests.test_limits import TOO_FAST, Clock, limited
+from tests.test_limits import BAYO, BAYO_PIN, TOO_FAST, TOO_MANY_MISSES, Clock, limited
 
 
 def test_messages_arriving_together_past_the_limit_get_one_notice_between_them(app, mama, db):
@@ -40,3 +40,20 @@ def test_counting_goes_on_when_redis_dropped_the_connection_it_counts_on(app, ma
     assert "Balance: 50 points" in me.send("BAL").text
     assert redis.hlen(key) == 4
     assert me.send("BAL").text == TOO_FAST
+
+
+def test_staff_look_ups_read_their_misses_on_a_connection_redis_dropped(app, mama, db):
+    """A staff look-up reads its window's wrong look-ups on the thread's own connection: when
+    the server has closed it, the read goes again on a new one, and the limit still bites."""
+    app.extensions["dispatcher"].clock = Clock()
+    limited(db, wrong_lookups_per_hour=2)
+    bayo = Phone(app, BAYO)
+    bayo.send("LOG")
+    assert bayo.send(BAYO_PIN).text == "Customer's phone number or member code?"
+    redis = app.extensions["runtime"].redis
+    assert "couldn't read that" in bayo.send("ABCDEF").text  # a member code nobody has
+    redis.client_kill_filter(_type="normal", skipme=True)
+    assert "couldn't read that" in bayo.send("ABCDEG").text
+    assert bayo.send("QQQQQQ").text == TOO_MANY_MISSES
+    redis.client_kill_filter(_type="normal", skipme=True)
+    assert bayo.send("0803 123 4567").replies == []  # past the limit, read on a new connection: silence
