@@ -5,7 +5,8 @@ The table maps each show's short codes and WhatsApp number to the show; every ot
 belongs to the loyalty vendors, whose dispatcher finds the vendor itself. The table lives in
 memory and is read again from the database every few seconds, so a show loaded or reloaded
 by another process is routed within REFRESH_SECONDS, and the vote path asks no question of
-the database to know where it is."""
+the database to know where it is. While one thread reads it again, the others go on with the
+table they have."""
 from __future__ import annotations
 
 import threading
@@ -47,12 +48,22 @@ class Router:
 
     def _current(self) -> dict[str, ShowView]:
         read_at = self._read_at
-        if read_at is None or self.clock() - read_at > REFRESH_SECONDS:
-            with self._lock:  # one thread reads; the others wait for its table
-                if self._read_at is read_at:
-                    self._table = self.db.once_more_if_disconnected(self._read)
-                    self._read_at = self.clock()
+        if read_at is None:  # no table yet, or forgotten: every thread waits for the one reading it
+            with self._lock:
+                self._refresh(read_at)
+        elif self.clock() - read_at > REFRESH_SECONDS and self._lock.acquire(blocking=False):
+            # One thread reads the table again; the others route by the one in hand meanwhile
+            # (waiting held every message on the worker up behind the reading).
+            try:
+                self._refresh(read_at)
+            finally:
+                self._lock.release()
         return self._table
+
+    def _refresh(self, read_at: float | None) -> None:
+        if self._read_at is read_at:  # no other thread read it meanwhile
+            self._table = self.db.once_more_if_disconnected(self._read)
+            self._read_at = self.clock()
 
     def _read(self) -> dict[str, ShowView]:
         with self.db.sessions() as session:

@@ -144,3 +144,39 @@ def kill_other_connections(db) -> None:
         )
     admin.dispose()
     db.dispose()
+
+
+def test_while_one_thread_reads_the_routing_table_again_the_others_route_by_the_one_they_have(show, mama, live, app, db):
+    """The table of show numbers is read again every few seconds (bot/routing.py): one thread
+    reads it, and a message meanwhile is routed by the table in hand, not held up behind it."""
+    router = app.extensions["router"]
+    now = [1000.0]
+    router.clock = lambda: now[0]
+    router.forget()
+    Phone(app, "+85512000040", to=SMART, channel="sms").send("1")  # the table, read at 1000
+    now[0] += 60  # stale
+    member = Phone(app, "+2348031234567")
+    member.send("JOIN MAMA")  # reads the table again
+    now[0] += 60  # stale again
+    admin = create_engine(db.url)
+    with admin.connect() as blocker, ThreadPoolExecutor(2) as pool:
+        blocker.execute(text("LOCK TABLE contestants IN ACCESS EXCLUSIVE MODE"))  # the reading thread waits here
+        try:
+            vote = pool.submit(Phone(app, "+85512000041", to=SMART, channel="sms").send, "2")
+            wait_for_a_lock_wait(blocker)
+            balance = pool.submit(member.send, "BAL")
+            assert "Balance: 50 points" in balance.result(timeout=10).text  # routed while the reading waits
+            assert not vote.done()
+        finally:
+            blocker.rollback()  # the lock goes: the reading and its vote go on
+        assert vote.result(timeout=10).text == "Thanks! Your vote for Dara Kim (2) is counted."
+    admin.dispose()
+    assert results(app)["total"] == 2
+
+
+def wait_for_a_lock_wait(connection) -> None:
+    query = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")
+    deadline = time.monotonic() + 10
+    while connection.execute(query).scalar() == 0:
+        assert time.monotonic() < deadline, "nothing waited for the lock"
+        time.sleep(0.02)
