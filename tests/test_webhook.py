@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.app import create_app
 from bot.config import DEV_AUTH_TOKEN
@@ -95,6 +96,31 @@ def test_a_reply_longer_than_a_message_goes_as_several_cut_between_lines_in_orde
     replies = parse_twiml(_twiml_text((("\n".join(lines), "/media/qr.png"), ("next", None)), "https://bot.example"))
     assert [reply.body for reply in replies] == ["\n".join(lines[:5]), "\n".join(lines[5:]), "next"]
     assert [reply.media for reply in replies] == [["https://bot.example/media/qr.png"], [], []]  # with the first part
+
+
+def test_the_twiml_written_by_hand_is_what_twilios_library_writes():
+    """webhooks/twilio.py writes TwiML itself (the library's ElementTree cost a BAL twenty
+    times more): character for character the same as twilio's MessagingResponse."""
+    long_body = "\n".join(f"{n}. " + "y" * 300 for n in range(1, 9))
+    cases = [
+        (),
+        (("Balance: 50 points", None),),
+        (("a & b < c > d \"quoted\" 'single'", None), ("second", None)),
+        (("Your QR code", "/media/qr.png"), ("next", None)),
+        (("", None),),
+        (("", "https://cdn.example/x.png?a=1&b=2"),),
+        (("bell\x07 and tab\t and line\nbreak", None),),
+        ((long_body, "/media/qr.png"),),
+        (("Ñoño café ₦5,000 😀", None),),
+    ]
+    for replies in cases:
+        expected = MessagingResponse()
+        for body, media_url in replies:
+            for number, part in enumerate(split_message(body.replace("\x07", ""))):
+                message = expected.message(part)
+                if media_url and number == 0:
+                    message.media(media_url if "://" in media_url else "https://bot.example" + media_url)
+        assert _twiml_text(replies, "https://bot.example") == str(expected), replies
 
 
 def test_a_longer_reply_is_cut_between_paragraphs_that_fit_in_a_message():

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, abort, current_app, g, request
-from twilio.twiml.messaging_response import MessagingResponse
 from werkzeug.wsgi import get_current_url
 
 from bot.messages import MAX_MESSAGE_CHARS, Inbound, message_length, without_control_characters
@@ -188,13 +188,21 @@ _NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 @lru_cache(maxsize=1024)  # a burst of votes gets the same few answers again and again
 def _twiml_text(replies: tuple[tuple[str, str | None], ...], base: str) -> str:
-    response = MessagingResponse()
+    """Written here as twilio's MessagingResponse writes it (a test holds the two equal): its
+    ElementTree cost twenty times more, a fortieth of a BAL."""
+    messages = []
     for body, media_url in replies:
         for number, part in enumerate(split_message(_NOT_IN_XML.sub("", body))):
-            message = response.message(part)
+            media = ""
             if media_url and number == 0:
-                message.media(media_url if "://" in media_url else base + media_url)
-    return str(response)
+                media = _element("Media", media_url if "://" in media_url else base + media_url)
+            messages.append(_element("Message", part, media))
+    return '<?xml version="1.0" encoding="UTF-8"?>' + _element("Response", "", "".join(messages))
+
+
+def _element(name: str, text: str, children: str = "") -> str:
+    content = escape(text) + children
+    return f"<{name}>{content}</{name}>" if content else f"<{name} />"
 
 
 def split_message(body: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
