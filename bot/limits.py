@@ -105,17 +105,17 @@ _COUNT_SHA = hashlib.sha1(_COUNT.encode()).hexdigest()
 
 def _count(redis: Redis, key: str, sid: str, seconds: int) -> tuple[int, int]:
     """Whether the MessageSid was new to the window, and the window's total."""
-    return _ask(redis, "EVALSHA", _COUNT_SHA, 1, key, sid, seconds)
+    return _ask(redis, "EVALSHA", _COUNT_SHA, 1, key, sid, seconds, script=_COUNT)
 
 
-def _ask(redis: Redis, *command):
+def _ask(redis: Redis, *command, script: str | None = None):
     """Send `command` on this thread's own connection to `redis`'s server and read its reply.
-    Every message counts, and a staff look-up first reads its window's misses; the client's way (taking a pooled connection and giving it back,
-    its retry and metrics around the command) cost as much CPU as the round trip itself: a
-    twentieth of a BAL's instructions. The counting script goes by its SHA1 and is loaded when
-    the server lacks it (after a restart); a broken connection is replaced once, as the client's
-    retry would (counting the same MessageSid twice counts it once). A restart does both: the
-    new connection finds no script."""
+    Every message counts, and a staff look-up first reads its window's misses; the client's way
+    (taking a pooled connection and giving it back, its retry and metrics around the command)
+    cost as much CPU as the round trip itself: a twentieth of a BAL's instructions. An EVALSHA
+    of `script` loads it when the server lacks it (after a restart); a broken connection is
+    replaced once, as the client's retry would (counting the same MessageSid twice counts it
+    once). A restart does both: the new connection finds no script."""
     connection = _own_connection(redis)
     reconnected = loaded = False
     while True:
@@ -123,9 +123,9 @@ def _ask(redis: Redis, *command):
             connection.send_command(*command)
             return connection.read_response()
         except NoScriptError:
-            if loaded:
+            if script is None or loaded:
                 raise
-            redis.script_load(_COUNT)
+            redis.script_load(script)
             loaded = True
         except (ConnectionError, TimeoutError):
             if reconnected:

@@ -181,9 +181,10 @@ def twiml(replies, site: str) -> str:
     return _twiml_text(tuple((reply.body, reply.media_url) for reply in replies), site if has_media else "")
 
 
-# What XML 1.0 cannot carry: control characters but tab and line breaks, and two non-characters.
-# A reply can echo them (a customer's name, a code staff typed); TwiML with one is unreadable.
-_NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# What XML 1.0 cannot carry: control characters but tab and line breaks, two non-characters,
+# and halves of a surrogate pair alone (nor can UTF-8). A reply can echo them (a customer's
+# name, a code staff typed); TwiML with one is unreadable.
+_NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 @lru_cache(maxsize=1024)  # a burst of votes gets the same few answers again and again
