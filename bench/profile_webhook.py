@@ -138,7 +138,7 @@ def instrument(app, meter: Meter) -> None:
     for module in [m for name, m in list(sys.modules.items()) if name.startswith("bot.services.") or name == "bot.outbound"]:
         wrap_module(module, "services", meter)
     database = app.extensions["runtime"].db
-    for dialect in {database.engine.dialect, database.message_engine.dialect}:  # the pool's, and messages' own connections'
+    for dialect in {engine.dialect for engine in database.engines}:
         for name in ("do_execute", "do_execute_no_params", "do_executemany", "do_commit", "do_rollback"):
             setattr(dialect, name, meter.wrap("SQL round trips", getattr(dialect, name)))
     # Statements run straight on the driver's cursor pass by none of those: the whole call counts
@@ -187,7 +187,7 @@ def count_round_trips(app, meter: Meter) -> None:
             return super().execute(query, params)
 
     db = app.extensions["runtime"].db
-    for engine in {db.engine, db.message_engine}:
+    for engine in db.engines:
         event.listen(engine, "connect", lambda dbapi_connection, _record: setattr(dbapi_connection, "cursor_factory", Counting))
     db.dispose()
 

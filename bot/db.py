@@ -73,6 +73,13 @@ class Database:
             return self.engine.connect()
         return self._own("messages", self.message_engine, ends_transactions=True)
 
+    @property
+    def engines(self) -> set[Engine]:
+        """The engines transactions run through: the pool's, and messages' own connections' (one
+        and the same but with psycopg2). What watches the SQL sent (benchmarks, tests) listens
+        on each."""
+        return {self.engine, self.message_engine}
+
     def _own(self, use: str, engine: Engine, ends_transactions: bool = False) -> _OwnConnection:
         """This thread's own connection for `use`; a dead one (a restart) is replaced."""
         own = getattr(self._threads, use, None)

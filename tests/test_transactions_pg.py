@@ -34,7 +34,7 @@ def sent(db):
     def record(dbapi_connection, _record):
         dbapi_connection.cursor_factory = _Recording
 
-    engines = {db.engine, db.message_engine}
+    engines = db.engines
     db.dispose()
     for engine in engines:
         event.listen(engine, "connect", record)
