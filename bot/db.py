@@ -15,7 +15,10 @@ from itertools import repeat
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
-from sqlalchemy import Connection, Engine, Executable, Integer, Table, bindparam, create_engine, event, insert, inspect, literal, text, update
+from sqlalchemy import (
+    Connection, Engine, Executable, Integer, PrimaryKeyConstraint, Table, UniqueConstraint, bindparam, create_engine, event, insert,
+    inspect, literal, text, update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
@@ -172,7 +175,7 @@ def _make_engine(url: str, **pooling) -> Engine:
 # (see `write`). The state lives in the connection's `info` (its pool record's, NullPool's too):
 _STATE = "transaction"
 _PENDING, _OPEN, _FINISHED = "pending", "open", "finished"  # begun, not yet sent; sent; committed with its last statement
-_WAITING = "waiting writes"  # the SQL text of writes not sent yet, in their order
+_WAITING = "waiting writes"  # _Waiting: the SQL text of writes not sent yet, in their order
 
 
 def _begins_with_first_statement(url: str) -> bool:
@@ -526,13 +529,49 @@ def write(session: Session, statement: Executable, params: dict | list[dict]) ->
     them. The statement must be built once (its rendering is kept by it, as fetch_prepared
     keeps a statement's plan) and take no IN lists."""
     connection = session.connection()
-    info = connection.info
-    if info.get(_STATE) not in (_PENDING, _OPEN):  # also raises, for a finished transaction
+    waiting = _waiting_on(connection)
+    if waiting is None:  # also raises, for a finished transaction
         connection.execute(statement, params)
         return
     rows = params if isinstance(params, list) else [params]
     if rows:
-        info.setdefault(_WAITING, []).append(_rendered(connection, statement, rows))
+        waiting.append(_rendered(connection, statement, rows))
+        waiting.forget(statement.table)
+
+
+class _Waiting(list):
+    """The SQL text of the writes waiting on a connection, in their order, and which of them
+    are one row's own (`rows`: by table and key, its INSERT from write_new or its UPDATE from
+    update_loaded), for update_loaded to write a later change of the row into. A write to the
+    table that is not one of those may change the row in a way nobody sees from here: the
+    table's rows are forgotten."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows: dict[tuple, _RowWrite] = {}
+
+    def forget(self, table) -> None:
+        """`table` as a statement names it (an ORM entity's is a copy of the model's table)."""
+        for key in [key for key in self.rows if key[0].name == table.name]:
+            del self.rows[key]
+
+
+@dataclass
+class _RowWrite:
+    at: int  # its place among the waiting writes
+    inserting: bool  # the row's INSERT (else its UPDATE by key)
+    values: dict  # the INSERT's whole row, or the UPDATE's columns
+
+
+def _waiting_on(connection: Connection) -> _Waiting | None:
+    """The writes waiting on the connection's transaction; None where writes run at once."""
+    info = connection.info
+    if info.get(_STATE) not in (_PENDING, _OPEN):
+        return None
+    waiting = info.get(_WAITING)
+    if waiting is None:
+        waiting = info[_WAITING] = _Waiting()
+    return waiting
 
 
 def write_rows(session: Session, model, rows: dict | list[dict]) -> None:
@@ -550,6 +589,9 @@ def write_new(session: Session, model: type[T], values: dict) -> T:
     write_rows(session, model, row)
     instance = as_loaded(session, model, row)
     _written_here(session).add(inspect(instance).key)
+    waiting = _waiting_on(session.connection())
+    if waiting is not None:
+        waiting.rows[_row_key(instance)] = _RowWrite(len(waiting) - 1, True, row)
     return instance
 
 
@@ -603,10 +645,47 @@ def update_loaded(session: Session, instance, **values) -> None:
     table = instance.__table__
     for key, default in _defaults(table, updating=True):
         values.setdefault(key, _default_value(default))
-    keys = {f"k_{column.key}": getattr(instance, column.key) for column in table.primary_key}
-    write(session, _update_by_key(table, tuple(values)), {**keys, **{f"v_{key}": value for key, value in values.items()}})
+    connection, row_key = session.connection(), _row_key(instance)
+    waiting = _waiting_on(connection)
+    earlier = waiting.rows.get(row_key) if waiting is not None and _movable(table, tuple(values)) else None
+    if earlier is not None:  # the row's own write still waits: the change goes in it
+        earlier.values = {**earlier.values, **values}
+        waiting[earlier.at] = _row_write_text(connection, table, row_key[1], earlier)
+    else:
+        write(session, _update_by_key(table, tuple(values)), _update_params(table, row_key[1], values))
+        if waiting is not None:
+            waiting.rows[row_key] = _RowWrite(len(waiting) - 1, False, values)
     for key, value in values.items():
         set_committed_value(instance, key, value)
+
+
+def _row_key(instance) -> tuple:
+    """(its table, its primary key's values)."""
+    table = instance.__table__
+    return table, tuple(getattr(instance, column.key) for column in table.primary_key)
+
+
+def _update_params(table: Table, key: tuple, values: dict) -> dict:
+    """_update_by_key's parameters: the row's key, the columns' values."""
+    keys = {f"k_{column.key}": value for column, value in zip(table.primary_key, key)}
+    return {**keys, **{f"v_{name}": value for name, value in values.items()}}
+
+
+def _row_write_text(connection: Connection, table: Table, key: tuple, write: _RowWrite) -> str:
+    if write.inserting:
+        return _rendered(connection, _insert(table), [write.values])
+    return _rendered(connection, _update_by_key(table, tuple(write.values)), [_update_params(table, key, write.values)])
+
+
+@cache
+def _movable(table: Table, columns: tuple[str, ...]) -> bool:
+    """Whether a change of these columns may be written into the row's write that waits ahead
+    of others: none is part of a key or a unique constraint, or refers to another row, so no
+    write between meets the row any differently (a conflict, a reference to a row not there)."""
+    keyed = {column.key for constraint in table.constraints if isinstance(constraint, (PrimaryKeyConstraint, UniqueConstraint))
+             for column in constraint.columns}
+    keyed |= {column.key for index in table.indexes if index.unique for column in index.columns}
+    return not any(name in keyed or table.c[name].unique or table.c[name].foreign_keys for name in columns)
 
 
 @cache

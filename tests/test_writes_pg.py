@@ -8,7 +8,7 @@ from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
-from bot.db import fetch_prepared, finish_prepared, run_prepared, write, write_rows
+from bot.db import fetch_prepared, finish_prepared, run_prepared, update_loaded, write, write_new, write_rows
 from models import AuditLog, Customer
 from tests.conftest import Phone
 from tests.test_transactions_pg import _audit_row, _stored, in_transaction, sent  # noqa: F401 (sent: a fixture)
@@ -218,3 +218,74 @@ def test_a_failing_write_in_a_released_savepoint_fails_the_transaction(mama, db)
             write_rows(session, AuditLog, [other, dict(first)])
             savepoint.commit()
     assert not _stored(db, first["id"]) and not _stored(db, other["id"])
+
+
+# --- Changes to one row while its write waits ----------------------------------------------
+
+NUMBER = "+2348031111141"
+
+
+def statements_on(table: str, strings: list[str]) -> list[str]:
+    """The writes to `table` in what was sent, one by one."""
+    return [part for string in strings for part in string.split("; ") if part.startswith((f"INSERT INTO {table} ", f"UPDATE {table} "))]
+
+
+def locked_customer(session) -> Customer:
+    return session.scalars(select(Customer).where(Customer.phone_number == NUMBER).with_for_update()).one()
+
+
+def stored_customer(db) -> Customer:
+    with db.sessions() as session:
+        return session.scalars(select(Customer).where(Customer.phone_number == NUMBER)).one()
+
+
+def test_changes_to_a_row_waiting_together_go_as_one_update_with_the_last_values(app, mama, db, sent):
+    Phone(app, NUMBER).send("JOIN MAMA")
+    sent.clear()
+    with db.transaction() as session:
+        customer = locked_customer(session)
+        update_loaded(session, customer, total_spent=1234, total_purchases=1)
+        write_rows(session, AuditLog, _audit_row(db))  # another table's write between them
+        update_loaded(session, customer, total_purchases=2, tier="Gold")
+    (written,) = statements_on("customers", sent)
+    assert written.startswith("UPDATE customers SET ")
+    assert all(value in written for value in ("total_purchases=2", "total_spent=1234", "tier='Gold'"))
+    stored = stored_customer(db)
+    assert (stored.total_spent, stored.total_purchases, stored.tier) == (1234, 2, "Gold")
+
+
+def test_a_change_to_a_row_written_here_goes_in_its_insert(mama, db, sent):
+    row = _audit_row(db)
+    sent.clear()
+    with db.transaction() as session:
+        line = write_new(session, AuditLog, row)
+        update_loaded(session, line, action="test.changed", details={"n": 1})
+    (written,) = statements_on("audit_logs", sent)
+    assert written.startswith("INSERT INTO audit_logs ") and "'test.changed'" in written
+    with db.sessions() as session:
+        assert session.execute(select(AuditLog.action, AuditLog.details).where(AuditLog.id == row["id"])).one() == ("test.changed", {"n": 1})
+
+
+def test_a_change_is_an_update_of_its_own_after_the_row_was_sent_or_a_write_to_its_table_came_between(app, mama, db, sent):
+    Phone(app, NUMBER).send("JOIN MAMA")
+    sent.clear()
+    with db.transaction() as session:
+        customer = locked_customer(session)
+        update_loaded(session, customer, total_spent=1)
+        session.execute(select(AuditLog.id).limit(1))  # carries the update
+        update_loaded(session, customer, total_spent=2)
+        write(session, update(Customer).where(Customer.phone_number == "+2348039999999").values(tier="x"), {})
+        update_loaded(session, customer, total_spent=3)
+    assert len(statements_on("customers", sent)) == 4
+    assert stored_customer(db).total_spent == 3
+
+
+def test_a_change_to_a_unique_column_is_not_moved_ahead_of_the_writes_between(app, mama, db, sent):
+    Phone(app, NUMBER).send("JOIN MAMA")
+    sent.clear()
+    with db.transaction() as session:
+        customer = locked_customer(session)
+        update_loaded(session, customer, tier="Gold")
+        update_loaded(session, customer, member_code="ZZ9ZZ9")
+    assert len(statements_on("customers", sent)) == 2
+    assert (stored_customer(db).tier, stored_customer(db).member_code) == ("Gold", "ZZ9ZZ9")
