@@ -8,7 +8,7 @@ import uuid
 from contextlib import contextmanager, suppress
 from collections import namedtuple
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from functools import cache
 from itertools import repeat
@@ -367,7 +367,7 @@ def fetch_prepared(connection: Connection, statement: Executable, params: dict, 
         with dbapi_connection.cursor() as cursor:
             # Written before the transaction's state moves: a value refused here (a NUL) leaves
             # the BEGIN and the waiting writes to the next statement, as nothing was sent.
-            literals = ", ".join(map(_literal, values, repeat(cursor))) if _plain_strings(dbapi_connection) else None
+            literals = ", ".join(map(_literal, values, repeat(dbapi_connection))) if _plain_strings(dbapi_connection) else None
             alone = commit and info.get(_STATE) == _PENDING and not info.get(_WAITING)
             if alone:  # the transaction's only statement: in autocommit, a transaction of its own
                 info[_STATE] = None
@@ -401,13 +401,28 @@ def fetch_prepared(connection: Connection, statement: Executable, params: dict, 
 _TEXT_FORM = frozenset({float, bool, datetime, date, Decimal})
 
 
+_last_utc: tuple[datetime | None, str] = (None, "")  # the last UTC time written, and its literal
+
+
+def _utc_literal(value: datetime) -> str:
+    """A UTC time's literal. A message's statements write its `now` over and over, and the text
+    of an aware time costs microseconds: the last one's is kept (threads replace it as a whole)."""
+    global _last_utc
+    last = _last_utc
+    if last[0] == value:
+        return last[1]
+    text = f"'{value}'"
+    _last_utc = (value, text)
+    return text
+
+
 def _plain_strings(dbapi_connection) -> bool:
     """Whether a quote inside a string literal is the only character to escape: the server
     reads backslashes as themselves (the default since PostgreSQL 9.1; the server reports it)."""
     return dbapi_connection.info.parameter_status("standard_conforming_strings") == "on"
 
 
-def _literal(value, cursor) -> str:
+def _literal(value, dbapi_connection) -> str:
     """`value` as PostgreSQL reads it with standard_conforming_strings on: NULL, a number, or its
     text form in quotes (a quote doubled). Other types (arrays...) go through the driver's own
     adaptation. The commonest types are tested first: this runs for every value of every message."""
@@ -422,10 +437,12 @@ def _literal(value, cursor) -> str:
         return f"'{value.hex}'"  # 32 hex digits, a form PostgreSQL reads, cheaper than str()
     elif kind is int:
         return str(value) if value >= 0 else f" {value}"  # as the driver does: after a "-", no "--" (a comment)
+    elif kind is datetime and value.tzinfo is timezone.utc:
+        return _utc_literal(value)
     elif kind in _TEXT_FORM:
         text = str(value)
     else:
-        return cursor.mogrify("%s", (value,)).decode()
+        return _quoted_by_driver(value, dbapi_connection)
     if "\x00" in text:  # as the driver refuses it: PostgreSQL text cannot hold NUL
         raise ValueError("A string literal cannot contain NUL (0x00) characters.")
     return "'" + text.replace("'", "''") + "'"
@@ -529,7 +546,10 @@ def write(session: Session, statement: Executable, params: dict | list[dict]) ->
     them. The statement must be built once (its rendering is kept by it, as fetch_prepared
     keeps a statement's plan) and take no IN lists."""
     connection = session.connection()
-    waiting = _waiting_on(connection)
+    _write(connection, _waiting_on(connection), statement, params)
+
+
+def _write(connection: Connection, waiting: _Waiting | None, statement: Executable, params: dict | list[dict]) -> None:
     if waiting is None:  # also raises, for a finished transaction
         connection.execute(statement, params)
         return
@@ -586,10 +606,11 @@ def write_new(session: Session, model: type[T], values: dict) -> T:
     the unit of work's INSERT, without its bookkeeping nor, on PostgreSQL, its round trip.
     Columns left out take their defaults (with_defaults), in the session's copy too."""
     row = with_defaults(model, values)
-    write_rows(session, model, row)
+    connection = session.connection()
+    waiting = _waiting_on(connection)
+    _write(connection, waiting, _insert(model.__table__), row)
     instance = as_loaded(session, model, row)
     _written_here(session).add(inspect(instance).key)
-    waiting = _waiting_on(session.connection())
     if waiting is not None:
         waiting.rows[_row_key(instance)] = _RowWrite(len(waiting) - 1, True, row)
     return instance
@@ -652,7 +673,7 @@ def update_loaded(session: Session, instance, **values) -> None:
         earlier.values = {**earlier.values, **values}
         waiting[earlier.at] = _row_write_text(connection, table, row_key[1], earlier)
     else:
-        write(session, _update_by_key(table, tuple(values)), _update_params(table, row_key[1], values))
+        _write(connection, waiting, _update_by_key(table, tuple(values)), _update_params(table, row_key[1], values))
         if waiting is not None:
             waiting.rows[row_key] = _RowWrite(len(waiting) - 1, False, values)
     for key, value in values.items():
@@ -742,22 +763,21 @@ def _rendered(connection: Connection, statement: Executable, rows: list[dict]) -
     key = (statement, tuple(rows[0]))
     rendering = _renderings.get(key) or _renderings.setdefault(key, _rendering(statement, key[1], connection.dialect))
     dbapi_connection = connection.connection.dbapi_connection
-    plain = _plain_strings(dbapi_connection)
-    with dbapi_connection.cursor() as cursor:
-        literal = _literal if plain else _quoted_by_driver
-        rendered = []
-        for row in rows:
-            given = {**rendering.fixed, **row}
-            for name, default in rendering.generated:
-                if name not in given:
-                    given[name] = _default_value(default)
-            values = _processed(map(given.__getitem__, rendering.names), rendering.processors)
-            rendered.append(rendering.row.format(*map(literal, values, repeat(cursor))))
+    literal = _literal if _plain_strings(dbapi_connection) else _quoted_by_driver
+    rendered = []
+    for row in rows:
+        given = {**rendering.fixed, **row}
+        for name, default in rendering.generated:
+            if name not in given:
+                given[name] = _default_value(default)
+        values = _processed(map(given.__getitem__, rendering.names), rendering.processors)
+        rendered.append(rendering.row.format(*map(literal, values, repeat(dbapi_connection))))
     return rendering.head + rendering.joint.join(rendered) + rendering.tail
 
 
-def _quoted_by_driver(value, cursor) -> str:
-    return cursor.mogrify("%s", (value,)).decode()
+def _quoted_by_driver(value, dbapi_connection) -> str:
+    with dbapi_connection.cursor() as cursor:
+        return cursor.mogrify("%s", (value,)).decode()
 
 
 def _rendering(statement: Executable, keys: tuple[str, ...], dialect) -> _Rendering:

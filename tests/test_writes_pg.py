@@ -3,6 +3,8 @@ transaction's next statement, or its COMMIT, and goes in front of it in the same
 rollback drops it, and an error in it fails the transaction where it is sent (PostgreSQL only)."""
 from __future__ import annotations
 
+from datetime import timedelta, timezone
+
 import pytest
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -289,3 +291,17 @@ def test_a_change_to_a_unique_column_is_not_moved_ahead_of_the_writes_between(ap
         update_loaded(session, customer, member_code="ZZ9ZZ9")
     assert len(statements_on("customers", sent)) == 2
     assert (stored_customer(db).tier, stored_customer(db).member_code) == ("Gold", "ZZ9ZZ9")
+
+
+def test_times_are_written_as_given_whichever_came_before(mama, db):
+    """The literal of the last UTC time written is kept (bot/db.py's _utc_literal): equal times
+    made apart, a time just after it, and one with another offset each keep their own value."""
+    base = _audit_row(db)["created_at"].astimezone(timezone.utc)
+    times = [base, base + timedelta(microseconds=1), base.replace(), base.astimezone(timezone(timedelta(hours=1))), base]
+    written = [{**_audit_row(db), "created_at": moment} for moment in times]
+    with db.transaction() as session:
+        for row in written:
+            write_rows(session, AuditLog, row)
+    with db.sessions() as session:
+        stored = [session.scalar(select(AuditLog.created_at).where(AuditLog.id == row["id"])) for row in written]
+    assert stored == times
