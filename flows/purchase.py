@@ -85,7 +85,8 @@ def _advance_log(state: State, services) -> Outcome:
         amount_asked = replace(state, step="amount", data={k: v for k, v in state.data.items() if k != "amount"})
         return amount_asked, [refusal(refused), say("log_ask_amount")]
     key = "log_confirm_new" if preview.new_customer else "log_confirm"
-    return goto(state, "confirm"), [say(key, customer=preview.customer, amount=preview.amount, points=preview.points)]
+    asked = goto(state, "confirm", new=preview.new_customer)
+    return asked, [say(key, customer=preview.customer, amount=preview.amount, points=preview.points)]
 
 
 def ask_customer(state: State, inbound: Inbound, services) -> Outcome:
@@ -105,7 +106,7 @@ def ask_amount(state: State, inbound: Inbound, services) -> Outcome:
 
 def log_confirmed(state: State, inbound: Inbound, services) -> Outcome:
     try:
-        logged = services.purchases.log(state.data["customer"], state.data["amount"])
+        logged = services.purchases.log(state.data["customer"], state.data["amount"], new=state.data.get("new", False))
     except Refused as refused:  # the points rules changed since the preview
         return finish(), [refusal(refused)]
     return finish(), [say("log_done", customer=logged.customer, amount=logged.amount, points=logged.points, balance=logged.balance)]

@@ -72,8 +72,8 @@ class FakePurchases:
     def preview(self, who: str, amount: int):
         return SimpleNamespace(customer=who, amount=f"₦{amount // 100:,}", points=amount // 10_000, new_customer=False)
 
-    def log(self, who: str, amount: int):
-        self.logged.append((who, amount))
+    def log(self, who: str, amount: int, new: bool = False):
+        self.logged.append((who, amount, new))
         return SimpleNamespace(customer=who, amount=f"₦{amount // 100:,}", points=amount // 10_000, balance=999)
 
 
@@ -143,7 +143,7 @@ def test_staff_log_at_once_asks_to_confirm_then_logs_through_the_purchase_servic
     assert fake.purchases.logged == []
     state, replies = ENGINE.handle(state, message("1"), fake, NOW)
     assert keys(replies) == ["log_done"] and state.idle
-    assert fake.purchases.logged == [("+2348031234567", 1_500_000)]
+    assert fake.purchases.logged == [("+2348031234567", 1_500_000, False)]  # the preview found them: not new
 
 
 def test_staff_without_an_open_session_are_asked_for_their_pin_and_the_answer_is_secret():

@@ -390,6 +390,17 @@ def test_joining_after_being_enrolled_at_the_counter_records_consent(bayo, phone
     assert customer.opted_in is True and customer.opted_in_at is not None
 
 
+def test_a_phone_that_joins_between_the_preview_and_the_confirmation_earns_as_the_member_it_is(bayo, phone, db, app):
+    bayo.send("LOG 0803 123 4567 15000")
+    assert "They are new" in bayo.send(BAYO_PIN).text
+    phone(CUSTOMER).send("JOIN MAMA")
+    done = bayo.send("1")
+    assert done.text == "Logged ₦15,000 for Chidi, +2348031234567: 170 points. Their balance: 220 points."
+    assert count(db, Customer) == 1 and balance_of(db, CUSTOMER) == 50 + 170
+    run_jobs(app)
+    assert sum("enrolled at the counter" in body for body in outbound_to(db, CUSTOMER)) == 0
+
+
 def test_rules_that_would_earn_more_than_a_purchase_may_are_refused_before_anything_is_written(app, phone, db):
     with db.transaction() as session:
         load_tenant(session, tenant_file(points_rules=[{"type": "per_amount_spent", "points": 1_000_000, "per_amount": 1}]),

@@ -107,12 +107,14 @@ class PurchaseService:
         label = describe(customer) if customer else who
         return Preview(label, Money(amount, self.currency), earned, customer is None)
 
-    def log(self, who: str, amount: int) -> Logged:
+    def log(self, who: str, amount: int, new: bool = False) -> Logged:
         """Record the purchase, earn its points and tell the customer, in this transaction.
         Everything the purchase causes names it, so that a void can take it back. The actor is
-        the staff member in their PIN session, or the vendor's API key."""
+        the staff member in their PIN session, or the vendor's API key. `new`: the preview found
+        no such member, so the phone is enrolled without being looked up first (a statement
+        less); one enrolled since is found all the same."""
         ctx, actor = self.ctx, self.ctx.actor
-        customer, referrer, balance = self._customer(who, amount)
+        customer, referrer, balance = self._customer(who, amount, new)
         before = balance.current_balance
         contributions = self._contributions(customer, balance, amount)
         earned = sum(c.points for c in contributions)
@@ -224,13 +226,13 @@ class PurchaseService:
         """The customer by E.164 phone or member code, with their balance."""
         return find_member(self.ctx.session, self.ctx.tenant.id, who)
 
-    def _customer(self, who: str, amount: int) -> tuple[Customer, uuid.UUID | None, CustomerPointsBalance]:
+    def _customer(self, who: str, amount: int, new: bool) -> tuple[Customer, uuid.UUID | None, CustomerPointsBalance]:
         """The customer the purchase is for, their row locked, their referrer's id if any, and
         their balance row. A phone not yet enrolled is enrolled (once its purchase is known to
         be one that may be logged): a row new in this transaction is its own, and nobody
-        referred it (only joining records a referral)."""
+        referred it (only joining records a referral). `new`: see log."""
         ctx = self.ctx
-        found = lock_member(ctx.session, ctx.tenant.id, who, ctx.now)
+        found = None if new else lock_member(ctx.session, ctx.tenant.id, who, ctx.now)
         if found is None:
             self._contributions(None, None, amount)  # refused before anything is written
             enrollment = self._enroll(who)
