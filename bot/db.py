@@ -857,15 +857,18 @@ def model_columns(model, source=None) -> list:
 def loaded(session: Session, model: type[T], row, start: int) -> T | None:
     """The object whose columns (as model_columns lists them) start at `start` in `row`, the
     session's own (as_loaded); None when its key is NULL (an outer join found none)."""
-    keys, key = _column_keys(model)
-    values = dict(zip(keys, row[start:start + len(keys)]))
-    return None if values[key] is None else as_loaded(session, model, values)
+    keys, key_at = _column_keys(model)
+    if row[start + key_at] is None:
+        return None
+    return as_loaded(session, model, dict(zip(keys, row[start:start + len(keys)])))
 
 
 @cache
-def _column_keys(model) -> tuple[tuple[str, ...], str]:
-    """The model's column keys in table order, and the last of its primary key's (never NULL in a row)."""
-    return tuple(column.key for column in model.__table__.c), inspect(model).primary_key[-1].key
+def _column_keys(model) -> tuple[tuple[str, ...], int]:
+    """The model's column keys in table order, and where the last of its primary key's is (never
+    NULL in a row)."""
+    keys = tuple(column.key for column in model.__table__.c)
+    return keys, keys.index(inspect(model).primary_key[-1].key)
 
 
 def insert_on_conflict(

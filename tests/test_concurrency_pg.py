@@ -201,3 +201,14 @@ def test_stock_and_daily_caps_hold_under_parallel_spins_from_many_customers(app,
     assert won.get("Jackpot", 0) == counters["Jackpot"] <= 3
     assert won.get("Daily", 0) == counters["Daily"] <= 2
     assert sum(won.values()) == 16
+
+
+def test_a_staff_double_tap_on_the_confirmation_logs_one_purchase(app, mama, db):
+    """The staff row, where the conversation is kept, is locked by the message's first query:
+    the second "1" waits for the first to finish the conversation."""
+    bayo = Phone(app, "+2348030000002")
+    bayo.send("LOG +2348031230007 15000")
+    assert "1. Confirm" in bayo.send("731205").text
+    results = at_once([partial(bayo.send, "1"), partial(bayo.send, "1")])
+    assert sum(result.text.startswith("Logged ₦15,000") for result in results) == 1, [result.text for result in results]
+    assert count(db, Purchase) == 1
