@@ -387,11 +387,18 @@ def fetch_prepared(connection: Connection, statement: Executable, params: dict, 
     except driver.Error as error:
         if alone:  # it failed, and with it the transaction it was: none is open
             info[_STATE] = _PENDING
-        dead = connection.dialect.is_disconnect(error, dbapi_connection, None)
-        if dead:
-            connection.invalidate()
-        raise DBAPIError.instance(plan.execute, values, error, driver.Error, connection_invalidated=dead, dialect=connection.dialect) from error
+        raise _driver_error(connection, error, plan.execute, values) from error
     return [plan.row(*_processed(row, plan.results)) for row in rows]
+
+
+def _driver_error(connection: Connection, error: Exception, statement: str, values) -> DBAPIError:
+    """The driver's `error` as SQLAlchemy's, a dead connection invalidated (the caller's retry
+    then finds another)."""
+    dead = connection.dialect.is_disconnect(error, connection.connection.dbapi_connection, None)
+    if dead:
+        connection.invalidate()
+    driver = connection.dialect.loaded_dbapi
+    return DBAPIError.instance(statement, values, error, driver.Error, connection_invalidated=dead, dialect=connection.dialect)
 
 
 # Values written as quoted literals by their text form, which the prepared statement's declared
@@ -744,7 +751,9 @@ def _default_value(default):
 class _Rendering:
     """A write's SQL text with "{}" for each value (`row`), in the order of `names` (one may come
     twice). Several rows of an INSERT share `head`, one `row` each joined by `joint`, then
-    `tail`; other statements repeat whole."""
+    `tail`; other statements repeat whole. A write of one row runs a prepared statement (`row`
+    is its EXECUTE), PREPAREd once per connection: PostgreSQL then neither parses nor plans it
+    at each message, which cost it more than running most of them."""
 
     head: str
     row: str
@@ -754,14 +763,17 @@ class _Rendering:
     processors: tuple  # each name's bind processor, or None
     fixed: dict  # the values of parameters the statement holds (literals)
     generated: tuple  # (name, column default) for the values SQLAlchemy makes when not given
+    prepared: _Prepared | None = None  # the statement EXECUTE runs
 
 
 _renderings: dict[tuple, _Rendering] = {}  # by statement and the first row's keys
 
 
 def _rendered(connection: Connection, statement: Executable, rows: list[dict]) -> str:
-    key = (statement, tuple(rows[0]))
-    rendering = _renderings.get(key) or _renderings.setdefault(key, _rendering(statement, key[1], connection.dialect))
+    key = (statement, tuple(rows[0]), len(rows) == 1)
+    rendering = _renderings.get(key) or _renderings.setdefault(key, _rendering(statement, *key[1:], connection.dialect))
+    if rendering.prepared is not None:
+        _prepare_once(connection, rendering.prepared)
     dbapi_connection = connection.connection.dbapi_connection
     literal = _literal if _plain_strings(dbapi_connection) else _quoted_by_driver
     rendered = []
@@ -780,26 +792,35 @@ def _quoted_by_driver(value, dbapi_connection) -> str:
         return cursor.mogrify("%s", (value,)).decode()
 
 
-def _rendering(statement: Executable, keys: tuple[str, ...], dialect) -> _Rendering:
+def _rendering(statement: Executable, keys: tuple[str, ...], one_row: bool, dialect) -> _Rendering:
     """How `statement` is written for rows with these keys, compiled once as SQLAlchemy would
-    run it: the same text, defaults and bind processing. A plain INSERT is split where
-    SQLAlchemy splits it to send many rows at once (its insertmanyvalues)."""
-    compiled = statement.compile(dialect=dialect, column_keys=list(keys), for_executemany=True)
+    run it: the same text, defaults and bind processing. One row: as the EXECUTE of the
+    statement prepared. Several: a plain INSERT is split where SQLAlchemy splits it to send
+    many rows at once (its insertmanyvalues)."""
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys), for_executemany=not one_row)
     text = compiled.string
     if "POSTCOMPILE" in text:
         raise ValueError("a write cannot wait with an IN list: its text depends on the values")
     if compiled.returning:
         raise ValueError("a write that returns rows cannot wait: nobody would read them")
     many = getattr(compiled, "_insertmanyvalues", None)  # a plain INSERT: the VALUES of one row, to repeat
-    if many is not None:
-        head, tail = text.split(many.single_values_expr)
-        text, joint = many.single_values_expr, "), ("
-    else:
-        head, tail, joint = "", "", "; "
     binds = _binds(compiled)
-    parts = _PLACEHOLDER.split(text)  # text, name, text, name... text, a "%" written "%%"
-    names = tuple(parts[1::2])
-    row = "{}".join(part.replace("%%", "%").replace("{", "{{").replace("}", "}}") for part in parts[0::2])
+    prepared = _plan(text, compiled) if one_row else None
+    if prepared is not None and any(isinstance(binds[name].type, NullType) for name in prepared.names):
+        prepared = None  # a parameter of no type, which PostgreSQL could not always place (-$1)
+    if prepared is not None:
+        head, tail, joint = "", "", "; "
+        names = prepared.names
+        row = f"EXECUTE {prepared.name} ({', '.join(['{}'] * len(names))})"
+    else:
+        if many is not None and not one_row:
+            head, tail = text.split(many.single_values_expr)
+            text, joint = many.single_values_expr, "), ("
+        else:
+            head, tail, joint = "", "", "; "
+        parts = _PLACEHOLDER.split(text)  # text, name, text, name... text, a "%" written "%%"
+        names = tuple(parts[1::2])
+        row = "{}".join(part.replace("%%", "%").replace("{", "{{").replace("}", "}}") for part in parts[0::2])
     # The columns whose Python-side default SQLAlchemy would make before running the statement.
     generated = tuple((column.key, column.default) for column in compiled.insert_prefetch)
     generated += tuple((column.key, column.onupdate) for column in compiled.update_prefetch)
@@ -810,8 +831,23 @@ def _rendering(statement: Executable, keys: tuple[str, ...], dialect) -> _Render
         head=head.replace("%%", "%"), row=row, joint=joint, tail=tail.replace("%%", "%"), names=names,
         processors=tuple(binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names),
         fixed={name: bind.value for name, bind in binds.items() if not bind.required and name not in made},
-        generated=generated,
+        generated=generated, prepared=prepared,
     )
+
+
+def _prepare_once(connection: Connection, prepared: _Prepared) -> None:
+    """PREPARE the statement on the connection unless it was: alone, at once, since the writes
+    waiting go later (it changes no row, and outlives a rollback). Once per connection and
+    statement: a live server's connections soon hold all of them."""
+    known = connection.info.setdefault("prepared_statements", set())
+    if prepared.name in known:
+        return
+    try:
+        with connection.connection.dbapi_connection.cursor() as cursor:
+            cursor.execute(prepared.prepare)
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise _driver_error(connection, error, prepared.prepare, None) from error
+    known.add(prepared.name)
 
 
 def as_loaded(session: Session, model: type[T], row) -> T:

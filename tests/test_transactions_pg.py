@@ -4,6 +4,8 @@ with its first statement, its COMMIT alone at the end or with its last statement
 transaction (PostgreSQL only)."""
 from __future__ import annotations
 
+import re
+
 import psycopg2.extensions
 import pytest
 from sqlalchemy import create_engine, event, insert, select, text
@@ -18,13 +20,28 @@ from tests.test_staff_pins import BAYO, open_session
 
 
 class _Recording(psycopg2.extensions.cursor):
-    """A cursor that notes every string it sends."""
+    """A cursor that notes every string it sends, and the statements it prepares by name."""
 
     sent: list[str] = []
+    prepared: dict[str, str] = {}
 
     def execute(self, query, params=None):
-        _Recording.sent.append(query if isinstance(query, str) else query.decode())
+        string = query if isinstance(query, str) else query.decode()
+        _Recording.sent.append(string)
+        if found := _PREPARE.search(string):  # a PREPARE is the last statement of its string
+            _Recording.prepared[found[1]] = found[2]
         return super().execute(query, params)
+
+
+_PREPARE = re.compile(r"PREPARE (p_\w+) \((?:[^()]|\([^()]*\))*\) AS (.*)$", re.DOTALL)
+_EXECUTE = re.compile(r"EXECUTE (p_\w+) ")
+
+
+def sql(strings: list[str]) -> list[str]:
+    """The strings sent but the PREPAREs a connection sends alone the first time it meets a
+    write, each EXECUTE of a prepared statement written as that statement (its values follow)."""
+    return [_EXECUTE.sub(lambda found: _Recording.prepared[found[1]] + " ", string) for string in strings
+            if not string.startswith("PREPARE ")]
 
 
 @pytest.fixture
@@ -38,7 +55,7 @@ def sent(db):
     db.dispose()
     for engine in engines:
         event.listen(engine, "connect", record)
-    _Recording.sent = []
+    _Recording.sent, _Recording.prepared = [], {}
     yield _Recording.sent
     for engine in engines:
         event.remove(engine, "connect", record)
@@ -77,11 +94,14 @@ def test_a_purchase_for_a_new_customer_costs_four_round_trips_its_writes_riding_
     # member: no look-up before it), the rewards' prices, saving the state and the message: the
     # other writes wait for the next of them (bot/db.py's write), the ledger's too, since the
     # balance row is new in this transaction.
+    # Each write goes as the EXECUTE of a statement the connection prepared at the first purchase.
     assert len(sent) == 4, sent
     assert sent[0].startswith("BEGIN; EXECUTE ") and sent[-1].endswith("; COMMIT")
+    assert not any("INSERT INTO" in string or "UPDATE " in string for string in sent)
+    statements = sql(sent)
     for waited in ("customer_points_balance", "points_transactions", "audit_logs", "phone_routes", "purchases", "spin_credits"):
-        assert not any(statement.startswith(f"INSERT INTO {waited} ") for statement in sent[:2]), waited
-        assert any(f"INSERT INTO {waited} " in statement for statement in sent[2:]), waited
+        assert not any(f"INSERT INTO {waited} " in statement for statement in statements[:2]), waited
+        assert any(f"INSERT INTO {waited} " in statement for statement in statements[2:]), waited
     assert balance_of(db, "+2348031111132") == 50 + 150 + 20  # the welcome, a point per ₦100, the first purchase's bonus
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.db import fetch_prepared, finish_prepared, run_prepared, update_loaded, write, write_new, write_rows
 from models import AuditLog, Customer
 from tests.conftest import Phone
-from tests.test_transactions_pg import _audit_row, _stored, in_transaction, sent  # noqa: F401 (sent: a fixture)
+from tests.test_transactions_pg import _audit_row, _stored, in_transaction, sent, sql  # noqa: F401 (sent: a fixture)
 
 _ACTION = select(AuditLog.action).where(AuditLog.id == bindparam("id"))
 
@@ -32,10 +32,10 @@ def test_a_write_waits_for_the_next_statement_which_carries_it_and_sees_it(mama,
     sent.clear()
     with db.transaction() as session:
         write_rows(session, AuditLog, row)
-        assert sent == []
+        assert sql(sent) == []
         assert session.execute(_ACTION, {"id": row["id"]}).scalar() == "test"
-        assert len(sent) == 1 and sent[0].startswith("BEGIN; INSERT INTO audit_logs") and went(row, sent)
-    assert sent[-1] == "COMMIT"
+        assert len(sql(sent)) == 1 and sql(sent)[0].startswith("BEGIN; INSERT INTO audit_logs") and went(row, sql(sent))
+    assert sql(sent)[-1] == "COMMIT"
     assert _stored(db, row["id"])
 
 
@@ -45,9 +45,27 @@ def test_writes_still_waiting_at_the_end_go_with_the_commit(mama, db, sent):
     with db.transaction() as session:
         write_rows(session, AuditLog, first)
         write_rows(session, AuditLog, second)
-    assert len(sent) == 1, sent
-    assert sent[0].startswith("BEGIN; INSERT INTO audit_logs") and sent[0].endswith("; COMMIT") and went(second, sent)
+    assert len(sql(sent)) == 1, sql(sent)
+    assert sql(sent)[0].startswith("BEGIN; INSERT INTO audit_logs") and sql(sent)[0].endswith("; COMMIT") and went(second, sql(sent))
     assert _stored(db, first["id"]) and _stored(db, second["id"])
+
+
+def test_a_write_of_one_row_runs_a_statement_its_connection_prepares_once_alone_even_if_rolled_back(mama, db, sent):
+    first, second, third = rows(db, 3)
+    sent.clear()
+    with pytest.raises(ValueError):
+        with db.transaction() as session:
+            write_rows(session, AuditLog, first)
+            assert len(sent) == 1 and sent[0].startswith("PREPARE p_") and " AS INSERT INTO audit_logs " in sent[0]
+            raise ValueError("the work failed")
+    sent.clear()
+    with db.transaction() as session:
+        write_rows(session, AuditLog, second)
+        assert sent == []  # prepared already: it waits
+        write_rows(session, AuditLog, third)
+    assert len(sent) == 1 and sent[0].startswith("BEGIN; EXECUTE p_") and sent[0].count("EXECUTE p_") == 2
+    assert went(second, sent) and went(third, sent) and "INSERT" not in sent[0]
+    assert not _stored(db, first["id"]) and _stored(db, second["id"]) and _stored(db, third["id"])
 
 
 def test_several_rows_go_as_one_insert(mama, db, sent):
@@ -55,7 +73,7 @@ def test_several_rows_go_as_one_insert(mama, db, sent):
     sent.clear()
     with db.transaction() as session:
         write_rows(session, AuditLog, many)
-    assert sent[0].count("INSERT INTO audit_logs") == 1 and all(went(row, sent) for row in many)
+    assert sql(sent)[0].count("INSERT INTO audit_logs") == 1 and all(went(row, sql(sent)) for row in many)
     assert all(_stored(db, row["id"]) for row in many)
 
 
@@ -68,7 +86,7 @@ def test_a_rolled_back_transaction_leaves_none_of_its_writes_and_sends_those_wai
             pid = session.execute(text("SELECT pg_backend_pid()")).scalar()
             write_rows(session, AuditLog, waiting)
             raise ValueError("the work failed")
-    assert sent[-1] == "ROLLBACK" and not went(waiting, sent)
+    assert sql(sent)[-1] == "ROLLBACK" and not went(waiting, sql(sent))
     assert not _stored(db, carried["id"]) and not _stored(db, waiting["id"])
     assert in_transaction(db, pid) == "idle"
 
@@ -80,7 +98,7 @@ def test_a_transaction_that_only_wrote_and_rolled_back_sends_nothing(mama, db, s
         with db.transaction() as session:
             write_rows(session, AuditLog, row)
             raise ValueError("the work failed")
-    assert sent == []
+    assert sql(sent) == []
     assert not _stored(db, row["id"])
 
 
@@ -133,7 +151,7 @@ def test_a_value_refused_before_anything_is_sent_leaves_the_begin_and_the_writes
         with pytest.raises(ValueError, match="NUL"):
             fetch_prepared(session.connection(), by_action, {"action": "a\x00b"})
         assert session.execute(_ACTION, {"id": row["id"]}).scalar() == row["action"]  # it went, in the transaction
-    assert any(string.startswith("INSERT INTO audit_logs") and row["id"].hex in string for string in sent)
+    assert any(string.startswith("INSERT INTO audit_logs") and row["id"].hex in string for string in sql(sent))
     assert _stored(db, row["id"])
 
 
@@ -163,7 +181,7 @@ def test_the_last_statement_carries_waiting_writes_in_its_transaction(mama, db, 
     with db.transaction() as session:
         write_rows(session, AuditLog, first)
         finish_prepared(session.connection(), insert(AuditLog), last)
-    assert sent[0].startswith("BEGIN; INSERT INTO audit_logs") and sent[-1].endswith("; COMMIT")
+    assert sql(sent)[0].startswith("BEGIN; INSERT INTO audit_logs") and sql(sent)[-1].endswith("; COMMIT")
     assert _stored(db, first["id"]) and _stored(db, last["id"])
     with pytest.raises(IntegrityError, match="duplicate key"):  # and they fail together
         with db.transaction() as session:
@@ -182,7 +200,7 @@ def test_statements_straight_on_the_driver_and_executemany_carry_them_too(mama, 
         renamed = update(AuditLog).where(AuditLog.id == bindparam("b_id")).values(action=bindparam("b_action"))
         session.connection().execute(renamed, [{"b_id": first["id"], "b_action": "one"}, {"b_id": second["id"], "b_action": "two"}])
         assert session.execute(select(AuditLog.action).where(AuditLog.id.in_([first["id"], second["id"]])).order_by(AuditLog.action)).scalars().all() == ["one", "two"]
-    assert sent[0].startswith("BEGIN; INSERT INTO audit_logs") and went(first, sent[:1])
+    assert sql(sent)[0].startswith("BEGIN; INSERT INTO audit_logs") and went(first, sql(sent)[:1])
 
 
 def test_a_written_value_is_stored_as_given_whatever_it_holds_before_a_statement_with_parameters(mama, db):
@@ -206,8 +224,8 @@ def test_writes_before_a_savepoint_go_with_it_and_those_in_a_savepoint_rolled_ba
         kept = session.begin_nested()
         write_rows(session, AuditLog, released)
         kept.commit()
-    assert sent[0].startswith("BEGIN; INSERT INTO audit_logs") and "SAVEPOINT" in sent[0]
-    assert not went(inside, sent)
+    assert sql(sent)[0].startswith("BEGIN; INSERT INTO audit_logs") and "SAVEPOINT" in sql(sent)[0]
+    assert not went(inside, sql(sent))
     assert _stored(db, before["id"]) and not _stored(db, inside["id"]) and _stored(db, released["id"])
 
 
@@ -249,9 +267,9 @@ def test_changes_to_a_row_waiting_together_go_as_one_update_with_the_last_values
         update_loaded(session, customer, total_spent=1234, total_purchases=1)
         write_rows(session, AuditLog, _audit_row(db))  # another table's write between them
         update_loaded(session, customer, total_purchases=2, tier="Gold")
-    (written,) = statements_on("customers", sent)
+    (written,) = statements_on("customers", sql(sent))
     assert written.startswith("UPDATE customers SET ")
-    assert all(value in written for value in ("total_purchases=2", "total_spent=1234", "tier='Gold'"))
+    assert all(column in written for column in ("total_purchases=", "total_spent=", "tier="))
     stored = stored_customer(db)
     assert (stored.total_spent, stored.total_purchases, stored.tier) == (1234, 2, "Gold")
 
@@ -262,7 +280,7 @@ def test_a_change_to_a_row_written_here_goes_in_its_insert(mama, db, sent):
     with db.transaction() as session:
         line = write_new(session, AuditLog, row)
         update_loaded(session, line, action="test.changed", details={"n": 1})
-    (written,) = statements_on("audit_logs", sent)
+    (written,) = statements_on("audit_logs", sql(sent))
     assert written.startswith("INSERT INTO audit_logs ") and "'test.changed'" in written
     with db.sessions() as session:
         assert session.execute(select(AuditLog.action, AuditLog.details).where(AuditLog.id == row["id"])).one() == ("test.changed", {"n": 1})
@@ -278,7 +296,7 @@ def test_a_change_is_an_update_of_its_own_after_the_row_was_sent_or_a_write_to_i
         update_loaded(session, customer, total_spent=2)
         write(session, update(Customer).where(Customer.phone_number == "+2348039999999").values(tier="x"), {})
         update_loaded(session, customer, total_spent=3)
-    assert len(statements_on("customers", sent)) == 4
+    assert len(statements_on("customers", sql(sent))) == 4
     assert stored_customer(db).total_spent == 3
 
 
@@ -289,7 +307,7 @@ def test_a_change_to_a_unique_column_is_not_moved_ahead_of_the_writes_between(ap
         customer = locked_customer(session)
         update_loaded(session, customer, tier="Gold")
         update_loaded(session, customer, member_code="ZZ9ZZ9")
-    assert len(statements_on("customers", sent)) == 2
+    assert len(statements_on("customers", sql(sent))) == 2
     assert (stored_customer(db).tier, stored_customer(db).member_code) == ("Gold", "ZZ9ZZ9")
 
 
