@@ -26,7 +26,7 @@ from bot.messages import Inbound, Msg, say
 from bot.services import Services
 from bot.services.context import Context
 from bot.services.customers import find_customer, route_phone
-from bot.services.staff import NOT_STAFF, StaffSender, find_staff_locked, staff_locked, staff_sender
+from bot.services.staff import NOT_STAFF, find_staff_locked
 from bot.vendor_codes import addressed_code, join_code, without_code
 from flows.base import State
 from flows.consent import CONSENT_WORDS
@@ -126,7 +126,7 @@ class Dispatcher:
         # customer rows, each when first needed and in id order when several are. So a staff
         # member who is also a customer does not hold their own customer row while logging a
         # purchase for a colleague who is logging one for them.
-        sender = destination.staff or (find_staff_locked(session, tenant, inbound.phone) if destination.is_staff else NOT_STAFF)
+        sender = find_staff_locked(session, tenant, inbound.phone) if destination.is_staff else NOT_STAFF
         staff, customer = sender.staff, sender.customer
         if staff is None:
             customer = destination.member if destination.member_locked else find_customer(session, tenant, inbound.phone, lock=True)
@@ -238,8 +238,6 @@ class Destination:
     # already locked it.
     member: Customer | None = None
     member_locked: bool = False
-    # The sender as the vendor's staff, their row locked, when finding the vendor already did.
-    staff: StaffSender | None = None
     # The vendors a staff phone works for, when the message could be for any of them.
     employers: tuple[Tenant, ...] = ()
     # The language to answer in when no vendor takes the message: that of the number's vendor.
@@ -310,15 +308,13 @@ def _resolve_tenant(session: Session, inbound: Inbound, platform, now: datetime)
 @dataclass(frozen=True)
 class _Candidate:
     """A vendor the first query found, with whether the sender is on its staff or a member, and
-    their member row there when the query locked it (`locked_at` is then the vendor's id), or
-    their staff row when it locked that."""
+    their member row there when the query locked it (`locked_at` is then the vendor's id)."""
 
     tenant: Tenant
     is_staff: bool
     is_member: bool
     member: Customer | None
     locked_at: uuid.UUID | None
-    staff: StaffSender | None
 
 
 def _replay_or_candidates(session: Session, params: dict) -> tuple[list | None, list[_Candidate]]:
@@ -327,10 +323,7 @@ def _replay_or_candidates(session: Session, params: dict) -> tuple[list | None, 
     their rows made the session's own (as_loaded)."""
     rows = fetch_prepared(connection_of(session), _REPLAY_OR_TENANTS, params)
     candidates = [
-        _Candidate(
-            tenant, row[_IS_STAFF_AT], row[_IS_STAFF_AT + 1], loaded(session, Customer, row, _MEMBER_AT), row[_LOCKED_AT],
-            staff_sender(session, row, _STAFF_AT),
-        )
+        _Candidate(tenant, row[_IS_STAFF_AT], row[_IS_STAFF_AT + 1], loaded(session, Customer, row, _MEMBER_AT), row[-1])
         for row in rows
         if (tenant := loaded(session, Tenant, row, _TENANT_AT)) is not None
     ]
@@ -340,9 +333,7 @@ def _replay_or_candidates(session: Session, params: dict) -> tuple[list | None, 
 def _found(row: _Candidate, **how) -> Destination:
     """The vendor of a candidate, with the sender's member row there if the first query locked it."""
     locked = row.locked_at == row.tenant.id
-    return Destination(
-        row.tenant, row.is_staff, member=row.member if locked else None, member_locked=locked, staff=row.staff, **how
-    )
+    return Destination(row.tenant, row.is_staff, member=row.member if locked else None, member_locked=locked, **how)
 
 
 def _tenants(condition):
@@ -357,43 +348,37 @@ def _tenants(condition):
 
 def _replay_or_tenants():
     """One row per vendor the text names or the number belongs to (or one empty row), each
-    carrying the reply stored for the MessageSid, if any. When there is only one such vendor,
-    the sender's row there comes too, locked for the message: their customer row (`locked_at`
-    names the vendor then), or, for its staff, their staff row, as find_staff_locked reads it
-    (their customer row is not locked: it comes after the staff row in the lock order). The
-    usual message costs one query less. With several candidates, none is locked: they would
-    be locked in no known order, and most of them are not the one the message is for."""
+    carrying the reply stored for the MessageSid, if any. When there is only one such vendor and
+    the sender is not its staff (whose staff row is locked first), the sender's customer row
+    there comes too, locked for the message (`locked_at` names the vendor then): the usual
+    message costs one query less. With several candidates, none is locked: they would be locked
+    in no known order, and most of them are not the one the message is for."""
     stored = select(_STORED_REPLY.scalar_subquery().label("stored")).subquery()
     codes = [bindparam("joining", type_=Tenant.vendor_code.type), bindparam("addressed", type_=Tenant.vendor_code.type)]
     named_or_owning = or_(Tenant.vendor_code.in_(codes), Tenant.whatsapp_number == bindparam("to"))
     candidates = _tenants(named_or_owning).cte("candidates")
-    one = select(func.count()).select_from(candidates).scalar_subquery() == 1
-    sole = select(candidates.c.id).where(~candidates.c.is_staff, one).scalar_subquery()
-    sole_staff = select(candidates.c.id).where(candidates.c.is_staff, one).scalar_subquery()
+    sole = (
+        select(candidates.c.id)
+        .where(~candidates.c.is_staff, select(func.count()).select_from(candidates).scalar_subquery() == 1)
+        .scalar_subquery()
+    )
     member = (
         select(Customer)
         .where(Customer.tenant_id == sole, Customer.phone_number == bindparam("phone"))
         .with_for_update(**ROW_LOCK)
         .subquery("member")
     )
-    staff = staff_locked(sole_staff, bindparam("phone")).subquery("staff")
     return select(
         stored.c.stored, *model_columns(Tenant, candidates), candidates.c.is_staff, candidates.c.is_member,
-        *model_columns(Customer, member), sole.label("locked_at"), *staff.c,
-    ).select_from(
-        stored.outerjoin(candidates, true())
-        .outerjoin(member, member.c.tenant_id == candidates.c.id)
-        .outerjoin(staff, staff.c.tenant_id == candidates.c.id)
-    )
+        *model_columns(Customer, member), sole.label("locked_at"),
+    ).select_from(stored.outerjoin(candidates, true()).outerjoin(member, member.c.tenant_id == candidates.c.id))
 
 
 # The first query's row: the stored reply, the vendor's columns, is_staff, is_member, the
-# member's columns, locked_at, the staff row's (staff_locked's).
+# member's columns, locked_at.
 _TENANT_AT = 1
 _IS_STAFF_AT = _TENANT_AT + len(Tenant.__table__.c)
 _MEMBER_AT = _IS_STAFF_AT + 2
-_LOCKED_AT = _MEMBER_AT + len(Customer.__table__.c)
-_STAFF_AT = _LOCKED_AT + 1
 _REPLAY_OR_TENANTS = _replay_or_tenants()
 _ROUTED = _tenants(Tenant.id == select(PhoneRoute.tenant_id).where(PhoneRoute.phone_number == bindparam("phone")).scalar_subquery())
 _EMPLOYERS = _tenants(

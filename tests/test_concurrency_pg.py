@@ -204,7 +204,7 @@ def test_stock_and_daily_caps_hold_under_parallel_spins_from_many_customers(app,
 
 
 def test_a_staff_double_tap_on_the_confirmation_logs_one_purchase(app, mama, db):
-    """The staff row, where the conversation is kept, is locked by the message's first query:
+    """The staff row, where the conversation is kept, is locked before anything is read of it:
     the second "1" waits for the first to finish the conversation."""
     bayo = Phone(app, "+2348030000002")
     bayo.send("LOG +2348031230007 15000")

@@ -81,7 +81,7 @@ def test_a_balance_costs_three_round_trips_with_begin_and_commit_riding_on_its_s
     assert not any(statement.strip() in ("BEGIN", "COMMIT", "ROLLBACK") for statement in sent)
 
 
-def test_a_purchase_for_a_new_customer_costs_four_round_trips_its_writes_riding_on_them(app, mama, db, sent):
+def test_a_purchase_for_a_new_customer_costs_five_round_trips_its_writes_riding_on_them(app, mama, db, sent):
     with db.transaction() as session:  # as bench/purchase.py has it: no missions, whose progress costs queries of its own
         load_tenant(session, tenant_file(missions=[]), pin_pepper=PIN_PEPPER)
     staff = Phone(app, BAYO)
@@ -90,18 +90,18 @@ def test_a_purchase_for_a_new_customer_costs_four_round_trips_its_writes_riding_
         assert "1. Confirm" in staff.send(f"LOG {number} 15000").text
         sent.clear()
         assert staff.send("1").text.startswith("Logged")
-    # Finding the vendor with the staff row locked, the new customer's row (the preview found no
-    # member: no look-up before it), the rewards' prices, saving the state and the message: the
-    # other writes wait for the next of them (bot/db.py's write), the ledger's too, since the
-    # balance row is new in this transaction.
-    # Each write goes as the EXECUTE of a statement the connection prepared at the first purchase.
-    assert len(sent) == 4, sent
+    # Finding the vendor, the staff row, the new customer's row (the preview found no member: no
+    # look-up before it), the rewards' prices, saving the state and the message: the other
+    # writes wait for the next of them (bot/db.py's write), the ledger's too, since the balance
+    # row is new in this transaction. Each write goes as the EXECUTE of a statement the
+    # connection prepared at the first purchase.
+    assert len(sent) == 5, sent
     assert sent[0].startswith("BEGIN; EXECUTE ") and sent[-1].endswith("; COMMIT")
     assert not any("INSERT INTO" in string or "UPDATE " in string for string in sent)
     statements = sql(sent)
     for waited in ("customer_points_balance", "points_transactions", "audit_logs", "phone_routes", "purchases", "spin_credits"):
-        assert not any(f"INSERT INTO {waited} " in statement for statement in statements[:2]), waited
-        assert any(f"INSERT INTO {waited} " in statement for statement in statements[2:]), waited
+        assert not any(f"INSERT INTO {waited} " in statement for statement in statements[:3]), waited
+        assert any(f"INSERT INTO {waited} " in statement for statement in statements[3:]), waited
     assert balance_of(db, "+2348031111132") == 50 + 150 + 20  # the welcome, a point per ₦100, the first purchase's bonus
 
 

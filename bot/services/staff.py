@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -90,33 +90,20 @@ def find_staff_locked(session: Session, tenant: Tenant, phone: str) -> StaffSend
     read in the same statement but not locked (customer rows are locked after staff rows), and
     the phone's PIN lockout, which every staff message checks."""
     row = run_prepared(connection_of(session), _STAFF_LOCKED, {"tenant": tenant.id, "phone": phone})
-    return staff_sender(session, row, 0) if row is not None else NOT_STAFF
+    if row is None:
+        return NOT_STAFF
+    return StaffSender(loaded(session, Staff, row, 0), loaded(session, Customer, row, _CUSTOMER_AT), Lockout(row[-1]))
 
 
-def staff_locked(tenant_id, phone) -> Select:
-    """find_staff_locked's statement for the vendor `tenant_id` and the phone `phone` (SQL
-    expressions): the staff row's columns, the membership's, then locked_until."""
-    return (
-        select(*model_columns(Staff), *model_columns(Customer), PinLockout.locked_until)
-        .select_from(Staff)
-        .outerjoin(Customer, (Customer.tenant_id == Staff.tenant_id) & (Customer.phone_number == Staff.phone_number))
-        .outerjoin(PinLockout, PinLockout.phone_number == Staff.phone_number)
-        .where(Staff.tenant_id == tenant_id, Staff.phone_number == phone, Staff.is_active)
-        .with_for_update(of=Staff)
-    )
-
-
-def staff_sender(session: Session, row, at: int) -> StaffSender | None:
-    """The sender as staff_locked's columns from place `at` of `row` give them; None if no staff row."""
-    staff = loaded(session, Staff, row, at)
-    if staff is None:
-        return None
-    return StaffSender(staff, loaded(session, Customer, row, at + _CUSTOMER_AT), Lockout(row[at + _LOCKOUT_AT]))
-
-
-_CUSTOMER_AT = len(Staff.__table__.c)  # staff_locked's columns: the staff row's, the membership's, locked_until
-_LOCKOUT_AT = _CUSTOMER_AT + len(Customer.__table__.c)
-_STAFF_LOCKED = staff_locked(bindparam("tenant"), bindparam("phone"))
+_CUSTOMER_AT = len(Staff.__table__.c)  # the statement's row: the staff row's columns, the membership's, locked_until
+_STAFF_LOCKED = (
+    select(*model_columns(Staff), *model_columns(Customer), PinLockout.locked_until)
+    .select_from(Staff)
+    .outerjoin(Customer, (Customer.tenant_id == Staff.tenant_id) & (Customer.phone_number == Staff.phone_number))
+    .outerjoin(PinLockout, PinLockout.phone_number == Staff.phone_number)
+    .where(Staff.tenant_id == bindparam("tenant"), Staff.phone_number == bindparam("phone"), Staff.is_active)
+    .with_for_update(of=Staff)
+)
 
 
 @dataclass(frozen=True)
