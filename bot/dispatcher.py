@@ -27,6 +27,7 @@ from bot.services import Services
 from bot.services.context import Context
 from bot.services.customers import find_customer, route_phone
 from bot.services.staff import NOT_STAFF, find_staff_locked
+from bot.vendor_cache import VendorCache, row_version
 from bot.vendor_codes import addressed_code, join_code, without_code
 from flows.base import State
 from flows.consent import CONSENT_WORDS
@@ -62,6 +63,7 @@ class Dispatcher:
         self.redis = redis  # counts the rate limits
         self.pin_pepper = pin_pepper  # for the services: it keys the staff PINs' fingerprints
         self.clock = clock
+        self.vendors = VendorCache()  # the vendors' rows, which the first query names by version
         self.platform = platform  # the platform number's own conversation (bot/platform.py), if any
 
     def handle(self, inbound: Inbound) -> list[Reply]:
@@ -101,7 +103,7 @@ class Dispatcher:
 
     def _converse(self, session: Session, inbound: Inbound, reader: _Reader) -> tuple[list[Reply], list]:
         now = self.clock()
-        destination = _resolve_tenant(session, inbound, self.platform, now)
+        destination = _resolve_tenant(session, inbound, self.platform, now, self.vendors)
         if destination.stored_reply is not None:  # a retry of a message already answered
             return _replies(destination.stored_reply), []
         if destination.platform:  # for no vendor, on the platform's own number
@@ -251,7 +253,7 @@ class Destination:
         return replace(inbound, vendor_code=self.code)
 
 
-def _resolve_tenant(session: Session, inbound: Inbound, platform, now: datetime) -> Destination:
+def _resolve_tenant(session: Session, inbound: Inbound, platform, now: datetime, vendors: VendorCache) -> Destination:
     """The vendor is the one the text joins (`JOIN MAMA`, or `MAMA` alone unless the sender is
     staff of the number's vendor), or the one a command names (`STOP SALON`, `LOG MAMA ...`) if
     the sender is already its member or staff; else the one the number written to belongs to,
@@ -268,7 +270,7 @@ def _resolve_tenant(session: Session, inbound: Inbound, platform, now: datetime)
     words = inbound.words
     joining, addressed = join_code(words), addressed_code(words)
     params = {"phone": inbound.phone, "to": inbound.to, "joining": joining, "addressed": addressed, "sid": inbound.sid}
-    stored, found = _replay_or_candidates(session, params)
+    stored, found = _replay_or_candidates(session, params, vendors)
     if stored is not None:
         return Destination(None, stored_reply=stored)
     named = {row.tenant.vendor_code: row for row in found}
@@ -317,15 +319,15 @@ class _Candidate:
     locked_at: uuid.UUID | None
 
 
-def _replay_or_candidates(session: Session, params: dict) -> tuple[list | None, list[_Candidate]]:
+def _replay_or_candidates(session: Session, params: dict, vendors: VendorCache) -> tuple[list | None, list[_Candidate]]:
     """The first query, straight on the driver (every message runs it; the ORM's loading of its
     rows cost more than the query): the reply stored for the MessageSid, and the candidates,
-    their rows made the session's own (as_loaded)."""
+    their rows made the session's own (as_loaded), the vendors' from `vendors` by version."""
     rows = fetch_prepared(connection_of(session), _REPLAY_OR_TENANTS, params)
     candidates = [
         _Candidate(tenant, row[_IS_STAFF_AT], row[_IS_STAFF_AT + 1], loaded(session, Customer, row, _MEMBER_AT), row[-1])
         for row in rows
-        if (tenant := loaded(session, Tenant, row, _TENANT_AT)) is not None
+        if row[_TENANT_AT] is not None and (tenant := vendors.tenant(session, row[_TENANT_AT], row[_TENANT_AT + 1])) is not None
     ]
     return rows[0][0], candidates
 
@@ -343,7 +345,9 @@ def _tenants(condition):
     phone = bindparam("phone")
     is_staff = exists().where(Staff.tenant_id == Tenant.id, Staff.phone_number == phone, Staff.is_active)
     is_member = exists().where(Customer.tenant_id == Tenant.id, Customer.phone_number == phone)
-    return select(Tenant, is_staff.label("is_staff"), is_member.label("is_member")).where(Tenant.is_active, condition)
+    return select(Tenant, is_staff.label("is_staff"), is_member.label("is_member"), row_version().label("version")).where(
+        Tenant.is_active, condition
+    )
 
 
 def _replay_or_tenants():
@@ -369,15 +373,15 @@ def _replay_or_tenants():
         .subquery("member")
     )
     return select(
-        stored.c.stored, *model_columns(Tenant, candidates), candidates.c.is_staff, candidates.c.is_member,
+        stored.c.stored, candidates.c.id, candidates.c.version, candidates.c.is_staff, candidates.c.is_member,
         *model_columns(Customer, member), sole.label("locked_at"),
     ).select_from(stored.outerjoin(candidates, true()).outerjoin(member, member.c.tenant_id == candidates.c.id))
 
 
-# The first query's row: the stored reply, the vendor's columns, is_staff, is_member, the
-# member's columns, locked_at.
+# The first query's row: the stored reply, the vendor's id and version, is_staff, is_member,
+# the member's columns, locked_at.
 _TENANT_AT = 1
-_IS_STAFF_AT = _TENANT_AT + len(Tenant.__table__.c)
+_IS_STAFF_AT = _TENANT_AT + 2
 _MEMBER_AT = _IS_STAFF_AT + 2
 _REPLAY_OR_TENANTS = _replay_or_tenants()
 _ROUTED = _tenants(Tenant.id == select(PhoneRoute.tenant_id).where(PhoneRoute.phone_number == bindparam("phone")).scalar_subquery())

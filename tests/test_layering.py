@@ -20,11 +20,11 @@ LAYERS = {
     # (and the staff service: a staff name is no command word either).
     "commands": ({"bot.vendor_codes"}, {"vocabulary", "flows"}),
     # Helpers below the services: the catalog, phones, PINs, points rules, database, outbox, limits, quiet
-    # hours, JSON input.
+    # hours, JSON input, the vendors' rows kept between messages.
     "support": (
         {"bot.catalog", "bot.phones", "bot.countries", "bot.pins", "bot.points_rules", "bot.wheel", "bot.qr",
          "bot.config", "bot.db", "bot.outbound", "bot.limits", "bot.pacing", "bot.quiet_hours", "bot.migrate",
-         "bot.json_input"},
+         "bot.json_input", "bot.vendor_cache"},
         {"vocabulary", "models"},
     ),
     "services": ({"bot.services"}, {"vocabulary", "models", "commands", "support"}),
