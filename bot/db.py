@@ -357,7 +357,7 @@ def fetch_prepared(connection: Connection, statement: Executable, params: dict, 
         result = connection.execute(statement, params)
         return result.all() if result.returns_rows else []
     plan = _prepared_plans.get(statement) or _prepared_plans.setdefault(statement, _compiled_plan(statement, connection.dialect))
-    known = connection.info.setdefault("prepared_statements", set())
+    known = connection.info.setdefault(_PREPARED, set())
     given = {**plan.defaults, **params} if plan.defaults else params  # a missing one without a default: KeyError
     values = _processed(map(given.__getitem__, plan.names), plan.processors)
     driver, dbapi_connection = connection.dialect.loaded_dbapi, connection.connection.dbapi_connection
@@ -387,6 +387,7 @@ def fetch_prepared(connection: Connection, statement: Executable, params: dict, 
     except driver.Error as error:
         if alone:  # it failed, and with it the transaction it was: none is open
             info[_STATE] = _PENDING
+        _already_prepared(error, known, plan.name)
         raise _driver_error(connection, error, plan.execute, values) from error
     return [plan.row(*_processed(row, plan.results)) for row in rows]
 
@@ -534,7 +535,9 @@ def insert_for_dialect(dialect: str):
 #
 # A write whose outcome nobody reads (no rows back, no count) need not cost a round trip of its
 # own: `write` renders it to SQL text on the spot, its values written in as literals as
-# fetch_prepared writes them, and keeps it on the pooled connection (`info`). The transaction's
+# fetch_prepared writes them (a write of one row as the EXECUTE of a statement the connection
+# prepared, whose PREPARE goes alone the first time the connection meets it), and keeps it on
+# the pooled connection (`info`). The transaction's
 # next statement carries it in front, in the same string (after the BEGIN if that has not gone
 # yet), or its COMMIT does; a rollback drops it. Every statement sends what waits, a SAVEPOINT
 # too, so what waits at a ROLLBACK TO SAVEPOINT was written after that savepoint: it is dropped
@@ -563,23 +566,26 @@ def _write(connection: Connection, waiting: _Waiting | None, statement: Executab
     rows = params if isinstance(params, list) else [params]
     if rows:
         waiting.append(_rendered(connection, statement, rows))
-        waiting.forget(statement.table)
+        waiting.forget(statement)
 
 
 class _Waiting(list):
     """The SQL text of the writes waiting on a connection, in their order, and which of them
     are one row's own (`rows`: by table and key, its INSERT from write_new or its UPDATE from
-    update_loaded), for update_loaded to write a later change of the row into. A write to the
-    table that is not one of those may change the row in a way nobody sees from here: the
-    table's rows are forgotten."""
+    update_loaded), for update_loaded to write a later change of the row into. A write that is
+    not one of those may meet the row in a way nobody sees from here: a write of rows by value
+    or by key (write_rows, write_if_new, update_loaded) makes its table's rows forgotten, any
+    other write all of them."""
 
     def __init__(self):
         super().__init__()
         self.rows: dict[tuple, _RowWrite] = {}
 
-    def forget(self, table) -> None:
-        """`table` as a statement names it (an ORM entity's is a copy of the model's table)."""
-        for key in [key for key in self.rows if key[0].name == table.name]:
+    def forget(self, statement: Executable) -> None:
+        if id(statement) not in _BY_VALUE_OR_KEY:
+            self.rows.clear()
+            return
+        for key in [key for key in self.rows if key[0] is statement.table]:
             del self.rows[key]
 
 
@@ -677,8 +683,9 @@ def update_loaded(session: Session, instance, **values) -> None:
     waiting = _waiting_on(connection)
     earlier = waiting.rows.get(row_key) if waiting is not None and _movable(table, tuple(values)) else None
     if earlier is not None:  # the row's own write still waits: the change goes in it
-        earlier.values = {**earlier.values, **values}
-        waiting[earlier.at] = _row_write_text(connection, table, row_key[1], earlier)
+        merged = replace(earlier, values={**earlier.values, **values})
+        waiting[earlier.at] = _row_write_text(connection, table, row_key[1], merged)
+        waiting.rows[row_key] = merged
     else:
         _write(connection, waiting, _update_by_key(table, tuple(values)), _update_params(table, row_key[1], values))
         if waiting is not None:
@@ -716,15 +723,23 @@ def _movable(table: Table, columns: tuple[str, ...]) -> bool:
     return not any(name in keyed or table.c[name].unique or table.c[name].foreign_keys for name in columns)
 
 
+_BY_VALUE_OR_KEY: set[int] = set()  # the ids of the writes below: each meets only the rows it names
+
+
+def _by_value_or_key(statement: Executable) -> Executable:
+    _BY_VALUE_OR_KEY.add(id(statement))  # built once and kept (cache): its id stays its own
+    return statement
+
+
 @cache
 def _insert(table: Table):
-    return insert(table)
+    return _by_value_or_key(insert(table))
 
 
 @cache
 def _update_by_key(table: Table, keys: tuple[str, ...]):
     """The UPDATE of these columns of one row; parameters k_<key column>, v_<column>."""
-    return (
+    return _by_value_or_key(
         update(table)
         .where(*(column == bindparam(f"k_{column.key}") for column in table.primary_key))
         .values({table.c[key]: bindparam(f"v_{key}") for key in keys})
@@ -766,7 +781,7 @@ class _Rendering:
     prepared: _Prepared | None = None  # the statement EXECUTE runs
 
 
-_renderings: dict[tuple, _Rendering] = {}  # by statement and the first row's keys
+_renderings: dict[tuple, _Rendering] = {}  # by statement, the first row's keys, and whether it is one row
 
 
 def _rendered(connection: Connection, statement: Executable, rows: list[dict]) -> str:
@@ -806,8 +821,8 @@ def _rendering(statement: Executable, keys: tuple[str, ...], one_row: bool, dial
     many = getattr(compiled, "_insertmanyvalues", None)  # a plain INSERT: the VALUES of one row, to repeat
     binds = _binds(compiled)
     prepared = _plan(text, compiled) if one_row else None
-    if prepared is not None and any(isinstance(binds[name].type, NullType) for name in prepared.names):
-        prepared = None  # a parameter of no type, which PostgreSQL could not always place (-$1)
+    if prepared is not None and (not prepared.names or any(isinstance(binds[name].type, NullType) for name in prepared.names)):
+        prepared = None  # no parameter (PREPARE takes no empty list), or one of no type, which PostgreSQL cannot always place (-$1)
     if prepared is not None:
         head, tail, joint = "", "", "; "
         names = prepared.names
@@ -839,15 +854,30 @@ def _prepare_once(connection: Connection, prepared: _Prepared) -> None:
     """PREPARE the statement on the connection unless it was: alone, at once, since the writes
     waiting go later (it changes no row, and outlives a rollback). Once per connection and
     statement: a live server's connections soon hold all of them."""
-    known = connection.info.setdefault("prepared_statements", set())
+    known = connection.info.setdefault(_PREPARED, set())
     if prepared.name in known:
         return
     try:
         with connection.connection.dbapi_connection.cursor() as cursor:
             cursor.execute(prepared.prepare)
     except connection.dialect.loaded_dbapi.Error as error:
-        raise _driver_error(connection, error, prepared.prepare, None) from error
+        if not _already_prepared(error, known, prepared.name) or connection.info.get(_STATE) == _OPEN:
+            raise _driver_error(connection, error, prepared.prepare, None) from error
     known.add(prepared.name)
+
+
+def _already_prepared(error: Exception, known: set, name: str) -> bool:
+    """Whether the server had prepared `name` already: a PREPARE it ran, cut short before it was
+    noted here (a job's timeout signal). Noted now, so that the connection's next use of the
+    statement runs it instead of failing the same way."""
+    if getattr(error, "pgcode", None) != _DUPLICATE_PREPARED_STATEMENT:
+        return False
+    known.add(name)
+    return True
+
+
+_PREPARED = "prepared_statements"  # in a connection's info: the names of the statements it prepared
+_DUPLICATE_PREPARED_STATEMENT = "42P05"
 
 
 def as_loaded(session: Session, model: type[T], row) -> T:
@@ -926,8 +956,10 @@ def _upsert(dialect: str, table: Table, conflict_columns: tuple[str, ...], updat
     """The statement, built once: the values are parameters, those of the update named set_*."""
     statement = insert_for_dialect(dialect)(table)
     if updated:
-        return statement.on_conflict_do_update(index_elements=conflict_columns, set_={name: bindparam(f"set_{name}") for name in updated})
-    return statement.on_conflict_do_nothing(index_elements=conflict_columns or None)
+        statement = statement.on_conflict_do_update(index_elements=conflict_columns, set_={name: bindparam(f"set_{name}") for name in updated})
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=conflict_columns or None)
+    return _by_value_or_key(statement)
 
 
 class later(FunctionElement):

@@ -2,9 +2,10 @@
 and version instead of reading every column again.
 
 Each message's first query reads the vendor's id and the version of its row (`row_version`:
-PostgreSQL's xmin, which every UPDATE of the row changes, whoever makes it; SQLite's updated_at),
-so a reload or a settings change, made by any process, shows at the very next message: a
-version the cache does not hold is read again, in a statement of its own. A hit saves the first
+PostgreSQL's xmin, which every UPDATE of the row changes, whoever makes it; on SQLite, the
+updated_at the models stamp), so a reload or a settings change, made by any process, shows at
+the very next message: a version the cache does not hold is read again, in a statement of its
+own (a vendor found inactive then is taken for gone). A hit saves the first
 query nine columns, each of which the driver describes and converts at every message, and the
 decoding of the vendor's settings: about a twentieth of a BAL's instructions. An entry is read
 again after ten minutes all the same, so that no old version can come back as a new one (xmin
@@ -64,7 +65,7 @@ class VendorCache:
 
     def _read(self, session: Session, tenant_id: uuid.UUID) -> tuple[str, float, dict] | None:
         row = run_prepared(connection_of(session), _VENDOR, {"id": tenant_id})
-        if row is None:
+        if row is None or not row.is_active:  # gone, or switched off since the first query
             return None
         values = dict(zip(_KEYS, row))
         values["settings"] = frozen(values["settings"])
@@ -90,7 +91,8 @@ def _refuse(self, *args, **kwargs):
 
 
 class FrozenDict(dict):
-    """A dict that cannot change; its copies (copy, deepcopy, pickle) are plain dicts."""
+    """A dict that cannot change. Its copies are plain dicts (a copy's values are the same
+    values, frozen; a deepcopy's or pickle's are plain all the way down)."""
 
     __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _refuse
 
@@ -102,7 +104,7 @@ class FrozenDict(dict):
 
 
 class FrozenList(list):
-    """A list that cannot change; its copies (copy, deepcopy, pickle) are plain lists."""
+    """A list that cannot change. Its copies are plain lists, as FrozenDict's are dicts."""
 
     __setitem__ = __delitem__ = __iadd__ = __imul__ = append = clear = extend = insert = pop = remove = reverse = sort = _refuse
 

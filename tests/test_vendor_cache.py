@@ -7,10 +7,10 @@ import json
 import pickle
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.services.tenants import load_tenant
-from bot.vendor_cache import frozen
+from bot.vendor_cache import VendorCache, frozen
 from models import Tenant
 from tests.conftest import PIN_PEPPER, tenant_file
 
@@ -24,7 +24,7 @@ def test_a_reload_of_the_vendor_shows_at_the_next_message(app, mama, phone, db):
     assert customer.send("BAL").text.startswith("*Mama Put Canteen*")
 
 
-def test_a_settings_change_by_chat_shows_at_the_next_message(app, mama, phone, db):
+def test_a_settings_change_shows_at_the_next_message(app, mama, phone, db):
     customer = phone("+2348031119002")
     customer.send("JOIN MAMA")
     customer.send("BAL")
@@ -49,3 +49,11 @@ def test_shared_settings_refuse_a_change_in_place_and_copy_as_plain_values():
         assert type(copied) is dict and type(copied["points_rules"]) is list
         assert settings["points_rules"][0]["points"] == 1
     assert json.loads(json.dumps(settings)) == settings and {**settings, "n": 2}["n"] == 2
+
+
+def test_a_vendor_read_again_switched_off_is_taken_for_gone(app, mama, db):
+    """Switched off between a message's first query and the reading of its row."""
+    with db.transaction() as session:
+        session.execute(update(Tenant).values(is_active=False))
+    with db.sessions() as session:
+        assert VendorCache().tenant(session, mama.id, "a version not held") is None

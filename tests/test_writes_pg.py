@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta, timezone
 
 import pytest
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import bindparam, delete, insert, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
@@ -323,3 +323,45 @@ def test_times_are_written_as_given_whichever_came_before(mama, db):
     with db.sessions() as session:
         stored = [session.scalar(select(AuditLog.created_at).where(AuditLog.id == row["id"])) for row in written]
     assert stored == times
+
+
+def test_a_write_of_another_kind_between_two_changes_of_a_row_keeps_them_apart(app, mama, db, sent):
+    """Only writes of rows by value or by key (write_rows, write_if_new, update_loaded) are known
+    to leave other rows alone: after any other write, a change is an update of its own."""
+    Phone(app, NUMBER).send("JOIN MAMA")
+    sent.clear()
+    with db.transaction() as session:
+        customer = locked_customer(session)
+        update_loaded(session, customer, total_spent=1)
+        write(session, _RENAME_AUDIT_LINES, {"action": "renamed"})  # another table, but not by key
+        update_loaded(session, customer, total_spent=2)
+    assert len(statements_on("customers", sql(sent))) == 2
+    assert stored_customer(db).total_spent == 2
+
+
+_RENAME_AUDIT_LINES = update(AuditLog).where(AuditLog.action == "nothing").values(action=bindparam("action"))
+
+
+def test_a_write_with_no_parameters_waits_as_text(mama, db, sent):
+    (row,) = rows(db, 1)
+    with db.transaction() as session:
+        write_rows(session, AuditLog, row)
+    sent.clear()
+    with db.transaction() as session:
+        write(session, _FORGET_TEST_LINES, {})  # PREPARE takes no empty list of parameters
+        assert sent == []
+    assert sent[0].startswith("BEGIN; DELETE FROM audit_logs") and not _stored(db, row["id"])
+
+
+_FORGET_TEST_LINES = delete(AuditLog).where(AuditLog.action == literal_column("'test'"))
+
+
+def test_a_statement_the_server_prepared_unnoticed_is_taken_as_prepared(mama, db):
+    """A PREPARE the server ran but the connection did not note (cut short by a job's timeout
+    signal) fails as already there the next time: it is noted then, and the write goes on."""
+    first, second = rows(db, 2)
+    with db.transaction() as session:
+        write_rows(session, AuditLog, first)
+        session.connection().info["prepared_statements"].clear()
+        write_rows(session, AuditLog, second)
+    assert _stored(db, first["id"]) and _stored(db, second["id"])
