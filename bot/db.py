@@ -537,11 +537,11 @@ def insert_for_dialect(dialect: str):
 # own: `write` renders it to SQL text on the spot, its values written in as literals as
 # fetch_prepared writes them (a write of one row as the EXECUTE of a statement the connection
 # prepared, whose PREPARE goes alone the first time the connection meets it), and keeps it on
-# the pooled connection (`info`). The transaction's
-# next statement carries it in front, in the same string (after the BEGIN if that has not gone
-# yet), or its COMMIT does; a rollback drops it. Every statement sends what waits, a SAVEPOINT
-# too, so what waits at a ROLLBACK TO SAVEPOINT was written after that savepoint: it is dropped
-# as well. Elsewhere (SQLite, a connection in no transaction of ours) a write runs at once.
+# the pooled connection (`info`). The transaction's next statement carries it in front, in the
+# same string (after the BEGIN if that has not gone yet), or its COMMIT does; a rollback drops
+# it. Every statement sends what waits, a SAVEPOINT too, so what waits at a ROLLBACK TO
+# SAVEPOINT was written after that savepoint: it is dropped as well. Elsewhere (SQLite, a
+# connection in no transaction of ours) a write runs at once.
 
 
 def write(session: Session, statement: Executable, params: dict | list[dict]) -> None:
@@ -821,8 +821,10 @@ def _rendering(statement: Executable, keys: tuple[str, ...], one_row: bool, dial
     many = getattr(compiled, "_insertmanyvalues", None)  # a plain INSERT: the VALUES of one row, to repeat
     binds = _binds(compiled)
     prepared = _plan(text, compiled) if one_row else None
+    # Not prepared: a statement of no parameter (PREPARE takes no empty list), or with one of no
+    # type, which PostgreSQL cannot always place (-$1).
     if prepared is not None and (not prepared.names or any(isinstance(binds[name].type, NullType) for name in prepared.names)):
-        prepared = None  # no parameter (PREPARE takes no empty list), or one of no type, which PostgreSQL cannot always place (-$1)
+        prepared = None
     if prepared is not None:
         head, tail, joint = "", "", "; "
         names = prepared.names

@@ -340,8 +340,8 @@ def _found(row: _Candidate, **how) -> Destination:
 
 def _tenants(condition):
     """Active vendors meeting `condition`, each with whether the sender is on its staff, whether
-    it is a member, and the version of its row (bot/vendor_cache.py). Built once: the parameters are `phone`, `to`, and the codes the
-    text `joining` and `addressed` (or None)."""
+    it is a member, and the version of its row (bot/vendor_cache.py). Built once: the parameters
+    are `phone`, `to`, and the codes the text `joining` and `addressed` (or None)."""
     phone = bindparam("phone")
     is_staff = exists().where(Staff.tenant_id == Tenant.id, Staff.phone_number == phone, Staff.is_active)
     is_member = exists().where(Customer.tenant_id == Tenant.id, Customer.phone_number == phone)
