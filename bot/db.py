@@ -357,7 +357,6 @@ def fetch_prepared(connection: Connection, statement: Executable, params: dict, 
         result = connection.execute(statement, params)
         return result.all() if result.returns_rows else []
     plan = _prepared_plans.get(statement) or _prepared_plans.setdefault(statement, _compiled_plan(statement, connection.dialect))
-    known = connection.info.setdefault(_PREPARED, set())
     given = {**plan.defaults, **params} if plan.defaults else params  # a missing one without a default: KeyError
     values = _processed(map(given.__getitem__, plan.names), plan.processors)
     driver, dbapi_connection = connection.dialect.loaded_dbapi, connection.connection.dbapi_connection
@@ -368,14 +367,11 @@ def fetch_prepared(connection: Connection, statement: Executable, params: dict, 
             # Written before the transaction's state moves: a value refused here (a NUL) leaves
             # the BEGIN and the waiting writes to the next statement, as nothing was sent.
             literals = ", ".join(map(_literal, values, repeat(dbapi_connection))) if _plain_strings(dbapi_connection) else None
+            _prepare_once(connection, plan)
             alone = commit and info.get(_STATE) == _PENDING and not info.get(_WAITING)
             if alone:  # the transaction's only statement: in autocommit, a transaction of its own
                 info[_STATE] = None
             opening = _opening(info)
-            if plan.name not in known:
-                cursor.execute(opening + plan.prepare)
-                opening = ""
-                known.add(plan.name)
             closing = _closing(info) if commit else ""
             if literals is not None:
                 cursor.execute(f"{opening}EXECUTE {plan.name} ({literals}){closing}")
@@ -387,7 +383,6 @@ def fetch_prepared(connection: Connection, statement: Executable, params: dict, 
     except driver.Error as error:
         if alone:  # it failed, and with it the transaction it was: none is open
             info[_STATE] = _PENDING
-        _already_prepared(error, known, plan.name)
         raise _driver_error(connection, error, plan.execute, values) from error
     return [plan.row(*_processed(row, plan.results)) for row in rows]
 
@@ -853,8 +848,9 @@ def _rendering(statement: Executable, keys: tuple[str, ...], one_row: bool, dial
 
 
 def _prepare_once(connection: Connection, prepared: _Prepared) -> None:
-    """PREPARE the statement on the connection unless it was: alone, at once, since the writes
-    waiting go later (it changes no row, and outlives a rollback). Once per connection and
+    """PREPARE the statement on the connection unless it was (fetch_prepared's, a write's):
+    alone, at once, before the BEGIN and the writes waiting, which go with the statement that
+    runs it (a PREPARE changes no row, and outlives a rollback). Once per connection and
     statement: a live server's connections soon hold all of them."""
     known = connection.info.setdefault(_PREPARED, set())
     if prepared.name in known:
