@@ -339,15 +339,13 @@ def _found(row: _Candidate, **how) -> Destination:
 
 
 def _tenants(condition):
-    """Active vendors meeting `condition`, each with whether the sender is on its staff, whether
-    it is a member, and the version of its row (bot/vendor_cache.py). Built once: the parameters
-    are `phone`, `to`, and the codes the text `joining` and `addressed` (or None)."""
+    """Active vendors meeting `condition`, each with whether the sender is on its staff and
+    whether it is a member. Built once: the parameters are `phone`, `to`, and the codes the
+    text `joining` and `addressed` (or None)."""
     phone = bindparam("phone")
     is_staff = exists().where(Staff.tenant_id == Tenant.id, Staff.phone_number == phone, Staff.is_active)
     is_member = exists().where(Customer.tenant_id == Tenant.id, Customer.phone_number == phone)
-    return select(Tenant, is_staff.label("is_staff"), is_member.label("is_member"), row_version().label("version")).where(
-        Tenant.is_active, condition
-    )
+    return select(Tenant, is_staff.label("is_staff"), is_member.label("is_member")).where(Tenant.is_active, condition)
 
 
 def _replay_or_tenants():
@@ -360,7 +358,8 @@ def _replay_or_tenants():
     stored = select(_STORED_REPLY.scalar_subquery().label("stored")).subquery()
     codes = [bindparam("joining", type_=Tenant.vendor_code.type), bindparam("addressed", type_=Tenant.vendor_code.type)]
     named_or_owning = or_(Tenant.vendor_code.in_(codes), Tenant.whatsapp_number == bindparam("to"))
-    candidates = _tenants(named_or_owning).cte("candidates")
+    # Each with the version of its row, by which the vendors' rows kept are taken (bot/vendor_cache.py).
+    candidates = _tenants(named_or_owning).add_columns(row_version().label("version")).cte("candidates")
     sole = (
         select(candidates.c.id)
         .where(~candidates.c.is_staff, select(func.count()).select_from(candidates).scalar_subquery() == 1)
