@@ -149,7 +149,7 @@ class Dispatcher:
         language = _reply_language(tenant, ctx.customer, staff)  # LANG may have just changed it
         replies = [Reply(render(message, language), message.media_url) for message in messages]
         kept = [Reply(render(say("secret_reply_not_kept"), language)) if m.secret else r for m, r in zip(messages, replies)]
-        logged = _inbound_row(tenant, ctx.customer, replace(received, text=REDACTED if secret else received.text), kept, now)
+        logged = _inbound_row(tenant, ctx.customer, replace(received, text=REDACTED) if secret else received, kept, now)
         _record(session, holder, state, inbound, logged, now)
         return replies, ctx.outbox
 
@@ -250,7 +250,8 @@ class Destination:
         chose the vendor (`VERIFY MAMA RD-7KX4QF` reads as `VERIFY RD-7KX4QF`)."""
         if self.addressed:
             return replace(inbound, text=without_code(inbound.text, self.addressed))
-        return replace(inbound, vendor_code=self.code)
+        # Unchanged, the same object: it keeps the words it has worked out.
+        return inbound if inbound.vendor_code == self.code else replace(inbound, vendor_code=self.code)
 
 
 def _resolve_tenant(session: Session, inbound: Inbound, platform, now: datetime, vendors: VendorCache) -> Destination:
