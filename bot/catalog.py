@@ -910,10 +910,16 @@ CATALOG: dict[str, dict[str, Template]] = {
 
 def render(message: Msg, language: str = DEFAULT_LANGUAGE) -> str:
     language = language if language in CATALOG else DEFAULT_LANGUAGE
-    template = CATALOG[language].get(message.key) or CATALOG[DEFAULT_LANGUAGE][message.key]
-    if isinstance(template, dict):  # a plural: the form its count takes in this language
-        template = template["one" if LOCALES[language].is_one(message.params["count"]) else "other"]
+    template = _template(message.key, language, message.params.get("count"))
     return template.format(**{name: _localised(value, language) for name, value in message.params.items()})
+
+
+def _template(key: str, language: str, count: int | None) -> str:
+    """The key's text in the language (a catalog's language), for a plural the form its count takes."""
+    template = CATALOG[language].get(key) or CATALOG[DEFAULT_LANGUAGE][key]
+    if isinstance(template, dict):
+        template = template["one" if LOCALES[language].is_one(count) else "other"]
+    return template
 
 
 def as_text(value: Any, language: str) -> str:
@@ -951,8 +957,8 @@ class _Count:
         self.value, self.language = value, language
 
     def __format__(self, spec: str) -> str:
-        if spec.startswith("@"):
-            return render(Msg(spec[1:], {"count": self.value}), self.language)
+        if spec.startswith("@"):  # a plural key whose one variable is the count: this
+            return _template(spec[1:], self.language, self.value).format(count=self)
         return locale(self.language).digits(format(self.value, spec))
 
 

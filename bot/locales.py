@@ -22,6 +22,8 @@ class Locale:
 
     def digits(self, text: str) -> str:
         """'1,500.50' as this language writes it."""
+        if self.group == "," and self.decimal == ".":  # as Python writes it (a count in every reply)
+            return text
         return text.translate({ord(","): self.group, ord("."): self.decimal})
 
 
