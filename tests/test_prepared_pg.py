@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import ARRAY, BigInteger, Boolean, Date, DateTime, Float, Integer, Numeric, String, Uuid, bindparam, cast, literal, select, text, update
 
-from bot.db import fetch_prepared
+from bot.db import _CURSOR, fetch_prepared
 from models import Message
 from tests.conftest import Phone, balance_of
 from tests.test_staff_pins import BAYO, BAYO_PIN
@@ -35,6 +35,23 @@ def test_a_message_prepares_its_hot_statements_once_and_reuses_them(app, mama, d
     again = prepared_statements(db)
     assert sorted(again) == sorted(set(again)) and len(again) == len(prepared)
     assert balance_of(db, "+2348031111111") == 50
+
+
+def kept_cursor(db):
+    with db.message_connection() as connection:
+        return connection.info[_CURSOR]
+
+
+def test_a_connection_runs_its_prepared_statements_on_one_cursor_it_keeps(app, mama, db):
+    phone = Phone(app, "+2348031111114")
+    phone.send("JOIN MAMA")
+    kept = kept_cursor(db)
+    for _ in range(3):
+        assert "Balance: 50 points" in phone.send("BAL").text
+    assert kept_cursor(db) is kept and not kept.closed
+    kept.close()  # a cursor found closed is replaced, not used
+    assert "Balance: 50 points" in phone.send("BAL").text
+    assert kept_cursor(db) is not kept and not kept_cursor(db).closed
 
 
 def test_a_replayed_message_is_answered_from_its_stored_reply_through_the_prepared_query(app, mama, db):
