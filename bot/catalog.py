@@ -915,7 +915,8 @@ def render(message: Msg, language: str = DEFAULT_LANGUAGE) -> str:
 
 
 def _template(key: str, language: str, count: int | None) -> str:
-    """The key's text in the language (a catalog's language), for a plural the form its count takes."""
+    """The key's text in `language`, one of the catalog's (render made sure of it), for a plural
+    the form its count takes."""
     template = CATALOG[language].get(key) or CATALOG[DEFAULT_LANGUAGE][key]
     if isinstance(template, dict):
         template = template["one" if LOCALES[language].is_one(count) else "other"]
@@ -957,7 +958,7 @@ class _Count:
         self.value, self.language = value, language
 
     def __format__(self, spec: str) -> str:
-        if spec.startswith("@"):  # a plural key whose one variable is the count: this
+        if spec.startswith("@"):  # a plural key, formatted with this count, its only variable
             return _template(spec[1:], self.language, self.value).format(count=self)
         return locale(self.language).digits(format(self.value, spec))
 

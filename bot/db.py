@@ -363,7 +363,7 @@ def fetch_prepared(connection: Connection, statement: Executable, params: dict, 
     info = connection.info
     alone = False
     try:
-        cursor = _own_cursor(connection)
+        cursor = _own_cursor(info, dbapi_connection)
         # Written before the transaction's state moves: a value refused here (a NUL) leaves
         # the BEGIN and the waiting writes to the next statement, as nothing was sent.
         literals = ", ".join(map(_literal, values, repeat(dbapi_connection))) if _plain_strings(dbapi_connection) else None
@@ -387,13 +387,13 @@ def fetch_prepared(connection: Connection, statement: Executable, params: dict, 
     return [plan.row(*_processed(row, plan.results)) for row in rows]
 
 
-def _own_cursor(connection: Connection):
-    """The connection's cursor, made once and kept for the connection's life (its info goes with
-    it): a statement needs no cursor of its own, whose making and closing cost a BAL or a vote
-    about 1% of its instructions. One thread uses a connection at a time."""
-    cursor = connection.info.get(_CURSOR)
+def _own_cursor(info: dict, dbapi_connection):
+    """The connection's cursor, made once and kept in its info (which the pool clears when it
+    connects again), rather than one made and closed for each statement. It holds the last
+    statement's rows until the next one: a few, for the statements run this way."""
+    cursor = info.get(_CURSOR)
     if cursor is None or cursor.closed:
-        cursor = connection.info[_CURSOR] = connection.connection.dbapi_connection.cursor()
+        cursor = info[_CURSOR] = dbapi_connection.cursor()
     return cursor
 
 

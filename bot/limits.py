@@ -62,7 +62,7 @@ class PhoneLimits:
     def __init__(self, redis: Redis, tenant: Tenant, phone: str, sid: str, now: datetime, staff: bool):
         self.redis, self.phone, self.sid, self.staff = redis, phone, sid, staff
         self.tenant_id, self.language = tenant.id, language_of(tenant)
-        self.set_by_vendor = tenant.settings.get("rate_limits", {})
+        self._set_by_vendor = tenant.settings.get("rate_limits", {})
         self.moment = int(now.timestamp())
 
     def count(self, name: str) -> None:
@@ -84,7 +84,7 @@ class PhoneLimits:
         return found
 
     def _allowed(self, name: str) -> int:
-        return self.set_by_vendor.get(name, LIMITS[name].default)
+        return self._set_by_vendor.get(name, LIMITS[name].default)
 
     def _key(self, name: str) -> str:
         window = self.moment // LIMITS[name].seconds

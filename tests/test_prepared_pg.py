@@ -48,7 +48,7 @@ def test_a_connection_runs_its_prepared_statements_on_one_cursor_it_keeps(app, m
     kept = kept_cursor(db)
     for _ in range(3):
         assert "Balance: 50 points" in phone.send("BAL").text
-    assert kept_cursor(db) is kept and not kept.closed
+    assert kept_cursor(db) is kept and not kept.closed and b"EXECUTE" in kept.query  # the last BAL's statement ran on it
     kept.close()  # a cursor found closed is replaced, not used
     assert "Balance: 50 points" in phone.send("BAL").text
     assert kept_cursor(db) is not kept and not kept_cursor(db).closed
