@@ -53,6 +53,8 @@ class Engine:
     def __init__(self, flows: Sequence[Flow], main_menu: Sequence[Flow]):
         self.flows = list(flows)
         self.by_name = {flow.name: flow for flow in flows}
+        # The flows a sender may start, by whether they are staff: staff flows exist only for staff.
+        self._startable = {True: tuple(flows), False: tuple(flow for flow in flows if flow.audience != STAFF)}
         self.main_menu = list(main_menu)
 
     def handle(self, state: State, inbound: Inbound, services, now: datetime) -> Outcome:
@@ -127,7 +129,7 @@ class Engine:
     def _triggered(self, state: State, inbound: Inbound, services) -> Flow | None:
         """A global command always; otherwise, at the menu level, a keyword or a menu number.
         Staff flows exist only for staff."""
-        flows = [flow for flow in self.flows if flow.audience != STAFF or services.is_staff]
+        flows = self._startable[services.is_staff]
         for flow in flows:
             if flow.interrupts and flow.triggered_by(inbound):
                 return flow
