@@ -939,10 +939,15 @@ def loaded(session: Session, model: type[T], row, start: int) -> T | None:
 
 
 @cache
+def column_keys(model) -> tuple[str, ...]:
+    """The model's column keys in table order, as model_columns selects them."""
+    return tuple(column.key for column in model.__table__.c)
+
+
+@cache
 def _column_keys(model) -> tuple[tuple[str, ...], int]:
-    """The model's column keys in table order, and where the last of its primary key's is (never
-    NULL in a row)."""
-    keys = tuple(column.key for column in model.__table__.c)
+    """column_keys, and where the last of the primary key's is (never NULL in a row)."""
+    keys = column_keys(model)
     return keys, keys.index(inspect(model).primary_key[-1].key)
 
 

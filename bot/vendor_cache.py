@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import String
 
-from bot.db import as_loaded, connection_of, model_columns, run_prepared
+from bot.db import as_loaded, column_keys, connection_of, model_columns, run_prepared
 from models import Tenant
 
 MAX_AGE = 600.0  # seconds an entry is trusted before it is read again, whatever its version
@@ -67,13 +67,12 @@ class VendorCache:
         row = run_prepared(connection_of(session), _VENDOR, {"id": tenant_id})
         if row is None or not row.is_active:  # gone, or switched off since the first query
             return None
-        values = dict(zip(_KEYS, row))
+        values = dict(zip(column_keys(Tenant), row))
         values["settings"] = frozen(values["settings"])
         held = self._rows[tenant_id] = (row[-1], self._clock(), values)
         return held
 
 
-_KEYS = tuple(column.key for column in Tenant.__table__.c)
 _VENDOR = select(*model_columns(Tenant), row_version()).where(Tenant.id == bindparam("id"))
 
 
