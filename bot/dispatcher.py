@@ -1,7 +1,7 @@
 """The dispatcher: one transaction per inbound message.
 
 It answers a replayed MessageSid from the stored reply, finds the vendor the message is for,
-counts it against the phone's rate limit there (bot/limits.py), locks the customer row for the
+holds it to the phone's rate limit there (counted in Redis meanwhile, bot/limits.py), locks the customer row for the
 whole message, runs the engine on the saved conversation state, saves the new state and the
 message with its reply, commits, and only then hands any outbound messages to the sender, so
 that nothing is sent for work that was rolled back."""
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from bot.catalog import render
 from bot.db import ROW_LOCK, Database, connection_of, fetch_prepared, finish_prepared, loaded, model_columns
 from bot.engine import Engine
-from bot.limits import MESSAGES, STAFF_MESSAGES, PhoneLimits, RateLimited
+from bot.limits import MessageCount, PhoneLimits, RateLimited
 from bot.locales import DEFAULT_LANGUAGE, language_of
 from bot.messages import Inbound, Msg, say
 from bot.services import Services
@@ -103,6 +103,7 @@ class Dispatcher:
 
     def _converse(self, session: Session, inbound: Inbound, reader: _Reader) -> tuple[list[Reply], list]:
         now = self.clock()
+        counted = MessageCount(self.redis, inbound, now)  # read once the first query is back: their round trips overlap
         destination = _resolve_tenant(session, inbound, self.platform, now, self.vendors)
         if destination.stored_reply is not None:  # a retry of a message already answered
             return _replies(destination.stored_reply), []
@@ -122,7 +123,7 @@ class Dispatcher:
         received, inbound = inbound, destination.as_read_by_flows(inbound)  # the log keeps what was received
         now = self.clock()
         limits = PhoneLimits(self.redis, tenant, inbound.phone, inbound.sid, now, staff=destination.is_staff)
-        limits.count(STAFF_MESSAGES if destination.is_staff else MESSAGES)
+        limits.admit(counted)
         # Locks in one global order, so that no two messages wait on each other in a circle:
         # the sender's staff row first (a staff phone keeps its conversation there), then
         # customer rows, each when first needed and in id order when several are. So a staff

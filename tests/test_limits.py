@@ -139,6 +139,22 @@ def test_limits_are_per_vendor(phone, mama, db, clock):
     assert "welcome points" in at_salon.send("JOIN SALON").text
 
 
+def test_messages_count_at_the_number_written_to_vendors_sharing_it_together(phone, mama, db, clock):
+    """The messages are counted before the first query finds the vendor (bot/limits.py,
+    MessageCount): per number, so a phone writing to two vendors on one number counts there
+    once, and each vendor holds it to its own limit."""
+    with db.transaction() as session:
+        load_tenant(session, tenant_file(code="NOODLE", name="Noodle House", staff=[], rate_limits={"messages_per_minute": 4}))
+    me = phone(CUSTOMER)  # MAMA's number, which NOODLE shares
+    me.send("JOIN MAMA")
+    assert "Balance: 50 points" in me.send("BAL").text
+    assert "welcome points" in me.send("JOIN NOODLE").text  # the third at the number: NOODLE allows four
+    assert "*Noodle House*" in me.send("BAL").text
+    assert me.send("BAL").text == TOO_FAST  # the fifth
+    assert "Mama Put Kitchen" in me.send("JOIN MAMA").text  # the sixth, for MAMA, which allows twenty
+    assert inbound_rows(db) == 5
+
+
 def test_past_the_redemptions_an_hour_the_reward_is_refused_and_nothing_spent(phone, mama, db, clock):
     limited(db, redemptions_per_hour=2)
     me = phone(CUSTOMER)

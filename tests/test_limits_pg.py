@@ -3,7 +3,7 @@ one by one in Redis, so exactly one of them gets the notice (PostgreSQL and Redi
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 
 from bot.limits import PhoneLimits, RateLimited
 from models import Message, Tenant
@@ -44,6 +44,26 @@ def test_counting_goes_on_when_redis_dropped_the_connection_it_counts_on(app, ma
     assert "Balance: 50 points" in me.send("BAL").text
     assert "Balance: 50 points" in me.send("BAL").text
     assert redis.hlen(key) == 4
+    assert me.send("BAL").text == TOO_FAST
+
+
+def test_a_message_the_database_restart_runs_twice_counts_once_and_the_next_read_their_own_counts(app, mama, db):
+    """A message's count goes to Redis before its first query (bot/limits.py, MessageCount):
+    when that query finds the database restarted, the message runs again and sends its count
+    again. The first reply, never read, is dropped before the next command: each message reads
+    its own, and the limit bites at the message it should."""
+    app.extensions["dispatcher"].clock = Clock()
+    limited(db, messages_per_minute=3)
+    me = Phone(app, "+2348031230011")
+    me.send("JOIN MAMA")
+    admin = create_engine(db.url)
+    with admin.connect() as connection:  # kill the app's connections, as a restart would
+        connection.execute(
+            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        )
+    admin.dispose()
+    assert "Balance: 50 points" in me.send("BAL").text  # the second, run twice
+    assert "Balance: 50 points" in me.send("BAL").text
     assert me.send("BAL").text == TOO_FAST
 
 
