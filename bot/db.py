@@ -976,6 +976,23 @@ def _upsert(dialect: str, table: Table, conflict_columns: tuple[str, ...], updat
     return _by_value_or_key(statement)
 
 
+class on_postgresql(FunctionElement):
+    """SQL: `expression` on PostgreSQL, NULL elsewhere: what a statement reads there only to
+    save a later query, which the caller runs elsewhere."""
+
+    inherit_cache = True
+
+
+@compiles(on_postgresql, "postgresql")
+def _on_postgresql(element, compiler, **kw) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(on_postgresql)
+def _elsewhere(element, compiler, **kw) -> str:
+    return "NULL"
+
+
 class later(FunctionElement):
     """SQL: a stored time plus some hours (PostgreSQL's intervals, SQLite's date modifiers), to
     ask whether an event came within hours of another one."""

@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, exists, func, insert, or_, select, true, updat
 from sqlalchemy.orm import Session
 
 from bot.catalog import render
-from bot.db import ROW_LOCK, Database, connection_of, fetch_prepared, finish_prepared, loaded, model_columns
+from bot.db import ROW_LOCK, Database, column_keys, connection_of, fetch_prepared, finish_prepared, loaded, model_columns
 from bot.engine import Engine
 from bot.limits import MessageCount, PhoneLimits, RateLimited
 from bot.locales import DEFAULT_LANGUAGE, language_of
@@ -26,6 +26,7 @@ from bot.messages import Inbound, Msg, say
 from bot.services import Services
 from bot.services.context import Context
 from bot.services.customers import find_customer, route_phone
+from bot.services.points import balance_read, keep_balance_read
 from bot.services.staff import NOT_STAFF, find_staff_locked
 from bot.vendor_cache import VendorCache, row_version
 from bot.vendor_codes import addressed_code, join_code, without_code
@@ -327,11 +328,19 @@ def _replay_or_candidates(session: Session, params: dict, vendors: VendorCache) 
     their rows made the session's own (as_loaded), the vendors' from `vendors` by version."""
     rows = fetch_prepared(connection_of(session), _REPLAY_OR_TENANTS, params)
     candidates = [
-        _Candidate(tenant, row[_IS_STAFF_AT], row[_IS_STAFF_AT + 1], loaded(session, Customer, row, _MEMBER_AT), row[-1])
+        _candidate(session, tenant, row)
         for row in rows
         if row[_TENANT_AT] is not None and (tenant := vendors.tenant(session, row[_TENANT_AT], row[_TENANT_AT + 1])) is not None
     ]
     return rows[0][0], candidates
+
+
+def _candidate(session: Session, tenant: Tenant, row) -> _Candidate:
+    """A row of the first query as a candidate, its member's balance kept for the message."""
+    member = loaded(session, Customer, row, _MEMBER_AT)
+    if member is not None:
+        keep_balance_read(session, member, row[_BALANCE_AT])
+    return _Candidate(tenant, row[_IS_STAFF_AT], row[_IS_STAFF_AT + 1], member, row[_LOCKED_AT])
 
 
 def _found(row: _Candidate, **how) -> Destination:
@@ -354,8 +363,9 @@ def _replay_or_tenants():
     """One row per vendor the text names or the number belongs to (or one empty row), each
     carrying the reply stored for the MessageSid, if any. When there is only one such vendor and
     the sender is not its staff (whose staff row is locked first), the sender's customer row
-    there comes too, locked for the message (`locked_at` names the vendor then): the usual
-    message costs one query less. With several candidates, none is locked: they would be locked
+    there comes too, locked for the message (`locked_at` names the vendor then), with its
+    balance on PostgreSQL (bot/services/points.py, balance_read): the usual message costs one
+    query less, and a BAL two. With several candidates, none is locked: they would be locked
     in no known order, and most of them are not the one the message is for."""
     stored = select(_STORED_REPLY.scalar_subquery().label("stored")).subquery()
     codes = [bindparam("joining", type_=Tenant.vendor_code.type), bindparam("addressed", type_=Tenant.vendor_code.type)]
@@ -375,15 +385,17 @@ def _replay_or_tenants():
     )
     return select(
         stored.c.stored, candidates.c.id, candidates.c.version, candidates.c.is_staff, candidates.c.is_member,
-        *model_columns(Customer, member), sole.label("locked_at"),
+        *model_columns(Customer, member), balance_read(member).label("balance"), sole.label("locked_at"),
     ).select_from(stored.outerjoin(candidates, true()).outerjoin(member, member.c.tenant_id == candidates.c.id))
 
 
 # The first query's row: the stored reply, the vendor's id and version, is_staff, is_member,
-# the member's columns, locked_at.
+# the member's columns and balance, locked_at.
 _TENANT_AT = 1
 _IS_STAFF_AT = _TENANT_AT + 2
 _MEMBER_AT = _IS_STAFF_AT + 2
+_BALANCE_AT = _MEMBER_AT + len(column_keys(Customer))
+_LOCKED_AT = _BALANCE_AT + 1
 _REPLAY_OR_TENANTS = _replay_or_tenants()
 _ROUTED = _tenants(Tenant.id == select(PhoneRoute.tenant_id).where(PhoneRoute.phone_number == bindparam("phone")).scalar_subquery())
 _EMPLOYERS = _tenants(

@@ -1,16 +1,19 @@
 """Points expire: exactly what is left of each lot, never spent after its date."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, update
 
+from bot.services import points
+from bot.services.context import Context
+from bot.services.points import PointsService, keep_balance_read
 from bot.services.tenants import load_tenant
-from models import CustomerPointsBalance, PointsLotAllocation, PointsTransaction, RewardRedemption
+from models import Customer, CustomerPointsBalance, PointsLotAllocation, PointsTransaction, RewardRedemption, Tenant
 from models.base import utcnow
-from tests.conftest import balance_of, count, tenant_file
+from tests.conftest import PIN_PEPPER, balance_of, count, tenant_file
 
 CUSTOMER = "+2348031234567"
 
@@ -31,6 +34,23 @@ def test_balance_shows_only_unexpired_points_and_the_ledger_records_the_expiry(p
         assert session.scalar(select(CustomerPointsBalance.total_expired)) == 50
     # The emptied lot is the record of what expired: expiry writes no allocations.
     assert (expired.points, welcome.remaining, allocations) == (-50, 0, [])
+
+
+def test_the_balance_the_first_query_read_is_shown_until_the_message_moves_it(phone, mama, db):
+    """On PostgreSQL the dispatcher's first query reads the member's balance (bot/services/
+    points.py, keep_balance_read), and BAL shows it without a query; a message that moves the
+    balance first shows it as it is then."""
+    phone(CUSTOMER).send("JOIN MAMA")
+    with db.transaction() as session:
+        customer = session.scalars(select(Customer).with_for_update()).one()
+        tenant = session.get(Tenant, customer.tenant_id)
+        ctx = Context(session=session, tenant=tenant, phone=CUSTOMER, now=utcnow(), pin_pepper=PIN_PEPPER, customer=customer)
+        keep_balance_read(session, customer, [50, 70, [["2031-01-02T03:04:05.000006+01:00", 50]]])
+        shown = PointsService(ctx).balance()
+        assert (shown.balance, shown.earned, shown.next_expiry_points, shown.next_expiry_on) == (50, 70, 50, date(2031, 1, 2))
+        keep_balance_read(session, customer, [50, 70, []])
+        points.credit(session, tenant, customer, 10, source="test", description="Test", now=ctx.now)
+        assert PointsService(ctx).balance().balance == 60
 
 
 def test_expired_points_cannot_be_spent(phone, mama, db, clock):

@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Executable, Exists, bindparam, exists, func, insert, inspect, or_, select, text, update
+from sqlalchemy import Executable, Exists, and_, bindparam, exists, func, insert, inspect, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from bot.catalog import freeze, render, thaw
-from bot.db import as_loaded, connection_of, fetch_prepared, run_prepared, update_loaded, write_new, write_rows, written_here
+from bot.db import (
+    as_loaded, connection_of, fetch_prepared, on_postgresql, run_prepared, update_loaded, write_new, write_rows, written_here,
+)
 from bot.messages import Msg, say
 from bot.outbound import notify
 from bot.services import audit
@@ -406,6 +408,7 @@ def _move_balance(
     and straight on the driver (run_prepared). The row comes back and refreshes the session's
     copy, so that reading the balance after costs nothing. A balance row this transaction wrote
     (a new member's) is moved without a round trip (_move_own_balance)."""
+    session.info.pop(_BALANCE_READ, None)  # what the message's first query read of it is past
     session.flush()  # what the lot refers to (its purchase), and the balance row if new
     own = session.identity_map.get(_balance_key(customer))
     if own is not None and written_here(session, own):
@@ -479,6 +482,18 @@ def _moves(kind: str) -> _Moves:
 _MOVES = {kind: _moves(kind) for kind in _COUNTERS}
 
 
+_SHOWN_LOTS = 50  # the most lots a balance reads, earliest expiry first
+
+
+def _shown_lots(tenant_id, customer_id) -> tuple:
+    """SQL: the customer's lots a balance shows (of the customer's columns): those that expire,
+    with points left."""
+    return (
+        PointsTransaction.tenant_id == tenant_id, PointsTransaction.customer_id == customer_id,
+        PointsTransaction.remaining > 0, PointsTransaction.expires_at.is_not(None),
+    )
+
+
 _BALANCE_WITH_LOTS = (
     select(
         CustomerPointsBalance.current_balance,
@@ -486,17 +501,48 @@ _BALANCE_WITH_LOTS = (
         PointsTransaction.expires_at,
         PointsTransaction.remaining,
     )
-    .outerjoin(
-        PointsTransaction,
-        (PointsTransaction.tenant_id == CustomerPointsBalance.tenant_id)
-        & (PointsTransaction.customer_id == CustomerPointsBalance.customer_id)
-        & (PointsTransaction.remaining > 0)
-        & PointsTransaction.expires_at.is_not(None),
-    )
+    .outerjoin(PointsTransaction, and_(*_shown_lots(CustomerPointsBalance.tenant_id, CustomerPointsBalance.customer_id)))
     .where(CustomerPointsBalance.tenant_id == bindparam("tenant"), CustomerPointsBalance.customer_id == bindparam("customer"))
     .order_by(PointsTransaction.expires_at)
-    .limit(50)
+    .limit(_SHOWN_LOTS)
 )
+
+
+def balance_read(member):
+    """SQL for the dispatcher's first query, on PostgreSQL (NULL elsewhere): the balance of the
+    customer row `member` selects (a subquery of customers), as keep_balance_read takes it, in
+    JSON: [balance, total earned, [[expires_at, remaining], ...]] with the lots a balance shows."""
+    balance = CustomerPointsBalance
+    lots = (
+        select(func.json_build_array(PointsTransaction.expires_at, PointsTransaction.remaining))
+        .where(*_shown_lots(balance.tenant_id, balance.customer_id))
+        .order_by(PointsTransaction.expires_at)
+        .limit(_SHOWN_LOTS)
+        .correlate(balance)
+        .scalar_subquery()
+    )
+    read = (
+        select(func.json_build_array(balance.current_balance, balance.total_earned, func.array_to_json(func.ARRAY(lots))))
+        .where(balance.tenant_id == member.c.tenant_id, balance.customer_id == member.c.id)
+        .scalar_subquery()
+    )
+    return on_postgresql(read)
+
+
+_BALANCE_READ = "balance_read"  # in a session's info: the member's balance its message's first query read
+
+
+def keep_balance_read(session: Session, member: Customer, read: list | None) -> None:
+    """Keep what the dispatcher's first query read of its member's balance (balance_read, None
+    when it read none) for the message's PointsService.balance, which then costs no query. That
+    query's snapshot is taken before it locks the member: one that waited for the lock while
+    another message moved the balance reads it as it was before, as if it had come first. So
+    what it read is for showing, never for deciding (what is spent is read again under the
+    lock: spendable); it is read once, and forgotten when the message moves the balance."""
+    if read is not None:
+        balance, earned, lots = read
+        shown = [(datetime.fromisoformat(expires_at), remaining) for expires_at, remaining in lots]
+        session.info[_BALANCE_READ] = ((member.tenant_id, member.id), (balance, earned, shown))
 
 
 def _description(row: PointsTransaction) -> Msg | str:
@@ -514,18 +560,23 @@ class PointsService:
         local day as the earliest one are added up. Lots found past their expiry are expired
         first, so the balance shown is what can be spent."""
         customer = self.ctx.require_customer()
-        rows = self._balance_rows(customer)
-        if any(row.expires_at and row.expires_at <= self.ctx.now for row in rows):
+        balance, earned, lots = self._read(customer)
+        if any(expires_at <= self.ctx.now for expires_at, _ in lots):
             expire_lots(self.ctx.session, customer, self.ctx.now)
-            rows = self._balance_rows(customer)
-        first = rows[0]
-        days = [(row.expires_at.astimezone(self.ctx.zone).date(), row.remaining) for row in rows if row.expires_at]
+            balance, earned, lots = self._read(customer)
+        days = [(expires_at.astimezone(self.ctx.zone).date(), remaining) for expires_at, remaining in lots]
         next_on = days[0][0] if days else None
         next_points = sum(points for day, points in days if day == next_on)
-        return Balance(first.current_balance, first.total_earned, next_points, next_on, customer.member_code)
+        return Balance(balance, earned, next_points, next_on, customer.member_code)
 
-    def _balance_rows(self, customer: Customer) -> list:
-        return fetch_prepared(connection_of(self.ctx.session), _BALANCE_WITH_LOTS, {"tenant": customer.tenant_id, "customer": customer.id})
+    def _read(self, customer: Customer) -> tuple[int, int, list[tuple[datetime, int]]]:
+        """The balance, the total earned and the lots shown: as the message's first query read
+        them (keep_balance_read), else read now."""
+        kept = self.ctx.session.info.pop(_BALANCE_READ, None)
+        if kept is not None and kept[0] == (customer.tenant_id, customer.id):
+            return kept[1]
+        rows = fetch_prepared(connection_of(self.ctx.session), _BALANCE_WITH_LOTS, {"tenant": customer.tenant_id, "customer": customer.id})
+        return rows[0].current_balance, rows[0].total_earned, [(row.expires_at, row.remaining) for row in rows if row.expires_at]
 
     def history(self, limit: int = 8) -> list[LedgerLine]:
         customer = self.ctx.require_customer()
