@@ -2,6 +2,7 @@
 (bot/db.py, fetch_prepared), and answer exactly as before (PostgreSQL only)."""
 from __future__ import annotations
 
+import pickle
 import uuid
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -147,3 +148,18 @@ def test_a_message_with_quotes_backslashes_and_percents_is_stored_and_replayed_e
             Message.message_sid == "SM" + "c" * 32, Message.direction == "inbound")).one()
     assert stored.body == body and [reply["body"] for reply in stored.reply] == [reply.body for reply in first.replies]
     assert phone.send(body, sid="SM" + "c" * 32).text == first.text
+
+
+def test_the_driver_reads_uuids_and_column_names_through_c_as_python_would(db):
+    """psycopg2 builds the UUIDs and decodes the column names it reads through C functions
+    (bot/db.py, _read_results_in_c), to the same values its Python ones give."""
+    written = uuid.uuid4()
+    with db.message_connection() as connection:
+        cursor = connection.connection.dbapi_connection.cursor()
+        cursor.execute('SELECT %s::uuid AS "naïve_名", NULL::uuid AS "none"', (str(written),))
+        read, missing = cursor.fetchone()
+        names = [column.name for column in cursor.description]
+        cursor.close()
+    assert (read, hash(read), str(read), read.version, missing) == (written, hash(written), str(written), 4, None)
+    assert pickle.loads(pickle.dumps(read)) == written and {read: 1}[written] == 1
+    assert names == ["naïve_名", "none"]
