@@ -1,7 +1,10 @@
 """The Twilio webhook: signatures, replays, awkward messages, TwiML, health."""
 from __future__ import annotations
 
+import gc
+
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
@@ -11,6 +14,22 @@ from bot.devclient import parse_twiml
 from models import Customer, CustomerPointsBalance, Message
 from tests.conftest import AUTH_TOKEN, INBOUND_URL, MAMA_NUMBER, PUBLIC_BASE_URL, Phone, count, make_config
 from webhooks.twilio import MAX_BODY_CHARS, _twiml_text, split_message
+
+
+def test_the_messages_sessions_are_freed_with_what_they_held(phone, mama, db):
+    """The dispatcher drops each message's session rather than closing it (bot/dispatcher.py):
+    the collector frees it, and with it the rows the message read."""
+    me = phone()
+    me.send("JOIN MAMA")
+
+    def alive(kind) -> int:
+        gc.collect()
+        return sum(isinstance(thing, kind) for thing in gc.get_objects())
+
+    sessions, customers = alive(Session), alive(Customer)
+    for _ in range(5):
+        assert "Balance: 50 points" in me.send("BAL").text
+    assert (alive(Session), alive(Customer)) == (sessions, customers)
 
 
 def test_missing_signature_is_refused_and_stores_nothing(phone, mama, db):
