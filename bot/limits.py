@@ -11,9 +11,11 @@ read after it (MessageCount), so that the two round trips overlap. A vendor with
 sees no difference; a phone writing to vendors that share a number counts there once, each
 vendor holding it to its own limit. Staff and customers count in one window, each held to theirs.
 
-The message that goes one past a limit gets one short notice; the ones after it get silence
-until the window passes. Going past raises RateLimited, and the dispatcher rolls the message
-back: nothing is written but the count. Windows follow the dispatcher's clock."""
+The first message past a limit gets one short notice, the vendor marking in Redis that it gave
+it (a round trip that only messages past a limit make: a window shared with others, or a
+message run again after a database restart, cannot tell by its count alone); the ones after it
+get silence until the window passes. Going past raises RateLimited, and the dispatcher rolls the
+message back: nothing is written but the count. Windows follow the dispatcher's clock."""
 from __future__ import annotations
 
 import hashlib
@@ -74,17 +76,19 @@ class PhoneLimits:
     def admit(self, message: MessageCount) -> None:
         """Let the message in, or past the phone's messages limit (staff's, for staff) raise
         RateLimited."""
-        self._hold_to(STAFF_MESSAGES if self.staff else MESSAGES, *message.result())
+        self._hold_to(STAFF_MESSAGES if self.staff else MESSAGES, message.total())
 
     def count(self, name: str) -> None:
         """Count this message towards the limit `name`; past it, raise RateLimited."""
-        self._hold_to(name, *_count(self.redis, self._key(name), self.sid, LIMITS[name].seconds))
+        self._hold_to(name, _count(self.redis, self._key(name), self.sid, LIMITS[name].seconds))
 
-    def _hold_to(self, name: str, added: int, total: int) -> None:
-        allowed = self._allowed(name)
-        if total > allowed:
-            first_past = added and total == allowed + 1
-            self._refuse(say(LIMITS[name].notice) if first_past else None)
+    def _hold_to(self, name: str, total: int) -> None:
+        if total > self._allowed(name):
+            self._refuse(say(LIMITS[name].notice) if self._first_notice(name) else None)
+
+    def _first_notice(self, name: str) -> bool:
+        """Whether this is the window's first notice of the limit `name` here (marked if so)."""
+        return _ask(self.redis, "SET", f"{self._key(name)}:notified", 1, "NX", "EX", LIMITS[name].seconds) is not None
 
     def look_up(self, find: Callable[[], T | None]) -> T | None:
         """A look-up staff asked for: a miss counts towards the wrong look-ups limit, and past it
@@ -108,7 +112,7 @@ class PhoneLimits:
 
 class MessageCount:
     """An inbound message's count towards its phone's messages limit at the number it was
-    written to, sent when made and read by `result()`: the dispatcher makes it before its first
+    written to, sent when made and read by `total()`: the dispatcher makes it before its first
     query and reads it after, the two round trips overlapping (the one to Redis, waited for on
     its own, cost a BAL a tenth of its throughput)."""
 
@@ -120,12 +124,12 @@ class MessageCount:
             self.line.send(self.command)
             self.sent = True
         except (ConnectionError, TimeoutError):
-            self.sent = False  # asked for again by result()
+            self.sent = False  # asked for again by total()
 
-    def result(self) -> tuple[int, int]:
-        """Whether the MessageSid was new to the window, and the window's total; read once. A
-        reply lost (the server restarted, or dropped the connection) is asked for again:
-        counting a MessageSid twice counts it once."""
+    def total(self) -> int:
+        """The window's total, this message's MessageSid in it; read once. A reply lost (the
+        server restarted, or dropped the connection) is asked for again: counting a MessageSid
+        twice counts it once."""
         if self.sent:
             try:
                 return self.line.read()
@@ -146,16 +150,15 @@ def _window_key(scope, phone: str, name: str, moment: int) -> str:
 # one atomic step and one reply, where a MULTI pipeline of the three costs five replies and more
 # of the client's CPU (a BAL in process: 1.11 ms of CPU with the pipeline, 1.06 with the script).
 _COUNT = """
-local added = redis.call('HSETNX', KEYS[1], ARGV[1], 1)
-local total = redis.call('HLEN', KEYS[1])
+redis.call('HSETNX', KEYS[1], ARGV[1], 1)
 redis.call('EXPIRE', KEYS[1], ARGV[2])
-return {added, total}
+return redis.call('HLEN', KEYS[1])
 """
 _COUNT_SHA = hashlib.sha1(_COUNT.encode()).hexdigest()
 
 
-def _count(redis: Redis, key: str, sid: str, seconds: int) -> tuple[int, int]:
-    """Whether the MessageSid was new to the window, and the window's total."""
+def _count(redis: Redis, key: str, sid: str, seconds: int) -> int:
+    """The window's total, the MessageSid in it."""
     return _ask(redis, "EVALSHA", _COUNT_SHA, 1, key, sid, seconds, script=_COUNT)
 
 
@@ -205,7 +208,7 @@ class _Line:
         self.owed += 1
 
     def _read_owed(self) -> None:
-        while self.owed:
+        while self.owed > 0:
             with suppress(ResponseError):  # an owed reply's error (NoScriptError): nobody waits for it
                 self.read()
 

@@ -155,6 +155,21 @@ def test_messages_count_at_the_number_written_to_vendors_sharing_it_together(pho
     assert inbound_rows(db) == 5
 
 
+def test_a_vendor_gives_its_notice_once_though_the_message_past_its_limit_was_for_another(phone, mama, db, clock):
+    """Each vendor gives its notice once a window, at the first of its messages past its limit,
+    whichever message at the number went past it (bot/limits.py)."""
+    with db.transaction() as session:
+        load_tenant(session, tenant_file(code="NOODLE", name="Noodle House", staff=[], rate_limits={"messages_per_minute": 4}))
+    me = phone(CUSTOMER)
+    me.send("JOIN NOODLE")
+    for _ in range(3):
+        me.send("BAL")  # four at the number, NOODLE's four
+    assert "Mama Put Kitchen" in me.send("JOIN MAMA").text  # the fifth, for MAMA
+    assert me.send("JOIN NOODLE").text == TOO_FAST  # NOODLE's first past its limit
+    assert me.send("JOIN NOODLE").replies == []  # then silence
+    assert "Mama Put Kitchen" in me.send("BAL").text  # MAMA's seventh of twenty
+
+
 def test_past_the_redemptions_an_hour_the_reward_is_refused_and_nothing_spent(phone, mama, db, clock):
     limited(db, redemptions_per_hour=2)
     me = phone(CUSTOMER)
