@@ -80,16 +80,19 @@ class Dispatcher:
         # needs it: the usual message then costs none of the session's own transaction and
         # commit, a tenth of its CPU. Its statements take the connection (connection_of). After
         # a rollback the session is closed before it reads again: what it held, and its part in
-        # the transaction that ended, go with it. At the end it is dropped, not closed: it owns
-        # no connection, each message builds objects of its own (vendors' too), and the closing,
-        # SQLAlchemy detaching what the message has already let go, cost a BAL 3% of its
-        # instructions.
+        # the transaction that ended, go with it. At the end, one that never joined the
+        # transaction (a BAL's) is dropped, not closed: it owns no connection, each message
+        # builds objects of its own (vendors' too), and the closing, SQLAlchemy detaching what
+        # the message has already let go, cost a BAL 3% of its instructions. One that joined is
+        # closed, which frees it at once (it and its transaction refer to each other).
         with self.db.message_connection() as connection:
             session = self.db.sessions(bind=connection)
             try:
                 with connection.begin():
                     replies, outbox = self._converse(session, inbound, reader)
                     session.flush()  # as the session's commit did: a path that records nothing may have changed rows
+                if session.in_transaction():
+                    session.close()
             except RateLimited as limited:
                 session.close()
                 return _limited(session, limited)
