@@ -51,7 +51,7 @@ class Database:
         # psycopg2, the pooled ones' twins for messages' transactions (see `message_connection`).
         self._unpooled = create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
         if _begins_with_first_statement(url):
-            _read_results_in_c(self._unpooled)
+            _read_uuids_and_names_cheaply(self._unpooled)
         self.message_engine = _make_engine(url, poolclass=NullPool) if _begins_with_first_statement(url) else self.engine
         self._threads = threading.local()
 
@@ -159,7 +159,7 @@ def _make_engine(url: str, **pooling) -> Engine:
         engine = create_engine(url, **pooling, **(driven if psycopg2 else {}))
         if psycopg2:
             _begin_with_first_statement(engine)
-            _read_results_in_c(engine)
+            _read_uuids_and_names_cheaply(engine)
         return engine
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -168,14 +168,16 @@ def _make_engine(url: str, **pooling) -> Engine:
     return engine
 
 
-def _read_results_in_c(engine: Engine) -> None:
-    """Two things psycopg2 does for every statement through a Python function called from C,
-    done by C functions instead (2% of a BAL's instructions): it decodes each column's name
-    through the UTF-8 codec's Python wrapper (encodings.utf_8.decode), and builds each UUID
-    through the checks of uuid.UUID's constructor (the caster SQLAlchemy registers). The codec
-    psycopg2 takes for a connection's encoding is read from its `encodings` when it connects.
-    The wrapper decodes with final=True, where the C function it calls is used as it is: they
-    differ on a truncated sequence only, which names from the server never end in."""
+def _read_uuids_and_names_cheaply(engine: Engine) -> None:
+    """Two things psycopg2 does for every statement through Python functions, made cheaper (a
+    BAL 1.1% fewer instructions): it builds each UUID through uuid.UUID's constructor (the
+    caster SQLAlchemy registers), whose checks of the text the server's text needs none of; and
+    it decodes each column's name (and the server's messages) through the UTF-8 codec's Python
+    wrapper, encodings.utf_8.decode, where the C function the wrapper calls does. The codec
+    psycopg2 takes for a connection's encoding is read from its `encodings` when it connects,
+    for every psycopg2 connection of the process. The wrapper decodes with final=True and the C
+    function as used with final=False: they differ on a truncated sequence only, which it drops
+    instead of replacing, and which the server never sends."""
     import psycopg2.extensions
 
     _decode_utf8_in_c()

@@ -26,7 +26,7 @@ from bot.messages import Inbound, Msg, say
 from bot.services import Services
 from bot.services.context import Context
 from bot.services.customers import find_customer, route_phone
-from bot.services.points import balance_read, keep_balance_read
+from bot.services.points import balance_read, keep_balance_read, member_version
 from bot.services.staff import NOT_STAFF, find_staff_locked
 from bot.vendor_cache import VendorCache, row_version
 from bot.vendor_codes import addressed_code, join_code, without_code
@@ -385,7 +385,7 @@ def _replay_or_tenants():
         .scalar_subquery()
     )
     member = (
-        select(Customer)
+        select(Customer, member_version())
         .where(Customer.tenant_id == sole, Customer.phone_number == bindparam("phone"))
         .with_for_update(**ROW_LOCK)
         .subquery("member")

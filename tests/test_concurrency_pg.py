@@ -1,6 +1,7 @@
 """Row locks and idempotency under real concurrency (PostgreSQL only)."""
 from __future__ import annotations
 
+import threading
 from functools import partial
 
 from sqlalchemy import create_engine, func, select, text, update
@@ -16,6 +17,7 @@ from models import (
 from models.base import utcnow
 from tests.api_client import Api, create_key
 from tests.conftest import PIN_PEPPER, Phone, at_once, count, tenant_file
+from tests.test_tenants_pg import wait_for_a_lock_wait
 
 
 def all_at_once(app, number: str, bodies: list[str], sids: list[str] | None = None):
@@ -212,3 +214,23 @@ def test_a_staff_double_tap_on_the_confirmation_logs_one_purchase(app, mama, db)
     results = at_once([partial(bayo.send, "1"), partial(bayo.send, "1")])
     assert sum(result.text.startswith("Logged ₦15,000") for result in results) == 1, [result.text for result in results]
     assert count(db, Purchase) == 1
+
+
+def test_a_balance_that_waited_for_the_customer_shows_what_the_message_before_it_left(app, mama, db):
+    """The first query reads the balance with its member (bot/services/points.py, balance_read)
+    from a snapshot taken before it waited for the member's lock: when the transaction it waited
+    for changed the member's row (every message of the phone does) and the balance, the balance
+    is read again, as it is once the lock is had."""
+    number = "+2348031230013"
+    phone = Phone(app, number)
+    phone.send("JOIN MAMA")
+    answers = []
+    with db.transaction() as session:  # a message of the phone, holding its row while it earns
+        customer = session.scalars(select(Customer).where(Customer.phone_number == number).with_for_update()).one()
+        waiting = threading.Thread(target=lambda: answers.append(phone.send("BAL").text))
+        waiting.start()
+        wait_for_a_lock_wait(db)
+        points.credit(session, session.get(Tenant, customer.tenant_id), customer, 25, source="test", description="Test", now=utcnow())
+        customer.last_inbound_at = utcnow()
+    waiting.join(10)
+    assert "Balance: 75 points" in answers[0]

@@ -2,11 +2,13 @@
 (bot/db.py, fetch_prepared), and answer exactly as before (PostgreSQL only)."""
 from __future__ import annotations
 
+import codecs
 import pickle
 import uuid
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
+import psycopg2.extensions
 import pytest
 from sqlalchemy import ARRAY, BigInteger, Boolean, Date, DateTime, Float, Integer, Numeric, String, Uuid, bindparam, cast, literal, select, text, update
 
@@ -150,16 +152,19 @@ def test_a_message_with_quotes_backslashes_and_percents_is_stored_and_replayed_e
     assert phone.send(body, sid="SM" + "c" * 32).text == first.text
 
 
-def test_the_driver_reads_uuids_and_column_names_through_c_as_python_would(db):
-    """psycopg2 builds the UUIDs and decodes the column names it reads through C functions
-    (bot/db.py, _read_results_in_c), to the same values its Python ones give."""
+def test_the_driver_reads_uuids_and_column_names_cheaply_to_the_same_values(db, monkeypatch):
+    """psycopg2 builds UUIDs without uuid.UUID's constructor and decodes column names with the
+    UTF-8 codec's C function (bot/db.py, _read_uuids_and_names_cheaply), to the same values."""
     written = uuid.uuid4()
+    monkeypatch.setattr(uuid.UUID, "__init__", None)  # not called: it would raise
+    assert codecs.lookup(psycopg2.extensions.encodings["UTF8"]).decode is codecs.utf_8_decode
     with db.message_connection() as connection:
         cursor = connection.connection.dbapi_connection.cursor()
         cursor.execute('SELECT %s::uuid AS "naïve_名", NULL::uuid AS "none"', (str(written),))
         read, missing = cursor.fetchone()
         names = [column.name for column in cursor.description]
         cursor.close()
+    monkeypatch.undo()
     assert (read, hash(read), str(read), read.version, missing) == (written, hash(written), str(written), 4, None)
-    assert pickle.loads(pickle.dumps(read)) == written and {read: 1}[written] == 1
+    assert pickle.loads(pickle.dumps(read)) == written and {read: 1}[written] == 1 and read.is_safe is uuid.SafeUUID.unknown
     assert names == ["naïve_名", "none"]

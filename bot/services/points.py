@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Executable, Exists, and_, bindparam, exists, func, insert, inspect, or_, select, text, update
+from sqlalchemy import Executable, Exists, and_, bindparam, case, exists, func, insert, inspect, literal_column, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from bot.catalog import freeze, render, thaw
@@ -508,11 +508,26 @@ _BALANCE_WITH_LOTS = (
 )
 
 
+def member_version():
+    """SQL, for the subquery that locks the member row whose balance balance_read reads: the
+    version of the row it locked (PostgreSQL's xmin; NULL elsewhere), labelled `version`."""
+    return on_postgresql(literal_column("customers.xmin")).label("version")
+
+
 def balance_read(member):
     """SQL for the dispatcher's first query, on PostgreSQL (NULL elsewhere): the balance of the
-    customer row `member` selects (a subquery of customers), as keep_balance_read takes it, in
-    JSON: [balance, total earned, [[expires_at, remaining], ...]] with the lots a balance shows."""
+    customer row `member` selects (a subquery of customers that locks it, with member_version),
+    as keep_balance_read takes it, in JSON: [balance, total earned, [[expires_at, remaining],
+    ...]] with the lots a balance shows. NULL too when the row locked is not the version the
+    statement's snapshot sees: the query waited for the lock while another message changed
+    the row, and what the snapshot holds of the balance may be from before that message."""
     balance = CustomerPointsBalance
+    seen = Customer.__table__.alias("seen")
+    seen_version = (
+        select(literal_column("seen.xmin"))
+        .where(seen.c.tenant_id == member.c.tenant_id, seen.c.id == member.c.id)
+        .scalar_subquery()
+    )
     lots = (
         select(func.json_build_array(PointsTransaction.expires_at, PointsTransaction.remaining))
         .where(*_shown_lots(balance.tenant_id, balance.customer_id))
@@ -521,8 +536,9 @@ def balance_read(member):
         .correlate(balance)
         .scalar_subquery()
     )
+    shown = func.json_build_array(balance.current_balance, balance.total_earned, func.array_to_json(func.ARRAY(lots)))
     read = (
-        select(func.json_build_array(balance.current_balance, balance.total_earned, func.array_to_json(func.ARRAY(lots))))
+        select(case((member.c.version == seen_version, shown)))
         .where(balance.tenant_id == member.c.tenant_id, balance.customer_id == member.c.id)
         .scalar_subquery()
     )
@@ -534,11 +550,14 @@ _BALANCE_READ = "balance_read"  # in a session's info: the member's balance its 
 
 def keep_balance_read(session: Session, member: Customer, read: list | None) -> None:
     """Keep what the dispatcher's first query read of its member's balance (balance_read, None
-    when it read none) for the message's PointsService.balance, which then costs no query. That
-    query's snapshot is taken before it locks the member: one that waited for the lock while
-    another message moved the balance reads it as it was before, as if it had come first. So
-    what it read is for showing, never for deciding (what is spent is read again under the
-    lock: spendable); it is read once, and forgotten when the message moves the balance."""
+    when it read none) for the message's PointsService.balance, which then costs no query. It is
+    read once, and forgotten when the message moves the balance. That query read it with the
+    snapshot it took before it locked the member, and keeps none when another message changed
+    the member's row meanwhile (every message of the phone does, and a purchase for it); but a
+    change of the balance alone made meanwhile (an adjustment by the vendor) is read from before
+    it, as if this message had come first. So what it read is shown, and may turn a customer back
+    early (a reward they cannot afford), but is never spent: what is spent is read again under
+    the lock (spendable)."""
     if read is not None:
         balance, earned, lots = read
         shown = [(datetime.fromisoformat(expires_at), remaining) for expires_at, remaining in lots]

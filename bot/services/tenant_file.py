@@ -261,7 +261,8 @@ class RateLimitsSchema(Schema.from_dict({
     name: fields.Integer(load_default=limit.default, strict=True, validate=validate.Range(1, 100_000))
     for name, limit in LIMITS.items()
 })):
-    """How much one phone may do at the vendor in a window (bot/limits.py); staff may send more."""
+    """How much one phone may do at the vendor in a window (bot/limits.py: its messages are
+    counted at the number it writes to); staff may send more."""
 
     @validates_schema
     def staff_may_send_more(self, data, **kwargs):
