@@ -1,10 +1,10 @@
 """The dispatcher: one transaction per inbound message.
 
 It answers a replayed MessageSid from the stored reply, finds the vendor the message is for,
-holds it to the phone's rate limit there (counted in Redis meanwhile, bot/limits.py), locks the customer row for the
-whole message, runs the engine on the saved conversation state, saves the new state and the
-message with its reply, commits, and only then hands any outbound messages to the sender, so
-that nothing is sent for work that was rolled back."""
+holds it to the phone's rate limit there (counted in Redis meanwhile, bot/limits.py), locks
+the customer row for the whole message, runs the engine on the saved conversation state, saves
+the new state and the message with its reply, commits, and only then hands any outbound
+messages to the sender, so that nothing is sent for work that was rolled back."""
 from __future__ import annotations
 
 import logging

@@ -114,7 +114,7 @@ class MessageCount:
     """An inbound message's count towards its phone's messages limit at the number it was
     written to, sent when made and read by `total()`: the dispatcher makes it before its first
     query and reads it after, the two round trips overlapping (the one to Redis, waited for on
-    its own, cost a BAL a tenth of its throughput)."""
+    its own, cost a BAL under load about a twentieth of its throughput)."""
 
     def __init__(self, redis: Redis, inbound: Inbound, now: datetime):
         key = _window_key(inbound.to, inbound.phone, MESSAGES, int(now.timestamp()))
