@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 from functools import partial
 
-from sqlalchemy import create_engine, func, select, text, update
+from sqlalchemy import func, select, update
 
 from bot.services import points
 from bot.services.spins import move_spins, spin_mismatches
@@ -16,7 +16,7 @@ from models import (
 )
 from models.base import utcnow
 from tests.api_client import Api, create_key
-from tests.conftest import PIN_PEPPER, Phone, at_once, count, tenant_file
+from tests.conftest import PIN_PEPPER, Phone, at_once, count, kill_the_apps_connections, tenant_file
 from tests.test_tenants_pg import wait_for_a_lock_wait
 
 
@@ -88,12 +88,7 @@ def test_two_staff_logging_for_one_customer_at_once_both_count(app, mama, db):
 def test_a_database_restart_does_not_lose_the_next_message(app, mama, db):
     number = "+2348031230005"
     Phone(app, number).send("JOIN MAMA")  # leaves a connection in the pool
-    admin = create_engine(db.url)
-    with admin.connect() as connection:  # kill the app's connections, as a restart would
-        connection.execute(
-            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
-        )
-    admin.dispose()
+    kill_the_apps_connections(db)
     assert "Balance: 50 points" in Phone(app, number).send("BAL").text
 
 

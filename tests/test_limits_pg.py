@@ -3,12 +3,12 @@ one by one in Redis, so exactly one of them gets the notice (PostgreSQL and Redi
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from bot.limits import PhoneLimits, RateLimited
 from models import Message, Tenant
 from models.base import utcnow
-from tests.conftest import Phone, count
+from tests.conftest import Phone, count, kill_the_apps_connections
 from tests.test_concurrency_pg import all_at_once
 from tests.test_limits import BAYO, TOO_FAST, Clock, limited
 
@@ -56,7 +56,7 @@ def test_a_message_the_database_restart_runs_twice_counts_once_and_the_next_read
     limited(db, messages_per_minute=3)
     me = Phone(app, "+2348031230011")
     me.send("JOIN MAMA")
-    restart_the_database(db)
+    kill_the_apps_connections(db)
     assert "Balance: 50 points" in me.send("BAL").text  # the second, run twice
     assert "Balance: 50 points" in me.send("BAL").text
     assert me.send("BAL").text == TOO_FAST
@@ -70,19 +70,9 @@ def test_the_message_past_the_limit_run_again_after_a_database_restart_still_get
     me = Phone(app, "+2348031230012")
     me.send("JOIN MAMA")
     assert "Balance: 50 points" in me.send("BAL").text
-    restart_the_database(db)
+    kill_the_apps_connections(db)
     assert me.send("BAL").text == TOO_FAST  # the third, run twice
     assert me.send("BAL").replies == []
-
-
-def restart_the_database(db) -> None:
-    """Kill the app's connections, as a restart would."""
-    admin = create_engine(db.url)
-    with admin.connect() as connection:
-        connection.execute(
-            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
-        )
-    admin.dispose()
 
 
 def test_staff_look_ups_read_their_misses_on_the_threads_own_connection_even_one_redis_dropped(app, mama, db, monkeypatch):

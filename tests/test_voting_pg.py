@@ -14,7 +14,7 @@ from bot.services.shows import load_show, parse_show_file
 from bot.services.votes import Received, count_votes
 from bot.show_views import Cast
 from models import EpisodeVoter, Show, SmsVoteLog, Vote, VoteBalance
-from tests.conftest import Phone, at_once, count
+from tests.conftest import Phone, at_once, count, kill_the_apps_connections
 from tests.voting_support import FAN_LINE, SMART, live, load, results, show, show_file  # noqa: F401 (fixtures)
 
 
@@ -137,12 +137,7 @@ def kill_other_connections(db) -> None:
     """Kill every other connection to the test database, as a restart would. The run's shared
     app (`db` is its database) lost its pooled connections and this thread's own too: they are
     thrown away, so the next tests start on live ones."""
-    admin = create_engine(db.url)
-    with admin.connect() as connection:
-        connection.execute(
-            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
-        )
-    admin.dispose()
+    kill_the_apps_connections(db)
     db.dispose()
 
 
