@@ -50,9 +50,10 @@ class Database:
         # transaction ever open, closing one has nothing to roll back (see `autocommit`); and with
         # psycopg2, the pooled ones' twins for messages' transactions (see `message_connection`).
         self._unpooled = create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
+        self.message_engine = self.engine
         if _begins_with_first_statement(url):
             _read_uuids_and_names_cheaply(self._unpooled)
-        self.message_engine = _make_engine(url, poolclass=NullPool) if _begins_with_first_statement(url) else self.engine
+            self.message_engine = _make_engine(url, poolclass=NullPool)
         self._threads = threading.local()
 
     @contextmanager
