@@ -19,18 +19,16 @@ message back: nothing is written but the count. Windows follow the dispatcher's 
 from __future__ import annotations
 
 import hashlib
-import os
-import threading
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, TypeVar
 
 from redis import Redis
-from redis.exceptions import ConnectionError, NoScriptError, ResponseError, TimeoutError
+from redis.exceptions import ConnectionError, NoScriptError, TimeoutError
 
 from bot.locales import language_of
 from bot.messages import Inbound, Msg, say
+from bot.redis_line import ask, line_to
 from models import Tenant
 
 T = TypeVar("T")
@@ -88,12 +86,12 @@ class PhoneLimits:
 
     def _first_notice(self, name: str) -> bool:
         """Whether this is the window's first notice of the limit `name` here (marked if so)."""
-        return _ask(self.redis, "SET", f"{self._key(name)}:notified", 1, "NX", "EX", LIMITS[name].seconds) is not None
+        return ask(self.redis, "SET", f"{self._key(name)}:notified", 1, "NX", "EX", LIMITS[name].seconds) is not None
 
     def look_up(self, find: Callable[[], T | None]) -> T | None:
         """A look-up staff asked for: a miss counts towards the wrong look-ups limit, and past it
         every look-up gets silence, found or not, so that guessing learns nothing."""
-        if _ask(self.redis, "HLEN", self._key(WRONG_LOOKUPS)) > self._allowed(WRONG_LOOKUPS):
+        if ask(self.redis, "HLEN", self._key(WRONG_LOOKUPS)) > self._allowed(WRONG_LOOKUPS):
             self._refuse(None)
         found = find()
         if found is None:
@@ -119,7 +117,7 @@ class MessageCount:
     def __init__(self, redis: Redis, inbound: Inbound, now: datetime):
         key = _window_key(inbound.to, inbound.phone, MESSAGES, int(now.timestamp()))
         self.redis, self.command = redis, ("EVALSHA", _COUNT_SHA, 1, key, inbound.sid, LIMITS[MESSAGES].seconds)
-        self.line = _line(redis)
+        self.line = line_to(redis)
         try:
             self.line.send(self.command)
             self.sent = True
@@ -137,7 +135,7 @@ class MessageCount:
                 pass  # a restarted server: asked for again, the script loaded
             except (ConnectionError, TimeoutError):
                 self.line.drop()
-        return _ask(self.redis, *self.command, script=_COUNT)
+        return ask(self.redis, *self.command, script=_COUNT)
 
 
 def _window_key(scope, phone: str, name: str, moment: int) -> str:
@@ -159,82 +157,7 @@ _COUNT_SHA = hashlib.sha1(_COUNT.encode()).hexdigest()
 
 def _count(redis: Redis, key: str, sid: str, seconds: int) -> int:
     """The window's total, the MessageSid in it."""
-    return _ask(redis, "EVALSHA", _COUNT_SHA, 1, key, sid, seconds, script=_COUNT)
-
-
-def _ask(redis: Redis, *command, script: str | None = None):
-    """Send `command` on this thread's own line to `redis`'s server and read its reply. Every
-    message counts, and a staff look-up first reads its window's misses; the client's way
-    (taking a pooled connection and giving it back, its retry and metrics around the command)
-    cost as much CPU as the round trip itself: a twentieth of a BAL's instructions. An EVALSHA
-    of `script` loads it when the server lacks it (after a restart); a broken connection is
-    replaced once, as the client's retry would (counting the same MessageSid twice counts it
-    once). A restart does both: the new connection finds no script."""
-    line = _line(redis)
-    reconnected = loaded = False
-    while True:
-        try:
-            line.send(command)
-            return line.read()
-        except NoScriptError:
-            if script is None or loaded:
-                raise
-            redis.script_load(script)
-            loaded = True
-        except (ConnectionError, TimeoutError):
-            if reconnected:
-                raise
-            line.drop()  # the next command connects again
-            reconnected = True
-
-
-class _Line:
-    """This thread's own connection to a Redis server, of its client's pool's class and settings
-    but outside it (never waited for, nor counted against its maximum), with the replies it
-    owes: a MessageCount whose message failed before reading its reply leaves one, read and
-    dropped before the next command, so that each reply goes to its own command."""
-
-    def __init__(self, redis: Redis):
-        pool = redis.connection_pool
-        self.redis, self.connection, self.owed = redis, pool.connection_class(**pool.connection_kwargs), 0
-
-    def send(self, command: tuple) -> None:
-        try:
-            self._read_owed()
-            self.connection.send_command(*command)
-        except (ConnectionError, TimeoutError):
-            self.drop()  # the next command connects again
-            raise
-        self.owed += 1
-
-    def _read_owed(self) -> None:
-        while self.owed > 0:
-            with suppress(ResponseError):  # an owed reply's error (NoScriptError): nobody waits for it
-                self.read()
-
-    def read(self):
-        self.owed -= 1
-        return self.connection.read_response()
-
-    def drop(self) -> None:
-        """Close the connection, with the replies it owed: the next command connects again."""
-        self.connection.disconnect()
-        self.owed = 0
-
-
-def _line(redis: Redis) -> _Line:
-    """This thread's line to `redis`'s server, closed when the thread ends. One client at a
-    time: a thread that meets another (tests make many) closes the one it had. A forked child
-    makes its own."""
-    line = getattr(_threads, "line", None)
-    if line is None or line.redis is not redis or line.connection.pid != os.getpid():
-        if line is not None:
-            line.drop()
-        line = _threads.line = _Line(redis)
-    return line
-
-
-_threads = threading.local()
+    return ask(redis, "EVALSHA", _COUNT_SHA, 1, key, sid, seconds, script=_COUNT)
 
 
 class Unlimited:

@@ -6,16 +6,22 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+import zlib
 from datetime import timedelta
 from urllib.parse import urlencode
 
+import fakeredis
 import pytest
+from rq import Queue
+from rq.job import Job
+from rq.utils import now as rq_now, utcparse
 from sqlalchemy import select, update
 from twilio.request_validator import RequestValidator
 
 from bot.messages import say
 from bot.outbound import MARKETING, notify, queue_message, queue_pushes
 from bot.pacing import Pacer
+from bot.runtime import JOB_OPTIONS, SEND_JOB, _JobTemplate
 from bot.services import delivery
 from models import Customer, Tenant, Message
 from bot.services.tenants import load_tenant
@@ -648,6 +654,35 @@ def test_outbox_reconcile_settles_expired_claims_and_queues_waiting_messages(app
     assert (stored(db, waiting).status, stored(db, claimed).status) == ("sent", "sent")
     assert stored(db, claimed).attempts == 2
     assert count(db, Message, Message.status == "sending") == 0
+
+
+def test_a_job_is_written_to_redis_as_rq_itself_writes_it():
+    redis = fakeredis.FakeRedis()
+    queue = Queue("default", connection=redis)
+    keys = [(str(uuid.uuid4()), str(uuid.uuid4())), (str(uuid.uuid4()), str(uuid.uuid4()))]
+    ours = _JobTemplate(queue, SEND_JOB).commands((keys,))
+    job_id = ours[-1][-1]  # RPUSH rq:queue:default <id>: the last command puts it in the queue
+    pipe = redis.pipeline(transaction=False)
+    queue.enqueue(SEND_JOB, keys, pipeline=pipe, job_id=job_id, description=SEND_JOB, **JOB_OPTIONS[SEND_JOB])
+    rqs = [command for command, _ in pipe.command_stack]
+    times = {"created_at", "enqueued_at"}
+
+    def fields(command):  # an HSET's fields and values, times aside, the data as RQ reads it
+        written = {field: value for field, value in zip(command[2::2], command[3::2]) if field not in times}
+        return {**written, "data": zlib.decompress(written["data"])} if command is rqs[2] else written
+
+    assert [command[:2] for command in ours] == [command[:2] for command in rqs] == [
+        ("SADD", "rq:queues"), ("HSET", f"rq:job:{job_id}"), ("HSET", f"rq:job:{job_id}"), ("RPUSH", "rq:queue:default"),
+    ]
+    assert [fields(c) if c[0] == "HSET" else c for c in ours] == [fields(c) if c[0] == "HSET" else c for c in rqs]
+    written = dict(zip(ours[2][2::2], ours[2][3::2]))
+    assert abs(utcparse(written["created_at"]) - rq_now()) < timedelta(seconds=5)
+    assert written["enqueued_at"] == written["created_at"]
+    for command in ours:
+        redis.execute_command(*command)
+    job = Job.fetch(job_id, connection=redis)
+    assert (job.func_name, job.args, job.timeout, job.retries_left) == (SEND_JOB, (keys,), 3600, 3)
+    assert (job.get_status(), queue.job_ids) == ("queued", [job_id])
 
 
 # Pacing

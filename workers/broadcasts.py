@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5  # between turns that found nothing to do
 IDLE_SECONDS = 1.0  # with nothing to do for this long, a runner hands the broadcast to a fresh job
-TURN_SECONDS = 600  # and at the latest after this long (runtime.BROADCAST_JOB_TIMEOUT allows for it)
+TURN_SECONDS = 600  # and at the latest after this long (its job_timeout in runtime.JOB_OPTIONS allows for it)
 
 
 class Allowance:

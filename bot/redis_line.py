@@ -1,0 +1,117 @@
+"""Each thread's own line to a Redis server, for the commands every message sends: its rate
+limit count, and the job that sends its notices. The client's way (taking a pooled connection
+and giving it back, its retry and metrics around the command) cost as much CPU as the round trip
+itself.
+
+A line knows how many replies it owes. A reply nobody waits for (a job posted, a count whose
+message failed before reading it) is read before the line's next command, so that every reply
+goes to its own command; one that is an error is logged then."""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+from redis import Redis
+from redis.exceptions import ConnectionError, NoScriptError, ResponseError, TimeoutError
+
+log = logging.getLogger(__name__)
+
+
+def ask(redis: Redis, *command, script: str | None = None):
+    """Send `command` on this thread's line to `redis`'s server and read its reply. An EVALSHA
+    of `script` loads it when the server lacks it (after a restart); a broken connection is
+    replaced once, as the client's retry would. A restart does both: the new connection finds
+    no script."""
+    line = line_to(redis)
+    reconnected = loaded = False
+    while True:
+        try:
+            line.send(command)
+            return line.read()
+        except NoScriptError:
+            if script is None or loaded:
+                raise
+            redis.script_load(script)
+            loaded = True
+        except (ConnectionError, TimeoutError):
+            if reconnected:
+                raise
+            line.drop()  # the next command connects again
+            reconnected = True
+
+
+def post(redis: Redis, commands: list[tuple]) -> None:
+    """Send `commands` on this thread's line as one (a script that runs them in order, with one
+    reply), and go on without its reply: it is read before the line's next command. A broken
+    connection is replaced once; a reply lost with a connection is never known, so what is posted
+    must be safe to lose or to post again."""
+    words = [word for command in commands for word in (len(command), *command)]
+    line = line_to(redis)
+    try:
+        line.send(("EVAL", _RUN_IN_ORDER, 0, *words))
+    except (ConnectionError, TimeoutError):
+        line.drop()
+        line.send(("EVAL", _RUN_IN_ORDER, 0, *words))
+
+
+# The commands, each as its number of words then its words, run in order; nothing comes between
+# them. EVAL rather than EVALSHA: a server just restarted knows no scripts, and nobody waits for
+# the reply that would say so.
+_RUN_IN_ORDER = """
+local at = 1
+while at <= #ARGV do
+  local size = tonumber(ARGV[at])
+  redis.call(unpack(ARGV, at + 1, at + size))
+  at = at + size + 1
+end
+"""
+
+
+class Line:
+    """This thread's own connection to a Redis server, of its client's pool's class and settings
+    but outside it (never waited for, nor counted against its maximum), with the replies it owes."""
+
+    def __init__(self, redis: Redis):
+        pool = redis.connection_pool
+        self.redis, self.connection, self.owed = redis, pool.connection_class(**pool.connection_kwargs), 0
+
+    def send(self, command: tuple) -> None:
+        try:
+            self._read_owed()
+            self.connection.send_command(*command)
+        except (ConnectionError, TimeoutError):
+            self.drop()  # the next command connects again
+            raise
+        self.owed += 1
+
+    def _read_owed(self) -> None:
+        while self.owed > 0:
+            try:
+                self.read()
+            except ResponseError as error:  # nobody waits for it: said, and the line goes on
+                log.warning("a Redis command whose reply nobody waited for failed: %s", error)
+
+    def read(self):
+        self.owed -= 1
+        return self.connection.read_response()
+
+    def drop(self) -> None:
+        """Close the connection, with the replies it owed: the next command connects again."""
+        self.connection.disconnect()
+        self.owed = 0
+
+
+def line_to(redis: Redis) -> Line:
+    """This thread's line to `redis`'s server, closed when the thread ends. One client at a
+    time: a thread that meets another (tests make many) closes the one it had. A forked child
+    makes its own."""
+    line = getattr(_threads, "line", None)
+    if line is None or line.redis is not redis or line.connection.pid != os.getpid():
+        if line is not None:
+            line.drop()
+        line = _threads.line = Line(redis)
+    return line
+
+
+_threads = threading.local()
