@@ -19,11 +19,11 @@ LAYERS = {
     # What a vendor code may be reads the flows' command words: the tenant loader and the dispatcher ask it
     # (and the staff service: a staff name is no command word either).
     "commands": ({"bot.vendor_codes"}, {"vocabulary", "flows"}),
-    # Helpers below the services: the catalog, phones, PINs, points rules, database, outbox, limits, quiet
-    # hours, JSON input, the vendors' rows kept between messages.
+    # Helpers below the services: the catalog, phones, PINs, points rules, database, outbox, limits and
+    # each thread's line to Redis, quiet hours, JSON input, the vendors' rows kept between messages.
     "support": (
         {"bot.catalog", "bot.phones", "bot.countries", "bot.pins", "bot.points_rules", "bot.wheel", "bot.qr",
-         "bot.config", "bot.db", "bot.outbound", "bot.limits", "bot.pacing", "bot.quiet_hours", "bot.migrate",
+         "bot.config", "bot.db", "bot.outbound", "bot.limits", "bot.redis_line", "bot.pacing", "bot.quiet_hours", "bot.migrate",
          "bot.json_input", "bot.vendor_cache"},
         {"vocabulary", "models"},
     ),
