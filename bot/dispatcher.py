@@ -27,7 +27,7 @@ from bot.services import Services
 from bot.services.context import Context
 from bot.services.customers import find_customer, route_phone
 from bot.services.points import balance_read, keep_balance_read, member_version
-from bot.services.staff import NOT_STAFF, find_staff_locked
+from bot.services.staff import NOT_STAFF, StaffSender, find_staff_locked, sender_from_json, staff_locked
 from bot.vendor_cache import VendorCache, row_version
 from bot.vendor_codes import addressed_code, join_code, without_code
 from flows.base import State
@@ -137,7 +137,7 @@ class Dispatcher:
         # customer rows, each when first needed and in id order when several are. So a staff
         # member who is also a customer does not hold their own customer row while logging a
         # purchase for a colleague who is logging one for them.
-        sender = find_staff_locked(session, tenant, inbound.phone) if destination.is_staff else NOT_STAFF
+        sender = destination.staff or (find_staff_locked(session, tenant, inbound.phone) if destination.is_staff else NOT_STAFF)
         staff, customer = sender.staff, sender.customer
         if staff is None:
             customer = destination.member if destination.member_locked else find_customer(session, tenant, inbound.phone, lock=True)
@@ -249,6 +249,8 @@ class Destination:
     # already locked it.
     member: Customer | None = None
     member_locked: bool = False
+    # The sender as the vendor's staff, their row locked, when finding the vendor did it.
+    staff: StaffSender | None = None
     # The vendors a staff phone works for, when the message could be for any of them.
     employers: tuple[Tenant, ...] = ()
     # The language to answer in when no vendor takes the message: that of the number's vendor.
@@ -320,13 +322,15 @@ def _resolve_tenant(session: Session, inbound: Inbound, platform, now: datetime,
 @dataclass(frozen=True)
 class _Candidate:
     """A vendor the first query found, with whether the sender is on its staff or a member, and
-    their member row there when the query locked it (`locked_at` is then the vendor's id)."""
+    their member row there when the query locked it (`locked_at` is then the vendor's id), or
+    their staff row when it locked that."""
 
     tenant: Tenant
     is_staff: bool
     is_member: bool
     member: Customer | None
     locked_at: uuid.UUID | None
+    staff: StaffSender | None  # the sender as its staff, their row locked
 
 
 def _replay_or_candidates(session: Session, params: dict, vendors: VendorCache) -> tuple[list | None, list[_Candidate]]:
@@ -347,13 +351,14 @@ def _candidate(session: Session, tenant: Tenant, row) -> _Candidate:
     member = loaded(session, Customer, row, _MEMBER_AT)
     if member is not None:
         keep_balance_read(session, member, row[_BALANCE_AT])
-    return _Candidate(tenant, row[_IS_STAFF_AT], row[_IS_STAFF_AT + 1], member, row[_LOCKED_AT])
+    staff = sender_from_json(session, row[_STAFF_AT])
+    return _Candidate(tenant, row[_IS_STAFF_AT], row[_IS_STAFF_AT + 1], member, row[_LOCKED_AT], staff)
 
 
 def _found(row: _Candidate, **how) -> Destination:
     """The vendor of a candidate, with the sender's member row there if the first query locked it."""
     locked = row.locked_at == row.tenant.id
-    return Destination(row.tenant, row.is_staff, member=row.member if locked else None, member_locked=locked, **how)
+    return Destination(row.tenant, row.is_staff, member=row.member if locked else None, member_locked=locked, staff=row.staff, **how)
 
 
 def _tenants(condition):
@@ -372,18 +377,18 @@ def _replay_or_tenants():
     the sender is not its staff (whose staff row is locked first), the sender's customer row
     there comes too, locked for the message (`locked_at` names the vendor then), with its
     balance on PostgreSQL (bot/services/points.py, balance_read): the usual message costs one
-    query less, and a BAL two. With several candidates, none is locked: they would be locked
-    in no known order, and most of them are not the one the message is for."""
+    query less, and a BAL two. When the sender is its staff, their staff row comes instead, on
+    PostgreSQL, locked, with what else find_staff_locked reads (staff_locked): a staff message
+    costs one query less. With several candidates, none is locked: they would be locked in no
+    known order, and most of them are not the one the message is for."""
     stored = select(_STORED_REPLY.scalar_subquery().label("stored")).subquery()
     codes = [bindparam("joining", type_=Tenant.vendor_code.type), bindparam("addressed", type_=Tenant.vendor_code.type)]
     named_or_owning = or_(Tenant.vendor_code.in_(codes), Tenant.whatsapp_number == bindparam("to"))
     # Each with the version of its row, by which the vendors' rows kept are taken (bot/vendor_cache.py).
     candidates = _tenants(named_or_owning).add_columns(row_version().label("version")).cte("candidates")
-    sole = (
-        select(candidates.c.id)
-        .where(~candidates.c.is_staff, select(func.count()).select_from(candidates).scalar_subquery() == 1)
-        .scalar_subquery()
-    )
+    only_one = select(func.count()).select_from(candidates).scalar_subquery() == 1
+    sole = select(candidates.c.id).where(~candidates.c.is_staff, only_one).scalar_subquery()
+    sole_employer = select(candidates.c.id).where(candidates.c.is_staff, only_one).scalar_subquery()
     member = (
         select(Customer, member_version())
         .where(Customer.tenant_id == sole, Customer.phone_number == bindparam("phone"))
@@ -393,16 +398,18 @@ def _replay_or_tenants():
     return select(
         stored.c.stored, candidates.c.id, candidates.c.version, candidates.c.is_staff, candidates.c.is_member,
         *model_columns(Customer, member), balance_read(member).label("balance"), sole.label("locked_at"),
+        staff_locked(sole_employer, bindparam("phone")).label("staff"),
     ).select_from(stored.outerjoin(candidates, true()).outerjoin(member, member.c.tenant_id == candidates.c.id))
 
 
 # The first query's row: the stored reply, the vendor's id and version, is_staff, is_member,
-# the member's columns and balance, locked_at.
+# the member's columns and balance, locked_at, the staff row's JSON.
 _TENANT_AT = 1
 _IS_STAFF_AT = _TENANT_AT + 2
 _MEMBER_AT = _IS_STAFF_AT + 2
 _BALANCE_AT = _MEMBER_AT + len(column_keys(Customer))
 _LOCKED_AT = _BALANCE_AT + 1
+_STAFF_AT = _LOCKED_AT + 1
 _REPLAY_OR_TENANTS = _replay_or_tenants()
 _ROUTED = _tenants(Tenant.id == select(PhoneRoute.tenant_id).where(PhoneRoute.phone_number == bindparam("phone")).scalar_subquery())
 _EMPLOYERS = _tenants(

@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import ARRAY, BigInteger, Boolean, Date, DateTime, Float, Integer, Numeric, String, Uuid, bindparam, cast, literal, select, text, update
 
 from bot.db import _CURSOR, fetch_prepared
-from models import Message
+from bot.services.staff import find_staff_locked, sender_from_json, staff_locked
+from models import Message, PinLockout, Tenant
 from tests.conftest import Phone, balance_of
 from tests.test_staff_pins import BAYO, BAYO_PIN
 
@@ -168,3 +169,26 @@ def test_the_driver_reads_uuids_and_column_names_cheaply_to_the_same_values(db, 
     assert (read, hash(read), str(read), read.version, missing) == (written, hash(written), str(written), 4, None)
     assert pickle.loads(pickle.dumps(read)) == written and {read: 1}[written] == 1 and read.is_safe is uuid.SafeUUID.unknown
     assert names == ["naïve_名", "none"]
+
+
+def test_the_staff_row_the_first_query_reads_as_json_is_what_its_own_statement_reads(app, mama, db):
+    staff = Phone(app, BAYO)
+    staff.send("JOIN MAMA")  # a member too
+    staff.send("LOG")
+    staff.send(BAYO_PIN)  # a session open, a conversation under way
+    with db.transaction() as session:
+        session.execute(update(PinLockout).where(PinLockout.phone_number == BAYO).values(
+            locked_until=datetime(2026, 1, 2, 3, 4, 5, 678901, timezone.utc)))
+    with db.transaction() as session:
+        tenant = session.scalars(select(Tenant).where(Tenant.vendor_code == "MAMA")).one()
+        read = session.execute(select(staff_locked(literal(tenant.id), literal(BAYO)))).scalar()
+        from_json = sender_from_json(session, read)
+        session.expunge_all()
+        own = find_staff_locked(session, tenant, BAYO)
+
+        def columns(row):
+            return {column.key: getattr(row, column.key) for column in type(row).__table__.c}
+
+        assert columns(from_json.staff) == columns(own.staff) and own.staff.conversation_state["flow"] == "log"
+        assert columns(from_json.customer) == columns(own.customer) and isinstance(own.customer.id, uuid.UUID)
+        assert from_json.lockout == own.lockout and own.lockout.until.microsecond == 678901

@@ -81,27 +81,33 @@ def test_a_balance_costs_two_round_trips_with_begin_and_commit_riding_on_its_sta
     assert not any(statement.strip() in ("BEGIN", "COMMIT", "ROLLBACK") for statement in sent)
 
 
-def test_a_purchase_for_a_new_customer_costs_five_round_trips_its_writes_riding_on_them(app, mama, db, sent):
+def test_a_purchase_for_a_new_customer_costs_seven_round_trips_its_writes_riding_on_them(app, mama, db, sent):
     with db.transaction() as session:  # as bench/purchase.py has it: no missions, whose progress costs queries of its own
         load_tenant(session, tenant_file(missions=[]), pin_pepper=PIN_PEPPER)
     staff = Phone(app, BAYO)
     open_session(staff)
-    for number in ("0803 111 1131", "0803 111 1132"):  # the first prepares what a purchase runs, on this connection
-        assert "1. Confirm" in staff.send(f"LOG {number} 15000").text
-        sent.clear()
-        assert staff.send("1").text.startswith("Logged")
-    # Finding the vendor, the staff row, the new customer's row (the preview found no member: no
-    # look-up before it), the rewards' prices, saving the state and the message: the other
-    # writes wait for the next of them (bot/db.py's write), the ledger's too, since the balance
-    # row is new in this transaction. Each write goes as the EXECUTE of a statement the
+    assert "1. Confirm" in staff.send("LOG 0803 111 1131 15000").text  # prepares what a purchase runs, on this connection
+    assert staff.send("1").text.startswith("Logged")
+    sent.clear()
+    assert "1. Confirm" in staff.send("LOG 0803 111 1132 15000").text
+    # Finding the vendor with the staff row, locked (the first query: bot/services/staff.py,
+    # staff_locked), looking the customer up, saving the state and the message.
+    assert len(sent) == 3, sent
+    assert "FOR UPDATE OF vendor_users" in sql(sent)[0]
+    sent.clear()
+    assert staff.send("1").text.startswith("Logged")
+    # Finding the vendor with the staff row, the new customer's row (the preview found no
+    # member: no look-up before it), the rewards' prices, saving the state and the message: the
+    # other writes wait for the next of them (bot/db.py's write), the ledger's too, since the
+    # balance row is new in this transaction. Each write goes as the EXECUTE of a statement the
     # connection prepared at the first purchase.
-    assert len(sent) == 5, sent
+    assert len(sent) == 4, sent
     assert sent[0].startswith("BEGIN; EXECUTE ") and sent[-1].endswith("; COMMIT")
     assert not any("INSERT INTO" in string or "UPDATE " in string for string in sent)
     statements = sql(sent)
     for waited in ("customer_points_balance", "points_transactions", "audit_logs", "phone_routes", "purchases", "spin_credits"):
-        assert not any(f"INSERT INTO {waited} " in statement for statement in statements[:3]), waited
-        assert any(f"INSERT INTO {waited} " in statement for statement in statements[3:]), waited
+        assert not any(f"INSERT INTO {waited} " in statement for statement in statements[:2]), waited
+        assert any(f"INSERT INTO {waited} " in statement for statement in statements[2:]), waited
     assert balance_of(db, "+2348031111132") == 50 + 150 + 20  # the welcome, a point per ₦100, the first purchase's bonus
 
 
