@@ -46,13 +46,12 @@ def post(redis: Redis, commands: list[tuple]) -> None:
     reply), and go on without its reply: it is read before the line's next command. A broken
     connection is replaced once; a reply lost with a connection is never known, so what is posted
     must be safe to lose or to post again."""
-    words = [word for command in commands for word in (len(command), *command)]
+    script = ("EVAL", _RUN_IN_ORDER, 0, *(word for command in commands for word in (len(command), *command)))
     line = line_to(redis)
     try:
-        line.send(("EVAL", _RUN_IN_ORDER, 0, *words))
-    except (ConnectionError, TimeoutError):
-        line.drop()
-        line.send(("EVAL", _RUN_IN_ORDER, 0, *words))
+        line.send(script)
+    except (ConnectionError, TimeoutError):  # the line dropped the connection: sent again on a new one
+        line.send(script)
 
 
 # The commands, each as its number of words then its words, run in order; nothing comes between
