@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from functools import partial
 from typing import Callable
 
 from flask import Flask
@@ -29,8 +30,10 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc
     request_limits.install(app)
     rt = runtime.init_app(app, config, clock)
     platform = PlatformDesk(config.platform_whatsapp_number)
+    # A message's notices are posted to the queue, not waited for: they cost it no round trip.
+    deliver = partial(rt.deliver, wait=False)
     app.extensions["dispatcher"] = Dispatcher(
-        rt.db, Engine(FLOWS, MAIN_MENU), rt.deliver, rt.redis, config.pin_pepper, rt.clock, platform,
+        rt.db, Engine(FLOWS, MAIN_MENU), deliver, rt.redis, config.pin_pepper, rt.clock, platform,
     )
     app.extensions["router"] = Router(rt.db, app.extensions["dispatcher"], VotingDesk(rt.db, rt.clock))
     web.register(app)  # first: it adds the token converter the others' routes use

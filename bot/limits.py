@@ -119,16 +119,16 @@ class MessageCount:
         self.redis, self.command = redis, ("EVALSHA", _COUNT_SHA, 1, key, inbound.sid, LIMITS[MESSAGES].seconds)
         self.line = line_to(redis)
         try:
-            self.line.send(self.command)
-            self.sent = True
+            self.line.send(self.command, "the count of a message that failed")
+            self.turn = self.line.turn
         except (ConnectionError, TimeoutError):
-            self.sent = False  # asked for again by total()
+            self.turn = None  # asked for again by total()
 
     def total(self) -> int:
         """The window's total, this message's MessageSid in it; read once. A reply lost (the
-        server restarted, or dropped the connection) is asked for again: counting a MessageSid
-        twice counts it once."""
-        if self.sent:
+        server restarted, or dropped the connection) is asked for again, and so is one another
+        command on the line read before it: counting a MessageSid twice counts it once."""
+        if self.turn == self.line.turn:
             try:
                 return self.line.read()
             except NoScriptError:

@@ -3,14 +3,15 @@ limit count, and the job that sends its notices. The client's way (taking a pool
 and giving it back, its retry and metrics around the command) cost as much CPU as the round trip
 itself.
 
-A line knows how many replies it owes. A reply nobody waits for (a job posted, a count whose
-message failed before reading it) is read before the line's next command, so that every reply
-goes to its own command; one that is an error is logged then."""
+A line knows the replies it owes. A reply nobody waits for (a job posted, a count whose message
+failed before reading it) is read before the line's next command, so that every reply goes to
+its own command; one that is an error is logged then, with what it was for."""
 from __future__ import annotations
 
 import logging
 import os
 import threading
+from collections import deque
 
 from redis import Redis
 from redis.exceptions import ConnectionError, NoScriptError, ResponseError, TimeoutError
@@ -41,22 +42,33 @@ def ask(redis: Redis, *command, script: str | None = None):
             reconnected = True
 
 
-def post(redis: Redis, commands: list[tuple]) -> None:
-    """Send `commands` on this thread's line as one (a script that runs them in order, with one
-    reply), and go on without its reply: it is read before the line's next command. A broken
-    connection is replaced once; a reply lost with a connection is never known, so what is posted
-    must be safe to lose or to post again."""
-    script = ("EVAL", _RUN_IN_ORDER, 0, *(word for command in commands for word in (len(command), *command)))
+def post(redis: Redis, commands: list[tuple], what: str) -> None:
+    """Send `commands` on this thread's line as one (run_in_order), and go on without its reply:
+    it is read before the line's next command, an error then logged as `what` failing. A broken
+    connection is replaced once. A send that fails sent no whole command, so the commands run
+    once at most; lost with a connection, they are never known to have failed: what is posted
+    must be safe to lose."""
+    script = _in_order(commands)
     line = line_to(redis)
     try:
-        line.send(script)
+        line.send(script, what)
     except (ConnectionError, TimeoutError):  # the line dropped the connection: sent again on a new one
-        line.send(script)
+        line.send(script, what)
+
+
+def run_in_order(redis: Redis, commands: list[tuple]) -> None:
+    """Run `commands` on this thread's line as one, in order, nothing coming between them, and
+    wait for the end (an error raises)."""
+    ask(redis, *_in_order(commands))
+
+
+def _in_order(commands: list[tuple]) -> tuple:
+    return ("EVAL", _RUN_IN_ORDER, 0, *(word for command in commands for word in (len(command), *command)))
 
 
 # The commands, each as its number of words then its words, run in order; nothing comes between
-# them. EVAL rather than EVALSHA: a server just restarted knows no scripts, and nobody waits for
-# the reply that would say so.
+# them, and one that fails stops the rest. EVAL rather than EVALSHA: a server just restarted
+# knows no scripts, and nobody waits for a posted script's reply that would say so.
 _RUN_IN_ORDER = """
 local at = 1
 while at <= #ARGV do
@@ -69,36 +81,44 @@ end
 
 class Line:
     """This thread's own connection to a Redis server, of its client's pool's class and settings
-    but outside it (never waited for, nor counted against its maximum), with the replies it owes."""
+    but outside it (never waited for, nor counted against its maximum), with the replies it owes
+    (what each is for, oldest first). Its `turn` moves at every command sent and every
+    connection dropped: a reader that sent a command and finds the turn where it left it knows
+    the next reply is its own."""
 
     def __init__(self, redis: Redis):
         pool = redis.connection_pool
-        self.redis, self.connection, self.owed = redis, pool.connection_class(**pool.connection_kwargs), 0
+        self.redis, self.connection = redis, pool.connection_class(**pool.connection_kwargs)
+        self.owed: deque[str] = deque()
+        self.turn = 0
 
-    def send(self, command: tuple) -> None:
+    def send(self, command: tuple, what: str = "a Redis command") -> None:
         try:
             self._read_owed()
             self.connection.send_command(*command)
         except (ConnectionError, TimeoutError):
             self.drop()  # the next command connects again
             raise
-        self.owed += 1
+        self.owed.append(what)
+        self.turn += 1
 
     def _read_owed(self) -> None:
-        while self.owed > 0:
+        while self.owed:
+            what = self.owed[0]
             try:
                 self.read()
             except ResponseError as error:  # nobody waits for it: said, and the line goes on
-                log.warning("a Redis command whose reply nobody waited for failed: %s", error)
+                log.warning("%s failed in Redis: %s", what, error)
 
     def read(self):
-        self.owed -= 1
+        self.owed.popleft()
         return self.connection.read_response()
 
     def drop(self) -> None:
         """Close the connection, with the replies it owed: the next command connects again."""
         self.connection.disconnect()
-        self.owed = 0
+        self.owed.clear()
+        self.turn += 1
 
 
 def line_to(redis: Redis) -> Line:

@@ -25,7 +25,7 @@ from bot.config import Config
 from bot.db import Database
 from bot.outbound import MessageKey
 from bot.pacing import Pacer
-from bot.redis_line import post
+from bot.redis_line import post, run_in_order
 from bot.senders import ConsoleSender, TwilioSender
 from models.base import utcnow
 
@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 SEND_JOB = "workers.outbound.send_batch"
 SEND_BATCH = 500  # messages per job: one claim and a few writes for many sends
 BROADCAST_JOB = "workers.broadcasts.run_broadcast"
-JOB_OPTIONS = {
+JOB_OPTIONS = {  # a job not named here takes RQ's defaults
     # Twilio pushing back (429) or unreachable: the batch is tried again after 10 s, 1 min and
     # 5 min. Past that its messages wait `queued` for `outbox reconcile` to queue them again. A
     # paced batch may take minutes; its lease is renewed as it goes.
@@ -56,13 +56,14 @@ class Runtime:
     clock: Callable[[], datetime] = utcnow
     _templates: dict = field(default_factory=dict)  # by job name: how RQ enqueues it (_JobTemplate)
 
-    def deliver(self, keys: list[MessageKey]) -> None:
-        """Hand committed outbound messages to the send job, in batches. A failure here leaves
-        them `queued` in the database, where `outbox reconcile` queues them again."""
+    def deliver(self, keys: list[MessageKey], wait: bool = True) -> None:
+        """Hand committed outbound messages to the send job, in batches (`wait`: see enqueue). A
+        failure here leaves them `queued` in the database, where `outbox reconcile` queues them
+        again."""
         for start in range(0, len(keys), SEND_BATCH):
             batch = [(str(tenant_id), str(message_id)) for tenant_id, message_id in keys[start:start + SEND_BATCH]]
             try:
-                self.enqueue(SEND_JOB, batch)
+                self.enqueue(SEND_JOB, batch, wait=wait)
             except Exception:
                 log.exception("could not queue %d outbound message(s), first %s", len(batch), batch[0][1])
 
@@ -77,17 +78,22 @@ class Runtime:
         """A runner that feeds the broadcast to the delivery engine (a turn: `token`, its claim)."""
         self.enqueue(BROADCAST_JOB, str(tenant_id), str(broadcast_id), *token)
 
-    def enqueue(self, job: str, *args) -> None:
+    def enqueue(self, job: str, *args, wait: bool = True) -> None:
         """Hand a job to the queue, with its options (JOB_OPTIONS); without Redis it runs here and
-        now, with this runtime. With Redis, RQ's commands are posted on this thread's line, not
-        waited for (see _JobTemplate)."""
+        now, with this runtime. With Redis, it is written as RQ writes it (_JobTemplate) and
+        waited for, an error raised; or, not `wait`ing (a message's notices, whose reply costs a
+        round trip), posted on this thread's line to Redis, an error only logged, later."""
         if self.queue.is_async:
             template = self._templates.get(job) or self._templates.setdefault(job, _JobTemplate(self.queue, job))
-            post(self.redis, template.commands(args))
+            commands = template.commands(args)
+            if wait:
+                run_in_order(self.redis, commands)
+            else:
+                post(self.redis, commands, f"queueing the job {job}")
             return
         token = _inline.set(self)
         try:
-            self.queue.enqueue(job, *args, **JOB_OPTIONS[job])
+            self.queue.enqueue(job, *args, **JOB_OPTIONS.get(job, {}))
         finally:
             _inline.reset(token)
 
@@ -98,10 +104,9 @@ class _JobTemplate:
     (serialised as RQ keeps them) and the time; a test holds them equal to RQ's. RQ's own way
     builds and checks a Job object each time: with the pipeline sent and its replies read, it
     cost a purchase's confirmation 940,000 instructions, more than half a BAL; this way, 290,000.
-    The commands (the job, the queue's registration, its place in the queue) are posted: a
-    message's notices cost it no round trip, and they run in order as one, so the job is whole
-    before it is in the queue. A job lost with its connection is no loss: its messages wait
-    `queued` for `outbox reconcile`, and a job posted twice sends them once."""
+    The commands (the job, the queue's registration, its place in the queue) run in order as
+    one, so the job is whole before it is in the queue. A job posted and lost with its
+    connection is no loss: its messages wait `queued` for `outbox reconcile`."""
 
     _ID = "00000000-0000-4000-8000-000000000000"  # the learning job's id, replaced in each job
     _FILLED = frozenset({"data", "created_at", "enqueued_at"})  # fields whose values each job fills
@@ -109,7 +114,7 @@ class _JobTemplate:
     def __init__(self, queue: Queue, job: str):
         pipe = queue.connection.pipeline(transaction=False)
         # Described by its name: RQ would otherwise write the arguments out in the description.
-        queue.enqueue(job, pipeline=pipe, job_id=self._ID, description=job, **JOB_OPTIONS[job])
+        queue.enqueue(job, pipeline=pipe, job_id=self._ID, description=job, **JOB_OPTIONS.get(job, {}))
         self._learnt, self._job, self._serializer = [command for command, _ in pipe.command_stack], job, queue.serializer
 
     def commands(self, args: tuple) -> list[tuple]:
