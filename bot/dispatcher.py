@@ -356,7 +356,8 @@ def _candidate(session: Session, tenant: Tenant, row) -> _Candidate:
 
 
 def _found(row: _Candidate, **how) -> Destination:
-    """The vendor of a candidate, with the sender's member row there if the first query locked it."""
+    """The vendor of a candidate, with the sender's member or staff row there if the first query
+    locked it."""
     locked = row.locked_at == row.tenant.id
     return Destination(row.tenant, row.is_staff, member=row.member if locked else None, member_locked=locked, staff=row.staff, **how)
 
