@@ -5,10 +5,12 @@ from __future__ import annotations
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
+import pytest
 from sqlalchemy import event, inspect, select, update
 
-from bot.db import as_loaded, insert_on_conflict, update_loaded, write_if_new, write_new, write_rows, written_here
-from models import AuditLog, Customer, CustomerPointsBalance, PhoneRoute
+from bot.db import as_loaded, column_keys, insert_on_conflict, update_loaded, write_if_new, write_new, write_rows, written_here
+from bot.services.customers import enroll
+from models import AuditLog, Customer, CustomerPointsBalance, PhoneRoute, Tenant
 from tests.conftest import Phone
 
 NUMBER = "+2348031111111"
@@ -131,6 +133,24 @@ def test_write_new_writes_a_row_with_its_defaults_and_the_session_holds_it_as_wr
     with db.sessions() as session:
         stored = session.scalars(select(AuditLog).where(AuditLog.action == "test.new")).one()
     assert (stored.id, stored.created_at, stored.details) == (*held, {})
+
+
+def test_a_name_that_is_no_column_is_refused_before_anything_is_written(app, mama, db):
+    with pytest.raises(TypeError, match="actor"), db.transaction() as session:
+        write_new(session, AuditLog, {"tenant_id": mama.id, "actor": "system", "action": "test.typo"})
+    with db.sessions() as session:
+        assert session.scalars(select(AuditLog).where(AuditLog.action == "test.typo")).all() == []
+
+
+def test_a_new_members_copy_made_from_the_values_inserted_is_the_row_written(app, mama, db):
+    """enroll reads nothing back of the row it inserts: no column may be filled by the server."""
+    with db.transaction() as session:
+        member = enroll(session, session.get(Tenant, mama.id), NUMBER, EARLY, profile_name="Ama", consent=True).customer
+        copy = {key: getattr(member, key) for key in column_keys(Customer)}
+    with db.sessions() as session:
+        stored = session.get(Customer, (mama.id, copy["id"]))
+        assert {key: getattr(stored, key) for key in column_keys(Customer)} == copy
+    assert copy["phone_number"] == NUMBER and copy["whatsapp_name"] == "Ama" and copy["created_at"] == EARLY
 
 
 def test_a_row_is_written_here_in_the_transaction_that_wrote_it_only(app, mama, db):

@@ -275,9 +275,9 @@ def enroll(
 def _new_member(insert) -> Executable:
     """The customer's INSERT with the dialect's `insert`, built once: it skips a phone or member
     code already taken, and returns the id of a row it wrote. Every column is a parameter
-    (run_prepared prepares it as it is): the row is given whole (with_defaults), so the row
-    written is the values given; reading its 22 columns back cost a purchase 150,000
-    instructions."""
+    (run_prepared prepares it as it is): the row is given whole (with_defaults), and no column
+    is filled by the server (tests/test_db.py holds it), so the row written is the values
+    given; reading its columns back cost a purchase 150,000 instructions."""
     return insert(Customer.__table__).on_conflict_do_nothing().returning(Customer.__table__.c.id)
 
 

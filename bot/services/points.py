@@ -126,8 +126,8 @@ def _add_lot(
     details: dict | None = None, **columns,
 ) -> uuid.UUID:
     """Write the lot and move the balance; the lot's id. The lot is a row's values, not an
-    object of the session: nothing reads it back, and making one cost 200,000 instructions, a
-    fortieth of a purchase's, which writes two (the welcome bonus's, the purchase's)."""
+    object of the session, which nothing would read: making one cost 200,000 instructions, and
+    a new member's first purchase writes two lots (the welcome bonus's, the purchase's)."""
     if points <= 0:
         raise ValueError("a credit must be positive")
     lot = with_defaults(PointsTransaction, {
