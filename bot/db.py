@@ -715,9 +715,9 @@ def with_defaults(model, values: dict) -> dict:
     """The whole row that inserting `values` writes: the columns left out at their Python-side
     defaults (one with none is NULL: a column the server fills must be given). A name that is
     no column raises, as the model's constructor would, instead of being dropped unwritten."""
-    unknown = values.keys() - _column_names(model.__table__)
-    if unknown:
-        raise TypeError(f"not columns of {model.__tablename__}: {sorted(unknown)}")
+    names = _column_names(model.__table__)
+    if not values.keys() <= names:
+        raise TypeError(f"not columns of {model.__tablename__}: {sorted(values.keys() - names)}")
     return {key: values[key] if key in values else _default_value(default) for key, default in _defaults(model.__table__)}
 
 
