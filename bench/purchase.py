@@ -6,13 +6,17 @@ What it measures:
    over WhatsApp: "LOG <phone> <amount>" (answered with a confirmation) then "1" (the purchase
    is logged, the phone enrolled, its points earned, the customer notified). One purchase per
    customer, a new phone each; --staff tills log in parallel, each one message after the
-   other as a real phone would, with their PIN sessions open. Then the same customers send BAL
-   through the same client at the same concurrency for --bal-seconds: the ratio purchases/s
-   to BAL msg/s says what a purchase costs in BALs (target: at least 1/3). The real app
-   (`wsgi:app`, PostgreSQL, console sender, in-process fake Redis: the send jobs of the two
-   notices run inline, in the web process; with --redis-url, a real Redis where they wait, as
-   in production, where a worker sends them) runs under gunicorn with the Procfile's settings. Any answer but 200, or a reply other than the one
-   expected, counts as an error. Afterwards the database must hold exactly --customers +
+   other as a real phone would, with their PIN sessions open. In turns with them (--turn
+   seconds of purchases, then as long of BAL, until every purchase is logged), the earlier
+   purchases' customers send BAL through the same client at the same concurrency: the ratio
+   purchases/s to BAL msg/s says what a purchase costs in BALs (target: at least 1/3). Taking
+   turns, both meet the same machine: on a shared VM whose speed drifts by a quarter from one
+   minute to the next, a run of each, one after the other, gave ratios from 0.23 to 0.36 for
+   the same code. The real app (`wsgi:app`, PostgreSQL, console sender, in-process fake Redis:
+   the send jobs of the two notices run inline, in the web process; with --redis-url, a real
+   Redis where they wait, as in production, where a worker sends them) runs under gunicorn
+   with the Procfile's settings. Any answer but 200, or a reply other than the one expected,
+   counts as an error. Afterwards the database must hold exactly --customers +
    --earlier purchases and customers, and `flask ledger check` must pass.
 2. The wall time of `flask --app wsgi ledger check` (and of ledger_mismatches in-process) over
    --bulk more customers written by bulk SQL, each with a welcome lot, a purchase lot and, for
@@ -23,16 +27,16 @@ How: it drops and recreates the database `bench_purchase`, runs the migrations, 
 vendor (MAMA) with --staff staff members, starts the app, opens each staff member's PIN
 session (LOG, PIN, CANCEL), optionally enrols the customers with JOIN MAMA (--enrolled;
 by default the phones are new and the purchase enrols them), logs --earlier purchases from
-other phones and runs ANALYZE (a live shop's tables have rows and statistics, which the BAL
-run gets too: planned on the empty tables of a database just made, a foreign key's check
-scanned the shop's every customer, and a purchase cost PostgreSQL twice what it does),
-pre-builds and pre-signs every request, then drives the purchases, then BAL. The client is
+other phones and runs ANALYZE (a live shop's tables have rows and statistics: planned on the
+empty tables of a database just made, a foreign key's check scanned the shop's every
+customer, and a purchase cost PostgreSQL twice what it does), pre-builds and pre-signs the
+purchases, then drives them and BAL in turns (each turn's BALs signed before it). The client is
 bench/harness.py's threaded one (a new connection per request), since each step's reply is
 read and checked.
 
 Run from the project root:
 
-    .venv/bin/python bench/purchase.py [--customers 1000] [--staff 16] [--earlier 200] [--bal-seconds 10] [--bulk 100000] [--enrolled]
+    .venv/bin/python bench/purchase.py [--customers 1000] [--staff 16] [--earlier 200] [--turn 2] [--bulk 100000] [--enrolled]
                                        [--redis-url redis://127.0.0.1:6379/N]
 
 Exits 1 if any check fails: purchases/s >= 1/3 of BAL msg/s, confirm p99 < 100 ms, no errors,
@@ -44,6 +48,7 @@ import argparse
 import subprocess
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass
 from functools import partial
 from itertools import count
@@ -136,19 +141,18 @@ def purchase(
     ]
 
 
-def drive(port: int, lanes: list[list[Conversation]], seconds: float) -> float:
+def drive(port: int, lanes: list[deque[Conversation]], seconds: float) -> float:
     """Run the lanes in parallel, each one step after the other, until done or `seconds`
-    pass (the conversation in flight finishes); returns the elapsed seconds."""
+    pass (the conversation in flight finishes); returns the elapsed seconds. A lane keeps
+    the conversations it has not started, for a later drive."""
     deadline = time.perf_counter() + seconds
     lanes_run = [partial(run_lane, port, lane, deadline) for lane in lanes]
     return bench.run_in_parallel(lanes_run, deadline + 3 * bench.SOCKET_TIMEOUT)
 
 
-def run_lane(port: int, lane: list[Conversation], deadline: float) -> None:
-    for conversation in lane:
-        if time.perf_counter() >= deadline:
-            return
-        for step in conversation:
+def run_lane(port: int, lane: deque[Conversation], deadline: float) -> None:
+    while lane and time.perf_counter() < deadline:
+        for step in lane.popleft():
             if not send(port, step):
                 break
 
@@ -183,15 +187,15 @@ def purchases(args: argparse.Namespace) -> list[tuple[bool, str]]:
             bench.enrol(app, args.customers + args.earlier, args.staff)
         earlier(app, args)
         logs, confirms = [bench.Tally() for _ in range(args.staff)], [bench.Tally() for _ in range(args.staff)]
+        timed = range(args.earlier, args.earlier + args.customers)  # the phones after the earlier ones
         lanes = [
-            [purchase(app, s, c, args.enrolled, logs[s], confirms[s]) for c in range(s, args.customers, args.staff)]
+            deque(purchase(app, s, c, args.enrolled, logs[s], confirms[s]) for c in timed[s::args.staff])
             for s in range(args.staff)
         ]
         state = "already enrolled with JOIN MAMA" if args.enrolled else "new phones, enrolled by their purchase"
-        print(f"logging {args.customers} purchases ({state}), {args.staff} tills in parallel")
-        seconds = drive(app.port, lanes, RUN_TIMEOUT)
-        bench.sql("ANALYZE")  # statistics for the customers just enrolled, as a live database has them
-        bal = balances(app, args)
+        print(f"logging {args.customers} purchases ({state}), {args.staff} tills in parallel, in turns of {args.turn:g} s "
+              f"with BAL from the {args.earlier} earlier customers, {args.staff} connections")
+        seconds, bal = in_turns(app, args, lanes)
     log, confirm = bench.result_of(logs, seconds), bench.result_of(confirms, seconds)
     print(f"\n{'step':<10}{'ok':>7}{'per s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
     for name, r in (("LOG", log), ("confirm", confirm), ("BAL", bal)):
@@ -219,12 +223,9 @@ def earlier(app: bench.Server, args: argparse.Namespace) -> None:
     """The shop's earlier purchases (other phones, not timed), then ANALYZE, as autovacuum runs it
     on a live database once its tables grow: else the timed purchases run on plans made for
     empty tables (see the module's docstring)."""
-    if not args.earlier:
-        return
     tallies = [bench.Tally() for _ in range(args.staff)]  # one a till, for both steps: only its count is read
-    first = args.customers  # past the timed customers' phones
-    phones = range(first, first + args.earlier)
-    lanes = [[purchase(app, s, c, args.enrolled, tallies[s], tallies[s]) for c in phones[s::args.staff]] for s in range(args.staff)]
+    phones = range(args.earlier)  # the first ones; the timed purchases' come after
+    lanes = [deque(purchase(app, s, c, args.enrolled, tallies[s], tallies[s]) for c in phones[s::args.staff]) for s in range(args.staff)]
     drive(app.port, lanes, RUN_TIMEOUT)
     done = sum(len(tally.latencies) for tally in tallies) // 2
     if done < args.earlier:
@@ -235,20 +236,36 @@ def earlier(app: bench.Server, args: argparse.Namespace) -> None:
 
 def open_sessions(app: bench.Server, staff: int) -> None:
     sessions = [bench.Tally() for _ in range(staff)]
-    drive(app.port, [[open_session(app, i, sessions[i])] for i in range(staff)], 60)
+    drive(app.port, [deque([open_session(app, i, sessions[i])]) for i in range(staff)], 60)
     opened = sum(len(tally.latencies) == 3 for tally in sessions)
     print(f"  {opened} of {staff} staff PIN sessions opened")
     if opened < staff:
         sys.exit(f"could not open the staff sessions: {first_error[0]}")
 
 
-def balances(app: bench.Server, args: argparse.Namespace) -> bench.Result:
-    """BAL from the customers just enrolled, through the same client at the same concurrency."""
-    requests = bench.messages(app, "bal", args.bal_requests, args.customers, "BAL")
-    print(f"BAL from the same customers, {args.staff} connections, {args.bal_seconds:g} s")
-    result = bench.drive(app, requests, args.staff, args.bal_seconds, expected="Balance: ")
+def in_turns(app: bench.Server, args: argparse.Namespace, lanes: list[deque[Conversation]]) -> tuple[float, bench.Result]:
+    """Purchases for --turn seconds, then BAL for as long through the same client at the same
+    concurrency, over and over until every purchase is logged: the seconds the purchases took,
+    and BAL's result. A machine whose speed drifts from one minute to the next (a shared VM)
+    slows both alike, where a run of each, one after the other, met two machines."""
+    purchase_seconds, bals, give_up = 0.0, [], time.perf_counter() + RUN_TIMEOUT
+    while any(lanes):
+        if time.perf_counter() > give_up:
+            sys.exit(f"the purchases and BAL took more than {RUN_TIMEOUT} s")
+        purchase_seconds += drive(app.port, lanes, args.turn)
+        bals.append(balances(app, args, len(bals)))
+    return purchase_seconds, bench.Result(
+        sum(r.requests for r in bals), sum(r.errors for r in bals), sum(r.seconds for r in bals),
+        [latency for r in bals for latency in r.latencies], sum(r.client_cpu for r in bals),
+    )
+
+
+def balances(app: bench.Server, args: argparse.Namespace, turn: int) -> bench.Result:
+    """A turn of BAL from the customers of the earlier purchases (enrolled by them)."""
+    requests = bench.messages(app, f"bal{turn}", args.bal_requests, args.earlier, "BAL")
+    result = bench.drive(app, requests, args.staff, args.turn, expected="Balance: ")
     if result.requests == len(requests):
-        print(f"  note: all {len(requests)} pre-built BALs were used before {args.bal_seconds:g} s (--bal-requests)")
+        print(f"  note: all {len(requests)} pre-built BALs were used before {args.turn:g} s (--bal-requests)")
     return result
 
 
@@ -355,14 +372,22 @@ def bulk_ledger(size: int) -> list[tuple[bool, str]]:
     return checks + [(code == 1 and " 1 mismatch" in line, "one corrupted balance: 1 mismatch, exit 1")]
 
 
+def positive(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError("at least 1")
+    return number
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=1000, help="purchases, one per customer (default 1000)")
     parser.add_argument("--staff", type=int, default=16, help="staff logging in parallel (default 16)")
-    parser.add_argument("--bal-seconds", type=float, default=10, help="BAL run after the purchases (default 10)")
-    parser.add_argument("--bal-requests", type=int, default=30_000, help="pre-built BALs (default 30000)")
+    parser.add_argument("--turn", type=float, default=2, help="seconds of purchases, then of BAL, in turns (default 2)")
+    parser.add_argument("--bal-requests", type=int, default=5_000, help="pre-built BALs a turn (default 5000)")
     parser.add_argument("--bulk", type=int, default=100_000, help="customers written by SQL for the ledger check (0: skip)")
-    parser.add_argument("--earlier", type=int, default=200, help="purchases logged before the timed ones, then ANALYZE (default 200)")
+    parser.add_argument("--earlier", type=positive, default=200, help="purchases logged before the timed ones, then ANALYZE; "
+                        "their customers send the BALs (default 200)")
     parser.add_argument("--enrolled", action="store_true", help="enrol the customers with JOIN MAMA first")
     parser.add_argument(
         "--redis-url", help="a real Redis (its db is emptied) for the job queue, as in production: the web process only "
