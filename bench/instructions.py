@@ -58,8 +58,7 @@ def vote_environ(index: int) -> dict:
 def requests(kind: str, name: str, count: int, customers: int) -> list[tuple[dict, str]]:
     """`count` messages; for a purchase, `count` pairs (LOG, then its confirmation)."""
     if kind == "purchase":
-        confirms, logs = inprocess.confirm_requests(STAFF)(count)
-        return [pair for log, confirm in zip(logs, confirms) for pair in (log, confirm)]
+        return inprocess.purchase_steps(inprocess.confirm_requests(STAFF), count)
     expected = EXPECTED[kind, name]
     if kind == "BAL":
         return [(inprocess.environ(bench.phone(i % customers), "BAL"), expected) for i in range(count)]

@@ -262,6 +262,12 @@ def confirm_requests(staff: int):
     return build
 
 
+def purchase_steps(build, count: int) -> list[tuple[dict, str]]:
+    """`count` purchases from `build` (confirm_requests'), each its LOG then its confirmation."""
+    confirms, logs = build(count)
+    return [step for pair in zip(logs, confirms) for step in pair]
+
+
 def open_sessions(app, staff: int) -> None:
     for i in range(staff):
         phone = purchase.staff_phone(i)

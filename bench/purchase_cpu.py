@@ -80,11 +80,6 @@ def prepare(customers: int, redis_url: str):
     return app
 
 
-def purchases(build, count: int) -> list[tuple[dict, str]]:
-    confirms, logs = build(count)
-    return [step for pair in zip(logs, confirms) for step in pair]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=20, help="batches of each kind, alternating (default 20)")
@@ -94,12 +89,12 @@ def main() -> int:
     args = parser.parse_args()
     app = prepare(args.customers, args.redis_url)
     bals, confirms = inprocess.bal_requests(args.customers), inprocess.confirm_requests(STAFF)
-    for request, expected in bals(200)[0] + purchases(confirms, 100):  # warm-up: caches, plans, prepared statements
+    for request, expected in bals(200)[0] + inprocess.purchase_steps(confirms, 100):  # warm-up: caches, plans, prepared statements
         inprocess.call(app, request, expected)
     totals = {"BAL": [0.0] * 3, "purchase": [0.0] * 3}
     for _ in range(args.rounds):
         timed(app, bals(args.bals)[0], totals["BAL"])
-        timed(app, purchases(confirms, args.bals // 2), totals["purchase"])
+        timed(app, inprocess.purchase_steps(confirms, args.bals // 2), totals["purchase"])
     counts = {"BAL": args.rounds * args.bals, "purchase": args.rounds * (args.bals // 2)}
     per = {kind: [seconds / counts[kind] * 1000 for seconds in totals[kind]] for kind in totals}
     print(f"\n{counts['BAL']:,} BALs and {counts['purchase']:,} purchases, alternating in {args.rounds} rounds;"

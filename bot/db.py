@@ -715,15 +715,15 @@ def with_defaults(model, values: dict) -> dict:
     """The whole row that inserting `values` writes: the columns left out at their Python-side
     defaults (one with none is NULL: a column the server fills must be given). A name that is
     no column raises, as the model's constructor would, instead of being dropped unwritten."""
-    names = _column_names(model.__table__)
+    names = _column_names(model)
     if not values.keys() <= names:
         raise TypeError(f"not columns of {model.__tablename__}: {sorted(values.keys() - names)}")
     return {key: values[key] if key in values else _default_value(default) for key, default in _defaults(model.__table__)}
 
 
 @cache
-def _column_names(table: Table) -> frozenset[str]:
-    return frozenset(column.key for column in table.c)
+def _column_names(model) -> frozenset[str]:
+    return frozenset(column_keys(model))
 
 
 def write_if_new(session: Session, model, values: dict, conflict_columns: list[str]) -> None:
