@@ -18,6 +18,11 @@ What it measures:
    with the Procfile's settings. Any answer but 200, or a reply other than the one expected,
    counts as an error. Afterwards the database must hold exactly --customers +
    --earlier purchases and customers, and `flask ledger check` must pass.
+With --floor, the same turns then run on the hand-written floors, under sync workers (each
+   keeps one connection a process): --customers more new phones' purchases on
+   bench/floor_purchase.py, which writes the app's rows in raw SQL, and BAL on
+   shared/reference/floor_webhook.py. Their ratio is what hand-written code reaches, beside
+   the app's; the ledger check must still pass after.
 2. The wall time of `flask --app wsgi ledger check` (and of ledger_mismatches in-process) over
    --bulk more customers written by bulk SQL, each with a welcome lot, a purchase lot and, for
    one in three, a redemption (0 mismatches expected); then one balance is corrupted, which
@@ -37,7 +42,7 @@ read and checked.
 Run from the project root:
 
     .venv/bin/python bench/purchase.py [--customers 1000] [--staff 16] [--earlier 200] [--turn 2] [--bulk 100000] [--enrolled]
-                                       [--redis-url redis://127.0.0.1:6379/N]
+                                       [--redis-url redis://127.0.0.1:6379/N] [--floor]
 
 Exits 1 if any check fails: purchases/s >= 1/3 of BAL msg/s, confirm p99 < 100 ms, no errors,
 a clean ledger.
@@ -195,17 +200,9 @@ def purchases(args: argparse.Namespace) -> list[tuple[bool, str]]:
         state = "already enrolled with JOIN MAMA" if args.enrolled else "new phones, enrolled by their purchase"
         print(f"logging {args.customers} purchases ({state}), {args.staff} tills in parallel, in turns of {args.turn:g} s "
               f"with BAL from the {args.earlier} earlier customers, {args.staff} connections")
-        seconds, bal = in_turns(app, args, lanes)
+        seconds, bal = in_turns(app, app, "Balance: ", args, lanes)
     log, confirm = bench.result_of(logs, seconds), bench.result_of(confirms, seconds)
-    print(f"\n{'step':<10}{'ok':>7}{'per s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
-    for name, r in (("LOG", log), ("confirm", confirm), ("BAL", bal)):
-        p50, p99 = r.percentile_ms(50), r.percentile_ms(99)
-        print(f"{name:<10}{r.requests - r.errors:>7}{r.rate:>9.1f}{p50:>9.1f}{p99:>9.1f}{r.errors:>8}")
-    ratio = confirm.rate / bal.rate
-    print(f"{confirm.rate:.1f} purchases/s ({confirm.requests - confirm.errors} in {seconds:.1f} s), "
-          f"{bal.rate:.1f} BAL/s: ratio {ratio:.2f} (a purchase costs {1 / ratio:.1f} BALs)")
-    if first_error:
-        print(f"  first error: {first_error[0]}")
+    ratio = print_results(log, confirm, bal, seconds)
     logged, customers = bench.sql("SELECT (SELECT count(*) FROM purchases), (SELECT count(*) FROM customers)")[0]
     ledger_ok, ledger_line = bench.ledger_check()
     expected = args.customers + args.earlier
@@ -216,6 +213,47 @@ def purchases(args: argparse.Namespace) -> list[tuple[bool, str]]:
         (logged == expected, f"{expected} purchases in the database: {logged}"),
         (customers == expected, f"{expected} customers in the database: {customers}"),
         (ledger_ok, f"ledger check after the purchases: {ledger_line}"),
+    ]
+
+
+def print_results(log: bench.Result, confirm: bench.Result, bal: bench.Result, seconds: float) -> float:
+    """The table of the three steps, and the ratio purchases/s to BAL msg/s, which it returns."""
+    print(f"\n{'step':<10}{'ok':>7}{'per s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    for name, r in (("LOG", log), ("confirm", confirm), ("BAL", bal)):
+        p50, p99 = r.percentile_ms(50), r.percentile_ms(99)
+        print(f"{name:<10}{r.requests - r.errors:>7}{r.rate:>9.1f}{p50:>9.1f}{p99:>9.1f}{r.errors:>8}")
+    ratio = confirm.rate / bal.rate
+    print(f"{confirm.rate:.1f} purchases/s ({confirm.requests - confirm.errors} in {seconds:.1f} s), "
+          f"{bal.rate:.1f} BAL/s: ratio {ratio:.2f} (a purchase costs {1 / ratio:.1f} BALs)")
+    if first_error:
+        print(f"  first error: {first_error[0]}")
+    return ratio
+
+
+def floors(args: argparse.Namespace) -> list[tuple[bool, str]]:
+    """The same turns on the hand-written floors, the staff's PIN sessions still open: --customers
+    more new phones' purchases on bench/floor_purchase.py, BAL from the earlier customers on
+    shared/reference/floor_webhook.py (its ref_* tables holding their phones): the ratio that
+    hand-written code reaches. Its rows are the app's, so the ledger check holds after it."""
+    reference = bench.reference_dir()
+    bench.reference_module("floor_webhook").ref_setup(bench.db_url(), bench.VENDOR_NUMBER, [bench.phone(i) for i in range(args.earlier)])
+    env = {"REF_DSN": bench.db_url(), "REF_REDIS_URL": bench.REDIS_URL}
+    settings = bench.SYNC  # a floor keeps one connection a process, which threads would share
+    with bench.gunicorn("floor purchase", "floor_purchase:app", settings, env, bench.ROOT / "bench") as shop, \
+            bench.gunicorn("floor", "floor_webhook:app", settings, env, reference) as floor:
+        logs, confirms = [bench.Tally() for _ in range(args.staff)], [bench.Tally() for _ in range(args.staff)]
+        phones = range(args.earlier + args.customers, args.earlier + 2 * args.customers)  # new: after the app's
+        lanes = [deque(purchase(shop, s, c, False, logs[s], confirms[s]) for c in phones[s::args.staff]) for s in range(args.staff)]
+        print(f"\nthe hand-written floors: {args.customers} purchases of new phones on bench/floor_purchase.py, in turns"
+              f" with BAL on floor_webhook.py from the {args.earlier} earlier customers ({' '.join(settings)})")
+        seconds, bal = in_turns(shop, floor, "You have 25 points.", args, lanes)
+    log, confirm = bench.result_of(logs, seconds), bench.result_of(confirms, seconds)
+    ratio = print_results(log, confirm, bal, seconds)
+    ledger_ok, ledger_line = bench.ledger_check()
+    return [
+        (log.errors + confirm.errors + bal.errors == 0, f"floors: zero errors: {log.errors} LOG, {confirm.errors} confirm,"
+                                                        f" {bal.errors} BAL (their ratio, not a target: {ratio:.2f})"),
+        (ledger_ok, f"ledger check after the floor's purchases: {ledger_line}"),
     ]
 
 
@@ -243,27 +281,30 @@ def open_sessions(app: bench.Server, staff: int) -> None:
         sys.exit(f"could not open the staff sessions: {first_error[0]}")
 
 
-def in_turns(app: bench.Server, args: argparse.Namespace, lanes: list[deque[Conversation]]) -> tuple[float, bench.Result]:
-    """Purchases for --turn seconds, then BAL for as long through the same client at the same
-    concurrency, over and over until every purchase is logged: the seconds the purchases took,
-    and BAL's result. A machine whose speed drifts from one minute to the next (a shared VM)
-    slows both alike, where a run of each, one after the other, met two machines."""
+def in_turns(
+    shop: bench.Server, bal_server: bench.Server, answer: str, args: argparse.Namespace, lanes: list[deque[Conversation]],
+) -> tuple[float, bench.Result]:
+    """Purchases on `shop` for --turn seconds, then BAL on `bal_server` (answering `answer`) for
+    as long through the same client at the same concurrency, over and over until every
+    purchase is logged: the seconds the purchases took, and BAL's result. A machine whose
+    speed drifts from one minute to the next (a shared VM) slows both alike, where a run of
+    each, one after the other, met two machines."""
     purchase_seconds, bals, give_up = 0.0, [], time.perf_counter() + RUN_TIMEOUT
     while any(lanes):
         if time.perf_counter() > give_up:
             sys.exit(f"the purchases and BAL took more than {RUN_TIMEOUT} s")
-        purchase_seconds += drive(app.port, lanes, args.turn)
-        bals.append(balances(app, args, len(bals)))
+        purchase_seconds += drive(shop.port, lanes, args.turn)
+        bals.append(balances(bal_server, answer, args, len(bals)))
     return purchase_seconds, bench.Result(
         sum(r.requests for r in bals), sum(r.errors for r in bals), sum(r.seconds for r in bals),
         [latency for r in bals for latency in r.latencies], sum(r.client_cpu for r in bals),
     )
 
 
-def balances(app: bench.Server, args: argparse.Namespace, turn: int) -> bench.Result:
+def balances(server: bench.Server, answer: str, args: argparse.Namespace, turn: int) -> bench.Result:
     """A turn of BAL from the customers of the earlier purchases (enrolled by them)."""
-    requests = bench.messages(app, f"bal{turn}", args.bal_requests, args.earlier, "BAL")
-    result = bench.drive(app, requests, args.staff, args.turn, expected="Balance: ")
+    requests = bench.messages(server, f"bal{turn}", args.bal_requests, args.earlier, "BAL")
+    result = bench.drive(server, requests, args.staff, args.turn, expected=answer)
     if result.requests == len(requests):
         print(f"  note: all {len(requests)} pre-built BALs were used before {args.turn:g} s (--bal-requests)")
     return result
@@ -393,7 +434,12 @@ def parse_args() -> argparse.Namespace:
         "--redis-url", help="a real Redis (its db is emptied) for the job queue, as in production: the web process only "
         "enqueues the customers' notices, no worker sends them during the run; default: in-process, jobs run inline"
     )
-    return parser.parse_args()
+    parser.add_argument("--floor", action="store_true", help="then the same turns on the hand-written floors of a purchase "
+                        "(bench/floor_purchase.py) and of BAL (floor_webhook.py); needs --redis-url, and new phones")
+    args = parser.parse_args()
+    if args.floor and not (args.redis_url and not args.enrolled):
+        parser.error("--floor needs --redis-url (the floor's notices wait in Redis) and new phones (not --enrolled)")
+    return args
 
 
 def main() -> int:
@@ -402,7 +448,7 @@ def main() -> int:
     bench.use_redis(args.redis_url)
     print(f"recreating database {bench.DB_NAME} with {args.staff} staff")
     bench.recreate_database(tenant_file(args.staff))
-    checks = purchases(args) + (bulk_ledger(args.bulk) if args.bulk else [])
+    checks = purchases(args) + (floors(args) if args.floor else []) + (bulk_ledger(args.bulk) if args.bulk else [])
     if args.redis_url:
         Redis.from_url(args.redis_url).flushdb()  # the notices nobody sent
     return bench.report_checks(checks)

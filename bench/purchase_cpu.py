@@ -5,16 +5,19 @@ no gunicorn), of PostgreSQL's processes (every backend, the WAL writer, the chec
 and of redis-server, for a BAL from an enrolled customer and for a purchase as staff log it
 (LOG <a new phone> 5000, then 1, PIN sessions open), and the ratio: a purchase in BALs, by
 process and in all (issue 9 sets it at 3 at most, measured under load by bench/purchase.py).
-BALs and purchases alternate in small batches, --rounds times, so that a machine whose speed
-drifts by a quarter from one minute to the next (a shared VM) slows both alike: the ratio
-holds where timed runs a few seconds apart do not. One message at a time: no contention,
-no HTTP server; what the two cost, not how they queue.
+The same for the hand-written floors, in the same rounds: BAL's (shared/reference/
+floor_webhook.py) and a purchase's (bench/floor_purchase.py, the app's rows in raw SQL):
+the ratio for code written by hand. The kinds alternate in small batches, --rounds times,
+so that a machine whose speed drifts by a quarter from one minute to the next (a shared VM)
+slows all alike: the ratio holds where timed runs a few seconds apart do not. One message
+at a time: no contention, no HTTP server; what they cost, not how they queue.
 
 How: it drops and recreates the database `bench_purchase_cpu`, loads MAMA with 4 staff,
 builds the app in this process against a real Redis (--redis-url, emptied first: the send
 jobs wait there, as in production), enrols --customers phones by JOIN MAMA, opens the PIN
-sessions, runs ANALYZE, warms up, then times. CPU comes from /proc (Linux), by process name,
-so nothing else on the machine should use PostgreSQL or this Redis meanwhile.
+sessions, runs ANALYZE, writes the BAL floor's ref_* tables, warms up, then times. CPU comes
+from /proc (Linux), by process name, so nothing else on the machine should use PostgreSQL or
+this Redis meanwhile.
 
 Run from the project root:
 
@@ -80,6 +83,17 @@ def prepare(customers: int, redis_url: str):
     return app
 
 
+def floor_servers(customers: int, redis_url: str):
+    """The hand-written floors in this process: BAL's (shared/reference/floor_webhook.py, its
+    ref_* tables holding the same phones) and the purchase's (bench/floor_purchase.py)."""
+    floor_webhook = bench.reference_module("floor_webhook")  # sets REF_DSN, which both read
+    floor_webhook.ref_setup(bench.db_url(), bench.VENDOR_NUMBER, [bench.phone(i) for i in range(customers)])
+    os.environ["REF_REDIS_URL"] = redis_url
+    import floor_purchase
+
+    return floor_webhook.app, floor_purchase.app
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=20, help="batches of each kind, alternating (default 20)")
@@ -88,22 +102,36 @@ def main() -> int:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/9", help="the app's Redis, emptied first")
     args = parser.parse_args()
     app = prepare(args.customers, args.redis_url)
+    floor_bal_app, floor_purchase_app = floor_servers(args.customers, args.redis_url)
     bals, confirms = inprocess.bal_requests(args.customers), inprocess.confirm_requests(STAFF)
-    for request, expected in bals(200)[0] + inprocess.purchase_steps(confirms, 100):  # warm-up: caches, plans, prepared statements
-        inprocess.call(app, request, expected)
-    totals = {"BAL": [0.0] * 3, "purchase": [0.0] * 3}
+
+    def floor_bals(n: int) -> list[tuple[dict, str]]:
+        return [(request, "You have 25 points.") for request, _ in bals(n)[0]]
+
+    kinds = {  # what each kind's batch of n BALs' worth is, and who answers it
+        "BAL": (app, lambda n: bals(n)[0]),
+        "purchase": (app, lambda n: inprocess.purchase_steps(confirms, n // 2)),
+        "floor BAL": (floor_bal_app, floor_bals),
+        "floor purchase": (floor_purchase_app, lambda n: inprocess.purchase_steps(confirms, n // 2)),
+    }
+    for server, build in kinds.values():  # warm-up: caches, plans, prepared statements
+        for request, expected in build(200):
+            inprocess.call(server, request, expected)
+    totals = {kind: [0.0] * 3 for kind in kinds}
     for _ in range(args.rounds):
-        timed(app, bals(args.bals)[0], totals["BAL"])
-        timed(app, inprocess.purchase_steps(confirms, args.bals // 2), totals["purchase"])
-    counts = {"BAL": args.rounds * args.bals, "purchase": args.rounds * (args.bals // 2)}
+        for kind, (server, build) in kinds.items():
+            timed(server, build(args.bals), totals[kind])
+    counts = {kind: args.rounds * (args.bals if kind.endswith("BAL") else args.bals // 2) for kind in kinds}
     per = {kind: [seconds / counts[kind] * 1000 for seconds in totals[kind]] for kind in totals}
-    print(f"\n{counts['BAL']:,} BALs and {counts['purchase']:,} purchases, alternating in {args.rounds} rounds;"
-          " CPU ms per message:")
-    print(f"{'':<10}" + "".join(f"{name:>12}" for name in (*PROCESSES, "all")))
+    print(f"\n{counts['BAL']:,} BALs and {counts['purchase']:,} purchases on the app and on the hand-written floors,"
+          f" alternating in {args.rounds} rounds; CPU ms per message:")
+    print(f"{'':<16}" + "".join(f"{name:>12}" for name in (*PROCESSES, "all")))
     for kind, figures in per.items():
-        print(f"{kind:<10}" + "".join(f"{figure:>12.3f}" for figure in (*figures, sum(figures))))
-    ratios = [p / b if b else float("nan") for p, b in zip(per["purchase"], per["BAL"])]
-    print(f"{'in BALs':<10}" + "".join(f"{ratio:>12.2f}" for ratio in (*ratios, sum(per["purchase"]) / sum(per["BAL"]))))
+        print(f"{kind:<16}" + "".join(f"{figure:>12.3f}" for figure in (*figures, sum(figures))))
+    for kind, reference in (("purchase", "BAL"), ("floor purchase", "floor BAL")):
+        ratios = [p / b if b else float("nan") for p, b in zip(per[kind], per[reference])]
+        print(f"{kind + ' in ' + reference + 's':<30}" + "".join(f"{ratio:>8.2f}" for ratio in ratios)
+              + f"{sum(per[kind]) / sum(per[reference]):>8.2f}  (app, PostgreSQL, Redis, all)")
     return 0
 
 
