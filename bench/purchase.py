@@ -22,7 +22,8 @@ With --floor, the same turns then run on the hand-written floors, under sync wor
    keeps one connection a process): --customers more new phones' purchases on
    bench/floor_purchase.py, which writes the app's rows in raw SQL, and BAL on
    shared/reference/floor_webhook.py. Their ratio is what hand-written code reaches, beside
-   the app's; the ledger check must still pass after.
+   the app's; the ledger check must still pass after. It needs --redis-url (the floor's
+   notices wait in a Redis list), and compares new phones' purchases (not --enrolled).
 2. The wall time of `flask --app wsgi ledger check` (and of ledger_mismatches in-process) over
    --bulk more customers written by bulk SQL, each with a welcome lot, a purchase lot and, for
    one in three, a redemption (0 mismatches expected); then one balance is corrupted, which
@@ -235,24 +236,32 @@ def floors(args: argparse.Namespace) -> list[tuple[bool, str]]:
     more new phones' purchases on bench/floor_purchase.py, BAL from the earlier customers on
     shared/reference/floor_webhook.py (its ref_* tables holding their phones): the ratio that
     hand-written code reaches. Its rows are the app's, so the ledger check holds after it."""
+    first_error.clear()  # the app's, shown already
     reference = bench.reference_dir()
     bench.reference_module("floor_webhook").ref_setup(bench.db_url(), bench.VENDOR_NUMBER, [bench.phone(i) for i in range(args.earlier)])
+    bench.sql("UPDATE vendor_users SET session_expires_at = now() + interval '10 minutes'")  # the PIN sessions, open again
     env = {"REF_DSN": bench.db_url(), "REF_REDIS_URL": bench.REDIS_URL}
-    settings = bench.SYNC  # a floor keeps one connection a process, which threads would share
-    with bench.gunicorn("floor purchase", "floor_purchase:app", settings, env, bench.ROOT / "bench") as shop, \
-            bench.gunicorn("floor", "floor_webhook:app", settings, env, reference) as floor:
+    workers = bench.SYNC  # a floor keeps one connection a process, which threads would share
+    with bench.gunicorn("floor purchase", "floor_purchase:app", workers, env, bench.ROOT / "bench") as purchase_floor, \
+            bench.gunicorn("floor", "floor_webhook:app", workers, env, reference) as bal_floor:
         logs, confirms = [bench.Tally() for _ in range(args.staff)], [bench.Tally() for _ in range(args.staff)]
         phones = range(args.earlier + args.customers, args.earlier + 2 * args.customers)  # new: after the app's
-        lanes = [deque(purchase(shop, s, c, False, logs[s], confirms[s]) for c in phones[s::args.staff]) for s in range(args.staff)]
+        lanes = [
+            deque(purchase(purchase_floor, s, c, False, logs[s], confirms[s]) for c in phones[s::args.staff])
+            for s in range(args.staff)
+        ]
         print(f"\nthe hand-written floors: {args.customers} purchases of new phones on bench/floor_purchase.py, in turns"
-              f" with BAL on floor_webhook.py from the {args.earlier} earlier customers ({' '.join(settings)})")
-        seconds, bal = in_turns(shop, floor, "You have 25 points.", args, lanes)
+              f" with BAL on floor_webhook.py from the {args.earlier} earlier customers ({' '.join(workers)})")
+        seconds, bal = in_turns(purchase_floor, bal_floor, "You have 25 points.", args, lanes)
     log, confirm = bench.result_of(logs, seconds), bench.result_of(confirms, seconds)
     ratio = print_results(log, confirm, bal, seconds)
+    logged = bench.sql("SELECT count(*) FROM purchases WHERE logged_via = 'staff_pin'")[0][0]
     ledger_ok, ledger_line = bench.ledger_check()
+    expected = args.earlier + 2 * args.customers
     return [
         (log.errors + confirm.errors + bal.errors == 0, f"floors: zero errors: {log.errors} LOG, {confirm.errors} confirm,"
                                                         f" {bal.errors} BAL (their ratio, not a target: {ratio:.2f})"),
+        (logged == expected, f"{expected} purchases in the database, the floor's too: {logged}"),
         (ledger_ok, f"ledger check after the floor's purchases: {ledger_line}"),
     ]
 
@@ -282,29 +291,30 @@ def open_sessions(app: bench.Server, staff: int) -> None:
 
 
 def in_turns(
-    shop: bench.Server, bal_server: bench.Server, answer: str, args: argparse.Namespace, lanes: list[deque[Conversation]],
+    purchase_server: bench.Server, bal_server: bench.Server, bal_reply: str, args: argparse.Namespace,
+    lanes: list[deque[Conversation]],
 ) -> tuple[float, bench.Result]:
-    """Purchases on `shop` for --turn seconds, then BAL on `bal_server` (answering `answer`) for
-    as long through the same client at the same concurrency, over and over until every
-    purchase is logged: the seconds the purchases took, and BAL's result. A machine whose
-    speed drifts from one minute to the next (a shared VM) slows both alike, where a run of
-    each, one after the other, met two machines."""
+    """Purchases on `purchase_server` for --turn seconds, then BAL on `bal_server` (its answers
+    holding `bal_reply`) for as long through the same client at the same concurrency, over and
+    over until every purchase is logged: the seconds the purchases took, and BAL's result. A
+    machine whose speed drifts from one minute to the next (a shared VM) slows both alike,
+    where a run of each, one after the other, met two machines."""
     purchase_seconds, bals, give_up = 0.0, [], time.perf_counter() + RUN_TIMEOUT
     while any(lanes):
         if time.perf_counter() > give_up:
             sys.exit(f"the purchases and BAL took more than {RUN_TIMEOUT} s")
-        purchase_seconds += drive(shop.port, lanes, args.turn)
-        bals.append(balances(bal_server, answer, args, len(bals)))
+        purchase_seconds += drive(purchase_server.port, lanes, args.turn)
+        bals.append(balances(bal_server, bal_reply, args, len(bals)))
     return purchase_seconds, bench.Result(
         sum(r.requests for r in bals), sum(r.errors for r in bals), sum(r.seconds for r in bals),
         [latency for r in bals for latency in r.latencies], sum(r.client_cpu for r in bals),
     )
 
 
-def balances(server: bench.Server, answer: str, args: argparse.Namespace, turn: int) -> bench.Result:
+def balances(server: bench.Server, bal_reply: str, args: argparse.Namespace, turn: int) -> bench.Result:
     """A turn of BAL from the customers of the earlier purchases (enrolled by them)."""
     requests = bench.messages(server, f"bal{turn}", args.bal_requests, args.earlier, "BAL")
-    result = bench.drive(server, requests, args.staff, args.turn, expected=answer)
+    result = bench.drive(server, requests, args.staff, args.turn, expected=bal_reply)
     if result.requests == len(requests):
         print(f"  note: all {len(requests)} pre-built BALs were used before {args.turn:g} s (--bal-requests)")
     return result

@@ -108,30 +108,31 @@ def main() -> int:
     def floor_bals(n: int) -> list[tuple[dict, str]]:
         return [(request, "You have 25 points.") for request, _ in bals(n)[0]]
 
-    kinds = {  # what each kind's batch of n BALs' worth is, and who answers it
-        "BAL": (app, lambda n: bals(n)[0]),
-        "purchase": (app, lambda n: inprocess.purchase_steps(confirms, n // 2)),
-        "floor BAL": (floor_bal_app, floor_bals),
-        "floor purchase": (floor_purchase_app, lambda n: inprocess.purchase_steps(confirms, n // 2)),
+    purchases = args.bals // 2
+    kinds = {  # who answers each kind, its batch of n, and how many it holds of --bals
+        "BAL": (app, lambda n: bals(n)[0], args.bals),
+        "purchase": (app, lambda n: inprocess.purchase_steps(confirms, n), purchases),
+        "floor BAL": (floor_bal_app, floor_bals, args.bals),
+        "floor purchase": (floor_purchase_app, lambda n: inprocess.purchase_steps(confirms, n), purchases),
     }
-    for server, build in kinds.values():  # warm-up: caches, plans, prepared statements
-        for request, expected in build(200):
+    for server, build, batch in kinds.values():  # warm-up: caches, plans, prepared statements
+        for request, expected in build(2 * batch):
             inprocess.call(server, request, expected)
     totals = {kind: [0.0] * 3 for kind in kinds}
     for _ in range(args.rounds):
-        for kind, (server, build) in kinds.items():
-            timed(server, build(args.bals), totals[kind])
-    counts = {kind: args.rounds * (args.bals if kind.endswith("BAL") else args.bals // 2) for kind in kinds}
+        for kind, (server, build, batch) in kinds.items():
+            timed(server, build(batch), totals[kind])
+    counts = {kind: args.rounds * batch for kind, (_, _, batch) in kinds.items()}
     per = {kind: [seconds / counts[kind] * 1000 for seconds in totals[kind]] for kind in totals}
     print(f"\n{counts['BAL']:,} BALs and {counts['purchase']:,} purchases on the app and on the hand-written floors,"
           f" alternating in {args.rounds} rounds; CPU ms per message:")
-    print(f"{'':<16}" + "".join(f"{name:>12}" for name in (*PROCESSES, "all")))
+    print(f"{'':<30}" + "".join(f"{name:>12}" for name in (*PROCESSES, "all")))
     for kind, figures in per.items():
-        print(f"{kind:<16}" + "".join(f"{figure:>12.3f}" for figure in (*figures, sum(figures))))
+        print(f"{kind:<30}" + "".join(f"{figure:>12.3f}" for figure in (*figures, sum(figures))))
     for kind, reference in (("purchase", "BAL"), ("floor purchase", "floor BAL")):
         ratios = [p / b if b else float("nan") for p, b in zip(per[kind], per[reference])]
-        print(f"{kind + ' in ' + reference + 's':<30}" + "".join(f"{ratio:>8.2f}" for ratio in ratios)
-              + f"{sum(per[kind]) / sum(per[reference]):>8.2f}  (app, PostgreSQL, Redis, all)")
+        print(f"{kind + ' in ' + reference + 's':<30}" + "".join(f"{ratio:>12.2f}" for ratio in ratios)
+              + f"{sum(per[kind]) / sum(per[reference]):>12.2f}")
     return 0
 
 
