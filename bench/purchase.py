@@ -18,7 +18,7 @@ What it measures:
    with the Procfile's settings. Any answer but 200, or a reply other than the one expected,
    counts as an error. Afterwards the database must hold exactly --customers +
    --earlier purchases and customers, and `flask ledger check` must pass.
-With --floor, the same turns then run on the hand-written floors, under sync workers (each
+   With --floor, the same turns then run on the hand-written floors, under sync workers (each
    keeps one connection a process): --customers more new phones' purchases on
    bench/floor_purchase.py, which writes the app's rows in raw SQL, and BAL on
    shared/reference/floor_webhook.py. Their ratio is what hand-written code reaches, beside
@@ -232,7 +232,7 @@ def print_results(log: bench.Result, confirm: bench.Result, bal: bench.Result, s
 
 
 def floors(args: argparse.Namespace) -> list[tuple[bool, str]]:
-    """The same turns on the hand-written floors, the staff's PIN sessions still open: --customers
+    """The same turns on the hand-written floors, the staff's PIN sessions reopened: --customers
     more new phones' purchases on bench/floor_purchase.py, BAL from the earlier customers on
     shared/reference/floor_webhook.py (its ref_* tables holding their phones): the ratio that
     hand-written code reaches. Its rows are the app's, so the ledger check holds after it."""
