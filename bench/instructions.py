@@ -7,7 +7,8 @@ new phone, through the real app's WSGI callable against PostgreSQL, side by side
 references on the same requests: the floor webhook (shared/reference/floor_webhook.py) for
 BAL, hello-world (hello_webhook.py) for votes. And per purchase as staff log it (LOG <a new
 phone> 5000, then 1, PIN sessions open), against the app's own BAL: what a purchase costs in
-BALs, the ratio issue 9 sets at 3 at most.
+BALs, the ratio issue 9 sets at 3 at most; and the same purchases on the hand-written floor
+(bench/floor_purchase.py, with a real Redis only) against the floor's BAL.
 
 How: it drops and recreates the database `bench_instructions`, loads MAMA, enrols --customers
 phones by JOIN MAMA through the app, opens the PIN sessions of 4 staff members, and loads a show whose episode is voting now. The app's
@@ -41,7 +42,7 @@ import votes
 import webhook
 
 bench.DB_NAME = "bench_instructions"  # after importing the benchmarks that set their own
-SERVERS = {"BAL": ("app", "floor"), "vote": ("app", "hello"), "purchase": ("app",)}  # a purchase's reference: BAL on the app
+SERVERS = {"BAL": ("app", "floor"), "vote": ("app", "hello"), "purchase": ("app", "floor")}  # a purchase's reference: BAL on its server
 EXPECTED = {("BAL", "app"): "Balance:", ("BAL", "floor"): "25 points", ("vote", "app"): "counted", ("vote", "hello"): ""}
 STAFF = 4
 
@@ -65,20 +66,25 @@ def requests(kind: str, name: str, count: int, customers: int) -> list[tuple[dic
     return [(vote_environ(i), expected) for i in range(count)]
 
 
-def server(name: str):
+def server(kind: str, name: str):
     if name == "app":
         return inprocess.make_app()
+    if kind == "purchase":
+        bench.reference_module("floor_webhook")  # sets REF_DSN
+        import floor_purchase
+
+        return floor_purchase.app
     return bench.reference_module(f"{name}_webhook").app
 
 
 def child(kind: str, name: str, messages: int, customers: int) -> None:
     """Runs under callgrind: warm up, switch counting on, send `messages` messages."""
-    app = server(name)
+    app = server(kind, name)
     warm = customers if kind == "BAL" else 50
     built = requests(kind, name, warm + messages, customers)
     if kind == "purchase":
         warm *= 2  # two requests a purchase
-        inprocess.open_sessions(app, STAFF)  # again: PIN sessions last 10 minutes, and callgrind is slow
+        open_sessions(app, name)  # again: PIN sessions last 10 minutes, and callgrind is slow
     for request, expected in built[:warm]:
         inprocess.call(app, request, expected)
     # The start-up heap (modules, the warm-up's caches) frozen out of the collector's reach: a full
@@ -95,6 +101,13 @@ def child(kind: str, name: str, messages: int, customers: int) -> None:
     list(itertools.starmap(inprocess.call, ((app, request, expected) for request, expected in built[warm:])))
 
 
+def open_sessions(app, name: str) -> None:
+    if name == "app":
+        inprocess.open_sessions(app, STAFF)
+    else:  # the floor opens none: the app's, reopened
+        bench.sql("UPDATE vendor_users SET session_expires_at = now() + interval '10 minutes'")
+
+
 def count(kind: str, name: str, args: argparse.Namespace, folder: Path) -> float:
     command = [
         "valgrind", "--tool=callgrind", "--instr-atstart=no", "--toggle-collect=starmap_next",
@@ -102,7 +115,7 @@ def count(kind: str, name: str, args: argparse.Namespace, folder: Path) -> float
         sys.executable, __file__, "--child", kind, name, "--messages", str(args.messages), "--customers", str(args.customers),
         "--redis-url", args.redis_url,
     ]
-    environment = {**bench.app_env(inprocess.BASE_URL), "PYTHONHASHSEED": "0"}  # app_env starts from this environment
+    environment = {**bench.app_env(inprocess.BASE_URL), "PYTHONHASHSEED": "0", "REF_REDIS_URL": args.redis_url}  # app_env starts from this environment
     done = subprocess.run(command, cwd=bench.ROOT, env=environment, capture_output=True, text=True, timeout=1800)
     collected = re.search(r"Collected : (\d+)", done.stderr)
     if done.returncode != 0 or collected is None:
@@ -137,10 +150,11 @@ def main() -> int:
         return 0
     prepare(args.customers)
     with tempfile.TemporaryDirectory() as folder:
-        figures = {(kind, name): count(kind, name, args, Path(folder)) for kind, names in SERVERS.items() for name in names}
+        servers = SERVERS if args.redis_url else {**SERVERS, "purchase": ("app",)}  # the floor's notices wait in Redis
+        figures = {(kind, name): count(kind, name, args, Path(folder)) for kind, names in servers.items() for name in names}
     print(f"\n{'message':<10}{'server':<8}{'instructions':>14}{'x reference':>13}")
     for (kind, name), figure in figures.items():
-        reference = ("BAL", "app") if kind == "purchase" else (kind, SERVERS[kind][1])
+        reference = ("BAL", name) if kind == "purchase" else (kind, SERVERS[kind][1])
         print(f"{kind:<10}{name:<8}{figure:>14,.0f}{figure / figures[reference]:>13.2f}")
     return 0
 
