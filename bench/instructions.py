@@ -70,7 +70,7 @@ def server(kind: str, name: str):
     if name == "app":
         return inprocess.make_app()
     if kind == "purchase":
-        bench.reference_module("floor_webhook")  # sets REF_DSN
+        os.environ["REF_DSN"] = bench.db_url()
         import floor_purchase
 
         return floor_purchase.app
