@@ -236,6 +236,14 @@ def reference_module(name: str):
     return importlib.import_module(name)
 
 
+FLOOR_BAL_REPLY = "You have 25 points."  # the BAL floor's answer to the phones set_up_floor enrols
+
+
+def set_up_floor(customers: int) -> None:
+    """The BAL floor's ref_* tables, with the first `customers` phones enrolled."""
+    reference_module("floor_webhook").ref_setup(db_url(), VENDOR_NUMBER, [phone(i) for i in range(customers)])
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))

@@ -105,7 +105,7 @@ def open_sessions(app, name: str) -> None:
     if name == "app":
         inprocess.open_sessions(app, STAFF)
     else:  # the floor opens none: the app's, reopened
-        bench.sql("UPDATE vendor_users SET session_expires_at = now() + interval '10 minutes'")
+        purchase.reopen_sessions()
 
 
 def count(kind: str, name: str, args: argparse.Namespace, folder: Path) -> float:
@@ -115,7 +115,8 @@ def count(kind: str, name: str, args: argparse.Namespace, folder: Path) -> float
         sys.executable, __file__, "--child", kind, name, "--messages", str(args.messages), "--customers", str(args.customers),
         "--redis-url", args.redis_url,
     ]
-    environment = {**bench.app_env(inprocess.BASE_URL), "PYTHONHASHSEED": "0", "REF_REDIS_URL": args.redis_url}  # app_env starts from this environment
+    # app_env starts from this environment; the purchase floor's notices go to the same Redis
+    environment = {**bench.app_env(inprocess.BASE_URL), "PYTHONHASHSEED": "0", "REF_REDIS_URL": args.redis_url}
     done = subprocess.run(command, cwd=bench.ROOT, env=environment, capture_output=True, text=True, timeout=1800)
     collected = re.search(r"Collected : (\d+)", done.stderr)
     if done.returncode != 0 or collected is None:
@@ -134,7 +135,7 @@ def prepare(customers: int) -> None:
         show.flush()
         bench.flask("voting", "load", show.name)
     bench.sql("ANALYZE")
-    bench.reference_module("floor_webhook").ref_setup(bench.db_url(), bench.VENDOR_NUMBER, [bench.phone(i) for i in range(customers)])
+    bench.set_up_floor(customers)
 
 
 def main() -> int:

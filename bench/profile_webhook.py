@@ -276,15 +276,16 @@ def open_sessions(app, staff: int) -> None:
         call(app, environ(phone, "CANCEL"), "Cancelled")
 
 
+def floor_replies(build):
+    """`build`'s BALs (bal_requests'), n at a time, each expecting the BAL floor's answer."""
+    return lambda n: [(request, bench.FLOOR_BAL_REPLY) for request, _ in build(n)[0]]
+
+
 def floor_bal(customers: int, count: int) -> None:
     """The reference floor webhook on the same database, in this process, for comparison."""
+    bench.set_up_floor(customers)
     floor_webhook = bench.reference_module("floor_webhook")
-    floor_webhook.ref_setup(bench.db_url(), bench.VENDOR_NUMBER, [bench.phone(i) for i in range(customers)])
-    build = bal_requests(customers)
-
-    def requests(n: int) -> list[tuple[dict, str]]:
-        return [(request, "You have 25 points.") for request, _ in build(n)[0]]
-
+    requests = floor_replies(bal_requests(customers))
     timed(floor_webhook.app, requests(100))
     plain, cpu = timed(floor_webhook.app, requests(count))
     print(f"\nfloor (shared/reference/floor_webhook.py) BAL: {count / plain:.0f}/s in one process, "

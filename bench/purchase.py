@@ -238,8 +238,8 @@ def floors(args: argparse.Namespace) -> list[tuple[bool, str]]:
     hand-written code reaches. Its rows are the app's, so the ledger check holds after it."""
     first_error.clear()  # the app's, shown already
     reference = bench.reference_dir()
-    bench.reference_module("floor_webhook").ref_setup(bench.db_url(), bench.VENDOR_NUMBER, [bench.phone(i) for i in range(args.earlier)])
-    bench.sql("UPDATE vendor_users SET session_expires_at = now() + interval '10 minutes'")  # the PIN sessions, open again
+    bench.set_up_floor(args.earlier)
+    reopen_sessions()
     env = {"REF_DSN": bench.db_url(), "REF_REDIS_URL": bench.REDIS_URL}
     workers = bench.SYNC  # a floor keeps one connection a process, which threads would share
     with bench.gunicorn("floor purchase", "floor_purchase:app", workers, env, bench.ROOT / "bench") as purchase_floor, \
@@ -252,7 +252,7 @@ def floors(args: argparse.Namespace) -> list[tuple[bool, str]]:
         ]
         print(f"\nthe hand-written floors: {args.customers} purchases of new phones on bench/floor_purchase.py, in turns"
               f" with BAL on floor_webhook.py from the {args.earlier} earlier customers ({' '.join(workers)})")
-        seconds, bal = in_turns(purchase_floor, bal_floor, "You have 25 points.", args, lanes)
+        seconds, bal = in_turns(purchase_floor, bal_floor, bench.FLOOR_BAL_REPLY, args, lanes)
     log, confirm = bench.result_of(logs, seconds), bench.result_of(confirms, seconds)
     ratio = print_results(log, confirm, bal, seconds)
     logged = bench.sql("SELECT count(*) FROM purchases WHERE logged_via = 'staff_pin'")[0][0]
@@ -288,6 +288,12 @@ def open_sessions(app: bench.Server, staff: int) -> None:
     print(f"  {opened} of {staff} staff PIN sessions opened")
     if opened < staff:
         sys.exit(f"could not open the staff sessions: {first_error[0]}")
+
+
+def reopen_sessions() -> None:
+    """Every staff member's PIN session open for 10 minutes more, as the hand-written floor,
+    which opens none, finds them."""
+    bench.sql("UPDATE vendor_users SET session_expires_at = now() + interval '10 minutes'")
 
 
 def in_turns(

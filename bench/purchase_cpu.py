@@ -86,8 +86,8 @@ def prepare(customers: int, redis_url: str):
 def floor_servers(customers: int, redis_url: str):
     """The hand-written floors in this process: BAL's (shared/reference/floor_webhook.py, its
     ref_* tables holding the same phones) and the purchase's (bench/floor_purchase.py)."""
+    bench.set_up_floor(customers)
     floor_webhook = bench.reference_module("floor_webhook")  # sets REF_DSN, which both read
-    floor_webhook.ref_setup(bench.db_url(), bench.VENDOR_NUMBER, [bench.phone(i) for i in range(customers)])
     os.environ["REF_REDIS_URL"] = redis_url
     import floor_purchase
 
@@ -105,14 +105,11 @@ def main() -> int:
     floor_bal_app, floor_purchase_app = floor_servers(args.customers, args.redis_url)
     bals, confirms = inprocess.bal_requests(args.customers), inprocess.confirm_requests(STAFF)
 
-    def floor_bals(n: int) -> list[tuple[dict, str]]:
-        return [(request, "You have 25 points.") for request, _ in bals(n)[0]]
-
     purchases = args.bals // 2
     kinds = {  # who answers each kind, its batch of n, and how many it holds of --bals
         "BAL": (app, lambda n: bals(n)[0], args.bals),
         "purchase": (app, lambda n: inprocess.purchase_steps(confirms, n), purchases),
-        "floor BAL": (floor_bal_app, floor_bals, args.bals),
+        "floor BAL": (floor_bal_app, inprocess.floor_replies(bals), args.bals),
         "floor purchase": (floor_purchase_app, lambda n: inprocess.purchase_steps(confirms, n), purchases),
     }
     for server, build, batch in kinds.values():  # warm-up: caches, plans, prepared statements

@@ -42,7 +42,7 @@ import harness as bench  # bench/ is on sys.path when this file runs as a script
 bench.DB_NAME = "bench_webhook"
 SERVERS = ("hello", "floor", "app")
 # What a good answer contains: the reference servers' fixed reply, the app's BAL reply.
-EXPECTED = {"hello": "You have 25 points.", "floor": "You have 25 points.", "app": "Balance: 50 points"}
+EXPECTED = {"hello": "You have 25 points.", "floor": bench.FLOOR_BAL_REPLY, "app": "Balance: 50 points"}
 MIN_FLOOR_RATIO, MAX_P99_MS = 1.0, 50.0
 REDIS_URL = "redis://127.0.0.1:6379/6"
 
@@ -57,18 +57,13 @@ def start(name: str, settings: list[str]):
     return bench.gunicorn(name, f"{module}:app", settings, env=floor_env, chdir=reference)
 
 
-def set_up_floor(customers: int) -> None:
-    """The floor's ref_* tables, with the same phones enrolled."""
-    bench.reference_module("floor_webhook").ref_setup(bench.db_url(), bench.VENDOR_NUMBER, [bench.phone(i) for i in range(customers)])
-
-
 def enrol(args: argparse.Namespace) -> None:
     with bench.gunicorn("app", "wsgi:app") as app:
         print(f"enrolling {args.customers} customers through the app's webhook, {args.connections} connections")
         bench.enrol(app, args.customers, args.connections)
         bal = bench.messages(app, "s0", 1, args.customers, "BAL")[0]
         print(f"  BAL answers: {bench.reply_text(bench.exchange(app.port, bal))}".replace("\n", " / "))
-    set_up_floor(args.customers)
+    bench.set_up_floor(args.customers)
     bench.sql("ANALYZE")  # statistics for the rows just written, as a live database has them
 
 
