@@ -15,6 +15,7 @@ from typing import Callable
 
 from redis import Redis
 from sqlalchemy import bindparam, exists, func, insert, or_, select, true, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.catalog import render
@@ -75,7 +76,7 @@ class Dispatcher:
             log.exception("inbound %s failed", inbound.sid)
             return [Reply(render(say("error"), reader.language))]
 
-    def _handle(self, inbound: Inbound, reader: _Reader) -> list[Reply]:
+    def _handle(self, inbound: Inbound, reader: _Reader, careful: bool = False) -> list[Reply]:
         # The transaction is the connection's, and the session joins it when a service first
         # needs it: the usual message then costs none of the session's own transaction and
         # commit, a tenth of its CPU. Its statements take the connection (connection_of). After
@@ -85,31 +86,38 @@ class Dispatcher:
         # builds objects of its own (vendors' too), and the closing, SQLAlchemy detaching what
         # the message has already let go, cost a BAL 3% of its instructions. One that joined is
         # closed, which frees it at once (it and its transaction refer to each other).
+        again = False
         with self.db.message_connection() as connection:
             session = self.db.sessions(bind=connection)
             try:
                 with connection.begin():
-                    replies, outbox = self._converse(session, inbound, reader)
+                    replies, outbox = self._converse(session, inbound, reader, careful)
                     session.flush()  # as the session's commit did: a path that records nothing may have changed rows
                 if session.in_transaction():
                     session.close()
             except RateLimited as limited:
                 session.close()
                 return _limited(session, limited)
-            except Exception:
+            except Exception as error:
                 # A duplicate racing a first copy that committed while it waited for the lock
                 # fails on the unique MessageSid, or on what the first one changed: it was all
                 # rolled back, and it answers as the first one did.
                 session.close()
                 stored = _stored_reply(session, inbound.sid)
-                if stored is None:
+                if stored is not None:
+                    return stored
+                # A row written without looking (Context.careful) met one written meanwhile:
+                # nothing happened, and the message runs once more, looking first.
+                if careful or not isinstance(error, IntegrityError):
                     raise
-                return stored
+                again = True
+        if again:
+            return self._handle(inbound, reader, careful=True)
         if outbox:
             self.deliver(outbox)
         return replies
 
-    def _converse(self, session: Session, inbound: Inbound, reader: _Reader) -> tuple[list[Reply], list]:
+    def _converse(self, session: Session, inbound: Inbound, reader: _Reader, careful: bool) -> tuple[list[Reply], list]:
         now = self.clock()
         counted = MessageCount(self.redis, inbound, now)  # read once the first query is back: their round trips overlap
         destination = _resolve_tenant(session, inbound, self.platform, now, self.vendors)
@@ -145,6 +153,7 @@ class Dispatcher:
         ctx = Context(
             session=session, tenant=tenant, phone=inbound.phone, now=now, pin_pepper=self.pin_pepper, customer=customer,
             staff=staff, lockout=sender.lockout, site=inbound.site, limits=limits, customer_locked=staff is None,
+            careful=careful,
         )
         services = Services(ctx)
         holder = staff or customer

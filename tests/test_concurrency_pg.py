@@ -85,6 +85,29 @@ def test_two_staff_logging_for_one_customer_at_once_both_count(app, mama, db):
         assert points.ledger_mismatches(session) == []
 
 
+def test_two_staff_logging_for_one_new_phone_at_once_enrol_it_once_and_both_count(app, mama, db):
+    """Both previews find no member, so both confirmations write the customer without looking
+    first: the second waits for the first, fails on the phone it took, and runs once more,
+    finding the member the first one enrolled."""
+    customer = "+2348031230014"
+    staff = [(Phone(app, "+2348030000002"), "731205"), (Phone(app, "+2348030000001"), "482916")]
+    for phone, pin in staff:
+        phone.send(f"LOG {customer} 15000")
+        assert "They are new" in phone.send(pin).text
+    results = at_once([partial(phone.send, "1") for phone, _ in staff])
+    assert all(result.text.startswith("Logged ₦15,000") for result in results), [result.text for result in results]
+    with db.sessions() as session:
+        member = session.scalars(select(Customer).where(Customer.phone_number == customer)).one()
+        welcomes = session.scalar(select(func.count()).select_from(PointsTransaction).where(PointsTransaction.source == "welcome"))
+        bonuses = session.scalars(select(Purchase.points_breakdown)).all()
+    assert (member.total_purchases, member.total_spent) == (2, 3_000_000)
+    assert welcomes == 1
+    assert sum(any(c["rule"] == "first_purchase_bonus" for c in b) for b in bonuses) == 1
+    assert count(db, Message, Message.triggered_by == "welcome_by_staff") == 1
+    with db.sessions() as session:
+        assert points.ledger_mismatches(session) == []
+
+
 def test_a_database_restart_does_not_lose_the_next_message(app, mama, db):
     number = "+2348031230005"
     Phone(app, number).send("JOIN MAMA")  # leaves a connection in the pool

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from bot.codes import random_code
 from bot.db import (
     ROW_LOCK, as_loaded, connection_of, fetch_prepared, insert_for, insert_on_conflict, loaded, model_columns, run_prepared, with_defaults,
-    write_if_new,
+    write_if_new, write_new,
 )
 from bot.locales import LOCALES, language_of
 from bot.messages import Msg, say
@@ -242,33 +242,46 @@ def enroll(
     profile_name: str | None = None,
     source: str = "whatsapp",
     consent: bool,
+    blind: bool = False,
 ) -> Enrollment:
     """Enrol `phone` with the vendor, once, and lock its row; a new member gets a member code
     and the welcome bonus through the ledger. `consent` (to offers) is given only by the phone
     itself joining: there is no default.
 
     Two enrolments racing for one phone meet on the unique (tenant_id, phone_number) key:
-    exactly one inserts, the other waits for it and finds the row."""
-    for _ in range(_MEMBER_CODE_TRIES):
-        values = {
-            "tenant_id": tenant.id, "phone_number": phone, "member_code": random_code(), "whatsapp_name": profile_name,
-            "source": source, "opted_in": consent, "opted_in_at": now if consent else None, "created_at": now,
-            "updated_at": now,
-        }
-        # The row this transaction inserts is its own until it commits: no lock to take.
-        row = with_defaults(Customer, values)
-        created = run_prepared(connection_of(session), _new_member(insert_for(session)), row) is not None
-        customer = as_loaded(session, Customer, row) if created else find_customer(session, tenant, phone, lock=True)
-        if customer is not None:
-            break
-    else:  # every code drawn was taken: the alphabet is far too small for this vendor
-        raise RuntimeError("could not draw a free member code")
+    exactly one inserts, the other waits for it and finds the row. `blind`, for a phone just
+    found unenrolled: the row is written as a `write` (bot/db.py), which costs no round trip
+    of its own, and a phone (or member code) taken meanwhile fails the transaction instead,
+    for the caller to run again without `blind`."""
+    values = {
+        "tenant_id": tenant.id, "phone_number": phone, "whatsapp_name": profile_name, "source": source,
+        "opted_in": consent, "opted_in_at": now if consent else None, "created_at": now, "updated_at": now,
+    }
+    if blind:
+        customer, created = write_new(session, Customer, {**values, "member_code": random_code()}), True
+    else:
+        customer, created = _insert_or_find(session, tenant, values)
     if created:
         balance = points.open_balance(session, customer)
         bonus = _welcome(session, tenant, customer, now)
     else:
         balance, bonus = session.get(CustomerPointsBalance, (customer.tenant_id, customer.id)), 0
     return Enrollment(customer, created, bonus, balance.current_balance, balance)
+
+
+def _insert_or_find(session: Session, tenant: Tenant, values: dict) -> tuple[Customer, bool]:
+    """The customer's row inserted with a member code drawn, or the one found with its phone,
+    locked; whether it was inserted."""
+    for _ in range(_MEMBER_CODE_TRIES):
+        # The row this transaction inserts is its own until it commits: no lock to take.
+        row = with_defaults(Customer, {**values, "member_code": random_code()})
+        if run_prepared(connection_of(session), _new_member(insert_for(session)), row) is not None:
+            return as_loaded(session, Customer, row), True
+        customer = find_customer(session, tenant, values["phone_number"], lock=True)
+        if customer is not None:
+            return customer, False
+    # Every code drawn was taken: the alphabet is far too small for this vendor.
+    raise RuntimeError("could not draw a free member code")
 
 
 @cache

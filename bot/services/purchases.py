@@ -230,12 +230,15 @@ class PurchaseService:
         """The customer the purchase is for, their row locked, their referrer's id if any, and
         their balance row. A phone not yet enrolled is enrolled (once its purchase is known to
         be one that may be logged): a row new in this transaction is its own, and nobody
-        referred it (only joining records a referral). `new`: see log."""
+        referred it (only joining records a referral). `new`: see log; the customer's row is
+        then written without looking (bot/services/customers.py, enroll), unless a first run of
+        the message met one written meanwhile (`careful`)."""
         ctx = self.ctx
-        found = None if new else lock_member(ctx.session, ctx.tenant.id, who, ctx.now)
+        blind = new and not ctx.careful
+        found = None if blind else lock_member(ctx.session, ctx.tenant.id, who, ctx.now)
         if found is None:
             self._contributions(None, None, amount)  # refused before anything is written
-            enrollment = self._enroll(who)
+            enrollment = self._enroll(who, blind)
             if enrollment.created:
                 return enrollment.customer, None, enrollment.balance_row
             found = lock_member(ctx.session, ctx.tenant.id, who, ctx.now)  # enrolled by another transaction meanwhile
@@ -245,11 +248,11 @@ class PurchaseService:
             points.expire_lots(ctx.session, found.customer, ctx.now)
         return found.customer, found.referrer, found.balance
 
-    def _enroll(self, phone: str) -> Enrollment:
+    def _enroll(self, phone: str, blind: bool) -> Enrollment:
         """A phone not yet enrolled is enrolled by its purchase and welcomed; it has not
         agreed to offers, so it is not opted in to them until it says START."""
         ctx = self.ctx
-        enrollment = enroll(ctx.session, ctx.tenant, phone, ctx.now, source="staff", consent=False)
+        enrollment = enroll(ctx.session, ctx.tenant, phone, ctx.now, source="staff", consent=False, blind=blind)
         route_phone(ctx.session, phone, ctx.tenant, replace=False)
         if enrollment.created:
             self._notify(enrollment.customer, say(
