@@ -4,7 +4,9 @@ It answers a replayed MessageSid from the stored reply, finds the vendor the mes
 holds it to the phone's rate limit there (counted in Redis meanwhile, bot/limits.py), locks
 the customer row for the whole message, runs the engine on the saved conversation state, saves
 the new state and the message with its reply, commits, and only then hands any outbound
-messages to the sender, so that nothing is sent for work that was rolled back."""
+messages to the sender, so that nothing is sent for work that was rolled back. A message
+whose run failed on a row written meanwhile (an IntegrityError: a service wrote one without
+looking first) runs once more with Context.careful, and the services look first."""
 from __future__ import annotations
 
 import logging
