@@ -112,6 +112,7 @@ class Dispatcher:
                 # nothing happened, and the message runs once more, looking first.
                 if careful or not isinstance(error, IntegrityError):
                     raise
+                log.info("inbound %s met a row written meanwhile: run once more, looking first", inbound.sid)
                 again = True
         if again:
             return self._handle(inbound, reader, careful=True)

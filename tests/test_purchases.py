@@ -9,7 +9,8 @@ from sqlalchemy import select, update
 
 from werkzeug.security import check_password_hash
 
-from bot.services import points
+from bot.codes import random_code
+from bot.services import customers, points
 from bot.services.tenants import load_tenant
 from models import (
     AuditLog, Customer, CustomerPointsBalance, PinLockout, PointsLotAllocation, PointsTransaction, Purchase, Staff,
@@ -399,6 +400,23 @@ def test_a_phone_that_joins_between_the_preview_and_the_confirmation_earns_as_th
     assert count(db, Customer) == 1 and balance_of(db, CUSTOMER) == 50 + 170
     run_jobs(app)
     assert sum("enrolled at the counter" in body for body in outbound_to(db, CUSTOMER)) == 0
+
+
+def test_a_member_code_drawn_twice_is_drawn_again_and_the_purchase_logged(bayo, member, db, monkeypatch, caplog):
+    """The preview found no member, so the new customer's row is written without looking: a
+    member code already taken fails it, and the message runs once more, looking first."""
+    drawn = iter([member.member_code])
+    monkeypatch.setattr(customers, "random_code", lambda: next(drawn, None) or random_code())
+    bayo.send("LOG 0803 999 0001 3000")
+    assert "They are new" in bayo.send(BAYO_PIN).text
+    with caplog.at_level(logging.INFO, logger="bot.dispatcher"):
+        assert bayo.send("1").text.startswith("Logged ₦3,000 for +2348039990001")
+    assert any("run once more, looking first" in record.getMessage() for record in caplog.records)
+    with db.sessions() as session:
+        enrolled = session.scalars(select(Customer).where(Customer.phone_number == "+2348039990001")).one()
+    assert enrolled.member_code not in (None, member.member_code)
+    assert (enrolled.total_purchases, enrolled.total_spent) == (1, 300_000)
+    assert count(db, Purchase) == 1 and balance_of(db, "+2348039990001") == 50 + 30 + 20
 
 
 def test_rules_that_would_earn_more_than_a_purchase_may_are_refused_before_anything_is_written(app, phone, db):
