@@ -17,9 +17,9 @@ with the first and last statements, as the app sends them):
   COMMIT; 3 round trips, and after COMMIT the notices' ids pushed to a Redis list (waiting
   for its answer) for a sender.
 
-The customer's row is inserted without ON CONFLICT: a phone enrolled meanwhile, or a member
-code taken, fails the transaction (a 500; a webhook in earnest would run the message again),
-where the app looks the member up and carries on. It knows the bench vendor (read once a
+The customer's row is inserted without ON CONFLICT, as the app's is: a phone enrolled
+meanwhile, or a member code taken, fails the transaction (a 500), where the app runs the
+message once more, looking the member up first. It knows the bench vendor (read once a
 process) and only that conversation, for new phones: no menus, no amounts like `15k`, no
 void, no rate limits (BAL's floor has none either). The rows are the app's own, so the
 ledger check holds after it. Env: REF_DSN, REF_REDIS_URL, TWILIO_AUTH_TOKEN, PUBLIC_BASE_URL.

@@ -681,6 +681,22 @@ def write_new(session: Session, model: type[T], values: dict) -> T:
     return instance
 
 
+def write_blind(session: Session, model: type[T], values: dict) -> T:
+    """`write_new` for a row that may clash on a unique key with one another transaction wrote
+    meanwhile, where nothing looked first: the clash fails the transaction at its next
+    statement (on SQLite, at once), and `wrote_blind` tells whoever runs it again, looking."""
+    session.info[_WROTE_BLIND] = True
+    return write_new(session, model, values)
+
+
+def wrote_blind(session: Session) -> bool:
+    """Whether the session wrote a row with write_blind (since it was made)."""
+    return session.info.get(_WROTE_BLIND, False)
+
+
+_WROTE_BLIND = "wrote blind"  # in session.info: write_blind wrote a row
+
+
 def written_here(session: Session, instance) -> bool:
     """Whether write_new wrote `instance`'s row in the session's current transaction (its
     innermost: not across a savepoint), with no rollback since. Until that transaction commits,

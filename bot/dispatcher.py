@@ -4,9 +4,10 @@ It answers a replayed MessageSid from the stored reply, finds the vendor the mes
 holds it to the phone's rate limit there (counted in Redis meanwhile, bot/limits.py), locks
 the customer row for the whole message, runs the engine on the saved conversation state, saves
 the new state and the message with its reply, commits, and only then hands any outbound
-messages to the sender, so that nothing is sent for work that was rolled back. A message
-whose run failed on a row written meanwhile (an IntegrityError: a service wrote one without
-looking first) runs once more with Context.careful, and the services look first."""
+messages to the sender, so that nothing is sent for work that was rolled back. Services may
+write a row without looking for a clash first (bot/db.py's write_blind): a message whose run
+did, and failed on a row written meanwhile (an IntegrityError), runs once more without
+(Context.blind_writes off), the services looking first."""
 from __future__ import annotations
 
 import logging
@@ -21,7 +22,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.catalog import render
-from bot.db import ROW_LOCK, Database, column_keys, connection_of, fetch_prepared, finish_prepared, loaded, model_columns
+from bot.db import (
+    ROW_LOCK, Database, column_keys, connection_of, fetch_prepared, finish_prepared, loaded, model_columns, wrote_blind,
+)
 from bot.engine import Engine
 from bot.limits import MessageCount, PhoneLimits, RateLimited
 from bot.locales import DEFAULT_LANGUAGE, language_of
@@ -78,7 +81,7 @@ class Dispatcher:
             log.exception("inbound %s failed", inbound.sid)
             return [Reply(render(say("error"), reader.language))]
 
-    def _handle(self, inbound: Inbound, reader: _Reader, careful: bool = False) -> list[Reply]:
+    def _handle(self, inbound: Inbound, reader: _Reader, blind_writes: bool = True) -> list[Reply]:
         # The transaction is the connection's, and the session joins it when a service first
         # needs it: the usual message then costs none of the session's own transaction and
         # commit, a tenth of its CPU. Its statements take the connection (connection_of). After
@@ -93,7 +96,7 @@ class Dispatcher:
             session = self.db.sessions(bind=connection)
             try:
                 with connection.begin():
-                    replies, outbox = self._converse(session, inbound, reader, careful)
+                    replies, outbox = self._converse(session, inbound, reader, blind_writes)
                     session.flush()  # as the session's commit did: a path that records nothing may have changed rows
                 if session.in_transaction():
                     session.close()
@@ -104,23 +107,24 @@ class Dispatcher:
                 # A duplicate racing a first copy that committed while it waited for the lock
                 # fails on the unique MessageSid, or on what the first one changed: it was all
                 # rolled back, and it answers as the first one did.
+                blind = wrote_blind(session)
                 session.close()
                 stored = _stored_reply(session, inbound.sid)
                 if stored is not None:
                     return stored
-                # A row written without looking (Context.careful) met one written meanwhile:
-                # nothing happened, and the message runs once more, looking first.
-                if careful or not isinstance(error, IntegrityError):
+                # A row written blind met one written meanwhile: nothing happened, and the
+                # message runs once more, looking first.
+                if not (blind and isinstance(error, IntegrityError)):
                     raise
-                log.info("inbound %s met a row written meanwhile: run once more, looking first", inbound.sid)
+                log.info("inbound %s met a row written meanwhile (%s): run once more, looking first", inbound.sid, error.orig)
                 again = True
         if again:
-            return self._handle(inbound, reader, careful=True)
+            return self._handle(inbound, reader, blind_writes=False)
         if outbox:
             self.deliver(outbox)
         return replies
 
-    def _converse(self, session: Session, inbound: Inbound, reader: _Reader, careful: bool) -> tuple[list[Reply], list]:
+    def _converse(self, session: Session, inbound: Inbound, reader: _Reader, blind_writes: bool) -> tuple[list[Reply], list]:
         now = self.clock()
         counted = MessageCount(self.redis, inbound, now)  # read once the first query is back: their round trips overlap
         destination = _resolve_tenant(session, inbound, self.platform, now, self.vendors)
@@ -156,7 +160,7 @@ class Dispatcher:
         ctx = Context(
             session=session, tenant=tenant, phone=inbound.phone, now=now, pin_pepper=self.pin_pepper, customer=customer,
             staff=staff, lockout=sender.lockout, site=inbound.site, limits=limits, customer_locked=staff is None,
-            careful=careful,
+            blind_writes=blind_writes,
         )
         services = Services(ctx)
         holder = staff or customer

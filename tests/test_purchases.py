@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from werkzeug.security import check_password_hash
 
@@ -417,6 +418,35 @@ def test_a_member_code_drawn_twice_is_drawn_again_and_the_purchase_logged(bayo, 
     assert enrolled.member_code not in (None, member.member_code)
     assert (enrolled.total_purchases, enrolled.total_spent) == (1, 300_000)
     assert count(db, Purchase) == 1 and balance_of(db, "+2348039990001") == 50 + 30 + 20
+
+
+def test_a_clash_met_again_when_looking_first_is_answered_as_an_error_after_two_runs(bayo, member, db, monkeypatch):
+    drawn = iter([member.member_code])  # the blind run's code clashes
+    monkeypatch.setattr(customers, "random_code", lambda: next(drawn, None) or random_code())
+    careful_runs = []
+
+    def clash_again(*args):
+        careful_runs.append(args)
+        raise IntegrityError("INSERT INTO customers", {}, Exception("a clash again"))
+
+    monkeypatch.setattr(customers, "_insert_or_find", clash_again)
+    bayo.send("LOG 0803 999 0001 3000")
+    assert "They are new" in bayo.send(BAYO_PIN).text
+    bayo.send("1", expect_error=True)
+    assert len(careful_runs) == 1  # the blind run, then one run looking first: no third
+    assert count(db, Purchase) == 0 and count(db, Customer) == 1
+
+
+def test_a_clash_in_a_run_that_wrote_nothing_blind_is_not_run_again(phone, member, db, monkeypatch):
+    runs = []
+
+    def clash(self):
+        runs.append(self)
+        raise IntegrityError("UPDATE customer_points_balance", {}, Exception("a clash"))
+
+    monkeypatch.setattr(points.PointsService, "balance", clash)
+    phone(CUSTOMER).send("BAL", expect_error=True)
+    assert len(runs) == 1
 
 
 def test_rules_that_would_earn_more_than_a_purchase_may_are_refused_before_anything_is_written(app, phone, db):

@@ -63,9 +63,10 @@ class Context:
     runners: list = field(default_factory=list)
     # The command line or a scheduled job: the system acts (audited with no actor).
     system: bool = False
-    # This unit of work is run once more, after its first run wrote a row without looking and
-    # met one written meanwhile: this time, services look first.
-    careful: bool = False
+    # Whether services may write a row without looking for a clash first (bot/db.py's
+    # write_blind): only where a clash runs the unit of work once more, with this off (the
+    # dispatcher's messages).
+    blind_writes: bool = False
 
     @classmethod
     def at(cls, session: Session, tenant: Tenant, now: datetime, **more) -> Context:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from bot.codes import random_code
 from bot.db import (
     ROW_LOCK, as_loaded, connection_of, fetch_prepared, insert_for, insert_on_conflict, loaded, model_columns, run_prepared, with_defaults,
-    write_if_new, write_new,
+    write_blind, write_if_new,
 )
 from bot.locales import LOCALES, language_of
 from bot.messages import Msg, say
@@ -249,16 +249,17 @@ def enroll(
     itself joining: there is no default.
 
     Two enrolments racing for one phone meet on the unique (tenant_id, phone_number) key:
-    exactly one inserts, the other waits for it and finds the row. `blind`, for a phone just
-    found unenrolled: the row is written as a `write` (bot/db.py), which costs no round trip
-    of its own, and a phone (or member code) taken meanwhile fails the transaction instead,
-    for the caller to run again without `blind`."""
+    exactly one inserts, the other waits for it and finds the row. With `blind` (a phone just
+    found unenrolled, where the context allows blind writes), the row is written with
+    write_blind (bot/db.py), which costs no round trip of its own, and a phone (or member code)
+    taken meanwhile fails the transaction instead: the dispatcher runs the message once more,
+    with blind writes off."""
     values = {
         "tenant_id": tenant.id, "phone_number": phone, "whatsapp_name": profile_name, "source": source,
         "opted_in": consent, "opted_in_at": now if consent else None, "created_at": now, "updated_at": now,
     }
     if blind:
-        customer, created = write_new(session, Customer, {**values, "member_code": random_code()}), True
+        customer, created = write_blind(session, Customer, {**values, "member_code": random_code()}), True
     else:
         customer, created = _insert_or_find(session, tenant, values)
     if created:

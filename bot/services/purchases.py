@@ -111,8 +111,9 @@ class PurchaseService:
         """Record the purchase, earn its points and tell the customer, in this transaction.
         Everything the purchase causes names it, so that a void can take it back. The actor is
         the staff member in their PIN session, or the vendor's API key. `new`: the preview found
-        no such member, so the phone is enrolled without being looked up first (a statement
-        less); one enrolled since is found all the same."""
+        no such member, so where the context allows blind writes the phone is enrolled without
+        being looked up first, its row a write that waits (two round trips less); one enrolled
+        since fails the transaction, and the message's second run, looking first, finds it."""
         ctx, actor = self.ctx, self.ctx.actor
         customer, referrer, balance = self._customer(who, amount, new)
         before = balance.current_balance
@@ -230,11 +231,9 @@ class PurchaseService:
         """The customer the purchase is for, their row locked, their referrer's id if any, and
         their balance row. A phone not yet enrolled is enrolled (once its purchase is known to
         be one that may be logged): a row new in this transaction is its own, and nobody
-        referred it (only joining records a referral). `new`: see log; the customer's row is
-        then written without looking (bot/services/customers.py, enroll), unless a first run of
-        the message met one written meanwhile (`careful`)."""
+        referred it (only joining records a referral). `new`: see log."""
         ctx = self.ctx
-        blind = new and not ctx.careful
+        blind = new and ctx.blind_writes
         found = None if blind else lock_member(ctx.session, ctx.tenant.id, who, ctx.now)
         if found is None:
             self._contributions(None, None, amount)  # refused before anything is written
