@@ -184,3 +184,17 @@ def _audit_row(db) -> dict:
 def _stored(db, row_id) -> bool:
     with db.engine.connect() as connection:
         return connection.execute(select(AuditLog.id).where(AuditLog.id == row_id)).first() is not None
+
+
+def test_a_new_phones_join_writes_its_customer_without_a_round_trip_of_its_own(app, mama, db, sent):
+    Phone(app, "+2348031111141").send("JOIN MAMA")  # prepares what a JOIN runs, on this connection
+    sent.clear()
+    assert "welcome points" in Phone(app, "+2348031111142").send("JOIN MAMA").text
+    # The first query found no member (bot/dispatcher.py), so the customer's row is written
+    # blind (bot/services/customers.py, enroll): it waits, with the balance row, the audit line
+    # and the welcome lot, for the phone route's look-up; then the route, the number's vendors,
+    # and saving the state with the message.
+    assert len(sent) == 5, sent
+    carrying = [statement for statement in sql(sent) if "INSERT INTO customers " in statement]
+    assert len(carrying) == 1 and "RETURNING" not in carrying[0]
+    assert "SELECT phone_routes.tenant_id" in carrying[0]

@@ -250,10 +250,10 @@ def enroll(
 
     Two enrolments racing for one phone meet on the unique (tenant_id, phone_number) key:
     exactly one inserts, the other waits for it and finds the row. With `blind` (a phone just
-    found unenrolled, where the context allows blind writes), the row is written with
-    write_blind (bot/db.py), which costs no round trip of its own, and a phone (or member code)
-    taken meanwhile fails the transaction instead: the dispatcher runs the message once more,
-    with blind writes off."""
+    found unenrolled, where the context allows blind writes: a JOIN, a purchase's new
+    customer), the row is written with write_blind (bot/db.py), which costs no round trip of
+    its own, and a phone (or member code) taken meanwhile fails the transaction instead: the
+    dispatcher runs the message once more, with blind writes off."""
     values = {
         "tenant_id": tenant.id, "phone_number": phone, "whatsapp_name": profile_name, "source": source,
         "opted_in": consent, "opted_in_at": now if consent else None, "created_at": now, "updated_at": now,
@@ -312,9 +312,12 @@ class CustomerService:
 
     def join(self, profile_name: str | None, text: str = "") -> Enrollment:
         """The phone joins with its consent and this vendor becomes the one it talks to. A
-        referral code in the text (`JOIN MAMA R-K7Q4XM`) links a new member to its referrer."""
+        referral code in the text (`JOIN MAMA R-K7Q4XM`) links a new member to its referrer. The
+        dispatcher looked the phone up (`ctx.customer`): one that is no member here is enrolled
+        blind where the context allows it (see enroll)."""
         ctx = self.ctx
-        enrollment = enroll(ctx.session, ctx.tenant, ctx.phone, ctx.now, profile_name=profile_name, consent=True)
+        blind = ctx.blind_writes and ctx.customer is None
+        enrollment = enroll(ctx.session, ctx.tenant, ctx.phone, ctx.now, profile_name=profile_name, consent=True, blind=blind)
         ctx.customer, ctx.customer_locked = enrollment.customer, True
         route_phone(ctx.session, ctx.phone, ctx.tenant)
         if enrollment.created:
