@@ -43,7 +43,7 @@ import webhook
 
 bench.DB_NAME = "bench_instructions"  # after importing the benchmarks that set their own
 SERVERS = {"BAL": ("app", "floor"), "vote": ("app", "hello"), "purchase": ("app", "floor")}  # a purchase's reference: BAL on its server
-EXPECTED = {("BAL", "app"): "Balance:", ("BAL", "floor"): "25 points", ("vote", "app"): "counted", ("vote", "hello"): ""}
+EXPECTED = {("BAL", "app"): "Balance:", ("BAL", "floor"): bench.FLOOR_BAL_REPLY, ("vote", "app"): "counted", ("vote", "hello"): ""}
 STAFF = 4
 
 
