@@ -423,17 +423,17 @@ def test_a_member_code_drawn_twice_is_drawn_again_and_the_purchase_logged(bayo, 
 def test_a_clash_met_again_when_looking_first_is_answered_as_an_error_after_two_runs(bayo, member, db, monkeypatch):
     drawn = iter([member.member_code])  # the blind run's code clashes
     monkeypatch.setattr(customers, "random_code", lambda: next(drawn, None) or random_code())
-    careful_runs = []
+    second_runs = []
 
     def clash_again(*args):
-        careful_runs.append(args)
+        second_runs.append(args)
         raise IntegrityError("INSERT INTO customers", {}, Exception("a clash again"))
 
     monkeypatch.setattr(customers, "_insert_or_find", clash_again)
     bayo.send("LOG 0803 999 0001 3000")
     assert "They are new" in bayo.send(BAYO_PIN).text
     bayo.send("1", expect_error=True)
-    assert len(careful_runs) == 1  # the blind run, then one run looking first: no third
+    assert len(second_runs) == 1  # the blind run, then one run looking first: no third
     assert count(db, Purchase) == 0 and count(db, Customer) == 1
 
 
