@@ -79,6 +79,9 @@ def test_a_balance_costs_two_round_trips_with_begin_and_commit_riding_on_its_sta
     assert sent[0].startswith("BEGIN; EXECUTE ")
     assert sent[-1].startswith("EXECUTE ") and sent[-1].endswith("; COMMIT")
     assert not any(statement.strip() in ("BEGIN", "COMMIT", "ROLLBACK") for statement in sent)
+    first = sql(sent)[0]
+    assert first.count("FOR NO KEY UPDATE") == 1, first  # the member's row, found and locked once
+    assert first.count("FROM customers") == 3, first  # is_member, the member, and `seen`, its version in the snapshot
 
 
 def test_a_purchase_for_a_new_customer_costs_six_round_trips_its_writes_riding_on_them(app, mama, db, sent):

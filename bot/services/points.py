@@ -522,6 +522,7 @@ def balance_read(member):
     seen_version = (
         select(literal_column("seen.xmin"))
         .where(seen.c.tenant_id == member.c.tenant_id, seen.c.id == member.c.id)
+        .correlate(member)  # the outer query's member: else its subquery runs, and locks, once more in here
         .scalar_subquery()
     )
     lots = (
