@@ -10,6 +10,7 @@ from models.base import Base, new_id, partial, utcnow
 
 _broadcasts_only = partial("broadcast_id IS NOT NULL")
 _marketing_only = partial("category = 'marketing'")
+_in_flight_only = partial("status IN ('queued', 'sending')")
 
 
 class Message(Base):
@@ -27,7 +28,8 @@ class Message(Base):
         Index("ix_whatsapp_messages_message_sid", "message_sid"),
         Index("ix_whatsapp_messages_customer", "tenant_id", "customer_id", "created_at"),
         # The outbox sweeps: queued rows waiting too long, `sending` rows whose lease ran out.
-        Index("ix_whatsapp_messages_outbox", "status", "lease_until"),
+        # Only rows in flight: every message in, and every answered one, stays out of it.
+        Index("ix_whatsapp_messages_outbox", "status", "lease_until", **_in_flight_only),
         # A broadcast's pushes: how many are in flight, its latest answers, its stats.
         Index("ix_whatsapp_messages_broadcast_status", "tenant_id", "broadcast_id", "status", **_broadcasts_only),
         Index("ix_whatsapp_messages_broadcast_created", "tenant_id", "broadcast_id", "created_at", **_broadcasts_only),

@@ -12,8 +12,9 @@ from sqlalchemy import create_engine, event, insert, select, text
 from sqlalchemy.pool import NullPool
 
 from bot.db import finish_prepared
+from bot.outbound import queue_message
 from bot.services.tenants import load_tenant
-from models import AuditLog
+from models import AuditLog, Customer, Tenant
 from models.base import new_id, utcnow
 from tests.conftest import PIN_PEPPER, Phone, balance_of, tenant_file
 from tests.test_staff_pins import BAYO, open_session
@@ -201,3 +202,21 @@ def test_a_new_phones_join_writes_its_customer_without_a_round_trip_of_its_own(a
     carrying = [statement for statement in sql(sent) if "INSERT INTO customers " in statement]
     assert len(carrying) == 1 and "RETURNING" not in carrying[0]
     assert "SELECT phone_routes.tenant_id" in carrying[0]
+
+
+def test_the_outbox_index_holds_only_messages_in_flight_not_those_received(app, mama, db):
+    """The outbox sweeps look for `queued` and `sending` rows; every message in would otherwise
+    be in their index too, and cost each an entry written."""
+    phone = Phone(app, "+2348031111141")
+    phone.send("JOIN MAMA")
+    phone.send("BAL")
+    with db.transaction() as session:  # a notice, queued for a sender
+        customer = session.scalars(select(Customer)).one()
+        queue_message(session, [], session.get(Tenant, customer.tenant_id), customer, "Double points today!", triggered_by="test")
+    with db.engine.begin() as connection:
+        connection.execute(text("ANALYZE whatsapp_messages"))  # counts a partial index's rows (all of them: a small table)
+        entries = connection.scalar(text("SELECT reltuples FROM pg_class WHERE relname = 'ix_whatsapp_messages_outbox'"))
+        in_flight = connection.scalar(text("SELECT count(*) FROM whatsapp_messages WHERE status IN ('queued', 'sending')"))
+        received = connection.scalar(text("SELECT count(*) FROM whatsapp_messages WHERE direction = 'inbound'"))
+    assert received == 2 and in_flight == 1
+    assert entries == in_flight, (entries, in_flight)
