@@ -14,6 +14,7 @@ import logging
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from typing import Callable
 
 from redis import Redis
@@ -29,9 +30,10 @@ from bot.engine import Engine
 from bot.limits import MessageCount, PhoneLimits, RateLimited
 from bot.locales import DEFAULT_LANGUAGE, language_of
 from bot.messages import Inbound, Msg, say
+from bot.phones import typed_phone
 from bot.services import Services
 from bot.services.context import Context
-from bot.services.customers import find_customer, route_phone
+from bot.services.customers import find_customer, keep_named_read, named_member_read, route_phone
 from bot.services.points import balance_read, keep_balance_read, member_version
 from bot.services.staff import NOT_STAFF, StaffSender, find_staff_locked, sender_from_json, staff_locked
 from bot.vendor_cache import VendorCache, row_version
@@ -127,7 +129,7 @@ class Dispatcher:
     def _converse(self, session: Session, inbound: Inbound, reader: _Reader, blind_writes: bool) -> tuple[list[Reply], list]:
         now = self.clock()
         counted = MessageCount(self.redis, inbound, now)  # read once the first query is back: their round trips overlap
-        destination = _resolve_tenant(session, inbound, self.platform, now, self.vendors)
+        destination = _resolve_tenant(session, inbound, self.platform, now, self.vendors, self._named_phone(inbound))
         if destination.stored_reply is not None:  # a retry of a message already answered
             return _replies(destination.stored_reply), []
         if destination.platform:  # for no vendor, on the platform's own number
@@ -177,6 +179,14 @@ class Dispatcher:
         logged = _inbound_row(tenant, ctx.customer, replace(received, text=REDACTED) if secret else received, kept, now)
         _record(session, holder, state, inbound, logged, now)
         return replies, ctx.outbox
+
+    def _named_phone(self, inbound: Inbound) -> str | None:
+        """The customer's phone the message's command names (LOG 0803 123 4567 15000), read in the
+        country of the vendor this process last read on the number written to: a guess, as the
+        vendor is not known yet. The first query reads that member, for the flow's look-up of
+        the phone, which then costs none; a look-up of any other phone runs as it would."""
+        country = self.vendors.country_at(inbound.to)
+        return None if country is None else self.engine.named_phone(inbound, partial(typed_phone, country=country))
 
 
 def _no_vendor(destination: Destination) -> Msg:
@@ -281,7 +291,9 @@ class Destination:
         return inbound if inbound.vendor_code == self.code else replace(inbound, vendor_code=self.code)
 
 
-def _resolve_tenant(session: Session, inbound: Inbound, platform, now: datetime, vendors: VendorCache) -> Destination:
+def _resolve_tenant(
+    session: Session, inbound: Inbound, platform, now: datetime, vendors: VendorCache, named: str | None,
+) -> Destination:
     """The vendor is the one the text joins (`JOIN MAMA`, or `MAMA` alone unless the sender is
     staff of the number's vendor), or the one a command names (`STOP SALON`, `LOG MAMA ...`) if
     the sender is already its member or staff; else the one the number written to belongs to,
@@ -290,14 +302,17 @@ def _resolve_tenant(session: Session, inbound: Inbound, platform, now: datetime,
     bot/vendor_codes.py). On another vendor's own number, a command naming a vendor is answered
     with where to write to it, as the messages after it would go to the number's vendor; only
     STOP and START, which nothing follows, reach it there. The usual case costs one query, which
-    also finds a reply already given to this MessageSid.
+    also finds a reply already given to this MessageSid, and the member with the phone `named`
+    (what the command names, if anything) at the one vendor it finds.
 
     On the platform's own number, its conversation comes first for what it `claims` (a vendor
     being set up); the number belongs to no vendor, and what finds no vendor (nor staff of
     several) is its too."""
     words = inbound.words
     joining, addressed = join_code(words), addressed_code(words)
-    params = {"phone": inbound.phone, "to": inbound.to, "joining": joining, "addressed": addressed, "sid": inbound.sid}
+    params = {
+        "phone": inbound.phone, "to": inbound.to, "joining": joining, "addressed": addressed, "sid": inbound.sid, "named": named,
+    }
     stored, found = _replay_or_candidates(session, params, vendors)
     if stored is not None:
         return Destination(None, stored_reply=stored)
@@ -359,6 +374,8 @@ def _replay_or_candidates(session: Session, params: dict, vendors: VendorCache) 
         for row in rows
         if row[_TENANT_AT] is not None and (tenant := vendors.tenant(session, row[_TENANT_AT], row[_TENANT_AT + 1])) is not None
     ]
+    if params["named"] is not None and len(rows) == 1 and candidates and rows[0][_NAMED_AT] is not None:
+        keep_named_read(session, candidates[0].tenant.id, params["named"], rows[0][_NAMED_AT])
     return rows[0][0], candidates
 
 
@@ -404,6 +421,7 @@ def _replay_or_tenants():
     # Each with the version of its row, by which the vendors' rows kept are taken (bot/vendor_cache.py).
     candidates = _tenants(named_or_owning).add_columns(row_version().label("version")).cte("candidates")
     only_one = select(func.count()).select_from(candidates).scalar_subquery() == 1
+    the_one = select(candidates.c.id).where(only_one).scalar_subquery()
     sole = select(candidates.c.id).where(~candidates.c.is_staff, only_one).scalar_subquery()
     sole_employer = select(candidates.c.id).where(candidates.c.is_staff, only_one).scalar_subquery()
     member = (
@@ -416,17 +434,19 @@ def _replay_or_tenants():
         stored.c.stored, candidates.c.id, candidates.c.version, candidates.c.is_staff, candidates.c.is_member,
         *model_columns(Customer, member), balance_read(member).label("balance"), sole.label("locked_at"),
         staff_locked(sole_employer, bindparam("phone")).label("staff"),
+        named_member_read(the_one, bindparam("named", type_=Customer.phone_number.type)).label("named"),
     ).select_from(stored.outerjoin(candidates, true()).outerjoin(member, member.c.tenant_id == candidates.c.id))
 
 
 # The first query's row: the stored reply, the vendor's id and version, is_staff, is_member,
-# the member's columns and balance, locked_at, the staff row's JSON.
+# the member's columns and balance, locked_at, the staff row's JSON, the named member's JSON.
 _TENANT_AT = 1
 _IS_STAFF_AT = _TENANT_AT + 2
 _MEMBER_AT = _IS_STAFF_AT + 2
 _BALANCE_AT = _MEMBER_AT + len(column_keys(Customer))
 _LOCKED_AT = _BALANCE_AT + 1
 _STAFF_AT = _LOCKED_AT + 1
+_NAMED_AT = _STAFF_AT + 1
 _REPLAY_OR_TENANTS = _replay_or_tenants()
 _ROUTED = _tenants(Tenant.id == select(PhoneRoute.tenant_id).where(PhoneRoute.phone_number == bindparam("phone")).scalar_subquery())
 _EMPLOYERS = _tenants(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Sequence
+from typing import Callable, Sequence
 
 from bot import pins
 from bot.messages import Inbound, Msg, say
@@ -56,6 +56,7 @@ class Engine:
         # The flows a sender may start, by whether they are staff: staff flows exist only for staff.
         self._startable = {True: tuple(flows), False: tuple(flow for flow in flows if flow.audience != STAFF)}
         self.main_menu = list(main_menu)
+        self._named_by = tuple(flow for flow in flows if flow.names_phone is not None)
 
     def handle(self, state: State, inbound: Inbound, services, now: datetime) -> Outcome:
         notices: Replies = []
@@ -78,6 +79,13 @@ class Engine:
             or names_pin_choice(self.flows, inbound)
             or (services.is_staff and services.staff.hide_pin(inbound.text) != inbound.text)
         )
+
+    def named_phone(self, inbound: Inbound, read_phone: Callable[[str], str | None]) -> str | None:
+        """The customer's phone the command names (Flow.names_phone), read with `read_phone`; None
+        if it names none. Read before the sender, or whether they may use the flow, is known:
+        only a look-up the flow then makes uses what it finds."""
+        flow = next((flow for flow in self._named_by if flow.triggered_by(inbound)), None)
+        return None if flow is None else flow.names_phone(inbound, read_phone)
 
     def _flow_of(self, state: State) -> Flow | None:
         return self.by_name.get(state.flow) if state.flow else None

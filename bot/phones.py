@@ -47,6 +47,24 @@ def to_e164(raw: str, country: str | None = None, strict: bool = False) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def typed_phone(text: str, country: str) -> str | None:
+    """A phone as people type it ("0803 123-4567", "(0803) 1234567"), read in `country`, in
+    E.164; None if it is no phone that exists."""
+    try:
+        return to_e164(compact(text), country, strict=True)
+    except InvalidPhone:
+        return None
+
+
+def compact(text: str) -> str:
+    """`text` without what people type between the characters of a phone or a code: spaces,
+    dashes, brackets, dots."""
+    return _TYPED_APART.sub("", text)
+
+
+_TYPED_APART = re.compile(r"[\s\-().]")
+
+
 def _written_in_e164(raw: str) -> bool:
     """Whether `raw` is a possible number that phonenumbers would give back as it is: "+", a
     country code, and a national number of 2 to 17 digits that starts with neither a 0 nor the

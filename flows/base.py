@@ -116,7 +116,10 @@ class Flow:
     flows are invisible to everyone else. The answers to `secret_steps` (a PIN) are never
     stored or logged, nor, for a flow whose steps choose a PIN (`chooses_pin`), the message
     that names it when it holds 4-8 digits (`PIN 582931`). At `number_steps` a number is the
-    answer ("0" too, not the MENU shortcut). Every flow has a ``start`` step."""
+    answer ("0" too, not the MENU shortcut). A flow whose command may name a customer's phone
+    (`LOG 0803 123 4567 15000`) says which with `names_phone(inbound, read_phone)`, before any
+    look-up, so that the dispatcher's first query reads that member for the flow's look-up.
+    Every flow has a ``start`` step."""
 
     name: str
     steps: Mapping[str, Step]
@@ -128,6 +131,7 @@ class Flow:
     secret_steps: frozenset[str] = frozenset()
     chooses_pin: bool = False
     number_steps: frozenset[str] = frozenset()
+    names_phone: Callable[[Inbound, Callable[[str], str | None]], str | None] | None = None
 
     def __post_init__(self):
         if "start" not in self.steps:

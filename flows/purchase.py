@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import replace
+from typing import Callable
 
 from bot.codes import MEMBER_CODE
 from bot.money import AmountError
@@ -32,16 +33,24 @@ def _read_one_shot(rest: str, services) -> dict:
     words = rest.split()
     if len(words) == 1:
         return _customer_or_amount(words[0], services)
-    who, amount = _split(words, services)
+    who, amount = _split(words, services.purchases.read_phone)
     customer = services.purchases.read_customer(who)
     return {"customer": customer, **_amount(amount, services)} if customer else {}
+
+
+def named_phone(inbound: Inbound, read_phone: Callable[[str], str | None]) -> str | None:
+    """The phone `LOG <phone> <amount>` names, as start_log reads it with `read_phone`, before
+    anything is looked up (the dispatcher's first query reads its member); None if it names none."""
+    rest = after_command(inbound.text, "LOG", "VOID").strip()
+    words = rest.split()
+    return read_phone(rest) or (read_phone(_split(words, read_phone)[0]) if len(words) > 1 else None)
 
 
 _AMOUNT_WORDS = 3  # an amount typed in groups: 1 500 000
 _GROUP = re.compile(r"\d{3}(?:[.,]\d+)?")  # a group after the first: 000, or 000,50
 
 
-def _split(words: list[str], services) -> tuple[str, str]:
+def _split(words: list[str], read_phone: Callable[[str], str | None]) -> tuple[str, str]:
     """Where the customer ends and the amount begins: before the last words that make an amount
     in groups of three digits (`15 000`), the most that leave a phone or what looks like a
     member code before them (read, not looked up: no wrong look-up counted); else before the
@@ -49,7 +58,7 @@ def _split(words: list[str], services) -> tuple[str, str]:
     for size in range(min(len(words) - 1, _AMOUNT_WORDS), 0, -1):
         who, amount = words[:-size], words[-size:]
         grouped = all(_GROUP.fullmatch(word) for word in amount[1:])
-        if grouped and (services.purchases.read_phone(" ".join(who)) or MEMBER_CODE.fullmatch(" ".join(who).upper())):
+        if grouped and (read_phone(" ".join(who)) or MEMBER_CODE.fullmatch(" ".join(who).upper())):
             return " ".join(who), " ".join(amount)
     return " ".join(words[:-1]), words[-1]
 
@@ -143,6 +152,7 @@ LOG_FLOW = Flow(
         "confirm": confirmed(rechecked(log_confirmed)),
     },
     triggers=frozenset({"LOG"}),
+    names_phone=named_phone,
     interrupts=True,
     menu="menu.log",
     audience=STAFF,

@@ -146,6 +146,20 @@ def test_staff_log_at_once_asks_to_confirm_then_logs_through_the_purchase_servic
     assert fake.purchases.logged == [("+2348031234567", 1_500_000, False)]  # the preview found them: not new
 
 
+@pytest.mark.parametrize("text, named", [
+    ("LOG 0803 123 4567 15000", "+2348031234567"),  # the phone, then the amount
+    ("LOG 0803 123 4567 15 000", "+2348031234567"),  # an amount in groups
+    ("log 08031234567", "+2348031234567"),  # the phone alone
+    ("LOG K7Q4XM 15000", None),  # a member code: looked up as usual
+    ("LOG 15000", None),
+    ("LOG", None),
+    ("BAL", None),
+])
+def test_the_phone_a_log_names_is_read_before_anything_is_looked_up(text, named):
+    """For the dispatcher's first query to read that member (bot/engine.py, named_phone)."""
+    assert ENGINE.named_phone(message(text), FakePurchases().read_phone) == named
+
+
 def test_staff_without_an_open_session_are_asked_for_their_pin_and_the_answer_is_secret():
     staff = FakeStaff(session_open=False)
     fake = services(member=False, staff=staff)

@@ -483,3 +483,20 @@ def test_rules_changed_between_preview_and_confirm_refuse_the_purchase_and_enrol
     assert bayo.send("1").text.startswith("That purchase would earn 3,000,000,000 points")
     assert count(db, Purchase) == 0 and count(db, Customer, Customer.phone_number == "+2348039990000") == 0
     assert outbound_to(db, "+2348039990000") == []  # no welcome for an enrolment that did not happen
+
+
+def test_the_member_the_first_query_read_for_a_command_is_taken_once_for_that_phone_alone(phone, mama, db):
+    """What the dispatcher's first query read of the member a command named (on PostgreSQL:
+    bot/services/customers.py, keep_named_read) answers the message's first look-up if it is
+    of that phone; any other look-up, and the next one, ask the database."""
+    phone(CUSTOMER).send("JOIN MAMA")
+    other = "+2348031234568"
+    phone(other).send("JOIN MAMA")
+    with db.transaction() as session:
+        tenant_id = session.scalars(select(Customer.tenant_id)).first()
+        customers.keep_named_read(session, tenant_id, CUSTOMER, [])  # read as no member
+        assert customers.find_member(session, tenant_id, CUSTOMER) is None
+        assert customers.find_member(session, tenant_id, CUSTOMER).customer.phone_number == CUSTOMER
+        customers.keep_named_read(session, tenant_id, CUSTOMER, [])
+        assert customers.find_member(session, tenant_id, other).customer.phone_number == other
+        assert customers.find_member(session, tenant_id, CUSTOMER).customer.phone_number == CUSTOMER

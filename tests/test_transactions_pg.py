@@ -82,10 +82,11 @@ def test_a_balance_costs_two_round_trips_with_begin_and_commit_riding_on_its_sta
     assert not any(statement.strip() in ("BEGIN", "COMMIT", "ROLLBACK") for statement in sent)
     first = sql(sent)[0]
     assert first.count("FOR NO KEY UPDATE") == 1, first  # the member's row, found and locked once
-    assert first.count("FROM customers") == 3, first  # is_member, the member, and `seen`, its version in the snapshot
+    # is_member, the member, `seen` (its version in the snapshot), and the member a command names (none here)
+    assert first.count("FROM customers") == 4, first
 
 
-def test_a_purchase_for_a_new_customer_costs_six_round_trips_its_writes_riding_on_them(app, mama, db, sent):
+def test_a_purchase_for_a_new_customer_costs_five_round_trips_its_writes_riding_on_them(app, mama, db, sent):
     with db.transaction() as session:  # as bench/purchase.py has it: no missions, whose progress costs queries of its own
         load_tenant(session, tenant_file(missions=[]), pin_pepper=PIN_PEPPER)
     staff = Phone(app, BAYO)
@@ -95,9 +96,10 @@ def test_a_purchase_for_a_new_customer_costs_six_round_trips_its_writes_riding_o
     sent.clear()
     assert "1. Confirm" in staff.send("LOG 0803 111 1132 15000").text
     # Finding the vendor with the staff row, locked (the first query: bot/services/staff.py,
-    # staff_locked), looking the customer up, saving the state and the message.
-    assert len(sent) == 3, sent
-    assert "FOR UPDATE OF vendor_users" in sql(sent)[0]
+    # staff_locked) and the member the message names (none: bot/services/customers.py,
+    # named_member_read), then saving the state and the message.
+    assert len(sent) == 2, sent
+    assert "FOR UPDATE OF vendor_users" in sql(sent)[0] and "+2348031111132" in sent[0]
     sent.clear()
     assert staff.send("1").text.startswith("Logged")
     # Finding the vendor with the staff row, the rewards' prices, saving the state and the
@@ -116,6 +118,20 @@ def test_a_purchase_for_a_new_customer_costs_six_round_trips_its_writes_riding_o
     # The purchase's totals go in the new customer's INSERT, which still waits: no UPDATE of it.
     assert not any("UPDATE customers " in statement for statement in statements), statements
     assert balance_of(db, "+2348031111132") == 50 + 150 + 20  # the welcome, a point per ₦100, the first purchase's bonus
+
+
+def test_a_member_named_by_log_is_read_by_the_first_query_and_previewed_as_a_member(app, mama, db, sent):
+    Phone(app, "+2348031111133").send("JOIN MAMA")
+    staff = Phone(app, BAYO)
+    open_session(staff)
+    staff.send("LOG 0803 111 1131 15000")  # prepares what LOG runs, on this connection
+    staff.send("CANCEL")
+    sent.clear()
+    preview = staff.send("LOG 0803 111 1133 15000").text
+    assert "They earn 170 points" in preview, preview
+    assert len(sent) == 2, sent
+    assert staff.send("1").text.startswith("Logged")
+    assert balance_of(db, "+2348031111133") == 50 + 150 + 20
 
 
 def test_a_transaction_that_runs_nothing_sends_nothing(db, sent):

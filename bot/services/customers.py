@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from bot.codes import random_code
 from bot.db import (
-    ROW_LOCK, as_loaded, connection_of, fetch_prepared, insert_for, insert_on_conflict, loaded, model_columns, run_prepared, with_defaults,
-    write_blind, write_if_new,
+    ROW_LOCK, as_loaded, connection_of, fetch_prepared, from_json_array, insert_for, insert_on_conflict, json_array, loaded,
+    model_columns, on_postgresql, run_prepared, with_defaults, write_blind, write_if_new,
 )
 from bot.locales import LOCALES, language_of
 from bot.messages import Msg, say
@@ -79,9 +79,35 @@ class Named:
 
 
 def find_member(session: Session, tenant_id: uuid.UUID, who: str) -> Named | None:
-    """The customer by E.164 phone or member code (as staff name them), with their balance."""
-    row = run_prepared(connection_of(session), _FIND_MEMBER[_is_phone(who)], {"tenant": tenant_id, "who": who})
+    """The customer by E.164 phone or member code (as staff name them), with their balance. The
+    message's first look-up of the phone its command named costs no query: the dispatcher's
+    first query read it (keep_named_read)."""
+    kept = session.info.pop(_NAMED_READ, None)
+    if kept is not None and kept[0] == (tenant_id, who):
+        row = from_json_array(_MEMBER_ROW, kept[1]) if kept[1] else None
+    else:
+        row = run_prepared(connection_of(session), _FIND_MEMBER[_is_phone(who)], {"tenant": tenant_id, "who": who})
     return Named(*_member_and_balance(session, row)) if row else None
+
+
+def named_member_read(tenant_id, phone):
+    """SQL for the dispatcher's first query, on PostgreSQL (NULL elsewhere): what find_member
+    reads of the member with the E.164 `phone` (SQL) at the vendor `tenant_id` (SQL), as one
+    JSON array, empty if there is none."""
+    found = _with_balance((json_array(_MEMBER_ROW),)).where(Customer.tenant_id == tenant_id, Customer.phone_number == phone)
+    return on_postgresql(func.coalesce(found.scalar_subquery(), func.json_build_array()))
+
+
+def keep_named_read(session: Session, tenant_id: uuid.UUID, phone: str, read: list) -> None:
+    """Keep what the first query read (named_member_read) of the member with `phone` at the
+    vendor, for the message's first find_member, which takes it if it looks that phone up (the
+    command's look-up comes before anything the message changes). The read is of the
+    statement's snapshot, a moment before the look-up's own would be: a phone enrolled in
+    between is as one enrolled just after, which a purchase's blind write meets."""
+    session.info[_NAMED_READ] = ((tenant_id, phone), read)
+
+
+_NAMED_READ = "named member read"  # in a session's info: what keep_named_read keeps
 
 
 def lock_member(session: Session, tenant_id: uuid.UUID, who: str, now: datetime) -> Named | None:
@@ -116,12 +142,16 @@ def _name_column(is_phone: bool):
     return Customer.phone_number if is_phone else Customer.member_code
 
 
-def _with_balance():
-    """The customer's columns, then their balance row's (read back with _member_and_balance)."""
+def _with_balance(columns: tuple = ()):
+    """The customer's columns, then their balance row's (read back with _member_and_balance), or
+    `columns` of them."""
     balance = CustomerPointsBalance
-    return select(*model_columns(Customer), *model_columns(balance)).select_from(Customer).outerjoin(
+    return select(*(columns or _MEMBER_ROW)).select_from(Customer).outerjoin(
         balance, (balance.tenant_id == Customer.tenant_id) & (balance.customer_id == Customer.id)
     )
+
+
+_MEMBER_ROW = (*model_columns(Customer), *model_columns(CustomerPointsBalance))
 
 
 def _named_at_tenant(is_phone: bool):

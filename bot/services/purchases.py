@@ -1,7 +1,6 @@
 """Purchases logged by staff, the points they earn, and voiding the last one."""
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,7 +14,7 @@ from bot.locales import language_of
 from bot.messages import Msg, say
 from bot.money import Money, check_amount, parse_amount, to_minor
 from bot.outbound import notify
-from bot.phones import InvalidPhone, to_e164
+from bot import phones
 from bot.points_rules import MAX_POINTS_PER_PURCHASE, Contribution, PurchaseFacts, award, tier_for, tier_name
 from bot.services import audit, points, voids
 from bot.services.context import Context
@@ -87,7 +86,7 @@ class PurchaseService:
         """A member code ('K7Q4XM'), or a phone in any form, in E.164; None if neither. Only what
         is shaped like one is looked up, and a member code nobody has (and no phone) counts
         towards the staff phone's limit of wrong look-ups: "ok" or "back" looks nothing up."""
-        compact, phone = _compact(text), self.read_phone(text)
+        compact, phone = phones.compact(text).upper(), self.read_phone(text)
         code = compact if MEMBER_CODE.fullmatch(compact) else None
         if code is None and phone is None:
             return None
@@ -95,10 +94,7 @@ class PurchaseService:
 
     def read_phone(self, text: str) -> str | None:
         """A phone in any form, in E.164, or None: read, not looked up, so never a wrong look-up."""
-        try:
-            return to_e164(_compact(text), self.ctx.tenant.country, strict=True)
-        except InvalidPhone:
-            return None
+        return phones.typed_phone(text, self.ctx.tenant.country)
 
     def preview(self, who: str, amount: int) -> Preview:
         found = self._find(who)
@@ -272,7 +268,3 @@ class PurchaseService:
 
     def _notify(self, customer: Customer, message: Msg) -> None:
         notify(self.ctx.session, self.ctx.outbox, self.ctx.tenant, customer, message)
-
-
-def _compact(text: str) -> str:
-    return re.sub(r"[\s\-().]", "", text).upper()
