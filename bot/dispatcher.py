@@ -14,7 +14,6 @@ import logging
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
-from functools import partial
 from typing import Callable
 
 from redis import Redis
@@ -186,7 +185,7 @@ class Dispatcher:
         vendor is not known yet. The first query reads that member, for the flow's look-up of
         the phone, which then costs none; a look-up of any other phone runs as it would."""
         country = self.vendors.country_at(inbound.to)
-        return None if country is None else self.engine.named_phone(inbound, partial(typed_phone, country=country))
+        return None if country is None else self.engine.named_phone(inbound, lambda text: typed_phone(text, country))
 
 
 def _no_vendor(destination: Destination) -> Msg:

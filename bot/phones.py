@@ -47,6 +47,8 @@ def to_e164(raw: str, country: str | None = None, strict: bool = False) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+# Kept, what is no phone too: a message's text is read before its first query and again by its flow.
+@lru_cache(maxsize=4096)
 def typed_phone(text: str, country: str) -> str | None:
     """A phone as people type it ("0803 123-4567", "(0803) 1234567"), read in `country`, in
     E.164; None if it is no phone that exists."""
