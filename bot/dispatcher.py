@@ -127,8 +127,10 @@ class Dispatcher:
 
     def _converse(self, session: Session, inbound: Inbound, reader: _Reader, blind_writes: bool) -> tuple[list[Reply], list]:
         now = self.clock()
-        counted = MessageCount(self.redis, inbound, now)  # read once the first query is back: their round trips overlap
-        destination = _resolve_tenant(session, inbound, self.platform, now, self.vendors, self._named_phone(inbound))
+        named, looked_up_at = self._named(inbound)
+        # Read once the first query is back: their round trips overlap.
+        counted = MessageCount(self.redis, inbound, now, looked_up_at)
+        destination = _resolve_tenant(session, inbound, self.platform, now, self.vendors, named)
         if destination.stored_reply is not None:  # a retry of a message already answered
             return _replies(destination.stored_reply), []
         if destination.platform:  # for no vendor, on the platform's own number
@@ -179,13 +181,16 @@ class Dispatcher:
         _record(session, holder, state, inbound, logged, now)
         return replies, ctx.outbox
 
-    def _named_phone(self, inbound: Inbound) -> str | None:
-        """The customer's phone the message's command names (LOG 0803 123 4567 15000), read in the
-        country of the vendor this process last read on the number written to: a guess, as the
-        vendor is not known yet. The first query reads that member, for the flow's look-up of
-        the phone, which then costs none; a look-up of any other phone runs as it would."""
-        country = self.vendors.country_at(inbound.to)
-        return None if country is None else self.engine.named_phone(inbound, lambda text: typed_phone(text, country))
+    def _named(self, inbound: Inbound) -> tuple[str | None, uuid.UUID | None]:
+        """The customer's phone the message's command names (LOG 0803 123 4567 15000), and the
+        vendor at which the look-ups that phone missed are to be read with the message's count.
+        A guess, as the vendor is not known yet: the one this process last read on the number
+        written to, in whose country the phone is read. The first query reads that member, for
+        the flow's look-up of the phone, which then costs no query, and the count brings the
+        misses; a look-up of another phone, or at another vendor, runs as it would."""
+        guess = self.vendors.last_on(inbound.to)
+        named = None if guess is None else self.engine.named_phone(inbound, lambda text: typed_phone(text, guess[1]))
+        return named, (guess[0] if named else None)
 
 
 def _no_vendor(destination: Destination) -> Msg:

@@ -52,13 +52,13 @@ def _row_version_elsewhere(element, compiler, **kw) -> str:
 class VendorCache:
     def __init__(self, clock=time.monotonic):
         self._rows: dict[uuid.UUID, tuple[str, float, dict]] = {}  # id: (version, read at, column values)
-        self._countries: dict[str, str] = {}  # a number: the country of the vendor last read on it
+        self._last_on: dict[str, tuple[uuid.UUID, str]] = {}  # a number: (id, country) of the vendor last read on it
         self._clock = clock
 
-    def country_at(self, number: str) -> str | None:
-        """The country of the vendor last read on `number` (None: none read yet): a guess, for
-        reading what a message names before its first query finds the vendor."""
-        return self._countries.get(number)
+    def last_on(self, number: str) -> tuple[uuid.UUID, str] | None:
+        """The id and country of the vendor last read on `number` (None: none read yet): a guess,
+        for what a message is read and counted with before its first query finds the vendor."""
+        return self._last_on.get(number)
 
     def tenant(self, session: Session, tenant_id: uuid.UUID, version: str) -> Tenant | None:
         """The vendor as of `version`, the session's own (None if it is gone meanwhile)."""
@@ -76,7 +76,7 @@ class VendorCache:
         values = dict(zip(column_keys(Tenant), row))
         values["settings"] = frozen(values["settings"])
         held = self._rows[tenant_id] = (row[-1], self._clock(), values)
-        self._countries[values["whatsapp_number"]] = values["country"]
+        self._last_on[values["whatsapp_number"]] = (tenant_id, values["country"])
         return held
 
 

@@ -4,13 +4,16 @@ Redis and PostgreSQL)."""
 from __future__ import annotations
 
 import threading
+import uuid
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 
 import fakeredis
 import pytest
 from sqlalchemy import select
 
-from bot.limits import _count
+from bot.limits import WRONG_LOOKUPS, MessageCount, PhoneLimits, RateLimited, _count
+from bot.messages import Inbound
 from bot.services import points
 from bot.services.tenants import load_tenant
 from models import Customer, RewardRedemption, Tenant, Staff, Message
@@ -204,6 +207,7 @@ def test_past_the_wrong_lookups_an_hour_staff_lookups_go_silent_found_or_not(pho
         code = session.scalar(select(Customer.member_code).where(Customer.phone_number == CUSTOMER))
     assert bayo.send(code).replies == []  # a right guess is silenced too: guessing learns nothing
     assert bayo.send("VERIFY RD-AAAAAA").replies == []
+    assert bayo.send("LOG 0803 123 4568 15000").replies == []  # its misses read with its count (bot/limits.py)
     with db.sessions() as session:
         state = session.scalar(select(Staff.conversation_state).where(Staff.phone_number == BAYO))
     assert (state["flow"], state["step"]) == ("log", "customer")  # the silenced answers changed nothing
@@ -261,3 +265,22 @@ def test_threads_counting_at_once_on_a_new_app_count_together(make_app):
     for thread in threads:
         thread.join()
     assert redis.hlen("limit:test") == 160
+
+
+def test_the_look_ups_missed_read_with_the_count_are_taken_only_at_the_vendor_they_were_read_at():
+    """Read with the message's count at the vendor last met on the number (bot/limits.py): at
+    that vendor its look-up takes them, asking Redis nothing more; at another, it asks."""
+    redis = fakeredis.FakeRedis()
+    now = datetime(2026, 11, 28, 12, 0, 30, tzinfo=timezone.utc)
+    mama, other = SimpleNamespace(id=uuid.uuid4(), settings={}), SimpleNamespace(id=uuid.uuid4(), settings={})
+    inbound = Inbound(sid="SM1", phone=BAYO, to="+14155238886", channel="whatsapp", text="LOG 0803 123 4567 15000")
+    redis.hset(f"limit:{mama.id}:{BAYO}:{WRONG_LOOKUPS}:{int(now.timestamp()) // 3600}", mapping={str(i): 1 for i in range(11)})
+    counted = MessageCount(redis, inbound, now, mama.id)
+    at_mama = PhoneLimits(redis, mama, BAYO, inbound.sid, now, staff=True)
+    at_mama.admit(counted)
+    redis.delete(*redis.keys(f"limit:{mama.id}:*"))  # what it read is what it goes by
+    with pytest.raises(RateLimited):
+        at_mama.look_up(lambda: "+2348031234567")
+    at_other = PhoneLimits(redis, other, BAYO, inbound.sid, now, staff=True)
+    at_other.admit(MessageCount(redis, inbound, now, mama.id))
+    assert at_other.look_up(lambda: "+2348031234567") == "+2348031234567"  # asked at its own vendor: none missed

@@ -6,11 +6,13 @@ import pytest
 from sqlalchemy import select
 
 from bot.limits import PhoneLimits, RateLimited
+from bot.redis_line import Line
 from models import Message, Tenant
 from models.base import utcnow
 from tests.conftest import Phone, count, kill_the_apps_connections
 from tests.test_concurrency_pg import all_at_once
 from tests.test_limits import BAYO, TOO_FAST, Clock, limited
+from tests.test_staff_pins import open_session
 
 
 def test_messages_arriving_together_past_the_limit_get_one_notice_between_them(app, mama, db):
@@ -98,3 +100,17 @@ def test_staff_look_ups_read_their_misses_on_the_threads_own_connection_even_one
     with pytest.raises(RateLimited) as third:
         look_up_a_miss("SMmiss3")
     assert third.value.notice is None  # past the limit: silence
+
+
+def test_a_log_naming_a_phone_reads_the_look_ups_missed_with_its_count_in_one_round_trip(app, mama, db, monkeypatch):
+    """The look-ups a staff phone missed this hour are read with its message's count, in the one
+    script run that counts it, at the vendor it last wrote to here: a LOG naming a phone asks
+    Redis nothing more."""
+    bayo = Phone(app, BAYO)
+    open_session(bayo)
+    bayo.send("CANCEL")
+    sent = []
+    send = Line.send
+    monkeypatch.setattr(Line, "send", lambda line, command, *what: sent.append(command[0]) or send(line, command, *what))
+    assert "1. Confirm" in bayo.send("LOG 0803 123 4567 15000").text
+    assert sent == ["EVALSHA"], sent
