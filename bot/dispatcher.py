@@ -127,10 +127,10 @@ class Dispatcher:
 
     def _converse(self, session: Session, inbound: Inbound, reader: _Reader, blind_writes: bool) -> tuple[list[Reply], list]:
         now = self.clock()
-        named, looked_up_at = self._named(inbound)
+        named_phone, looked_up_at = self._named(inbound)
         # Read once the first query is back: their round trips overlap.
         counted = MessageCount(self.redis, inbound, now, looked_up_at)
-        destination = _resolve_tenant(session, inbound, self.platform, now, self.vendors, named)
+        destination = _resolve_tenant(session, inbound, self.platform, now, self.vendors, named_phone)
         if destination.stored_reply is not None:  # a retry of a message already answered
             return _replies(destination.stored_reply), []
         if destination.platform:  # for no vendor, on the platform's own number
@@ -149,7 +149,7 @@ class Dispatcher:
         received, inbound = inbound, destination.as_read_by_flows(inbound)  # the log keeps what was received
         now = self.clock()
         limits = PhoneLimits(self.redis, tenant, inbound.phone, inbound.sid, now, staff=destination.is_staff)
-        limits.admit(counted)
+        limits.admit(counted, missed_as_read=_unwaited(destination.staff))
         # Locks in one global order, so that no two messages wait on each other in a circle:
         # the sender's staff row first (a staff phone keeps its conversation there), then
         # customer rows, each when first needed and in id order when several are. So a staff
@@ -183,11 +183,12 @@ class Dispatcher:
 
     def _named(self, inbound: Inbound) -> tuple[str | None, uuid.UUID | None]:
         """The customer's phone the message's command names (LOG 0803 123 4567 15000), and the
-        vendor at which the look-ups that phone missed are to be read with the message's count.
+        vendor at which the look-ups the sender missed are to be read with the message's count.
         A guess, as the vendor is not known yet: the one this process last read on the number
         written to, in whose country the phone is read. The first query reads that member, for
         the flow's look-up of the phone, which then costs no query, and the count brings the
-        misses; a look-up of another phone, or at another vendor, runs as it would."""
+        misses; a look-up of another phone, or at another vendor, runs as it would, and so does
+        one of a message that waited for its staff row (_unwaited)."""
         guess = self.vendors.last_on(inbound.to)
         named = None if guess is None else self.engine.named_phone(inbound, lambda text: typed_phone(text, guess[1]))
         return named, (guess[0] if named else None)
@@ -296,7 +297,7 @@ class Destination:
 
 
 def _resolve_tenant(
-    session: Session, inbound: Inbound, platform, now: datetime, vendors: VendorCache, named: str | None,
+    session: Session, inbound: Inbound, platform, now: datetime, vendors: VendorCache, named_phone: str | None,
 ) -> Destination:
     """The vendor is the one the text joins (`JOIN MAMA`, or `MAMA` alone unless the sender is
     staff of the number's vendor), or the one a command names (`STOP SALON`, `LOG MAMA ...`) if
@@ -306,7 +307,7 @@ def _resolve_tenant(
     bot/vendor_codes.py). On another vendor's own number, a command naming a vendor is answered
     with where to write to it, as the messages after it would go to the number's vendor; only
     STOP and START, which nothing follows, reach it there. The usual case costs one query, which
-    also finds a reply already given to this MessageSid, and the member with the phone `named`
+    also finds a reply already given to this MessageSid, and the member with the phone `named_phone`
     (what the command names, if anything) at the one vendor it finds.
 
     On the platform's own number, its conversation comes first for what it `claims` (a vendor
@@ -315,7 +316,7 @@ def _resolve_tenant(
     words = inbound.words
     joining, addressed = join_code(words), addressed_code(words)
     params = {
-        "phone": inbound.phone, "to": inbound.to, "joining": joining, "addressed": addressed, "sid": inbound.sid, "named": named,
+        "phone": inbound.phone, "to": inbound.to, "joining": joining, "addressed": addressed, "sid": inbound.sid, "named": named_phone,
     }
     stored, found = _replay_or_candidates(session, params, vendors)
     if stored is not None:
@@ -378,9 +379,17 @@ def _replay_or_candidates(session: Session, params: dict, vendors: VendorCache) 
         for row in rows
         if row[_TENANT_AT] is not None and (tenant := vendors.tenant(session, row[_TENANT_AT], row[_TENANT_AT + 1])) is not None
     ]
-    if params["named"] is not None and len(rows) == 1 and candidates and rows[0][_NAMED_AT] is not None:
+    if params["named"] is not None and len(rows) == 1 and candidates and _unwaited(candidates[0].staff):
         keep_named_read(session, candidates[0].tenant.id, params["named"], rows[0][_NAMED_AT])
     return rows[0][0], candidates
+
+
+def _unwaited(sender: StaffSender | None) -> bool:
+    """Whether the first query took the sender's staff row without waiting for another message:
+    what it read besides (a LOG's member; the look-ups the phone missed, read with the count)
+    is then as the message would find it, nothing having changed since the snapshot it read
+    with. A message that waited (one of the same phone just before it) may have changed it."""
+    return sender is not None and not sender.waited
 
 
 def _candidate(session: Session, tenant: Tenant, row) -> _Candidate:

@@ -11,8 +11,9 @@ read after it (MessageCount), so that the two round trips overlap. A vendor with
 sees no difference; a phone writing to vendors that share a number counts there once, each
 vendor holding it to its own limit. Staff and customers count in one window, each held to theirs.
 A message that names a customer (LOG 0803 123 4567 15000) also reads there the look-ups its
-phone missed at the vendor last met on that number, which its look-up takes if that is the
-vendor it is for: a look-up costs no round trip of its own then.
+sender missed at the vendor the process last read on that number, which its look-up takes if
+that is the vendor it is for and the message did not wait for its staff row meanwhile: a
+look-up costs no round trip of its own then.
 
 The first message past a limit gets one short notice, the vendor marking in Redis that it gave
 it (a round trip that only messages past a limit make: a window shared with others, or a
@@ -76,11 +77,13 @@ class PhoneLimits:
         self.moment = int(now.timestamp())
         self._missed: int | None = None  # the look-ups missed, as read with the message's count
 
-    def admit(self, message: MessageCount) -> None:
+    def admit(self, message: MessageCount, missed_as_read: bool) -> None:
         """Let the message in, or past the phone's messages limit (staff's, for staff) raise
-        RateLimited."""
+        RateLimited. `missed_as_read`: whether the look-ups missed that the count read too (if
+        it did, at this vendor) still hold for the message's look-up; else it asks."""
         self._hold_to(STAFF_MESSAGES if self.staff else MESSAGES, message.total())
-        self._missed = message.missed.get(self._key(WRONG_LOOKUPS))
+        if missed_as_read:
+            self._missed = message.missed.get(self._key(WRONG_LOOKUPS))
 
     def count(self, name: str) -> None:
         """Count this message towards the limit `name`; past it, raise RateLimited."""

@@ -40,7 +40,8 @@ def _read_one_shot(rest: str, services) -> dict:
 
 def named_phone(inbound: Inbound, read_phone: Callable[[str], str | None]) -> str | None:
     """The phone `LOG <phone> <amount>` names, as start_log reads it with `read_phone`, before
-    anything is looked up (the dispatcher's first query reads its member); None if it names none."""
+    anything is looked up (the dispatcher's first query reads its member); None if it names none.
+    Were the two to read it apart, the look-up would only ask the database, as without this."""
     rest = after_command(inbound.text, "LOG", "VOID").strip()
     words = rest.split()
     return read_phone(rest) or (read_phone(_split(words, read_phone)[0]) if len(words) > 1 else None)

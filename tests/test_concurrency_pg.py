@@ -7,12 +7,13 @@ from functools import partial
 from sqlalchemy import func, select, update
 
 from bot.services import points
+from bot.services.customers import enroll
 from bot.services.spins import move_spins, spin_mismatches
 from bot.services.rewards import HOLDING_STOCK
 from bot.services.tenants import load_tenant
 from models import (
     Customer, CustomerPointsBalance, MissionCompletion, PointsTransaction, Purchase, Reward, RewardRedemption, SpinHistory, Tenant,
-    Message, WheelItem,
+    Message, Staff, WheelItem,
 )
 from models.base import utcnow
 from tests.api_client import Api, create_key
@@ -252,3 +253,25 @@ def test_a_balance_that_waited_for_the_customer_shows_what_the_message_before_it
         customer.last_inbound_at = utcnow()
     waiting.join(10)
     assert "Balance: 75 points" in answers[0]
+
+
+def test_a_log_that_waited_for_its_staff_row_previews_the_member_the_message_before_it_enrolled(app, mama, db):
+    """The first query reads the member a LOG names (bot/services/customers.py,
+    named_member_read) with the snapshot it took before it waited for the staff row: when it
+    waited, for a message of the same phone that enrolled that member meanwhile, what it read is
+    not taken, and the member is looked up again."""
+    bayo = Phone(app, "+2348030000002")
+    bayo.send("LOG")
+    bayo.send("731205")  # the PIN session open
+    bayo.send("CANCEL")
+    number = "+2348031230014"
+    answers = []
+    with db.transaction() as session:  # a message of the staff phone, enrolling the phone while it holds the staff row
+        staff = session.scalars(select(Staff).where(Staff.phone_number == "+2348030000002").with_for_update()).one()
+        waiting = threading.Thread(target=lambda: answers.append(bayo.send(f"LOG {number} 15000").text))
+        waiting.start()
+        wait_for_a_lock_wait(db)
+        enroll(session, session.get(Tenant, staff.tenant_id), number, utcnow(), consent=True)
+        staff.last_inbound_at = utcnow()  # as that message saves its conversation there
+    waiting.join(10)
+    assert "They earn" in answers[0] and "new" not in answers[0], answers

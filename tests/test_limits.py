@@ -267,20 +267,27 @@ def test_threads_counting_at_once_on_a_new_app_count_together(make_app):
     assert redis.hlen("limit:test") == 160
 
 
-def test_the_look_ups_missed_read_with_the_count_are_taken_only_at_the_vendor_they_were_read_at():
-    """Read with the message's count at the vendor last met on the number (bot/limits.py): at
-    that vendor its look-up takes them, asking Redis nothing more; at another, it asks."""
+def test_the_look_ups_missed_read_with_the_count_are_taken_only_at_that_vendor_and_while_they_hold():
+    """Read with the message's count at the vendor last read on the number (bot/limits.py): at
+    that vendor its look-up takes them, asking Redis nothing more, unless they no longer hold
+    (the message waited for its staff row); at another vendor it asks."""
     redis = fakeredis.FakeRedis()
     now = datetime(2026, 11, 28, 12, 0, 30, tzinfo=timezone.utc)
     mama, other = SimpleNamespace(id=uuid.uuid4(), settings={}), SimpleNamespace(id=uuid.uuid4(), settings={})
     inbound = Inbound(sid="SM1", phone=BAYO, to="+14155238886", channel="whatsapp", text="LOG 0803 123 4567 15000")
-    redis.hset(f"limit:{mama.id}:{BAYO}:{WRONG_LOOKUPS}:{int(now.timestamp()) // 3600}", mapping={str(i): 1 for i in range(11)})
-    counted = MessageCount(redis, inbound, now, mama.id)
-    at_mama = PhoneLimits(redis, mama, BAYO, inbound.sid, now, staff=True)
-    at_mama.admit(counted)
-    redis.delete(*redis.keys(f"limit:{mama.id}:*"))  # what it read is what it goes by
+    missed_at_mama = f"limit:{mama.id}:{BAYO}:{WRONG_LOOKUPS}:{int(now.timestamp()) // 3600}"
+
+    def looked_up(tenant, missed: int, missed_as_read: bool = True) -> str | None:
+        """A look-up at `tenant` after the count read `missed` at MAMA, which Redis then forgot."""
+        redis.delete(missed_at_mama)
+        if missed:
+            redis.hset(missed_at_mama, mapping={str(i): 1 for i in range(missed)})
+        limits = PhoneLimits(redis, tenant, BAYO, inbound.sid, now, staff=True)
+        limits.admit(MessageCount(redis, inbound, now, mama.id), missed_as_read)
+        redis.delete(missed_at_mama)
+        return limits.look_up(lambda: "+2348031234567")
+
     with pytest.raises(RateLimited):
-        at_mama.look_up(lambda: "+2348031234567")
-    at_other = PhoneLimits(redis, other, BAYO, inbound.sid, now, staff=True)
-    at_other.admit(MessageCount(redis, inbound, now, mama.id))
-    assert at_other.look_up(lambda: "+2348031234567") == "+2348031234567"  # asked at its own vendor: none missed
+        looked_up(mama, missed=11)  # past the 10 an hour, as read with the count
+    assert looked_up(mama, missed=11, missed_as_read=False) == "+2348031234567"  # asked: none now
+    assert looked_up(other, missed=11) == "+2348031234567"  # asked at its own vendor: none

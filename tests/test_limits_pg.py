@@ -2,17 +2,20 @@
 one by one in Redis, so exactly one of them gets the notice (PostgreSQL and Redis)."""
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import select
 
 from bot.limits import PhoneLimits, RateLimited
 from bot.redis_line import Line
-from models import Message, Tenant
+from models import Message, Staff, Tenant
 from models.base import utcnow
 from tests.conftest import Phone, count, kill_the_apps_connections
 from tests.test_concurrency_pg import all_at_once
 from tests.test_limits import BAYO, TOO_FAST, Clock, limited
 from tests.test_staff_pins import open_session
+from tests.test_tenants_pg import wait_for_a_lock_wait
 
 
 def test_messages_arriving_together_past_the_limit_get_one_notice_between_them(app, mama, db):
@@ -114,3 +117,28 @@ def test_a_log_naming_a_phone_reads_the_look_ups_missed_with_its_count_in_one_ro
     monkeypatch.setattr(Line, "send", lambda line, command, *what: sent.append(command[0]) or send(line, command, *what))
     assert "1. Confirm" in bayo.send("LOG 0803 123 4567 15000").text
     assert sent == ["EVALSHA"], sent
+
+
+def test_a_log_that_waited_for_its_staff_row_asks_again_for_the_look_ups_missed(app, mama, db):
+    """What the count read of the look-ups the phone missed was read before the message waited
+    for its staff row: a message of that phone may have missed more meanwhile, so it is asked
+    again, and past the limit the LOG is silenced."""
+    limited(db, wrong_lookups_per_hour=2)
+    bayo = Phone(app, BAYO)
+    open_session(bayo)
+    bayo.send("CANCEL")
+    redis = app.extensions["runtime"].redis
+    answers = []
+    with db.transaction() as session:  # a message of the staff phone, missing look-ups while it holds the staff row
+        staff = session.scalars(select(Staff).where(Staff.phone_number == BAYO).with_for_update()).one()
+        waiting = threading.Thread(target=lambda: answers.append(bayo.send("LOG 0803 123 4567 15000").replies))
+        waiting.start()
+        wait_for_a_lock_wait(db)  # its count, with the look-ups missed (none), read
+        limits = [PhoneLimits(redis, session.get(Tenant, staff.tenant_id), BAYO, f"SMmissed{miss}", utcnow(), staff=True) for miss in range(3)]
+        limits[0].look_up(lambda: None)
+        limits[1].look_up(lambda: None)
+        with pytest.raises(RateLimited):
+            limits[2].look_up(lambda: None)  # the third miss, past the limit
+        staff.last_inbound_at = utcnow()  # as that message saves its conversation there
+    waiting.join(10)
+    assert answers == [[]], answers

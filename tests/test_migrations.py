@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, select, update
+from sqlalchemy import create_engine, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,6 +19,22 @@ from tests.conftest import PIN_PEPPER, tenant_file
 def test_migrations_match_the_models(db):
     with db.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+
+
+def test_the_migrations_make_partial_the_indexes_the_models_make_partial(db):
+    """What compare_metadata leaves out: an index's condition (`partial` in models/base.py)."""
+    with db.engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            rows = connection.execute(text("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'"))
+        else:
+            rows = connection.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"))
+        partial_in_database = {name for name, definition in rows if " WHERE " in definition}
+    partial_in_models = {
+        index.name for table in Base.metadata.tables.values() for index in table.indexes
+        if index.dialect_options["postgresql"]["where"] is not None
+    }
+    assert "ix_whatsapp_messages_outbox" in partial_in_models
+    assert partial_in_database == partial_in_models
 
 
 def test_migrations_downgrade_and_upgrade_again(tmp_path):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, literal_column, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -79,6 +79,9 @@ class StaffSender:
     staff: Staff | None
     customer: Customer | None
     lockout: Lockout | None
+    # The dispatcher's first query waited for the staff row (staff_locked): what else it read, it
+    # read as of before the message it waited for, which may have changed it.
+    waited: bool = False
 
 
 NOT_STAFF = StaffSender(None, None, None)
@@ -97,13 +100,18 @@ def find_staff_locked(session: Session, tenant: Tenant, phone: str) -> StaffSend
 def staff_locked(tenant_id, phone):
     """SQL for the dispatcher's first query, on PostgreSQL (NULL elsewhere): what find_staff_locked
     reads at the vendor `tenant_id` (SQL), as one JSON array (sender_from_json reads it), the
-    staff row locked. A staff message then costs no statement of its own for it."""
-    return on_postgresql(_staff_row((json_array(_STAFF_ROW),), tenant_id, phone).scalar_subquery())
+    staff row locked. A staff message then costs no statement of its own for it. The array ends
+    with whether the query waited for the row: the row it locked is not the version its
+    snapshot sees (every staff message saves its conversation there)."""
+    return on_postgresql(_staff_row((json_array(_STAFF_READ),), tenant_id, phone).scalar_subquery())
 
 
 def sender_from_json(session: Session, values: list | None) -> StaffSender | None:
     """What staff_locked read (None: nothing, or not on PostgreSQL)."""
-    return None if values is None else _sender(session, from_json_array(_STAFF_ROW, values))
+    if values is None:
+        return None
+    row = from_json_array(_STAFF_READ, values)
+    return replace(_sender(session, row[:-1]), waited=row[-1])
 
 
 def _sender(session: Session, row) -> StaffSender:
@@ -126,6 +134,10 @@ def _staff_row(columns: tuple, tenant_id, phone):
 _STAFF_ROW = (*model_columns(Staff), *model_columns(Customer), PinLockout.locked_until)
 _CUSTOMER_AT = len(Staff.__table__.c)
 _STAFF_LOCKED = _staff_row(_STAFF_ROW, bindparam("tenant"), bindparam("phone"))
+_SEEN = Staff.__table__.alias("seen")  # the staff row as the statement's snapshot has it
+_STAFF_READ = (*_STAFF_ROW, literal_column("vendor_users.xmin") != (
+    select(literal_column("seen.xmin")).where(_SEEN.c.tenant_id == Staff.tenant_id, _SEEN.c.id == Staff.id).correlate(Staff).scalar_subquery()
+))
 
 
 @dataclass(frozen=True)

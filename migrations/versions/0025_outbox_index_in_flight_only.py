@@ -26,12 +26,19 @@ def downgrade() -> None:
 
 
 def _recreate(where: str | None) -> None:
-    # Built without holding off writes on PostgreSQL: every message in is one.
-    op.drop_index('ix_whatsapp_messages_outbox', table_name='whatsapp_messages')
     options = {"postgresql_where": sa.text(where), "sqlite_where": sa.text(where)} if where else {}
-    if op.get_bind().dialect.name == "postgresql":
-        with op.get_context().autocommit_block():
-            op.create_index('ix_whatsapp_messages_outbox', 'whatsapp_messages', ['status', 'lease_until'],
-                            postgresql_concurrently=True, **options)
-    else:
-        op.create_index('ix_whatsapp_messages_outbox', 'whatsapp_messages', ['status', 'lease_until'], **options)
+    if op.get_bind().dialect.name != "postgresql":
+        op.drop_index(INDEX, table_name='whatsapp_messages')
+        op.create_index(INDEX, 'whatsapp_messages', ['status', 'lease_until'], **options)
+        return
+    # On PostgreSQL the new index is built beside the old one without holding off writes (every
+    # message in is one), then takes its place: the sweeps always have one. A build that failed
+    # leaves an invalid index behind, dropped when this runs again.
+    with op.get_context().autocommit_block():
+        op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {BUILDING}")
+        op.create_index(BUILDING, 'whatsapp_messages', ['status', 'lease_until'], postgresql_concurrently=True, **options)
+        op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {INDEX}")
+        op.execute(f"ALTER INDEX {BUILDING} RENAME TO {INDEX}")
+
+
+INDEX, BUILDING = 'ix_whatsapp_messages_outbox', 'ix_whatsapp_messages_outbox_building'
