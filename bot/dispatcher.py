@@ -32,7 +32,7 @@ from bot.messages import Inbound, Msg, say
 from bot.phones import typed_phone
 from bot.services import Services
 from bot.services.context import Context
-from bot.services.customers import find_customer, keep_named_read, named_member_read, route_phone
+from bot.services.customers import find_customer, keep_named_read, route_phone
 from bot.services.points import balance_read, keep_balance_read, member_version
 from bot.services.staff import NOT_STAFF, StaffSender, find_staff_locked, sender_from_json, staff_locked
 from bot.vendor_cache import VendorCache, row_version
@@ -307,8 +307,8 @@ def _resolve_tenant(
     bot/vendor_codes.py). On another vendor's own number, a command naming a vendor is answered
     with where to write to it, as the messages after it would go to the number's vendor; only
     STOP and START, which nothing follows, reach it there. The usual case costs one query, which
-    also finds a reply already given to this MessageSid, and the member with the phone `named_phone`
-    (what the command names, if anything) at the one vendor it finds.
+    also finds a reply already given to this MessageSid, and, for a staff phone at the one vendor
+    it finds, the member with the phone `named_phone` (what the command names, if anything).
 
     On the platform's own number, its conversation comes first for what it `claims` (a vendor
     being set up); the number belongs to no vendor, and what finds no vendor (nor staff of
@@ -379,8 +379,9 @@ def _replay_or_candidates(session: Session, params: dict, vendors: VendorCache) 
         for row in rows
         if row[_TENANT_AT] is not None and (tenant := vendors.tenant(session, row[_TENANT_AT], row[_TENANT_AT + 1])) is not None
     ]
-    if params["named"] is not None and len(rows) == 1 and candidates and _unwaited(candidates[0].staff):
-        keep_named_read(session, candidates[0].tenant.id, params["named"], rows[0][_NAMED_AT])
+    staff = candidates[0].staff if len(rows) == 1 and candidates else None
+    if params["named"] is not None and _unwaited(staff):
+        keep_named_read(session, candidates[0].tenant.id, params["named"], staff.named_read)
     return rows[0][0], candidates
 
 
@@ -434,7 +435,6 @@ def _replay_or_tenants():
     # Each with the version of its row, by which the vendors' rows kept are taken (bot/vendor_cache.py).
     candidates = _tenants(named_or_owning).add_columns(row_version().label("version")).cte("candidates")
     only_one = select(func.count()).select_from(candidates).scalar_subquery() == 1
-    the_one = select(candidates.c.id).where(only_one).scalar_subquery()
     sole = select(candidates.c.id).where(~candidates.c.is_staff, only_one).scalar_subquery()
     sole_employer = select(candidates.c.id).where(candidates.c.is_staff, only_one).scalar_subquery()
     member = (
@@ -446,20 +446,18 @@ def _replay_or_tenants():
     return select(
         stored.c.stored, candidates.c.id, candidates.c.version, candidates.c.is_staff, candidates.c.is_member,
         *model_columns(Customer, member), balance_read(member).label("balance"), sole.label("locked_at"),
-        staff_locked(sole_employer, bindparam("phone")).label("staff"),
-        named_member_read(the_one, bindparam("named", type_=Customer.phone_number.type)).label("named"),
+        staff_locked(sole_employer, bindparam("phone"), bindparam("named", type_=Customer.phone_number.type)).label("staff"),
     ).select_from(stored.outerjoin(candidates, true()).outerjoin(member, member.c.tenant_id == candidates.c.id))
 
 
 # The first query's row: the stored reply, the vendor's id and version, is_staff, is_member,
-# the member's columns and balance, locked_at, the staff row's JSON, the named member's JSON.
+# the member's columns and balance, locked_at, the staff row's JSON.
 _TENANT_AT = 1
 _IS_STAFF_AT = _TENANT_AT + 2
 _MEMBER_AT = _IS_STAFF_AT + 2
 _BALANCE_AT = _MEMBER_AT + len(column_keys(Customer))
 _LOCKED_AT = _BALANCE_AT + 1
 _STAFF_AT = _LOCKED_AT + 1
-_NAMED_AT = _STAFF_AT + 1
 _REPLAY_OR_TENANTS = _replay_or_tenants()
 _ROUTED = _tenants(Tenant.id == select(PhoneRoute.tenant_id).where(PhoneRoute.phone_number == bindparam("phone")).scalar_subquery())
 _EMPLOYERS = _tenants(

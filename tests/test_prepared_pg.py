@@ -181,7 +181,7 @@ def test_the_staff_row_the_first_query_reads_as_json_is_what_its_own_statement_r
             locked_until=datetime(2026, 1, 2, 3, 4, 5, 678901, timezone.utc)))
     with db.transaction() as session:
         tenant = session.scalars(select(Tenant).where(Tenant.vendor_code == "MAMA")).one()
-        read = session.execute(select(staff_locked(literal(tenant.id), literal(BAYO)))).scalar()
+        read = session.execute(select(staff_locked(literal(tenant.id), literal(BAYO), literal(BAYO)))).scalar()  # BAYO names BAYO
         from_json = sender_from_json(session, read)
         session.expunge_all()
         own = find_staff_locked(session, tenant, BAYO)
@@ -192,3 +192,4 @@ def test_the_staff_row_the_first_query_reads_as_json_is_what_its_own_statement_r
         assert columns(from_json.staff) == columns(own.staff) and own.staff.conversation_state["flow"] == "log"
         assert columns(from_json.customer) == columns(own.customer) and isinstance(own.customer.id, uuid.UUID)
         assert from_json.lockout == own.lockout and own.lockout.until.microsecond == 678901
+        assert uuid.UUID(from_json.named_read[1]) == own.customer.id and not from_json.waited

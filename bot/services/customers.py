@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import Executable, Select, bindparam, func, select, update
+from sqlalchemy import JSON, Executable, Select, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.codes import random_code
 from bot.db import (
     ROW_LOCK, as_loaded, connection_of, fetch_prepared, from_json_array, insert_for, insert_on_conflict, json_array, loaded,
-    model_columns, on_postgresql, run_prepared, with_defaults, write_blind, write_if_new,
+    model_columns, run_prepared, with_defaults, write_blind, write_if_new,
 )
 from bot.locales import LOCALES, language_of
 from bot.messages import Msg, say
@@ -91,19 +91,20 @@ def find_member(session: Session, tenant_id: uuid.UUID, who: str) -> Named | Non
 
 
 def named_member_read(tenant_id, phone):
-    """SQL for the dispatcher's first query, on PostgreSQL (NULL elsewhere): what find_member
-    reads of the member with the E.164 `phone` (SQL) at the vendor `tenant_id` (SQL), as one
-    JSON array, empty if there is none."""
+    """SQL, for the dispatcher's first query on PostgreSQL (bot/services/staff.py, staff_locked):
+    what find_member reads of the member with the E.164 `phone` (SQL) at the vendor `tenant_id`
+    (SQL), as one JSON array, empty if there is none."""
     found = _with_balance((json_array(_MEMBER_ROW),)).where(Customer.tenant_id == tenant_id, Customer.phone_number == phone)
-    return on_postgresql(func.coalesce(found.scalar_subquery(), func.json_build_array()))
+    return func.coalesce(found.scalar_subquery(), func.json_build_array(), type_=JSON)
 
 
 def keep_named_read(session: Session, tenant_id: uuid.UUID, phone: str, read: list) -> None:
     """Keep what the first query read (named_member_read) of the member with `phone` at the
     vendor, for the message's first find_member, which takes it if it looks that phone up (the
     command's look-up comes before anything the message changes). The read is of the
-    statement's snapshot, a moment before the look-up's own would be: a phone enrolled in
-    between is as one enrolled just after, which a purchase's blind write meets."""
+    statement's snapshot, a moment before the look-up's own would be (the dispatcher keeps
+    none when the query waited for the sender's row): a phone enrolled in between is as one
+    enrolled just after, which a purchase's blind write meets."""
     session.info[_NAMED_READ] = ((tenant_id, phone), read)
 
 

@@ -16,6 +16,7 @@ from bot import pins
 from bot.db import connection_of, from_json_array, insert_on_conflict, json_array, loaded, model_columns, on_postgresql, run_prepared
 from bot.pins import ascii_digits, pin_problem  # the tenant loader and the CLI import pin_problem from here
 from bot.services import audit
+from bot.services.customers import named_member_read
 from bot.services.context import Context, Lockout
 from models import Customer, PinLockout, Tenant, Staff
 
@@ -82,6 +83,8 @@ class StaffSender:
     # The dispatcher's first query waited for the staff row (staff_locked): what else it read, it
     # read as of before the message it waited for, which may have changed it.
     waited: bool = False
+    # What that query read of the member the message names (customers.named_member_read).
+    named_read: list | None = None
 
 
 NOT_STAFF = StaffSender(None, None, None)
@@ -97,21 +100,23 @@ def find_staff_locked(session: Session, tenant: Tenant, phone: str) -> StaffSend
     return NOT_STAFF if row is None else _sender(session, row)
 
 
-def staff_locked(tenant_id, phone):
+def staff_locked(tenant_id, phone, named_phone):
     """SQL for the dispatcher's first query, on PostgreSQL (NULL elsewhere): what find_staff_locked
     reads at the vendor `tenant_id` (SQL), as one JSON array (sender_from_json reads it), the
-    staff row locked. A staff message then costs no statement of its own for it. The array ends
-    with whether the query waited for the row: the row it locked is not the version its
-    snapshot sees (every staff message saves its conversation there)."""
-    return on_postgresql(_staff_row((json_array(_STAFF_READ),), tenant_id, phone).scalar_subquery())
+    staff row locked. A staff message then costs no statement of its own for it. Then whether
+    the query waited for the row (the row it locked is not the version its snapshot sees: every
+    staff message saves its conversation there), and the member with the phone `named_phone`
+    (SQL) there, which the message's command names (customers.named_member_read)."""
+    read = (*_STAFF_READ, named_member_read(Staff.tenant_id, named_phone))
+    return on_postgresql(_staff_row((json_array(read),), tenant_id, phone).scalar_subquery())
 
 
 def sender_from_json(session: Session, values: list | None) -> StaffSender | None:
     """What staff_locked read (None: nothing, or not on PostgreSQL)."""
     if values is None:
         return None
-    row = from_json_array(_STAFF_READ, values)
-    return replace(_sender(session, row[:-1]), waited=row[-1])
+    row = from_json_array(_STAFF_READ, values[:-1])
+    return replace(_sender(session, row[:-1]), waited=row[-1], named_read=values[-1])
 
 
 def _sender(session: Session, row) -> StaffSender:
