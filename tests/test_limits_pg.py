@@ -107,8 +107,8 @@ def test_staff_look_ups_read_their_misses_on_the_threads_own_connection_even_one
 
 def test_a_log_naming_a_phone_reads_the_look_ups_missed_with_its_count_in_one_round_trip(app, mama, db, monkeypatch):
     """The look-ups a staff phone missed this hour are read with its message's count, in the one
-    script run that counts it, at the vendor it last wrote to here: a LOG naming a phone asks
-    Redis nothing more."""
+    script run that counts it, at the vendor the process last read on the number: a LOG naming
+    a phone asks Redis nothing more."""
     bayo = Phone(app, BAYO)
     open_session(bayo)
     bayo.send("CANCEL")
