@@ -18,7 +18,7 @@ from typing import Callable, Iterator, TypeVar
 
 from sqlalchemy import (
     JSON, Boolean, Connection, Engine, Executable, Integer, PrimaryKeyConstraint, String, Table, UniqueConstraint, Uuid, bindparam,
-    create_engine, event, func, insert, inspect, literal, text, update,
+    create_engine, event, func, insert, inspect, literal, literal_column, select, text, update,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -1081,6 +1081,20 @@ def _json_reader(kind) -> Callable | None:
 
 def _utc_from_json(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(timezone.utc)
+
+
+def snapshot_version(table, row):
+    """SQL (PostgreSQL): the version (xmin) of `table`'s row with the key of `row` (the table, or
+    a subquery of it, in the outer query) as the statement's snapshot sees it. A row locked
+    after a wait for another transaction is the newer version that one wrote: the two differ
+    when what the statement read with its snapshot may be from before that transaction."""
+    seen = table.alias("seen")
+    return (
+        select(literal_column("seen.xmin"))
+        .where(seen.c.tenant_id == row.c.tenant_id, seen.c.id == row.c.id)
+        .correlate(row)  # the outer query's row: else a subquery `row` runs, and locks, once more in here
+        .scalar_subquery()
+    )
 
 
 class on_postgresql(FunctionElement):

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from bot.catalog import freeze, render, thaw
 from bot.db import (
-    as_loaded, connection_of, fetch_prepared, on_postgresql, run_prepared, update_loaded, with_defaults, write_new, write_rows,
-    written_here,
+    as_loaded, connection_of, fetch_prepared, on_postgresql, run_prepared, snapshot_version, update_loaded, with_defaults, write_new,
+    write_rows, written_here,
 )
 from bot.messages import Msg, say
 from bot.outbound import notify
@@ -518,13 +518,6 @@ def balance_read(member):
     statement's snapshot sees: the query waited for the lock while another message changed
     the row, and what the snapshot holds of the balance may be from before that message."""
     balance = CustomerPointsBalance
-    seen = Customer.__table__.alias("seen")
-    seen_version = (
-        select(literal_column("seen.xmin"))
-        .where(seen.c.tenant_id == member.c.tenant_id, seen.c.id == member.c.id)
-        .correlate(member)  # the outer query's member: else its subquery runs, and locks, once more in here
-        .scalar_subquery()
-    )
     lots = (
         select(func.json_build_array(PointsTransaction.expires_at, PointsTransaction.remaining))
         .where(*_shown_lots(balance.tenant_id, balance.customer_id))
@@ -535,7 +528,7 @@ def balance_read(member):
     )
     shown = func.json_build_array(balance.current_balance, balance.total_earned, func.array_to_json(func.ARRAY(lots)))
     read = (
-        select(case((member.c.version == seen_version, shown)))
+        select(case((member.c.version == snapshot_version(Customer.__table__, member), shown)))
         .where(balance.tenant_id == member.c.tenant_id, balance.customer_id == member.c.id)
         .scalar_subquery()
     )

@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from bot import pins
-from bot.db import connection_of, from_json_array, insert_on_conflict, json_array, loaded, model_columns, on_postgresql, run_prepared
+from bot.db import (
+    connection_of, from_json_array, insert_on_conflict, json_array, loaded, model_columns, on_postgresql, run_prepared, snapshot_version,
+)
 from bot.pins import ascii_digits, pin_problem  # the tenant loader and the CLI import pin_problem from here
 from bot.services import audit
 from bot.services.customers import named_member_read
@@ -139,10 +141,7 @@ def _staff_row(columns: tuple, tenant_id, phone):
 _STAFF_ROW = (*model_columns(Staff), *model_columns(Customer), PinLockout.locked_until)
 _CUSTOMER_AT = len(Staff.__table__.c)
 _STAFF_LOCKED = _staff_row(_STAFF_ROW, bindparam("tenant"), bindparam("phone"))
-_SEEN = Staff.__table__.alias("seen")  # the staff row as the statement's snapshot has it
-_STAFF_READ = (*_STAFF_ROW, literal_column("vendor_users.xmin") != (
-    select(literal_column("seen.xmin")).where(_SEEN.c.tenant_id == Staff.tenant_id, _SEEN.c.id == Staff.id).correlate(Staff).scalar_subquery()
-))
+_STAFF_READ = (*_STAFF_ROW, literal_column("vendor_users.xmin") != snapshot_version(Staff.__table__, Staff.__table__))
 
 
 @dataclass(frozen=True)
