@@ -379,7 +379,7 @@ def _replay_or_candidates(session: Session, params: dict, vendors: VendorCache) 
         for row in rows
         if row[_TENANT_AT] is not None and (tenant := vendors.tenant(session, row[_TENANT_AT], row[_TENANT_AT + 1])) is not None
     ]
-    staff = candidates[0].staff if len(rows) == 1 and candidates else None
+    staff = candidates[0].staff if candidates else None  # read only where the vendor is the one candidate
     if params["named"] is not None and _unwaited(staff):
         keep_named_read(session, candidates[0].tenant.id, params["named"], staff.named_read)
     return rows[0][0], candidates
