@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Callable
 
 from redis import Redis
-from sqlalchemy import bindparam, exists, func, insert, or_, select, true, update
+from sqlalchemy import bindparam, exists, func, insert, null, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -127,10 +127,11 @@ class Dispatcher:
 
     def _converse(self, session: Session, inbound: Inbound, reader: _Reader, blind_writes: bool) -> tuple[list[Reply], list]:
         now = self.clock()
-        named_phone, looked_up_at = self._named(inbound)
+        for_staff = self.vendors.staff_on(inbound.to, inbound.phone)  # which form of the first query
+        named_phone, looked_up_at = self._named(inbound) if for_staff else (None, None)
         # Read once the first query is back: their round trips overlap.
         counted = MessageCount(self.redis, inbound, now, looked_up_at)
-        destination = _resolve_tenant(session, inbound, self.platform, now, self.vendors, named_phone)
+        destination = _resolve_tenant(session, inbound, self.platform, now, self.vendors, named_phone, for_staff)
         if destination.stored_reply is not None:  # a retry of a message already answered
             return _replies(destination.stored_reply), []
         if destination.platform:  # for no vendor, on the platform's own number
@@ -182,8 +183,9 @@ class Dispatcher:
         return replies, ctx.outbox
 
     def _named(self, inbound: Inbound) -> tuple[str | None, uuid.UUID | None]:
-        """The customer's phone the message's command names (LOG 0803 123 4567 15000), and the
-        vendor at which the look-ups the sender missed are to be read with the message's count.
+        """The customer's phone the command of a phone guessed to be staff names (LOG 0803 123 4567
+        15000), and the vendor at which the look-ups the sender missed are to be read with the
+        message's count.
         A guess, as the vendor is not known yet: the one this process last read on the number
         written to, in whose country the phone is read. The first query reads that member, for
         the flow's look-up of the phone, which then costs no query, and the count brings the
@@ -298,6 +300,7 @@ class Destination:
 
 def _resolve_tenant(
     session: Session, inbound: Inbound, platform, now: datetime, vendors: VendorCache, named_phone: str | None,
+    for_staff: bool,
 ) -> Destination:
     """The vendor is the one the text joins (`JOIN MAMA`, or `MAMA` alone unless the sender is
     staff of the number's vendor), or the one a command names (`STOP SALON`, `LOG MAMA ...`) if
@@ -307,8 +310,9 @@ def _resolve_tenant(
     bot/vendor_codes.py). On another vendor's own number, a command naming a vendor is answered
     with where to write to it, as the messages after it would go to the number's vendor; only
     STOP and START, which nothing follows, reach it there. The usual case costs one query, which
-    also finds a reply already given to this MessageSid, and, for a staff phone at the one vendor
-    it finds, the member with the phone `named_phone` (what the command names, if anything).
+    also finds a reply already given to this MessageSid, and the sender's row at the one vendor it
+    finds: their staff row, with the member with the phone `named_phone` (what the command names,
+    if anything), if they are guessed to be its staff (`for_staff`), else their member row.
 
     On the platform's own number, its conversation comes first for what it `claims` (a vendor
     being set up); the number belongs to no vendor, and what finds no vendor (nor staff of
@@ -318,7 +322,7 @@ def _resolve_tenant(
     params = {
         "phone": inbound.phone, "to": inbound.to, "joining": joining, "addressed": addressed, "sid": inbound.sid, "named": named_phone,
     }
-    stored, found = _replay_or_candidates(session, params, vendors)
+    stored, found = _replay_or_candidates(session, params, vendors, for_staff)
     if stored is not None:
         return Destination(None, stored_reply=stored)
     named = {row.tenant.vendor_code: row for row in found}
@@ -369,16 +373,22 @@ class _Candidate:
     staff: StaffSender | None  # the sender as its staff, their row locked
 
 
-def _replay_or_candidates(session: Session, params: dict, vendors: VendorCache) -> tuple[list | None, list[_Candidate]]:
+def _replay_or_candidates(
+    session: Session, params: dict, vendors: VendorCache, for_staff: bool,
+) -> tuple[list | None, list[_Candidate]]:
     """The first query, straight on the driver (every message runs it; the ORM's loading of its
-    rows cost more than the query): the reply stored for the MessageSid, and the candidates,
-    their rows made the session's own (as_loaded), the vendors' from `vendors` by version."""
-    rows = fetch_prepared(connection_of(session), _REPLAY_OR_TENANTS, params)
+    rows cost more than the query), in its form `for_staff` or not: the reply stored for the
+    MessageSid, and the candidates, their rows made the session's own (as_loaded), the vendors'
+    from `vendors` by version. With one candidate, `vendors` notes whether the sender is on its
+    staff, for the next message's guess."""
+    rows = fetch_prepared(connection_of(session), _REPLAY_OR_TENANTS[for_staff], params)
     candidates = [
         _candidate(session, tenant, row)
         for row in rows
         if row[_TENANT_AT] is not None and (tenant := vendors.tenant(session, row[_TENANT_AT], row[_TENANT_AT + 1])) is not None
     ]
+    if len(candidates) == 1:
+        vendors.found_sender(params["to"], params["phone"], candidates[0].is_staff)
     staff = candidates[0].staff if candidates else None  # read only where the vendor is the one candidate
     if params["named"] is not None and _unwaited(staff):
         keep_named_read(session, candidates[0].tenant.id, params["named"], staff.named_read)
@@ -419,35 +429,46 @@ def _tenants(condition):
     return select(Tenant, is_staff.label("is_staff"), is_member.label("is_member")).where(Tenant.is_active, condition)
 
 
-def _replay_or_tenants():
+def _replay_or_tenants(for_staff: bool):
     """One row per vendor the text names or the number belongs to (or one empty row), each
-    carrying the reply stored for the MessageSid, if any. When there is only one such vendor and
-    the sender is not its staff (whose staff row is locked first), the sender's customer row
-    there comes too, locked for the message (`locked_at` names the vendor then), with its
-    balance on PostgreSQL (bot/services/points.py, balance_read): the usual message costs one
-    query less, and a BAL two. When the sender is its staff, their staff row comes instead, on
-    PostgreSQL, locked, with what else find_staff_locked reads (staff_locked): a staff message
-    costs one query less. With several candidates, none is locked: they would be locked in no
-    known order, and most of them are not the one the message is for."""
+    carrying the reply stored for the MessageSid, if any. When there is only one such vendor,
+    the sender's own row there comes too, locked for the message, in one of two forms of the
+    query, as the dispatcher guesses the sender to be (VendorCache.staff_on): not `for_staff`,
+    if the sender is not its staff, the sender's customer row (`locked_at` names the vendor
+    then), with its balance on PostgreSQL (bot/services/points.py, balance_read): the usual
+    message costs one query less, and a BAL two. `for_staff`, if the sender is its staff, their
+    staff row, on PostgreSQL, with what else find_staff_locked reads (staff_locked): a staff
+    message costs one query less. Each form leaves out the other's part, whose columns come
+    back NULL: a part the message cannot use still cost PostgreSQL a sixth of the query (every
+    table and node of a plan is opened and closed at each run, whether it runs or not). A wrong
+    guess costs the query the part would have saved. With several candidates, none is locked:
+    they would be locked in no known order, and most of them are not the one the message is for."""
     stored = select(_STORED_REPLY.scalar_subquery().label("stored")).subquery()
     codes = [bindparam("joining", type_=Tenant.vendor_code.type), bindparam("addressed", type_=Tenant.vendor_code.type)]
     named_or_owning = or_(Tenant.vendor_code.in_(codes), Tenant.whatsapp_number == bindparam("to"))
     # Each with the version of its row, by which the vendors' rows kept are taken (bot/vendor_cache.py).
     candidates = _tenants(named_or_owning).add_columns(row_version().label("version")).cte("candidates")
     only_one = select(func.count()).select_from(candidates).scalar_subquery() == 1
-    sole = select(candidates.c.id).where(~candidates.c.is_staff, only_one).scalar_subquery()
-    sole_employer = select(candidates.c.id).where(candidates.c.is_staff, only_one).scalar_subquery()
-    member = (
-        select(Customer, member_version())
-        .where(Customer.tenant_id == sole, Customer.phone_number == bindparam("phone"))
-        .with_for_update(**ROW_LOCK)
-        .subquery("member")
-    )
+    found = stored.outerjoin(candidates, true())
+    if for_staff:
+        sole_employer = select(candidates.c.id).where(candidates.c.is_staff, only_one).scalar_subquery()
+        member_read = [null() for _ in range(len(column_keys(Customer)) + 2)]  # the member's columns, balance, locked_at
+        staff_read = staff_locked(sole_employer, bindparam("phone"), bindparam("named", type_=Customer.phone_number.type))
+    else:
+        sole = select(candidates.c.id).where(~candidates.c.is_staff, only_one).scalar_subquery()
+        member = (
+            select(Customer, member_version())
+            .where(Customer.tenant_id == sole, Customer.phone_number == bindparam("phone"))
+            .with_for_update(**ROW_LOCK)
+            .subquery("member")
+        )
+        member_read = [*model_columns(Customer, member), balance_read(member).label("balance"), sole.label("locked_at")]
+        staff_read = null()
+        found = found.outerjoin(member, member.c.tenant_id == candidates.c.id)
     return select(
         stored.c.stored, candidates.c.id, candidates.c.version, candidates.c.is_staff, candidates.c.is_member,
-        *model_columns(Customer, member), balance_read(member).label("balance"), sole.label("locked_at"),
-        staff_locked(sole_employer, bindparam("phone"), bindparam("named", type_=Customer.phone_number.type)).label("staff"),
-    ).select_from(stored.outerjoin(candidates, true()).outerjoin(member, member.c.tenant_id == candidates.c.id))
+        *member_read, staff_read.label("staff"),
+    ).select_from(found)
 
 
 # The first query's row: the stored reply, the vendor's id and version, is_staff, is_member,
@@ -458,7 +479,7 @@ _MEMBER_AT = _IS_STAFF_AT + 2
 _BALANCE_AT = _MEMBER_AT + len(column_keys(Customer))
 _LOCKED_AT = _BALANCE_AT + 1
 _STAFF_AT = _LOCKED_AT + 1
-_REPLAY_OR_TENANTS = _replay_or_tenants()
+_REPLAY_OR_TENANTS = {for_staff: _replay_or_tenants(for_staff) for for_staff in (False, True)}
 _ROUTED = _tenants(Tenant.id == select(PhoneRoute.tenant_id).where(PhoneRoute.phone_number == bindparam("phone")).scalar_subquery())
 _EMPLOYERS = _tenants(
     Tenant.id.in_(select(Staff.tenant_id).where(Staff.phone_number == bindparam("phone"), Staff.is_active))

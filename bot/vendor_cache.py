@@ -11,6 +11,10 @@ decoding of the vendor's settings: about a twentieth of a BAL's instructions. An
 again after ten minutes all the same, so that no old version can come back as a new one (xmin
 wraps around after four billion transactions).
 
+It also keeps whether the first query last found a phone writing to a number on the staff of
+the vendor there (staff_on): a guess, by which the next message of the phone runs the query in
+the form for staff or the one for customers (bot/dispatcher.py).
+
 Every message's copy of a vendor shares the settings read: they are frozen, so that a change in
 place fails at once instead of reaching other messages; a change assigns new settings, as
 bot/services/settings.py does."""
@@ -53,12 +57,26 @@ class VendorCache:
     def __init__(self, clock=time.monotonic):
         self._rows: dict[uuid.UUID, tuple[str, float, dict]] = {}  # id: (version, read at, column values)
         self._last_on: dict[str, tuple[uuid.UUID, str]] = {}  # a number: (id, country) of the vendor last read on it
+        self._staff_on: set[tuple[str, str]] = set()  # (a number, a phone): see staff_on
         self._clock = clock
 
     def last_on(self, number: str) -> tuple[uuid.UUID, str] | None:
         """The id and country of the vendor last read on `number` (None: none read yet): a guess,
         for what a message is read and counted with before its first query finds the vendor."""
         return self._last_on.get(number)
+
+    def staff_on(self, number: str, phone: str) -> bool:
+        """Whether the first query last found `phone`, writing to `number`, on the staff of the one
+        vendor it found: a guess, for which form of the query a message of it runs. A phone first
+        seen is guessed to be a customer, as most are."""
+        return (number, phone) in self._staff_on
+
+    def found_sender(self, number: str, phone: str, is_staff: bool) -> None:
+        """What the first query found of `phone` writing to `number`, for staff_on."""
+        if is_staff:
+            self._staff_on.add((number, phone))
+        else:
+            self._staff_on.discard((number, phone))
 
     def tenant(self, session: Session, tenant_id: uuid.UUID, version: str) -> Tenant | None:
         """The vendor as of `version`, the session's own (None if it is gone meanwhile)."""

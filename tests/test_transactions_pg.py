@@ -82,8 +82,10 @@ def test_a_balance_costs_two_round_trips_with_begin_and_commit_riding_on_its_sta
     assert not any(statement.strip() in ("BEGIN", "COMMIT", "ROLLBACK") for statement in sent)
     first = sql(sent)[0]
     assert first.count("FOR NO KEY UPDATE") == 1, first  # the member's row, found and locked once
-    # is_member, the member, `seen` (its version in the snapshot), and the member a command names (none here)
-    assert first.count("FROM customers") == 4, first
+    # is_member, the member, `seen` (its version in the snapshot): a customer's form of the query,
+    # without the staff row's part (bot/dispatcher.py, _replay_or_tenants)
+    assert first.count("FROM customers") == 3, first
+    assert "FOR UPDATE OF vendor_users" not in first, first
 
 
 def test_a_purchase_for_a_new_customer_costs_five_round_trips_its_writes_riding_on_them(app, mama, db, sent):
@@ -132,6 +134,28 @@ def test_a_member_named_by_log_is_read_by_the_first_query_and_previewed_as_a_mem
     assert len(sent) == 2, sent
     assert staff.send("1").text.startswith("Logged")
     assert balance_of(db, "+2348031111133") == 50 + 150 + 20
+
+
+def test_the_first_query_takes_the_form_the_phones_last_message_found_it_in(app, mama, db, sent):
+    """A phone first seen is taken for a customer: a staff phone's first message finds its staff
+    row with a statement of its own, and its next ones in the first query. One that is no
+    longer staff is answered as a customer all the same, and then read as one."""
+    staff = Phone(app, BAYO)
+    assert staff.send("LOG").text.startswith("Hi Bayo")  # asks for the PIN
+    assert "FOR UPDATE OF vendor_users" not in sql(sent)[0]
+    assert any("FOR UPDATE OF vendor_users" in statement for statement in sql(sent)[1:]), sent
+    sent.clear()
+    assert staff.send("CANCEL").text.startswith("Cancelled")
+    assert "FOR UPDATE OF vendor_users" in sql(sent)[0]
+    with db.transaction() as session:
+        session.execute(text("UPDATE vendor_users SET is_active = false WHERE phone_number = :phone"), {"phone": BAYO})
+    sent.clear()
+    assert "Welcome to Mama Put Kitchen" in staff.send("JOIN MAMA").text
+    assert "FOR UPDATE OF vendor_users" in sql(sent)[0]  # the staff form, which finds no staff row now
+    staff.send("BAL")  # prepares what a BAL runs, on this connection
+    sent.clear()
+    assert "Balance: 50 points" in staff.send("BAL").text
+    assert len(sent) == 2 and "FOR UPDATE OF vendor_users" not in sql(sent)[0], sent
 
 
 def test_a_transaction_that_runs_nothing_sends_nothing(db, sent):
