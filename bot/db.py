@@ -375,6 +375,18 @@ def connection_of(session: Session) -> Connection:
     return bind
 
 
+def joined_connection(session: Session) -> Connection:
+    """`session.connection()`: the connection its statements go on, the session joining the
+    transaction there if it has not yet. A session made on a connection (a message's) that has
+    joined goes on that very connection (a savepoint too), taken as it is: the session's own
+    way through its transaction's states cost a confirmation's fifteen writes about a
+    twentieth of their instructions."""
+    bind = session.bind
+    if session.in_transaction() and isinstance(bind, Connection):
+        return bind
+    return session.connection()
+
+
 def run_prepared(connection: Connection, statement: Executable, params: dict):
     """`statement`'s first row back, or None; see fetch_prepared."""
     rows = fetch_prepared(connection, statement, params)
@@ -607,7 +619,7 @@ def write(session: Session, statement: Executable, params: dict | list[dict]) ->
     written this way). Columns left out take their Python-side defaults, as SQLAlchemy gives
     them. The statement must be built once (its rendering is kept by it, as fetch_prepared
     keeps a statement's plan) and take no IN lists."""
-    connection = session.connection()
+    connection = joined_connection(session)
     _write(connection, _waiting_on(connection), statement, params)
 
 
@@ -671,7 +683,7 @@ def write_new(session: Session, model: type[T], values: dict) -> T:
     the unit of work's INSERT, without its bookkeeping nor, on PostgreSQL, its round trip.
     Columns left out take their defaults (with_defaults), in the session's copy too."""
     row = with_defaults(model, values)
-    connection = session.connection()
+    connection = joined_connection(session)
     waiting = _waiting_on(connection)
     _write(connection, waiting, _insert(model.__table__), row)
     instance = as_loaded(session, model, row)
@@ -756,7 +768,7 @@ def update_loaded(session: Session, instance, **values) -> None:
     table = instance.__table__
     for key, default in _defaults(table, updating=True):
         values.setdefault(key, _default_value(default))
-    connection, row_key = session.connection(), _row_key(instance)
+    connection, row_key = joined_connection(session), _row_key(instance)
     waiting = _waiting_on(connection)
     earlier = waiting.rows.get(row_key) if waiting is not None and _movable(table, tuple(values)) else None
     if earlier is not None:  # the row's own write still waits: the change goes in it

@@ -8,7 +8,9 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import event, inspect, select, update
 
-from bot.db import as_loaded, column_keys, insert_on_conflict, update_loaded, write_if_new, write_new, write_rows, written_here
+from bot.db import (
+    as_loaded, column_keys, insert_on_conflict, joined_connection, update_loaded, write_if_new, write_new, write_rows, written_here,
+)
 from bot.services.customers import enroll
 from models import AuditLog, Customer, CustomerPointsBalance, PhoneRoute, Tenant
 from tests.conftest import Phone
@@ -171,6 +173,21 @@ def test_a_row_is_written_here_in_the_transaction_that_wrote_it_only(app, mama, 
             session.begin_nested().rollback()  # what a savepoint did to the copy may be undone in the row
             assert not written_here(session, undone)
         assert not written_here(session, line)  # no transaction open
+
+
+def test_joined_connection_is_the_sessions_connection_and_joins_its_transaction(app, mama, db):
+    with db.message_connection() as connection, connection.begin():
+        session = db.sessions(bind=connection)
+        assert not session.in_transaction()
+        assert joined_connection(session) is connection
+        assert session.in_transaction()  # joined, as session.connection() joins it: a write here is written_here
+        line = write_new(session, AuditLog, {"tenant_id": mama.id, "actor_type": "system", "action": "test.joined"})
+        assert written_here(session, line)
+        session.begin_nested()
+        assert joined_connection(session) is session.connection() is connection  # a savepoint's too
+        session.close()
+    with db.sessions() as session:  # on no connection of its own: the one it takes, as session.connection()
+        assert joined_connection(session) is session.connection()
 
 
 def test_update_loaded_writes_the_columns_stamps_the_update_and_leaves_nothing_to_flush(app, mama, db):
