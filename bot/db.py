@@ -377,14 +377,20 @@ def connection_of(session: Session) -> Connection:
 
 def joined_connection(session: Session) -> Connection:
     """`session.connection()`: the connection its statements go on, the session joining the
-    transaction there if it has not yet. A session made on a connection (a message's) that has
-    joined goes on that very connection (a savepoint too), taken as it is: the session's own
-    way through its transaction's states cost a confirmation's fifteen writes about a
-    twentieth of their instructions."""
-    bind = session.bind
-    if session.in_transaction() and isinstance(bind, Connection):
-        return bind
-    return session.connection()
+    transaction there (its innermost: a savepoint begun sends its SAVEPOINT) if it has not yet.
+    Once it has, the same connection, noted for that transaction while it is active: the
+    session's own way through its transaction's states cost a confirmation's fifteen writes
+    1.3% of a purchase's instructions."""
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    joined = session.info.get(_JOINED)
+    if joined is not None and joined[0] is transaction and transaction.is_active:
+        return joined[1]
+    connection = session.connection()
+    session.info[_JOINED] = (session.get_nested_transaction() or session.get_transaction(), connection)
+    return connection
+
+
+_JOINED = "joined"  # in session.info: (the transaction joined_connection last joined, its connection)
 
 
 def run_prepared(connection: Connection, statement: Executable, params: dict):

@@ -441,7 +441,8 @@ def _replay_or_tenants(for_staff: bool):
     message costs one query less. Each form leaves out the other's part, whose columns come
     back NULL: a part the message cannot use still cost PostgreSQL a sixth of the query (every
     table and node of a plan is opened and closed at each run, whether it runs or not). A wrong
-    guess costs the query the part would have saved. With several candidates, none is locked:
+    guess costs the statements that part saves, each then run on its own (the sender's row,
+    a BAL's balance, a LOG's member). With several candidates, none is locked:
     they would be locked in no known order, and most of them are not the one the message is for."""
     stored = select(_STORED_REPLY.scalar_subquery().label("stored")).subquery()
     codes = [bindparam("joining", type_=Tenant.vendor_code.type), bindparam("addressed", type_=Tenant.vendor_code.type)]
@@ -452,7 +453,7 @@ def _replay_or_tenants(for_staff: bool):
     found = stored.outerjoin(candidates, true())
     if for_staff:
         sole_employer = select(candidates.c.id).where(candidates.c.is_staff, only_one).scalar_subquery()
-        member_read = [null() for _ in range(len(column_keys(Customer)) + 2)]  # the member's columns, balance, locked_at
+        member_read = [null() for _ in range(_STAFF_AT - _MEMBER_AT)]  # the member's columns, balance, locked_at
         staff_read = staff_locked(sole_employer, bindparam("phone"), bindparam("named", type_=Customer.phone_number.type))
     else:
         sole = select(candidates.c.id).where(~candidates.c.is_staff, only_one).scalar_subquery()

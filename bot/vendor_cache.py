@@ -12,8 +12,8 @@ again after ten minutes all the same, so that no old version can come back as a 
 wraps around after four billion transactions).
 
 It also keeps whether the first query last found a phone writing to a number on the staff of
-the vendor there (staff_on): a guess, by which the next message of the phone runs the query in
-the form for staff or the one for customers (bot/dispatcher.py).
+the one vendor it found (staff_on): a guess, by which the next message of the phone to that
+number runs the query in the form for staff or the one for customers (bot/dispatcher.py).
 
 Every message's copy of a vendor shares the settings read: they are frozen, so that a change in
 place fails at once instead of reaching other messages; a change assigns new settings, as

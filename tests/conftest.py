@@ -30,6 +30,7 @@ from bot.messages import say
 from bot.services import staff
 from bot.services.tenant_file import parse_tenant_file
 from bot.services.tenants import load_tenant
+from bot.vendor_cache import VendorCache
 from models import Base, Customer, CustomerPointsBalance
 from models.base import utcnow
 from tests.fake_twilio import FakeTwilio
@@ -169,6 +170,7 @@ def _as_new(app, pristine: dict) -> None:
     for name, attributes in pristine.items():
         vars(app.extensions[name]).clear()
         vars(app.extensions[name]).update(attributes)
+    app.extensions["dispatcher"].vendors = VendorCache()  # what the last test's messages left in it: guesses
     runtime = app.extensions["runtime"]
     runtime.clock.offset = timedelta()
     _empty_tables(runtime.db)

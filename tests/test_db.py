@@ -175,7 +175,10 @@ def test_a_row_is_written_here_in_the_transaction_that_wrote_it_only(app, mama, 
         assert not written_here(session, line)  # no transaction open
 
 
-def test_joined_connection_is_the_sessions_connection_and_joins_its_transaction(app, mama, db):
+def test_joined_connection_is_the_sessions_connection_and_joins_its_innermost_transaction(app, mama, db):
+    def lines(session) -> list[str]:
+        return session.scalars(select(AuditLog.action).where(AuditLog.action.like("test.%")).order_by(AuditLog.action)).all()
+
     with db.message_connection() as connection, connection.begin():
         session = db.sessions(bind=connection)
         assert not session.in_transaction()
@@ -183,8 +186,11 @@ def test_joined_connection_is_the_sessions_connection_and_joins_its_transaction(
         assert session.in_transaction()  # joined, as session.connection() joins it: a write here is written_here
         line = write_new(session, AuditLog, {"tenant_id": mama.id, "actor_type": "system", "action": "test.joined"})
         assert written_here(session, line)
-        session.begin_nested()
-        assert joined_connection(session) is session.connection() is connection  # a savepoint's too
+        savepoint = session.begin_nested()  # its SAVEPOINT goes when a statement first needs it
+        write_rows(session, AuditLog, {"tenant_id": mama.id, "actor_type": "system", "action": "test.undone"})
+        savepoint.rollback()
+        write_rows(session, AuditLog, {"tenant_id": mama.id, "actor_type": "system", "action": "test.kept"})
+        assert lines(session) == ["test.joined", "test.kept"]  # the savepoint's write went with it
         session.close()
     with db.sessions() as session:  # on no connection of its own: the one it takes, as session.connection()
         assert joined_connection(session) is session.connection()
