@@ -286,6 +286,23 @@ def test_a_change_to_a_row_written_here_goes_in_its_insert(mama, db, sent):
         assert session.execute(select(AuditLog.action, AuditLog.details).where(AuditLog.id == row["id"])).one() == ("test.changed", {"n": 1})
 
 
+def test_changes_written_into_a_waiting_insert_write_it_as_the_whole_row_would_be_written(mama, db, sent):
+    """The INSERT is the one the row with the changes would send (a quote, a NULL and JSON among them)."""
+    row, twin = _audit_row(db), _audit_row(db)
+    changes = {"action": "test.it's", "entity_type": None, "details": {"n": 1}}
+    sent.clear()
+    with db.transaction() as session:
+        line = write_new(session, AuditLog, row)
+        update_loaded(session, line, action="test.first", details={"n": 0})
+        update_loaded(session, line, **changes)
+        write_new(session, AuditLog, {**twin, **changes, "created_at": row["created_at"]})
+    merged, whole = statements_on("audit_logs", sql(sent))
+    assert merged == whole.replace(twin["id"].hex, row["id"].hex), (merged, whole)
+    with db.sessions() as session:
+        stored = session.execute(select(AuditLog.action, AuditLog.entity_type, AuditLog.details).where(AuditLog.id == row["id"])).one()
+    assert tuple(stored) == ("test.it's", None, {"n": 1})
+
+
 def test_a_change_is_an_update_of_its_own_after_the_row_was_sent_or_a_write_to_its_table_came_between(app, mama, db, sent):
     Phone(app, NUMBER).send("JOIN MAMA")
     sent.clear()
