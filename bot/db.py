@@ -11,7 +11,7 @@ from collections import namedtuple
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from itertools import repeat
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
@@ -479,19 +479,10 @@ def _driver_error(connection: Connection, error: Exception, statement: str, valu
 _TEXT_FORM = frozenset({float, bool, datetime, date, Decimal})
 
 
-_last_utc: tuple[datetime | None, str] = (None, "")  # the last UTC time written, and its literal
-
-
+@lru_cache(maxsize=256)  # a message writes a few times over and over: its now, its stamps, an expiry
 def _utc_literal(value: datetime) -> str:
-    """A UTC time's literal. A message's statements write its `now` over and over, and the text
-    of an aware time costs microseconds: the last one's is kept (threads replace it as a whole)."""
-    global _last_utc
-    last = _last_utc
-    if last[0] == value:
-        return last[1]
-    text = f"'{value}'"
-    _last_utc = (value, text)
-    return text
+    """A UTC time's literal (its text costs a microsecond)."""
+    return f"'{value}'"
 
 
 def _plain_strings(dbapi_connection) -> bool:

@@ -329,8 +329,8 @@ def test_a_change_to_a_unique_column_is_not_moved_ahead_of_the_writes_between(ap
 
 
 def test_times_are_written_as_given_whichever_came_before(mama, db):
-    """The literal of the last UTC time written is kept (bot/db.py's _utc_literal): equal times
-    made apart, a time just after it, and one with another offset each keep their own value."""
+    """The literals of UTC times are kept (bot/db.py's _utc_literal): equal times made apart, a
+    time just after one, and one with another offset each keep their own value."""
     base = _audit_row(db)["created_at"].astimezone(timezone.utc)
     times = [base, base + timedelta(microseconds=1), base.replace(), base.astimezone(timezone(timedelta(hours=1))), base]
     written = [{**_audit_row(db), "created_at": moment} for moment in times]
