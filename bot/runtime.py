@@ -115,7 +115,8 @@ class _JobTemplate:
         pipe = queue.connection.pipeline(transaction=False)
         # Described by its name: RQ would otherwise write the arguments out in the description.
         queue.enqueue(job, pipeline=pipe, job_id=self._ID, description=job, **JOB_OPTIONS.get(job, {}))
-        self._learnt, self._job, self._serializer = [command for command, _ in pipe.command_stack], job, queue.serializer
+        self._learnt = [(command, self._holes(command)) for command, _ in pipe.command_stack]
+        self._job, self._serializer = job, queue.serializer
 
     def commands(self, args: tuple) -> list[tuple]:
         job_id = str(uuid.uuid4())
@@ -125,14 +126,21 @@ class _JobTemplate:
             "data": self._serializer.dumps((self._job, None, args, {})),
             "created_at": (moment := utcformat(rq_now())), "enqueued_at": moment,
         }
-        return [self._fill(command, job_id, filled) for command in self._learnt]
+        return [self._fill(command, holes, job_id, filled) for command, holes in self._learnt]
 
-    def _fill(self, command: tuple, job_id: str, filled: dict) -> tuple:
-        words = [word.replace(self._ID, job_id) if isinstance(word, str) else word for word in command]
-        if words[0] == "HSET":  # HSET key field value field value...
-            for at in range(2, len(words), 2):
-                if words[at] in self._FILLED:
-                    words[at + 1] = filled[words[at]]
+    def _holes(self, command: tuple) -> tuple:
+        """Where a job's own values go in a learnt command, found once: (place, None) for a word
+        holding the learning job's id, (place, field) for the value of a field each job fills.
+        Looking for them in every word of every job cost a purchase 0.7% of its instructions."""
+        holes = [(at, None) for at, word in enumerate(command) if isinstance(word, str) and self._ID in word]
+        if command[0] == "HSET":  # HSET key field value field value...
+            holes += [(at + 1, command[at]) for at in range(2, len(command), 2) if command[at] in self._FILLED]
+        return tuple(holes)
+
+    def _fill(self, command: tuple, holes: tuple, job_id: str, filled: dict) -> tuple:
+        words = list(command)
+        for at, field in holes:
+            words[at] = words[at].replace(self._ID, job_id) if field is None else filled[field]
         return tuple(words)
 
 
