@@ -344,6 +344,7 @@ class _Prepared:
     # parameter's processor, each result column's processor, and the type of the rows.
     defaults: dict = field(default_factory=dict)
     processors: tuple = ()
+    writers: tuple = ()  # each parameter's literal, its bind processing done (_writer)
     results: tuple = ()
     row: type = tuple
 
@@ -423,15 +424,18 @@ def fetch_prepared(connection: Connection, statement: Executable, params: dict, 
         return result.all() if result.returns_rows else []
     plan = _prepared_plans.get(statement) or _prepared_plans.setdefault(statement, _compiled_plan(statement, connection.dialect))
     given = {**plan.defaults, **params} if plan.defaults else params  # a missing one without a default: KeyError
-    values = _processed(map(given.__getitem__, plan.names), plan.processors)
     driver, dbapi_connection = connection.dialect.loaded_dbapi, connection.connection.dbapi_connection
+    values = list(map(given.__getitem__, plan.names))
+    plain = _plain_strings(dbapi_connection)
+    if not plain:
+        values = _processed(values, plan.processors)
     info = connection.info
     alone = False
     try:
         cursor = _own_cursor(info, dbapi_connection)
         # Written before the transaction's state moves: a value refused here (a NUL) leaves
         # the BEGIN and the waiting writes to the next statement, as nothing was sent.
-        literals = ", ".join(map(_literal, values, repeat(dbapi_connection))) if _plain_strings(dbapi_connection) else None
+        literals = ", ".join(_literals(values, plan.writers, dbapi_connection)) if plain else None
         _prepare_once(connection, plan)
         alone = commit and info.get(_STATE) == _PENDING and not info.get(_WAITING)
         if alone:  # the transaction's only statement: in autocommit, a transaction of its own
@@ -531,7 +535,7 @@ def _compiled_plan(statement: Executable, dialect) -> _Prepared:
     return replace(
         plan,
         defaults={name: binds[name].value for name in plan.names if not binds[name].required},
-        processors=tuple(binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in plan.names),
+        **_processing([binds[name].type for name in plan.names], dialect),
         results=tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns),
         row=namedtuple("Row", [column.key for column in columns], rename=True) if columns else tuple,
     )
@@ -862,6 +866,7 @@ class _Rendering:
     tail: str
     names: tuple[str, ...]
     processors: tuple  # each name's bind processor, or None
+    writers: tuple  # each name's literal, its bind processing done (_writer)
     fixed: dict  # the values of parameters the statement holds (literals)
     generated: tuple  # (name, column default) for the values SQLAlchemy makes when not given
     prepared: _Prepared | None = None  # the statement EXECUTE runs
@@ -883,9 +888,38 @@ def _rendered(connection: Connection, statement: Executable, rows: list[dict]) -
         for name, default in rendering.generated:
             if name not in given:
                 given[name] = _default_value(default)
-        values = _processed(map(given.__getitem__, rendering.names), rendering.processors)
-        rendered.append(rendering.row.format(*map(literal, values, repeat(dbapi_connection))))
+        values = map(given.__getitem__, rendering.names)
+        if literal is _literal:
+            literals = _literals(values, rendering.writers, dbapi_connection)
+        else:
+            literals = map(literal, _processed(values, rendering.processors), repeat(dbapi_connection))
+        rendered.append(rendering.row.format(*literals))
     return rendering.head + rendering.joint.join(rendered) + rendering.tail
+
+
+def _processing(types: list, dialect) -> dict:
+    """Each parameter's bind processor (None: none), and its writer (_writer)."""
+    processors = tuple(type_.dialect_impl(dialect).bind_processor(dialect) for type_ in types)
+    return {"processors": processors, "writers": tuple(map(_writer, types, processors))}
+
+
+def _literals(values, writers: tuple, dbapi_connection) -> list[str]:
+    """The values' literals, each processed as its type's bind processor would."""
+    return [write(value, dbapi_connection) for write, value in zip(writers, values)]
+
+
+def _writer(type_, process) -> Callable:
+    """A value's literal, processed as its bind processor would (`process`, or None): a UTC time,
+    which UTCDateTime passes as it is, and NULL need no processing."""
+    if process is None:
+        return _literal
+    if isinstance(type_, UTCDateTime):
+        return lambda value, dbapi_connection: (
+            "NULL" if value is None
+            else _utc_literal(value) if type(value) is datetime and value.tzinfo is timezone.utc
+            else _literal(process(value), dbapi_connection)
+        )
+    return lambda value, dbapi_connection: _literal(process(value), dbapi_connection)
 
 
 def _quoted_by_driver(value, dbapi_connection) -> str:
@@ -932,7 +966,7 @@ def _rendering(statement: Executable, keys: tuple[str, ...], one_row: bool, dial
         raise ValueError(f"defaults of {sorted(made)} are not all parameters of the statement")
     return _Rendering(
         head=head.replace("%%", "%"), row=row, joint=joint, tail=tail.replace("%%", "%"), names=names,
-        processors=tuple(binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names),
+        **_processing([binds[name].type for name in names], dialect),
         fixed={name: bind.value for name, bind in binds.items() if not bind.required and name not in made},
         generated=generated, prepared=prepared,
     )
