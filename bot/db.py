@@ -341,10 +341,11 @@ class _Prepared:
     execute: str  # EXECUTE name (%s, %s...), for the driver to fill in
     names: tuple[str, ...]  # the parameters, in the order of $1, $2...
     # For fetch_prepared only: the values of parameters the statement holds (literals), each
-    # parameter's processor, each result column's processor, and the type of the rows.
+    # parameter's processor and writer (_writer), each result column's processor, and the type
+    # of the rows.
     defaults: dict = field(default_factory=dict)
     processors: tuple = ()
-    writers: tuple = ()  # each parameter's literal, its bind processing done (_writer)
+    writers: tuple = ()
     results: tuple = ()
     row: type = tuple
 
@@ -531,11 +532,12 @@ def _compiled_plan(statement: Executable, dialect) -> _Prepared:
     compiled = statement.compile(dialect=dialect)
     plan = _plan(compiled.string, compiled)
     binds = _binds(compiled)
+    processors, writers = _processing(binds, plan.names, dialect)
     columns = list(statement.exported_columns)
     return replace(
         plan,
         defaults={name: binds[name].value for name in plan.names if not binds[name].required},
-        **_processing([binds[name].type for name in plan.names], dialect),
+        processors=processors, writers=writers,
         results=tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns),
         row=namedtuple("Row", [column.key for column in columns], rename=True) if columns else tuple,
     )
@@ -866,7 +868,7 @@ class _Rendering:
     tail: str
     names: tuple[str, ...]
     processors: tuple  # each name's bind processor, or None
-    writers: tuple  # each name's literal, its bind processing done (_writer)
+    writers: tuple  # each name's writer: its literal, its bind processing done (_writer)
     fixed: dict  # the values of parameters the statement holds (literals)
     generated: tuple  # (name, column default) for the values SQLAlchemy makes when not given
     prepared: _Prepared | None = None  # the statement EXECUTE runs
@@ -881,7 +883,7 @@ def _rendered(connection: Connection, statement: Executable, rows: list[dict]) -
     if rendering.prepared is not None:
         _prepare_once(connection, rendering.prepared)
     dbapi_connection = connection.connection.dbapi_connection
-    literal = _literal if _plain_strings(dbapi_connection) else _quoted_by_driver
+    plain = _plain_strings(dbapi_connection)
     rendered = []
     for row in rows:
         given = {**rendering.fixed, **row}
@@ -889,18 +891,19 @@ def _rendered(connection: Connection, statement: Executable, rows: list[dict]) -
             if name not in given:
                 given[name] = _default_value(default)
         values = map(given.__getitem__, rendering.names)
-        if literal is _literal:
+        if plain:
             literals = _literals(values, rendering.writers, dbapi_connection)
         else:
-            literals = map(literal, _processed(values, rendering.processors), repeat(dbapi_connection))
+            literals = map(_quoted_by_driver, _processed(values, rendering.processors), repeat(dbapi_connection))
         rendered.append(rendering.row.format(*literals))
     return rendering.head + rendering.joint.join(rendered) + rendering.tail
 
 
-def _processing(types: list, dialect) -> dict:
+def _processing(binds: dict, names: tuple[str, ...], dialect) -> tuple[tuple, tuple]:
     """Each parameter's bind processor (None: none), and its writer (_writer)."""
+    types = [binds[name].type for name in names]
     processors = tuple(type_.dialect_impl(dialect).bind_processor(dialect) for type_ in types)
-    return {"processors": processors, "writers": tuple(map(_writer, types, processors))}
+    return processors, tuple(map(_writer, types, processors))
 
 
 def _literals(values, writers: tuple, dbapi_connection) -> list[str]:
@@ -909,15 +912,15 @@ def _literals(values, writers: tuple, dbapi_connection) -> list[str]:
 
 
 def _writer(type_, process) -> Callable:
-    """A value's literal, processed as its bind processor would (`process`, or None): a UTC time,
-    which UTCDateTime passes as it is, and NULL need no processing."""
+    """The function (value, dbapi_connection) -> the literal of a parameter of `type_`, its bind
+    processor `process` (or None) applied, for connections with standard strings (_literal).
+    What UTCDateTime's processing passes as it is, NULL and a UTC time, goes straight to the
+    literal: most times written are the message's, in UTC."""
     if process is None:
         return _literal
     if isinstance(type_, UTCDateTime):
-        return lambda value, dbapi_connection: (
-            "NULL" if value is None
-            else _utc_literal(value) if type(value) is datetime and value.tzinfo is timezone.utc
-            else _literal(process(value), dbapi_connection)
+        return lambda value, dbapi_connection: _literal(
+            value if value is None or value.tzinfo is timezone.utc else process(value), dbapi_connection
         )
     return lambda value, dbapi_connection: _literal(process(value), dbapi_connection)
 
@@ -964,9 +967,10 @@ def _rendering(statement: Executable, keys: tuple[str, ...], one_row: bool, dial
     made = {name for name, _ in generated}
     if not made <= set(names):
         raise ValueError(f"defaults of {sorted(made)} are not all parameters of the statement")
+    processors, writers = _processing(binds, names, dialect)
     return _Rendering(
         head=head.replace("%%", "%"), row=row, joint=joint, tail=tail.replace("%%", "%"), names=names,
-        **_processing([binds[name].type for name in names], dialect),
+        processors=processors, writers=writers,
         fixed={name: bind.value for name, bind in binds.items() if not bind.required and name not in made},
         generated=generated, prepared=prepared,
     )

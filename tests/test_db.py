@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import event, inspect, select, update
+from sqlalchemy.dialects.postgresql import psycopg2
 
 from bot.db import (
-    as_loaded, column_keys, insert_on_conflict, joined_connection, update_loaded, write_if_new, write_new, write_rows, written_here,
+    _literal, _writer, as_loaded, column_keys, insert_on_conflict, joined_connection, update_loaded, write_if_new, write_new,
+    write_rows, written_here,
 )
 from bot.services.customers import enroll
 from models import AuditLog, Customer, CustomerPointsBalance, PhoneRoute, Tenant
+from models.base import UTCDateTime
 from tests.conftest import Phone
 
 NUMBER = "+2348031111111"
@@ -216,3 +219,19 @@ def test_write_if_new_writes_a_row_unless_its_key_is_taken(app, mama, db):
         write_if_new(session, PhoneRoute, {"phone_number": NUMBER, "tenant_id": mama.id, "updated_at": LATE}, ["phone_number"])
     with db.sessions() as session:
         assert session.execute(select(PhoneRoute.updated_at).where(PhoneRoute.phone_number == NUMBER)).scalars().all() == [EARLY]
+
+
+def test_a_time_is_written_as_its_type_would_process_it():
+    """The literal of a UTC time skips UTCDateTime's processing (bot/db.py's _writer), to the
+    same text: NULL, a UTC time, one with another offset (written in UTC), and a naive time
+    refused."""
+    dialect = psycopg2.dialect()
+    process = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    write = _writer(UTCDateTime(), process)
+    moment = datetime(2026, 11, 28, 12, 30, 5, 123456, tzinfo=timezone.utc)
+    elsewhere = datetime(2026, 11, 28, 13, 31, tzinfo=timezone(timedelta(hours=1)))
+    for value in (None, moment, elsewhere):
+        assert write(value, None) == _literal(process(value), None)
+    assert write(elsewhere, None) == "'2026-11-28 12:31:00+00:00'"
+    with pytest.raises(ValueError, match="naive"):
+        write(datetime(2026, 11, 28, 12, 30), None)

@@ -3,16 +3,15 @@ transaction's next statement, or its COMMIT, and goes in front of it in the same
 rollback drops it, and an error in it fails the transaction where it is sent (PostgreSQL only)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 
 import pytest
 from sqlalchemy import bindparam, delete, insert, literal_column, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert, psycopg2 as pg_dialects
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
-from bot.db import _literal, _writer, fetch_prepared, finish_prepared, run_prepared, update_loaded, write, write_new, write_rows
+from bot.db import fetch_prepared, finish_prepared, run_prepared, update_loaded, write, write_new, write_rows
 from models import AuditLog, Customer
-from models.base import UTCDateTime
 from tests.conftest import Phone
 from tests.test_transactions_pg import _audit_row, _stored, in_transaction, sent, sql  # noqa: F401 (sent: a fixture)
 
@@ -341,22 +340,6 @@ def test_times_are_written_as_given_whichever_came_before(mama, db):
     with db.sessions() as session:
         stored = [session.scalar(select(AuditLog.created_at).where(AuditLog.id == row["id"])) for row in written]
     assert stored == times
-
-
-def test_a_time_is_written_as_its_type_would_process_it():
-    """The literal of a UTC time skips UTCDateTime's processing (bot/db.py's _writer), to the
-    same text: NULL, a UTC time, one with another offset (written in UTC), and a naive time
-    refused."""
-    dialect = pg_dialects.dialect()
-    process = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
-    write = _writer(UTCDateTime(), process)
-    moment = datetime(2026, 11, 28, 12, 30, 5, 123456, tzinfo=timezone.utc)
-    elsewhere = datetime(2026, 11, 28, 13, 31, tzinfo=timezone(timedelta(hours=1)))
-    for value in (None, moment, elsewhere):
-        assert write(value, None) == _literal(process(value), None)
-    assert write(elsewhere, None) == "'2026-11-28 12:31:00+00:00'"
-    with pytest.raises(ValueError, match="naive"):
-        write(datetime(2026, 11, 28, 12, 30), None)
 
 
 def test_a_write_of_another_kind_between_two_changes_of_a_row_keeps_them_apart(app, mama, db, sent):
