@@ -56,7 +56,7 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given; store times in UTC")
-        return value if value.tzinfo is timezone.utc else value.astimezone(timezone.utc)
+        return value.astimezone(timezone.utc)
 
     def process_result_value(self, value, dialect):
         if value is None:
