@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Callable
 
 from redis import Redis
-from sqlalchemy import bindparam, exists, func, insert, null, or_, select, true, update
+from sqlalchemy import bindparam, exists, func, insert, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -383,7 +383,7 @@ def _replay_or_candidates(
     staff, for the next message's guess."""
     rows = fetch_prepared(connection_of(session), _REPLAY_OR_TENANTS[for_staff], params)
     candidates = [
-        _candidate(session, tenant, row)
+        _candidate(session, tenant, row, for_staff)
         for row in rows
         if row[_TENANT_AT] is not None and (tenant := vendors.tenant(session, row[_TENANT_AT], row[_TENANT_AT + 1])) is not None
     ]
@@ -403,13 +403,16 @@ def _unwaited(sender: StaffSender | None) -> bool:
     return sender is not None and not sender.waited
 
 
-def _candidate(session: Session, tenant: Tenant, row) -> _Candidate:
-    """A row of the first query as a candidate, its member's balance kept for the message."""
-    member = loaded(session, Customer, row, _MEMBER_AT)
+def _candidate(session: Session, tenant: Tenant, row, for_staff: bool) -> _Candidate:
+    """A row of the first query in its form `for_staff` as a candidate, a member's balance kept
+    for the message."""
+    is_staff, is_member = row[_IS_STAFF_AT], row[_IS_STAFF_AT + 1]
+    if for_staff:
+        return _Candidate(tenant, is_staff, is_member, None, None, sender_from_json(session, row[_SENDER_AT]))
+    member = loaded(session, Customer, row, _SENDER_AT)
     if member is not None:
         keep_balance_read(session, member, row[_BALANCE_AT])
-    staff = sender_from_json(session, row[_STAFF_AT])
-    return _Candidate(tenant, row[_IS_STAFF_AT], row[_IS_STAFF_AT + 1], member, row[_LOCKED_AT], staff)
+    return _Candidate(tenant, is_staff, is_member, member, row[_LOCKED_AT], None)
 
 
 def _found(row: _Candidate, **how) -> Destination:
@@ -438,9 +441,10 @@ def _replay_or_tenants(for_staff: bool):
     then), with its balance on PostgreSQL (bot/services/points.py, balance_read): the usual
     message costs one query less, and a BAL two. `for_staff`, if the sender is its staff, their
     staff row, on PostgreSQL, with what else find_staff_locked reads (staff_locked): a staff
-    message costs one query less. Each form leaves out the other's part, whose columns come
-    back NULL: a part the message cannot use still cost PostgreSQL a sixth of the query (every
-    table and node of a plan is opened and closed at each run, whether it runs or not). A wrong
+    message costs one query less. Each form leaves out the other's part and its columns: a part
+    the message cannot use still cost PostgreSQL a sixth of the query (every table and node of
+    a plan is opened and closed at each run, whether it runs or not), and each column the driver
+    a microsecond (the staff form carried the member's as NULLs). A wrong
     guess costs the statements that part saves, each then run on its own (the sender's row,
     a BAL's balance, a LOG's member). With several candidates, none is locked:
     they would be locked in no known order, and most of them are not the one the message is for."""
@@ -453,8 +457,8 @@ def _replay_or_tenants(for_staff: bool):
     found = stored.outerjoin(candidates, true())
     if for_staff:
         sole_employer = select(candidates.c.id).where(candidates.c.is_staff, only_one).scalar_subquery()
-        member_read = [null() for _ in range(_STAFF_AT - _MEMBER_AT)]  # the member's columns, balance, locked_at
-        staff_read = staff_locked(sole_employer, bindparam("phone"), bindparam("named", type_=Customer.phone_number.type))
+        named = bindparam("named", type_=Customer.phone_number.type)
+        sender_read = [staff_locked(sole_employer, bindparam("phone"), named).label("staff")]
     else:
         sole = select(candidates.c.id).where(~candidates.c.is_staff, only_one).scalar_subquery()
         member = (
@@ -463,23 +467,21 @@ def _replay_or_tenants(for_staff: bool):
             .with_for_update(**ROW_LOCK)
             .subquery("member")
         )
-        member_read = [*model_columns(Customer, member), balance_read(member).label("balance"), sole.label("locked_at")]
-        staff_read = null()
+        sender_read = [*model_columns(Customer, member), balance_read(member).label("balance"), sole.label("locked_at")]
         found = found.outerjoin(member, member.c.tenant_id == candidates.c.id)
     return select(
-        stored.c.stored, candidates.c.id, candidates.c.version, candidates.c.is_staff, candidates.c.is_member,
-        *member_read, staff_read.label("staff"),
+        stored.c.stored, candidates.c.id, candidates.c.version, candidates.c.is_staff, candidates.c.is_member, *sender_read,
     ).select_from(found)
 
 
 # The first query's row: the stored reply, the vendor's id and version, is_staff, is_member,
-# the member's columns and balance, locked_at, the staff row's JSON.
+# then the sender's part: in the customer form the member's columns, balance and locked_at; in
+# the staff form the staff row's JSON.
 _TENANT_AT = 1
 _IS_STAFF_AT = _TENANT_AT + 2
-_MEMBER_AT = _IS_STAFF_AT + 2
-_BALANCE_AT = _MEMBER_AT + len(column_keys(Customer))
+_SENDER_AT = _IS_STAFF_AT + 2
+_BALANCE_AT = _SENDER_AT + len(column_keys(Customer))
 _LOCKED_AT = _BALANCE_AT + 1
-_STAFF_AT = _LOCKED_AT + 1
 _REPLAY_OR_TENANTS = {for_staff: _replay_or_tenants(for_staff) for for_staff in (False, True)}
 _ROUTED = _tenants(Tenant.id == select(PhoneRoute.tenant_id).where(PhoneRoute.phone_number == bindparam("phone")).scalar_subquery())
 _EMPLOYERS = _tenants(

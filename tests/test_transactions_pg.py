@@ -147,6 +147,7 @@ def test_the_first_query_takes_the_form_the_phones_last_message_found_it_in(app,
     sent.clear()
     assert staff.send("CANCEL").text.startswith("Cancelled")
     assert "FOR UPDATE OF vendor_users" in sql(sent)[0]
+    assert "NULL AS" not in sql(sent)[0]  # each form reads only its own part's columns
     with db.transaction() as session:
         session.execute(text("UPDATE vendor_users SET is_active = false WHERE phone_number = :phone"), {"phone": BAYO})
     sent.clear()
@@ -156,6 +157,7 @@ def test_the_first_query_takes_the_form_the_phones_last_message_found_it_in(app,
     sent.clear()
     assert "Balance: 50 points" in staff.send("BAL").text
     assert len(sent) == 2 and "FOR UPDATE OF vendor_users" not in sql(sent)[0], sent
+    assert "NULL AS" not in sql(sent)[0]
 
 
 def test_a_transaction_that_runs_nothing_sends_nothing(db, sent):
