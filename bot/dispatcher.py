@@ -444,10 +444,10 @@ def _replay_or_tenants(for_staff: bool):
     message costs one query less. Each form leaves out the other's part and its columns: a part
     the message cannot use still cost PostgreSQL a sixth of the query (every table and node of
     a plan is opened and closed at each run, whether it runs or not), and each column the driver
-    a microsecond (the staff form carried the member's as NULLs). A wrong
-    guess costs the statements that part saves, each then run on its own (the sender's row,
-    a BAL's balance, a LOG's member). With several candidates, none is locked:
-    they would be locked in no known order, and most of them are not the one the message is for."""
+    a microsecond. A wrong guess costs the statements that part saves, each then run on its own
+    (the sender's row, a BAL's balance, a LOG's member). With several candidates, none is
+    locked: they would be locked in no known order, and most of them are not the one the
+    message is for."""
     stored = select(_STORED_REPLY.scalar_subquery().label("stored")).subquery()
     codes = [bindparam("joining", type_=Tenant.vendor_code.type), bindparam("addressed", type_=Tenant.vendor_code.type)]
     named_or_owning = or_(Tenant.vendor_code.in_(codes), Tenant.whatsapp_number == bindparam("to"))
