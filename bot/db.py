@@ -383,16 +383,21 @@ def joined_connection(session: Session) -> Connection:
     Once it has, the same connection, noted for that transaction while it is active: the
     session's own way through its transaction's states cost a confirmation's fifteen writes
     1.3% of a purchase's instructions."""
-    transaction = session.get_nested_transaction() or session.get_transaction()
+    transaction = _innermost_transaction(session)
     joined = session.info.get(_JOINED)
     if joined is not None and joined[0] is transaction and transaction.is_active:
         return joined[1]
     connection = session.connection()
-    session.info[_JOINED] = (session.get_nested_transaction() or session.get_transaction(), connection)
+    session.info[_JOINED] = (_innermost_transaction(session), connection)
     return connection
 
 
 _JOINED = "joined"  # in session.info: (the transaction joined_connection last joined, its connection)
+
+
+def _innermost_transaction(session: Session):
+    """The session's innermost transaction (a savepoint's, if one is open), or None."""
+    return session.get_nested_transaction() or session.get_transaction()
 
 
 def run_prepared(connection: Connection, statement: Executable, params: dict):
@@ -722,7 +727,7 @@ def written_here(session: Session, instance) -> bool:
 
 def _written_here(session: Session) -> set:
     """The identity keys of the rows write_new wrote in the session's current transaction."""
-    transaction = session.get_nested_transaction() or session.get_transaction()
+    transaction = _innermost_transaction(session)
     held = session.info.setdefault(_WRITTEN_HERE, {})
     keys = held.get(transaction)
     if keys is None:
