@@ -12,7 +12,6 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from functools import cache, lru_cache
-from itertools import repeat
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
@@ -637,8 +636,7 @@ def _write(connection: Connection, waiting: _Waiting | None, statement: Executab
         return
     rows = params if isinstance(params, list) else [params]
     if rows:
-        waiting.append(_rendered(connection, statement, rows))
-        waiting.forget(statement)
+        waiting.add(statement, _rendered(connection, statement, rows))
 
 
 class _Waiting(list):
@@ -653,7 +651,9 @@ class _Waiting(list):
         super().__init__()
         self.rows: dict[tuple, _RowWrite] = {}
 
-    def forget(self, statement: Executable) -> None:
+    def add(self, statement: Executable, text: str) -> None:
+        """`text`, the write of `statement`, waits after the others; the rows it may meet are forgotten."""
+        self.append(text)
         if id(statement) not in _BY_VALUE_OR_KEY:
             self.rows.clear()
             return
@@ -664,8 +664,10 @@ class _Waiting(list):
 @dataclass
 class _RowWrite:
     at: int  # its place among the waiting writes
-    inserting: bool  # the row's INSERT (else its UPDATE by key)
     values: dict  # the INSERT's whole row, or the UPDATE's columns
+    # The INSERT's rendering and the row's literals in its order, for a change to rewrite only
+    # its own (_rewritten); None: the row's UPDATE by key.
+    inserted: tuple[_Rendering, list[str]] | None = None
 
 
 def _waiting_on(connection: Connection) -> _Waiting | None:
@@ -693,11 +695,17 @@ def write_new(session: Session, model: type[T], values: dict) -> T:
     row = with_defaults(model, values)
     connection = joined_connection(session)
     waiting = _waiting_on(connection)
-    _write(connection, waiting, _insert(model.__table__), row)
+    statement = _insert(model.__table__)
+    if waiting is None:
+        _write(connection, waiting, statement, row)
+    else:
+        rendering = _rendering_on(connection, statement, [row])
+        literals = _row_literals(rendering, row, connection.connection.dbapi_connection)
+        waiting.add(statement, rendering.row.format(*literals))
     instance = as_loaded(session, model, row)
     _written_here(session).add(inspect(instance).key)
     if waiting is not None:
-        waiting.rows[_row_key(instance)] = _RowWrite(len(waiting) - 1, True, row)
+        waiting.rows[_row_key(instance)] = _RowWrite(len(waiting) - 1, row, (rendering, literals))
     return instance
 
 
@@ -780,13 +788,11 @@ def update_loaded(session: Session, instance, **values) -> None:
     waiting = _waiting_on(connection)
     earlier = waiting.rows.get(row_key) if waiting is not None and _movable(table, tuple(values)) else None
     if earlier is not None:  # the row's own write still waits: the change goes in it
-        merged = replace(earlier, values={**earlier.values, **values})
-        waiting[earlier.at] = _row_write_text(connection, table, row_key[1], merged)
-        waiting.rows[row_key] = merged
+        waiting[earlier.at], waiting.rows[row_key] = _rewritten(connection, table, row_key[1], earlier, values)
     else:
         _write(connection, waiting, _update_by_key(table, tuple(values)), _update_params(table, row_key[1], values))
         if waiting is not None:
-            waiting.rows[row_key] = _RowWrite(len(waiting) - 1, False, values)
+            waiting.rows[row_key] = _RowWrite(len(waiting) - 1, values)
     for key, value in values.items():
         set_committed_value(instance, key, value)
 
@@ -803,10 +809,17 @@ def _update_params(table: Table, key: tuple, values: dict) -> dict:
     return {**keys, **{f"v_{name}": value for name, value in values.items()}}
 
 
-def _row_write_text(connection: Connection, table: Table, key: tuple, write: _RowWrite) -> str:
-    if write.inserting:
-        return _rendered(connection, _insert(table), [write.values])
-    return _rendered(connection, _update_by_key(table, tuple(write.values)), [_update_params(table, key, write.values)])
+def _rewritten(connection: Connection, table: Table, key: tuple, earlier: _RowWrite, values: dict) -> tuple[str, _RowWrite]:
+    """The text of the row's waiting write with `values` changed in it, and the write: an
+    INSERT keeps the literals of the rest of its row (a purchase changes its new customer's
+    and balance's rows twice each, and writing out their twenty values again cost more than
+    the change), an UPDATE is written again whole."""
+    merged = replace(earlier, values={**earlier.values, **values})
+    if earlier.inserted is None:
+        return _rendered(connection, _update_by_key(table, tuple(merged.values)), [_update_params(table, key, merged.values)]), merged
+    rendering, literals = earlier.inserted
+    literals = _patched(rendering, literals, values, connection.connection.dbapi_connection)
+    return rendering.row.format(*literals), replace(merged, inserted=(rendering, literals))
 
 
 @cache
@@ -872,8 +885,9 @@ class _Rendering:
     joint: str
     tail: str
     names: tuple[str, ...]
-    processors: tuple  # each name's bind processor, or None
+    places: dict  # each name's places in `names`
     writers: tuple  # each name's writer: its literal, its bind processing done (_writer)
+    quoted: tuple  # the same without standard strings: the driver quotes (_by_driver)
     fixed: dict  # the values of parameters the statement holds (literals)
     generated: tuple  # (name, column default) for the values SQLAlchemy makes when not given
     prepared: _Prepared | None = None  # the statement EXECUTE runs
@@ -883,25 +897,41 @@ _renderings: dict[tuple, _Rendering] = {}  # by statement, the first row's keys,
 
 
 def _rendered(connection: Connection, statement: Executable, rows: list[dict]) -> str:
+    rendering = _rendering_on(connection, statement, rows)
+    dbapi_connection = connection.connection.dbapi_connection
+    rendered = [rendering.row.format(*_row_literals(rendering, row, dbapi_connection)) for row in rows]
+    return rendering.head + rendering.joint.join(rendered) + rendering.tail
+
+
+def _rendering_on(connection: Connection, statement: Executable, rows: list[dict]) -> _Rendering:
+    """How `statement` is written for `rows` (made once), its statement prepared on the connection."""
     key = (statement, tuple(rows[0]), len(rows) == 1)
     rendering = _renderings.get(key) or _renderings.setdefault(key, _rendering(statement, *key[1:], connection.dialect))
     if rendering.prepared is not None:
         _prepare_once(connection, rendering.prepared)
-    dbapi_connection = connection.connection.dbapi_connection
-    plain = _plain_strings(dbapi_connection)
-    rendered = []
-    for row in rows:
-        given = {**rendering.fixed, **row}
-        for name, default in rendering.generated:
-            if name not in given:
-                given[name] = _default_value(default)
-        values = map(given.__getitem__, rendering.names)
-        if plain:
-            literals = _literals(values, rendering.writers, dbapi_connection)
-        else:
-            literals = map(_quoted_by_driver, _processed(values, rendering.processors), repeat(dbapi_connection))
-        rendered.append(rendering.row.format(*literals))
-    return rendering.head + rendering.joint.join(rendered) + rendering.tail
+    return rendering
+
+
+def _row_literals(rendering: _Rendering, row: dict, dbapi_connection) -> list[str]:
+    """The literals of a row's values, in the rendering's order."""
+    given = {**rendering.fixed, **row}
+    for name, default in rendering.generated:
+        if name not in given:
+            given[name] = _default_value(default)
+    return _literals(map(given.__getitem__, rendering.names), _writers_on(rendering, dbapi_connection), dbapi_connection)
+
+
+def _patched(rendering: _Rendering, literals: list[str], values: dict, dbapi_connection) -> list[str]:
+    """A row's `literals` (_row_literals) with those of `values` written anew."""
+    writers, patched = _writers_on(rendering, dbapi_connection), list(literals)
+    for name, value in values.items():
+        for at in rendering.places[name]:
+            patched[at] = writers[at](value, dbapi_connection)
+    return patched
+
+
+def _writers_on(rendering: _Rendering, dbapi_connection) -> tuple:
+    return rendering.writers if _plain_strings(dbapi_connection) else rendering.quoted
 
 
 def _processing(binds: dict, names: tuple[str, ...], dialect) -> tuple[tuple, tuple]:
@@ -928,6 +958,14 @@ def _writer(type_, process) -> Callable:
             value if value is None or value.tzinfo is timezone.utc else process(value), dbapi_connection
         )
     return lambda value, dbapi_connection: _literal(process(value), dbapi_connection)
+
+
+def _by_driver(process) -> Callable:
+    """A writer (_writer) for connections without standard strings: the driver quotes the value
+    its bind processor `process` (or None) made."""
+    if process is None:
+        return _quoted_by_driver
+    return lambda value, dbapi_connection: _quoted_by_driver(process(value), dbapi_connection)
 
 
 def _quoted_by_driver(value, dbapi_connection) -> str:
@@ -973,9 +1011,10 @@ def _rendering(statement: Executable, keys: tuple[str, ...], one_row: bool, dial
     if not made <= set(names):
         raise ValueError(f"defaults of {sorted(made)} are not all parameters of the statement")
     processors, writers = _processing(binds, names, dialect)
+    places = {name: tuple(at for at, other in enumerate(names) if other == name) for name in names}
     return _Rendering(
-        head=head.replace("%%", "%"), row=row, joint=joint, tail=tail.replace("%%", "%"), names=names,
-        processors=processors, writers=writers,
+        head=head.replace("%%", "%"), row=row, joint=joint, tail=tail.replace("%%", "%"), names=names, places=places,
+        writers=writers, quoted=tuple(map(_by_driver, processors)),
         fixed={name: bind.value for name, bind in binds.items() if not bind.required and name not in made},
         generated=generated, prepared=prepared,
     )

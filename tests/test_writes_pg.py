@@ -212,6 +212,18 @@ def test_a_written_value_is_stored_as_given_whatever_it_holds_before_a_statement
     assert stored == details
 
 
+def test_a_written_value_and_a_change_to_it_are_stored_as_given_where_backslashes_escape(mama, db):
+    """Without standard strings the driver quotes each value, the row's and its change's."""
+    row = {**_audit_row(db), "action": "C:\\shop", "details": {"path": "C:\\till 'one'"}}
+    with db.transaction() as session:
+        session.execute(text("SET LOCAL standard_conforming_strings = off"))
+        line = write_new(session, AuditLog, row)
+        update_loaded(session, line, entity_type="it's \\n")
+    with db.sessions() as session:
+        stored = session.execute(select(AuditLog.action, AuditLog.entity_type, AuditLog.details).where(AuditLog.id == row["id"])).one()
+    assert tuple(stored) == ("C:\\shop", "it's \\n", {"path": "C:\\till 'one'"})
+
+
 def test_writes_before_a_savepoint_go_with_it_and_those_in_a_savepoint_rolled_back_never_go(mama, db, sent):
     before, inside, released = rows(db, 3)
     sent.clear()
@@ -301,6 +313,36 @@ def test_changes_written_into_a_waiting_insert_write_it_as_the_whole_row_would_b
     with db.sessions() as session:
         stored = session.execute(select(AuditLog.action, AuditLog.entity_type, AuditLog.details).where(AuditLog.id == row["id"])).one()
     assert tuple(stored) == ("test.it's", None, {"n": 1})
+
+
+class _CountedDetails(dict):
+    """JSON details that count how often they are written out (the encoder asks a dict subclass
+    for its items)."""
+
+    written = 0
+
+    def items(self):
+        type(self).written += 1
+        return super().items()
+
+
+def test_a_change_written_into_a_waiting_insert_writes_out_only_the_changed_values_and_refuses_a_nul_at_once(mama, db, sent):
+    """The rest of the row keeps the literals its INSERT was written with: a purchase changes
+    its new customer's and balance's rows twice each, each of them twenty values."""
+    row = {**_audit_row(db), "details": _CountedDetails(n=0)}
+    sent.clear()
+    with db.transaction() as session:
+        line = write_new(session, AuditLog, row)
+        assert _CountedDetails.written == 1
+        update_loaded(session, line, action="test.first")
+        update_loaded(session, line, action="test.second")
+        assert _CountedDetails.written == 1
+        with pytest.raises(ValueError, match="NUL"):
+            update_loaded(session, line, action="a\x00b")
+    (written,) = statements_on("audit_logs", sql(sent))
+    assert "'test.second'" in written and '{"n": 0}' in written
+    with db.sessions() as session:
+        assert session.execute(select(AuditLog.action, AuditLog.details).where(AuditLog.id == row["id"])).one() == ("test.second", {"n": 0})
 
 
 def test_a_change_is_an_update_of_its_own_after_the_row_was_sent_or_a_write_to_its_table_came_between(app, mama, db, sent):
