@@ -35,16 +35,18 @@ def to_e164(raw: str, country: str | None = None, strict: bool = False) -> str:
     `strict` (for numbers people type) wants a number that exists in the numbering plan, so
     that a PIN or an amount typed in the wrong place is not taken for a phone; numbers from
     Twilio only need to be possible."""
-    if country is None and not strict and _written_in_e164(raw):
-        return raw
-    try:
-        number = phonenumbers.parse(raw, country)
-    except phonenumbers.NumberParseException as error:
-        raise InvalidPhone(f"not a phone number: {raw!r}") from error
+    number = _as_written_in_e164(raw) or _parsed(raw, country)
     valid = phonenumbers.is_valid_number if strict else phonenumbers.is_possible_number
     if not valid(number):
         raise InvalidPhone(f"not a valid phone number: {raw!r}")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _parsed(raw: str, country: str | None) -> PhoneNumber:
+    try:
+        return phonenumbers.parse(raw, country)
+    except phonenumbers.NumberParseException as error:
+        raise InvalidPhone(f"not a phone number: {raw!r}") from error
 
 
 # Kept, what is no phone too: a message's text is read before its first query and again by its flow.
@@ -67,25 +69,26 @@ def compact(text: str) -> str:
 _TYPED_APART = re.compile(r"[\s\-().]")
 
 
-def _written_in_e164(raw: str) -> bool:
-    """Whether `raw` is a possible number that phonenumbers would give back as it is: "+", a
+def _as_written_in_e164(raw: str) -> PhoneNumber | None:
+    """The number phonenumbers would read from `raw`, whatever the country, when `raw` is "+", a
     country code, and a national number of 2 to 17 digits that starts with neither a 0 nor the
-    country's national prefix (which it would keep apart or strip). Twilio writes every number
-    so; deciding it costs a fifth of a full parse, which each new phone's first message pays."""
+    country's national prefix (which it would keep apart or strip); None when only the full
+    parse can tell. Twilio writes every number so, and so do many people: reading it so costs a
+    fifth of a full parse, which each new phone's first message pays, and a LOG twice."""
     digits = raw[1:]
     if raw[:1] != "+" or not (digits.isascii() and digits.isdigit()) or digits[0] == "0":
-        return False
+        return None
     for size in (1, 2, 3):
         code = int(digits[:size])
         if code in COUNTRY_CODE_TO_REGION_CODE:
             break
     else:
-        return False
+        return None
     national = digits[size:]
     prefix = _national_prefix(code)
     if not 2 <= len(national) <= 17 or national[0] == "0" or (prefix and prefix.match(national)):
-        return False
-    return phonenumbers.is_possible_number(PhoneNumber(country_code=code, national_number=int(national)))
+        return None
+    return PhoneNumber(country_code=code, national_number=int(national))
 
 
 @cache
