@@ -15,7 +15,7 @@ from bot.db import (
 )
 from bot.services.customers import enroll
 from models import AuditLog, Customer, CustomerPointsBalance, PhoneRoute, Tenant
-from models.base import UTCDateTime
+from models.base import JSONType, UTCDateTime
 from tests.conftest import Phone
 
 NUMBER = "+2348031111111"
@@ -235,3 +235,16 @@ def test_a_time_is_written_as_its_type_would_process_it():
     assert write(elsewhere, None) == "'2026-11-28 12:31:00+00:00'"
     with pytest.raises(ValueError, match="naive"):
         write(datetime(2026, 11, 28, 12, 30), None)
+
+
+def test_json_is_written_as_its_type_would_process_it_and_an_empty_one_without_serialising():
+    """NULL (JSON's null), an empty object and an empty list, which many rows hold, are written
+    as the type's processing once wrote them; anything else (falsy or not) is processed."""
+    dialect = psycopg2.dialect()
+    process = JSONType.dialect_impl(dialect).bind_processor(dialect)
+    processed = []
+    write = _writer(JSONType, lambda value: processed.append(value) or process(value))
+    processed.clear()
+    values = (None, {}, [], {"a": "it's"}, [1, None], 0, "", False)
+    assert [write(value, None) for value in values] == [_literal(process(value), None) for value in values]
+    assert processed == [{"a": "it's"}, [1, None], 0, "", False]
