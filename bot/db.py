@@ -28,7 +28,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.sqltypes import NullType
 
-from models.base import UTCDateTime
+from models.base import UTCDateTime, uuid_of
 
 
 # How a row is locked for an update that changes no key: FOR NO KEY UPDATE, which does not
@@ -187,7 +187,6 @@ def _read_uuids_and_names_cheaply(engine: Engine) -> None:
 
 _UTF8_IN_C = codecs.CodecInfo(codecs.utf_8_encode, codecs.utf_8_decode, name="utf_8_in_c")
 _UUID_OID = 2950
-_SAFETY_UNKNOWN = uuid.SafeUUID.unknown  # what the constructor sets, for a UUID made from text
 
 
 @cache
@@ -200,14 +199,8 @@ def _decode_utf8_in_c() -> None:
 
 
 def _uuid_from_text(text: str | None, _cursor) -> uuid.UUID | None:
-    """The UUID PostgreSQL wrote as `text`, made as uuid.UUID's constructor makes it (its two
-    slots set), without the checks that text from the server needs none of."""
-    if text is None:
-        return None
-    made = object.__new__(uuid.UUID)
-    object.__setattr__(made, "int", int(text.replace("-", ""), 16))
-    object.__setattr__(made, "is_safe", _SAFETY_UNKNOWN)
-    return made
+    """The UUID PostgreSQL wrote as `text` (uuid_of)."""
+    return None if text is None else uuid_of(int(text.replace("-", ""), 16))
 
 
 # --- Transactions without round trips of their own (PostgreSQL through psycopg2) ---------------
@@ -512,7 +505,7 @@ def _literal(value, dbapi_connection) -> str:
     elif value is None:
         return "NULL"
     elif kind is uuid.UUID:
-        return f"'{value.hex}'"  # 32 hex digits, a form PostgreSQL reads, cheaper than str()
+        return f"'{value.bytes.hex()}'"  # 32 hex digits, a form PostgreSQL reads, cheaper than str() and .hex
     elif kind is int:
         return str(value) if value >= 0 else f" {value}"  # as the driver does: after a "-", no "--" (a comment)
     elif kind is datetime and value.tzinfo is timezone.utc:

@@ -1,10 +1,11 @@
 """Row ids (models.base.new_id): UUID version 7, ordered by the time they were made, never the
 same twice, also in processes forked from one another (gunicorn's and RQ's workers)."""
 import os
+import pickle
 import time
 import uuid
 
-from models.base import new_id
+from models.base import new_id, uuid_of
 
 
 def test_ids_are_version_7_and_carry_the_millisecond_they_were_made():
@@ -33,3 +34,10 @@ def test_a_forked_process_makes_other_ids_than_its_parent():
     from_child = uuid.UUID(bytes=os.read(read, 16))
     from_parent = new_id()
     assert from_child.int & ((1 << 74) - 1) != from_parent.int & ((1 << 74) - 1)
+
+
+def test_a_uuid_made_without_the_constructor_is_the_one_it_would_make():
+    number = new_id().int
+    made, constructed = uuid_of(number), uuid.UUID(int=number)
+    assert (made, hash(made), str(made), made.hex, made.is_safe) == (constructed, hash(constructed), str(constructed), constructed.hex, constructed.is_safe)
+    assert pickle.loads(pickle.dumps(made)) == constructed and type(made) is uuid.UUID
