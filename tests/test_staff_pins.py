@@ -2,8 +2,10 @@
 wrong PINs at every vendor; a confirmation checks the session and the lockout again."""
 from __future__ import annotations
 
+import hmac
 import json
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
@@ -471,6 +473,16 @@ def test_with_a_fingerprint_finding_the_pin_in_a_message_costs_no_slow_check(bay
         session.scalars(select(Staff).where(Staff.phone_number == BAYO)).one().pin_fingerprint = None
     bayo.send("LOG 0803 123 4567 15000")
     assert slow_checks == ["0803", "15000"]  # without one, each digit run that could be the PIN
+
+
+def test_each_digit_run_of_a_staff_message_is_held_against_the_fingerprint_once(bayo, member, db, monkeypatch):
+    """Storing the message redacted and reading it with the PIN masked look for it once."""
+    open_session(bayo)
+    compared = []
+    spy = SimpleNamespace(new=hmac.new, compare_digest=lambda a, b: compared.append(a) or hmac.compare_digest(a, b))
+    monkeypatch.setattr(staff_service, "hmac", spy)  # the staff service's, not the signature check's
+    assert bayo.send("LOG 0803 123 4567 15000").text.startswith("Log ₦15,000 for Chidi")
+    assert len(compared) == 2  # 0803 and 15000
 
 
 def test_redaction_goes_by_the_fingerprint_not_the_hash(bayo, member, db):

@@ -156,6 +156,7 @@ class StaffService:
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self._checked: dict[str, bool] = {}  # the strings already checked against the hash for this message
+        self._hidden: dict[tuple, str] = {}  # hide_pin's answers for this message, by text and PIN
 
     @property
     def name(self) -> str:
@@ -191,7 +192,15 @@ class StaffService:
         """`text` with the staff member's PIN masked wherever it appears ("VERIFY 582931",
         "my pin is 582931"). Every candidate is checked, match or not, so the time taken does
         not tell which one matched: against the PIN's fingerprint, or, for staff who have none
-        yet, against its slow hash."""
+        yet, against its slow hash. Each text once a message: it is stored redacted, and read
+        with the PIN masked."""
+        user = self._user()
+        key = (text, user.pin_fingerprint, user.pin_hash)
+        if key not in self._hidden:
+            self._hidden[key] = self._masked(text)
+        return self._hidden[key]
+
+    def _masked(self, text: str) -> str:
         runs = pins.candidates(text)
         if len(runs) > MAX_PIN_CANDIDATES:
             return pins.mask(text, lambda run: run in runs)
