@@ -21,6 +21,7 @@ from twilio.request_validator import RequestValidator
 from bot.messages import say
 from bot.outbound import MARKETING, notify, queue_message, queue_pushes
 from bot.pacing import Pacer
+from bot.redis_line import run_in_order
 from bot.runtime import JOB_OPTIONS, SEND_JOB, _JobTemplate
 from bot.services import delivery
 from models import Customer, Tenant, Message
@@ -657,32 +658,28 @@ def test_outbox_reconcile_settles_expired_claims_and_queues_waiting_messages(app
 
 
 def test_a_job_is_written_to_redis_as_rq_itself_writes_it():
-    redis = fakeredis.FakeRedis()
-    queue = Queue("default", connection=redis)
+    """What our packed commands leave in Redis is what RQ's own enqueue leaves, field for field
+    (the times aside, the data as RQ reads it), and RQ fetches the job."""
+    ours, rqs = fakeredis.FakeRedis(), fakeredis.FakeRedis()
     keys = [(str(uuid.uuid4()), str(uuid.uuid4())), (str(uuid.uuid4()), str(uuid.uuid4()))]
-    ours = _JobTemplate(queue, SEND_JOB).commands((keys,))
-    job_id = ours[-1][-1]  # RPUSH rq:queue:default <id>: the last command puts it in the queue
-    pipe = redis.pipeline(transaction=False)
-    queue.enqueue(SEND_JOB, keys, pipeline=pipe, job_id=job_id, description=SEND_JOB, **JOB_OPTIONS[SEND_JOB])
-    rqs = [command for command, _ in pipe.command_stack]
-    times = {"created_at", "enqueued_at"}
+    run_in_order(ours, _JobTemplate(Queue("default", connection=ours), SEND_JOB).script((keys,)))
+    (job_id,) = [job_id.decode() for job_id in ours.lrange("rq:queue:default", 0, -1)]
+    Queue("default", connection=rqs).enqueue(SEND_JOB, keys, job_id=job_id, description=SEND_JOB, **JOB_OPTIONS[SEND_JOB])
+    times = {b"created_at", b"enqueued_at"}
 
-    def fields(command):  # an HSET's fields and values, times aside, the data as RQ reads it
-        written = {field: value for field, value in zip(command[2::2], command[3::2]) if field not in times}
-        return {**written, "data": zlib.decompress(written["data"])} if command is rqs[2] else written
+    def fields(redis, data=lambda data: data):  # the job's fields, times aside, the data as RQ reads it
+        written = {field: value for field, value in redis.hgetall(f"rq:job:{job_id}").items() if field not in times}
+        return {**written, b"data": data(written[b"data"])}
 
-    assert [command[:2] for command in ours] == [command[:2] for command in rqs] == [
-        ("SADD", "rq:queues"), ("HSET", f"rq:job:{job_id}"), ("HSET", f"rq:job:{job_id}"), ("RPUSH", "rq:queue:default"),
-    ]
-    assert [fields(c) if c[0] == "HSET" else c for c in ours] == [fields(c) if c[0] == "HSET" else c for c in rqs]
-    written = dict(zip(ours[2][2::2], ours[2][3::2]))
-    assert abs(utcparse(written["created_at"]) - rq_now()) < timedelta(seconds=5)
-    assert written["enqueued_at"] == written["created_at"]
-    for command in ours:
-        redis.execute_command(*command)
-    job = Job.fetch(job_id, connection=redis)
+    assert sorted(ours.keys()) == sorted(rqs.keys()) == sorted([b"rq:queues", f"rq:job:{job_id}".encode(), b"rq:queue:default"])
+    assert ours.smembers("rq:queues") == rqs.smembers("rq:queues") and ours.lrange("rq:queue:default", 0, -1) == [job_id.encode()]
+    assert fields(ours) == fields(rqs, zlib.decompress)
+    written = ours.hgetall(f"rq:job:{job_id}")
+    assert abs(utcparse(written[b"created_at"].decode()) - rq_now()) < timedelta(seconds=5)
+    assert written[b"enqueued_at"] == written[b"created_at"]
+    job = Job.fetch(job_id, connection=ours)
     assert (job.func_name, job.args, job.timeout, job.retries_left) == (SEND_JOB, (keys,), 3600, 3)
-    assert (job.get_status(), queue.job_ids) == ("queued", [job_id])
+    assert (job.get_status(), Queue("default", connection=ours).job_ids) == ("queued", [job_id])
 
 
 # Pacing

@@ -9,13 +9,13 @@ import fakeredis
 
 from bot.limits import MessageCount
 from bot.messages import Inbound
-from bot.redis_line import ask, post, run_in_order
+from bot.redis_line import ask, in_order, post, run_in_order
 
 
 def test_commands_run_in_order_as_one_posted_or_waited_for():
     redis = fakeredis.FakeRedis()
-    post(redis, [("RPUSH", "list", "a"), ("RPUSH", "list", "b")], "posting")
-    run_in_order(redis, [("RPUSH", "list", "c"), ("HSET", "hash", "field", 1)])
+    post(redis, in_order(redis, [("RPUSH", "list", "a"), ("RPUSH", "list", "b")]), "posting")
+    run_in_order(redis, in_order(redis, [("RPUSH", "list", "c"), ("HSET", "hash", "field", 1)]))
     assert redis.lrange("list", 0, -1) == [b"a", b"b", b"c"] and redis.hget("hash", "field") == b"1"
     assert ask(redis, "PING") == b"PONG"  # the posted script's reply was read first, not taken for this one
 
@@ -24,7 +24,7 @@ def test_a_posted_command_that_failed_is_said_with_what_it_was_for_at_the_next_c
     redis = fakeredis.FakeRedis()
     redis.set("text", "not a list")
     with caplog.at_level(logging.WARNING, logger="bot.redis_line"):
-        post(redis, [("RPUSH", "text", "a"), ("RPUSH", "list", "b")], "queueing the job J")
+        post(redis, in_order(redis, [("RPUSH", "text", "a"), ("RPUSH", "list", "b")]), "queueing the job J")
         assert ask(redis, "LLEN", "list") == 0  # the failed command stopped the rest; this reply is this command's
     assert "queueing the job J failed in Redis" in caplog.text
 
