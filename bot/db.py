@@ -688,17 +688,18 @@ def write_new(session: Session, model: type[T], values: dict) -> T:
     row = with_defaults(model, values)
     connection = joined_connection(session)
     waiting = _waiting_on(connection)
-    statement = _insert(model.__table__)
+    statement, written = _insert(model.__table__), None
     if waiting is None:
         _write(connection, waiting, statement, row)
     else:
         rendering = _rendering_on(connection, statement, [row])
         literals = _row_literals(rendering, row, connection.connection.dbapi_connection)
-        waiting.add(statement, rendering.row.format(*literals))
+        waiting.add(statement, _one_row(rendering, literals))
+        written = _RowWrite(len(waiting) - 1, row, (rendering, literals))
     instance = as_loaded(session, model, row)
     _written_here(session).add(inspect(instance).key)
-    if waiting is not None:
-        waiting.rows[_row_key(instance)] = _RowWrite(len(waiting) - 1, row, (rendering, literals))
+    if written is not None:
+        waiting.rows[_row_key(instance)] = written
     return instance
 
 
@@ -806,13 +807,14 @@ def _rewritten(connection: Connection, table: Table, key: tuple, earlier: _RowWr
     """The text of the row's waiting write with `values` changed in it, and the write: an
     INSERT keeps the literals of the rest of its row (a purchase changes its new customer's
     and balance's rows twice each, and writing out their twenty values again cost more than
-    the change), an UPDATE is written again whole."""
+    the change), an UPDATE is written again whole. So a value changed in place (a JSON dict)
+    after its row was written is not written: as the ORM, which would not flush it either."""
     merged = {**earlier.values, **values}
     if earlier.inserted is None:
         return _rendered(connection, _update_by_key(table, tuple(merged)), [_update_params(table, key, merged)]), _RowWrite(earlier.at, merged)
     rendering, literals = earlier.inserted
     literals = _patched(rendering, literals, values, connection.connection.dbapi_connection)
-    return rendering.row.format(*literals), _RowWrite(earlier.at, merged, (rendering, literals))
+    return _one_row(rendering, literals), _RowWrite(earlier.at, merged, (rendering, literals))
 
 
 @cache
@@ -903,6 +905,11 @@ def _rendering_on(connection: Connection, statement: Executable, rows: list[dict
     if rendering.prepared is not None:
         _prepare_once(connection, rendering.prepared)
     return rendering
+
+
+def _one_row(rendering: _Rendering, literals: list[str]) -> str:
+    """The write of one row, its literals (_row_literals) written in."""
+    return rendering.head + rendering.row.format(*literals) + rendering.tail
 
 
 def _row_literals(rendering: _Rendering, row: dict, dbapi_connection) -> list[str]:

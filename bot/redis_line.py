@@ -48,11 +48,11 @@ def _asked(redis: Redis, command: tuple | bytes, script: str | None):
 
 
 def post(redis: Redis, script: bytes, what: str) -> None:
-    """Send `script`, commands packed to run in order as one (InOrder), on this thread's line,
-    and go on without its reply: it is read before the line's next command, an error then
-    logged as `what` failing. A broken connection is replaced once. A send that fails sent no
-    whole command, so the commands run once at most; lost with a connection, they are never
-    known to have failed: what is posted must be safe to lose."""
+    """Send `script`, commands packed to run in order as one (InOrder.filled), on this
+    thread's line, and go on without its reply: it is read before the line's next command, an
+    error then logged as `what` failing. A broken connection is replaced once. A send that
+    fails sent no whole command, so the commands run once at most; lost with a connection,
+    they are never known to have failed: what is posted must be safe to lose."""
     line = line_to(redis)
     try:
         line.send(script, what)
@@ -61,22 +61,18 @@ def post(redis: Redis, script: bytes, what: str) -> None:
 
 
 def run_in_order(redis: Redis, script: bytes) -> None:
-    """Run `script`, commands packed to run in order as one (InOrder), on this thread's line,
-    nothing coming between them, and wait for the end (an error raises)."""
+    """Run `script`, commands packed to run in order as one (InOrder.filled), on this
+    thread's line, nothing coming between them, and wait for the end (an error raises)."""
     _asked(redis, script, None)
 
 
-def in_order(redis: Redis, commands: list[tuple]) -> bytes:
-    """`commands` packed to run in order as one, for run_in_order or post."""
-    return InOrder(commands, redis.get_encoder()).filled({})
-
-
 class InOrder:
-    """Commands to run in order as one (the EVAL of _RUN_IN_ORDER), packed for the wire once as
-    the client packs a command (RESP, each word encoded by `encoder`). `filled` packs only the
-    words given anew, by their place (`place`): RQ's commands for a job change in a few words
-    from one job to the next, and the client's packing of all of them cost a fifth of a job's
-    post, which every message with notices makes."""
+    """Commands to run in order as one (the EVAL of _RUN_IN_ORDER), for run_in_order or post,
+    packed for the wire once as redis-py's own packer packs a command (RESP, each word encoded
+    by the client's `encoder`; the same bytes as hiredis's with the default encoding). `filled`
+    packs only the words given anew, by their place (`place`): RQ's commands for a job change
+    in a few words from one job to the next, and the client's packing of all of them cost a
+    fifth of a job's post, which every message with notices makes."""
 
     def __init__(self, commands: list[tuple], encoder):
         self._encode = encoder.encode

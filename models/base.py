@@ -33,6 +33,7 @@ def utcnow() -> datetime:
 # variant, 62 random bits.
 _V7 = (0x7 << 76) | (0b10 << 62)
 _LOW_62 = (1 << 62) - 1
+_SAFETY_UNKNOWN = uuid.SafeUUID.unknown  # what uuid.UUID's constructor sets when it is not told
 
 
 def new_id() -> uuid.UUID:
@@ -53,9 +54,6 @@ def uuid_of(number: int) -> uuid.UUID:
     object.__setattr__(made, "int", number)
     object.__setattr__(made, "is_safe", _SAFETY_UNKNOWN)
     return made
-
-
-_SAFETY_UNKNOWN = uuid.SafeUUID.unknown  # what the constructor sets when it is not told
 
 
 class UTCDateTime(TypeDecorator):

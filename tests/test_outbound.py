@@ -662,7 +662,10 @@ def test_a_job_is_written_to_redis_as_rq_itself_writes_it():
     (the times aside, the data as RQ reads it), and RQ fetches the job."""
     ours, rqs = fakeredis.FakeRedis(), fakeredis.FakeRedis()
     keys = [(str(uuid.uuid4()), str(uuid.uuid4())), (str(uuid.uuid4()), str(uuid.uuid4()))]
-    run_in_order(ours, _JobTemplate(Queue("default", connection=ours), SEND_JOB).script((keys,)))
+    script = _JobTemplate(Queue("default", connection=ours), SEND_JOB).script((keys,))
+    names = [script.index(b"\r\n%s\r\n" % name) for name in (b"SADD", b"HSET", b"RPUSH")]
+    assert names == sorted(names)  # as RQ orders them: the job is whole before it is in the queue
+    run_in_order(ours, script)
     (job_id,) = [job_id.decode() for job_id in ours.lrange("rq:queue:default", 0, -1)]
     Queue("default", connection=rqs).enqueue(SEND_JOB, keys, job_id=job_id, description=SEND_JOB, **JOB_OPTIONS[SEND_JOB])
     times = {b"created_at", b"enqueued_at"}

@@ -9,7 +9,11 @@ import fakeredis
 
 from bot.limits import MessageCount
 from bot.messages import Inbound
-from bot.redis_line import ask, in_order, post, run_in_order
+from bot.redis_line import InOrder, ask, post, run_in_order
+
+
+def in_order(redis, commands: list[tuple]) -> bytes:
+    return InOrder(commands, redis.get_encoder()).filled({})
 
 
 def test_commands_run_in_order_as_one_posted_or_waited_for():

@@ -330,6 +330,7 @@ def test_a_change_written_into_a_waiting_insert_writes_out_only_the_changed_valu
     """The rest of the row keeps the literals its INSERT was written with: a purchase changes
     its new customer's and balance's rows twice each, each of them twenty values."""
     row = {**_audit_row(db), "details": _CountedDetails(n=0)}
+    _CountedDetails.written = 0
     sent.clear()
     with db.transaction() as session:
         line = write_new(session, AuditLog, row)
