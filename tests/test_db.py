@@ -2,6 +2,7 @@
 (both databases)."""
 from __future__ import annotations
 
+import uuid
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
@@ -10,12 +11,12 @@ from sqlalchemy import event, inspect, select, update
 from sqlalchemy.dialects.postgresql import psycopg2
 
 from bot.db import (
-    _literal, _writer, as_loaded, column_keys, insert_on_conflict, joined_connection, update_loaded, write_if_new, write_new,
-    write_rows, written_here,
+    _literal, _writer, as_loaded, column_keys, from_json_array, insert_on_conflict, joined_connection, update_loaded,
+    write_if_new, write_new, write_rows, written_here,
 )
 from bot.services.customers import enroll
 from models import AuditLog, Customer, CustomerPointsBalance, PhoneRoute, Tenant
-from models.base import JSONType, UTCDateTime
+from models.base import JSONType, UTCDateTime, new_id
 from tests.conftest import Phone
 
 NUMBER = "+2348031111111"
@@ -248,3 +249,16 @@ def test_json_is_written_as_its_type_would_process_it_and_an_empty_one_without_s
     values = (None, {}, [], {"a": "it's"}, [1, None], 0, "", False)
     assert [write(value, None) for value in values] == [_literal(process(value), None) for value in values]
     assert processed == [{"a": "it's"}, [1, None], 0, "", False]
+
+
+def test_a_row_read_back_from_json_takes_its_columns_types():
+    """UUIDs and UTC times from their text (a time at another offset in UTC), the rest as they
+    are, NULLs as None."""
+    columns = (Customer.id, Customer.phone_number, Customer.total_spent, Customer.created_at, Customer.updated_at,
+               Customer.conversation_state, Customer.last_purchase_at, Customer.opted_in)
+    made = new_id()
+    row = from_json_array(columns, [str(made), "+2348031111111", 5, "2026-11-28T12:30:05.123456+00:00",
+                                    "2026-11-28T13:30:05+01:00", {"flow": None}, None, True])
+    assert row == (made, "+2348031111111", 5, datetime(2026, 11, 28, 12, 30, 5, 123456, tzinfo=timezone.utc),
+                   datetime(2026, 11, 28, 12, 30, 5, tzinfo=timezone.utc), {"flow": None}, None, True)
+    assert type(row[0]) is uuid.UUID and row[4].tzinfo is timezone.utc

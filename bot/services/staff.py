@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, literal_column, select
@@ -118,11 +118,12 @@ def sender_from_json(session: Session, values: list | None) -> StaffSender | Non
     if values is None:
         return None
     row = from_json_array(_STAFF_READ, values[:-1])
-    return replace(_sender(session, row[:-1]), waited=row[-1], named_read=values[-1])
+    return _sender(session, row[:-1], waited=row[-1], named_read=values[-1])
 
 
-def _sender(session: Session, row) -> StaffSender:
-    return StaffSender(loaded(session, Staff, row, 0), loaded(session, Customer, row, _CUSTOMER_AT), Lockout(row[-1]))
+def _sender(session: Session, row, **read_with_it) -> StaffSender:
+    staff, customer = loaded(session, Staff, row, 0), loaded(session, Customer, row, _CUSTOMER_AT)
+    return StaffSender(staff, customer, Lockout(row[-1]), **read_with_it)
 
 
 def _staff_row(columns: tuple, tenant_id, phone):
