@@ -811,7 +811,8 @@ def _rewritten(connection: Connection, table: Table, key: tuple, earlier: _RowWr
     after its row was written is not written: as the ORM, which would not flush it either."""
     merged = {**earlier.values, **values}
     if earlier.inserted is None:
-        return _rendered(connection, _update_by_key(table, tuple(merged)), [_update_params(table, key, merged)]), _RowWrite(earlier.at, merged)
+        text = _rendered(connection, _update_by_key(table, tuple(merged)), [_update_params(table, key, merged)])
+        return text, _RowWrite(earlier.at, merged)
     rendering, literals = earlier.inserted
     literals = _patched(rendering, literals, values, connection.connection.dbapi_connection)
     return _one_row(rendering, literals), _RowWrite(earlier.at, merged, (rendering, literals))
@@ -1166,7 +1167,7 @@ def from_json_array(columns: tuple, values: list) -> tuple:
 @cache
 def _json_readers(columns: tuple) -> tuple:
     """(place, reader) for the columns whose values are read back from their JSON (_json_reader):
-    a staff message's row has 38 columns, 16 of them such."""
+    a staff message's row has 37 columns, 16 of them such."""
     readers = ((at, _json_reader(column.type)) for at, column in enumerate(columns))
     return tuple((at, read) for at, read in readers if read is not None)
 

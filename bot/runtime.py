@@ -106,8 +106,8 @@ class _JobTemplate:
     cost 937,000 instructions a job, more than half a BAL; this way, 176,000, its reply read,
     the commands packed once (InOrder) and only the job's own words at each job. The commands
     (the job, the queue's registration, its place in the queue) run in order as one, so the
-    job is whole before it is in the queue. A job posted and lost with its
-    connection is no loss: its messages wait `queued` for `outbox reconcile`."""
+    job is whole before it is in the queue. A job posted and lost with its connection is no
+    loss: its messages wait `queued` for `outbox reconcile`."""
 
     _ID = "00000000-0000-4000-8000-000000000000"  # the learning job's id, replaced in each job
     _FILLED = frozenset({"data", "created_at", "enqueued_at"})  # fields whose values each job fills
@@ -138,8 +138,8 @@ class _JobTemplate:
         )
 
     def _holes_in(self, command: tuple) -> list[tuple]:
-        """Where a job's own values go in a learnt command, found once: (place, None) for a word
-        holding the learning job's id, (place, field) for the value of a field each job fills.
+        """Where a job's own values go in a learnt command, found once: (at, None) for a word
+        holding the learning job's id, (at, field) for the value of a field each job fills.
         Looking for them in every word of every job cost a purchase 0.7% of its instructions."""
         holes = [(at, None) for at, word in enumerate(command) if isinstance(word, str) and self._ID in word]
         if command[0] == "HSET":  # HSET key field value field value...

@@ -39,5 +39,9 @@ def test_a_forked_process_makes_other_ids_than_its_parent():
 def test_a_uuid_made_without_the_constructor_is_the_one_it_would_make():
     number = new_id().int
     made, constructed = uuid_of(number), uuid.UUID(int=number)
-    assert (made, hash(made), str(made), made.hex, made.is_safe) == (constructed, hash(constructed), str(constructed), constructed.hex, constructed.is_safe)
+
+    def seen(value):
+        return value, hash(value), str(value), value.hex, value.is_safe
+
+    assert seen(made) == seen(constructed)
     assert pickle.loads(pickle.dumps(made)) == constructed and type(made) is uuid.UUID
